@@ -1,0 +1,119 @@
+import type { Backend, BackendStats, TensorInfo } from '../../backend.js';
+import { type TypedArray, allocArray, arrayMatches } from '../../dtype.js';
+import { liveTensorCount } from '../../engine.js';
+import type { HostTensor, Kernel } from '../../kernel.js';
+import { formatShape, sizeOf } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+
+/**
+ * A faster CPU implementation of a kernel (WASM SIMD, threads) that the CPU backend prefers over the
+ * kernel's reference `cpu` function. Returns `undefined` to fall back to the reference for inputs
+ * it does not handle.
+ */
+export type CpuAccelerated = (
+  inputs: readonly HostTensor[],
+  attrs: unknown,
+  outputs: readonly TensorInfo[],
+) => TypedArray[] | undefined;
+
+/** Options for the CPU backend. */
+export interface CpuBackendOptions {
+  /** Faster implementations by kernel name, used before the reference implementation. */
+  accelerated?: ReadonlyMap<string, CpuAccelerated>;
+  /** Text appended to the backend's name, e.g. `wasm-simd, 2 threads`. */
+  description?: string;
+  /** Called by dispose() to release worker threads and WASM memory. */
+  onDispose?: () => void;
+}
+
+/** The CPU backend: host typed arrays; every kernel's reference implementation, or a faster one. */
+export class CpuBackend implements Backend {
+  readonly kind = 'cpu' as const;
+  readonly name: string;
+  #disposed = false;
+  #liveBuffers = 0;
+  #liveBytes = 0;
+  readonly #accelerated: ReadonlyMap<string, CpuAccelerated>;
+  readonly #onDispose: (() => void) | undefined;
+
+  constructor(options: CpuBackendOptions = {}) {
+    this.name = `cpu (${options.description ?? 'js'})`;
+    this.#accelerated = options.accelerated ?? new Map();
+    this.#onDispose = options.onDispose;
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  upload(data: TypedArray, info: TensorInfo): TypedArray {
+    this.#check();
+    const copy = allocArray(info.dtype, sizeOf(info.shape));
+    copy.set(data as never);
+    this.#track(copy);
+    return copy;
+  }
+
+  async download(handle: unknown, info: TensorInfo): Promise<TypedArray> {
+    this.#check();
+    const data = handle as TypedArray;
+    const copy = allocArray(info.dtype, data.length);
+    copy.set(data as never);
+    return copy;
+  }
+
+  release(handle: unknown): void {
+    this.#liveBuffers--;
+    this.#liveBytes -= (handle as TypedArray).byteLength;
+  }
+
+  execute(kernel: Kernel, inputs: readonly Tensor[], outputs: readonly TensorInfo[], attrs: unknown): TypedArray[] {
+    this.#check();
+    const hosts: HostTensor[] = inputs.map((t) => ({ data: t.handle as TypedArray, shape: t.shape, dtype: t.dtype }));
+    const fast = this.#accelerated.get(kernel.name);
+    const results = fast?.(hosts, attrs, outputs) ?? kernel.cpu(hosts, attrs, outputs);
+    if (results.length !== outputs.length) {
+      throw new Error(`kernel ${kernel.name} returned ${results.length} outputs, expected ${outputs.length}`);
+    }
+    results.forEach((r, i) => {
+      const o = outputs[i]!;
+      if (r.length !== sizeOf(o.shape) || !arrayMatches(r, o.dtype)) {
+        throw new Error(
+          `kernel ${kernel.name}: output ${i} has ${r.length} values of ${r.constructor.name}, ` +
+            `expected ${o.dtype}${formatShape(o.shape)}`,
+        );
+      }
+      this.#track(r);
+    });
+    return results;
+  }
+
+  #track(data: TypedArray): void {
+    this.#liveBuffers++;
+    this.#liveBytes += data.byteLength;
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error('the cpu backend was disposed');
+  }
+
+  flush(): void {}
+
+  async sync(): Promise<void> {}
+
+  stats(): BackendStats {
+    return {
+      liveTensors: liveTensorCount(this),
+      liveBuffers: this.#liveBuffers,
+      liveBytes: this.#liveBytes,
+      pooledBuffers: 0,
+      pooledBytes: 0,
+    };
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#onDispose?.();
+  }
+}

@@ -1,0 +1,144 @@
+import type { Backend, BackendStats, TensorInfo } from '../../backend.js';
+import { type DType, type TypedArray, allocArray, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../dtype.js';
+import { liveTensorCount } from '../../engine.js';
+import type { HostTensor, Kernel, TfjsCore, TfjsTensor } from '../../kernel.js';
+import type { Tensor } from '../../tensor.js';
+
+/** Options for the tfjs backend. */
+export interface TfjsBackendOptions {
+  /**
+   * The `@tensorflow/tfjs-core` namespace with a backend registered (cpu, wasm, webgl, webgpu);
+   * imported on demand when not given.
+   */
+  tf?: TfjsCore;
+  /** The tfjs backend to select with `tf.setBackend` (default: whichever is active). */
+  tfBackend?: string;
+}
+
+function tfDType(dtype: DType): 'float32' | 'int32' | 'bool' {
+  if (dtype === 'i32' || dtype === 'u32') return 'int32';
+  if (dtype === 'bool') return 'bool';
+  return 'float32';
+}
+
+/**
+ * Runs kernels through `@tensorflow/tfjs-core` ops on the registered tfjs backend. Handles are
+ * `tf.Tensor`s; f16/bf16 are held as float32 and converted back on read; u32 is held as int32.
+ * Kernels without a tfjs implementation run their CPU reference on the tensor's data.
+ */
+export class TfjsBackend implements Backend {
+  readonly kind = 'tfjs' as const;
+  readonly name: string;
+  #disposed = false;
+  #live = new Set<TfjsTensor>();
+
+  private constructor(readonly tf: TfjsCore) {
+    this.name = `tfjs (${tf.getBackend()})`;
+  }
+
+  /** Creates the backend, importing tfjs-core when `options.tf` is not given. */
+  static async create(options: TfjsBackendOptions = {}): Promise<TfjsBackend> {
+    let tf = options.tf;
+    if (!tf) {
+      try {
+        tf = await import('@tensorflow/tfjs-core');
+      } catch {
+        throw new Error(
+          "createBackend('tfjs'): @tensorflow/tfjs-core is not installed; install it with a tfjs backend " +
+            '(e.g. @tensorflow/tfjs-backend-cpu) or pass options.tfjs.tf',
+        );
+      }
+    }
+    if (options.tfBackend) {
+      const ok = await tf.setBackend(options.tfBackend);
+      if (!ok) throw new Error(`createBackend('tfjs'): tfjs backend '${options.tfBackend}' could not be initialized`);
+    }
+    try {
+      await tf.ready();
+    } catch (e) {
+      throw new Error(
+        "createBackend('tfjs'): no tfjs backend is registered; import one first, e.g. " +
+          `'@tensorflow/tfjs-backend-cpu' or '@tensorflow/tfjs-backend-wasm' (${(e as Error).message})`,
+      );
+    }
+    return new TfjsBackend(tf);
+  }
+
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  upload(data: TypedArray, info: TensorInfo): TfjsTensor {
+    this.#check();
+    let values: TypedArray | Float32Array = data;
+    if (info.dtype === 'f16') values = Float32Array.from(data, f16ToF32);
+    else if (info.dtype === 'bf16') values = Float32Array.from(data, bf16ToF32);
+    else if (info.dtype === 'u32') values = new Int32Array(data.buffer, data.byteOffset, data.length);
+    return this.#track(this.tf.tensor(values, [...info.shape], tfDType(info.dtype)));
+  }
+
+  async download(handle: unknown, info: TensorInfo): Promise<TypedArray> {
+    this.#check();
+    return fromTf(await (handle as TfjsTensor).data(), info.dtype);
+  }
+
+  release(handle: unknown): void {
+    const t = handle as TfjsTensor;
+    if (this.#live.delete(t)) t.dispose();
+  }
+
+  execute(kernel: Kernel, inputs: readonly Tensor[], outputs: readonly TensorInfo[], attrs: unknown): TfjsTensor[] {
+    this.#check();
+    const handles = inputs.map((t) => t.handle as TfjsTensor);
+    if (kernel.tfjs) {
+      const results: TfjsTensor[] = this.tf.tidy(() => kernel.tfjs!(this.tf, handles, attrs, outputs));
+      return results.map((r, i) => {
+        const want = tfDType(outputs[i]!.dtype);
+        if (r.dtype === want) return this.#track(r);
+        const cast = this.tf.cast(r, want);
+        r.dispose();
+        return this.#track(cast);
+      });
+    }
+    const hosts: HostTensor[] = inputs.map((t, i) => ({
+      data: fromTf(handles[i].dataSync(), t.dtype),
+      shape: t.shape,
+      dtype: t.dtype,
+    }));
+    return kernel.cpu(hosts, attrs, outputs).map((data, i) => this.upload(data, outputs[i]!));
+  }
+
+  #track(t: TfjsTensor): TfjsTensor {
+    this.#live.add(t);
+    return t;
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error('the tfjs backend was disposed');
+  }
+
+  flush(): void {}
+
+  async sync(): Promise<void> {}
+
+  stats(): BackendStats {
+    let bytes = 0;
+    for (const t of this.#live) bytes += t.size * 4;
+    return { liveTensors: liveTensorCount(this), liveBuffers: this.#live.size, liveBytes: bytes, pooledBuffers: 0, pooledBytes: 0 };
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const t of this.#live) t.dispose();
+    this.#live.clear();
+  }
+}
+
+function fromTf(values: TypedArray, dtype: DType): TypedArray {
+  const out = allocArray(dtype, values.length);
+  if (dtype === 'f16') for (let i = 0; i < values.length; i++) out[i] = f32ToF16(values[i]!);
+  else if (dtype === 'bf16') for (let i = 0; i < values.length; i++) out[i] = f32ToBf16(values[i]!);
+  else out.set(values as never);
+  return out;
+}

@@ -1,0 +1,306 @@
+import type { Backend, BackendStats, TensorInfo } from '../../backend.js';
+import { type TypedArray, allocArray } from '../../dtype.js';
+import { liveTensorCount } from '../../engine.js';
+import type { Kernel } from '../../kernel.js';
+import { sizeOf } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { BufferPool } from './bufferPool.js';
+import { type GpuContext, type GpuFeatures, type GpuTensor, gpuByteLength } from './context.js';
+
+const STORAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
+const UNIFORM = 0x0040 | 0x0008; // UNIFORM | COPY_DST
+const MAP_READ = 0x0001 | 0x0008; // MAP_READ | COPY_DST
+const UNIFORM_CHUNK = 64 * 1024;
+
+interface UniformChunk {
+  buffer: GPUBuffer;
+  data: Uint8Array;
+  used: number;
+}
+
+/** Options for the WebGPU backend. */
+export interface WebGpuBackendOptions {
+  /** Bytes of free buffers kept for reuse before freed buffers are destroyed (default 2 GiB). */
+  maxPooledBytes?: number;
+}
+
+/**
+ * The WebGPU backend: pipelines cached by key, storage buffers pooled by size, every dispatch
+ * queued into one compute pass until a read (or an explicit flush) submits them, one readback.
+ */
+export class WebGpuBackend implements Backend, GpuContext {
+  readonly kind = 'webgpu' as const;
+  readonly name: string;
+  readonly features: GpuFeatures;
+  readonly limits: GPUSupportedLimits;
+  #disposed = false;
+  #lost: string | undefined;
+  #error: string | undefined;
+  readonly #pipelines = new Map<string, GPUComputePipeline>();
+  readonly #layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+  readonly #pool: BufferPool;
+  readonly #staging: BufferPool;
+  #encoder: GPUCommandEncoder | undefined;
+  #pass: GPUComputePassEncoder | undefined;
+  #dispatches = 0;
+  #uniformChunks: UniformChunk[] = [];
+  #freeChunks: UniformChunk[] = [];
+  #scratch: GPUBuffer[] = [];
+  /** Dispatches submitted since creation (for tests and benchmarks). */
+  dispatchCount = 0;
+
+  constructor(
+    readonly device: GPUDevice,
+    description: string,
+    options: WebGpuBackendOptions = {},
+  ) {
+    this.name = `webgpu (${description})`;
+    this.limits = device.limits;
+    this.features = {
+      subgroups: device.features.has('subgroups' as GPUFeatureName),
+      shaderF16: device.features.has('shader-f16'),
+      timestampQuery: device.features.has('timestamp-query'),
+    };
+    this.#pool = new BufferPool(device, STORAGE, options.maxPooledBytes);
+    this.#staging = new BufferPool(device, MAP_READ, 256 * 2 ** 20);
+    device.lost.then((info) => {
+      if (!this.#disposed) this.#lost = `${info.reason}: ${info.message}`;
+    });
+    device.addEventListener('uncapturederror', (event) => {
+      const e = (event as GPUUncapturedErrorEvent).error;
+      this.#error ??= e.message;
+    });
+  }
+
+  get disposed(): boolean {
+    return this.#disposed || this.#lost !== undefined;
+  }
+
+  #check(): void {
+    if (this.#lost !== undefined) {
+      throw new Error(`WebGPU device lost (${this.#lost}); create a new backend with createBackend('webgpu')`);
+    }
+    if (this.#disposed) throw new Error('the webgpu backend was disposed');
+  }
+
+  #throwPendingError(): void {
+    if (this.#error !== undefined) {
+      const message = this.#error;
+      this.#error = undefined;
+      throw new Error(`WebGPU error: ${message}`);
+    }
+  }
+
+  upload(data: TypedArray, info: TensorInfo): GPUBuffer {
+    this.#check();
+    // queue.writeBuffer runs before commands still being encoded, so submit those first.
+    if (this.#dispatches > 0) this.flush();
+    const byteLength = gpuByteLength(info.dtype, sizeOf(info.shape));
+    const buffer = this.#pool.acquire(byteLength);
+    if (byteLength > 0) this.device.queue.writeBuffer(buffer, 0, toGpuBytes(data, info, byteLength) as Uint8Array<ArrayBuffer>);
+    return buffer;
+  }
+
+  async download(handle: unknown, info: TensorInfo): Promise<TypedArray> {
+    this.#check();
+    const size = sizeOf(info.shape);
+    const byteLength = gpuByteLength(info.dtype, size);
+    if (byteLength === 0) return allocArray(info.dtype, 0);
+    const staging = this.#staging.acquire(byteLength);
+    this.copy(handle as GPUBuffer, 0, staging, 0, byteLength);
+    this.flush();
+    try {
+      await staging.mapAsync(1 /* GPUMapMode.READ */, 0, byteLength);
+    } catch (e) {
+      this.#check();
+      throw e;
+    }
+    const bytes = new Uint8Array(staging.getMappedRange(0, byteLength).slice(0));
+    staging.unmap();
+    this.#staging.release(staging);
+    this.#throwPendingError();
+    return fromGpuBytes(bytes, info, size);
+  }
+
+  release(handle: unknown): void {
+    this.#pool.release(handle as GPUBuffer);
+  }
+
+  execute(kernel: Kernel, inputs: readonly Tensor[], outputs: readonly TensorInfo[], attrs: unknown): unknown[] {
+    this.#check();
+    if (!kernel.webgpu) throw new Error(`kernel ${kernel.name} has no WebGPU implementation`);
+    const ins: GpuTensor[] = inputs.map((t) => ({
+      buffer: t.handle as GPUBuffer,
+      shape: t.shape,
+      dtype: t.dtype,
+      size: t.size,
+    }));
+    const outs: GpuTensor[] = outputs.map((o) => {
+      const size = sizeOf(o.shape);
+      return { buffer: this.#pool.acquire(gpuByteLength(o.dtype, size)), shape: o.shape, dtype: o.dtype, size };
+    });
+    try {
+      kernel.webgpu(this, ins, outs, attrs);
+    } catch (e) {
+      for (const o of outs) this.#pool.release(o.buffer);
+      throw e;
+    } finally {
+      for (const s of this.#scratch) this.#pool.release(s);
+      this.#scratch = [];
+    }
+    return outs.map((o) => o.buffer);
+  }
+
+  pipeline(key: string, code: () => string): GPUComputePipeline {
+    let p = this.#pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: code(), label: key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      this.#pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  scratch(byteLength: number): GPUBuffer {
+    const b = this.#pool.acquire(byteLength);
+    this.#scratch.push(b);
+    return b;
+  }
+
+  dispatch(
+    pipeline: GPUComputePipeline,
+    buffers: readonly (GpuTensor | GPUBuffer)[],
+    uniforms: Uint8Array | undefined,
+    workgroups: readonly [number, number?, number?],
+  ): void {
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
+      binding: i,
+      resource: { buffer: 'buffer' in b ? b.buffer : b },
+    }));
+    if (uniforms) {
+      const { buffer, offset } = this.#uniform(uniforms);
+      entries.push({ binding: buffers.length, resource: { buffer, offset, size: uniforms.byteLength } });
+    }
+    let layout = this.#layouts.get(pipeline);
+    if (!layout) this.#layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const pass = this.#computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = workgroups;
+    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    this.#dispatches++;
+    this.dispatchCount++;
+  }
+
+  /** Encodes a buffer-to-buffer copy (outside the compute pass) in queue order. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, byteLength: number): void {
+    this.#endPass();
+    this.#encode().copyBufferToBuffer(src, srcOffset, dst, dstOffset, byteLength);
+    this.#dispatches++;
+  }
+
+  #uniform(data: Uint8Array): { buffer: GPUBuffer; offset: number } {
+    const align = this.limits.minUniformBufferOffsetAlignment;
+    let chunk = this.#uniformChunks[this.#uniformChunks.length - 1];
+    if (!chunk || chunk.used + data.byteLength > UNIFORM_CHUNK) {
+      chunk = this.#freeChunks.pop() ?? {
+        buffer: this.device.createBuffer({ size: UNIFORM_CHUNK, usage: UNIFORM }),
+        data: new Uint8Array(UNIFORM_CHUNK),
+        used: 0,
+      };
+      this.#uniformChunks.push(chunk);
+    }
+    const offset = chunk.used;
+    chunk.data.set(data, offset);
+    chunk.used = Math.ceil((offset + data.byteLength) / align) * align;
+    return { buffer: chunk.buffer, offset };
+  }
+
+  #encode(): GPUCommandEncoder {
+    this.#encoder ??= this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    this.#pass ??= this.#encode().beginComputePass();
+    return this.#pass;
+  }
+
+  #endPass(): void {
+    this.#pass?.end();
+    this.#pass = undefined;
+  }
+
+  flush(): void {
+    if (!this.#encoder || this.disposed) return;
+    this.#endPass();
+    // Uniform data goes in with writeBuffer, which the queue orders before this submit.
+    for (const c of this.#uniformChunks) this.device.queue.writeBuffer(c.buffer, 0, c.data as Uint8Array<ArrayBuffer>, 0, c.used);
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = undefined;
+    this.#dispatches = 0;
+    for (const c of this.#uniformChunks) c.used = 0;
+    this.#freeChunks.push(...this.#uniformChunks);
+    this.#uniformChunks = [];
+  }
+
+  async sync(): Promise<void> {
+    this.#check();
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.#throwPendingError();
+  }
+
+  stats(): BackendStats {
+    return {
+      liveTensors: liveTensorCount(this),
+      liveBuffers: this.#pool.liveCount,
+      liveBytes: this.#pool.liveBytes,
+      pooledBuffers: this.#pool.pooledCount,
+      pooledBytes: this.#pool.pooledBytes,
+    };
+  }
+
+  /** Frees pooled buffers now (they are reused otherwise). */
+  trim(): void {
+    this.#pool.trim();
+    this.#staging.trim();
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#pass = undefined;
+    this.#encoder = undefined;
+    this.#pool.trim();
+    this.#staging.trim();
+    for (const c of [...this.#uniformChunks, ...this.#freeChunks]) c.buffer.destroy();
+    this.#pipelines.clear();
+    this.device.destroy();
+  }
+}
+
+function toGpuBytes(data: TypedArray, info: TensorInfo, byteLength: number): Uint8Array {
+  if (info.dtype === 'bool') {
+    const words = new Uint32Array(data.length);
+    for (let i = 0; i < data.length; i++) words[i] = data[i] ? 1 : 0;
+    return new Uint8Array(words.buffer);
+  }
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.byteLength === byteLength) return bytes;
+  const padded = new Uint8Array(byteLength);
+  padded.set(bytes);
+  return padded;
+}
+
+function fromGpuBytes(bytes: Uint8Array, info: TensorInfo, size: number): TypedArray {
+  const out = allocArray(info.dtype, size);
+  if (info.dtype === 'bool') {
+    const words = new Uint32Array(bytes.buffer, 0, size);
+    for (let i = 0; i < size; i++) out[i] = words[i] ? 1 : 0;
+    return out;
+  }
+  new Uint8Array(out.buffer).set(bytes.subarray(0, out.byteLength));
+  return out;
+}

@@ -1,0 +1,63 @@
+import { WebGpuBackend, type WebGpuBackendOptions } from './WebGpuBackend.js';
+
+/** Options for creating a WebGPU backend. */
+export interface WebGpuOptions extends WebGpuBackendOptions {
+  /** The `GPU` to use: `navigator.gpu` in browsers; in Node the entry point supplies Dawn's. */
+  gpu?: GPU;
+  powerPreference?: GPUPowerPreference;
+  /**
+   * Node only: strings passed to Dawn's `create()`, e.g. `enable-dawn-features=disable_robustness`,
+   * `backend=vulkan`, `adapter=NVIDIA`.
+   */
+  dawnOptions?: string[];
+}
+
+const WANTED_FEATURES = ['subgroups', 'shader-f16', 'timestamp-query'] as GPUFeatureName[];
+const WANTED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+/** Why no WebGPU backend could be made; `createBackend('auto')` falls back on it. */
+export class WebGpuUnavailableError extends Error {
+  override readonly name = 'WebGpuUnavailableError';
+}
+
+/**
+ * Requests an adapter and a device with the optional features and the adapter's largest limits,
+ * and wraps them in a {@link WebGpuBackend}.
+ */
+export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
+  const gpu = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) {
+    throw new WebGpuUnavailableError(
+      'WebGPU is not available: this browser has no navigator.gpu (Chrome 113+, Edge, or Safari 26; ' +
+        'secure contexts only)',
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new WebGpuUnavailableError(
+      'WebGPU is not available: requestAdapter() found no adapter (no GPU driver; in Node on a machine without a ' +
+        'GPU, install a Vulkan driver such as SwiftShader (Debian: chromium + libvulkan1) or Mesa lavapipe)',
+    );
+  }
+  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const value = adapter.limits[name];
+    if (typeof value === 'number') requiredLimits[name] = value;
+  }
+  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  const info = adapter.info;
+  const description = [info?.description || info?.device || info?.vendor || 'adapter', info?.architecture]
+    .filter(Boolean)
+    .join(', ');
+  return new WebGpuBackend(device, description, options);
+}

@@ -1,0 +1,99 @@
+// Uniform buffer layouts built from a field list, so no kernel counts byte offsets by hand.
+// WGSL alignment rules (https://www.w3.org/TR/WGSL/#alignment-and-size): scalars align to 4,
+// vec4 and arrays of vec4 to 16; a uniform struct's size rounds up to 16.
+
+/** Field types a uniform struct may hold. `shape` is 8 u32 values (a shape or strides up to rank 8). */
+export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4<u32>' | 'vec4<i32>' | 'vec4<f32>' | 'shape';
+
+const SIZE: Record<UniformType, number> = {
+  u32: 4,
+  i32: 4,
+  f32: 4,
+  'vec4<u32>': 16,
+  'vec4<i32>': 16,
+  'vec4<f32>': 16,
+  shape: 32,
+};
+const ALIGN: Record<UniformType, number> = { ...SIZE, shape: 16 };
+const WGSL_TYPE: Record<UniformType, string> = {
+  u32: 'u32',
+  i32: 'i32',
+  f32: 'f32',
+  'vec4<u32>': 'vec4<u32>',
+  'vec4<i32>': 'vec4<i32>',
+  'vec4<f32>': 'vec4<f32>',
+  shape: 'array<vec4<u32>, 2>',
+};
+
+/** Values for a layout's fields: a number for scalars, an array for vectors and shapes. */
+export type UniformValues<F extends Record<string, UniformType>> = {
+  [K in keyof F]: F[K] extends 'u32' | 'i32' | 'f32' ? number : readonly number[];
+};
+
+/**
+ * A uniform struct layout: its WGSL declaration and a packer for values.
+ *
+ * @example
+ * ```ts
+ * const params = uniformLayout({ M: 'u32', N: 'u32', alpha: 'f32' });
+ * const code = `${params.wgsl('Params')} @group(0) @binding(2) var<uniform> p: Params; ...`;
+ * ctx.dispatch(pipeline, [a, out], params.pack({ M: 4, N: 8, alpha: 1 }), [1]);
+ * ```
+ */
+export class UniformLayout<F extends Record<string, UniformType>> {
+  readonly byteLength: number;
+  readonly #offsets: [string, UniformType, number][] = [];
+
+  constructor(readonly fields: F) {
+    let offset = 0;
+    for (const [name, type] of Object.entries(fields)) {
+      const align = ALIGN[type];
+      offset = Math.ceil(offset / align) * align;
+      this.#offsets.push([name, type, offset]);
+      offset += SIZE[type];
+    }
+    this.byteLength = Math.max(16, Math.ceil(offset / 16) * 16);
+  }
+
+  /** `struct <name> { ... }` in WGSL. */
+  wgsl(name: string): string {
+    const body = this.#offsets.map(([field, type]) => `  ${field}: ${WGSL_TYPE[type]},`).join('\n');
+    return `struct ${name} {\n${body}\n}\n`;
+  }
+
+  /** Packs values into a fresh buffer of {@link UniformLayout.byteLength} bytes. */
+  pack(values: UniformValues<F>): Uint8Array {
+    const bytes = new Uint8Array(this.byteLength);
+    const view = new DataView(bytes.buffer);
+    for (const [name, type, offset] of this.#offsets) {
+      const v = (values as Record<string, number | readonly number[]>)[name];
+      if (v === undefined) throw new Error(`uniform field ${name} has no value`);
+      const list = typeof v === 'number' ? [v] : v;
+      const count = SIZE[type] / 4;
+      if (list.length > count) throw new Error(`uniform field ${name} holds ${count} values, got ${list.length}`);
+      const kind = type === 'shape' ? 'u32' : type.includes('f32') ? 'f32' : type.includes('i32') ? 'i32' : 'u32';
+      for (let i = 0; i < list.length; i++) {
+        const x = list[i]!;
+        if (kind === 'f32') view.setFloat32(offset + 4 * i, x, true);
+        else if (kind === 'i32') view.setInt32(offset + 4 * i, x, true);
+        else view.setUint32(offset + 4 * i, x >>> 0, true);
+      }
+    }
+    return bytes;
+  }
+}
+
+/**
+ * Creates a {@link UniformLayout}.
+ *
+ * @example
+ * ```ts
+ * const params = uniformLayout({ size: 'u32', shape: 'shape' });
+ * ```
+ */
+export function uniformLayout<F extends Record<string, UniformType>>(fields: F): UniformLayout<F> {
+  return new UniformLayout(fields);
+}
+
+/** WGSL helper reading dimension `i` of a `shape` field. */
+export const WGSL_SHAPE_AT = 'fn shapeAt(s: array<vec4<u32>, 2>, i: u32) -> u32 { return s[i / 4u][i % 4u]; }\n';

@@ -1,0 +1,49 @@
+import type { Backend } from './backend.js';
+import { CpuBackend, type CpuBackendOptions } from './backends/cpu/CpuBackend.js';
+import { TfjsBackend, type TfjsBackendOptions } from './backends/tfjs/TfjsBackend.js';
+import { type WebGpuOptions, WebGpuUnavailableError, createWebGpuBackend } from './backends/webgpu/createWebGpuBackend.js';
+
+/** Names accepted by {@link createBackend}. */
+export type BackendName = 'auto' | 'webgpu' | 'cpu' | 'tfjs';
+
+/** Options for {@link createBackend}; each backend reads its own. */
+export interface CreateBackendOptions {
+  webgpu?: WebGpuOptions;
+  cpu?: CpuBackendOptions;
+  tfjs?: TfjsBackendOptions;
+}
+
+const NAMES: readonly BackendName[] = ['auto', 'webgpu', 'cpu', 'tfjs'];
+
+/**
+ * Creates a backend. `auto` tries WebGPU and falls back to the CPU. Dispose the backend when done:
+ * in Node the WebGPU backend holds a Dawn device that keeps the process alive.
+ *
+ * @example
+ * ```ts
+ * const backend = await createBackend('auto');
+ * console.log(backend.name); // e.g. "webgpu (NVIDIA H100, vulkan)" or "cpu (js)"
+ * backend.dispose();
+ * ```
+ */
+export async function createBackend(name: BackendName = 'auto', options: CreateBackendOptions = {}): Promise<Backend> {
+  switch (name) {
+    case 'webgpu':
+      return createWebGpuBackend(options.webgpu);
+    case 'cpu':
+      return new CpuBackend(options.cpu);
+    case 'tfjs':
+      return TfjsBackend.create(options.tfjs);
+    case 'auto':
+      try {
+        return await createWebGpuBackend(options.webgpu);
+      } catch (e) {
+        if (!(e instanceof WebGpuUnavailableError)) throw e;
+        return new CpuBackend(options.cpu);
+      }
+    default:
+      throw new RangeError(
+        `createBackend(): unknown backend ${JSON.stringify(name)}; available: ${NAMES.map((n) => `'${n}'`).join(', ')}`,
+      );
+  }
+}

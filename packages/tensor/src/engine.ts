@@ -1,0 +1,222 @@
+// Engine state shared by every backend: scopes that free intermediates, the autograd tape, and
+// live-tensor counts. It holds no backends; callers pass theirs in.
+import type { Backend, TensorInfo } from './backend.js';
+import type { Kernel } from './kernel.js';
+import { formatShape } from './shape.js';
+import { Tensor } from './tensor.js';
+
+type Scope = Set<Tensor>;
+const scopes: Scope[] = [];
+const liveByBackend = new WeakMap<Backend, number>();
+
+/** A recorded op for reverse-mode differentiation. */
+export interface TapeNode {
+  readonly kernel: Kernel;
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly attrs: unknown;
+}
+
+const tapes: TapeNode[][] = [];
+
+export function onTensorCreated(t: Tensor): void {
+  liveByBackend.set(t.backend, (liveByBackend.get(t.backend) ?? 0) + 1);
+  scopes[scopes.length - 1]?.add(t);
+}
+
+export function onTensorDisposed(t: Tensor): void {
+  liveByBackend.set(t.backend, (liveByBackend.get(t.backend) ?? 1) - 1);
+  for (const s of scopes) s.delete(t);
+}
+
+// Buffers shared by several tensors (views); a buffer is released when its last tensor is disposed.
+const sharedHandles = new Map<unknown, number>();
+
+function retainHandle(handle: unknown): unknown {
+  sharedHandles.set(handle, (sharedHandles.get(handle) ?? 1) + 1);
+  return handle;
+}
+
+/** @internal Drops one reference to a handle; true when the buffer itself should be released. */
+export function releaseHandle(handle: unknown): boolean {
+  const n = sharedHandles.get(handle);
+  if (n === undefined) return true;
+  if (n <= 2) sharedHandles.delete(handle);
+  else sharedHandles.set(handle, n - 1);
+  return false;
+}
+
+/** Number of tensors alive on `backend` (for backends' stats). */
+export function liveTensorCount(backend: Backend): number {
+  return liveByBackend.get(backend) ?? 0;
+}
+
+/** Values a scope may return; tensors found in it are kept, everything else created inside is freed. */
+export type TensorContainer =
+  | Tensor
+  | undefined
+  | null
+  | void
+  | string
+  | number
+  | boolean
+  | readonly TensorContainer[]
+  | { readonly [key: string]: TensorContainer };
+
+function collect(value: unknown, into: Set<Tensor>): void {
+  if (value instanceof Tensor) into.add(value);
+  else if (Array.isArray(value)) for (const v of value) collect(v, into);
+  else if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collect(v, into);
+  }
+}
+
+function closeScope(scope: Scope, result: unknown): void {
+  scopes.pop();
+  const keep = new Set<Tensor>();
+  collect(result, keep);
+  for (const t of scope) if (!keep.has(t)) t.dispose();
+  const parent = scopes[scopes.length - 1];
+  if (parent) for (const t of keep) if (!t.isDisposed) parent.add(t);
+}
+
+/**
+ * Runs `fn` and disposes every tensor created inside it except those it returns (in arrays and
+ * plain objects too), like tfjs `tidy`. Tensors created inside a tape are kept until the tape ends.
+ *
+ * @example
+ * ```ts
+ * const y = tidy(() => relu(add(matmul(x, w), b))); // the matmul and add results are freed
+ * ```
+ */
+export function tidy<T extends TensorContainer>(fn: () => T): T {
+  const scope: Scope = new Set();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    closeScope(scope, undefined);
+    throw e;
+  }
+  if (result instanceof Promise) {
+    closeScope(scope, undefined);
+    throw new TypeError('tidy(): the function must be synchronous; use tidyAsync() for async work');
+  }
+  closeScope(scope, result);
+  return result;
+}
+
+/**
+ * Like {@link tidy} for an async function. Tensors made by other work that runs concurrently are
+ * attributed to this scope too, so do not interleave two scopes.
+ *
+ * @example
+ * ```ts
+ * const logits = await tidyAsync(async () => forward(params, await loadInput()));
+ * ```
+ */
+export async function tidyAsync<T extends TensorContainer>(fn: () => Promise<T>): Promise<T> {
+  const scope: Scope = new Set();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (e) {
+    const i = scopes.indexOf(scope);
+    if (i >= 0) scopes.splice(i, 1), scopes.push(scope);
+    closeScope(scope, undefined);
+    throw e;
+  }
+  const i = scopes.indexOf(scope);
+  if (i >= 0 && i !== scopes.length - 1) scopes.splice(i, 1), scopes.push(scope);
+  closeScope(scope, result);
+  return result;
+}
+
+/**
+ * Keeps `t` alive past the end of the enclosing scopes (for state such as parameters or caches).
+ *
+ * @example
+ * ```ts
+ * const cache = tidy(() => keep(zeros([2, 64], { backend })));
+ * ```
+ */
+export function keep<T extends Tensor>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+/** @internal Starts recording ops for backpropagation. */
+export function pushTape(): TapeNode[] {
+  const tape: TapeNode[] = [];
+  tapes.push(tape);
+  return tape;
+}
+
+/** @internal */
+export function popTape(tape: TapeNode[]): void {
+  const i = tapes.lastIndexOf(tape);
+  if (i >= 0) tapes.splice(i, 1);
+}
+
+function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
+  if (inputs.length === 0) throw new Error(`${kernel.name}: no input tensors`);
+  const backend = inputs[0]!.backend;
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) {
+      throw new TypeError(`${kernel.name}: input ${i} is not a Tensor (got ${typeof t})`);
+    }
+    if (t.isDisposed) throw new Error(`${kernel.name}: input ${i} (tensor #${t.id} ${t.describe()}) was disposed`);
+    if (t.backend !== backend) {
+      throw new Error(
+        `${kernel.name}: input ${i} is on a ${t.backend.kind} backend but input 0 is on another (${backend.kind}) backend; ` +
+          'move tensors with toBackend() first',
+      );
+    }
+  });
+  if (backend.disposed) throw new Error(`${kernel.name}: the ${backend.kind} backend was disposed`);
+  return backend;
+}
+
+/**
+ * Runs a kernel on its inputs' backend and returns the output tensors. Ops are thin wrappers
+ * around this.
+ *
+ * @example
+ * ```ts
+ * const [y] = runKernel(myKernel, [x], { alpha: 2 });
+ * ```
+ */
+export function runKernel<A>(kernel: Kernel<A>, inputs: readonly Tensor[], attrs: A): Tensor[] {
+  const backend = checkInputs(kernel as Kernel, inputs);
+  const infos: TensorInfo[] = kernel.infer(inputs, attrs);
+  let outputs: Tensor[];
+  if (kernel.aliasInput !== undefined) {
+    const source = inputs[kernel.aliasInput]!;
+    outputs = [new Tensor(backend, retainHandle(source.handle), infos[0]!.shape, infos[0]!.dtype)];
+  } else {
+    const handles = backend.execute(kernel as Kernel, inputs, infos, attrs);
+    outputs = infos.map((info, i) => new Tensor(backend, handles[i], info.shape, info.dtype));
+  }
+  const tape = tapes[tapes.length - 1];
+  if (tape && inputs.some((t) => t.tracked)) {
+    for (const o of outputs) o.tracked = true;
+    tape.push({ kernel: kernel as Kernel, inputs, outputs, attrs });
+  }
+  return outputs;
+}
+
+/** Runs a single-output kernel. */
+export function run1<A>(kernel: Kernel<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+  return runKernel(kernel, inputs, attrs)[0]!;
+}
+
+/** Throws unless two infos have the same shape (naming both shapes). */
+export function assertSameShape(a: TensorInfo, b: TensorInfo, op: string, names = ['a', 'b']): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new RangeError(
+      `${op}: ${names[0]} has shape ${formatShape(a.shape)} but ${names[1]} has shape ${formatShape(b.shape)}`,
+    );
+  }
+}

@@ -1,0 +1,26 @@
+// The public API of @vl/tensor (browser entry). Explicit named exports only.
+export type { Backend, BackendKind, BackendStats, TensorInfo } from './backend.js';
+export { createBackend } from './createBackend.js';
+export type { BackendName, CreateBackendOptions } from './createBackend.js';
+export { CpuBackend } from './backends/cpu/CpuBackend.js';
+export type { CpuAccelerated, CpuBackendOptions } from './backends/cpu/CpuBackend.js';
+export { WebGpuBackend } from './backends/webgpu/WebGpuBackend.js';
+export type { WebGpuBackendOptions } from './backends/webgpu/WebGpuBackend.js';
+export { WebGpuUnavailableError } from './backends/webgpu/createWebGpuBackend.js';
+export type { WebGpuOptions } from './backends/webgpu/createWebGpuBackend.js';
+export { TfjsBackend } from './backends/tfjs/TfjsBackend.js';
+export type { TfjsBackendOptions } from './backends/tfjs/TfjsBackend.js';
+export type { GpuContext, GpuFeatures, GpuTensor } from './backends/webgpu/context.js';
+export { UniformLayout, uniformLayout } from './backends/webgpu/uniforms.js';
+export type { UniformType, UniformValues } from './backends/webgpu/uniforms.js';
+export type { DType, DTypeArrays, TypedArray } from './dtype.js';
+export type { Shape } from './shape.js';
+export { Tensor } from './tensor.js';
+export type { TensorData } from './tensor.js';
+export { arange, full, ones, tensor, toBackend, toNested, zeros } from './create.js';
+export type { TensorOptions } from './create.js';
+export { keep, runKernel, tidy, tidyAsync } from './engine.js';
+export type { TensorContainer } from './engine.js';
+export type { GradArgs, HostTensor, Kernel, TfjsCore, TfjsTensor } from './kernel.js';
+export { add, compare, div, maximum, minimum, mul, pow, sub } from './kernels/binary.js';
+export type { BinaryOp } from './kernels/binary.js';
