@@ -24,3 +24,34 @@ export type { TensorContainer } from './engine.js';
 export type { GradArgs, HostTensor, Kernel, TfjsCore, TfjsTensor } from './kernel.js';
 export { add, compare, div, maximum, minimum, mul, pow, sub } from './kernels/binary.js';
 export type { BinaryOp } from './kernels/binary.js';
+export { SafetensorsError } from './io/SafetensorsError.js';
+export type { SafetensorsDType } from './io/safetensorsDType.js';
+export { parseSafetensorsHeader } from './io/parseSafetensorsHeader.js';
+export type { ParseSafetensorsOptions, SafetensorsHeader, SafetensorsTensorInfo } from './io/parseSafetensorsHeader.js';
+export { parseSafetensors } from './io/parseSafetensors.js';
+export type { SafetensorsFile } from './io/parseSafetensors.js';
+export { decodeSafetensorsTensor } from './io/decodeSafetensorsTensor.js';
+export type { DecodedSafetensorsTensor, DecodeSafetensorsOptions } from './io/decodeSafetensorsTensor.js';
+export { loadSafetensors } from './io/loadSafetensors.js';
+export type { LoadedSafetensors, LoadSafetensorsOptions } from './io/loadSafetensors.js';
+export type { SafetensorsProgress } from './io/SafetensorsProgress.js';
+export type { SafetensorsSource } from './io/locateSource.js';
+export { saveSafetensors } from './io/saveSafetensors.js';
+export type { NamedTensors } from './io/saveSafetensors.js';
+export { saveSafetensorsFile } from './io/saveSafetensorsFile.js';
+
+// --- elementwise, reductions, normalization (unary.ts, cast.ts, where.ts, reduce.ts, softmax.ts, layerNorm.ts, rmsNorm.ts) ---
+
+// --- shape ops, gather/scatter, conv (reshape.ts, transpose.ts, slice.ts, concat.ts, pad.ts, gather.ts, scatter.ts, oneHot.ts, conv2d.ts, maxPool2d.ts, upsample.ts) ---
+
+// --- matmul (matmul.ts) ---
+
+// --- attention, rope, kv cache (attention.ts, rope.ts, kvCache.ts) ---
+
+// --- quantized weights (quantize.ts, matmulQuantized.ts) ---
+
+// --- random, sampling, losses (random.ts, sampling.ts, crossEntropy.ts, topk.ts) ---
+
+// --- autograd and optimizers (src/autograd/) ---
+
+// --- io (src/io/) ---

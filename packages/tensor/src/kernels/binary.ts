@@ -67,7 +67,7 @@ const WGSL: Record<BinaryOp, string> = {
 // WGSL pow() is undefined for negative bases; match Math.pow for integer exponents.
 const POW_PRELUDE = `fn powSigned(a: f32, b: f32) -> f32 {
   if (a >= 0.0) { return pow(a, b); }
-  if (b != round(b)) { return bitcast<f32>(0x7fc00000u); }
+  if (b != round(b)) { var nanBits = 0x7fc00000u; return bitcast<f32>(nanBits); }
   let m = pow(-a, b);
   return select(m, -m, (i32(b) & 1) == 1);
 }`;

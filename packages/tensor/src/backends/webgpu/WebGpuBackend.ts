@@ -46,6 +46,9 @@ export class WebGpuBackend implements Backend, GpuContext {
   #uniformChunks: UniformChunk[] = [];
   #freeChunks: UniformChunk[] = [];
   #scratch: GPUBuffer[] = [];
+  #pendingCompiles: Promise<string | undefined>[] = [];
+  /** @internal Objects the device depends on that must not be garbage collected before it. */
+  keepAlive: unknown[] = [];
   /** Dispatches submitted since creation (for tests and benchmarks). */
   dispatchCount = 0;
 
@@ -66,10 +69,9 @@ export class WebGpuBackend implements Backend, GpuContext {
     device.lost.then((info) => {
       if (!this.#disposed) this.#lost = `${info.reason}: ${info.message}`;
     });
-    device.addEventListener('uncapturederror', (event) => {
-      const e = (event as GPUUncapturedErrorEvent).error;
-      this.#error ??= e.message;
-    });
+    device.onuncapturederror = (event) => {
+      this.#error ??= event.error.message;
+    };
   }
 
   get disposed(): boolean {
@@ -106,6 +108,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     const size = sizeOf(info.shape);
     const byteLength = gpuByteLength(info.dtype, size);
     if (byteLength === 0) return allocArray(info.dtype, 0);
+    await this.#checkCompiles();
     const staging = this.#staging.acquire(byteLength);
     this.copy(handle as GPUBuffer, 0, staging, 0, byteLength);
     this.flush();
@@ -154,11 +157,37 @@ export class WebGpuBackend implements Backend, GpuContext {
   pipeline(key: string, code: () => string): GPUComputePipeline {
     let p = this.#pipelines.get(key);
     if (!p) {
+      // Compilation errors surface asynchronously; they are awaited before the next submit that
+      // a read waits on, so an invalid shader is reported instead of hanging the readback.
+      this.device.pushErrorScope('validation');
       const module = this.device.createShaderModule({ code: code(), label: key });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      this.#pendingCompiles.push(
+        this.device.popErrorScope().then((e) => (e ? `pipeline ${key}: ${e.message}` : undefined)),
+      );
       this.#pipelines.set(key, p);
     }
     return p;
+  }
+
+  /** Awaits pending shader compilations; on an error, drops the queued work and throws it. */
+  async #checkCompiles(): Promise<void> {
+    if (this.#pendingCompiles.length === 0) return;
+    const pending = this.#pendingCompiles;
+    this.#pendingCompiles = [];
+    const errors = (await Promise.all(pending)).filter((e): e is string => e !== undefined);
+    if (errors.length > 0) {
+      this.#pass = undefined;
+      this.#encoder = undefined;
+      this.#dispatches = 0;
+      for (const c of this.#uniformChunks) c.used = 0;
+      this.#freeChunks.push(...this.#uniformChunks);
+      this.#uniformChunks = [];
+      for (const key of this.#pipelines.keys()) {
+        if (errors.some((e) => e.startsWith(`pipeline ${key}:`))) this.#pipelines.delete(key);
+      }
+      throw new Error(`WebGPU shader error: ${errors.join('\n')}`);
+    }
   }
 
   scratch(byteLength: number): GPUBuffer {
@@ -247,6 +276,7 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   async sync(): Promise<void> {
     this.#check();
+    await this.#checkCompiles();
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.#throwPendingError();
@@ -278,6 +308,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     for (const c of [...this.#uniformChunks, ...this.#freeChunks]) c.buffer.destroy();
     this.#pipelines.clear();
     this.device.destroy();
+    this.keepAlive = [];
   }
 }
 

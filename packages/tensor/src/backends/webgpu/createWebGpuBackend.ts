@@ -59,5 +59,9 @@ export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<
   const description = [info?.description || info?.device || info?.vendor || 'adapter', info?.architecture]
     .filter(Boolean)
     .join(', ');
-  return new WebGpuBackend(device, description, options);
+  const backend = new WebGpuBackend(device, description, options);
+  // Dawn in Node destroys its instance when the GPU and adapter objects are garbage collected,
+  // even while a device made from them is alive; the backend keeps them referenced.
+  backend.keepAlive = [gpu, adapter];
+  return backend;
 }

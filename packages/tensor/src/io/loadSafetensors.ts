@@ -1,0 +1,189 @@
+import type { Backend } from '../backend.js';
+import { tensor } from '../create.js';
+import type { Tensor } from '../tensor.js';
+import type { ByteCache } from './ByteCache.js';
+import { SafetensorsError } from './SafetensorsError.js';
+import type { SafetensorsProgress } from './SafetensorsProgress.js';
+import { throwIfAborted } from './abortError.js';
+import { type DecodeSafetensorsOptions, decodeSafetensorsTensor } from './decodeSafetensorsTensor.js';
+import {
+  type Location,
+  type SafetensorsSource,
+  describeLocation,
+  isIndexLocation,
+  locateShard,
+  locateSource,
+} from './locateSource.js';
+import { openByteCache } from './openByteCache.js';
+import { parseSafetensors } from './parseSafetensors.js';
+import { parseShardIndex } from './parseShardIndex.js';
+import { type ReadFile, readLocation } from './readLocation.js';
+import { setOwn } from './setOwn.js';
+
+/**
+ * Options for {@link loadSafetensors}.
+ *
+ * @example
+ * ```ts
+ * const options: LoadSafetensorsOptions = {
+ *   backend,
+ *   dtype: 'f32',
+ *   filter: (name) => name.startsWith('text_model.'),
+ *   onProgress: ({ loaded, total }) => bar.update(loaded / (total ?? loaded)),
+ *   signal: AbortSignal.timeout(60_000),
+ * };
+ * ```
+ */
+export interface LoadSafetensorsOptions extends Pick<DecodeSafetensorsOptions, 'dtype'> {
+  /** Where the tensors are created. */
+  backend: Backend;
+  /** Loads only the tensors whose name passes; shards that hold none of them are not read at all. */
+  filter?: (name: string) => boolean;
+  /** Byte progress of each file read. */
+  onProgress?: (progress: SafetensorsProgress) => void;
+  /** Cancels the load: the returned promise rejects with an `AbortError` and nothing is kept. */
+  signal?: AbortSignal;
+  /** Keep http(s) downloads for later loads (default true). Local sources are never cached. */
+  cache?: boolean;
+  /**
+   * Node: the folder for cached downloads (default `~/.cache/vl`). In browsers the Cache API
+   * (cache name `vl`) is used instead.
+   */
+  cacheDir?: string;
+}
+
+/**
+ * The result of {@link loadSafetensors}.
+ *
+ * @example
+ * ```ts
+ * const { tensors, metadata } = await loadSafetensors(url, { backend });
+ * const w = tensors.get('text_projection.weight')!; // f32[32, 64]
+ * ```
+ */
+export interface LoadedSafetensors {
+  /** Tensors by checkpoint name, in byte-buffer order (shard by shard). */
+  readonly tensors: Map<string, Tensor>;
+  /** The `__metadata__` of the file, merged over shards (the first shard that sets a key wins). */
+  readonly metadata: Record<string, string>;
+  /** Disposes every tensor in {@link LoadedSafetensors.tensors}. */
+  dispose(): void;
+}
+
+interface LoadContext {
+  readonly options: LoadSafetensorsOptions;
+  readonly cache: ByteCache | undefined;
+  readonly tensors: Map<string, Tensor>;
+  readonly metadata: Record<string, string>;
+}
+
+/**
+ * Loads tensors from a safetensors file or a sharded checkpoint (a `*.safetensors.index.json`,
+ * whose shards are read one after another from the index's folder) onto `options.backend`.
+ *
+ * `source` is a URL (fetched with streaming progress and cached: a folder in Node, the Cache API in
+ * browsers), a path or `file:` URL (Node), a `Blob`, an `ArrayBuffer` or a typed array. The whole
+ * file is validated before any tensor is created. dtypes map as {@link decodeSafetensorsTensor}
+ * describes. Any failure (a malformed file, a truncated download, an abort) rejects and leaves
+ * nothing behind: tensors already created are disposed and a file that did not arrive whole is
+ * not cached. (Shards that were complete and valid stay cached.)
+ *
+ * Note that `tidy`/`tidyAsync` only keep tensors returned in arrays and plain objects, not in the
+ * `Map` this returns: load outside scopes, or call `keep` on what you keep.
+ *
+ * @example
+ * ```ts
+ * const backend = await createBackend('auto');
+ * const { tensors, metadata } = await loadSafetensors(
+ *   'https://huggingface.co/openai/clip-vit-base-patch32/resolve/main/model.safetensors',
+ *   { backend, onProgress: ({ loaded, total }) => console.log(loaded, total) },
+ * );
+ * console.log(tensors.get('logit_scale')?.describe(), metadata.format); // "f32[]" "pt"
+ * ```
+ */
+export async function loadSafetensors(source: SafetensorsSource, options: LoadSafetensorsOptions): Promise<LoadedSafetensors> {
+  if (!options?.backend || typeof options.backend.upload !== 'function') {
+    throw new TypeError('loadSafetensors(): options.backend is required (create one with createBackend())');
+  }
+  if (options.dtype !== undefined && options.dtype !== 'f32') {
+    throw new TypeError(`loadSafetensors(): options.dtype must be 'f32' or left out, got ${JSON.stringify(options.dtype)}`);
+  }
+  const context: LoadContext = { options, cache: await openByteCache(options), tensors: new Map(), metadata: {} };
+  try {
+    const location = locateSource(source);
+    if (isIndexLocation(location)) await loadSharded(location, context);
+    else await loadFile(location, context, options.filter ?? (() => true));
+  } catch (e) {
+    for (const t of context.tensors.values()) t.dispose();
+    throw e;
+  }
+  const { tensors, metadata } = context;
+  return {
+    tensors,
+    metadata,
+    dispose: () => {
+      for (const t of tensors.values()) t.dispose();
+    },
+  };
+}
+
+/** Reads a file and parses it; a cached copy that does not parse is dropped and downloaded again. */
+async function readParsed<T>(
+  location: Location,
+  context: LoadContext,
+  parse: (bytes: Uint8Array, source: string) => T,
+): Promise<{ value: T; file: ReadFile }> {
+  const source = describeLocation(location);
+  const read = { cache: context.cache, onProgress: context.options.onProgress, signal: context.options.signal };
+  const file = await readLocation(location, read);
+  try {
+    return { value: parse(file.bytes, source), file };
+  } catch (e) {
+    if (!file.fromCache || !(e instanceof SafetensorsError)) throw e;
+    await file.evict();
+    const fresh = await readLocation(location, { ...read, skipCacheRead: true });
+    return { value: parse(fresh.bytes, source), file: fresh };
+  }
+}
+
+async function loadFile(location: Location, context: LoadContext, accept: (name: string) => boolean): Promise<void> {
+  const { options, tensors, metadata } = context;
+  const { value: parsed, file } = await readParsed(location, context, (bytes, source) => parseSafetensors(bytes, { source }));
+  const source = describeLocation(location);
+  throwIfAborted(options.signal, `loadSafetensors(): loading ${source} was aborted`);
+  for (const info of parsed.tensors) {
+    if (!accept(info.name)) continue;
+    const { dtype, shape, data } = decodeSafetensorsTensor(parsed, info, { dtype: options.dtype, source });
+    tensors.set(info.name, tensor(data, shape, { backend: options.backend, dtype }));
+  }
+  for (const [key, value] of Object.entries(parsed.metadata)) {
+    if (!Object.prototype.hasOwnProperty.call(metadata, key)) setOwn(metadata, key, value);
+  }
+  await file.commit();
+}
+
+async function loadSharded(index: Location, context: LoadContext): Promise<void> {
+  const { options, tensors } = context;
+  const indexSource = describeLocation(index);
+  const { value: shardIndex, file: indexFile } = await readParsed(index, context, parseShardIndex);
+  // Group the wanted tensors by shard, keeping the index's first-mention order of shards.
+  const shards = new Map<string, Set<string>>();
+  for (const [name, shard] of shardIndex.weightMap) {
+    if (options.filter && !options.filter(name)) continue;
+    let names = shards.get(shard);
+    if (!names) shards.set(shard, (names = new Set()));
+    names.add(name);
+  }
+  for (const [shard, names] of shards) {
+    const location = await locateShard(index, shard);
+    await loadFile(location, context, (name) => names.has(name));
+    const missing = [...names].filter((name) => !tensors.has(name));
+    if (missing.length > 0) {
+      const listed = missing.slice(0, 5).map((n) => `"${n}"`).join(', ') + (missing.length > 5 ? ', ...' : '');
+      throw new SafetensorsError(
+        `safetensors index (${indexSource}): ${missing.length} tensors it maps to ${shard} are not in that file: ${listed}`,
+      );
+    }
+  }
+  await indexFile.commit();
+}

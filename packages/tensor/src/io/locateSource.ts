@@ -1,0 +1,101 @@
+import { isNode } from './isNode.js';
+
+/**
+ * Where {@link loadSafetensors} can read a checkpoint from: a URL (string or `URL`), a local path or
+ * `file:` URL (Node), a `Blob` / `File`, or bytes in memory. A URL or path ending in `.json` is a
+ * sharded checkpoint's index (`model.safetensors.index.json`).
+ *
+ * @example
+ * ```ts
+ * const sources: SafetensorsSource[] = [
+ *   'https://huggingface.co/openai/clip-vit-base-patch32/resolve/main/model.safetensors',
+ *   './weights/model.safetensors.index.json',
+ *   fileInput.files![0]!,
+ *   new Uint8Array(bytes),
+ * ];
+ * ```
+ */
+export type SafetensorsSource = string | URL | Blob | ArrayBuffer | ArrayBufferView;
+
+/** A source classified by how it is read. */
+export type Location =
+  | { readonly kind: 'url'; readonly href: string }
+  | { readonly kind: 'path'; readonly path: string | URL }
+  | { readonly kind: 'blob'; readonly blob: Blob; readonly name: string }
+  | { readonly kind: 'bytes'; readonly bytes: Uint8Array; readonly name: string };
+
+// Two or more letters, so a Windows drive ("C:\\models\\x.safetensors") is not taken for a scheme.
+const SCHEME = /^[a-z][a-z0-9+.-]+:/i;
+
+function fromUrl(url: URL): Location {
+  if (url.protocol !== 'file:') return { kind: 'url', href: url.href };
+  if (!isNode()) throw new TypeError(`loadSafetensors(): ${url.href}: file: URLs can only be read in Node`);
+  return { kind: 'path', path: url };
+}
+
+export function locateSource(source: SafetensorsSource): Location {
+  if (typeof source === 'string') {
+    if (SCHEME.test(source)) return fromUrl(new URL(source));
+    if (isNode()) return { kind: 'path', path: source };
+    const base = (globalThis as { location?: { href?: string } }).location?.href;
+    if (!base) throw new TypeError(`loadSafetensors(): cannot resolve the relative URL "${source}" without a page location`);
+    return fromUrl(new URL(source, base));
+  }
+  if (source instanceof URL) return fromUrl(source);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const name = (source as Partial<File>).name;
+    return { kind: 'blob', blob: source, name: typeof name === 'string' && name ? name : 'Blob' };
+  }
+  if (source instanceof ArrayBuffer) return { kind: 'bytes', bytes: new Uint8Array(source), name: 'ArrayBuffer' };
+  if (ArrayBuffer.isView(source)) {
+    return {
+      kind: 'bytes',
+      bytes: new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
+      name: source.constructor.name,
+    };
+  }
+  throw new TypeError(
+    `loadSafetensors(): unsupported source ${Object.prototype.toString.call(source)}; ` +
+      'pass a URL, a path, a Blob, an ArrayBuffer or a Uint8Array',
+  );
+}
+
+export function describeLocation(location: Location): string {
+  switch (location.kind) {
+    case 'url':
+      return location.href;
+    case 'path':
+      return String(location.path);
+    default:
+      return location.name;
+  }
+}
+
+/** A `.json` URL or path is a sharded checkpoint's index; no safetensors file is named so. */
+export function isIndexLocation(location: Location): boolean {
+  if (location.kind === 'url') return new URL(location.href).pathname.toLowerCase().endsWith('.json');
+  if (location.kind === 'path') {
+    const path = location.path instanceof URL ? location.path.pathname : location.path;
+    return path.toLowerCase().endsWith('.json');
+  }
+  return false;
+}
+
+/**
+ * Whether a shard name from an index is a plain relative path. An index from one server must not
+ * send the loader to another server or up out of the checkpoint's folder.
+ */
+export function isPlainShardName(name: string): boolean {
+  if (name === '' || SCHEME.test(name) || /^[/\\]/.test(name) || /^[a-z]:/i.test(name)) return false;
+  return !name.split(/[/\\]/).some((part) => part === '..');
+}
+
+/** The location of shard `name`, relative to the index's folder. */
+export async function locateShard(index: Location, name: string): Promise<Location> {
+  if (index.kind === 'url') return { kind: 'url', href: new URL(name, index.href).href };
+  if (index.kind === 'path') {
+    const { resolveSibling } = await import('./node/localPath.js');
+    return { kind: 'path', path: resolveSibling(index.path, name) };
+  }
+  throw new TypeError(`loadSafetensors(): the shards of ${describeLocation(index)} cannot be located; load the index from a URL or a path`);
+}

@@ -1,0 +1,45 @@
+// Node only: loaded through a dynamic import() so browser bundles never pull in node:fs.
+import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ByteCache } from '../ByteCache.js';
+import { readLocalFile } from './readLocalFile.js';
+import { writeFileAtomic } from './writeFileAtomic.js';
+
+/** `~/.cache/vl`, where downloads are kept unless `cacheDir` says otherwise. */
+export function defaultCacheDir(): string {
+  return join(homedir(), '.cache', 'vl');
+}
+
+/**
+ * The file for `url`: `<dir>/<first 16 hex digits of sha256(url)>-<last path segment>`. The hash
+ * keeps distinct URLs apart (and any URL safe as a file name); the name keeps the folder readable.
+ */
+export function cachePath(dir: string, url: string): string {
+  const hash = createHash('sha256').update(url).digest('hex').slice(0, 16);
+  let base = '';
+  try {
+    base = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+  } catch {
+    // An undecodable name still gets a usable cache file through the hash.
+  }
+  base = base.replace(/[^A-Za-z0-9._-]/g, '_').slice(-100) || 'file';
+  return join(dir, `${hash}-${base}`);
+}
+
+/** A {@link ByteCache} in a folder; entries are written to a temporary file and renamed into place. */
+export function fileCache(dir: string = defaultCacheDir()): ByteCache {
+  return {
+    async read(url, context) {
+      try {
+        return await readLocalFile(cachePath(dir, url), context);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+    },
+    write: (url, bytes) => writeFileAtomic(cachePath(dir, url), bytes),
+    delete: (url) => rm(cachePath(dir, url), { force: true }),
+  };
+}

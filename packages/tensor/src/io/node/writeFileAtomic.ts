@@ -1,0 +1,20 @@
+// Node only: loaded through a dynamic import() so browser bundles never pull in node:fs.
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Writes to a temporary file next to `path`, then renames it into place: the rename is atomic on
+ * one file system, so readers see either no file or the whole file, never a truncated one.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
+  try {
+    await writeFile(temp, bytes);
+    await rename(temp, path);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+}

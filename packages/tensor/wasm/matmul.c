@@ -1,0 +1,395 @@
+// Packed, cache-blocked f32 GEMM for wasm32 + SIMD128, run by one or more threads that share one
+// WebAssembly.Memory. Built by ./build.mjs (see there for the flags); the TypeScript side lives in
+// src/backends/cpu/wasm/.
+//
+// C[m, n] = act(sum_k A[m, k] * B[k, n] + bias[n]), for a batch of (A, B, C) pointer triples that
+// share one shape. The host writes a job descriptor into memory and every thread calls run(desc,
+// tid); each thread reads its own [start, end) range (rows over the flattened batch, or columns)
+// and its own workspace from the descriptor, so threads never write to the same bytes.
+//
+// Why it looks like this (GotoBLAS / BLIS structure):
+// - A 4x8 register tile: 8 f32x4 accumulators + 2 B vectors + 1 A splat fit in the 15 SIMD
+//   registers V8 leaves us; a larger tile spills.
+// - B is packed into 8-column strips of KC rows (one strip is 8 KiB: stays in L1 while the kernel
+//   sweeps every 4-row strip of the packed A block, which stays in L2).
+// - Packing also turns both transpose cases into the same contiguous, unit-stride kernel.
+// - The kernels use no shadow stack (no address-taken locals, no arrays on the stack), which is
+//   what makes one module instance per thread safe on a shared memory whose stack pointer starts at
+//   the same address in every instance. The host also gives each worker its own stack through the
+//   exported __stack_pointer, so a future change that does spill to the stack stays safe.
+
+#include <wasm_simd128.h>
+
+#define MR 4
+#define NR 8
+// K block: a packed B strip of KC x NR floats is 8 KiB (L1 is 32 KiB).
+#define KC 256
+// M block: a packed A block of MC x KC floats is 128 KiB (L2 is 512 KiB).
+#define MC 128
+// N block: the packed B panel is KC x NC floats = 2 MiB (L3).
+#define NC 2048
+#define MAX_THREADS 16
+
+enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_QUICK_GELU, ACT_SILU };
+
+// The job descriptor the host writes (all 32-bit words; pointers are byte offsets in memory).
+typedef struct {
+  int m, n, k;
+  int lda, ldb, ldc;
+  int trans_a, trans_b;
+  const float *bias; // 0 when there is no bias; padded by NR floats so tiles may read past N
+  int act;
+  int batch;
+  const int *table;  // batch x {a, b, c} pointers
+  int split_cols;    // 0: threads split the rows of the flattened batch; 1: they split columns
+  int pad[3];
+  struct {
+    int start, end;
+    float *workspace; // WORKSPACE_FLOATS floats, 16-byte aligned
+    int pad;
+  } thread[MAX_THREADS];
+} Desc;
+
+#define PACK_A_FLOATS (MC * KC)
+#define PACK_B_FLOATS (KC * NC)
+#define TILE_FLOATS (MR * NR)
+#define WORKSPACE_FLOATS (PACK_A_FLOATS + PACK_B_FLOATS + TILE_FLOATS)
+
+// clang lowers zero-fill loops and struct copies to memset/memcpy calls; with -mbulk-memory these
+// builtins become memory.fill / memory.copy, and these definitions satisfy any call that remains.
+void *memset(void *dst, int value, unsigned long size) {
+  __builtin_memset(dst, value, size);
+  return dst;
+}
+
+void *memcpy(void *restrict dst, const void *restrict src, unsigned long size) {
+  __builtin_memcpy(dst, src, size);
+  return dst;
+}
+
+static inline int min_int(int a, int b) { return a < b ? a : b; }
+static inline int max_int(int a, int b) { return a > b ? a : b; }
+
+// Splits `total` into equal blocks of at most `max_block` (a multiple of `align`), rounded up to
+// `align`: K = 300 runs as 152 + 148 rather than 256 + 44, whose short second pass would pay the
+// tile load/store overhead for little work.
+static inline int block_size(int total, int max_block, int align) {
+  int blocks = (total + max_block - 1) / max_block;
+  int size = (total + blocks - 1) / blocks;
+  return (size + align - 1) / align * align;
+}
+
+// ---- packing -------------------------------------------------------------------------------
+
+// Transposes a 4x4 block held in r0..r3 in place (rows become columns).
+#define TRANSPOSE4(r0, r1, r2, r3)                         \
+  do {                                                     \
+    v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5);    \
+    v128_t t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);    \
+    v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5);    \
+    v128_t t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);    \
+    r0 = wasm_i64x2_shuffle(t0, t2, 0, 2);                 \
+    r1 = wasm_i64x2_shuffle(t0, t2, 1, 3);                 \
+    r2 = wasm_i64x2_shuffle(t1, t3, 0, 2);                 \
+    r3 = wasm_i64x2_shuffle(t1, t3, 1, 3);                 \
+  } while (0)
+
+// Packs A[m0 : m0+mc, k0 : k0+kc] into strips of MR rows: dst[strip][k][i], zero-padding the last
+// strip. A[m, k] is src[m * ld + k], or src[k * ld + m] when transposed.
+__attribute__((noinline)) static void pack_a(const float *src, int ld, int trans, int m0, int mc, int k0, int kc, float *dst) {
+  for (int i0 = 0; i0 < mc; i0 += MR) {
+    int rows = min_int(MR, mc - i0);
+    float *d = dst + i0 * kc;
+    if (trans) {
+      const float *s = src + k0 * ld + m0 + i0;
+      if (rows == MR) {
+        for (int k = 0; k < kc; k++) wasm_v128_store(d + k * MR, wasm_v128_load(s + k * ld));
+      } else {
+        for (int k = 0; k < kc; k++)
+          for (int i = 0; i < MR; i++) d[k * MR + i] = i < rows ? s[k * ld + i] : 0.0f;
+      }
+    } else {
+      const float *s = src + (m0 + i0) * ld + k0;
+      if (rows == MR) {
+        int k = 0;
+        for (; k + 4 <= kc; k += 4) {
+          v128_t r0 = wasm_v128_load(s + k);
+          v128_t r1 = wasm_v128_load(s + ld + k);
+          v128_t r2 = wasm_v128_load(s + 2 * ld + k);
+          v128_t r3 = wasm_v128_load(s + 3 * ld + k);
+          TRANSPOSE4(r0, r1, r2, r3);
+          wasm_v128_store(d + k * MR, r0);
+          wasm_v128_store(d + k * MR + 4, r1);
+          wasm_v128_store(d + k * MR + 8, r2);
+          wasm_v128_store(d + k * MR + 12, r3);
+        }
+        for (; k < kc; k++)
+          for (int i = 0; i < MR; i++) d[k * MR + i] = s[i * ld + k];
+      } else {
+        for (int k = 0; k < kc; k++)
+          for (int i = 0; i < MR; i++) d[k * MR + i] = i < rows ? s[i * ld + k] : 0.0f;
+      }
+    }
+  }
+}
+
+// Packs B[k0 : k0+kc, n0 : n0+nc] into strips of NR columns: dst[strip][k][j], zero-padding the last
+// strip. B[k, n] is src[k * ld + n], or src[n * ld + k] when transposed.
+__attribute__((noinline)) static void pack_b(const float *src, int ld, int trans, int k0, int kc, int n0, int nc, float *dst) {
+  for (int j0 = 0; j0 < nc; j0 += NR) {
+    int cols = min_int(NR, nc - j0);
+    float *d = dst + j0 * kc;
+    if (!trans) {
+      const float *s = src + k0 * ld + n0 + j0;
+      if (cols == NR) {
+        for (int k = 0; k < kc; k++) {
+          wasm_v128_store(d + k * NR, wasm_v128_load(s + k * ld));
+          wasm_v128_store(d + k * NR + 4, wasm_v128_load(s + k * ld + 4));
+        }
+      } else {
+        for (int k = 0; k < kc; k++)
+          for (int j = 0; j < NR; j++) d[k * NR + j] = j < cols ? s[k * ld + j] : 0.0f;
+      }
+    } else {
+      // Rows of the source are columns of B: transpose 4x4 blocks from 8 source rows at a time.
+      const float *s = src + (n0 + j0) * ld + k0;
+      if (cols == NR) {
+        int k = 0;
+        for (; k + 4 <= kc; k += 4) {
+          v128_t r0 = wasm_v128_load(s + k);
+          v128_t r1 = wasm_v128_load(s + ld + k);
+          v128_t r2 = wasm_v128_load(s + 2 * ld + k);
+          v128_t r3 = wasm_v128_load(s + 3 * ld + k);
+          v128_t r4 = wasm_v128_load(s + 4 * ld + k);
+          v128_t r5 = wasm_v128_load(s + 5 * ld + k);
+          v128_t r6 = wasm_v128_load(s + 6 * ld + k);
+          v128_t r7 = wasm_v128_load(s + 7 * ld + k);
+          TRANSPOSE4(r0, r1, r2, r3);
+          TRANSPOSE4(r4, r5, r6, r7);
+          wasm_v128_store(d + k * NR, r0);
+          wasm_v128_store(d + k * NR + 4, r4);
+          wasm_v128_store(d + k * NR + 8, r1);
+          wasm_v128_store(d + k * NR + 12, r5);
+          wasm_v128_store(d + k * NR + 16, r2);
+          wasm_v128_store(d + k * NR + 20, r6);
+          wasm_v128_store(d + k * NR + 24, r3);
+          wasm_v128_store(d + k * NR + 28, r7);
+        }
+        for (; k < kc; k++)
+          for (int j = 0; j < NR; j++) d[k * NR + j] = s[j * ld + k];
+      } else {
+        for (int k = 0; k < kc; k++)
+          for (int j = 0; j < NR; j++) d[k * NR + j] = j < cols ? s[j * ld + k] : 0.0f;
+      }
+    }
+  }
+}
+
+// ---- the 4x8 micro-kernel ------------------------------------------------------------------
+
+#ifdef VL_RELAXED_SIMD
+// f32x4.relaxed_madd(a, b, c) = a * b + c, fused or not at the engine's choice. clang 14 spells it
+// __builtin_wasm_fma_f32x4 and encodes a pre-standard opcode (whose operand order was c + a * b)
+// that wasmPeephole.mjs rewrites to the standard one, so the operands are in the standard order.
+#define MADD(acc, a, b) __builtin_wasm_fma_f32x4(a, b, acc)
+#else
+#define MADD(acc, a, b) wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
+#endif
+
+// c[0:4, 0:8] (+)= a_packed[kc x 4] * b[kc x 8]; b rows are bstride floats apart (NR when packed).
+__attribute__((noinline)) static void kernel_4x8(int kc, const float *a, const float *b, int bstride, float *c, int ldc,
+                              int accumulate) {
+  v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
+  v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int k = 0; k < kc; k++) {
+    v128_t b0 = wasm_v128_load(b);
+    v128_t b1 = wasm_v128_load(b + 4);
+    v128_t a0 = wasm_v128_load32_splat(a);
+    c00 = MADD(c00, a0, b0);
+    c01 = MADD(c01, a0, b1);
+    v128_t a1 = wasm_v128_load32_splat(a + 1);
+    c10 = MADD(c10, a1, b0);
+    c11 = MADD(c11, a1, b1);
+    v128_t a2 = wasm_v128_load32_splat(a + 2);
+    c20 = MADD(c20, a2, b0);
+    c21 = MADD(c21, a2, b1);
+    v128_t a3 = wasm_v128_load32_splat(a + 3);
+    c30 = MADD(c30, a3, b0);
+    c31 = MADD(c31, a3, b1);
+    a += MR;
+    b += bstride;
+  }
+  if (accumulate) {
+    c00 = wasm_f32x4_add(c00, wasm_v128_load(c));
+    c01 = wasm_f32x4_add(c01, wasm_v128_load(c + 4));
+    c10 = wasm_f32x4_add(c10, wasm_v128_load(c + ldc));
+    c11 = wasm_f32x4_add(c11, wasm_v128_load(c + ldc + 4));
+    c20 = wasm_f32x4_add(c20, wasm_v128_load(c + 2 * ldc));
+    c21 = wasm_f32x4_add(c21, wasm_v128_load(c + 2 * ldc + 4));
+    c30 = wasm_f32x4_add(c30, wasm_v128_load(c + 3 * ldc));
+    c31 = wasm_f32x4_add(c31, wasm_v128_load(c + 3 * ldc + 4));
+  }
+  wasm_v128_store(c, c00);
+  wasm_v128_store(c + 4, c01);
+  wasm_v128_store(c + ldc, c10);
+  wasm_v128_store(c + ldc + 4, c11);
+  wasm_v128_store(c + 2 * ldc, c20);
+  wasm_v128_store(c + 2 * ldc + 4, c21);
+  wasm_v128_store(c + 3 * ldc, c30);
+  wasm_v128_store(c + 3 * ldc + 4, c31);
+}
+
+// ---- epilogue: bias and activation ---------------------------------------------------------
+
+static inline v128_t splat(float x) { return wasm_f32x4_splat(x); }
+
+// exp(x) for f32 lanes, Cephes-style: x = n ln2 + r, |r| <= ln2/2, degree-7 polynomial for e^r,
+// 2^n built in the exponent bits. Relative error ~1e-7; inputs are clamped to the normal range.
+static inline v128_t vexp(v128_t x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.3f)), splat(88.3f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, splat(-2.12194440e-4f)));
+  v128_t p = splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(p, wasm_f32x4_mul(r, r)), r), splat(1.0f));
+  v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, scale);
+}
+
+// 1 / (1 + exp(-x))
+static inline v128_t vsigmoid(v128_t x) {
+  return wasm_f32x4_div(splat(1.0f), wasm_f32x4_add(splat(1.0f), vexp(wasm_f32x4_neg(x))));
+}
+
+// erf(x), Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7, about one f32 ulp near 1).
+static inline v128_t verf(v128_t x) {
+  v128_t ax = wasm_f32x4_abs(x);
+  v128_t t = wasm_f32x4_div(splat(1.0f), wasm_f32x4_add(splat(1.0f), wasm_f32x4_mul(ax, splat(0.3275911f))));
+  v128_t p = splat(1.061405429f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(-1.453152027f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(1.421413741f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(-0.284496736f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(0.254829592f));
+  p = wasm_f32x4_mul(p, t);
+  v128_t y = wasm_f32x4_sub(splat(1.0f), wasm_f32x4_mul(p, vexp(wasm_f32x4_neg(wasm_f32x4_mul(ax, ax)))));
+  // copy the sign of x onto y
+  v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000u));
+  return wasm_v128_or(y, sign);
+}
+
+static inline v128_t activate(v128_t x, int act) {
+  switch (act) {
+    case ACT_RELU:
+      return wasm_f32x4_max(x, splat(0.0f));
+    case ACT_GELU: // 0.5 x (1 + erf(x / sqrt 2))
+      return wasm_f32x4_mul(wasm_f32x4_mul(splat(0.5f), x),
+                            wasm_f32x4_add(splat(1.0f), verf(wasm_f32x4_mul(x, splat(0.70710678118654752f)))));
+    case ACT_GELU_TANH: { // 0.5 x (1 + tanh(u)), tanh(u) = 1 - 2 / (exp(2u) + 1)
+      v128_t u = wasm_f32x4_mul(splat(0.79788456080286536f),
+                                wasm_f32x4_add(x, wasm_f32x4_mul(splat(0.044715f), wasm_f32x4_mul(x, wasm_f32x4_mul(x, x)))));
+      v128_t th = wasm_f32x4_sub(splat(1.0f), wasm_f32x4_div(splat(2.0f), wasm_f32x4_add(vexp(wasm_f32x4_add(u, u)), splat(1.0f))));
+      return wasm_f32x4_mul(wasm_f32x4_mul(splat(0.5f), x), wasm_f32x4_add(splat(1.0f), th));
+    }
+    case ACT_QUICK_GELU:
+      return wasm_f32x4_mul(x, vsigmoid(wasm_f32x4_mul(x, splat(1.702f))));
+    case ACT_SILU:
+      return wasm_f32x4_mul(x, vsigmoid(x));
+    default:
+      return x;
+  }
+}
+
+// Applies bias (may be 0) and the activation to a 4x8 tile of c in place.
+static void epilogue_4x8(float *c, int ldc, const float *bias, int act) {
+  v128_t b0 = bias ? wasm_v128_load(bias) : splat(0.0f);
+  v128_t b1 = bias ? wasm_v128_load(bias + 4) : splat(0.0f);
+  for (int i = 0; i < MR; i++) {
+    float *row = c + i * ldc;
+    wasm_v128_store(row, activate(wasm_f32x4_add(wasm_v128_load(row), b0), act));
+    wasm_v128_store(row + 4, activate(wasm_f32x4_add(wasm_v128_load(row + 4), b1), act));
+  }
+}
+
+// ---- blocked GEMM over one (rows, columns) region of one batch item ----------------------------
+
+static void gemm_region(const Desc *d, int item, int m0, int m1, int n0, int n1, float *ws) {
+  const float *A = (const float *)d->table[3 * item];
+  const float *B = (const float *)d->table[3 * item + 1];
+  float *C = (float *)d->table[3 * item + 2];
+  const int K = d->k, ldc = d->ldc, act = d->act;
+  const float *bias = d->bias;
+  const int epilogue = bias != 0 || act != ACT_NONE;
+  float *pa = ws;
+  float *pb = ws + PACK_A_FLOATS;
+  float *tile = pb + PACK_B_FLOATS;
+  // A thin A (a few rows) reads each B element about once: packing B would only add a pass over it.
+  const int direct_b = !d->trans_b && (m1 - m0) <= MR;
+  const int nc_step = block_size(n1 - n0, NC, NR), kc_step = block_size(K, KC, 4), mc_step = block_size(m1 - m0, MC, MR);
+  for (int jc = n0; jc < n1; jc += nc_step) {
+    int nc = min_int(nc_step, n1 - jc);
+    for (int pc = 0; pc < K; pc += kc_step) {
+      int kc = min_int(kc_step, K - pc);
+      int first = pc == 0, last = pc + kc >= K;
+      if (!direct_b) pack_b(B, d->ldb, d->trans_b, pc, kc, jc, nc, pb);
+      for (int ic = m0; ic < m1; ic += mc_step) {
+        int mc = min_int(mc_step, m1 - ic);
+        pack_a(A, d->lda, d->trans_a, ic, mc, pc, kc, pa);
+        for (int jr = 0; jr < nc; jr += NR) {
+          int cols = min_int(NR, nc - jr);
+          const float *b = direct_b ? B + pc * d->ldb + jc + jr : pb + jr * kc;
+          int bstride = direct_b ? d->ldb : NR;
+          const float *bias_j = bias ? bias + jc + jr : 0;
+          for (int ir = 0; ir < mc; ir += MR) {
+            int rows = min_int(MR, mc - ir);
+            float *c = C + (ic + ir) * ldc + jc + jr;
+            const float *a = pa + ir * kc;
+            if (rows == MR && cols == NR) {
+              kernel_4x8(kc, a, b, bstride, c, ldc, !first);
+              if (last && epilogue) epilogue_4x8(c, ldc, bias_j, act);
+            } else {
+              // Edge tile: compute the full tile into scratch (padding lanes are discarded; in
+              // direct-B mode they may hold bytes from past the row, which is harmless).
+              kernel_4x8(kc, a, b, bstride, tile, NR, 0);
+              if (!first)
+                for (int i = 0; i < rows; i++)
+                  for (int j = 0; j < cols; j++) tile[i * NR + j] += c[i * ldc + j];
+              if (last && epilogue) epilogue_4x8(tile, NR, bias_j, act);
+              for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++) c[i * ldc + j] = tile[i * NR + j];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- exports -------------------------------------------------------------------------------
+
+/** Floats of workspace each thread needs (packed A block, packed B panel, one edge tile). */
+__attribute__((export_name("workspace_floats"))) int workspace_floats(void) { return WORKSPACE_FLOATS; }
+
+/** Bytes of the descriptor. */
+__attribute__((export_name("desc_bytes"))) int desc_bytes(void) { return (int)sizeof(Desc); }
+
+/** Computes thread `tid`'s share of the job described at `desc`. */
+__attribute__((export_name("run"))) void run(const Desc *d, int tid) {
+  const int start = d->thread[tid].start, end = d->thread[tid].end;
+  float *ws = d->thread[tid].workspace;
+  if (start >= end) return;
+  if (d->split_cols) {
+    for (int item = 0; item < d->batch; item++) gemm_region(d, item, 0, d->m, start, end, ws);
+  } else {
+    // [start, end) are rows of the batch flattened to [batch * m, n].
+    const int m = d->m;
+    for (int item = start / m; item * m < end; item++) {
+      int m0 = max_int(start - item * m, 0), m1 = min_int(end - item * m, m);
+      gemm_region(d, item, m0, m1, 0, d->n, ws);
+    }
+  }
+}
