@@ -47,7 +47,7 @@ export function vlVitestConfig(options = {}) {
     }
     projects.push({
       resolve,
-      define: { 'import.meta.env.VL_REQUIRE_WEBGPU': JSON.stringify(process.env.VL_REQUIRE_WEBGPU ?? '') },
+      define: { __VL_REQUIRE_WEBGPU__: JSON.stringify(process.env.VL_REQUIRE_WEBGPU ?? '') },
       test: {
         name: 'browser',
         include: ['test/**/*.browser.test.ts'],
