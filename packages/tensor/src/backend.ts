@@ -52,7 +52,12 @@ export interface Backend {
   /** Releases a buffer (to a pool where the backend has one). */
   release(handle: unknown, info: TensorInfo): void;
   /** Runs one kernel; returns a handle per output. */
-  execute(kernel: Kernel, inputs: readonly Tensor[], outputs: readonly TensorInfo[], attrs: unknown): unknown[];
+  execute(
+    kernel: Kernel,
+    inputs: readonly Tensor[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): unknown[];
   /** Submits queued device work (a no-op on synchronous backends). */
   flush(): void;
   /** Resolves when queued device work has finished. */

@@ -1,6 +1,6 @@
 import type { Backend } from './backend.js';
-import { type DType, type TypedArray, allocArray, arrayMatches, assertDType } from './dtype.js';
-import { type Shape, assertShape, formatShape, sizeOf } from './shape.js';
+import { allocArray, arrayMatches, assertDType, type DType, type TypedArray } from './dtype.js';
+import { assertShape, formatShape, type Shape, sizeOf } from './shape.js';
 import { Tensor, type TensorData } from './tensor.js';
 
 /** Where and how to create a tensor. */
@@ -39,7 +39,9 @@ export function tensor(data: TensorData, shape: Shape, options: TensorOptions): 
   const dtype = options.dtype !== undefined ? assertDType(options.dtype, 'tensor()') : inferDType(data);
   const size = sizeOf(dims);
   if (data.length !== size) {
-    throw new RangeError(`tensor(): ${data.length} values do not fill shape ${formatShape(dims)} (${size} elements)`);
+    throw new RangeError(
+      `tensor(): ${data.length} values do not fill shape ${formatShape(dims)} (${size} elements)`,
+    );
   }
   let host: TypedArray;
   if (ArrayBuffer.isView(data) && arrayMatches(data, dtype)) host = data;
@@ -138,4 +140,3 @@ export async function toNested(t: Tensor): Promise<unknown> {
   };
   return build(0, 0, t.size);
 }
-

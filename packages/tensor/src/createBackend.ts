@@ -1,7 +1,11 @@
 import type { Backend } from './backend.js';
 import { CpuBackend, type CpuBackendOptions } from './backends/cpu/CpuBackend.js';
 import { TfjsBackend, type TfjsBackendOptions } from './backends/tfjs/TfjsBackend.js';
-import { type WebGpuOptions, WebGpuUnavailableError, createWebGpuBackend } from './backends/webgpu/createWebGpuBackend.js';
+import {
+  createWebGpuBackend,
+  type WebGpuOptions,
+  WebGpuUnavailableError,
+} from './backends/webgpu/createWebGpuBackend.js';
 
 /** Names accepted by {@link createBackend}. */
 export type BackendName = 'auto' | 'webgpu' | 'cpu' | 'tfjs';
@@ -26,7 +30,10 @@ const NAMES: readonly BackendName[] = ['auto', 'webgpu', 'cpu', 'tfjs'];
  * backend.dispose();
  * ```
  */
-export async function createBackend(name: BackendName = 'auto', options: CreateBackendOptions = {}): Promise<Backend> {
+export async function createBackend(
+  name: BackendName = 'auto',
+  options: CreateBackendOptions = {},
+): Promise<Backend> {
   switch (name) {
     case 'webgpu':
       return createWebGpuBackend(options.webgpu);

@@ -57,7 +57,9 @@ const DTYPES: readonly DType[] = ['f32', 'i32', 'u32', 'bool', 'f16', 'bf16'];
 
 export function assertDType(value: unknown, what: string): DType {
   if (typeof value === 'string' && (DTYPES as readonly string[]).includes(value)) return value as DType;
-  throw new TypeError(`${what}: unknown dtype ${JSON.stringify(value)} (expected one of ${DTYPES.join(', ')})`);
+  throw new TypeError(
+    `${what}: unknown dtype ${JSON.stringify(value)} (expected one of ${DTYPES.join(', ')})`,
+  );
 }
 
 export function isFloat(dtype: DType): boolean {

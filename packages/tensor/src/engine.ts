@@ -56,7 +56,6 @@ export type TensorContainer =
   | Tensor
   | undefined
   | null
-  | void
   | string
   | number
   | boolean
@@ -119,19 +118,19 @@ export function tidy<T extends TensorContainer>(fn: () => T): T {
 export async function tidyAsync<T extends TensorContainer>(fn: () => Promise<T>): Promise<T> {
   const scope: Scope = new Set();
   scopes.push(scope);
-  let result: T;
+  let result: T | undefined;
   try {
     result = await fn();
-  } catch (e) {
+    return result;
+  } finally {
+    // Other scopes may have opened while this one awaited: move it to the top before closing.
     const i = scopes.indexOf(scope);
-    if (i >= 0) scopes.splice(i, 1), scopes.push(scope);
-    closeScope(scope, undefined);
-    throw e;
+    if (i >= 0 && i !== scopes.length - 1) {
+      scopes.splice(i, 1);
+      scopes.push(scope);
+    }
+    closeScope(scope, result);
   }
-  const i = scopes.indexOf(scope);
-  if (i >= 0 && i !== scopes.length - 1) scopes.splice(i, 1), scopes.push(scope);
-  closeScope(scope, result);
-  return result;
 }
 
 /**
@@ -167,7 +166,8 @@ function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
     if (!(t instanceof Tensor)) {
       throw new TypeError(`${kernel.name}: input ${i} is not a Tensor (got ${typeof t})`);
     }
-    if (t.isDisposed) throw new Error(`${kernel.name}: input ${i} (tensor #${t.id} ${t.describe()}) was disposed`);
+    if (t.isDisposed)
+      throw new Error(`${kernel.name}: input ${i} (tensor #${t.id} ${t.describe()}) was disposed`);
     if (t.backend !== backend) {
       throw new Error(
         `${kernel.name}: input ${i} is on a ${t.backend.kind} backend but input 0 is on another (${backend.kind}) backend; ` +

@@ -1,8 +1,8 @@
 import type { TensorInfo } from './backend.js';
+import type { GpuContext, GpuTensor } from './backends/webgpu/context.js';
 import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
 import type { Tensor } from './tensor.js';
-import type { GpuContext, GpuTensor } from './backends/webgpu/context.js';
 
 /** A tensor's data on the host, as the CPU reference implementation of a kernel sees it. */
 export interface HostTensor {

@@ -16,7 +16,8 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
 }
 
 export function assertShape(shape: unknown, what: string): number[] {
-  if (!Array.isArray(shape)) throw new TypeError(`${what}: shape must be an array of integers, got ${String(shape)}`);
+  if (!Array.isArray(shape))
+    throw new TypeError(`${what}: shape must be an array of integers, got ${String(shape)}`);
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
       throw new RangeError(`${what}: shape ${JSON.stringify(shape)} has an invalid dimension ${String(d)}`);
@@ -53,7 +54,9 @@ export function broadcastShapes(a: Shape, b: Shape, op: string): number[] {
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new RangeError(`${op}: shapes ${formatShape(a)} and ${formatShape(b)} cannot be broadcast together`);
+      throw new RangeError(
+        `${op}: shapes ${formatShape(a)} and ${formatShape(b)} cannot be broadcast together`,
+      );
     }
     out[i] = da === 1 ? db : da;
   }

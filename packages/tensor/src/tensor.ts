@@ -1,7 +1,7 @@
 import type { Backend } from './backend.js';
 import type { DType, DTypeArrays, TypedArray } from './dtype.js';
-import { type Shape, formatShape, sizeOf } from './shape.js';
 import { onTensorCreated, onTensorDisposed, releaseHandle } from './engine.js';
+import { formatShape, type Shape, sizeOf } from './shape.js';
 
 let nextId = 1;
 
@@ -51,7 +51,9 @@ export class Tensor<D extends DType = DType> {
   get handle(): unknown {
     if (this.#disposed) throw new Error(`tensor #${this.id} ${this.describe()} was used after dispose()`);
     if (this.backend.disposed) {
-      throw new Error(`tensor #${this.id} ${this.describe()} belongs to a ${this.backend.kind} backend that was disposed`);
+      throw new Error(
+        `tensor #${this.id} ${this.describe()} belongs to a ${this.backend.kind} backend that was disposed`,
+      );
     }
     return this.#handle;
   }
@@ -64,7 +66,8 @@ export class Tensor<D extends DType = DType> {
 
   /** Reads a single-element tensor as a number. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new RangeError(`item(): tensor ${this.describe()} has ${this.size} elements, not 1`);
+    if (this.size !== 1)
+      throw new RangeError(`item(): tensor ${this.describe()} has ${this.size} elements, not 1`);
     return (await this.read())[0]!;
   }
 

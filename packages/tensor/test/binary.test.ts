@@ -1,7 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type Backend, add, compare, div, maximum, minimum, mul, pow, sub, tensor } from '../src/index.node.js';
-import { type NamedBackend, kernelBackends } from './util/backends.js';
-import { type KernelCase, checkKernelCase } from './util/checkKernel.js';
+import {
+  add,
+  type Backend,
+  compare,
+  div,
+  maximum,
+  minimum,
+  mul,
+  pow,
+  sub,
+  tensor,
+} from '../src/index.node.js';
+import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
 import { freshSeed } from './util/random.js';
 
 let reference: Backend;
@@ -15,16 +26,29 @@ afterAll(() => dispose());
 const shapes: [number[], number[]][] = [
   [[7], [7]],
   [[3, 5], [5]],
-  [[2, 1, 7], [3, 1]],
+  [
+    [2, 1, 7],
+    [3, 1],
+  ],
   [[1], [4, 3, 2]],
-  [[65, 33], [65, 1]],
-  [[2, 3, 1, 5, 1], [1, 3, 4, 1, 2]],
+  [
+    [65, 33],
+    [65, 1],
+  ],
+  [
+    [2, 3, 1, 5, 1],
+    [1, 3, 4, 1, 2],
+  ],
 ];
 
 const cases: KernelCase[] = [];
 for (const [a, b] of shapes) {
   for (const [name, fn] of Object.entries({ add, sub, mul, div, maximum, minimum })) {
-    cases.push({ name: `${name} ${JSON.stringify(a)} ${JSON.stringify(b)}`, inputs: [{ shape: a }, { shape: b }], run: fn });
+    cases.push({
+      name: `${name} ${JSON.stringify(a)} ${JSON.stringify(b)}`,
+      inputs: [{ shape: a }, { shape: b }],
+      run: fn,
+    });
   }
   cases.push({
     name: `pow ${JSON.stringify(a)}`,
@@ -40,7 +64,10 @@ for (const [a, b] of shapes) {
   });
   cases.push({
     name: `add i32 ${JSON.stringify(a)}`,
-    inputs: [{ shape: a, dtype: 'i32', range: [-50, 50] }, { shape: b, dtype: 'i32', range: [-50, 50] }],
+    inputs: [
+      { shape: a, dtype: 'i32', range: [-50, 50] },
+      { shape: b, dtype: 'i32', range: [-50, 50] },
+    ],
     run: add,
   });
 }

@@ -1,7 +1,7 @@
 // Binary elementwise ops with NumPy broadcasting: add, sub, mul, div, pow, maximum, minimum and the
 // comparisons (which return bool).
 import type { TensorInfo } from '../backend.js';
-import { type TypedArray, allocArray } from '../dtype.js';
+import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { broadcastShapes } from '../shape.js';
@@ -26,7 +26,16 @@ export type BinaryOp =
   | 'logicalAnd'
   | 'logicalOr';
 
-const COMPARE = new Set<BinaryOp>(['equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual', 'logicalAnd', 'logicalOr']);
+const COMPARE = new Set<BinaryOp>([
+  'equal',
+  'notEqual',
+  'less',
+  'lessEqual',
+  'greater',
+  'greaterEqual',
+  'logicalAnd',
+  'logicalOr',
+]);
 
 const JS: Record<BinaryOp, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
@@ -83,7 +92,8 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       throw new TypeError(`${op}: dtypes differ (${a!.dtype} and ${b!.dtype}); cast one of them first`);
     }
     if (op === 'pow' && a!.dtype !== 'f32') throw new TypeError(`pow: needs f32 tensors, got ${a!.dtype}`);
-    if ((a!.dtype === 'f16' || a!.dtype === 'bf16')) throw new TypeError(`${op}: ${a!.dtype} is a storage dtype; cast to f32 first`);
+    if (a!.dtype === 'f16' || a!.dtype === 'bf16')
+      throw new TypeError(`${op}: ${a!.dtype} is a storage dtype; cast to f32 first`);
     assertRank(a!, op);
     assertRank(b!, op);
     const shape = broadcastShapes(a!.shape, b!.shape, op);
@@ -91,7 +101,10 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
   },
   cpu([a, b], { op }, [out]) {
     const f = JS[op];
-    const result: TypedArray = allocArray(out!.dtype, out!.shape.reduce((x, y) => x * y, 1));
+    const result: TypedArray = allocArray(
+      out!.dtype,
+      out!.shape.reduce((x, y) => x * y, 1),
+    );
     const ao = broadcastOffsets(a!.shape, out!.shape);
     const bo = broadcastOffsets(b!.shape, out!.shape);
     const ad = a!.data;
@@ -121,7 +134,8 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       logicalOr: tf.logicalOr,
     }[op];
     if (op === 'logicalAnd' || op === 'logicalOr') return [fn(tf.cast(a, 'bool'), tf.cast(b, 'bool'))];
-    if (op === 'div' && a.dtype === 'int32') return [tf.cast(tf.div(tf.cast(a, 'float32'), tf.cast(b, 'float32')), 'int32')];
+    if (op === 'div' && a.dtype === 'int32')
+      return [tf.cast(tf.div(tf.cast(a, 'float32'), tf.cast(b, 'float32')), 'int32')];
     return [fn(a, b)];
   },
 };

@@ -1,8 +1,13 @@
 // Shared machinery for elementwise kernels: broadcast index math on the CPU and in WGSL.
 import type { TensorInfo } from '../backend.js';
-import { type Shape, broadcastStrides, stridesOf } from '../shape.js';
-import { type GpuContext, type GpuTensor, wgslStorageType, workgroups1d } from '../backends/webgpu/context.js';
-import { WGSL_SHAPE_AT, uniformLayout } from '../backends/webgpu/uniforms.js';
+import {
+  type GpuContext,
+  type GpuTensor,
+  wgslStorageType,
+  workgroups1d,
+} from '../backends/webgpu/context.js';
+import { uniformLayout, WGSL_SHAPE_AT } from '../backends/webgpu/uniforms.js';
+import { broadcastStrides, type Shape, stridesOf } from '../shape.js';
 
 export const MAX_RANK = 8;
 
@@ -43,7 +48,9 @@ function pad8(values: readonly number[]): number[] {
 
 export function assertRank(info: TensorInfo, op: string): void {
   if (info.shape.length > MAX_RANK) {
-    throw new RangeError(`${op}: tensors of rank ${info.shape.length} are not supported (at most ${MAX_RANK})`);
+    throw new RangeError(
+      `${op}: tensors of rank ${info.shape.length} are not supported (at most ${MAX_RANK})`,
+    );
   }
 }
 
@@ -63,19 +70,24 @@ export function dispatchElementwise(
   const names = ['a', 'b', 'c'];
   const contiguous = inputs.map((t) => t.size === out.size && t.shape.length === out.shape.length);
   const WG = 256;
-  const pipeline = ctx.pipeline(`ew:${key}:${inputs.map((t, i) => `${t.dtype}${contiguous[i] ? 'c' : 'b'}`)}:${out.dtype}`, () => {
-    const decls = inputs
-      .map((t, i) => `@group(0) @binding(${i}) var<storage, read> ${names[i]}Buf: array<${wgslStorageType(t.dtype)}>;`)
-      .join('\n');
-    const reads = inputs
-      .map((_, i) => {
-        const n = names[i]!;
-        return contiguous[i]
-          ? `let ${n} = ${n}Buf[i];`
-          : `var ${n}Off = 0u; { var r = i; for (var d = i32(p.rank) - 1; d >= 0; d--) { let dim = shapeAt(p.outShape, u32(d)); ${n}Off += (r % dim) * shapeAt(p.${n}Strides, u32(d)); r /= dim; } }\n    let ${n} = ${n}Buf[${n}Off];`;
-      })
-      .join('\n    ');
-    return `${elementwiseParams.wgsl('Params')}
+  const pipeline = ctx.pipeline(
+    `ew:${key}:${inputs.map((t, i) => `${t.dtype}${contiguous[i] ? 'c' : 'b'}`)}:${out.dtype}`,
+    () => {
+      const decls = inputs
+        .map(
+          (t, i) =>
+            `@group(0) @binding(${i}) var<storage, read> ${names[i]}Buf: array<${wgslStorageType(t.dtype)}>;`,
+        )
+        .join('\n');
+      const reads = inputs
+        .map((_, i) => {
+          const n = names[i]!;
+          return contiguous[i]
+            ? `let ${n} = ${n}Buf[i];`
+            : `var ${n}Off = 0u; { var r = i; for (var d = i32(p.rank) - 1; d >= 0; d--) { let dim = shapeAt(p.outShape, u32(d)); ${n}Off += (r % dim) * shapeAt(p.${n}Strides, u32(d)); r /= dim; } }\n    let ${n} = ${n}Buf[${n}Off];`;
+        })
+        .join('\n    ');
+      return `${elementwiseParams.wgsl('Params')}
 ${WGSL_SHAPE_AT}
 ${decls}
 @group(0) @binding(${inputs.length}) var<storage, read_write> outBuf: array<${wgslStorageType(out.dtype)}>;
@@ -88,7 +100,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     ${reads}
     outBuf[i] = ${expr};
 }`;
-  });
+    },
+  );
   const strides = inputs.map((t) => pad8(broadcastStrides(t.shape, out.shape)));
   const zero = pad8([]);
   const uniforms = elementwiseParams.pack({

@@ -1,5 +1,9 @@
 import type { Backend } from '../backend.js';
-import { type BackendName, type CreateBackendOptions, createBackend as createAnyBackend } from '../createBackend.js';
+import {
+  type BackendName,
+  type CreateBackendOptions,
+  createBackend as createAnyBackend,
+} from '../createBackend.js';
 
 let dawn: Promise<typeof import('webgpu')> | undefined;
 
@@ -12,7 +16,10 @@ let dawn: Promise<typeof import('webgpu')> | undefined;
  * const backend = await createBackend('webgpu', { webgpu: { dawnOptions: ['backend=vulkan'] } });
  * ```
  */
-export async function createBackend(name: BackendName = 'auto', options: CreateBackendOptions = {}): Promise<Backend> {
+export async function createBackend(
+  name: BackendName = 'auto',
+  options: CreateBackendOptions = {},
+): Promise<Backend> {
   if ((name === 'webgpu' || name === 'auto') && !options.webgpu?.gpu) {
     dawn ??= import('webgpu');
     const { create, globals } = await dawn;

@@ -23,18 +23,26 @@ export async function maybeWebGpu(): Promise<Backend | undefined> {
     return await createBackend('webgpu');
   } catch (e) {
     if (webgpuRequired()) {
-      throw new Error(`VL_REQUIRE_WEBGPU is set but no WebGPU backend could be created: ${(e as Error).message}`);
+      throw new Error(
+        `VL_REQUIRE_WEBGPU is set but no WebGPU backend could be created: ${(e as Error).message}`,
+      );
     }
     if (!gpuWarned) {
       gpuWarned = true;
-      console.warn(`\n*** WebGPU UNAVAILABLE: WebGPU kernel checks are NOT running (${(e as Error).message}) ***\n`);
+      console.warn(
+        `\n*** WebGPU UNAVAILABLE: WebGPU kernel checks are NOT running (${(e as Error).message}) ***\n`,
+      );
     }
     return undefined;
   }
 }
 
 /** The reference backend (kernels' `cpu` functions only) and every backend to check against it. */
-export async function kernelBackends(): Promise<{ reference: Backend; others: NamedBackend[]; dispose(): void }> {
+export async function kernelBackends(): Promise<{
+  reference: Backend;
+  others: NamedBackend[];
+  dispose(): void;
+}> {
   const reference = new CpuBackend({ description: 'reference' });
   const others: NamedBackend[] = [{ label: 'cpu', backend: await createBackend('cpu') }];
   const gpu = await maybeWebGpu();

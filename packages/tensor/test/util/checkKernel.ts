@@ -1,7 +1,15 @@
 // The table-driven kernel check: build the same random inputs on the reference backend and on
 // every other backend, run the op, and compare every output with the reference's.
 import { expect } from 'vitest';
-import { type Backend, type DType, type Shape, type Tensor, type TypedArray, tensor, tidy } from '../../src/index.node.js';
+import {
+  type Backend,
+  type DType,
+  type Shape,
+  type Tensor,
+  type TypedArray,
+  tensor,
+  tidy,
+} from '../../src/index.node.js';
 import type { NamedBackend } from './backends.js';
 import { expectClose } from './compare.js';
 import { randomArray, rng } from './random.js';
@@ -26,9 +34,23 @@ export interface KernelCase {
   skip?: Partial<Record<string, string>>;
 }
 
-export async function checkKernelCase(c: KernelCase, reference: Backend, others: NamedBackend[], seed: number): Promise<void> {
+export async function checkKernelCase(
+  c: KernelCase,
+  reference: Backend,
+  others: NamedBackend[],
+  seed: number,
+): Promise<void> {
   const next = rng(seed);
-  const data = c.inputs.map((s) => s.data ?? randomArray(s.shape.reduce((a, b) => a * b, 1), s.dtype ?? 'f32', next, s.range));
+  const data = c.inputs.map(
+    (s) =>
+      s.data ??
+      randomArray(
+        s.shape.reduce((a, b) => a * b, 1),
+        s.dtype ?? 'f32',
+        next,
+        s.range,
+      ),
+  );
   const runOn = async (backend: Backend) => {
     const outs = tidy(() => {
       const xs = c.inputs.map((s, i) => tensor(data[i]!, s.shape, { backend, dtype: s.dtype ?? 'f32' }));
@@ -48,6 +70,8 @@ export async function checkKernelCase(c: KernelCase, reference: Backend, others:
     const where = `${c.name} on ${label} (seed ${seed})`;
     expect(got.shapes, `${where}: shapes`).toEqual(ref.shapes);
     expect(got.dtypes, `${where}: dtypes`).toEqual(ref.dtypes);
-    got.values.forEach((v, i) => expectClose(v, ref.values[i]!, c.atol ?? 1e-5, `${where} output ${i}`, c.rtol ?? 1e-5));
+    for (const [i, v] of got.values.entries()) {
+      expectClose(v, ref.values[i]!, c.atol ?? 1e-5, `${where} output ${i}`, c.rtol ?? 1e-5);
+    }
   }
 }

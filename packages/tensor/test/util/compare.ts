@@ -22,7 +22,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Asserts `actual` is within `atol + rtol * |expected|` of `expected`, elementwise, with a useful message. */
-export function expectClose(actual: TypedArray, expected: TypedArray, atol: number, what: string, rtol = 0): void {
+export function expectClose(
+  actual: TypedArray,
+  expected: TypedArray,
+  atol: number,
+  what: string,
+  rtol = 0,
+): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
     const x = actual[i]!;
@@ -31,7 +37,9 @@ export function expectClose(actual: TypedArray, expected: TypedArray, atol: numb
     if (x === y) continue;
     const tol = atol + rtol * Math.abs(y);
     if (!(Math.abs(x - y) <= tol)) {
-      expect.fail(`${what}: element ${i} is ${x}, expected ${y} (tolerance ${tol}; max abs diff ${maxAbsDiff(actual, expected)})`);
+      expect.fail(
+        `${what}: element ${i} is ${x}, expected ${y} (tolerance ${tol}; max abs diff ${maxAbsDiff(actual, expected)})`,
+      );
     }
   }
 }

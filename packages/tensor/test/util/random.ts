@@ -18,7 +18,12 @@ export function freshSeed(): number {
   return pinned ? Number(pinned) : Math.floor(Math.random() * 2 ** 31);
 }
 
-export function randomArray(size: number, dtype: DType, next: () => number, range: [number, number] = [-2, 2]): TypedArray {
+export function randomArray(
+  size: number,
+  dtype: DType,
+  next: () => number,
+  range: [number, number] = [-2, 2],
+): TypedArray {
   const [lo, hi] = range;
   switch (dtype) {
     case 'f32':
@@ -26,7 +31,9 @@ export function randomArray(size: number, dtype: DType, next: () => number, rang
     case 'i32':
       return Int32Array.from({ length: size }, () => Math.floor(lo + (hi - lo + 1) * next()));
     case 'u32':
-      return Uint32Array.from({ length: size }, () => Math.floor(Math.max(0, lo) + (hi - Math.max(0, lo) + 1) * next()));
+      return Uint32Array.from({ length: size }, () =>
+        Math.floor(Math.max(0, lo) + (hi - Math.max(0, lo) + 1) * next()),
+      );
     case 'bool':
       return Uint8Array.from({ length: size }, () => (next() < 0.5 ? 1 : 0));
     default:

@@ -1,5 +1,5 @@
 import type { Backend, BackendStats, TensorInfo } from '../../backend.js';
-import { type TypedArray, allocArray, arrayMatches } from '../../dtype.js';
+import { allocArray, arrayMatches, type TypedArray } from '../../dtype.js';
 import { liveTensorCount } from '../../engine.js';
 import type { HostTensor, Kernel } from '../../kernel.js';
 import { formatShape, sizeOf } from '../../shape.js';
@@ -67,9 +67,18 @@ export class CpuBackend implements Backend {
     this.#liveBytes -= (handle as TypedArray).byteLength;
   }
 
-  execute(kernel: Kernel, inputs: readonly Tensor[], outputs: readonly TensorInfo[], attrs: unknown): TypedArray[] {
+  execute(
+    kernel: Kernel,
+    inputs: readonly Tensor[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): TypedArray[] {
     this.#check();
-    const hosts: HostTensor[] = inputs.map((t) => ({ data: t.handle as TypedArray, shape: t.shape, dtype: t.dtype }));
+    const hosts: HostTensor[] = inputs.map((t) => ({
+      data: t.handle as TypedArray,
+      shape: t.shape,
+      dtype: t.dtype,
+    }));
     const fast = this.#accelerated.get(kernel.name);
     const results = fast?.(hosts, attrs, outputs) ?? kernel.cpu(hosts, attrs, outputs);
     if (results.length !== outputs.length) {

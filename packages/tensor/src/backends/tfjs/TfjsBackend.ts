@@ -1,5 +1,13 @@
 import type { Backend, BackendStats, TensorInfo } from '../../backend.js';
-import { type DType, type TypedArray, allocArray, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../dtype.js';
+import {
+  allocArray,
+  bf16ToF32,
+  type DType,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+  type TypedArray,
+} from '../../dtype.js';
 import { liveTensorCount } from '../../engine.js';
 import type { HostTensor, Kernel, TfjsCore, TfjsTensor } from '../../kernel.js';
 import type { Tensor } from '../../tensor.js';
@@ -51,7 +59,10 @@ export class TfjsBackend implements Backend {
     }
     if (options.tfBackend) {
       const ok = await tf.setBackend(options.tfBackend);
-      if (!ok) throw new Error(`createBackend('tfjs'): tfjs backend '${options.tfBackend}' could not be initialized`);
+      if (!ok)
+        throw new Error(
+          `createBackend('tfjs'): tfjs backend '${options.tfBackend}' could not be initialized`,
+        );
     }
     try {
       await tf.ready();
@@ -87,7 +98,12 @@ export class TfjsBackend implements Backend {
     if (this.#live.delete(t)) t.dispose();
   }
 
-  execute(kernel: Kernel, inputs: readonly Tensor[], outputs: readonly TensorInfo[], attrs: unknown): TfjsTensor[] {
+  execute(
+    kernel: Kernel,
+    inputs: readonly Tensor[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): TfjsTensor[] {
     this.#check();
     const handles = inputs.map((t) => t.handle as TfjsTensor);
     if (kernel.tfjs) {
@@ -124,7 +140,13 @@ export class TfjsBackend implements Backend {
   stats(): BackendStats {
     let bytes = 0;
     for (const t of this.#live) bytes += t.size * 4;
-    return { liveTensors: liveTensorCount(this), liveBuffers: this.#live.size, liveBytes: bytes, pooledBuffers: 0, pooledBytes: 0 };
+    return {
+      liveTensors: liveTensorCount(this),
+      liveBuffers: this.#live.size,
+      liveBytes: bytes,
+      pooledBuffers: 0,
+      pooledBytes: 0,
+    };
   }
 
   dispose(): void {

@@ -1,5 +1,5 @@
 import type { Backend, BackendStats, TensorInfo } from '../../backend.js';
-import { type TypedArray, allocArray } from '../../dtype.js';
+import { allocArray, type TypedArray } from '../../dtype.js';
 import { liveTensorCount } from '../../engine.js';
 import type { Kernel } from '../../kernel.js';
 import { sizeOf } from '../../shape.js';
@@ -80,7 +80,9 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   #check(): void {
     if (this.#lost !== undefined) {
-      throw new Error(`WebGPU device lost (${this.#lost}); create a new backend with createBackend('webgpu')`);
+      throw new Error(
+        `WebGPU device lost (${this.#lost}); create a new backend with createBackend('webgpu')`,
+      );
     }
     if (this.#disposed) throw new Error('the webgpu backend was disposed');
   }
@@ -99,7 +101,8 @@ export class WebGpuBackend implements Backend, GpuContext {
     if (this.#dispatches > 0) this.flush();
     const byteLength = gpuByteLength(info.dtype, sizeOf(info.shape));
     const buffer = this.#pool.acquire(byteLength);
-    if (byteLength > 0) this.device.queue.writeBuffer(buffer, 0, toGpuBytes(data, info, byteLength) as Uint8Array<ArrayBuffer>);
+    if (byteLength > 0)
+      this.device.queue.writeBuffer(buffer, 0, toGpuBytes(data, info, byteLength) as Uint8Array<ArrayBuffer>);
     return buffer;
   }
 
@@ -129,7 +132,12 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.#pool.release(handle as GPUBuffer);
   }
 
-  execute(kernel: Kernel, inputs: readonly Tensor[], outputs: readonly TensorInfo[], attrs: unknown): unknown[] {
+  execute(
+    kernel: Kernel,
+    inputs: readonly Tensor[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): unknown[] {
     this.#check();
     if (!kernel.webgpu) throw new Error(`kernel ${kernel.name} has no WebGPU implementation`);
     const ins: GpuTensor[] = inputs.map((t) => ({
@@ -140,7 +148,12 @@ export class WebGpuBackend implements Backend, GpuContext {
     }));
     const outs: GpuTensor[] = outputs.map((o) => {
       const size = sizeOf(o.shape);
-      return { buffer: this.#pool.acquire(gpuByteLength(o.dtype, size)), shape: o.shape, dtype: o.dtype, size };
+      return {
+        buffer: this.#pool.acquire(gpuByteLength(o.dtype, size)),
+        shape: o.shape,
+        dtype: o.dtype,
+        size,
+      };
     });
     try {
       kernel.webgpu(this, ins, outs, attrs);
@@ -161,7 +174,11 @@ export class WebGpuBackend implements Backend, GpuContext {
       // a read waits on, so an invalid shader is reported instead of hanging the readback.
       this.device.pushErrorScope('validation');
       const module = this.device.createShaderModule({ code: code(), label: key });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      p = this.device.createComputePipeline({
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+        label: key,
+      });
       this.#pendingCompiles.push(
         this.device.popErrorScope().then((e) => (e ? `pipeline ${key}: ${e.message}` : undefined)),
       );
@@ -265,7 +282,8 @@ export class WebGpuBackend implements Backend, GpuContext {
     if (!this.#encoder || this.disposed) return;
     this.#endPass();
     // Uniform data goes in with writeBuffer, which the queue orders before this submit.
-    for (const c of this.#uniformChunks) this.device.queue.writeBuffer(c.buffer, 0, c.data as Uint8Array<ArrayBuffer>, 0, c.used);
+    for (const c of this.#uniformChunks)
+      this.device.queue.writeBuffer(c.buffer, 0, c.data as Uint8Array<ArrayBuffer>, 0, c.used);
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = undefined;
     this.#dispatches = 0;

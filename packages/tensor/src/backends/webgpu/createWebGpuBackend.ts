@@ -41,7 +41,9 @@ export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<
         'secure contexts only)',
     );
   }
-  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  const adapter = await gpu.requestAdapter({
+    powerPreference: options.powerPreference ?? 'high-performance',
+  });
   if (!adapter) {
     throw new WebGpuUnavailableError(
       'WebGPU is not available: requestAdapter() found no adapter (no GPU driver; in Node on a machine without a ' +

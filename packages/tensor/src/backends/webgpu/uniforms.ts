@@ -70,8 +70,10 @@ export class UniformLayout<F extends Record<string, UniformType>> {
       if (v === undefined) throw new Error(`uniform field ${name} has no value`);
       const list = typeof v === 'number' ? [v] : v;
       const count = SIZE[type] / 4;
-      if (list.length > count) throw new Error(`uniform field ${name} holds ${count} values, got ${list.length}`);
-      const kind = type === 'shape' ? 'u32' : type.includes('f32') ? 'f32' : type.includes('i32') ? 'i32' : 'u32';
+      if (list.length > count)
+        throw new Error(`uniform field ${name} holds ${count} values, got ${list.length}`);
+      const kind =
+        type === 'shape' ? 'u32' : type.includes('f32') ? 'f32' : type.includes('i32') ? 'i32' : 'u32';
       for (let i = 0; i < list.length; i++) {
         const x = list[i]!;
         if (kind === 'f32') view.setFloat32(offset + 4 * i, x, true);
@@ -96,4 +98,5 @@ export function uniformLayout<F extends Record<string, UniformType>>(fields: F):
 }
 
 /** WGSL helper reading dimension `i` of a `shape` field. */
-export const WGSL_SHAPE_AT = 'fn shapeAt(s: array<vec4<u32>, 2>, i: u32) -> u32 { return s[i / 4u][i % 4u]; }\n';
+export const WGSL_SHAPE_AT =
+  'fn shapeAt(s: array<vec4<u32>, 2>, i: u32) -> u32 { return s[i / 4u][i % 4u]; }\n';
