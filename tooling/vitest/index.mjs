@@ -42,7 +42,7 @@ export function vlVitestConfig(options = {}) {
     const executablePath = chromiumPath();
     if (!executablePath) {
       throw new Error(
-        'vitest browser project: no Chromium found. Install Debian\'s chromium (apt-get install -y chromium) or set CHROMIUM_PATH.',
+        "vitest browser project: no Chromium found. Install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH.",
       );
     }
     projects.push({

@@ -1,6 +1,13 @@
 // The browser entry in Chromium: no node:* modules, the Cache API instead of a folder.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type Backend, type SafetensorsProgress, createBackend, loadSafetensors, saveSafetensors, tensor } from '../src/index.js';
+import {
+  type Backend,
+  createBackend,
+  loadSafetensors,
+  type SafetensorsProgress,
+  saveSafetensors,
+  tensor,
+} from '../src/index.js';
 
 const url = new URL('./fixtures/io/clip-tiny.safetensors', import.meta.url);
 url.search = '';
@@ -21,7 +28,10 @@ afterAll(async () => {
 test('a URL is fetched with progress, stored in the Cache API, and then read from it', async () => {
   const realFetch = globalThis.fetch;
   let fetches = 0;
-  globalThis.fetch = (...args) => (fetches++, realFetch(...args));
+  globalThis.fetch = (...args) => {
+    fetches++;
+    return realFetch(...args);
+  };
   try {
     const progress: SafetensorsProgress[] = [];
     const first = await loadSafetensors(FIXTURE, { backend, onProgress: (p) => progress.push(p) });
@@ -32,7 +42,9 @@ test('a URL is fetched with progress, stored in the Cache API, and then read fro
 
     const second = await loadSafetensors(FIXTURE, { backend });
     expect(fetches).toBe(1);
-    expect(Array.from(await second.tensors.get('logit_scale')!.read())).toEqual(Array.from(await first.tensors.get('logit_scale')!.read()));
+    expect(Array.from(await second.tensors.get('logit_scale')!.read())).toEqual(
+      Array.from(await first.tensors.get('logit_scale')!.read()),
+    );
     first.dispose();
     second.dispose();
   } finally {
@@ -44,7 +56,9 @@ test('saveSafetensors bytes load back from a Blob', async () => {
   const w = tensor([1, 2, 3, 4], [2, 2], { backend });
   const bytes = await saveSafetensors({ w }, { format: 'pt' });
   w.dispose();
-  const { tensors, metadata, dispose } = await loadSafetensors(new Blob([bytes as Uint8Array<ArrayBuffer>]), { backend });
+  const { tensors, metadata, dispose } = await loadSafetensors(new Blob([bytes as Uint8Array<ArrayBuffer>]), {
+    backend,
+  });
   expect(metadata).toEqual({ format: 'pt' });
   expect(Array.from(await tensors.get('w')!.read())).toEqual([1, 2, 3, 4]);
   dispose();

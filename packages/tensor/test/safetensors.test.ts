@@ -1,25 +1,25 @@
-import { type Server, createServer } from 'node:http';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { f32ToBf16, f32ToF16 } from '../src/dtype.js';
 import {
   type Backend,
-  SafetensorsError,
-  type SafetensorsProgress,
-  type Tensor,
   createBackend,
   decodeSafetensorsTensor,
   loadSafetensors,
   parseSafetensors,
   parseSafetensorsHeader,
+  SafetensorsError,
+  type SafetensorsProgress,
   saveSafetensors,
   saveSafetensorsFile,
+  type Tensor,
   tensor,
 } from '../src/index.node.js';
-import { f32ToBf16, f32ToF16 } from '../src/dtype.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/io/clip-tiny.safetensors', import.meta.url));
 
@@ -47,9 +47,13 @@ function build(header: unknown, data: ArrayLike<number> = [], headerLength?: big
 }
 
 /** Little-endian bytes written by a DataView setter. */
-function le(size: number, values: readonly (number | bigint)[], set: (v: DataView, o: number, x: never) => void): number[] {
+function le(
+  size: number,
+  values: readonly (number | bigint)[],
+  set: (v: DataView, o: number, x: never) => void,
+): number[] {
   const view = new DataView(new ArrayBuffer(size * values.length));
-  values.forEach((x, i) => set(view, i * size, x as never));
+  for (const [i, x] of values.entries()) set(view, i * size, x as never);
   return [...new Uint8Array(view.buffer)];
 }
 
@@ -87,7 +91,16 @@ describe('saveSafetensors / loadSafetensors round trip', () => {
     const text = new TextDecoder().decode(bytes.subarray(8, header.dataStart));
     expect(text.slice(text.lastIndexOf('}') + 1)).toMatch(/^ {0,7}$/);
     // Largest elements first, then by name; each tensor starts at a multiple of its element size.
-    expect(header.tensors.map((t) => t.name)).toEqual(['empty', 'ids.i32', 'scalar', 'u.u32', 'w.f32', 'b.bf16', 'h.f16', 'mask.bool']);
+    expect(header.tensors.map((t) => t.name)).toEqual([
+      'empty',
+      'ids.i32',
+      'scalar',
+      'u.u32',
+      'w.f32',
+      'b.bf16',
+      'h.f16',
+      'mask.bool',
+    ]);
     const sizes = { F32: 4, I32: 4, U32: 4, F16: 2, BF16: 2, BOOL: 1 } as Record<string, number>;
     for (const t of header.tensors) expect((header.dataStart + t.dataOffsets[0]) % sizes[t.dtype]!).toBe(0);
 
@@ -103,7 +116,11 @@ describe('saveSafetensors / loadSafetensors round trip', () => {
     const reversed = new Map(Object.entries(originals).reverse());
     expect(await saveSafetensors(reversed, { format: 'pt', note: 'ünïcode' })).toEqual(bytes);
 
-    const asF32 = await loadSafetensors(bytes, { backend, dtype: 'f32', filter: (n) => n === 'h.f16' || n === 'b.bf16' });
+    const asF32 = await loadSafetensors(bytes, {
+      backend,
+      dtype: 'f32',
+      filter: (n) => n === 'h.f16' || n === 'b.bf16',
+    });
     expect([...asF32.tensors.keys()].sort()).toEqual(['b.bf16', 'h.f16']);
     expect(asF32.tensors.get('h.f16')!.dtype).toBe('f32');
     expect(await values(asF32.tensors.get('h.f16'))).toEqual(halfs);
@@ -118,7 +135,9 @@ describe('saveSafetensors / loadSafetensors round trip', () => {
   test('saveSafetensors refuses a reserved name, a disposed tensor and non-string metadata', async () => {
     const t = tensor([1], [1], { backend });
     await expect(saveSafetensors({ __metadata__: t })).rejects.toThrow(/reserved/);
-    await expect(saveSafetensors({ t }, { n: 1 as unknown as string })).rejects.toThrow(/metadata\["n"\] must be a string/);
+    await expect(saveSafetensors({ t }, { n: 1 as unknown as string })).rejects.toThrow(
+      /metadata\["n"\] must be a string/,
+    );
     t.dispose();
     await expect(saveSafetensors({ t })).rejects.toThrow(/"t" \(f32\[1\]\) was disposed/);
   });
@@ -188,7 +207,11 @@ describe('format dtypes', () => {
     }
     dispose();
 
-    const f32 = await loadSafetensors(build(header, data), { backend, dtype: 'f32', filter: (n) => /f16|e4m3|e5m2/.test(n) });
+    const f32 = await loadSafetensors(build(header, data), {
+      backend,
+      dtype: 'f32',
+      filter: (n) => /f16|e4m3|e5m2/.test(n),
+    });
     expect(await values(f32.tensors.get('f16'))).toEqual([1, -2]);
     expect(await values(f32.tensors.get('bf16'))).toEqual([1, -3]);
     expect(await values(f32.tensors.get('e4m3'))).toEqual([1, 448, 2 ** -9, -2, Number.NaN]);
@@ -200,13 +223,24 @@ describe('format dtypes', () => {
     const before = live();
     const ok = le(4, [1, 2], (v, o, x) => v.setFloat32(o, x, true));
     const big = le(8, [1n, 2147483648n], (v, o, x) => v.setBigInt64(o, x, true));
-    const file = build({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, ids: { dtype: 'I64', shape: [2], data_offsets: [8, 24] } }, [...ok, ...big]);
+    const file = build(
+      {
+        a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+        ids: { dtype: 'I64', shape: [2], data_offsets: [8, 24] },
+      },
+      [...ok, ...big],
+    );
     await expect(loadSafetensors(file, { backend })).rejects.toThrow(
       /tensor "ids" \(I64 \[2\]\) holds 2147483648 at element 1, outside the i32 range/,
     );
     expect(live()).toBe(before);
-    const huge = build({ u: { dtype: 'U64', shape: [1], data_offsets: [0, 8] } }, le(8, [2n ** 64n - 1n], (v, o, x) => v.setBigUint64(o, x, true)));
-    await expect(loadSafetensors(huge, { backend })).rejects.toThrow(/holds 18446744073709551615 at element 0/);
+    const huge = build(
+      { u: { dtype: 'U64', shape: [1], data_offsets: [0, 8] } },
+      le(8, [2n ** 64n - 1n], (v, o, x) => v.setBigUint64(o, x, true)),
+    );
+    await expect(loadSafetensors(huge, { backend })).rejects.toThrow(
+      /holds 18446744073709551615 at element 0/,
+    );
   });
 });
 
@@ -221,7 +255,9 @@ describe('the clip-tiny fixture', () => {
     expect(file.get('vision_model.embeddings.patch_embedding.weight')?.shape).toEqual([64, 3, 8, 8]);
     expect(file.get('text_model.embeddings.token_embedding.weight')?.shape).toEqual([512, 64]);
     const w = decodeSafetensorsTensor(file, file.get('text_projection.weight')!);
-    expect(Array.from(w.data.subarray(0, 3))).toEqual([0.029191911220550537, 0.04978115111589432, -0.04547154903411865]);
+    expect(Array.from(w.data.subarray(0, 3))).toEqual([
+      0.029191911220550537, 0.04978115111589432, -0.04547154903411865,
+    ]);
 
     const before = live();
     const progress: SafetensorsProgress[] = [];
@@ -243,23 +279,79 @@ describe('corrupted files', () => {
   const eight = new Array<number>(8).fill(0);
   const cases: [string, Uint8Array, RegExp][] = [
     ['a file shorter than 8 bytes', new Uint8Array(5), /the file is 5 bytes, too short/],
-    ['a header length past the end of the file', build({}, [], 1000n), /header length 1000 runs past the end of the file \(10 bytes/],
-    ['a header over 100 MB', build({}, [], 200_000_000n), /header length is 200000000 bytes, over the 100000000-byte limit/],
+    [
+      'a header length past the end of the file',
+      build({}, [], 1000n),
+      /header length 1000 runs past the end of the file \(10 bytes/,
+    ],
+    [
+      'a header over 100 MB',
+      build({}, [], 200_000_000n),
+      /header length is 200000000 bytes, over the 100000000-byte limit/,
+    ],
     ['invalid JSON', build('{"a": {', []), /the header is not valid JSON/],
     ['invalid UTF-8', build('{"\xff"}').map((b, i) => (i === 10 ? 0xff : b)), /not valid UTF-8/],
     ['a JSON array', build('[1, 2]'), /must be a JSON object, got an array/],
-    ['an unknown dtype', build({ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 8] } }, eight), /tensor "w" has unknown dtype "Q4" \(supported: F64/],
-    ['a size that does not match the shape', build({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, new Array(20).fill(0)), /tensor "w": shape \[2, 3\] of F32 needs 24 bytes \(6 elements x 4\) but data_offsets \[0, 20\] span 20 bytes/],
-    ['offsets that end before they begin', build({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, eight), /tensor "w": data_offsets \[8, 4\] end before they begin/],
-    ['negative offsets', build({ w: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, eight), /tensor "w": data_offsets must be two non-negative integers/],
-    ['a bad shape', build({ w: { dtype: 'F32', shape: [2.5], data_offsets: [0, 8] } }, eight), /tensor "w": shape must be an array of non-negative integers/],
-    ['offsets past the end of the data', build({ w: f32x2, v: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } }, eight), /the file is truncated: the header describes 24 bytes of tensor data but only 8 follow it .* tensor "v" \(data_offsets \[8, 24\]\) runs past the end/],
-    ['overlapping tensors', build({ a: f32x2, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Array(12).fill(0)), /tensors "a" \(data_offsets \[0, 8\]\) and "b" \(data_offsets \[4, 12\]\) overlap/],
-    ['a hole between tensors', build({ a: f32x2, b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] } }, new Array(20).fill(0)), /bytes \[8, 12\) of the byte buffer belong to no tensor \(a hole between "a" and "b"\)/],
-    ['a hole at the start', build({ b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Array(12).fill(0)), /bytes \[0, 4\) .* \(a hole before "b"\)/],
-    ['bytes after the last tensor', build({ a: f32x2 }, new Array(12).fill(0)), /4 bytes after the last tensor belong to no tensor/],
-    ['a truncated file', build({ a: f32x2 }, [0, 0, 0]), /the file is truncated: the header describes 8 bytes of tensor data but only 3 follow it/],
-    ['non-string metadata', build({ __metadata__: { n: 1 } }), /__metadata__\["n"\] must be a string, got a number/],
+    [
+      'an unknown dtype',
+      build({ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 8] } }, eight),
+      /tensor "w" has unknown dtype "Q4" \(supported: F64/,
+    ],
+    [
+      'a size that does not match the shape',
+      build({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, new Array(20).fill(0)),
+      /tensor "w": shape \[2, 3\] of F32 needs 24 bytes \(6 elements x 4\) but data_offsets \[0, 20\] span 20 bytes/,
+    ],
+    [
+      'offsets that end before they begin',
+      build({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } }, eight),
+      /tensor "w": data_offsets \[8, 4\] end before they begin/,
+    ],
+    [
+      'negative offsets',
+      build({ w: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, eight),
+      /tensor "w": data_offsets must be two non-negative integers/,
+    ],
+    [
+      'a bad shape',
+      build({ w: { dtype: 'F32', shape: [2.5], data_offsets: [0, 8] } }, eight),
+      /tensor "w": shape must be an array of non-negative integers/,
+    ],
+    [
+      'offsets past the end of the data',
+      build({ w: f32x2, v: { dtype: 'F32', shape: [4], data_offsets: [8, 24] } }, eight),
+      /the file is truncated: the header describes 24 bytes of tensor data but only 8 follow it .* tensor "v" \(data_offsets \[8, 24\]\) runs past the end/,
+    ],
+    [
+      'overlapping tensors',
+      build({ a: f32x2, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Array(12).fill(0)),
+      /tensors "a" \(data_offsets \[0, 8\]\) and "b" \(data_offsets \[4, 12\]\) overlap/,
+    ],
+    [
+      'a hole between tensors',
+      build({ a: f32x2, b: { dtype: 'F32', shape: [2], data_offsets: [12, 20] } }, new Array(20).fill(0)),
+      /bytes \[8, 12\) of the byte buffer belong to no tensor \(a hole between "a" and "b"\)/,
+    ],
+    [
+      'a hole at the start',
+      build({ b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Array(12).fill(0)),
+      /bytes \[0, 4\) .* \(a hole before "b"\)/,
+    ],
+    [
+      'bytes after the last tensor',
+      build({ a: f32x2 }, new Array(12).fill(0)),
+      /4 bytes after the last tensor belong to no tensor/,
+    ],
+    [
+      'a truncated file',
+      build({ a: f32x2 }, [0, 0, 0]),
+      /the file is truncated: the header describes 8 bytes of tensor data but only 3 follow it/,
+    ],
+    [
+      'non-string metadata',
+      build({ __metadata__: { n: 1 } }),
+      /__metadata__\["n"\] must be a string, got a number/,
+    ],
   ];
   test.each(cases)('%s', async (_, bytes, message) => {
     expect(() => parseSafetensors(bytes)).toThrow(message);
@@ -271,16 +363,23 @@ describe('corrupted files', () => {
 
   test('a header padded with spaces is valid', () => {
     const file = build(`${JSON.stringify({ a: f32x2, __metadata__: { k: 'v' } })}       `, eight);
-    expect(parseSafetensors(file)).toMatchObject({ metadata: { k: 'v' }, dataLength: 8, tensors: [{ name: 'a' }] });
+    expect(parseSafetensors(file)).toMatchObject({
+      metadata: { k: 'v' },
+      dataLength: 8,
+      tensors: [{ name: 'a' }],
+    });
   });
 
   test('the header can be checked from the beginning of a file, given its size', () => {
     const file = build({ a: f32x2 }, eight);
-    const header = parseSafetensorsHeader(file.subarray(0, file.byteLength - 8), { fileSize: file.byteLength, source: 'x.safetensors' });
+    const header = parseSafetensorsHeader(file.subarray(0, file.byteLength - 8), {
+      fileSize: file.byteLength,
+      source: 'x.safetensors',
+    });
     expect(header.tensors.map((t) => t.name)).toEqual(['a']);
-    expect(() => parseSafetensorsHeader(file, { fileSize: file.byteLength + 1, source: 'x.safetensors' })).toThrow(
-      /safetensors \(x\.safetensors\): 1 bytes after the last tensor/,
-    );
+    expect(() =>
+      parseSafetensorsHeader(file, { fileSize: file.byteLength + 1, source: 'x.safetensors' }),
+    ).toThrow(/safetensors \(x\.safetensors\): 1 bytes after the last tensor/);
   });
 });
 
@@ -290,10 +389,21 @@ async function writeShards(folder: string): Promise<void> {
   const b = tensor([3, 4, 5], [3], { backend });
   const c = tensor(new Int32Array([6]), [1], { backend });
   await saveSafetensorsFile(join(folder, 'model-00001-of-00002.safetensors'), { a, b }, { format: 'pt' });
-  await saveSafetensorsFile(join(folder, 'model-00002-of-00002.safetensors'), { c }, { format: 'np', extra: 'x' });
-  [a, b, c].forEach((t) => t.dispose());
-  const weight_map = { a: 'model-00001-of-00002.safetensors', b: 'model-00001-of-00002.safetensors', c: 'model-00002-of-00002.safetensors' };
-  await writeFile(join(folder, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 24 }, weight_map }));
+  await saveSafetensorsFile(
+    join(folder, 'model-00002-of-00002.safetensors'),
+    { c },
+    { format: 'np', extra: 'x' },
+  );
+  for (const t of [a, b, c]) t.dispose();
+  const weight_map = {
+    a: 'model-00001-of-00002.safetensors',
+    b: 'model-00001-of-00002.safetensors',
+    c: 'model-00002-of-00002.safetensors',
+  };
+  await writeFile(
+    join(folder, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: { total_size: 24 }, weight_map }),
+  );
 }
 
 describe('sharded checkpoints', () => {
@@ -306,7 +416,13 @@ describe('sharded checkpoints', () => {
     expect([...all.tensors.keys()]).toEqual(['a', 'b', 'c']);
     expect(await values(all.tensors.get('c'))).toEqual([6]);
     expect(all.metadata).toEqual({ format: 'pt', extra: 'x' });
-    expect(new Set(progress)).toEqual(new Set([index, join(folder, 'model-00001-of-00002.safetensors'), join(folder, 'model-00002-of-00002.safetensors')]));
+    expect(new Set(progress)).toEqual(
+      new Set([
+        index,
+        join(folder, 'model-00001-of-00002.safetensors'),
+        join(folder, 'model-00002-of-00002.safetensors'),
+      ]),
+    );
     all.dispose();
 
     // Shard 2 is never opened when no tensor in it is wanted.
@@ -325,9 +441,16 @@ describe('sharded checkpoints', () => {
     const folder = join(temp, 'bad-index');
     await writeShards(folder);
     const index = join(folder, 'model.safetensors.index.json');
-    await writeFile(index, JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', z: 'model-00001-of-00002.safetensors' } }));
+    await writeFile(
+      index,
+      JSON.stringify({
+        weight_map: { a: 'model-00001-of-00002.safetensors', z: 'model-00001-of-00002.safetensors' },
+      }),
+    );
     const before = live();
-    await expect(loadSafetensors(index, { backend })).rejects.toThrow(/1 tensors it maps to model-00001-of-00002.safetensors are not in that file: "z"/);
+    await expect(loadSafetensors(index, { backend })).rejects.toThrow(
+      /1 tensors it maps to model-00001-of-00002.safetensors are not in that file: "z"/,
+    );
     expect(live()).toBe(before);
     await writeFile(index, JSON.stringify({ weight_map: { a: '../../etc/passwd' } }));
     await expect(loadSafetensors(index, { backend })).rejects.toThrow(/shard names must be relative paths/);
@@ -345,7 +468,11 @@ describe('Blob and in-memory sources', () => {
     const sources = [new Blob([bytes]), new File([bytes], 'clip.safetensors'), exact, padded.subarray(3)];
     for (const source of sources) {
       const progress: SafetensorsProgress[] = [];
-      const { tensors, dispose } = await loadSafetensors(source, { backend, filter: (n) => n === 'logit_scale', onProgress: (p) => progress.push(p) });
+      const { tensors, dispose } = await loadSafetensors(source, {
+        backend,
+        filter: (n) => n === 'logit_scale',
+        onProgress: (p) => progress.push(p),
+      });
       expect(await tensors.get('logit_scale')!.item()).toBeCloseTo(2.6592, 4);
       expect(progress.at(-1)).toMatchObject({ loaded: 750980, total: 750980 });
       dispose();
@@ -354,7 +481,9 @@ describe('Blob and in-memory sources', () => {
 
   test('an aborted signal and a missing backend are clear errors', async () => {
     const bytes = await readFile(FIXTURE);
-    await expect(loadSafetensors(bytes, { backend, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(loadSafetensors(bytes, { backend, signal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
     await expect(loadSafetensors(bytes, {} as never)).rejects.toThrow(/options.backend is required/);
     await expect(loadSafetensors(42 as never, { backend })).rejects.toThrow(/unsupported source/);
   });
@@ -418,10 +547,20 @@ describe('URLs', () => {
 
     const count = requests.length;
     const cachedProgress: SafetensorsProgress[] = [];
-    const second = await loadSafetensors(new URL(url), { backend, cacheDir, onProgress: (p) => cachedProgress.push(p) });
+    const second = await loadSafetensors(new URL(url), {
+      backend,
+      cacheDir,
+      onProgress: (p) => cachedProgress.push(p),
+    });
     expect(requests.length).toBe(count);
-    expect(cachedProgress.at(-1)).toEqual({ file: url, loaded: fixture.byteLength, total: fixture.byteLength });
-    expect(await values(second.tensors.get('text_projection.weight'))).toEqual(await values(first.tensors.get('text_projection.weight')));
+    expect(cachedProgress.at(-1)).toEqual({
+      file: url,
+      loaded: fixture.byteLength,
+      total: fixture.byteLength,
+    });
+    expect(await values(second.tensors.get('text_projection.weight'))).toEqual(
+      await values(first.tensors.get('text_projection.weight')),
+    );
     first.dispose();
     second.dispose();
 
@@ -444,7 +583,9 @@ describe('URLs', () => {
     const cacheDir = join(temp, 'cache-truncated');
     const before = live();
     await expect(loadSafetensors(`${base}/liar.safetensors`, { backend, cacheDir })).rejects.toThrow(
-      new RegExp(`the download of ${base}/liar.safetensors was truncated: received ${fixture.byteLength} of the ${fixture.byteLength + 1000} bytes`),
+      new RegExp(
+        `the download of ${base}/liar.safetensors was truncated: received ${fixture.byteLength} of the ${fixture.byteLength + 1000} bytes`,
+      ),
     );
     expect(live()).toBe(before);
     expect(await dir(cacheDir)).toEqual([]);
@@ -460,7 +601,12 @@ describe('URLs', () => {
       signal: controller.signal,
       onProgress: ({ loaded }) => loaded > 0 && controller.abort(),
     });
-    await expect(load).rejects.toMatchObject({ name: 'AbortError', message: expect.stringMatching(/the download of http:\/\/127\.0\.0\.1:\d+\/stall\.safetensors was aborted after \d+ of 750980 bytes/) });
+    await expect(load).rejects.toMatchObject({
+      name: 'AbortError',
+      message: expect.stringMatching(
+        /the download of http:\/\/127\.0\.0\.1:\d+\/stall\.safetensors was aborted after \d+ of 750980 bytes/,
+      ),
+    });
     expect(live()).toBe(before);
     expect(await dir(cacheDir)).toEqual([]);
   });

@@ -1,7 +1,7 @@
 // WebGPU in a real browser (Chromium, navigator.gpu): the browser entry's backend against the CPU
 // reference. Without an adapter this fails when VL_REQUIRE_WEBGPU is set (CI), else warns loudly.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { type Backend, CpuBackend, add, createBackend, mul, tensor, tidy } from '../src/index.js';
+import { add, type Backend, CpuBackend, createBackend, mul, tensor, tidy } from '../src/index.js';
 
 declare const __VL_REQUIRE_WEBGPU__: string;
 const required = __VL_REQUIRE_WEBGPU__ !== '' && __VL_REQUIRE_WEBGPU__ !== '0';
@@ -13,8 +13,11 @@ beforeAll(async () => {
   try {
     gpu = await createBackend('webgpu');
   } catch (e) {
-    if (required) throw new Error(`VL_REQUIRE_WEBGPU is set but the browser has no WebGPU: ${(e as Error).message}`);
-    console.warn(`*** WebGPU UNAVAILABLE in the browser: WebGPU checks are NOT running (${(e as Error).message}) ***`);
+    if (required)
+      throw new Error(`VL_REQUIRE_WEBGPU is set but the browser has no WebGPU: ${(e as Error).message}`);
+    console.warn(
+      `*** WebGPU UNAVAILABLE in the browser: WebGPU checks are NOT running (${(e as Error).message}) ***`,
+    );
   }
 });
 
@@ -36,7 +39,9 @@ test('a broadcast elementwise chain on navigator.gpu matches the CPU reference',
   const a = Float32Array.from({ length: 3 * n }, (_, i) => Math.sin(i));
   const b = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
   const run = async (backend: Backend) => {
-    const y = tidy(() => mul(add(tensor(a, [3, n], { backend }), tensor(b, [n], { backend })), tensor(b, [1, n], { backend })));
+    const y = tidy(() =>
+      mul(add(tensor(a, [3, n], { backend }), tensor(b, [n], { backend })), tensor(b, [1, n], { backend })),
+    );
     const values = await y.read();
     y.dispose();
     return values;

@@ -14,7 +14,10 @@ export function browserCache(name = 'vl'): ByteCache {
     },
     async write(url, bytes) {
       // cache.put only commits once the whole body is stored, so there are no partial entries.
-      const headers = { 'content-type': 'application/octet-stream', 'content-length': String(bytes.byteLength) };
+      const headers = {
+        'content-type': 'application/octet-stream',
+        'content-length': String(bytes.byteLength),
+      };
       await (await caches.open(name)).put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers }));
     },
     async delete(url) {

@@ -1,7 +1,7 @@
 import type { DType, TypedArray } from '../dtype.js';
-import { SafetensorsError } from './SafetensorsError.js';
 import { e4m3ToF16Table, e4m3ToF32Table, e5m2ToF32Table, f16ToF32Table } from './float8.js';
 import type { SafetensorsTensorInfo } from './parseSafetensorsHeader.js';
+import { SafetensorsError } from './SafetensorsError.js';
 
 /**
  * Options for {@link decodeSafetensorsTensor} (and the matching fields of {@link loadSafetensors}).
@@ -92,16 +92,29 @@ export function decodeSafetensorsTensor(
   const shape = info.shape;
   switch (info.dtype) {
     case 'F32':
-      return { dtype: 'f32', shape, data: copyLittleEndian(bytes, new Float32Array(n), (v, o) => v.getFloat32(o, true)) };
+      return {
+        dtype: 'f32',
+        shape,
+        data: copyLittleEndian(bytes, new Float32Array(n), (v, o) => v.getFloat32(o, true)),
+      };
     case 'I32':
-      return { dtype: 'i32', shape, data: copyLittleEndian(bytes, new Int32Array(n), (v, o) => v.getInt32(o, true)) };
+      return {
+        dtype: 'i32',
+        shape,
+        data: copyLittleEndian(bytes, new Int32Array(n), (v, o) => v.getInt32(o, true)),
+      };
     case 'U32':
-      return { dtype: 'u32', shape, data: copyLittleEndian(bytes, new Uint32Array(n), (v, o) => v.getUint32(o, true)) };
+      return {
+        dtype: 'u32',
+        shape,
+        data: copyLittleEndian(bytes, new Uint32Array(n), (v, o) => v.getUint32(o, true)),
+      };
     case 'F16':
     case 'BF16': {
       const bits = copyLittleEndian(bytes, new Uint16Array(n), (v, o) => v.getUint16(o, true));
       if (!toF32) return { dtype: info.dtype === 'F16' ? 'f16' : 'bf16', shape, data: bits };
-      if (info.dtype === 'F16') return { dtype: 'f32', shape, data: lookup(bits, new Float32Array(n), f16ToF32Table()) };
+      if (info.dtype === 'F16')
+        return { dtype: 'f32', shape, data: lookup(bits, new Float32Array(n), f16ToF32Table()) };
       const out = new Float32Array(n);
       // bf16 is the high half of an f32: shift the bits into place.
       const outBits = new Uint32Array(out.buffer);
@@ -119,11 +132,23 @@ export function decodeSafetensorsTensor(
       return { dtype: 'f16', shape, data: out };
     }
     case 'F64':
-      return { dtype: 'f32', shape, data: convert(bytes, new Float32Array(n), 8, (v, o) => v.getFloat64(o, true)) };
+      return {
+        dtype: 'f32',
+        shape,
+        data: convert(bytes, new Float32Array(n), 8, (v, o) => v.getFloat64(o, true)),
+      };
     case 'I16':
-      return { dtype: 'i32', shape, data: convert(bytes, new Int32Array(n), 2, (v, o) => v.getInt16(o, true)) };
+      return {
+        dtype: 'i32',
+        shape,
+        data: convert(bytes, new Int32Array(n), 2, (v, o) => v.getInt16(o, true)),
+      };
     case 'U16':
-      return { dtype: 'i32', shape, data: convert(bytes, new Int32Array(n), 2, (v, o) => v.getUint16(o, true)) };
+      return {
+        dtype: 'i32',
+        shape,
+        data: convert(bytes, new Int32Array(n), 2, (v, o) => v.getUint16(o, true)),
+      };
     case 'I8':
       return { dtype: 'i32', shape, data: Int32Array.from(new Int8Array(bytes.buffer, bytes.byteOffset, n)) };
     case 'U8':
@@ -137,7 +162,12 @@ export function decodeSafetensorsTensor(
 }
 
 /** 64-bit integers to i32, refusing (rather than wrapping) any value outside the i32 range. */
-function narrow64(bytes: Uint8Array, n: number, info: SafetensorsTensorInfo, source: string | undefined): Int32Array {
+function narrow64(
+  bytes: Uint8Array,
+  n: number,
+  info: SafetensorsTensorInfo,
+  source: string | undefined,
+): Int32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const signed = info.dtype === 'I64';
   const out = new Int32Array(n);

@@ -1,6 +1,6 @@
-import type { ReadContext } from './SafetensorsProgress.js';
 import { abortError, throwIfAborted } from './abortError.js';
 import { readStream } from './readStream.js';
+import type { ReadContext } from './SafetensorsProgress.js';
 
 /**
  * The byte count a response promises, or undefined when it makes no promise about the body we
@@ -28,7 +28,9 @@ export async function fetchBytes(url: string, context: ReadContext): Promise<Uin
   }
   if (!response.ok) {
     void response.body?.cancel().catch(() => {});
-    throw new Error(`loadSafetensors(): could not fetch ${url}: HTTP ${response.status} ${response.statusText}`.trimEnd());
+    throw new Error(
+      `loadSafetensors(): could not fetch ${url}: HTTP ${response.status} ${response.statusText}`.trimEnd(),
+    );
   }
   const total = declaredLength(response.headers);
   const what = `the download of ${url}`;

@@ -1,23 +1,23 @@
 import type { Backend } from '../backend.js';
 import { tensor } from '../create.js';
 import type { Tensor } from '../tensor.js';
-import type { ByteCache } from './ByteCache.js';
-import { SafetensorsError } from './SafetensorsError.js';
-import type { SafetensorsProgress } from './SafetensorsProgress.js';
 import { throwIfAborted } from './abortError.js';
+import type { ByteCache } from './ByteCache.js';
 import { type DecodeSafetensorsOptions, decodeSafetensorsTensor } from './decodeSafetensorsTensor.js';
 import {
-  type Location,
-  type SafetensorsSource,
   describeLocation,
   isIndexLocation,
+  type Location,
   locateShard,
   locateSource,
+  type SafetensorsSource,
 } from './locateSource.js';
 import { openByteCache } from './openByteCache.js';
 import { parseSafetensors } from './parseSafetensors.js';
 import { parseShardIndex } from './parseShardIndex.js';
 import { type ReadFile, readLocation } from './readLocation.js';
+import { SafetensorsError } from './SafetensorsError.js';
+import type { SafetensorsProgress } from './SafetensorsProgress.js';
 import { setOwn } from './setOwn.js';
 
 /**
@@ -101,14 +101,24 @@ interface LoadContext {
  * console.log(tensors.get('logit_scale')?.describe(), metadata.format); // "f32[]" "pt"
  * ```
  */
-export async function loadSafetensors(source: SafetensorsSource, options: LoadSafetensorsOptions): Promise<LoadedSafetensors> {
+export async function loadSafetensors(
+  source: SafetensorsSource,
+  options: LoadSafetensorsOptions,
+): Promise<LoadedSafetensors> {
   if (!options?.backend || typeof options.backend.upload !== 'function') {
     throw new TypeError('loadSafetensors(): options.backend is required (create one with createBackend())');
   }
   if (options.dtype !== undefined && options.dtype !== 'f32') {
-    throw new TypeError(`loadSafetensors(): options.dtype must be 'f32' or left out, got ${JSON.stringify(options.dtype)}`);
+    throw new TypeError(
+      `loadSafetensors(): options.dtype must be 'f32' or left out, got ${JSON.stringify(options.dtype)}`,
+    );
   }
-  const context: LoadContext = { options, cache: await openByteCache(options), tensors: new Map(), metadata: {} };
+  const context: LoadContext = {
+    options,
+    cache: await openByteCache(options),
+    tensors: new Map(),
+    metadata: {},
+  };
   try {
     const location = locateSource(source);
     if (isIndexLocation(location)) await loadSharded(location, context);
@@ -134,7 +144,11 @@ async function readParsed<T>(
   parse: (bytes: Uint8Array, source: string) => T,
 ): Promise<{ value: T; file: ReadFile }> {
   const source = describeLocation(location);
-  const read = { cache: context.cache, onProgress: context.options.onProgress, signal: context.options.signal };
+  const read = {
+    cache: context.cache,
+    onProgress: context.options.onProgress,
+    signal: context.options.signal,
+  };
   const file = await readLocation(location, read);
   try {
     return { value: parse(file.bytes, source), file };
@@ -146,9 +160,15 @@ async function readParsed<T>(
   }
 }
 
-async function loadFile(location: Location, context: LoadContext, accept: (name: string) => boolean): Promise<void> {
+async function loadFile(
+  location: Location,
+  context: LoadContext,
+  accept: (name: string) => boolean,
+): Promise<void> {
   const { options, tensors, metadata } = context;
-  const { value: parsed, file } = await readParsed(location, context, (bytes, source) => parseSafetensors(bytes, { source }));
+  const { value: parsed, file } = await readParsed(location, context, (bytes, source) =>
+    parseSafetensors(bytes, { source }),
+  );
   const source = describeLocation(location);
   throwIfAborted(options.signal, `loadSafetensors(): loading ${source} was aborted`);
   for (const info of parsed.tensors) {
@@ -157,7 +177,7 @@ async function loadFile(location: Location, context: LoadContext, accept: (name:
     tensors.set(info.name, tensor(data, shape, { backend: options.backend, dtype }));
   }
   for (const [key, value] of Object.entries(parsed.metadata)) {
-    if (!Object.prototype.hasOwnProperty.call(metadata, key)) setOwn(metadata, key, value);
+    if (!Object.hasOwn(metadata, key)) setOwn(metadata, key, value);
   }
   await file.commit();
 }
@@ -179,7 +199,11 @@ async function loadSharded(index: Location, context: LoadContext): Promise<void>
     await loadFile(location, context, (name) => names.has(name));
     const missing = [...names].filter((name) => !tensors.has(name));
     if (missing.length > 0) {
-      const listed = missing.slice(0, 5).map((n) => `"${n}"`).join(', ') + (missing.length > 5 ? ', ...' : '');
+      const listed =
+        missing
+          .slice(0, 5)
+          .map((n) => `"${n}"`)
+          .join(', ') + (missing.length > 5 ? ', ...' : '');
       throw new SafetensorsError(
         `safetensors index (${indexSource}): ${missing.length} tensors it maps to ${shard} are not in that file: ${listed}`,
       );

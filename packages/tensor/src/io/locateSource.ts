@@ -38,7 +38,10 @@ export function locateSource(source: SafetensorsSource): Location {
     if (SCHEME.test(source)) return fromUrl(new URL(source));
     if (isNode()) return { kind: 'path', path: source };
     const base = (globalThis as { location?: { href?: string } }).location?.href;
-    if (!base) throw new TypeError(`loadSafetensors(): cannot resolve the relative URL "${source}" without a page location`);
+    if (!base)
+      throw new TypeError(
+        `loadSafetensors(): cannot resolve the relative URL "${source}" without a page location`,
+      );
     return fromUrl(new URL(source, base));
   }
   if (source instanceof URL) return fromUrl(source);
@@ -46,7 +49,8 @@ export function locateSource(source: SafetensorsSource): Location {
     const name = (source as Partial<File>).name;
     return { kind: 'blob', blob: source, name: typeof name === 'string' && name ? name : 'Blob' };
   }
-  if (source instanceof ArrayBuffer) return { kind: 'bytes', bytes: new Uint8Array(source), name: 'ArrayBuffer' };
+  if (source instanceof ArrayBuffer)
+    return { kind: 'bytes', bytes: new Uint8Array(source), name: 'ArrayBuffer' };
   if (ArrayBuffer.isView(source)) {
     return {
       kind: 'bytes',
@@ -97,5 +101,7 @@ export async function locateShard(index: Location, name: string): Promise<Locati
     const { resolveSibling } = await import('./node/localPath.js');
     return { kind: 'path', path: resolveSibling(index.path, name) };
   }
-  throw new TypeError(`loadSafetensors(): the shards of ${describeLocation(index)} cannot be located; load the index from a URL or a path`);
+  throw new TypeError(
+    `loadSafetensors(): the shards of ${describeLocation(index)} cannot be located; load the index from a URL or a path`,
+  );
 }

@@ -6,9 +6,13 @@ import { isNode } from './isNode.js';
  * The cache for downloads: none when `cache` is false; a folder in Node when `cacheDir` is given;
  * else the Cache API where it exists (browsers, workers); else the default folder in Node.
  */
-export async function openByteCache(options: { cache?: boolean; cacheDir?: string }): Promise<ByteCache | undefined> {
+export async function openByteCache(options: {
+  cache?: boolean;
+  cacheDir?: string;
+}): Promise<ByteCache | undefined> {
   if (options.cache === false) return undefined;
-  if (isNode() && options.cacheDir !== undefined) return (await import('./node/fileCache.js')).fileCache(options.cacheDir);
+  if (isNode() && options.cacheDir !== undefined)
+    return (await import('./node/fileCache.js')).fileCache(options.cacheDir);
   if (typeof caches !== 'undefined') return browserCache();
   if (isNode()) return (await import('./node/fileCache.js')).fileCache();
   return undefined;

@@ -1,8 +1,8 @@
 import {
   type ParseSafetensorsOptions,
+  parseSafetensorsHeader,
   type SafetensorsHeader,
   type SafetensorsTensorInfo,
-  parseSafetensorsHeader,
 } from './parseSafetensorsHeader.js';
 
 /**

@@ -1,5 +1,5 @@
 import { SafetensorsError } from './SafetensorsError.js';
-import { SAFETENSORS_DTYPE_BYTES, type SafetensorsDType, isSafetensorsDType } from './safetensorsDType.js';
+import { isSafetensorsDType, SAFETENSORS_DTYPE_BYTES, type SafetensorsDType } from './safetensorsDType.js';
 import { setOwn } from './setOwn.js';
 
 /**
@@ -91,17 +91,23 @@ function isCount(value: unknown): value is number {
  * for (const t of header.tensors) console.log(t.name, t.dtype, t.shape);
  * ```
  */
-export function parseSafetensorsHeader(bytes: Uint8Array, options: ParseSafetensorsOptions = {}): SafetensorsHeader {
+export function parseSafetensorsHeader(
+  bytes: Uint8Array,
+  options: ParseSafetensorsOptions = {},
+): SafetensorsHeader {
   const where = options.source ? ` (${options.source})` : '';
   const fail = (message: string): SafetensorsError => new SafetensorsError(`safetensors${where}: ${message}`);
   const fileSize = options.fileSize ?? bytes.byteLength;
 
   if (fileSize < 8) throw fail(`the file is ${fileSize} bytes, too short to hold the 8-byte header length`);
-  if (bytes.byteLength < 8) throw fail(`only ${bytes.byteLength} bytes were given; the header length alone takes 8`);
+  if (bytes.byteLength < 8)
+    throw fail(`only ${bytes.byteLength} bytes were given; the header length alone takes 8`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length64 = view.getBigUint64(0, true);
   if (length64 > BigInt(MAX_HEADER_BYTES)) {
-    throw fail(`the header length is ${length64} bytes, over the ${MAX_HEADER_BYTES}-byte limit (is this a safetensors file?)`);
+    throw fail(
+      `the header length is ${length64} bytes, over the ${MAX_HEADER_BYTES}-byte limit (is this a safetensors file?)`,
+    );
   }
   const headerLength = Number(length64);
   const dataStart = 8 + headerLength;
@@ -184,9 +190,14 @@ export function parseSafetensorsHeader(bytes: Uint8Array, options: ParseSafetens
   return { headerLength, dataStart, dataLength, tensors, metadata };
 }
 
-function parseEntry(name: string, value: unknown, fail: (message: string) => SafetensorsError): SafetensorsTensorInfo {
+function parseEntry(
+  name: string,
+  value: unknown,
+  fail: (message: string) => SafetensorsError,
+): SafetensorsTensorInfo {
   const what = `tensor "${name}"`;
-  if (!isObject(value)) throw fail(`${what}: expected an object with dtype, shape and data_offsets, got ${describe(value)}`);
+  if (!isObject(value))
+    throw fail(`${what}: expected an object with dtype, shape and data_offsets, got ${describe(value)}`);
   const { dtype, shape, data_offsets: offsets } = value;
   if (typeof dtype !== 'string') throw fail(`${what}: dtype must be a string, got ${describe(dtype)}`);
   if (!isSafetensorsDType(dtype)) {
@@ -198,7 +209,9 @@ function parseEntry(name: string, value: unknown, fail: (message: string) => Saf
     throw fail(`${what}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    throw fail(`${what}: data_offsets must be two non-negative integers [begin, end], got ${JSON.stringify(offsets)}`);
+    throw fail(
+      `${what}: data_offsets must be two non-negative integers [begin, end], got ${JSON.stringify(offsets)}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw fail(`${what}: data_offsets [${begin}, ${end}] end before they begin`);

@@ -1,5 +1,5 @@
-import { SafetensorsError } from './SafetensorsError.js';
 import { isPlainShardName } from './locateSource.js';
+import { SafetensorsError } from './SafetensorsError.js';
 
 /** A sharded checkpoint's index: which file holds each tensor. */
 export interface ShardIndex {
@@ -9,7 +9,8 @@ export interface ShardIndex {
 
 /** Parses and validates `*.safetensors.index.json` (`{ "weight_map": { name: "model-00001-of-00002.safetensors" } }`). */
 export function parseShardIndex(bytes: Uint8Array, source: string): ShardIndex {
-  const fail = (message: string): SafetensorsError => new SafetensorsError(`safetensors index (${source}): ${message}`);
+  const fail = (message: string): SafetensorsError =>
+    new SafetensorsError(`safetensors index (${source}): ${message}`);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -22,9 +23,12 @@ export function parseShardIndex(bytes: Uint8Array, source: string): ShardIndex {
   }
   const weightMap = new Map<string, string>();
   for (const [name, shard] of Object.entries(map)) {
-    if (typeof shard !== 'string') throw fail(`weight_map["${name}"] must be a file name, got ${JSON.stringify(shard)}`);
+    if (typeof shard !== 'string')
+      throw fail(`weight_map["${name}"] must be a file name, got ${JSON.stringify(shard)}`);
     if (!isPlainShardName(shard)) {
-      throw fail(`weight_map["${name}"] is ${JSON.stringify(shard)}; shard names must be relative paths inside the index's folder`);
+      throw fail(
+        `weight_map["${name}"] is ${JSON.stringify(shard)}; shard names must be relative paths inside the index's folder`,
+      );
     }
     weightMap.set(name, shard);
   }

@@ -1,9 +1,9 @@
-import type { ByteCache } from './ByteCache.js';
-import type { ReadContext } from './SafetensorsProgress.js';
 import { throwIfAborted } from './abortError.js';
+import type { ByteCache } from './ByteCache.js';
 import { fetchBytes } from './fetchBytes.js';
-import { type Location, describeLocation } from './locateSource.js';
+import { describeLocation, type Location } from './locateSource.js';
 import { readStream } from './readStream.js';
+import type { ReadContext } from './SafetensorsProgress.js';
 
 export interface ReadLocationOptions extends Omit<ReadContext, 'file'> {
   readonly cache: ByteCache | undefined;
@@ -38,12 +38,21 @@ export async function readLocation(location: Location, options: ReadLocationOpti
       return { bytes: location.bytes, fromCache: false, commit: nothing, evict: nothing };
     case 'blob': {
       const { blob } = location;
-      const bytes = await readStream(blob.stream(), { ...context, total: blob.size, what: `reading ${file}` });
+      const bytes = await readStream(blob.stream(), {
+        ...context,
+        total: blob.size,
+        what: `reading ${file}`,
+      });
       return { bytes, fromCache: false, commit: nothing, evict: nothing };
     }
     case 'path': {
       const { readLocalFile } = await import('./node/readLocalFile.js');
-      return { bytes: await readLocalFile(location.path, context), fromCache: false, commit: nothing, evict: nothing };
+      return {
+        bytes: await readLocalFile(location.path, context),
+        fromCache: false,
+        commit: nothing,
+        evict: nothing,
+      };
     }
     case 'url': {
       const { href } = location;
@@ -56,7 +65,13 @@ export async function readLocation(location: Location, options: ReadLocationOpti
           // An unreadable cache is only a missed optimization, but an abort must still stop the load.
           if (options.signal?.aborted) throw e;
         }
-        if (hit) return { bytes: hit, fromCache: true, commit: nothing, evict: () => cache.delete(href).catch(() => {}) };
+        if (hit)
+          return {
+            bytes: hit,
+            fromCache: true,
+            commit: nothing,
+            evict: () => cache.delete(href).catch(() => {}),
+          };
       }
       const bytes = await fetchBytes(href, context);
       return {

@@ -1,5 +1,5 @@
-import type { ReadContext } from './SafetensorsProgress.js';
 import { abortError } from './abortError.js';
+import type { ReadContext } from './SafetensorsProgress.js';
 
 export interface ReadStreamOptions extends ReadContext {
   /** Bytes the stream should deliver (e.g. Content-Length); fewer is a truncation error. */
@@ -12,14 +12,18 @@ export interface ReadStreamOptions extends ReadContext {
  * Reads a byte stream to the end with progress events. A known `total` is allocated up front (one
  * copy of the data in memory); an unknown one is collected in chunks and joined at the end.
  */
-export async function readStream(stream: ReadableStream<Uint8Array>, options: ReadStreamOptions): Promise<Uint8Array> {
+export async function readStream(
+  stream: ReadableStream<Uint8Array>,
+  options: ReadStreamOptions,
+): Promise<Uint8Array> {
   const { signal, total, what, file, onProgress } = options;
   const reader = stream.getReader();
   const buffer = total !== undefined ? new Uint8Array(total) : undefined;
   const chunks: Uint8Array[] = [];
   let loaded = 0;
   const of = total !== undefined ? ` of ${total}` : '';
-  const aborted = (): Error => abortError(`loadSafetensors(): ${what} was aborted after ${loaded}${of} bytes`, signal);
+  const aborted = (): Error =>
+    abortError(`loadSafetensors(): ${what} was aborted after ${loaded}${of} bytes`, signal);
   const truncated = (cause?: unknown): Error =>
     new Error(
       `loadSafetensors(): ${what} was truncated: received ${loaded} of the ${total} bytes announced by Content-Length`,
@@ -39,13 +43,18 @@ export async function readStream(stream: ReadableStream<Uint8Array>, options: Re
         if (signal?.aborted) throw aborted();
         // A server that closes the connection early makes the read fail rather than end.
         if (total !== undefined && loaded < total) throw truncated(e);
-        throw new Error(`loadSafetensors(): ${what} failed after ${loaded}${of} bytes: ${(e as Error).message}`, { cause: e });
+        throw new Error(
+          `loadSafetensors(): ${what} failed after ${loaded}${of} bytes: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
       if (result.done) break;
       const chunk = result.value;
       if (buffer) {
         if (loaded + chunk.byteLength > buffer.byteLength) {
-          throw new Error(`loadSafetensors(): ${what} delivered more than the ${total} bytes announced by Content-Length`);
+          throw new Error(
+            `loadSafetensors(): ${what} delivered more than the ${total} bytes announced by Content-Length`,
+          );
         }
         buffer.set(chunk, loaded);
       } else chunks.push(chunk);

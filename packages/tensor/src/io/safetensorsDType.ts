@@ -44,5 +44,5 @@ export const SAFETENSORS_DTYPE_BYTES: Readonly<Record<SafetensorsDType, number>>
 };
 
 export function isSafetensorsDType(value: string): value is SafetensorsDType {
-  return Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPE_BYTES, value);
+  return Object.hasOwn(SAFETENSORS_DTYPE_BYTES, value);
 }

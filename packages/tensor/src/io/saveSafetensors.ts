@@ -1,4 +1,4 @@
-import { type DType, type TypedArray, bytesPerElement } from '../dtype.js';
+import { bytesPerElement, type DType, type TypedArray } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 import type { SafetensorsDType } from './safetensorsDType.js';
 
@@ -46,7 +46,8 @@ export async function saveSafetensors(
 ): Promise<Uint8Array> {
   const entries: [string, Tensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   for (const [name, t] of entries) {
-    if (name === '__metadata__') throw new RangeError('saveSafetensors(): "__metadata__" is reserved and cannot name a tensor');
+    if (name === '__metadata__')
+      throw new RangeError('saveSafetensors(): "__metadata__" is reserved and cannot name a tensor');
     if (!(t instanceof Tensor)) throw new TypeError(`saveSafetensors(): "${name}" is not a Tensor`);
     if (t.isDisposed) throw new Error(`saveSafetensors(): tensor "${name}" (${t.describe()}) was disposed`);
   }
@@ -66,7 +67,9 @@ export async function saveSafetensors(
   let dataLength = 0;
   for (const [name, t] of entries) {
     const end = dataLength + t.size * bytesPerElement(t.dtype);
-    fields.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: STORED_AS[t.dtype], shape: t.shape, data_offsets: [dataLength, end] })}`);
+    fields.push(
+      `${JSON.stringify(name)}:${JSON.stringify({ dtype: STORED_AS[t.dtype], shape: t.shape, data_offsets: [dataLength, end] })}`,
+    );
     offsets.push(dataLength);
     dataLength = end;
   }
@@ -82,7 +85,9 @@ export async function saveSafetensors(
     const [name, t] = entries[i]!;
     const data = await t.read();
     if (data.length !== t.size) {
-      throw new Error(`saveSafetensors(): tensor "${name}" (${t.describe()}) read back ${data.length} values, not ${t.size}`);
+      throw new Error(
+        `saveSafetensors(): tensor "${name}" (${t.describe()}) read back ${data.length} values, not ${t.size}`,
+      );
     }
     writeLittleEndian(data, t.dtype, out, dataStart + offsets[i]!);
   }

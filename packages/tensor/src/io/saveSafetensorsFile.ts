@@ -16,7 +16,9 @@ export async function saveSafetensorsFile(
   metadata?: Readonly<Record<string, string>>,
 ): Promise<void> {
   if (!isNode()) {
-    throw new Error('saveSafetensorsFile() needs Node; in a browser, call saveSafetensors() and offer the bytes as a download');
+    throw new Error(
+      'saveSafetensorsFile() needs Node; in a browser, call saveSafetensors() and offer the bytes as a download',
+    );
   }
   const bytes = await saveSafetensors(tensors, metadata);
   const [{ writeFileAtomic }, { localPath }] = await Promise.all([

@@ -1,7 +1,7 @@
 // Node only: loaded through a dynamic import() so browser bundles never pull in node:fs.
 import { open } from 'node:fs/promises';
-import type { ReadContext } from '../SafetensorsProgress.js';
 import { abortError } from '../abortError.js';
+import type { ReadContext } from '../SafetensorsProgress.js';
 import { localPath } from './localPath.js';
 
 // Large enough that the per-read overhead vanishes, small enough for smooth progress and prompt aborts.
@@ -19,10 +19,16 @@ export async function readLocalFile(path: string | URL, context: ReadContext): P
     let loaded = 0;
     while (loaded < size) {
       if (signal?.aborted) {
-        throw abortError(`loadSafetensors(): reading ${filePath} was aborted after ${loaded} of ${size} bytes`, signal);
+        throw abortError(
+          `loadSafetensors(): reading ${filePath} was aborted after ${loaded} of ${size} bytes`,
+          signal,
+        );
       }
       const { bytesRead } = await handle.read(out, loaded, Math.min(CHUNK_BYTES, size - loaded), loaded);
-      if (bytesRead === 0) throw new Error(`loadSafetensors(): ${filePath} shrank while it was read (${loaded} of ${size} bytes)`);
+      if (bytesRead === 0)
+        throw new Error(
+          `loadSafetensors(): ${filePath} shrank while it was read (${loaded} of ${size} bytes)`,
+        );
       loaded += bytesRead;
       onProgress?.({ file, loaded, total: size });
     }
