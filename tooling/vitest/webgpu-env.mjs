@@ -10,8 +10,13 @@ export function softwareVulkanIcd() {
   return knownIcds.find((p) => existsSync(p));
 }
 
+// Mesa's lavapipe (bookworm-backports) is about 10x faster than SwiftShader; when it is installed the
+// loader finds it by itself, and adding SwiftShader would make Dawn pick SwiftShader instead.
+const lavapipeIcd = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
 export function exposeSoftwareVulkan(env = process.env) {
   if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES) return;
+  if (existsSync(lavapipeIcd)) return;
   const icd = softwareVulkanIcd();
   if (icd) env.VK_ADD_DRIVER_FILES = icd;
 }

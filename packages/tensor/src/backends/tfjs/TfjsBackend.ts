@@ -105,7 +105,28 @@ export class TfjsBackend implements Backend {
     attrs: unknown,
   ): TfjsTensor[] {
     this.#check();
-    const handles = inputs.map((t) => t.handle as TfjsTensor);
+    // A reshape view shares its source's tf.Tensor, which keeps the source's shape.
+    const handles = inputs.map((t) => {
+      const h = t.handle as TfjsTensor;
+      return h.shape.length === t.shape.length && h.shape.every((d: number, i: number) => d === t.shape[i])
+        ? h
+        : this.tf.reshape(h, [...t.shape]);
+    });
+    const views = handles.filter((h, i) => h !== inputs[i]!.handle);
+    try {
+      return this.#run(kernel, inputs, handles, outputs, attrs);
+    } finally {
+      for (const v of views) v.dispose();
+    }
+  }
+
+  #run(
+    kernel: Kernel,
+    inputs: readonly Tensor[],
+    handles: TfjsTensor[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): TfjsTensor[] {
     if (kernel.tfjs) {
       const results: TfjsTensor[] = this.tf.tidy(() => kernel.tfjs!(this.tf, handles, attrs, outputs));
       return results.map((r, i) => {

@@ -1,0 +1,75 @@
+import type { PixelImage } from './toRgbImage.js';
+
+/** What {@link loadImage} reads: a path or URL, encoded bytes, or (in browsers) a `Blob`. */
+export type ImageSource = string | URL | Uint8Array | ArrayBuffer | Blob;
+
+function isNodeRuntime(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+function isRemote(source: string | URL): boolean {
+  return source instanceof URL ? source.protocol !== 'file:' : /^(https?|blob|data):/i.test(source);
+}
+
+async function fetchBytes(source: string | URL): Promise<Uint8Array<ArrayBuffer>> {
+  const response = await fetch(source);
+  if (!response.ok)
+    throw new Error(
+      `loadImage(): fetching ${String(source)} failed: ${response.status} ${response.statusText}`,
+    );
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function decodeInBrowser(blob: Blob): Promise<PixelImage> {
+  if (typeof createImageBitmap === 'undefined' || typeof OffscreenCanvas === 'undefined') {
+    throw new Error(
+      'loadImage(): this runtime has neither Node nor createImageBitmap and OffscreenCanvas to decode images',
+    );
+  }
+  // No color management and no premultiplication, to stay close to Pillow, which ignores ICC profiles.
+  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  try {
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext('2d', { willReadFrequently: true });
+    if (!context) throw new Error('loadImage(): could not get a 2d context to read the image');
+    context.drawImage(bitmap, 0, 0);
+    const { data } = context.getImageData(0, 0, bitmap.width, bitmap.height);
+    return { data, width: bitmap.width, height: bitmap.height, channels: 4 };
+  } finally {
+    bitmap.close();
+  }
+}
+
+/**
+ * Loads and decodes an image into 8-bit pixels for {@link preprocess}. In Node it reads a path, a
+ * `file:` URL or an http(s) URL, or takes the file's bytes, and decodes PNG and JPEG in pure
+ * JavaScript (pngjs, jpeg-js). In browsers it fetches URLs and decodes with `createImageBitmap`, so
+ * any format the browser knows works.
+ *
+ * @example
+ * ```ts
+ * const image = await loadImage('photos/cat.jpg'); // { data, width, height, channels }
+ * const { pixelValues } = preprocess(image);
+ * ```
+ */
+export async function loadImage(source: ImageSource): Promise<PixelImage> {
+  let bytes: Uint8Array | undefined;
+  if (source instanceof Uint8Array) bytes = source;
+  else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+  else if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    if (!isNodeRuntime()) return decodeInBrowser(source);
+    bytes = new Uint8Array(await source.arrayBuffer());
+  } else if (typeof source === 'string' || source instanceof URL) {
+    if (!isNodeRuntime()) return decodeInBrowser(new Blob([await fetchBytes(source)]));
+    if (isRemote(source)) bytes = await fetchBytes(source);
+    else {
+      const { decodeImageFile } = await import('./node/decodeImageFile.js');
+      return decodeImageFile(source);
+    }
+  } else {
+    throw new TypeError('loadImage(): expected a path, a URL, a Blob, a Uint8Array or an ArrayBuffer');
+  }
+  if (!isNodeRuntime()) return decodeInBrowser(new Blob([bytes as Uint8Array<ArrayBuffer>]));
+  const { decodeImageBytes } = await import('./node/decodeImageFile.js');
+  return decodeImageBytes(bytes);
+}

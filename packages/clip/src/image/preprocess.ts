@@ -1,0 +1,155 @@
+import { centerCrop } from './centerCrop.js';
+import { type ResampleFilter, resizeImage } from './resizeImage.js';
+import { shortestEdgeSize } from './shortestEdgeSize.js';
+import { type ImageInput, type RgbImage, toRgbImage } from './toRgbImage.js';
+
+/** openai/CLIP's per-channel pixel mean (RGB, on the 0..1 scale). */
+export const CLIP_IMAGE_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
+/** openai/CLIP's per-channel pixel standard deviation (RGB, on the 0..1 scale). */
+export const CLIP_IMAGE_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
+
+/** A size in pixels. */
+export interface ImageSize {
+  height: number;
+  width: number;
+}
+
+/** Options for {@link preprocess}; the defaults are openai/CLIP's (ViT-B/32, ViT-B/16, ViT-L/14). */
+export interface PreprocessOptions {
+  /** A number resizes the shorter side to it keeping the aspect ratio (224); `{ height, width }` resizes to exactly that. */
+  size?: number | ImageSize;
+  /** Center crop (224); `false` skips cropping (then every image must resize to the same size). */
+  crop?: number | ImageSize | false;
+  /** Resampling filter, or a Hugging Face `resample` number (3 = bicubic, the default). */
+  resample?: ResampleFilter | number;
+  /** Multiplies the 0..255 pixel values: 1/255. */
+  rescaleFactor?: number;
+  /** Per-channel mean subtracted after rescaling: {@link CLIP_IMAGE_MEAN}. */
+  mean?: readonly number[];
+  /** Per-channel standard deviation divided by: {@link CLIP_IMAGE_STD}. */
+  std?: readonly number[];
+}
+
+/** A batch of normalized images, `[batch, 3, height, width]` (NCHW). */
+export interface PreprocessedImages {
+  pixelValues: Float32Array;
+  shape: [number, number, number, number];
+}
+
+function asSize(value: number | ImageSize, what: string): ImageSize {
+  const size = typeof value === 'number' ? { height: value, width: value } : value;
+  if (
+    !size ||
+    !Number.isInteger(size.height) ||
+    !Number.isInteger(size.width) ||
+    size.height <= 0 ||
+    size.width <= 0
+  ) {
+    throw new RangeError(
+      `preprocess(): ${what} must be a positive integer or { height, width }, got ${JSON.stringify(value)}`,
+    );
+  }
+  return size;
+}
+
+function channelValues(values: readonly number[], what: string): readonly number[] {
+  if (!Array.isArray(values) || values.length !== 3 || !values.every((v) => Number.isFinite(v))) {
+    throw new RangeError(
+      `preprocess(): ${what} must be 3 finite numbers (R, G, B), got ${JSON.stringify(values)}`,
+    );
+  }
+  return values;
+}
+
+/**
+ * The normalized value of every 8-bit level per channel, computed the way Hugging Face's image
+ * processor does it: `float32(level * rescaleFactor)` (the product in float64), then
+ * `(x - mean) / std` in float32.
+ */
+function normalizationTable(
+  rescaleFactor: number,
+  mean: readonly number[],
+  std: readonly number[],
+): Float32Array {
+  const table = new Float32Array(3 * 256);
+  const f = Math.fround;
+  for (let c = 0; c < 3; c++) {
+    const m = f(mean[c]!);
+    const s = f(std[c]!);
+    for (let v = 0; v < 256; v++) table[c * 256 + v] = f(f(f(v * rescaleFactor) - m) / s);
+  }
+  return table;
+}
+
+/**
+ * The 8-bit RGB pixels that {@link preprocess} normalizes: the image converted to RGB, resized (by
+ * default the shorter side to 224, bicubic, bit-exact with Pillow) and center-cropped with Hugging
+ * Face's rules.
+ *
+ * @example
+ * ```ts
+ * const { data, width, height } = preprocessToRgb(image); // 224 x 224 x 3 bytes
+ * ```
+ */
+export function preprocessToRgb(
+  image: ImageInput,
+  options: Pick<PreprocessOptions, 'size' | 'crop' | 'resample'> = {},
+): RgbImage {
+  const rgb = toRgbImage(image, 'preprocess()');
+  const size = options.size ?? 224;
+  const target =
+    typeof size === 'number'
+      ? shortestEdgeSize(rgb.width, rgb.height, asSize(size, 'size').width)
+      : asSize(size, 'size');
+  const resized = resizeImage(rgb, target.width, target.height, options.resample ?? 'bicubic');
+  const crop = options.crop ?? 224;
+  if (crop === false) return resized;
+  const { width, height } = asSize(crop, 'crop');
+  return centerCrop(resized, width, height);
+}
+
+/**
+ * Turns images into CLIP's pixel input: each image is converted to RGB, its shorter side resized to
+ * `size` with Pillow-exact bicubic resampling, center-cropped to `crop`, scaled by 1/255 and
+ * normalized with the mean and std, as Hugging Face's `CLIPImageProcessor` does. Returns float32
+ * values in NCHW order, `[images, 3, crop, crop]`. Pass a checkpoint's `preprocessor_config.json`
+ * values (`size.shortest_edge`, `crop_size`, `image_mean`, `image_std`, `resample`) when they differ.
+ *
+ * @example
+ * ```ts
+ * const { pixelValues, shape } = preprocess([await loadImage('cat.jpg'), imageData]);
+ * shape; // [2, 3, 224, 224]
+ * ```
+ */
+export function preprocess(
+  images: ImageInput | readonly ImageInput[],
+  options: PreprocessOptions = {},
+): PreprocessedImages {
+  const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
+  const table = normalizationTable(
+    options.rescaleFactor ?? 1 / 255,
+    channelValues(options.mean ?? CLIP_IMAGE_MEAN, 'mean'),
+    channelValues(options.std ?? CLIP_IMAGE_STD, 'std'),
+  );
+  const rgbs = list.map((image) => preprocessToRgb(image, options));
+  const crop = options.crop ?? 224;
+  // An empty batch still has the crop's shape.
+  const { height, width } = rgbs[0] ?? (crop === false ? { height: 0, width: 0 } : asSize(crop, 'crop'));
+  const plane = width * height;
+  const pixelValues = new Float32Array(list.length * 3 * plane);
+  rgbs.forEach((rgb, n) => {
+    if (rgb.width !== width || rgb.height !== height) {
+      throw new RangeError(
+        `preprocess(): image ${n} comes out ${rgb.width}x${rgb.height} but image 0 is ${width}x${height}; set crop to batch them`,
+      );
+    }
+    const base = n * 3 * plane;
+    const data = rgb.data;
+    for (let i = 0; i < plane; i++) {
+      pixelValues[base + i] = table[data[i * 3]!]!;
+      pixelValues[base + plane + i] = table[256 + data[i * 3 + 1]!]!;
+      pixelValues[base + 2 * plane + i] = table[512 + data[i * 3 + 2]!]!;
+    }
+  });
+  return { pixelValues, shape: [list.length, 3, height, width] };
+}

@@ -1,0 +1,123 @@
+/** 8-bit pixels in memory, row-major, RGBA or RGB interleaved. */
+export interface PixelImage {
+  data: Uint8Array | Uint8ClampedArray;
+  width: number;
+  height: number;
+  /** 4 (RGBA) or 3 (RGB). Inferred from `data.length` when left out. */
+  channels?: 3 | 4;
+}
+
+/** Browser image sources, drawn onto an `OffscreenCanvas` to read their RGBA pixels. */
+export type DrawableImage = ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas;
+
+/** Anything the preprocessing accepts as one image; `ImageData` is a {@link PixelImage}. */
+export type ImageInput = PixelImage | DrawableImage;
+
+/** Packed 8-bit RGB pixels, row-major: the form the resampling works on. */
+export interface RgbImage {
+  /** `width * height * 3` bytes. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+function checkSize(width: number, height: number, what: string): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new RangeError(
+      `${what}: the image is ${width}x${height}; width and height must be positive integers`,
+    );
+  }
+}
+
+function isPixelImage(input: ImageInput): input is PixelImage {
+  return (
+    typeof input === 'object' && input !== null && 'data' in input && 'width' in input && 'height' in input
+  );
+}
+
+function drawableSize(input: DrawableImage, what: string): [number, number] {
+  if (typeof HTMLImageElement !== 'undefined' && input instanceof HTMLImageElement) {
+    if (!input.complete || input.naturalWidth === 0) {
+      throw new Error(
+        `${what}: the <img> has not loaded (await img.decode() first) or is broken: ${input.src}`,
+      );
+    }
+    return [input.naturalWidth, input.naturalHeight];
+  }
+  return [input.width, input.height];
+}
+
+/** Draws a browser image onto a canvas of its own size and reads its RGBA pixels. */
+function readDrawable(input: DrawableImage, what: string): PixelImage {
+  if (typeof OffscreenCanvas === 'undefined') {
+    throw new TypeError(
+      `${what}: expected { data, width, height } pixels; images, bitmaps and canvases need a browser with OffscreenCanvas`,
+    );
+  }
+  const [width, height] = drawableSize(input, what);
+  checkSize(width, height, what);
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  if (!context) throw new Error(`${what}: could not get a 2d context to read the image`);
+  context.drawImage(input, 0, 0);
+  const { data } = context.getImageData(0, 0, width, height);
+  return { data, width, height, channels: 4 };
+}
+
+/**
+ * Converts an image to packed 8-bit RGB. Pixel buffers may be RGBA (the default when `data` holds
+ * `width * height * 4` bytes) or RGB; alpha is dropped, not composited, as Pillow's
+ * `convert('RGB')` does. In browsers, `ImageBitmap`, `<img>`, `<canvas>` and `OffscreenCanvas` are
+ * drawn onto an `OffscreenCanvas` and read back (canvases store premultiplied alpha, so colors of
+ * semi-transparent pixels can shift slightly; pass `ImageData` or raw pixels to avoid that).
+ *
+ * @example
+ * ```ts
+ * const rgb = toRgbImage({ data: new Uint8Array(2 * 2 * 4), width: 2, height: 2 });
+ * rgb.data.length; // 12
+ * ```
+ */
+export function toRgbImage(input: ImageInput, what = 'toRgbImage()'): RgbImage {
+  if (input === null || typeof input !== 'object') {
+    throw new TypeError(`${what}: expected an image, got ${input === null ? 'null' : typeof input}`);
+  }
+  const pixels = isPixelImage(input) ? input : readDrawable(input, what);
+  const { data, width, height } = pixels;
+  checkSize(width, height, what);
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+    throw new TypeError(
+      `${what}: image data must be a Uint8Array or Uint8ClampedArray of 8-bit pixels, got ${Object.prototype.toString.call(data).slice(8, -1)}`,
+    );
+  }
+  const pixelCount = width * height;
+  let channels = pixels.channels;
+  if (channels === undefined) {
+    if (data.length === pixelCount * 4) channels = 4;
+    else if (data.length === pixelCount * 3) channels = 3;
+    else {
+      throw new RangeError(
+        `${what}: a ${width}x${height} image needs ${pixelCount * 4} bytes (RGBA) or ${pixelCount * 3} (RGB), got ${data.length}`,
+      );
+    }
+  } else if (channels !== 3 && channels !== 4) {
+    throw new RangeError(`${what}: channels must be 3 (RGB) or 4 (RGBA), got ${String(channels)}`);
+  } else if (data.length !== pixelCount * channels) {
+    throw new RangeError(
+      `${what}: a ${width}x${height} image with ${channels} channels needs ${pixelCount * channels} bytes, got ${data.length}`,
+    );
+  }
+  if (channels === 3) {
+    return {
+      data: data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.length),
+      width,
+      height,
+    };
+  }
+  const rgb = new Uint8Array(pixelCount * 3);
+  for (let i = 0, j = 0; i < pixelCount * 4; i += 4, j += 3) {
+    rgb[j] = data[i]!;
+    rgb[j + 1] = data[i + 1]!;
+    rgb[j + 2] = data[i + 2]!;
+  }
+  return { data: rgb, width, height };
+}

@@ -1,0 +1,82 @@
+/** Where {@link loadBpeVocabulary} reads openai/CLIP's `bpe_simple_vocab_16e6.txt(.gz)` from. */
+export type BpeVocabularySource = URL | string | Uint8Array | ArrayBuffer;
+
+/** The vocabulary shipped with this package (openai/CLIP's, 1.3 MB gzipped). */
+function bundledVocabularyUrl(): URL {
+  // A literal `new URL(..., import.meta.url)` so bundlers (Vite, webpack 5, esbuild) emit the asset.
+  return new URL('../../assets/bpe_simple_vocab_16e6.txt.gz', import.meta.url);
+}
+
+function isNodeRuntime(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+async function gunzipInBrowser(bytes: Uint8Array): Promise<Uint8Array> {
+  if (typeof DecompressionStream === 'undefined') {
+    throw new Error('loadBpeVocabulary(): this runtime has no DecompressionStream to gunzip the vocabulary');
+  }
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+async function fetchBytes(url: URL | string): Promise<Uint8Array> {
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(
+      `loadBpeVocabulary(): fetching ${String(url)} failed: ${response.status} ${response.statusText}`,
+    );
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function readBytes(source: URL | string): Promise<Uint8Array> {
+  const remote = source instanceof URL ? source.protocol !== 'file:' : /^(https?|blob|data):/i.test(source);
+  if (isNodeRuntime() && !remote) {
+    const { readFileBytes } = await import('./node/readFileBytes.js');
+    try {
+      return await readFileBytes(source);
+    } catch (e) {
+      throw new Error(`loadBpeVocabulary(): cannot read ${String(source)}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  return fetchBytes(source);
+}
+
+/**
+ * Reads openai/CLIP's BPE vocabulary file and returns its text. With no source it loads the copy
+ * shipped in this package (from the file system in Node, with `fetch` in browsers, where bundlers
+ * emit the asset). A source may be a URL, a path (Node), or the file's bytes; gzipped data is
+ * recognized by its header and decompressed (`zlib` in Node, `DecompressionStream` in browsers).
+ *
+ * @example
+ * ```ts
+ * const text = await loadBpeVocabulary();
+ * const { vocab, merges } = parseBpeVocabulary(text);
+ * ```
+ */
+export async function loadBpeVocabulary(
+  source: BpeVocabularySource = bundledVocabularyUrl(),
+): Promise<string> {
+  let bytes: Uint8Array;
+  if (source instanceof Uint8Array) bytes = source;
+  else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+  else if (source instanceof URL || typeof source === 'string') bytes = await readBytes(source);
+  else throw new TypeError('loadBpeVocabulary(): expected a URL, a path, a Uint8Array or an ArrayBuffer');
+  if (isGzip(bytes)) {
+    if (isNodeRuntime()) {
+      const { gunzipBytes } = await import('./node/readFileBytes.js');
+      bytes = await gunzipBytes(bytes);
+    } else {
+      bytes = await gunzipInBrowser(bytes);
+    }
+  }
+  return new TextDecoder('utf-8').decode(bytes);
+}

@@ -1,0 +1,277 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createBackend } from '@vl/tensor';
+import { describe, expect, it } from 'vitest';
+// Modules are imported directly (not through src/index.ts) so these tests do not depend on the
+// model code that the index also exports.
+import { centerCrop } from '../src/image/centerCrop.js';
+import { loadImage } from '../src/image/loadImage.js';
+import { CLIP_IMAGE_MEAN, CLIP_IMAGE_STD, preprocess, preprocessToRgb } from '../src/image/preprocess.js';
+import { preprocessToTensor } from '../src/image/preprocessToTensor.js';
+import { resizeImage } from '../src/image/resizeImage.js';
+import { shortestEdgeSize } from '../src/image/shortestEdgeSize.js';
+import { type RgbImage, toRgbImage } from '../src/image/toRgbImage.js';
+
+interface PillowCase {
+  name: string;
+  input:
+    | { kind: 'generated'; width: number; height: number; seed: number }
+    | { kind: 'file'; file: string; pillowPixels?: string };
+  inputSize: [number, number];
+  inputFnv1a: number;
+  size: number;
+  resized: [number, number];
+  crop: [number, number];
+  resample: 'bicubic' | 'bilinear' | 'lanczos' | 'box' | 'hamming';
+  expected: string;
+}
+
+const fixture = (path: string) => fileURLToPath(new URL(`./fixtures/${path}`, import.meta.url));
+// Written by tooling/pillow-reference/make_reference.py (Pillow resize + Hugging Face center crop).
+const manifest: { pillow: string; cases: PillowCase[] } = JSON.parse(
+  readFileSync(fixture('pillow/manifest.json'), 'utf8'),
+);
+
+/** The generator of make_reference.py, line for line (integer arithmetic only). */
+function generate(width: number, height: number, seed: number): RgbImage {
+  let state = seed >>> 0;
+  const noise = () => {
+    state = (state ^ (state << 13)) >>> 0;
+    state = (state ^ (state >>> 17)) >>> 0;
+    state = (state ^ (state << 5)) >>> 0;
+    return (state % 25) - 12;
+  };
+  const div = (a: number, b: number) => Math.floor(a / b);
+  const clamp = (v: number) => Math.min(Math.max(v, 0), 255);
+  const data = new Uint8Array(width * height * 3);
+  const radius2 = div(Math.min(width, height), 3) ** 2 + 1;
+  const period = div(width, 4) + 9;
+  let i = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const gx = div(x * 255, Math.max(width - 1, 1));
+      const gy = div(y * 255, Math.max(height - 1, 1));
+      let r = 30 + div(gx * 3, 5) + div(gy, 4);
+      let g = 60 + div(gy * 2, 3) - div(gx, 6);
+      let b = 230 - div(gy * 4, 5) + div(gx, 8);
+      const dx = x - div(2 * width, 3);
+      const dy = y - div(height, 3);
+      const d2 = dx * dx + dy * dy;
+      if (d2 < radius2) {
+        const t = div((radius2 - d2) * 200, radius2);
+        r += t;
+        g += div(t * 3, 4);
+        b += div(t, 3);
+      }
+      if ((x + 2 * y) % period < div(period, 5)) {
+        r = div(r, 5);
+        g = div(g, 5);
+        b = div(b, 4);
+      }
+      if (x < div(width, 6) && y >= height - div(height, 5)) r = g = b = 255;
+      if (x >= width - div(width, 7) && y < div(height, 6)) r = g = b = 0;
+      data[i] = clamp(r + noise());
+      data[i + 1] = clamp(g + noise());
+      data[i + 2] = clamp(b + noise());
+      i += 3;
+    }
+  }
+  return { data, width, height };
+}
+
+function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const byte of bytes) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h;
+}
+
+/** Share of equal values, share within one level, and the largest difference. */
+function agreement(actual: Uint8Array, expected: Uint8Array) {
+  expect(actual.length).toBe(expected.length);
+  let exact = 0;
+  let within1 = 0;
+  let maxDiff = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i]! - expected[i]!);
+    if (d === 0) exact++;
+    if (d <= 1) within1++;
+    if (d > maxDiff) maxDiff = d;
+  }
+  return { exact: exact / actual.length, within1: within1 / actual.length, maxDiff };
+}
+
+/** Byte equality of two typed arrays (vitest's deep equality is slow on large arrays). */
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}
+
+async function loadRgb(path: string): Promise<RgbImage> {
+  return toRgbImage(await loadImage(fixture(path)));
+}
+
+async function pillowInput(c: PillowCase): Promise<RgbImage> {
+  if (c.input.kind === 'generated') return generate(c.input.width, c.input.height, c.input.seed);
+  return loadRgb(c.input.pillowPixels ? `pillow/${c.input.pillowPixels}` : `images/${c.input.file}`);
+}
+
+describe('preprocessing matches Pillow + Hugging Face', () => {
+  it(`resizes and crops every reference image like Pillow ${manifest.pillow}`, async () => {
+    expect(manifest.cases.length).toBeGreaterThanOrEqual(10);
+    const rows: string[] = [];
+    for (const c of manifest.cases) {
+      const input = await pillowInput(c);
+      // The input is the same pixels Pillow started from.
+      expect([input.width, input.height], c.name).toEqual(c.inputSize);
+      expect(fnv1a(input.data), `${c.name} input checksum`).toBe(c.inputFnv1a);
+      expect(shortestEdgeSize(input.width, input.height, c.size), c.name).toEqual({
+        width: c.resized[0],
+        height: c.resized[1],
+      });
+      const ours = preprocessToRgb(input, {
+        size: c.size,
+        crop: { width: c.crop[0], height: c.crop[1] },
+        resample: c.resample,
+      });
+      const expected = await loadRgb(`pillow/${c.expected}`);
+      expect([ours.width, ours.height], c.name).toEqual(c.crop);
+      const a = agreement(ours.data, expected.data);
+      rows.push(`${c.name}: ${(a.exact * 100).toFixed(3)}% exact, max diff ${a.maxDiff}`);
+      expect(a.within1, `${c.name} within 1/255`).toBeGreaterThanOrEqual(0.99);
+      // Bit-exact today; a regression here means the resampling drifted from Pillow's.
+      expect(a.exact, `${c.name} exact`).toBe(1);
+    }
+    console.info(`Pillow ${manifest.pillow} agreement:\n  ${rows.join('\n  ')}`);
+  });
+
+  it('normalizes to CLIP pixel values within 1/255 of Pillow + HF', async () => {
+    const cases = manifest.cases.filter(
+      (c) => c.crop[0] === 224 && c.crop[1] === 224 && c.resample === 'bicubic',
+    );
+    const inputs = await Promise.all(cases.map(pillowInput));
+    const { pixelValues, shape } = preprocess(inputs);
+    expect(shape).toEqual([cases.length, 3, 224, 224]);
+    const plane = 224 * 224;
+    for (const [n, c] of cases.entries()) {
+      const expected = (await loadRgb(`pillow/${c.expected}`)).data;
+      let close = 0;
+      for (let ch = 0; ch < 3; ch++) {
+        for (let i = 0; i < plane; i++) {
+          const value = pixelValues[(n * 3 + ch) * plane + i]!;
+          const level = (value * CLIP_IMAGE_STD[ch]! + CLIP_IMAGE_MEAN[ch]!) * 255;
+          if (Math.abs(level - expected[i * 3 + ch]!) <= 1) close++;
+        }
+      }
+      expect(close / (3 * plane), c.name).toBeGreaterThanOrEqual(0.99);
+    }
+  });
+
+  it('decodes the JPEG close to libjpeg (separately from the resize)', async () => {
+    const jpeg = await loadRgb('images/rocket.jpg');
+    const pillow = await loadRgb('pillow/rocket.pillow.png');
+    const a = agreement(jpeg.data, pillow.data);
+    const resized = agreement(preprocessToRgb(jpeg).data, (await loadRgb('pillow/rocket.expected.png')).data);
+    console.info(
+      `rocket.jpg, jpeg-js vs Pillow's libjpeg: ${(a.exact * 100).toFixed(2)}% exact, ${(a.within1 * 100).toFixed(2)}% within 1, max diff ${a.maxDiff}; after resize + crop: ${(resized.within1 * 100).toFixed(2)}% within 1, max diff ${resized.maxDiff}`,
+    );
+    expect(a.within1).toBeGreaterThanOrEqual(0.95);
+    expect(resized.within1).toBeGreaterThanOrEqual(0.99);
+  });
+});
+
+describe('image inputs', () => {
+  const rgba = { data: new Uint8Array(3 * 2 * 4).map((_, i) => i * 10), width: 3, height: 2 };
+
+  it('drops alpha from RGBA and accepts RGB, Uint8ClampedArray and explicit channels', () => {
+    const rgb = toRgbImage(rgba);
+    expect(Array.from(rgb.data.subarray(0, 6))).toEqual([0, 10, 20, 40, 50, 60]);
+    const fromRgb = toRgbImage({ data: rgb.data, width: 3, height: 2 });
+    expect(sameBytes(fromRgb.data, rgb.data)).toBe(true);
+    const clamped = toRgbImage({ ...rgba, data: new Uint8ClampedArray(rgba.data), channels: 4 });
+    expect(sameBytes(clamped.data, rgb.data)).toBe(true);
+    expect(sameBytes(preprocess(rgba).pixelValues, preprocess(fromRgb).pixelValues)).toBe(true);
+  });
+
+  it('explains bad images', () => {
+    expect(() => preprocess({ data: new Uint8Array(0), width: 0, height: 5 })).toThrow(
+      'the image is 0x5; width and height must be positive integers',
+    );
+    expect(() => preprocess({ data: new Uint8Array(10), width: 3, height: 2 })).toThrow(
+      'a 3x2 image needs 24 bytes (RGBA) or 18 (RGB), got 10',
+    );
+    expect(() => preprocess({ data: new Uint8Array(12), width: 3, height: 2, channels: 2 as 3 })).toThrow(
+      'channels must be 3 (RGB) or 4 (RGBA), got 2',
+    );
+    expect(() => preprocess({ data: new Uint8Array(24), width: 3, height: 2, channels: 3 })).toThrow(
+      'with 3 channels needs 18 bytes, got 24',
+    );
+    expect(() =>
+      preprocess({ data: new Float32Array(24) as unknown as Uint8Array, width: 3, height: 2 }),
+    ).toThrow('got Float32Array');
+    expect(() => preprocess(null as unknown as Uint8Array as never)).toThrow('expected an image, got null');
+    expect(() => preprocess([rgba, { ...rgba, width: 2, height: 3 }], { crop: false })).toThrow(
+      'image 1 comes out 224x336 but image 0 is 336x224',
+    );
+    expect(() => preprocess(rgba, { resample: 0 })).toThrow('resample 0 is not supported (nearest)');
+    expect(() => preprocess(rgba, { mean: [0.5, 0.5] })).toThrow('mean must be 3 finite numbers');
+    expect(() => preprocess(rgba, { crop: 0 })).toThrow('crop must be a positive integer');
+  });
+
+  it('center-crops with HF rounding and pads small images with black', () => {
+    const image = {
+      data: new Uint8Array(5 * 4 * 3).map((_, i) => 1 + Math.floor(i / 3)),
+      width: 5,
+      height: 4,
+    };
+    // floor((5 - 2) / 2) = 1, floor((4 - 3) / 2) = 0.
+    expect(Array.from(centerCrop(image, 2, 3).data.filter((_, i) => i % 3 === 0))).toEqual([
+      2, 3, 7, 8, 12, 13,
+    ]);
+    // Padding: 5 -> 8 wide puts ceil(3 / 2) = 2 columns before; 4 -> 5 high puts 1 row before.
+    const padded = centerCrop(image, 8, 5);
+    const firstChannel = Array.from(padded.data.filter((_, i) => i % 3 === 0));
+    expect(firstChannel.slice(0, 8)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(firstChannel.slice(8, 16)).toEqual([0, 0, 1, 2, 3, 4, 5, 0]);
+    expect(shortestEdgeSize(37, 53, 224)).toEqual({ width: 224, height: 320 });
+    expect(shortestEdgeSize(1000, 700, 224)).toEqual({ width: 320, height: 224 });
+  });
+
+  it('resizes exactly to a requested size and keeps same-size images', () => {
+    const image = generate(20, 10, 9);
+    expect(sameBytes(resizeImage(image, 20, 10).data, image.data)).toBe(true);
+    const { shape } = preprocess(image, { size: { height: 32, width: 48 }, crop: false });
+    expect(shape).toEqual([1, 3, 32, 48]);
+    expect(preprocess([], {}).shape).toEqual([0, 3, 224, 224]);
+  });
+
+  it('makes a tensor on a backend', async () => {
+    const backend = await createBackend('cpu');
+    try {
+      const image = generate(40, 30, 11);
+      const t = preprocessToTensor([image, image], backend, { size: 16, crop: 16 });
+      expect(t.shape).toEqual([2, 3, 16, 16]);
+      expect(t.dtype).toBe('f32');
+      const values = await t.read();
+      expect(Array.from(values)).toEqual(
+        Array.from(preprocess([image, image], { size: 16, crop: 16 }).pixelValues),
+      );
+      t.dispose();
+    } finally {
+      backend.dispose();
+    }
+  });
+
+  it('loads PNG and JPEG files and bytes in Node, and rejects other data', async () => {
+    const png = await loadImage(fixture('images/chelsea.png'));
+    expect([png.width, png.height, png.channels]).toEqual([451, 300, 4]);
+    const jpeg = await loadImage(readFileSync(fixture('images/rocket.jpg')));
+    expect([jpeg.width, jpeg.height, jpeg.channels]).toEqual([640, 427, 3]);
+    await expect(loadImage(new TextEncoder().encode('GIF89a...'))).rejects.toThrow(
+      'is not a PNG or JPEG file (it starts with bytes 47 49 46 38)',
+    );
+    await expect(loadImage(fixture('images/missing.png'))).rejects.toThrow(
+      /loadImage\(\): cannot read .*missing\.png: ENOENT/,
+    );
+  });
+});

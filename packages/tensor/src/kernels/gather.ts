@@ -1,0 +1,124 @@
+// gather(x, indices, axis) and embedding(table, ids): pick slices of x along an axis by index.
+import type { TensorInfo } from '../backend.js';
+import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { allocArray, type TypedArray } from '../dtype.js';
+import { run1 } from '../engine.js';
+import type { Kernel } from '../kernel.js';
+import { formatShape, normAxis, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { scatterAdd } from './scatter.js';
+import { assertMaxRank, dispatchIndexMap } from './transpose.js';
+
+interface GatherAttrs {
+  /** Non-negative. */
+  readonly axis: number;
+}
+
+const gatherParams = uniformLayout({ size: 'u32', fill: 'u32', dim: 'u32', inner: 'u32', count: 'u32' });
+
+/** @internal Throws unless `indices` is i32 (shared with scatterAdd and oneHot). */
+export function assertIndices(indices: TensorInfo, op: string): void {
+  if (indices.dtype !== 'i32') {
+    throw new TypeError(
+      `${op}: indices must be i32, got ${indices.dtype}${formatShape(indices.shape)}; cast them first`,
+    );
+  }
+}
+
+/** @internal The CPU reference's range check: names the index, its position and the valid range. */
+export function checkIndex(v: number, position: number, dim: number, op: string, what: string): void {
+  if (v < 0 || v >= dim) {
+    throw new RangeError(
+      `${op}: index ${v} at position ${position} of indices is out of range [0, ${dim}) for ${what}`,
+    );
+  }
+}
+
+export const gatherKernel: Kernel<GatherAttrs> = {
+  name: 'gather',
+  infer([x, indices], { axis }): TensorInfo[] {
+    assertIndices(indices!, 'gather');
+    const shape = [...x!.shape.slice(0, axis), ...indices!.shape, ...x!.shape.slice(axis + 1)];
+    assertMaxRank({ shape, dtype: x!.dtype }, 'gather', 'the output');
+    return [{ shape, dtype: x!.dtype }];
+  },
+  cpu([x, indices], { axis }, [out]) {
+    const result: TypedArray = allocArray(out!.dtype, sizeOf(out!.shape));
+    const dim = x!.shape[axis]!;
+    const outer = x!.shape.slice(0, axis).reduce((n, d) => n * d, 1);
+    const inner = x!.shape.slice(axis + 1).reduce((n, d) => n * d, 1);
+    const ids = indices!.data;
+    const what = `axis ${axis} of x (shape ${formatShape(x!.shape)})`;
+    for (let j = 0; j < ids.length; j++) checkIndex(ids[j]!, j, dim, 'gather', what);
+    let o = 0;
+    for (let b = 0; b < outer; b++) {
+      for (let j = 0; j < ids.length; j++) {
+        const src = (b * dim + ids[j]!) * inner;
+        for (let r = 0; r < inner; r++) result[o++] = x!.data[src + r]!;
+      }
+    }
+    return [result];
+  },
+  webgpu(ctx, [x, indices], [out], { axis }) {
+    const dim = x!.shape[axis]!;
+    if (dim === 0 && out!.size > 0)
+      throw new RangeError(`gather: axis ${axis} of x (shape ${formatShape(x!.shape)}) is empty`);
+    dispatchIndexMap(ctx, {
+      key: 'gather',
+      sources: [x!],
+      extras: [{ tensor: indices!, name: 'ids', type: 'i32' }],
+      out: out!,
+      paramsWgsl: gatherParams.wgsl('Params'),
+      uniforms: gatherParams.pack({
+        size: out!.size,
+        fill: 0,
+        dim,
+        inner: x!.shape.slice(axis + 1).reduce((n, d) => n * d, 1),
+        count: indices!.size,
+      }),
+      // Out-of-range indices are clamped (no validation pass on the GPU).
+      locate: `fn locate(o: u32) -> vec2<i32> {
+  let r = o % p.inner;
+  let j = (o / p.inner) % p.count;
+  let b = o / (p.inner * p.count);
+  let k = u32(clamp(ids[j], 0, i32(p.dim) - 1));
+  return vec2<i32>(0, i32((b * p.dim + k) * p.inner + r));
+}`,
+    });
+  },
+  tfjs(tf, [x, indices], { axis }) {
+    return [tf.gather(x, indices, axis)];
+  },
+  grad({ dy: [dy], inputs: [x, indices], attrs: { axis } }) {
+    return [dy && scatterAdd(x!.shape, indices!, dy, axis), undefined];
+  },
+};
+
+/**
+ * Picks slices of `x` along `axis` (negative counts from the end) at `indices` (i32): the result
+ * has shape `x.shape[:axis] + indices.shape + x.shape[axis+1:]`. An index outside
+ * `[0, x.shape[axis])` is an error on the CPU backends; on WebGPU it is clamped into range (there
+ * is no validation pass), so validate untrusted indices first.
+ *
+ * @example
+ * ```ts
+ * const rows = gather(x, ids, 0); // x [V, C], ids [B, T] -> [B, T, C]
+ * ```
+ */
+export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
+  return run1(gatherKernel, [x, indices], { axis: normAxis(axis, x.rank, 'gather') });
+}
+
+/**
+ * Looks up rows of an embedding table: `gather(table, ids, 0)`, `[V, C]` and `[...]` -> `[..., C]`.
+ *
+ * @example
+ * ```ts
+ * const tokens = embedding(params['token_embedding.weight'], inputIds); // [B, T] -> [B, T, C]
+ * ```
+ */
+export function embedding(table: Tensor, ids: Tensor): Tensor {
+  if (table.rank !== 2)
+    throw new RangeError(`embedding: table must be [V, C], got shape ${formatShape(table.shape)}`);
+  return gather(table, ids, 0);
+}

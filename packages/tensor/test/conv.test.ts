@@ -1,0 +1,275 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { gradCheck } from '../src/autograd/gradCheck.js';
+import { f32ToF16 } from '../src/dtype.js';
+import {
+  type Backend,
+  type Conv2dOptions,
+  conv2d,
+  maxPool2d,
+  runKernel,
+  type Tensor,
+  tensor,
+  upsampleNearest,
+} from '../src/index.node.js';
+import {
+  conv2dAttrs,
+  conv2dGradFilterKernel,
+  conv2dGradInputKernel,
+  conv2dKernel,
+} from '../src/kernels/conv2d.js';
+import { maxPool2dGradKernel } from '../src/kernels/maxPool2d.js';
+import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
+import { expectClose } from './util/compare.js';
+import { freshSeed, rng } from './util/random.js';
+
+let reference: Backend;
+let others: NamedBackend[];
+let dispose: () => void;
+beforeAll(async () => {
+  ({ reference, others, dispose } = await kernelBackends());
+});
+afterAll(() => dispose());
+
+/** A conv config: x shape, w shape, bias or not, options. */
+type ConvConfig = [name: string, x: number[], w: number[], bias: boolean, options: Conv2dOptions];
+
+const convs: ConvConfig[] = [
+  ['3x3 pad 1 (gemm)', [2, 3, 17, 13], [20, 3, 3, 3], true, { padding: 1 }],
+  [
+    '3x3 stride 2 pad 1, 65 filters (two channel tiles)',
+    [1, 4, 9, 11],
+    [65, 4, 3, 3],
+    false,
+    { stride: 2, padding: 1 },
+  ],
+  ['5x5 same', [1, 3, 13, 15], [16, 3, 5, 5], true, { padding: 'same' }],
+  ['7x7 stride 2 pad 3', [1, 3, 33, 33], [17, 3, 7, 7], true, { stride: 2, padding: 3 }],
+  ['1x1 (matmul fast path)', [2, 33, 5, 7], [17, 33, 1, 1], true, {}],
+  ['1x1 stride 2', [1, 8, 9, 9], [16, 8, 1, 1], false, { stride: 2 }],
+  ['groups 2', [1, 6, 9, 9], [32, 3, 3, 3], true, { groups: 2, padding: 1 }],
+  ['depthwise 3x3 (direct)', [2, 8, 10, 9], [8, 1, 3, 3], true, { groups: 8, padding: 1 }],
+  ['dilation 2 (direct)', [1, 3, 17, 15], [5, 3, 3, 3], false, { dilation: 2, padding: 2 }],
+  [
+    'dilation [2, 1] stride 2 same',
+    [1, 4, 17, 17],
+    [16, 4, 3, 3],
+    true,
+    { dilation: [2, 1], stride: 2, padding: 'same' },
+  ],
+  ['3x1 kernel padding [1, 0]', [1, 4, 7, 6], [16, 4, 3, 1], false, { padding: [1, 0] }],
+  ['patch embed 16/16 on 3x48x48', [1, 3, 48, 48], [32, 3, 16, 16], true, { stride: 16 }],
+  ['patch embed 16/16, cropped 2x3x50x49', [2, 3, 50, 49], [8, 3, 16, 16], false, { stride: 16 }],
+  ['patch embed 32/32', [1, 3, 64, 64], [16, 3, 32, 32], true, { stride: 32 }],
+];
+
+const cases: KernelCase[] = convs.map(([name, x, w, bias, options]) => ({
+  name: `conv2d ${name}`,
+  inputs: bias ? [{ shape: x }, { shape: w }, { shape: [w[0]!] }] : [{ shape: x }, { shape: w }],
+  run: (xt, wt, bt) => conv2d(xt!, wt!, bt, options),
+  atol: 1e-4,
+  rtol: 1e-4,
+}));
+
+// The gradient kernels on their own, for every backend (the FD checks below run on the reference).
+for (const [name, x, w, , options] of convs.slice(0, 11)) {
+  const attrs = conv2dAttrs(w, options);
+  const [n, o] = [x[0]!, w[0]!];
+  const oh =
+    Math.floor((x[2]! + 2 * attrs.padding[0] - attrs.dilation[0] * (w[2]! - 1) - 1) / attrs.stride[0]) + 1;
+  const ow =
+    Math.floor((x[3]! + 2 * attrs.padding[1] - attrs.dilation[1] * (w[3]! - 1) - 1) / attrs.stride[1]) + 1;
+  const dy = [n, o, oh, ow];
+  cases.push({
+    name: `conv2dGradInput ${name}`,
+    inputs: [{ shape: dy }, { shape: w }],
+    run: (d, wt) => runKernel(conv2dGradInputKernel, [d!, wt!], { ...attrs, shape: x }),
+    atol: 1e-4,
+    rtol: 1e-4,
+  });
+  cases.push({
+    name: `conv2dGradFilter ${name}`,
+    inputs: [{ shape: x }, { shape: dy }],
+    run: (xt, d) => runKernel(conv2dGradFilterKernel, [xt!, d!], { ...attrs, shape: w }),
+    atol: 1e-3,
+    rtol: 1e-4,
+  });
+}
+
+const pools: [
+  string,
+  number[],
+  number | [number, number],
+  number | [number, number],
+  number | [number, number],
+][] = [
+  ['2x2 stride 2', [2, 3, 9, 11], 2, 2, 0],
+  ['3x3 stride 2 pad 1', [1, 4, 17, 13], 3, 2, 1],
+  ['[3, 2] stride [1, 2] pad [1, 0]', [1, 2, 7, 9], [3, 2], [1, 2], [1, 0]],
+];
+for (const [name, x, k, s, p] of pools) {
+  cases.push({ name: `maxPool2d ${name}`, inputs: [{ shape: x }], run: (xt) => maxPool2d(xt!, k, s, p) });
+  cases.push({
+    name: `maxPool2dGrad ${name}`,
+    inputs: [{ shape: x }],
+    run: (xt) => {
+      const y = maxPool2d(xt!, k, s, p);
+      const dy = tensor(
+        Float32Array.from({ length: y.size }, (_, i) => ((i * 7) % 11) - 5),
+        y.shape,
+        { backend: y.backend },
+      );
+      return runKernel(maxPool2dGradKernel, [xt!, dy], {
+        kernel: typeof k === 'number' ? [k, k] : k,
+        stride: typeof s === 'number' ? [s, s] : s,
+        padding: typeof p === 'number' ? [p, p] : p,
+      });
+    },
+  });
+}
+
+cases.push(
+  { name: 'upsampleNearest x2', inputs: [{ shape: [2, 3, 5, 7] }], run: (x) => upsampleNearest(x!, 2) },
+  {
+    name: 'upsampleNearest [3, 1] i32',
+    inputs: [{ shape: [1, 2, 3, 4], dtype: 'i32', range: [-9, 9] }],
+    run: (x) => upsampleNearest(x!, [3, 1]),
+  },
+  {
+    name: 'upsampleNearest f16 x3',
+    inputs: [
+      {
+        shape: [1, 1, 3, 3],
+        dtype: 'f16',
+        data: Uint16Array.from({ length: 9 }, (_, i) => f32ToF16(i / 4 - 1)),
+      },
+    ],
+    run: (x) => upsampleNearest(x!, 3),
+  },
+);
+
+describe('conv / pool / upsample kernels', () => {
+  test.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    await checkKernelCase(c, reference, others, freshSeed());
+  });
+
+  test('the patch-embed and 1x1 fast paths equal the direct conv kernel', async () => {
+    const next = rng(freshSeed());
+    const rand = (shape: number[]) =>
+      tensor(
+        Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1),
+        shape,
+        { backend: reference },
+      );
+    for (const [xs, ws, stride] of [
+      [[1, 3, 48, 48], [8, 3, 16, 16], 16],
+      [[2, 5, 6, 7], [4, 5, 1, 1], 1],
+    ] as const) {
+      const x = rand([...xs]);
+      const w = rand([...ws]);
+      const b = rand([ws[0]]);
+      const fast = conv2d(x, w, b, { stride });
+      const direct = runKernel(conv2dKernel, [x, w, b], conv2dAttrs(w.shape, { stride }))[0]!;
+      expectClose(
+        (await fast.read()) as Float32Array,
+        (await direct.read()) as Float32Array,
+        1e-4,
+        `fast path ${ws}`,
+        1e-4,
+      );
+      for (const t of [x, w, b, fast, direct]) t.dispose();
+    }
+  });
+});
+
+describe('conv / pool / upsample errors', () => {
+  const t = (shape: number[]) =>
+    tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, { backend: reference });
+
+  test('conv2d names both shapes', () => {
+    expect(() => conv2d(t([1, 3, 16, 16]), t([8, 4, 3, 3]))).toThrow(
+      'conv2d: w has shape [8, 4, 3, 3] but x has shape [1, 3, 16, 16]: w.shape[1] must be C / groups = 3',
+    );
+    expect(() => conv2d(t([1, 6, 8, 8]), t([8, 3, 3, 3]), undefined, { groups: 4 })).toThrow(
+      'conv2d: groups 4 must divide both the input channels C=6 and the output channels O=8',
+    );
+    expect(() => conv2d(t([1, 3, 8, 8]), t([8, 3, 3, 3]), t([4]))).toThrow(
+      'conv2d: bias has shape [4] but w has shape [8, 3, 3, 3]; expected [8]',
+    );
+    expect(() => conv2d(t([1, 3, 2, 2]), t([8, 3, 3, 3]))).toThrow(
+      'conv2d: the 3x3 kernel (dilation [1,1]) does not fit the padded input',
+    );
+    expect(() => conv2d(t([3, 8, 8]), t([8, 3, 3, 3]))).toThrow(
+      'conv2d: x must be [N, C, H, W], got shape [3, 8, 8]',
+    );
+    expect(() => conv2d(t([1, 3, 8, 8]), t([8, 3, 2, 2]), undefined, { padding: 'same' })).toThrow(
+      "padding 'same' needs an odd kernel",
+    );
+  });
+
+  test('maxPool2d and upsampleNearest validate their arguments', () => {
+    expect(() => maxPool2d(t([1, 1, 4, 4]), 2, 2, 2)).toThrow(
+      'maxPool2d: x of shape [1, 1, 4, 4] with kernel [2,2], stride [2,2], padding [2,2]: padding must be at most half the kernel',
+    );
+    expect(() => maxPool2d(t([4, 4]), 2)).toThrow('maxPool2d: x must be [N, C, H, W]');
+    expect(() => upsampleNearest(t([1, 1, 2, 2]), 1.5)).toThrow(
+      'upsampleNearest: scale must be positive integers, got [1.5, 1.5]',
+    );
+  });
+});
+
+describe('conv / pool / upsample gradients (finite differences)', () => {
+  let next = rng(1);
+  const rand = (shape: number[]) =>
+    tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1),
+      shape,
+      { backend: reference },
+    );
+  /** Distinct values 0.1 apart, so a finite-difference step never changes which element is a max. */
+  const distinct = (shape: number[]) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = Array.from({ length: size }, (_, i) => i * 0.1 - size * 0.05);
+    for (let i = size - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1));
+      [values[i], values[j]] = [values[j]!, values[i]!];
+    }
+    return tensor(values, shape, { backend: reference });
+  };
+  const checks: [string, () => [(...xs: Tensor[]) => Tensor, Tensor[]]][] = [
+    [
+      'conv2d stride 2 pad 1 + bias',
+      () => [
+        (x, w, b) => conv2d(x!, w!, b, { stride: 2, padding: 1 }),
+        [rand([2, 2, 5, 5]), rand([3, 2, 3, 3]), rand([3])],
+      ],
+    ],
+    [
+      'conv2d groups 2 dilation 2',
+      () => [
+        (x, w) => conv2d(x!, w!, undefined, { groups: 2, dilation: 2, padding: 1 }),
+        [rand([1, 4, 6, 5]), rand([4, 2, 3, 2])],
+      ],
+    ],
+    [
+      'conv2d patch embed (matmul path)',
+      () => [
+        (x, w, b) => conv2d(x!, w!, b, { stride: 2 }),
+        [rand([1, 2, 5, 4]), rand([3, 2, 2, 2]), rand([3])],
+      ],
+    ],
+    [
+      'conv2d 1x1 (matmul path)',
+      () => [(x, w, b) => conv2d(x!, w!, b), [rand([2, 3, 2, 3]), rand([2, 3, 1, 1]), rand([2])]],
+    ],
+    ['maxPool2d 3x3 stride 2 pad 1', () => [(x) => maxPool2d(x!, 3, 2, 1), [distinct([1, 2, 6, 5])]]],
+    ['upsampleNearest [2, 3]', () => [(x) => upsampleNearest(x!, [2, 3]), [rand([1, 2, 3, 2])]]],
+  ];
+  test.each(checks)('%s', async (_, make) => {
+    next = rng(freshSeed());
+    const [f, xs] = make();
+    const r = await gradCheck(f, xs);
+    for (const x of xs) x.dispose();
+    expect(r.ok, r.message).toBe(true);
+  });
+});
