@@ -1,0 +1,68 @@
+// Fused scaled-dot-product attention with grouped-query heads, causal masking relative to a query
+// offset, padding / boolean / additive masks and a valid-key prefix (kvLength) for preallocated
+// KV caches. See attention/ for the CPU reference, the WebGPU kernels, tfjs and the gradient.
+import { run1 } from '../engine.js';
+import type { Kernel } from '../kernel.js';
+import type { Tensor } from '../tensor.js';
+import {
+  type AttentionAttrs,
+  type AttentionOptions,
+  attentionAttrs,
+  attentionDims,
+} from './attention/attentionDims.js';
+import { attentionGrad } from './attention/attentionGrad.js';
+import { attentionCpu } from './attention/attentionReference.js';
+import { attentionTfjs, tfjsInfos } from './attention/attentionTfjs.js';
+import { attentionWebGpu } from './attention/attentionWebGpu.js';
+
+export type { AttentionOptions };
+
+/**
+ * The fused attention kernel behind {@link attention} (inputs q, k, v and an optional mask).
+ *
+ * @example
+ * ```ts
+ * const [y] = runKernel(attentionKernel, [q, k, v], {
+ *   causal: true, scale: 0.125, kvLength: 17, queryOffset: 16, mask: 'none',
+ * });
+ * ```
+ */
+export const attentionKernel: Kernel<AttentionAttrs> = {
+  name: 'attention',
+  infer(inputs, attrs) {
+    const dims = attentionDims(inputs, attrs);
+    return [{ shape: [dims.batch, dims.qHeads, dims.tq, dims.dv], dtype: 'f32' }];
+  },
+  cpu(inputs, attrs) {
+    return [attentionCpu(inputs, attrs, attentionDims(inputs, attrs))];
+  },
+  webgpu(ctx, inputs, [out], attrs) {
+    attentionWebGpu(ctx, inputs, out!, attrs, attentionDims(inputs, attrs));
+  },
+  tfjs(tf, inputs, attrs) {
+    return [attentionTfjs(tf, inputs, attrs, attentionDims(tfjsInfos(inputs, attrs), attrs))];
+  },
+  grad: attentionGrad,
+};
+
+/**
+ * Scaled dot-product attention, fused: `softmax(scale · q kᵀ + mask) v` over the visible keys, with
+ * grouped-query heads (query head h reads kv head `floor(h / (Hq / Hkv))`). Rows that see no key
+ * give zeros. On WebGPU it is one flash-attention dispatch (a decode kernel when Tq = 1); the score
+ * matrix is never stored.
+ *
+ * Shapes: q `[B, Hq, Tq, D]`, k `[B, Hkv, Tk, D]`, v `[B, Hkv, Tk, Dv]` → `[B, Hq, Tq, Dv]`.
+ *
+ * The gradient (q, k and v; not the mask) recomputes the probabilities and is built from ops.
+ *
+ * @example
+ * ```ts
+ * // A decoder step reading a KV cache: 8 query heads share 2 kv heads.
+ * const { k, v, kvLength } = appendKv(cache, layer, kNew, vNew);
+ * const y = attention(q, k, v, { causal: true, kvLength }); // [1, 8, 1, 64]
+ * ```
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const { mask } = options;
+  return run1(attentionKernel, mask ? [q, k, v, mask] : [q, k, v], attentionAttrs(q, k, options));
+}

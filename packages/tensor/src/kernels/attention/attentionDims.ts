@@ -1,0 +1,153 @@
+// Attributes, dimensions and input validation shared by the attention kernels (forward, the
+// probabilities kernel the backward recomputes, and the CPU, WebGPU and tfjs implementations).
+import type { TensorInfo } from '../../backend.js';
+import { formatShape } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+
+/** How the optional mask input is read: absent, bool (nonzero = may attend) or added to the scores. */
+export type AttentionMaskKind = 'none' | 'bool' | 'additive';
+
+/** Resolved attributes of an attention kernel (every option has a value by the time it runs). */
+export interface AttentionAttrs {
+  readonly causal: boolean;
+  readonly scale: number;
+  /** Keys `[0, kvLength)` are read; the rest of k and v is ignored (a preallocated cache). */
+  readonly kvLength: number;
+  /** Absolute position of query 0; row `i` may see keys `j <= i + queryOffset` when causal. */
+  readonly queryOffset: number;
+  readonly mask: AttentionMaskKind;
+}
+
+/**
+ * Options of `attention`.
+ *
+ * @example
+ * ```ts
+ * const options: AttentionOptions = { causal: true, kvLength: cache.length + 1 };
+ * ```
+ */
+export interface AttentionOptions {
+  /** Each query row sees only keys at or before its absolute position (`queryOffset + i`). */
+  causal?: boolean;
+  /**
+   * A bool padding mask `[B, Tk]` (true = a real token), or a mask broadcastable to
+   * `[B, Hq, Tq, Tk]` (each of the first three axes its size or 1): bool (true = may attend) or
+   * f32 added to the scaled scores (`-Infinity` hides a key). Its last axis may also be `kvLength`.
+   */
+  mask?: Tensor;
+  /** Multiplies `q·k` (default `1 / sqrt(D)`). */
+  scale?: number;
+  /** Only keys `[0, kvLength)` of k and v are read (default Tk): a preallocated cache's valid prefix. */
+  kvLength?: number;
+  /** Absolute position of query row 0 for causal masking (default `kvLength - Tq`). */
+  queryOffset?: number;
+}
+
+/** Resolves the options' defaults into kernel attributes. */
+export function attentionAttrs(q: Tensor, k: Tensor, options: AttentionOptions): AttentionAttrs {
+  const kvLength = options.kvLength ?? k.shape[2] ?? 0;
+  const { mask } = options;
+  return {
+    causal: options.causal ?? false,
+    scale: options.scale ?? 1 / Math.sqrt(q.shape[3] ?? 1),
+    kvLength,
+    queryOffset: options.queryOffset ?? kvLength - (q.shape[2] ?? 0),
+    mask: mask === undefined ? 'none' : mask.dtype === 'bool' ? 'bool' : 'additive',
+  };
+}
+
+/** Sizes of one attention call. */
+export interface AttentionDims {
+  readonly batch: number;
+  readonly qHeads: number;
+  readonly kvHeads: number;
+  /** Query heads per kv head (grouped-query attention); query head h reads kv head floor(h / group). */
+  readonly group: number;
+  readonly tq: number;
+  /** Allocated key positions (k.shape[2]); only the first `kvLength` are valid. */
+  readonly tk: number;
+  readonly d: number;
+  readonly dv: number;
+  /** Element strides of the mask over [B, Hq, Tq] (0 on broadcast axes); its last axis has stride 1. */
+  readonly maskStrides: readonly [number, number, number];
+}
+
+const describe = (t: TensorInfo) => `${t.dtype}${formatShape(t.shape)}`;
+
+/**
+ * Validates q, k, v (and the mask) and returns the sizes. Errors name the op, the inputs and their
+ * shapes.
+ */
+export function attentionDims(
+  inputs: readonly TensorInfo[],
+  attrs: AttentionAttrs,
+  op = 'attention',
+): AttentionDims {
+  const [q, k, v, mask] = inputs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo | undefined];
+  const named: [string, TensorInfo, string][] = [
+    ['q', q, '[B, Hq, Tq, D]'],
+    ['k', k, '[B, Hkv, Tk, D]'],
+    ['v', v, '[B, Hkv, Tk, Dv]'],
+  ];
+  for (const [name, t, layout] of named) {
+    if (t.shape.length !== 4)
+      throw new RangeError(`${op}: ${name} must have rank 4 ${layout}, got ${describe(t)}`);
+    if (t.dtype !== 'f32')
+      throw new TypeError(`${op}: ${name} must be f32, got ${describe(t)}; cast it first`);
+  }
+  const [batch, qHeads, tq, d] = q.shape as [number, number, number, number];
+  const [kb, kvHeads, tk, kd] = k.shape as [number, number, number, number];
+  const [vb, vh, vt, dv] = v.shape as [number, number, number, number];
+  const qk = `q ${describe(q)}, k ${describe(k)}`;
+  if (kb !== batch) throw new RangeError(`${op}: batch sizes differ: ${qk}`);
+  if (kd !== d) throw new RangeError(`${op}: q's head size ${d} differs from k's ${kd}: ${qk}`);
+  if (vb !== kb || vh !== kvHeads || vt !== tk) {
+    throw new RangeError(`${op}: k and v must agree on [B, Hkv, Tk]: k ${describe(k)}, v ${describe(v)}`);
+  }
+  if (d < 1 || dv < 1) throw new RangeError(`${op}: head sizes must be at least 1: ${qk}, v ${describe(v)}`);
+  if (kvHeads < 1 || qHeads % kvHeads !== 0) {
+    throw new RangeError(`${op}: q's ${qHeads} heads are not a multiple of k's ${kvHeads} heads (${qk})`);
+  }
+  if (!Number.isInteger(attrs.kvLength) || attrs.kvLength < 0 || attrs.kvLength > tk) {
+    throw new RangeError(
+      `${op}: kvLength ${attrs.kvLength} must be an integer in [0, ${tk}] (k ${describe(k)})`,
+    );
+  }
+  if (!Number.isInteger(attrs.queryOffset))
+    throw new RangeError(`${op}: queryOffset ${attrs.queryOffset} must be an integer`);
+  if (!Number.isFinite(attrs.scale))
+    throw new RangeError(`${op}: scale ${attrs.scale} must be a finite number`);
+  const maskStrides = mask ? maskStridesOf(mask, attrs, { batch, qHeads, tq, tk }, op) : ([0, 0, 0] as const);
+  return { batch, qHeads, kvHeads, group: qHeads / kvHeads, tq, tk, d, dv, maskStrides };
+}
+
+function maskStridesOf(
+  mask: TensorInfo,
+  attrs: AttentionAttrs,
+  { batch, qHeads, tq, tk }: { batch: number; qHeads: number; tq: number; tk: number },
+  op: string,
+): [number, number, number] {
+  const keys = attrs.kvLength === tk ? `${tk}` : `${tk} or ${attrs.kvLength} (kvLength)`;
+  const expected =
+    `a bool padding mask [B, Tk] = [${batch}, ${keys}] or a mask broadcastable as ` +
+    `[${batch} or 1, ${qHeads} or 1, ${tq} or 1, ${keys}]`;
+  const wrongKind = attrs.mask === 'bool' ? mask.dtype !== 'bool' : mask.dtype !== 'f32';
+  if (wrongKind || (mask.dtype !== 'bool' && mask.dtype !== 'f32')) {
+    throw new TypeError(`${op}: the mask must be bool or f32 (additive), got ${describe(mask)}`);
+  }
+  const s = mask.shape;
+  const last = s[s.length - 1];
+  const keysOk = last === tk || last === attrs.kvLength;
+  if (s.length === 2) {
+    if (mask.dtype !== 'bool' || (s[0] !== batch && s[0] !== 1) || !keysOk) {
+      throw new RangeError(`${op}: the mask ${describe(mask)} does not fit; expected ${expected}`);
+    }
+    return [s[0] === 1 ? 0 : last!, 0, 0];
+  }
+  const fits = (dim: number | undefined, n: number) => dim === n || dim === 1;
+  if (s.length !== 4 || !fits(s[0], batch) || !fits(s[1], qHeads) || !fits(s[2], tq) || !keysOk) {
+    throw new RangeError(`${op}: the mask ${describe(mask)} does not fit; expected ${expected}`);
+  }
+  const [mb, mh, mq, mk] = s as [number, number, number, number];
+  return [mb === 1 ? 0 : mh * mq * mk, mh === 1 ? 0 : mq * mk, mq === 1 ? 0 : mk];
+}

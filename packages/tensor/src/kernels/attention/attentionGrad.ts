@@ -1,0 +1,62 @@
+// The gradient of attention, recompute-based and built from exported ops so that it runs on every
+// backend: the probabilities P are recomputed (attentionProbs, with the forward's masking rules),
+// then the usual softmax-attention backward with grouped heads folded into rows:
+//   dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = scale · dS K,  dK = scale · dSᵀ Q.
+// Query heads sharing a kv head become extra rows of one matrix ([B, Hkv, G·Tq, ·]), so the sum of
+// their contributions to dK and dV is part of the matmul. Only the valid keys [0, kvLength) take
+// part (a cache's unused tail may hold anything); their gradient rows beyond kvLength are zero. The
+// mask gets no gradient. Memory is O(Tq · Tk) per head: meant for training small models.
+import { run1 } from '../../engine.js';
+import type { GradArgs } from '../../kernel.js';
+import type { Tensor } from '../../tensor.js';
+import { mul, sub } from '../binary.js';
+import { matmul } from '../matmul.js';
+import { pad } from '../pad.js';
+import { sum } from '../reduce.js';
+import { reshape } from '../reshape.js';
+import { slice } from '../slice.js';
+import { scale } from '../unary.js';
+import { type AttentionAttrs, attentionDims } from './attentionDims.js';
+import { attentionProbsKernel } from './attentionProbs.js';
+
+/** The valid prefix [B, Hkv, kvLength, X] of a cache tensor (the tensor itself when all is valid). */
+function validKeys(x: Tensor, n: number): Tensor {
+  return n === x.shape[2] ? x : slice(x, [0, 0, 0, 0], [-1, -1, n, -1]);
+}
+
+/** Pads gradients of the valid keys back to the allocated length with zeros. */
+function padKeys(dx: Tensor, tk: number): Tensor {
+  const n = dx.shape[2]!;
+  return n === tk
+    ? dx
+    : pad(dx, [
+        [0, 0],
+        [0, 0],
+        [0, tk - n],
+        [0, 0],
+      ]);
+}
+
+/** Gradient rule of the attention kernel: `[dq, dk, dv, undefined]`. */
+export function attentionGrad({
+  dy: [dOut],
+  inputs,
+  attrs,
+}: GradArgs<AttentionAttrs>): (Tensor | undefined)[] {
+  if (!dOut) return [undefined, undefined, undefined, undefined];
+  const [q, k, v] = inputs as [Tensor, Tensor, Tensor];
+  const { batch, kvHeads, group, tq, tk, d, dv } = attentionDims(inputs, attrs);
+  const rows = group * tq;
+  const n = attrs.kvLength;
+  const keys = validKeys(k, n); // [B, Hkv, n, D]
+  const values = validKeys(v, n); // [B, Hkv, n, Dv]
+  const p = reshape(run1(attentionProbsKernel, inputs, attrs), [batch, kvHeads, rows, n]); // [B, Hkv, G·Tq, n]
+  const dO = reshape(dOut, [batch, kvHeads, rows, dv]); // [B, Hkv, G·Tq, Dv]
+  const dV = matmul(p, dO, { transposeA: true }); // [B, Hkv, n, Dv]
+  const dP = matmul(dO, values, { transposeB: true }); // [B, Hkv, G·Tq, n]
+  const dS = mul(p, sub(dP, sum(mul(dP, p), -1, true))); // [B, Hkv, G·Tq, n]
+  const dQ = reshape(scale(matmul(dS, keys), attrs.scale), q.shape); // [B, Hq, Tq, D]
+  const qRows = reshape(q, [batch, kvHeads, rows, d]); // [B, Hkv, G·Tq, D]
+  const dK = scale(matmul(dS, qRows, { transposeA: true }), attrs.scale); // [B, Hkv, n, D]
+  return [dQ, padKeys(dK, tk), padKeys(dV, tk), undefined];
+}

@@ -1,0 +1,288 @@
+// WebGPU attention: a fused flash-attention kernel for prefill (one workgroup per (b, h, block of
+// query rows), K/V tiles staged in workgroup memory, an online softmax over key blocks so the score
+// matrix never exists) and a decode kernel for Tq = 1 (the keys are split across the workgroup and
+// the max, sum and weighted values are reduced in workgroup memory).
+import { type GpuContext, type GpuTensor, workgroups1d } from '../../backends/webgpu/context.js';
+import { uniformLayout } from '../../backends/webgpu/uniforms.js';
+import type { AttentionAttrs, AttentionDims } from './attentionDims.js';
+
+export const attentionParams = uniformLayout({
+  batch: 'u32',
+  qHeads: 'u32',
+  kvHeads: 'u32',
+  tq: 'u32',
+  tk: 'u32',
+  kvLength: 'u32',
+  queryOffset: 'i32',
+  causal: 'u32',
+  scale: 'f32',
+  maskB: 'u32',
+  maskH: 'u32',
+  maskQ: 'u32',
+  queryBlocks: 'u32',
+  groups: 'u32',
+});
+
+/** Query rows per prefill workgroup (one invocation per row). */
+const BQ = 32;
+/** Keys per decode block (one invocation per key; a power of two for the tree reductions). */
+const DECODE_WG = 128;
+
+/** Bindings common to the attention kernels; the mask binding exists only when there is a mask. */
+export function attentionHeader(attrs: AttentionAttrs, d: number, dv: number): string {
+  const maskType = attrs.mask === 'bool' ? 'u32' : 'f32';
+  const mask =
+    attrs.mask === 'none' ? '' : `@group(0) @binding(3) var<storage, read> mask: array<${maskType}>;`;
+  const out = attrs.mask === 'none' ? 3 : 4;
+  return `${attentionParams.wgsl('Params')}
+const D = ${d}u;
+const DV = ${dv}u;
+@group(0) @binding(0) var<storage, read> q: array<f32>;
+@group(0) @binding(1) var<storage, read> k: array<f32>;
+@group(0) @binding(2) var<storage, read> v: array<f32>;
+${mask}
+@group(0) @binding(${out}) var<storage, read_write> outBuf: array<f32>;
+@group(0) @binding(${out + 1}) var<uniform> p: Params;
+`;
+}
+
+/** WGSL statements that skip a key (`continue`) or add to the score `s`, per mask kind. */
+function maskCode(attrs: AttentionAttrs, index: string): { before: string; add: string } {
+  if (attrs.mask === 'bool') return { before: `if (mask[${index}] == 0u) { continue; }`, add: '' };
+  if (attrs.mask === 'additive') return { before: '', add: ` + mask[${index}]` };
+  return { before: '', add: '' };
+}
+
+function flashSource(attrs: AttentionAttrs, d: number, dv: number, bk: number): string {
+  const m = maskCode(attrs, 'maskRow + key');
+  return `${attentionHeader(attrs, d, dv)}
+const BQ = ${BQ}u;
+const BK = ${bk}u;
+// K rows, then V rows, of the current key block: one tile, so the workgroup memory stays small.
+var<workgroup> tile: array<f32, ${bk * Math.max(d, dv)}>;
+
+@compute @workgroup_size(${BQ})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let wgIndex = wid.x + wid.y * nwg.x;
+  if (wgIndex >= p.groups) { return; }
+  // -inf cannot be a const-expression; an additive -inf is how a float mask hides a key.
+  var negInfBits = 0xff800000u;
+  let negInf = bitcast<f32>(negInfBits);
+  let qBlock = wgIndex % p.queryBlocks;
+  let bh = wgIndex / p.queryBlocks; // b * Hq + h
+  let h = bh % p.qHeads;
+  let b = bh / p.qHeads;
+  let kvBase = (b * p.kvHeads + h / (p.qHeads / p.kvHeads)) * p.tk;
+  let row = qBlock * BQ + lid;
+  let rowLive = row < p.tq;
+  // With a causal mask the block's last row bounds the keys any of its rows may see.
+  var kEnd = p.kvLength;
+  if (p.causal != 0u) {
+    let lastRow = min(qBlock * BQ + BQ, p.tq) - 1u;
+    kEnd = u32(clamp(i32(lastRow) + p.queryOffset + 1, 0, i32(p.kvLength)));
+  }
+  let rowLimit = i32(row) + p.queryOffset;
+  let maskRow = b * p.maskB + h * p.maskH + row * p.maskQ;
+  var qRow: array<f32, D>;
+  if (rowLive) {
+    for (var c = 0u; c < D; c++) { qRow[c] = q[(bh * p.tq + row) * D + c]; }
+  }
+  // Online softmax state: running max m, running sum l of exp(s - m), acc = sum of exp(s - m) * v.
+  var acc: array<f32, DV>;
+  var m = 0.0;
+  var l = 0.0;
+  for (var k0 = 0u; k0 < kEnd; k0 += BK) {
+    let n = min(BK, kEnd - k0);
+    // The block's keys are consecutive rows of k and v, so each tile is one contiguous range.
+    for (var e = lid; e < n * D; e += BQ) { tile[e] = k[(kvBase + k0) * D + e]; }
+    workgroupBarrier();
+    var s: array<f32, BK>;
+    var visible = 0u; // bit j: key k0 + j is visible to this row
+    var blockMax = 0.0;
+    if (rowLive) {
+      for (var j = 0u; j < n; j++) {
+        let key = k0 + j;
+        if (p.causal != 0u && i32(key) > rowLimit) { break; }
+        ${m.before}
+        var dot = 0.0;
+        for (var c = 0u; c < D; c++) { dot += qRow[c] * tile[j * D + c]; }
+        let sj = dot * p.scale${m.add};
+        if (sj == negInf) { continue; }
+        if (visible == 0u || sj > blockMax) { blockMax = sj; }
+        s[j] = sj;
+        visible |= 1u << j;
+      }
+    }
+    workgroupBarrier();
+    for (var e = lid; e < n * DV; e += BQ) { tile[e] = v[(kvBase + k0) * DV + e]; }
+    workgroupBarrier();
+    if (visible != 0u) {
+      // Before the first visible key acc and l are zero, so the rescale factor does not matter
+      // (and exp(m - mNew) could overflow): use 0.
+      let fresh = l == 0.0;
+      let mNew = select(max(m, blockMax), blockMax, fresh);
+      let corr = select(exp(m - mNew), 0.0, fresh);
+      l *= corr;
+      for (var c = 0u; c < DV; c++) { acc[c] *= corr; }
+      for (var j = 0u; j < n; j++) {
+        if ((visible & (1u << j)) == 0u) { continue; }
+        let pj = exp(s[j] - mNew);
+        l += pj;
+        for (var c = 0u; c < DV; c++) { acc[c] += pj * tile[j * DV + c]; }
+      }
+      m = mNew;
+    }
+    workgroupBarrier(); // the next block overwrites the tile
+  }
+  if (rowLive) {
+    // A row that saw no key (fully masked) has l == 0 and gives zeros.
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var c = 0u; c < DV; c++) { outBuf[(bh * p.tq + row) * DV + c] = acc[c] * inv; }
+  }
+}`;
+}
+
+function decodeSource(attrs: AttentionAttrs, d: number, dv: number): string {
+  const perLane = Math.ceil(dv / DECODE_WG);
+  const maskIndex = 'maskRow + key';
+  const boolCheck = attrs.mask === 'bool' ? `visible = mask[${maskIndex}] != 0u;` : '';
+  const add = attrs.mask === 'additive' ? ` + mask[${maskIndex}]` : '';
+  return `${attentionHeader(attrs, d, dv)}
+const WG = ${DECODE_WG}u;
+var<workgroup> qs: array<f32, D>;
+var<workgroup> probs: array<f32, WG>;
+var<workgroup> red: array<f32, WG>;
+
+@compute @workgroup_size(${DECODE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let bh = wid.x + wid.y * nwg.x; // b * Hq + h; Tq == 1
+  if (bh >= p.groups) { return; }
+  var negInfBits = 0xff800000u;
+  let negInf = bitcast<f32>(negInfBits);
+  let h = bh % p.qHeads;
+  let b = bh / p.qHeads;
+  let kvBase = (b * p.kvHeads + h / (p.qHeads / p.kvHeads)) * p.tk;
+  let maskRow = b * p.maskB + h * p.maskH;
+  for (var c = lid; c < D; c += WG) { qs[c] = q[bh * D + c]; }
+  workgroupBarrier();
+  var kEnd = p.kvLength;
+  if (p.causal != 0u) { kEnd = u32(clamp(p.queryOffset + 1, 0, i32(p.kvLength))); }
+  // m and l are the same in every invocation: they only change through workgroupUniformLoad values.
+  var m = 0.0;
+  var l = 0.0;
+  var acc: array<f32, ${perLane}>; // output dims lid, lid + WG, ...
+  for (var k0 = 0u; k0 < kEnd; k0 += WG) {
+    let key = k0 + lid;
+    var s = negInf;
+    if (key < kEnd) {
+      var visible = true;
+      ${boolCheck}
+      if (visible) {
+        var dot = 0.0;
+        for (var c = 0u; c < D; c++) { dot += qs[c] * k[(kvBase + key) * D + c]; }
+        s = dot * p.scale${add};
+      }
+    }
+    red[lid] = s;
+    for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+      workgroupBarrier();
+      if (lid < stride) { red[lid] = max(red[lid], red[lid + stride]); }
+    }
+    let blockMax = workgroupUniformLoad(&red[0]);
+    if (blockMax != negInf) {
+      let fresh = l == 0.0;
+      let mNew = select(max(m, blockMax), blockMax, fresh);
+      let corr = select(exp(m - mNew), 0.0, fresh);
+      var pj = 0.0;
+      if (s != negInf) { pj = exp(s - mNew); }
+      workgroupBarrier(); // every invocation has read red[0]
+      probs[lid] = pj;
+      red[lid] = pj;
+      for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
+        workgroupBarrier();
+        if (lid < stride) { red[lid] += red[lid + stride]; }
+      }
+      l = l * corr + workgroupUniformLoad(&red[0]);
+      m = mNew;
+      let n = min(WG, kEnd - k0);
+      for (var r = 0u; r < ${perLane}u; r++) {
+        let c = lid + r * WG;
+        if (c < DV) {
+          var a = acc[r] * corr;
+          for (var j = 0u; j < n; j++) { a += probs[j] * v[(kvBase + k0 + j) * DV + c]; }
+          acc[r] = a;
+        }
+      }
+    }
+    workgroupBarrier(); // probs and red are rewritten by the next block
+  }
+  let inv = select(0.0, 1.0 / l, l > 0.0);
+  for (var r = 0u; r < ${perLane}u; r++) {
+    let c = lid + r * WG;
+    if (c < DV) { outBuf[bh * DV + c] = acc[r] * inv; }
+  }
+}`;
+}
+
+/** Encodes attention on WebGPU: the decode kernel when Tq = 1, the flash kernel otherwise. */
+export function attentionWebGpu(
+  ctx: GpuContext,
+  inputs: readonly GpuTensor[],
+  out: GpuTensor,
+  attrs: AttentionAttrs,
+  dims: AttentionDims,
+): void {
+  if (out.size === 0) return;
+  const { d, dv, tq } = dims;
+  const rows = dims.batch * dims.qHeads;
+  const decode = tq === 1;
+  const queryBlocks = decode ? 1 : Math.ceil(tq / BQ);
+  const groups = rows * queryBlocks;
+  let pipeline: GPUComputePipeline;
+  if (decode) {
+    pipeline = ctx.pipeline(`attention:decode:${d}:${dv}:${attrs.mask}`, () => decodeSource(attrs, d, dv));
+  } else {
+    // Keys per block: 16 at most (visibility bits fit a u32 with room to spare; larger tiles only
+    // slow shader compilation on software drivers, which zero-initialize workgroup memory).
+    const bk = Math.min(16, Math.floor(ctx.limits.maxComputeWorkgroupStorageSize / (4 * Math.max(d, dv))));
+    if (bk < 1) {
+      throw new RangeError(
+        `attention: head sizes D=${d} and Dv=${dv} need more workgroup memory than this device has ` +
+          `(${ctx.limits.maxComputeWorkgroupStorageSize} bytes)`,
+      );
+    }
+    pipeline = ctx.pipeline(`attention:flash:${d}:${dv}:${bk}:${attrs.mask}`, () =>
+      flashSource(attrs, d, dv, bk),
+    );
+  }
+  const uniforms = packAttentionParams(attrs, dims, queryBlocks, groups);
+  ctx.dispatch(pipeline, [...inputs, out], uniforms, workgroups1d(groups));
+}
+
+/** The uniform values of an attention dispatch. */
+export function packAttentionParams(
+  attrs: AttentionAttrs,
+  dims: AttentionDims,
+  queryBlocks: number,
+  groups: number,
+): Uint8Array {
+  const [maskB, maskH, maskQ] = dims.maskStrides;
+  return attentionParams.pack({
+    batch: dims.batch,
+    qHeads: dims.qHeads,
+    kvHeads: dims.kvHeads,
+    tq: dims.tq,
+    tk: dims.tk,
+    kvLength: attrs.kvLength,
+    queryOffset: attrs.queryOffset,
+    causal: attrs.causal ? 1 : 0,
+    scale: attrs.scale,
+    maskB,
+    maskH,
+    maskQ,
+    queryBlocks,
+    groups,
+  });
+}
