@@ -1,0 +1,125 @@
+// CLIP configuration with the field names and defaults of HF transformers' CLIPConfig,
+// CLIPTextConfig and CLIPVisionConfig, so a checkpoint's config.json is read as it is.
+
+/** Activation names used by CLIP checkpoints. */
+export type ClipActivation = 'quick_gelu' | 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu';
+
+/** The text tower (HF `CLIPTextConfig`). */
+export interface ClipTextConfig {
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  projection_dim: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  max_position_embeddings: number;
+  hidden_act: ClipActivation;
+  layer_norm_eps: number;
+  pad_token_id: number;
+  bos_token_id: number;
+  /** 2 in OpenAI's original configs: pool at the argmax of the ids (the end token has the largest id). */
+  eos_token_id: number;
+}
+
+/** The image tower (HF `CLIPVisionConfig`). */
+export interface ClipVisionConfig {
+  hidden_size: number;
+  intermediate_size: number;
+  projection_dim: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_channels: number;
+  image_size: number;
+  patch_size: number;
+  hidden_act: ClipActivation;
+  layer_norm_eps: number;
+}
+
+/** The whole model (HF `CLIPConfig`). */
+export interface ClipConfig {
+  text_config: ClipTextConfig;
+  vision_config: ClipVisionConfig;
+  projection_dim: number;
+  logit_scale_init_value: number;
+}
+
+/** HF defaults (ViT-B/32 sizes). */
+export const defaultTextConfig: ClipTextConfig = {
+  vocab_size: 49408,
+  hidden_size: 512,
+  intermediate_size: 2048,
+  projection_dim: 512,
+  num_hidden_layers: 12,
+  num_attention_heads: 8,
+  max_position_embeddings: 77,
+  hidden_act: 'quick_gelu',
+  layer_norm_eps: 1e-5,
+  pad_token_id: 1,
+  bos_token_id: 49406,
+  eos_token_id: 49407,
+};
+
+export const defaultVisionConfig: ClipVisionConfig = {
+  hidden_size: 768,
+  intermediate_size: 3072,
+  projection_dim: 512,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  num_channels: 3,
+  image_size: 224,
+  patch_size: 32,
+  hidden_act: 'quick_gelu',
+  layer_norm_eps: 1e-5,
+};
+
+const ACTIVATIONS: readonly ClipActivation[] = [
+  'quick_gelu',
+  'gelu',
+  'gelu_new',
+  'gelu_pytorch_tanh',
+  'relu',
+];
+
+function pick<T extends object>(defaults: T, raw: Record<string, unknown>, where: string): T {
+  const out = { ...defaults } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(defaults)) {
+    const v = raw[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== typeof value) {
+      throw new TypeError(`${where}.${key}: expected a ${typeof value}, got ${JSON.stringify(v)}`);
+    }
+    out[key] = v;
+  }
+  if ('hidden_act' in out && !ACTIVATIONS.includes(out.hidden_act as ClipActivation)) {
+    throw new RangeError(
+      `${where}.hidden_act: unsupported activation ${JSON.stringify(out.hidden_act)} (supported: ${ACTIVATIONS.join(', ')})`,
+    );
+  }
+  return out as T;
+}
+
+/**
+ * Reads an HF `config.json` object (of a `CLIPModel`, or of a single tower) into a {@link ClipConfig},
+ * filling HF defaults for missing fields.
+ *
+ * @example
+ * ```ts
+ * const config = parseClipConfig(JSON.parse(await readFile('config.json', 'utf8')));
+ * ```
+ */
+export function parseClipConfig(raw: unknown): ClipConfig {
+  if (!raw || typeof raw !== 'object') throw new TypeError('CLIP config: expected a JSON object');
+  const r = raw as Record<string, unknown>;
+  const text = (r.text_config ?? (r.model_type === 'clip_text_model' ? r : {})) as Record<string, unknown>;
+  const vision = (r.vision_config ?? (r.model_type === 'clip_vision_model' ? r : {})) as Record<
+    string,
+    unknown
+  >;
+  const projection = typeof r.projection_dim === 'number' ? r.projection_dim : 512;
+  return {
+    text_config: pick(defaultTextConfig, text, 'text_config'),
+    vision_config: pick(defaultVisionConfig, vision, 'vision_config'),
+    projection_dim: projection,
+    logit_scale_init_value: typeof r.logit_scale_init_value === 'number' ? r.logit_scale_init_value : 2.6592,
+  };
+}

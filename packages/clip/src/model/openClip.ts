@@ -1,0 +1,162 @@
+// open_clip checkpoints (`visual.*`, `transformer.resblocks.*`, fused `in_proj_weight`, `[in, out]`
+// projections) for the ViT towers, mapped onto the HF layout the forward functions read. The
+// mapping is a one-time reshuffle at load: q/k/v are slices of the fused projection and the
+// projections are transposed, so both layouts run the same, fixture-checked forward code.
+import { type Tensor, slice, transpose } from '@vl/tensor';
+import { type ClipActivation, type ClipConfig, defaultTextConfig, defaultVisionConfig } from './config.js';
+
+/** The `model_cfg` of an `open_clip_config.json` (ViT towers). */
+export interface OpenClipModelConfig {
+  embed_dim: number;
+  quick_gelu?: boolean;
+  vision_cfg: {
+    image_size: number;
+    layers: number | number[];
+    width: number;
+    patch_size?: number;
+    head_width?: number;
+    mlp_ratio?: number;
+  };
+  text_cfg: {
+    context_length?: number;
+    vocab_size?: number;
+    width?: number;
+    heads?: number;
+    layers?: number;
+    mlp_ratio?: number;
+  };
+}
+
+/** True when the tensor names are open_clip's. */
+export function isOpenClipCheckpoint(names: Iterable<string>): boolean {
+  for (const n of names) if (n.startsWith('visual.') || n.startsWith('transformer.resblocks.')) return true;
+  return false;
+}
+
+/**
+ * An HF-style {@link ClipConfig} for an open_clip model config (ViT towers).
+ *
+ * @example
+ * ```ts
+ * const config = openClipConfig(json.model_cfg);
+ * ```
+ */
+export function openClipConfig(cfg: OpenClipModelConfig): ClipConfig {
+  const act: ClipActivation = cfg.quick_gelu ? 'quick_gelu' : 'gelu';
+  const v = cfg.vision_cfg;
+  if (Array.isArray(v.layers)) {
+    throw new Error(
+      'open_clip: this config describes a ModifiedResNet image tower, which openClipConfig does not map to HF',
+    );
+  }
+  const t = cfg.text_cfg;
+  const textWidth = t.width ?? 512;
+  return {
+    projection_dim: cfg.embed_dim,
+    logit_scale_init_value: Math.log(1 / 0.07),
+    vision_config: {
+      ...defaultVisionConfig,
+      hidden_size: v.width,
+      intermediate_size: Math.round(v.width * (v.mlp_ratio ?? 4)),
+      num_hidden_layers: v.layers,
+      num_attention_heads: v.width / (v.head_width ?? 64),
+      image_size: v.image_size,
+      patch_size: v.patch_size ?? 16,
+      projection_dim: cfg.embed_dim,
+      hidden_act: act,
+    },
+    text_config: {
+      ...defaultTextConfig,
+      vocab_size: t.vocab_size ?? 49408,
+      hidden_size: textWidth,
+      intermediate_size: Math.round(textWidth * (t.mlp_ratio ?? 4)),
+      num_hidden_layers: t.layers ?? 12,
+      num_attention_heads: t.heads ?? 8,
+      max_position_embeddings: t.context_length ?? 77,
+      projection_dim: cfg.embed_dim,
+      hidden_act: act,
+      // open_clip pools at the argmax of the ids, which is what eos_token_id 2 means in HF.
+      eos_token_id: 2,
+    },
+  };
+}
+
+function need(src: ReadonlyMap<string, Tensor>, name: string): Tensor {
+  const t = src.get(name);
+  if (!t) throw new Error(`open_clip: the checkpoint has no tensor ${name}`);
+  return t;
+}
+
+function mapBlock(
+  src: ReadonlyMap<string, Tensor>,
+  from: string,
+  to: string,
+  out: Map<string, Tensor>,
+): void {
+  const w = need(src, `${from}.attn.in_proj_weight`); // [3C, C]
+  const b = need(src, `${from}.attn.in_proj_bias`); // [3C]
+  const C = w.shape[1]!;
+  if (w.shape[0] !== 3 * C) {
+    throw new Error(
+      `open_clip: ${from}.attn.in_proj_weight has shape [${w.shape.join(', ')}], expected [${3 * C}, ${C}]`,
+    );
+  }
+  ['q_proj', 'k_proj', 'v_proj'].forEach((p, i) => {
+    out.set(`${to}.self_attn.${p}.weight`, slice(w, [i * C, 0], [C, C]));
+    out.set(`${to}.self_attn.${p}.bias`, slice(b, [i * C], [C]));
+  });
+  const copy: [string, string][] = [
+    ['attn.out_proj.weight', 'self_attn.out_proj.weight'],
+    ['attn.out_proj.bias', 'self_attn.out_proj.bias'],
+    ['ln_1.weight', 'layer_norm1.weight'],
+    ['ln_1.bias', 'layer_norm1.bias'],
+    ['ln_2.weight', 'layer_norm2.weight'],
+    ['ln_2.bias', 'layer_norm2.bias'],
+    ['mlp.c_fc.weight', 'mlp.fc1.weight'],
+    ['mlp.c_fc.bias', 'mlp.fc1.bias'],
+    ['mlp.c_proj.weight', 'mlp.fc2.weight'],
+    ['mlp.c_proj.bias', 'mlp.fc2.bias'],
+  ];
+  for (const [a, h] of copy) out.set(`${to}.${h}`, need(src, `${from}.${a}`));
+}
+
+/**
+ * Maps open_clip ViT tensors to HF CLIPModel names. New tensors (slices, transposes) are created for
+ * the fused and transposed ones; the others are shared with `src`, so dispose through the result
+ * and do not dispose `src` separately.
+ *
+ * @example
+ * ```ts
+ * const params = fromOpenClip(tensors, config); // params.get('text_model.encoder.layers.0.self_attn.q_proj.weight')
+ * ```
+ */
+export function fromOpenClip(src: ReadonlyMap<string, Tensor>, config: ClipConfig): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  const C = config.vision_config.hidden_size;
+  const patch = need(src, 'visual.conv1.weight');
+  if (patch.shape[0] !== C)
+    throw new Error(
+      `open_clip: visual.conv1.weight has ${patch.shape[0]} filters but the config says width ${C}`,
+    );
+  out.set('vision_model.embeddings.patch_embedding.weight', patch);
+  out.set('vision_model.embeddings.class_embedding', need(src, 'visual.class_embedding'));
+  out.set('vision_model.embeddings.position_embedding.weight', need(src, 'visual.positional_embedding'));
+  out.set('vision_model.pre_layrnorm.weight', need(src, 'visual.ln_pre.weight'));
+  out.set('vision_model.pre_layrnorm.bias', need(src, 'visual.ln_pre.bias'));
+  out.set('vision_model.post_layernorm.weight', need(src, 'visual.ln_post.weight'));
+  out.set('vision_model.post_layernorm.bias', need(src, 'visual.ln_post.bias'));
+  out.set('visual_projection.weight', transpose(need(src, 'visual.proj'), [1, 0])); // [W, P] -> [P, W]
+  for (let i = 0; i < config.vision_config.num_hidden_layers; i++) {
+    mapBlock(src, `visual.transformer.resblocks.${i}`, `vision_model.encoder.layers.${i}`, out);
+  }
+  out.set('text_model.embeddings.token_embedding.weight', need(src, 'token_embedding.weight'));
+  out.set('text_model.embeddings.position_embedding.weight', need(src, 'positional_embedding'));
+  out.set('text_model.final_layer_norm.weight', need(src, 'ln_final.weight'));
+  out.set('text_model.final_layer_norm.bias', need(src, 'ln_final.bias'));
+  out.set('text_projection.weight', transpose(need(src, 'text_projection'), [1, 0])); // [W, P] -> [P, W]
+  for (let i = 0; i < config.text_config.num_hidden_layers; i++) {
+    mapBlock(src, `transformer.resblocks.${i}`, `text_model.encoder.layers.${i}`, out);
+  }
+  out.set('logit_scale', need(src, 'logit_scale'));
+  return out;
+}

@@ -1,0 +1,49 @@
+import type { Shape, Tensor } from '@vl/tensor';
+
+/** Model parameters keyed by the checkpoint's own tensor names (no renaming layer). */
+export type ClipParams = ReadonlyMap<string, Tensor>;
+
+function fmt(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/**
+ * The parameter named `name`, checked against `shape` (error names the tensor and both shapes).
+ *
+ * @example
+ * ```ts
+ * const w = param(params, 'text_model.final_layer_norm.weight', [512]);
+ * ```
+ */
+export function param(params: ClipParams, name: string, shape?: Shape): Tensor {
+  const t = params.get(name);
+  if (!t) throw new Error(`CLIP: the checkpoint has no tensor ${name}`);
+  if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
+    throw new Error(`CLIP: tensor ${name} has shape ${fmt(t.shape)} but the config implies ${fmt(shape)}`);
+  }
+  return t;
+}
+
+/**
+ * Checks that every expected tensor is present with its expected shape; lists every problem at once.
+ *
+ * @example
+ * ```ts
+ * checkParams(params, expectedClipShapes(config));
+ * ```
+ */
+export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Shape>): void {
+  const problems: string[] = [];
+  for (const [name, shape] of expected) {
+    const t = params.get(name);
+    if (!t) problems.push(`missing tensor ${name} (expected shape ${fmt(shape)})`);
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      problems.push(`tensor ${name} has shape ${fmt(t.shape)} but the config implies ${fmt(shape)}`);
+    }
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 8).join('\n  ');
+    const more = problems.length > 8 ? `\n  ... and ${problems.length - 8} more` : '';
+    throw new Error(`CLIP: the checkpoint does not match its config:\n  ${shown}${more}`);
+  }
+}

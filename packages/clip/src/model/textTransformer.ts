@@ -1,0 +1,109 @@
+// HF CLIPTextTransformer: token + position embeddings, causal encoder blocks (with the padding
+// mask), final LayerNorm, pooling at the end token.
+import {
+  type Tensor,
+  add,
+  arange,
+  argmax,
+  cast,
+  compare,
+  embedding,
+  gather,
+  layerNorm,
+  reshape,
+  tensor,
+} from '@vl/tensor';
+import type { ClipTextConfig } from './config.js';
+import { encoderLayer, encoderLayerShapes } from './encoderLayer.js';
+import { type ClipParams, param } from './params.js';
+
+/** Outputs of the text tower. */
+export interface ClipTextOutput {
+  /** `[B, T, C]` after the final LayerNorm. */
+  lastHiddenState: Tensor;
+  /** `[B, C]` at each sequence's end token. */
+  pooled: Tensor;
+}
+
+/** Expected parameter shapes of the text tower. */
+export function textTowerShapes(c: ClipTextConfig, prefix = 'text_model'): [string, number[]][] {
+  const shapes: [string, number[]][] = [
+    [`${prefix}.embeddings.token_embedding.weight`, [c.vocab_size, c.hidden_size]],
+    [`${prefix}.embeddings.position_embedding.weight`, [c.max_position_embeddings, c.hidden_size]],
+    [`${prefix}.final_layer_norm.weight`, [c.hidden_size]],
+    [`${prefix}.final_layer_norm.bias`, [c.hidden_size]],
+  ];
+  for (let i = 0; i < c.num_hidden_layers; i++)
+    shapes.push(...encoderLayerShapes(`${prefix}.encoder.layers.${i}`, c));
+  return shapes;
+}
+
+/**
+ * Each row's pooling position, as HF computes it: the argmax of the ids when `eos_token_id` is 2
+ * (OpenAI's legacy configs: the end token has the largest id), else the first end token
+ * (`(ids == eos).int().argmax(-1)`, so 0 when a row has none).
+ */
+function poolPositions(inputIds: Tensor, c: ClipTextConfig): Tensor {
+  if (c.eos_token_id === 2) return argmax(inputIds, -1); // i32 [B]
+  const eos = tensor(new Int32Array([c.eos_token_id]), [1], { backend: inputIds.backend });
+  return argmax(cast(compare('equal', inputIds, eos), 'i32'), -1); // i32 [B]
+}
+
+/**
+ * The CLIP text tower. `inputIds` i32 `[B, T]`; `attentionMask` (optional) `[B, T]` with 1 for real
+ * tokens.
+ *
+ * @example
+ * ```ts
+ * const { pooled } = clipTextForward(params, ids, mask, config.text_config);
+ * ```
+ */
+export function clipTextForward(
+  params: ClipParams,
+  inputIds: Tensor, // i32 [B, T]
+  attentionMask: Tensor | undefined, // [B, T]
+  c: ClipTextConfig,
+  prefix = 'text_model',
+): ClipTextOutput {
+  if (inputIds.rank !== 2 || inputIds.dtype !== 'i32') {
+    throw new TypeError(`CLIP text: inputIds must be i32 [B, T], got ${inputIds.describe()}`);
+  }
+  const [B, T] = inputIds.shape as [number, number];
+  if (T > c.max_position_embeddings) {
+    throw new RangeError(
+      `CLIP text: ${T} tokens exceed the context of ${c.max_position_embeddings} positions`,
+    );
+  }
+  if (
+    attentionMask &&
+    (attentionMask.rank !== 2 || attentionMask.shape[0] !== B || attentionMask.shape[1] !== T)
+  ) {
+    throw new RangeError(
+      `CLIP text: attentionMask ${attentionMask.describe()} does not match inputIds ${inputIds.describe()}`,
+    );
+  }
+  const backend = inputIds.backend;
+  const positions = arange(0, T, 1, { backend }); // i32 [T]
+  const tok = embedding(param(params, `${prefix}.embeddings.token_embedding.weight`), inputIds); // [B, T, C]
+  const pos = embedding(param(params, `${prefix}.embeddings.position_embedding.weight`), positions); // [T, C]
+  let h = add(tok, pos); // [B, T, C]
+  const zero = tensor(new Int32Array([0]), [1], { backend, dtype: attentionMask?.dtype ?? 'i32' });
+  const mask = attentionMask ? compare('notEqual', attentionMask, zero) : undefined; // bool [B, T]
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, {
+      causal: true,
+      ...(mask ? { mask } : {}),
+    });
+  }
+  const last = layerNorm(
+    h,
+    param(params, `${prefix}.final_layer_norm.weight`),
+    param(params, `${prefix}.final_layer_norm.bias`),
+    c.layer_norm_eps,
+  ); // [B, T, C]
+  const where = poolPositions(inputIds, c); // i32 [B]
+  // Row b of the flattened [B*T, C] states at b*T + where[b].
+  const offsets = add(where, arange(0, B * T, T, { backend })); // i32 [B]
+  const pooled = gather(reshape(last, [B * T, c.hidden_size]), offsets, 0); // [B, C]
+  return { lastHiddenState: last, pooled };
+}

@@ -1,0 +1,198 @@
+import { type Backend, Tensor, tensor, tidy } from '@vl/tensor';
+import { type PreprocessOptions, preprocess } from '../image/preprocess.js';
+import type { ImageInput } from '../image/toRgbImage.js';
+import { getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
+import type { ClipConfig } from '../model/config.js';
+import type { ClipParams } from '../model/params.js';
+import type { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
+import { imagenetTemplates } from '../tokenizer/imagenetPrompts.js';
+
+/** A zero-shot label and its probability. */
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+
+/** Options for {@link ClipModel.zeroShot}. */
+export interface ZeroShotOptions {
+  /** Prompt templates with `{}` for the label; default: the 80 ImageNet templates of the CLIP paper. */
+  templates?: readonly string[];
+}
+
+/** Options for embedding texts. */
+export interface EmbedTextOptions {
+  /** Truncate texts longer than the context instead of throwing (default false). */
+  truncate?: boolean;
+  /** Texts encoded per forward pass (default 64). */
+  batchSize?: number;
+}
+
+/** Pieces a {@link ClipModel} is made of (see {@link loadClip}). */
+export interface ClipModelParts {
+  config: ClipConfig;
+  params: ClipParams;
+  tokenizer: ClipTokenizer;
+  backend: Backend;
+  preprocess?: PreprocessOptions;
+  /** Dispose the backend with the model (true when loadClip created it). */
+  ownsBackend?: boolean;
+}
+
+/**
+ * A loaded CLIP model: encoders, normalized embeddings, zero-shot classification.
+ *
+ * @example
+ * ```ts
+ * const clip = await loadClip('/models/clip-vit-base-patch32', { backend });
+ * const ranked = await clip.zeroShot(image, ['cat', 'dog'], { templates: ['a photo of a {}.'] });
+ * console.log(ranked[0]); // { label: 'cat', score: 0.97 }
+ * clip.dispose();
+ * ```
+ */
+export class ClipModel {
+  readonly config: ClipConfig;
+  readonly params: ClipParams;
+  readonly tokenizer: ClipTokenizer;
+  readonly backend: Backend;
+  readonly preprocessOptions: PreprocessOptions;
+  readonly #ownsBackend: boolean;
+  readonly #promptCache = new Map<string, Float32Array>();
+  #disposed = false;
+
+  constructor(parts: ClipModelParts) {
+    this.config = parts.config;
+    this.params = parts.params;
+    this.tokenizer = parts.tokenizer;
+    this.backend = parts.backend;
+    this.preprocessOptions = parts.preprocess ?? {};
+    this.#ownsBackend = parts.ownsBackend ?? false;
+  }
+
+  /** Dimension of the joint embedding space. */
+  get embeddingDim(): number {
+    return this.config.projection_dim;
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error('ClipModel: used after dispose()');
+  }
+
+  /** Projected, unnormalized image features `[B, P]` from normalized pixels `[B, 3, S, S]` (HF `get_image_features`). */
+  encodeImage(pixelValues: Tensor): Tensor {
+    this.#check();
+    return tidy(() => getImageFeatures(this.params, pixelValues, this.config));
+  }
+
+  /** Projected, unnormalized text features `[B, P]` (HF `get_text_features`). */
+  encodeText(inputIds: Tensor, attentionMask?: Tensor): Tensor {
+    this.#check();
+    return tidy(() => getTextFeatures(this.params, inputIds, attentionMask, this.config));
+  }
+
+  /** Normalized pixels for images, at the model's input size, as a tensor `[B, 3, S, S]`. */
+  pixelValues(images: readonly ImageInput[]): Tensor {
+    const size = this.config.vision_config.image_size;
+    const { pixelValues, shape } = preprocess(images, { size, crop: size, ...this.preprocessOptions });
+    return tensor(pixelValues, shape, { backend: this.backend });
+  }
+
+  /** L2-normalized image embeddings, one row per image. Also accepts an already-normalized `[B, 3, S, S]` tensor. */
+  async embedImages(
+    images: readonly ImageInput[] | Tensor,
+    options: { batchSize?: number } = {},
+  ): Promise<Float32Array[]> {
+    this.#check();
+    if (images instanceof Tensor)
+      return this.#rows(tidy(() => l2Normalize(getImageFeatures(this.params, images, this.config))));
+    if (!Array.isArray(images) || images.length === 0) throw new RangeError('embedImages: no images given');
+    const batch = options.batchSize ?? 16;
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < images.length; i += batch) {
+      const pixels = this.pixelValues(images.slice(i, i + batch));
+      const embeds = tidy(() => l2Normalize(getImageFeatures(this.params, pixels, this.config)));
+      pixels.dispose();
+      rows.push(...(await this.#rows(embeds)));
+    }
+    return rows;
+  }
+
+  /** L2-normalized text embeddings, one row per text. */
+  async embedTexts(texts: readonly string[], options: EmbedTextOptions = {}): Promise<Float32Array[]> {
+    this.#check();
+    if (texts.length === 0) throw new RangeError('embedTexts: no texts given');
+    const batch = options.batchSize ?? 64;
+    const context = this.config.text_config.max_position_embeddings;
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < texts.length; i += batch) {
+      const enc = this.tokenizer.encodeBatch(texts.slice(i, i + batch), {
+        contextLength: context,
+        truncate: options.truncate ?? false,
+        padId: this.config.text_config.pad_token_id,
+      });
+      const embeds = tidy(() => {
+        const ids = tensor(enc.inputIds, enc.shape, { backend: this.backend });
+        const mask = tensor(enc.attentionMask, enc.shape, { backend: this.backend });
+        return l2Normalize(getTextFeatures(this.params, ids, mask, this.config));
+      });
+      rows.push(...(await this.#rows(embeds)));
+    }
+    return rows;
+  }
+
+  async #rows(t: Tensor): Promise<Float32Array[]> {
+    const [B, P] = t.shape as [number, number];
+    const data = (await t.read()) as Float32Array;
+    t.dispose();
+    return Array.from({ length: B }, (_, b) => data.slice(b * P, (b + 1) * P));
+  }
+
+  /** Prompt-ensembled class embeddings: the mean of the normalized template embeddings, renormalized. */
+  async labelEmbeddings(labels: readonly string[], templates: readonly string[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const label of labels) {
+      const key = JSON.stringify([label, templates]);
+      let e = this.#promptCache.get(key);
+      if (!e) {
+        const rows = await this.embedTexts(templates.map((t) => t.replaceAll('{}', label)));
+        e = new Float32Array(this.embeddingDim);
+        for (const r of rows) for (let j = 0; j < e.length; j++) e[j]! += r[j]!;
+        const norm = Math.hypot(...e);
+        for (let j = 0; j < e.length; j++) e[j]! /= norm;
+        this.#promptCache.set(key, e);
+      }
+      out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Zero-shot classification: softmax over labels of `exp(logit_scale) * cosine(image, label)`,
+   * sorted best first.
+   */
+  async zeroShot(
+    image: ImageInput | Tensor,
+    labels: readonly string[],
+    options: ZeroShotOptions = {},
+  ): Promise<LabelScore[]> {
+    this.#check();
+    if (labels.length === 0) throw new RangeError('zeroShot: the label list is empty');
+    const templates = options.templates ?? imagenetTemplates;
+    if (templates.length === 0) throw new RangeError('zeroShot: the template list is empty');
+    const [imageEmbedding] = await this.embedImages(image instanceof Tensor ? image : [image]);
+    const classes = await this.labelEmbeddings(labels, templates);
+    const logitScale = Math.exp((await this.params.get('logit_scale')!.read())[0]!);
+    const logits = classes.map((c) => logitScale * c.reduce((s, x, j) => s + x * imageEmbedding![j]!, 0));
+    const max = Math.max(...logits);
+    const exps = logits.map((l) => Math.exp(l - max));
+    const total = exps.reduce((a, b) => a + b, 0);
+    return labels.map((label, i) => ({ label, score: exps[i]! / total })).sort((a, b) => b.score - a.score);
+  }
+
+  /** Frees the weights (and the backend when the model created it). */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const t of new Set(this.params.values())) t.dispose();
+    if (this.#ownsBackend) this.backend.dispose();
+  }
+}

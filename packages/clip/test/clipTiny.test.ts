@@ -1,0 +1,89 @@
+// Every output of HF transformers' CLIPModel on the clip-tiny fixture (random weights, real
+// architecture and tensor names), on the CPU and through WebGPU (Dawn), within the fixture's
+// tolerances: 1e-4 on hidden states and embeddings, 1e-3 on logits and the loss.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Backend, type Tensor, createBackend, loadSafetensors, tidy } from '@vl/tensor';
+import { afterAll, describe, expect, test } from 'vitest';
+import {
+  clipLogits,
+  clipLoss,
+  clipTextForward,
+  clipVisionForward,
+  getImageFeatures,
+  getTextFeatures,
+  l2Normalize,
+  parseClipConfig,
+} from '../src/index.js';
+
+const dir = fileURLToPath(new URL('./fixtures/clip-tiny/', import.meta.url));
+const config = parseClipConfig(JSON.parse(readFileSync(`${dir}config.json`, 'utf8')));
+
+function required(): boolean {
+  const v = process.env.VL_REQUIRE_WEBGPU;
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+async function backends(): Promise<Backend[]> {
+  const list: Backend[] = [await createBackend('cpu')];
+  try {
+    list.push(await createBackend('webgpu'));
+  } catch (e) {
+    if (required()) throw e;
+    console.warn(`*** WebGPU UNAVAILABLE: clip-tiny runs on the CPU only (${(e as Error).message}) ***`);
+  }
+  return list;
+}
+
+const all = await backends();
+afterAll(() => {
+  for (const b of all) b.dispose();
+});
+
+function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe.each(all.map((b) => [b.kind, b] as const))('clip-tiny on %s', (_, backend) => {
+  test('every output matches transformers within the fixture tolerances', async () => {
+    const { tensors: params } = await loadSafetensors(`${dir}model.safetensors`, { backend });
+    const { tensors: ref } = await loadSafetensors(`${dir}reference.safetensors`, { backend });
+    const r = (name: string) => ref.get(name)!;
+    const out = tidy(() => {
+      const vision = clipVisionForward(params, r('pixel_values'), config.vision_config);
+      const text = clipTextForward(params, r('input_ids'), r('attention_mask'), config.text_config);
+      const imageFeatures = getImageFeatures(params, r('pixel_values'), config);
+      const textFeatures = getTextFeatures(params, r('input_ids'), r('attention_mask'), config);
+      const imageEmbeds = l2Normalize(imageFeatures);
+      const textEmbeds = l2Normalize(textFeatures);
+      const { logitsPerImage, logitsPerText } = clipLogits(
+        imageEmbeds,
+        textEmbeds,
+        params.get('logit_scale')!,
+      );
+      return {
+        vision_last_hidden_state: vision.lastHiddenState,
+        text_last_hidden_state: text.lastHiddenState,
+        vision_pooled: imageFeatures,
+        text_pooled: textFeatures,
+        image_embeds: imageEmbeds,
+        text_embeds: textEmbeds,
+        logits_per_image: logitsPerImage,
+        loss: clipLoss(logitsPerText),
+      } satisfies Record<string, Tensor>;
+    });
+    const report: string[] = [];
+    for (const [name, t] of Object.entries(out)) {
+      const tol = name.startsWith('logits') || name === 'loss' ? 1e-3 : 1e-4;
+      const err = maxAbs(await t.read(), await r(name).read());
+      report.push(`${name}: ${err.toExponential(2)}`);
+      expect(err, `${name} on ${backend.kind}`).toBeLessThanOrEqual(tol);
+    }
+    console.log(`clip-tiny on ${backend.name}: max abs error ${report.join(', ')}`);
+    for (const t of [...Object.values(out), ...params.values(), ...ref.values()]) t.dispose();
+    expect(backend.stats().liveTensors).toBe(0);
+  });
+});

@@ -1,0 +1,173 @@
+// The task API on the clip-tiny fixture: loading an HF folder, the same weights rearranged into the
+// open_clip layout, and checkpoints that do not match their config.
+import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type Backend,
+  type Tensor,
+  concat,
+  createBackend,
+  loadSafetensors,
+  saveSafetensors,
+  transpose,
+  tensor,
+} from '@vl/tensor';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ClipModel, EmbeddingIndex, loadClip } from '../src/index.js';
+
+const dir = fileURLToPath(new URL('./fixtures/clip-tiny/', import.meta.url));
+let backend: Backend;
+let ref: Map<string, Tensor>;
+
+beforeAll(async () => {
+  backend = await createBackend('cpu');
+  ref = (await loadSafetensors(join(dir, 'reference.safetensors'), { backend })).tensors;
+});
+afterAll(() => {
+  for (const t of ref.values()) t.dispose();
+  backend.dispose();
+});
+
+async function maxAbs(a: Tensor | Float32Array[], b: Tensor): Promise<number> {
+  const x = Array.isArray(a) ? a.flatMap((r) => [...r]) : [...(await a.read())];
+  const y = await b.read();
+  expect(x.length).toBe(y.length);
+  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
+}
+
+async function expectMatchesReference(model: ClipModel): Promise<void> {
+  const imageEmbeds = await model.embedImages(ref.get('pixel_values')!);
+  expect(await maxAbs(imageEmbeds, ref.get('image_embeds')!)).toBeLessThan(1e-4);
+  const text = model.encodeText(ref.get('input_ids')!, ref.get('attention_mask')!);
+  expect(await maxAbs(text, ref.get('text_pooled')!)).toBeLessThan(1e-4);
+  text.dispose();
+}
+
+describe('loadClip', () => {
+  test('an HF folder loads and matches transformers', async () => {
+    const model = await loadClip(dir, { backend });
+    expect(model).toBeInstanceOf(ClipModel);
+    expect(model.embeddingDim).toBe(32);
+    await expectMatchesReference(model);
+    model.dispose();
+    expect(backend.stats().liveTensors).toBe(ref.size);
+  });
+
+  test('the same weights in the open_clip layout (fused in_proj, [in, out] projections) give the same outputs', async () => {
+    const { tensors: hf } = await loadSafetensors(join(dir, 'model.safetensors'), { backend });
+    const g = (n: string) => hf.get(n)!;
+    const oc: Record<string, Tensor> = {};
+    const block = (from: string, to: string) => {
+      const p = (n: string) => g(`${from}.self_attn.${n}`);
+      oc[`${to}.attn.in_proj_weight`] = concat(
+        [p('q_proj.weight'), p('k_proj.weight'), p('v_proj.weight')],
+        0,
+      );
+      oc[`${to}.attn.in_proj_bias`] = concat([p('q_proj.bias'), p('k_proj.bias'), p('v_proj.bias')], 0);
+      const copy: [string, string][] = [
+        ['self_attn.out_proj', 'attn.out_proj'],
+        ['layer_norm1', 'ln_1'],
+        ['layer_norm2', 'ln_2'],
+        ['mlp.fc1', 'mlp.c_fc'],
+        ['mlp.fc2', 'mlp.c_proj'],
+      ];
+      for (const [a, b] of copy)
+        for (const s of ['weight', 'bias']) oc[`${to}.${b}.${s}`] = g(`${from}.${a}.${s}`);
+    };
+    for (let i = 0; i < 2; i++) {
+      block(`vision_model.encoder.layers.${i}`, `visual.transformer.resblocks.${i}`);
+      block(`text_model.encoder.layers.${i}`, `transformer.resblocks.${i}`);
+    }
+    Object.assign(oc, {
+      'visual.conv1.weight': g('vision_model.embeddings.patch_embedding.weight'),
+      'visual.class_embedding': g('vision_model.embeddings.class_embedding'),
+      'visual.positional_embedding': g('vision_model.embeddings.position_embedding.weight'),
+      'visual.ln_pre.weight': g('vision_model.pre_layrnorm.weight'),
+      'visual.ln_pre.bias': g('vision_model.pre_layrnorm.bias'),
+      'visual.ln_post.weight': g('vision_model.post_layernorm.weight'),
+      'visual.ln_post.bias': g('vision_model.post_layernorm.bias'),
+      'visual.proj': transpose(g('visual_projection.weight'), [1, 0]),
+      'token_embedding.weight': g('text_model.embeddings.token_embedding.weight'),
+      positional_embedding: g('text_model.embeddings.position_embedding.weight'),
+      'ln_final.weight': g('text_model.final_layer_norm.weight'),
+      'ln_final.bias': g('text_model.final_layer_norm.bias'),
+      text_projection: transpose(g('text_projection.weight'), [1, 0]),
+      logit_scale: g('logit_scale'),
+    });
+    const folder = mkdtempSync(join(tmpdir(), 'vl-openclip-'));
+    writeFileSync(join(folder, 'open_clip_model.safetensors'), await saveSafetensors(oc));
+    const modelCfg = {
+      embed_dim: 32,
+      quick_gelu: true,
+      vision_cfg: { image_size: 32, layers: 2, width: 64, patch_size: 8, head_width: 16, mlp_ratio: 2 },
+      text_cfg: { context_length: 16, vocab_size: 512, width: 64, heads: 4, layers: 2, mlp_ratio: 2 },
+    };
+    writeFileSync(join(folder, 'open_clip_config.json'), JSON.stringify({ model_cfg: modelCfg }));
+    for (const t of new Set([...hf.values(), ...Object.values(oc)])) t.dispose();
+    const model = await loadClip(folder, { backend });
+    await expectMatchesReference(model);
+    model.dispose();
+  });
+
+  test('a checkpoint that does not match its config names the tensor and both shapes', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'vl-clipbad-'));
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    config.vision_config.intermediate_size = 96;
+    writeFileSync(join(folder, 'config.json'), JSON.stringify(config));
+    copyFileSync(join(dir, 'model.safetensors'), join(folder, 'model.safetensors'));
+    const before = backend.stats().liveTensors;
+    await expect(loadClip(folder, { backend })).rejects.toThrow(
+      'tensor vision_model.encoder.layers.0.mlp.fc1.weight has shape [128, 64] but the config implies [96, 64]',
+    );
+    expect(backend.stats().liveTensors).toBe(before);
+  });
+
+  test('a folder without a config says which files it looked for', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'vl-clipempty-'));
+    await expect(loadClip(folder, { backend })).rejects.toThrow(
+      /neither config.json \(HF\) nor open_clip_config.json/,
+    );
+  });
+
+  test('zero-shot input errors', async () => {
+    const model = await loadClip(dir, { backend });
+    await expect(model.zeroShot(ref.get('pixel_values')!, [])).rejects.toThrow(
+      'zeroShot: the label list is empty',
+    );
+    const wrong = tensor(new Float32Array(3 * 16 * 16), [1, 3, 16, 16], { backend });
+    await expect(model.embedImages(wrong)).rejects.toThrow(
+      'pixelValues must be [B, 3, 32, 32], got f32[1, 3, 16, 16]',
+    );
+    wrong.dispose();
+    model.dispose();
+  });
+});
+
+describe('EmbeddingIndex', () => {
+  test('top-k cosine equals a full sort, and 100,000 vectors stay searchable', () => {
+    const dim = 64;
+    let seed = 7;
+    // mulberry32: no repeated vectors (a short-period LCG repeats rows and makes ties).
+    const rand = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+    };
+    const vectors = Array.from({ length: 100_000 }, () => Float32Array.from({ length: dim }, rand));
+    const index = new EmbeddingIndex<number>(dim);
+    index.add(vectors);
+    const q = Float32Array.from({ length: dim }, rand);
+    const hits = index.search(q, 5);
+    const norm = (v: Float32Array) => Math.hypot(...v);
+    const scores = vectors.map((v, i) => ({
+      i,
+      s: v.reduce((a, x, j) => a + x * q[j]!, 0) / norm(v) / norm(q),
+    }));
+    scores.sort((a, b) => b.s - a.s);
+    expect(hits.map((h) => h.index)).toEqual(scores.slice(0, 5).map((s) => s.i));
+    expect(() => index.search(new Float32Array(3))).toThrow('the query has length 3, the index holds 64');
+  });
+});

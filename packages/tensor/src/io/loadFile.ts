@@ -1,0 +1,76 @@
+import { type SafetensorsSource, locateSource } from './locateSource.js';
+import { openByteCache } from './openByteCache.js';
+import { readLocation } from './readLocation.js';
+import type { SafetensorsProgress } from './SafetensorsProgress.js';
+
+/**
+ * Options for {@link loadFile}.
+ *
+ * @example
+ * ```ts
+ * const options: LoadFileOptions = { onProgress: (p) => console.log(p.loaded), signal: AbortSignal.timeout(30_000) };
+ * ```
+ */
+export interface LoadFileOptions {
+  onProgress?: (progress: SafetensorsProgress) => void;
+  signal?: AbortSignal;
+  /** Keep http(s) downloads for later loads (default true). */
+  cache?: boolean;
+  /** Node: the folder for cached downloads (default `~/.cache/vl`). */
+  cacheDir?: string;
+}
+
+/**
+ * Reads a whole file from a URL (streamed, cached like checkpoints), a path or `file:` URL (Node),
+ * a Blob or a buffer. Model loaders use it for `config.json`, tokenizer files and the like.
+ *
+ * @example
+ * ```ts
+ * const config = JSON.parse(new TextDecoder().decode(await loadFile(joinSource(folder, 'config.json'))));
+ * ```
+ */
+export async function loadFile(
+  source: SafetensorsSource,
+  options: LoadFileOptions = {},
+): Promise<Uint8Array> {
+  const file = await readLocation(locateSource(source), {
+    cache: await openByteCache(options),
+    onProgress: options.onProgress,
+    signal: options.signal,
+  });
+  await file.commit();
+  return file.bytes;
+}
+
+/**
+ * Reads and parses a JSON file (see {@link loadFile}); a parse error names the file.
+ *
+ * @example
+ * ```ts
+ * const config = await loadJson(joinSource('https://example.com/models/clip/', 'config.json'));
+ * ```
+ */
+export async function loadJson(source: SafetensorsSource, options: LoadFileOptions = {}): Promise<unknown> {
+  const text = new TextDecoder().decode(await loadFile(source, options));
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`${String(source)}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * A file inside a checkpoint folder: `folder` is a path, a URL string or a URL object.
+ *
+ * @example
+ * ```ts
+ * joinSource('https://example.com/clip', 'config.json'); // 'https://example.com/clip/config.json'
+ * joinSource('/models/clip/', 'model.safetensors'); // '/models/clip/model.safetensors'
+ * ```
+ */
+export function joinSource(folder: string | URL, name: string): string | URL {
+  if (folder instanceof URL) return new URL(name, folder.href.endsWith('/') ? folder : `${folder.href}/`);
+  if (/^[a-z][a-z0-9+.-]+:/i.test(folder))
+    return new URL(name, folder.endsWith('/') ? folder : `${folder}/`).href;
+  return folder.endsWith('/') || folder.endsWith('\\') ? `${folder}${name}` : `${folder}/${name}`;
+}
