@@ -1,12 +1,17 @@
 // Binary elementwise ops with NumPy broadcasting: add, sub, mul, div, pow, maximum, minimum and the
 // comparisons (which return bool).
 import type { TensorInfo } from '../backend.js';
+import { full } from '../create.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { cast } from './cast.js';
 import { assertRank, broadcastOffsets, dispatchElementwise } from './elementwise.js';
+import { sumToShape } from './sumToShape.js';
+import { log, neg, scale } from './unary.js';
+import { where } from './where.js';
 
 /** The binary elementwise operations. */
 export type BinaryOp =
@@ -85,6 +90,42 @@ interface BinaryAttrs {
   op: BinaryOp;
 }
 
+/** Gradients of `y = op(a, b)` before reducing over broadcast axes (comparisons have none). */
+function binaryGrad(
+  op: BinaryOp,
+  a: Tensor,
+  b: Tensor,
+  y: Tensor,
+  dy: Tensor,
+): [Tensor | undefined, Tensor | undefined] {
+  switch (op) {
+    case 'add':
+      return [dy, dy];
+    case 'sub':
+      return [dy, neg(dy)];
+    case 'mul':
+      return [mul(dy, b), mul(dy, a)];
+    case 'div':
+      return [div(dy, b), neg(div(mul(dy, y), b))];
+    case 'pow': {
+      // d/da = b a^(b-1);  d/db = y log(a), taken as 0 where a = 0 (as PyTorch does).
+      const zero = full([], 0, { backend: a.backend });
+      const dLogA = where(compare('equal', a, zero), zero, mul(y, log(a)));
+      return [mul(dy, mul(b, pow(a, scale(b, 1, -1)))), mul(dy, dLogA)];
+    }
+    case 'maximum':
+    case 'minimum': {
+      // The winner takes the gradient; ties split it evenly (as PyTorch does).
+      const wins = cast(compare(op === 'maximum' ? 'greater' : 'less', a, b), 'f32');
+      const ties = cast(compare('equal', a, b), 'f32');
+      const shareA = add(wins, scale(ties, 0.5));
+      return [mul(dy, shareA), mul(dy, scale(shareA, -1, 1))];
+    }
+    default:
+      return [undefined, undefined];
+  }
+}
+
 export const binaryKernel: Kernel<BinaryAttrs> = {
   name: 'binary',
   infer([a, b], { op }): TensorInfo[] {
@@ -137,6 +178,11 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
     if (op === 'div' && a.dtype === 'int32')
       return [tf.cast(tf.div(tf.cast(a, 'float32'), tf.cast(b, 'float32')), 'int32')];
     return [fn(a, b)];
+  },
+  grad({ dy: [dy], inputs: [a, b], outputs: [y], attrs: { op } }) {
+    if (!dy || a!.dtype !== 'f32') return [undefined, undefined];
+    const [da, db] = binaryGrad(op, a!, b!, y!, dy);
+    return [da && sumToShape(da, a!.shape), db && sumToShape(db, b!.shape)];
   },
 };
 

@@ -1,0 +1,214 @@
+// layerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta, with the variance
+// from two passes over the row (mean first, then squared deviations), which stays accurate for
+// rows with a large mean where E[x^2] - E[x]^2 would cancel. On the GPU one workgroup normalizes
+// one row (rows of 32 or fewer elements: one invocation per row).
+import type { TensorInfo } from '../backend.js';
+import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
+import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { allocArray } from '../dtype.js';
+import { run1 } from '../engine.js';
+import type { Kernel } from '../kernel.js';
+import { formatShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { mul, sub } from './binary.js';
+import { assertRank } from './elementwise.js';
+import { mean, rowEntry, variance, wgslWorkgroupReduce } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
+import { rsqrt, scale } from './unary.js';
+
+interface LayerNormAttrs {
+  hasGamma: boolean;
+  hasBeta: boolean;
+  eps: number;
+}
+
+/** @internal Checks an optional per-channel parameter (gamma, beta) of a last-axis norm. */
+export function checkChannelParam(
+  x: TensorInfo,
+  param: TensorInfo | undefined,
+  op: string,
+  name: string,
+): void {
+  if (!param) return;
+  const c = x.shape[x.shape.length - 1];
+  if (param.dtype !== 'f32')
+    throw new TypeError(`${op}: ${name} must be f32, got ${param.dtype}${formatShape(param.shape)}`);
+  if (param.shape.length !== 1 || param.shape[0] !== c) {
+    throw new RangeError(
+      `${op}: ${name} must have shape [${c}] (the last axis of x ${formatShape(x.shape)}), got ${formatShape(param.shape)}`,
+    );
+  }
+}
+
+/** @internal Checks x and eps of a last-axis norm. */
+export function checkNormInput(x: TensorInfo, eps: number, op: string): void {
+  if (x.dtype !== 'f32') throw new TypeError(`${op}: x must be f32, got ${x.dtype}${formatShape(x.shape)}`);
+  if (x.shape.length === 0) throw new RangeError(`${op}: x must have at least one axis, got a scalar`);
+  assertRank(x, op);
+  if (!(eps >= 0) || !Number.isFinite(eps))
+    throw new RangeError(`${op}: eps must be a finite number >= 0, got ${eps}`);
+}
+
+const normParams = uniformLayout({ rows: 'u32', n: 'u32', eps: 'f32' });
+/** Rows longer than this get a workgroup each. */
+const ROW_THRESHOLD = 32;
+
+/** @internal The pipeline shape shared by layerNorm and rmsNorm: rows or one invocation per row. */
+export function normLaunch(
+  ctx: GpuContext,
+  x: GpuTensor,
+): { rows: number; n: number; byRow: boolean; wg: number; subgroups: boolean } {
+  const n = x.shape[x.shape.length - 1]!;
+  const rows = n === 0 ? 0 : x.size / n;
+  const byRow = n > ROW_THRESHOLD;
+  const wg = byRow ? (n <= 256 ? 64 : 256) : 64;
+  return { rows, n, byRow, wg, subgroups: byRow && ctx.features.subgroups };
+}
+
+/** @internal WGSL skeleton of a last-axis norm; `body` sees `base`, `n`, `rowSum(v)` and the loop header `ROW`. */
+export function normWgsl(
+  bindings: string,
+  body: string,
+  byRow: boolean,
+  wg: number,
+  subgroups: boolean,
+): string {
+  const entry = rowEntry(subgroups);
+  const head = byRow
+    ? `@compute @workgroup_size(${wg})
+fn main(${entry.params}) {
+  ${entry.prologue}
+  let r = wid.x + wid.y * nwg.x;`
+    : `@compute @workgroup_size(${wg})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = gid.x + gid.y * nwg.x * ${wg}u;`;
+  const loop = byRow ? `for (var j = lid; j < p.n; j += ${wg}u)` : 'for (var j = 0u; j < p.n; j++)';
+  return `${byRow ? entry.enable : ''}${normParams.wgsl('Params')}
+${bindings}
+${byRow ? wgslWorkgroupReduce('wgSum', 'f32', 'add', wg, subgroups) : ''}
+${head}
+  if (r >= p.rows) { return; } // uniform when byRow: r depends only on the workgroup
+  let base = r * p.n;
+  let n = f32(p.n);
+  ${body.replaceAll('ROW', loop).replaceAll(/rowSum\((\w+)\)/g, byRow ? 'wgSum($1, lid, lane, sgSize)' : '$1')}
+}`;
+}
+
+/** @internal Packs the uniforms for {@link normWgsl}. */
+export function normUniforms(rows: number, n: number, eps: number): Uint8Array {
+  return normParams.pack({ rows, n, eps });
+}
+
+function dispatchLayerNorm(
+  ctx: GpuContext,
+  inputs: readonly GpuTensor[],
+  out: GpuTensor,
+  attrs: LayerNormAttrs,
+): void {
+  const x = inputs[0]!;
+  const { rows, n, byRow, wg, subgroups } = normLaunch(ctx, x);
+  if (rows === 0) return;
+  const key = `layerNorm:${+attrs.hasGamma}${+attrs.hasBeta}:${byRow ? 'rows' : 'cols'}:${wg}:${subgroups ? 'sg' : ''}`;
+  const pipeline = ctx.pipeline(key, () => {
+    let b = 1;
+    const decl = (name: string, rw = false) =>
+      `@group(0) @binding(${b++}) var<storage, ${rw ? 'read_write' : 'read'}> ${name}: array<f32>;`;
+    const bindings = [
+      '@group(0) @binding(0) var<storage, read> xBuf: array<f32>;',
+      attrs.hasGamma ? decl('gammaBuf') : '',
+      attrs.hasBeta ? decl('betaBuf') : '',
+      decl('yBuf', true),
+      `@group(0) @binding(${b}) var<uniform> p: Params;`,
+    ].join('\n');
+    const body = `var sAcc = 0.0;
+  ROW { sAcc += xBuf[base + j]; }
+  let mu = rowSum(sAcc) / n;
+  var qAcc = 0.0;
+  ROW { let d = xBuf[base + j] - mu; qAcc += d * d; }
+  let rstd = 1.0 / sqrt(rowSum(qAcc) / n + p.eps);
+  ROW {
+    var y = (xBuf[base + j] - mu) * rstd;
+    ${attrs.hasGamma ? 'y *= gammaBuf[j];' : ''}
+    ${attrs.hasBeta ? 'y += betaBuf[j];' : ''}
+    yBuf[base + j] = y;
+  }`;
+    return normWgsl(bindings, body, byRow, wg, subgroups);
+  });
+  ctx.dispatch(
+    pipeline,
+    [...inputs, out],
+    normUniforms(rows, n, attrs.eps),
+    workgroups1d(byRow ? rows : Math.ceil(rows / wg)),
+  );
+}
+
+/** @internal The kernel behind {@link layerNorm}. */
+export const layerNormKernel: Kernel<LayerNormAttrs> = {
+  name: 'layerNorm',
+  infer(inputs, { hasGamma, hasBeta, eps }): TensorInfo[] {
+    const [x] = inputs;
+    checkNormInput(x!, eps, 'layerNorm');
+    checkChannelParam(x!, hasGamma ? inputs[1] : undefined, 'layerNorm', 'gamma');
+    checkChannelParam(x!, hasBeta ? inputs[hasGamma ? 2 : 1] : undefined, 'layerNorm', 'beta');
+    return [{ shape: x!.shape, dtype: 'f32' }];
+  },
+  cpu(inputs, { hasGamma, hasBeta, eps }) {
+    const x = inputs[0]!.data;
+    const gamma = hasGamma ? inputs[1]!.data : undefined;
+    const beta = hasBeta ? inputs[hasGamma ? 2 : 1]!.data : undefined;
+    const shape = inputs[0]!.shape;
+    const n = shape[shape.length - 1]!;
+    const y = allocArray('f32', x.length);
+    for (let base = 0; base < x.length; base += n) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += x[base + j]!;
+      const mu = s / n;
+      let q = 0;
+      for (let j = 0; j < n; j++) q += (x[base + j]! - mu) ** 2;
+      const rstd = 1 / Math.sqrt(q / n + eps);
+      for (let j = 0; j < n; j++)
+        y[base + j] = (x[base + j]! - mu) * rstd * (gamma ? gamma[j]! : 1) + (beta ? beta[j]! : 0);
+    }
+    return [y];
+  },
+  webgpu(ctx, inputs, [out], attrs) {
+    dispatchLayerNorm(ctx, inputs, out!, attrs);
+  },
+  tfjs(tf, inputs, { hasGamma, hasBeta, eps }) {
+    const [x] = inputs;
+    const { mean: mu, variance: v } = tf.moments(x, -1, true);
+    let y = tf.mul(tf.sub(x, mu), tf.rsqrt(tf.add(v, eps)));
+    if (hasGamma) y = tf.mul(y, inputs[1]);
+    if (hasBeta) y = tf.add(y, inputs[hasGamma ? 2 : 1]);
+    return [y];
+  },
+  grad({ dy: [dy], inputs, attrs: { hasGamma, hasBeta, eps } }) {
+    const x = inputs[0]!;
+    const gamma = hasGamma ? inputs[1] : undefined;
+    const beta = hasBeta ? inputs[hasGamma ? 2 : 1] : undefined;
+    if (!dy) return inputs.map(() => undefined);
+    // xhat = (x - mu) rstd;  dx = rstd (g - mean(g) - xhat mean(g xhat)),  g = dy * gamma.
+    const rstd = rsqrt(scale(variance(x, -1, true), 1, eps)); // [..., 1]
+    const xhat = mul(sub(x, mean(x, -1, true)), rstd);
+    const g = gamma ? mul(dy, gamma) : dy;
+    const dx = mul(rstd, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
+    const grads: (Tensor | undefined)[] = [dx];
+    if (gamma) grads.push(sumToShape(mul(dy, xhat), gamma.shape));
+    if (beta) grads.push(sumToShape(dy, beta.shape));
+    return grads;
+  },
+};
+
+/**
+ * Layer normalization over the last axis: `(x - mean) / sqrt(var + eps) * gamma + beta`, with
+ * the population variance; `gamma` and `beta` (shape `[C]`) are optional.
+ *
+ * @example
+ * ```ts
+ * const h = layerNorm(x, params['ln_1.weight'], params['ln_1.bias']); // [B, T, C]
+ * ```
+ */
+export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5): Tensor {
+  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  return run1(layerNormKernel, inputs, { hasGamma: gamma !== undefined, hasBeta: beta !== undefined, eps });
+}

@@ -1,0 +1,756 @@
+// Reductions over any set of axes: sum, mean, max, min, argmax, logSumExp, variance.
+//
+// Both the CPU reference and the WebGPU shaders first merge adjacent axes of the same kind
+// (reduced / kept) and drop size-1 axes, so `x` becomes a strided view: kept dims with their strides
+// (the output, row-major) and reduced dims with theirs. No transpose is ever materialized.
+// On the GPU:
+// - "rows": when the innermost merged axis is reduced and a row is longer than 32 elements, one
+//   workgroup reduces one output element: invocations stride through the row (coalesced reads)
+//   and combine with `subgroupAdd`/`subgroupMax`/... when the device has subgroups, else with a
+//   workgroup-memory tree.
+// - "cols": otherwise (the innermost axis is kept, or rows are short), one invocation reduces one
+//   output element serially; neighbouring invocations read neighbouring addresses.
+// This file also exports the workgroup-reduction WGSL that softmax, layerNorm and rmsNorm share.
+import type { TensorInfo } from '../backend.js';
+import {
+  type GpuContext,
+  type GpuTensor,
+  wgslStorageType,
+  workgroups1d,
+} from '../backends/webgpu/context.js';
+import { uniformLayout, WGSL_SHAPE_AT } from '../backends/webgpu/uniforms.js';
+import { full } from '../create.js';
+import { allocArray, type DType, type TypedArray } from '../dtype.js';
+import { run1 } from '../engine.js';
+import type { Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
+import { formatShape, normAxis, type Shape, stridesOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { add, compare, div, mul, sub } from './binary.js';
+import { cast } from './cast.js';
+import { assertRank, MAX_RANK } from './elementwise.js';
+import { reshape } from './reshape.js';
+import { exp, scale } from './unary.js';
+
+/** The reductions. */
+export type ReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'argmax' | 'logSumExp' | 'variance';
+
+interface ReduceAttrs {
+  op: ReduceOp;
+  /** Normalized, sorted, unique. */
+  axes: readonly number[];
+  keepDims: boolean;
+}
+
+const ALLOWED: Record<ReduceOp, readonly DType[]> = {
+  sum: ['f32', 'i32', 'u32', 'bool'],
+  max: ['f32', 'i32', 'u32'],
+  min: ['f32', 'i32', 'u32'],
+  argmax: ['f32', 'i32', 'u32'],
+  mean: ['f32'],
+  logSumExp: ['f32'],
+  variance: ['f32'],
+};
+
+/** @internal A reduction as strided views: kept (output) dims and reduced dims, each with input strides. */
+export interface ReducePlan {
+  keptDims: number[];
+  keptStrides: number[];
+  redDims: number[];
+  redStrides: number[];
+  outSize: number;
+  redSize: number;
+  /** The innermost merged axis is reduced (stride 1): rows are contiguous. */
+  innermostReduced: boolean;
+  /** `x` is exactly `[outSize, redSize]` row-major. */
+  contiguous: boolean;
+}
+
+/** @internal Merges adjacent axes of the same kind and drops size-1 axes (see the file comment). */
+export function planReduction(shape: Shape, axes: readonly number[]): ReducePlan {
+  const strides = stridesOf(shape);
+  const groups: { red: boolean; dim: number; stride: number }[] = [];
+  shape.forEach((dim, i) => {
+    if (dim === 1) return;
+    const red = axes.includes(i);
+    const last = groups[groups.length - 1];
+    if (last && last.red === red) {
+      last.dim *= dim;
+      last.stride = strides[i]!;
+    } else groups.push({ red, dim, stride: strides[i]! });
+  });
+  const kept = groups.filter((g) => !g.red);
+  const red = groups.filter((g) => g.red);
+  const innermostReduced = groups[groups.length - 1]?.red ?? false;
+  return {
+    keptDims: kept.map((g) => g.dim),
+    keptStrides: kept.map((g) => g.stride),
+    redDims: red.map((g) => g.dim),
+    redStrides: red.map((g) => g.stride),
+    outSize: kept.reduce((n, g) => n * g.dim, 1),
+    redSize: red.reduce((n, g) => n * g.dim, 1),
+    innermostReduced,
+    contiguous: kept.length <= 1 && (red.length === 0 || (red.length === 1 && innermostReduced)),
+  };
+}
+
+/** Offsets of every index of `dims` (row-major) under `strides`. */
+function offsetsOf(dims: readonly number[], strides: readonly number[]): Float64Array {
+  const size = dims.reduce((a, b) => a * b, 1);
+  const out = new Float64Array(size);
+  const idx = new Array<number>(dims.length).fill(0);
+  let off = 0;
+  for (let i = 0; i < size; i++) {
+    out[i] = off;
+    for (let d = dims.length - 1; d >= 0; d--) {
+      idx[d]!++;
+      off += strides[d]!;
+      if (idx[d]! < dims[d]!) break;
+      off -= strides[d]! * dims[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** @internal Normalizes `axes` (undefined: every axis); throws on out-of-range or repeated axes. */
+export function normalizeAxes(
+  axes: number | readonly number[] | undefined,
+  rank: number,
+  op: string,
+): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normAxis(a, rank, op));
+  const unique = [...new Set(list)].sort((a, b) => a - b);
+  if (unique.length !== list.length)
+    throw new RangeError(`${op}: axes ${JSON.stringify(axes)} repeat an axis`);
+  return unique;
+}
+
+function outShape(shape: Shape, axes: readonly number[], keepDims: boolean): number[] {
+  return keepDims
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU reference.
+
+function reduceRow(op: ReduceOp, dtype: DType, n: number, at: (j: number) => number): number {
+  switch (op) {
+    case 'sum': {
+      let s = 0;
+      if (dtype === 'f32') for (let j = 0; j < n; j++) s += at(j);
+      else if (dtype === 'u32') for (let j = 0; j < n; j++) s = (s + at(j)) >>> 0;
+      else for (let j = 0; j < n; j++) s = (s + (dtype === 'bool' ? +(at(j) !== 0) : at(j))) | 0;
+      return s;
+    }
+    case 'mean': {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += at(j);
+      return s / n;
+    }
+    case 'max':
+    case 'min': {
+      let m = at(0);
+      for (let j = 1; j < n; j++) {
+        const v = at(j);
+        if (op === 'max' ? v > m : v < m) m = v;
+      }
+      return m;
+    }
+    case 'argmax': {
+      let best = 0;
+      for (let j = 1; j < n; j++) if (at(j) > at(best)) best = j;
+      return best;
+    }
+    case 'logSumExp': {
+      let m = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < n; j++) m = Math.max(m, at(j));
+      if (!Number.isFinite(m)) return m;
+      let s = 0;
+      for (let j = 0; j < n; j++) s += Math.exp(at(j) - m);
+      return m + Math.log(s);
+    }
+    case 'variance': {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += at(j);
+      const mu = s / n;
+      let q = 0;
+      for (let j = 0; j < n; j++) q += (at(j) - mu) ** 2;
+      return q / n;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// WGSL shared with softmax, layerNorm and rmsNorm.
+
+/** @internal `fn unravel(i, dims, strides, rank) -> u32`: the offset of row-major index `i`. */
+export const WGSL_UNRAVEL = `${WGSL_SHAPE_AT}
+fn unravel(i: u32, dims: array<vec4<u32>, 2>, strides: array<vec4<u32>, 2>, rank: u32) -> u32 {
+  var off = 0u;
+  var r = i;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let dim = shapeAt(dims, u32(d));
+    off += (r % dim) * shapeAt(strides, u32(d));
+    r /= dim;
+  }
+  return off;
+}
+`;
+
+/** @internal Infinities and an inf test (f32 infinities cannot be const-expressions in WGSL). */
+export const WGSL_INF = `
+fn negInf() -> f32 { var bits = 0xff800000u; return bitcast<f32>(bits); }
+fn posInf() -> f32 { var bits = 0x7f800000u; return bitcast<f32>(bits); }
+fn isInf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
+`;
+
+/** @internal What a one-workgroup-per-row shader puts around its body. */
+export interface RowEntry {
+  /** Goes first in the module: `enable subgroups;` or nothing. */
+  enable: string;
+  /** `main`'s builtin parameters: `wid`, `nwg`, `lid` (and `lane`, `sgSize` with subgroups). */
+  params: string;
+  /** First lines of `main`: defines `lane` and `sgSize` without subgroups. */
+  prologue: string;
+}
+
+/** @internal The entry-point pieces for {@link wgslWorkgroupReduce} callers. */
+export function rowEntry(subgroups: boolean): RowEntry {
+  const base =
+    '@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32';
+  return subgroups
+    ? {
+        enable: 'enable subgroups;\n',
+        params: `${base}, @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sgSize: u32`,
+        prologue: '',
+      }
+    : { enable: '', params: base, prologue: 'let lane = 0u; let sgSize = 1u;' };
+}
+
+type CombineOp = 'add' | 'max' | 'min';
+const COMBINE: Record<CombineOp, (a: string, b: string) => string> = {
+  add: (a, b) => `${a} + ${b}`,
+  max: (a, b) => `max(${a}, ${b})`,
+  min: (a, b) => `min(${a}, ${b})`,
+};
+const SUBGROUP_OP: Record<CombineOp, string> = { add: 'subgroupAdd', max: 'subgroupMax', min: 'subgroupMin' };
+
+/**
+ * @internal WGSL `fn <name>(v: T, lid: u32, lane: u32, sgSize: u32) -> T`: combines `v` over the
+ * workgroup and returns the total to every invocation. Call it from uniform control flow.
+ * With subgroups, each subgroup reduces in registers and its first lane writes one partial;
+ * subgroups are assumed to be consecutive runs of `local_invocation_index` (true of every
+ * implementation for 1-D workgroups). Without, a tree in workgroup memory.
+ */
+export function wgslWorkgroupReduce(
+  name: string,
+  type: 'f32' | 'i32' | 'u32',
+  op: CombineOp,
+  wg: number,
+  subgroups: boolean,
+): string {
+  const combine = COMBINE[op];
+  const body = subgroups
+    ? `  let s = ${SUBGROUP_OP[op]}(v);
+  if (lane == 0u) { ${name}Buf[lid / sgSize] = s; }
+  workgroupBarrier();
+  var r = ${name}Buf[0];
+  for (var k = 1u; k < (${wg}u + sgSize - 1u) / sgSize; k++) { r = ${combine('r', `${name}Buf[k]`)}; }
+  return r;`
+    : `  ${name}Buf[lid] = v;
+  for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (lid < s) { ${name}Buf[lid] = ${combine(`${name}Buf[lid]`, `${name}Buf[lid + s]`)}; }
+  }
+  workgroupBarrier();
+  return ${name}Buf[0];`;
+  return `
+var<workgroup> ${name}Buf: array<${type}, ${wg}>;
+fn ${name}(v: ${type}, lid: u32, lane: u32, sgSize: u32) -> ${type} {
+  workgroupBarrier(); // earlier readers of the buffer are done
+${body}
+}
+`;
+}
+
+// argmax across a workgroup: (value, index) pairs, larger value wins, ties go to the smaller index.
+function wgslWorkgroupArgmax(type: string, wg: number, subgroups: boolean): string {
+  const body = subgroups
+    ? `  let m = subgroupMax(v);
+  let c = subgroupMin(select(0xffffffffu, i, v == m));
+  if (lane == 0u) { argVal[lid / sgSize] = m; argIdx[lid / sgSize] = c; }
+  workgroupBarrier();
+  var bv = argVal[0];
+  var bi = argIdx[0];
+  for (var k = 1u; k < (${wg}u + sgSize - 1u) / sgSize; k++) {
+    if (better(argVal[k], argIdx[k], bv, bi)) { bv = argVal[k]; bi = argIdx[k]; }
+  }
+  return bi;`
+    : `  argVal[lid] = v;
+  argIdx[lid] = i;
+  for (var s = ${wg / 2}u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (lid < s && better(argVal[lid + s], argIdx[lid + s], argVal[lid], argIdx[lid])) {
+      argVal[lid] = argVal[lid + s];
+      argIdx[lid] = argIdx[lid + s];
+    }
+  }
+  workgroupBarrier();
+  return argIdx[0];`;
+  return `
+var<workgroup> argVal: array<${type}, ${wg}>;
+var<workgroup> argIdx: array<u32, ${wg}>;
+fn better(v: ${type}, i: u32, bv: ${type}, bi: u32) -> bool { return v > bv || (v == bv && i < bi); }
+fn wgArgmax(v: ${type}, i: u32, lid: u32, lane: u32, sgSize: u32) -> u32 {
+  workgroupBarrier();
+${body}
+}
+`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reduction shader.
+
+interface Phase {
+  /** Name of the phase's total (a WGSL `let`). */
+  name: string;
+  op: CombineOp;
+  /** What to combine, an expression of the element `v` and earlier totals. */
+  value: string;
+  /** Statements after the total is known. */
+  after?: string;
+}
+
+interface GpuReduction {
+  phases: Phase[];
+  result: string;
+}
+
+const GPU_REDUCTIONS: Record<Exclude<ReduceOp, 'argmax'>, GpuReduction> = {
+  sum: { phases: [{ name: 's', op: 'add', value: 'v' }], result: 's' },
+  mean: { phases: [{ name: 's', op: 'add', value: 'v' }], result: 's / f32(p.count)' },
+  max: { phases: [{ name: 'm', op: 'max', value: 'v' }], result: 'm' },
+  min: { phases: [{ name: 'm', op: 'min', value: 'v' }], result: 'm' },
+  // With an infinite max, the sum is NaN or inf; the max itself is the answer then.
+  logSumExp: {
+    phases: [
+      { name: 'm', op: 'max', value: 'v' },
+      { name: 's', op: 'add', value: 'exp(v - m)' },
+    ],
+    result: 'select(m + log(s), m, isInf(m))',
+  },
+  // Two passes (mean, then squared deviations): accurate for rows with a large mean.
+  variance: {
+    phases: [
+      { name: 's', op: 'add', value: 'v', after: 'let mu = s / f32(p.count);' },
+      { name: 'q', op: 'add', value: '(v - mu) * (v - mu)' },
+    ],
+    result: 'q / f32(p.count)',
+  },
+};
+
+function identity(op: CombineOp, type: string): string {
+  if (op === 'add') return `${type}(0)`;
+  if (type === 'f32') return op === 'max' ? 'negInf()' : 'posInf()';
+  if (type === 'i32') return op === 'max' ? '(-2147483647 - 1)' : '2147483647';
+  return op === 'max' ? '0u' : '0xffffffffu';
+}
+
+const reduceParams = uniformLayout({
+  outSize: 'u32',
+  redSize: 'u32',
+  /** "rows" only: each row is cut into `chunks` pieces of `chunkLen`, one workgroup each. */
+  chunks: 'u32',
+  chunkLen: 'u32',
+  /** The element count mean and variance divide by (the original row length in a second pass). */
+  count: 'u32',
+  keptRank: 'u32',
+  redRank: 'u32',
+  keptDims: 'shape',
+  keptStrides: 'shape',
+  redDims: 'shape',
+  redStrides: 'shape',
+});
+
+interface ShaderConfig {
+  op: ReduceOp;
+  inDtype: DType;
+  rows: boolean;
+  contiguous: boolean;
+  wg: number;
+  subgroups: boolean;
+}
+
+function reduceWgsl(c: ShaderConfig): string {
+  const accType = c.inDtype === 'f32' ? 'f32' : c.inDtype === 'u32' ? 'u32' : 'i32';
+  const outType = c.op === 'argmax' ? 'i32' : accType;
+  const base = c.contiguous ? 'o * p.redSize' : 'unravel(o, p.keptDims, p.keptStrides, p.keptRank)';
+  const offset = c.contiguous ? 'j' : 'unravel(j, p.redDims, p.redStrides, p.redRank)';
+  const entry = rowEntry(c.subgroups);
+  const loop = c.rows
+    ? `for (var j = jBegin + lid; j < jEnd; j += ${c.wg}u)`
+    : 'for (var j = 0u; j < p.redSize; j++)';
+  const helpers: string[] = [];
+  let body: string;
+  let result: string;
+  if (c.op === 'argmax') {
+    body = `var best = ${identity('max', accType)};
+  var bestIdx = 0xffffffffu;
+  ${loop} {
+    let v = load(base, j);
+    if (bestIdx == 0xffffffffu || v > best) { best = v; bestIdx = j; }
+  }`;
+    if (c.rows) {
+      helpers.push(wgslWorkgroupArgmax(accType, c.wg, c.subgroups));
+      body += '\n  let idx = wgArgmax(best, bestIdx, lid, lane, sgSize);';
+      result = 'i32(idx)';
+    } else result = 'i32(bestIdx)';
+  } else {
+    const r = GPU_REDUCTIONS[c.op];
+    const parts = r.phases.map((ph) => {
+      const wgName = `wg_${ph.name}`;
+      if (c.rows) helpers.push(wgslWorkgroupReduce(wgName, accType, ph.op, c.wg, c.subgroups));
+      const total = c.rows ? `${wgName}(${ph.name}Acc, lid, lane, sgSize)` : `${ph.name}Acc`;
+      return `var ${ph.name}Acc = ${identity(ph.op, accType)};
+  ${loop} {
+    let v = load(base, j);
+    ${ph.name}Acc = ${COMBINE[ph.op](`${ph.name}Acc`, ph.value)};
+  }
+  let ${ph.name} = ${total};
+  ${ph.after ?? ''}`;
+    });
+    body = parts.join('\n  ');
+    result = r.result;
+  }
+  // "rows": workgroup `piece` reduces elements [jBegin, jEnd) of row o (the whole row unless split).
+  const head = c.rows
+    ? `@compute @workgroup_size(${c.wg})
+fn main(${entry.params}) {
+  ${entry.prologue}
+  let piece = wid.x + wid.y * nwg.x;
+  if (piece >= p.outSize * p.chunks) { return; } // uniform: depends only on the workgroup
+  let o = piece / p.chunks;
+  let jBegin = (piece % p.chunks) * p.chunkLen;
+  let jEnd = min(jBegin + p.chunkLen, p.redSize);`
+    : `@compute @workgroup_size(${c.wg})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * ${c.wg}u;
+  if (o >= p.outSize) { return; }`;
+  const write = c.rows ? `if (lid == 0u) { yBuf[piece] = ${result}; }` : `yBuf[o] = ${result};`;
+  return `${c.rows ? entry.enable : ''}${reduceParams.wgsl('Params')}
+@group(0) @binding(0) var<storage, read> xBuf: array<${wgslStorageType(c.inDtype)}>;
+@group(0) @binding(1) var<storage, read_write> yBuf: array<${outType}>;
+@group(0) @binding(2) var<uniform> p: Params;
+${WGSL_UNRAVEL}
+${WGSL_INF}
+fn load(base: u32, j: u32) -> ${accType} { return ${accType}(xBuf[base + ${offset}]); }
+${helpers.join('\n')}
+${head}
+  let base = ${base};
+  ${body}
+  ${write}
+}`;
+}
+
+/** Rows longer than this get a workgroup each; shorter ones an invocation each. */
+const ROW_THRESHOLD = 32;
+/**
+ * Rows longer than this, when there are fewer than {@link SPLIT_MAX_OUTPUTS} of them, are cut into
+ * pieces of {@link CHUNK} elements reduced by separate workgroups, then the pieces' results are
+ * reduced again (a whole-tensor sum would otherwise run on one workgroup).
+ */
+const SPLIT_MIN_ROW = 16384;
+const SPLIT_MAX_OUTPUTS = 1024;
+const CHUNK = 4096;
+/** What the second pass applies to the first pass's partial results. */
+const SPLITTABLE: Partial<Record<ReduceOp, ReduceOp>> = {
+  sum: 'sum',
+  mean: 'sum',
+  max: 'max',
+  min: 'min',
+  logSumExp: 'logSumExp',
+};
+
+function dispatchReduce(
+  ctx: GpuContext,
+  x: GpuTensor,
+  out: GpuTensor,
+  attrs: ReduceAttrs,
+  count?: number,
+): void {
+  const plan = planReduction(x.shape, attrs.axes);
+  if (plan.outSize === 0) return;
+  const rows = plan.innermostReduced && plan.redSize > ROW_THRESHOLD;
+  const firstPass = SPLITTABLE[attrs.op];
+  const split =
+    rows && firstPass !== undefined && plan.redSize > SPLIT_MIN_ROW && plan.outSize < SPLIT_MAX_OUTPUTS;
+  const chunkLen = split ? Math.max(CHUNK, Math.ceil(plan.redSize / 65535)) : plan.redSize;
+  const chunks = split ? Math.ceil(plan.redSize / chunkLen) : 1;
+  const op = split ? firstPass! : attrs.op;
+  const wg = rows ? (chunkLen <= 256 ? 64 : 256) : 64;
+  const config: ShaderConfig = {
+    op,
+    inDtype: x.dtype,
+    rows,
+    contiguous: plan.contiguous,
+    wg,
+    subgroups: rows && ctx.features.subgroups,
+  };
+  const key = `reduce:${op}:${config.inDtype}:${rows ? 'rows' : 'cols'}:${config.contiguous ? 'c' : 'g'}:${wg}:${config.subgroups ? 'sg' : ''}`;
+  const pipeline = ctx.pipeline(key, () => reduceWgsl(config));
+  const pad = (v: readonly number[]) => [...v, ...new Array<number>(MAX_RANK - v.length).fill(0)];
+  const uniforms = reduceParams.pack({
+    outSize: plan.outSize,
+    redSize: plan.redSize,
+    chunks,
+    chunkLen,
+    count: count ?? plan.redSize,
+    keptRank: plan.keptDims.length,
+    redRank: plan.redDims.length,
+    keptDims: pad(plan.keptDims),
+    keptStrides: pad(plan.keptStrides),
+    redDims: pad(plan.redDims),
+    redStrides: pad(plan.redStrides),
+  });
+  const groups = rows ? plan.outSize * chunks : Math.ceil(plan.outSize / wg);
+  if (!split) {
+    ctx.dispatch(pipeline, [x, out], uniforms, workgroups1d(groups));
+    return;
+  }
+  // First pass into [outSize, chunks] partials (the output's dtype), then reduce those rows.
+  const size = plan.outSize * chunks;
+  const partials: GpuTensor = {
+    buffer: ctx.scratch(size * 4),
+    shape: [plan.outSize, chunks],
+    dtype: out.dtype,
+    size,
+  };
+  ctx.dispatch(pipeline, [x, partials], uniforms, workgroups1d(groups));
+  dispatchReduce(ctx, partials, out, { op: attrs.op, axes: [1], keepDims: false }, count ?? plan.redSize);
+}
+
+// ---------------------------------------------------------------------------------------------
+// tfjs.
+
+function tfjsReduce(
+  tf: TfjsCore,
+  x: TfjsTensor,
+  { op, axes, keepDims }: ReduceAttrs,
+  out: TensorInfo,
+): TfjsTensor {
+  const ax = [...axes];
+  if (ax.length === 0)
+    return op === 'argmax' ? tf.zeros(out.shape, 'int32') : op === 'variance' ? tf.zerosLike(x) : tf.clone(x);
+  switch (op) {
+    case 'sum':
+      return tf.sum(x, ax, keepDims);
+    case 'mean':
+      return tf.mean(x, ax, keepDims);
+    case 'max':
+      return tf.max(x, ax, keepDims);
+    case 'min':
+      return tf.min(x, ax, keepDims);
+    case 'argmax':
+      return tf.reshape(tf.argMax(x, ax[0]), out.shape);
+    case 'logSumExp': {
+      // tf.logSumExp gives NaN for rows of -inf; shift by the max only where it is finite.
+      const m = tf.max(x, ax, true);
+      const shift = tf.where(tf.isFinite(m), m, tf.zerosLike(m));
+      const r = tf.add(tf.log(tf.sum(tf.exp(tf.sub(x, shift)), ax, true)), shift);
+      return tf.reshape(r, out.shape);
+    }
+    case 'variance':
+      return tf.moments(x, ax, keepDims).variance;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradients.
+
+/** `t` (reduced with keepDims or not) broadcast back to `x`'s shape. */
+function expandBack(t: Tensor, x: Tensor, axes: readonly number[]): Tensor {
+  const kept = reshape(t, outShape(x.shape, axes, true));
+  return add(kept, full(x.shape, 0, { backend: x.backend }));
+}
+
+function reduceGrad(
+  op: ReduceOp,
+  x: Tensor,
+  y: Tensor,
+  dy: Tensor,
+  axes: readonly number[],
+): Tensor | undefined {
+  const n = axes.reduce((k, a) => k * x.shape[a]!, 1);
+  switch (op) {
+    case 'sum':
+      return expandBack(dy, x, axes);
+    case 'mean':
+      return expandBack(scale(dy, 1 / n), x, axes);
+    case 'max':
+    case 'min': {
+      // Ties share the gradient equally (as TensorFlow and PyTorch's amax do).
+      const yk = reshape(y, outShape(x.shape, axes, true));
+      const mask = cast(compare('equal', x, yk), 'f32');
+      const count = sum(mask, axes, true);
+      return mul(mask, div(reshape(dy, outShape(x.shape, axes, true)), count));
+    }
+    case 'logSumExp': {
+      const yk = reshape(y, outShape(x.shape, axes, true));
+      return mul(exp(sub(x, yk)), reshape(dy, outShape(x.shape, axes, true)));
+    }
+    case 'variance': {
+      const centered = sub(x, mean(x, axes, true));
+      return mul(scale(centered, 2 / n), reshape(dy, outShape(x.shape, axes, true)));
+    }
+    case 'argmax':
+      return undefined;
+  }
+}
+
+/** @internal The kernel behind every reduction (attribute `op`). */
+export const reduceKernel: Kernel<ReduceAttrs> = {
+  name: 'reduce',
+  infer([x], { op, axes, keepDims }): TensorInfo[] {
+    if (!ALLOWED[op].includes(x!.dtype)) {
+      throw new TypeError(
+        `${op}: x must be ${ALLOWED[op].join(', ')}, got ${x!.dtype}${formatShape(x!.shape)}`,
+      );
+    }
+    assertRank(x!, op);
+    if (op === 'argmax' && axes.length !== 1)
+      throw new RangeError(`argmax: reduces exactly one axis, got ${axes.length}`);
+    const shape = outShape(x!.shape, axes, keepDims);
+    if (
+      (op === 'max' || op === 'min' || op === 'argmax') &&
+      axes.some((a) => x!.shape[a] === 0) &&
+      shape.every((d) => d > 0)
+    ) {
+      throw new RangeError(
+        `${op}: cannot reduce an empty axis of x ${formatShape(x!.shape)} (axes ${JSON.stringify(axes)})`,
+      );
+    }
+    const dtype: DType = op === 'argmax' || x!.dtype === 'bool' ? 'i32' : x!.dtype;
+    return [{ shape, dtype }];
+  },
+  cpu([x], { op, axes }, [out]) {
+    const plan = planReduction(x!.shape, axes);
+    const keptOff = offsetsOf(plan.keptDims, plan.keptStrides);
+    const redOff = offsetsOf(plan.redDims, plan.redStrides);
+    const data = x!.data;
+    const result: TypedArray = allocArray(out!.dtype, plan.outSize);
+    for (let o = 0; o < plan.outSize; o++) {
+      const base = keptOff[o]!;
+      result[o] = reduceRow(op, x!.dtype, plan.redSize, (j) => data[base + redOff[j]!]!);
+    }
+    return [result];
+  },
+  webgpu(ctx, [x], [out], attrs) {
+    dispatchReduce(ctx, x!, out!, attrs);
+  },
+  tfjs(tf, [x], attrs, [out]) {
+    return [tfjsReduce(tf, x, attrs, out!)];
+  },
+  grad({ dy: [dy], inputs: [x], outputs: [y], attrs: { op, axes } }) {
+    if (!dy || x!.dtype !== 'f32') return [undefined];
+    return [reduceGrad(op, x!, y!, dy, axes)];
+  },
+};
+
+function reduce(
+  op: ReduceOp,
+  x: Tensor,
+  axes: number | readonly number[] | undefined,
+  keepDims: boolean,
+): Tensor {
+  return run1(reduceKernel, [x], { op, axes: normalizeAxes(axes, x.rank, op), keepDims });
+}
+
+/**
+ * Sum over `axes` (default: all; negative axes count from the end). f32, i32 and u32 keep their
+ * dtype (integers wrap); bool counts the true elements as i32.
+ *
+ * @example
+ * ```ts
+ * const total = sum(x);              // []
+ * const perRow = sum(x, -1, true);   // [B, T, C] -> [B, T, 1]
+ * ```
+ */
+export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return reduce('sum', x, axes, keepDims);
+}
+
+/**
+ * Mean over `axes` (default: all), f32.
+ *
+ * @example
+ * ```ts
+ * const pooled = mean(tokens, 1); // [B, T, C] -> [B, C]
+ * ```
+ */
+export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return reduce('mean', x, axes, keepDims);
+}
+
+/**
+ * Maximum over `axes` (default: all); its gradient is shared equally among tied maxima.
+ *
+ * @example
+ * ```ts
+ * const rowMax = max(scores, -1, true); // [B, H, T, 1]
+ * ```
+ */
+export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return reduce('max', x, axes, keepDims);
+}
+
+/**
+ * Minimum over `axes` (default: all); its gradient is shared equally among tied minima.
+ *
+ * @example
+ * ```ts
+ * const lowest = min(x, [1, 2]); // [N, H, W] -> [N]
+ * ```
+ */
+export function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return reduce('min', x, axes, keepDims);
+}
+
+/**
+ * Index of the maximum along `axis` (the first one among ties), as i32.
+ *
+ * @example
+ * ```ts
+ * const nextToken = argmax(logits, -1); // [B, V] -> [B] i32
+ * ```
+ */
+export function argmax(x: Tensor, axis: number, keepDims = false): Tensor {
+  return reduce('argmax', x, [axis], keepDims);
+}
+
+/**
+ * `log(sum(exp(x)))` over `axes` (default: all), computed stably by shifting by the maximum.
+ * A row of -Infinity gives -Infinity; a row containing +Infinity gives +Infinity.
+ *
+ * @example
+ * ```ts
+ * const logZ = logSumExp(logits, -1, true); // [B, V] -> [B, 1]
+ * ```
+ */
+export function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return reduce('logSumExp', x, axes, keepDims);
+}
+
+/**
+ * Population variance over `axes` (default: all), computed in two passes (mean, then squared
+ * deviations) so rows with a large mean stay accurate.
+ *
+ * @example
+ * ```ts
+ * const v = variance(x, -1, true); // [B, T, C] -> [B, T, 1]
+ * ```
+ */
+export function variance(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return reduce('variance', x, axes, keepDims);
+}

@@ -1,0 +1,102 @@
+// rmsNorm over the last axis (Llama): x * rsqrt(mean(x^2) + eps) * gamma. On the GPU one
+// workgroup normalizes one row (rows of 32 or fewer elements: one invocation per row); the
+// launch shape and shader skeleton are layerNorm's.
+import type { TensorInfo } from '../backend.js';
+import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
+import { workgroups1d } from '../backends/webgpu/context.js';
+import { allocArray } from '../dtype.js';
+import { run1 } from '../engine.js';
+import type { Kernel } from '../kernel.js';
+import type { Tensor } from '../tensor.js';
+import { mul, sub } from './binary.js';
+import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './layerNorm.js';
+import { mean } from './reduce.js';
+import { sumToShape } from './sumToShape.js';
+import { rsqrt, scale, square } from './unary.js';
+
+interface RmsNormAttrs {
+  hasGamma: boolean;
+  eps: number;
+}
+
+function dispatchRmsNorm(
+  ctx: GpuContext,
+  inputs: readonly GpuTensor[],
+  out: GpuTensor,
+  attrs: RmsNormAttrs,
+): void {
+  const x = inputs[0]!;
+  const { rows, n, byRow, wg, subgroups } = normLaunch(ctx, x);
+  if (rows === 0) return;
+  const key = `rmsNorm:${+attrs.hasGamma}:${byRow ? 'rows' : 'cols'}:${wg}:${subgroups ? 'sg' : ''}`;
+  const pipeline = ctx.pipeline(key, () => {
+    const g = attrs.hasGamma;
+    const bindings = [
+      '@group(0) @binding(0) var<storage, read> xBuf: array<f32>;',
+      g ? '@group(0) @binding(1) var<storage, read> gammaBuf: array<f32>;' : '',
+      `@group(0) @binding(${g ? 2 : 1}) var<storage, read_write> yBuf: array<f32>;`,
+      `@group(0) @binding(${g ? 3 : 2}) var<uniform> p: Params;`,
+    ].join('\n');
+    const body = `var qAcc = 0.0;
+  ROW { let v = xBuf[base + j]; qAcc += v * v; }
+  let inv = 1.0 / sqrt(rowSum(qAcc) / n + p.eps);
+  ROW { yBuf[base + j] = xBuf[base + j] * inv${g ? ' * gammaBuf[j]' : ''}; }`;
+    return normWgsl(bindings, body, byRow, wg, subgroups);
+  });
+  ctx.dispatch(
+    pipeline,
+    [...inputs, out],
+    normUniforms(rows, n, attrs.eps),
+    workgroups1d(byRow ? rows : Math.ceil(rows / wg)),
+  );
+}
+
+/** @internal The kernel behind {@link rmsNorm}. */
+export const rmsNormKernel: Kernel<RmsNormAttrs> = {
+  name: 'rmsNorm',
+  infer([x, gamma], { hasGamma, eps }): TensorInfo[] {
+    checkNormInput(x!, eps, 'rmsNorm');
+    checkChannelParam(x!, hasGamma ? gamma : undefined, 'rmsNorm', 'gamma');
+    return [{ shape: x!.shape, dtype: 'f32' }];
+  },
+  cpu([x, gamma], { eps }) {
+    const xd = x!.data;
+    const n = x!.shape[x!.shape.length - 1]!;
+    const y = allocArray('f32', xd.length);
+    for (let base = 0; base < xd.length; base += n) {
+      let q = 0;
+      for (let j = 0; j < n; j++) q += xd[base + j]! ** 2;
+      const r = 1 / Math.sqrt(q / n + eps);
+      for (let j = 0; j < n; j++) y[base + j] = xd[base + j]! * r * (gamma ? gamma.data[j]! : 1);
+    }
+    return [y];
+  },
+  webgpu(ctx, inputs, [out], attrs) {
+    dispatchRmsNorm(ctx, inputs, out!, attrs);
+  },
+  tfjs(tf, [x, gamma], { eps }) {
+    const y = tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)));
+    return [gamma ? tf.mul(y, gamma) : y];
+  },
+  grad({ dy: [dy], inputs: [x, gamma], attrs: { eps } }) {
+    if (!dy) return [undefined, undefined];
+    // r = rsqrt(mean(x^2) + eps);  dx = r (u - x r^2 mean(u x)),  u = dy * gamma.
+    const r = rsqrt(scale(mean(square(x!), -1, true), 1, eps)); // [..., 1]
+    const u = gamma ? mul(dy, gamma) : dy;
+    const dx = mul(r, sub(u, mul(mul(x!, square(r)), mean(mul(u, x!), -1, true))));
+    return gamma ? [dx, sumToShape(mul(dy, mul(x!, r)), gamma.shape)] : [dx];
+  },
+};
+
+/**
+ * RMS normalization over the last axis (Llama, T5): `x * rsqrt(mean(x^2) + eps) * gamma`, with an
+ * optional `gamma` of shape `[C]`.
+ *
+ * @example
+ * ```ts
+ * const h = rmsNorm(x, params['model.layers.0.input_layernorm.weight']); // [B, T, C]
+ * ```
+ */
+export function rmsNorm(x: Tensor, gamma?: Tensor, eps = 1e-6): Tensor {
+  return run1(rmsNormKernel, gamma ? [x, gamma] : [x], { hasGamma: gamma !== undefined, eps });
+}
