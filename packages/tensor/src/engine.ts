@@ -18,6 +18,15 @@ export interface TapeNode {
 }
 
 const tapes: TapeNode[][] = [];
+// The tensors each recording tape refers to (its nodes' inputs and outputs). Backpropagation reads
+// them after the forward pass, so a scope that ends while a tape records hands them to its parent
+// scope instead of freeing them; the tape's owner frees them when it is done.
+const tapeTensors = new WeakMap<TapeNode[], Set<Tensor>>();
+
+function heldByTape(t: Tensor): boolean {
+  for (const tape of tapes) if (tapeTensors.get(tape)?.has(t)) return true;
+  return false;
+}
 
 export function onTensorCreated(t: Tensor): void {
   liveByBackend.set(t.backend, (liveByBackend.get(t.backend) ?? 0) + 1);
@@ -74,8 +83,12 @@ function closeScope(scope: Scope, result: unknown): void {
   scopes.pop();
   const keep = new Set<Tensor>();
   collect(result, keep);
-  for (const t of scope) if (!keep.has(t)) t.dispose();
   const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (keep.has(t)) continue;
+    if (tapes.length > 0 && heldByTape(t)) parent?.add(t);
+    else t.dispose();
+  }
   if (parent) for (const t of keep) if (!t.isDisposed) parent.add(t);
 }
 
@@ -150,13 +163,15 @@ export function keep<T extends Tensor>(t: T): T {
 export function pushTape(): TapeNode[] {
   const tape: TapeNode[] = [];
   tapes.push(tape);
+  tapeTensors.set(tape, new Set());
   return tape;
 }
 
-/** @internal */
+/** @internal Stops recording; the tape's tensors are freed by the scopes they ended up in. */
 export function popTape(tape: TapeNode[]): void {
   const i = tapes.lastIndexOf(tape);
   if (i >= 0) tapes.splice(i, 1);
+  tapeTensors.delete(tape);
 }
 
 function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
@@ -203,6 +218,9 @@ export function runKernel<A>(kernel: Kernel<A>, inputs: readonly Tensor[], attrs
   if (tape && inputs.some((t) => t.tracked)) {
     for (const o of outputs) o.tracked = true;
     tape.push({ kernel: kernel as Kernel, inputs, outputs, attrs });
+    const held = tapeTensors.get(tape);
+    for (const t of inputs) held?.add(t);
+    for (const t of outputs) held?.add(t);
   }
   return outputs;
 }

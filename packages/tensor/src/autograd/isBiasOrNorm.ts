@@ -1,0 +1,18 @@
+// The usual rule for which params skip weight decay (nanoGPT, minGPT, timm): vectors and scalars.
+import type { Tensor } from '../tensor.js';
+
+const NAMES = /(^|[._])(bias|b)$|(^|[._])(ln|norm)[^.]*\.|(layer|group|batch|rms)_?norm/i;
+
+/**
+ * True for params that usually get no weight decay: biases and normalization gains (anything of
+ * rank < 2), and tensors whose key path names a bias or a norm layer (`*.bias`, `ln_1.*`,
+ * `*layernorm*`, `*.norm.*`). Pass it as an {@link AdamW} group's `match`.
+ *
+ * @example
+ * ```ts
+ * const opt = new AdamW({ weightDecay: 0.1, groups: [{ match: isBiasOrNorm, weightDecay: 0 }] });
+ * ```
+ */
+export function isBiasOrNorm(path: string, param: Tensor): boolean {
+  return param.rank < 2 || NAMES.test(path);
+}

@@ -1,0 +1,106 @@
+// valueAndGrad: reverse-mode gradients of a scalar loss with respect to a params tree.
+import { full } from '../create.js';
+import { run1, tidy } from '../engine.js';
+import { Tensor } from '../tensor.js';
+import { backward, record, untrack } from './backprop.js';
+import { type ParamTree, assertDistinct, flattenParams, mapParams } from './paramTree.js';
+import { stopGradientKernel } from './stopGradient.js';
+
+// A type alias rather than an interface, so that it fits tidy()'s TensorContainer.
+/**
+ * What {@link valueAndGrad} returns: the loss and one gradient per parameter, in the params' structure.
+ *
+ * @example
+ * ```ts
+ * const { value, grads }: ValueAndGrad<{ w: Tensor }> = valueAndGrad(() => sum(square(w)), { w });
+ * ```
+ */
+export type ValueAndGrad<P extends ParamTree> = {
+  /** The loss `f` returned (the caller owns it). */
+  readonly value: Tensor;
+  /** d(loss)/d(param) for every param, same structure and shapes as the params (zeros where none flows). */
+  readonly grads: P;
+};
+
+/**
+ * Runs `f` and returns its value with the gradient of that value with respect to each tensor of
+ * `params` (an array, or a plain object, possibly nested, e.g. a model's params tree keyed by
+ * checkpoint names). `f` must return a single-element f32 tensor (the loss).
+ *
+ * Every tensor created while computing the loss and its gradients is freed before this returns,
+ * except `value` and the gradients, which the caller owns. Tensors that `f` wants to hand out
+ * besides the loss (logits for an accuracy, say) can be kept with `keep()`. Inside `f`, free
+ * intermediates with `tidy()` rather than `dispose()`: the backward pass needs them. Backward ops
+ * are not recorded (no higher-order gradients), and calls do not nest.
+ *
+ * @example
+ * ```ts
+ * const { value: loss, grads } = valueAndGrad(() => mean(square(sub(add(matmul(x, w), b), y))), { w, b });
+ * optimizer.step({ w, b }, grads); // grads.w has w's shape
+ * ```
+ */
+export function valueAndGrad<P extends ParamTree>(f: () => Tensor, params: P): ValueAndGrad<P> {
+  const leaves = flattenParams(params, 'valueAndGrad');
+  assertDistinct(leaves, 'valueAndGrad');
+  const wrt = leaves.map((l) => l.tensor);
+  leaves.forEach(({ path, tensor }) => {
+    if (tensor.isDisposed) {
+      throw new Error(
+        `valueAndGrad: param '${path}' (tensor #${tensor.id} ${tensor.describe()}) was disposed`,
+      );
+    }
+    if (tensor.dtype !== 'f32') {
+      throw new TypeError(
+        `valueAndGrad: param '${path}' is ${tensor.describe()}; gradients need f32 params (cast first)`,
+      );
+    }
+  });
+  return tidy(() => {
+    const { tape, result: value } = record('valueAndGrad', wrt, f);
+    try {
+      checkLoss(value);
+      const seed = full(value.shape, 1, { backend: value.backend });
+      const grads = backward('valueAndGrad', tape, new Map([[value, seed]]), wrt);
+      const tree = mapParams(
+        params,
+        (i) => grads[i] ?? full(wrt[i]!.shape, 0, { backend: wrt[i]!.backend }),
+      ) as P;
+      // A loss that no recorded op produced (a param, or a tensor made before f) is handed out as
+      // a view, so that the caller owns `value` in every case.
+      const produced = tape.some((node) => node.outputs.includes(value));
+      return { value: produced ? value : run1(stopGradientKernel, [value], undefined), grads: tree };
+    } finally {
+      untrack(tape, wrt);
+    }
+  }) as ValueAndGrad<P>;
+}
+
+function checkLoss(value: unknown): asserts value is Tensor {
+  if (!(value instanceof Tensor)) {
+    throw new TypeError(
+      `valueAndGrad: f must return the loss as a Tensor (got ${value === null ? 'null' : typeof value})`,
+    );
+  }
+  const t = value;
+  if (t.size !== 1) {
+    throw new RangeError(
+      `valueAndGrad: f must return a scalar (single-element) loss, got ${t.describe()}; reduce it first, e.g. with mean()`,
+    );
+  }
+  if (t.dtype !== 'f32') throw new TypeError(`valueAndGrad: the loss must be f32, got ${t.describe()}`);
+}
+
+/**
+ * The gradients of `f` with respect to `params`, like {@link valueAndGrad} without the value
+ * (which is freed).
+ *
+ * @example
+ * ```ts
+ * const grads = grad(() => mean(square(sub(predict(params, x), y))), params);
+ * ```
+ */
+export function grad<P extends ParamTree>(f: () => Tensor, params: P): P {
+  const { value, grads } = valueAndGrad(f, params);
+  value.dispose();
+  return grads;
+}
