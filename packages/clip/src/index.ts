@@ -67,3 +67,5 @@ export { ClipTrainer, MAX_LOGIT_SCALE } from './train/ClipTrainer.js';
 export type { ClipBatch, ClipTrainerOptions } from './train/ClipTrainer.js';
 export { linearProbe } from './train/linearProbe.js';
 export type { LinearProbe, LinearProbeOptions } from './train/linearProbe.js';
+export { modifiedResNetForward, modifiedResNetShapes } from './model/modifiedResNet.js';
+export type { ModifiedResNetConfig } from './model/modifiedResNet.js';

@@ -18,6 +18,7 @@ import {
   transpose,
 } from '@vl/tensor';
 import type { ClipConfig } from './config.js';
+import { modifiedResNetForward, modifiedResNetShapes } from './modifiedResNet.js';
 import { type ClipParams, param } from './params.js';
 import { clipTextForward, textTowerShapes } from './textTransformer.js';
 import { clipVisionForward, visionTowerShapes } from './visionTransformer.js';
@@ -33,7 +34,9 @@ export function clipShapes(
     for (const [k, v] of textTowerShapes(config.text_config)) shapes.set(k, v);
     shapes.set('text_projection.weight', [P, config.text_config.hidden_size]);
   }
-  if (towers.vision !== false) {
+  if (towers.vision !== false && config.vision_resnet) {
+    for (const [k, v] of modifiedResNetShapes(config.vision_resnet)) shapes.set(k, v);
+  } else if (towers.vision !== false) {
     for (const [k, v] of visionTowerShapes(config.vision_config)) shapes.set(k, v);
     shapes.set('visual_projection.weight', [P, config.vision_config.hidden_size]);
   }
@@ -50,6 +53,7 @@ export function clipShapes(
  * ```
  */
 export function getImageFeatures(params: ClipParams, pixelValues: Tensor, config: ClipConfig): Tensor {
+  if (config.vision_resnet) return modifiedResNetForward(params, pixelValues, config.vision_resnet); // [B, P]
   const { pooled } = clipVisionForward(params, pixelValues, config.vision_config); // [B, C]
   return matmul(pooled, param(params, 'visual_projection.weight'), { transposeB: true }); // [B, P]
 }

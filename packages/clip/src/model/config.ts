@@ -1,3 +1,5 @@
+import type { ModifiedResNetConfig } from './modifiedResNet.js';
+
 // CLIP configuration with the field names and defaults of HF transformers' CLIPConfig,
 // CLIPTextConfig and CLIPVisionConfig, so a checkpoint's config.json is read as it is.
 
@@ -39,6 +41,8 @@ export interface ClipVisionConfig {
 export interface ClipConfig {
   text_config: ClipTextConfig;
   vision_config: ClipVisionConfig;
+  /** Set for open_clip ModifiedResNet image towers (RN50 family), which HF has no config for. */
+  vision_resnet?: ModifiedResNetConfig;
   projection_dim: number;
   logit_scale_init_value: number;
 }

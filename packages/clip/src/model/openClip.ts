@@ -34,7 +34,7 @@ export function isOpenClipCheckpoint(names: Iterable<string>): boolean {
 }
 
 /**
- * An HF-style {@link ClipConfig} for an open_clip model config (ViT towers).
+ * An HF-style {@link ClipConfig} for an open_clip model config (ViT or ModifiedResNet image tower).
  *
  * @example
  * ```ts
@@ -44,21 +44,26 @@ export function isOpenClipCheckpoint(names: Iterable<string>): boolean {
 export function openClipConfig(cfg: OpenClipModelConfig): ClipConfig {
   const act: ClipActivation = cfg.quick_gelu ? 'quick_gelu' : 'gelu';
   const v = cfg.vision_cfg;
-  if (Array.isArray(v.layers)) {
-    throw new Error(
-      'open_clip: this config describes a ModifiedResNet image tower, which openClipConfig does not map to HF',
-    );
-  }
   const t = cfg.text_cfg;
+  const resnet = Array.isArray(v.layers)
+    ? {
+        layers: v.layers,
+        width: v.width,
+        heads: (v.width * 32) / (v.head_width ?? 64),
+        image_size: v.image_size,
+        output_dim: cfg.embed_dim,
+      }
+    : undefined;
   const textWidth = t.width ?? 512;
   return {
+    ...(resnet ? { vision_resnet: resnet } : {}),
     projection_dim: cfg.embed_dim,
     logit_scale_init_value: Math.log(1 / 0.07),
     vision_config: {
       ...defaultVisionConfig,
       hidden_size: v.width,
       intermediate_size: Math.round(v.width * (v.mlp_ratio ?? 4)),
-      num_hidden_layers: v.layers,
+      num_hidden_layers: Array.isArray(v.layers) ? 0 : v.layers,
       num_attention_heads: v.width / (v.head_width ?? 64),
       image_size: v.image_size,
       patch_size: v.patch_size ?? 16,
@@ -132,6 +137,13 @@ function mapBlock(
  */
 export function fromOpenClip(src: ReadonlyMap<string, Tensor>, config: ClipConfig): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
+  mapText(src, config, out);
+  if (config.vision_resnet) {
+    // The ResNet tower has no HF counterpart: its forward reads open_clip's own names.
+    for (const [name, t] of src)
+      if (name.startsWith('visual.') && !name.endsWith('num_batches_tracked')) out.set(name, t);
+    return out;
+  }
   const C = config.vision_config.hidden_size;
   const patch = need(src, 'visual.conv1.weight');
   if (patch.shape[0] !== C)
@@ -149,6 +161,10 @@ export function fromOpenClip(src: ReadonlyMap<string, Tensor>, config: ClipConfi
   for (let i = 0; i < config.vision_config.num_hidden_layers; i++) {
     mapBlock(src, `visual.transformer.resblocks.${i}`, `vision_model.encoder.layers.${i}`, out);
   }
+  return out;
+}
+
+function mapText(src: ReadonlyMap<string, Tensor>, config: ClipConfig, out: Map<string, Tensor>): void {
   out.set('text_model.embeddings.token_embedding.weight', need(src, 'token_embedding.weight'));
   out.set('text_model.embeddings.position_embedding.weight', need(src, 'positional_embedding'));
   out.set('text_model.final_layer_norm.weight', need(src, 'ln_final.weight'));
@@ -158,5 +174,4 @@ export function fromOpenClip(src: ReadonlyMap<string, Tensor>, config: ClipConfi
     mapBlock(src, `transformer.resblocks.${i}`, `text_model.encoder.layers.${i}`, out);
   }
   out.set('logit_scale', need(src, 'logit_scale'));
-  return out;
 }

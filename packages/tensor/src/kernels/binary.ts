@@ -86,6 +86,50 @@ const POW_PRELUDE = `fn powSigned(a: f32, b: f32) -> f32 {
   return select(m, -m, (i32(b) & 1) == 1);
 }`;
 
+/**
+ * When `inShape`, left-padded with ones, equals the trailing axes of `outShape` after some leading
+ * ones (so its elements repeat as one contiguous block), the block length; else undefined.
+ */
+function trailingBlock(inShape: readonly number[], outShape: readonly number[]): number | undefined {
+  const off = outShape.length - inShape.length;
+  let i = 0;
+  while (i < inShape.length && inShape[i] === 1) i++;
+  for (let j = i; j < inShape.length; j++) if (inShape[j] !== outShape[off + j]) return undefined;
+  return inShape.slice(i).reduce((x, y) => x * y, 1);
+}
+
+// One loop per common op so the element operation inlines; index i % block walks a repeating block.
+function fill(
+  op: BinaryOp,
+  out: TypedArray,
+  a: TypedArray,
+  b: TypedArray,
+  n: number,
+  aBlock: number,
+  bBlock: number,
+): void {
+  const ai = (i: number) => (aBlock === n ? i : aBlock === 1 ? 0 : i % aBlock);
+  const bi = (i: number) => (bBlock === n ? i : bBlock === 1 ? 0 : i % bBlock);
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) out[i] = a[ai(i)]! + b[bi(i)]!;
+      return;
+    case 'sub':
+      for (let i = 0; i < n; i++) out[i] = a[ai(i)]! - b[bi(i)]!;
+      return;
+    case 'mul':
+      for (let i = 0; i < n; i++) out[i] = a[ai(i)]! * b[bi(i)]!;
+      return;
+    case 'div':
+      for (let i = 0; i < n; i++) out[i] = a[ai(i)]! / b[bi(i)]!;
+      return;
+    default: {
+      const f = JS[op];
+      for (let i = 0; i < n; i++) out[i] = f(a[ai(i)]!, b[bi(i)]!);
+    }
+  }
+}
+
 interface BinaryAttrs {
   op: BinaryOp;
 }
@@ -141,16 +185,22 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
     return [{ shape, dtype: COMPARE.has(op) ? 'bool' : a!.dtype }];
   },
   cpu([a, b], { op }, [out]) {
-    const f = JS[op];
-    const result: TypedArray = allocArray(
-      out!.dtype,
-      out!.shape.reduce((x, y) => x * y, 1),
-    );
-    const ao = broadcastOffsets(a!.shape, out!.shape);
-    const bo = broadcastOffsets(b!.shape, out!.shape);
+    const n = out!.shape.reduce((x, y) => x * y, 1);
+    const result: TypedArray = allocArray(out!.dtype, n);
     const ad = a!.data;
     const bd = b!.data;
-    for (let i = 0; i < result.length; i++) result[i] = f(ad[ao ? ao[i]! : i]!, bd[bo ? bo[i]! : i]!);
+    // Hot cases without per-element index math: same shape, a scalar on either side, or the
+    // smaller operand repeating as a trailing block (a bias [C] against [B, T, C]).
+    const aBlock = trailingBlock(a!.shape, out!.shape);
+    const bBlock = trailingBlock(b!.shape, out!.shape);
+    if (aBlock !== undefined && bBlock !== undefined) {
+      fill(op, result, ad, bd, n, aBlock, bBlock);
+      return [result];
+    }
+    const f = JS[op];
+    const ao = broadcastOffsets(a!.shape, out!.shape);
+    const bo = broadcastOffsets(b!.shape, out!.shape);
+    for (let i = 0; i < n; i++) result[i] = f(ad[ao ? ao[i]! : i]!, bd[bo ? bo[i]! : i]!);
     return [result];
   },
   webgpu(ctx, [a, b], [out], { op }) {
