@@ -92,7 +92,7 @@ export async function linearProbe(
     async predict(rows) {
       const n = rows.length;
       const data = new Float32Array(n * D);
-      rows.forEach((r, i) => data.set(Array.from(r), i * D));
+      for (const [i, r] of rows.entries()) data.set(Array.from(r), i * D);
       const pred = tidy(() =>
         keep(argmax(matmul(tensor(data, [n, D], { backend }), params.weight, { bias: params.bias }), -1)),
       );
