@@ -11,6 +11,8 @@ const STORAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
 const UNIFORM = 0x0040 | 0x0008; // UNIFORM | COPY_DST
 const MAP_READ = 0x0001 | 0x0008; // MAP_READ | COPY_DST
 const UNIFORM_CHUNK = 64 * 1024;
+// Bind groups kept for reuse; the cache is dropped whole when full (a new shape mix refills it).
+const MAX_BIND_GROUPS = 8192;
 
 interface UniformChunk {
   buffer: GPUBuffer;
@@ -47,6 +49,9 @@ export class WebGpuBackend implements Backend, GpuContext {
   #freeChunks: UniformChunk[] = [];
   #scratch: GPUBuffer[] = [];
   #pendingCompiles: Promise<string | undefined>[] = [];
+  readonly #bindGroups = new Map<string, GPUBindGroup>();
+  readonly #ids = new WeakMap<object, number>();
+  #nextId = 1;
   /** @internal Objects the device depends on that must not be garbage collected before it. */
   keepAlive: unknown[] = [];
   /** Dispatches submitted since creation (for tests and benchmarks). */
@@ -219,17 +224,32 @@ export class WebGpuBackend implements Backend, GpuContext {
     uniforms: Uint8Array | undefined,
     workgroups: readonly [number, number?, number?],
   ): void {
-    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
-      binding: i,
-      resource: { buffer: 'buffer' in b ? b.buffer : b },
-    }));
-    if (uniforms) {
-      const { buffer, offset } = this.#uniform(uniforms);
-      entries.push({ binding: buffers.length, resource: { buffer, offset, size: uniforms.byteLength } });
+    const gpuBuffers = buffers.map((b) => ('buffer' in b ? b.buffer : b));
+    const uniform = uniforms ? this.#uniform(uniforms) : undefined;
+    // A forward pass repeats the same (pipeline, buffers, uniform slot) combinations step after
+    // step, since pooled buffers come back in the same order: reuse their bind groups, whose
+    // creation is the largest CPU cost of a dispatch.
+    let key = `${this.#idOf(pipeline)}`;
+    for (const b of gpuBuffers) key += `,${this.#idOf(b)}`;
+    if (uniform) key += `|${this.#idOf(uniform.buffer)}@${uniform.offset}:${uniforms!.byteLength}`;
+    let bindGroup = this.#bindGroups.get(key);
+    if (!bindGroup) {
+      const entries: GPUBindGroupEntry[] = gpuBuffers.map((buffer, i) => ({
+        binding: i,
+        resource: { buffer },
+      }));
+      if (uniform) {
+        entries.push({
+          binding: buffers.length,
+          resource: { buffer: uniform.buffer, offset: uniform.offset, size: uniforms!.byteLength },
+        });
+      }
+      let layout = this.#layouts.get(pipeline);
+      if (!layout) this.#layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+      bindGroup = this.device.createBindGroup({ layout, entries });
+      if (this.#bindGroups.size >= MAX_BIND_GROUPS) this.#bindGroups.clear();
+      this.#bindGroups.set(key, bindGroup);
     }
-    let layout = this.#layouts.get(pipeline);
-    if (!layout) this.#layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
-    const bindGroup = this.device.createBindGroup({ layout, entries });
     const pass = this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -237,6 +257,12 @@ export class WebGpuBackend implements Backend, GpuContext {
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     this.#dispatches++;
     this.dispatchCount++;
+  }
+
+  #idOf(o: object): number {
+    let id = this.#ids.get(o);
+    if (id === undefined) this.#ids.set(o, (id = this.#nextId++));
+    return id;
   }
 
   /** Encodes a buffer-to-buffer copy (outside the compute pass) in queue order. */
@@ -312,6 +338,7 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   /** Frees pooled buffers now (they are reused otherwise). */
   trim(): void {
+    this.#bindGroups.clear();
     this.#pool.trim();
     this.#staging.trim();
   }
