@@ -1,5 +1,6 @@
 import type { Backend } from './backend.js';
 import { CpuBackend, type CpuBackendOptions } from './backends/cpu/CpuBackend.js';
+import { createCpuAcceleration } from './backends/cpu/wasm/createCpuAcceleration.js';
 import { TfjsBackend, type TfjsBackendOptions } from './backends/tfjs/TfjsBackend.js';
 import {
   createWebGpuBackend,
@@ -10,10 +11,18 @@ import {
 /** Names accepted by {@link createBackend}. */
 export type BackendName = 'auto' | 'webgpu' | 'cpu' | 'tfjs';
 
+/** CPU backend options for {@link createBackend}. */
+export interface CpuOptions extends CpuBackendOptions {
+  /** Threads for the WASM SIMD kernels (default: 2 where workers and shared memory exist, else 1). */
+  threads?: number;
+  /** Use the WASM SIMD kernels (default true); false runs every kernel's TypeScript reference. */
+  wasm?: boolean;
+}
+
 /** Options for {@link createBackend}; each backend reads its own. */
 export interface CreateBackendOptions {
   webgpu?: WebGpuOptions;
-  cpu?: CpuBackendOptions;
+  cpu?: CpuOptions;
   tfjs?: TfjsBackendOptions;
 }
 
@@ -38,7 +47,7 @@ export async function createBackend(
     case 'webgpu':
       return createWebGpuBackend(options.webgpu);
     case 'cpu':
-      return new CpuBackend(options.cpu);
+      return createCpuBackend(options.cpu);
     case 'tfjs':
       return TfjsBackend.create(options.tfjs);
     case 'auto':
@@ -46,11 +55,26 @@ export async function createBackend(
         return await createWebGpuBackend(options.webgpu);
       } catch (e) {
         if (!(e instanceof WebGpuUnavailableError)) throw e;
-        return new CpuBackend(options.cpu);
+        return createCpuBackend(options.cpu);
       }
     default:
       throw new RangeError(
         `createBackend(): unknown backend ${JSON.stringify(name)}; available: ${NAMES.map((n) => `'${n}'`).join(', ')}`,
       );
   }
+}
+
+async function createCpuBackend(options: CpuOptions = {}): Promise<CpuBackend> {
+  const { threads, wasm = true, ...rest } = options;
+  if (!wasm || rest.accelerated) return new CpuBackend(rest);
+  const acceleration = await createCpuAcceleration(threads === undefined ? {} : { threads });
+  return new CpuBackend({
+    ...rest,
+    accelerated: acceleration.accelerated,
+    description: rest.description ?? acceleration.description,
+    onDispose: () => {
+      acceleration.dispose();
+      rest.onDispose?.();
+    },
+  });
 }

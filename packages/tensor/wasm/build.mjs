@@ -24,7 +24,15 @@ const target = join(here, '../src/backends/cpu/wasm/matmulWasm.wasm.ts');
 const clang = process.env.CLANG ?? 'clang';
 const wasmLd = process.env.WASM_LD ?? 'wasm-ld';
 
-const common = ['--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', '-mmutable-globals', '-ffreestanding', '-nostdlib'];
+const common = [
+  '--target=wasm32',
+  '-O3',
+  '-msimd128',
+  '-mbulk-memory',
+  '-mmutable-globals',
+  '-ffreestanding',
+  '-nostdlib',
+];
 const variants = {
   shared: { cflags: ['-matomics'], ldflags: ['--shared-memory'] },
   single: { cflags: [], ldflags: [] },
@@ -37,7 +45,9 @@ try {
   for (const [name, { cflags, ldflags }] of Object.entries(variants)) {
     const obj = join(work, `${name}.o`);
     const wasm = join(work, `${name}.wasm`);
-    execFileSync(clang, [...common, ...cflags, '-Wall', '-Wextra', '-Werror', '-c', source, '-o', obj], { stdio: 'inherit' });
+    execFileSync(clang, [...common, ...cflags, '-Wall', '-Wextra', '-Werror', '-c', source, '-o', obj], {
+      stdio: 'inherit',
+    });
     execFileSync(
       wasmLd,
       [
@@ -61,9 +71,12 @@ try {
     if (sections(linked).some((s) => s.id === 11)) throw new Error(`${name}: the module has data segments`);
     const { bytes, counts } = rewrite(linked, { foldOffsets: true, relaxedMadd: name === 'relaxed' });
     if (name === 'relaxed' && counts.relaxed === 0) throw new Error('relaxed: no f32x4 fma found to rewrite');
-    if (!(await WebAssembly.validate(bytes)) && name !== 'relaxed') throw new Error(`${name}: invalid module`);
+    if (!(await WebAssembly.validate(bytes)) && name !== 'relaxed')
+      throw new Error(`${name}: invalid module`);
     out[name] = Buffer.from(bytes).toString('base64');
-    console.log(`${name}: ${bytes.length} bytes, ${counts.folded} offsets folded, ${counts.relaxed} relaxed_madd`);
+    console.log(
+      `${name}: ${bytes.length} bytes, ${counts.folded} offsets folded, ${counts.relaxed} relaxed_madd`,
+    );
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

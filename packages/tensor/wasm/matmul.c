@@ -4,14 +4,17 @@
 //
 // C[m, n] = act(sum_k A[m, k] * B[k, n] + bias[n]), for a batch of (A, B, C) pointer triples that
 // share one shape. The host writes a job descriptor into memory and every thread calls run(desc,
-// tid); each thread reads its own [start, end) range (rows over the flattened batch, or columns)
-// and its own workspace from the descriptor, so threads never write to the same bytes.
+// tid). The job is cut into tasks (an item, a block of rows, a block of columns, all of K) that the
+// threads take in turn from an atomic counter: a thread that is slowed down (a busy neighbour on
+// the machine, a late wake-up) simply takes fewer tasks, which a static split cannot do.
 //
 // Why it looks like this (GotoBLAS / BLIS structure):
 // - A 4x8 register tile: 8 f32x4 accumulators + 2 B vectors + 1 A splat fit in the 15 SIMD
 //   registers V8 leaves us; a larger tile spills.
-// - B is packed into 8-column strips of KC rows (one strip is 8 KiB: stays in L1 while the kernel
-//   sweeps every 4-row strip of the packed A block, which stays in L2).
+// - B is packed into 8-column strips (one strip of KC rows is 8 KiB: it stays in L1 while the
+//   kernel sweeps every 4-row strip of the packed A block, which stays in L2). A thread packs the
+//   B panel of a task for all of K at once and keeps it for its next task if that task has the
+//   same columns (tasks are ordered rows-fastest, so it usually does).
 // - Packing also turns both transpose cases into the same contiguous, unit-stride kernel.
 // - The kernels use no shadow stack (no address-taken locals, no arrays on the stack), which is
 //   what makes one module instance per thread safe on a shared memory whose stack pointer starts at
@@ -22,12 +25,21 @@
 
 #define MR 4
 #define NR 8
+// Block sizes (overridable with -D for tuning experiments; 256/128 measured as good as any here).
 // K block: a packed B strip of KC x NR floats is 8 KiB (L1 is 32 KiB).
+#ifndef KC
 #define KC 256
+#endif
 // M block: a packed A block of MC x KC floats is 128 KiB (L2 is 512 KiB).
+#ifndef MC
 #define MC 128
-// N block: the packed B panel is KC x NC floats = 2 MiB (L3).
-#define NC 2048
+#endif
+// Packed B panel of a task: K x (columns of the task, rounded up to NR) floats, 4 MiB. The host
+// picks the task's columns so that it fits.
+#define PACK_B_FLOATS (1024 * 1024)
+#define PACK_A_FLOATS (MC * KC)
+#define TILE_FLOATS (MR * NR)
+#define WORKSPACE_FLOATS (PACK_A_FLOATS + PACK_B_FLOATS + TILE_FLOATS)
 #define MAX_THREADS 16
 
 enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_QUICK_GELU, ACT_SILU };
@@ -41,19 +53,12 @@ typedef struct {
   int act;
   int batch;
   const int *table;  // batch x {a, b, c} pointers
-  int split_cols;    // 0: threads split the rows of the flattened batch; 1: they split columns
-  int pad[3];
-  struct {
-    int start, end;
-    float *workspace; // WORKSPACE_FLOATS floats, 16-byte aligned
-    int pad;
-  } thread[MAX_THREADS];
+  int task_rows;     // rows per task (a multiple of MR)
+  int task_cols;     // columns per task (a multiple of NR; k * task_cols <= PACK_B_FLOATS)
+  int next_task;     // the task counter, zeroed by the host, taken atomically by the threads
+  int pad;
+  float *workspace[MAX_THREADS]; // per thread: WORKSPACE_FLOATS floats, 16-byte aligned
 } Desc;
-
-#define PACK_A_FLOATS (MC * KC)
-#define PACK_B_FLOATS (KC * NC)
-#define TILE_FLOATS (MR * NR)
-#define WORKSPACE_FLOATS (PACK_A_FLOATS + PACK_B_FLOATS + TILE_FLOATS)
 
 // clang lowers zero-fill loops and struct copies to memset/memcpy calls; with -mbulk-memory these
 // builtins become memory.fill / memory.copy, and these definitions satisfy any call that remains.
@@ -68,7 +73,6 @@ void *memcpy(void *restrict dst, const void *restrict src, unsigned long size) {
 }
 
 static inline int min_int(int a, int b) { return a < b ? a : b; }
-static inline int max_int(int a, int b) { return a > b ? a : b; }
 
 // Splits `total` into equal blocks of at most `max_block` (a multiple of `align`), rounded up to
 // `align`: K = 300 runs as 152 + 148 rather than 256 + 44, whose short second pass would pay the
@@ -266,34 +270,37 @@ static inline v128_t vsigmoid(v128_t x) {
   return wasm_f32x4_div(splat(1.0f), wasm_f32x4_add(splat(1.0f), vexp(wasm_f32x4_neg(x))));
 }
 
-// erf(x), Abramowitz & Stegun 7.1.26 (absolute error <= 1.5e-7, about one f32 ulp near 1).
-static inline v128_t verf(v128_t x) {
-  v128_t ax = wasm_f32x4_abs(x);
-  v128_t t = wasm_f32x4_div(splat(1.0f), wasm_f32x4_add(splat(1.0f), wasm_f32x4_mul(ax, splat(0.3275911f))));
-  v128_t p = splat(1.061405429f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(-1.453152027f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(1.421413741f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(-0.284496736f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(0.254829592f));
-  p = wasm_f32x4_mul(p, t);
-  v128_t y = wasm_f32x4_sub(splat(1.0f), wasm_f32x4_mul(p, vexp(wasm_f32x4_neg(wasm_f32x4_mul(ax, ax)))));
-  // copy the sign of x onto y
-  v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000u));
-  return wasm_v128_or(y, sign);
+// erfc(z) for z >= 0, after the Chebyshev fit in Numerical Recipes (erfcc): fractional error below
+// 1.2e-7 over the whole range, so GELU keeps its relative accuracy far into the negative tail,
+// where 1 + erf(x) would cancel to nothing (it matches the WebGPU kernel's formula).
+static inline v128_t verfc_pos(v128_t z) {
+  v128_t t = wasm_f32x4_div(splat(1.0f), wasm_f32x4_add(splat(1.0f), wasm_f32x4_mul(splat(0.5f), z)));
+  v128_t p = splat(0.17087277f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(-0.82215223f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(1.48851587f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(-1.13520398f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(0.27886807f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(-0.18628806f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(0.09678418f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(0.37409196f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(1.00002368f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), splat(-1.26551223f));
+  return wasm_f32x4_mul(t, vexp(wasm_f32x4_sub(p, wasm_f32x4_mul(z, z))));
 }
 
 static inline v128_t activate(v128_t x, int act) {
   switch (act) {
     case ACT_RELU:
       return wasm_f32x4_max(x, splat(0.0f));
-    case ACT_GELU: // 0.5 x (1 + erf(x / sqrt 2))
-      return wasm_f32x4_mul(wasm_f32x4_mul(splat(0.5f), x),
-                            wasm_f32x4_add(splat(1.0f), verf(wasm_f32x4_mul(x, splat(0.70710678118654752f)))));
-    case ACT_GELU_TANH: { // 0.5 x (1 + tanh(u)), tanh(u) = 1 - 2 / (exp(2u) + 1)
+    case ACT_GELU: { // x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2 = 1 - erfc(x / sqrt 2) / 2
+      v128_t half_erfc = wasm_f32x4_mul(splat(0.5f), verfc_pos(wasm_f32x4_mul(wasm_f32x4_abs(x), splat(0.70710678118654752f))));
+      v128_t phi = wasm_v128_bitselect(half_erfc, wasm_f32x4_sub(splat(1.0f), half_erfc), wasm_f32x4_lt(x, splat(0.0f)));
+      return wasm_f32x4_mul(x, phi);
+    }
+    case ACT_GELU_TANH: { // 0.5 x (1 + tanh(u)) = x * sigmoid(2u): no cancellation for u << 0
       v128_t u = wasm_f32x4_mul(splat(0.79788456080286536f),
                                 wasm_f32x4_add(x, wasm_f32x4_mul(splat(0.044715f), wasm_f32x4_mul(x, wasm_f32x4_mul(x, x)))));
-      v128_t th = wasm_f32x4_sub(splat(1.0f), wasm_f32x4_div(splat(2.0f), wasm_f32x4_add(vexp(wasm_f32x4_add(u, u)), splat(1.0f))));
-      return wasm_f32x4_mul(wasm_f32x4_mul(splat(0.5f), x), wasm_f32x4_add(splat(1.0f), th));
+      return wasm_f32x4_mul(x, vsigmoid(wasm_f32x4_add(u, u)));
     }
     case ACT_QUICK_GELU:
       return wasm_f32x4_mul(x, vsigmoid(wasm_f32x4_mul(x, splat(1.702f))));
@@ -315,9 +322,17 @@ static void epilogue_4x8(float *c, int ldc, const float *bias, int act) {
   }
 }
 
-// ---- blocked GEMM over one (rows, columns) region of one batch item ----------------------------
+// ---- one task: rows [m0, m1) x columns [n0, n1) of one item, all of K ------------------------
 
-static void gemm_region(const Desc *d, int item, int m0, int m1, int n0, int n1, float *ws) {
+// Packs B[:, n0:n1] for all of K: for each K block of kc_step rows, the strips of that block are
+// contiguous, so the strip for (pc, jr) starts at pb + pc * round_up(n1 - n0, NR) + jr * kc.
+static void pack_b_panel(const Desc *d, const float *B, int n0, int n1, float *pb) {
+  const int K = d->k, kc_step = block_size(K, KC, 4), ncp = (n1 - n0 + NR - 1) / NR * NR;
+  for (int pc = 0; pc < K; pc += kc_step)
+    pack_b(B, d->ldb, d->trans_b, pc, min_int(kc_step, K - pc), n0, n1 - n0, pb + pc * ncp);
+}
+
+static void run_task(const Desc *d, int item, int m0, int m1, int n0, int n1, int direct_b, float *ws) {
   const float *A = (const float *)d->table[3 * item];
   const float *B = (const float *)d->table[3 * item + 1];
   float *C = (float *)d->table[3 * item + 2];
@@ -325,43 +340,38 @@ static void gemm_region(const Desc *d, int item, int m0, int m1, int n0, int n1,
   const float *bias = d->bias;
   const int epilogue = bias != 0 || act != ACT_NONE;
   float *pa = ws;
-  float *pb = ws + PACK_A_FLOATS;
-  float *tile = pb + PACK_B_FLOATS;
-  // A thin A (a few rows) reads each B element about once: packing B would only add a pass over it.
-  const int direct_b = !d->trans_b && (m1 - m0) <= MR;
-  const int nc_step = block_size(n1 - n0, NC, NR), kc_step = block_size(K, KC, 4), mc_step = block_size(m1 - m0, MC, MR);
-  for (int jc = n0; jc < n1; jc += nc_step) {
-    int nc = min_int(nc_step, n1 - jc);
-    for (int pc = 0; pc < K; pc += kc_step) {
-      int kc = min_int(kc_step, K - pc);
-      int first = pc == 0, last = pc + kc >= K;
-      if (!direct_b) pack_b(B, d->ldb, d->trans_b, pc, kc, jc, nc, pb);
-      for (int ic = m0; ic < m1; ic += mc_step) {
-        int mc = min_int(mc_step, m1 - ic);
-        pack_a(A, d->lda, d->trans_a, ic, mc, pc, kc, pa);
-        for (int jr = 0; jr < nc; jr += NR) {
-          int cols = min_int(NR, nc - jr);
-          const float *b = direct_b ? B + pc * d->ldb + jc + jr : pb + jr * kc;
-          int bstride = direct_b ? d->ldb : NR;
-          const float *bias_j = bias ? bias + jc + jr : 0;
-          for (int ir = 0; ir < mc; ir += MR) {
-            int rows = min_int(MR, mc - ir);
-            float *c = C + (ic + ir) * ldc + jc + jr;
-            const float *a = pa + ir * kc;
-            if (rows == MR && cols == NR) {
-              kernel_4x8(kc, a, b, bstride, c, ldc, !first);
-              if (last && epilogue) epilogue_4x8(c, ldc, bias_j, act);
-            } else {
-              // Edge tile: compute the full tile into scratch (padding lanes are discarded; in
-              // direct-B mode they may hold bytes from past the row, which is harmless).
-              kernel_4x8(kc, a, b, bstride, tile, NR, 0);
-              if (!first)
-                for (int i = 0; i < rows; i++)
-                  for (int j = 0; j < cols; j++) tile[i * NR + j] += c[i * ldc + j];
-              if (last && epilogue) epilogue_4x8(tile, NR, bias_j, act);
+  const float *pb = ws + PACK_A_FLOATS;
+  float *tile = ws + PACK_A_FLOATS + PACK_B_FLOATS;
+  const int nc = n1 - n0, ncp = (nc + NR - 1) / NR * NR;
+  const int kc_step = block_size(K, KC, 4), mc_step = block_size(m1 - m0, MC, MR);
+  for (int pc = 0; pc < K; pc += kc_step) {
+    int kc = min_int(kc_step, K - pc);
+    int first = pc == 0, last = pc + kc >= K;
+    for (int ic = m0; ic < m1; ic += mc_step) {
+      int mc = min_int(mc_step, m1 - ic);
+      pack_a(A, d->lda, d->trans_a, ic, mc, pc, kc, pa);
+      for (int jr = 0; jr < nc; jr += NR) {
+        int cols = min_int(NR, nc - jr);
+        const float *b = direct_b ? B + pc * d->ldb + n0 + jr : pb + pc * ncp + jr * kc;
+        int bstride = direct_b ? d->ldb : NR;
+        const float *bias_j = bias ? bias + n0 + jr : 0;
+        for (int ir = 0; ir < mc; ir += MR) {
+          int rows = min_int(MR, mc - ir);
+          float *c = C + (ic + ir) * ldc + n0 + jr;
+          const float *a = pa + ir * kc;
+          if (rows == MR && cols == NR) {
+            kernel_4x8(kc, a, b, bstride, c, ldc, !first);
+            if (last && epilogue) epilogue_4x8(c, ldc, bias_j, act);
+          } else {
+            // Edge tile: compute the full tile into scratch (padding lanes are discarded; in
+            // direct-B mode they may hold bytes from past the row, which is harmless).
+            kernel_4x8(kc, a, b, bstride, tile, NR, 0);
+            if (!first)
               for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++) c[i * ldc + j] = tile[i * NR + j];
-            }
+                for (int j = 0; j < cols; j++) tile[i * NR + j] += c[i * ldc + j];
+            if (last && epilogue) epilogue_4x8(tile, NR, bias_j, act);
+            for (int i = 0; i < rows; i++)
+              for (int j = 0; j < cols; j++) c[i * ldc + j] = tile[i * NR + j];
           }
         }
       }
@@ -374,22 +384,34 @@ static void gemm_region(const Desc *d, int item, int m0, int m1, int n0, int n1,
 /** Floats of workspace each thread needs (packed A block, packed B panel, one edge tile). */
 __attribute__((export_name("workspace_floats"))) int workspace_floats(void) { return WORKSPACE_FLOATS; }
 
+/** Floats of the packed B panel: a task's k * round_up(columns, 8) must not exceed it. */
+__attribute__((export_name("pack_b_floats"))) int pack_b_floats(void) { return PACK_B_FLOATS; }
+
 /** Bytes of the descriptor. */
 __attribute__((export_name("desc_bytes"))) int desc_bytes(void) { return (int)sizeof(Desc); }
 
-/** Computes thread `tid`'s share of the job described at `desc`. */
-__attribute__((export_name("run"))) void run(const Desc *d, int tid) {
-  const int start = d->thread[tid].start, end = d->thread[tid].end;
-  float *ws = d->thread[tid].workspace;
-  if (start >= end) return;
-  if (d->split_cols) {
-    for (int item = 0; item < d->batch; item++) gemm_region(d, item, 0, d->m, start, end, ws);
-  } else {
-    // [start, end) are rows of the batch flattened to [batch * m, n].
-    const int m = d->m;
-    for (int item = start / m; item * m < end; item++) {
-      int m0 = max_int(start - item * m, 0), m1 = min_int(end - item * m, m);
-      gemm_region(d, item, m0, m1, 0, d->n, ws);
+/** Takes and runs tasks of the job described at `d` until none are left; `tid` picks the workspace. */
+__attribute__((export_name("run"))) void run(Desc *d, int tid) {
+  float *ws = d->workspace[tid];
+  const int row_tasks = (d->m + d->task_rows - 1) / d->task_rows;
+  const int col_tasks = (d->n + d->task_cols - 1) / d->task_cols;
+  const int tasks = d->batch * row_tasks * col_tasks;
+  // A thin A (a few rows) reads each B element about once: packing B would only add a pass over it.
+  const int direct_b = !d->trans_b && d->m <= MR;
+  int packed_item = -1, packed_n0 = -1;
+  for (;;) {
+    // Relaxed is enough: the host's writes happen-before the job starts (it publishes the job with
+    // a sequentially consistent store), and tasks write disjoint parts of C.
+    int t = __atomic_fetch_add(&d->next_task, 1, __ATOMIC_RELAXED);
+    if (t >= tasks) return;
+    const int rb = t % row_tasks, cb = (t / row_tasks) % col_tasks, item = t / row_tasks / col_tasks;
+    const int m0 = rb * d->task_rows, m1 = min_int(d->m, m0 + d->task_rows);
+    const int n0 = cb * d->task_cols, n1 = min_int(d->n, n0 + d->task_cols);
+    if (!direct_b && (item != packed_item || n0 != packed_n0)) {
+      pack_b_panel(d, (const float *)d->table[3 * item + 1], n0, n1, ws + PACK_A_FLOATS);
+      packed_item = item;
+      packed_n0 = n0;
     }
+    run_task(d, item, m0, m1, n0, n1, direct_b, ws);
   }
 }

@@ -120,6 +120,11 @@ function decode(bytes, pos) {
     } else if (s === 12 || s === 13) pos += 16;
     else if (s >= 21 && s <= 34) pos++;
     else if (s > 0xff) throw new Error(`wasm peephole: unexpected simd opcode ${s}`);
+  } else if (op === 0xfe) {
+    // threads proposal: atomic.fence has one zero byte, every other atomic op a memarg
+    [ins.sub, pos] = readU32(bytes, pos);
+    if (ins.sub === 3) pos++;
+    else memarg();
   } else {
     throw new Error(`wasm peephole: unknown opcode 0x${op.toString(16)}`);
   }
@@ -127,7 +132,10 @@ function decode(bytes, pos) {
   return ins;
 }
 
-const isLoad = (i) => i.memarg && ((i.op >= 0x28 && i.op <= 0x35) || (i.op === 0xfd && [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 92, 93].includes(i.sub)));
+const isLoad = (i) =>
+  i.memarg &&
+  ((i.op >= 0x28 && i.op <= 0x35) ||
+    (i.op === 0xfd && [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 92, 93].includes(i.sub)));
 const isStore = (i) => i.memarg && ((i.op >= 0x36 && i.op <= 0x3e) || (i.op === 0xfd && i.sub === 11));
 
 function encodeMemarg(ins, offset) {

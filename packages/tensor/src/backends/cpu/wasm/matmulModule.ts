@@ -1,0 +1,75 @@
+// Picks and compiles the matmul WebAssembly module (wasm/matmul.c, embedded as base64).
+import { MATMUL_WASM_RELAXED, MATMUL_WASM_SHARED, MATMUL_WASM_SINGLE } from './matmulWasm.wasm.js';
+
+/** Which build of the module runs: relaxed SIMD (threads), plain SIMD (threads), plain SIMD (one thread). */
+export type MatmulFlavor = 'relaxed-simd' | 'simd';
+
+/** The compiled module and what it needs. */
+export interface MatmulModule {
+  readonly module: WebAssembly.Module;
+  readonly flavor: MatmulFlavor;
+  /** Whether the module imports a shared memory (required for worker threads). */
+  readonly shared: boolean;
+}
+
+/** The exports of an instance of the matmul module. */
+export interface MatmulExports {
+  readonly run: (desc: number, tid: number) => void;
+  readonly workspace_floats: () => number;
+  readonly pack_b_floats: () => number;
+  readonly desc_bytes: () => number;
+  readonly __heap_base: WebAssembly.Global;
+  readonly __stack_pointer: WebAssembly.Global;
+}
+
+/** The largest memory the module may use, in 64 KiB pages (wasm32: 4 GiB). */
+export const MAX_PAGES = 65536;
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * Whether shared WebAssembly memories work here: Node always; browsers only when the page is
+ * cross-origin isolated (SharedArrayBuffer is hidden otherwise).
+ */
+export function sharedMemoryAvailable(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Compiles the best module this engine runs: relaxed SIMD where `f32x4.relaxed_madd` validates
+ * (Node >= 22, Chrome >= 114; Node 20 only with --experimental-wasm-relaxed-simd) and `relaxed` is
+ * allowed, else plain SIMD128. Without shared memory the single-thread build is used. Returns
+ * undefined where WebAssembly or its SIMD is missing (Safari before 16.4, some locked-down engines).
+ */
+export async function loadMatmulModule(options: {
+  shared: boolean;
+  relaxed: boolean;
+}): Promise<MatmulModule | undefined> {
+  if (typeof WebAssembly !== 'object') return undefined;
+  const candidates: [string, MatmulFlavor][] = [];
+  if (options.shared && options.relaxed) candidates.push([MATMUL_WASM_RELAXED, 'relaxed-simd']);
+  candidates.push([options.shared ? MATMUL_WASM_SHARED : MATMUL_WASM_SINGLE, 'simd']);
+  for (const [base64, flavor] of candidates) {
+    const bytes = decodeBase64(base64);
+    if (WebAssembly.validate(bytes))
+      return { module: await WebAssembly.compile(bytes), flavor, shared: options.shared };
+  }
+  return undefined;
+}
+
+/** Instantiates the module on `memory` (synchronous: the module is already compiled). */
+export function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): MatmulExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as MatmulExports;
+}
