@@ -6,6 +6,7 @@ import { canBlock, MatmulWorkers } from './MatmulWorkers.js';
 import { instantiate, loadMatmulModule, sharedMemoryAvailable } from './matmulModule.js';
 import { WasmArena } from './WasmArena.js';
 import { createWasmMatmul, DESC_BYTES, MAX_THREADS } from './wasmMatmul.js';
+import { im2colConv2d } from '../conv2dIm2col.js';
 
 /** Options for {@link createCpuAcceleration}. */
 export interface CpuAccelerationOptions {
@@ -101,8 +102,10 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
     threads > 1 ? await MatmulWorkers.start(threads - 1, module, arena).catch(() => undefined) : undefined;
   const used = workers ? threads : 1;
 
+  const matmul = createWasmMatmul({ arena, exports, workers, threads: used });
   const accelerated = new Map<string, CpuAccelerated>([
-    ['matmul', createWasmMatmul({ arena, exports, workers, threads: used })],
+    ['matmul', matmul],
+    ['conv2d', im2colConv2d(matmul)],
   ]);
   warmUp(accelerated.get('matmul')!);
   let disposed = false;
@@ -114,7 +117,7 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
       disposed = true;
       workers?.dispose();
       // Later calls (there should be none: the backend is disposed) fall back to the reference.
-      accelerated.set('matmul', () => undefined);
+      for (const name of accelerated.keys()) accelerated.set(name, () => undefined);
     },
   };
 }
