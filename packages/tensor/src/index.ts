@@ -13,7 +13,7 @@ export type { WebGpuBackendOptions } from './backends/webgpu/WebGpuBackend.js';
 export { WebGpuBackend } from './backends/webgpu/WebGpuBackend.js';
 export type { TensorOptions } from './create.js';
 export { arange, full, ones, tensor, toBackend, toNested, zeros } from './create.js';
-export type { BackendName, CreateBackendOptions } from './createBackend.js';
+export type { BackendName, CpuOptions, CreateBackendOptions } from './createBackend.js';
 export { createBackend } from './createBackend.js';
 export type { DType, DTypeArrays, TypedArray } from './dtype.js';
 export type { TensorContainer } from './engine.js';
@@ -26,18 +26,107 @@ export type { TensorData } from './tensor.js';
 export { Tensor } from './tensor.js';
 
 // --- elementwise, reductions, normalization (unary.ts, cast.ts, where.ts, reduce.ts, softmax.ts, layerNorm.ts, rmsNorm.ts) ---
+export {
+  abs,
+  clamp,
+  cos,
+  erf,
+  exp,
+  gelu,
+  geluTanh,
+  log,
+  neg,
+  quickGelu,
+  relu,
+  rsqrt,
+  scale,
+  sigmoid,
+  sign,
+  silu,
+  sin,
+  sqrt,
+  square,
+  tanh,
+} from './kernels/unary.js';
+export type { UnaryOp } from './kernels/unary.js';
+export { cast } from './kernels/cast.js';
+export { where } from './kernels/where.js';
+export { argmax, logSumExp, max, mean, min, sum, variance } from './kernels/reduce.js';
+export type { ReduceOp } from './kernels/reduce.js';
+export { sumToShape } from './kernels/sumToShape.js';
+export { logSoftmax, softmax } from './kernels/softmax.js';
+export { layerNorm } from './kernels/layerNorm.js';
+export { rmsNorm } from './kernels/rmsNorm.js';
 
 // --- shape ops, gather/scatter, conv (reshape.ts, transpose.ts, slice.ts, concat.ts, pad.ts, gather.ts, scatter.ts, oneHot.ts, conv2d.ts, maxPool2d.ts, upsample.ts) ---
+export { expandDims, flatten, reshape, squeeze, unsqueeze } from './kernels/reshape.js';
+export { transpose } from './kernels/transpose.js';
+export { slice } from './kernels/slice.js';
+export { concat } from './kernels/concat.js';
+export { pad } from './kernels/pad.js';
+export type { PadMode } from './kernels/pad.js';
+export { embedding, gather } from './kernels/gather.js';
+export { scatterAdd } from './kernels/scatter.js';
+export { oneHot } from './kernels/oneHot.js';
+export { maxPool2d } from './kernels/maxPool2d.js';
+export { conv2d } from './kernels/conv2d.js';
+export type { Conv2dOptions } from './kernels/conv2d.js';
+export { upsampleNearest } from './kernels/upsample.js';
 
 // --- matmul (matmul.ts) ---
+export { linear, matmul, matmulKernel } from './kernels/matmul.js';
+export type { MatmulActivation, MatmulAttrs, MatmulOptions } from './kernels/matmul.js';
+export { setMatmulWebGpuConfig } from './kernels/matmul/config.js';
+export type { GemmTileConfig, GemvConfig, MatmulWebGpuConfig } from './kernels/matmul/config.js';
 
 // --- attention, rope, kv cache (attention.ts, rope.ts, kvCache.ts) ---
+export { attention, attentionKernel } from './kernels/attention.js';
+export type { AttentionOptions } from './kernels/attention.js';
+export type { AttentionAttrs, AttentionMaskKind } from './kernels/attention/attentionDims.js';
+export { attentionProbs, attentionProbsKernel } from './kernels/attention/attentionProbs.js';
+export { rope, ropeKernel } from './kernels/rope.js';
+export type { RopeAttrs, RopeOptions } from './kernels/rope.js';
+export { ropeInverseFrequencies } from './kernels/attention/ropeFrequencies.js';
+export type { RopeScaling } from './kernels/attention/ropeFrequencies.js';
+export { KvCache, appendKv, createKvCache } from './kernels/kvCache.js';
+export type { KvAppendResult, KvCacheOptions } from './kernels/kvCache.js';
+export { kvCacheUpdateKernel, kvCacheWriteKernel } from './kernels/attention/kvCacheWrite.js';
+export type { KvCacheWriteAttrs } from './kernels/attention/kvCacheWrite.js';
 
 // --- quantized weights (quantize.ts, matmulQuantized.ts) ---
 
 // --- random, sampling, losses (random.ts, sampling.ts, crossEntropy.ts, topk.ts) ---
+export {
+  Rng,
+  gumbelNoise,
+  randomBits,
+  randomExponential,
+  randomNormal,
+  randomUniform,
+} from './kernels/random.js';
+export type { RandomNormalOptions, RandomOptions, RandomUniformOptions } from './kernels/random.js';
+export { topk } from './kernels/topk.js';
+export type { TopkResult } from './kernels/topk.js';
+export { multinomial, repetitionPenalty, sample } from './kernels/sampling.js';
+export type { MultinomialOptions, SampleOptions } from './kernels/sampling.js';
+export { crossEntropy, softmaxCrossEntropyWithSoftTargets } from './kernels/crossEntropy.js';
+export type { CrossEntropyOptions, CrossEntropyReduction } from './kernels/crossEntropy.js';
 
 // --- autograd and optimizers (src/autograd/) ---
+export { grad, valueAndGrad } from './autograd/valueAndGrad.js';
+export type { ValueAndGrad } from './autograd/valueAndGrad.js';
+export type { ParamTree } from './autograd/paramTree.js';
+export { stopGradient } from './autograd/stopGradient.js';
+export { gradCheck } from './autograd/gradCheck.js';
+export type { GradCheckInput, GradCheckOptions, GradCheckResult } from './autograd/gradCheck.js';
+export { AdamW } from './autograd/AdamW.js';
+export type { AdamWOptions, AdamWState, LearningRate, ParamGroup } from './autograd/AdamW.js';
+export { adamwUpdate } from './autograd/adamwUpdate.js';
+export type { AdamWUpdateAttrs } from './autograd/adamwUpdate.js';
+export { cosineWithWarmup } from './autograd/cosineWithWarmup.js';
+export type { CosineWithWarmupOptions } from './autograd/cosineWithWarmup.js';
+export { isBiasOrNorm } from './autograd/isBiasOrNorm.js';
+export { clipGradNorm } from './autograd/clipGradNorm.js';
 
 export type { DecodedSafetensorsTensor, DecodeSafetensorsOptions } from './io/decodeSafetensorsTensor.js';
 export { decodeSafetensorsTensor } from './io/decodeSafetensorsTensor.js';
@@ -53,6 +142,8 @@ export type {
 } from './io/parseSafetensorsHeader.js';
 export { parseSafetensorsHeader } from './io/parseSafetensorsHeader.js';
 // --- io (src/io/) ---
+export { joinSource, loadFile, loadJson } from './io/loadFile.js';
+export type { LoadFileOptions } from './io/loadFile.js';
 export { SafetensorsError } from './io/SafetensorsError.js';
 export type { SafetensorsProgress } from './io/SafetensorsProgress.js';
 export type { SafetensorsDType } from './io/safetensorsDType.js';

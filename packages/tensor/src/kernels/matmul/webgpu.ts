@@ -1,0 +1,96 @@
+// Encodes a matmul on WebGPU: picks the GEMV kernel for small M, else the large or small GEMM
+// tile, specializes the shader on what the shapes allow (vec4 access to each operand), and
+// dispatches one workgroup per output tile of every batch item.
+import { type GpuContext, type GpuTensor, workgroups1d } from '../../backends/webgpu/context.js';
+import { ACTIVATION_CODES } from './activation.js';
+import { matmulConfigFor } from './config.js';
+import { type GemmVariant, gemmKey, gemmParams, gemmVariantBytes, gemmWgsl } from './gemmWgsl.js';
+import { type GemvVariant, gemvColumns, gemvKey, gemvWgsl } from './gemvWgsl.js';
+import { MAX_BATCH_RANK, type MatmulAttrs, planMatmul } from './plan.js';
+
+function pad(values: readonly number[]): number[] {
+  return [...values, ...new Array<number>(MAX_BATCH_RANK - values.length).fill(0)];
+}
+
+/** The `webgpu` function of the matmul kernel. */
+export function matmulWebGpu(
+  ctx: GpuContext,
+  inputs: readonly GpuTensor[],
+  out: GpuTensor,
+  attrs: MatmulAttrs,
+): void {
+  const [a, b, bias] = inputs as [GpuTensor, GpuTensor, GpuTensor | undefined];
+  if (out.size === 0) return;
+  const plan = planMatmul(a, b, attrs, true);
+  const { m, n, k } = plan;
+  const config = matmulConfigFor(ctx);
+  const bDtype = b.dtype as 'f32' | 'f16' | 'bf16';
+  const common = { transposeA: attrs.transposeA, bDtype };
+
+  let key: string;
+  let code: () => string;
+  let tilesM: number;
+  let tilesN: number;
+  let kTiles = 0;
+  if (m <= config.gemv.maxM) {
+    const layout = attrs.transposeB ? 'kc' : 'nc';
+    const v: GemvVariant = {
+      ...common,
+      layout,
+      rows: m === 1 ? 1 : m <= 4 ? 4 : 8,
+      width: layout === 'kc' ? config.gemv.lanesPerColumn : config.gemv.columnGroups,
+      subgroups: layout === 'kc' && config.gemv.subgroups && ctx.features.subgroups,
+      vecA: layout === 'kc' && !attrs.transposeA && k % 4 === 0,
+      vecB: layout === 'kc' ? k % 4 === 0 : n % 4 === 0,
+      vecC: layout === 'nc' && n % 4 === 0,
+    };
+    key = gemvKey(v);
+    code = () => gemvWgsl(v);
+    tilesM = 1;
+    tilesN = Math.ceil(n / gemvColumns(v));
+  } else {
+    const { large, small } = config;
+    const largeTiles = Math.ceil(m / large.bm) * Math.ceil(n / large.bn) * plan.batches;
+    const tile = largeTiles >= config.minLargeTiles ? large : small;
+    const base = {
+      ...common,
+      tile,
+      transposeB: attrs.transposeB,
+      vecA: attrs.transposeA && m % 4 === 0,
+      vecB: !attrs.transposeB && n % 4 === 0,
+      vecC: n % 4 === 0,
+    };
+    // Skew the rows of the operand read along K where workgroup memory has room for it.
+    const padded: GemmVariant = { ...base, padA: !attrs.transposeA, padB: attrs.transposeB };
+    const fits = gemmVariantBytes(padded) <= ctx.limits.maxComputeWorkgroupStorageSize;
+    const v: GemmVariant = fits ? padded : { ...base, padA: false, padB: false };
+    key = gemmKey(v);
+    code = () => gemmWgsl(v);
+    tilesM = Math.ceil(m / tile.bm);
+    tilesN = Math.ceil(n / tile.bn);
+    kTiles = Math.ceil(k / tile.bk);
+  }
+  const tilesPerBatch = tilesM * tilesN;
+  const uniforms = gemmParams.pack({
+    M: m,
+    N: n,
+    K: k,
+    tilesM,
+    tilesN,
+    tilesPerBatch,
+    batches: plan.batches,
+    batchRank: plan.batchShape.length,
+    kTiles,
+    hasBias: bias ? 1 : 0,
+    activation: ACTIVATION_CODES[attrs.activation],
+    batchShape: pad(plan.batchShape),
+    aStrides: pad(plan.aBatchStrides),
+    bStrides: pad(plan.bBatchStrides),
+  });
+  // WebGPU cannot bind an empty buffer (a and b when K = 0). An absent bias binds a placeholder:
+  // a itself (read-only bindings may alias) when it holds at least one vec4.
+  const aBuf = a.size > 0 ? a : ctx.scratch(16);
+  const bBuf = b.size > 0 ? b : ctx.scratch(16);
+  const buffers = [aBuf, bBuf, bias ?? (a.size >= 4 ? a : ctx.scratch(16)), out];
+  ctx.dispatch(ctx.pipeline(key, code), buffers, uniforms, workgroups1d(tilesPerBatch * plan.batches));
+}
