@@ -75,10 +75,10 @@ for (const m of messages) {
 if (!result.succeeded) {
   if (result.apiReportChanged && !local) {
     console.error(
-      `\nThe public API of ${config.packageName} changed. If intended, run \`pnpm api:update\` ` +
+      `\nThe public API of ${config.packageJson?.name ?? 'this package'} changed. If intended, run \`pnpm api:update\` ` +
         'and commit etc/*.api.md together with a changeset.',
     );
   }
   process.exit(1);
 }
-console.log(`api report ${local ? 'updated' : 'matches'} for ${config.packageName}`);
+console.log(`api report ${local ? 'updated' : 'matches'} for ${config.packageJson?.name ?? 'this package'}`);
