@@ -3,7 +3,6 @@
 // gradients against finite differences, and their input errors.
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { create } from 'webgpu';
 import {
   type Backend,
   gradCheck,
@@ -16,7 +15,6 @@ import {
   type Tensor,
   tensor,
   valueAndGrad,
-  WebGpuBackend,
   where,
 } from '../src/index.node.js';
 import { kernelBackends, type NamedBackend } from './util/backends.js';
@@ -26,36 +24,10 @@ import { freshSeed, randomArray, rng } from './util/random.js';
 let reference: Backend;
 let others: NamedBackend[];
 let dispose: () => void;
-let noSubgroups: Backend | undefined;
-
-/** A second WebGPU backend on a device created without the subgroups feature (the fallback path). */
-async function webgpuWithoutSubgroups(): Promise<Backend | undefined> {
-  const gpu = create([]);
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter?.features.has('subgroups')) return undefined;
-  const device = await adapter.requestDevice({ requiredFeatures: [] });
-  const backend = new WebGpuBackend(
-    device,
-    `${adapter.info.description || adapter.info.vendor}, no subgroups`,
-  );
-  backend.keepAlive = [gpu, adapter];
-  return backend;
-}
-
 beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-  // With subgroups on the main WebGPU backend, also check the workgroup-memory fallback.
-  const gpu = others.find((o) => o.label === 'webgpu')?.backend as WebGpuBackend | undefined;
-  if (gpu?.features.subgroups) {
-    noSubgroups = await webgpuWithoutSubgroups();
-    if (noSubgroups) others.push({ label: 'webgpu-no-subgroups', backend: noSubgroups });
-  }
+  ({ reference, others, dispose } = await kernelBackends({ withoutSubgroups: true }));
 });
-afterAll(() => {
-  noSubgroups?.dispose();
-  others = others.filter((o) => o.backend !== noSubgroups);
-  dispose();
-});
+afterAll(() => dispose());
 
 const NEG_INF = Number.NEGATIVE_INFINITY;
 

@@ -4,7 +4,6 @@
 // gradients against finite differences; and their input errors.
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { create } from 'webgpu';
 import {
   argmax,
   type Backend,
@@ -20,7 +19,6 @@ import {
   tensor,
   valueAndGrad,
   variance,
-  WebGpuBackend,
 } from '../src/index.node.js';
 import { kernelBackends, type NamedBackend } from './util/backends.js';
 import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
@@ -29,36 +27,10 @@ import { freshSeed, rng } from './util/random.js';
 let reference: Backend;
 let others: NamedBackend[];
 let dispose: () => void;
-let noSubgroups: Backend | undefined;
-
-/** A second WebGPU backend on a device created without the subgroups feature (the fallback path). */
-async function webgpuWithoutSubgroups(): Promise<Backend | undefined> {
-  const gpu = create([]);
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter?.features.has('subgroups')) return undefined;
-  const device = await adapter.requestDevice({ requiredFeatures: [] });
-  const backend = new WebGpuBackend(
-    device,
-    `${adapter.info.description || adapter.info.vendor}, no subgroups`,
-  );
-  backend.keepAlive = [gpu, adapter];
-  return backend;
-}
-
 beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-  // With subgroups on the main WebGPU backend, also check the workgroup-memory fallback.
-  const gpu = others.find((o) => o.label === 'webgpu')?.backend as WebGpuBackend | undefined;
-  if (gpu?.features.subgroups) {
-    noSubgroups = await webgpuWithoutSubgroups();
-    if (noSubgroups) others.push({ label: 'webgpu-no-subgroups', backend: noSubgroups });
-  }
+  ({ reference, others, dispose } = await kernelBackends({ withoutSubgroups: true }));
 });
-afterAll(() => {
-  noSubgroups?.dispose();
-  others = others.filter((o) => o.backend !== noSubgroups);
-  dispose();
-});
+afterAll(() => dispose());
 
 type Axes = number | number[] | undefined;
 const layouts: [number[], Axes][] = [

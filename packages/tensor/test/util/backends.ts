@@ -3,7 +3,8 @@
 // backend. A missing WebGPU adapter fails loudly when VL_REQUIRE_WEBGPU is set (CI sets it).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { type Backend, CpuBackend, createBackend } from '../../src/index.node.js';
+import { create } from 'webgpu';
+import { type Backend, CpuBackend, createBackend, WebGpuBackend } from '../../src/index.node.js';
 
 export interface NamedBackend {
   label: string;
@@ -37,8 +38,26 @@ export async function maybeWebGpu(): Promise<Backend | undefined> {
   }
 }
 
-/** The reference backend (kernels' `cpu` functions only) and every backend to check against it. */
-export async function kernelBackends(): Promise<{
+/** A second WebGPU backend on a device created without the subgroups feature (the fallback path). */
+async function webgpuWithoutSubgroups(): Promise<Backend | undefined> {
+  const gpu = create([]);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter?.features.has('subgroups' as GPUFeatureName)) return undefined;
+  const device = await adapter.requestDevice({ requiredFeatures: [] });
+  const backend = new WebGpuBackend(
+    device,
+    `${adapter.info.description || adapter.info.vendor}, no subgroups`,
+  );
+  backend.keepAlive = [gpu, adapter];
+  return backend;
+}
+
+/**
+ * The reference backend (kernels' `cpu` functions only) and every backend to check against it.
+ * `withoutSubgroups` adds a WebGPU device without the subgroups feature when the main one has it,
+ * so kernels with a subgroup path also check their workgroup-memory fallback.
+ */
+export async function kernelBackends(options: { withoutSubgroups?: boolean } = {}): Promise<{
   reference: Backend;
   others: NamedBackend[];
   dispose(): void;
@@ -47,6 +66,10 @@ export async function kernelBackends(): Promise<{
   const others: NamedBackend[] = [{ label: 'cpu', backend: await createBackend('cpu') }];
   const gpu = await maybeWebGpu();
   if (gpu) others.push({ label: 'webgpu', backend: gpu });
+  if (gpu && options.withoutSubgroups && (gpu as WebGpuBackend).features.subgroups) {
+    const plain = await webgpuWithoutSubgroups();
+    if (plain) others.push({ label: 'webgpu-no-subgroups', backend: plain });
+  }
   await tf.setBackend('cpu');
   others.push({ label: 'tfjs-cpu', backend: await createBackend('tfjs', { tfjs: { tf } }) });
   return {
