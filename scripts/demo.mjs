@@ -30,7 +30,9 @@ for (const path of photos) {
   const image = await loadImage(path);
   const { shape, pixelValues } = preprocess([image]);
   const mean = pixelValues.reduce((a, b) => a + b, 0) / pixelValues.length;
-  console.log(`image: ${path.split('/').pop()} ${image.width}x${image.height} -> [${shape.join(', ')}], mean ${mean.toFixed(3)}`);
+  console.log(
+    `image: ${path.split('/').pop()} ${image.width}x${image.height} -> [${shape.join(', ')}], mean ${mean.toFixed(3)}`,
+  );
 }
 
 // 3. CLIP (HF checkpoint layout) against the outputs transformers produced for the same weights.
@@ -41,7 +43,9 @@ const t0 = performance.now();
 const embeds = await clip.embedImages(ref.get('pixel_values'));
 const want = await ref.get('image_embeds').read();
 let worst = 0;
-embeds.forEach((row, i) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - want[i * row.length + j])))));
+for (const [i, row] of embeds.entries()) {
+  for (const [j, v] of row.entries()) worst = Math.max(worst, Math.abs(v - want[i * row.length + j]));
+}
 console.log(
   `\nclip-tiny (random weights, real architecture): ${embeds.length} image embeddings in ${(performance.now() - t0).toFixed(0)} ms ` +
     `on ${backend.kind}, max |diff| vs transformers ${worst.toExponential(2)}`,
@@ -60,7 +64,9 @@ for (const b of [plain, fast]) {
   const y = tidy(() => matmul(x, x));
   await y.read();
   const ms = performance.now() - start;
-  console.log(`matmul ${n}^3 on ${b.name}: ${ms.toFixed(1)} ms (${((2 * n ** 3) / ms / 1e6).toFixed(1)} GFLOP/s)`);
+  console.log(
+    `matmul ${n}^3 on ${b.name}: ${ms.toFixed(1)} ms (${((2 * n ** 3) / ms / 1e6).toFixed(1)} GFLOP/s)`,
+  );
   x.dispose();
   y.dispose();
   b.dispose();

@@ -1,0 +1,225 @@
+// CLIP ViT-B/32 on the CPU, batch 1: our CPU backend against onnxruntime-node (native) and
+// onnxruntime-web (WASM, what transformers.js uses on CPU in browsers) running the real HF graphs,
+// all in this one process so that every number is a ratio measured side by side.
+//
+//   pnpm bench                                 # both towers, every implementation, median of 7
+//   pnpm bench --tower image --impl ours       # a subset (e.g. under node --cpu-prof)
+//   pnpm bench --runs 3 --warmup-ms 0          # quicker, noisier
+//
+// impl names: ours, ort-node-2t, ort-node-1t, ort-web-2t (comma-separated).
+//
+// Weights are random (timing does not depend on their values); the peers get theirs from
+// test/fixtures/vit-b32-onnx/make-weights.mjs, cached in the OS temp folder between runs.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type Backend, type Tensor, createBackend, randomNormal, tensor, tidy } from '@vl/tensor';
+import type * as OrtNode from 'onnxruntime-node';
+import type * as OrtWeb from 'onnxruntime-web';
+import {
+  type ClipConfig,
+  defaultTextConfig,
+  defaultVisionConfig,
+  getImageFeatures,
+  getTextFeatures,
+  initClipParams,
+} from '../src/index.js';
+import { imageTowerFlops, textTowerFlops } from './flops.js';
+import { type BenchCase, interleaved, median, printTable, warmUp } from './timing.js';
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '7' },
+    warmup: { type: 'string', default: '2' },
+    'warmup-ms': { type: 'string', default: '4000' },
+    tower: { type: 'string', default: 'both' }, // image | text | both
+    impl: { type: 'string', default: 'ours,ort-node-2t,ort-node-1t,ort-web-2t' },
+    out: { type: 'string' },
+  },
+});
+const runs = Number(args.runs);
+const warmup = Number(args.warmup);
+const warmupMs = Number(args['warmup-ms']);
+const towers = args.tower === 'both' ? ['image', 'text'] : [args.tower!];
+const impls = new Set(args.impl!.split(','));
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixtures = join(here, '../test/fixtures/vit-b32-onnx');
+const config: ClipConfig = {
+  text_config: defaultTextConfig,
+  vision_config: defaultVisionConfig,
+  projection_dim: 512,
+  logit_scale_init_value: 2.6592,
+};
+const T = config.text_config.max_position_embeddings;
+const { image_size: S, num_channels: C } = config.vision_config;
+const flops = { image: imageTowerFlops(config, 1), text: textTowerFlops(config, 1, T) };
+
+/** The peer graph with random weights, written once per machine. */
+function peerModel(tower: 'vision_model' | 'text_model'): { model: string; weights: string } {
+  const dir = join(tmpdir(), 'vl-clip-bench-peer');
+  const manifest = JSON.parse(readFileSync(join(fixtures, `${tower}.manifest.json`), 'utf8')) as {
+    weights_file: string;
+    initializers: { offset: number; length: number }[];
+  };
+  const size = Math.max(...manifest.initializers.map((t) => t.offset + t.length));
+  const weights = join(dir, manifest.weights_file);
+  if (!existsSync(weights) || statSync(weights).size !== size || !existsSync(join(dir, `${tower}.onnx`))) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync(process.execPath, [join(fixtures, 'make-weights.mjs'), tower, '--out', dir], {
+      stdio: 'inherit',
+    });
+  }
+  return { model: join(dir, `${tower}.onnx`), weights };
+}
+
+async function loadOrtWeb(): Promise<typeof OrtWeb> {
+  const ort = await import('onnxruntime-web');
+  // In Node the package finds its .wasm next to its own entry only when told where that is.
+  const entry = fileURLToPath(import.meta.resolve('onnxruntime-web'));
+  ort.env.wasm.wasmPaths = `${dirname(entry)}/`;
+  // Read once, when the runtime starts: every onnxruntime-web session here has 2 threads.
+  ort.env.wasm.numThreads = 2;
+  ort.env.logLevel = 'error';
+  return ort;
+}
+
+const cases: BenchCase[] = [];
+const loadBefore = loadavg()[0]!;
+const backend: Backend = await createBackend('cpu');
+console.log(
+  `ours: ${backend.name}; ${cpus().length} logical CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
+);
+const params = initClipParams(config, { backend, seed: 1 });
+
+// The same inputs for every implementation.
+const pixels = randomNormal([1, C, S, S], { backend, seed: 2 }); // normalized [1, 3, 224, 224]
+const pixelData = (await pixels.read()) as Float32Array;
+const ids = new Int32Array(T);
+for (let t = 0; t < T; t++) ids[t] = t === 0 ? 49406 : t === T - 1 ? 49407 : (t * 7919) % 49405;
+const idsTensor = tensor(ids, [1, T], { backend }); // i32 [1, 77]
+const mask = tensor(new Int32Array(T).fill(1), [1, T], { backend }); // i32 [1, 77]
+const ids64 = BigInt64Array.from(ids, (v) => BigInt(v));
+
+async function ours(run: () => Tensor): Promise<void> {
+  const out = tidy(run);
+  await out.read();
+  out.dispose();
+}
+
+const ortNode =
+  impls.has('ort-node-2t') || impls.has('ort-node-1t') ? await import('onnxruntime-node') : undefined;
+const ortWeb = impls.has('ort-web-2t') ? await loadOrtWeb() : undefined;
+
+interface Runner {
+  impl: string;
+  run: () => Promise<unknown>;
+  release?: () => Promise<void>;
+}
+
+for (const tower of towers) {
+  const graph = tower === 'image' ? 'vision_model' : 'text_model';
+  const name = `ViT-B/32 ${tower === 'image' ? 'image tower, batch 1' : `text tower, ${T} tokens`}`;
+  const gflop = flops[tower as 'image' | 'text'] / 1e9;
+  const runners: Runner[] = [];
+
+  if (impls.has('ours')) {
+    const run =
+      tower === 'image'
+        ? () => getImageFeatures(params, pixels, config) // [1, 512]
+        : () => getTextFeatures(params, idsTensor, mask, config); // [1, 512]
+    runners.push({ impl: `ours (${backend.name})`, run: () => ours(run) });
+  }
+
+  // Each package has its own Tensor class; a session only accepts its own.
+  const feeds = (ort: typeof OrtNode | typeof OrtWeb): Record<string, unknown> =>
+    tower === 'image'
+      ? { pixel_values: new ort.Tensor('float32', pixelData, [1, C, S, S]) }
+      : { input_ids: new ort.Tensor('int64', ids64, [1, T]) };
+  const peer = peerModel(graph);
+  for (const threads of [2, 1]) {
+    if (!ortNode || !impls.has(`ort-node-${threads}t`)) continue;
+    const session = await ortNode.InferenceSession.create(peer.model, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    const input = feeds(ortNode) as OrtNode.InferenceSession.FeedsType;
+    runners.push({
+      impl: `onnxruntime-node, ${threads} thread${threads > 1 ? 's' : ''}`,
+      run: () => session.run(input),
+      release: () => session.release(),
+    });
+  }
+  if (ortWeb) {
+    const session = await ortWeb.InferenceSession.create(readFileSync(peer.model), {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+      externalData: [{ path: `${graph}.weights`, data: readFileSync(peer.weights) }],
+    });
+    const input = feeds(ortWeb) as OrtWeb.InferenceSession.FeedsType;
+    runners.push({
+      impl: 'onnxruntime-web (wasm), 2 threads',
+      run: () => session.run(input),
+      release: () => session.release(),
+    });
+  }
+
+  console.log(`${name}:`);
+  for (const r of runners) {
+    const n = await warmUp(r.run, { warmup, warmupMs });
+    console.log(`  ${r.impl}: warmed up in ${n} runs`);
+  }
+  // Round-robin: a neighbour's burst of work on this shared machine then slows every
+  // implementation alike instead of one of them.
+  const times = await interleaved(
+    runners.map((r) => r.run),
+    runs,
+  );
+  runners.forEach((r, i) => {
+    const medianMs = median(times[i]!);
+    cases.push({ name, impl: r.impl, medianMs, gflops: gflop / (medianMs / 1000), gflop, runsMs: times[i]! });
+    console.log(
+      `  ${r.impl}: ${medianMs.toFixed(1)} ms (runs: ${times[i]!.map((t) => t.toFixed(0)).join(', ')})`,
+    );
+  });
+  for (const r of runners) await r.release?.();
+}
+
+printTable(cases, (c) => c.impl.startsWith('ours'));
+
+const machine = `${cpus().length}x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ours: ${backend.name}`;
+const outFile = args.out ?? join(here, 'results/clip-cpu.json');
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(
+  outFile,
+  `${JSON.stringify(
+    {
+      machine,
+      date: new Date().toISOString(),
+      // Other work on a shared machine slows everything: a high load average marks a noisy run.
+      loadAverage1m: { before: loadBefore, after: loadavg()[0]! },
+      runs,
+      warmup,
+      warmupMs,
+      note: 'medianMs: median of `runs` timed runs, implementations interleaved round-robin, after at least `warmup` runs and `warmupMs` of warm-up each (then until 3 runs agree within 15%); gflops: achieved GFLOP/s (2 FLOPs per multiply-add, counted from the config); gflop: work per run',
+      cases: cases.map(({ runsMs, ...c }) => ({
+        ...c,
+        medianMs: Number(c.medianMs.toFixed(2)),
+        gflops: Number(c.gflops?.toFixed(2)),
+        runsMs: runsMs?.map((t) => Number(t.toFixed(2))),
+      })),
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`wrote ${outFile}`);
+
+for (const t of params.values()) t.dispose();
+backend.dispose();
+// onnxruntime-web's worker threads keep Node alive after its sessions are released.
+process.exit(0);
