@@ -6,6 +6,7 @@ import { canBlock, MatmulWorkers } from './MatmulWorkers.js';
 import { instantiate, loadMatmulModule, sharedMemoryAvailable } from './matmulModule.js';
 import { WasmArena } from './WasmArena.js';
 import { createWasmMatmul, DESC_BYTES, MAX_THREADS } from './wasmMatmul.js';
+import { matmulAttention } from '../attentionMatmul.js';
 import { im2colConv2d } from '../conv2dIm2col.js';
 
 /** Options for {@link createCpuAcceleration}. */
@@ -106,6 +107,7 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
   const accelerated = new Map<string, CpuAccelerated>([
     ['matmul', matmul],
     ['conv2d', im2colConv2d(matmul)],
+    ['attention', matmulAttention(matmul)],
   ]);
   warmUp(accelerated.get('matmul')!);
   let disposed = false;

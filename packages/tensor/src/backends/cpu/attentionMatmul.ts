@@ -1,0 +1,86 @@
+// Attention on the CPU through the accelerated matmul, per (batch, head): S = Q K^T (scaled, causal
+// limit), a float32 softmax per row, O = P V. Masked attention (a mask input) stays on the
+// reference kernel, which knows every mask layout.
+import type { TypedArray } from '../../dtype.js';
+import type { HostTensor } from '../../kernel.js';
+import type { AttentionAttrs } from '../../kernels/attention/attentionDims.js';
+import type { CpuAccelerated } from './CpuBackend.js';
+
+const NT = { transposeA: false, transposeB: true, activation: 'none' };
+const NN = { transposeA: false, transposeB: false, activation: 'none' };
+
+/** Wraps an accelerated matmul into an accelerated attention (undefined: use the reference). */
+export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
+  return (inputs, attrs) => {
+    const a = attrs as AttentionAttrs;
+    if (a.mask !== 'none' || inputs.length !== 3) return undefined;
+    const [q, k, v] = inputs as [HostTensor, HostTensor, HostTensor];
+    if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') return undefined;
+    const [B, Hq, Tq, D] = q.shape as [number, number, number, number];
+    const [, Hkv, Tk] = k.shape as [number, number, number, number];
+    const Dv = v.shape[3]!;
+    const L = a.kvLength;
+    const group = Hq / Hkv;
+    const out = new Float32Array(B * Hq * Tq * Dv);
+    const qd = q.data as Float32Array;
+    const kd = k.data as Float32Array;
+    const vd = v.data as Float32Array;
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < Hq; h++) {
+        const kh = Math.floor(h / group);
+        const qs = qd.subarray((b * Hq + h) * Tq * D, ((b * Hq + h) * Tq + Tq) * D);
+        const ks = kd.subarray((b * Hkv + kh) * Tk * D, ((b * Hkv + kh) * Tk + L) * D);
+        const vs = vd.subarray((b * Hkv + kh) * Tk * Dv, ((b * Hkv + kh) * Tk + L) * Dv);
+        const [s] =
+          matmul(
+            [
+              { data: qs, shape: [Tq, D], dtype: 'f32' },
+              { data: ks, shape: [L, D], dtype: 'f32' },
+            ],
+            NT,
+            [{ shape: [Tq, L], dtype: 'f32' }],
+          ) ?? [];
+        if (!s) return undefined;
+        softmaxRows(s as Float32Array, Tq, L, a.scale, a.causal ? a.queryOffset : undefined);
+        const [o] =
+          matmul(
+            [
+              { data: s, shape: [Tq, L], dtype: 'f32' },
+              { data: vs, shape: [L, Dv], dtype: 'f32' },
+            ],
+            NN,
+            [{ shape: [Tq, Dv], dtype: 'f32' }],
+          ) ?? [];
+        if (!o) return undefined;
+        out.set(o as Float32Array, (b * Hq + h) * Tq * Dv);
+      }
+    }
+    return [out as TypedArray];
+  };
+}
+
+/** In place: row i becomes softmax(scale * row) over keys j <= i + offset (all keys without offset). */
+function softmaxRows(
+  s: Float32Array,
+  rows: number,
+  cols: number,
+  scale: number,
+  offset: number | undefined,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const base = i * cols;
+    const limit = offset === undefined ? cols : Math.min(cols, Math.max(0, i + offset + 1));
+    let max = Number.NEGATIVE_INFINITY;
+    for (let j = 0; j < limit; j++) max = Math.max(max, s[base + j]! * scale);
+    let total = 0;
+    for (let j = 0; j < limit; j++) {
+      const e = Math.exp(s[base + j]! * scale - max);
+      s[base + j] = e;
+      total += e;
+    }
+    // A row that sees no key gives zeros, as the reference does.
+    const inv = limit > 0 ? 1 / total : 0;
+    for (let j = 0; j < limit; j++) s[base + j]! *= inv;
+    for (let j = limit; j < cols; j++) s[base + j] = 0;
+  }
+}
