@@ -69,3 +69,7 @@ export { linearProbe } from './train/linearProbe.js';
 export type { LinearProbe, LinearProbeOptions } from './train/linearProbe.js';
 export { modifiedResNetForward, modifiedResNetShapes } from './model/modifiedResNet.js';
 export type { ModifiedResNetConfig } from './model/modifiedResNet.js';
+export { clipCheckpointFiles } from './train/saveClip.js';
+export type { ClipCheckpointFiles } from './train/saveClip.js';
+export { fineTuneClip } from './train/fineTuneClip.js';
+export type { ClipTrainProgress, FineTuneClipOptions } from './train/fineTuneClip.js';

@@ -3,6 +3,9 @@
 // retrieval on held-out images rises from chance. Then a linear probe on the frozen embeddings.
 import { type Backend, type Tensor, createBackend, tensor, tidy } from '@vl/tensor';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bytesToUnicode } from '../src/tokenizer/bytesToUnicode.js';
 import {
   ClipTokenizer,
@@ -15,6 +18,9 @@ import {
   initClipParams,
   l2Normalize,
   linearProbe,
+  clipCheckpointFiles,
+  fineTuneClip,
+  loadClip,
 } from '../src/index.js';
 
 const colors: [string, [number, number, number]][] = [
@@ -199,5 +205,41 @@ test('contrastive training lowers the loss and lifts retrieval above chance; a l
   expect(probeAcc).toBeGreaterThanOrEqual(0.9);
   probe.dispose();
   trainer.dispose();
+
+  // Saved in the HF layout and loaded back, the model embeds exactly as the trained params do.
+  const folder = mkdtempSync(join(tmpdir(), 'vl-clip-trained-'));
+  const files = await clipCheckpointFiles(trainer.params, config);
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(folder, name), data);
+  const loaded = await loadClip(folder, { backend });
+  const probeImages = makeImages([0, 5]);
+  const fromLoaded = await loaded.embedImages(probeImages);
+  const fromTrained = tidy(() => l2Normalize(getImageFeatures(trainer.params, probeImages, config)));
+  const direct = await fromTrained.read();
+  expect(
+    Math.max(...fromLoaded.flatMap((r, i) => [...r].map((v, j) => Math.abs(v - direct[i * 16 + j]!)))),
+  ).toBeLessThan(1e-6);
+  fromTrained.dispose();
+  probeImages.dispose();
+  loaded.dispose();
   for (const t of trainer.params.values()) t.dispose();
+});
+
+test('fineTuneClip reports progress every step and can be aborted', async () => {
+  const params = initClipParams(config, { backend, seed: 4 });
+  const seen: number[] = [];
+  const classes = captions.map((_, k) => k);
+  const batch = () => tidy(() => ({ pixelValues: makeImages(classes), ...encodeCaptions(classes) }));
+  const trained = await fineTuneClip(params, config, batch, {
+    steps: 3,
+    lr: 1e-3,
+    onProgress: (p) => seen.push(p.step),
+  });
+  expect(seen).toEqual([1, 2, 3]);
+  const controller = new AbortController();
+  controller.abort();
+  await expect(
+    fineTuneClip(trained, config, batch, { steps: 2, signal: controller.signal }),
+  ).rejects.toThrow();
+  for (const t of trained.values()) t.dispose();
+  expect(backend.stats().liveTensors).toBe(0);
 });
