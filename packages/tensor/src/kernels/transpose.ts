@@ -163,6 +163,35 @@ interface TransposeAttrs {
  * Drops size-1 axes and merges axes that stay adjacent and in order under `perm`, so that e.g.
  * NCHW -> NHWC (perm [0, 2, 3, 1]) becomes a batched 2-D transpose [N, C, HW] -> [N, HW, C].
  */
+/**
+ * The fast CPU path: when the innermost (merged) axis stays innermost, copy it as contiguous runs
+ * (the head split/merge `[B, T, H, D] <-> [B, H, T, D]` of attention is this case).
+ */
+function copyRuns(data: TypedArray, shape: Shape, perm: readonly number[], out: TypedArray): boolean {
+  const s = simplifyPermutation(shape, perm);
+  const rank = s.shape.length;
+  if (rank < 2 || s.perm[rank - 1] !== rank - 1) return false;
+  const run = s.shape[rank - 1]!;
+  const strides = stridesOf(s.shape);
+  const outShape = s.perm.map((a) => s.shape[a]!);
+  const outer = outShape.slice(0, rank - 1);
+  const src = s.perm.slice(0, rank - 1).map((a) => strides[a]!);
+  const count = outer.reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(rank - 1).fill(0);
+  let offset = 0;
+  for (let r = 0; r < count; r++) {
+    out.set(data.subarray(offset, offset + run) as never, r * run);
+    for (let d = rank - 2; d >= 0; d--) {
+      idx[d]!++;
+      offset += src[d]!;
+      if (idx[d]! < outer[d]!) break;
+      offset -= src[d]! * outer[d]!;
+      idx[d] = 0;
+    }
+  }
+  return true;
+}
+
 export function simplifyPermutation(
   shape: Shape,
   perm: readonly number[],
@@ -305,6 +334,7 @@ export const transposeKernel: Kernel<TransposeAttrs> = {
   },
   cpu([x], { perm }, [out]) {
     const result: TypedArray = allocArray(out!.dtype, sizeOf(out!.shape));
+    if (copyRuns(x!.data, x!.shape, perm, result)) return [result];
     const strides = stridesOf(x!.shape);
     const srcStrides = perm.map((a) => strides[a]!);
     const data = x!.data;
