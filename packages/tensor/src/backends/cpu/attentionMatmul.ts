@@ -1,6 +1,6 @@
 // Attention on the CPU through the accelerated matmul, per (batch, head): S = Q K^T (scaled, causal
 // limit), a float32 softmax per row, O = P V. Masked attention (a mask input) stays on the
-// reference kernel, which knows every mask layout.
+// reference kernel, except the bool key-padding mask [B, Tk].
 import type { TypedArray } from '../../dtype.js';
 import type { HostTensor } from '../../kernel.js';
 import type { AttentionAttrs } from '../../kernels/attention/attentionDims.js';
@@ -13,8 +13,15 @@ const NN = { transposeA: false, transposeB: false, activation: 'none' };
 export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
-    if (a.mask !== 'none' || inputs.length !== 3) return undefined;
-    const [q, k, v] = inputs as [HostTensor, HostTensor, HostTensor];
+    const [q, k, v, m] = inputs as [HostTensor, HostTensor, HostTensor, HostTensor | undefined];
+    // Without a mask, or with a bool key-padding mask [B, Tk] (the CLIP text tower's case).
+    const padding =
+      m &&
+      a.mask === 'bool' &&
+      m.shape.length === 2 &&
+      m.shape[0] === q.shape[0] &&
+      m.shape[1] === k.shape[2];
+    if (m && !padding) return undefined;
     if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') return undefined;
     const [B, Hq, Tq, D] = q.shape as [number, number, number, number];
     const [, Hkv, Tk] = k.shape as [number, number, number, number];
@@ -41,7 +48,8 @@ export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
             [{ shape: [Tq, L], dtype: 'f32' }],
           ) ?? [];
         if (!s) return undefined;
-        softmaxRows(s as Float32Array, Tq, L, a.scale, a.causal ? a.queryOffset : undefined);
+        const keys = m ? (m.data as Uint8Array).subarray(b * Tk, b * Tk + L) : undefined;
+        softmaxRows(s as Float32Array, Tq, L, a.scale, a.causal ? a.queryOffset : undefined, keys);
         const [o] =
           matmul(
             [
@@ -59,27 +67,31 @@ export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
   };
 }
 
-/** In place: row i becomes softmax(scale * row) over keys j <= i + offset (all keys without offset). */
+/**
+ * In place: row i becomes softmax(scale * row) over keys j <= i + offset (all keys without an
+ * offset) whose `keys[j]` is set (all without a padding mask); other entries become 0.
+ */
 function softmaxRows(
   s: Float32Array,
   rows: number,
   cols: number,
   scale: number,
   offset: number | undefined,
+  keys: Uint8Array | undefined,
 ): void {
   for (let i = 0; i < rows; i++) {
     const base = i * cols;
     const limit = offset === undefined ? cols : Math.min(cols, Math.max(0, i + offset + 1));
     let max = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < limit; j++) max = Math.max(max, s[base + j]! * scale);
+    for (let j = 0; j < limit; j++) if (!keys || keys[j]) max = Math.max(max, s[base + j]! * scale);
     let total = 0;
     for (let j = 0; j < limit; j++) {
-      const e = Math.exp(s[base + j]! * scale - max);
+      const e = !keys || keys[j] ? Math.exp(s[base + j]! * scale - max) : 0;
       s[base + j] = e;
       total += e;
     }
     // A row that sees no key gives zeros, as the reference does.
-    const inv = limit > 0 ? 1 / total : 0;
+    const inv = total > 0 ? 1 / total : 0;
     for (let j = 0; j < limit; j++) s[base + j]! *= inv;
     for (let j = limit; j < cols; j++) s[base + j] = 0;
   }
