@@ -1,0 +1,64 @@
+// The DALL-E dVAE encoder (dall_e/encoder.py) as a pure forward function over the checkpoint's params.
+import { type Tensor, add, maxPool2d, relu, scale } from '@vl/tensor';
+import type { DvaeEncoderConfig } from './config.js';
+import { dvaeConv } from './dvaeConv.js';
+import type { DvaeParams } from './dvaeShapes.js';
+
+/**
+ * Checks an encoder input: rank 4, `input_channels` channels, f32, and a size the
+ * `group_count - 1` 2x2 max-pools divide exactly (PyTorch would silently drop the remainder).
+ *
+ * @example
+ * ```ts
+ * checkEncoderInput(x, config.encoder); // throws on [1, 3, 30, 30] with the default config
+ * ```
+ */
+export function checkEncoderInput(x: Tensor, config: DvaeEncoderConfig): void {
+  if (x.shape.length !== 4) {
+    throw new RangeError(`dvae encoder: input must be [B, C, H, W], got ${x.describe()}`);
+  }
+  const [, c, h, w] = x.shape as [number, number, number, number];
+  if (c !== config.input_channels) {
+    throw new RangeError(
+      `dvae encoder: input has ${c} channels but the config expects input_channels = ${config.input_channels} (${x.describe()})`,
+    );
+  }
+  if (x.dtype !== 'f32') throw new TypeError(`dvae encoder: input must be f32, got ${x.describe()}`);
+  const f = 2 ** (config.group_count - 1);
+  if (h % f !== 0 || w % f !== 0) {
+    throw new RangeError(
+      `dvae encoder: image size ${h}x${w} is not divisible by ${f} (2^(group_count - 1) with group_count = ${config.group_count})`,
+    );
+  }
+}
+
+/**
+ * The encoder: `x` (already mapped by {@link mapPixels}) to codebook logits. A 7x7 input conv,
+ * `group_count` groups of `n_blk_per_group` residual blocks with a 2x2 max-pool after every group
+ * but the last, then relu and a 1x1 conv to `vocab_size` logits. Each block returns
+ * `id_path(x) + post_gain * res_path(x)` with `post_gain = 1 / n_layers²`.
+ *
+ * @example
+ * ```ts
+ * const logits = dvaeEncoder(params, mapPixels(images), config.encoder); // [B, 8192, H/8, W/8]
+ * ```
+ */
+export function dvaeEncoder(params: DvaeParams, x: Tensor, config: DvaeEncoderConfig): Tensor {
+  checkEncoderInput(x, config);
+  // Scales the residual branch down so the deep stack starts close to the identity (dall_e's choice).
+  const postGain = 1 / (config.group_count * config.n_blk_per_group) ** 2;
+  let h = dvaeConv(params, 'blocks.input', x); // [B, n_hid, H, W]
+  for (let g = 1; g <= config.group_count; g++) {
+    for (let b = 1; b <= config.n_blk_per_group; b++) {
+      const p = `blocks.group_${g}.block_${b}`;
+      const id = params.has(`${p}.id_path.w`) ? dvaeConv(params, `${p}.id_path`, h) : h; // [B, C_g, h, w]
+      let r = dvaeConv(params, `${p}.res_path.conv_1`, relu(h)); // [B, C_g/4, h, w]
+      r = dvaeConv(params, `${p}.res_path.conv_2`, relu(r)); // [B, C_g/4, h, w]
+      r = dvaeConv(params, `${p}.res_path.conv_3`, relu(r)); // [B, C_g/4, h, w]
+      r = dvaeConv(params, `${p}.res_path.conv_4`, relu(r)); // [B, C_g, h, w]
+      h = add(id, scale(r, postGain)); // [B, C_g, h, w]
+    }
+    if (g < config.group_count) h = maxPool2d(h, 2); // [B, C_g, h/2, w/2]
+  }
+  return dvaeConv(params, 'blocks.output.conv', relu(h)); // [B, vocab_size, H/2^(G-1), W/2^(G-1)]
+}

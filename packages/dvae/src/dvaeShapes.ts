@@ -1,0 +1,136 @@
+// The checkpoint's tensor names and shapes, derived from the config the same way dall_e's module
+// constructors derive them, so a mismatched checkpoint is caught before any math runs.
+import type { Tensor } from '@vl/tensor';
+import type { DvaeDecoderConfig, DvaeEncoderConfig } from './config.js';
+
+/**
+ * A dVAE half's parameters by checkpoint name (`blocks.group_1.block_1.res_path.conv_1.w`, `.b`).
+ *
+ * @example
+ * ```ts
+ * const { tensors: params } = await loadSafetensors(`${dir}encoder.safetensors`, { backend });
+ * const logits = dvaeEncoder(params, x, config.encoder);
+ * ```
+ */
+export type DvaeParams = ReadonlyMap<string, Tensor>;
+
+function conv(shapes: Map<string, number[]>, name: string, nOut: number, nIn: number, k: number): void {
+  shapes.set(`${name}.w`, [nOut, nIn, k, k]);
+  shapes.set(`${name}.b`, [nOut]);
+}
+
+/**
+ * Channels of encoder group `g` (1-based): `2^(g-1) * n_hid`, as in dall_e (1, 2, 4, 8 times).
+ *
+ * @example
+ * ```ts
+ * encoderGroupChannels(defaultEncoderConfig, 4); // 2048
+ * ```
+ */
+export function encoderGroupChannels(config: DvaeEncoderConfig, g: number): number {
+  return 2 ** (g - 1) * config.n_hid;
+}
+
+/**
+ * Channels of decoder group `g` (1-based): `2^(group_count-g) * n_hid` (8, 4, 2, 1 times).
+ *
+ * @example
+ * ```ts
+ * decoderGroupChannels(defaultDecoderConfig, 1); // 2048
+ * ```
+ */
+export function decoderGroupChannels(config: DvaeDecoderConfig, g: number): number {
+  return 2 ** (config.group_count - g) * config.n_hid;
+}
+
+/**
+ * Every encoder tensor's name and shape for `config`. The encoder block's hidden width is
+ * `n_out / 4`; its `id_path` is a 1x1 conv only where the channel count changes.
+ *
+ * @example
+ * ```ts
+ * encoderShapes(config.encoder).get('blocks.input.w'); // [n_hid, 3, 7, 7]
+ * ```
+ */
+export function encoderShapes(config: DvaeEncoderConfig): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  conv(shapes, 'blocks.input', config.n_hid, config.input_channels, 7);
+  let nIn = config.n_hid;
+  for (let g = 1; g <= config.group_count; g++) {
+    const nOut = encoderGroupChannels(config, g);
+    for (let b = 1; b <= config.n_blk_per_group; b++) {
+      const p = `blocks.group_${g}.block_${b}`;
+      const hid = Math.floor(nOut / 4);
+      if (nIn !== nOut) conv(shapes, `${p}.id_path`, nOut, nIn, 1);
+      conv(shapes, `${p}.res_path.conv_1`, hid, nIn, 3);
+      conv(shapes, `${p}.res_path.conv_2`, hid, hid, 3);
+      conv(shapes, `${p}.res_path.conv_3`, hid, hid, 3);
+      conv(shapes, `${p}.res_path.conv_4`, nOut, hid, 1);
+      nIn = nOut;
+    }
+  }
+  conv(shapes, 'blocks.output.conv', config.vocab_size, nIn, 1);
+  return shapes;
+}
+
+/**
+ * Every decoder tensor's name and shape for `config`. The decoder block's residual path starts
+ * with a 1x1 conv and ends with three 3x3 convs (the reverse of the encoder's).
+ *
+ * @example
+ * ```ts
+ * decoderShapes(config.decoder).get('blocks.output.conv.w'); // [6, n_hid, 1, 1]
+ * ```
+ */
+export function decoderShapes(config: DvaeDecoderConfig): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  conv(shapes, 'blocks.input', config.n_init, config.vocab_size, 1);
+  let nIn = config.n_init;
+  for (let g = 1; g <= config.group_count; g++) {
+    const nOut = decoderGroupChannels(config, g);
+    for (let b = 1; b <= config.n_blk_per_group; b++) {
+      const p = `blocks.group_${g}.block_${b}`;
+      const hid = Math.floor(nOut / 4);
+      if (nIn !== nOut) conv(shapes, `${p}.id_path`, nOut, nIn, 1);
+      conv(shapes, `${p}.res_path.conv_1`, hid, nIn, 1);
+      conv(shapes, `${p}.res_path.conv_2`, hid, hid, 3);
+      conv(shapes, `${p}.res_path.conv_3`, hid, hid, 3);
+      conv(shapes, `${p}.res_path.conv_4`, nOut, hid, 3);
+      nIn = nOut;
+    }
+  }
+  conv(shapes, 'blocks.output.conv', 2 * config.output_channels, nIn, 1);
+  return shapes;
+}
+
+const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+/**
+ * Checks that `params` holds exactly the tensors `shapes` names, with those shapes; the error names
+ * the tensor and both shapes, so a checkpoint saved with another config is easy to diagnose.
+ *
+ * @example
+ * ```ts
+ * checkDvaeParams(params, encoderShapes(config.encoder), 'encoder');
+ * ```
+ */
+export function checkDvaeParams(
+  params: DvaeParams,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  what: string,
+): void {
+  for (const [name, shape] of shapes) {
+    const t = params.get(name);
+    if (t === undefined)
+      throw new Error(`dvae ${what}: tensor ${name} ${fmt(shape)} is missing from the checkpoint`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new Error(
+        `dvae ${what}: tensor ${name} has shape ${fmt(t.shape)} in the checkpoint but the config expects ${fmt(shape)}`,
+      );
+    }
+  }
+  for (const name of params.keys()) {
+    if (!shapes.has(name))
+      throw new Error(`dvae ${what}: unexpected tensor ${name} in the checkpoint (not in the config)`);
+  }
+}

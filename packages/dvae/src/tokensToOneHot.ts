@@ -1,0 +1,50 @@
+// Token grids <-> the decoder's one-hot input. oneHot silently gives an all-zero row for an id
+// outside the vocabulary, so ids are checked first: a bad id would otherwise decode to garbage.
+import { type Tensor, max, min, oneHot, transpose } from '@vl/tensor';
+
+/**
+ * Checks that `tokens` is an i32 `[B, h, w]` grid of ids in `[0, vocabSize)`. Reads back two
+ * numbers (the min and max id), which is why it is async.
+ *
+ * @example
+ * ```ts
+ * await checkTokens(tokens, config.decoder.vocab_size); // throws on id 9000 with vocab 8192
+ * ```
+ */
+export async function checkTokens(tokens: Tensor, vocabSize: number): Promise<void> {
+  if (tokens.shape.length !== 3 || tokens.dtype !== 'i32') {
+    throw new RangeError(`dvae decoder: tokens must be an i32 [B, h, w] grid, got ${tokens.describe()}`);
+  }
+  if (tokens.size === 0) return;
+  const lo = min(tokens); // []
+  const hi = max(tokens); // []
+  try {
+    const [a, b] = await Promise.all([lo.item(), hi.item()]);
+    if (a < 0 || b >= vocabSize) {
+      throw new RangeError(
+        `dvae decoder: token ids must lie in [0, ${vocabSize}) (vocab_size), got ids from ${a} to ${b}`,
+      );
+    }
+  } finally {
+    lo.dispose();
+    hi.dispose();
+  }
+}
+
+/**
+ * The decoder's input: `tokens` `[B, h, w]` one-hot encoded over the vocabulary, channels first
+ * (dall_e's `one_hot(z, vocab).permute(0, 3, 1, 2)`).
+ *
+ * @example
+ * ```ts
+ * const z = tokensToOneHot(tokens, 8192); // [B, 32, 32] -> f32[B, 8192, 32, 32]
+ * ```
+ */
+export function tokensToOneHot(tokens: Tensor, vocabSize: number): Tensor {
+  const z = oneHot(tokens, vocabSize); // [B, h, w, V]
+  try {
+    return transpose(z, [0, 3, 1, 2]); // [B, V, h, w]
+  } finally {
+    z.dispose();
+  }
+}
