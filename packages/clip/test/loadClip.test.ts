@@ -124,6 +124,15 @@ describe('loadClip', () => {
     expect(backend.stats().liveTensors).toBe(before);
   });
 
+  test('half of an HF tokenizer (vocab.json without merges.txt) is a clear error, not a silent fallback', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'vl-cliptok-'));
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(dir, f), join(folder, f));
+    writeFileSync(join(folder, 'vocab.json'), JSON.stringify({ a: 0 }));
+    const before = backend.stats().liveTensors;
+    await expect(loadClip(folder, { backend })).rejects.toThrow('has vocab.json but no merges.txt');
+    expect(backend.stats().liveTensors).toBe(before);
+  });
+
   test('a folder without a config says which files it looked for', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'vl-clipempty-'));
     await expect(loadClip(folder, { backend })).rejects.toThrow(
