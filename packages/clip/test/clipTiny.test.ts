@@ -3,7 +3,8 @@
 // tolerances: 1e-4 on hidden states and embeddings, 1e-3 on logits and the loss.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Backend, type Tensor, createBackend, loadSafetensors, tidy } from '@vl/tensor';
+import { type Tensor, createBackend, loadSafetensors, tidy } from '@vl/tensor';
+import { fixtureBackends } from '@vl/vitest-config/fixture-backends';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
   clipLogits,
@@ -19,23 +20,7 @@ import {
 const dir = fileURLToPath(new URL('./fixtures/clip-tiny/', import.meta.url));
 const config = parseClipConfig(JSON.parse(readFileSync(`${dir}config.json`, 'utf8')));
 
-function required(): boolean {
-  const v = process.env.VL_REQUIRE_WEBGPU;
-  return v !== undefined && v !== '' && v !== '0';
-}
-
-async function backends(): Promise<Backend[]> {
-  const list: Backend[] = [await createBackend('cpu')];
-  try {
-    list.push(await createBackend('webgpu'));
-  } catch (e) {
-    if (required()) throw e;
-    console.warn(`*** WebGPU UNAVAILABLE: clip-tiny runs on the CPU only (${(e as Error).message}) ***`);
-  }
-  return list;
-}
-
-const all = await backends();
+const all = await fixtureBackends(createBackend, 'clip-tiny');
 afterAll(() => {
   for (const b of all) b.dispose();
 });

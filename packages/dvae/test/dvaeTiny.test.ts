@@ -5,7 +5,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Backend, type Tensor, createBackend, loadSafetensors, tensor, zeros } from '@vl/tensor';
+import { type Tensor, createBackend, loadSafetensors, tensor, zeros } from '@vl/tensor';
+import { fixtureBackends } from '@vl/vitest-config/fixture-backends';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
   type DvaeModel,
@@ -19,23 +20,7 @@ import {
 
 const dir = fileURLToPath(new URL('./fixtures/dvae-tiny/', import.meta.url));
 
-function required(): boolean {
-  const v = process.env.VL_REQUIRE_WEBGPU;
-  return v !== undefined && v !== '' && v !== '0';
-}
-
-async function backends(): Promise<Backend[]> {
-  const list: Backend[] = [await createBackend('cpu')];
-  try {
-    list.push(await createBackend('webgpu'));
-  } catch (e) {
-    if (required()) throw e;
-    console.warn(`*** WebGPU UNAVAILABLE: dvae-tiny runs on the CPU only (${(e as Error).message}) ***`);
-  }
-  return list;
-}
-
-const all = await backends();
+const all = await fixtureBackends(createBackend, 'dvae-tiny');
 afterAll(() => {
   for (const b of all) b.dispose();
 });

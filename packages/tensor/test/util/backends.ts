@@ -3,17 +3,13 @@
 // backend. A missing WebGPU adapter fails loudly when VL_REQUIRE_WEBGPU is set (CI sets it).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { webgpuRequired } from '@vl/vitest-config/fixture-backends';
 import { create } from 'webgpu';
 import { type Backend, CpuBackend, createBackend, WebGpuBackend } from '../../src/index.node.js';
 
 export interface NamedBackend {
   label: string;
   backend: Backend;
-}
-
-export function webgpuRequired(): boolean {
-  const v = process.env.VL_REQUIRE_WEBGPU;
-  return v !== undefined && v !== '' && v !== '0';
 }
 
 let gpuWarned = false;
