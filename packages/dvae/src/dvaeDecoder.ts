@@ -1,6 +1,7 @@
 // The DALL-E dVAE decoder (dall_e/decoder.py) as a pure forward function over the checkpoint's params.
-import { type Tensor, add, relu, scale, upsampleNearest } from '@vl/tensor';
+import { type Tensor, relu, upsampleNearest } from '@vl/tensor';
 import type { DvaeDecoderConfig } from './config.js';
+import { dvaeBlock, dvaePostGain } from './dvaeBlock.js';
 import { dvaeConv } from './dvaeConv.js';
 import type { DvaeParams } from './dvaeShapes.js';
 
@@ -22,18 +23,11 @@ export function dvaeDecoder(params: DvaeParams, z: Tensor, config: DvaeDecoderCo
       `dvae decoder: input must be f32 [B, ${config.vocab_size}, h, w] (one-hot over vocab_size), got ${z.describe()}`,
     );
   }
-  // Same residual down-scaling as the encoder: the stack starts close to the identity.
-  const postGain = 1 / (config.group_count * config.n_blk_per_group) ** 2;
+  const postGain = dvaePostGain(config);
   let h = dvaeConv(params, 'blocks.input', z); // [B, n_init, h, w]
   for (let g = 1; g <= config.group_count; g++) {
     for (let b = 1; b <= config.n_blk_per_group; b++) {
-      const p = `blocks.group_${g}.block_${b}`;
-      const id = params.has(`${p}.id_path.w`) ? dvaeConv(params, `${p}.id_path`, h) : h; // [B, C_g, h, w]
-      let r = dvaeConv(params, `${p}.res_path.conv_1`, relu(h)); // [B, C_g/4, h, w]
-      r = dvaeConv(params, `${p}.res_path.conv_2`, relu(r)); // [B, C_g/4, h, w]
-      r = dvaeConv(params, `${p}.res_path.conv_3`, relu(r)); // [B, C_g/4, h, w]
-      r = dvaeConv(params, `${p}.res_path.conv_4`, relu(r)); // [B, C_g, h, w]
-      h = add(id, scale(r, postGain)); // [B, C_g, h, w]
+      h = dvaeBlock(params, `blocks.group_${g}.block_${b}`, h, postGain); // [B, C_g, h, w]
     }
     if (g < config.group_count) h = upsampleNearest(h, 2); // [B, C_g, 2h, 2w]
   }

@@ -1,6 +1,7 @@
 // The DALL-E dVAE encoder (dall_e/encoder.py) as a pure forward function over the checkpoint's params.
-import { type Tensor, add, maxPool2d, relu, scale } from '@vl/tensor';
+import { type Tensor, maxPool2d, relu } from '@vl/tensor';
 import type { DvaeEncoderConfig } from './config.js';
+import { dvaeBlock, dvaePostGain } from './dvaeBlock.js';
 import { dvaeConv } from './dvaeConv.js';
 import type { DvaeParams } from './dvaeShapes.js';
 
@@ -45,18 +46,11 @@ export function checkEncoderInput(x: Tensor, config: DvaeEncoderConfig): void {
  */
 export function dvaeEncoder(params: DvaeParams, x: Tensor, config: DvaeEncoderConfig): Tensor {
   checkEncoderInput(x, config);
-  // Scales the residual branch down so the deep stack starts close to the identity (dall_e's choice).
-  const postGain = 1 / (config.group_count * config.n_blk_per_group) ** 2;
+  const postGain = dvaePostGain(config);
   let h = dvaeConv(params, 'blocks.input', x); // [B, n_hid, H, W]
   for (let g = 1; g <= config.group_count; g++) {
     for (let b = 1; b <= config.n_blk_per_group; b++) {
-      const p = `blocks.group_${g}.block_${b}`;
-      const id = params.has(`${p}.id_path.w`) ? dvaeConv(params, `${p}.id_path`, h) : h; // [B, C_g, h, w]
-      let r = dvaeConv(params, `${p}.res_path.conv_1`, relu(h)); // [B, C_g/4, h, w]
-      r = dvaeConv(params, `${p}.res_path.conv_2`, relu(r)); // [B, C_g/4, h, w]
-      r = dvaeConv(params, `${p}.res_path.conv_3`, relu(r)); // [B, C_g/4, h, w]
-      r = dvaeConv(params, `${p}.res_path.conv_4`, relu(r)); // [B, C_g, h, w]
-      h = add(id, scale(r, postGain)); // [B, C_g, h, w]
+      h = dvaeBlock(params, `blocks.group_${g}.block_${b}`, h, postGain); // [B, C_g, h, w]
     }
     if (g < config.group_count) h = maxPool2d(h, 2); // [B, C_g, h/2, w/2]
   }
