@@ -15,6 +15,8 @@ export type { BpeVocabularySource } from './tokenizer/loadBpeVocabulary.js';
 export { loadBpeVocabulary } from './tokenizer/loadBpeVocabulary.js';
 export type { BpeVocabulary } from './tokenizer/parseBpeVocabulary.js';
 export { parseBpeVocabulary } from './tokenizer/parseBpeVocabulary.js';
+export type { HfVocabFiles } from './tokenizer/wordVocabularyFiles.js';
+export { wordVocabularyFiles } from './tokenizer/wordVocabularyFiles.js';
 
 // --- image preprocessing (src/image/) ---
 export { centerCrop } from './image/centerCrop.js';

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesToUnicode } from '../src/tokenizer/bytesToUnicode.js';
 import {
   ClipTokenizer,
   ClipTrainer,
@@ -21,6 +20,7 @@ import {
   clipCheckpointFiles,
   fineTuneClip,
   loadClip,
+  wordVocabularyFiles,
 } from '../src/index.js';
 
 const colors: [string, [number, number, number]][] = [
@@ -70,31 +70,11 @@ beforeAll(async () => {
 afterAll(() => backend.dispose());
 
 /**
- * A byte-level BPE vocabulary whose merges build exactly the caption words, through the HF-files
- * path of the real tokenizer: whole-word tokens and a ~560-entry embedding table keep training fast
- * (the full 49,408-token table would dominate every step's gradient and optimizer update).
+ * Whole-word tokens through the HF-files path of the real tokenizer: a ~560-entry embedding table
+ * keeps training fast (the full 49,408-token table would dominate every step's gradient and update).
  */
 function miniTokenizer(words: string[]): ClipTokenizer {
-  const vocab: string[] = [...bytesToUnicode()];
-  vocab.push(...vocab.map((c) => `${c}</w>`));
-  const merges: string[] = [];
-  for (const word of new Set(words)) {
-    const parts = [...word].map((c, i, all) => (i === all.length - 1 ? `${c}</w>` : c));
-    let acc = parts[0]!;
-    for (const p of parts.slice(1)) {
-      const merged = acc + p;
-      if (!vocab.includes(merged)) {
-        merges.push(`${acc} ${p}`);
-        vocab.push(merged);
-      }
-      acc = merged;
-    }
-  }
-  vocab.push('<|startoftext|>', '<|endoftext|>');
-  return ClipTokenizer.fromHfFiles({
-    vocab: Object.fromEntries(vocab.map((t, i) => [t, i])),
-    merges: merges.join('\n'),
-  });
+  return ClipTokenizer.fromHfFiles(wordVocabularyFiles(words));
 }
 
 let seed = 12345;
