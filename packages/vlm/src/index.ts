@@ -1,0 +1,43 @@
+// The public API of @vl/vlm (browser entry). Explicit named exports only.
+
+// --- model (src/model/) ---
+export {
+  defaultLlamaConfig,
+  defaultLlavaVisionConfig,
+  imageTokenCount,
+  parseLlamaConfig,
+  parseLlavaConfig,
+  ropeScaling,
+} from './model/config.js';
+export type { LlamaConfig, LlavaConfig, RopeParameters, VlmActivation } from './model/config.js';
+export {
+  canonicalLlavaName,
+  checkVlmParams,
+  llamaShapes,
+  llavaShapes,
+  normalizeLlavaParams,
+  visionFeatureSize,
+  vlmParam,
+} from './model/params.js';
+export type { VlmParams } from './model/params.js';
+export { linearAt, llamaForward, matmulActivationOf } from './model/llama.js';
+export type { LlamaForwardOptions } from './model/llama.js';
+export {
+  checkImageTokens,
+  llavaForward,
+  llavaImageFeatures,
+  llavaInputEmbeddings,
+  visionFeatureLayers,
+} from './model/llava.js';
+export type { TokenRows } from './model/llava.js';
+
+// --- text (src/text/) ---
+export { VlmTokenizer, checkChatMessages } from './text/VlmTokenizer.js';
+export type { ChatContentPart, ChatMessage, ChatRole } from './text/VlmTokenizer.js';
+
+// --- task API (src/task/) ---
+export { VlmModel } from './task/VlmModel.js';
+export type { VlmImage, VlmModelParts, VlmPrompt, VlmTextPrompt, VlmTokenPrompt } from './task/VlmModel.js';
+export { loadVlm, preprocessOptionsOf } from './task/loadVlm.js';
+export type { LoadVlmOptions, VlmCheckpoint } from './task/loadVlm.js';
+export type { GenerateOptions, GeneratedToken } from './task/generateTokens.js';

@@ -1,0 +1,191 @@
+// The params tree of a LLaVA checkpoint, keyed by the tensor names transformers saves
+// (`language_model.model.*`, `language_model.lm_head.*`, `vision_tower.*`, `multi_modal_projector.*`).
+// Checkpoints on the hub spell the same tensors several ways; `normalizeLlavaParams` maps each
+// spelling onto these names once at load, so the model code reads one set of names.
+import { visionTowerShapes } from '@vl/clip';
+import type { Shape, Tensor } from '@vl/tensor';
+import type { LlamaConfig, LlavaConfig } from './config.js';
+
+/** Model parameters keyed by checkpoint tensor names. */
+export type VlmParams = ReadonlyMap<string, Tensor>;
+
+/** Name prefixes of each spelling in use and the name this package reads, most specific first. */
+const SPELLINGS: readonly (readonly [string, string])[] = [
+  ['model.language_model.', 'language_model.model.'],
+  ['language_model.model.', 'language_model.model.'],
+  ['language_model.lm_head.', 'language_model.lm_head.'],
+  ['lm_head.', 'language_model.lm_head.'],
+  ['model.vision_tower.vision_model.', 'vision_tower.'],
+  ['vision_tower.vision_model.', 'vision_tower.'],
+  ['model.vision_tower.', 'vision_tower.'],
+  ['vision_tower.', 'vision_tower.'],
+  ['model.multi_modal_projector.', 'multi_modal_projector.'],
+  ['multi_modal_projector.', 'multi_modal_projector.'],
+];
+
+/**
+ * The name a LLaVA tensor has in this package's params tree, whichever spelling the checkpoint
+ * uses; `undefined` for a name that belongs to none of the model's parts.
+ *
+ * @example
+ * ```ts
+ * canonicalLlavaName('model.vision_tower.vision_model.post_layernorm.weight'); // 'vision_tower.post_layernorm.weight'
+ * canonicalLlavaName('lm_head.weight'); // 'language_model.lm_head.weight'
+ * ```
+ */
+export function canonicalLlavaName(name: string): string | undefined {
+  for (const [from, to] of SPELLINGS) if (name.startsWith(from)) return to + name.slice(from.length);
+  return undefined;
+}
+
+/**
+ * Maps a checkpoint's tensors onto the canonical names (see {@link canonicalLlavaName}). The input
+ * map is not modified and the tensors are shared, not copied. Two tensors that land on one name, or
+ * a tensor no part of the model reads, are errors naming them.
+ *
+ * @example
+ * ```ts
+ * const { tensors } = await loadSafetensors('model.safetensors', { backend });
+ * const params = normalizeLlavaParams(tensors); // 'model.language_model.norm.weight' -> 'language_model.model.norm.weight'
+ * ```
+ */
+export function normalizeLlavaParams(tensors: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  const from = new Map<string, string>();
+  const unknown: string[] = [];
+  for (const [name, t] of tensors) {
+    const canonical = canonicalLlavaName(name);
+    if (canonical === undefined) {
+      // Rotary caches some old exports saved are recomputed, never read.
+      if (!name.endsWith('rotary_emb.inv_freq')) unknown.push(name);
+      continue;
+    }
+    const earlier = from.get(canonical);
+    if (earlier !== undefined)
+      throw new Error(
+        `LLaVA: tensors ${earlier} and ${name} are both ${canonical} (two spellings in one checkpoint)`,
+      );
+    from.set(canonical, name);
+    out.set(canonical, t);
+  }
+  if (unknown.length > 0) {
+    const shown = unknown.slice(0, 5).join(', ');
+    throw new Error(
+      `LLaVA: the checkpoint has tensors that belong to no part of the model: ${shown}${unknown.length > 5 ? `, ... (${unknown.length} in all)` : ''}`,
+    );
+  }
+  return out;
+}
+
+/**
+ * Expected parameter shapes of the Llama decoder under `prefix` (default `language_model`).
+ *
+ * @example
+ * ```ts
+ * llamaShapes(config.text_config).get('language_model.model.norm.weight'); // [hidden_size]
+ * ```
+ */
+export function llamaShapes(c: LlamaConfig, prefix = 'language_model'): Map<string, Shape> {
+  const C = c.hidden_size;
+  const F = c.intermediate_size;
+  const q = c.num_attention_heads * c.head_dim;
+  const kv = c.num_key_value_heads * c.head_dim;
+  const m = `${prefix}.model`;
+  const shapes = new Map<string, Shape>([[`${m}.embed_tokens.weight`, [c.vocab_size, C]]]);
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const l = `${m}.layers.${i}`;
+    shapes.set(`${l}.input_layernorm.weight`, [C]);
+    shapes.set(`${l}.post_attention_layernorm.weight`, [C]);
+    for (const [name, out, inp] of [
+      ['q_proj', q, C],
+      ['k_proj', kv, C],
+      ['v_proj', kv, C],
+      ['o_proj', C, q],
+    ] as const) {
+      shapes.set(`${l}.self_attn.${name}.weight`, [out, inp]);
+      if (c.attention_bias) shapes.set(`${l}.self_attn.${name}.bias`, [out]);
+    }
+    for (const [name, out, inp] of [
+      ['gate_proj', F, C],
+      ['up_proj', F, C],
+      ['down_proj', C, F],
+    ] as const) {
+      shapes.set(`${l}.mlp.${name}.weight`, [out, inp]);
+      if (c.mlp_bias) shapes.set(`${l}.mlp.${name}.bias`, [out]);
+    }
+  }
+  shapes.set(`${m}.norm.weight`, [C]);
+  if (!c.tie_word_embeddings) shapes.set(`${prefix}.lm_head.weight`, [c.vocab_size, C]);
+  return shapes;
+}
+
+/** Vision features per image token: the tower's width times the number of layers concatenated. */
+export function visionFeatureSize(config: LlavaConfig): number {
+  const layers = Array.isArray(config.vision_feature_layer) ? config.vision_feature_layer.length : 1;
+  return config.vision_config.hidden_size * layers;
+}
+
+/**
+ * Expected parameter shapes of the whole LLaVA model: vision tower, projector and decoder.
+ *
+ * @example
+ * ```ts
+ * const shapes = llavaShapes(config);
+ * shapes.get('multi_modal_projector.linear_1.weight'); // [text hidden, vision hidden]
+ * ```
+ */
+export function llavaShapes(config: LlavaConfig): Map<string, Shape> {
+  const shapes = new Map<string, Shape>(visionTowerShapes(config.vision_config, 'vision_tower'));
+  const C = config.text_config.hidden_size;
+  shapes.set('multi_modal_projector.linear_1.weight', [C, visionFeatureSize(config)]);
+  shapes.set('multi_modal_projector.linear_2.weight', [C, C]);
+  if (config.multimodal_projector_bias) {
+    shapes.set('multi_modal_projector.linear_1.bias', [C]);
+    shapes.set('multi_modal_projector.linear_2.bias', [C]);
+  }
+  for (const [k, v] of llamaShapes(config.text_config)) shapes.set(k, v);
+  return shapes;
+}
+
+function fmt(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/**
+ * Checks that every expected tensor is present with its shape; lists every problem at once, each
+ * naming the tensor and both shapes.
+ *
+ * @example
+ * ```ts
+ * checkVlmParams(params, llavaShapes(config));
+ * ```
+ */
+export function checkVlmParams(params: VlmParams, expected: ReadonlyMap<string, Shape>): void {
+  const problems: string[] = [];
+  for (const [name, shape] of expected) {
+    const t = params.get(name);
+    if (!t) problems.push(`missing tensor ${name} (expected shape ${fmt(shape)})`);
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      problems.push(`tensor ${name} has shape ${fmt(t.shape)} but the config implies ${fmt(shape)}`);
+    }
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 8).join('\n  ');
+    const more = problems.length > 8 ? `\n  ... and ${problems.length - 8} more` : '';
+    throw new Error(`LLaVA: the checkpoint does not match its config:\n  ${shown}${more}`);
+  }
+}
+
+/**
+ * The parameter `name`, or an error naming it.
+ *
+ * @example
+ * ```ts
+ * const norm = vlmParam(params, 'language_model.model.norm.weight');
+ * ```
+ */
+export function vlmParam(params: VlmParams, name: string): Tensor {
+  const t = params.get(name);
+  if (!t) throw new Error(`LLaVA: the checkpoint has no tensor ${name}`);
+  return t;
+}

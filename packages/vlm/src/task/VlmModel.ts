@@ -1,0 +1,274 @@
+import { type ImageInput, type PreprocessOptions, preprocessToTensor } from '@vl/clip';
+import { type Backend, Tensor, concat, reshape, tidy } from '@vl/tensor';
+import { type LlavaConfig, imageTokenCount } from '../model/config.js';
+import { type TokenRows, llavaForward } from '../model/llava.js';
+import type { VlmParams } from '../model/params.js';
+import { type ChatMessage, type VlmTokenizer, checkChatMessages } from '../text/VlmTokenizer.js';
+import {
+  type GenerateOptions,
+  type GeneratedToken,
+  type PreparedPrompt,
+  generateTokens,
+} from './generateTokens.js';
+
+/** An image: a decoded picture (preprocessed with the checkpoint's settings) or pixels `[3, S, S]` / `[n, 3, S, S]` already normalized. */
+export type VlmImage = ImageInput | Tensor;
+
+/** A prompt as text with one image placeholder (e.g. `<image>`) per image, in order. */
+export interface VlmTextPrompt {
+  prompt: string;
+  images?: readonly VlmImage[];
+}
+
+/** A prompt as token ids: one placeholder id per image, or already expanded to one per image token. */
+export interface VlmTokenPrompt {
+  inputIds: readonly number[] | Int32Array;
+  images?: readonly VlmImage[];
+}
+
+/** What the model answers: chat messages (images in their content parts), text or token ids. */
+export type VlmPrompt = readonly ChatMessage<VlmImage>[] | VlmTextPrompt | VlmTokenPrompt;
+
+/** The parts a {@link VlmModel} is made of (see `loadVlm`). */
+export interface VlmModelParts {
+  config: LlavaConfig;
+  params: VlmParams;
+  backend: Backend;
+  /** Dispose the backend with the model. */
+  ownsBackend?: boolean;
+  tokenizer?: VlmTokenizer;
+  preprocess?: PreprocessOptions;
+  /** Stop tokens of generation_config.json (default: the text config's eos_token_id). */
+  eosTokenId?: readonly number[];
+}
+
+/** Images in a list: a `[n, 3, S, S]` tensor counts n. */
+function imageCount(images: readonly VlmImage[]): number {
+  return images.reduce<number>((n, im) => n + (im instanceof Tensor && im.rank === 4 ? im.shape[0]! : 1), 0);
+}
+
+function isMessages(p: unknown): p is readonly ChatMessage<VlmImage>[] {
+  return Array.isArray(p) && p.length > 0 && typeof p[0] === 'object' && p[0] !== null && 'role' in p[0];
+}
+
+/**
+ * A loaded LLaVA model: `forward` for logits, `generate` for streamed answers.
+ *
+ * @example
+ * ```ts
+ * const vlm = await loadVlm('/models/llava-1.5-7b-hf', { backend });
+ * for await (const { text } of vlm.generate([
+ *   { role: 'user', content: [{ type: 'image', image: await loadImage('cat.jpg') }, { type: 'text', text: 'What is this?' }] },
+ * ], { maxNewTokens: 64 })) process.stdout.write(text);
+ * vlm.dispose();
+ * ```
+ */
+export class VlmModel {
+  readonly config: LlavaConfig;
+  readonly params: VlmParams;
+  readonly backend: Backend;
+  readonly tokenizer: VlmTokenizer | undefined;
+  readonly preprocess: PreprocessOptions;
+  /** Decoder positions one image takes. */
+  readonly imageTokens: number;
+  readonly #ownsBackend: boolean;
+  readonly #eos: readonly number[] | undefined;
+  #disposed = false;
+
+  constructor(parts: VlmModelParts) {
+    this.config = parts.config;
+    this.params = parts.params;
+    this.backend = parts.backend;
+    this.tokenizer = parts.tokenizer;
+    const S = parts.config.vision_config.image_size;
+    this.preprocess = parts.preprocess ?? { size: S, crop: S };
+    this.imageTokens = imageTokenCount(parts.config);
+    this.#ownsBackend = parts.ownsBackend ?? false;
+    this.#eos = parts.eosTokenId;
+  }
+
+  /**
+   * Logits `[B, T, V]` for token ids `[B, T]` (image placeholders expanded, `imageTokens` per image)
+   * and the images' pixels `[N, 3, S, S]`, as HF's `LlavaForConditionalGeneration` returns them.
+   *
+   * @example
+   * ```ts
+   * const logits = await vlm.forward(inputIds, pixelValues); // [1, 24, V]
+   * ```
+   */
+  async forward(inputIds: Tensor | TokenRows, pixelValues?: Tensor): Promise<Tensor> {
+    this.#check();
+    let rows: TokenRows;
+    if (inputIds instanceof Tensor) {
+      if (inputIds.rank !== 2 || inputIds.dtype !== 'i32')
+        throw new TypeError(`VlmModel.forward: inputIds must be i32 [B, T], got ${inputIds.describe()}`);
+      const [B, T] = inputIds.shape as [number, number];
+      const flat = (await inputIds.read()) as Int32Array;
+      rows = Array.from({ length: B }, (_, b) => flat.subarray(b * T, (b + 1) * T));
+    } else rows = inputIds;
+    return tidy(() => llavaForward(this.params, rows, pixelValues, this.config)); // [B, T, V]
+  }
+
+  /**
+   * Token ids of a prompt, with each image placeholder expanded to `imageTokens` positions.
+   *
+   * @example
+   * ```ts
+   * const ids = vlm.encodePrompt({ prompt: 'USER: <image>\nWhat is it? ASSISTANT:', images: [image] });
+   * ```
+   */
+  encodePrompt(prompt: VlmPrompt): number[] {
+    const { ids, images } = this.#tokens(prompt);
+    return this.#expand(ids, imageCount(images));
+  }
+
+  /**
+   * Streams the answer to one prompt, or to a batch of prompts (`index` says which), token by
+   * token: greedy by default, or sampled (temperature, top-k, top-p, repetition penalty, seeded).
+   * Stops at a stop token, after `maxNewTokens`, when the context is full, or when `signal` aborts
+   * (the iterator then throws the reason). The KV cache lives for one call and is released however
+   * it ends, breaking out of the loop included.
+   *
+   * @example
+   * ```ts
+   * let answer = '';
+   * for await (const piece of vlm.generate({ prompt: 'USER: <image>\nDescribe it. ASSISTANT:', images: [image] })) {
+   *   answer += piece.text;
+   * }
+   * ```
+   */
+  async *generate(
+    prompt: VlmPrompt | readonly VlmPrompt[],
+    options: GenerateOptions = {},
+  ): AsyncGenerator<GeneratedToken, void, undefined> {
+    this.#check();
+    const batch: readonly VlmPrompt[] = isMessages(prompt)
+      ? [prompt]
+      : Array.isArray(prompt)
+        ? (prompt as readonly VlmPrompt[])
+        : [prompt as VlmPrompt];
+    if (batch.length === 0) throw new TypeError('VlmModel.generate: no prompts');
+    const owned: Tensor[] = [];
+    try {
+      const prepared: PreparedPrompt[] = batch.map((p) => {
+        const { ids, images } = this.#tokens(p);
+        const expanded = this.#expand(ids, imageCount(images));
+        const pixelValues = this.#pixels(images, owned);
+        return { ids: expanded, ...(pixelValues ? { pixelValues } : {}) };
+      });
+      const decode = (ids: number[]) => this.tokenizer?.decode(ids) ?? '';
+      yield* generateTokens(
+        this.params,
+        this.config,
+        this.backend,
+        prepared,
+        { ...(this.#eos && options.stopTokens === undefined ? { stopTokens: this.#eos } : {}), ...options },
+        decode,
+      );
+    } finally {
+      for (const t of owned) t.dispose();
+    }
+  }
+
+  /**
+   * The whole answer to each prompt as text (a convenience over {@link VlmModel.generate}).
+   *
+   * @example
+   * ```ts
+   * const [answer] = await vlm.generateText({ prompt: 'USER: <image>\nWhat is it? ASSISTANT:', images: [image] });
+   * ```
+   */
+  async generateText(
+    prompt: VlmPrompt | readonly VlmPrompt[],
+    options: GenerateOptions = {},
+  ): Promise<string[]> {
+    const texts: string[] = [];
+    for await (const { index, text } of this.generate(prompt, options))
+      texts[index] = (texts[index] ?? '') + text;
+    const n = isMessages(prompt) || !Array.isArray(prompt) ? 1 : prompt.length;
+    return Array.from({ length: n }, (_, i) => texts[i] ?? '');
+  }
+
+  /** Frees the parameters (and the backend when the model created it). */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const t of new Set(this.params.values())) t.dispose();
+    if (this.#ownsBackend) this.backend.dispose();
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error('VlmModel: the model was disposed');
+  }
+
+  #needTokenizer(what: string): VlmTokenizer {
+    if (!this.tokenizer)
+      throw new Error(`VlmModel: ${what} needs a tokenizer (tokenizer.json); pass { inputIds } instead`);
+    return this.tokenizer;
+  }
+
+  #tokens(prompt: VlmPrompt): { ids: number[]; images: VlmImage[] } {
+    if (isMessages(prompt)) {
+      checkChatMessages(prompt);
+      const images: VlmImage[] = [];
+      prompt.forEach((m, i) => {
+        if (typeof m.content === 'string') return;
+        m.content.forEach((part, j) => {
+          if (part.type !== 'image') return;
+          if (part.image === undefined)
+            throw new TypeError(`chat: message ${i} part ${j} is an image part without an image`);
+          images.push(part.image);
+        });
+      });
+      const tokenizer = this.#needTokenizer('a chat prompt');
+      return { ids: tokenizer.encodeChat(tokenizer.applyChatTemplate(prompt)), images };
+    }
+    if (!prompt || typeof prompt !== 'object')
+      throw new TypeError(`VlmModel: a prompt must be messages, { prompt } or { inputIds }`);
+    const images = [...(prompt.images ?? [])];
+    if ('inputIds' in prompt) return { ids: Array.from(prompt.inputIds), images };
+    if ('prompt' in prompt && typeof prompt.prompt === 'string')
+      return { ids: this.#needTokenizer('a text prompt').encode(prompt.prompt), images };
+    throw new TypeError('VlmModel: a prompt must be messages, { prompt: string } or { inputIds }');
+  }
+
+  /** One placeholder per image becomes `imageTokens` placeholders; already expanded ids pass. */
+  #expand(ids: number[], images: number): number[] {
+    const id = this.config.image_token_index;
+    const P = this.imageTokens;
+    const count = ids.reduce((n, t) => n + (t === id ? 1 : 0), 0);
+    if (count === images * P) return ids;
+    if (count === images) return ids.flatMap((t) => (t === id ? new Array<number>(P).fill(id) : [t]));
+    throw new RangeError(
+      `VlmModel: the prompt has ${count} image placeholder tokens (id ${id}) for ${images} image(s); expected one per image, or ${P} per image`,
+    );
+  }
+
+  /** `[n, 3, S, S]` for the images of one prompt (new tensors are added to `owned`). */
+  #pixels(images: readonly VlmImage[], owned: Tensor[]): Tensor | undefined {
+    if (images.length === 0) return undefined;
+    const S = this.config.vision_config.image_size;
+    const parts = images.map((image, i) => {
+      if (!(image instanceof Tensor)) {
+        const t = preprocessToTensor([image], this.backend, this.preprocess); // [1, 3, S, S]
+        owned.push(t);
+        return t;
+      }
+      const shape = image.rank === 3 ? [1, ...image.shape] : image.shape;
+      if (shape.length !== 4 || shape[1] !== 3 || shape[2] !== S || shape[3] !== S)
+        throw new RangeError(
+          `VlmModel: image ${i} must be pixels [3, ${S}, ${S}] or [n, 3, ${S}, ${S}], got ${image.describe()}`,
+        );
+      if (image.backend !== this.backend)
+        throw new Error(`VlmModel: image ${i} is on another backend than the model`);
+      if (image.rank === 4) return image;
+      const view = reshape(image, shape); // [1, 3, S, S]
+      owned.push(view);
+      return view;
+    });
+    if (parts.length === 1) return parts[0];
+    const all = concat(parts, 0); // [n, 3, S, S]
+    owned.push(all);
+    return all;
+  }
+}

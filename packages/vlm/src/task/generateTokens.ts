@@ -1,0 +1,223 @@
+// The generation loop: one prefill pass over the (left-padded) prompts with the image features
+// merged in, then one decode pass per token, each writing its keys and values into a KV cache
+// allocated once for the whole run. Sampling runs on the backend; only the chosen ids come back.
+import {
+  type Backend,
+  type Tensor,
+  Rng,
+  concat,
+  createKvCache,
+  embedding,
+  repetitionPenalty,
+  reshape,
+  sample,
+  tensor,
+  tidy,
+} from '@vl/tensor';
+import type { LlavaConfig } from '../model/config.js';
+import { llamaForward } from '../model/llama.js';
+import { llavaImageFeatures, llavaInputEmbeddings } from '../model/llava.js';
+import { type VlmParams, vlmParam } from '../model/params.js';
+
+/** Sampling and stopping options of generation. */
+export interface GenerateOptions {
+  /** New tokens per prompt at most (default 128); fewer when the context fills up. */
+  maxNewTokens?: number;
+  /** 0 (the default) is greedy decoding; above 0 samples from softmax(logits / temperature). */
+  temperature?: number;
+  /** Keep only the k most likely tokens when sampling (0: all). */
+  topK?: number;
+  /** Nucleus sampling: the smallest set of tokens whose probability reaches topP (1: all). */
+  topP?: number;
+  /** CTRL / HF repetition penalty over the prompt and the tokens so far (1: none). */
+  repetitionPenalty?: number;
+  /** Seed of the sampling stream (default 0): the same seed draws the same tokens. */
+  seed?: number;
+  /** Token ids that end a prompt's answer (default: the checkpoint's eos_token_id). Not emitted. */
+  stopTokens?: readonly number[];
+  /** Stops generation: the iterator throws the abort reason and the cache is released. */
+  signal?: AbortSignal;
+}
+
+/** One generated token of one prompt. */
+export interface GeneratedToken {
+  /** Which prompt of the batch (0 for a single prompt). */
+  index: number;
+  token: number;
+  /** The text this token adds (may be empty while a multi-byte character is incomplete). */
+  text: string;
+}
+
+/** A prompt ready for the model: token ids with image placeholders expanded, and its images. */
+export interface PreparedPrompt {
+  ids: number[];
+  /** `[n, 3, S, S]` pixels of the prompt's images, in placeholder order, or undefined. */
+  pixelValues?: Tensor;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  if (signal.reason instanceof Error) return signal.reason;
+  const e = new Error('generation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+/**
+ * Runs generation over prepared prompts. The caller owns the prompts' pixel tensors.
+ * `decodeText` maps a prompt's generated ids to text (for the streamed pieces).
+ *
+ * @internal
+ */
+export async function* generateTokens(
+  params: VlmParams,
+  config: LlavaConfig,
+  backend: Backend,
+  prompts: readonly PreparedPrompt[],
+  options: GenerateOptions,
+  decodeText: (ids: number[]) => string,
+): AsyncGenerator<GeneratedToken, void, undefined> {
+  const c = config.text_config;
+  const { signal } = options;
+  const B = prompts.length;
+  if (B === 0) return;
+  const context = c.max_position_embeddings;
+  const lengths = prompts.map((p) => p.ids.length);
+  lengths.forEach((n, i) => {
+    if (n === 0) throw new RangeError(`generate: prompt ${i} has no tokens`);
+    if (n > context) {
+      throw new RangeError(
+        `generate: prompt ${i} has ${n} tokens (image tokens included) but the context is ${context} (max_position_embeddings)`,
+      );
+    }
+  });
+  const maxNew = options.maxNewTokens ?? 128;
+  if (!Number.isInteger(maxNew) || maxNew < 0)
+    throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
+  const penalty = options.repetitionPenalty ?? 1;
+  if (!(penalty > 0)) throw new RangeError(`generate: repetitionPenalty must be positive, got ${penalty}`);
+  const temperature = options.temperature ?? 0;
+  const eos = c.eos_token_id;
+  const stops = new Set(options.stopTokens ?? (eos === null ? [] : Array.isArray(eos) ? eos : [eos]));
+  const L = Math.max(...lengths);
+  // The last token chosen is never fed back, so it needs no cache slot.
+  const steps = Math.min(maxNew, context - L + 1);
+  if (steps <= 0) return;
+  signal?.throwIfAborted();
+
+  const pad = c.pad_token_id ?? 0;
+  const padded = prompts.map((p) => [...new Array<number>(L - p.ids.length).fill(pad), ...p.ids]);
+  const ragged = lengths.some((n) => n !== L);
+  const maxLength = L + steps - 1;
+  // Left padding: a key padding mask over the cache and per-row positions (HF: cumsum(mask) - 1).
+  let mask: Tensor | undefined;
+  const next = lengths.slice(); // the position of each row's next token
+  const owned: Tensor[] = [];
+  let logits: Tensor | undefined; // [B, V] of the step being sampled
+  const cache = createKvCache({
+    backend,
+    layers: c.num_hidden_layers,
+    batch: B,
+    kvHeads: c.num_key_value_heads,
+    maxLength: Math.max(1, maxLength),
+    headDim: c.head_dim,
+  });
+  try {
+    let positions: Tensor | undefined;
+    if (ragged) {
+      const m = new Uint8Array(B * cache.maxLength).fill(1);
+      const pos = new Int32Array(B * L);
+      for (let b = 0; b < B; b++) {
+        const off = L - lengths[b]!;
+        m.fill(0, b * cache.maxLength, b * cache.maxLength + off);
+        for (let t = off; t < L; t++) pos[b * L + t] = t - off;
+      }
+      mask = tensor(m, [B, cache.maxLength], { backend, dtype: 'bool' }); // [B, maxLength]
+      positions = tensor(pos, [B, L], { backend, dtype: 'i32' }); // [B, L]
+      owned.push(mask, positions);
+    }
+    const images = prompts.flatMap((p) => (p.pixelValues ? [p.pixelValues] : []));
+    logits = tidy(() => {
+      const pixels = images.length === 0 ? undefined : images.length === 1 ? images[0] : concat(images, 0); // [N, 3, S, S]
+      const features = pixels ? llavaImageFeatures(params, pixels, config) : undefined; // [N, P, C]
+      const embeds = llavaInputEmbeddings(params, padded, features, config); // [B, L, C]
+      const out = llamaForward(params, embeds, c, {
+        cache,
+        lastOnly: true,
+        ...(positions ? { positions } : {}),
+        ...(mask ? { mask } : {}),
+      }); // [B, 1, V]
+      return reshape(out, [B, c.vocab_size]); // [B, V]
+    });
+    const history = padded.map((row) => row.slice());
+    const generated: number[][] = prompts.map(() => []);
+    const texts = prompts.map(() => '');
+    const done = new Array<boolean>(B).fill(false);
+    const rng = new Rng(options.seed ?? 0);
+    const table = vlmParam(params, 'language_model.model.embed_tokens.weight'); // [V, C]
+    for (let step = 0; step < steps; step++) {
+      signal?.throwIfAborted();
+      const current: Tensor = logits!;
+      logits = undefined;
+      const chosen = tidy(() => {
+        let l = current; // [B, V]
+        if (penalty !== 1) {
+          const H = history[0]!.length;
+          const flat = new Int32Array(B * H);
+          history.forEach((row, b) => {
+            flat.set(row, b * H);
+            // Left padding is not part of the prompt.
+            flat.fill(-1, b * H, b * H + (L - lengths[b]!));
+          });
+          l = repetitionPenalty(l, tensor(flat, [B, H], { backend, dtype: 'i32' }), penalty); // [B, V]
+        }
+        return sample(l, {
+          temperature,
+          ...(options.topK !== undefined ? { topK: options.topK } : {}),
+          ...(options.topP !== undefined ? { topP: options.topP } : {}),
+          ...(temperature > 0 ? { seed: rng.next() } : {}),
+        }); // i32 [B]
+      });
+      current.dispose();
+      const ids = Array.from((await chosen.read()) as Int32Array);
+      chosen.dispose();
+      if (signal?.aborted) throw abortReason(signal);
+      for (let b = 0; b < B; b++) {
+        if (done[b]) continue;
+        const token = ids[b]!;
+        if (stops.has(token) || token < 0) {
+          done[b] = true;
+          continue;
+        }
+        generated[b]!.push(token);
+        history[b]!.push(token);
+        const full = decodeText(generated[b]!);
+        let text = '';
+        // Hold back text that ends inside a multi-byte character until it completes.
+        if (!full.endsWith('\ufffd')) {
+          text = full.slice(texts[b]!.length);
+          texts[b] = full;
+        }
+        yield { index: b, token, text };
+        if (signal?.aborted) throw abortReason(signal);
+      }
+      if (done.every(Boolean) || step === steps - 1) break;
+      for (let b = 0; b < B; b++) if (done[b]) history[b]!.push(pad);
+      const feed = ids.map((id, b) => (done[b] || id < 0 ? pad : id));
+      const stepPositions = ragged ? Int32Array.from(next) : undefined;
+      for (let b = 0; b < B; b++) next[b]!++;
+      logits = tidy(() => {
+        const embeds = embedding(table, tensor(Int32Array.from(feed), [B, 1], { backend, dtype: 'i32' })); // [B, 1, C]
+        const out = llamaForward(params, embeds, c, {
+          cache,
+          ...(stepPositions ? { positions: tensor(stepPositions, [B, 1], { backend, dtype: 'i32' }) } : {}),
+          ...(mask ? { mask } : {}),
+        }); // [B, 1, V]
+        return reshape(out, [B, c.vocab_size]); // [B, V]
+      });
+    }
+  } finally {
+    logits?.dispose();
+    cache.dispose();
+    for (const t of owned) t.dispose();
+  }
+}

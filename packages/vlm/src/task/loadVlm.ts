@@ -1,0 +1,197 @@
+import type { PreprocessOptions } from '@vl/clip';
+import {
+  type Backend,
+  type SafetensorsProgress,
+  type SafetensorsSource,
+  type Tensor,
+  createBackend,
+  joinSource,
+  loadFile,
+  loadJson,
+  loadSafetensors,
+} from '@vl/tensor';
+import { type LlavaConfig, parseLlavaConfig } from '../model/config.js';
+import { checkVlmParams, llavaShapes, normalizeLlavaParams } from '../model/params.js';
+import { VlmTokenizer } from '../text/VlmTokenizer.js';
+import { VlmModel } from './VlmModel.js';
+
+/** Options for {@link loadVlm}. */
+export interface LoadVlmOptions {
+  /** Where to run; default `createBackend('auto')`, disposed with the model. */
+  backend?: Backend;
+  /** Byte progress of each file. */
+  onProgress?: (progress: SafetensorsProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** A checkpoint given as parts instead of a folder. */
+export interface VlmCheckpoint {
+  /** An HF LLaVA `config.json` object. */
+  config: unknown;
+  /** A safetensors source, or tensors already loaded in any spelling (ownership passes to the model). */
+  weights: SafetensorsSource | ReadonlyMap<string, Tensor>;
+  tokenizer?: VlmTokenizer;
+  preprocess?: PreprocessOptions;
+}
+
+const decoder = new TextDecoder();
+
+async function optional<T>(load: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await load();
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    return undefined;
+  }
+}
+
+/**
+ * Reads an HF `preprocessor_config.json` (a `CLIPImageProcessor`) into CLIP preprocessing options;
+ * without one, the tower's image size with CLIP's mean and std.
+ *
+ * @example
+ * ```ts
+ * preprocessOptionsOf({ crop_size: { height: 336, width: 336 }, size: { shortest_edge: 336 } }, config);
+ * ```
+ */
+export function preprocessOptionsOf(raw: unknown, config: LlavaConfig): PreprocessOptions {
+  const S = config.vision_config.image_size;
+  const out: PreprocessOptions = { size: S, crop: S };
+  if (!raw || typeof raw !== 'object') return out;
+  const r = raw as Record<string, unknown>;
+  if (Array.isArray(r.image_mean)) out.mean = r.image_mean as number[];
+  if (Array.isArray(r.image_std)) out.std = r.image_std as number[];
+  const size = r.size as { shortest_edge?: number; height?: number; width?: number } | number | undefined;
+  if (typeof size === 'number') out.size = size;
+  else if (size && typeof size.shortest_edge === 'number') out.size = size.shortest_edge;
+  else if (size && typeof size.height === 'number' && typeof size.width === 'number')
+    out.size = { height: size.height, width: size.width };
+  const crop = r.crop_size as { height?: number; width?: number } | number | undefined;
+  if (r.do_center_crop === false) out.crop = false;
+  else if (typeof crop === 'number') out.crop = crop;
+  else if (crop && typeof crop.height === 'number' && typeof crop.width === 'number')
+    out.crop = { height: crop.height, width: crop.width };
+  if (typeof r.resample === 'number') out.resample = r.resample;
+  if (typeof r.rescale_factor === 'number') out.rescaleFactor = r.rescale_factor;
+  return out;
+}
+
+async function tokenizerFrom(
+  folder: string | URL,
+  io: { signal?: AbortSignal },
+): Promise<VlmTokenizer | undefined> {
+  const text = (name: string) =>
+    optional(async () => decoder.decode(await loadFile(joinSource(folder, name), io)));
+  const json = await text('tokenizer.json');
+  if (json === undefined) return undefined;
+  const config = (await text('tokenizer_config.json')) ?? '{}';
+  // Newer checkpoints keep the template in its own file (or in the processor's chat_template.json).
+  let template = await text('chat_template.jinja');
+  if (template === undefined) {
+    const processor = await text('chat_template.json');
+    if (processor !== undefined)
+      template = (JSON.parse(processor) as { chat_template?: string }).chat_template;
+  }
+  return VlmTokenizer.fromJson(json, config, template);
+}
+
+function eosOf(raw: unknown): number[] | undefined {
+  const eos = (raw as { eos_token_id?: unknown } | undefined)?.eos_token_id;
+  if (typeof eos === 'number') return [eos];
+  if (Array.isArray(eos) && eos.every((e) => Number.isInteger(e))) return eos as number[];
+  return undefined;
+}
+
+/**
+ * Loads an HF LLaVA checkpoint (`LlavaForConditionalGeneration`): a folder or URL with
+ * `config.json`, `model.safetensors` or a sharded `model.safetensors.index.json`, and optionally
+ * `tokenizer.json` + `tokenizer_config.json` (chat template), `generation_config.json` and
+ * `preprocessor_config.json`; or a {@link VlmCheckpoint}. Every tensor-name spelling in use is
+ * accepted; a tensor that does not match the config is reported by name with both shapes.
+ *
+ * @example
+ * ```ts
+ * const vlm = await loadVlm('/models/llava-1.5-7b-hf', {
+ *   onProgress: ({ file, loaded, total }) => console.log(file, loaded, total),
+ * });
+ * const [answer] = await vlm.generateText({ prompt: 'USER: <image>\nWhat is it? ASSISTANT:', images: [image] });
+ * vlm.dispose();
+ * ```
+ */
+export async function loadVlm(
+  source: string | URL | VlmCheckpoint,
+  options: LoadVlmOptions = {},
+): Promise<VlmModel> {
+  const ownsBackend = options.backend === undefined;
+  const backend = options.backend ?? (await createBackend('auto'));
+  const io = { ...(options.signal ? { signal: options.signal } : {}) };
+  let tensors: ReadonlyMap<string, Tensor> | undefined;
+  try {
+    let rawConfig: unknown;
+    let weights: SafetensorsSource | ReadonlyMap<string, Tensor>;
+    let fallbackWeights: SafetensorsSource | undefined;
+    let tokenizer: VlmTokenizer | undefined;
+    let rawPreprocess: unknown;
+    let preprocess: PreprocessOptions | undefined;
+    let eos: number[] | undefined;
+    if (typeof source === 'string' || source instanceof URL) {
+      rawConfig = await optional(() => loadJson(joinSource(source, 'config.json'), io));
+      if (rawConfig === undefined) throw new Error(`loadVlm: ${String(source)} has no config.json`);
+      weights = joinSource(source, 'model.safetensors');
+      fallbackWeights = joinSource(source, 'model.safetensors.index.json');
+      tokenizer = await tokenizerFrom(source, io);
+      rawPreprocess = await optional(() => loadJson(joinSource(source, 'preprocessor_config.json'), io));
+      eos = eosOf(await optional(() => loadJson(joinSource(source, 'generation_config.json'), io)));
+    } else {
+      rawConfig = source.config;
+      weights = source.weights;
+      tokenizer = source.tokenizer;
+      preprocess = source.preprocess;
+    }
+    const config = parseLlavaConfig(rawConfig);
+    const load = async (from: SafetensorsSource) =>
+      (
+        await loadSafetensors(from, {
+          backend,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...io,
+        })
+      ).tensors;
+    if (weights instanceof Map) tensors = weights as ReadonlyMap<string, Tensor>;
+    else {
+      try {
+        tensors = await load(weights as SafetensorsSource);
+      } catch (e) {
+        // A sharded checkpoint has an index instead of model.safetensors.
+        if (fallbackWeights === undefined || (e as Error).name === 'AbortError') throw e;
+        const index = fallbackWeights;
+        tensors = await optional(() => load(index));
+        if (!tensors) throw e;
+      }
+    }
+    const params = normalizeLlavaParams(tensors);
+    const expected = llavaShapes(config);
+    checkVlmParams(params, expected);
+    // Tensors the config does not use (an lm_head next to tied embeddings, biases the config turns
+    // off) are freed, as transformers ignores unexpected keys.
+    for (const [name, t] of params) {
+      if (!expected.has(name)) {
+        t.dispose();
+        params.delete(name);
+      }
+    }
+    return new VlmModel({
+      config,
+      params,
+      backend,
+      ownsBackend,
+      preprocess: preprocess ?? preprocessOptionsOf(rawPreprocess, config),
+      ...(tokenizer ? { tokenizer } : {}),
+      ...(eos ? { eosTokenId: eos } : {}),
+    });
+  } catch (e) {
+    if (tensors) for (const t of new Set(tensors.values())) t.dispose();
+    if (ownsBackend) backend.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,218 @@
+// Text in and out of the model: the checkpoint's `tokenizer.json` through @huggingface/tokenizers
+// (pure JavaScript, the tokenizer transformers.js uses) and the chat template of
+// `tokenizer_config.json` rendered with @huggingface/jinja, the way transformers' apply_chat_template
+// renders it (messages with content parts, `add_generation_prompt`, the special tokens by name).
+import { Template } from '@huggingface/jinja';
+import { Tokenizer } from '@huggingface/tokenizers';
+
+/** Roles a chat message may have. */
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+/** One part of a message's content: text, or an image (its pixels are given separately or with it). */
+export type ChatContentPart<Image = unknown> =
+  | { type: 'text'; text: string }
+  | { type: 'image'; image?: Image };
+
+/** A chat message; string content is the same as one text part. */
+export interface ChatMessage<Image = unknown> {
+  role: ChatRole;
+  content: string | readonly ChatContentPart<Image>[];
+}
+
+const ROLES: readonly string[] = ['system', 'user', 'assistant'];
+
+type Json = Record<string, unknown>;
+
+function tokenContent(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as Json).content === 'string')
+    return (v as Json).content as string;
+  return undefined;
+}
+
+function parseJson(text: string | object, what: string): Json {
+  if (typeof text !== 'string') return text as Json;
+  try {
+    return JSON.parse(text) as Json;
+  } catch (e) {
+    throw new SyntaxError(`VlmTokenizer: ${what} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Checks chat messages: known roles, string or part-list content. Errors name the message.
+ *
+ * @example
+ * ```ts
+ * checkChatMessages([{ role: 'robot', content: 'hi' }]); // throws: unknown chat role "robot" in message 0
+ * ```
+ */
+export function checkChatMessages(messages: readonly ChatMessage[]): void {
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw new TypeError('chat: expected a non-empty array of messages');
+  messages.forEach((m, i) => {
+    if (!m || typeof m !== 'object') throw new TypeError(`chat: message ${i} is not an object`);
+    if (!ROLES.includes(m.role as string)) {
+      throw new RangeError(
+        `chat: unknown chat role ${JSON.stringify(m.role)} in message ${i} (expected one of ${ROLES.join(', ')})`,
+      );
+    }
+    const parts = typeof m.content === 'string' ? [] : m.content;
+    if (!Array.isArray(parts))
+      throw new TypeError(`chat: message ${i} content must be a string or an array of parts`);
+    parts.forEach((p, j) => {
+      if (
+        !p ||
+        (p.type !== 'text' && p.type !== 'image') ||
+        (p.type === 'text' && typeof p.text !== 'string')
+      ) {
+        throw new TypeError(
+          `chat: message ${i} part ${j} must be { type: 'text', text } or { type: 'image' }, got ${JSON.stringify(p)}`,
+        );
+      }
+    });
+  });
+}
+
+/**
+ * A checkpoint's tokenizer and chat template.
+ *
+ * @example
+ * ```ts
+ * const tokenizer = VlmTokenizer.fromJson(tokenizerJson, tokenizerConfigJson);
+ * const ids = tokenizer.encode('USER: <image>\nWhat is this? ASSISTANT:'); // [1, ...]
+ * tokenizer.decode(ids, { skipSpecialTokens: true });
+ * ```
+ */
+export class VlmTokenizer {
+  readonly #tokenizer: Tokenizer;
+  readonly #config: Json;
+  readonly #template: Template | undefined;
+  /** The chat template source, when the checkpoint has one. */
+  readonly chatTemplate: string | undefined;
+
+  private constructor(tokenizer: Tokenizer, config: Json, chatTemplate: string | undefined) {
+    this.#tokenizer = tokenizer;
+    this.#config = config;
+    this.chatTemplate = chatTemplate;
+    this.#template = chatTemplate === undefined ? undefined : new Template(chatTemplate);
+  }
+
+  /**
+   * Builds a tokenizer from `tokenizer.json` and `tokenizer_config.json` (text or parsed), and an
+   * optional chat template that overrides the config's `chat_template` (e.g. from `chat_template.jinja`).
+   *
+   * @example
+   * ```ts
+   * const tokenizer = VlmTokenizer.fromJson(await readFile('tokenizer.json', 'utf8'), await readFile('tokenizer_config.json', 'utf8'));
+   * ```
+   */
+  static fromJson(
+    tokenizerJson: string | object,
+    tokenizerConfig: string | object = {},
+    chatTemplate?: string,
+  ): VlmTokenizer {
+    const json = parseJson(tokenizerJson, 'tokenizer.json');
+    const config = parseJson(tokenizerConfig, 'tokenizer_config.json');
+    if (!json.model || typeof json.model !== 'object')
+      throw new TypeError('VlmTokenizer: tokenizer.json has no model');
+    let template = chatTemplate;
+    const fromConfig = config.chat_template;
+    if (template === undefined && typeof fromConfig === 'string') template = fromConfig;
+    if (template === undefined && Array.isArray(fromConfig)) {
+      // Several named templates: the `default` one.
+      const named = fromConfig as { name?: string; template?: string }[];
+      template = (named.find((t) => t.name === 'default') ?? named[0])?.template;
+    }
+    return new VlmTokenizer(new Tokenizer(json, config), config, template);
+  }
+
+  /** The id of a token string, or undefined. */
+  tokenToId(token: string): number | undefined {
+    return this.#tokenizer.token_to_id(token);
+  }
+
+  /** The special token `name` (`bos_token`, `eos_token`, ...) of tokenizer_config.json. */
+  specialToken(name: string): string | undefined {
+    return tokenContent(this.#config[name]);
+  }
+
+  /**
+   * Token ids of `text`; `addSpecialTokens` (default true) runs the post-processor (e.g. a BOS).
+   *
+   * @example
+   * ```ts
+   * tokenizer.encode('hello', { addSpecialTokens: false });
+   * ```
+   */
+  encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
+    if (typeof text !== 'string')
+      throw new TypeError(`VlmTokenizer.encode: expected a string, got ${typeof text}`);
+    return this.#tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+  }
+
+  /**
+   * Text of token ids; special tokens are skipped unless `skipSpecialTokens` is false.
+   *
+   * @example
+   * ```ts
+   * tokenizer.decode([1, 450, 4796]); // 'The cat'
+   * ```
+   */
+  decode(ids: readonly number[] | Int32Array, options: { skipSpecialTokens?: boolean } = {}): string {
+    return this.#tokenizer.decode(Array.from(ids), {
+      skip_special_tokens: options.skipSpecialTokens ?? true,
+    });
+  }
+
+  /**
+   * Renders messages with the chat template, as transformers' `apply_chat_template(tokenize=False)`:
+   * content as a list of parts, the special tokens by name, `add_generation_prompt` (default true).
+   *
+   * @example
+   * ```ts
+   * const prompt = tokenizer.applyChatTemplate([
+   *   { role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What is shown?' }] },
+   * ]); // 'USER: <image>\nWhat is shown? ASSISTANT:'
+   * ```
+   */
+  applyChatTemplate(
+    messages: readonly ChatMessage[],
+    options: { addGenerationPrompt?: boolean } = {},
+  ): string {
+    checkChatMessages(messages);
+    if (!this.#template)
+      throw new Error(
+        'VlmTokenizer: the checkpoint has no chat template (tokenizer_config.json chat_template)',
+      );
+    const context: Json = {
+      messages: messages.map((m) => ({
+        role: m.role,
+        content:
+          typeof m.content === 'string'
+            ? [{ type: 'text', text: m.content }]
+            : m.content.map((p) => (p.type === 'text' ? { type: 'text', text: p.text } : { type: 'image' })),
+      })),
+      add_generation_prompt: options.addGenerationPrompt ?? true,
+    };
+    for (const name of ['bos_token', 'eos_token', 'unk_token', 'pad_token']) {
+      const token = this.specialToken(name);
+      if (token !== undefined) context[name] = token;
+    }
+    return this.#template.render(context);
+  }
+
+  /**
+   * Token ids of a rendered chat: special tokens are added only when the template did not already
+   * write the BOS token (templates differ on this; transformers leaves it to the template).
+   *
+   * @example
+   * ```ts
+   * const ids = tokenizer.encodeChat(tokenizer.applyChatTemplate(messages));
+   * ```
+   */
+  encodeChat(rendered: string): number[] {
+    const bos = this.specialToken('bos_token');
+    return this.encode(rendered, { addSpecialTokens: !(bos !== undefined && rendered.startsWith(bos)) });
+  }
+}
