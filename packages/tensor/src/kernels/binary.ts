@@ -98,7 +98,8 @@ function trailingBlock(inShape: readonly number[], outShape: readonly number[]):
   return inShape.slice(i).reduce((x, y) => x * y, 1);
 }
 
-// One loop per common op so the element operation inlines; index i % block walks a repeating block.
+// Both blocks are trailing products of the output shape, so the smaller divides the larger and n:
+// walk the output in chunks of the smaller non-scalar block, each chunk one contiguous row per operand.
 function fill(
   op: BinaryOp,
   out: TypedArray,
@@ -108,24 +109,43 @@ function fill(
   aBlock: number,
   bBlock: number,
 ): void {
-  const ai = (i: number) => (aBlock === n ? i : aBlock === 1 ? 0 : i % aBlock);
-  const bi = (i: number) => (bBlock === n ? i : bBlock === 1 ? 0 : i % bBlock);
+  const aStep = aBlock === 1 ? 0 : 1;
+  const bStep = bBlock === 1 ? 0 : 1;
+  const chunk = Math.max(1, Math.min(aStep ? aBlock : n, bStep ? bBlock : n));
+  for (let base = 0; base < n; base += chunk) {
+    fillRow(op, out, base, a, aStep ? base % aBlock : 0, aStep, b, bStep ? base % bBlock : 0, bStep, chunk);
+  }
+}
+
+/** One output row of `cols` elements; `aStep`/`bStep` are 1 (contiguous) or 0 (broadcast). */
+function fillRow(
+  op: BinaryOp,
+  out: TypedArray,
+  o: number,
+  a: TypedArray,
+  ao: number,
+  aStep: number,
+  b: TypedArray,
+  bo: number,
+  bStep: number,
+  cols: number,
+): void {
   switch (op) {
     case 'add':
-      for (let i = 0; i < n; i++) out[i] = a[ai(i)]! + b[bi(i)]!;
+      for (let j = 0; j < cols; j++) out[o + j] = a[ao + j * aStep]! + b[bo + j * bStep]!;
       return;
     case 'sub':
-      for (let i = 0; i < n; i++) out[i] = a[ai(i)]! - b[bi(i)]!;
+      for (let j = 0; j < cols; j++) out[o + j] = a[ao + j * aStep]! - b[bo + j * bStep]!;
       return;
     case 'mul':
-      for (let i = 0; i < n; i++) out[i] = a[ai(i)]! * b[bi(i)]!;
+      for (let j = 0; j < cols; j++) out[o + j] = a[ao + j * aStep]! * b[bo + j * bStep]!;
       return;
     case 'div':
-      for (let i = 0; i < n; i++) out[i] = a[ai(i)]! / b[bi(i)]!;
+      for (let j = 0; j < cols; j++) out[o + j] = a[ao + j * aStep]! / b[bo + j * bStep]!;
       return;
     default: {
       const f = JS[op];
-      for (let i = 0; i < n; i++) out[i] = f(a[ai(i)]!, b[bi(i)]!);
+      for (let j = 0; j < cols; j++) out[o + j] = f(a[ao + j * aStep]!, b[bo + j * bStep]!);
     }
   }
 }
@@ -195,6 +215,28 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
     const bBlock = trailingBlock(b!.shape, out!.shape);
     if (aBlock !== undefined && bBlock !== undefined) {
       fill(op, result, ad, bd, n, aBlock, bBlock);
+      return [result];
+    }
+    const rank = out!.shape.length;
+    const cols = out!.shape[rank - 1] ?? 1;
+    if (rank >= 2 && cols > 1) {
+      // Row by row: each operand's last axis is either contiguous or broadcast (step 0), and only
+      // the row starts need broadcast index math (a row statistic [N, 1] against [N, C]).
+      const rowsShape = out!.shape.slice(0, -1);
+      const rowOffsets = (shape: readonly number[]) => {
+        const padded = [...new Array<number>(rank - shape.length).fill(1), ...shape];
+        const step = padded[rank - 1] === 1 ? 0 : 1;
+        const offsets = broadcastOffsets(padded.slice(0, -1), rowsShape);
+        return { step, offsets, rowStride: step === 0 ? 1 : cols };
+      };
+      const ar = rowOffsets(a!.shape);
+      const br = rowOffsets(b!.shape);
+      const rows = n / cols;
+      for (let r = 0; r < rows; r++) {
+        const ao = (ar.offsets ? ar.offsets[r]! : r) * ar.rowStride;
+        const bo = (br.offsets ? br.offsets[r]! : r) * br.rowStride;
+        fillRow(op, result, r * cols, ad, ao, ar.step, bd, bo, br.step, cols);
+      }
       return [result];
     }
     const f = JS[op];

@@ -26,7 +26,12 @@ export const matmulActivationGradKernel: Kernel<MatmulActivationGradAttrs> = {
   },
   cpu([z, dy], { activation }) {
     const d = ACTIVATION_DERIVATIVES[activation];
-    return [Float32Array.from(z!.data, (v, i) => dy!.data[i]! * d(v))];
+    const zs = z!.data;
+    const gs = dy!.data;
+    const out = new Float32Array(zs.length);
+    // A plain loop: Float32Array.from with a map callback is several times slower.
+    for (let i = 0; i < zs.length; i++) out[i] = gs[i]! * d(zs[i]!);
+    return [out];
   },
   webgpu(ctx, [z, dy], [out], { activation }) {
     dispatchElementwise(
