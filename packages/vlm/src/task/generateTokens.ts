@@ -44,7 +44,10 @@ export interface GeneratedToken {
   /** Which prompt of the batch (0 for a single prompt). */
   index: number;
   token: number;
-  /** The text this token adds (may be empty while a multi-byte character is incomplete). */
+  /**
+   * The text this token adds: empty while it ends inside a multi-byte character, which the next
+   * token completes (a character left incomplete when a stop token ends the answer is dropped).
+   */
   text: string;
 }
 
@@ -192,8 +195,9 @@ export async function* generateTokens(
         history[b]!.push(token);
         const full = decodeText(generated[b]!);
         let text = '';
-        // Hold back text that ends inside a multi-byte character until it completes.
-        if (!full.endsWith('\ufffd')) {
+        // Hold back text that ends inside a multi-byte character until it completes (unless no
+        // token can follow).
+        if (!full.endsWith('\ufffd') || step === steps - 1) {
           text = full.slice(texts[b]!.length);
           texts[b] = full;
         }
