@@ -1,0 +1,101 @@
+// Inside tests for each shape in unit coordinates: x right, y down (image convention), the shape
+// fitting the box [-1, 1]^2 and containing a generous neighbourhood of the origin (so the pixel at an
+// object's center always has the object's color).
+import type { ShapeName } from './world.js';
+
+type Point = readonly [number, number];
+
+function regularStar(points: number, outer: number, inner: number): Point[] {
+  const vertices: Point[] = [];
+  for (let i = 0; i < points * 2; i++) {
+    const r = i % 2 === 0 ? outer : inner;
+    const angle = -Math.PI / 2 + (i * Math.PI) / points; // first point straight up
+    vertices.push([r * Math.cos(angle), r * Math.sin(angle)]);
+  }
+  return vertices;
+}
+
+// The star's points are pushed out past the unit circle a little, so a star's box is about as full
+// as the other shapes' and a small star still reads as a star.
+const STAR = regularStar(5, 1.05, 0.5).map(([x, y]): Point => [x, y + 0.06]);
+const TRIANGLE: Point[] = [
+  [0, -1],
+  [1, 0.78],
+  [-1, 0.78],
+];
+
+/** Even-odd point-in-polygon test. */
+function inPolygon(vertices: readonly Point[], x: number, y: number): boolean {
+  let inside = false;
+  for (let i = 0, j = vertices.length - 1; i < vertices.length; j = i++) {
+    const [xi, yi] = vertices[i]!;
+    const [xj, yj] = vertices[j]!;
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+function inHeart(x: number, y: number): boolean {
+  // The classic implicit heart (u² + v² − 1)³ − u² v³ ≤ 0 (v up), which spans u ∈ ±1.14 and
+  // v ∈ [−1, 1.24]; scaled and shifted so it spans [−1, 1] on both axes.
+  const u = x * 1.14;
+  const v = -y * 1.12 + 0.12;
+  const a = u * u + v * v - 1;
+  return a * a * a - u * u * v * v * v <= 0;
+}
+
+const CROSS_ARM = 0.36;
+
+/** Whether the unit-coordinate point (x, y) is inside `shape`. */
+export function insideShape(shape: ShapeName, x: number, y: number): boolean {
+  switch (shape) {
+    case 'circle':
+      return x * x + y * y <= 1;
+    case 'square':
+      return Math.abs(x) <= 0.88 && Math.abs(y) <= 0.88;
+    case 'triangle':
+      return inPolygon(TRIANGLE, x, y);
+    case 'star':
+      return inPolygon(STAR, x, y);
+    case 'cross':
+      return (
+        (Math.abs(x) <= CROSS_ARM && Math.abs(y) <= 0.96) || (Math.abs(y) <= CROSS_ARM && Math.abs(x) <= 0.96)
+      );
+    case 'heart':
+      return inHeart(x, y);
+  }
+}
+
+/** A box in unit coordinates: [minX, minY, maxX, maxY]. */
+export type UnitBox = readonly [number, number, number, number];
+
+const boxCache = new Map<ShapeName, UnitBox>();
+
+/**
+ * The shape's bounding box in unit coordinates, found by scanning a fine grid once per shape (to
+ * 1/200 of a unit, rounded outwards), so the geometry above stays the only definition.
+ */
+export function unitBox(shape: ShapeName): UnitBox {
+  const cached = boxCache.get(shape);
+  if (cached) return cached;
+  const steps = 512;
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (let j = 0; j <= steps; j++) {
+    const y = -1.25 + (2.5 * j) / steps;
+    for (let i = 0; i <= steps; i++) {
+      const x = -1.25 + (2.5 * i) / steps;
+      if (!insideShape(shape, x, y)) continue;
+      minX = Math.min(minX, x);
+      maxX = Math.max(maxX, x);
+      minY = Math.min(minY, y);
+      maxY = Math.max(maxY, y);
+    }
+  }
+  const pad = 2.5 / steps;
+  const box: UnitBox = [minX - pad, minY - pad, maxX + pad, maxY + pad];
+  boxCache.set(shape, box);
+  return box;
+}

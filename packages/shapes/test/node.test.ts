@@ -1,0 +1,81 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  decodeImage,
+  encodePng,
+  generateShapes,
+  heldOutShapes,
+  readCaptionFolder,
+  writeShapesFolder,
+} from '@vl/shapes';
+import jpeg from 'jpeg-js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { digest } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vl-shapes-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('PNG', () => {
+  it('round-trips exactly', () => {
+    const { image } = generateShapes(11, { size: 48 });
+    const before = digest(image);
+    const bytes = encodePng(image);
+    expect([...bytes.subarray(1, 4)]).toEqual([0x50, 0x4e, 0x47]);
+    const back = decodeImage(bytes);
+    expect([back.width, back.height]).toEqual([48, 48]);
+    expect(digest(back)).toBe(before);
+    expect(digest(image)).toBe(before); // the input is untouched
+  });
+
+  it('encodes RGB input and rejects a wrong byte count', () => {
+    const rgb = { data: new Uint8Array([255, 0, 0, 0, 255, 0]), width: 2, height: 1 };
+    expect([...decodeImage(encodePng(rgb)).data]).toEqual([255, 0, 0, 255, 0, 255, 0, 255]);
+    expect(() => encodePng({ data: new Uint8Array(5), width: 2, height: 1 })).toThrow(
+      /needs 8 \(RGBA\) or 6 \(RGB\)/,
+    );
+  });
+
+  it('decodes JPEG and names unknown bytes', () => {
+    const { image } = generateShapes(2, { size: 32 });
+    const encoded = jpeg.encode({ data: Buffer.from(image.data), width: 32, height: 32 }, 95);
+    const back = decodeImage(new Uint8Array(encoded.data));
+    expect([back.width, back.height, back.data.length]).toEqual([32, 32, 32 * 32 * 4]);
+    expect(Math.abs(back.data[0]! - image.data[0]!)).toBeLessThan(12);
+    expect(() => decodeImage(new Uint8Array([1, 2, 3]), 'x.bin')).toThrow(/x\.bin is neither PNG nor JPEG/);
+  });
+});
+
+describe('caption folders', () => {
+  it('writes the held-out split and reads it back', async () => {
+    const folder = join(dir, 'heldout');
+    const names = await writeShapesFolder(folder, 5, { size: 32 });
+    expect(names).toEqual(['000000', '000001', '000002', '000003', '000004']);
+    const pairs = await readCaptionFolder(folder);
+    const expected = heldOutShapes(5, { size: 32 });
+    expect(pairs.map((p) => p.caption)).toEqual(expected.map((s) => s.canonicalCaption));
+    expect(pairs.map((p) => digest(p.image))).toEqual(expected.map((s) => digest(s.image)));
+    const lines = readFileSync(join(folder, 'scenes.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(lines[2]!).scene).toEqual(JSON.parse(JSON.stringify(expected[2]!.scene)));
+  });
+
+  it('reads JPEG images too, and names missing captions or images', async () => {
+    const folder = join(dir, 'mixed');
+    await writeShapesFolder(folder, 1, { size: 32, split: 'train', metadata: false });
+    const { image } = generateShapes(4, { size: 40 });
+    writeFileSync(
+      join(folder, 'photo.JPG'),
+      jpeg.encode({ data: Buffer.from(image.data), width: 40, height: 40 }, 90).data,
+    );
+    writeFileSync(join(folder, 'photo.txt'), '  a photo \n');
+    const pairs = await readCaptionFolder(folder);
+    expect(pairs.map((p) => [p.name, p.caption, p.image.width])).toEqual([
+      ['000000', expect.any(String), 32],
+      ['photo', 'a photo', 40],
+    ]);
+    rmSync(join(folder, 'photo.txt'));
+    await expect(readCaptionFolder(folder)).rejects.toThrow(/images without a \.txt caption: photo/);
+    await expect(readCaptionFolder(join(dir, 'missing'))).rejects.toThrow(/cannot read the folder/);
+    await expect(writeShapesFolder(folder, 1, { split: 'test' as never })).rejects.toThrow(/options\.split/);
+  });
+});
