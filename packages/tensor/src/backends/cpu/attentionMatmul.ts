@@ -9,61 +9,99 @@ import type { CpuAccelerated } from './CpuBackend.js';
 const NT = { transposeA: false, transposeB: true, activation: 'none' };
 const NN = { transposeA: false, transposeB: false, activation: 'none' };
 
+type HeadVisitor = (b: number, h: number, probs: Float32Array, values: Float32Array) => boolean;
+
+/**
+ * Runs `visit` with the softmax probabilities `[Tq, L]` of each (batch, query head) and that head's
+ * values `[L, Dv]`; false when the inputs are not a case handled here (or `visit` returns false).
+ */
+function forEachHead(
+  matmul: CpuAccelerated,
+  inputs: readonly HostTensor[],
+  a: AttentionAttrs,
+  visit: HeadVisitor,
+): boolean {
+  const [q, k, v, m] = inputs as [HostTensor, HostTensor, HostTensor, HostTensor | undefined];
+  // Without a mask, or with a bool key-padding mask [B, Tk] (the CLIP text tower's case).
+  const padding =
+    m && a.mask === 'bool' && m.shape.length === 2 && m.shape[0] === q.shape[0] && m.shape[1] === k.shape[2];
+  if (m && !padding) return false;
+  if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') return false;
+  const [B, Hq, Tq, D] = q.shape as [number, number, number, number];
+  const [, Hkv, Tk] = k.shape as [number, number, number, number];
+  const Dv = v.shape[3]!;
+  const L = a.kvLength;
+  const group = Hq / Hkv;
+  const qd = q.data as Float32Array;
+  const kd = k.data as Float32Array;
+  const vd = v.data as Float32Array;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < Hq; h++) {
+      const kh = Math.floor(h / group);
+      const qs = qd.subarray((b * Hq + h) * Tq * D, ((b * Hq + h) * Tq + Tq) * D); // [Tq, D]
+      const ks = kd.subarray((b * Hkv + kh) * Tk * D, ((b * Hkv + kh) * Tk + L) * D); // [L, D]
+      const vs = vd.subarray((b * Hkv + kh) * Tk * Dv, ((b * Hkv + kh) * Tk + L) * Dv); // [L, Dv]
+      const [s] =
+        matmul(
+          [
+            { data: qs, shape: [Tq, D], dtype: 'f32' },
+            { data: ks, shape: [L, D], dtype: 'f32' },
+          ],
+          NT,
+          [{ shape: [Tq, L], dtype: 'f32' }],
+        ) ?? [];
+      if (!s) return false;
+      const keys = m ? (m.data as Uint8Array).subarray(b * Tk, b * Tk + L) : undefined;
+      softmaxRows(s as Float32Array, Tq, L, a.scale, a.causal ? a.queryOffset : undefined, keys); // [Tq, L]
+      if (!visit(b, h, s as Float32Array, vs)) return false;
+    }
+  }
+  return true;
+}
+
 /** Wraps an accelerated matmul into an accelerated attention (undefined: use the reference). */
 export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
-    const [q, k, v, m] = inputs as [HostTensor, HostTensor, HostTensor, HostTensor | undefined];
-    // Without a mask, or with a bool key-padding mask [B, Tk] (the CLIP text tower's case).
-    const padding =
-      m &&
-      a.mask === 'bool' &&
-      m.shape.length === 2 &&
-      m.shape[0] === q.shape[0] &&
-      m.shape[1] === k.shape[2];
-    if (m && !padding) return undefined;
-    if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') return undefined;
-    const [B, Hq, Tq, D] = q.shape as [number, number, number, number];
-    const [, Hkv, Tk] = k.shape as [number, number, number, number];
+    const [q, , v] = inputs as [HostTensor, HostTensor, HostTensor];
+    const [B, Hq, Tq] = q.shape as [number, number, number, number];
     const Dv = v.shape[3]!;
     const L = a.kvLength;
-    const group = Hq / Hkv;
-    const out = new Float32Array(B * Hq * Tq * Dv);
-    const qd = q.data as Float32Array;
-    const kd = k.data as Float32Array;
-    const vd = v.data as Float32Array;
-    for (let b = 0; b < B; b++) {
-      for (let h = 0; h < Hq; h++) {
-        const kh = Math.floor(h / group);
-        const qs = qd.subarray((b * Hq + h) * Tq * D, ((b * Hq + h) * Tq + Tq) * D);
-        const ks = kd.subarray((b * Hkv + kh) * Tk * D, ((b * Hkv + kh) * Tk + L) * D);
-        const vs = vd.subarray((b * Hkv + kh) * Tk * Dv, ((b * Hkv + kh) * Tk + L) * Dv);
-        const [s] =
-          matmul(
-            [
-              { data: qs, shape: [Tq, D], dtype: 'f32' },
-              { data: ks, shape: [L, D], dtype: 'f32' },
-            ],
-            NT,
-            [{ shape: [Tq, L], dtype: 'f32' }],
-          ) ?? [];
-        if (!s) return undefined;
-        const keys = m ? (m.data as Uint8Array).subarray(b * Tk, b * Tk + L) : undefined;
-        softmaxRows(s as Float32Array, Tq, L, a.scale, a.causal ? a.queryOffset : undefined, keys);
-        const [o] =
-          matmul(
-            [
-              { data: s, shape: [Tq, L], dtype: 'f32' },
-              { data: vs, shape: [L, Dv], dtype: 'f32' },
-            ],
-            NN,
-            [{ shape: [Tq, Dv], dtype: 'f32' }],
-          ) ?? [];
-        if (!o) return undefined;
-        out.set(o as Float32Array, (b * Hq + h) * Tq * Dv);
-      }
-    }
-    return [out as TypedArray];
+    const out = new Float32Array(B * Hq * Tq * Dv); // [B, Hq, Tq, Dv]
+    const done = forEachHead(matmul, inputs, a, (b, h, probs, values) => {
+      const [o] =
+        matmul(
+          [
+            { data: probs, shape: [Tq, L], dtype: 'f32' },
+            { data: values, shape: [L, Dv], dtype: 'f32' },
+          ],
+          NN,
+          [{ shape: [Tq, Dv], dtype: 'f32' }],
+        ) ?? [];
+      if (!o) return false;
+      out.set(o as Float32Array, (b * Hq + h) * Tq * Dv);
+      return true;
+    });
+    return done ? [out as TypedArray] : undefined;
+  };
+}
+
+/**
+ * The probabilities `[B, Hq, Tq, kvLength]` that attention's gradient recomputes, through the
+ * accelerated matmul (undefined: use the reference).
+ */
+export function matmulAttentionProbs(matmul: CpuAccelerated): CpuAccelerated {
+  return (inputs, attrs) => {
+    const a = attrs as AttentionAttrs;
+    const [q] = inputs as [HostTensor];
+    const [B, Hq, Tq] = q.shape as [number, number, number, number];
+    const L = a.kvLength;
+    const out = new Float32Array(B * Hq * Tq * L); // [B, Hq, Tq, L]
+    const done = forEachHead(matmul, inputs, a, (b, h, probs) => {
+      out.set(probs, (b * Hq + h) * Tq * L);
+      return true;
+    });
+    return done ? [out as TypedArray] : undefined;
   };
 }
 

@@ -6,7 +6,7 @@ import { canBlock, MatmulWorkers } from './MatmulWorkers.js';
 import { instantiate, loadMatmulModule, sharedMemoryAvailable } from './matmulModule.js';
 import { WasmArena } from './WasmArena.js';
 import { createWasmMatmul, DESC_BYTES, MAX_THREADS } from './wasmMatmul.js';
-import { matmulAttention } from '../attentionMatmul.js';
+import { matmulAttention, matmulAttentionProbs } from '../attentionMatmul.js';
 import { im2colConv2d } from '../conv2dIm2col.js';
 
 /** Options for {@link createCpuAcceleration}. */
@@ -108,6 +108,7 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
     ['matmul', matmul],
     ['conv2d', im2colConv2d(matmul)],
     ['attention', matmulAttention(matmul)],
+    ['attentionProbs', matmulAttentionProbs(matmul)],
   ]);
   warmUp(accelerated.get('matmul')!);
   let disposed = false;
