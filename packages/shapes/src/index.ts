@@ -42,3 +42,7 @@ export {
   shapeLabels,
   singleObjectStream,
 } from './singleObject.js';
+
+// --- the embedded models trained on this world (shapesModel.ts) ---
+export type { ShapesModelKind } from './shapesModel.js';
+export { shapesModel } from './shapesModel.js';
