@@ -1,6 +1,6 @@
 import { dominantRelation, type Relation } from './relations.js';
 import type { Scene, SceneObject } from './scene.js';
-import { NUMBER_WORDS, pluralShape } from './world.js';
+import { article, NUMBER_WORDS, pluralShape } from './world.js';
 
 /** Objects sharing shape and color, in the order captions list them (left to right). */
 interface Group {
@@ -25,7 +25,7 @@ function nounPhrase(group: Group, withSize: boolean): string {
   const count = group.objects.length;
   const sizes = new Set(group.objects.map((o) => o.size));
   const size = withSize && sizes.size === 1 ? `${first!.size} ` : '';
-  if (count === 1) return `a ${size}${first!.color} ${first!.shape}`;
+  if (count === 1) return `${article(`${size}${first!.color}`)} ${size}${first!.color} ${first!.shape}`;
   return `${NUMBER_WORDS[count]} ${size}${first!.color} ${pluralShape(first!.shape)}`;
 }
 

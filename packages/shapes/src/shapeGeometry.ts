@@ -24,12 +24,23 @@ const TRIANGLE: Point[] = [
   [-1, 0.78],
 ];
 
+/** Polygon vertices as flat `[x0, y0, x1, y1, ...]`: this test runs for every supersample. */
+function flat(vertices: readonly Point[]): Float64Array {
+  return Float64Array.from(vertices.flat());
+}
+
+const STAR_XY = flat(STAR);
+const TRIANGLE_XY = flat(TRIANGLE);
+
 /** Even-odd point-in-polygon test. */
-function inPolygon(vertices: readonly Point[], x: number, y: number): boolean {
+function inPolygon(xy: Float64Array, x: number, y: number): boolean {
   let inside = false;
-  for (let i = 0, j = vertices.length - 1; i < vertices.length; j = i++) {
-    const [xi, yi] = vertices[i]!;
-    const [xj, yj] = vertices[j]!;
+  const n = xy.length;
+  for (let i = 0, j = n - 2; i < n; j = i, i += 2) {
+    const xi = xy[i]!;
+    const yi = xy[i + 1]!;
+    const xj = xy[j]!;
+    const yj = xy[j + 1]!;
     if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
   }
   return inside;
@@ -54,9 +65,9 @@ export function insideShape(shape: ShapeName, x: number, y: number): boolean {
     case 'square':
       return Math.abs(x) <= 0.88 && Math.abs(y) <= 0.88;
     case 'triangle':
-      return inPolygon(TRIANGLE, x, y);
+      return inPolygon(TRIANGLE_XY, x, y);
     case 'star':
-      return inPolygon(STAR, x, y);
+      return inPolygon(STAR_XY, x, y);
     case 'cross':
       return (
         (Math.abs(x) <= CROSS_ARM && Math.abs(y) <= 0.96) || (Math.abs(y) <= CROSS_ARM && Math.abs(x) <= 0.96)

@@ -1,6 +1,6 @@
 import { checkSeed, generateShapes, heldOutSeed, type ShapesSample, trainingSeed } from './generateShapes.js';
 import { resolveOptions, type ShapesOptions } from './options.js';
-import { COLORS, type ColorName, SHAPES, type ShapeName } from './world.js';
+import { article, COLORS, type ColorName, SHAPES, type ShapeName } from './world.js';
 
 /**
  * A sample with exactly one object and its zero-shot label.
@@ -18,20 +18,20 @@ export interface SingleObjectSample extends ShapesSample {
 }
 
 /**
- * Every color-and-shape label, "a {color} {shape}", colors outer, shapes inner (8 x 6 = 48):
+ * Every color-and-shape label, "a {color} {shape}" ("an orange star"), colors outer, shapes inner (8 x 6 = 48):
  * the classes of zero-shot classification on single objects.
  *
  * @example
  * ```ts
- * shapeLabels(); // ["a red circle", "a red square", ..., "a black heart"]
+ * shapeLabels(); // ["a red circle", "a red square", ..., "an orange circle", ..., "a black heart"]
  * ```
  */
 export function shapeLabels(): string[] {
-  return COLORS.flatMap((color) => SHAPES.map((shape) => `a ${color} ${shape}`));
+  return COLORS.flatMap((color) => SHAPES.map((shape) => `${article(color)} ${color} ${shape}`));
 }
 
 /**
- * The index of "a {color} {shape}" in {@link shapeLabels}.
+ * The index of "a {color} {shape}" ("an orange star") in {@link shapeLabels}.
  *
  * @example
  * ```ts

@@ -4,6 +4,7 @@ import { COLORS, NUMBER_WORDS, PATTERNS, pluralShape, REGIONS, SHAPES, SIZES } f
 /** The fixed words of the caption and question templates. */
 const TEMPLATE_WORDS = [
   'a',
+  'an',
   'and',
   'are',
   'background',

@@ -170,3 +170,8 @@ export const MAX_OBJECTS = 4;
 export function pluralShape(shape: ShapeName): string {
   return shape === 'cross' ? 'crosses' : `${shape}s`;
 }
+
+/** "an" before a vowel ("an orange star"), else "a". Internal: not part of the public API. */
+export function article(next: string): string {
+  return /^[aeiou]/.test(next) ? 'an' : 'a';
+}

@@ -80,13 +80,16 @@ function expectedAnswer(scene: Scene, question: string): string {
 function phraseCounts(caption: string): Map<string, number> {
   const counts = new Map<string, number>();
   const pattern = new RegExp(
-    `\\b(a|two|three|four) (?:small |large )?(${COLORS.join('|')}) (${SHAPES.flatMap((s) => [s, pluralShape(s)]).join('|')})\\b`,
+    `\\b(an?|two|three|four) (?:small |large )?(${COLORS.join('|')}) (${SHAPES.flatMap((s) => [s, pluralShape(s)]).join('|')})\\b`,
     'g',
   );
   for (const [, n, color, noun] of caption.matchAll(pattern)) {
     const shape = SHAPES.find((s) => s === noun || pluralShape(s) === noun)!;
     const key = `${color} ${shape}`;
-    counts.set(key, (counts.get(key) ?? 0) + (n === 'a' ? 1 : NUMBER_WORDS.indexOf(n as never)));
+    counts.set(
+      key,
+      (counts.get(key) ?? 0) + (n === 'a' || n === 'an' ? 1 : NUMBER_WORDS.indexOf(n as never)),
+    );
   }
   return counts;
 }
@@ -118,7 +121,7 @@ describe('captions', () => {
         const region = caption.match(/ in the ([\w ]+)$/);
         if (region) expect(region[1]).toBe(regionOf(scene.objects[0]!, scene));
         const relation = caption.match(
-          /^a (?:small |large )?(\w+) (\w+) (left of|right of|above|below) a (?:small |large )?(\w+) (\w+)/,
+          /^an? (?:small |large )?(\w+) (\w+) (left of|right of|above|below) an? (?:small |large )?(\w+) (\w+)/,
         );
         if (relation) {
           relations++;
@@ -157,6 +160,8 @@ describe('captions', () => {
     expect(all.some((c) => / above a /.test(c))).toBe(true);
     expect(all.some((c) => / left of a /.test(c))).toBe(true);
     expect(all.some((c) => /^a \w+ \w+ and a \w+ \w+$/.test(c))).toBe(true);
+    expect(all.some((c) => /^an orange \w+$/.test(c))).toBe(true);
+    expect(all.some((c) => /\ba orange\b/.test(c))).toBe(false);
     expect(all.some((c) => /^a (small|large) \w+ \w+ on a striped background$/.test(c))).toBe(true);
   });
 });

@@ -17,6 +17,7 @@ describe('single objects', () => {
     expect(labels.length).toBe(48);
     expect(labels[0]).toBe('a red circle');
     expect(labels[shapeLabelIndex('blue', 'star')]).toBe('a blue star');
+    expect(labels[shapeLabelIndex('orange', 'heart')]).toBe('an orange heart');
     expect(new Set(labels).size).toBe(48);
     expect(() => shapeLabelIndex('pink' as never, 'star')).toThrow(/unknown color 'pink'/);
   });
@@ -27,7 +28,9 @@ describe('single objects', () => {
       const sample = stream.next().value;
       expect(sample.scene.objects).toHaveLength(1);
       const [object] = sample.scene.objects;
-      expect(sample.label).toBe(`a ${object!.color} ${object!.shape}`);
+      expect(sample.label).toBe(
+        `${object!.color === 'orange' ? 'an' : 'a'} ${object!.color} ${object!.shape}`,
+      );
       expect(shapeLabels()[sample.labelIndex]).toBe(sample.label);
       expect(pixel(sample.image, object!.center.x, object!.center.y)).toEqual(rgbOf(object!));
     }
