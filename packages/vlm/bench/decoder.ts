@@ -2,7 +2,9 @@
 // 24 layers, hidden 896, 14 query / 2 kv heads of 64, SwiGLU 4864, vocabulary 151,936, tied
 // embeddings: 494M parameters) with random weights, through @vl/vlm's llamaForward and KV cache,
 // on vl's CPU backend and, side by side in the same process, on the peer: the same decoder steps
-// through @vl/tensor's tfjs backend on @tensorflow/tfjs-backend-wasm. WebGPU on request.
+// through @vl/tensor's tfjs backend on @tensorflow/tfjs-backend-wasm. WebGPU on request: it needs an
+// adapter whose maxStorageBufferBindingSize holds the 545 MB embedding table (GPUs do; SwiftShader's
+// 128 MiB does not, so on a machine without a GPU only the CPU peers run).
 //
 //   cd packages/vlm && node --conditions=source --import tsx bench/decoder.ts [options]
 //
@@ -13,7 +15,7 @@
 //   --layers=N              fewer layers for a quick look (default 24)
 //
 // Prints a table (prefill tokens/s, decode tokens/s, peak RSS and heap, ratios to tfjs-wasm) and
-// writes bench/results/decoder-<weights>.json. The same seeded weights and prompt run on every
+// writes bench/results/decoder-<weights>.json (decoder-<weights>-<n>layers.json with --layers). The same seeded weights and prompt run on every
 // backend, and the greedy tokens are compared, so the peers compute the same thing.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -218,6 +220,6 @@ if (peer) {
 const out = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(out, { recursive: true });
 writeFileSync(
-  path.join(out, `decoder-${weightsKind}.json`),
+  path.join(out, `decoder-${weightsKind}${layers === 24 ? '' : `-${layers}layers`}.json`),
   `${JSON.stringify({ machine, date: new Date().toISOString(), weights: weightsKind, params: paramCount, layers, promptTokens, decodeTokens, loadavg: os.loadavg(), results }, null, 2)}\n`,
 );
