@@ -22,3 +22,23 @@ export { checkTokens, tokensToOneHot } from './tokensToOneHot.js';
 // --- task API (loadDvae.ts) ---
 export type { DvaeModel, LoadDvaeOptions } from './loadDvae.js';
 export { createDvaeModel, loadDvae } from './loadDvae.js';
+
+// --- training (src/train/) ---
+export type { GumbelSoftmaxOptions } from './train/gumbelSoftmax.js';
+export { gumbelSoftmax } from './train/gumbelSoftmax.js';
+export { logitLaplaceLogProb, splitDecoderStats } from './train/logitLaplace.js';
+export { klToUniform } from './train/klToUniform.js';
+export type { CosineAnnealOptions } from './train/cosineAnneal.js';
+export { cosineAnneal } from './train/cosineAnneal.js';
+export type { CodebookUsage } from './train/codebookUsage.js';
+export { codebookUsage, codebookUsageFromCounts } from './train/codebookUsage.js';
+export type { DvaeLossOptions, DvaeLossParts } from './train/dvaeLoss.js';
+export { dvaeLoss } from './train/dvaeLoss.js';
+export type { DvaeParamsPair, InitDvaeOptions } from './train/initDvaeParams.js';
+export { initDvaeParams } from './train/initDvaeParams.js';
+export type { DvaeSchedule, DvaeStepResult, DvaeTrainerOptions } from './train/DvaeTrainer.js';
+export { DvaeTrainer } from './train/DvaeTrainer.js';
+export type { DvaeTrainProgress, TrainDvaeOptions } from './train/trainDvae.js';
+export { trainDvae } from './train/trainDvae.js';
+export type { DvaeCheckpointFiles } from './train/dvaeCheckpointFiles.js';
+export { dvaeCheckpointFiles } from './train/dvaeCheckpointFiles.js';

@@ -1,0 +1,248 @@
+// Training of the dVAE as in the DALL-E paper (appendix A.2): AdamW on the relaxed ELBO with the
+// gumbel-softmax temperature annealed from 1 to 1/16 and the KL weight raised from 0 to 6.6, both
+// on half-cosine schedules.
+import {
+  AdamW,
+  type LearningRate,
+  Rng,
+  type Tensor,
+  clipGradNorm,
+  keep,
+  scale,
+  tidy,
+  valueAndGrad,
+} from '@vl/tensor';
+import type { DvaeConfig } from '../config.js';
+import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
+import { codebookUsageFromCounts } from './codebookUsage.js';
+import { cosineAnneal } from './cosineAnneal.js';
+import { dvaeLoss } from './dvaeLoss.js';
+import type { DvaeParamsPair } from './initDvaeParams.js';
+
+/**
+ * A number, or a schedule giving the value for a step (the number of steps already taken).
+ *
+ * @example
+ * ```ts
+ * const tau: DvaeSchedule = cosineAnneal({ from: 1, to: 1 / 16, steps: 150_000 });
+ * ```
+ */
+export type DvaeSchedule = number | ((step: number) => number);
+
+/**
+ * Options of {@link DvaeTrainer}. The defaults are the DALL-E paper's (appendix A.2), which assume
+ * a long run (hundreds of thousands of steps); a short run should pass shorter schedules.
+ *
+ * @example
+ * ```ts
+ * const options: DvaeTrainerOptions = {
+ *   lr: 1e-3,
+ *   tau: cosineAnneal({ from: 1, to: 1 / 16, steps: 2000 }),
+ *   beta: cosineAnneal({ from: 0, to: 6.6, steps: 500 }),
+ * };
+ * ```
+ */
+export interface DvaeTrainerOptions {
+  /** Learning rate or schedule (default: 1e-4 annealed to 1.25e-6 over 1.2M steps). */
+  lr?: LearningRate;
+  /** Gumbel-softmax temperature (default: 1 annealed to 1/16 over 150k steps). */
+  tau?: DvaeSchedule;
+  /** KL weight (default: 0 raised to 6.6 over 5k steps). */
+  beta?: DvaeSchedule;
+  /** AdamW moment decay rates (default [0.9, 0.999]). */
+  betas?: readonly [number, number];
+  /** AdamW epsilon (default 1e-8). */
+  eps?: number;
+  /** Decoupled weight decay of the conv weights (default 1e-4; biases get none). */
+  weightDecay?: number;
+  /** Clip the global gradient norm to this (default: no clipping). */
+  maxGradNorm?: number;
+  /** Seed of the Gumbel noise (default 0). */
+  seed?: number | Rng;
+}
+
+/**
+ * What one {@link DvaeTrainer.step} measured, before the update.
+ *
+ * @example
+ * ```ts
+ * const { loss, nll, kl, tau, beta }: DvaeStepResult = await trainer.step(images);
+ * ```
+ */
+export interface DvaeStepResult {
+  /** Steps taken, this one included. */
+  step: number;
+  /** The minimized objective (nats per pixel channel). */
+  loss: number;
+  /** Negative logit-Laplace log-likelihood, nats per pixel channel. */
+  nll: number;
+  /** KL to the uniform prior, nats per grid cell. */
+  kl: number;
+  /** Mean squared error of the (relaxed) reconstruction, pixels in [0, 1]. */
+  mse: number;
+  /** Temperature used. */
+  tau: number;
+  /** KL weight used. */
+  beta: number;
+  /** Learning rate used. */
+  lr: number;
+  /** How often each code was the encoder's argmax in this batch, `[vocab_size]`. */
+  counts: Uint32Array;
+  /** Perplexity of this batch's code usage. */
+  perplexity: number;
+}
+
+function resolve(s: DvaeSchedule, step: number, what: string): number {
+  const v = typeof s === 'number' ? s : s(step);
+  if (!Number.isFinite(v))
+    throw new RangeError(`DvaeTrainer: the ${what} schedule gave ${v} at step ${step}`);
+  return v;
+}
+
+function copyHalf(params: DvaeParams): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [name, t] of params) out[name] = scale(t, 1); // same shape, a new tensor
+  return out;
+}
+
+/**
+ * Trains a dVAE: each {@link DvaeTrainer.step} computes {@link dvaeLoss} on a batch, its gradients
+ * through the gumbel-softmax relaxation, and an AdamW update (no weight decay on biases). The
+ * trainer works on copies of the params it is given, so the caller's tensors stay valid and
+ * unchanged; read the current ones with {@link DvaeTrainer.params}.
+ *
+ * @example
+ * ```ts
+ * const trainer = new DvaeTrainer(initDvaeParams(config, { backend }), config, { lr: 1e-3 });
+ * for (const images of batches) console.log(await trainer.step(images)); // [B, 3, H, W] in [0, 1]
+ * const files = await dvaeCheckpointFiles(config, trainer.params);
+ * trainer.dispose();
+ * ```
+ */
+export class DvaeTrainer {
+  readonly #tree: { encoder: Record<string, Tensor>; decoder: Record<string, Tensor> };
+  readonly #opt: AdamW;
+  readonly #tau: DvaeSchedule;
+  readonly #beta: DvaeSchedule;
+  readonly #maxGradNorm: number;
+  readonly #rng: Rng;
+  #disposed = false;
+
+  constructor(
+    params: { readonly encoder: DvaeParams; readonly decoder: DvaeParams },
+    readonly config: DvaeConfig,
+    options: DvaeTrainerOptions = {},
+  ) {
+    checkDvaeParams(params.encoder, encoderShapes(config.encoder), 'encoder');
+    checkDvaeParams(params.decoder, decoderShapes(config.decoder), 'decoder');
+    const {
+      lr = cosineAnneal({ from: 1e-4, to: 1.25e-6, steps: 1_200_000 }),
+      tau = cosineAnneal({ from: 1, to: 1 / 16, steps: 150_000 }),
+      beta = cosineAnneal({ from: 0, to: 6.6, steps: 5_000 }),
+      betas = [0.9, 0.999],
+      eps = 1e-8,
+      weightDecay = 1e-4,
+      maxGradNorm = Number.POSITIVE_INFINITY,
+      seed = 0,
+    } = options;
+    if (!(maxGradNorm > 0)) throw new RangeError(`DvaeTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`);
+    this.#tau = tau;
+    this.#beta = beta;
+    this.#maxGradNorm = maxGradNorm;
+    this.#rng = seed instanceof Rng ? seed : new Rng(seed);
+    this.#opt = new AdamW({
+      lr,
+      betas,
+      eps,
+      weightDecay,
+      groups: [{ match: (path) => path.endsWith('.b'), weightDecay: 0 }],
+    });
+    this.#tree = { encoder: copyHalf(params.encoder), decoder: copyHalf(params.decoder) };
+  }
+
+  /** The current parameters by checkpoint name; valid until the next step or `dispose`. */
+  get params(): DvaeParamsPair {
+    return {
+      encoder: new Map(Object.entries(this.#tree.encoder)),
+      decoder: new Map(Object.entries(this.#tree.decoder)),
+    };
+  }
+
+  /** Copies of the current parameters, owned by the caller (they outlive the trainer). */
+  copyParams(): DvaeParamsPair {
+    const copy = (half: Record<string, Tensor>) =>
+      new Map(Object.entries(half).map(([name, t]) => [name, scale(t, 1)] as const)); // same shapes
+    return { encoder: copy(this.#tree.encoder), decoder: copy(this.#tree.decoder) };
+  }
+
+  /** Steps taken. */
+  get stepCount(): number {
+    return this.#opt.stepCount;
+  }
+
+  /** The temperature the next step uses. */
+  get tau(): number {
+    return resolve(this.#tau, this.stepCount, 'tau');
+  }
+
+  /** The KL weight the next step uses. */
+  get beta(): number {
+    return resolve(this.#beta, this.stepCount, 'beta');
+  }
+
+  /** The learning rate the next step uses. */
+  get lr(): number {
+    return this.#opt.lr;
+  }
+
+  /**
+   * One optimizer step on `images` (f32 `[B, C, H, W]` in [0, 1], left to the caller); resolves to
+   * the batch's loss parts before the update.
+   */
+  async step(images: Tensor): Promise<DvaeStepResult> {
+    if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
+    const tau = this.tau;
+    const beta = this.beta;
+    const lr = this.lr;
+    if (!(tau > 0))
+      throw new RangeError(`DvaeTrainer: tau must be > 0, got ${tau} at step ${this.stepCount}`);
+    if (!(beta >= 0))
+      throw new RangeError(`DvaeTrainer: beta must be >= 0, got ${beta} at step ${this.stepCount}`);
+    const seed = this.#rng.next();
+    const parts = tidy(() => {
+      let kept: { nll: Tensor; kl: Tensor; mse: Tensor; tokens: Tensor } | undefined;
+      const { value, grads } = valueAndGrad(() => {
+        const p = dvaeLoss(this.params, images, this.config, { tau, beta, seed });
+        kept = { nll: keep(p.nll), kl: keep(p.kl), mse: keep(p.mse), tokens: keep(p.tokens) };
+        return p.loss; // []
+      }, this.#tree);
+      if (Number.isFinite(this.#maxGradNorm)) clipGradNorm(grads, this.#maxGradNorm);
+      this.#opt.step(this.#tree, grads);
+      return { loss: value, ...kept! };
+    });
+    try {
+      const [loss, nll, kl, mse, ids] = await Promise.all([
+        parts.loss.item(),
+        parts.nll.item(),
+        parts.kl.item(),
+        parts.mse.item(),
+        parts.tokens.read(),
+      ]);
+      const counts = new Uint32Array(this.config.encoder.vocab_size);
+      for (const id of ids) counts[id]!++;
+      const { perplexity } = codebookUsageFromCounts(counts);
+      return { step: this.stepCount, loss, nll, kl, mse, tau, beta, lr, counts, perplexity };
+    } finally {
+      for (const t of Object.values(parts)) t.dispose();
+    }
+  }
+
+  /** Frees the optimizer state and the trainer's parameters; copy what you need first. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#opt.dispose();
+    for (const half of [this.#tree.encoder, this.#tree.decoder])
+      for (const t of Object.values(half)) t.dispose();
+  }
+}

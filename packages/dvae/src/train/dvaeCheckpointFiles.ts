@@ -1,0 +1,53 @@
+// Trained parameters as the checkpoint folder loadDvae reads: config.json plus one safetensors
+// file per half, with dall_e's tensor names.
+import { saveSafetensors } from '@vl/tensor';
+import type { DvaeConfig } from '../config.js';
+import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
+
+/**
+ * The files of a dVAE checkpoint folder, by file name.
+ *
+ * @example
+ * ```ts
+ * const files: DvaeCheckpointFiles = await dvaeCheckpointFiles(config, trainer.params);
+ * ```
+ */
+export interface DvaeCheckpointFiles {
+  /** `{ encoder, decoder, logit_laplace_eps }` as {@link parseDvaeConfig} reads it. */
+  'config.json': string;
+  /** The encoder's tensors (`blocks.input.w`, ...), F32. */
+  'encoder.safetensors': Uint8Array;
+  /** The decoder's tensors, F32. */
+  'decoder.safetensors': Uint8Array;
+}
+
+/**
+ * Serializes dVAE parameters and their config into the folder layout {@link loadDvae} reads
+ * (`config.json`, `encoder.safetensors`, `decoder.safetensors`), with the original dall_e tensor
+ * names. The params are checked against the config first. Write the files anywhere (a folder in
+ * Node, OPFS or a download in browsers).
+ *
+ * @example
+ * ```ts
+ * const files = await dvaeCheckpointFiles(config, trainer.params);
+ * for (const [name, data] of Object.entries(files)) await writeFile(join(dir, name), data);
+ * const dvae = await loadDvae(dir, { backend });
+ * ```
+ */
+export async function dvaeCheckpointFiles(
+  config: DvaeConfig,
+  params: { readonly encoder: DvaeParams; readonly decoder: DvaeParams },
+): Promise<DvaeCheckpointFiles> {
+  checkDvaeParams(params.encoder, encoderShapes(config.encoder), 'encoder');
+  checkDvaeParams(params.decoder, decoderShapes(config.decoder), 'decoder');
+  const json = {
+    encoder: { ...config.encoder },
+    decoder: { ...config.decoder },
+    logit_laplace_eps: config.logit_laplace_eps,
+  };
+  return {
+    'config.json': `${JSON.stringify(json, null, 2)}\n`,
+    'encoder.safetensors': await saveSafetensors(params.encoder, { format: 'pt' }),
+    'decoder.safetensors': await saveSafetensors(params.decoder, { format: 'pt' }),
+  };
+}
