@@ -1,5 +1,14 @@
 import type { Backend } from './backend.js';
-import { allocArray, arrayMatches, assertDType, type DType, type TypedArray } from './dtype.js';
+import {
+  allocArray,
+  arrayMatches,
+  assertDType,
+  type DType,
+  isQuantized,
+  QUANT_BLOCK,
+  storageLength,
+  type TypedArray,
+} from './dtype.js';
 import { assertShape, formatShape, type Shape, sizeOf } from './shape.js';
 import { Tensor, type TensorData } from './tensor.js';
 
@@ -37,8 +46,25 @@ export function tensor(data: TensorData, shape: Shape, options: TensorOptions): 
   }
   const dims = assertShape(shape, 'tensor()');
   const dtype = options.dtype !== undefined ? assertDType(options.dtype, 'tensor()') : inferDType(data);
-  const size = sizeOf(dims);
-  if (data.length !== size) {
+  let size = sizeOf(dims);
+  if (isQuantized(dtype)) {
+    // Packed words and scales (see QuantizedDType), e.g. from quantizeArray() or a saved model.
+    const last = dims[dims.length - 1] ?? 0;
+    if (dims.length === 0 || last % QUANT_BLOCK !== 0) {
+      throw new RangeError(
+        `tensor(): a ${dtype} tensor needs a last dim that is a multiple of ${QUANT_BLOCK}, got shape ${formatShape(dims)}`,
+      );
+    }
+    if (!(data instanceof Uint32Array)) {
+      throw new TypeError(`tensor(): ${dtype} data must be a Uint32Array of packed words and scales`);
+    }
+    size = storageLength(dtype, size);
+    if (data.length !== size) {
+      throw new RangeError(
+        `tensor(): ${data.length} words do not hold a ${dtype}${formatShape(dims)} tensor (${size} words of values and scales)`,
+      );
+    }
+  } else if (data.length !== size) {
     throw new RangeError(
       `tensor(): ${data.length} values do not fill shape ${formatShape(dims)} (${size} elements)`,
     );

@@ -1,13 +1,65 @@
 /**
  * Element types. `f32`, `i32`, `u32` and `bool` are compute types; `f16` and `bf16` are storage types
- * for weights, read by the kernels that accept them (matmul) and converted with {@link cast}.
+ * for weights, read by the kernels that accept them (matmul) and converted with {@link cast};
+ * `q8` and `q4` are block-quantized weights (see {@link QuantizedDType}), read by matmul and
+ * {@link dequantize} only.
  *
  * @example
  * ```ts
  * const t = tensor([1, 2, 3], [3], { backend, dtype: 'i32' });
  * ```
  */
-export type DType = 'f32' | 'i32' | 'u32' | 'bool' | 'f16' | 'bf16';
+export type DType = 'f32' | 'i32' | 'u32' | 'bool' | 'f16' | 'bf16' | 'q8' | 'q4';
+
+/**
+ * Block-quantized weight storage, symmetric, with one f32 scale per block of {@link QUANT_BLOCK}
+ * consecutive values along the last dim (the reduction dim K of a `[N, K]` `linear` weight, which
+ * must be a multiple of 32). The host array (and the GPU buffer) is a `Uint32Array` of two planes:
+ *
+ * - values: row-major over the logical shape, packed little-endian into u32 words. `q8`: 4 int8
+ *   per word (value `k` of a row in byte `k % 4` of word `k / 4`), `q = round(x / scale)` in
+ *   [-127, 127]. `q4`: 8 nibbles per word (value `k` in bits `4 * (k % 8)` of word `k / 8`), stored
+ *   as `q + 8` with `q = round(x / scale)` in [-7, 7] (the nibble 0, i.e. -8, is unused).
+ * - scales: after the values (at word `size / 4` for q8, `size / 8` for q4), one f32 per block,
+ *   block `b` covering elements `[32 b, 32 b + 32)` of the flattened tensor; `scale = max|x| / 127`
+ *   (q8) or `max|x| / 7` (q4), so `x ~ q * scale`.
+ *
+ * Every block starts on a 16-byte boundary (8 words of q8, 4 of q4), so WGSL reads whole blocks as
+ * `vec4<u32>` and WASM SIMD as v128. Storage per value: 1.125 bytes (q8), 0.625 bytes (q4).
+ *
+ * @example
+ * ```ts
+ * const wq = quantizeWeight(w, { dtype: 'q4' }); // q4[N, K]
+ * const y = linear(x, wq, bias); // dequantized inside the kernel
+ * ```
+ */
+export type QuantizedDType = 'q8' | 'q4';
+
+/** Values per quantization block (one scale each) of the {@link QuantizedDType}s. */
+export const QUANT_BLOCK = 32;
+
+/** @internal Throws the error for a quantized dtype reaching code that only handles element dtypes. */
+export function quantizedUnsupported(what: string, dtype: QuantizedDType): never {
+  throw new TypeError(
+    `${what}: ${dtype} is a block-quantized weight format, read only by matmul/linear and dequantize(); dequantize it first`,
+  );
+}
+
+/** Whether `dtype` is a block-quantized storage type. */
+export function isQuantized(dtype: DType): dtype is QuantizedDType {
+  return dtype === 'q8' || dtype === 'q4';
+}
+
+/**
+ * Entries of the host array that holds `size` logical elements of `dtype`: `size` for every dtype
+ * but the quantized ones, whose u32 words hold the packed values and the scales (see
+ * {@link QuantizedDType}; `size` is a multiple of 32 for them).
+ */
+export function storageLength(dtype: DType, size: number): number {
+  if (dtype === 'q8') return size / 4 + size / QUANT_BLOCK;
+  if (dtype === 'q4') return size / 8 + size / QUANT_BLOCK;
+  return size;
+}
 
 /** The typed array that holds a dtype's values on the CPU and in {@link Tensor.read}. */
 export interface DTypeArrays {
@@ -17,17 +69,22 @@ export interface DTypeArrays {
   bool: Uint8Array;
   f16: Uint16Array;
   bf16: Uint16Array;
+  /** Packed words and scales (see {@link QuantizedDType}). */
+  q8: Uint32Array;
+  q4: Uint32Array;
 }
 
 /** Any typed array a tensor can hold. */
 export type TypedArray = DTypeArrays[DType];
 
-/** Bytes one element occupies in host memory. */
+/** Bytes one entry of the host array occupies (for quantized dtypes, one u32 storage word). */
 export function bytesPerElement(dtype: DType): number {
   switch (dtype) {
     case 'f32':
     case 'i32':
     case 'u32':
+    case 'q8':
+    case 'q4':
       return 4;
     case 'f16':
     case 'bf16':
@@ -37,7 +94,7 @@ export function bytesPerElement(dtype: DType): number {
   }
 }
 
-/** A new zeroed typed array of the host type for `dtype`. */
+/** A new zeroed typed array of the host type for `dtype`, of `size` entries (see {@link storageLength}). */
 export function allocArray<D extends DType>(dtype: D, size: number): DTypeArrays[D] {
   switch (dtype) {
     case 'f32':
@@ -45,6 +102,8 @@ export function allocArray<D extends DType>(dtype: D, size: number): DTypeArrays
     case 'i32':
       return new Int32Array(size) as DTypeArrays[D];
     case 'u32':
+    case 'q8':
+    case 'q4':
       return new Uint32Array(size) as DTypeArrays[D];
     case 'bool':
       return new Uint8Array(size) as DTypeArrays[D];
@@ -53,7 +112,7 @@ export function allocArray<D extends DType>(dtype: D, size: number): DTypeArrays
   }
 }
 
-const DTYPES: readonly DType[] = ['f32', 'i32', 'u32', 'bool', 'f16', 'bf16'];
+const DTYPES: readonly DType[] = ['f32', 'i32', 'u32', 'bool', 'f16', 'bf16', 'q8', 'q4'];
 
 export function assertDType(value: unknown, what: string): DType {
   if (typeof value === 'string' && (DTYPES as readonly string[]).includes(value)) return value as DType;
@@ -74,6 +133,8 @@ export function arrayMatches(array: ArrayLike<number>, dtype: DType): boolean {
     case 'i32':
       return array instanceof Int32Array;
     case 'u32':
+    case 'q8':
+    case 'q4':
       return array instanceof Uint32Array;
     case 'bool':
       return array instanceof Uint8Array;

@@ -1,6 +1,7 @@
 // Engine state shared by every backend: scopes that free intermediates, the autograd tape, and
 // live-tensor counts. It holds no backends; callers pass theirs in.
 import type { Backend, TensorInfo } from './backend.js';
+import { isQuantized } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { formatShape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -183,6 +184,12 @@ function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
     }
     if (t.isDisposed)
       throw new Error(`${kernel.name}: input ${i} (tensor #${t.id} ${t.describe()}) was disposed`);
+    if (isQuantized(t.dtype) && !kernel.acceptsQuantized) {
+      throw new TypeError(
+        `${kernel.name}: input ${i} (tensor #${t.id} ${t.describe()}) is a block-quantized weight, which only ` +
+          'matmul/linear (with transposeB) and dequantize() read; dequantize it first',
+      );
+    }
     if (t.backend !== backend) {
       throw new Error(
         `${kernel.name}: input ${i} is on a ${t.backend.kind} backend but input 0 is on another (${backend.kind}) backend; ` +

@@ -93,7 +93,12 @@ export type { KvAppendResult, KvCacheOptions } from './kernels/kvCache.js';
 export { kvCacheUpdateKernel, kvCacheWriteKernel } from './kernels/attention/kvCacheWrite.js';
 export type { KvCacheWriteAttrs } from './kernels/attention/kvCacheWrite.js';
 
-// --- quantized weights (quantize.ts, matmulQuantized.ts) ---
+// --- quantized weights (quantize.ts, quantize/codec.ts; matmul reads them) ---
+export { dequantize, quantizeWeight } from './kernels/quantize.js';
+export type { QuantizeWeightOptions } from './kernels/quantize.js';
+export { dequantizeArray, quantizeArray } from './kernels/quantize/codec.js';
+export { QUANT_BLOCK } from './dtype.js';
+export type { QuantizedDType } from './dtype.js';
 
 // --- random, sampling, losses (random.ts, sampling.ts, crossEntropy.ts, topk.ts) ---
 export {

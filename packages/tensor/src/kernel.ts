@@ -54,6 +54,11 @@ export interface Kernel<A = unknown> {
    * same number of elements, and no backend work is done.
    */
   readonly aliasInput?: number;
+  /**
+   * Whether the kernel reads block-quantized inputs (`q8`/`q4` weights, see `QuantizedDType`);
+   * the engine rejects them for every other kernel, whose code would misread packed words.
+   */
+  readonly acceptsQuantized?: boolean;
   /** Output shapes and dtypes; throws an error naming the op and the offending shapes on bad input. */
   infer(inputs: readonly TensorInfo[], attrs: A): TensorInfo[];
   /** Reference implementation on host arrays; returns one array per output. */

@@ -245,6 +245,8 @@ function castSource(
       );
     case 'bool':
       return randomArray(SIZE, 'bool', next) as Uint8Array;
+    default:
+      throw new Error(`no cast source for ${dtype}`);
   }
 }
 

@@ -42,6 +42,8 @@
 #define WORKSPACE_FLOATS (PACK_A_FLOATS + PACK_B_FLOATS + TILE_FLOATS)
 #define MAX_THREADS 16
 
+enum { KIND_GEMM = 0, KIND_Q8_GEMV, KIND_Q4_GEMV, KIND_Q8_DEQUANT, KIND_Q4_DEQUANT };
+
 enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_QUICK_GELU, ACT_SILU };
 
 // The job descriptor the host writes (all 32-bit words; pointers are byte offsets in memory).
@@ -56,7 +58,7 @@ typedef struct {
   int task_rows;     // rows per task (a multiple of MR)
   int task_cols;     // columns per task (a multiple of NR; k * task_cols <= PACK_B_FLOATS)
   int next_task;     // the task counter, zeroed by the host, taken atomically by the threads
-  int pad;
+  int kind;          // KIND_GEMM, or a quantized-weight job (see the quantized section)
   float *workspace[MAX_THREADS]; // per thread: WORKSPACE_FLOATS floats, 16-byte aligned
 } Desc;
 
@@ -379,6 +381,160 @@ static void run_task(const Desc *d, int item, int m0, int m1, int n0, int n1, in
   }
 }
 
+
+// ---- quantized weights (q8, q4) ------------------------------------------------------------
+//
+// b is a [N, K] weight (the `linear` layout) in blocks of 32 values along K with one f32 scale each
+// (layout: QuantizedDType in src/dtype.ts): N * K int8 (q8) or N * K / 2 bytes of nibbles (q4,
+// value 2j in the low nibble of byte j, stored as q + 8), then N * K / 32 f32 scales.
+// - KIND_Q*_GEMV, a few rows of A (decode): tasks are blocks of task_cols columns; a thread reads
+//   each weight row once, converting whole blocks to f32 in registers (one row of A: fused into the
+//   dot product; several: into a K-float scratch row in L1, then one f32 dot product per row).
+// - KIND_Q*_DEQUANT (many rows): tasks are blocks of task_rows weight rows written as f32 [N, K] to
+//   C; the host then runs the f32 GEMM on them with trans_b.
+// Table entry 0 holds {A, the quantized weight, C}; m, n, k, bias and act as for the GEMM.
+
+// 32 signed values of a block as two i8x16 vectors (values 0..15 and 16..31).
+#define LOAD_Q8(w, v0, v1)                \
+  do {                                     \
+    v0 = wasm_v128_load(w);                \
+    v1 = wasm_v128_load((w) + 16);         \
+  } while (0)
+#define LOAD_Q4(w, v0, v1)                                                                          \
+  do {                                                                                              \
+    v128_t raw = wasm_v128_load(w);                                                                 \
+    v128_t lo = wasm_v128_and(raw, wasm_i8x16_splat(15));                                           \
+    v128_t hi = wasm_u8x16_shr(raw, 4);                                                             \
+    v0 = wasm_i8x16_sub(wasm_i8x16_shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), \
+                        wasm_i8x16_splat(8));                                                       \
+    v1 = wasm_i8x16_sub(wasm_i8x16_shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), \
+                        wasm_i8x16_splat(8));                                                       \
+  } while (0)
+
+// The 4 f32 lanes of the i8x16 `v`'s quarter `q` (0..3).
+#define CVT(v, q)                                                                                   \
+  wasm_f32x4_convert_i32x4((q) & 1 ? wasm_i32x4_extend_high_i16x8((q) & 2 ? wasm_i16x8_extend_high_i8x16(v) : wasm_i16x8_extend_low_i8x16(v)) \
+                                   : wasm_i32x4_extend_low_i16x8((q) & 2 ? wasm_i16x8_extend_high_i8x16(v) : wasm_i16x8_extend_low_i8x16(v)))
+
+// sum_i v[i] * a[i] over a block of 32 (as 4 lanes to be added up).
+static inline v128_t block_dot(v128_t v0, v128_t v1, const float *a) {
+  v128_t s0 = wasm_f32x4_mul(CVT(v0, 0), wasm_v128_load(a));
+  v128_t s1 = wasm_f32x4_mul(CVT(v0, 1), wasm_v128_load(a + 4));
+  s0 = MADD(s0, CVT(v0, 2), wasm_v128_load(a + 8));
+  s1 = MADD(s1, CVT(v0, 3), wasm_v128_load(a + 12));
+  s0 = MADD(s0, CVT(v1, 0), wasm_v128_load(a + 16));
+  s1 = MADD(s1, CVT(v1, 1), wasm_v128_load(a + 20));
+  s0 = MADD(s0, CVT(v1, 2), wasm_v128_load(a + 24));
+  s1 = MADD(s1, CVT(v1, 3), wasm_v128_load(a + 28));
+  return wasm_f32x4_add(s0, s1);
+}
+
+// out[0:32] = v * scale.
+static inline void block_store(v128_t v0, v128_t v1, v128_t scale, float *out) {
+  wasm_v128_store(out, wasm_f32x4_mul(CVT(v0, 0), scale));
+  wasm_v128_store(out + 4, wasm_f32x4_mul(CVT(v0, 1), scale));
+  wasm_v128_store(out + 8, wasm_f32x4_mul(CVT(v0, 2), scale));
+  wasm_v128_store(out + 12, wasm_f32x4_mul(CVT(v0, 3), scale));
+  wasm_v128_store(out + 16, wasm_f32x4_mul(CVT(v1, 0), scale));
+  wasm_v128_store(out + 20, wasm_f32x4_mul(CVT(v1, 1), scale));
+  wasm_v128_store(out + 24, wasm_f32x4_mul(CVT(v1, 2), scale));
+  wasm_v128_store(out + 28, wasm_f32x4_mul(CVT(v1, 3), scale));
+}
+
+static inline float hsum(v128_t v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+// Dequantizes weight row `j` (K values) into out.
+static void dequant_row(const unsigned char *w, const float *scales, int q4, int K, int j, float *out) {
+  const int nb = K / 32;
+  const unsigned char *row = w + (q4 ? j * (K / 2) : j * K);
+  const float *s = scales + j * nb;
+  for (int b = 0; b < nb; b++) {
+    v128_t v0, v1;
+    if (q4) LOAD_Q4(row + b * 16, v0, v1);
+    else LOAD_Q8(row + b * 32, v0, v1);
+    block_store(v0, v1, wasm_f32x4_splat(s[b]), out + b * 32);
+  }
+}
+
+// Bias and activation over `count` consecutive outputs.
+static void epilogue_run(float *c, int count, const float *bias, int act) {
+  int j = 0;
+  for (; j + 4 <= count; j += 4) {
+    v128_t x = wasm_v128_load(c + j);
+    if (bias) x = wasm_f32x4_add(x, wasm_v128_load(bias + j));
+    wasm_v128_store(c + j, activate(x, act));
+  }
+  for (; j < count; j++) {
+    float x = c[j] + (bias ? bias[j] : 0.0f);
+    c[j] = wasm_f32x4_extract_lane(activate(wasm_f32x4_splat(x), act), 0);
+  }
+}
+
+static void run_quantized(Desc *d, float *ws) {
+  const int q4 = d->kind == KIND_Q4_GEMV || d->kind == KIND_Q4_DEQUANT;
+  const int dequant = d->kind == KIND_Q8_DEQUANT || d->kind == KIND_Q4_DEQUANT;
+  const int M = d->m, N = d->n, K = d->k, nb = K / 32;
+  const float *A = (const float *)d->table[0];
+  const unsigned char *W = (const unsigned char *)d->table[1];
+  float *C = (float *)d->table[2];
+  const float *scales = (const float *)(W + (q4 ? N * (K / 2) : N * K));
+  const int per_task = dequant ? d->task_rows : d->task_cols;
+  const int tasks = (N + per_task - 1) / per_task;
+  for (;;) {
+    int t = __atomic_fetch_add(&d->next_task, 1, __ATOMIC_RELAXED);
+    if (t >= tasks) return;
+    const int j0 = t * per_task, j1 = min_int(N, j0 + per_task);
+    if (dequant) {
+      for (int j = j0; j < j1; j++) dequant_row(W, scales, q4, K, j, C + j * K);
+      continue;
+    }
+    for (int j = j0; j < j1; j++) {
+      if (M == 1) {
+        const unsigned char *row = W + (q4 ? j * (K / 2) : j * K);
+        const float *s = scales + j * nb;
+        v128_t acc0 = wasm_f32x4_splat(0.0f), acc1 = acc0;
+        int b = 0;
+        // Two blocks per step: two independent accumulation chains.
+        for (; b + 2 <= nb; b += 2) {
+          v128_t v0, v1, u0, u1;
+          if (q4) {
+            LOAD_Q4(row + b * 16, v0, v1);
+            LOAD_Q4(row + b * 16 + 16, u0, u1);
+          } else {
+            LOAD_Q8(row + b * 32, v0, v1);
+            LOAD_Q8(row + b * 32 + 32, u0, u1);
+          }
+          acc0 = MADD(acc0, block_dot(v0, v1, A + b * 32), wasm_f32x4_splat(s[b]));
+          acc1 = MADD(acc1, block_dot(u0, u1, A + b * 32 + 32), wasm_f32x4_splat(s[b + 1]));
+        }
+        if (b < nb) {
+          v128_t v0, v1;
+          if (q4) LOAD_Q4(row + b * 16, v0, v1);
+          else LOAD_Q8(row + b * 32, v0, v1);
+          acc0 = MADD(acc0, block_dot(v0, v1, A + b * 32), wasm_f32x4_splat(s[b]));
+        }
+        C[j] = hsum(wasm_f32x4_add(acc0, acc1));
+      } else {
+        dequant_row(W, scales, q4, K, j, ws);
+        for (int i = 0; i < M; i++) {
+          const float *a = A + i * K;
+          v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0;
+          for (int k = 0; k < K; k += 8) {
+            s0 = MADD(s0, wasm_v128_load(a + k), wasm_v128_load(ws + k));
+            s1 = MADD(s1, wasm_v128_load(a + k + 4), wasm_v128_load(ws + k + 4));
+          }
+          C[i * N + j] = hsum(wasm_f32x4_add(s0, s1));
+        }
+      }
+    }
+    if (d->bias || d->act)
+      for (int i = 0; i < M; i++) epilogue_run(C + i * N + j0, j1 - j0, d->bias ? d->bias + j0 : 0, d->act);
+  }
+}
+
 // ---- exports -------------------------------------------------------------------------------
 
 /** Floats of workspace each thread needs (packed A block, packed B panel, one edge tile). */
@@ -393,6 +549,10 @@ __attribute__((export_name("desc_bytes"))) int desc_bytes(void) { return (int)si
 /** Takes and runs tasks of the job described at `d` until none are left; `tid` picks the workspace. */
 __attribute__((export_name("run"))) void run(Desc *d, int tid) {
   float *ws = d->workspace[tid];
+  if (d->kind != KIND_GEMM) {
+    run_quantized(d, ws);
+    return;
+  }
   const int row_tasks = (d->m + d->task_rows - 1) / d->task_rows;
   const int col_tasks = (d->n + d->task_cols - 1) / d->task_cols;
   const int tasks = d->batch * row_tasks * col_tasks;

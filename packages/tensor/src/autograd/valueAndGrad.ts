@@ -51,7 +51,7 @@ export function valueAndGrad<P extends ParamTree>(f: () => Tensor, params: P): V
     }
     if (tensor.dtype !== 'f32') {
       throw new TypeError(
-        `valueAndGrad: param '${path}' is ${tensor.describe()}; gradients need f32 params (cast first)`,
+        `valueAndGrad: param '${path}' is ${tensor.describe()}; gradients need f32 params (${tensor.dtype === 'q8' || tensor.dtype === 'q4' ? 'no gradient flows into a quantized weight: train the f32 one' : 'cast first'})`,
       );
     }
   });

@@ -1,4 +1,4 @@
-import { bytesPerElement, type DType, type TypedArray } from '../dtype.js';
+import { bytesPerElement, type DType, isQuantized, type QuantizedDType, type TypedArray } from '../dtype.js';
 import { Tensor } from '../tensor.js';
 import type { SafetensorsDType } from './safetensorsDType.js';
 
@@ -12,7 +12,7 @@ import type { SafetensorsDType } from './safetensorsDType.js';
  */
 export type NamedTensors = Readonly<Record<string, Tensor>> | ReadonlyMap<string, Tensor>;
 
-const STORED_AS: Readonly<Record<DType, SafetensorsDType>> = {
+const STORED_AS: Readonly<Record<Exclude<DType, QuantizedDType>, SafetensorsDType>> = {
   f32: 'F32',
   i32: 'I32',
   u32: 'U32',
@@ -50,6 +50,13 @@ export async function saveSafetensors(
       throw new RangeError('saveSafetensors(): "__metadata__" is reserved and cannot name a tensor');
     if (!(t instanceof Tensor)) throw new TypeError(`saveSafetensors(): "${name}" is not a Tensor`);
     if (t.isDisposed) throw new Error(`saveSafetensors(): tensor "${name}" (${t.describe()}) was disposed`);
+    // No safetensors dtype (nor a convention other readers share) exists for these blocks.
+    if (isQuantized(t.dtype)) {
+      throw new TypeError(
+        `saveSafetensors(): tensor "${name}" is a block-quantized weight (${t.describe()}), which safetensors cannot ` +
+          'store; save the float weights (dequantize() gives them back) and quantize after loading',
+      );
+    }
   }
   if (metadata !== undefined) {
     for (const [key, value] of Object.entries(metadata)) {
@@ -68,7 +75,7 @@ export async function saveSafetensors(
   for (const [name, t] of entries) {
     const end = dataLength + t.size * bytesPerElement(t.dtype);
     fields.push(
-      `${JSON.stringify(name)}:${JSON.stringify({ dtype: STORED_AS[t.dtype], shape: t.shape, data_offsets: [dataLength, end] })}`,
+      `${JSON.stringify(name)}:${JSON.stringify({ dtype: STORED_AS[t.dtype as Exclude<DType, QuantizedDType>], shape: t.shape, data_offsets: [dataLength, end] })}`,
     );
     offsets.push(dataLength);
     dataLength = end;

@@ -11,6 +11,7 @@ import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import {
   allocArray,
   assertDType,
+  quantizedUnsupported,
   bf16ToF32,
   type DType,
   f16ToF32,
@@ -69,6 +70,8 @@ function convertValue(v: number, from: Kind, to: DType): number {
       return from === 'float' ? saturateU32(v) : v >>> 0;
     case 'bool':
       return v !== 0 ? 1 : 0;
+    default:
+      return quantizedUnsupported('cast', to);
   }
 }
 
@@ -177,6 +180,8 @@ function wgslDecode(dtype: DType): string {
       return 'let uv = raw;';
     case 'bool':
       return 'let uv = u32(raw != 0u);';
+    default:
+      return quantizedUnsupported('cast', dtype);
   }
 }
 
@@ -200,6 +205,8 @@ function wgslEncode(from: Kind, to: DType): string {
         : from === 'int'
           ? 'u32(iv != 0)'
           : 'u32(uv != 0u)';
+    default:
+      return quantizedUnsupported('cast', to);
   }
 }
 

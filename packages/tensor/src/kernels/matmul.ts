@@ -5,12 +5,14 @@ import type { TensorInfo } from '../backend.js';
 import { run1 } from '../engine.js';
 import type { Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
+import { isQuantized } from '../dtype.js';
 import { cast } from './cast.js';
 import { MATMUL_ACTIVATIONS, type MatmulActivation, tfjsActivation } from './matmul/activation.js';
 import { matmulActivationGradKernel } from './matmul/activationGrad.js';
 import { type MatmulAttrs, planMatmul, validateMatmul } from './matmul/plan.js';
 import { matmulReference } from './matmul/reference.js';
 import { matmulWebGpu } from './matmul/webgpu.js';
+import { dequantize } from './quantize.js';
 import { sum } from './reduce.js';
 import { reshape } from './reshape.js';
 import { sumToShape } from './sumToShape.js';
@@ -46,7 +48,8 @@ function foldRows(t: Tensor): Tensor {
 
 /**
  * The matmul kernel. Inputs `[a, b]` or `[a, b, bias]`; a `[...batchA, M, K]` (`[..., K, M]` when
- * transposeA), b `[...batchB, K, N]` (`[..., N, K]` when transposeB; f32, f16 or bf16), bias
+ * transposeA), b `[...batchB, K, N]` (`[..., N, K]` when transposeB; f32, f16 or bf16; q8/q4 only
+ * as a 2-D `[N, K]` with transposeB), bias
  * `[N]`; output f32 `[...batch, M, N]`.
  *
  * @example
@@ -56,6 +59,7 @@ function foldRows(t: Tensor): Tensor {
  */
 export const matmulKernel: Kernel<MatmulAttrs> = {
   name: 'matmul',
+  acceptsQuantized: true,
   infer(inputs, attrs): TensorInfo[] {
     validateMatmul(inputs, attrs);
     return [{ shape: planMatmul(inputs[0]!, inputs[1]!, attrs).outShape, dtype: 'f32' }];
@@ -70,8 +74,17 @@ export const matmulKernel: Kernel<MatmulAttrs> = {
     return [tfjsMatmul(tf, inputs, attrs)];
   },
   grad({ dy: [dy], inputs, attrs }) {
-    const [a, b, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
+    const [a, stored, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
     if (!dy) return inputs.map(() => undefined);
+    const quantized = isQuantized(stored.dtype);
+    if (quantized && stored.tracked) {
+      throw new Error(
+        `matmul: no gradient flows into a quantized weight (${stored.describe()}); train the float weight and ` +
+          'quantize it afterwards, or pass the quantized one as a constant',
+      );
+    }
+    // The gradient of a still flows through a quantized weight (its dequantized values).
+    const b = quantized ? dequantize(stored) : stored;
     const { transposeA: tA, transposeB: tB } = attrs;
     // The gradient at the pre-activation z = op(a) @ op(b) + bias, recomputing z.
     const dz =
@@ -83,6 +96,13 @@ export const matmulKernel: Kernel<MatmulAttrs> = {
     // d op(a) = dz @ op(b)^T and d op(b) = op(a)^T @ dz, each written so the result comes out in
     // the operand's stored layout.
     const bLeft = () => (b.dtype === 'f32' ? b : cast(b, 'f32'));
+    const dbias = bias ? sum(foldRows(dz), 0) : undefined; // [N]
+    if (quantized) {
+      const da = tA
+        ? matmul(b, dz, { transposeA: tB, transposeB: true }) // [..., K, M]
+        : matmul(dz, b, { transposeB: !tB }); // [..., M, K]
+      return [sumToShape(da, a.shape), undefined, dbias];
+    }
     const da = tA
       ? matmul(bLeft(), dz, { transposeA: tB, transposeB: true }) // [..., K, M]
       : matmul(dz, b, { transposeB: !tB }); // [..., M, K]
@@ -100,7 +120,6 @@ export const matmulKernel: Kernel<MatmulAttrs> = {
     }
     db = sumToShape(db, b.shape);
     if (b.dtype !== 'f32') db = cast(db, b.dtype);
-    const dbias = bias ? sum(foldRows(dz), 0) : undefined; // [N]
     return bias ? [sumToShape(da, a.shape), db, dbias] : [sumToShape(da, a.shape), db];
   },
 };
@@ -120,7 +139,9 @@ export interface MatmulOptions {
 /**
  * Matrix product `act(op(a) @ op(b) + bias)`, batched with NumPy broadcasting of the leading dims
  * (a 2-D `b` is shared by every batch item without a copy). `a` is f32; `b` may be f32, f16 or
- * bf16 (stored weights, converted inside the kernel). The output is f32 `[...batch, M, N]`.
+ * bf16 (stored weights, converted inside the kernel), or a 2-D `[N, K]` weight block-quantized
+ * with {@link quantizeWeight} (q8, q4; with `transposeB`), dequantized inside the kernel: the
+ * result is the f32 product with the dequantized weight. The output is f32 `[...batch, M, N]`.
  *
  * @example
  * ```ts
@@ -144,7 +165,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 }
 
 /**
- * A fully connected layer in PyTorch's layout: `x @ weight^T + bias` with `weight` `[out, in]`.
+ * A fully connected layer in PyTorch's layout: `x @ weight^T + bias` with `weight` `[out, in]`
+ * (f32, f16, bf16, or quantized q8/q4 from {@link quantizeWeight}).
  *
  * @example
  * ```ts

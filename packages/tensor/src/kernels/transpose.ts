@@ -7,7 +7,14 @@ import type { TensorInfo } from '../backend.js';
 import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
 import { workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout, WGSL_SHAPE_AT } from '../backends/webgpu/uniforms.js';
-import { allocArray, type DType, f32ToBf16, f32ToF16, type TypedArray } from '../dtype.js';
+import {
+  allocArray,
+  type DType,
+  f32ToBf16,
+  f32ToF16,
+  quantizedUnsupported,
+  type TypedArray,
+} from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, type Shape, sizeOf, stridesOf } from '../shape.js';
@@ -45,6 +52,8 @@ export function fillBits(value: number, dtype: DType): number {
       return f32ToF16(value);
     case 'bf16':
       return f32ToBf16(value);
+    default:
+      return quantizedUnsupported('fill', dtype);
   }
 }
 

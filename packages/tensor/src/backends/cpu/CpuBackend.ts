@@ -1,5 +1,5 @@
 import type { Backend, BackendStats, TensorInfo } from '../../backend.js';
-import { allocArray, arrayMatches, type TypedArray } from '../../dtype.js';
+import { allocArray, arrayMatches, storageLength, type TypedArray } from '../../dtype.js';
 import { liveTensorCount } from '../../engine.js';
 import type { HostTensor, Kernel } from '../../kernel.js';
 import { formatShape, sizeOf } from '../../shape.js';
@@ -48,7 +48,7 @@ export class CpuBackend implements Backend {
 
   upload(data: TypedArray, info: TensorInfo): TypedArray {
     this.#check();
-    const copy = allocArray(info.dtype, sizeOf(info.shape));
+    const copy = allocArray(info.dtype, storageLength(info.dtype, sizeOf(info.shape)));
     copy.set(data as never);
     this.#track(copy);
     return copy;
@@ -86,7 +86,7 @@ export class CpuBackend implements Backend {
     }
     results.forEach((r, i) => {
       const o = outputs[i]!;
-      if (r.length !== sizeOf(o.shape) || !arrayMatches(r, o.dtype)) {
+      if (r.length !== storageLength(o.dtype, sizeOf(o.shape)) || !arrayMatches(r, o.dtype)) {
         throw new Error(
           `kernel ${kernel.name}: output ${i} has ${r.length} values of ${r.constructor.name}, ` +
             `expected ${o.dtype}${formatShape(o.shape)}`,

@@ -6,8 +6,12 @@ import {
   f16ToF32,
   f32ToBf16,
   f32ToF16,
+  isQuantized,
+  storageLength,
   type TypedArray,
 } from '../../dtype.js';
+import { dequantizeArray } from '../../kernels/quantize/codec.js';
+import { sizeOf } from '../../shape.js';
 import { liveTensorCount } from '../../engine.js';
 import type { HostTensor, Kernel, TfjsCore, TfjsTensor } from '../../kernel.js';
 import type { Tensor } from '../../tensor.js';
@@ -24,7 +28,7 @@ export interface TfjsBackendOptions {
 }
 
 function tfDType(dtype: DType): 'float32' | 'int32' | 'bool' {
-  if (dtype === 'i32' || dtype === 'u32') return 'int32';
+  if (dtype === 'i32' || dtype === 'u32' || isQuantized(dtype)) return 'int32';
   if (dtype === 'bool') return 'bool';
   return 'float32';
 }
@@ -84,8 +88,11 @@ export class TfjsBackend implements Backend {
     let values: TypedArray | Float32Array = data;
     if (info.dtype === 'f16') values = Float32Array.from(data, f16ToF32);
     else if (info.dtype === 'bf16') values = Float32Array.from(data, bf16ToF32);
-    else if (info.dtype === 'u32') values = new Int32Array(data.buffer, data.byteOffset, data.length);
-    return this.#track(this.tf.tensor(values, [...info.shape], tfDType(info.dtype)));
+    else if (info.dtype === 'u32' || isQuantized(info.dtype))
+      values = new Int32Array(data.buffer, data.byteOffset, data.length);
+    // Quantized weights keep their packed words (and scales) as a flat int32 tensor.
+    const shape = isQuantized(info.dtype) ? [storageLength(info.dtype, sizeOf(info.shape))] : [...info.shape];
+    return this.#track(this.tf.tensor(values, shape, tfDType(info.dtype)));
   }
 
   async download(handle: unknown, info: TensorInfo): Promise<TypedArray> {
@@ -105,9 +112,16 @@ export class TfjsBackend implements Backend {
     attrs: unknown,
   ): TfjsTensor[] {
     this.#check();
-    // A reshape view shares its source's tf.Tensor, which keeps the source's shape.
+    // A reshape view shares its source's tf.Tensor, which keeps the source's shape. Quantized
+    // weights reach tfjs kernels dequantized to float32 (tfjs has no such dtype); kernels without a
+    // tfjs implementation get their packed words.
     const handles = inputs.map((t) => {
       const h = t.handle as TfjsTensor;
+      if (isQuantized(t.dtype)) {
+        if (!kernel.tfjs) return h;
+        const words = new Uint32Array((h.dataSync() as Int32Array).slice().buffer);
+        return this.tf.tensor(dequantizeArray(words, t.dtype, sizeOf(t.shape)), [...t.shape], 'float32');
+      }
       return h.shape.length === t.shape.length && h.shape.every((d: number, i: number) => d === t.shape[i])
         ? h
         : this.tf.reshape(h, [...t.shape]);

@@ -1,5 +1,5 @@
 import type { Backend, BackendStats, TensorInfo } from '../../backend.js';
-import { allocArray, type TypedArray } from '../../dtype.js';
+import { allocArray, storageLength, type TypedArray } from '../../dtype.js';
 import { liveTensorCount } from '../../engine.js';
 import type { Kernel } from '../../kernel.js';
 import { sizeOf } from '../../shape.js';
@@ -130,7 +130,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     staging.unmap();
     this.#staging.release(staging);
     this.#throwPendingError();
-    return fromGpuBytes(bytes, info, size);
+    return fromGpuBytes(bytes, info, storageLength(info.dtype, size));
   }
 
   release(handle: unknown): void {

@@ -1,4 +1,4 @@
-import type { DType } from '../../dtype.js';
+import { type DType, storageLength } from '../../dtype.js';
 import type { Shape } from '../../shape.js';
 
 /** A tensor as a WebGPU kernel sees it: its storage buffer, shape and dtype. */
@@ -52,7 +52,7 @@ export function wgslStorageType(dtype: DType): string {
 /** Bytes a tensor occupies in a storage buffer (bool as u32, f16/bf16 packed), a multiple of 4. */
 export function gpuByteLength(dtype: DType, size: number): number {
   if (dtype === 'f16' || dtype === 'bf16') return Math.ceil(size / 2) * 4;
-  return size * 4;
+  return storageLength(dtype, size) * 4;
 }
 
 /** Splits a number of workgroups over x and y so neither exceeds the 65,535 per-dimension limit. */

@@ -5,6 +5,8 @@
 // thread's fragments are vec4 reads), with the next slice prefetched into registers while the
 // current one is multiplied (and, double buffered, stored into the other half meanwhile).
 import { WGSL_SHAPE_AT, uniformLayout } from '../../backends/webgpu/uniforms.js';
+import type { QuantizedDType } from '../../dtype.js';
+import { wgslDequantElement } from '../quantize.js';
 import { WGSL_ACTIVATIONS } from './activation.js';
 import { type GemmTileConfig, gemmThreads } from './config.js';
 
@@ -32,7 +34,7 @@ export interface GemmVariant {
   readonly tile: GemmTileConfig;
   readonly transposeA: boolean;
   readonly transposeB: boolean;
-  readonly bDtype: 'f32' | 'f16' | 'bf16';
+  readonly bDtype: MatmulBDType;
   /** a is [K, M] with M a multiple of 4: read as vec4s (a [M, K] is always read as scalars). */
   readonly vecA: boolean;
   /** b is [K, N] with N a multiple of 4: read as vec4s (b [N, K] is always read as scalars). */
@@ -75,11 +77,21 @@ export function gemmKey(v: GemmVariant): string {
   ].join(':');
 }
 
+/** The storage dtypes matmul reads b in. */
+export type MatmulBDType = 'f32' | 'f16' | 'bf16' | QuantizedDType;
+
 /**
  * WGSL reading b at element index `e`: `readB4` (a vec4, `e` a multiple of 4) when b is bound as
- * vectors, else `readB1` (a scalar).
+ * vectors, else `readB1` (a scalar). Quantized b is bound as vec4<u32> only by the GEMV kernel,
+ * which unpacks whole blocks itself; the GEMM reads scalars, dequantized on load into the tile.
  */
-export function wgslReadB(dtype: 'f32' | 'f16' | 'bf16', vec: boolean): string {
+export function wgslReadB(dtype: MatmulBDType, vec: boolean): string {
+  if (dtype === 'q8' || dtype === 'q4') {
+    if (vec) return '';
+    return `${wgslDequantElement(dtype, 'b')}
+fn readB1(e: u32) -> f32 { return dequantElement(e, p.N * p.K); }
+`;
+  }
   if (dtype === 'f32') {
     return vec
       ? 'fn readB4(e: u32) -> vec4<f32> { return b[e / 4u]; }\n'
@@ -101,8 +113,9 @@ export function wgslReadB(dtype: 'f32' | 'f16' | 'bf16', vec: boolean): string {
 }
 
 /** The storage type of b's binding. */
-export function wgslBType(dtype: 'f32' | 'f16' | 'bf16', vec: boolean): string {
+export function wgslBType(dtype: MatmulBDType, vec: boolean): string {
   if (dtype === 'f32') return vec ? 'vec4<f32>' : 'f32';
+  if (dtype === 'q8' || dtype === 'q4') return vec ? 'vec4<u32>' : 'u32';
   return vec ? 'vec2<u32>' : 'u32';
 }
 

@@ -10,7 +10,7 @@
 // software adapters compile slowly in proportion to the inlined code and the barriers.
 import { WGSL_SHAPE_AT } from '../../backends/webgpu/uniforms.js';
 import { WGSL_ACTIVATIONS } from './activation.js';
-import { WGSL_BATCH_OFFSETS, gemmParams, wgslBType, wgslReadB } from './gemmWgsl.js';
+import { type MatmulBDType, WGSL_BATCH_OFFSETS, gemmParams, wgslBType, wgslReadB } from './gemmWgsl.js';
 
 /** Everything that changes a GEMV shader's source. */
 export interface GemvVariant {
@@ -24,7 +24,7 @@ export interface GemvVariant {
   readonly width: number;
   readonly subgroups: boolean;
   readonly transposeA: boolean;
-  readonly bDtype: 'f32' | 'f16' | 'bf16';
+  readonly bDtype: MatmulBDType;
   readonly vecA: boolean;
   readonly vecB: boolean;
   readonly vecC: boolean;
@@ -99,14 +99,17 @@ function kcWgsl(v: GemvVariant): string {
         ? `vec4<f32>(${range(4).map((c) => `a[aOff + (k4 * 4u + ${c}u) * p.M + row${i}]`)})`
         : `vec4<f32>(${range(4).map((c) => `a[aOff + row${i} * p.K + k4 * 4u + ${c}u]`)})`;
   const a1 = (i: number) => (v.transposeA ? `a[aOff + k * p.M + row${i}]` : `a[aOff + row${i} * p.K + k]`);
-  const loop = v.vecB
-    ? `for (var k4 = lane; k4 < p.K / 4u; k4 += ${L}u) {
+  const loop =
+    v.bDtype === 'q8' || v.bDtype === 'q4'
+      ? kcQuantLoop(v)
+      : v.vecB
+        ? `for (var k4 = lane; k4 < p.K / 4u; k4 += ${L}u) {
       let bv = readB4(bOff + col * p.K + k4 * 4u);
 ${range(M)
   .map((i) => `      s${i} += dot(${a4(i)}, bv);`)
   .join('\n')}
     }`
-    : `for (var k = lane; k < p.K; k += ${L}u) {
+        : `for (var k = lane; k < p.K; k += ${L}u) {
       let bv = readB1(bOff + col * p.K + k);
 ${range(M)
   .map((i) => `      s${i} = fma(${a1(i)}, bv, s${i});`)
@@ -150,6 +153,61 @@ ${range(M)
     }
   }`,
 )}`;
+}
+
+/**
+ * The K loop of the kc GEMV over a quantized b (a 2-D [N, K] weight, so bOff is 0): each lane takes
+ * whole blocks of 32 values, one vec4<u32> (q4) or two (q8) plus the block's scale, so a group of
+ * lanes reads a row of b in 16-byte loads; products are summed per block, then scaled.
+ */
+function kcQuantLoop(v: GemvVariant): string {
+  const L = v.width;
+  const M = v.rows;
+  const q8 = v.bDtype === 'q8';
+  // a's 4 values at k = 4 * idx for row i.
+  const a4 = (i: number, idx: string) =>
+    v.vecA
+      ? `a[(aOff + row${i} * p.K) / 4u + ${idx}]`
+      : v.transposeA
+        ? `vec4<f32>(${range(4).map((c) => `a[aOff + ((${idx}) * 4u + ${c}u) * p.M + row${i}]`)})`
+        : `vec4<f32>(${range(4).map((c) => `a[aOff + row${i} * p.K + (${idx}) * 4u + ${c}u]`)})`;
+  // Word c of the block (8 q4 or 4 q8 values) as vec4<f32>s of integers.
+  const unpack = (w: string): string[] =>
+    q8
+      ? [`vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(${w}) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u))`]
+      : [
+          `vec4<f32>((vec4<u32>(${w}) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u)) - 8.0`,
+          `vec4<f32>((vec4<u32>(${w}) >> vec4<u32>(16u, 20u, 24u, 28u)) & vec4<u32>(15u)) - 8.0`,
+        ];
+  const words = q8
+    ? ['w0.x', 'w0.y', 'w0.z', 'w0.w', 'w1.x', 'w1.y', 'w1.z', 'w1.w']
+    : ['w0.x', 'w0.y', 'w0.z', 'w0.w'];
+  const lines: string[] = [];
+  let chunk = 0;
+  for (const w of words) {
+    for (const q of unpack(w)) {
+      lines.push(`      { let q = ${q};`);
+      for (let i = 0; i < M; i++) lines.push(`        t${i} += dot(${a4(i, `k4 + ${chunk}u`)}, q);`);
+      lines.push('      }');
+      chunk++;
+    }
+  }
+  return `let nb = p.K / 32u;
+    // Scales follow the values: N * nb blocks of ${q8 ? 2 : 1} vec4<u32> each.
+    let sBase = p.N * nb * ${q8 ? 2 : 1}u;
+    for (var blk = lane; blk < nb; blk += ${L}u) {
+      let g = col * nb + blk;
+      let sc = bitcast<f32>(b[sBase + g / 4u][g % 4u]);
+      let w0 = b[${q8 ? '2u * g' : 'g'}];
+${q8 ? '      let w1 = b[2u * g + 1u];\n' : ''}      let k4 = blk * 8u;
+${range(M)
+  .map((i) => `      var t${i} = 0.0;`)
+  .join('\n')}
+${lines.join('\n')}
+${range(M)
+  .map((i) => `      s${i} = fma(sc, t${i}, s${i});`)
+  .join('\n')}
+    }`;
 }
 
 function ncWgsl(v: GemvVariant): string {

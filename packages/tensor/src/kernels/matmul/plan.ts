@@ -2,6 +2,7 @@
 // dispatch: validation with errors that name both operands, NumPy batch broadcasting, and folding
 // the batch into the rows when b is one matrix shared by every batch item.
 import type { TensorInfo } from '../../backend.js';
+import { isQuantized } from '../../dtype.js';
 import { formatShape } from '../../shape.js';
 import type { MatmulActivation } from './activation.js';
 
@@ -43,8 +44,16 @@ export function validateMatmul(inputs: readonly TensorInfo[], attrs: MatmulAttrs
     throw new RangeError(`matmul: expected inputs [a, b] or [a, b, bias], got ${inputs.length} inputs`);
   }
   if (a.dtype !== 'f32') throw new TypeError(`matmul: a must be f32, got ${describe(a)}`);
-  if (b.dtype !== 'f32' && b.dtype !== 'f16' && b.dtype !== 'bf16') {
-    throw new TypeError(`matmul: b must be f32, f16 or bf16, got ${describe(b)}`);
+  if (isQuantized(b.dtype)) {
+    // Blocks run along the last dim, which must be the reduction dim: a [N, K] weight, transposed.
+    if (!attrs.transposeB || b.shape.length !== 2) {
+      throw new TypeError(
+        `matmul: a quantized b (${describe(b)}) is a 2-D [N, K] weight read as b^T: pass transposeB: true ` +
+          '(linear() does), or dequantize() it first',
+      );
+    }
+  } else if (b.dtype !== 'f32' && b.dtype !== 'f16' && b.dtype !== 'bf16') {
+    throw new TypeError(`matmul: b must be f32, f16, bf16, q8 or q4, got ${describe(b)}`);
   }
   if (a.shape.length < 2 || b.shape.length < 2) {
     const which = a.shape.length < 2 ? `a ${describe(a)}` : `b ${describe(b)}`;

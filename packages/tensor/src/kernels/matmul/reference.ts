@@ -1,7 +1,9 @@
 // The CPU reference of matmul (also the CPU fallback): operands copied into plain row-major f32
 // [M, K] and [K, N] matrices (undoing transposes and half precision), then an i-k-j loop that
 // streams rows of b, accumulating in double precision.
-import { bf16ToF32, f16ToF32 } from '../../dtype.js';
+import { bf16ToF32, f16ToF32, isQuantized } from '../../dtype.js';
+import { sizeOf } from '../../shape.js';
+import { dequantizeArray } from '../quantize/codec.js';
 import type { HostTensor } from '../../kernel.js';
 import { ACTIVATION_FNS } from './activation.js';
 import { type MatmulAttrs, batchOffsets, planMatmul } from './plan.js';
@@ -28,7 +30,15 @@ function matrix(
 
 /** `act(op(a) @ op(b) + bias)` on host arrays; returns the f32 output `[...batch, M, N]`. */
 export function matmulReference(inputs: readonly HostTensor[], attrs: MatmulAttrs): Float32Array {
-  const [a, b, bias] = inputs as [HostTensor, HostTensor, HostTensor | undefined];
+  const [a, stored, bias] = inputs as [HostTensor, HostTensor, HostTensor | undefined];
+  // Quantized weights: the matmul of their dequantized values (what the fast kernels must match).
+  const b: HostTensor = isQuantized(stored.dtype)
+    ? {
+        data: dequantizeArray(stored.data as Uint32Array, stored.dtype, sizeOf(stored.shape)),
+        shape: stored.shape,
+        dtype: 'f32',
+      }
+    : stored;
   const plan = planMatmul(a, b, attrs);
   const { m, n, k } = plan;
   const out = new Float32Array(plan.batches * m * n);

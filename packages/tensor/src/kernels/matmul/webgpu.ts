@@ -4,7 +4,14 @@
 import { type GpuContext, type GpuTensor, workgroups1d } from '../../backends/webgpu/context.js';
 import { ACTIVATION_CODES } from './activation.js';
 import { matmulConfigFor } from './config.js';
-import { type GemmVariant, gemmKey, gemmParams, gemmVariantBytes, gemmWgsl } from './gemmWgsl.js';
+import {
+  type GemmVariant,
+  type MatmulBDType,
+  gemmKey,
+  gemmParams,
+  gemmVariantBytes,
+  gemmWgsl,
+} from './gemmWgsl.js';
 import { type GemvVariant, gemvColumns, gemvKey, gemvWgsl } from './gemvWgsl.js';
 import { MAX_BATCH_RANK, type MatmulAttrs, planMatmul } from './plan.js';
 
@@ -24,7 +31,7 @@ export function matmulWebGpu(
   const plan = planMatmul(a, b, attrs, true);
   const { m, n, k } = plan;
   const config = matmulConfigFor(ctx);
-  const bDtype = b.dtype as 'f32' | 'f16' | 'bf16';
+  const bDtype = b.dtype as MatmulBDType;
   const common = { transposeA: attrs.transposeA, bDtype };
 
   let key: string;

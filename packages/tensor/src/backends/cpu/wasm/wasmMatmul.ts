@@ -4,7 +4,7 @@ import type { HostTensor } from '../../../kernel.js';
 import type { CpuAccelerated } from '../CpuBackend.js';
 import type { MatmulWorkers } from './MatmulWorkers.js';
 import type { MatmulExports } from './matmulModule.js';
-import { ACTIVATION_CODES, type MatmulAttrs, planMatmul, taskGrid } from './matmulPlan.js';
+import { ACTIVATION_CODES, type MatmulAttrs, PARALLEL_MIN_MACS, planMatmul, taskGrid } from './matmulPlan.js';
 import type { WasmArena } from './WasmArena.js';
 
 // The descriptor matmul.c reads (struct Desc), in Int32 words.
@@ -24,6 +24,7 @@ const DESC = {
   taskRows: 12,
   taskCols: 13,
   nextTask: 14,
+  kind: 15,
   workspace: 16, // one per thread
 } as const;
 /** MAX_THREADS in matmul.c. */
@@ -34,6 +35,17 @@ export const DESC_BYTES = (DESC.workspace + MAX_THREADS) * 4;
 const PREFAULT_MIN_FLOATS = 64 * 1024;
 /** Floats of bias padding: edge tiles read a whole 8-column strip of the bias. */
 const BIAS_PAD = 8;
+
+/** Job kinds (enum in matmul.c). */
+const KIND = { gemm: 0, q8Gemv: 1, q4Gemv: 2, q8Dequant: 3, q4Dequant: 4 } as const;
+/**
+ * Largest (folded) M that runs the quantized GEMV, which reads each weight once per call and does
+ * M dot products per weight row; above it the weights are dequantized to f32 (in WebAssembly,
+ * threaded) and the packed GEMM runs, which re-reads them from cache per block of rows.
+ */
+export const QUANT_GEMV_MAX_M = 8;
+/** Floats of the GEMV's scratch row (the packed-A part of a thread's workspace, MC * KC). */
+const QUANT_SCRATCH_FLOATS = 128 * 256;
 
 /** What the accelerated matmul runs on. */
 export interface WasmMatmulContext {
@@ -56,7 +68,11 @@ const isF32 = (t: HostTensor | undefined): t is HostTensor & { data: Float32Arra
 export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated {
   const { arena, exports, workers, threads } = ctx;
   const packBFloats = exports.pack_b_floats();
-  return (inputs, attrs, outputs) => {
+  const runJob = (parts: number) => {
+    if (parts > 1 && workers) workers.run(arena.descPtr, parts, () => exports.run(arena.descPtr, 0));
+    else exports.run(arena.descPtr, 0);
+  };
+  const f32Matmul: CpuAccelerated = (inputs, attrs, outputs) => {
     const [a, b, bias] = inputs;
     if (!isF32(a) || !isF32(b) || (inputs.length > 2 && !isF32(bias)) || inputs.length > 3) return undefined;
     const { transposeA, transposeB, activation } = (attrs ?? {}) as Partial<MatmulAttrs>;
@@ -112,6 +128,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated {
     i32[d + DESC.taskRows] = grid.taskRows;
     i32[d + DESC.taskCols] = grid.taskCols;
     i32[d + DESC.nextTask] = 0;
+    i32[d + DESC.kind] = KIND.gemm;
     for (let tid = 0; tid < grid.parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
 
     const result = new Float32Array(cSize);
@@ -128,4 +145,63 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated {
     result.set(arena.f32.subarray(cPtr >> 2, (cPtr >> 2) + cSize));
     return [result];
   };
+
+  // Quantized b ([N, K], transposed): a few rows run the GEMV on the packed blocks; more rows
+  // dequantize b to f32 in the memory and run the GEMM above on it.
+  const quantizedMatmul: CpuAccelerated = (inputs, attrs, outputs) => {
+    const [a, b, bias] = inputs;
+    if (!isF32(a) || !b || !(b.data instanceof Uint32Array) || b.shape.length !== 2) return undefined;
+    if ((inputs.length > 2 && !isF32(bias)) || inputs.length > 3) return undefined;
+    const { transposeA, transposeB, activation } = (attrs ?? {}) as Partial<MatmulAttrs>;
+    const act = ACTIVATION_CODES[activation ?? 'none'];
+    if (act === undefined || transposeA || !transposeB) return undefined;
+    const plan = planMatmul(a.shape, b.shape, false, true);
+    const out = outputs[0];
+    if (!plan || !out || plan.aOffsets.length !== 1 || plan.k % 32 !== 0) return undefined;
+    const { m, n, k } = plan;
+    const q4 = b.dtype === 'q4';
+    const gemv = m <= QUANT_GEMV_MAX_M && (m === 1 || k <= QUANT_SCRATCH_FLOATS);
+    const regions = arena.layout([
+      a.data.length * 4,
+      b.data.byteLength,
+      bias ? (n + BIAS_PAD) * 4 : 0,
+      (gemv ? m * n : n * k) * 4,
+      3 * 4,
+    ]);
+    if (!regions) return undefined;
+    const [aPtr, bPtr, biasPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
+    arena.f32.set(a.data, aPtr >> 2);
+    new Uint32Array(arena.memory.buffer, bPtr, b.data.length).set(b.data);
+    if (bias) arena.f32.set(bias.data, biasPtr >> 2);
+    const i32 = arena.i32;
+    i32[(tablePtr >> 2) + 0] = aPtr;
+    i32[(tablePtr >> 2) + 1] = bPtr;
+    i32[(tablePtr >> 2) + 2] = cPtr;
+    const d = arena.descPtr >> 2;
+    i32[d + DESC.m] = m;
+    i32[d + DESC.n] = n;
+    i32[d + DESC.k] = k;
+    i32[d + DESC.bias] = gemv && bias ? biasPtr : 0;
+    i32[d + DESC.act] = gemv ? act : 0;
+    i32[d + DESC.batch] = 1;
+    i32[d + DESC.table] = tablePtr;
+    // Columns (GEMV) or weight rows (dequantize) per task: 8 tasks per thread at least 16 wide.
+    const parts = workers && m * n * k >= PARALLEL_MIN_MACS ? threads : 1;
+    const per = Math.max(16, Math.ceil(n / (8 * parts) / 8) * 8);
+    i32[d + DESC.taskRows] = per;
+    i32[d + DESC.taskCols] = per;
+    i32[d + DESC.nextTask] = 0;
+    i32[d + DESC.kind] = gemv ? (q4 ? KIND.q4Gemv : KIND.q8Gemv) : q4 ? KIND.q4Dequant : KIND.q8Dequant;
+    for (let tid = 0; tid < parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
+    runJob(parts);
+    if (gemv) return [arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n)];
+    // The f32 GEMM on the dequantized weights (copied out: the GEMM lays out its own regions).
+    const w = arena.f32.slice(cPtr >> 2, (cPtr >> 2) + n * k);
+    return f32Matmul([a, { data: w, shape: b.shape, dtype: 'f32' }, ...inputs.slice(2)], attrs, outputs);
+  };
+
+  return (inputs, attrs, outputs) =>
+    inputs[1]?.dtype === 'q8' || inputs[1]?.dtype === 'q4'
+      ? quantizedMatmul(inputs, attrs, outputs)
+      : f32Matmul(inputs, attrs, outputs);
 }

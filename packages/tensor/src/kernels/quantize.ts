@@ -1,0 +1,184 @@
+// Block-quantized weights (q8, q4; layout in QuantizedDType, src/dtype.ts): quantizeWeight turns
+// an f32 weight into one, dequantize turns it back. Matmul reads them directly (./matmul/), so a
+// model keeps its weights at 1.125 or 0.625 bytes per value and never materializes f32 copies.
+import type { TensorInfo } from '../backend.js';
+import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
+import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { isQuantized, QUANT_BLOCK, type QuantizedDType } from '../dtype.js';
+import { run1 } from '../engine.js';
+import type { Kernel } from '../kernel.js';
+import { formatShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { dequantizeArray, quantizeArray, quantMax } from './quantize/codec.js';
+
+/** Attributes of the quantize kernel. */
+interface QuantizeAttrs {
+  readonly dtype: QuantizedDType;
+}
+
+const WG = 64;
+const quantParams = uniformLayout({ blocks: 'u32', size: 'u32' });
+
+/** WGSL reading element `e` of a quantized buffer `w` (array<u32>) holding `size` values. */
+export function wgslDequantElement(dtype: QuantizedDType, w: string): string {
+  // Scales follow the values: size / 4 words of q8 bytes, size / 8 words of q4 nibbles.
+  return dtype === 'q8'
+    ? `fn dequantElement(e: u32, size: u32) -> f32 {
+  let q = (bitcast<i32>(${w}[e >> 2u] << (24u - 8u * (e & 3u)))) >> 24u;
+  return f32(q) * bitcast<f32>(${w}[size / 4u + (e >> 5u)]);
+}`
+    : `fn dequantElement(e: u32, size: u32) -> f32 {
+  let q = i32((${w}[e >> 3u] >> (4u * (e & 7u))) & 15u) - 8;
+  return f32(q) * bitcast<f32>(${w}[size / 8u + (e >> 5u)]);
+}`;
+}
+
+function quantizeWgsl(dtype: QuantizedDType): string {
+  const perWord = dtype === 'q8' ? 4 : 8;
+  const bits = dtype === 'q8' ? 8 : 4;
+  const field = dtype === 'q8' ? 'bitcast<u32>(q) & 0xffu' : 'u32(q + 8)';
+  return `${quantParams.wgsl('Params')}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> w: array<u32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let b = gid.x + gid.y * nwg.x * ${WG}u;
+  if (b >= p.blocks) { return; }
+  let start = b * ${QUANT_BLOCK}u;
+  var amax = 0.0;
+  for (var i = 0u; i < ${QUANT_BLOCK}u; i++) { amax = max(amax, abs(x[start + i])); }
+  let scale = amax / ${quantMax(dtype)}.0;
+  let inv = select(0.0, 1.0 / scale, scale > 0.0);
+  w[p.size / ${perWord}u + b] = bitcast<u32>(scale);
+  for (var j = 0u; j < ${QUANT_BLOCK / perWord}u; j++) {
+    var word = 0u;
+    for (var i = 0u; i < ${perWord}u; i++) {
+      let v = x[start + j * ${perWord}u + i] * inv;
+      // Ties away from zero, like the host codec (round() would round ties to even).
+      let q = clamp(i32(sign(v) * floor(abs(v) + 0.5)), -${quantMax(dtype)}, ${quantMax(dtype)});
+      word |= (${field}) << (${bits}u * i);
+    }
+    w[start / ${perWord}u + j] = word;
+  }
+}`;
+}
+
+function dequantizeWgsl(dtype: QuantizedDType): string {
+  return `${quantParams.wgsl('Params')}
+@group(0) @binding(0) var<storage, read> w: array<u32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+${wgslDequantElement(dtype, 'w')}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * 256u;
+  if (e >= p.size) { return; }
+  y[e] = dequantElement(e, p.size);
+}`;
+}
+
+function checkBlocks(op: string, x: TensorInfo, dtype: QuantizedDType): void {
+  const last = x.shape[x.shape.length - 1];
+  if (last === undefined || last % QUANT_BLOCK !== 0) {
+    throw new RangeError(
+      `${op}: ${dtype} quantizes blocks of ${QUANT_BLOCK} values along the last dim, but x has shape ` +
+        `${formatShape(x.shape)}${last === undefined ? '' : ` (${last} is not a multiple of ${QUANT_BLOCK})`}; ` +
+        'pad the weight or keep it in f16/f32',
+    );
+  }
+}
+
+/** @internal The kernel behind {@link quantizeWeight}. */
+export const quantizeKernel: Kernel<QuantizeAttrs> = {
+  name: 'quantize',
+  infer([x], { dtype }): TensorInfo[] {
+    if (x!.dtype !== 'f32')
+      throw new TypeError(`quantizeWeight: x must be f32, got ${x!.dtype}${formatShape(x!.shape)}`);
+    checkBlocks('quantizeWeight', x!, dtype);
+    return [{ shape: x!.shape, dtype }];
+  },
+  cpu([x], { dtype }) {
+    return [quantizeArray(x!.data, dtype)];
+  },
+  webgpu(ctx: GpuContext, [x]: readonly GpuTensor[], [out]: readonly GpuTensor[], { dtype }) {
+    if (x!.size === 0) return;
+    const blocks = x!.size / QUANT_BLOCK;
+    ctx.dispatch(
+      ctx.pipeline(`quantize:${dtype}`, () => quantizeWgsl(dtype)),
+      [x!, out!],
+      quantParams.pack({ blocks, size: x!.size }),
+      workgroups1d(Math.ceil(blocks / WG)),
+    );
+  },
+  // tfjs: the backend runs the CPU function on the host data (a load-time operation).
+};
+
+/** @internal The kernel behind {@link dequantize}. */
+export const dequantizeKernel: Kernel<void> = {
+  name: 'dequantize',
+  acceptsQuantized: true,
+  infer([w]): TensorInfo[] {
+    if (!isQuantized(w!.dtype)) {
+      throw new TypeError(`dequantize: w must be q8 or q4, got ${w!.dtype}${formatShape(w!.shape)}`);
+    }
+    return [{ shape: w!.shape, dtype: 'f32' }];
+  },
+  cpu([w]) {
+    const size = w!.shape.reduce((a, b) => a * b, 1);
+    return [dequantizeArray(w!.data as Uint32Array, w!.dtype as QuantizedDType, size)];
+  },
+  webgpu(ctx, [w], [out]) {
+    if (out!.size === 0) return;
+    const dtype = w!.dtype as QuantizedDType;
+    ctx.dispatch(
+      ctx.pipeline(`dequantize:${dtype}`, () => dequantizeWgsl(dtype)),
+      [w!, out!],
+      quantParams.pack({ blocks: out!.size / QUANT_BLOCK, size: out!.size }),
+      workgroups1d(Math.ceil(out!.size / 256)),
+    );
+  },
+  // tfjs: the backend runs the CPU function on the packed words.
+};
+
+/** Options of {@link quantizeWeight}. */
+export interface QuantizeWeightOptions {
+  /** `q8`: int8 values (1.125 bytes each); `q4`: 4-bit values (0.625 bytes each). */
+  dtype: QuantizedDType;
+}
+
+/**
+ * Quantizes an f32 weight into blocks of 32 values along its last dim, each stored as small
+ * integers times one f32 scale (symmetric, round to nearest; layout in {@link QuantizedDType}).
+ * The last dim (K of a `[N, K]` `linear` weight) must be a multiple of 32. The result keeps the
+ * logical shape, is read by {@link matmul} (with `transposeB`) and {@link linear}, which
+ * dequantize inside the kernel, and by {@link dequantize}; other ops reject it. No gradient flows
+ * into a quantized weight. Runs on the weight's backend (on tfjs, on the host).
+ *
+ * Error per value: at most half a step, `max|block| / 254` (q8) or `max|block| / 14` (q4).
+ *
+ * @example
+ * ```ts
+ * const wq = keep(quantizeWeight(params['mlp.fc1.weight'], { dtype: 'q8' })); // q8[3072, 768]
+ * const h = linear(x, wq, params['mlp.fc1.bias']); // [B, T, 768] -> [B, T, 3072]
+ * ```
+ */
+export function quantizeWeight(x: Tensor, options: QuantizeWeightOptions): Tensor {
+  const dtype = options?.dtype;
+  if (dtype !== 'q8' && dtype !== 'q4') {
+    throw new TypeError(`quantizeWeight: options.dtype must be 'q8' or 'q4', got ${JSON.stringify(dtype)}`);
+  }
+  return run1(quantizeKernel, [x], { dtype });
+}
+
+/**
+ * The f32 values a quantized weight stands for (for checks, or ops that need plain values).
+ *
+ * @example
+ * ```ts
+ * const error = max(abs(sub(dequantize(wq), w))); // within max|block| / 14 for q4
+ * ```
+ */
+export function dequantize(w: Tensor): Tensor {
+  return run1(dequantizeKernel, [w], undefined);
+}
