@@ -180,3 +180,11 @@ describe('EmbeddingIndex', () => {
     expect(() => index.search(new Float32Array(3))).toThrow('the query has length 3, the index holds 64');
   });
 });
+
+test('text through a checkpoint without tokenizer files whose vocabulary is smaller is a clear error', async () => {
+  const model = await loadClip(dir, { backend });
+  await expect(model.embedTexts(['a cat'])).rejects.toThrow(
+    /the tokenizer has 49408 tokens but text_config.vocab_size is \d+; give the checkpoint its own tokenizer files/,
+  );
+  model.dispose();
+});

@@ -120,6 +120,15 @@ export class ClipModel {
   async embedTexts(texts: readonly string[], options: EmbedTextOptions = {}): Promise<Float32Array[]> {
     this.#check();
     if (texts.length === 0) throw new RangeError('embedTexts: no texts given');
+    const vocab = this.config.text_config.vocab_size;
+    if (this.tokenizer.vocabSize > vocab) {
+      // A checkpoint without tokenizer files gets the bundled 49,408-token vocabulary, which only
+      // fits text towers of that size: say so instead of failing on an embedding index.
+      throw new RangeError(
+        `embedTexts: the tokenizer has ${this.tokenizer.vocabSize} tokens but text_config.vocab_size is ${vocab}; ` +
+          'give the checkpoint its own tokenizer files (vocab.json and merges.txt, or tokenizer.json)',
+      );
+    }
     const batch = options.batchSize ?? 64;
     const context = this.config.text_config.max_position_embeddings;
     const rows: Float32Array[] = [];

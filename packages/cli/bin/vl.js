@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `vl` command. Runs the built package (`npm run demo` or `pnpm build` builds it).
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/index.js', import.meta.url);
+if (!existsSync(entry)) {
+  console.error(
+    'vl: the CLI is not built yet; run `npm run demo` or `npx pnpm@12.4.2 build` at the repository root first',
+  );
+  process.exit(1);
+}
+const { runCli } = await import(entry.href);
+process.exitCode = await runCli(process.argv.slice(2));

@@ -1,0 +1,41 @@
+import type { CommandContext } from '../context.js';
+import { readImage } from '../images.js';
+import { CliError } from '../io.js';
+import { openVlm } from '../openModels.js';
+import { positiveInt } from '../options.js';
+
+/** `vl ask <image> "<question>"`: streams the VLM's answer about an image. */
+export async function ask(ctx: CommandContext): Promise<void> {
+  const [path, question, ...rest] = ctx.positionals;
+  if (path === undefined || question === undefined || rest.length > 0)
+    throw new CliError('ask: usage is `vl ask <image> "<question>"`', 2);
+  if (question.trim() === '') throw new CliError('ask: the question is empty', 2);
+  const maxNewTokens = positiveInt('max-tokens', ctx.string('max-tokens'), 32);
+  const temperature = Number(ctx.string('temperature') ?? 0);
+  if (!Number.isFinite(temperature) || temperature < 0)
+    throw new CliError(`--temperature must be a number >= 0; got "${ctx.string('temperature')}"`, 2);
+  const image = await readImage(path, ctx.cwd);
+  const { model } = await openVlm(ctx);
+  try {
+    if (!model.tokenizer)
+      throw new CliError('ask: this checkpoint has no tokenizer.json, so it cannot read a question');
+    const messages = [
+      {
+        role: 'user' as const,
+        content: [
+          { type: 'image' as const, image },
+          { type: 'text' as const, text: question },
+        ],
+      },
+    ];
+    let answer = '';
+    for await (const { text } of model.generate(messages, { maxNewTokens, temperature })) {
+      answer += text;
+      if (!ctx.json) ctx.io.stdout.write(text);
+    }
+    if (ctx.json) ctx.printJson({ image: path, question, answer: answer.trim() });
+    else ctx.io.stdout.write('\n');
+  } finally {
+    model.dispose();
+  }
+}

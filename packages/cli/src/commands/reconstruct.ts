@@ -1,0 +1,48 @@
+import { resolve } from 'node:path';
+import type { CommandContext } from '../context.js';
+import { readImage } from '../images.js';
+import { CliError } from '../io.js';
+import { openDvae } from '../openModels.js';
+import { positiveInt } from '../options.js';
+import { psnr, rgbToTensor, squareImage, tensorToRgb, writePng } from '../pixels.js';
+
+/**
+ * `vl reconstruct <image> -o out.png`: encodes an image to dVAE codebook tokens and decodes it back;
+ * prints the token grid's size and the PSNR against the (resized, cropped) input.
+ */
+export async function reconstruct(ctx: CommandContext): Promise<void> {
+  const [input, ...rest] = ctx.positionals;
+  if (input === undefined || rest.length > 0)
+    throw new CliError('reconstruct: usage is `vl reconstruct <image> -o out.png`', 2);
+  const out = ctx.string('output');
+  if (!out) throw new CliError('reconstruct: give the output file with -o out.png', 2);
+  if (!out.toLowerCase().endsWith('.png'))
+    throw new CliError(`-o ${out}: the output is written as PNG; name it *.png`, 2);
+  const image = await readImage(input, ctx.cwd);
+  const { model, defaults } = await openDvae(ctx);
+  try {
+    const size = positiveInt('size', ctx.string('size'), defaults.imageSize ?? 256);
+    const groups = model.config.encoder.group_count;
+    const multiple = 2 ** (groups - 1);
+    if (size % multiple !== 0)
+      throw new CliError(`--size ${size} must be a multiple of ${multiple} for this dVAE`, 2);
+    const square = squareImage(image, size);
+    const x = rgbToTensor(square, model.backend); // [1, 3, S, S]
+    const tokens = model.encode(x); // [1, S/f, S/f]
+    const decoded = await model.decode(tokens); // [1, 3, S, S]
+    const rgb = await tensorToRgb(decoded);
+    const grid = tokens.shape.slice(1).join('x');
+    const ids = new Set(await tokens.read()).size;
+    for (const t of [x, tokens, decoded]) t.dispose();
+    await writePng(resolve(ctx.cwd, out), rgb);
+    const quality = psnr(square, rgb);
+    if (ctx.json)
+      ctx.printJson({ input, output: out, size, tokens: grid, distinctTokens: ids, psnr: quality });
+    else
+      ctx.print(
+        `${input} -> ${grid} tokens (${ids} distinct) -> ${out} (${size}x${size}, PSNR ${quality.toFixed(2)} dB)`,
+      );
+  } finally {
+    model.dispose();
+  }
+}

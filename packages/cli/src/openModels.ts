@@ -1,0 +1,51 @@
+import { type ClipModel, loadClip } from '@vl/clip';
+import { type DvaeModel, loadDvae } from '@vl/dvae';
+import { type VlmModel, loadVlm } from '@vl/vlm';
+import type { CommandContext } from './context.js';
+import { CliError } from './io.js';
+import { type ModelDefaults, type ModelKind, locateModel } from './models.js';
+import { ProgressBar } from './progress.js';
+
+/** Loads the `--model` of `kind` with a progress bar, wrapping load errors with the model's name. */
+export async function openModel<M>(
+  ctx: CommandContext,
+  kind: ModelKind,
+  load: (
+    source: string,
+    options: {
+      backend: Awaited<ReturnType<CommandContext['backend']>>;
+      onProgress: (p: { loaded: number; total?: number }) => void;
+    },
+  ) => Promise<M>,
+): Promise<{ model: M; defaults: ModelDefaults }> {
+  const name = ctx.string('model') ?? 'shapes';
+  const { source, defaults } = locateModel(kind, name, ctx.cwd);
+  const backend = await ctx.backend();
+  const bar = new ProgressBar(ctx.io, `loading ${kind} ${name}`);
+  try {
+    const model = await load(source, {
+      backend,
+      onProgress: ({ loaded, total }) => bar.update(loaded, total ?? loaded),
+    });
+    bar.finish();
+    return { model, defaults };
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`cannot load the ${kind} model "${name}": ${(e as Error).message}`);
+  }
+}
+
+/** The CLIP of `--model`. */
+export function openClip(ctx: CommandContext): Promise<{ model: ClipModel; defaults: ModelDefaults }> {
+  return openModel(ctx, 'clip', (source, options) => loadClip(source, options));
+}
+
+/** The dVAE of `--model`. */
+export function openDvae(ctx: CommandContext): Promise<{ model: DvaeModel; defaults: ModelDefaults }> {
+  return openModel(ctx, 'dvae', (source, options) => loadDvae(source, options));
+}
+
+/** The VLM of `--model`. */
+export function openVlm(ctx: CommandContext): Promise<{ model: VlmModel; defaults: ModelDefaults }> {
+  return openModel(ctx, 'vlm', (source, options) => loadVlm(source, options));
+}

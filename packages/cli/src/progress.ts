@@ -1,0 +1,57 @@
+import type { CliIo } from './io.js';
+
+/**
+ * A progress bar on stderr. On a terminal it redraws one line; elsewhere (pipes, CI logs) it prints
+ * a line at every 10% so logs stay short.
+ */
+export class ProgressBar {
+  readonly #io: CliIo;
+  readonly #label: string;
+  #lastTenth = -1;
+  #start = performance.now();
+  #done = false;
+
+  constructor(io: CliIo, label: string) {
+    this.#io = io;
+    this.#label = label;
+  }
+
+  /** Reports `done` of `total` units, with an optional note (a loss, a file name). */
+  update(done: number, total: number, note = ''): void {
+    if (this.#done) return;
+    const fraction = total > 0 ? Math.min(1, done / total) : 1;
+    const percent = Math.round(fraction * 100);
+    const elapsed = (performance.now() - this.#start) / 1000;
+    const eta =
+      fraction > 0 && fraction < 1 ? ` eta ${formatSeconds((elapsed / fraction) * (1 - fraction))}` : '';
+    const tail = `${percent}% ${done}/${total}${eta}${note ? ` ${note}` : ''}`;
+    if (this.#io.stderr.isTTY) {
+      const width = 24;
+      const filled = Math.round(fraction * width);
+      this.#io.stderr.write(
+        `\r\x1b[2K${this.#label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${tail}`,
+      );
+      return;
+    }
+    const tenth = Math.floor(fraction * 10);
+    if (tenth !== this.#lastTenth) {
+      this.#lastTenth = tenth;
+      this.#io.stderr.write(`${this.#label}: ${tail}\n`);
+    }
+  }
+
+  /** Ends the bar with the total time. */
+  finish(note = ''): void {
+    if (this.#done) return;
+    this.#done = true;
+    const elapsed = formatSeconds((performance.now() - this.#start) / 1000);
+    const line = `${this.#label}: done in ${elapsed}${note ? ` ${note}` : ''}`;
+    this.#io.stderr.write(this.#io.stderr.isTTY ? `\r\x1b[2K${line}\n` : `${line}\n`);
+  }
+}
+
+function formatSeconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}

@@ -1,0 +1,149 @@
+import { parseArgs } from 'node:util';
+import { ask } from './commands/ask.js';
+import { classify } from './commands/classify.js';
+import { embed } from './commands/embed.js';
+import { reconstruct } from './commands/reconstruct.js';
+import { search } from './commands/search.js';
+import { train } from './commands/train.js';
+import { CommandContext, type OptionValues } from './context.js';
+import { CliError, type CliIo } from './io.js';
+
+type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+const common: Record<string, OptionSpec> = {
+  model: { type: 'string' },
+  backend: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const commands: Record<string, Command> = {
+  classify: {
+    usage: 'vl classify <images...> [--labels "a,b,c"] [--template "a photo of a {}."] [--top 3]',
+    summary: 'zero-shot classification with CLIP (the shapes model knows its own labels)',
+    options: {
+      labels: { type: 'string', multiple: true },
+      template: { type: 'string', multiple: true },
+      top: { type: 'string' },
+    },
+    run: classify,
+  },
+  embed: {
+    usage: 'vl embed <images...> [--text "..."]...',
+    summary: 'L2-normalized CLIP embeddings of images and texts',
+    options: { text: { type: 'string', multiple: true } },
+    run: embed,
+  },
+  search: {
+    usage: 'vl search <folder> "<query>" [--top 5]',
+    summary: 'index a folder of images and print the best matches for a text (or an image path)',
+    options: { top: { type: 'string' } },
+    run: search,
+  },
+  reconstruct: {
+    usage: 'vl reconstruct <image> -o out.png [--size 64]',
+    summary: 'encode an image to dVAE tokens and decode it back',
+    options: { output: { type: 'string', short: 'o' }, size: { type: 'string' } },
+    run: reconstruct,
+  },
+  ask: {
+    usage: 'vl ask <image> "<question>" [--max-tokens 32] [--temperature 0]',
+    summary: 'ask the vision-language model about an image; the answer streams as it is generated',
+    options: { 'max-tokens': { type: 'string' }, temperature: { type: 'string' } },
+    run: ask,
+  },
+  train: {
+    usage:
+      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64]',
+    summary: 'train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs',
+    options: {
+      data: { type: 'string' },
+      out: { type: 'string' },
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      size: { type: 'string' },
+    },
+    run: train,
+  },
+};
+
+function help(): string {
+  const lines = [
+    'vl: vision-language models on WebGPU and the CPU',
+    '',
+    'Commands:',
+    ...Object.values(commands).map((c) => `  ${c.usage}\n      ${c.summary}`),
+    '',
+    'Options for every command:',
+    '  --model shapes|<checkpoint folder>|<URL>   default: shapes (the embedded models)',
+    '  --backend auto|webgpu|cpu                  default: auto (WebGPU when an adapter exists)',
+    '  --json                                      machine-readable output, one JSON value per line',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+function defaultIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() };
+}
+
+/**
+ * Runs the `vl` command line with `argv` (without `node` and the script) and resolves to the exit
+ * code: 0 on success, 1 on a failure, 2 on bad usage. Errors print as one `vl: ...` line on stderr;
+ * nothing throws.
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(['classify', 'cat.png', '--labels', 'cat,dog', '--json']);
+ * ```
+ */
+export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.stdout.write(help());
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.stderr.write(`vl: unknown command "${name}"; commands: ${Object.keys(commands).join(', ')}\n`);
+    return 2;
+  }
+  let ctx: CommandContext | undefined;
+  try {
+    let parsed: { values: OptionValues; positionals: string[] };
+    try {
+      parsed = parseArgs({
+        args: [...rest],
+        options: { ...common, ...command.options },
+        allowPositionals: true,
+        strict: true,
+      }) as { values: OptionValues; positionals: string[] };
+    } catch (e) {
+      throw new CliError(`${(e as Error).message}\nusage: ${command.usage}`, 2);
+    }
+    if (parsed.values.help) {
+      io.stdout.write(`usage: ${command.usage}\n  ${command.summary}\n`);
+      return 0;
+    }
+    ctx = new CommandContext(io, io.cwd ?? process.cwd(), parsed.positionals, parsed.values);
+    await command.run(ctx);
+    return 0;
+  } catch (e) {
+    if (e instanceof CliError) {
+      io.stderr.write(`vl: ${e.message}\n`);
+      return e.exitCode;
+    }
+    io.stderr.write(`vl: ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  } finally {
+    ctx?.dispose();
+  }
+}

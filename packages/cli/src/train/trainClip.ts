@@ -1,0 +1,106 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CLIP_IMAGE_MEAN,
+  CLIP_IMAGE_STD,
+  type ClipBatch,
+  ClipModel,
+  ClipTokenizer,
+  clipCheckpointFiles,
+  fineTuneClip,
+  initClipParams,
+  preprocessToTensor,
+  wordVocabularyFiles,
+} from '@vl/clip';
+import { shapeLabels } from '@vl/shapes';
+import { type Backend, cosineWithWarmup, tensor } from '@vl/tensor';
+import type { ModelDefaults } from '../models.js';
+import { ProgressBar } from '../progress.js';
+import type { CliIo } from '../io.js';
+import type { CaptionData } from './captionData.js';
+import { CAPTION_CONTEXT, smallClipConfig } from './shapesClipConfig.js';
+
+/** Prompt templates of the shapes CLIP: its labels already read "a red circle". */
+export const SHAPES_TEMPLATES = ['{}', 'a picture of {}'];
+
+/** Options of {@link trainClip}. */
+export interface TrainClipOptions {
+  data: CaptionData;
+  out: string;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  imageSize: number;
+  backend: Backend;
+  io: CliIo;
+  signal?: AbortSignal;
+}
+
+/**
+ * Trains the small CLIP from scratch on caption pairs and writes an HF-layout checkpoint folder
+ * (`config.json`, `model.safetensors`, `vocab.json`, `merges.txt`, `preprocessor_config.json`) plus
+ * `vl.json` with the task defaults. Returns the trained model (the caller disposes it).
+ */
+export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
+  const { data, out, steps, batchSize, lr, seed, imageSize, backend, io, signal } = options;
+  const files = wordVocabularyFiles(data.vocabulary);
+  const tokenizer = ClipTokenizer.fromHfFiles(files, { contextLength: CAPTION_CONTEXT });
+  const config = smallClipConfig(imageSize, tokenizer.vocabSize, tokenizer.startId, tokenizer.endId);
+  const params = initClipParams(config, { backend, seed });
+  const preprocess = { size: imageSize, crop: imageSize, mean: CLIP_IMAGE_MEAN, std: CLIP_IMAGE_STD };
+  const batch = (step: number): ClipBatch => {
+    const pairs = Array.from({ length: batchSize }, (_, i) => data.pair(step * batchSize + i));
+    const enc = tokenizer.encodeBatch(
+      pairs.map((p) => p.caption),
+      { contextLength: CAPTION_CONTEXT, truncate: true, padId: tokenizer.endId },
+    );
+    return {
+      pixelValues: preprocessToTensor(
+        pairs.map((p) => p.image),
+        backend,
+        preprocess,
+      ), // [B, 3, S, S]
+      inputIds: tensor(enc.inputIds, enc.shape, { backend, dtype: 'i32' }), // [B, T]
+      attentionMask: tensor(enc.attentionMask, enc.shape, { backend }), // [B, T]
+    };
+  };
+  const bar = new ProgressBar(io, `training clip on ${data.name}`);
+  const warmup = Math.min(100, Math.floor(steps / 10));
+  const trained = await fineTuneClip(params, config, batch, {
+    steps,
+    lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
+    weightDecay: 0.05,
+    signal,
+    onProgress: ({ step, smoothedLoss }) => bar.update(step, steps, `loss ${smoothedLoss.toFixed(3)}`),
+  });
+  bar.finish();
+
+  await mkdir(out, { recursive: true });
+  const checkpoint = await clipCheckpointFiles(trained, config);
+  const defaults: ModelDefaults = {
+    imageSize,
+    templates: SHAPES_TEMPLATES,
+    ...(data.name === 'shapes' ? { labels: shapeLabels() } : {}),
+  };
+  const preprocessor = {
+    do_resize: true,
+    size: { shortest_edge: imageSize },
+    do_center_crop: true,
+    crop_size: { height: imageSize, width: imageSize },
+    do_normalize: true,
+    image_mean: CLIP_IMAGE_MEAN,
+    image_std: CLIP_IMAGE_STD,
+    resample: 3,
+    rescale_factor: 1 / 255,
+  };
+  await Promise.all([
+    writeFile(join(out, 'config.json'), checkpoint['config.json']),
+    writeFile(join(out, 'model.safetensors'), checkpoint['model.safetensors']),
+    writeFile(join(out, 'vocab.json'), `${JSON.stringify(files.vocab)}\n`),
+    writeFile(join(out, 'merges.txt'), `#version: 0.2\n${files.merges}\n`),
+    writeFile(join(out, 'preprocessor_config.json'), `${JSON.stringify(preprocessor, null, 2)}\n`),
+    writeFile(join(out, 'vl.json'), `${JSON.stringify(defaults, null, 2)}\n`),
+  ]);
+  return new ClipModel({ config, params: trained, tokenizer, backend, preprocess });
+}

@@ -1,0 +1,322 @@
+// The `vl` command line, run as a function with captured output: arguments, real checkpoints, real
+// image files (PNG written here, JPEG from the shared photos), output formats and error exits.
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decoderShapes, encoderShapes, parseDvaeConfig } from '@vl/dvae';
+import { encodePng, heldOutShapes, writeShapesFolder } from '@vl/shapes';
+import { saveSafetensors, tensor, createBackend } from '@vl/tensor';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { runCli } from '../src/index.js';
+
+const fixtures = join(import.meta.dirname, 'fixtures');
+const work = mkdtempSync(join(tmpdir(), 'vl-cli-'));
+
+async function vl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    cwd: work,
+  });
+  return { code, out, err };
+}
+
+const images: string[] = [];
+beforeAll(async () => {
+  heldOutShapes(3, { size: 48 }).forEach((s, i) => {
+    const name = `shape${i}.png`;
+    writeFileSync(join(work, name), encodePng(s.image));
+    images.push(name);
+  });
+  mkdirSync(join(work, 'photos'));
+  copyFileSync(
+    join(fixtures, '..', '..', '..', 'clip', 'test', 'fixtures', 'images', 'rocket.jpg'),
+    join(work, 'photos', 'rocket.jpg'),
+  );
+  for (const name of images) copyFileSync(join(work, name), join(work, 'photos', name));
+  writeFileSync(join(work, 'not-an-image.png'), 'hello');
+  // A CLIP trained for two steps by the command itself: a real checkpoint with its own tokenizer.
+  await writeShapesFolder(join(work, 'captions'), 6, { size: 32 });
+  const r = await vl(
+    'train',
+    'clip',
+    '--data',
+    'captions',
+    '--out',
+    'clip',
+    '--steps',
+    '2',
+    '--batch',
+    '4',
+    '--size',
+    '32',
+    '--backend',
+    'cpu',
+  );
+  expect(r.code, r.err).toBe(0);
+}, 120_000);
+
+const clip = join(work, 'clip');
+
+describe('usage', () => {
+  test('help lists every command; no command is a usage error', async () => {
+    const help = await vl('--help');
+    expect(help.code).toBe(0);
+    for (const c of ['classify', 'embed', 'search', 'reconstruct', 'ask', 'train'])
+      expect(help.out).toContain(`vl ${c}`);
+    expect((await vl()).code).toBe(2);
+  });
+
+  test('an unknown command, an unknown option and a bad --backend exit 2 and say why', async () => {
+    const unknown = await vl('paint');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/unknown command "paint"/);
+    const option = await vl('classify', images[0]!, '--colour', 'red');
+    expect(option.code).toBe(2);
+    expect(option.err).toMatch(/--colour/);
+    const backend = await vl(
+      'classify',
+      images[0]!,
+      '--labels',
+      'a,b',
+      '--model',
+      clip,
+      '--backend',
+      'quantum',
+    );
+    expect(backend.code).toBe(2);
+    expect(backend.err).toMatch(/--backend must be one of auto, webgpu, cpu; got "quantum"/);
+  });
+
+  test('bad paths and bad images are clear errors with exit 1', async () => {
+    const missing = await vl('classify', 'nope.png', '--labels', 'a,b', '--model', clip, '--backend', 'cpu');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/no such image file: nope.png/);
+    const bad = await vl(
+      'classify',
+      'not-an-image.png',
+      '--labels',
+      'a,b',
+      '--model',
+      clip,
+      '--backend',
+      'cpu',
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/cannot read not-an-image.png as an image/);
+    const noModel = await vl(
+      'classify',
+      images[0]!,
+      '--labels',
+      'a,b',
+      '--model',
+      'no/such/model',
+      '--backend',
+      'cpu',
+    );
+    expect(noModel.code).toBe(1);
+    expect(noModel.err).toMatch(/no such checkpoint folder: no\/such\/model/);
+    const noFolder = await vl('search', 'nowhere', 'a red circle', '--model', clip, '--backend', 'cpu');
+    expect(noFolder.err).toMatch(/no such folder: nowhere/);
+  });
+
+  test('a checkpoint of another family is refused by name', async () => {
+    const r = await vl(
+      'classify',
+      images[0]!,
+      '--labels',
+      'a,b',
+      '--model',
+      join(fixtures, 'llava-tiny'),
+      '--backend',
+      'cpu',
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot load the clip model/);
+  });
+});
+
+describe('with real checkpoints', () => {
+  test('classify prints ranked labels, and JSON with --json, for PNG and JPEG', async () => {
+    const text = await vl(
+      'classify',
+      images[0]!,
+      'photos/rocket.jpg',
+      '--labels',
+      'a red circle,a blue square,a rocket',
+      '--model',
+      clip,
+      '--backend',
+      'cpu',
+    );
+    expect(text.code, text.err).toBe(0);
+    const lines = text.out.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(/^photos\/rocket.jpg: /);
+    const json = await vl(
+      'classify',
+      images[0]!,
+      '--labels',
+      'x,y',
+      '--top',
+      '2',
+      '--json',
+      '--model',
+      clip,
+      '--backend',
+      'cpu',
+    );
+    const row = JSON.parse(json.out) as { image: string; labels: { label: string; score: number }[] };
+    expect(row.image).toBe(images[0]);
+    expect(row.labels.map((l) => l.label).sort()).toEqual(['x', 'y']);
+    expect(row.labels[0]!.score + row.labels[1]!.score).toBeCloseTo(1, 5);
+    expect(json.err).toMatch(/backend: cpu/);
+  });
+
+  test('embed gives unit vectors for images and texts', async () => {
+    const r = await vl(
+      'embed',
+      images[1]!,
+      '--text',
+      'a red circle',
+      '--json',
+      '--model',
+      clip,
+      '--backend',
+      'cpu',
+    );
+    expect(r.code, r.err).toBe(0);
+    const rows = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; embedding: number[] });
+    expect(rows.map((x) => x.kind)).toEqual(['image', 'text']);
+    for (const { embedding } of rows) expect(Math.hypot(...embedding)).toBeCloseTo(1, 4);
+  });
+
+  test('search indexes a folder and finds an image by itself first', async () => {
+    const r = await vl(
+      'search',
+      'photos',
+      'photos/rocket.jpg',
+      '--json',
+      '--model',
+      clip,
+      '--backend',
+      'cpu',
+    );
+    expect(r.code, r.err).toBe(0);
+    const { by, hits } = JSON.parse(r.out) as { by: string; hits: { path: string; score: number }[] };
+    expect(by).toBe('image');
+    expect(hits).toHaveLength(4);
+    expect(hits[0]!.path).toMatch(/rocket.jpg$/);
+    expect(hits[0]!.score).toBeCloseTo(1, 4);
+    const text = await vl('search', 'photos', 'a rocket', '--top', '2', '--model', clip, '--backend', 'cpu');
+    expect(text.out.trim().split('\n')).toHaveLength(2);
+  });
+
+  test('reconstruct writes a PNG of the dVAE round trip', async () => {
+    const backend = await createBackend('cpu');
+    const config = parseDvaeConfig({
+      encoder: { group_count: 2, n_hid: 8, n_blk_per_group: 1, vocab_size: 16 },
+      decoder: { group_count: 2, n_init: 8, n_hid: 8, n_blk_per_group: 1, vocab_size: 16 },
+    });
+    const dir = join(work, 'dvae');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    let seed = 1;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+    for (const [file, shapes] of [
+      ['encoder.safetensors', encoderShapes(config.encoder)],
+      ['decoder.safetensors', decoderShapes(config.decoder)],
+    ] as const) {
+      const tensors = new Map(
+        [...shapes].map(([name, shape]) => [
+          name,
+          tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, random), shape, { backend }),
+        ]),
+      );
+      writeFileSync(join(dir, file), await saveSafetensors(tensors));
+      for (const t of tensors.values()) t.dispose();
+    }
+    backend.dispose();
+    const r = await vl(
+      'reconstruct',
+      'photos/rocket.jpg',
+      '-o',
+      'out.png',
+      '--size',
+      '32',
+      '--json',
+      '--model',
+      dir,
+      '--backend',
+      'cpu',
+    );
+    expect(r.code, r.err).toBe(0);
+    const info = JSON.parse(r.out) as { tokens: string; psnr: number };
+    expect(info.tokens).toBe('16x16');
+    expect(Number.isFinite(info.psnr)).toBe(true);
+    expect(readFileSync(join(work, 'out.png')).subarray(1, 4).toString()).toBe('PNG');
+    const odd = await vl(
+      'reconstruct',
+      images[0]!,
+      '-o',
+      'x.png',
+      '--size',
+      '33',
+      '--model',
+      dir,
+      '--backend',
+      'cpu',
+    );
+    expect(odd.code).toBe(2);
+    expect(odd.err).toMatch(/--size 33 must be a multiple of 2/);
+    const noOut = await vl('reconstruct', images[0]!, '--model', dir);
+    expect(noOut.err).toMatch(/-o out.png/);
+  });
+
+  test('ask streams an answer from a LLaVA checkpoint', async () => {
+    const r = await vl(
+      'ask',
+      images[0]!,
+      'what color is the circle?',
+      '--max-tokens',
+      '4',
+      '--json',
+      '--model',
+      join(fixtures, 'llava-tiny'),
+      '--backend',
+      'cpu',
+    );
+    expect(r.code, r.err).toBe(0);
+    const { question, answer } = JSON.parse(r.out) as { question: string; answer: string };
+    expect(question).toBe('what color is the circle?');
+    expect(typeof answer).toBe('string');
+  });
+
+  test('train clip writes a checkpoint folder; a folder without captions is refused', async () => {
+    for (const f of [
+      'config.json',
+      'model.safetensors',
+      'vocab.json',
+      'merges.txt',
+      'preprocessor_config.json',
+      'vl.json',
+      'training.json',
+    ])
+      expect(existsSync(join(clip, f)), f).toBe(true);
+    const record = JSON.parse(readFileSync(join(clip, 'training.json'), 'utf8')) as {
+      steps: number;
+      data: string;
+    };
+    expect(record).toMatchObject({ steps: 2, data: 'captions' });
+    const empty = await vl('train', 'clip', '--data', 'photos', '--out', 'x', '--backend', 'cpu');
+    expect(empty.code).toBe(1);
+    expect(empty.err).toMatch(/--data photos: .*without a .txt caption/);
+    const kind = await vl('train', 'gan', '--out', 'x');
+    expect(kind.code).toBe(2);
+  });
+});

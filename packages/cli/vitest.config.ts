@@ -1,0 +1,3 @@
+import { vlVitestConfig } from '@vl/vitest-config';
+
+export default vlVitestConfig({ browser: false });
