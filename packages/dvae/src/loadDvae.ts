@@ -14,7 +14,7 @@ import {
 import { type DvaeConfig, parseDvaeConfig } from './config.js';
 import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from './dvaeShapes.js';
 import { dvaeDecoder } from './dvaeDecoder.js';
-import { dvaeEncoder } from './dvaeEncoder.js';
+import { checkEncoderInput, dvaeEncoder } from './dvaeEncoder.js';
 import { mapPixels, unmapPixels } from './mapPixels.js';
 import { checkTokens, tokensToOneHot } from './tokensToOneHot.js';
 
@@ -122,8 +122,10 @@ export function createDvaeModel(
 ): DvaeModel {
   const eps = config.logit_laplace_eps;
   const c = config.decoder.output_channels;
-  const encoderLogits = (images: Tensor): Tensor =>
-    tidy(() => dvaeEncoder(encoderParams, mapPixels(images, eps), config.encoder)); // [B, V, h, w]
+  const encoderLogits = (images: Tensor): Tensor => {
+    checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
+    return tidy(() => dvaeEncoder(encoderParams, mapPixels(images, eps), config.encoder)); // [B, V, h, w]
+  };
   const encode = (images: Tensor): Tensor => tidy(() => argmax(encoderLogits(images), 1)); // i32[B, h, w]
   const decoderStats = async (tokens: Tensor): Promise<Tensor> => {
     await checkTokens(tokens, config.decoder.vocab_size);

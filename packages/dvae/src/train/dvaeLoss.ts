@@ -6,7 +6,7 @@
 import { type Rng, type Tensor, argmax, add, mean, neg, scale, sigmoid, square, sub, sum } from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
 import { dvaeDecoder } from '../dvaeDecoder.js';
-import { dvaeEncoder } from '../dvaeEncoder.js';
+import { checkEncoderInput, dvaeEncoder } from '../dvaeEncoder.js';
 import type { DvaeParams } from '../dvaeShapes.js';
 import { mapPixels, unmapPixels } from '../mapPixels.js';
 import { gumbelSoftmax } from './gumbelSoftmax.js';
@@ -77,6 +77,7 @@ export function dvaeLoss(
       `dvaeLoss: decoder.output_channels (${config.decoder.output_channels}) must equal encoder.input_channels (${config.encoder.input_channels}) to score reconstructions`,
     );
   }
+  checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
   const eps = config.logit_laplace_eps;
   const x = mapPixels(images, eps); // [B, C, H, W] in [eps, 1 - eps]
   const logits = dvaeEncoder(params.encoder, x, config.encoder); // [B, V, h, w]
