@@ -1,0 +1,357 @@
+// Full-size DALL-E dVAE encode (256x256 image -> 32x32 tokens) and decode (32x32 tokens -> 256x256
+// image) with the official default config and random weights: ours on the CPU backend and through
+// WebGPU (Dawn), and the same network written directly in tfjs (NHWC, tfjs-backend-wasm) as the
+// peer, in one process. Prints a table (median ms, conv2d GFLOP/s, ratio to ours on the CPU) and
+// writes bench/results/dvae.json.
+//
+//   pnpm --filter @vl/dvae bench                        # batch 1, 3 timed runs after 1 warm-up
+//   pnpm --filter @vl/dvae bench --runs 1 --webgpu-batch 16 --skip-cpu --skip-tfjs   # a GPU machine
+//
+// Options: --batch N (CPU and tfjs), --webgpu-batch N, --runs N, --warmup N, --skip-cpu,
+// --skip-webgpu, --skip-tfjs, --out FILE. Every timing ends with the result read back to the host.
+import { createRequire } from 'node:module';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { type Backend, type Tensor, createBackend, randomUniform, tensor } from '@vl/tensor';
+import {
+  type DvaeConfig,
+  createDvaeModel,
+  decoderShapes,
+  defaultDecoderConfig,
+  defaultEncoderConfig,
+  encoderShapes,
+  initDvaeParams,
+  LOGIT_LAPLACE_EPS,
+} from '../src/index.js';
+
+const { values: args } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '1' },
+    'webgpu-batch': { type: 'string', default: '1' },
+    runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
+    'skip-cpu': { type: 'boolean', default: false },
+    'skip-webgpu': { type: 'boolean', default: false },
+    'skip-tfjs': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const batch = Number(args.batch);
+const gpuBatch = Number(args['webgpu-batch']);
+const runs = Number(args.runs);
+const warmup = Number(args.warmup);
+const here = dirname(fileURLToPath(import.meta.url));
+const config: DvaeConfig = {
+  encoder: { ...defaultEncoderConfig },
+  decoder: { ...defaultDecoderConfig },
+  logit_laplace_eps: LOGIT_LAPLACE_EPS,
+};
+const S = 256;
+const grid = S / 2 ** (config.encoder.group_count - 1); // 32
+const V = config.encoder.vocab_size;
+
+// --- work: 2 FLOPs per multiply-add of every conv, at the resolution it runs at ---------------
+
+function convFlops(shapes: Map<string, number[]>, sideOf: (name: string) => number): number {
+  let total = 0;
+  for (const [name, s] of shapes) {
+    if (!name.endsWith('.w')) continue;
+    const [o, c, kh, kw] = s as [number, number, number, number];
+    total += 2 * o * c * kh * kw * sideOf(name) ** 2;
+  }
+  return total;
+}
+const groupOf = (name: string) => Number(/group_(\d+)/.exec(name)?.[1] ?? 0);
+const encodeFlops = convFlops(encoderShapes(config.encoder), (name) => {
+  if (name.startsWith('blocks.input')) return S;
+  if (name.startsWith('blocks.output')) return grid;
+  return S / 2 ** (groupOf(name) - 1);
+});
+const decodeFlops = convFlops(decoderShapes(config.decoder), (name) => {
+  if (name.startsWith('blocks.input')) return grid;
+  if (name.startsWith('blocks.output')) return S;
+  return grid * 2 ** (groupOf(name) - 1);
+});
+
+// --- timing -------------------------------------------------------------------------------------
+
+interface Case {
+  name: string;
+  impl: string;
+  batch: number;
+  medianMs: number;
+  msPerImage: number;
+  gflops: number;
+  runsMs: number[];
+}
+const cases: Case[] = [];
+const notes: string[] = [];
+
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function time(
+  name: 'encode' | 'decode',
+  impl: string,
+  n: number,
+  fn: () => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  const medianMs = median(times);
+  const flops = (name === 'encode' ? encodeFlops : decodeFlops) * n;
+  cases.push({
+    name,
+    impl,
+    batch: n,
+    medianMs,
+    msPerImage: medianMs / n,
+    gflops: flops / 1e9 / (medianMs / 1000),
+    runsMs: times,
+  });
+  console.log(
+    `  ${name} ${impl} batch ${n}: ${medianMs.toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`,
+  );
+}
+
+function randomTokens(n: number, seed: number): Int32Array {
+  let s = seed >>> 0;
+  return Int32Array.from({ length: n * grid * grid }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s % V;
+  });
+}
+
+// --- ours ---------------------------------------------------------------------------------------
+
+async function ours(backend: Backend, impl: string, n: number): Promise<void> {
+  const params = initDvaeParams(config, { backend, seed: 1 });
+  const model = createDvaeModel(config, params.encoder, params.decoder, backend, () => {
+    for (const t of [...params.encoder.values(), ...params.decoder.values()]) t.dispose();
+  });
+  const images = randomUniform([n, 3, S, S], { backend, seed: 2 }); // [n, 3, 256, 256]
+  const tokens = tensor(randomTokens(n, 3), [n, grid, grid], { backend, dtype: 'i32' }); // [n, 32, 32]
+  await time('encode', impl, n, async () => {
+    const z = model.encode(images); // i32 [n, 32, 32]
+    await z.read();
+    z.dispose();
+  });
+  await time('decode', impl, n, async () => {
+    const x = await model.decode(tokens); // [n, 3, 256, 256]
+    await x.read();
+    x.dispose();
+  });
+  images.dispose();
+  tokens.dispose();
+  model.dispose();
+}
+
+// --- the peer: the same network in tfjs, NHWC (tfjs's native layout) ----------------------------
+
+type TfParams = Map<string, { w: tf.Tensor4D; b: tf.Tensor1D }>;
+
+/** Our [O, C, k, k] weights as tfjs filters [k, k, C, O], the same values. */
+async function toTf(params: Map<string, Tensor>): Promise<TfParams> {
+  const out: TfParams = new Map();
+  for (const [name, w] of params) {
+    if (!name.endsWith('.w')) continue;
+    const base = name.slice(0, -2);
+    const b = params.get(`${base}.b`)!;
+    const wt = tf.tensor4d((await w.read()) as Float32Array, w.shape as [number, number, number, number]); // [O, C, k, k]
+    out.set(base, {
+      w: tf.transpose(wt, [2, 3, 1, 0]) as tf.Tensor4D,
+      b: tf.tensor1d((await b.read()) as Float32Array),
+    });
+    wt.dispose();
+  }
+  return out;
+}
+
+function tfConv(p: TfParams, name: string, x: tf.Tensor4D): tf.Tensor4D {
+  const { w, b } = p.get(name)!;
+  return tf.add(tf.conv2d(x, w, 1, 'same'), b) as tf.Tensor4D; // [n, h, w, O]
+}
+
+function tfBlock(p: TfParams, prefix: string, x: tf.Tensor4D, postGain: number): tf.Tensor4D {
+  const id = p.has(`${prefix}.id_path`) ? tfConv(p, `${prefix}.id_path`, x) : x;
+  let r = tfConv(p, `${prefix}.res_path.conv_1`, tf.relu(x));
+  r = tfConv(p, `${prefix}.res_path.conv_2`, tf.relu(r));
+  r = tfConv(p, `${prefix}.res_path.conv_3`, tf.relu(r));
+  r = tfConv(p, `${prefix}.res_path.conv_4`, tf.relu(r));
+  return tf.add(id, tf.mul(r, postGain)) as tf.Tensor4D;
+}
+
+function tfEncoder(p: TfParams, x: tf.Tensor4D): tf.Tensor4D {
+  const c = config.encoder;
+  const gain = 1 / (c.group_count * c.n_blk_per_group) ** 2;
+  let h = tfConv(p, 'blocks.input', x);
+  for (let g = 1; g <= c.group_count; g++) {
+    for (let b = 1; b <= c.n_blk_per_group; b++) h = tfBlock(p, `blocks.group_${g}.block_${b}`, h, gain);
+    if (g < c.group_count) h = tf.maxPool(h, 2, 2, 'valid');
+  }
+  return tfConv(p, 'blocks.output.conv', tf.relu(h)); // [n, 32, 32, V]
+}
+
+function tfDecoder(p: TfParams, z: tf.Tensor4D): tf.Tensor4D {
+  const c = config.decoder;
+  const gain = 1 / (c.group_count * c.n_blk_per_group) ** 2;
+  let h = tfConv(p, 'blocks.input', z);
+  for (let g = 1; g <= c.group_count; g++) {
+    for (let b = 1; b <= c.n_blk_per_group; b++) h = tfBlock(p, `blocks.group_${g}.block_${b}`, h, gain);
+    if (g < c.group_count) {
+      const [, hh, ww] = h.shape;
+      h = tf.image.resizeNearestNeighbor(h, [hh * 2, ww * 2]);
+    }
+  }
+  return tfConv(p, 'blocks.output.conv', tf.relu(h)); // [n, 256, 256, 6]
+}
+
+async function tfjsPeer(n: number): Promise<void> {
+  const require = createRequire(import.meta.url);
+  setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`);
+  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm did not initialize');
+  const cpu = await createBackend('cpu');
+  const params = initDvaeParams(config, { backend: cpu, seed: 1 }); // the same weights as ours
+  const enc = await toTf(params.encoder);
+  const dec = await toTf(params.decoder);
+  for (const t of [...params.encoder.values(), ...params.decoder.values()]) t.dispose();
+  cpu.dispose();
+  const eps = config.logit_laplace_eps;
+  const images = tf.randomUniform([n, S, S, 3]) as tf.Tensor4D;
+  const tokens = tf.tensor3d(randomTokens(n, 3), [n, grid, grid], 'int32');
+  const impl = `tfjs-backend-wasm ${tf.version_core} (${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'threads' : 'one thread'})`;
+  await time('encode', impl, n, async () => {
+    const z = tf.tidy(() =>
+      tf.argMax(tfEncoder(enc, tf.add(tf.mul(images, 1 - 2 * eps), eps) as tf.Tensor4D), 3),
+    );
+    await z.data();
+    z.dispose();
+  });
+  await time('decode', impl, n, async () => {
+    const x = tf.tidy(() => {
+      const z = tf.cast(tf.oneHot(tokens, V), 'float32') as tf.Tensor4D; // [n, 32, 32, V]
+      const stats = tfDecoder(dec, z); // [n, 256, 256, 6]
+      const mu = tf.slice(stats, [0, 0, 0, 0], [n, S, S, 3]);
+      return tf.clipByValue(tf.div(tf.sub(tf.sigmoid(mu), eps), 1 - 2 * eps), 0, 1);
+    });
+    await x.data();
+    x.dispose();
+  });
+  images.dispose();
+  tokens.dispose();
+  for (const { w, b } of [...enc.values(), ...dec.values()]) {
+    w.dispose();
+    b.dispose();
+  }
+}
+
+// --- run ----------------------------------------------------------------------------------------
+
+console.log(
+  `DALL-E dVAE, official config (vocab ${V}, n_hid 256), random weights; encode ${(encodeFlops / 1e9).toFixed(1)} GFLOP, decode ${(decodeFlops / 1e9).toFixed(1)} GFLOP per image (convs); ${warmup} warm-up + ${runs} timed runs`,
+);
+if (!args['skip-cpu']) {
+  const cpu = await createBackend('cpu');
+  await ours(cpu, `ours (${cpu.name})`, batch);
+  cpu.dispose();
+}
+if (!args['skip-tfjs']) await tfjsPeer(batch);
+if (!args['skip-webgpu']) {
+  const envHelper = '@vl/vitest-config/webgpu-env';
+  try {
+    const { exposeSoftwareVulkan } = (await import(envHelper)) as { exposeSoftwareVulkan(): void };
+    exposeSoftwareVulkan();
+  } catch {
+    // Not installed: rely on the system's Vulkan drivers.
+  }
+  let gpu: Backend | undefined;
+  try {
+    gpu = await createBackend('webgpu', {
+      webgpu: {
+        powerPreference: 'high-performance',
+        dawnOptions: ['enable-dawn-features=disable_robustness'],
+      },
+    });
+  } catch (e) {
+    const why = `webgpu: skipped (${(e as Error).message})`;
+    console.log(why);
+    notes.push(why);
+  }
+  if (gpu) {
+    if (/lavapipe|llvmpipe|swiftshader/i.test(gpu.name)) {
+      notes.push(
+        `webgpu ran on a software Vulkan driver (${gpu.name}) on this CPU, batch ${gpuBatch}: not a GPU number`,
+      );
+    }
+    await ours(gpu, `ours (${gpu.name})`, gpuBatch);
+    gpu.dispose();
+  }
+}
+
+const rows: string[][] = [
+  ['case', 'implementation', 'batch', 'median ms', 'ms/image', 'GFLOP/s', 'x ours cpu'],
+];
+for (const name of ['encode', 'decode']) {
+  const group = cases.filter((c) => c.name === name);
+  const base = group.find((c) => c.impl.startsWith('ours (cpu'));
+  for (const c of group) {
+    rows.push([
+      name,
+      c.impl,
+      String(c.batch),
+      c.medianMs.toFixed(0),
+      c.msPerImage.toFixed(0),
+      c.gflops.toFixed(1),
+      base ? (c.msPerImage / base.msPerImage).toFixed(2) : '-',
+    ]);
+  }
+}
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+const line = (r: string[]) =>
+  `| ${r.map((v, i) => (i >= 2 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join(' | ')} |`;
+console.log(`\n${line(rows[0]!)}`);
+console.log(`|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`);
+for (const r of rows.slice(1)) console.log(line(r));
+for (const n of notes) console.log(`note: ${n}`);
+console.log('x ours cpu: ms per image relative to ours on the CPU (above 1 is slower than ours)');
+
+const cpus = os.cpus();
+const outFile = args.out ?? join(here, 'results/dvae.json');
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(
+  outFile,
+  `${JSON.stringify(
+    {
+      machine: `${cpus[0]?.model ?? 'cpu'} x${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}, load ${os.loadavg()[0]!.toFixed(1)}`,
+      date: new Date().toISOString(),
+      config: 'official (dall_e defaults), random weights, 256x256 <-> 32x32',
+      gflopPerImage: { encode: encodeFlops / 1e9, decode: decodeFlops / 1e9 },
+      runs,
+      warmup,
+      notes,
+      cases: cases.map((c) => ({
+        ...c,
+        medianMs: Number(c.medianMs.toFixed(1)),
+        msPerImage: Number(c.msPerImage.toFixed(1)),
+        gflops: Number(c.gflops.toFixed(2)),
+        runsMs: c.runsMs.map((t) => Number(t.toFixed(1))),
+      })),
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(`wrote ${outFile}`);
