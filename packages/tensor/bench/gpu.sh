@@ -9,7 +9,8 @@
 # 1. the matmul tests on the GPU, every tile configuration included (VL_MATMUL_ALL_CONFIGS=1);
 # 2. the matmul benchmark: tile-configuration sweep at 4096^3 (plus GEMV configurations), then
 #    vl (default and best configuration) against tfjs-backend-webgpu at 1024^3, 2048^3, 4096^3 and
-#    decode-time 1 x n x n products, with Dawn's robustness checks off (as a production app would
+#    decode-time 1 x n x n products (f32, f16, and q8/q4 weights up to 16384^2, as GB/s of weight
+#    bytes: compare with the GPU's memory bandwidth), with Dawn's robustness checks off (as a production app would
 #    run it); then 4096^3 once more with Dawn's defaults.
 # Results go to bench/results/ (and to $OUT when set); logs to bench/results/gpu-*.log.
 set -uo pipefail
@@ -43,7 +44,7 @@ bench=(node --conditions=source --import tsx bench/matmul-webgpu.ts)
 sweep=(--sweep)
 if [ -n "${SWEEP_ONLY:-}" ]; then sweep+=(--sweep-only "$SWEEP_ONLY"); fi
 if [ -z "${QUICK:-}" ]; then
-  step tests 300 env VL_MATMUL_ALL_CONFIGS=1 npx vitest run --project node test/matmul.test.ts
+  step tests 300 env VL_MATMUL_ALL_CONFIGS=1 npx vitest run --project node test/matmul.test.ts test/quantize.test.ts
   step matmul 600 "${bench[@]}" --sizes "$sizes" "${sweep[@]}" --gemv
   step matmul-robust 300 "${bench[@]}" --sizes "$largest" --dawn none --reps 3 \
     --out "$results/matmul-webgpu-robust.json"

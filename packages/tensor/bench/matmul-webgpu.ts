@@ -7,7 +7,9 @@
 //   --sweep                  time every tile configuration in SWEEP at the largest size first, then
 //                            run the comparison with the fastest one (and the default)
 //   --sweep-only 0,13        sweep only these entries of SWEEP (a software adapter compiles slowly)
-//   --gemv                   also decode-time products: [1, n] @ [n, n]^T in f32 and with f16 weights
+//   --gemv                   also decode-time products: [1, n] @ [n, n]^T in f32 and with f16 weights,
+//                            and with q8/q4 weights at --gemv-sizes (default 4096,8192,16384),
+//                            reported as GB/s of weight bytes read
 //   --no-tfjs                skip the tfjs baseline
 //   --dawn <toggles>         Dawn instance options, comma-separated (default
 //                            enable-dawn-features=disable_robustness,disable_workgroup_init; "none" for none)
@@ -32,6 +34,7 @@ import {
   tensor,
 } from '../src/index.node.js';
 import { f32ToF16 } from '../src/dtype.js';
+import { quantizeArray } from '../src/kernels/quantize/codec.js';
 import {
   DEFAULT_LARGE,
   type GemmTileConfig,
@@ -48,6 +51,7 @@ function arg(name: string, fallback: string): string {
 const flag = (name: string) => process.argv.includes(`--${name}`);
 
 const SIZES = arg('sizes', '1024,2048,4096').split(',').map(Number);
+const GEMV_SIZES = arg('gemv-sizes', '4096,8192,16384').split(',').map(Number);
 const REPS = Number(arg('reps', '5'));
 const TARGET_MS = Number(arg('target-ms', '300'));
 const DAWN = arg('dawn', 'enable-dawn-features=disable_robustness,disable_workgroup_init');
@@ -89,7 +93,7 @@ interface Case {
   k: number;
   n: number;
   transposeB: boolean;
-  bDtype: 'f32' | 'f16';
+  bDtype: 'f32' | 'f16' | 'q8' | 'q4';
 }
 
 interface Impl {
@@ -112,6 +116,8 @@ interface Result {
   impl: string;
   medianMs: number;
   gflops: number;
+  /** Decode shapes: GB/s of weight bytes read. */
+  weightGBs?: number;
   maxRelDiff?: number;
   config?: GemmTileConfig;
 }
@@ -143,7 +149,9 @@ function vlImpl(backend: Backend, label: string, config?: GemmTileConfig, gemv?:
       const tb =
         c.bDtype === 'f16'
           ? tensor(Uint16Array.from(b, f32ToF16), bShape, { backend, dtype: 'f16' })
-          : tensor(b, bShape, { backend });
+          : c.bDtype === 'q8' || c.bDtype === 'q4'
+            ? tensor(quantizeArray(b, c.bDtype), bShape, { backend, dtype: c.bDtype })
+            : tensor(b, bShape, { backend });
       let last: Tensor | undefined;
       return {
         queue(iters) {
@@ -268,14 +276,30 @@ async function main(): Promise<void> {
       cases.push({ name: `1x${n}x${n} f32 (b [N, K])`, m: 1, k: n, n, transposeB: true, bDtype: 'f32' });
       cases.push({ name: `1x${n}x${n} f16 b (b [N, K])`, m: 1, k: n, n, transposeB: true, bDtype: 'f16' });
     }
+    // Quantized weights (the LLM decode case), up to sizes where the weight read dominates the
+    // dispatch: GB/s of weight bytes against the GPU's memory bandwidth is the figure of merit.
+    for (const n of GEMV_SIZES) {
+      for (const bDtype of ['f32', 'q8', 'q4'] as const) {
+        if (bDtype === 'f32' && SIZES.includes(n)) continue;
+        cases.push({ name: `1x${n}x${n} ${bDtype} b (b [N, K])`, m: 1, k: n, n, transposeB: true, bDtype });
+      }
+    }
   }
   const inputs = (c: Case) => [random(c.m * c.k, c.m * 31 + c.k), random(c.k * c.n, c.n * 17 + 5)] as const;
   const results: Result[] = [];
   const report = (c: Case, impl: string, ms: number, extra: Partial<Result> = {}) => {
     const gflops = (2 * c.m * c.n * c.k) / (ms * 1e6);
-    results.push({ name: c.name, impl, medianMs: ms, gflops, ...extra });
+    // Decode shapes: bytes of b read per product (values and scales), as GB/s. tfjs always reads f32.
+    const perValue = { f32: 4, f16: 2, q8: 1.125, q4: 0.625 }[impl.startsWith('tfjs') ? 'f32' : c.bDtype];
+    const weightGBs = c.m === 1 ? (perValue * c.n * c.k) / (ms * 1e6) : undefined;
+    results.push({ name: c.name, impl, medianMs: ms, gflops, ...(weightGBs ? { weightGBs } : {}), ...extra });
     const diff = extra.maxRelDiff !== undefined ? `  max rel diff ${extra.maxRelDiff.toExponential(1)}` : '';
-    const rate = gflops >= 1000 ? `${(gflops / 1000).toFixed(2)} TFLOP/s` : `${gflops.toFixed(1)} GFLOP/s`;
+    const rate =
+      weightGBs !== undefined
+        ? `${weightGBs.toFixed(1)} GB/s`
+        : gflops >= 1000
+          ? `${(gflops / 1000).toFixed(2)} TFLOP/s`
+          : `${gflops.toFixed(1)} GFLOP/s`;
     console.log(
       `${c.name.padEnd(28)} ${impl.padEnd(48)} ${ms.toFixed(3).padStart(10)} ms ${rate.padStart(15)}${diff}`,
     );

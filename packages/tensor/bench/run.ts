@@ -21,6 +21,7 @@ function suite(file: string, args: string[] = []): void {
 }
 
 suite('matmul-cpu.ts');
+suite('gemv-cpu.ts');
 suite('ops-cpu.ts');
 let software = true;
 try {
@@ -28,7 +29,7 @@ try {
   software = /llvmpipe|swiftshader|software/i.test(gpu.name);
   gpu.dispose();
   suite('dispatch-webgpu.ts');
-  suite('matmul-webgpu.ts', software ? ['--sizes', '256,512', '--gemv'] : ['--gemv']);
+  suite('matmul-webgpu.ts', software ? ['--sizes', '256,512', '--gemv', '--gemv-sizes', '1024'] : ['--gemv']);
 } catch (e) {
   console.log(`\n(no WebGPU adapter: GPU suites not run: ${(e as Error).message})`);
 }

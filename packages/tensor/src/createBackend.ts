@@ -72,6 +72,10 @@ async function createCpuBackend(options: CpuOptions = {}): Promise<CpuBackend> {
     ...rest,
     accelerated: acceleration.accelerated,
     description: rest.description ?? acceleration.description,
+    onRelease: (handle) => {
+      acceleration.release(handle);
+      rest.onRelease?.(handle);
+    },
     onDispose: () => {
       acceleration.dispose();
       rest.onDispose?.();

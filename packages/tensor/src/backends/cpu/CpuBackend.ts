@@ -24,6 +24,8 @@ export interface CpuBackendOptions {
   description?: string;
   /** Called by dispose() to release worker threads and WASM memory. */
   onDispose?: () => void;
+  /** Called when a tensor's host array is released (accelerated kernels drop what they keep for it). */
+  onRelease?: (handle: TypedArray) => void;
 }
 
 /** The CPU backend: host typed arrays; every kernel's reference implementation, or a faster one. */
@@ -35,11 +37,13 @@ export class CpuBackend implements Backend {
   #liveBytes = 0;
   readonly #accelerated: ReadonlyMap<string, CpuAccelerated>;
   readonly #onDispose: (() => void) | undefined;
+  readonly #onRelease: ((handle: TypedArray) => void) | undefined;
 
   constructor(options: CpuBackendOptions = {}) {
     this.name = `cpu (${options.description ?? 'js'})`;
     this.#accelerated = options.accelerated ?? new Map();
     this.#onDispose = options.onDispose;
+    this.#onRelease = options.onRelease;
   }
 
   get disposed(): boolean {
@@ -63,6 +67,7 @@ export class CpuBackend implements Backend {
   }
 
   release(handle: unknown): void {
+    this.#onRelease?.(handle as TypedArray);
     this.#liveBuffers--;
     this.#liveBytes -= (handle as TypedArray).byteLength;
   }

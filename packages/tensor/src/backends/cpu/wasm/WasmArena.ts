@@ -4,7 +4,11 @@
 //   control slots            one 64-byte slot per worker (job sequence, descriptor, done, status)
 //   descriptor               the job the C code reads (layout: DESC in wasmMatmul.ts)
 //   per thread               packing workspace; per worker a private stack
+//   resident region          weights kept across calls (quantized weights, which never change)
 //   dynamic region           A, B, bias, C and the batch table of the current call
+//
+// The resident region is a first-fit allocator with coalescing free blocks; the dynamic region
+// starts where it ends, so it moves up when a weight is added (it holds nothing between calls).
 //
 // The dynamic region is reused by every call and grows (never shrinks) to the largest call seen:
 // allocating per call would only churn, and a shared memory cannot shrink anyway.
@@ -38,6 +42,12 @@ export class WasmArena {
   readonly #dynamicBase: number;
   #f32: Float32Array | undefined;
   #i32: Int32Array | undefined;
+  /** End of the resident region (= start of the dynamic region). */
+  #residentEnd: number;
+  /** Free blocks inside the resident region: offset -> bytes. */
+  readonly #free = new Map<number, number>();
+  /** Live resident blocks: offset -> bytes. */
+  readonly #used = new Map<number, number>();
 
   constructor(options: ArenaOptions) {
     const { heapBase, threads, workspaceBytes, descBytes } = options;
@@ -47,6 +57,7 @@ export class WasmArena {
     this.#workspaceBytes = alignUp(workspaceBytes);
     this.#stackBase = this.#workspaceBase + threads * this.#workspaceBytes;
     this.#dynamicBase = this.#stackBase + threads * WORKER_STACK_BYTES;
+    this.#residentEnd = this.#dynamicBase;
     const initial = Math.ceil(this.#dynamicBase / PAGE) + 16; // + 1 MiB for small calls
     this.memory = new WebAssembly.Memory({ initial, maximum: MAX_PAGES, shared: options.shared });
   }
@@ -73,12 +84,62 @@ export class WasmArena {
    */
   layout(sizes: readonly number[]): number[] | undefined {
     const offsets: number[] = [];
-    let end = this.#dynamicBase;
+    let end = this.#residentEnd;
     for (const size of sizes) {
       offsets.push(end);
       end = alignUp(end + size + ALIGN);
     }
     return this.#ensure(end) ? offsets : undefined;
+  }
+
+  /**
+   * Allocates `bytes` in the resident region (kept until {@link freeResident}); returns the byte
+   * offset, or undefined when memory cannot grow enough.
+   */
+  allocResident(bytes: number): number | undefined {
+    const size = alignUp(bytes + ALIGN); // slack, as in layout()
+    for (const [ptr, free] of this.#free) {
+      if (free < size) continue;
+      this.#free.delete(ptr);
+      if (free > size) this.#free.set(ptr + size, free - size);
+      this.#used.set(ptr, size);
+      return ptr;
+    }
+    const ptr = this.#residentEnd;
+    if (!this.#ensure(ptr + size)) return undefined;
+    this.#residentEnd = ptr + size;
+    this.#used.set(ptr, size);
+    return ptr;
+  }
+
+  /** Frees a block from {@link allocResident} (merging free neighbours; the region shrinks at its end). */
+  freeResident(ptr: number): void {
+    let size = this.#used.get(ptr);
+    if (size === undefined) return;
+    this.#used.delete(ptr);
+    let start = ptr;
+    const after = this.#free.get(start + size);
+    if (after !== undefined) {
+      this.#free.delete(start + size);
+      size += after;
+    }
+    for (const [p, s] of this.#free) {
+      if (p + s === start) {
+        this.#free.delete(p);
+        start = p;
+        size += s;
+        break;
+      }
+    }
+    if (start + size === this.#residentEnd) this.#residentEnd = start;
+    else this.#free.set(start, size);
+  }
+
+  /** Bytes held by resident blocks. */
+  get residentBytes(): number {
+    let bytes = 0;
+    for (const s of this.#used.values()) bytes += s;
+    return bytes;
   }
 
   #ensure(bytes: number): boolean {

@@ -29,6 +29,8 @@ export interface CpuAcceleration {
   readonly description: string;
   /** Stops the worker threads (so that a Node process can exit) and drops the memory. */
   dispose(): void;
+  /** Frees what the kernels keep for a host array (a resident weight copy); for `CpuBackend`'s `onRelease`. */
+  release(handle: unknown): void;
 }
 
 /** Logical CPUs: navigator.hardwareConcurrency in browsers (and Node >= 21), node:os in Node 20. */
@@ -63,6 +65,7 @@ function warmUp(matmul: CpuAccelerated): void {
  * const acceleration = await createCpuAcceleration({ threads: 2 });
  * const backend = new CpuBackend({
  *   accelerated: acceleration.accelerated,
+ *   onRelease: acceleration.release,
  *   description: acceleration.description, // "wasm-simd, 2 threads"
  *   onDispose: acceleration.dispose,
  * });
@@ -78,7 +81,7 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
   const shared = sharedMemoryAvailable();
   const threads = shared && canBlock() ? Math.min(requested, MAX_THREADS) : 1;
   const loaded = await loadMatmulModule({ shared, relaxed: options.relaxedSimd ?? true });
-  if (!loaded) return { accelerated: new Map(), description: 'js', dispose() {} };
+  if (!loaded) return { accelerated: new Map(), description: 'js', dispose() {}, release() {} };
   const { module, flavor } = loaded;
 
   // A throwaway instance tells the sizes the layout needs.
@@ -115,6 +118,9 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
   return {
     accelerated,
     description: `wasm-${flavor}, ${used} thread${used === 1 ? '' : 's'}`,
+    release: (handle) => {
+      if (!disposed) matmul.release(handle);
+    },
     dispose() {
       if (disposed) return;
       disposed = true;

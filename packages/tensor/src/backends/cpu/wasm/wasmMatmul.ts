@@ -44,8 +44,35 @@ const KIND = { gemm: 0, q8Gemv: 1, q4Gemv: 2, q8Dequant: 3, q4Dequant: 4 } as co
  * threaded) and the packed GEMM runs, which re-reads them from cache per block of rows.
  */
 export const QUANT_GEMV_MAX_M = 8;
-/** Floats of the GEMV's scratch row (the packed-A part of a thread's workspace, MC * KC). */
-const QUANT_SCRATCH_FLOATS = 128 * 256;
+
+/**
+ * Writes the GEMV's A (`rows` x `k` f32) at byte `ptr` of `memory` as int16 with one f32 scale per
+ * block of 32 (all rows' values, then all their scales): `x ~ xq * scale`, `scale = max|x| / 32767`,
+ * so matmul.c multiplies int8 weights by exact int16 dot products (see there).
+ */
+function writeInt16Blocks(
+  memory: ArrayBuffer,
+  ptr: number,
+  x: Float32Array,
+  rows: number,
+  k: number,
+  evensFirst: boolean,
+): void {
+  const xq = new Int16Array(memory, ptr, rows * k);
+  const xs = new Float32Array(memory, ptr + rows * k * 2, (rows * k) / 32);
+  for (let b = 0; b < (rows * k) / 32; b++) {
+    let amax = 0;
+    for (let i = b * 32; i < b * 32 + 32; i++) amax = Math.max(amax, Math.abs(x[i]!));
+    const scale = amax / 32767;
+    xs[b] = scale;
+    const inv = scale > 0 ? 1 / scale : 0;
+    // For q4 the block's even-indexed values come first, then the odd ones (the nibble order).
+    for (let i = 0; i < 32; i++) {
+      const to = evensFirst ? (i >> 1) + (i & 1) * 16 : i;
+      xq[b * 32 + to] = Math.round(x[b * 32 + i]! * inv);
+    }
+  }
+}
 
 /** What the accelerated matmul runs on. */
 export interface WasmMatmulContext {
@@ -65,8 +92,35 @@ const isF32 = (t: HostTensor | undefined): t is HostTensor & { data: Float32Arra
  * The `matmul` kernel on WebAssembly SIMD. Handles f32 `a`, `b` and optional f32 bias `[N]`;
  * returns undefined for anything else (f16 weights, odd shapes) so the reference runs instead.
  */
-export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated {
+export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
+  /** Drops the resident copy of a host array (its tensor was released). */
+  release(data: unknown): void;
+} {
   const { arena, exports, workers, threads } = ctx;
+  // Quantized weights are copied into the memory once and stay there, found by their host array:
+  // nothing writes a quantized tensor's array in place (the engine lets only matmul and dequantize
+  // read them), so the copy cannot go stale. Freed when the tensor is released (release(), called
+  // by the CPU backend) or, for one that is never disposed, when its array is collected.
+  const resident = new WeakMap<Uint32Array, number>();
+  const collected = new FinalizationRegistry<number>((ptr) => arena.freeResident(ptr));
+  const residentWeight = (data: Uint32Array): number | undefined => {
+    let ptr = resident.get(data);
+    if (ptr !== undefined) return ptr;
+    ptr = arena.allocResident(data.byteLength);
+    if (ptr === undefined) return undefined;
+    new Uint32Array(arena.memory.buffer, ptr, data.length).set(data);
+    resident.set(data, ptr);
+    collected.register(data, ptr, data);
+    return ptr;
+  };
+  const release = (data: unknown): void => {
+    if (!(data instanceof Uint32Array)) return;
+    const ptr = resident.get(data);
+    if (ptr === undefined) return;
+    resident.delete(data);
+    collected.unregister(data);
+    arena.freeResident(ptr);
+  };
   const packBFloats = exports.pack_b_floats();
   const runJob = (parts: number) => {
     if (parts > 1 && workers) workers.run(arena.descPtr, parts, () => exports.run(arena.descPtr, 0));
@@ -160,18 +214,22 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated {
     if (!plan || !out || plan.aOffsets.length !== 1 || plan.k % 32 !== 0) return undefined;
     const { m, n, k } = plan;
     const q4 = b.dtype === 'q4';
-    const gemv = m <= QUANT_GEMV_MAX_M && (m === 1 || k <= QUANT_SCRATCH_FLOATS);
+    const gemv = m <= QUANT_GEMV_MAX_M;
+    // Non-finite activations would not survive the int16 conversion: the reference takes those.
+    if (gemv && !a.data.every(Number.isFinite)) return undefined;
+    const weightPtr = residentWeight(b.data);
     const regions = arena.layout([
-      a.data.length * 4,
-      b.data.byteLength,
+      gemv ? m * k * 2 + (m * k) / 8 : 0,
+      weightPtr === undefined ? b.data.byteLength : 0,
       bias ? (n + BIAS_PAD) * 4 : 0,
       (gemv ? m * n : n * k) * 4,
       3 * 4,
     ]);
     if (!regions) return undefined;
-    const [aPtr, bPtr, biasPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
-    arena.f32.set(a.data, aPtr >> 2);
-    new Uint32Array(arena.memory.buffer, bPtr, b.data.length).set(b.data);
+    const [aPtr, copyPtr, biasPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
+    if (gemv) writeInt16Blocks(arena.memory.buffer, aPtr, a.data, m, k, q4);
+    const bPtr = weightPtr ?? copyPtr;
+    if (weightPtr === undefined) new Uint32Array(arena.memory.buffer, bPtr, b.data.length).set(b.data);
     if (bias) arena.f32.set(bias.data, biasPtr >> 2);
     const i32 = arena.i32;
     i32[(tablePtr >> 2) + 0] = aPtr;
@@ -200,8 +258,9 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated {
     return f32Matmul([a, { data: w, shape: b.shape, dtype: 'f32' }, ...inputs.slice(2)], attrs, outputs);
   };
 
-  return (inputs, attrs, outputs) =>
+  const matmul: CpuAccelerated = (inputs, attrs, outputs) =>
     inputs[1]?.dtype === 'q8' || inputs[1]?.dtype === 'q4'
       ? quantizedMatmul(inputs, attrs, outputs)
       : f32Matmul(inputs, attrs, outputs);
+  return Object.assign(matmul, { release });
 }
