@@ -41,3 +41,17 @@ export type { VlmImage, VlmModelParts, VlmPrompt, VlmTextPrompt, VlmTokenPrompt 
 export { loadVlm, preprocessOptionsOf } from './task/loadVlm.js';
 export type { LoadVlmOptions, VlmCheckpoint } from './task/loadVlm.js';
 export type { GenerateOptions, GeneratedToken } from './task/generateTokens.js';
+
+// --- training (src/train/) ---
+export { initLlavaParams, visionTowerFromClip } from './train/initLlavaParams.js';
+export type { InitLlavaOptions } from './train/initLlavaParams.js';
+export { IGNORE_INDEX, VlmTrainer, packVlmExamples, vlmLoss } from './train/VlmTrainer.js';
+export type { PackVlmOptions, VlmBatch, VlmSegment, VlmTrainerOptions } from './train/VlmTrainer.js';
+export { vlmCheckpointFiles } from './train/vlmCheckpointFiles.js';
+export type { VlmCheckpointFiles, VlmCheckpointOptions } from './train/vlmCheckpointFiles.js';
+export {
+  LLAVA_CHAT_TEMPLATE,
+  WORD_TOKENIZER_SPECIALS,
+  wordTokenizerFiles,
+} from './train/wordTokenizerFiles.js';
+export type { VlmTokenizerFiles, WordTokenizerOptions } from './train/wordTokenizerFiles.js';

@@ -1,0 +1,234 @@
+// Next-token training of a LLaVA model as LLaVA's instruction tuning does it: the whole sequence
+// (image tokens, prompt, answer) runs through the model in one pass without a KV cache, and the
+// cross-entropy counts only the tokens the model should learn to say (the answers and their end
+// token); the prompt and the image positions are context. The vision tower is frozen by default,
+// as in both LLaVA stages: its params stay off the tape and out of the optimizer, so no gradient is
+// computed for them at all.
+import {
+  AdamW,
+  type AdamWOptions,
+  type Tensor,
+  clipGradNorm,
+  crossEntropy,
+  isBiasOrNorm,
+  reshape,
+  tensor,
+  tidy,
+  valueAndGrad,
+} from '@vl/tensor';
+import { type LlavaConfig, imageTokenCount } from '../model/config.js';
+import { type TokenRows, llavaForward } from '../model/llava.js';
+
+/** The label of a position that does not count in the loss (PyTorch's `ignore_index`). */
+export const IGNORE_INDEX = -100;
+
+/** One piece of a training sequence: context (`learn` false: a prompt, an image placeholder) or what the model should say. */
+export interface VlmSegment {
+  ids: readonly number[];
+  /** Count these tokens in the loss (default false). */
+  learn?: boolean;
+}
+
+/** A training batch: token rows with HF-style labels, and the images' pixels. */
+export interface VlmBatch {
+  /** `[B, T]` token ids, image placeholders expanded (`imageTokenCount(config)` per image). */
+  inputIds: TokenRows;
+  /**
+   * `[B, T]` as HF's `labels`: the id at a position the loss counts, {@link IGNORE_INDEX}
+   * elsewhere; the model learns to predict `labels[t]` from the tokens before `t` (shifted inside).
+   */
+  labels: TokenRows;
+  /** Normalized pixels `[N, 3, S, S]` of the images, in placeholder order. */
+  pixelValues?: Tensor;
+}
+
+/** Options of {@link packVlmExamples}. */
+export interface PackVlmOptions {
+  /** The id right padding uses (never learned). */
+  padTokenId: number;
+}
+
+/**
+ * Packs training sequences into a right-padded batch: each sequence is its segments in order, one
+ * image placeholder (`config.image_token_index`) expands to `imageTokenCount(config)` positions,
+ * and the labels keep the ids of the `learn` segments only. Right padding needs no attention mask
+ * under a causal decoder: real tokens never see the padding after them.
+ *
+ * @example
+ * ```ts
+ * const prompt = tokenizer.encode('USER: <image>\nwhat color is the circle? ASSISTANT:');
+ * const answer = [...tokenizer.encode('red', { addSpecialTokens: false }), eosId];
+ * const { inputIds, labels } = packVlmExamples([[{ ids: prompt }, { ids: answer, learn: true }]], config, { padTokenId: 0 });
+ * ```
+ */
+export function packVlmExamples(
+  examples: readonly (readonly VlmSegment[])[],
+  config: LlavaConfig,
+  options: PackVlmOptions,
+): { inputIds: Int32Array[]; labels: Int32Array[] } {
+  const imageId = config.image_token_index;
+  const per = imageTokenCount(config);
+  const rows = examples.map((segments, b) => {
+    const ids: number[] = [];
+    const labels: number[] = [];
+    segments.forEach((s, j) => {
+      for (const id of s.ids) {
+        if (id === imageId) {
+          if (s.learn)
+            throw new RangeError(`packVlmExamples: example ${b} segment ${j} learns an image placeholder`);
+          for (let k = 0; k < per; k++) {
+            ids.push(id);
+            labels.push(IGNORE_INDEX);
+          }
+        } else {
+          ids.push(id);
+          labels.push(s.learn ? id : IGNORE_INDEX);
+        }
+      }
+    });
+    return { ids, labels };
+  });
+  const T = Math.max(0, ...rows.map((r) => r.ids.length));
+  const max = config.text_config.max_position_embeddings;
+  if (T > max)
+    throw new RangeError(
+      `packVlmExamples: a sequence has ${T} tokens, more than max_position_embeddings ${max}`,
+    );
+  const inputIds = rows.map((r) => {
+    const row = new Int32Array(T).fill(options.padTokenId);
+    row.set(r.ids);
+    return row;
+  });
+  const labels = rows.map((r) => {
+    const row = new Int32Array(T).fill(IGNORE_INDEX);
+    row.set(r.labels);
+    return row;
+  });
+  return { inputIds, labels };
+}
+
+/**
+ * The mean next-token cross-entropy of a batch over the positions its labels count (logits at `t`
+ * against `labels[t + 1]`), through the whole model in one pass without a KV cache.
+ *
+ * @example
+ * ```ts
+ * const loss = vlmLoss(params, { inputIds, labels, pixelValues }, config); // scalar
+ * ```
+ */
+export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, config: LlavaConfig): Tensor {
+  const { inputIds, labels } = batch;
+  const B = inputIds.length;
+  const T = inputIds[0]?.length ?? 0;
+  if (labels.length !== B)
+    throw new RangeError(`vlmLoss: labels has ${labels.length} rows but inputIds has ${B}`);
+  const targets = new Int32Array(B * T).fill(IGNORE_INDEX);
+  let counted = 0;
+  for (let b = 0; b < B; b++) {
+    const row = labels[b]!;
+    if (row.length !== T)
+      throw new RangeError(`vlmLoss: labels row ${b} has ${row.length} entries, inputIds rows have ${T}`);
+    for (let t = 0; t + 1 < T; t++) {
+      const y = row[t + 1]!;
+      targets[b * T + t] = y;
+      if (y !== IGNORE_INDEX) counted++;
+    }
+  }
+  if (counted === 0)
+    throw new RangeError('vlmLoss: no label counts in the loss (every label is IGNORE_INDEX)');
+  const logits = llavaForward(params, inputIds, batch.pixelValues, config); // [B, T, V]
+  const V = config.text_config.vocab_size;
+  const y = tensor(targets, [B * T], { backend: logits.backend, dtype: 'i32' }); // [B * T]
+  return crossEntropy(reshape(logits, [B * T, V]), y, { ignoreIndex: IGNORE_INDEX }); // []
+}
+
+/** Options of {@link VlmTrainer}: AdamW's (default weight decay 0, as LLaVA) plus these. */
+export interface VlmTrainerOptions extends AdamWOptions {
+  /** Clip the global gradient norm to this (default 1; `Infinity` disables). */
+  maxGradNorm?: number;
+  /** Keep the vision tower (`vision_tower.*`) as it is (default true, as LLaVA trains). */
+  freezeVisionTower?: boolean;
+}
+
+/**
+ * Trains LLaVA params on {@link VlmBatch}es with {@link vlmLoss}, AdamW (no weight decay on biases
+ * and norms) and gradient clipping. With `freezeVisionTower` (the default) the tower's params are
+ * neither differentiated nor updated. The trainer owns `params` from now on: each step replaces the
+ * trained tensors; read the current ones from {@link VlmTrainer.params}.
+ *
+ * @example
+ * ```ts
+ * const trainer = new VlmTrainer(initLlavaParams(config, { backend }), config, { lr: 1e-3 });
+ * for (const batch of batches) console.log(await trainer.step(batch));
+ * const model = new VlmModel({ config, params: trainer.params, backend, tokenizer });
+ * trainer.dispose(); // optimizer state
+ * ```
+ */
+export class VlmTrainer {
+  readonly #tree: Record<string, Tensor>;
+  readonly #frozen: ReadonlyMap<string, Tensor>;
+  readonly #opt: AdamW;
+  readonly #maxGradNorm: number;
+
+  constructor(
+    params: ReadonlyMap<string, Tensor>,
+    readonly config: LlavaConfig,
+    options: VlmTrainerOptions = {},
+  ) {
+    const { maxGradNorm = 1, freezeVisionTower = true, ...adam } = options;
+    const frozen = new Map<string, Tensor>();
+    const tree: Record<string, Tensor> = {};
+    for (const [name, t] of params) {
+      if (freezeVisionTower && name.startsWith('vision_tower.')) frozen.set(name, t);
+      else tree[name] = t;
+    }
+    if (Object.keys(tree).length === 0) throw new Error('VlmTrainer: no params to train');
+    this.#tree = tree;
+    this.#frozen = frozen;
+    this.#maxGradNorm = maxGradNorm;
+    this.#opt = new AdamW({ weightDecay: 0, groups: [{ match: isBiasOrNorm, weightDecay: 0 }], ...adam });
+  }
+
+  /** The current parameters (frozen and trained), by checkpoint name. */
+  get params(): Map<string, Tensor> {
+    return new Map([...this.#frozen, ...Object.entries(this.#tree)]);
+  }
+
+  /** Names of the params the optimizer updates. */
+  get trainedNames(): string[] {
+    return Object.keys(this.#tree);
+  }
+
+  /** Steps taken. */
+  get stepCount(): number {
+    return this.#opt.stepCount;
+  }
+
+  /** The learning rate the next step uses. */
+  get lr(): number {
+    return this.#opt.lr;
+  }
+
+  /** The loss of a batch under the current parameters (no update). */
+  loss(batch: VlmBatch): Tensor {
+    return vlmLoss(this.params, batch, this.config);
+  }
+
+  /** One optimizer step; resolves to the batch's loss before the update. */
+  async step(batch: VlmBatch): Promise<number> {
+    const loss = tidy(() => {
+      const { value, grads } = valueAndGrad(() => vlmLoss(this.params, batch, this.config), this.#tree);
+      if (Number.isFinite(this.#maxGradNorm)) clipGradNorm(grads, this.#maxGradNorm);
+      this.#opt.step(this.#tree, grads);
+      return value;
+    });
+    const v = await loss.item();
+    loss.dispose();
+    return v;
+  }
+
+  /** Frees the optimizer state (the params stay usable through {@link VlmTrainer.params}). */
+  dispose(): void {
+    this.#opt.dispose();
+  }
+}
