@@ -1,0 +1,299 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CLIP_IMAGE_MEAN,
+  CLIP_IMAGE_STD,
+  type PreprocessOptions,
+  loadClip,
+  preprocessToTensor,
+} from '@vl/clip';
+import {
+  type QuestionAnswer,
+  createRandom,
+  generateShapes,
+  hashSeed,
+  shapesVocabulary,
+  trainingSeed,
+} from '@vl/shapes';
+import { type Backend, type Tensor, cosineWithWarmup } from '@vl/tensor';
+import {
+  type LlavaConfig,
+  VlmModel,
+  VlmTokenizer,
+  type VlmSegment,
+  VlmTrainer,
+  initLlavaParams,
+  packVlmExamples,
+  parseLlavaConfig,
+  visionTowerFromClip,
+  vlmCheckpointFiles,
+  wordTokenizerFiles,
+} from '@vl/vlm';
+import { CliError, type CliIo } from '../io.js';
+import { ProgressBar } from '../progress.js';
+
+/** Sizes of the decoder the shapes VLM trains (see {@link shapesVlmConfig}). */
+export interface ShapesVlmSizes {
+  /** Decoder width (default 128). */
+  hidden?: number;
+  /** Decoder layers (default 3). */
+  layers?: number;
+  /** SwiGLU inner width (default 3 * hidden). */
+  intermediate?: number;
+  /** Query heads (default 4). */
+  heads?: number;
+  /** Key/value heads, GQA (default 2). */
+  kvHeads?: number;
+}
+
+/**
+ * The shapes VLM's LLaVA config: the CLIP's vision tower as it is (its penultimate layer's patch
+ * tokens, as LLaVA), a two-layer GELU projector from the CLIP width to the decoder width, and a
+ * small Llama decoder (GQA, SwiGLU, RoPE) over the word tokenizer's vocabulary.
+ *
+ * @example
+ * ```ts
+ * const config = shapesVlmConfig(clip.config.vision_config, tokenizer, { hidden: 128, layers: 3 });
+ * ```
+ */
+export function shapesVlmConfig(
+  visionConfig: LlavaConfig['vision_config'],
+  tokenizer: VlmTokenizer,
+  sizes: ShapesVlmSizes = {},
+): LlavaConfig {
+  const hidden = sizes.hidden ?? 128;
+  const id = (token: string) => {
+    const v = tokenizer.tokenToId(token);
+    if (v === undefined) throw new Error(`shapes VLM: the tokenizer has no ${token}`);
+    return v;
+  };
+  const vocabSize = Math.max(...shapesVocabulary().map(id), id('<image>'), id('</s>')) + 1;
+  return parseLlavaConfig({
+    image_token_index: id('<image>'),
+    projector_hidden_act: 'gelu',
+    vision_feature_layer: -2,
+    vision_feature_select_strategy: 'default',
+    vision_config: visionConfig,
+    text_config: {
+      model_type: 'llama',
+      vocab_size: vocabSize,
+      hidden_size: hidden,
+      intermediate_size: sizes.intermediate ?? 3 * hidden,
+      num_hidden_layers: sizes.layers ?? 3,
+      num_attention_heads: sizes.heads ?? 4,
+      num_key_value_heads: sizes.kvHeads ?? 2,
+      hidden_act: 'silu',
+      max_position_embeddings: 256,
+      rms_norm_eps: 1e-6,
+      rope_theta: 10000,
+      tie_word_embeddings: false,
+      bos_token_id: id('<s>'),
+      eos_token_id: id('</s>'),
+      pad_token_id: id('<pad>'),
+    },
+  });
+}
+
+/**
+ * Up to `count` different questions about one scene, the kinds balanced as `pickQuestion` balances
+ * them (a kind uniformly among those left, then a question of it).
+ *
+ * @example
+ * ```ts
+ * const qs = pickQuestions(sample.questions, createRandom(seed), 3);
+ * ```
+ */
+export function pickQuestions(
+  questions: readonly QuestionAnswer[],
+  random: ReturnType<typeof createRandom>,
+  count: number,
+): QuestionAnswer[] {
+  const left = [...questions];
+  const out: QuestionAnswer[] = [];
+  while (out.length < count && left.length > 0) {
+    const kinds = [...new Set(left.map((q) => q.kind))];
+    const kind = random.pick(kinds);
+    const q = random.pick(left.filter((x) => x.kind === kind));
+    out.push(q);
+    left.splice(left.indexOf(q), 1);
+  }
+  return out;
+}
+
+/**
+ * One training conversation about an image as token segments, in the chat template's format:
+ * `<s>USER: <image>\n{q1} ASSISTANT: {a1}</s>USER: {q2} ASSISTANT: {a2}</s>...`, the answers and
+ * their end tokens learned, the rest context.
+ *
+ * @example
+ * ```ts
+ * const segments = conversationSegments(tokenizer, [{ kind: 'color', question: 'what color is the circle?', answer: 'red' }]);
+ * ```
+ */
+export function conversationSegments(
+  tokenizer: VlmTokenizer,
+  turns: readonly QuestionAnswer[],
+): VlmSegment[] {
+  const eos = tokenizer.tokenToId('</s>')!;
+  const segments: VlmSegment[] = [];
+  turns.forEach((qa, i) => {
+    const prompt =
+      i === 0
+        ? tokenizer.encodeChat(
+            tokenizer.applyChatTemplate([
+              { role: 'user', content: [{ type: 'image' }, { type: 'text', text: qa.question }] },
+            ]),
+          )
+        : tokenizer.encode(`USER: ${qa.question} ASSISTANT:`, { addSpecialTokens: false });
+    segments.push({ ids: prompt });
+    segments.push({ ids: [...tokenizer.encode(qa.answer, { addSpecialTokens: false }), eos], learn: true });
+  });
+  return segments;
+}
+
+/** Salt of the question picks' random stream (training and evaluation). */
+export const QUESTION_STREAM = 0x9a11;
+
+/** Options of {@link trainVlm}. */
+export interface TrainVlmOptions {
+  /** A CLIP checkpoint folder (HF layout, e.g. what `vl train clip` writes): its vision tower is the VLM's. */
+  clip: string;
+  /** Where the VLM checkpoint folder goes (created if missing). */
+  out: string;
+  /** Optimizer steps. */
+  steps: number;
+  /** Images per step. */
+  batchSize: number;
+  /** Peak learning rate (cosine schedule with warmup, down to lr / 20). */
+  lr: number;
+  /** Seed of the weights and of the training stream (`shapesStream(seed)`). */
+  seed: number;
+  /** Image size in pixels; must be the CLIP's `image_size`. */
+  imageSize: number;
+  backend: Backend;
+  /** Progress goes to `io.stderr`. */
+  io: CliIo;
+  signal?: AbortSignal;
+  /** Questions per image, asked as one multi-turn conversation (default 4): more answers learned per image pass. */
+  questionsPerImage?: number;
+  /** Keep the CLIP tower fixed, as LLaVA does (default true); false fine-tunes it with the rest. */
+  freezeVisionTower?: boolean;
+  /** Decoder sizes (default hidden 128, 3 layers, GQA 4/2 heads, SwiGLU 384). */
+  sizes?: ShapesVlmSizes;
+  /** Called after every step (for logs beyond the progress bar). */
+  onStep?: (step: number, loss: number) => void;
+}
+
+/**
+ * Trains the shapes VLM (LLaVA: the given CLIP's vision tower, a projector, a small Llama decoder)
+ * on the shapes world's question/answer pairs and writes an HF LLaVA checkpoint folder that
+ * `loadVlm` (and `vl ask --model <folder>`) reads: `config.json`, `model.safetensors`,
+ * `tokenizer.json` + `tokenizer_config.json` (a word-level tokenizer over `shapesVocabulary()`
+ * with the LLaVA-1.5 chat template `USER: <image>\n{question} ASSISTANT:`),
+ * `preprocessor_config.json` (the CLIP's normalization) and `generation_config.json`. Each step
+ * takes `batchSize` training images (`generateShapes(trainingSeed(seed, i))`), each with
+ * `questionsPerImage` questions picked with balanced kinds; only the answers and their end tokens
+ * count in the loss. Returns the trained model (the caller disposes it; the backend stays the
+ * caller's).
+ *
+ * @example
+ * ```ts
+ * const backend = await createBackend('cpu');
+ * const model = await trainVlm({
+ *   clip: 'packages/shapes/models/clip', out: 'out/vlm', steps: 1200, batchSize: 32, lr: 2e-3,
+ *   seed: 0, imageSize: 64, backend, io: { stdout: process.stdout, stderr: process.stderr },
+ * });
+ * console.log(await evaluateVlmOnShapes(model, { n: 200, size: 64 }));
+ * model.dispose();
+ * ```
+ */
+export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
+  const { clip: clipFolder, out, steps, batchSize, lr, seed, imageSize, backend, io, signal } = options;
+  const turns = options.questionsPerImage ?? 4;
+  let clip: Awaited<ReturnType<typeof loadClip>>;
+  try {
+    clip = await loadClip(clipFolder, { backend, ...(signal ? { signal } : {}) });
+  } catch (e) {
+    throw new CliError(`--clip ${clipFolder}: ${(e as Error).message}`);
+  }
+  const vision = clip.config.vision_config;
+  if (clip.config.vision_resnet || !vision) {
+    clip.dispose();
+    throw new CliError(`--clip ${clipFolder}: the VLM needs a ViT vision tower, not a ResNet`);
+  }
+  if (vision.image_size !== imageSize) {
+    clip.dispose();
+    throw new CliError(
+      `--clip ${clipFolder}: its vision tower takes ${vision.image_size}px images but --size is ${imageSize}`,
+      2,
+    );
+  }
+  const tower = visionTowerFromClip(clip.params);
+  const kept = new Set(tower.values());
+  // The text tower and projections are not needed: free them, keep the vision tower's tensors.
+  for (const t of new Set(clip.params.values())) if (!kept.has(t)) t.dispose();
+  const clipPreprocess: PreprocessOptions = clip.preprocessOptions;
+  const mean = clipPreprocess.mean ?? CLIP_IMAGE_MEAN;
+  const std = clipPreprocess.std ?? CLIP_IMAGE_STD;
+  const preprocess: PreprocessOptions = { size: imageSize, crop: imageSize, mean, std };
+
+  const files = wordTokenizerFiles(shapesVocabulary());
+  const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
+  const config = shapesVlmConfig(vision, tokenizer, options.sizes);
+  const params = initLlavaParams(config, { backend, seed, visionTower: tower });
+  const warmup = Math.min(100, Math.floor(steps / 10));
+  const trainer = new VlmTrainer(params, config, {
+    lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
+    betas: [0.9, 0.98],
+    weightDecay: 0.01,
+    freezeVisionTower: options.freezeVisionTower ?? true,
+  });
+  const pad = config.text_config.pad_token_id ?? 0;
+  const bar = new ProgressBar(io, 'training vlm on shapes');
+  const recent: number[] = [];
+  try {
+    for (let step = 0; step < steps; step++) {
+      signal?.throwIfAborted();
+      const samples = Array.from({ length: batchSize }, (_, i) => {
+        const s = trainingSeed(seed, step * batchSize + i);
+        const sample = generateShapes(s, { size: imageSize });
+        return {
+          image: sample.image, // Its own random stream: the scene's would tie the questions to how the scene was drawn.
+          turns: pickQuestions(sample.questions, createRandom(hashSeed(s, QUESTION_STREAM)), turns),
+        };
+      });
+      const { inputIds, labels } = packVlmExamples(
+        samples.map((s) => conversationSegments(tokenizer, s.turns)),
+        config,
+        { padTokenId: pad },
+      );
+      const pixelValues: Tensor = preprocessToTensor(
+        samples.map((s) => s.image),
+        backend,
+        preprocess,
+      ); // [B, 3, S, S]
+      let loss: number;
+      try {
+        loss = await trainer.step({ inputIds, labels, pixelValues });
+      } finally {
+        pixelValues.dispose();
+      }
+      recent.push(loss);
+      if (recent.length > 20) recent.shift();
+      options.onStep?.(step + 1, loss);
+      bar.update(step + 1, steps, `loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(3)}`);
+    }
+  } catch (e) {
+    trainer.dispose();
+    for (const t of new Set(trainer.params.values())) t.dispose();
+    throw e;
+  }
+  bar.finish();
+  trainer.dispose();
+  const trained = trainer.params;
+
+  await mkdir(out, { recursive: true });
+  const checkpoint = await vlmCheckpointFiles(trained, config, files, { imageMean: mean, imageStd: std });
+  await Promise.all(Object.entries(checkpoint).map(([name, data]) => writeFile(join(out, name), data)));
+  return new VlmModel({ config, params: trained, backend, tokenizer, preprocess });
+}

@@ -1,0 +1,77 @@
+// trainVlm end to end at toy sizes: a CLIP folder as `vl train clip` writes it, a few VLM steps,
+// a checkpoint folder that loadVlm reads back with the same answers, the held-out evaluation's
+// shape, and a CLIP whose image size does not match is refused by name.
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackend } from '@vl/tensor';
+import { loadVlm } from '@vl/vlm';
+import { afterAll, expect, test } from 'vitest';
+import { shapesCaptionData } from '../src/train/captionData.js';
+import { evaluateVlmOnShapes } from '../src/train/evaluateVlm.js';
+import { trainClip } from '../src/train/trainClip.js';
+import { trainVlm } from '../src/train/trainVlm.js';
+
+const backend = await createBackend('cpu');
+const dir = await mkdtemp(join(tmpdir(), 'vl-train-vlm-'));
+afterAll(async () => {
+  backend.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+let log = '';
+const io = { stdout: { write: () => true }, stderr: { write: (s: string) => (log += s) } };
+
+test('trainVlm writes an HF LLaVA folder that loadVlm reads; evaluateVlmOnShapes counts by kind', async () => {
+  const clipDir = join(dir, 'clip');
+  const common = { seed: 0, imageSize: 32, backend, io };
+  (
+    await trainClip({
+      data: shapesCaptionData(0, 32),
+      out: clipDir,
+      steps: 1,
+      batchSize: 2,
+      lr: 1e-3,
+      ...common,
+    })
+  ).dispose();
+  const out = join(dir, 'vlm');
+  const losses: number[] = [];
+  const model = await trainVlm({
+    clip: clipDir,
+    out,
+    steps: 3,
+    batchSize: 2,
+    lr: 1e-3,
+    ...common,
+    questionsPerImage: 2,
+    sizes: { hidden: 32, layers: 1, heads: 4, kvHeads: 2 },
+    onStep: (_, loss) => losses.push(loss),
+  });
+  try {
+    expect(losses).toHaveLength(3);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(log).toMatch(/training vlm on shapes: done/);
+    expect((await readdir(out)).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'preprocessor_config.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    const quality = await evaluateVlmOnShapes(model, { n: 3, size: 32, questionsPerImage: 2 });
+    expect(quality.n).toBe(6);
+    expect(quality.images).toBe(3);
+    const counted = Object.values(quality.byKind).reduce((s, k) => s + k.total, 0);
+    expect(counted).toBe(6);
+    const loaded = await loadVlm(out, { backend });
+    const again = await evaluateVlmOnShapes(loaded, { n: 3, size: 32, questionsPerImage: 2 });
+    expect(again).toEqual(quality);
+    loaded.dispose();
+  } finally {
+    model.dispose();
+  }
+  await expect(
+    trainVlm({ clip: clipDir, out, steps: 1, batchSize: 1, lr: 1e-3, ...common, imageSize: 64 }),
+  ).rejects.toThrow(/takes 32px images but --size is 64/);
+}, 120_000);
