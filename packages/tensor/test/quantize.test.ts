@@ -8,6 +8,8 @@ import {
   add,
   dequantize,
   dequantizeArray,
+  full,
+  kvCacheWriteKernel,
   grad,
   linear,
   matmul,
@@ -16,9 +18,12 @@ import {
   type QuantizedDType,
   quantizeArray,
   quantizeWeight,
+  reshape,
+  runKernel,
   saveSafetensors,
   tensor,
   tidy,
+  zeros,
 } from '../src/index.node.js';
 import { type MatmulActivation, matmulKernel } from '../src/kernels/matmul.js';
 import { WasmArena } from '../src/backends/cpu/wasm/WasmArena.js';
@@ -353,6 +358,53 @@ describe('cpu: quantized weights stay resident in WebAssembly memory', () => {
       wq.dispose();
       want.dispose();
     }
+    x.dispose();
+  });
+});
+
+describe('cpu: f32 weights stay resident from their second use', () => {
+  test('a buffer written in place (a KV cache) is never served stale', async () => {
+    const cpu = others.find((o) => o.label === 'cpu')!.backend;
+    const cache = zeros([1, 1, 8, 32], { backend: cpu });
+    const keys = reshape(cache, [8, 32]); // a view: matmul reads the cache's own array
+    const q = tensor(
+      Float32Array.from({ length: 32 }, (_, i) => i / 32),
+      [1, 32],
+      { backend: cpu },
+    );
+    for (let step = 0; step < 4; step++) {
+      // Twice per step: the second read would hit a resident copy if one were kept.
+      for (let i = 0; i < 2; i++) {
+        const scores = matmul(q, keys, { transposeB: true }); // [1, 8]
+        const got = Array.from(await scores.read());
+        const want = Array.from({ length: 8 }, (_, row) =>
+          row < step ? Array.from({ length: 32 }, (_, c) => (c / 32) * (row + 1)).reduce((x, y) => x + y) : 0,
+        );
+        for (let j = 0; j < 8; j++) expect(got[j], `step ${step} score ${j}`).toBeCloseTo(want[j]!, 4);
+        scores.dispose();
+      }
+      const rows = full([1, 1, 1, 32], step + 1, { backend: cpu });
+      runKernel(kvCacheWriteKernel, [cache, rows], { offset: step });
+      rows.dispose();
+    }
+    for (const t of [q, keys, cache]) t.dispose();
+  });
+
+  test('weights give the same results before and after they become resident', async () => {
+    const cpu = others.find((o) => o.label === 'cpu')!.backend;
+    const w = tensor(randomWeights(70 * 96, 11), [70, 96], { backend: cpu });
+    const x = tensor(
+      Float32Array.from({ length: 5 * 96 }, (_, i) => Math.cos(i)),
+      [5, 96],
+      { backend: cpu },
+    );
+    const first = await linear(x, w).read();
+    for (let i = 0; i < 3; i++) {
+      const y = linear(x, w);
+      expect(Array.from(await y.read())).toEqual(Array.from(first));
+      y.dispose();
+    }
+    w.dispose();
     x.dispose();
   });
 });

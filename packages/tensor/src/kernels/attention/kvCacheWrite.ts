@@ -1,6 +1,7 @@
 // The kernels that write new positions into a KV cache tensor: in place on the CPU and WebGPU
 // backends (the cache tensor is an input whose buffer is written; the one mutable exception to
 // immutable tensors), and a functional update for tfjs, whose tensors cannot be written.
+import { noteMutated } from '../../hostMutation.js';
 import type { TensorInfo } from '../../backend.js';
 import { workgroups1d } from '../../backends/webgpu/context.js';
 import { uniformLayout } from '../../backends/webgpu/uniforms.js';
@@ -67,6 +68,7 @@ export const kvCacheWriteKernel: Kernel<KvCacheWriteAttrs> = {
   cpu([cache, rows], { offset }) {
     // cache.data is the backend's array itself (the CPU backend hands kernels its buffers).
     writeRows(cache!.data, cache!, rows!, offset);
+    noteMutated(cache!.data);
     return [];
   },
   webgpu(ctx, [cache, rows], _outs, { offset }) {

@@ -7,7 +7,7 @@ import { instantiate, loadMatmulModule, sharedMemoryAvailable } from './matmulMo
 import { WasmArena } from './WasmArena.js';
 import { createWasmMatmul, DESC_BYTES, MAX_THREADS } from './wasmMatmul.js';
 import { matmulAttention, matmulAttentionProbs } from '../attentionMatmul.js';
-import { im2colConv2d } from '../conv2dIm2col.js';
+import { im2colConv2d, im2colConv2dGradFilter, im2colConv2dGradInput } from '../conv2dIm2col.js';
 
 /** Options for {@link createCpuAcceleration}. */
 export interface CpuAccelerationOptions {
@@ -110,6 +110,8 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
   const accelerated = new Map<string, CpuAccelerated>([
     ['matmul', matmul],
     ['conv2d', im2colConv2d(matmul)],
+    ['conv2dGradFilter', im2colConv2dGradFilter(matmul)],
+    ['conv2dGradInput', im2colConv2dGradInput(matmul)],
     ['attention', matmulAttention(matmul)],
     ['attentionProbs', matmulAttentionProbs(matmul)],
   ]);
@@ -125,6 +127,7 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
       if (disposed) return;
       disposed = true;
       workers?.dispose();
+      matmul.dispose();
       // Later calls (there should be none: the backend is disposed) fall back to the reference.
       for (const name of accelerated.keys()) accelerated.set(name, () => undefined);
     },

@@ -1,5 +1,6 @@
 // The accelerated `matmul` for the CPU backend: copies the operands into the WebAssembly memory,
 // describes the job to matmul.c, runs it on one or more threads and copies the result out.
+import { onMutated, wasMutated } from '../../../hostMutation.js';
 import type { HostTensor } from '../../../kernel.js';
 import type { CpuAccelerated } from '../CpuBackend.js';
 import type { MatmulWorkers } from './MatmulWorkers.js';
@@ -74,6 +75,9 @@ function writeInt16Blocks(
   }
 }
 
+/** Bytes of f32 weights kept resident at most (quantized ones are not limited: they are small). */
+const F32_RESIDENT_MAX_BYTES = 512 * 1024 * 1024;
+
 /** What the accelerated matmul runs on. */
 export interface WasmMatmulContext {
   readonly arena: WasmArena;
@@ -95,14 +99,36 @@ const isF32 = (t: HostTensor | undefined): t is HostTensor & { data: Float32Arra
 export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
   /** Drops the resident copy of a host array (its tensor was released). */
   release(data: unknown): void;
+  /** Stops watching in-place writes. */
+  dispose(): void;
 } {
   const { arena, exports, workers, threads } = ctx;
   // Quantized weights are copied into the memory once and stay there, found by their host array:
   // nothing writes a quantized tensor's array in place (the engine lets only matmul and dequantize
   // read them), so the copy cannot go stale. Freed when the tensor is released (release(), called
   // by the CPU backend) or, for one that is never disposed, when its array is collected.
-  const resident = new WeakMap<Uint32Array, number>();
+  //
+  // f32 b arrays become resident from their second use (a weight is read once per forward pass,
+  // an intermediate once and then released), unless some kernel wrote them in place (a KV cache;
+  // see hostMutation.ts), up to F32_RESIDENT_MAX_BYTES so the per-call region keeps room to grow.
+  const resident = new WeakMap<Uint32Array | Float32Array, number>();
+  const seen = new WeakSet<Float32Array>();
   const collected = new FinalizationRegistry<number>((ptr) => arena.freeResident(ptr));
+  const residentF32 = (data: Float32Array): number | undefined => {
+    if (resident.has(data)) return resident.get(data);
+    if (wasMutated(data)) return undefined;
+    if (!seen.has(data)) {
+      seen.add(data);
+      return undefined;
+    }
+    if (arena.residentBytes + data.byteLength > F32_RESIDENT_MAX_BYTES) return undefined;
+    const ptr = arena.allocResident(data.byteLength);
+    if (ptr === undefined) return undefined;
+    arena.f32.set(data, ptr >> 2);
+    resident.set(data, ptr);
+    collected.register(data, ptr, data);
+    return ptr;
+  };
   const residentWeight = (data: Uint32Array): number | undefined => {
     let ptr = resident.get(data);
     if (ptr !== undefined) return ptr;
@@ -114,13 +140,14 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     return ptr;
   };
   const release = (data: unknown): void => {
-    if (!(data instanceof Uint32Array)) return;
+    if (!(data instanceof Uint32Array || data instanceof Float32Array)) return;
     const ptr = resident.get(data);
     if (ptr === undefined) return;
     resident.delete(data);
     collected.unregister(data);
     arena.freeResident(ptr);
   };
+  const unwatch = onMutated(release);
   const packBFloats = exports.pack_b_floats();
   const runJob = (parts: number) => {
     if (parts > 1 && workers) workers.run(arena.descPtr, parts, () => exports.run(arena.descPtr, 0));
@@ -143,19 +170,21 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
 
     const items = plan.aOffsets.length;
     const cSize = items * plan.m * plan.n;
+    const weightPtr = residentF32(b.data);
     const regions = arena.layout([
       a.data.length * 4,
-      b.data.length * 4,
+      weightPtr === undefined ? b.data.length * 4 : 0,
       bias ? (plan.n + BIAS_PAD) * 4 : 0,
       cSize * 4,
       items * 3 * 4,
     ]);
     if (!regions) return undefined; // over 4 GiB: let the reference do it
-    const [aPtr, bPtr, biasPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
+    const [aPtr, copyPtr, biasPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
+    const bPtr = weightPtr ?? copyPtr;
 
     const f32 = arena.f32;
     f32.set(a.data, aPtr >> 2);
-    f32.set(b.data, bPtr >> 2);
+    if (weightPtr === undefined) f32.set(b.data, bPtr >> 2);
     if (bias) {
       f32.set(bias.data, biasPtr >> 2);
       f32.fill(0, (biasPtr >> 2) + plan.n, (biasPtr >> 2) + plan.n + BIAS_PAD);
@@ -262,5 +291,5 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     inputs[1]?.dtype === 'q8' || inputs[1]?.dtype === 'q4'
       ? quantizedMatmul(inputs, attrs, outputs)
       : f32Matmul(inputs, attrs, outputs);
-  return Object.assign(matmul, { release });
+  return Object.assign(matmul, { release, dispose: unwatch });
 }
