@@ -71,6 +71,7 @@ const commands: Record<string, Command> = {
       lr: { type: 'string' },
       seed: { type: 'string' },
       size: { type: 'string' },
+      clip: { type: 'string' },
     },
     run: train,
   },

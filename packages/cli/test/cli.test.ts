@@ -297,6 +297,41 @@ describe('with real checkpoints', () => {
     expect(typeof answer).toBe('string');
   });
 
+  test('train dvae writes a checkpoint folder that reconstruct loads', async () => {
+    const r = await vl(
+      'train',
+      'dvae',
+      '--data',
+      'captions',
+      '--out',
+      'dvae-trained',
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--size',
+      '32',
+      '--backend',
+      'cpu',
+    );
+    expect(r.code, r.err).toBe(0);
+    for (const f of ['config.json', 'encoder.safetensors', 'decoder.safetensors', 'vl.json', 'training.json'])
+      expect(existsSync(join(work, 'dvae-trained', f)), f).toBe(true);
+    const rec = await vl(
+      'reconstruct',
+      images[1]!,
+      '-o',
+      'trained.png',
+      '--json',
+      '--model',
+      'dvae-trained',
+      '--backend',
+      'cpu',
+    );
+    expect(rec.code, rec.err).toBe(0);
+    expect(JSON.parse(rec.out)).toMatchObject({ size: 32, tokens: '8x8' });
+  });
+
   test('train clip writes a checkpoint folder; a folder without captions is refused', async () => {
     for (const f of [
       'config.json',

@@ -1,0 +1,111 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type DvaeConfig,
+  type DvaeModel,
+  cosineAnneal,
+  createDvaeModel,
+  dvaeCheckpointFiles,
+  initDvaeParams,
+  parseDvaeConfig,
+  trainDvae as runTraining,
+} from '@vl/dvae';
+import { type Backend, cosineWithWarmup, tensor } from '@vl/tensor';
+import type { CliIo } from '../io.js';
+import type { ModelDefaults } from '../models.js';
+import { ProgressBar } from '../progress.js';
+import type { CaptionData } from './captionData.js';
+
+/** Options of {@link trainDvae}. */
+export interface TrainDvaeOptions {
+  data: CaptionData;
+  out: string;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  imageSize: number;
+  backend: Backend;
+  io: CliIo;
+  signal?: AbortSignal;
+}
+
+/**
+ * The small dVAE `vl train dvae` trains: three groups (a 64x64 image becomes a 16x16 token grid),
+ * 512 codes, 64 hidden channels, one block per group.
+ */
+export function smallDvaeConfig(): DvaeConfig {
+  return parseDvaeConfig({
+    encoder: { group_count: 3, n_hid: 64, n_blk_per_group: 1, input_channels: 3, vocab_size: 512 },
+    decoder: {
+      group_count: 3,
+      n_init: 64,
+      n_hid: 64,
+      n_blk_per_group: 1,
+      output_channels: 3,
+      vocab_size: 512,
+    },
+  });
+}
+
+/** RGBA images as an f32 `[B, 3, S, S]` tensor in [0, 1]. */
+export function imagesToTensor(
+  images: readonly { data: ArrayLike<number>; width: number; height: number }[],
+  backend: Backend,
+) {
+  const { width: w, height: h } = images[0]!;
+  const px = new Float32Array(images.length * 3 * w * h);
+  images.forEach((im, b) => {
+    for (let p = 0; p < w * h; p++)
+      for (let c = 0; c < 3; c++) px[(b * 3 + c) * w * h + p] = im.data[p * 4 + c]! / 255;
+  });
+  return tensor(px, [images.length, 3, h, w], { backend }); // [B, 3, S, S]
+}
+
+/**
+ * Trains the small dVAE from scratch (gumbel-softmax with tau annealed from 1 to 1/16, KL weight
+ * annealed up, AdamW) and writes a checkpoint folder that `loadDvae` reads, plus `vl.json`.
+ * Returns the trained model (the caller disposes it).
+ */
+export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
+  const { data, out, steps, batchSize, lr, seed, imageSize, backend, io, signal } = options;
+  const config = smallDvaeConfig();
+  const factor = 2 ** (config.encoder.group_count - 1);
+  if (imageSize % factor !== 0) throw new RangeError(`--size ${imageSize} must be a multiple of ${factor}`);
+  const bar = new ProgressBar(io, `training dvae on ${data.name}`);
+  const warmup = Math.min(100, Math.floor(steps / 10));
+  const trained = await runTraining(
+    initDvaeParams(config, { backend, seed }),
+    config,
+    (step) =>
+      imagesToTensor(
+        Array.from({ length: batchSize }, (_, i) => data.pair(step * batchSize + i).image),
+        backend,
+      ),
+    {
+      steps,
+      seed,
+      lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
+      tau: cosineAnneal({ from: 1, to: 1 / 16, steps: Math.max(1, Math.floor(steps * 0.8)) }),
+      beta: cosineAnneal({ from: 0, to: 1, steps: Math.max(1, Math.floor(steps / 2)) }),
+      signal,
+      onProgress: (p) =>
+        bar.update(
+          p.step,
+          steps,
+          `loss ${p.loss.toFixed(3)} mse ${p.mse.toFixed(4)} tau ${p.tau.toFixed(2)} ppl ${p.perplexity.toFixed(0)}`,
+        ),
+    },
+  );
+  bar.finish();
+  await mkdir(out, { recursive: true });
+  const files = await dvaeCheckpointFiles(config, trained);
+  const defaults: ModelDefaults = { imageSize };
+  await Promise.all([
+    ...Object.entries(files).map(([name, bytes]) => writeFile(join(out, name), bytes)),
+    writeFile(join(out, 'vl.json'), `${JSON.stringify(defaults, null, 2)}\n`),
+  ]);
+  return createDvaeModel(config, trained.encoder, trained.decoder, backend, () => {
+    for (const t of [...trained.encoder.values(), ...trained.decoder.values()]) t.dispose();
+  });
+}
