@@ -92,6 +92,37 @@ interface Case {
 const cases: Case[] = [];
 const notes: string[] = [];
 
+const outFile = args.out ?? join(here, 'results/dvae.json');
+
+/** Writes the results so far (after every case, so an interrupted run keeps what it measured). */
+function writeResults(): void {
+  const cpus = os.cpus();
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(
+    outFile,
+    `${JSON.stringify(
+      {
+        machine: `${cpus[0]?.model ?? 'cpu'} x${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}, load ${os.loadavg()[0]!.toFixed(1)}`,
+        date: new Date().toISOString(),
+        config: 'official (dall_e defaults), random weights, 256x256 <-> 32x32',
+        gflopPerImage: { encode: encodeFlops / 1e9, decode: decodeFlops / 1e9 },
+        runs,
+        warmup,
+        notes,
+        cases: cases.map((c) => ({
+          ...c,
+          medianMs: Number(c.medianMs.toFixed(1)),
+          msPerImage: Number(c.msPerImage.toFixed(1)),
+          gflops: Number(c.gflops.toFixed(2)),
+          runsMs: c.runsMs.map((t) => Number(t.toFixed(1))),
+        })),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+}
+
 function median(v: readonly number[]): number {
   const s = [...v].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -122,6 +153,7 @@ async function time(
     gflops: flops / 1e9 / (medianMs / 1000),
     runsMs: times,
   });
+  writeResults();
   console.log(
     `  ${name} ${impl} batch ${n}: ${medianMs.toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`,
   );
@@ -328,30 +360,5 @@ for (const r of rows.slice(1)) console.log(line(r));
 for (const n of notes) console.log(`note: ${n}`);
 console.log('x ours cpu: ms per image relative to ours on the CPU (above 1 is slower than ours)');
 
-const cpus = os.cpus();
-const outFile = args.out ?? join(here, 'results/dvae.json');
-mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(
-  outFile,
-  `${JSON.stringify(
-    {
-      machine: `${cpus[0]?.model ?? 'cpu'} x${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}, load ${os.loadavg()[0]!.toFixed(1)}`,
-      date: new Date().toISOString(),
-      config: 'official (dall_e defaults), random weights, 256x256 <-> 32x32',
-      gflopPerImage: { encode: encodeFlops / 1e9, decode: decodeFlops / 1e9 },
-      runs,
-      warmup,
-      notes,
-      cases: cases.map((c) => ({
-        ...c,
-        medianMs: Number(c.medianMs.toFixed(1)),
-        msPerImage: Number(c.msPerImage.toFixed(1)),
-        gflops: Number(c.gflops.toFixed(2)),
-        runsMs: c.runsMs.map((t) => Number(t.toFixed(1))),
-      })),
-    },
-    null,
-    2,
-  )}\n`,
-);
+writeResults();
 console.log(`wrote ${outFile}`);
