@@ -1,75 +1,161 @@
 #!/usr/bin/env node
-// `npm run demo`: until the shapes-world models land (issue 7), a tour of what works today, on
-// this machine: backend selection, the real CLIP tokenizer and Pillow-exact preprocessing of real
-// photos, the CLIP model checked against transformers' outputs, and the CPU matmul kernels.
+// `npm run demo`: every model family at work on held-out images of the shapes world, with the models
+// the project trained itself and ships in @vl/shapes (no network, no downloads). Renders a few
+// images, classifies them with CLIP, answers questions with the VLM, reconstructs one through the
+// dVAE, and writes the images and an HTML report under out/demo/.
 
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tensorPkg = await import(join(root, 'packages/tensor/dist/index.node.js'));
-const clipPkg = await import(join(root, 'packages/clip/dist/index.node.js'));
-const { createBackend, loadSafetensors, matmul, tensor, tidy } = tensorPkg;
-const { ClipTokenizer, loadClip, loadImage, preprocess } = clipPkg;
+const load = (pkg) => import(pathToFileURL(join(root, 'packages', pkg, 'dist', 'index.node.js')).href);
+const { createBackend, tensor } = await load('tensor');
+const { loadClip } = await load('clip');
+const { loadDvae } = await load('dvae');
+const { loadVlm } = await load('vlm');
+const shapes = await load('shapes');
+const { heldOutShapes, shapeLabels, shapesModel, encodePng } = shapes;
 
+const out = join(root, 'out', 'demo');
+await mkdir(out, { recursive: true });
 const backend = await createBackend('auto');
 console.log(
   `backend: ${backend.name}` +
-    (backend.kind === 'webgpu' ? ' (WebGPU adapter found)' : ' (no WebGPU adapter found: using the CPU)'),
+    (backend.kind === 'webgpu'
+      ? ' (a WebGPU adapter was found)'
+      : ' (no WebGPU adapter found: running on the CPU)'),
 );
 
-// 1. The real CLIP tokenizer (openai/CLIP's BPE vocabulary ships with @vl/clip).
-const tokenizer = await ClipTokenizer.load();
-const prompt = 'a photo of a tabby cat sitting on a sofa';
-const ids = tokenizer.encode(prompt);
-console.log(`\ntokenizer: "${prompt}" -> [${ids.join(', ')}] -> "${tokenizer.decode(ids)}"`);
+const modelFolder = (kind) => fileURLToPath(shapesModel(kind));
+const shipped = (kind) => existsSync(join(modelFolder(kind), 'config.json'));
+const esc = (s) =>
+  String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
-// 2. Real photos, resized and cropped exactly as Pillow does for CLIP.
-const photos = ['chelsea.png', 'rocket.jpg'].map((f) => join(root, 'packages/clip/test/fixtures/images', f));
-for (const path of photos) {
-  const image = await loadImage(path);
-  const { shape, pixelValues } = preprocess([image]);
-  const mean = pixelValues.reduce((a, b) => a + b, 0) / pixelValues.length;
-  console.log(
-    `image: ${path.split('/').pop()} ${image.width}x${image.height} -> [${shape.join(', ')}], mean ${mean.toFixed(3)}`,
-  );
-}
-
-// 3. CLIP (HF checkpoint layout) against the outputs transformers produced for the same weights.
-const fixture = join(root, 'packages/clip/test/fixtures/clip-tiny');
-const clip = await loadClip(fixture, { backend });
-const { tensors: ref } = await loadSafetensors(join(fixture, 'reference.safetensors'), { backend });
-const t0 = performance.now();
-const embeds = await clip.embedImages(ref.get('pixel_values'));
-const want = await ref.get('image_embeds').read();
-let worst = 0;
-for (const [i, row] of embeds.entries()) {
-  for (const [j, v] of row.entries()) worst = Math.max(worst, Math.abs(v - want[i * row.length + j]));
+// 1. Held-out images (never seen in training), rendered by the seeded generator.
+const samples = heldOutShapes(6);
+const rows = [];
+for (const [i, s] of samples.entries()) {
+  const file = `image-${i}.png`;
+  await writeFile(join(out, file), encodePng(s.image));
+  rows.push({ file, caption: s.canonicalCaption, sample: s });
 }
 console.log(
-  `\nclip-tiny (random weights, real architecture): ${embeds.length} image embeddings in ${(performance.now() - t0).toFixed(0)} ms ` +
-    `on ${backend.kind}, max |diff| vs transformers ${worst.toExponential(2)}`,
+  `\nrendered ${samples.length} held-out shapes-world images (${samples[0].image.width}x${samples[0].image.height})`,
 );
-for (const t of ref.values()) t.dispose();
-clip.dispose();
 
-// 4. The CPU matmul: WASM SIMD on worker threads against the TypeScript reference.
-const fast = await createBackend('cpu');
-const plain = await createBackend('cpu', { cpu: { wasm: false } });
-const n = 384;
-const a = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i));
-for (const b of [plain, fast]) {
-  const x = tensor(a, [n, n], { backend: b });
-  const start = performance.now();
-  const y = tidy(() => matmul(x, x));
-  await y.read();
-  const ms = performance.now() - start;
+// 2. CLIP: zero-shot over the 48 color+shape labels, and caption retrieval among the six captions.
+let clipNote = 'not shipped yet';
+if (shipped('clip')) {
+  const clip = await loadClip(modelFolder('clip'), { backend });
+  const templates = ['{}', 'a picture of {}'];
+  const captions = rows.map((r) => r.caption);
+  const captionEmbeddings = await clip.embedTexts(captions);
+  const imageEmbeddings = await clip.embedImages(rows.map((r) => r.sample.image));
+  console.log('\nCLIP (zero-shot over 48 labels; caption retrieval among these six captions):');
+  for (const [i, r] of rows.entries()) {
+    r.labels = (await clip.zeroShot(r.sample.image, shapeLabels(), { templates })).slice(0, 3);
+    const sims = captionEmbeddings.map((c) => c.reduce((a, v, j) => a + v * imageEmbeddings[i][j], 0));
+    r.retrieved = captions[sims.indexOf(Math.max(...sims))];
+    console.log(
+      `  ${r.file}: "${r.caption}"\n    labels: ${r.labels.map((l) => `${l.label} ${(100 * l.score).toFixed(0)}%`).join(', ')}\n` +
+        `    best caption: "${r.retrieved}" ${r.retrieved === r.caption ? '(right)' : '(wrong)'}`,
+    );
+  }
+  clipNote = 'shapes CLIP';
+  clip.dispose();
+} else
   console.log(
-    `matmul ${n}^3 on ${b.name}: ${ms.toFixed(1)} ms (${((2 * n ** 3) / ms / 1e6).toFixed(1)} GFLOP/s)`,
+    '\nCLIP: the shapes model is not shipped yet (vl train clip --data shapes --out packages/shapes/models/clip)',
   );
-  x.dispose();
-  y.dispose();
-  b.dispose();
-}
+
+// 3. VLM: two questions per image, answered token by token.
+if (shipped('vlm')) {
+  const vlm = await loadVlm(modelFolder('vlm'), { backend });
+  console.log('\nVLM (questions about each image):');
+  for (const r of rows) {
+    r.qa = [];
+    for (const { question, answer } of r.sample.questions.slice(0, 2)) {
+      let got = '';
+      const messages = [
+        {
+          role: 'user',
+          content: [
+            { type: 'image', image: r.sample.image },
+            { type: 'text', text: question },
+          ],
+        },
+      ];
+      for await (const { text } of vlm.generate(messages, { maxNewTokens: 8 })) got += text;
+      got = got.trim();
+      r.qa.push({ question, answer, got });
+      console.log(
+        `  ${r.file}: ${question} -> ${got} ${got === answer ? '(right)' : `(expected ${answer})`}`,
+      );
+    }
+  }
+  vlm.dispose();
+} else
+  console.log(
+    '\nVLM: the shapes model is not shipped yet (vl train vlm --data shapes --out packages/shapes/models/vlm)',
+  );
+
+// 4. dVAE: the first image to a grid of codebook tokens and back.
+let recon;
+if (shipped('dvae')) {
+  const dvae = await loadDvae(modelFolder('dvae'), { backend });
+  const { image } = rows[0].sample;
+  const { width: w, height: h, data } = image;
+  const px = new Float32Array(3 * w * h);
+  for (let p = 0; p < w * h; p++) for (let c = 0; c < 3; c++) px[c * w * h + p] = data[p * 4 + c] / 255;
+  const x = tensor(px, [1, 3, h, w], { backend });
+  const tokens = dvae.encode(x);
+  const y = await dvae.decode(tokens);
+  const back = await y.read();
+  const rgba = new Uint8ClampedArray(4 * w * h);
+  let se = 0;
+  for (let p = 0; p < w * h; p++) {
+    for (let c = 0; c < 3; c++) {
+      const v = Math.round(Math.min(1, Math.max(0, back[c * w * h + p])) * 255);
+      rgba[p * 4 + c] = v;
+      se += (v - data[p * 4 + c]) ** 2;
+    }
+    rgba[p * 4 + 3] = 255;
+  }
+  const psnr = 10 * Math.log10((255 * 255) / (se / (3 * w * h)));
+  recon = { file: 'reconstruction-0.png', grid: tokens.shape.slice(1).join('x'), psnr };
+  await writeFile(join(out, recon.file), encodePng({ data: rgba, width: w, height: h }));
+  console.log(`\ndVAE: image-0.png -> ${recon.grid} tokens -> ${recon.file}, PSNR ${psnr.toFixed(1)} dB`);
+  for (const t of [x, tokens, y]) t.dispose();
+  dvae.dispose();
+} else
+  console.log(
+    '\ndVAE: the shapes model is not shipped yet (vl train dvae --data shapes --out packages/shapes/models/dvae)',
+  );
+
+// 5. The report.
+const cell = (r) => {
+  const labels = r.labels
+    ? `<ol>${r.labels.map((l) => `<li>${esc(l.label)} <small>${(100 * l.score).toFixed(0)}%</small></li>`).join('')}</ol>`
+    : '';
+  const qa = r.qa
+    ? `<ul>${r.qa.map((q) => `<li>${esc(q.question)} <b class="${q.got === q.answer ? 'ok' : 'bad'}">${esc(q.got)}</b>${q.got === q.answer ? '' : ` <small>(expected ${esc(q.answer)})</small>`}</li>`).join('')}</ul>`
+    : '';
+  return `<tr><td><img src="${r.file}" width="128" height="128"></td><td>${esc(r.caption)}${r.retrieved ? `<br><small>retrieved: ${esc(r.retrieved)}</small>` : ''}</td><td>${labels}</td><td>${qa}</td></tr>`;
+};
+const html = `<!doctype html><meta charset="utf-8"><title>vl demo</title>
+<style>body{font:15px system-ui,sans-serif;margin:2em;max-width:70em}img{image-rendering:pixelated;border:1px solid #ccc}td{vertical-align:top;padding:.4em 1em}.ok{color:#080}.bad{color:#b00}</style>
+<h1>vl demo: the shapes world</h1>
+<p>Backend: <b>${esc(backend.name)}</b>. Held-out images of the shapes world, with the models vl trained itself (${esc(clipNote)}).</p>
+<table><tr><th>image</th><th>caption</th><th>CLIP zero-shot (48 labels)</th><th>VLM answers</th></tr>${rows.map(cell).join('\n')}</table>
+${recon ? `<h2>dVAE reconstruction</h2><p><img src="${rows[0].file}" width="192"> &rarr; ${recon.grid} tokens &rarr; <img src="${recon.file}" width="192"> PSNR ${recon.psnr.toFixed(1)} dB</p>` : ''}
+`;
+await writeFile(join(out, 'index.html'), html);
 backend.dispose();
-console.log(`\nMore: README.md (packages), packages/*/bench (benchmarks against their peers).`);
+console.log(
+  `\nwrote ${rows.length} images${recon ? ', a reconstruction' : ''} and the report: ${relative(process.cwd(), join(out, 'index.html')) || join(out, 'index.html')}`,
+);
+console.log(
+  'try the command line on them: npx vl classify out/demo/image-0.png, npx vl ask out/demo/image-1.png "how many objects are there?"',
+);

@@ -2,12 +2,13 @@ import type { CliIo } from './io.js';
 
 /**
  * A progress bar on stderr. On a terminal it redraws one line; elsewhere (pipes, CI logs) it prints
- * a line at every 10% so logs stay short.
+ * a line at every 10%, and at least once a minute on long work, so logs stay short but alive.
  */
 export class ProgressBar {
   readonly #io: CliIo;
   readonly #label: string;
   #lastTenth = -1;
+  #lastLine = 0;
   #start = performance.now();
   #done = false;
 
@@ -34,8 +35,10 @@ export class ProgressBar {
       return;
     }
     const tenth = Math.floor(fraction * 10);
-    if (tenth !== this.#lastTenth) {
+    const now = performance.now();
+    if (tenth !== this.#lastTenth || now - this.#lastLine > 60_000) {
       this.#lastTenth = tenth;
+      this.#lastLine = now;
       this.#io.stderr.write(`${this.#label}: ${tail}\n`);
     }
   }
