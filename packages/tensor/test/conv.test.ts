@@ -18,6 +18,7 @@ import {
   conv2dKernel,
 } from '../src/kernels/conv2d.js';
 import { maxPool2dGradKernel } from '../src/kernels/maxPool2d.js';
+import { setConvTileFloats } from '../src/backends/cpu/conv2dIm2col.js';
 import { kernelBackends, type NamedBackend } from './util/backends.js';
 import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
 import { expectClose } from './util/compare.js';
@@ -178,6 +179,103 @@ describe('conv / pool / upsample kernels', () => {
         1e-4,
       );
       for (const t of [x, w, b, fast, direct]) t.dispose();
+    }
+  });
+});
+
+// The accelerated CPU conv builds its columns a few output rows at a time. With tiny column blocks
+// every conv here runs as many tiles (one or two output rows each, the last one shorter), which
+// the default block size (whole small images in one tile) would never exercise.
+const tiled: ConvConfig[] = [
+  ['3x3 pad 1, batch 5 (flat layout, padded)', [5, 6, 11, 9], [8, 6, 3, 3], true, { padding: 1 }],
+  ['3x3 unpadded, batch 3 (flat layout reads up to the end of x)', [3, 3, 9, 10], [6, 3, 3, 3], true, {}],
+  ['3x3 stride 2 pad 1 (general columns)', [3, 4, 13, 11], [8, 4, 3, 3], true, { stride: 2, padding: 1 }],
+  ['5x3 stride [2, 1] pad [2, 1]', [2, 3, 12, 9], [5, 3, 5, 3], false, { stride: [2, 1], padding: [2, 1] }],
+  ['3x3 dilation 2 pad 2 (flat layout)', [2, 3, 12, 11], [8, 3, 3, 3], true, { dilation: 2, padding: 2 }],
+  ['7x7 pad 3 on 3 channels', [2, 3, 15, 14], [16, 3, 7, 7], true, { padding: 3 }],
+  ['groups 2, 3x3 pad 1', [2, 8, 9, 7], [8, 4, 3, 3], true, { groups: 2, padding: 1 }],
+  ['1x1 on a batch of 4 (no columns)', [4, 16, 5, 7], [8, 16, 1, 1], true, {}],
+  ['1x1 groups 2 (flat layout, no padding)', [3, 8, 5, 6], [8, 4, 1, 1], true, { groups: 2 }],
+];
+
+describe('conv kernels over many small tiles (accelerated CPU)', () => {
+  let previous = 0;
+  beforeAll(() => {
+    // 700 floats: at most 1 or 2 output rows per tile for every config above.
+    previous = setConvTileFloats(700);
+  });
+  afterAll(() => {
+    setConvTileFloats(previous);
+  });
+  const tiledCases: KernelCase[] = [];
+  for (const [name, x, w, bias, options] of tiled) {
+    const attrs = conv2dAttrs(w, options);
+    const oh =
+      Math.floor((x[2]! + 2 * attrs.padding[0] - attrs.dilation[0] * (w[2]! - 1) - 1) / attrs.stride[0]) + 1;
+    const ow =
+      Math.floor((x[3]! + 2 * attrs.padding[1] - attrs.dilation[1] * (w[3]! - 1) - 1) / attrs.stride[1]) + 1;
+    const dy = [x[0]!, w[0]!, oh, ow];
+    tiledCases.push(
+      {
+        // The kernel itself: the conv2d op sends 1x1 convs to matmul before any kernel runs.
+        name: `conv2d ${name}`,
+        inputs: bias ? [{ shape: x }, { shape: w }, { shape: [w[0]!] }] : [{ shape: x }, { shape: w }],
+        run: (xt, wt, bt) => runKernel(conv2dKernel, bt ? [xt!, wt!, bt] : [xt!, wt!], attrs),
+        atol: 1e-4,
+        rtol: 1e-4,
+      },
+      {
+        name: `conv2dGradInput ${name}`,
+        inputs: [{ shape: dy }, { shape: w }],
+        run: (d, wt) => runKernel(conv2dGradInputKernel, [d!, wt!], { ...attrs, shape: x }),
+        atol: 1e-4,
+        rtol: 1e-4,
+      },
+      {
+        name: `conv2dGradFilter ${name}`,
+        inputs: [{ shape: x }, { shape: dy }],
+        run: (xt, d) => runKernel(conv2dGradFilterKernel, [xt!, d!], { ...attrs, shape: w }),
+        atol: 1e-3,
+        rtol: 1e-4,
+      },
+    );
+  }
+  test.each(tiledCases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
+    await checkKernelCase(c, reference, others, freshSeed());
+  });
+
+  test('a batch of distinct images through reused column blocks: no stale copies', async () => {
+    // The WASM matmul keeps a resident copy of an array it has seen twice as its b operand; a
+    // column block rewritten in place and passed as b would then be served stale from its third
+    // tile on. Six images with different contents, one output row per tile, twice over.
+    const next = rng(freshSeed());
+    const cpu = others.find((o) => o.label.startsWith('cpu'))?.backend;
+    expect(cpu, 'the accelerated CPU backend').toBeDefined();
+    const shapes = { x: [6, 5, 10, 8], w: [8, 5, 3, 3], dy: [6, 8, 10, 8] };
+    const attrs = conv2dAttrs(shapes.w, { padding: 1 });
+    for (let round = 0; round < 2; round++) {
+      const data = Object.fromEntries(
+        Object.entries(shapes).map(([k, shape]) => [
+          k,
+          Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => next() * 2 - 1),
+        ]),
+      ) as Record<keyof typeof shapes, Float32Array>;
+      const results: Float32Array[][] = [];
+      for (const backend of [reference, cpu!]) {
+        const x = tensor(data.x, shapes.x, { backend });
+        const w = tensor(data.w, shapes.w, { backend });
+        const dy = tensor(data.dy, shapes.dy, { backend });
+        const outs = [
+          runKernel(conv2dKernel, [x, w], attrs)[0]!,
+          runKernel(conv2dGradInputKernel, [dy, w], { ...attrs, shape: shapes.x })[0]!,
+          runKernel(conv2dGradFilterKernel, [x, dy], { ...attrs, shape: shapes.w })[0]!,
+        ];
+        results.push(await Promise.all(outs.map(async (t) => (await t.read()) as Float32Array)));
+        for (const t of [x, w, dy, ...outs]) t.dispose();
+      }
+      for (const [i, what] of ['conv2d', 'conv2dGradInput', 'conv2dGradFilter'].entries()) {
+        expectClose(results[1]![i]!, results[0]![i]!, 1e-3, `${what}, round ${round}`, 1e-4);
+      }
     }
   });
 });
