@@ -23,6 +23,7 @@ function suite(file: string, args: string[] = []): void {
 suite('matmul-cpu.ts');
 suite('gemv-cpu.ts');
 suite('ops-cpu.ts');
+suite('conv-cpu.ts');
 let software = true;
 try {
   const gpu = await createBackend('webgpu');
