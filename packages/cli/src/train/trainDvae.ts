@@ -32,15 +32,15 @@ export interface TrainDvaeOptions {
 
 /**
  * The small dVAE `vl train dvae` trains: three groups (a 64x64 image becomes a 16x16 token grid),
- * 512 codes, 64 hidden channels, one block per group.
+ * 512 codes, 32 hidden channels (128 in the last group), one block per group.
  */
 export function smallDvaeConfig(): DvaeConfig {
   return parseDvaeConfig({
-    encoder: { group_count: 3, n_hid: 64, n_blk_per_group: 1, input_channels: 3, vocab_size: 512 },
+    encoder: { group_count: 3, n_hid: 32, n_blk_per_group: 1, input_channels: 3, vocab_size: 512 },
     decoder: {
       group_count: 3,
-      n_init: 64,
-      n_hid: 64,
+      n_init: 32,
+      n_hid: 32,
       n_blk_per_group: 1,
       output_channels: 3,
       vocab_size: 512,
