@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Backend } from '@vl/tensor';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../io.js';
 import { positiveInt, positiveNumber } from '../options.js';
@@ -9,6 +8,7 @@ import { evaluateClipOnShapes } from '../train/evaluateClip.js';
 import { evaluateDvaeOnShapes } from '../train/evaluateDvae.js';
 import { SHAPES_TEMPLATES, trainClip } from '../train/trainClip.js';
 import { trainDvae } from '../train/trainDvae.js';
+import type { TrainRunOptions } from '../train/trainRunOptions.js';
 import { evaluateVlmOnShapes } from '../train/evaluateVlm.js';
 import { trainVlm } from '../train/trainVlm.js';
 import { locateModel } from '../models.js';
@@ -17,16 +17,7 @@ const KINDS = ['clip', 'dvae', 'vlm'] as const;
 type Kind = (typeof KINDS)[number];
 
 /** Settings every trainer gets, from the command line. */
-interface TrainSettings {
-  data: CaptionData;
-  out: string;
-  steps: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  imageSize: number;
-  backend: Backend;
-}
+type TrainSettings = Omit<TrainRunOptions, 'io' | 'signal'> & { data: CaptionData };
 
 /** Defaults per model family: steps, batch size, peak learning rate. */
 const DEFAULTS: Record<Kind, { steps: number; batch: number; lr: number }> = {

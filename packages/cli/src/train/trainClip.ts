@@ -13,28 +13,19 @@ import {
   wordVocabularyFiles,
 } from '@vl/clip';
 import { shapeLabels } from '@vl/shapes';
-import { type Backend, cosineWithWarmup, tensor } from '@vl/tensor';
+import { cosineWithWarmup, tensor } from '@vl/tensor';
 import type { ModelDefaults } from '../models.js';
 import { ProgressBar } from '../progress.js';
-import type { CliIo } from '../io.js';
 import type { CaptionData } from './captionData.js';
+import type { TrainRunOptions } from './trainRunOptions.js';
 import { CAPTION_CONTEXT, smallClipConfig } from './shapesClipConfig.js';
 
 /** Prompt templates of the shapes CLIP: its labels already read "a red circle". */
 export const SHAPES_TEMPLATES = ['{}', 'a picture of {}'];
 
 /** Options of {@link trainClip}. */
-export interface TrainClipOptions {
+export interface TrainClipOptions extends TrainRunOptions {
   data: CaptionData;
-  out: string;
-  steps: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  imageSize: number;
-  backend: Backend;
-  io: CliIo;
-  signal?: AbortSignal;
 }
 
 /**

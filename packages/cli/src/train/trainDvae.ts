@@ -11,23 +11,14 @@ import {
   trainDvae as runTraining,
 } from '@vl/dvae';
 import { type Backend, cosineWithWarmup, tensor } from '@vl/tensor';
-import type { CliIo } from '../io.js';
 import type { ModelDefaults } from '../models.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
+import type { TrainRunOptions } from './trainRunOptions.js';
 
 /** Options of {@link trainDvae}. */
-export interface TrainDvaeOptions {
+export interface TrainDvaeOptions extends TrainRunOptions {
   data: CaptionData;
-  out: string;
-  steps: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  imageSize: number;
-  backend: Backend;
-  io: CliIo;
-  signal?: AbortSignal;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   type VlmSegment,
   VlmTrainer,
   initLlavaParams,
+  loadVlm,
   packVlmExamples,
   parseLlavaConfig,
   visionTowerFromClip,
@@ -36,7 +37,7 @@ import { ProgressBar } from '../progress.js';
 export interface ShapesVlmSizes {
   /** Decoder width (default 128). */
   hidden?: number;
-  /** Decoder layers (default 3). */
+  /** Decoder layers (default 2). */
   layers?: number;
   /** SwiGLU inner width (default 3 * hidden). */
   intermediate?: number;
@@ -79,7 +80,7 @@ export function shapesVlmConfig(
       vocab_size: vocabSize,
       hidden_size: hidden,
       intermediate_size: sizes.intermediate ?? 3 * hidden,
-      num_hidden_layers: sizes.layers ?? 3,
+      num_hidden_layers: sizes.layers ?? 2,
       num_attention_heads: sizes.heads ?? 4,
       num_key_value_heads: sizes.kvHeads ?? 2,
       hidden_act: 'silu',
@@ -120,6 +121,12 @@ export function pickQuestions(
   return out;
 }
 
+/** One question and its answer. */
+export interface Turn {
+  question: string;
+  answer: string;
+}
+
 /**
  * One training conversation about an image as token segments, in the chat template's format:
  * `<s>USER: <image>\n{q1} ASSISTANT: {a1}</s>USER: {q2} ASSISTANT: {a2}</s>...`, the answers and
@@ -130,10 +137,7 @@ export function pickQuestions(
  * const segments = conversationSegments(tokenizer, [{ kind: 'color', question: 'what color is the circle?', answer: 'red' }]);
  * ```
  */
-export function conversationSegments(
-  tokenizer: VlmTokenizer,
-  turns: readonly QuestionAnswer[],
-): VlmSegment[] {
+export function conversationSegments(tokenizer: VlmTokenizer, turns: readonly Turn[]): VlmSegment[] {
   const eos = tokenizer.tokenToId('</s>')!;
   const segments: VlmSegment[] = [];
   turns.forEach((qa, i) => {
@@ -150,6 +154,9 @@ export function conversationSegments(
   });
   return segments;
 }
+
+/** The question the caption turn asks. */
+export const CAPTION_QUESTION = 'what is in the picture?';
 
 /** Salt of the question picks' random stream (training and evaluation). */
 export const QUESTION_STREAM = 0x9a11;
@@ -174,14 +181,103 @@ export interface TrainVlmOptions {
   /** Progress goes to `io.stderr`. */
   io: CliIo;
   signal?: AbortSignal;
-  /** Questions per image, asked as one multi-turn conversation (default 4): more answers learned per image pass. */
+  /** Questions per image, asked as one multi-turn conversation (default 6): more answers learned per image pass. */
   questionsPerImage?: number;
-  /** Keep the CLIP tower fixed, as LLaVA does (default true); false fine-tunes it with the rest. */
+  /**
+   * End each conversation with `what is in the picture?` answered by the image's caption (default
+   * true): every caption word is grounded in the image, a dense signal like LLaVA's caption stage.
+   * Last, so the questions before it cannot copy their answers from it.
+   */
+  captionTurn?: boolean;
+  /**
+   * Keep the CLIP tower fixed, as LLaVA does (default false: the shapes CLIP is small and briefly
+   * trained, and its contrastive loss never needed positions or counts, so the tower is fine-tuned
+   * with the rest at the same learning rate).
+   */
   freezeVisionTower?: boolean;
-  /** Decoder sizes (default hidden 128, 3 layers, GQA 4/2 heads, SwiGLU 384). */
+  /** Decoder sizes (default hidden 128, 2 layers, GQA 4/2 heads, SwiGLU 384). */
   sizes?: ShapesVlmSizes;
+  /**
+   * A VLM folder that trainVlm wrote, to train further instead of starting fresh (`clip` and
+   * `sizes` are then not used; use another `seed` than the first run's to see new images).
+   */
+  init?: string;
   /** Called after every step (for logs beyond the progress bar). */
   onStep?: (step: number, loss: number) => void;
+}
+
+interface Start {
+  config: LlavaConfig;
+  params: Map<string, Tensor>;
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** Fresh params around the CLIP's vision tower (the rest of the CLIP is freed). */
+async function fromClip(
+  folder: string,
+  backend: Backend,
+  imageSize: number,
+  tokenizer: VlmTokenizer,
+  seed: number,
+  sizes: ShapesVlmSizes | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Start> {
+  let clip: Awaited<ReturnType<typeof loadClip>>;
+  try {
+    clip = await loadClip(folder, { backend, ...(signal ? { signal } : {}) });
+  } catch (e) {
+    throw new CliError(`--clip ${folder}: ${(e as Error).message}`);
+  }
+  const vision = clip.config.vision_config;
+  if (clip.config.vision_resnet || !vision) {
+    clip.dispose();
+    throw new CliError(`--clip ${folder}: the VLM needs a ViT vision tower, not a ResNet`);
+  }
+  if (vision.image_size !== imageSize) {
+    clip.dispose();
+    throw new CliError(
+      `--clip ${folder}: its vision tower takes ${vision.image_size}px images but --size is ${imageSize}`,
+      2,
+    );
+  }
+  const tower = visionTowerFromClip(clip.params);
+  const kept = new Set(tower.values());
+  // The text tower and projections are not needed: free them, keep the vision tower's tensors.
+  for (const t of new Set(clip.params.values())) if (!kept.has(t)) t.dispose();
+  const config = shapesVlmConfig(vision, tokenizer, sizes);
+  return {
+    config,
+    params: initLlavaParams(config, { backend, seed, visionTower: tower }),
+    mean: clip.preprocessOptions.mean ?? CLIP_IMAGE_MEAN,
+    std: clip.preprocessOptions.std ?? CLIP_IMAGE_STD,
+  };
+}
+
+/** The params of a shapes VLM folder (what trainVlm wrote), to train further. */
+async function fromVlm(
+  folder: string,
+  backend: Backend,
+  imageSize: number,
+  signal: AbortSignal | undefined,
+): Promise<Start> {
+  let model: VlmModel;
+  try {
+    model = await loadVlm(folder, { backend, ...(signal ? { signal } : {}) });
+  } catch (e) {
+    throw new CliError(`--init ${folder}: ${(e as Error).message}`);
+  }
+  const S = model.config.vision_config.image_size;
+  if (S !== imageSize) {
+    model.dispose();
+    throw new CliError(`--init ${folder}: the VLM takes ${S}px images but --size is ${imageSize}`, 2);
+  }
+  return {
+    config: model.config,
+    params: new Map(model.params),
+    mean: model.preprocess.mean ?? CLIP_IMAGE_MEAN,
+    std: model.preprocess.std ?? CLIP_IMAGE_STD,
+  };
 }
 
 /**
@@ -192,7 +288,8 @@ export interface TrainVlmOptions {
  * with the LLaVA-1.5 chat template `USER: <image>\n{question} ASSISTANT:`),
  * `preprocessor_config.json` (the CLIP's normalization) and `generation_config.json`. Each step
  * takes `batchSize` training images (`generateShapes(trainingSeed(seed, i))`), each with
- * `questionsPerImage` questions picked with balanced kinds; only the answers and their end tokens
+ * `questionsPerImage` questions picked with balanced kinds, asked as one conversation that ends
+ * with `what is in the picture?` answered by the caption; only the answers and their end tokens
  * count in the loss. Returns the trained model (the caller disposes it; the backend stays the
  * caller's).
  *
@@ -209,44 +306,21 @@ export interface TrainVlmOptions {
  */
 export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
   const { clip: clipFolder, out, steps, batchSize, lr, seed, imageSize, backend, io, signal } = options;
-  const turns = options.questionsPerImage ?? 4;
-  let clip: Awaited<ReturnType<typeof loadClip>>;
-  try {
-    clip = await loadClip(clipFolder, { backend, ...(signal ? { signal } : {}) });
-  } catch (e) {
-    throw new CliError(`--clip ${clipFolder}: ${(e as Error).message}`);
-  }
-  const vision = clip.config.vision_config;
-  if (clip.config.vision_resnet || !vision) {
-    clip.dispose();
-    throw new CliError(`--clip ${clipFolder}: the VLM needs a ViT vision tower, not a ResNet`);
-  }
-  if (vision.image_size !== imageSize) {
-    clip.dispose();
-    throw new CliError(
-      `--clip ${clipFolder}: its vision tower takes ${vision.image_size}px images but --size is ${imageSize}`,
-      2,
-    );
-  }
-  const tower = visionTowerFromClip(clip.params);
-  const kept = new Set(tower.values());
-  // The text tower and projections are not needed: free them, keep the vision tower's tensors.
-  for (const t of new Set(clip.params.values())) if (!kept.has(t)) t.dispose();
-  const clipPreprocess: PreprocessOptions = clip.preprocessOptions;
-  const mean = clipPreprocess.mean ?? CLIP_IMAGE_MEAN;
-  const std = clipPreprocess.std ?? CLIP_IMAGE_STD;
-  const preprocess: PreprocessOptions = { size: imageSize, crop: imageSize, mean, std };
-
+  const turns = options.questionsPerImage ?? 6;
+  const caption = options.captionTurn ?? true;
   const files = wordTokenizerFiles(shapesVocabulary());
   const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
-  const config = shapesVlmConfig(vision, tokenizer, options.sizes);
-  const params = initLlavaParams(config, { backend, seed, visionTower: tower });
+  const start = options.init
+    ? await fromVlm(options.init, backend, imageSize, signal)
+    : await fromClip(clipFolder, backend, imageSize, tokenizer, seed, options.sizes, signal);
+  const { config, params, mean, std } = start;
+  const preprocess: PreprocessOptions = { size: imageSize, crop: imageSize, mean, std };
   const warmup = Math.min(100, Math.floor(steps / 10));
   const trainer = new VlmTrainer(params, config, {
     lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
     betas: [0.9, 0.98],
     weightDecay: 0.01,
-    freezeVisionTower: options.freezeVisionTower ?? true,
+    freezeVisionTower: options.freezeVisionTower ?? false,
   });
   const pad = config.text_config.pad_token_id ?? 0;
   const bar = new ProgressBar(io, 'training vlm on shapes');
@@ -257,10 +331,14 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
       const samples = Array.from({ length: batchSize }, (_, i) => {
         const s = trainingSeed(seed, step * batchSize + i);
         const sample = generateShapes(s, { size: imageSize });
-        return {
-          image: sample.image, // Its own random stream: the scene's would tie the questions to how the scene was drawn.
-          turns: pickQuestions(sample.questions, createRandom(hashSeed(s, QUESTION_STREAM)), turns),
-        };
+        // The picks have their own random stream: the scene's would tie them to how it was drawn.
+        const picked: Turn[] = pickQuestions(
+          sample.questions,
+          createRandom(hashSeed(s, QUESTION_STREAM)),
+          turns,
+        );
+        if (caption) picked.push({ question: CAPTION_QUESTION, answer: sample.caption });
+        return { image: sample.image, turns: picked };
       });
       const { inputIds, labels } = packVlmExamples(
         samples.map((s) => conversationSegments(tokenizer, s.turns)),
