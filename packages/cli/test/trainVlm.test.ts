@@ -21,7 +21,7 @@ afterAll(async () => {
 let log = '';
 const io = { stdout: { write: () => true }, stderr: { write: (s: string) => (log += s) } };
 
-test('trainVlm writes an HF LLaVA folder that loadVlm reads; evaluateVlmOnShapes counts by kind', async () => {
+test('trainVlm writes an HF LLaVA folder that loadVlm reads and trainVlm continues; evaluateVlmOnShapes counts by kind', async () => {
   const clipDir = join(dir, 'clip');
   const common = { seed: 0, imageSize: 32, backend, io };
   (
@@ -68,6 +68,19 @@ test('trainVlm writes an HF LLaVA folder that loadVlm reads; evaluateVlmOnShapes
     const again = await evaluateVlmOnShapes(loaded, { n: 3, size: 32, questionsPerImage: 2 });
     expect(again).toEqual(quality);
     loaded.dispose();
+    // Training further from the folder starts where the first run ended.
+    const more = await trainVlm({
+      clip: 'unused',
+      init: out,
+      out: join(dir, 'vlm2'),
+      steps: 1,
+      batchSize: 2,
+      lr: 1e-3,
+      ...common,
+      seed: 1,
+    });
+    expect(more.config).toEqual(model.config);
+    more.dispose();
   } finally {
     model.dispose();
   }
