@@ -190,9 +190,8 @@ export interface TrainVlmOptions {
    */
   captionTurn?: boolean;
   /**
-   * Keep the CLIP tower fixed, as LLaVA does (default false: the shapes CLIP is small and briefly
-   * trained, and its contrastive loss never needed positions or counts, so the tower is fine-tuned
-   * with the rest at the same learning rate).
+   * Keep the CLIP tower fixed, as LLaVA does (default true: cheaper per step, and the trained shapes
+   * CLIP's features are what the tower is for); false fine-tunes it with the rest at the same rate.
    */
   freezeVisionTower?: boolean;
   /** Decoder sizes (default hidden 128, 2 layers, GQA 4/2 heads, SwiGLU 384). */
@@ -320,7 +319,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
     betas: [0.9, 0.98],
     weightDecay: 0.01,
-    freezeVisionTower: options.freezeVisionTower ?? false,
+    freezeVisionTower: options.freezeVisionTower ?? true,
   });
   const pad = config.text_config.pad_token_id ?? 0;
   const bar = new ProgressBar(io, 'training vlm on shapes');
