@@ -98,7 +98,7 @@ test('reconstruction error falls and codebook usage rises', { timeout: 120_000 }
   const steps = 200;
   const progress: DvaeTrainProgress[] = [];
   const train = stream(2);
-  const trained = await trainDvae(initial, config, () => rectangles(4, train), {
+  const trained = await trainDvae(initial, config, () => rectangles(16, train), {
     steps,
     lr: 3e-3,
     tau: cosineAnneal({ from: 1, to: 1 / 16, steps }),
