@@ -5,7 +5,7 @@
 // dVAE, and writes the images and an HTML report under out/demo/.
 
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -64,6 +64,14 @@ if (shipped('clip')) {
     );
   }
   clipNote = 'shapes CLIP';
+  const record = JSON.parse(await readFile(join(modelFolder('clip'), 'training.json'), 'utf8'));
+  if (record.heldOut) {
+    clipNote += `, held-out zero-shot ${(100 * record.heldOut.zeroShot).toFixed(0)}%`;
+    console.log(
+      `  (this interim CLIP learned colour, not yet shape: held-out zero-shot ${(100 * record.heldOut.zeroShot).toFixed(1)}%, ` +
+        `caption R@1 ${(100 * record.heldOut.retrievalR1).toFixed(0)}%; see packages/shapes/models/README.md)`,
+    );
+  }
   clip.dispose();
 } else
   console.log(
