@@ -165,5 +165,5 @@ console.log(
   `\nwrote ${rows.length} images${recon ? ', a reconstruction' : ''} and the report: ${relative(process.cwd(), join(out, 'index.html')) || join(out, 'index.html')}`,
 );
 console.log(
-  'try the command line on them: npx vl classify out/demo/image-0.png, npx vl ask out/demo/image-1.png "how many objects are there?"',
+  'try the command line on them: npx vl classify out/demo/image-0.png; npx vl search out/demo "two white circles"',
 );
