@@ -30,8 +30,9 @@ import {
   vlmCheckpointFiles,
   wordTokenizerFiles,
 } from '@vl/vlm';
-import { CliError, type CliIo } from '../io.js';
+import { CliError } from '../io.js';
 import { ProgressBar } from '../progress.js';
+import type { TrainRunOptions } from './trainRunOptions.js';
 
 /** Sizes of the decoder the shapes VLM trains (see {@link shapesVlmConfig}). */
 export interface ShapesVlmSizes {
@@ -162,25 +163,9 @@ export const CAPTION_QUESTION = 'what is in the picture?';
 export const QUESTION_STREAM = 0x9a11;
 
 /** Options of {@link trainVlm}. */
-export interface TrainVlmOptions {
+export interface TrainVlmOptions extends TrainRunOptions {
   /** A CLIP checkpoint folder (HF layout, e.g. what `vl train clip` writes): its vision tower is the VLM's. */
   clip: string;
-  /** Where the VLM checkpoint folder goes (created if missing). */
-  out: string;
-  /** Optimizer steps. */
-  steps: number;
-  /** Images per step. */
-  batchSize: number;
-  /** Peak learning rate (cosine schedule with warmup, down to lr / 20). */
-  lr: number;
-  /** Seed of the weights and of the training stream (`shapesStream(seed)`). */
-  seed: number;
-  /** Image size in pixels; must be the CLIP's `image_size`. */
-  imageSize: number;
-  backend: Backend;
-  /** Progress goes to `io.stderr`. */
-  io: CliIo;
-  signal?: AbortSignal;
   /** Questions per image, asked as one multi-turn conversation (default 6): more answers learned per image pass. */
   questionsPerImage?: number;
   /**
