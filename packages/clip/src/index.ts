@@ -25,6 +25,7 @@ export { loadImage } from './image/loadImage.js';
 export type { ImageSize, PreprocessedImages, PreprocessOptions } from './image/preprocess.js';
 export { CLIP_IMAGE_MEAN, CLIP_IMAGE_STD, preprocess, preprocessToRgb } from './image/preprocess.js';
 export { preprocessToTensor } from './image/preprocessToTensor.js';
+export { preprocessOptionsFromHf } from './image/preprocessorConfig.js';
 export type { ResampleFilter } from './image/resizeImage.js';
 export { resizeImage } from './image/resizeImage.js';
 export { shortestEdgeSize } from './image/shortestEdgeSize.js';

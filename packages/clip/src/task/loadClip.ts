@@ -10,6 +10,7 @@ import {
   loadSafetensors,
 } from '@vl/tensor';
 import type { PreprocessOptions } from '../image/preprocess.js';
+import { preprocessOptionsFromHf } from '../image/preprocessorConfig.js';
 import { clipShapes } from '../model/clipModel.js';
 import { type ClipConfig, parseClipConfig } from '../model/config.js';
 import {
@@ -51,24 +52,6 @@ async function optional<T>(load: () => Promise<T>): Promise<T | undefined> {
     if ((e as Error).name === 'AbortError') throw e;
     return undefined;
   }
-}
-
-function preprocessFrom(raw: unknown): PreprocessOptions | undefined {
-  if (!raw || typeof raw !== 'object') return undefined;
-  const r = raw as Record<string, unknown>;
-  const out: PreprocessOptions = {};
-  if (Array.isArray(r.image_mean)) out.mean = r.image_mean as number[];
-  if (Array.isArray(r.image_std)) out.std = r.image_std as number[];
-  const size = r.size as { shortest_edge?: number } | number | undefined;
-  if (typeof size === 'number') out.size = size;
-  else if (size && typeof size.shortest_edge === 'number') out.size = size.shortest_edge;
-  const crop = r.crop_size as { height?: number; width?: number } | number | undefined;
-  if (typeof crop === 'number') out.crop = crop;
-  else if (crop && typeof crop.height === 'number' && typeof crop.width === 'number')
-    out.crop = { height: crop.height, width: crop.width };
-  if (typeof r.resample === 'number') out.resample = r.resample;
-  if (typeof r.rescale_factor === 'number') out.rescaleFactor = r.rescale_factor;
-  return out;
 }
 
 async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal }): Promise<ClipTokenizer> {
@@ -141,7 +124,7 @@ export async function loadClip(
       if (format === 'hf') {
         weights = joinSource(source, 'model.safetensors');
         fallbackWeights = joinSource(source, 'model.safetensors.index.json');
-        preprocess = preprocessFrom(
+        preprocess = preprocessOptionsFromHf(
           await optional(() => loadJson(joinSource(source, 'preprocessor_config.json'), io)),
         );
       } else {

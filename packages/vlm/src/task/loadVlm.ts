@@ -1,4 +1,4 @@
-import type { PreprocessOptions } from '@vl/clip';
+import { type PreprocessOptions, preprocessOptionsFromHf } from '@vl/clip';
 import {
   type Backend,
   type SafetensorsProgress,
@@ -56,24 +56,7 @@ async function optional<T>(load: () => Promise<T>): Promise<T | undefined> {
  */
 export function preprocessOptionsOf(raw: unknown, config: LlavaConfig): PreprocessOptions {
   const S = config.vision_config.image_size;
-  const out: PreprocessOptions = { size: S, crop: S };
-  if (!raw || typeof raw !== 'object') return out;
-  const r = raw as Record<string, unknown>;
-  if (Array.isArray(r.image_mean)) out.mean = r.image_mean as number[];
-  if (Array.isArray(r.image_std)) out.std = r.image_std as number[];
-  const size = r.size as { shortest_edge?: number; height?: number; width?: number } | number | undefined;
-  if (typeof size === 'number') out.size = size;
-  else if (size && typeof size.shortest_edge === 'number') out.size = size.shortest_edge;
-  else if (size && typeof size.height === 'number' && typeof size.width === 'number')
-    out.size = { height: size.height, width: size.width };
-  const crop = r.crop_size as { height?: number; width?: number } | number | undefined;
-  if (r.do_center_crop === false) out.crop = false;
-  else if (typeof crop === 'number') out.crop = crop;
-  else if (crop && typeof crop.height === 'number' && typeof crop.width === 'number')
-    out.crop = { height: crop.height, width: crop.width };
-  if (typeof r.resample === 'number') out.resample = r.resample;
-  if (typeof r.rescale_factor === 'number') out.rescaleFactor = r.rescale_factor;
-  return out;
+  return { size: S, crop: S, ...preprocessOptionsFromHf(raw) };
 }
 
 async function tokenizerFrom(
