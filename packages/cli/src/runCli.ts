@@ -72,6 +72,7 @@ const commands: Record<string, Command> = {
       seed: { type: 'string' },
       size: { type: 'string' },
       clip: { type: 'string' },
+      init: { type: 'string' },
     },
     run: train,
   },

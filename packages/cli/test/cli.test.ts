@@ -348,6 +348,28 @@ describe('with real checkpoints', () => {
       data: string;
     };
     expect(record).toMatchObject({ steps: 2, data: 'captions' });
+    const more = await vl(
+      'train',
+      'clip',
+      '--data',
+      'captions',
+      '--init',
+      'clip',
+      '--out',
+      'clip-more',
+      '--steps',
+      '1',
+      '--batch',
+      '4',
+      '--size',
+      '32',
+      '--backend',
+      'cpu',
+    );
+    expect(more.code, more.err).toBe(0);
+    expect(readFileSync(join(work, 'clip-more', 'config.json'), 'utf8')).toBe(
+      readFileSync(join(clip, 'config.json'), 'utf8'),
+    );
     const empty = await vl('train', 'clip', '--data', 'photos', '--out', 'x', '--backend', 'cpu');
     expect(empty.code).toBe(1);
     expect(empty.err).toMatch(/--data photos: .*without a .txt caption/);

@@ -34,7 +34,8 @@ async function runKind(
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
   if (kind === 'clip') {
-    const model = await trainClip({ ...s, io: ctx.io });
+    const init = ctx.string('init');
+    const model = await trainClip({ ...s, io: ctx.io, ...(init ? { init: resolve(ctx.cwd, init) } : {}) });
     try {
       if (!shapes) return {};
       const q = await evaluateClipOnShapes(model, SHAPES_TEMPLATES, { size: s.imageSize });
@@ -61,7 +62,8 @@ async function runKind(
   }
   if (!shapes) throw new CliError('train vlm: only --data shapes has questions and answers to learn from');
   const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd).source;
-  const model = await trainVlm({ ...s, clip, io: ctx.io });
+  const init = ctx.string('init');
+  const model = await trainVlm({ ...s, clip, io: ctx.io, ...(init ? { init: resolve(ctx.cwd, init) } : {}) });
   try {
     const q = await evaluateVlmOnShapes(model, { size: s.imageSize });
     const kinds = Object.entries(q.byKind)

@@ -1,4 +1,6 @@
 import {
+  COLORS,
+  hashSeed,
   type ShapesImage,
   readCaptionFolder,
   sampleSingleObject,
@@ -27,9 +29,15 @@ export interface CaptionData {
   readonly size: number;
 }
 
+/** Single objects in a row that share one colour: the contrastive batch's hard negatives. */
+const SAME_COLOUR_RUN = 8;
+
 /**
  * The shapes world at `size` pixels: every other pair is a single object (the zero-shot classes), the
- * rest are scenes of every layout, each with one of its caption variants.
+ * rest are scenes of every layout, each with one of its caption variants. Single objects come in
+ * runs of {@link SAME_COLOUR_RUN} of one colour (drawn by rejection from the stream's seeds), so a
+ * batch holds many pairs that only shape tells apart; with colours uniform instead, colour alone
+ * separates almost every negative and a CLIP never has to learn shape.
  */
 export function shapesCaptionData(seed: number, size: number): CaptionData {
   return {
@@ -37,9 +45,17 @@ export function shapesCaptionData(seed: number, size: number): CaptionData {
     size: Number.POSITIVE_INFINITY,
     vocabulary: shapesVocabulary(),
     pair(i) {
-      const s = trainingSeed(seed, i);
-      const sample = i % 2 === 0 ? sampleSingleObject(s, { size }) : generateShapes(s, { size });
-      return { image: sample.image, caption: sample.caption };
+      if (i % 2 === 1) {
+        const sample = generateShapes(trainingSeed(seed, i), { size });
+        return { image: sample.image, caption: sample.caption };
+      }
+      const run = Math.floor(i / 2 / SAME_COLOUR_RUN);
+      const colour = COLORS[hashSeed(seed, run, 0xc01) % COLORS.length]!;
+      for (let j = 0; ; j++) {
+        const sample = sampleSingleObject(trainingSeed(seed, i * 64 + j), { size });
+        if (sample.scene.objects[0]!.color === colour || j === 200)
+          return { image: sample.image, caption: sample.caption };
+      }
     },
   };
 }

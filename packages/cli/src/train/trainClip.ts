@@ -9,11 +9,12 @@ import {
   clipCheckpointFiles,
   fineTuneClip,
   initClipParams,
+  loadClip,
   preprocessToTensor,
   wordVocabularyFiles,
 } from '@vl/clip';
 import { shapeLabels } from '@vl/shapes';
-import { cosineWithWarmup, tensor } from '@vl/tensor';
+import { type Tensor, cosineWithWarmup, tensor } from '@vl/tensor';
 import type { ModelDefaults } from '../models.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
@@ -26,6 +27,8 @@ export const SHAPES_TEMPLATES = ['{}', 'a picture of {}'];
 /** Options of {@link trainClip}. */
 export interface TrainClipOptions extends TrainRunOptions {
   data: CaptionData;
+  /** A folder `trainClip` wrote: training continues from its weights (same vocabulary and sizes). */
+  init?: string;
 }
 
 /**
@@ -37,8 +40,17 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
   const { data, out, steps, batchSize, lr, seed, imageSize, backend, io, signal } = options;
   const files = wordVocabularyFiles(data.vocabulary);
   const tokenizer = ClipTokenizer.fromHfFiles(files, { contextLength: CAPTION_CONTEXT });
-  const config = smallClipConfig(imageSize, tokenizer.vocabSize, tokenizer.startId, tokenizer.endId);
-  const params = initClipParams(config, { backend, seed });
+  let config = smallClipConfig(imageSize, tokenizer.vocabSize, tokenizer.startId, tokenizer.endId);
+  let params: ReadonlyMap<string, Tensor>;
+  if (options.init) {
+    const prior = await loadClip(options.init, { backend });
+    if (prior.tokenizer.vocabSize !== tokenizer.vocabSize)
+      throw new RangeError(
+        `--init ${options.init}: its vocabulary has ${prior.tokenizer.vocabSize} tokens, this data's ${tokenizer.vocabSize}`,
+      );
+    config = prior.config;
+    params = prior.params; // taken over by the trainer
+  } else params = initClipParams(config, { backend, seed });
   const preprocess = { size: imageSize, crop: imageSize, mean: CLIP_IMAGE_MEAN, std: CLIP_IMAGE_STD };
   const batch = (step: number): ClipBatch => {
     const pairs = Array.from({ length: batchSize }, (_, i) => data.pair(step * batchSize + i));
