@@ -18,33 +18,56 @@ export function squareImage(image: PixelImage, size: number): RgbImage {
   return centerCrop(resizeImage(rgb, width, height), size, size);
 }
 
-/** RGB bytes as an f32 `[1, 3, H, W]` tensor in [0, 1]. */
-export function rgbToTensor(image: RgbImage, backend: Backend): Tensor {
-  const { width: w, height: h, data } = image;
-  const out = new Float32Array(3 * w * h);
-  for (let i = 0; i < w * h; i++) {
-    for (let c = 0; c < 3; c++) out[c * w * h + i] = data[i * 3 + c]! / 255;
-  }
-  return tensor(out, [1, 3, h, w], { backend }); // [1, 3, H, W]
+/** 8-bit pixels, RGB or RGBA (the stride is read from the data's length). */
+export interface Pixels {
+  data: ArrayLike<number>;
+  width: number;
+  height: number;
 }
 
-/** Reads an f32 `[1, 3, H, W]` tensor in [0, 1] back into RGB bytes. */
-export async function tensorToRgb(t: Tensor): Promise<RgbImage> {
-  const [, , h, w] = t.shape as [number, number, number, number];
+/** Channels per pixel of `image`: 3 or 4. */
+function stride(image: Pixels): number {
+  return image.data.length / (image.width * image.height);
+}
+
+/** Images of one size (RGB or RGBA) as an f32 `[B, 3, H, W]` tensor in [0, 1]. */
+export function imagesToTensor(images: readonly Pixels[], backend: Backend): Tensor {
+  const { width: w, height: h } = images[0]!;
+  const plane = w * h;
+  const out = new Float32Array(images.length * 3 * plane);
+  images.forEach((im, b) => {
+    const k = stride(im);
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++) out[(b * 3 + c) * plane + p] = im.data[p * k + c]! / 255;
+    }
+  });
+  return tensor(out, [images.length, 3, h, w], { backend }); // [B, 3, H, W]
+}
+
+/** Reads an f32 `[B, 3, H, W]` tensor in [0, 1] back into 8-bit RGB images. */
+export async function tensorToRgbImages(t: Tensor): Promise<RgbImage[]> {
+  const [n, , h, w] = t.shape as [number, number, number, number];
   const values = (await t.read()) as Float32Array;
-  const data = new Uint8Array(3 * w * h);
-  for (let i = 0; i < w * h; i++) {
-    for (let c = 0; c < 3; c++)
-      data[i * 3 + c] = Math.round(Math.min(1, Math.max(0, values[c * w * h + i]!)) * 255);
-  }
-  return { data, width: w, height: h };
+  const plane = w * h;
+  return Array.from({ length: n }, (_, b) => {
+    const data = new Uint8Array(3 * plane);
+    for (let p = 0; p < plane; p++) {
+      for (let c = 0; c < 3; c++)
+        data[p * 3 + c] = Math.round(Math.min(1, Math.max(0, values[(b * 3 + c) * plane + p]!)) * 255);
+    }
+    return { data, width: w, height: h };
+  });
 }
 
-/** Peak signal-to-noise ratio in dB between two RGB images of one size. */
-export function psnr(a: RgbImage, b: RgbImage): number {
+/** Peak signal-to-noise ratio in dB over the RGB channels of two images of one size (RGB or RGBA). */
+export function psnr(a: Pixels, b: Pixels): number {
+  const ka = stride(a);
+  const kb = stride(b);
   let se = 0;
-  for (let i = 0; i < a.data.length; i++) se += (a.data[i]! - b.data[i]!) ** 2;
-  const mse = se / a.data.length;
+  for (let p = 0; p < a.width * a.height; p++) {
+    for (let c = 0; c < 3; c++) se += (a.data[p * ka + c]! - b.data[p * kb + c]!) ** 2;
+  }
+  const mse = se / (3 * a.width * a.height);
   return mse === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10((255 * 255) / mse);
 }
 

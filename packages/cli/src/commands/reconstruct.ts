@@ -4,7 +4,7 @@ import { readImage } from '../images.js';
 import { CliError } from '../io.js';
 import { openDvae } from '../openModels.js';
 import { positiveInt } from '../options.js';
-import { psnr, rgbToTensor, squareImage, tensorToRgb, writePng } from '../pixels.js';
+import { imagesToTensor, psnr, squareImage, tensorToRgbImages, writePng } from '../pixels.js';
 
 /**
  * `vl reconstruct <image> -o out.png`: encodes an image to dVAE codebook tokens and decodes it back;
@@ -27,15 +27,15 @@ export async function reconstruct(ctx: CommandContext): Promise<void> {
     if (size % multiple !== 0)
       throw new CliError(`--size ${size} must be a multiple of ${multiple} for this dVAE`, 2);
     const square = squareImage(image, size);
-    const x = rgbToTensor(square, model.backend); // [1, 3, S, S]
+    const x = imagesToTensor([square], model.backend); // [1, 3, S, S]
     const tokens = model.encode(x); // [1, S/f, S/f]
     const decoded = await model.decode(tokens); // [1, 3, S, S]
-    const rgb = await tensorToRgb(decoded);
+    const [rgb] = await tensorToRgbImages(decoded);
     const grid = tokens.shape.slice(1).join('x');
     const ids = new Set(await tokens.read()).size;
     for (const t of [x, tokens, decoded]) t.dispose();
-    await writePng(resolve(ctx.cwd, out), rgb);
-    const quality = psnr(square, rgb);
+    await writePng(resolve(ctx.cwd, out), rgb!);
+    const quality = psnr(square, rgb!);
     if (ctx.json)
       ctx.printJson({ input, output: out, size, tokens: grid, distinctTokens: ids, psnr: quality });
     else

@@ -1,6 +1,6 @@
 import type { DvaeModel } from '@vl/dvae';
 import { heldOutShapes } from '@vl/shapes';
-import { imagesToTensor } from './trainDvae.js';
+import { imagesToTensor, psnr, tensorToRgbImages } from '../pixels.js';
 
 /** Reconstruction quality of a dVAE on the shapes world's held-out images. */
 export interface DvaeShapesQuality {
@@ -30,19 +30,11 @@ export async function evaluateDvaeOnShapes(
     const tokens = model.encode(x); // [b, h, w]
     const y = await model.decode(tokens); // [b, 3, S, S]
     for (const t of await tokens.read()) codes.add(t);
-    const back = await y.read();
+    const decoded = await tensorToRgbImages(y);
     for (const t of [x, tokens, y]) t.dispose();
-    const plane = size * size;
     chunk.forEach((s, b) => {
-      let se = 0;
-      for (let p = 0; p < plane; p++) {
-        for (let c = 0; c < 3; c++) {
-          const v = Math.round(Math.min(1, Math.max(0, back[(b * 3 + c) * plane + p]!)) * 255);
-          se += (v - s.image.data[p * 4 + c]!) ** 2;
-        }
-      }
-      const mse = se / (3 * plane);
-      psnrs.push(mse === 0 ? 99 : 10 * Math.log10((255 * 255) / mse));
+      const p = psnr(s.image, decoded[b]!);
+      psnrs.push(Number.isFinite(p) ? p : 99);
     });
   }
   return {

@@ -10,8 +10,9 @@ import {
   parseDvaeConfig,
   trainDvae as runTraining,
 } from '@vl/dvae';
-import { type Backend, cosineWithWarmup, tensor } from '@vl/tensor';
+import { cosineWithWarmup } from '@vl/tensor';
 import type { ModelDefaults } from '../models.js';
+import { imagesToTensor } from '../pixels.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
@@ -37,20 +38,6 @@ export function smallDvaeConfig(): DvaeConfig {
       vocab_size: 512,
     },
   });
-}
-
-/** RGBA images as an f32 `[B, 3, S, S]` tensor in [0, 1]. */
-export function imagesToTensor(
-  images: readonly { data: ArrayLike<number>; width: number; height: number }[],
-  backend: Backend,
-) {
-  const { width: w, height: h } = images[0]!;
-  const px = new Float32Array(images.length * 3 * w * h);
-  images.forEach((im, b) => {
-    for (let p = 0; p < w * h; p++)
-      for (let c = 0; c < 3; c++) px[(b * 3 + c) * w * h + p] = im.data[p * 4 + c]! / 255;
-  });
-  return tensor(px, [images.length, 3, h, w], { backend }); // [B, 3, S, S]
 }
 
 /**
