@@ -150,6 +150,32 @@ function fillRow(
   }
 }
 
+/**
+ * Same-shape f32 arithmetic in loops that only ever see Float32Arrays: {@link fillRow} serves
+ * every dtype, so its element accesses go polymorphic and cost several times more per element
+ * on the large activations of training. False for ops it does not cover.
+ */
+function fillSameF32(op: BinaryOp, out: Float32Array, a: TypedArray, b: TypedArray): boolean {
+  if (!(a instanceof Float32Array && b instanceof Float32Array)) return false;
+  const n = out.length;
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+      return true;
+    case 'sub':
+      for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
+      return true;
+    case 'mul':
+      for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
+      return true;
+    case 'div':
+      for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+      return true;
+    default:
+      return false;
+  }
+}
+
 interface BinaryAttrs {
   op: BinaryOp;
 }
@@ -213,6 +239,9 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
     // smaller operand repeating as a trailing block (a bias [C] against [B, T, C]).
     const aBlock = trailingBlock(a!.shape, out!.shape);
     const bBlock = trailingBlock(b!.shape, out!.shape);
+    if (aBlock === n && bBlock === n && result instanceof Float32Array && fillSameF32(op, result, ad, bd)) {
+      return [result];
+    }
     if (aBlock !== undefined && bBlock !== undefined) {
       fill(op, result, ad, bd, n, aBlock, bBlock);
       return [result];

@@ -638,8 +638,9 @@ export const conv2dKernel: Kernel<Conv2dAttrs> = {
   },
   grad({ dy: [dy], inputs: [x, w, bias], attrs }) {
     if (!dy) return [undefined, undefined, undefined];
-    const dx = run1(conv2dGradInputKernel, [dy, w!], { ...attrs, shape: x!.shape });
-    const dw = run1(conv2dGradFilterKernel, [x!, dy], { ...attrs, shape: w!.shape });
+    // Only what the loss is differentiated for: an image batch needs no input gradient.
+    const dx = x!.tracked ? run1(conv2dGradInputKernel, [dy, w!], { ...attrs, shape: x!.shape }) : undefined;
+    const dw = w!.tracked ? run1(conv2dGradFilterKernel, [x!, dy], { ...attrs, shape: w!.shape }) : undefined;
     return bias ? [dx, dw, sum(dy, [0, 2, 3])] : [dx, dw];
   },
 };

@@ -183,20 +183,22 @@ function reduceRow(op: ReduceOp, dtype: DType, n: number, at: (j: number) => num
 }
 
 /**
- * f32 sums without per-element index callbacks, for the two layouts training hits most: rows
- * reduced along contiguous memory (`[N, C]` over C), and a leading axis reduced into contiguous
- * outputs (a bias gradient, `[N, C]` over N). Same order and double accumulation as
- * {@link reduceRow}, so the results are identical. Undefined for other layouts.
+ * f32 sums without per-element index callbacks. Rows reduced along contiguous memory (`[N, C]` over
+ * C) sum one run each; layouts whose innermost kept axis is contiguous (a bias gradient, `[N, C]`
+ * over N, or softmax's `[B, V, h, w]` over V) add whole runs of that axis into a row of
+ * accumulators, which reads memory in order; anything else walks the precomputed offsets. Same
+ * order and double accumulation as {@link reduceRow}, so the results are identical.
  */
 function sumF32(
   plan: ReducePlan,
   keptOff: Float64Array,
+  redOff: Float64Array,
   data: Float32Array,
   mean: boolean,
-): Float32Array | undefined {
+): Float32Array {
   const { outSize, redSize, redDims, redStrides, keptDims, keptStrides } = plan;
+  const out = new Float32Array(outSize);
   if (redDims.length === 1 && redStrides[0] === 1) {
-    const out = new Float32Array(outSize);
     for (let o = 0; o < outSize; o++) {
       const base = keptOff[o]!;
       let s = 0;
@@ -205,18 +207,28 @@ function sumF32(
     }
     return out;
   }
-  if (redDims.length === 1 && keptDims.length === 1 && keptStrides[0] === 1) {
-    const acc = new Float64Array(outSize);
-    const stride = redStrides[0]!;
-    for (let j = 0; j < redSize; j++) {
-      const base = j * stride;
-      for (let o = 0; o < outSize; o++) acc[o]! += data[base + o]!;
+  const last = keptDims.length - 1;
+  if (last >= 0 && keptStrides[last] === 1) {
+    const run = keptDims[last]!; // outputs [outer, run], the run contiguous in x too
+    const outerOff = offsetsOf(keptDims.slice(0, last), keptStrides.slice(0, last)); // [outer]
+    const acc = new Float64Array(run);
+    for (let p = 0; p < outerOff.length; p++) {
+      acc.fill(0);
+      for (let j = 0; j < redSize; j++) {
+        const base = outerOff[p]! + redOff[j]!;
+        for (let r = 0; r < run; r++) acc[r]! += data[base + r]!;
+      }
+      for (let r = 0; r < run; r++) out[p * run + r] = mean ? acc[r]! / redSize : acc[r]!;
     }
-    const out = new Float32Array(outSize);
-    for (let o = 0; o < outSize; o++) out[o] = mean ? acc[o]! / redSize : acc[o]!;
     return out;
   }
-  return undefined;
+  for (let o = 0; o < outSize; o++) {
+    const base = keptOff[o]!;
+    let s = 0;
+    for (let j = 0; j < redSize; j++) s += data[base + redOff[j]!]!;
+    out[o] = mean ? s / redSize : s;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -677,8 +689,7 @@ export const reduceKernel: Kernel<ReduceAttrs> = {
     const redOff = offsetsOf(plan.redDims, plan.redStrides);
     const data = x!.data;
     if (x!.dtype === 'f32' && (op === 'sum' || op === 'mean')) {
-      const fast = sumF32(plan, keptOff, data as Float32Array, op === 'mean');
-      if (fast) return [fast];
+      return [sumF32(plan, keptOff, redOff, data as Float32Array, op === 'mean')];
     }
     const result: TypedArray = allocArray(out!.dtype, plan.outSize);
     for (let o = 0; o < plan.outSize; o++) {

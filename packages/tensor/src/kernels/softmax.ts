@@ -18,6 +18,7 @@ import { compare, mul, sub } from './binary.js';
 import { assertRank, broadcastOffsets, MAX_RANK } from './elementwise.js';
 import { rowEntry, sum, WGSL_INF, WGSL_UNRAVEL, wgslWorkgroupReduce } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
+import { exp } from './unary.js';
 import { where } from './where.js';
 
 type MaskKind = 'none' | 'bool' | 'additive';
@@ -197,6 +198,52 @@ function tfjsSoftmax(
 }
 
 // ---------------------------------------------------------------------------------------------
+// CPU.
+
+/**
+ * Unmasked softmax over the middle axis of `[outer, n, inner]` with `inner > 1` (the channels of a
+ * `[B, V, h, w]` grid): the `inner` rows of each outer block are handled side by side, so every
+ * pass walks memory in order instead of striding by `inner`, and each exp is taken once. The
+ * per-element arithmetic is the reference loop's.
+ */
+function softmaxColumns(
+  xd: Float32Array,
+  outer: number,
+  n: number,
+  inner: number,
+  log: boolean,
+): Float32Array {
+  const y = new Float32Array(xd.length); // [outer, n, inner]
+  const m = new Float64Array(inner); // [inner] row maxima
+  const s = new Float64Array(inner); // [inner] sums of exp(z - m)
+  const e = log ? undefined : new Float64Array(n * inner); // [n, inner] exp(z - m) of one block
+  for (let o = 0; o < outer; o++) {
+    const block = o * n * inner;
+    m.fill(Number.NEGATIVE_INFINITY);
+    s.fill(0);
+    for (let j = 0, at = block; j < n; j++, at += inner)
+      for (let k = 0; k < inner; k++) m[k] = Math.max(m[k]!, xd[at + k]!);
+    for (let j = 0, at = block; j < n; j++, at += inner) {
+      for (let k = 0; k < inner; k++) {
+        const v = Math.exp(xd[at + k]! - m[k]!);
+        s[k]! += v;
+        if (e) e[at - block + k] = v;
+      }
+    }
+    if (log) for (let k = 0; k < inner; k++) s[k] = Math.log(s[k]!);
+    for (let j = 0, at = block; j < n; j++, at += inner) {
+      for (let k = 0; k < inner; k++) {
+        const z = xd[at + k]!;
+        if (m[k] === Number.NEGATIVE_INFINITY || z === Number.NEGATIVE_INFINITY)
+          y[at + k] = log ? Number.NEGATIVE_INFINITY : 0;
+        else y[at + k] = e ? e[at - block + k]! / s[k]! : z - m[k]! - s[k]!;
+      }
+    }
+  }
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The kernel.
 
 /** @internal The kernel behind {@link softmax} and {@link logSoftmax}. */
@@ -234,6 +281,7 @@ export const softmaxKernel: Kernel<SoftmaxAttrs> = {
   },
   cpu([x, mask], { axis, log }) {
     const { outer, n, inner } = view(x!.shape, axis);
+    if (!mask && inner > 1) return [softmaxColumns(x!.data as Float32Array, outer, n, inner, log)];
     const y = allocArray('f32', x!.data.length);
     const mo = mask ? broadcastOffsets(mask.shape, x!.shape) : undefined;
     const xd = x!.data;
@@ -269,7 +317,7 @@ export const softmaxKernel: Kernel<SoftmaxAttrs> = {
   tfjs(tf, inputs, attrs) {
     return [tfjsSoftmax(tf, inputs, attrs)];
   },
-  grad({ dy: [dy], inputs: [x, mask], outputs: [y], attrs }) {
+  grad({ dy: [dy], inputs: [, mask], outputs: [y], attrs }) {
     if (!dy) return [undefined, undefined];
     let dx: Tensor;
     if (!attrs.log) {
@@ -277,7 +325,7 @@ export const softmaxKernel: Kernel<SoftmaxAttrs> = {
       dx = mul(y!, sub(dy, sum(mul(dy, y!), attrs.axis, true)));
     } else {
       // dx = dy' - p sum(dy'), with dy' = dy on unmasked positions (masked outputs are constant).
-      const p = softmax(x!, attrs.axis, mask);
+      const p = exp(y!); // softmax(x, axis, mask): masked positions have y = -inf, p = 0
       const kept = keepMask(mask);
       const g = kept ? where(kept, dy, full([], 0, { backend: dy.backend })) : dy;
       dx = sub(g, mul(p, sum(g, attrs.axis, true)));
