@@ -2,7 +2,7 @@
 // the uniform prior over the codebook, KL(q || U) = sum_k q_k ln q_k + ln V. It is 0 when q is
 // uniform and ln V when q is one-hot, so weighting it with beta spreads the encoder's mass over
 // the codebook (and keeps codes alive).
-import { type Tensor, logSoftmax, mul, scale, softmax, sum } from '@vl/tensor';
+import { type Tensor, exp, logSoftmax, mul, scale, sum } from '@vl/tensor';
 
 /**
  * `KL(softmax(logits) || uniform)` along the codebook `axis` (default 1 for `[B, V, h, w]`), in
@@ -21,7 +21,7 @@ export function klToUniform(logits: Tensor, axis = 1): Tensor {
   if (v === undefined || a < 0) {
     throw new RangeError(`klToUniform: axis ${axis} is out of range for logits ${logits.describe()}`);
   }
-  const q = softmax(logits, a); // [B, V, h, w]
   const logQ = logSoftmax(logits, a); // [B, V, h, w]
+  const q = exp(logQ); // [B, V, h, w] softmax(logits), one pass instead of a second softmax
   return scale(sum(mul(q, logQ), a), 1, Math.log(v)); // [B, h, w]
 }
