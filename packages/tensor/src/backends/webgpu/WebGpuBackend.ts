@@ -20,6 +20,23 @@ interface UniformChunk {
   used: number;
 }
 
+/** One level of the bind group cache: a bind group ends the path of its (pipeline, buffers, uniform slot). */
+class BindGroupNode {
+  group: GPUBindGroup | undefined;
+  #next: Map<unknown, BindGroupNode> | undefined;
+
+  child(key: unknown): BindGroupNode {
+    this.#next ??= new Map();
+    let node = this.#next.get(key);
+    if (!node) this.#next.set(key, (node = new BindGroupNode()));
+    return node;
+  }
+}
+
+function gpuBufferOf(b: GpuTensor | GPUBuffer): GPUBuffer {
+  return 'buffer' in b ? b.buffer : b;
+}
+
 /** Options for the WebGPU backend. */
 export interface WebGpuBackendOptions {
   /** Bytes of free buffers kept for reuse before freed buffers are destroyed (default 2 GiB). */
@@ -49,9 +66,12 @@ export class WebGpuBackend implements Backend, GpuContext {
   #freeChunks: UniformChunk[] = [];
   #scratch: GPUBuffer[] = [];
   #pendingCompiles: Promise<string | undefined>[] = [];
-  readonly #bindGroups = new Map<string, GPUBindGroup>();
-  readonly #ids = new WeakMap<object, number>();
-  #nextId = 1;
+  readonly #bindGroups = new Map<GPUComputePipeline, BindGroupNode>();
+  #bindGroupCount = 0;
+  // What the open compute pass has bound, to skip redundant setPipeline/setBindGroup calls.
+  #passPipeline: GPUComputePipeline | undefined;
+  #passBindGroup: GPUBindGroup | undefined;
+  readonly #uniformAlign: number;
   /** @internal Objects the device depends on that must not be garbage collected before it. */
   keepAlive: unknown[] = [];
   /** Dispatches submitted since creation (for tests and benchmarks). */
@@ -64,6 +84,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   ) {
     this.name = `webgpu (${description})`;
     this.limits = device.limits;
+    this.#uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.features = {
       subgroups: device.features.has('subgroups' as GPUFeatureName),
       shaderF16: device.features.has('shader-f16'),
@@ -145,31 +166,37 @@ export class WebGpuBackend implements Backend, GpuContext {
   ): unknown[] {
     this.#check();
     if (!kernel.webgpu) throw new Error(`kernel ${kernel.name} has no WebGPU implementation`);
-    const ins: GpuTensor[] = inputs.map((t) => ({
-      buffer: t.handle as GPUBuffer,
-      shape: t.shape,
-      dtype: t.dtype,
-      size: t.size,
-    }));
-    const outs: GpuTensor[] = outputs.map((o) => {
+    // Plain loops, not map(): this runs once per op, and small kernels are dominated by such costs.
+    const ins: GpuTensor[] = new Array(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const t = inputs[i]!;
+      ins[i] = { buffer: t.handle as GPUBuffer, shape: t.shape, dtype: t.dtype, size: t.size };
+    }
+    const outs: GpuTensor[] = new Array(outputs.length);
+    for (let i = 0; i < outputs.length; i++) {
+      const o = outputs[i]!;
       const size = sizeOf(o.shape);
-      return {
+      outs[i] = {
         buffer: this.#pool.acquire(gpuByteLength(o.dtype, size)),
         shape: o.shape,
         dtype: o.dtype,
         size,
       };
-    });
+    }
     try {
       kernel.webgpu(this, ins, outs, attrs);
     } catch (e) {
       for (const o of outs) this.#pool.release(o.buffer);
       throw e;
     } finally {
-      for (const s of this.#scratch) this.#pool.release(s);
-      this.#scratch = [];
+      if (this.#scratch.length > 0) {
+        for (const s of this.#scratch) this.#pool.release(s);
+        this.#scratch.length = 0;
+      }
     }
-    return outs.map((o) => o.buffer);
+    const handles: unknown[] = new Array(outs.length);
+    for (let i = 0; i < outs.length; i++) handles[i] = outs[i]!.buffer;
+    return handles;
   }
 
   pipeline(key: string, code: () => string): GPUComputePipeline {
@@ -224,45 +251,70 @@ export class WebGpuBackend implements Backend, GpuContext {
     uniforms: Uint8Array | undefined,
     workgroups: readonly [number, number?, number?],
   ): void {
-    const gpuBuffers = buffers.map((b) => ('buffer' in b ? b.buffer : b));
-    const uniform = uniforms ? this.#uniform(uniforms) : undefined;
     // A forward pass repeats the same (pipeline, buffers, uniform slot) combinations step after
     // step, since pooled buffers come back in the same order: reuse their bind groups, whose
-    // creation is the largest CPU cost of a dispatch.
-    let key = `${this.#idOf(pipeline)}`;
-    for (const b of gpuBuffers) key += `,${this.#idOf(b)}`;
-    if (uniform) key += `|${this.#idOf(uniform.buffer)}@${uniform.offset}:${uniforms!.byteLength}`;
-    let bindGroup = this.#bindGroups.get(key);
+    // creation is the largest CPU cost of a dispatch. The cache is a trie of Maps keyed by the
+    // objects themselves, which is cheaper per dispatch than building and hashing a string key.
+    let node = this.#bindGroups.get(pipeline);
+    if (!node) this.#bindGroups.set(pipeline, (node = new BindGroupNode()));
+    for (let i = 0; i < buffers.length; i++) node = node.child(gpuBufferOf(buffers[i]!));
+    let uniformOffset = 0;
+    let uniformBuffer: GPUBuffer | undefined;
+    if (uniforms) {
+      uniformOffset = this.#uniform(uniforms);
+      uniformBuffer = this.#uniformChunks[this.#uniformChunks.length - 1]!.buffer;
+      // Offsets and sizes stay below 2^16 (UNIFORM_CHUNK), so one number names the slot.
+      node = node.child(uniformBuffer).child(uniformOffset * 0x10000 + uniforms.byteLength);
+    }
+    let bindGroup = node.group;
     if (!bindGroup) {
-      const entries: GPUBindGroupEntry[] = gpuBuffers.map((buffer, i) => ({
-        binding: i,
-        resource: { buffer },
-      }));
-      if (uniform) {
-        entries.push({
-          binding: buffers.length,
-          resource: { buffer: uniform.buffer, offset: uniform.offset, size: uniforms!.byteLength },
-        });
+      bindGroup = this.#createBindGroup(pipeline, buffers, uniformBuffer, uniformOffset, uniforms);
+      if (this.#bindGroupCount >= MAX_BIND_GROUPS) {
+        this.#bindGroups.clear();
+        this.#bindGroupCount = 0;
+      } else {
+        node.group = bindGroup;
+        this.#bindGroupCount++;
       }
-      let layout = this.#layouts.get(pipeline);
-      if (!layout) this.#layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
-      bindGroup = this.device.createBindGroup({ layout, entries });
-      if (this.#bindGroups.size >= MAX_BIND_GROUPS) this.#bindGroups.clear();
-      this.#bindGroups.set(key, bindGroup);
     }
     const pass = this.#computePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    const [x, y = 1, z = 1] = workgroups;
+    // Each call into Dawn costs microseconds in Node: skip the ones that would change nothing.
+    if (this.#passPipeline !== pipeline) {
+      pass.setPipeline(pipeline);
+      this.#passPipeline = pipeline;
+    }
+    if (this.#passBindGroup !== bindGroup) {
+      pass.setBindGroup(0, bindGroup);
+      this.#passBindGroup = bindGroup;
+    }
+    const x = workgroups[0];
+    const y = workgroups[1] ?? 1;
+    const z = workgroups[2] ?? 1;
     if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
     this.#dispatches++;
     this.dispatchCount++;
   }
 
-  #idOf(o: object): number {
-    let id = this.#ids.get(o);
-    if (id === undefined) this.#ids.set(o, (id = this.#nextId++));
-    return id;
+  #createBindGroup(
+    pipeline: GPUComputePipeline,
+    buffers: readonly (GpuTensor | GPUBuffer)[],
+    uniformBuffer: GPUBuffer | undefined,
+    uniformOffset: number,
+    uniforms: Uint8Array | undefined,
+  ): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({
+      binding: i,
+      resource: { buffer: gpuBufferOf(b) },
+    }));
+    if (uniformBuffer && uniforms) {
+      entries.push({
+        binding: buffers.length,
+        resource: { buffer: uniformBuffer, offset: uniformOffset, size: uniforms.byteLength },
+      });
+    }
+    let layout = this.#layouts.get(pipeline);
+    if (!layout) this.#layouts.set(pipeline, (layout = pipeline.getBindGroupLayout(0)));
+    return this.device.createBindGroup({ layout, entries });
   }
 
   /** Encodes a buffer-to-buffer copy (outside the compute pass) in queue order. */
@@ -272,8 +324,8 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.#dispatches++;
   }
 
-  #uniform(data: Uint8Array): { buffer: GPUBuffer; offset: number } {
-    const align = this.limits.minUniformBufferOffsetAlignment;
+  /** Copies `data` into the current uniform chunk; returns its offset there (the chunk is the last one). */
+  #uniform(data: Uint8Array): number {
     let chunk = this.#uniformChunks[this.#uniformChunks.length - 1];
     if (!chunk || chunk.used + data.byteLength > UNIFORM_CHUNK) {
       chunk = this.#freeChunks.pop() ?? {
@@ -285,8 +337,8 @@ export class WebGpuBackend implements Backend, GpuContext {
     }
     const offset = chunk.used;
     chunk.data.set(data, offset);
-    chunk.used = Math.ceil((offset + data.byteLength) / align) * align;
-    return { buffer: chunk.buffer, offset };
+    chunk.used = Math.ceil((offset + data.byteLength) / this.#uniformAlign) * this.#uniformAlign;
+    return offset;
   }
 
   #encode(): GPUCommandEncoder {
@@ -295,7 +347,12 @@ export class WebGpuBackend implements Backend, GpuContext {
   }
 
   #computePass(): GPUComputePassEncoder {
-    this.#pass ??= this.#encode().beginComputePass();
+    if (!this.#pass) {
+      // A new pass starts with nothing bound (also after an error dropped the previous one).
+      this.#pass = this.#encode().beginComputePass();
+      this.#passPipeline = undefined;
+      this.#passBindGroup = undefined;
+    }
     return this.#pass;
   }
 
@@ -339,6 +396,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   /** Frees pooled buffers now (they are reused otherwise). */
   trim(): void {
     this.#bindGroups.clear();
+    this.#bindGroupCount = 0;
     this.#pool.trim();
     this.#staging.trim();
   }

@@ -4,12 +4,14 @@ const MIB = 1 << 20;
 
 export function sizeClass(byteLength: number): number {
   const n = Math.max(16, byteLength);
-  if (n <= MIB) return 2 ** Math.ceil(Math.log2(n));
+  // The next power of two, with integer ops (this runs for every kernel output).
+  if (n <= MIB) return 1 << (32 - Math.clz32(n - 1));
   return Math.ceil(n / MIB) * MIB;
 }
 
 export class BufferPool {
   readonly #free = new Map<number, GPUBuffer[]>();
+  readonly #sizes = new WeakMap<GPUBuffer, number>();
   #pooledBytes = 0;
   #pooledCount = 0;
   liveBytes = 0;
@@ -32,20 +34,24 @@ export class BufferPool {
       this.#pooledCount--;
       return buffer;
     }
-    return this.device.createBuffer({ size, usage: this.usage });
+    const created = this.device.createBuffer({ size, usage: this.usage });
+    this.#sizes.set(created, size);
+    return created;
   }
 
   release(buffer: GPUBuffer): void {
-    this.liveBytes -= buffer.size;
+    // GPUBuffer.size is a getter into Dawn (a native call, ~0.3 us in Node): remember sizes here.
+    const size = this.#sizes.get(buffer) ?? buffer.size;
+    this.liveBytes -= size;
     this.liveCount--;
-    if (this.#pooledBytes + buffer.size > this.maxPooledBytes) {
+    if (this.#pooledBytes + size > this.maxPooledBytes) {
       buffer.destroy();
       return;
     }
-    let list = this.#free.get(buffer.size);
-    if (!list) this.#free.set(buffer.size, (list = []));
+    let list = this.#free.get(size);
+    if (!list) this.#free.set(size, (list = []));
     list.push(buffer);
-    this.#pooledBytes += buffer.size;
+    this.#pooledBytes += size;
     this.#pooledCount++;
   }
 
