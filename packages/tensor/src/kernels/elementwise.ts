@@ -42,10 +42,6 @@ export const elementwiseParams = uniformLayout({
   cStrides: 'shape',
 });
 
-function pad8(values: readonly number[]): number[] {
-  return [...values, ...new Array<number>(MAX_RANK - values.length).fill(0)];
-}
-
 export function assertRank(info: TensorInfo, op: string): void {
   if (info.shape.length > MAX_RANK) {
     throw new RangeError(
@@ -67,27 +63,77 @@ export function dispatchElementwise(
   prelude = '',
 ): void {
   if (out.size === 0) return;
-  const names = ['a', 'b', 'c'];
-  const contiguous = inputs.map((t) => t.size === out.size && t.shape.length === out.shape.length);
-  const WG = 256;
-  const pipeline = ctx.pipeline(
-    `ew:${key}:${inputs.map((t, i) => `${t.dtype}${contiguous[i] ? 'c' : 'b'}`)}:${out.dtype}`,
-    () => {
-      const decls = inputs
-        .map(
-          (t, i) =>
-            `@group(0) @binding(${i}) var<storage, read> ${names[i]}Buf: array<${wgslStorageType(t.dtype)}>;`,
-        )
-        .join('\n');
-      const reads = inputs
-        .map((_, i) => {
-          const n = names[i]!;
-          return contiguous[i]
-            ? `let ${n} = ${n}Buf[i];`
-            : `var ${n}Off = 0u; { var r = i; for (var d = i32(p.rank) - 1; d >= 0; d--) { let dim = shapeAt(p.outShape, u32(d)); ${n}Off += (r % dim) * shapeAt(p.${n}Strides, u32(d)); r /= dim; } }\n    let ${n} = ${n}Buf[${n}Off];`;
-        })
-        .join('\n    ');
-      return `${elementwiseParams.wgsl('Params')}
+  // Per dispatch, only what the pipeline key and the uniforms need, without temporary arrays:
+  // small elementwise ops are common enough that this front-end cost shows next to Dawn's.
+  let broadcast = false;
+  for (let i = 0; i < inputs.length && !broadcast; i++) broadcast = !isContiguous(inputs[i]!, out);
+  const pipeline = ctx.pipeline(pipelineKey(key, inputs, out), () =>
+    elementwiseSource(inputs, out, expr, prelude),
+  );
+  ctx.dispatch(
+    pipeline,
+    [...inputs, out],
+    broadcast ? broadcastUniforms(inputs, out) : contiguousUniforms(out.size),
+    workgroups1d(Math.ceil(out.size / WG)),
+  );
+}
+
+const WG = 256;
+const NAMES = ['a', 'b', 'c'];
+
+// Pipeline keys memoized per op by a numeric signature (each input's dtype and contiguity, the
+// output's dtype), so a dispatch looks up the same string object (whose hash V8 keeps) instead of
+// building and hashing a new one.
+const keyCache = new Map<string, Map<number, string>>();
+const dtypeCodes = new Map<string, number>();
+
+function dtypeCode(dtype: string): number {
+  let code = dtypeCodes.get(dtype);
+  if (code === undefined) dtypeCodes.set(dtype, (code = dtypeCodes.size));
+  return code;
+}
+
+function pipelineKey(key: string, inputs: readonly GpuTensor[], out: GpuTensor): string {
+  let sig = dtypeCode(out.dtype);
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i]!;
+    sig = sig * 64 + dtypeCode(t.dtype) * 2 + (isContiguous(t, out) ? 1 : 0);
+  }
+  let byOp = keyCache.get(key);
+  if (!byOp) keyCache.set(key, (byOp = new Map()));
+  let full = byOp.get(sig);
+  if (full === undefined) {
+    const parts = inputs.map((t) => `${t.dtype}${isContiguous(t, out) ? 'c' : 'b'}`);
+    byOp.set(sig, (full = `ew:${key}:${parts.join(',')}:${out.dtype}`));
+  }
+  return full;
+}
+
+function isContiguous(t: GpuTensor, out: GpuTensor): boolean {
+  return t.size === out.size && t.shape.length === out.shape.length;
+}
+
+function elementwiseSource(
+  inputs: readonly GpuTensor[],
+  out: GpuTensor,
+  expr: string,
+  prelude: string,
+): string {
+  const decls = inputs
+    .map(
+      (t, i) =>
+        `@group(0) @binding(${i}) var<storage, read> ${NAMES[i]}Buf: array<${wgslStorageType(t.dtype)}>;`,
+    )
+    .join('\n');
+  const reads = inputs
+    .map((t, i) => {
+      const n = NAMES[i]!;
+      return isContiguous(t, out)
+        ? `let ${n} = ${n}Buf[i];`
+        : `var ${n}Off = 0u; { var r = i; for (var d = i32(p.rank) - 1; d >= 0; d--) { let dim = shapeAt(p.outShape, u32(d)); ${n}Off += (r % dim) * shapeAt(p.${n}Strides, u32(d)); r /= dim; } }\n    let ${n} = ${n}Buf[${n}Off];`;
+    })
+    .join('\n    ');
+  return `${elementwiseParams.wgsl('Params')}
 ${WGSL_SHAPE_AT}
 ${decls}
 @group(0) @binding(${inputs.length}) var<storage, read_write> outBuf: array<${wgslStorageType(out.dtype)}>;
@@ -100,19 +146,41 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     ${reads}
     outBuf[i] = ${expr};
 }`;
-    },
-  );
-  const strides = inputs.map((t) => pad8(broadcastStrides(t.shape, out.shape)));
-  const zero = pad8([]);
-  const uniforms = elementwiseParams.pack({
+}
+
+// When no input broadcasts the shader reads only the size, so the packed bytes depend on it
+// alone and are reused (the backend copies uniform bytes at dispatch, so sharing them is safe).
+const contiguousCache = new Map<number, Uint8Array>();
+
+function contiguousUniforms(size: number): Uint8Array {
+  let bytes = contiguousCache.get(size);
+  if (!bytes) {
+    if (contiguousCache.size >= 4096) contiguousCache.clear();
+    const zero: number[] = [];
+    bytes = elementwiseParams.pack({
+      size,
+      rank: 0,
+      outShape: zero,
+      aStrides: zero,
+      bStrides: zero,
+      cStrides: zero,
+    });
+    contiguousCache.set(size, bytes);
+  }
+  return bytes;
+}
+
+function broadcastUniforms(inputs: readonly GpuTensor[], out: GpuTensor): Uint8Array {
+  const zero: number[] = [];
+  const strides = (i: number) => (inputs[i] ? broadcastStrides(inputs[i].shape, out.shape) : zero);
+  return elementwiseParams.pack({
     size: out.size,
     rank: out.shape.length,
-    outShape: pad8(out.shape),
-    aStrides: strides[0] ?? zero,
-    bStrides: strides[1] ?? zero,
-    cStrides: strides[2] ?? zero,
+    outShape: out.shape,
+    aStrides: strides(0),
+    bStrides: strides(1),
+    cStrides: strides(2),
   });
-  ctx.dispatch(pipeline, [...inputs, out], uniforms, workgroups1d(Math.ceil(out.size / WG)));
 }
 
 export { stridesOf };

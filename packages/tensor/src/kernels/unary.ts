@@ -387,8 +387,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   yBuf[i] = ${def.wgsl};
 }`;
   });
-  const uniforms = unaryParams.pack({ size: out.size, a: attrs.a, b: attrs.b });
+  const uniforms =
+    Object.is(attrs.a, 0) && Object.is(attrs.b, 0)
+      ? sizeOnlyUniforms(out.size)
+      : unaryParams.pack({ size: out.size, a: attrs.a, b: attrs.b });
   ctx.dispatch(pipeline, [x, out], uniforms, workgroups1d(Math.ceil(out.size / WG)));
+}
+
+// Ops without constants (relu, exp, ...) pack only the size: reuse those bytes instead of packing
+// them per dispatch (the backend copies uniform bytes at dispatch, so sharing them is safe).
+const sizeOnlyCache = new Map<number, Uint8Array>();
+
+function sizeOnlyUniforms(size: number): Uint8Array {
+  let bytes = sizeOnlyCache.get(size);
+  if (!bytes) {
+    if (sizeOnlyCache.size >= 4096) sizeOnlyCache.clear();
+    bytes = unaryParams.pack({ size, a: 0, b: 0 });
+    sizeOnlyCache.set(size, bytes);
+  }
+  return bytes;
 }
 
 /** @internal The kernel behind every unary op (attribute `op`). */

@@ -26,7 +26,10 @@ export interface GpuContext {
   readonly limits: GPUSupportedLimits;
   /** A compute pipeline, compiled once per `key` (the source is only built on a cache miss). */
   pipeline(key: string, code: () => string): GPUComputePipeline;
-  /** Encodes one dispatch into the backend's current compute pass. */
+  /**
+   * Encodes one dispatch into the backend's current compute pass. The uniform bytes are copied
+   * during the call, so kernels may pass the same (cached) array to many dispatches.
+   */
   dispatch(
     pipeline: GPUComputePipeline,
     buffers: readonly (GpuTensor | GPUBuffer)[],

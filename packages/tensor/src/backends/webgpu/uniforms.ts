@@ -25,6 +25,18 @@ const WGSL_TYPE: Record<UniformType, string> = {
   shape: 'array<vec4<u32>, 2>',
 };
 
+type Kind = 'u32' | 'i32' | 'f32';
+/** How each field's values are stored (a shape holds u32 values). */
+const KIND: Record<UniformType, Kind> = {
+  u32: 'u32',
+  i32: 'i32',
+  f32: 'f32',
+  'vec4<u32>': 'u32',
+  'vec4<i32>': 'i32',
+  'vec4<f32>': 'f32',
+  shape: 'u32',
+};
+
 /** Values for a layout's fields: a number for scalars, an array for vectors and shapes. */
 export type UniformValues<F extends Record<string, UniformType>> = {
   [K in keyof F]: F[K] extends 'u32' | 'i32' | 'f32' ? number : readonly number[];
@@ -42,14 +54,15 @@ export type UniformValues<F extends Record<string, UniformType>> = {
  */
 export class UniformLayout<F extends Record<string, UniformType>> {
   readonly byteLength: number;
-  readonly #offsets: [string, UniformType, number][] = [];
+  // Per field, resolved once: pack() runs on every dispatch of every kernel.
+  readonly #fields: { name: string; type: UniformType; offset: number; count: number; kind: Kind }[] = [];
 
   constructor(readonly fields: F) {
     let offset = 0;
     for (const [name, type] of Object.entries(fields)) {
       const align = ALIGN[type];
       offset = Math.ceil(offset / align) * align;
-      this.#offsets.push([name, type, offset]);
+      this.#fields.push({ name, type, offset, count: SIZE[type] / 4, kind: KIND[type] });
       offset += SIZE[type];
     }
     this.byteLength = Math.max(16, Math.ceil(offset / 16) * 16);
@@ -57,32 +70,35 @@ export class UniformLayout<F extends Record<string, UniformType>> {
 
   /** `struct <name> { ... }` in WGSL. */
   wgsl(name: string): string {
-    const body = this.#offsets.map(([field, type]) => `  ${field}: ${WGSL_TYPE[type]},`).join('\n');
+    const body = this.#fields.map((f) => `  ${f.name}: ${WGSL_TYPE[f.type]},`).join('\n');
     return `struct ${name} {\n${body}\n}\n`;
   }
 
-  /** Packs values into a fresh buffer of {@link UniformLayout.byteLength} bytes. */
+  /**
+   * Packs values into a fresh buffer of {@link UniformLayout.byteLength} bytes. Vectors and shapes
+   * may be shorter than their field; the rest is zero.
+   */
   pack(values: UniformValues<F>): Uint8Array {
     const bytes = new Uint8Array(this.byteLength);
     const view = new DataView(bytes.buffer);
-    for (const [name, type, offset] of this.#offsets) {
+    for (const { name, offset, count, kind } of this.#fields) {
       const v = (values as Record<string, number | readonly number[]>)[name];
-      if (v === undefined) throw new Error(`uniform field ${name} has no value`);
-      const list = typeof v === 'number' ? [v] : v;
-      const count = SIZE[type] / 4;
-      if (list.length > count)
-        throw new Error(`uniform field ${name} holds ${count} values, got ${list.length}`);
-      const kind =
-        type === 'shape' ? 'u32' : type.includes('f32') ? 'f32' : type.includes('i32') ? 'i32' : 'u32';
-      for (let i = 0; i < list.length; i++) {
-        const x = list[i]!;
-        if (kind === 'f32') view.setFloat32(offset + 4 * i, x, true);
-        else if (kind === 'i32') view.setInt32(offset + 4 * i, x, true);
-        else view.setUint32(offset + 4 * i, x >>> 0, true);
+      if (typeof v === 'number') {
+        write(view, kind, offset, v);
+        continue;
       }
+      if (v === undefined) throw new Error(`uniform field ${name} has no value`);
+      if (v.length > count) throw new Error(`uniform field ${name} holds ${count} values, got ${v.length}`);
+      for (let i = 0; i < v.length; i++) write(view, kind, offset + 4 * i, v[i]!);
     }
     return bytes;
   }
+}
+
+function write(view: DataView, kind: Kind, offset: number, x: number): void {
+  if (kind === 'f32') view.setFloat32(offset, x, true);
+  else if (kind === 'i32') view.setInt32(offset, x, true);
+  else view.setUint32(offset, x >>> 0, true);
 }
 
 /**
