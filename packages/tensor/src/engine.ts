@@ -8,7 +8,21 @@ import { Tensor } from './tensor.js';
 
 type Scope = Set<Tensor>;
 const scopes: Scope[] = [];
-const liveByBackend = new WeakMap<Backend, number>();
+// Live-tensor counts per backend, with the last one used at hand: ops create and dispose tensors
+// by the hundred per forward pass, nearly always on one backend. (The module keeps a reference to
+// the last backend used, disposed or not, until another one is used.)
+const liveByBackend = new WeakMap<Backend, { n: number }>();
+let lastBackend: Backend | undefined;
+let lastCount = { n: 0 };
+
+function liveCounter(backend: Backend): { n: number } {
+  if (backend === lastBackend) return lastCount;
+  let count = liveByBackend.get(backend);
+  if (!count) liveByBackend.set(backend, (count = { n: 0 }));
+  lastBackend = backend;
+  lastCount = count;
+  return count;
+}
 
 /** A recorded op for reverse-mode differentiation. */
 export interface TapeNode {
@@ -30,12 +44,12 @@ function heldByTape(t: Tensor): boolean {
 }
 
 export function onTensorCreated(t: Tensor): void {
-  liveByBackend.set(t.backend, (liveByBackend.get(t.backend) ?? 0) + 1);
+  liveCounter(t.backend).n++;
   scopes[scopes.length - 1]?.add(t);
 }
 
 export function onTensorDisposed(t: Tensor): void {
-  liveByBackend.set(t.backend, (liveByBackend.get(t.backend) ?? 1) - 1);
+  liveCounter(t.backend).n--;
   for (const s of scopes) s.delete(t);
 }
 
@@ -58,7 +72,7 @@ export function releaseHandle(handle: unknown): boolean {
 
 /** Number of tensors alive on `backend` (for backends' stats). */
 export function liveTensorCount(backend: Backend): number {
-  return liveByBackend.get(backend) ?? 0;
+  return liveByBackend.get(backend)?.n ?? 0;
 }
 
 /** Values a scope may return; tensors found in it are kept, everything else created inside is freed. */
@@ -178,7 +192,8 @@ export function popTape(tape: TapeNode[]): void {
 function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
   if (inputs.length === 0) throw new Error(`${kernel.name}: no input tensors`);
   const backend = inputs[0]!.backend;
-  inputs.forEach((t, i) => {
+  for (let i = 0; i < inputs.length; i++) {
+    const t = inputs[i]!;
     if (!(t instanceof Tensor)) {
       throw new TypeError(`${kernel.name}: input ${i} is not a Tensor (got ${typeof t})`);
     }
@@ -196,7 +211,7 @@ function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
           'move tensors with toBackend() first',
       );
     }
-  });
+  }
   if (backend.disposed) throw new Error(`${kernel.name}: the ${backend.kind} backend was disposed`);
   return backend;
 }
@@ -219,7 +234,10 @@ export function runKernel<A>(kernel: Kernel<A>, inputs: readonly Tensor[], attrs
     outputs = [new Tensor(backend, retainHandle(source.handle), infos[0]!.shape, infos[0]!.dtype)];
   } else {
     const handles = backend.execute(kernel as Kernel, inputs, infos, attrs);
-    outputs = infos.map((info, i) => new Tensor(backend, handles[i], info.shape, info.dtype));
+    outputs = new Array(infos.length);
+    for (let i = 0; i < infos.length; i++) {
+      outputs[i] = new Tensor(backend, handles[i], infos[i]!.shape, infos[i]!.dtype);
+    }
   }
   const tape = tapes[tapes.length - 1];
   if (tape && inputs.some((t) => t.tracked)) {

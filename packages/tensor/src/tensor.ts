@@ -33,7 +33,8 @@ export class Tensor<D extends DType = DType> {
     this.id = nextId++;
     this.backend = backend;
     this.#handle = handle;
-    this.shape = Object.freeze([...shape]);
+    // Shapes are frozen, so an op passing its input's shape through (unary ops, views) shares it.
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
     this.dtype = dtype;
     this.size = sizeOf(shape);
     onTensorCreated(this);
