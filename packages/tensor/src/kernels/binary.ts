@@ -5,7 +5,7 @@ import { full } from '../create.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
-import { broadcastShapes } from '../shape.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './cast.js';
 import { assertRank, broadcastOffsets, dispatchElementwise } from './elementwise.js';
@@ -227,7 +227,8 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       throw new TypeError(`${op}: ${a!.dtype} is a storage dtype; cast to f32 first`);
     assertRank(a!, op);
     assertRank(b!, op);
-    const shape = broadcastShapes(a!.shape, b!.shape, op);
+    // Equal shapes (the common case) pass a's frozen shape through, which the output then shares.
+    const shape = shapesEqual(a!.shape, b!.shape) ? a!.shape : broadcastShapes(a!.shape, b!.shape, op);
     return [{ shape, dtype: COMPARE.has(op) ? 'bool' : a!.dtype }];
   },
   cpu([a, b], { op }, [out]) {
