@@ -329,7 +329,7 @@ describe('with real checkpoints', () => {
       'cpu',
     );
     expect(rec.code, rec.err).toBe(0);
-    expect(JSON.parse(rec.out)).toMatchObject({ size: 32, tokens: '8x8' });
+    expect(JSON.parse(rec.out)).toMatchObject({ size: 32, tokens: '16x16' });
   });
 
   test('train clip writes a checkpoint folder; a folder without captions is refused', async () => {

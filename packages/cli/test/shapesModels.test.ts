@@ -1,15 +1,17 @@
 // The embedded shapes models as shipped, through the same paths a user takes (`--model shapes`).
 // The issue-7 quality gates are not met yet (see packages/shapes/models/README.md); what is tested
 // here is what the shipped weights do achieve, so a broken loader or preprocessing shows.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadClip } from '@vl/clip';
-import { encodePng, heldOutSingleObjects, shapeLabels, shapesModel } from '@vl/shapes';
+import { loadDvae } from '@vl/dvae';
+import { encodePng, heldOutShapes, heldOutSingleObjects, shapeLabels, shapesModel } from '@vl/shapes';
 import { createBackend } from '@vl/tensor';
 import { expect, test } from 'vitest';
 import { runCli } from '../src/index.js';
+import { evaluateDvaeOnShapes } from '../src/train/evaluateDvae.js';
 
 test('the shipped shapes CLIP names the colour of held-out single objects (>= 95%)', async () => {
   const backend = await createBackend('cpu');
@@ -43,4 +45,36 @@ test('vl classify --model shapes uses the labels and templates the model ships w
   const { labels } = JSON.parse(out) as { labels: { label: string }[] };
   expect(labels).toHaveLength(3);
   for (const { label } of labels) expect(shapeLabels()).toContain(label);
+}, 120_000);
+
+test('the shipped shapes dVAE reconstructs held-out scenes (>= 18 dB PSNR; the gate is 28 dB)', async () => {
+  const backend = await createBackend('cpu');
+  const dvae = await loadDvae(fileURLToPath(shapesModel('dvae')), { backend });
+  try {
+    // The 64 held-out scenes at 64 px that `vl train dvae` measured (training.json).
+    const q = await evaluateDvaeOnShapes(dvae, { n: 64, size: 64 });
+    expect(q.n).toBe(64);
+    // Issue 7's gate is 28 dB; the shipped model measures 18.9 dB on 64 images (training.json), so
+    // this holds it to what it does reach until a better-trained one replaces it.
+    expect(q.psnr).toBeGreaterThanOrEqual(18);
+  } finally {
+    dvae.dispose();
+    backend.dispose();
+  }
+}, 120_000);
+
+test('vl reconstruct --model shapes encodes a scene to a 32x32 token grid and decodes it', async () => {
+  let out = '';
+  const dir = mkdtempSync(join(tmpdir(), 'vl-shapes-'));
+  const [scene] = heldOutShapes(1, { size: 64 });
+  writeFileSync(join(dir, 'scene.png'), encodePng(scene!.image));
+  const code = await runCli(
+    ['reconstruct', 'scene.png', '-o', 'out.png', '--model', 'shapes', '--json', '--backend', 'cpu'],
+    { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, cwd: dir },
+  );
+  expect(code).toBe(0);
+  expect(existsSync(join(dir, 'out.png'))).toBe(true);
+  const r = JSON.parse(out) as { size: number; tokens: string; psnr: number };
+  expect(r).toMatchObject({ size: 64, tokens: '32x32' });
+  expect(r.psnr).toBeGreaterThan(12); // a working model; the held-out gate is the test above
 }, 120_000);
