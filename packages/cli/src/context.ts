@@ -1,5 +1,5 @@
 import type { Backend } from '@vl/tensor';
-import { openBackend } from './backend.js';
+import { type OpenBackendOptions, openBackend } from './backend.js';
 import type { CliIo } from './io.js';
 
 /** Parsed option values: strings, booleans and repeated strings. */
@@ -33,9 +33,9 @@ export class CommandContext {
     return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
   }
 
-  /** The backend, created on first use from `--backend`. */
-  async backend(): Promise<Backend> {
-    this.#backend ??= await openBackend(this.string('backend') ?? 'auto', this.io);
+  /** The backend, created on first use from `--backend` (see {@link OpenBackendOptions}). */
+  async backend(options: OpenBackendOptions = {}): Promise<Backend> {
+    this.#backend ??= await openBackend(this.string('backend') ?? 'auto', this.io, options);
     return this.#backend;
   }
 

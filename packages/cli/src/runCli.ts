@@ -88,6 +88,7 @@ function help(): string {
     'Options for every command:',
     '  --model shapes|<checkpoint folder>|<URL>   default: shapes (the embedded models)',
     '  --backend auto|webgpu|cpu                  default: auto (WebGPU when an adapter exists)',
+    '                                             (train: the CPU rather than a software WebGPU adapter)',
     '  --json                                      machine-readable output, one JSON value per line',
   ];
   return `${lines.join('\n')}\n`;

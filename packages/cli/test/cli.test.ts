@@ -297,6 +297,29 @@ describe('with real checkpoints', () => {
     expect(typeof answer).toBe('string');
   });
 
+  test('train under --backend auto passes over a software WebGPU adapter for the CPU', async () => {
+    const r = await vl(
+      'train',
+      'dvae',
+      '--data',
+      'captions',
+      '--out',
+      'dvae-auto',
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--size',
+      '32',
+    );
+    expect(r.code, r.err).toBe(0);
+    const line = r.err.split('\n').find((l) => l.startsWith('backend: '));
+    expect(line, r.err).toBeDefined();
+    // A hardware adapter may be used; an emulated one (llvmpipe, lavapipe, SwiftShader) must not be.
+    expect(line).not.toMatch(/^backend: webgpu .*(software|llvmpipe|lavapipe|swiftshader)/i);
+    if (/software renderer/.test(line!)) expect(line).toMatch(/^backend: cpu /);
+  });
+
   test('train dvae writes a checkpoint folder that reconstruct loads', async () => {
     const r = await vl(
       'train',

@@ -112,7 +112,7 @@ export async function train(ctx: CommandContext): Promise<void> {
     lr: positiveNumber('lr', ctx.string('lr'), d.lr),
     seed,
     imageSize,
-    backend: await ctx.backend(),
+    backend: await ctx.backend({ training: true }),
   };
   const start = performance.now();
   const { quality, summary } = await runKind(ctx, k, settings);
