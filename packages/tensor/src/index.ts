@@ -136,6 +136,7 @@ export { clipGradNorm } from './autograd/clipGradNorm.js';
 export type { DecodedSafetensorsTensor, DecodeSafetensorsOptions } from './io/decodeSafetensorsTensor.js';
 export { decodeSafetensorsTensor } from './io/decodeSafetensorsTensor.js';
 export type { LoadedSafetensors, LoadSafetensorsOptions } from './io/loadSafetensors.js';
+export { loadCheckpointTensors } from './io/loadCheckpointTensors.js';
 export { loadSafetensors } from './io/loadSafetensors.js';
 export type { SafetensorsSource } from './io/locateSource.js';
 export type { SafetensorsFile } from './io/parseSafetensors.js';

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import {
   type Backend,
   createBackend,
   decodeSafetensorsTensor,
+  loadCheckpointTensors,
   loadSafetensors,
   parseSafetensors,
   parseSafetensorsHeader,
@@ -456,6 +457,38 @@ describe('sharded checkpoints', () => {
     await expect(loadSafetensors(index, { backend })).rejects.toThrow(/shard names must be relative paths/);
     await writeFile(index, JSON.stringify({ tensors: {} }));
     await expect(loadSafetensors(index, { backend })).rejects.toThrow(/"weight_map" object/);
+  });
+});
+
+describe('checkpoint folders', () => {
+  test("model.safetensors, else its sharded index; with neither, the single file's error", async () => {
+    const sharded = join(temp, 'folder-sharded');
+    await writeShards(sharded);
+    const fromIndex = await loadCheckpointTensors(sharded, { backend });
+    expect([...fromIndex.keys()]).toEqual(['a', 'b', 'c']);
+    for (const t of fromIndex.values()) t.dispose();
+
+    const single = join(temp, 'folder-single');
+    await mkdir(single, { recursive: true });
+    await writeFile(join(single, 'open_clip_model.safetensors'), await readFile(FIXTURE));
+    const own = await loadCheckpointTensors(pathToFileURL(single), {
+      backend,
+      file: 'open_clip_model.safetensors',
+      filter: (n) => n === 'logit_scale',
+    });
+    expect([...own.keys()]).toEqual(['logit_scale']);
+    for (const t of own.values()) t.dispose();
+
+    const before = live();
+    await expect(loadCheckpointTensors(single, { backend })).rejects.toThrow(
+      /ENOENT.*folder-single.model\.safetensors/,
+    );
+    expect(live()).toBe(before);
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(loadCheckpointTensors(sharded, { backend, signal: aborted.signal })).rejects.toThrow(
+      expect.objectContaining({ name: 'AbortError' }),
+    );
   });
 });
 

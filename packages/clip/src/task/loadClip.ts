@@ -5,6 +5,7 @@ import {
   type Tensor,
   createBackend,
   joinSource,
+  loadCheckpointTensors,
   loadFile,
   loadJson,
   loadSafetensors,
@@ -105,7 +106,7 @@ export async function loadClip(
     let rawConfig: unknown;
     let format: 'hf' | 'open_clip';
     let weights: SafetensorsSource | ReadonlyMap<string, Tensor>;
-    let fallbackWeights: SafetensorsSource | undefined;
+    let weightsFile: string | undefined; // in the folder `source`, or its sharded index
     let tokenizer: ClipTokenizer;
     let preprocess: PreprocessOptions | undefined;
     if (typeof source === 'string' || source instanceof URL) {
@@ -122,13 +123,14 @@ export async function loadClip(
       format = hf !== undefined ? 'hf' : 'open_clip';
       rawConfig = hf ?? (oc as { model_cfg?: unknown }).model_cfg;
       if (format === 'hf') {
-        weights = joinSource(source, 'model.safetensors');
-        fallbackWeights = joinSource(source, 'model.safetensors.index.json');
+        weights = source;
+        weightsFile = 'model.safetensors';
         preprocess = preprocessOptionsFromHf(
           await optional(() => loadJson(joinSource(source, 'preprocessor_config.json'), io)),
         );
       } else {
-        weights = joinSource(source, 'open_clip_model.safetensors');
+        weights = source;
+        weightsFile = 'open_clip_model.safetensors';
         const pc = (oc as { preprocess_cfg?: { mean?: number[]; std?: number[] } }).preprocess_cfg;
         if (pc) preprocess = { ...(pc.mean ? { mean: pc.mean } : {}), ...(pc.std ? { std: pc.std } : {}) };
       }
@@ -140,26 +142,15 @@ export async function loadClip(
       tokenizer = source.tokenizer ?? (await ClipTokenizer.load());
       preprocess = source.preprocess;
     }
-    const load = async (from: SafetensorsSource) =>
-      (
-        await loadSafetensors(from, {
-          backend,
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          ...io,
-        })
-      ).tensors;
+    const loadOptions = {
+      backend,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...io,
+    };
     if (weights instanceof Map) tensors = weights as ReadonlyMap<string, Tensor>;
-    else {
-      try {
-        tensors = await load(weights as SafetensorsSource);
-      } catch (e) {
-        // A sharded checkpoint has an index instead of model.safetensors.
-        if (fallbackWeights === undefined || (e as Error).name === 'AbortError') throw e;
-        const index = fallbackWeights;
-        tensors = await optional(() => load(index));
-        if (!tensors) throw e;
-      }
-    }
+    else if (weightsFile !== undefined)
+      tensors = await loadCheckpointTensors(weights as string | URL, { ...loadOptions, file: weightsFile });
+    else tensors = (await loadSafetensors(weights as SafetensorsSource, loadOptions)).tensors;
     let config: ClipConfig;
     let params: ReadonlyMap<string, Tensor>;
     if (format === 'open_clip' || isOpenClipCheckpoint(tensors.keys())) {

@@ -6,6 +6,7 @@ import {
   type Tensor,
   createBackend,
   joinSource,
+  loadCheckpointTensors,
   loadFile,
   loadJson,
   loadSafetensors,
@@ -112,7 +113,7 @@ export async function loadVlm(
   try {
     let rawConfig: unknown;
     let weights: SafetensorsSource | ReadonlyMap<string, Tensor>;
-    let fallbackWeights: SafetensorsSource | undefined;
+    let weightsFile: string | undefined; // in the folder `source`, or its sharded index
     let tokenizer: VlmTokenizer | undefined;
     let rawPreprocess: unknown;
     let preprocess: PreprocessOptions | undefined;
@@ -120,8 +121,8 @@ export async function loadVlm(
     if (typeof source === 'string' || source instanceof URL) {
       rawConfig = await optional(() => loadJson(joinSource(source, 'config.json'), io));
       if (rawConfig === undefined) throw new Error(`loadVlm: ${String(source)} has no config.json`);
-      weights = joinSource(source, 'model.safetensors');
-      fallbackWeights = joinSource(source, 'model.safetensors.index.json');
+      weights = source;
+      weightsFile = 'model.safetensors';
       tokenizer = await tokenizerFrom(source, io);
       rawPreprocess = await optional(() => loadJson(joinSource(source, 'preprocessor_config.json'), io));
       eos = eosOf(await optional(() => loadJson(joinSource(source, 'generation_config.json'), io)));
@@ -132,26 +133,15 @@ export async function loadVlm(
       preprocess = source.preprocess;
     }
     const config = parseLlavaConfig(rawConfig);
-    const load = async (from: SafetensorsSource) =>
-      (
-        await loadSafetensors(from, {
-          backend,
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-          ...io,
-        })
-      ).tensors;
+    const loadOptions = {
+      backend,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...io,
+    };
     if (weights instanceof Map) tensors = weights as ReadonlyMap<string, Tensor>;
-    else {
-      try {
-        tensors = await load(weights as SafetensorsSource);
-      } catch (e) {
-        // A sharded checkpoint has an index instead of model.safetensors.
-        if (fallbackWeights === undefined || (e as Error).name === 'AbortError') throw e;
-        const index = fallbackWeights;
-        tensors = await optional(() => load(index));
-        if (!tensors) throw e;
-      }
-    }
+    else if (weightsFile !== undefined)
+      tensors = await loadCheckpointTensors(weights as string | URL, { ...loadOptions, file: weightsFile });
+    else tensors = (await loadSafetensors(weights as SafetensorsSource, loadOptions)).tensors;
     const params = normalizeLlavaParams(tensors);
     const expected = llavaShapes(config);
     checkVlmParams(params, expected);
