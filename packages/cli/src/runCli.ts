@@ -61,8 +61,9 @@ const commands: Record<string, Command> = {
   },
   train: {
     usage:
-      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64]',
-    summary: 'train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs',
+      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>]',
+    summary:
+      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs; --init continues one it wrote, --clip picks the VLM's vision tower",
     options: {
       data: { type: 'string' },
       out: { type: 'string' },

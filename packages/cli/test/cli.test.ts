@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decoderShapes, encoderShapes, parseDvaeConfig } from '@vl/dvae';
+import { decoderShapes, encoderShapes, loadDvae, parseDvaeConfig } from '@vl/dvae';
 import { encodePng, heldOutShapes, writeShapesFolder } from '@vl/shapes';
 import { saveSafetensors, tensor, createBackend } from '@vl/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -59,6 +59,24 @@ beforeAll(async () => {
 }, 120_000);
 
 const clip = join(work, 'clip');
+
+/** `vl train dvae` for one step of two 32 px images from the caption folder, writing `out`. */
+const trainTinyDvae = (out: string, ...extra: string[]) =>
+  vl(
+    'train',
+    'dvae',
+    '--data',
+    'captions',
+    '--out',
+    out,
+    '--steps',
+    '1',
+    '--batch',
+    '2',
+    '--size',
+    '32',
+    ...extra,
+  );
 
 describe('usage', () => {
   test('help lists every command; no command is a usage error', async () => {
@@ -297,21 +315,39 @@ describe('with real checkpoints', () => {
     expect(typeof answer).toBe('string');
   });
 
+  test('train dvae --init continues from a folder it wrote', async () => {
+    const first = await trainTinyDvae('dvae-a', '--backend', 'cpu');
+    expect(first.code, first.err).toBe(0);
+    const more = await trainTinyDvae('dvae-b', '--init', 'dvae-a', '--seed', '1', '--backend', 'cpu');
+    expect(more.code, more.err).toBe(0);
+    // One more step moves the weights a little from where they were (a fresh start would not be near).
+    const backend = await createBackend('cpu');
+    const [a, b] = await Promise.all([
+      loadDvae(join(work, 'dvae-a'), { backend }),
+      loadDvae(join(work, 'dvae-b'), { backend }),
+    ]);
+    let moved = 0;
+    for (const [name, t] of a.decoderParams) {
+      const x = await t.read();
+      const y = await b.decoderParams.get(name)!.read();
+      let diff = 0;
+      let norm = 0;
+      for (let i = 0; i < x.length; i++) {
+        diff += (x[i]! - y[i]!) ** 2;
+        norm += x[i]! ** 2;
+      }
+      if (name.endsWith('.w')) expect(Math.sqrt(diff / norm), name).toBeLessThan(0.5); // biases start at 0
+      moved += diff;
+    }
+    expect(moved).toBeGreaterThan(0);
+    backend.dispose();
+    const missing = await trainTinyDvae('x', '--init', 'no-such', '--backend', 'cpu');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/no-such/);
+  });
+
   test('train under --backend auto passes over a software WebGPU adapter for the CPU', async () => {
-    const r = await vl(
-      'train',
-      'dvae',
-      '--data',
-      'captions',
-      '--out',
-      'dvae-auto',
-      '--steps',
-      '1',
-      '--batch',
-      '2',
-      '--size',
-      '32',
-    );
+    const r = await trainTinyDvae('dvae-auto');
     expect(r.code, r.err).toBe(0);
     const line = r.err.split('\n').find((l) => l.startsWith('backend: '));
     expect(line, r.err).toBeDefined();
@@ -321,22 +357,7 @@ describe('with real checkpoints', () => {
   });
 
   test('train dvae writes a checkpoint folder that reconstruct loads', async () => {
-    const r = await vl(
-      'train',
-      'dvae',
-      '--data',
-      'captions',
-      '--out',
-      'dvae-trained',
-      '--steps',
-      '1',
-      '--batch',
-      '2',
-      '--size',
-      '32',
-      '--backend',
-      'cpu',
-    );
+    const r = await trainTinyDvae('dvae-trained', '--backend', 'cpu');
     expect(r.code, r.err).toBe(0);
     for (const f of ['config.json', 'encoder.safetensors', 'decoder.safetensors', 'vl.json', 'training.json'])
       expect(existsSync(join(work, 'dvae-trained', f)), f).toBe(true);

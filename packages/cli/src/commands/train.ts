@@ -48,7 +48,8 @@ async function runKind(
     }
   }
   if (kind === 'dvae') {
-    const model = await trainDvae({ ...s, io: ctx.io });
+    const init = ctx.string('init');
+    const model = await trainDvae({ ...s, io: ctx.io, ...(init ? { init: resolve(ctx.cwd, init) } : {}) });
     try {
       if (!shapes) return {};
       const q = await evaluateDvaeOnShapes(model, { size: s.imageSize });

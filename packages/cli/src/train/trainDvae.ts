@@ -7,6 +7,7 @@ import {
   createDvaeModel,
   dvaeCheckpointFiles,
   initDvaeParams,
+  loadDvae,
   parseDvaeConfig,
   trainDvae as runTraining,
 } from '@vl/dvae';
@@ -20,6 +21,11 @@ import type { TrainRunOptions } from './trainRunOptions.js';
 /** Options of {@link trainDvae}. */
 export interface TrainDvaeOptions extends TrainRunOptions {
   data: CaptionData;
+  /**
+   * A folder `trainDvae` wrote: training continues from its weights (its config, not
+   * {@link smallDvaeConfig}); the schedules start over, so use another `seed` to see new images.
+   */
+  init?: string;
 }
 
 /**
@@ -49,13 +55,19 @@ export function smallDvaeConfig(): DvaeConfig {
  */
 export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
   const { data, out, steps, batchSize, lr, seed, imageSize, backend, io, signal } = options;
-  const config = smallDvaeConfig();
+  let config = smallDvaeConfig();
+  let params: ReturnType<typeof initDvaeParams>;
+  if (options.init) {
+    const prior = await loadDvae(options.init, { backend });
+    config = prior.config;
+    params = { encoder: new Map(prior.encoderParams), decoder: new Map(prior.decoderParams) }; // taken over by training
+  } else params = initDvaeParams(config, { backend, seed });
   const factor = 2 ** (config.encoder.group_count - 1);
   if (imageSize % factor !== 0) throw new RangeError(`--size ${imageSize} must be a multiple of ${factor}`);
   const bar = new ProgressBar(io, `training dvae on ${data.name}`);
   const warmup = Math.min(100, Math.floor(steps / 10));
   const trained = await runTraining(
-    initDvaeParams(config, { backend, seed }),
+    params,
     config,
     (step) =>
       imagesToTensor(
