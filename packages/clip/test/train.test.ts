@@ -140,6 +140,43 @@ function matmulT(a: Tensor, b: Tensor): Tensor {
   return matmul(a, b, { transposeB: true });
 }
 
+test('initClipParams follows HF _init_weights: stds by role, zero biases, unit LayerNorm gains', async () => {
+  const wide: ClipConfig = {
+    ...config,
+    vision_config: { ...config.vision_config, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 3 },
+    text_config: { ...config.text_config, hidden_size: 48, intermediate_size: 96, num_hidden_layers: 2 },
+  };
+  const params = initClipParams(wide, { backend, seed: 5 });
+  // Expected stds written out per tower: d^-0.5 (2L)^-0.5 = 64^-0.5 6^-0.5 for the vision blocks.
+  const v = { d: 64, L: 3 };
+  const t = { d: 48, L: 2 };
+  const expected: [string, number][] = [
+    ['vision_model.encoder.layers.1.self_attn.q_proj.weight', v.d ** -0.5 * (2 * v.L) ** -0.5],
+    ['vision_model.encoder.layers.1.self_attn.out_proj.weight', v.d ** -0.5],
+    ['vision_model.encoder.layers.2.mlp.fc1.weight', (2 * v.d) ** -0.5],
+    ['vision_model.encoder.layers.2.mlp.fc2.weight', v.d ** -0.5 * (2 * v.L) ** -0.5],
+    ['visual_projection.weight', v.d ** -0.5],
+    ['vision_model.embeddings.patch_embedding.weight', 0.02],
+    ['text_model.encoder.layers.0.self_attn.k_proj.weight', t.d ** -0.5 * (2 * t.L) ** -0.5],
+    ['text_model.encoder.layers.1.mlp.fc1.weight', (2 * t.d) ** -0.5],
+    ['text_projection.weight', t.d ** -0.5],
+    ['text_model.embeddings.token_embedding.weight', 0.02],
+  ];
+  for (const [name, std] of expected) {
+    const x = await params.get(name)!.read();
+    const sample = Math.sqrt(x.reduce((a, b) => a + b * b, 0) / x.length);
+    expect(sample / std, name).toBeGreaterThan(0.9);
+    expect(sample / std, name).toBeLessThan(1.1);
+  }
+  expect(
+    [...(await params.get('vision_model.encoder.layers.0.mlp.fc1.bias')!.read())].every((x) => x === 0),
+  ).toBe(true);
+  expect([...(await params.get('text_model.final_layer_norm.weight')!.read())].every((x) => x === 1)).toBe(
+    true,
+  );
+  for (const p of params.values()) p.dispose();
+});
+
 test('contrastive training lowers the loss and lifts retrieval above chance; a linear probe separates the classes', async () => {
   const params = initClipParams(config, { backend, seed: 3 });
   const heldOut = Array.from({ length: 64 }, (_, i) => i % captions.length);

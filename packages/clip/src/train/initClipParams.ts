@@ -11,8 +11,12 @@ export interface InitClipOptions {
 
 /**
  * Fresh CLIP parameters for training from scratch, initialized as HF `CLIPModel._init_weights`
- * does for its defaults: normal(0, 0.02) for linear and embedding weights (the patch embedding
- * too), zero biases, unit LayerNorm gains, and `logit_scale = logit_scale_init_value`.
+ * does (initializer_factor 1, initializer_range 0.02), with d a tower's width and L its depth:
+ * token, position and patch embeddings normal(0, 0.02); the class embedding and both projections
+ * normal(0, d^-0.5); attention q/k/v normal(0, d^-0.5 (2L)^-0.5) and out_proj normal(0, d^-0.5);
+ * MLP fc1 normal(0, (2d)^-0.5) and fc2 normal(0, d^-0.5 (2L)^-0.5); zero biases, unit LayerNorm
+ * gains, and `logit_scale = logit_scale_init_value`. (A flat 0.02 everywhere starts the blocks
+ * 2-5x smaller than this at small widths, and a tower's output then barely depends on its input.)
  *
  * @example
  * ```ts
@@ -31,6 +35,18 @@ export function initClipParams(config: ClipConfig, options: InitClipOptions): Ma
     const isNorm = /layer_?norm|layrnorm/.test(name);
     if (name.endsWith('.bias')) return zeros(shape, { backend });
     if (isNorm) return full(shape, 1, { backend });
-    return randomNormal(shape, { backend, seed: rng.next(), std: 0.02 });
+    return randomNormal(shape, { backend, seed: rng.next(), std: stdOf(name) });
+  }
+
+  function stdOf(name: string): number {
+    const tower = name.startsWith('text') ? config.text_config : config.vision_config;
+    const d = tower.hidden_size;
+    const depth = (2 * tower.num_hidden_layers) ** -0.5;
+    if (/self_attn\.[qkv]_proj\.weight$/.test(name)) return d ** -0.5 * depth;
+    if (/self_attn\.out_proj\.weight$/.test(name)) return d ** -0.5;
+    if (/mlp\.fc1\.weight$/.test(name)) return (2 * d) ** -0.5;
+    if (/mlp\.fc2\.weight$/.test(name)) return d ** -0.5 * depth;
+    if (/class_embedding$|(text|visual)_projection\.weight$/.test(name)) return d ** -0.5;
+    return 0.02; // token, position and patch embeddings
   }
 }
