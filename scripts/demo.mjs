@@ -135,6 +135,11 @@ if (shipped('dvae')) {
   recon = { file: 'reconstruction-0.png', grid: tokens.shape.slice(1).join('x'), psnr };
   await writeFile(join(out, recon.file), encodePng({ data: rgba, width: w, height: h }));
   console.log(`\ndVAE: image-0.png -> ${recon.grid} tokens -> ${recon.file}, PSNR ${psnr.toFixed(1)} dB`);
+  const dvaeRecord = JSON.parse(await readFile(join(modelFolder('dvae'), 'training.json'), 'utf8'));
+  if (dvaeRecord.heldOut) {
+    recon.note = `interim dVAE: held-out PSNR ${dvaeRecord.heldOut.psnr.toFixed(1)} dB, the gate is 28 dB`;
+    console.log(`  (${recon.note}; see packages/shapes/models/README.md)`);
+  }
   for (const t of [x, tokens, y]) t.dispose();
   dvae.dispose();
 } else
@@ -157,7 +162,7 @@ const html = `<!doctype html><meta charset="utf-8"><title>vl demo</title>
 <h1>vl demo: the shapes world</h1>
 <p>Backend: <b>${esc(backend.name)}</b>. Held-out images of the shapes world, with the models vl trained itself (${esc(clipNote)}).</p>
 <table><tr><th>image</th><th>caption</th><th>CLIP zero-shot (48 labels)</th><th>VLM answers</th></tr>${rows.map(cell).join('\n')}</table>
-${recon ? `<h2>dVAE reconstruction</h2><p><img src="${rows[0].file}" width="192"> &rarr; ${recon.grid} tokens &rarr; <img src="${recon.file}" width="192"> PSNR ${recon.psnr.toFixed(1)} dB</p>` : ''}
+${recon ? `<h2>dVAE reconstruction</h2><p><img src="${rows[0].file}" width="192"> &rarr; ${recon.grid} tokens &rarr; <img src="${recon.file}" width="192"> PSNR ${recon.psnr.toFixed(1)} dB${recon.note ? ` <small>(${esc(recon.note)})</small>` : ''}</p>` : ''}
 `;
 await writeFile(join(out, 'index.html'), html);
 backend.dispose();
