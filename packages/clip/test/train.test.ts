@@ -164,7 +164,7 @@ test('initClipParams follows HF _init_weights: stds by role, zero biases, unit L
   ];
   for (const [name, std] of expected) {
     const x = await params.get(name)!.read();
-    const sample = Math.sqrt(x.reduce((a, b) => a + b * b, 0) / x.length);
+    const sample = Math.sqrt(Array.from(x).reduce((a, b) => a + b * b, 0) / x.length);
     expect(sample / std, name).toBeGreaterThan(0.9);
     expect(sample / std, name).toBeLessThan(1.1);
   }
