@@ -101,12 +101,16 @@ export async function loadClip(
   const ownsBackend = options.backend === undefined;
   const backend = options.backend ?? (await createBackend('auto'));
   const io = { ...(options.signal ? { signal: options.signal } : {}) };
+  const loadOptions = {
+    backend,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...io,
+  };
   let tensors: ReadonlyMap<string, Tensor> | undefined;
   try {
     let rawConfig: unknown;
     let format: 'hf' | 'open_clip';
-    let weights: SafetensorsSource | ReadonlyMap<string, Tensor>;
-    let weightsFile: string | undefined; // in the folder `source`, or its sharded index
+    let loadWeights: () => Promise<ReadonlyMap<string, Tensor>>;
     let tokenizer: ClipTokenizer;
     let preprocess: PreprocessOptions | undefined;
     if (typeof source === 'string' || source instanceof URL) {
@@ -123,34 +127,29 @@ export async function loadClip(
       format = hf !== undefined ? 'hf' : 'open_clip';
       rawConfig = hf ?? (oc as { model_cfg?: unknown }).model_cfg;
       if (format === 'hf') {
-        weights = source;
-        weightsFile = 'model.safetensors';
+        loadWeights = () => loadCheckpointTensors(source, loadOptions);
         preprocess = preprocessOptionsFromHf(
           await optional(() => loadJson(joinSource(source, 'preprocessor_config.json'), io)),
         );
       } else {
-        weights = source;
-        weightsFile = 'open_clip_model.safetensors';
+        loadWeights = () =>
+          loadCheckpointTensors(source, { ...loadOptions, file: 'open_clip_model.safetensors' });
         const pc = (oc as { preprocess_cfg?: { mean?: number[]; std?: number[] } }).preprocess_cfg;
         if (pc) preprocess = { ...(pc.mean ? { mean: pc.mean } : {}), ...(pc.std ? { std: pc.std } : {}) };
       }
       tokenizer = await tokenizerFrom(source, io);
     } else {
       rawConfig = source.config;
-      weights = source.weights;
+      const { weights } = source;
+      loadWeights = async () =>
+        weights instanceof Map
+          ? weights
+          : (await loadSafetensors(weights as SafetensorsSource, loadOptions)).tensors;
       format = source.format ?? 'hf';
       tokenizer = source.tokenizer ?? (await ClipTokenizer.load());
       preprocess = source.preprocess;
     }
-    const loadOptions = {
-      backend,
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...io,
-    };
-    if (weights instanceof Map) tensors = weights as ReadonlyMap<string, Tensor>;
-    else if (weightsFile !== undefined)
-      tensors = await loadCheckpointTensors(weights as string | URL, { ...loadOptions, file: weightsFile });
-    else tensors = (await loadSafetensors(weights as SafetensorsSource, loadOptions)).tensors;
+    tensors = await loadWeights();
     let config: ClipConfig;
     let params: ReadonlyMap<string, Tensor>;
     if (format === 'open_clip' || isOpenClipCheckpoint(tensors.keys())) {

@@ -109,11 +109,15 @@ export async function loadVlm(
   const ownsBackend = options.backend === undefined;
   const backend = options.backend ?? (await createBackend('auto'));
   const io = { ...(options.signal ? { signal: options.signal } : {}) };
+  const loadOptions = {
+    backend,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...io,
+  };
   let tensors: ReadonlyMap<string, Tensor> | undefined;
   try {
     let rawConfig: unknown;
-    let weights: SafetensorsSource | ReadonlyMap<string, Tensor>;
-    let weightsFile: string | undefined; // in the folder `source`, or its sharded index
+    let loadWeights: () => Promise<ReadonlyMap<string, Tensor>>;
     let tokenizer: VlmTokenizer | undefined;
     let rawPreprocess: unknown;
     let preprocess: PreprocessOptions | undefined;
@@ -121,27 +125,22 @@ export async function loadVlm(
     if (typeof source === 'string' || source instanceof URL) {
       rawConfig = await optional(() => loadJson(joinSource(source, 'config.json'), io));
       if (rawConfig === undefined) throw new Error(`loadVlm: ${String(source)} has no config.json`);
-      weights = source;
-      weightsFile = 'model.safetensors';
+      loadWeights = () => loadCheckpointTensors(source, loadOptions);
       tokenizer = await tokenizerFrom(source, io);
       rawPreprocess = await optional(() => loadJson(joinSource(source, 'preprocessor_config.json'), io));
       eos = eosOf(await optional(() => loadJson(joinSource(source, 'generation_config.json'), io)));
     } else {
       rawConfig = source.config;
-      weights = source.weights;
+      const { weights } = source;
+      loadWeights = async () =>
+        weights instanceof Map
+          ? weights
+          : (await loadSafetensors(weights as SafetensorsSource, loadOptions)).tensors;
       tokenizer = source.tokenizer;
       preprocess = source.preprocess;
     }
     const config = parseLlavaConfig(rawConfig);
-    const loadOptions = {
-      backend,
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-      ...io,
-    };
-    if (weights instanceof Map) tensors = weights as ReadonlyMap<string, Tensor>;
-    else if (weightsFile !== undefined)
-      tensors = await loadCheckpointTensors(weights as string | URL, { ...loadOptions, file: weightsFile });
-    else tensors = (await loadSafetensors(weights as SafetensorsSource, loadOptions)).tensors;
+    tensors = await loadWeights();
     const params = normalizeLlavaParams(tensors);
     const expected = llavaShapes(config);
     checkVlmParams(params, expected);
