@@ -23,6 +23,28 @@ async function vl(...argv: string[]): Promise<{ code: number; out: string; err: 
   return { code, out, err };
 }
 
+/** `vl train <kind>` on 32 px images from the caption folder (written by beforeAll), into `out`. */
+function trainTiny(kind: 'clip' | 'dvae', out: string, steps: number, batch: number, ...extra: string[]) {
+  return vl(
+    'train',
+    kind,
+    '--data',
+    'captions',
+    '--out',
+    out,
+    '--steps',
+    `${steps}`,
+    '--batch',
+    `${batch}`,
+    '--size',
+    '32',
+    ...extra,
+  );
+}
+
+/** `vl train dvae` for one step of two images. */
+const trainTinyDvae = (out: string, ...extra: string[]) => trainTiny('dvae', out, 1, 2, ...extra);
+
 const images: string[] = [];
 beforeAll(async () => {
   heldOutShapes(3, { size: 48 }).forEach((s, i) => {
@@ -39,44 +61,11 @@ beforeAll(async () => {
   writeFileSync(join(work, 'not-an-image.png'), 'hello');
   // A CLIP trained for two steps by the command itself: a real checkpoint with its own tokenizer.
   await writeShapesFolder(join(work, 'captions'), 6, { size: 32 });
-  const r = await vl(
-    'train',
-    'clip',
-    '--data',
-    'captions',
-    '--out',
-    'clip',
-    '--steps',
-    '2',
-    '--batch',
-    '4',
-    '--size',
-    '32',
-    '--backend',
-    'cpu',
-  );
+  const r = await trainTiny('clip', 'clip', 2, 4, '--backend', 'cpu');
   expect(r.code, r.err).toBe(0);
 }, 120_000);
 
 const clip = join(work, 'clip');
-
-/** `vl train dvae` for one step of two 32 px images from the caption folder, writing `out`. */
-const trainTinyDvae = (out: string, ...extra: string[]) =>
-  vl(
-    'train',
-    'dvae',
-    '--data',
-    'captions',
-    '--out',
-    out,
-    '--steps',
-    '1',
-    '--batch',
-    '2',
-    '--size',
-    '32',
-    ...extra,
-  );
 
 describe('usage', () => {
   test('help lists every command; no command is a usage error', async () => {
@@ -392,24 +381,7 @@ describe('with real checkpoints', () => {
       data: string;
     };
     expect(record).toMatchObject({ steps: 2, data: 'captions' });
-    const more = await vl(
-      'train',
-      'clip',
-      '--data',
-      'captions',
-      '--init',
-      'clip',
-      '--out',
-      'clip-more',
-      '--steps',
-      '1',
-      '--batch',
-      '4',
-      '--size',
-      '32',
-      '--backend',
-      'cpu',
-    );
+    const more = await trainTiny('clip', 'clip-more', 1, 4, '--init', 'clip', '--backend', 'cpu');
     expect(more.code, more.err).toBe(0);
     expect(readFileSync(join(work, 'clip-more', 'config.json'), 'utf8')).toBe(
       readFileSync(join(clip, 'config.json'), 'utf8'),

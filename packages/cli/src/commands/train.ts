@@ -33,9 +33,10 @@ async function runKind(
   s: TrainSettings,
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
+  const initOption = ctx.string('init');
+  const init = initOption ? { init: resolve(ctx.cwd, initOption) } : {}; // --init: continue that folder
   if (kind === 'clip') {
-    const init = ctx.string('init');
-    const model = await trainClip({ ...s, io: ctx.io, ...(init ? { init: resolve(ctx.cwd, init) } : {}) });
+    const model = await trainClip({ ...s, io: ctx.io, ...init });
     try {
       if (!shapes) return {};
       const q = await evaluateClipOnShapes(model, SHAPES_TEMPLATES, { size: s.imageSize });
@@ -48,8 +49,7 @@ async function runKind(
     }
   }
   if (kind === 'dvae') {
-    const init = ctx.string('init');
-    const model = await trainDvae({ ...s, io: ctx.io, ...(init ? { init: resolve(ctx.cwd, init) } : {}) });
+    const model = await trainDvae({ ...s, io: ctx.io, ...init });
     try {
       if (!shapes) return {};
       const q = await evaluateDvaeOnShapes(model, { size: s.imageSize });
@@ -63,8 +63,7 @@ async function runKind(
   }
   if (!shapes) throw new CliError('train vlm: only --data shapes has questions and answers to learn from');
   const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd).source;
-  const init = ctx.string('init');
-  const model = await trainVlm({ ...s, clip, io: ctx.io, ...(init ? { init: resolve(ctx.cwd, init) } : {}) });
+  const model = await trainVlm({ ...s, clip, io: ctx.io, ...init });
   try {
     const q = await evaluateVlmOnShapes(model, { size: s.imageSize });
     const kinds = Object.entries(q.byKind)
