@@ -30,6 +30,9 @@ console.log(
 
 const modelFolder = (kind) => fileURLToPath(shapesModel(kind));
 const shipped = (kind) => existsSync(join(modelFolder(kind), 'config.json'));
+/** What `vl train` recorded for a shipped model (options, time, held-out quality). */
+const trainingRecord = async (kind) =>
+  JSON.parse(await readFile(join(modelFolder(kind), 'training.json'), 'utf8'));
 const esc = (s) =>
   String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
@@ -64,7 +67,7 @@ if (shipped('clip')) {
     );
   }
   clipNote = 'shapes CLIP';
-  const record = JSON.parse(await readFile(join(modelFolder('clip'), 'training.json'), 'utf8'));
+  const record = await trainingRecord('clip');
   if (record.heldOut) {
     clipNote += `, held-out zero-shot ${(100 * record.heldOut.zeroShot).toFixed(0)}%`;
     console.log(
@@ -135,7 +138,7 @@ if (shipped('dvae')) {
   recon = { file: 'reconstruction-0.png', grid: tokens.shape.slice(1).join('x'), psnr };
   await writeFile(join(out, recon.file), encodePng({ data: rgba, width: w, height: h }));
   console.log(`\ndVAE: image-0.png -> ${recon.grid} tokens -> ${recon.file}, PSNR ${psnr.toFixed(1)} dB`);
-  const dvaeRecord = JSON.parse(await readFile(join(modelFolder('dvae'), 'training.json'), 'utf8'));
+  const dvaeRecord = await trainingRecord('dvae');
   if (dvaeRecord.heldOut) {
     recon.note = `interim dVAE: held-out PSNR ${dvaeRecord.heldOut.psnr.toFixed(1)} dB, the gate is 28 dB`;
     console.log(`  (${recon.note}; see packages/shapes/models/README.md)`);
