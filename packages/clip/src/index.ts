@@ -41,7 +41,7 @@ export { clipAttention, encoderLayer, linear } from './model/encoderLayer.js';
 export type { EncoderLayerConfig } from './model/encoderLayer.js';
 export { clipTextForward, textTowerShapes } from './model/textTransformer.js';
 export type { ClipTextOutput } from './model/textTransformer.js';
-export { clipVisionForward, visionTowerShapes } from './model/visionTransformer.js';
+export { clipVisionForward, visionPatchGrid, visionTowerShapes } from './model/visionTransformer.js';
 export type { ClipVisionOutput } from './model/visionTransformer.js';
 export {
   clipLogits,

@@ -35,6 +35,16 @@ export interface ClipVisionConfig {
   patch_size: number;
   hidden_act: ClipActivation;
   layer_norm_eps: number;
+  /**
+   * A vl extension (HF's CLIP has none): output channels of 3x3, stride-2 convolutions (with bias,
+   * then ReLU) that run on the pixels before the patch embedding, which then cuts their output,
+   * `image_size / 2^stages` pixels square, into patches of `patch_size`. This is the ViT paper's
+   * "hybrid" input (a CNN's feature map as the patch grid) and the convolutional stem of Xiao et al.
+   * 2021, "Early Convolutions Help Transformers See Better": a small ViT trained from scratch on a
+   * small budget learns shape with it where a plain patchify stem stays at chance. Absent or empty
+   * for every HF and open_clip checkpoint.
+   */
+  conv_stem_channels?: number[];
 }
 
 /** The whole model (HF `CLIPConfig`). */
@@ -120,9 +130,18 @@ export function parseClipConfig(raw: unknown): ClipConfig {
     unknown
   >;
   const projection = typeof r.projection_dim === 'number' ? r.projection_dim : 512;
+  const visionConfig = pick(defaultVisionConfig, vision, 'vision_config');
+  const stem = vision.conv_stem_channels;
+  if (stem !== undefined && stem !== null) {
+    if (!Array.isArray(stem) || !stem.every((c) => Number.isInteger(c) && c > 0))
+      throw new TypeError(
+        `vision_config.conv_stem_channels: expected an array of positive integers, got ${JSON.stringify(stem)}`,
+      );
+    if (stem.length > 0) visionConfig.conv_stem_channels = stem as number[];
+  }
   return {
     text_config: pick(defaultTextConfig, text, 'text_config'),
-    vision_config: pick(defaultVisionConfig, vision, 'vision_config'),
+    vision_config: visionConfig,
     projection_dim: projection,
     logit_scale_init_value: typeof r.logit_scale_init_value === 'number' ? r.logit_scale_init_value : 2.6592,
   };

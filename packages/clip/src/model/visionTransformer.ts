@@ -1,6 +1,18 @@
 // HF CLIPVisionTransformer: patch embedding (a conv with kernel = stride = patch), class token,
-// position embeddings, pre-LayerNorm, encoder blocks, and the post-LayerNorm of the class token.
-import { type Tensor, add, concat, conv2d, layerNorm, reshape, slice, transpose, zeros } from '@vl/tensor';
+// position embeddings, pre-LayerNorm, encoder blocks, and the post-LayerNorm of the class token;
+// optionally (a vl extension) a convolutional stem before the patch embedding.
+import {
+  type Tensor,
+  add,
+  concat,
+  conv2d,
+  layerNorm,
+  relu,
+  reshape,
+  slice,
+  transpose,
+  zeros,
+} from '@vl/tensor';
 import type { ClipVisionConfig } from './config.js';
 import { encoderLayer, encoderLayerShapes } from './encoderLayer.js';
 import { type ClipParams, param } from './params.js';
@@ -15,13 +27,42 @@ export interface ClipVisionOutput {
   hiddenStates: Tensor[];
 }
 
+/**
+ * The side of the image tower's patch grid: `image_size / patch_size`, after the halvings of a
+ * convolutional stem ({@link ClipVisionConfig.conv_stem_channels}) where there is one. Throws a
+ * RangeError naming the fields when the sizes do not divide.
+ *
+ * @example
+ * ```ts
+ * visionPatchGrid(defaultVisionConfig); // 7 (224 / 32)
+ * ```
+ */
+export function visionPatchGrid(c: ClipVisionConfig): number {
+  const stages = c.conv_stem_channels?.length ?? 0;
+  const stemOut = c.image_size / 2 ** stages;
+  const grid = stemOut / c.patch_size;
+  if (!Number.isInteger(stemOut) || !Number.isInteger(grid)) {
+    throw new RangeError(
+      `CLIP vision config: image_size ${c.image_size}${stages ? ` halved by ${stages} conv_stem_channels stages` : ''} is not a multiple of patch_size ${c.patch_size}`,
+    );
+  }
+  return grid;
+}
+
 /** Expected parameter shapes of the image tower. */
 export function visionTowerShapes(c: ClipVisionConfig, prefix = 'vision_model'): [string, number[]][] {
   const C = c.hidden_size;
-  const patches = (c.image_size / c.patch_size) ** 2;
+  const patches = visionPatchGrid(c) ** 2;
+  const stem = c.conv_stem_channels ?? [];
+  const stemIn = [c.num_channels, ...stem];
+  const patchIn = stemIn[stem.length]!;
   const shapes: [string, number[]][] = [
     [`${prefix}.embeddings.class_embedding`, [C]],
-    [`${prefix}.embeddings.patch_embedding.weight`, [C, c.num_channels, c.patch_size, c.patch_size]],
+    ...stem.flatMap((out, i): [string, number[]][] => [
+      [`${prefix}.embeddings.conv_stem.${i}.weight`, [out, stemIn[i]!, 3, 3]],
+      [`${prefix}.embeddings.conv_stem.${i}.bias`, [out]],
+    ]),
+    [`${prefix}.embeddings.patch_embedding.weight`, [C, patchIn, c.patch_size, c.patch_size]],
     [`${prefix}.embeddings.position_embedding.weight`, [patches + 1, C]],
     [`${prefix}.pre_layrnorm.weight`, [C]],
     [`${prefix}.pre_layrnorm.bias`, [C]],
@@ -61,15 +102,17 @@ export function clipVisionForward(
   }
   const B = pixelValues.shape[0]!;
   const C = c.hidden_size;
-  const g = S / c.patch_size;
-  const patches = conv2d(
-    pixelValues,
-    param(params, `${prefix}.embeddings.patch_embedding.weight`),
-    undefined,
-    {
-      stride: c.patch_size,
-    },
-  ); // [B, C, g, g]
+  const g = visionPatchGrid(c);
+  let x = pixelValues; // [B, channels, S, S]
+  for (let i = 0; i < (c.conv_stem_channels?.length ?? 0); i++) {
+    const stem = `${prefix}.embeddings.conv_stem.${i}`;
+    x = relu(
+      conv2d(x, param(params, `${stem}.weight`), param(params, `${stem}.bias`), { stride: 2, padding: 1 }),
+    );
+  } // [B, stem channels, S / 2^stages, S / 2^stages]
+  const patches = conv2d(x, param(params, `${prefix}.embeddings.patch_embedding.weight`), undefined, {
+    stride: c.patch_size,
+  }); // [B, C, g, g]
   const tokens = transpose(reshape(patches, [B, C, g * g]), [0, 2, 1]); // [B, P, C]
   const cls = param(params, `${prefix}.embeddings.class_embedding`); // [C]
   const clsTokens = add(zeros([B, 1, C], { backend: pixelValues.backend }), reshape(cls, [1, 1, C])); // [B, 1, C]

@@ -15,7 +15,8 @@ export interface InitClipOptions {
  * token, position and patch embeddings normal(0, 0.02); the class embedding and both projections
  * normal(0, d^-0.5); attention q/k/v normal(0, d^-0.5 (2L)^-0.5) and out_proj normal(0, d^-0.5);
  * MLP fc1 normal(0, (2d)^-0.5) and fc2 normal(0, d^-0.5 (2L)^-0.5); zero biases, unit LayerNorm
- * gains, and `logit_scale = logit_scale_init_value`. (A flat 0.02 everywhere starts the blocks
+ * gains, and `logit_scale = logit_scale_init_value`; a convolutional stem's convs (a vl extension)
+ * normal(0, sqrt(2 / fan_in)). (A flat 0.02 everywhere starts the blocks
  * 2-5x smaller than this at small widths, and a tower's output then barely depends on its input.)
  *
  * @example
@@ -35,10 +36,10 @@ export function initClipParams(config: ClipConfig, options: InitClipOptions): Ma
     const isNorm = /layer_?norm|layrnorm/.test(name);
     if (name.endsWith('.bias')) return zeros(shape, { backend });
     if (isNorm) return full(shape, 1, { backend });
-    return randomNormal(shape, { backend, seed: rng.next(), std: stdOf(name) });
+    return randomNormal(shape, { backend, seed: rng.next(), std: stdOf(name, shape) });
   }
 
-  function stdOf(name: string): number {
+  function stdOf(name: string, shape: Shape): number {
     const tower = name.startsWith('text') ? config.text_config : config.vision_config;
     const d = tower.hidden_size;
     const depth = (2 * tower.num_hidden_layers) ** -0.5;
@@ -47,6 +48,8 @@ export function initClipParams(config: ClipConfig, options: InitClipOptions): Ma
     if (/mlp\.fc1\.weight$/.test(name)) return (2 * d) ** -0.5;
     if (/mlp\.fc2\.weight$/.test(name)) return d ** -0.5 * depth;
     if (/class_embedding$|(text|visual)_projection\.weight$/.test(name)) return d ** -0.5;
+    // A convolutional stem's 3x3 convs, followed by ReLU: He init, sqrt(2 / fan_in).
+    if (/conv_stem\.\d+\.weight$/.test(name)) return Math.sqrt(2 / (shape[1]! * 9));
     return 0.02; // token, position and patch embeddings
   }
 }
