@@ -45,6 +45,12 @@ export interface Backend {
   readonly name: string;
   /** True after {@link Backend.dispose} (or, for WebGPU, after the device was lost). */
   readonly disposed: boolean;
+  /**
+   * The most bytes one tensor may hold for a kernel to read or write it (WebGPU: the device's
+   * `maxStorageBufferBindingSize`, 2 GiB - 4 on an NVIDIA H200); undefined where there is no such
+   * limit. Models that run large batches split them to stay under it.
+   */
+  readonly maxTensorBytes?: number;
   /** Copies host data into a new buffer owned by the returned handle. */
   upload(data: TypedArray, info: TensorInfo): unknown;
   /** Reads a buffer back to the host. */

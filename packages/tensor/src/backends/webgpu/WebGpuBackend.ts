@@ -52,6 +52,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   readonly name: string;
   readonly features: GpuFeatures;
   readonly limits: GPUSupportedLimits;
+  readonly maxTensorBytes: number;
   #disposed = false;
   #lost: string | undefined;
   #error: string | undefined;
@@ -84,6 +85,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   ) {
     this.name = `webgpu (${description})`;
     this.limits = device.limits;
+    this.maxTensorBytes = device.limits.maxStorageBufferBindingSize;
     this.#uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.features = {
       subgroups: device.features.has('subgroups' as GPUFeatureName),
@@ -121,8 +123,19 @@ export class WebGpuBackend implements Backend, GpuContext {
     }
   }
 
+  /** A tensor past maxStorageBufferBindingSize cannot be bound: say so instead of Dawn's validation errors. */
+  #checkBindable(what: string, info: TensorInfo, size: number): void {
+    const bytes = gpuByteLength(info.dtype, size);
+    if (bytes > this.maxTensorBytes) {
+      throw new RangeError(
+        `${what}: a ${info.dtype} tensor of shape [${info.shape.join(', ')}] is ${bytes} bytes, over this device's maxStorageBufferBindingSize of ${this.maxTensorBytes}; split the work (a smaller batch)`,
+      );
+    }
+  }
+
   upload(data: TypedArray, info: TensorInfo): GPUBuffer {
     this.#check();
+    this.#checkBindable('upload', info, sizeOf(info.shape));
     // queue.writeBuffer runs before commands still being encoded, so submit those first.
     if (this.#dispatches > 0) this.flush();
     const byteLength = gpuByteLength(info.dtype, sizeOf(info.shape));
@@ -156,6 +169,8 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   release(handle: unknown): void {
     this.#pool.release(handle as GPUBuffer);
+    // With nothing encoded, a buffer released past the pool's cap can go now; else after the submit.
+    if (!this.#encoder) this.#pool.destroyReleased();
   }
 
   execute(
@@ -176,6 +191,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     for (let i = 0; i < outputs.length; i++) {
       const o = outputs[i]!;
       const size = sizeOf(o.shape);
+      this.#checkBindable(kernel.name, o, size);
       outs[i] = {
         buffer: this.#pool.acquire(gpuByteLength(o.dtype, size)),
         shape: o.shape,
@@ -373,6 +389,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = undefined;
     this.#dispatches = 0;
+    this.#pool.destroyReleased();
     for (const c of this.#uniformChunks) c.used = 0;
     this.#freeChunks.push(...this.#uniformChunks);
     this.#uniformChunks = [];
@@ -398,6 +415,7 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   /** Frees pooled buffers now (they are reused otherwise). */
   trim(): void {
+    this.flush(); // pooled buffers may be used by commands not yet submitted
     this.#bindGroups.clear();
     this.#bindGroupCount = 0;
     this.#pool.trim();

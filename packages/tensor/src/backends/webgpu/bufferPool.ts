@@ -11,6 +11,8 @@ export function sizeClass(byteLength: number): number {
 
 export class BufferPool {
   readonly #free = new Map<number, GPUBuffer[]>();
+  /** Released past the pool's cap: destroyed by destroyReleased(), once no unsubmitted command uses them. */
+  readonly #doomed: GPUBuffer[] = [];
   readonly #sizes = new WeakMap<GPUBuffer, number>();
   #pooledBytes = 0;
   #pooledCount = 0;
@@ -45,7 +47,9 @@ export class BufferPool {
     this.liveBytes -= size;
     this.liveCount--;
     if (this.#pooledBytes + size > this.maxPooledBytes) {
-      buffer.destroy();
+      // Not destroyed here: commands still being encoded may use it, and submitting a command
+      // buffer that uses a destroyed buffer is a validation error. Submitted work is safe.
+      this.#doomed.push(buffer);
       return;
     }
     let list = this.#free.get(size);
@@ -63,8 +67,15 @@ export class BufferPool {
     return this.#pooledCount;
   }
 
-  /** Destroys the free buffers (live ones stay with their owners). */
+  /** Destroys the buffers released past the cap; call when no unsubmitted command uses them. */
+  destroyReleased(): void {
+    for (const b of this.#doomed) b.destroy();
+    this.#doomed.length = 0;
+  }
+
+  /** Destroys the free buffers (live ones stay with their owners); call after submitting. */
   trim(): void {
+    this.destroyReleased();
     for (const list of this.#free.values()) for (const b of list) b.destroy();
     this.#free.clear();
     this.#pooledBytes = 0;
