@@ -11,6 +11,7 @@ import {
   slice,
   tidy,
 } from '@vl/tensor';
+import { decoderBytesPerImage, encoderBytesPerImage, mapBatch } from './batchPieces.js';
 import { type DvaeConfig, parseDvaeConfig } from './config.js';
 import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from './dvaeShapes.js';
 import { dvaeDecoder } from './dvaeDecoder.js';
@@ -122,15 +123,24 @@ export function createDvaeModel(
 ): DvaeModel {
   const eps = config.logit_laplace_eps;
   const c = config.decoder.output_channels;
+  // Batches too large for one binding of the device run in pieces (batchPieces.ts).
+  const imageBytes = (images: Tensor) =>
+    encoderBytesPerImage(config.encoder, images.shape[2]!, images.shape[3]!);
+  const logitsOf = (images: Tensor): Tensor =>
+    tidy(() => dvaeEncoder(encoderParams, mapPixels(images, eps), config.encoder)); // [b, V, h, w]
   const encoderLogits = (images: Tensor): Tensor => {
     checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
-    return tidy(() => dvaeEncoder(encoderParams, mapPixels(images, eps), config.encoder)); // [B, V, h, w]
+    return mapBatch(images, imageBytes(images), logitsOf); // [B, V, h, w]
   };
-  const encode = (images: Tensor): Tensor => tidy(() => argmax(encoderLogits(images), 1)); // i32[B, h, w]
+  const encode = (images: Tensor): Tensor => {
+    checkEncoderInput(images, config.encoder);
+    return mapBatch(images, imageBytes(images), (x) => tidy(() => argmax(logitsOf(x), 1))); // i32[B, h, w]
+  };
   const decoderStats = async (tokens: Tensor): Promise<Tensor> => {
     await checkTokens(tokens, config.decoder.vocab_size);
-    return tidy(() =>
-      dvaeDecoder(decoderParams, tokensToOneHot(tokens, config.decoder.vocab_size), config.decoder),
+    const bytes = decoderBytesPerImage(config.decoder, tokens.shape[1]!, tokens.shape[2]!);
+    return mapBatch(tokens, bytes, (t) =>
+      tidy(() => dvaeDecoder(decoderParams, tokensToOneHot(t, config.decoder.vocab_size), config.decoder)),
     ); // [B, 2C, H, W]
   };
   const decode = async (tokens: Tensor): Promise<Tensor> => {
