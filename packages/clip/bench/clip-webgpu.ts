@@ -116,7 +116,7 @@ torch.manual_seed(0)
 config = CLIPVisionConfig()  # HF defaults are ViT-B/32: 768 wide, 12 layers, patch 32, 224 px, projection 512
 try:
     model = CLIPVisionModelWithProjection._from_config(config, attn_implementation=attn)
-except TypeError:  # older transformers: set it on the config
+except Exception:  # older transformers (no attn_implementation argument): set it on the config
     config._attn_implementation = attn
     model = CLIPVisionModelWithProjection(config)
 model = model.float().to(device).eval()

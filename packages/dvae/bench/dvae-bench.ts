@@ -1,14 +1,18 @@
 // Full-size DALL-E dVAE encode (256x256 image -> 32x32 tokens) and decode (32x32 tokens -> 256x256
 // image) with the official default config and random weights: ours on the CPU backend and through
 // WebGPU (Dawn), and the same network written directly in tfjs (NHWC, tfjs-backend-wasm) as the
-// peer, in one process. Prints a table (median ms, conv2d GFLOP/s, ratio to ours on the CPU) and
-// writes bench/results/dvae.json.
+// CPU peer, in one process; on a machine with python3 + torch, the same network in PyTorch eager
+// fp32 (NCHW, TF32 off, built from the same parameter shapes) as the GPU peer at the WebGPU batch.
+// Prints a table (median ms, conv2d GFLOP/s, ratio to ours on the CPU) and writes
+// bench/results/dvae.json.
 //
 //   pnpm --filter @vl/dvae bench                        # batch 1, 3 timed runs after 1 warm-up
-//   pnpm --filter @vl/dvae bench --runs 1 --webgpu-batch 16 --skip-cpu --skip-tfjs   # a GPU machine
+//   pnpm --filter @vl/dvae bench --runs 3 --webgpu-batch 16 --skip-cpu --skip-tfjs   # a GPU machine
 //
 // Options: --batch N (CPU and tfjs), --webgpu-batch N, --runs N, --warmup N, --skip-cpu,
-// --skip-webgpu, --skip-tfjs, --out FILE. Every timing ends with the result read back to the host.
+// --skip-webgpu, --skip-tfjs, --skip-torch, --out FILE. Every timing ends with the result read back
+// to the host (PyTorch: `.cpu()` of the tokens or the image).
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -38,6 +42,7 @@ const { values: args } = parseArgs({
     'skip-cpu': { type: 'boolean', default: false },
     'skip-webgpu': { type: 'boolean', default: false },
     'skip-tfjs': { type: 'boolean', default: false },
+    'skip-torch': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -290,6 +295,126 @@ async function tfjsPeer(n: number): Promise<void> {
   }
 }
 
+// --- the GPU peer: the same network in PyTorch eager fp32, built from the same parameter shapes --
+
+const TORCH_SCRIPT = `
+import json, statistics, sys, time
+import torch
+import torch.nn.functional as F
+spec = json.loads(sys.argv[1])
+n, runs, warmup = spec['batch'], spec['runs'], spec['warmup']
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+torch.manual_seed(0)
+
+def params(shapes):
+    # {name: shape} -> {name: tensor}, He-scaled random weights (values do not change the time)
+    out = {}
+    for name, s in shapes.items():
+        fan_in = s[1] * s[2] * s[3] if len(s) == 4 else 1
+        out[name] = (torch.randn(s, device=dev) * (2 / fan_in) ** 0.5) if len(s) == 4 else torch.zeros(s, device=dev)
+    return out
+
+def conv(p, prefix, x):
+    w = p[prefix + '.w']
+    return F.conv2d(x, w, p[prefix + '.b'], padding=w.shape[-1] // 2)
+
+def net(p, cfg, x, down):
+    # dall_e's encoder (down) or decoder: input conv, groups of residual blocks, relu + output conv
+    gain = 1 / (cfg['group_count'] * cfg['n_blk_per_group']) ** 2
+    h = conv(p, 'blocks.input', x)
+    for g in range(1, cfg['group_count'] + 1):
+        for b in range(1, cfg['n_blk_per_group'] + 1):
+            pre = f'blocks.group_{g}.block_{b}'
+            idp = conv(p, pre + '.id_path', h) if pre + '.id_path.w' in p else h
+            r = h
+            for i in range(1, 5):
+                r = conv(p, f'{pre}.res_path.conv_{i}', F.relu(r))
+            h = idp + gain * r
+        if g < cfg['group_count']:
+            h = F.max_pool2d(h, 2) if down else F.interpolate(h, scale_factor=2, mode='nearest')
+    return conv(p, 'blocks.output.conv', F.relu(h))
+
+enc, dec = params(spec['encoder']), params(spec['decoder'])
+S, grid, V, eps = spec['size'], spec['grid'], spec['vocab'], spec['eps']
+images = torch.rand(n, 3, S, S, device=dev)
+tokens = torch.randint(0, V, (n, grid, grid), device=dev)
+sync = torch.cuda.synchronize if dev == 'cuda' else (lambda: None)
+
+def encode():
+    return net(enc, spec['encoder_config'], images * (1 - 2 * eps) + eps, True).argmax(1).cpu()
+
+def decode():
+    z = F.one_hot(tokens, V).permute(0, 3, 1, 2).float()  # [n, V, 32, 32]
+    stats = net(dec, spec['decoder_config'], z, False)  # [n, 6, 256, 256]
+    return ((torch.sigmoid(stats[:, :3]) - eps) / (1 - 2 * eps)).clamp(0, 1).cpu()
+
+result = {'device': torch.cuda.get_device_name() if dev == 'cuda' else 'cpu', 'torch': torch.__version__}
+with torch.inference_mode():
+    for name, fn in (('encode', encode), ('decode', decode)):
+        times = []
+        for i in range(warmup + runs):
+            sync()
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            if i >= warmup:
+                times.append((time.perf_counter() - t0) * 1000)
+        result[name] = times
+print(json.dumps(result))
+`;
+
+function torchPeer(n: number): void {
+  const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    const why = 'PyTorch: skipped (python3 -c "import torch" failed on this machine)';
+    console.log(why);
+    notes.push(why);
+    return;
+  }
+  const spec = {
+    batch: n,
+    runs,
+    warmup,
+    size: S,
+    grid,
+    vocab: V,
+    eps: config.logit_laplace_eps,
+    encoder: Object.fromEntries(encoderShapes(config.encoder)),
+    decoder: Object.fromEntries(decoderShapes(config.decoder)),
+    encoder_config: config.encoder,
+    decoder_config: config.decoder,
+  };
+  const r = spawnSync('python3', ['-c', TORCH_SCRIPT, JSON.stringify(spec)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`PyTorch side failed:\n${r.stderr}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    device: string;
+    torch: string;
+    encode: number[];
+    decode: number[];
+  };
+  const impl = `PyTorch ${out.torch} eager fp32 (${out.device})`;
+  for (const name of ['encode', 'decode'] as const) {
+    const medianMs = median(out[name]);
+    const flops = (name === 'encode' ? encodeFlops : decodeFlops) * n;
+    cases.push({
+      name,
+      impl,
+      batch: n,
+      medianMs,
+      msPerImage: medianMs / n,
+      gflops: flops / 1e9 / (medianMs / 1000),
+      runsMs: out[name],
+    });
+    console.log(`  ${name} ${impl} batch ${n}: ${medianMs.toFixed(0)} ms`);
+  }
+  writeResults();
+}
+
 // --- run ----------------------------------------------------------------------------------------
 
 console.log(
@@ -332,14 +457,16 @@ if (!args['skip-webgpu']) {
     gpu.dispose();
   }
 }
+if (!args['skip-torch']) torchPeer(gpuBatch);
 
-const rows: string[][] = [
-  ['case', 'implementation', 'batch', 'median ms', 'ms/image', 'GFLOP/s', 'x ours cpu'],
-];
+const rows: string[][] = [['case', 'implementation', 'batch', 'median ms', 'ms/image', 'GFLOP/s', 'x ours']];
 for (const name of ['encode', 'decode']) {
   const group = cases.filter((c) => c.name === name);
-  const base = group.find((c) => c.impl.startsWith('ours (cpu'));
   for (const c of group) {
+    // Each row against ours on the same kind of device at the same batch: tfjs-wasm against our
+    // CPU backend, PyTorch (a GPU) against our WebGPU backend.
+    const onCpu = (o: Case) => o.impl.startsWith('ours (cpu') || o.impl.startsWith('tfjs');
+    const base = group.find((o) => o.impl.startsWith('ours') && o.batch === c.batch && onCpu(o) === onCpu(c));
     rows.push([
       name,
       c.impl,
@@ -358,7 +485,9 @@ console.log(`\n${line(rows[0]!)}`);
 console.log(`|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`);
 for (const r of rows.slice(1)) console.log(line(r));
 for (const n of notes) console.log(`note: ${n}`);
-console.log('x ours cpu: ms per image relative to ours on the CPU (above 1 is slower than ours)');
+console.log(
+  'x ours: ms per image relative to ours at the same batch on the same kind of device (tfjs-wasm to our CPU backend, PyTorch to our WebGPU backend); above 1 is slower than ours',
+);
 
 writeResults();
 console.log(`wrote ${outFile}`);
