@@ -1,6 +1,7 @@
 // Shared vitest setup: every package gets a `node` project (test/**/*.test.ts) and, when it has
 // browser tests (test/**/*.browser.test.ts), a `browser` project in Debian's Chromium with WebGPU.
-import { playwright } from '@vitest/browser-playwright';
+// VL_TEST_BROWSER=0 leaves the browser project out (a machine without Chromium, such as a lent GPU
+// machine running the node project on its real adapter); the browser provider is then not loaded.
 import { defineConfig } from 'vitest/config';
 import { chromiumPath, exposeSoftwareVulkan } from './webgpu-env.mjs';
 
@@ -19,8 +20,8 @@ const chromiumArgs = [
 /**
  * @param {{ browser?: boolean, testTimeout?: number }} [options]
  */
-export function vlVitestConfig(options = {}) {
-  const browser = options.browser ?? true;
+export async function vlVitestConfig(options = {}) {
+  const browser = (options.browser ?? true) && process.env.VL_TEST_BROWSER !== '0';
   const testTimeout = options.testTimeout ?? 60_000;
   const resolve = { conditions: ['source'] };
   const projects = [
@@ -56,7 +57,9 @@ export function vlVitestConfig(options = {}) {
         browser: {
           enabled: true,
           headless: true,
-          provider: playwright({ launchOptions: { executablePath, args: chromiumArgs } }),
+          provider: (await import('@vitest/browser-playwright')).playwright({
+            launchOptions: { executablePath, args: chromiumArgs },
+          }),
           instances: [{ browser: 'chromium' }],
         },
       },

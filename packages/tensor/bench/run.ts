@@ -1,6 +1,6 @@
 // `pnpm bench`: every suite of @vl/tensor, each in its own process, each with its peer in the same
 // run (tfjs backends on the CPU, tfjs-backend-webgpu on the same Dawn device). On a software WebGPU
-// adapter the GPU suites run small sizes; bench/gpu.sh is the full GPU run for a machine with a GPU.
+// adapter the GPU suites run small sizes; tooling/device/gpu-all.sh is the full GPU run for a machine with a GPU.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
