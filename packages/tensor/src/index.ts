@@ -77,7 +77,12 @@ export { upsampleNearest } from './kernels/upsample.js';
 export { linear, matmul, matmulKernel } from './kernels/matmul.js';
 export type { MatmulActivation, MatmulAttrs, MatmulOptions } from './kernels/matmul.js';
 export { setMatmulWebGpuConfig } from './kernels/matmul/config.js';
-export type { GemmTileConfig, GemvConfig, MatmulWebGpuConfig } from './kernels/matmul/config.js';
+export type {
+  GemmTileConfig,
+  GemvConfig,
+  MatmulWebGpuConfig,
+  SplitKConfig,
+} from './kernels/matmul/config.js';
 
 // --- attention, rope, kv cache (attention.ts, rope.ts, kvCache.ts) ---
 export { attention, attentionKernel } from './kernels/attention.js';

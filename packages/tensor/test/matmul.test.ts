@@ -209,6 +209,19 @@ const gpuConfigs: [string, Parameters<typeof setMatmulWebGpuConfig>[1], Spec[], 
     true,
   ],
   [
+    // 13 tiles of K (bk 8 on software, 16 on a GPU: 7) in chunks of 2, the last one short; the sum
+    // kernel adds the bias and applies the activation (vec4 rows, scalar rows, batch folded or not).
+    'split-K: partial tiles summed by a second kernel',
+    { minLargeTiles: 1_000_000, splitK: { minK: 16, chunkK: 8, workgroups: 64 } },
+    [
+      { m: 37, k: 100, n: 44, bias: true, activation: 'gelu' },
+      { m: 33, k: 100, n: 45, transposeB: true, bias: true, activation: 'relu' },
+      { m: 20, k: 64, n: 12, aBatch: [3], transposeA: true },
+      { m: 9, k: 50, n: 16, aBatch: [2], bBatch: [2], bias: true, activation: 'silu' },
+    ],
+    false,
+  ],
+  [
     'gemv without subgroups, 8 lanes per column',
     { gemv: { subgroups: false, lanesPerColumn: 8, columnGroups: 4 } },
     [{ m: 2, k: 300, n: 70, transposeB: true, bias: true }],
@@ -250,6 +263,9 @@ describe('matmul on WebGPU with other configurations', () => {
     );
     expect(() => setMatmulWebGpuConfig(gpu.backend, { large: { bm: 256, bn: 256, bk: 64 } })).toThrow(
       /bytes of workgroup memory exceed/,
+    );
+    expect(() => setMatmulWebGpuConfig(gpu.backend, { splitK: { chunkK: 0 } })).toThrow(
+      /splitK .*must be positive integers/,
     );
     expect(() => setMatmulWebGpuConfig(reference, {})).toThrow(/needs a webgpu backend/);
   });

@@ -20,6 +20,9 @@ export const gemmParams = uniformLayout({
   batches: 'u32',
   batchRank: 'u32',
   kTiles: 'u32',
+  /** Chunks of K (split-K; 1 when not split): workgroup chunk c takes kChunkTiles of the kTiles. */
+  kSplit: 'u32',
+  kChunkTiles: 'u32',
   /** 1 when a bias is bound (else a placeholder is). */
   hasBias: 'u32',
   /** The activation's code (ACTIVATION_CODES). */
@@ -299,7 +302,7 @@ function epilogue(v: GemmVariant): string[] {
   for (let r = 0; r < tm; r++) {
     for (let j = 0; j < chunks; j++) {
       lines.push(
-        `  { let row = ${rowAt(`${r}u`)}; let col = ${colAt(`${j}u`)}; let outRow = (batch * p.M + row) * p.N;`,
+        `  { let row = ${rowAt(`${r}u`)}; let col = ${colAt(`${j}u`)}; let outRow = ((split * p.batches + batch) * p.M + row) * p.N;`,
       );
       lines.push(...store(`c${r}_${j}`, (e) => e, '    '));
       lines.push('  }');
@@ -311,7 +314,7 @@ function epilogue(v: GemmVariant): string[] {
     for (let j = 0; j < chunks; j++) lines.push(`  tile[${r * chunks + j}] = c${r}_${j};`);
   lines.push(`  for (var i = 0u; i < ${tm * chunks}u; i++) {`);
   lines.push(
-    `    let row = ${rowAt(`(i / ${chunks}u)`)}; let col = ${colAt(`(i % ${chunks}u)`)}; let outRow = (batch * p.M + row) * p.N;`,
+    `    let row = ${rowAt(`(i / ${chunks}u)`)}; let col = ${colAt(`(i % ${chunks}u)`)}; let outRow = ((split * p.batches + batch) * p.M + row) * p.N;`,
   );
   lines.push(
     ...store('tile[i]', (e) => (v.vecC ? `act4(${e}, p.activation)` : `act(${e}, p.activation)`), '    '),
@@ -352,7 +355,7 @@ export function gemmWgsl(v: GemmVariant): string {
   const loop = doubleBuffer
     ? `for (var kt = 0u; kt < kTiles; kt++) {
     let cur = kt & 1u;
-    let k0 = (kt + 1u) * ${bk}u;
+    let k0 = (kt0 + kt + 1u) * ${bk}u;
     if (kt + 1u < kTiles) {
 ${indent(A.load, 6)}
 ${indent(B.load, 6)}
@@ -365,7 +368,7 @@ ${indent(B.load, 6)}
   }`
     : `for (var kt = 0u; kt < kTiles; kt++) {
     let cur = 0u;
-    let k0 = (kt + 1u) * ${bk}u;
+    let k0 = (kt0 + kt + 1u) * ${bk}u;
     if (kt + 1u < kTiles) {
 ${indent(A.load, 6)}
 ${indent(B.load, 6)}
@@ -388,8 +391,12 @@ ${WGSL_ACTIVATIONS}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let flat = wid.x + wid.y * nwg.x;
-  if (flat >= p.tilesPerBatch * p.batches) { return; }
-  let batch = flat / p.tilesPerBatch;
+  let items = p.tilesPerBatch * p.batches;
+  if (flat >= items * p.kSplit) { return; }
+  // Split-K: chunk number split of K, written to its own [batches, M, N] block of out (summed later).
+  let split = flat / items;
+  let kt0 = split * p.kChunkTiles;
+  let batch = (flat % items) / p.tilesPerBatch;
   // Tiles run in groups of ${groupM} tile rows, column by column, so concurrently running
   // workgroups share b's columns (and a's rows) in L2.
   let t = flat % p.tilesPerBatch;
@@ -406,9 +413,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ${indent(accs, 2)}
 ${indent(A.decl, 2)}
 ${indent(B.decl, 2)}
-  let kTiles = p.kTiles;
+  let kTiles = min(p.kTiles - kt0, p.kChunkTiles);
   if (kTiles > 0u) {
-    let k0 = 0u;
+    let k0 = kt0 * ${bk}u;
 ${indent(A.load, 4)}
 ${indent(B.load, 4)}
     ${storeSlices('0u')}

@@ -14,6 +14,7 @@ import {
 } from './gemmWgsl.js';
 import { type GemvVariant, gemvColumns, gemvKey, gemvWgsl } from './gemvWgsl.js';
 import { MAX_BATCH_RANK, type MatmulAttrs, planMatmul } from './plan.js';
+import { splitKChunks, sumSplitK } from './splitK.js';
 
 function pad(values: readonly number[]): number[] {
   return [...values, ...new Array<number>(MAX_BATCH_RANK - values.length).fill(0)];
@@ -39,6 +40,7 @@ export function matmulWebGpu(
   let tilesM: number;
   let tilesN: number;
   let kTiles = 0;
+  let kSplit = 1;
   if (m <= config.gemv.maxM) {
     const layout = attrs.transposeB ? 'kc' : 'nc';
     const v: GemvVariant = {
@@ -58,7 +60,16 @@ export function matmulWebGpu(
   } else {
     const { large, small } = config;
     const largeTiles = Math.ceil(m / large.bm) * Math.ceil(n / large.bn) * plan.batches;
-    const tile = largeTiles >= config.minLargeTiles ? large : small;
+    // Few large tiles: the small tile, and a long K split over more workgroups (of the large tile
+    // when M fills at least one, so the partial tiles waste few rows).
+    let tile = largeTiles >= config.minLargeTiles ? large : small;
+    if (tile === small) {
+      const split = m >= large.bm ? large : small;
+      const tiles = Math.ceil(m / split.bm) * Math.ceil(n / split.bn) * plan.batches;
+      const outBytes = plan.batches * m * n * 4;
+      kSplit = splitKChunks(config.splitK, tiles, k, outBytes, ctx.limits.maxStorageBufferBindingSize);
+      if (kSplit > 1) tile = split;
+    }
     const base = {
       ...common,
       tile,
@@ -78,6 +89,9 @@ export function matmulWebGpu(
     kTiles = Math.ceil(k / tile.bk);
   }
   const tilesPerBatch = tilesM * tilesN;
+  // Whole tiles of K per chunk; the chunk count again, so that none is empty.
+  const kChunkTiles = Math.ceil(kTiles / kSplit);
+  if (kSplit > 1) kSplit = Math.ceil(kTiles / kChunkTiles);
   const uniforms = gemmParams.pack({
     M: m,
     N: n,
@@ -88,8 +102,11 @@ export function matmulWebGpu(
     batches: plan.batches,
     batchRank: plan.batchShape.length,
     kTiles,
-    hasBias: bias ? 1 : 0,
-    activation: ACTIVATION_CODES[attrs.activation],
+    kSplit,
+    kChunkTiles,
+    // With split-K the bias and activation wait for the sum of the chunks.
+    hasBias: bias && kSplit === 1 ? 1 : 0,
+    activation: kSplit === 1 ? ACTIVATION_CODES[attrs.activation] : 0,
     batchShape: pad(plan.batchShape),
     aStrides: pad(plan.aBatchStrides),
     bStrides: pad(plan.bBatchStrides),
@@ -98,6 +115,14 @@ export function matmulWebGpu(
   // a itself (read-only bindings may alias) when it holds at least one vec4.
   const aBuf = a.size > 0 ? a : ctx.scratch(16);
   const bBuf = b.size > 0 ? b : ctx.scratch(16);
-  const buffers = [aBuf, bBuf, bias ?? (a.size >= 4 ? a : ctx.scratch(16)), out];
-  ctx.dispatch(ctx.pipeline(key, code), buffers, uniforms, workgroups1d(tilesPerBatch * plan.batches));
+  const target = kSplit > 1 ? ctx.scratch(kSplit * out.size * 4) : out; // [kSplit, batches, M, N]
+  const buffers = [aBuf, bBuf, bias ?? (a.size >= 4 ? a : ctx.scratch(16)), target];
+  ctx.dispatch(
+    ctx.pipeline(key, code),
+    buffers,
+    uniforms,
+    workgroups1d(tilesPerBatch * plan.batches * kSplit),
+  );
+  if (kSplit > 1)
+    sumSplitK(ctx, target as GPUBuffer, bias, out, n, kSplit, ACTIVATION_CODES[attrs.activation]);
 }
