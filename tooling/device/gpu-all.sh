@@ -105,7 +105,7 @@ if want clip; then
     step clip packages/clip 300 "${tsx[@]}" bench/clip-webgpu.ts --batch 2 --runs 1 --warmup 1 \
       --out "$out/clip-webgpu.json"
   else
-    step clip packages/clip 150 "${tsx[@]}" bench/clip-webgpu.ts --batch 32
+    step clip packages/clip 150 "${tsx[@]}" bench/clip-webgpu.ts --batch 32 --ab-split-k
   fi
 fi
 if want clipops; then
@@ -143,7 +143,7 @@ fi
 if want vlm; then
   layers=24
   [ -n "$dry" ] && layers=2
-  step vlm packages/vlm 150 "${tsx[@]}" bench/decoder.ts --backends=cpu,webgpu --layers=$layers
+  step vlm packages/vlm 150 "${tsx[@]}" bench/decoder.ts --backends=cpu,webgpu,webgpu-nosplit --layers=$layers
 fi
 
 say "=== done in $(($(date +%s) - start))s, status $status"

@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Backend, createBackend, randomNormal, tidy } from '@vl/tensor';
+import { type Backend, createBackend, randomNormal, setMatmulWebGpuConfig, tidy } from '@vl/tensor';
 import {
   type ClipConfig,
   defaultTextConfig,
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     'torch-attn': { type: 'string', default: 'sdpa' },
     'skip-ours': { type: 'boolean', default: false },
     'skip-torch': { type: 'boolean', default: false },
+    // Also time ours with the matmul's split-K turned off (an A/B of that choice in one process).
+    'ab-split-k': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -88,17 +90,17 @@ async function ours(): Promise<void> {
   console.log(`ours: ${backend.name}`);
   const params = initClipParams(config, { backend, seed: 1 });
   const pixels = randomNormal([batch, C, S, S], { backend, seed: 2 }); // normalized [B, 3, 224, 224]
-  add(
-    `ours (${backend.name})`,
-    await timeRuns(
-      async () => {
-        const out = tidy(() => getImageFeatures(params, pixels, config)); // [B, 512]
-        await out.read();
-        out.dispose();
-      },
-      { runs, warmup, warmupMs },
-    ),
-  );
+  const forward = async () => {
+    const out = tidy(() => getImageFeatures(params, pixels, config)); // [B, 512]
+    await out.read();
+    out.dispose();
+  };
+  add(`ours (${backend.name})`, await timeRuns(forward, { runs, warmup, warmupMs }));
+  if (args['ab-split-k']) {
+    setMatmulWebGpuConfig(backend, { splitK: { minK: 2 ** 30 } });
+    add(`ours without split-K (${backend.name})`, await timeRuns(forward, { runs, warmup, warmupMs }));
+    setMatmulWebGpuConfig(backend, undefined);
+  }
   for (const t of params.values()) t.dispose();
   pixels.dispose();
   backend.dispose();

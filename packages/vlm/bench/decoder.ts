@@ -9,7 +9,7 @@
 //   cd packages/vlm && node --conditions=source --import tsx bench/decoder.ts [options]
 //
 //   --weights=f32|int8|q4   weight storage of the linear layers (int8/q4 need @vl/tensor's quantizeWeight)
-//   --backends=cpu,tfjs-wasm[,webgpu]
+//   --backends=cpu,tfjs-wasm[,webgpu][,webgpu-nosplit]   (webgpu-nosplit: the matmul without split-K)
 //   --prompt=N              prefill tokens (default 32)
 //   --decode=N              decode tokens timed (default 4)
 //   --layers=N              fewer layers for a quick look (default 24)
@@ -34,6 +34,7 @@ import {
   keep,
   reshape,
   sample,
+  setMatmulWebGpuConfig,
   tensor,
   tidy,
 } from '@vl/tensor';
@@ -186,6 +187,12 @@ async function backendFor(name: string): Promise<Backend> {
       `${path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`,
     );
     return createBackend('tfjs', { tfjs: { tf: tf as never, tfBackend: 'wasm' } });
+  }
+  if (name === 'webgpu-nosplit') {
+    // The WebGPU matmul without split-K (an A/B of that choice in one process).
+    const gpu = await createBackend('webgpu');
+    setMatmulWebGpuConfig(gpu, { splitK: { minK: 2 ** 30 } });
+    return gpu;
   }
   return createBackend(name as 'cpu' | 'webgpu');
 }
