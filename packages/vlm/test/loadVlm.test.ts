@@ -68,6 +68,10 @@ describe('config', () => {
     expect(visionFeatureLayers(parseLlavaConfig({ ...rawConfig, vision_feature_layer: [-1, 0] }))).toEqual([
       2, 0,
     ]);
+    // A vision tower with a convolutional stem (vl's shapes CLIP): 64 px halved 3 times, 1 px patches.
+    const stem = { image_size: 64, patch_size: 1, conv_stem_channels: [8, 16, 32] };
+    const s = parseLlavaConfig({ ...rawConfig, vision_config: { ...rawConfig.vision_config, ...stem } });
+    expect(imageTokenCount(s)).toBe(64);
   });
 
   test('rope: transformers 5 rope_parameters and legacy rope_theta + rope_scaling read the same', () => {

@@ -1,7 +1,7 @@
 // LLaVA configuration with the field names and defaults of HF transformers' LlavaConfig and
 // LlamaConfig, so a checkpoint's config.json reads as it is. transformers 5 writes the rotary
 // settings as `rope_parameters`; older configs have `rope_theta` and `rope_scaling`: both are read.
-import { type ClipVisionConfig, parseClipConfig } from '@vl/clip';
+import { type ClipVisionConfig, parseClipConfig, visionPatchGrid } from '@vl/clip';
 import type { RopeScaling } from '@vl/tensor';
 
 /** Activations the projector and the decoder's MLP may name. */
@@ -258,7 +258,7 @@ export function parseLlavaConfig(raw: unknown): LlavaConfig {
       `config.vision_feature_select_strategy: ${JSON.stringify(strategy)} is not supported (expected "default" or "full")`,
     );
   }
-  const patches = (vision_config.image_size / vision_config.patch_size) ** 2;
+  const patches = visionPatchGrid(vision_config) ** 2; // a convolutional stem shrinks the image first
   return {
     vision_config,
     text_config,
@@ -281,8 +281,7 @@ export function parseLlavaConfig(raw: unknown): LlavaConfig {
  * ```
  */
 export function imageTokenCount(config: LlavaConfig): number {
-  const v = config.vision_config;
-  return (v.image_size / v.patch_size) ** 2 + (config.vision_feature_select_strategy === 'full' ? 1 : 0);
+  return visionPatchGrid(config.vision_config) ** 2 + (config.vision_feature_select_strategy === 'full' ? 1 : 0);
 }
 
 /** The rope options of `@vl/tensor` for a config's `rope_parameters`. */
