@@ -1,6 +1,7 @@
 // trainVlm end to end at toy sizes: a CLIP folder as `vl train clip` writes it, a few VLM steps,
 // a checkpoint folder that loadVlm reads back with the same answers, the held-out evaluation's
-// shape, and a CLIP whose image size does not match is refused by name.
+// shape, and a CLIP whose image size does not match is refused by name. The CLIP has the shapes
+// config's convolutional stem, so this also runs the VLM over a stem tower.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,4 +88,16 @@ test('trainVlm writes an HF LLaVA folder that loadVlm reads and trainVlm continu
   await expect(
     trainVlm({ clip: clipDir, out, steps: 1, batchSize: 1, lr: 1e-3, ...common, imageSize: 64 }),
   ).rejects.toThrow(/takes 32px images but --size is 64/);
+  // The CLIP's convolutional stem halves the image 3 times.
+  await expect(
+    trainClip({
+      data: shapesCaptionData(0, 36),
+      out: clipDir,
+      steps: 1,
+      batchSize: 1,
+      lr: 1e-3,
+      ...common,
+      imageSize: 36,
+    }),
+  ).rejects.toThrow(/--size 36 must be a multiple of 8/);
 }, 120_000);

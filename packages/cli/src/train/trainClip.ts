@@ -38,6 +38,11 @@ export interface TrainClipOptions extends TrainRunOptions {
  */
 export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
   const { data, out, steps, batchSize, lr, seed, imageSize, backend, io, signal } = options;
+  if (imageSize % 8 !== 0) {
+    throw new RangeError(
+      `--size ${imageSize} must be a multiple of 8 (the image tower's stem halves it 3 times)`,
+    );
+  }
   const files = wordVocabularyFiles(data.vocabulary);
   const tokenizer = ClipTokenizer.fromHfFiles(files, { contextLength: CAPTION_CONTEXT });
   let config = smallClipConfig(imageSize, tokenizer.vocabSize, tokenizer.startId, tokenizer.endId);
