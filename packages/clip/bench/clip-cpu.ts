@@ -19,14 +19,8 @@ import { parseArgs } from 'node:util';
 import { type Backend, type Tensor, createBackend, randomNormal, tensor, tidy } from '@vl/tensor';
 import type * as OrtNode from 'onnxruntime-node';
 import type * as OrtWeb from 'onnxruntime-web';
-import {
-  type ClipConfig,
-  defaultTextConfig,
-  defaultVisionConfig,
-  getImageFeatures,
-  getTextFeatures,
-  initClipParams,
-} from '../src/index.js';
+import { getImageFeatures, getTextFeatures, initClipParams } from '../src/index.js';
+import { VIT_B32 } from './vitB32.js';
 import { imageTowerFlops, textTowerFlops } from './flops.js';
 import { type BenchCase, interleaved, median, printTable, warmUp } from './timing.js';
 
@@ -48,12 +42,7 @@ const impls = new Set(args.impl!.split(','));
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '../test/fixtures/vit-b32-onnx');
-const config: ClipConfig = {
-  text_config: defaultTextConfig,
-  vision_config: defaultVisionConfig,
-  projection_dim: 512,
-  logit_scale_init_value: 2.6592,
-};
+const config = VIT_B32;
 const T = config.text_config.max_position_embeddings;
 const { image_size: S, num_channels: C } = config.vision_config;
 const flops = { image: imageTowerFlops(config, 1), text: textTowerFlops(config, 1, T) };

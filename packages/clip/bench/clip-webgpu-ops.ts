@@ -11,41 +11,22 @@ import {
   type Kernel,
   type Tensor,
   type TensorInfo,
-  createBackend,
   randomNormal,
   tidy,
   zeros,
 } from '@vl/tensor';
-import {
-  type ClipConfig,
-  defaultTextConfig,
-  defaultVisionConfig,
-  getImageFeatures,
-  initClipParams,
-} from '../src/index.js';
+import { getImageFeatures, initClipParams } from '../src/index.js';
+import { benchWebGpu, VIT_B32 } from './vitB32.js';
 
 const { values: args } = parseArgs({
   options: { batch: { type: 'string', default: '32' }, reps: { type: 'string', default: '50' } },
 });
 const batch = Number(args.batch);
 const reps = Number(args.reps);
-const config: ClipConfig = {
-  text_config: defaultTextConfig,
-  vision_config: defaultVisionConfig,
-  projection_dim: 512,
-  logit_scale_init_value: 2.6592,
-};
+const config = VIT_B32;
 const S = config.vision_config.image_size;
 
-const envHelper = '@vl/vitest-config/webgpu-env';
-try {
-  ((await import(envHelper)) as { exposeSoftwareVulkan(): void }).exposeSoftwareVulkan();
-} catch {
-  // Not installed: rely on the system's Vulkan drivers.
-}
-const backend = await createBackend('webgpu', {
-  webgpu: { powerPreference: 'high-performance', dawnOptions: ['enable-dawn-features=disable_robustness'] },
-});
+const backend = await benchWebGpu();
 const params = initClipParams(config, { backend, seed: 1 });
 const pixels = randomNormal([batch, 3, S, S], { backend, seed: 2 }); // [B, 3, 224, 224]
 

@@ -13,14 +13,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Backend, createBackend, randomNormal, setMatmulWebGpuConfig, tidy } from '@vl/tensor';
-import {
-  type ClipConfig,
-  defaultTextConfig,
-  defaultVisionConfig,
-  getImageFeatures,
-  initClipParams,
-} from '../src/index.js';
+import { type Backend, randomNormal, setMatmulWebGpuConfig, tidy } from '@vl/tensor';
+import { getImageFeatures, initClipParams } from '../src/index.js';
+import { benchWebGpu, VIT_B32 } from './vitB32.js';
 import { imageTowerFlops } from './flops.js';
 import { type BenchCase, median, printTable, timeRuns } from './timing.js';
 
@@ -44,12 +39,7 @@ const runs = Number(args.runs);
 const warmup = Number(args.warmup);
 const warmupMs = Number(args['warmup-ms']);
 const here = dirname(fileURLToPath(import.meta.url));
-const config: ClipConfig = {
-  text_config: defaultTextConfig,
-  vision_config: defaultVisionConfig,
-  projection_dim: 512,
-  logit_scale_init_value: 2.6592,
-};
+const config = VIT_B32;
 const { image_size: S, num_channels: C } = config.vision_config;
 const gflop = imageTowerFlops(config, batch) / 1e9;
 const name = `ViT-B/32 image tower, batch ${batch}`;
@@ -63,24 +53,9 @@ function add(impl: string, times: number[]): void {
 }
 
 async function ours(): Promise<void> {
-  // On a machine without a GPU, let Dawn find a software Vulkan driver (the same helper the test
-  // setup uses; it never hides a real GPU). The specifier is a variable: the helper is untyped JS.
-  const envHelper = '@vl/vitest-config/webgpu-env';
-  try {
-    const { exposeSoftwareVulkan } = (await import(envHelper)) as { exposeSoftwareVulkan(): void };
-    exposeSoftwareVulkan();
-  } catch {
-    // Not installed (a production install): rely on the system's Vulkan drivers.
-  }
   let backend: Backend;
   try {
-    backend = await createBackend('webgpu', {
-      webgpu: {
-        powerPreference: 'high-performance',
-        // Bounds-check robustness costs up to ~3x on some GPUs; the kernels keep their own bounds.
-        dawnOptions: ['enable-dawn-features=disable_robustness'],
-      },
-    });
+    backend = await benchWebGpu();
   } catch (e) {
     const why = `ours: skipped, no WebGPU (${(e as Error).message})`;
     console.log(why);

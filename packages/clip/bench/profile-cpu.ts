@@ -7,14 +7,8 @@
 // Pair it with `node --cpu-prof` on clip-cpu.ts to see which functions inside a kernel are hot.
 import { parseArgs } from 'node:util';
 import { type Backend, createBackend, randomNormal, tensor, tidy } from '@vl/tensor';
-import {
-  type ClipConfig,
-  defaultTextConfig,
-  defaultVisionConfig,
-  getImageFeatures,
-  getTextFeatures,
-  initClipParams,
-} from '../src/index.js';
+import { getImageFeatures, getTextFeatures, initClipParams } from '../src/index.js';
+import { VIT_B32 } from './vitB32.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,12 +17,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
   },
 });
-const config: ClipConfig = {
-  text_config: defaultTextConfig,
-  vision_config: defaultVisionConfig,
-  projection_dim: 512,
-  logit_scale_init_value: 2.6592,
-};
+const config = VIT_B32;
 
 interface Entry {
   ms: number;

@@ -134,6 +134,22 @@ function median(v: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** Adds a case from its timed runs; returns their median. */
+function record(name: 'encode' | 'decode', impl: string, n: number, times: number[]): number {
+  const medianMs = median(times);
+  const flops = (name === 'encode' ? encodeFlops : decodeFlops) * n;
+  cases.push({
+    name,
+    impl,
+    batch: n,
+    medianMs,
+    msPerImage: medianMs / n,
+    gflops: flops / 1e9 / (medianMs / 1000),
+    runsMs: times,
+  });
+  return medianMs;
+}
+
 async function time(
   name: 'encode' | 'decode',
   impl: string,
@@ -147,17 +163,7 @@ async function time(
     await fn();
     times.push(performance.now() - t0);
   }
-  const medianMs = median(times);
-  const flops = (name === 'encode' ? encodeFlops : decodeFlops) * n;
-  cases.push({
-    name,
-    impl,
-    batch: n,
-    medianMs,
-    msPerImage: medianMs / n,
-    gflops: flops / 1e9 / (medianMs / 1000),
-    runsMs: times,
-  });
+  const medianMs = record(name, impl, n, times);
   writeResults();
   console.log(
     `  ${name} ${impl} batch ${n}: ${medianMs.toFixed(0)} ms (${times.map((t) => t.toFixed(0)).join(', ')})`,
@@ -399,17 +405,7 @@ function torchPeer(n: number): void {
   };
   const impl = `PyTorch ${out.torch} eager fp32 (${out.device})`;
   for (const name of ['encode', 'decode'] as const) {
-    const medianMs = median(out[name]);
-    const flops = (name === 'encode' ? encodeFlops : decodeFlops) * n;
-    cases.push({
-      name,
-      impl,
-      batch: n,
-      medianMs,
-      msPerImage: medianMs / n,
-      gflops: flops / 1e9 / (medianMs / 1000),
-      runsMs: out[name],
-    });
+    const medianMs = record(name, impl, n, out[name]);
     console.log(`  ${name} ${impl} batch ${n}: ${medianMs.toFixed(0)} ms`);
   }
   writeResults();
