@@ -114,9 +114,10 @@ if want clipops; then
     --reps "$([ -n "$dry" ] && echo 2 || echo 50)"
 fi
 if want dvae; then
-  b=16
-  [ -n "$dry" ] && b=1
-  step dvae packages/dvae 120 "${tsx[@]}" bench/dvae-bench.ts --skip-cpu --skip-tfjs --webgpu-batch "$b" \
+  # Ours, PyTorch and tfjs-backend-webgpu at batch 16 (a dry run: a narrow network at batch 1).
+  size=(--webgpu-batch 16)
+  [ -n "$dry" ] && size=(--webgpu-batch 1 --n-hid 8 --skip-torch)
+  step dvae packages/dvae 150 "${tsx[@]}" bench/dvae-bench.ts --skip-cpu --skip-tfjs --tfjs-webgpu "${size[@]}" \
     --batch 1 --runs 3 --out bench/results/dvae-webgpu.json
 fi
 if want dispatch; then

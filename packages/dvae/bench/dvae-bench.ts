@@ -1,17 +1,17 @@
 // Full-size DALL-E dVAE encode (256x256 image -> 32x32 tokens) and decode (32x32 tokens -> 256x256
 // image) with the official default config and random weights: ours on the CPU backend and through
-// WebGPU (Dawn), and the same network written directly in tfjs (NHWC, tfjs-backend-wasm) as the
-// CPU peer, in one process; on a machine with python3 + torch, the same network in PyTorch eager
-// fp32 (NCHW, TF32 off, built from the same parameter shapes) as the GPU peer at the WebGPU batch.
-// Prints a table (median ms, conv2d GFLOP/s, ratio to ours on the CPU) and writes
-// bench/results/dvae.json.
+// WebGPU (Dawn), and the same network written directly in tfjs (NHWC) as the peers, in one
+// process: tfjs-backend-wasm beside our CPU backend, tfjs-backend-webgpu (`--tfjs-webgpu`) beside
+// our WebGPU backend. On a machine with python3 + torch, the same network in PyTorch eager fp32
+// (NCHW, TF32 off, built from the same parameter shapes) is a second GPU peer at the WebGPU batch.
+// Prints a table (median ms, conv2d GFLOP/s, ratio to ours) and writes bench/results/dvae.json.
 //
 //   pnpm --filter @vl/dvae bench                        # batch 1, 3 timed runs after 1 warm-up
-//   pnpm --filter @vl/dvae bench --runs 3 --webgpu-batch 16 --skip-cpu --skip-tfjs   # a GPU machine
+//   pnpm --filter @vl/dvae bench --skip-cpu --skip-tfjs --tfjs-webgpu --webgpu-batch 16   # a GPU
 //
-// Options: --batch N (CPU and tfjs), --webgpu-batch N, --runs N, --warmup N, --skip-cpu,
-// --skip-webgpu, --skip-tfjs, --skip-torch, --out FILE. Every timing ends with the result read back
-// to the host (PyTorch: `.cpu()` of the tokens or the image).
+// Options: --batch N (CPU and tfjs-wasm), --webgpu-batch N, --runs N, --warmup N, --skip-cpu,
+// --skip-webgpu, --skip-tfjs, --skip-torch, --tfjs-webgpu, --n-hid N (a narrower network for smoke
+// runs), --out FILE. Every timing ends with the result read back to the host (PyTorch: `.cpu()`).
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -43,6 +43,10 @@ const { values: args } = parseArgs({
     'skip-webgpu': { type: 'boolean', default: false },
     'skip-tfjs': { type: 'boolean', default: false },
     'skip-torch': { type: 'boolean', default: false },
+    // The same network through tfjs-backend-webgpu on the same GPU, at the WebGPU batch.
+    'tfjs-webgpu': { type: 'boolean', default: false },
+    // A narrower network (the official one is 256) for smoke runs on software adapters.
+    'n-hid': { type: 'string', default: String(defaultEncoderConfig.n_hid) },
     out: { type: 'string' },
   },
 });
@@ -51,9 +55,10 @@ const gpuBatch = Number(args['webgpu-batch']);
 const runs = Number(args.runs);
 const warmup = Number(args.warmup);
 const here = dirname(fileURLToPath(import.meta.url));
+const nHid = Number(args['n-hid']);
 const config: DvaeConfig = {
-  encoder: { ...defaultEncoderConfig },
-  decoder: { ...defaultDecoderConfig },
+  encoder: { ...defaultEncoderConfig, n_hid: nHid },
+  decoder: { ...defaultDecoderConfig, n_hid: nHid },
   logit_laplace_eps: LOGIT_LAPLACE_EPS,
 };
 const S = 256;
@@ -109,7 +114,7 @@ function writeResults(): void {
       {
         machine: `${cpus[0]?.model ?? 'cpu'} x${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}, load ${os.loadavg()[0]!.toFixed(1)}`,
         date: new Date().toISOString(),
-        config: 'official (dall_e defaults), random weights, 256x256 <-> 32x32',
+        config: `${nHid === defaultEncoderConfig.n_hid ? 'official (dall_e defaults)' : `n_hid ${nHid} (official: 256)`}, random weights, 256x256 <-> 32x32`,
         gflopPerImage: { encode: encodeFlops / 1e9, decode: decodeFlops / 1e9 },
         runs,
         warmup,
@@ -262,10 +267,27 @@ function tfDecoder(p: TfParams, z: tf.Tensor4D): tf.Tensor4D {
   return tfConv(p, 'blocks.output.conv', tf.relu(h)); // [n, 256, 256, 6]
 }
 
-async function tfjsPeer(n: number): Promise<void> {
-  const require = createRequire(import.meta.url);
-  setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`);
-  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm did not initialize');
+/** Makes `kind` tfjs's backend: tfjs-backend-wasm, or tfjs-backend-webgpu on Dawn. */
+async function useTfjs(kind: 'wasm' | 'webgpu'): Promise<void> {
+  if (kind === 'wasm') {
+    const require = createRequire(import.meta.url);
+    setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm'))}/`);
+  } else {
+    const { create, globals } = await import('webgpu');
+    for (const [key, value] of Object.entries(globals as Record<string, unknown>)) {
+      if (!(key in globalThis)) (globalThis as Record<string, unknown>)[key] = value;
+    }
+    // tfjs-backend-webgpu registers itself only if navigator.gpu exists when it is imported.
+    const gpu = create(['enable-dawn-features=disable_robustness']);
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    await import('@tensorflow/tfjs-backend-webgpu');
+  }
+  if (!(await tf.setBackend(kind))) throw new Error(`tfjs-backend-${kind} did not initialize`);
+  await tf.ready();
+}
+
+async function tfjsPeer(n: number, kind: 'wasm' | 'webgpu'): Promise<void> {
+  await useTfjs(kind);
   const cpu = await createBackend('cpu');
   const params = initDvaeParams(config, { backend: cpu, seed: 1 }); // the same weights as ours
   const enc = await toTf(params.encoder);
@@ -275,7 +297,10 @@ async function tfjsPeer(n: number): Promise<void> {
   const eps = config.logit_laplace_eps;
   const images = tf.randomUniform([n, S, S, 3]) as tf.Tensor4D;
   const tokens = tf.tensor3d(randomTokens(n, 3), [n, grid, grid], 'int32');
-  const impl = `tfjs-backend-wasm ${tf.version_core} (${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'threads' : 'one thread'})`;
+  const impl =
+    kind === 'wasm'
+      ? `tfjs-backend-wasm ${tf.version_core} (${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? 'threads' : 'one thread'})`
+      : `tfjs-backend-webgpu ${tf.version_core}`;
   await time('encode', impl, n, async () => {
     const z = tf.tidy(() =>
       tf.argMax(tfEncoder(enc, tf.add(tf.mul(images, 1 - 2 * eps), eps) as tf.Tensor4D), 3),
@@ -421,7 +446,7 @@ if (!args['skip-cpu']) {
   await ours(cpu, `ours (${cpu.name})`, batch);
   cpu.dispose();
 }
-if (!args['skip-tfjs']) await tfjsPeer(batch);
+if (!args['skip-tfjs']) await tfjsPeer(batch, 'wasm');
 if (!args['skip-webgpu']) {
   const envHelper = '@vl/vitest-config/webgpu-env';
   try {
@@ -454,6 +479,15 @@ if (!args['skip-webgpu']) {
   }
 }
 if (!args['skip-torch']) torchPeer(gpuBatch);
+if (args['tfjs-webgpu']) {
+  try {
+    await tfjsPeer(gpuBatch, 'webgpu');
+  } catch (e) {
+    const why = `tfjs-backend-webgpu: failed at batch ${gpuBatch} (${(e as Error).message.split('\n')[0]})`;
+    console.log(why);
+    notes.push(why);
+  }
+}
 
 const rows: string[][] = [['case', 'implementation', 'batch', 'median ms', 'ms/image', 'GFLOP/s', 'x ours']];
 for (const name of ['encode', 'decode']) {
@@ -461,7 +495,7 @@ for (const name of ['encode', 'decode']) {
   for (const c of group) {
     // Each row against ours on the same kind of device at the same batch: tfjs-wasm against our
     // CPU backend, PyTorch (a GPU) against our WebGPU backend.
-    const onCpu = (o: Case) => o.impl.startsWith('ours (cpu') || o.impl.startsWith('tfjs');
+    const onCpu = (o: Case) => o.impl.startsWith('ours (cpu') || o.impl.startsWith('tfjs-backend-wasm');
     const base = group.find((o) => o.impl.startsWith('ours') && o.batch === c.batch && onCpu(o) === onCpu(c));
     rows.push([
       name,
@@ -482,7 +516,7 @@ console.log(`|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.rep
 for (const r of rows.slice(1)) console.log(line(r));
 for (const n of notes) console.log(`note: ${n}`);
 console.log(
-  'x ours: ms per image relative to ours at the same batch on the same kind of device (tfjs-wasm to our CPU backend, PyTorch to our WebGPU backend); above 1 is slower than ours',
+  'x ours: ms per image relative to ours at the same batch on the same kind of device (tfjs-backend-wasm to our CPU backend; PyTorch and tfjs-backend-webgpu to our WebGPU backend); above 1 is slower than ours',
 );
 
 writeResults();
