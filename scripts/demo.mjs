@@ -71,8 +71,8 @@ if (shipped('clip')) {
   if (record.heldOut) {
     clipNote += `, held-out zero-shot ${(100 * record.heldOut.zeroShot).toFixed(0)}%`;
     console.log(
-      `  (this interim CLIP learned colour, not yet shape: held-out zero-shot ${(100 * record.heldOut.zeroShot).toFixed(1)}%, ` +
-        `caption R@1 ${(100 * record.heldOut.retrievalR1).toFixed(0)}%; see packages/shapes/models/README.md)`,
+      `  (held-out zero-shot ${(100 * record.heldOut.zeroShot).toFixed(1)}% (gate 95%), ` +
+        `caption R@1 ${(100 * record.heldOut.retrievalR1).toFixed(0)}% (gate 90%); see packages/shapes/models/README.md)`,
     );
   }
   clip.dispose();
