@@ -281,7 +281,9 @@ export function parseLlavaConfig(raw: unknown): LlavaConfig {
  * ```
  */
 export function imageTokenCount(config: LlavaConfig): number {
-  return visionPatchGrid(config.vision_config) ** 2 + (config.vision_feature_select_strategy === 'full' ? 1 : 0);
+  return (
+    visionPatchGrid(config.vision_config) ** 2 + (config.vision_feature_select_strategy === 'full' ? 1 : 0)
+  );
 }
 
 /** The rope options of `@vl/tensor` for a config's `rope_parameters`. */
