@@ -124,8 +124,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   }
 
   /** A tensor past maxStorageBufferBindingSize cannot be bound: say so instead of Dawn's validation errors. */
-  #checkBindable(what: string, info: TensorInfo, size: number): void {
-    const bytes = gpuByteLength(info.dtype, size);
+  #checkBindable(what: string, info: TensorInfo, bytes: number): void {
     if (bytes > this.maxTensorBytes) {
       throw new RangeError(
         `${what}: a ${info.dtype} tensor of shape [${info.shape.join(', ')}] is ${bytes} bytes, over this device's maxStorageBufferBindingSize of ${this.maxTensorBytes}; split the work (a smaller batch)`,
@@ -135,10 +134,10 @@ export class WebGpuBackend implements Backend, GpuContext {
 
   upload(data: TypedArray, info: TensorInfo): GPUBuffer {
     this.#check();
-    this.#checkBindable('upload', info, sizeOf(info.shape));
+    const byteLength = gpuByteLength(info.dtype, sizeOf(info.shape));
+    this.#checkBindable('upload', info, byteLength);
     // queue.writeBuffer runs before commands still being encoded, so submit those first.
     if (this.#dispatches > 0) this.flush();
-    const byteLength = gpuByteLength(info.dtype, sizeOf(info.shape));
     const buffer = this.#pool.acquire(byteLength);
     if (byteLength > 0)
       this.device.queue.writeBuffer(buffer, 0, toGpuBytes(data, info, byteLength) as Uint8Array<ArrayBuffer>);
@@ -191,9 +190,10 @@ export class WebGpuBackend implements Backend, GpuContext {
     for (let i = 0; i < outputs.length; i++) {
       const o = outputs[i]!;
       const size = sizeOf(o.shape);
-      this.#checkBindable(kernel.name, o, size);
+      const bytes = gpuByteLength(o.dtype, size);
+      this.#checkBindable(kernel.name, o, bytes);
       outs[i] = {
-        buffer: this.#pool.acquire(gpuByteLength(o.dtype, size)),
+        buffer: this.#pool.acquire(bytes),
         shape: o.shape,
         dtype: o.dtype,
         size,

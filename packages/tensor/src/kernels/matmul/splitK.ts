@@ -9,7 +9,6 @@ import type { SplitKConfig } from './config.js';
 const WG = 256;
 const sumParams = uniformLayout({
   count: 'u32',
-  total: 'u32',
   N: 'u32',
   kSplit: 'u32',
   hasBias: 'u32',
@@ -65,7 +64,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = gid.x + gid.y * nwg.x * ${WG}u; // an element (a vec4 of a row when N % 4 == 0)
   if (i >= p.count) { return; }
   var x = part[i];
-  for (var s = 1u; s < p.kSplit; s++) { x += part[s * p.total + i]; }
+  for (var s = 1u; s < p.kSplit; s++) { x += part[s * p.count + i]; }
   if (p.hasBias != 0u) { x += bias[i % p.N]; }
   out[i] = ${vec ? 'act4' : 'act'}(x, p.activation);
 }`,
@@ -74,7 +73,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   const count = out.size / per;
   const uniforms = sumParams.pack({
     count,
-    total: count,
     N: n / per,
     kSplit,
     hasBias: bias ? 1 : 0,
