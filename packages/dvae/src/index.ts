@@ -26,6 +26,8 @@ export { createDvaeModel, loadDvae } from './loadDvae.js';
 // --- training (src/train/) ---
 export type { GumbelSoftmaxOptions } from './train/gumbelSoftmax.js';
 export { gumbelSoftmax } from './train/gumbelSoftmax.js';
+export type { CalibrateEncoderLogitsOptions } from './train/calibrateEncoderLogits.js';
+export { calibrateEncoderLogits } from './train/calibrateEncoderLogits.js';
 export { logitLaplaceLogProb, splitDecoderStats } from './train/logitLaplace.js';
 export { klToUniform } from './train/klToUniform.js';
 export type { CosineAnnealOptions } from './train/cosineAnneal.js';

@@ -11,6 +11,7 @@ import {
   type DvaeConfig,
   type DvaeParamsPair,
   type DvaeTrainProgress,
+  DvaeTrainer,
   codebookUsage,
   cosineAnneal,
   createDvaeModel,
@@ -176,5 +177,37 @@ test('trainDvae stops on abort and rejects bad options', async () => {
   await expect(trainDvae(params, wrong, () => rectangles(2, rnd), { steps: 1 })).rejects.toThrow(
     /tensor blocks\.input\.w has shape \[16, 3, 7, 7\] in the checkpoint but the config expects \[8, 3, 7, 7\]/,
   );
+  for (const t of Object.values(params).flatMap((m) => [...m.values()])) t.dispose();
+});
+
+test('encoderLrScale holds the encoder while it is 0', async () => {
+  const params = initDvaeParams(config, { backend, seed: 6 });
+  const rnd = stream(7);
+  const trainer = new DvaeTrainer(params, config, {
+    lr: 1e-2,
+    encoderLrScale: (step) => (step < 2 ? 0 : 1),
+  });
+  const read = async (m: Map<string, Tensor>) =>
+    Promise.all([...m.entries()].map(async ([k, t]) => [k, Array.from(await t.read())] as const));
+  const enc0 = await read(params.encoder);
+  const dec0 = await read(params.decoder);
+  for (let s = 0; s < 3; s++) {
+    const x = rectangles(4, rnd);
+    await trainer.step(x);
+    x.dispose();
+    const enc = await read(trainer.params.encoder);
+    const dec = await read(trainer.params.decoder);
+    // The encoder moves only once its scale is 1 (step 2 on); the decoder from the first step.
+    expect(enc.every(([k, v], i) => k === enc0[i]![0] && v.every((x, j) => x === enc0[i]![1][j]))).toBe(
+      s < 2,
+    );
+    expect(dec.some(([, v], i) => v.some((x, j) => x !== dec0[i]![1][j]))).toBe(true);
+  }
+  trainer.dispose();
+  const bad = new DvaeTrainer(params, config, { encoderLrScale: () => Number.NaN });
+  const x = rectangles(1, rnd);
+  await expect(bad.step(x)).rejects.toThrow(/the encoderLrScale schedule gave NaN at step 0/);
+  bad.dispose();
+  x.dispose();
   for (const t of Object.values(params).flatMap((m) => [...m.values()])) t.dispose();
 });

@@ -49,6 +49,12 @@ export interface DvaeTrainerOptions {
   tau?: DvaeSchedule;
   /** KL weight (default: 0 raised to 6.6 over 5k steps). */
   beta?: DvaeSchedule;
+  /**
+   * Multiplies the encoder's learning rate (default 1). A schedule that holds it at 0 for the
+   * first steps lets the decoder learn what a fresh encoder's codes mean before the encoder moves,
+   * which keeps a short run from collapsing onto one code.
+   */
+  encoderLrScale?: DvaeSchedule;
   /** AdamW moment decay rates (default [0.9, 0.999]). */
   betas?: readonly [number, number];
   /** AdamW epsilon (default 1e-8). */
@@ -121,7 +127,8 @@ function copyHalf(params: DvaeParams): Record<string, Tensor> {
  */
 export class DvaeTrainer {
   readonly #tree: { encoder: Record<string, Tensor>; decoder: Record<string, Tensor> };
-  readonly #opt: AdamW;
+  readonly #opt: AdamW; // the decoder's (its step count is the trainer's)
+  readonly #encoderOpt: AdamW;
   readonly #tau: DvaeSchedule;
   readonly #beta: DvaeSchedule;
   readonly #maxGradNorm: number;
@@ -139,6 +146,7 @@ export class DvaeTrainer {
       lr = cosineAnneal({ from: 1e-4, to: 1.25e-6, steps: 1_200_000 }),
       tau = cosineAnneal({ from: 1, to: 1 / 16, steps: 150_000 }),
       beta = cosineAnneal({ from: 0, to: 6.6, steps: 5_000 }),
+      encoderLrScale = 1,
       betas = [0.9, 0.999],
       eps = 1e-8,
       weightDecay = 1e-4,
@@ -150,13 +158,17 @@ export class DvaeTrainer {
     this.#beta = beta;
     this.#maxGradNorm = maxGradNorm;
     this.#rng = seed instanceof Rng ? seed : new Rng(seed);
-    this.#opt = new AdamW({
-      lr,
-      betas,
-      eps,
-      weightDecay,
-      groups: [{ match: (path) => path.endsWith('.b'), weightDecay: 0 }],
-    });
+    const adamw = (rate: LearningRate) =>
+      new AdamW({
+        lr: rate,
+        betas,
+        eps,
+        weightDecay,
+        groups: [{ match: (path) => path.endsWith('.b'), weightDecay: 0 }],
+      });
+    const base = typeof lr === 'number' ? () => lr : lr;
+    this.#opt = adamw(lr);
+    this.#encoderOpt = adamw((step) => base(step) * resolve(encoderLrScale, step, 'encoderLrScale'));
     this.#tree = { encoder: copyHalf(params.encoder), decoder: copyHalf(params.decoder) };
   }
 
@@ -217,7 +229,8 @@ export class DvaeTrainer {
         return p.loss; // []
       }, this.#tree);
       if (Number.isFinite(this.#maxGradNorm)) clipGradNorm(grads, this.#maxGradNorm);
-      this.#opt.step(this.#tree, grads);
+      this.#encoderOpt.step(this.#tree.encoder, grads.encoder);
+      this.#opt.step(this.#tree.decoder, grads.decoder);
       return { loss: value, ...kept! };
     });
     try {
@@ -242,6 +255,7 @@ export class DvaeTrainer {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#opt.dispose();
+    this.#encoderOpt.dispose();
     for (const half of [this.#tree.encoder, this.#tree.decoder])
       for (const t of Object.values(half)) t.dispose();
   }
