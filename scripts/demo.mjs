@@ -30,9 +30,14 @@ console.log(
 
 const modelFolder = (kind) => fileURLToPath(shapesModel(kind));
 const shipped = (kind) => existsSync(join(modelFolder(kind), 'config.json'));
-/** What `vl train` recorded for a shipped model (options, time, held-out quality). */
-const trainingRecord = async (kind) =>
-  JSON.parse(await readFile(join(modelFolder(kind), 'training.json'), 'utf8'));
+/**
+ * What `vl train` recorded for a shipped model (options, time, held-out quality); for a model trained
+ * in stages (`--init`), the last stage's record.
+ */
+const trainingRecord = async (kind) => {
+  const record = JSON.parse(await readFile(join(modelFolder(kind), 'training.json'), 'utf8'));
+  return record.stages ? record.stages.at(-1) : record;
+};
 const esc = (s) =>
   String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
@@ -105,6 +110,12 @@ if (shipped('vlm')) {
         `  ${r.file}: ${question} -> ${got} ${got === answer ? '(right)' : `(expected ${answer})`}`,
       );
     }
+  }
+  const vlmRecord = await trainingRecord('vlm');
+  if (vlmRecord.heldOut) {
+    console.log(
+      `  (interim VLM: held-out exact match ${(100 * vlmRecord.heldOut.exactMatch).toFixed(1)}% of ${vlmRecord.heldOut.n} answers, the gate is 90%; see packages/shapes/models/README.md)`,
+    );
   }
   vlm.dispose();
 } else

@@ -61,9 +61,9 @@ const commands: Record<string, Command> = {
   },
   train: {
     usage:
-      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>]',
+      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>] [--tune-tower]',
     summary:
-      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs; --init continues one it wrote, --clip picks the VLM's vision tower",
+      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs; --init continues one it wrote, --clip picks the VLM's vision tower, --tune-tower trains that tower too (it is held fixed otherwise)",
     options: {
       data: { type: 'string' },
       out: { type: 'string' },
@@ -74,6 +74,7 @@ const commands: Record<string, Command> = {
       size: { type: 'string' },
       clip: { type: 'string' },
       init: { type: 'string' },
+      'tune-tower': { type: 'boolean' },
     },
     run: train,
   },

@@ -391,5 +391,8 @@ describe('with real checkpoints', () => {
     expect(empty.err).toMatch(/--data photos: .*without a .txt caption/);
     const kind = await vl('train', 'gan', '--out', 'x');
     expect(kind.code).toBe(2);
+    const tower = await vl('train', 'clip', '--out', 'x', '--tune-tower', '--backend', 'cpu');
+    expect(tower.code).toBe(2);
+    expect(tower.err).toMatch(/train clip: --tune-tower is for vl train vlm only/);
   });
 });

@@ -1,19 +1,22 @@
 // The embedded shapes models as shipped, through the same paths a user takes (`--model shapes`).
 // The CLIP's issue-7 gates are tested as gates (zero-shot >= 95%, image-to-caption R@1 >= 90% on the
-// held-out split); the dVAE's are not met yet (see packages/shapes/models/README.md), so what is
-// tested for it is what the shipped weights do achieve, so a broken loader or preprocessing shows.
+// held-out split); the dVAE's and the VLM's are not met yet (see packages/shapes/models/README.md),
+// so what is tested for them is what the shipped weights do achieve, so a broken loader or
+// preprocessing shows.
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadClip } from '@vl/clip';
 import { loadDvae } from '@vl/dvae';
+import { loadVlm } from '@vl/vlm';
 import { encodePng, heldOutShapes, heldOutSingleObjects, shapeLabels, shapesModel } from '@vl/shapes';
 import { createBackend } from '@vl/tensor';
 import { expect, test } from 'vitest';
 import { runCli } from '../src/index.js';
 import { evaluateClipOnShapes } from '../src/train/evaluateClip.js';
 import { evaluateDvaeOnShapes } from '../src/train/evaluateDvae.js';
+import { evaluateVlmOnShapes } from '../src/train/evaluateVlm.js';
 import { SHAPES_TEMPLATES } from '../src/train/trainClip.js';
 
 test('the shipped shapes CLIP names the colour of held-out single objects (>= 95%)', async () => {
@@ -60,16 +63,16 @@ test('vl classify --model shapes uses the labels and templates the model ships w
   for (const { label } of labels) expect(shapeLabels()).toContain(label);
 }, 120_000);
 
-test('the shipped shapes dVAE reconstructs held-out scenes (>= 18 dB PSNR; the gate is 28 dB)', async () => {
+test('the shipped shapes dVAE reconstructs held-out scenes (>= 22 dB PSNR; the gate is 28 dB)', async () => {
   const backend = await createBackend('cpu');
   const dvae = await loadDvae(fileURLToPath(shapesModel('dvae')), { backend });
   try {
     // The 64 held-out scenes at 64 px that `vl train dvae` measured (training.json).
     const q = await evaluateDvaeOnShapes(dvae, { n: 64, size: 64 });
     expect(q.n).toBe(64);
-    // Issue 7's gate is 28 dB; the shipped model measures 18.9 dB on 64 images (training.json), so
+    // Issue 7's gate is 28 dB; the shipped model measures 22.4 dB on 64 images (training.json), so
     // this holds it to what it does reach until a better-trained one replaces it.
-    expect(q.psnr).toBeGreaterThanOrEqual(18);
+    expect(q.psnr).toBeGreaterThanOrEqual(22);
   } finally {
     dvae.dispose();
     backend.dispose();
@@ -90,4 +93,35 @@ test('vl reconstruct --model shapes encodes a scene to a 32x32 token grid and de
   const r = JSON.parse(out) as { size: number; tokens: string; psnr: number };
   expect(r).toMatchObject({ size: 64, tokens: '32x32' });
   expect(r.psnr).toBeGreaterThan(12); // a working model; the held-out gate is the test above
+}, 120_000);
+
+test('the shipped shapes VLM answers held-out questions (>= 55% exact match; the gate is 90%)', async () => {
+  const backend = await createBackend('cpu');
+  const vlm = await loadVlm(fileURLToPath(shapesModel('vlm')), { backend });
+  try {
+    // The 400 questions about 200 held-out scenes that `vl train vlm` measured (training.json).
+    const q = await evaluateVlmOnShapes(vlm, { n: 200, size: 64 });
+    expect(q.n).toBe(400);
+    // Issue 7's gate is 90%; the shipped model measures 58.75% (training.json), so this holds
+    // it to what it does reach until a better-trained one replaces it.
+    expect(q.exactMatch).toBeGreaterThanOrEqual(0.55);
+  } finally {
+    vlm.dispose();
+    backend.dispose();
+  }
+}, 300_000);
+
+test('vl ask --model shapes streams an answer from the answer vocabulary', async () => {
+  let out = '';
+  const dir = mkdtempSync(join(tmpdir(), 'vl-shapes-'));
+  const [scene] = heldOutShapes(1, { size: 64 });
+  writeFileSync(join(dir, 'scene.png'), encodePng(scene!.image));
+  const code = await runCli(
+    ['ask', 'scene.png', 'how many objects are there?', '--model', 'shapes', '--json', '--backend', 'cpu'],
+    { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true }, cwd: dir },
+  );
+  expect(code).toBe(0);
+  const r = JSON.parse(out) as { question: string; answer: string };
+  expect(r.question).toBe('how many objects are there?');
+  expect(['zero', 'one', 'two', 'three', 'four']).toContain(r.answer);
 }, 120_000);

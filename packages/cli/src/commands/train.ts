@@ -63,7 +63,8 @@ async function runKind(
   }
   if (!shapes) throw new CliError('train vlm: only --data shapes has questions and answers to learn from');
   const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd).source;
-  const model = await trainVlm({ ...s, clip, io: ctx.io, ...init });
+  const freezeVisionTower = ctx.options['tune-tower'] !== true;
+  const model = await trainVlm({ ...s, clip, io: ctx.io, freezeVisionTower, ...init });
   try {
     const q = await evaluateVlmOnShapes(model, { size: s.imageSize });
     const kinds = Object.entries(q.byKind)
@@ -91,6 +92,8 @@ export async function train(ctx: CommandContext): Promise<void> {
       2,
     );
   const k = kind as Kind;
+  if (ctx.options['tune-tower'] === true && k !== 'vlm')
+    throw new CliError(`train ${k}: --tune-tower is for vl train vlm only`, 2);
   const out = ctx.string('out');
   if (!out) throw new CliError('train: give the output folder with --out <folder>', 2);
   const dataName = ctx.string('data') ?? 'shapes';
@@ -122,6 +125,8 @@ export async function train(ctx: CommandContext): Promise<void> {
     kind,
     data: data.name,
     ...options,
+    ...(ctx.string('init') ? { init: ctx.string('init') } : {}),
+    ...(k === 'vlm' ? { tuneTower: ctx.options['tune-tower'] === true } : {}),
     backend: backend.name,
     seconds,
     ...(quality ? { heldOut: quality } : {}),

@@ -38,7 +38,7 @@ import type { TrainRunOptions } from './trainRunOptions.js';
 export interface ShapesVlmSizes {
   /** Decoder width (default 128). */
   hidden?: number;
-  /** Decoder layers (default 2). */
+  /** Decoder layers (default 3). */
   layers?: number;
   /** SwiGLU inner width (default 3 * hidden). */
   intermediate?: number;
@@ -81,7 +81,7 @@ export function shapesVlmConfig(
       vocab_size: vocabSize,
       hidden_size: hidden,
       intermediate_size: sizes.intermediate ?? 3 * hidden,
-      num_hidden_layers: sizes.layers ?? 2,
+      num_hidden_layers: sizes.layers ?? 3,
       num_attention_heads: sizes.heads ?? 4,
       num_key_value_heads: sizes.kvHeads ?? 2,
       hidden_act: 'silu',
@@ -179,7 +179,7 @@ export interface TrainVlmOptions extends TrainRunOptions {
    * CLIP's features are what the tower is for); false fine-tunes it with the rest at the same rate.
    */
   freezeVisionTower?: boolean;
-  /** Decoder sizes (default hidden 128, 2 layers, GQA 4/2 heads, SwiGLU 384). */
+  /** Decoder sizes (default hidden 128, 3 layers, GQA 4/2 heads, SwiGLU 384). */
   sizes?: ShapesVlmSizes;
   /**
    * A VLM folder that trainVlm wrote, to train further instead of starting fresh (`clip` and
