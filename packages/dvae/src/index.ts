@@ -28,6 +28,8 @@ export type { GumbelSoftmaxOptions } from './train/gumbelSoftmax.js';
 export { gumbelSoftmax } from './train/gumbelSoftmax.js';
 export type { CalibrateEncoderLogitsOptions } from './train/calibrateEncoderLogits.js';
 export { calibrateEncoderLogits } from './train/calibrateEncoderLogits.js';
+export type { KmeansInitDvaeOptions, KmeansInitDvaeResult } from './train/kmeansInitDvae.js';
+export { kmeansInitDvae } from './train/kmeansInitDvae.js';
 export { logitLaplaceLogProb, splitDecoderStats } from './train/logitLaplace.js';
 export { klToUniform } from './train/klToUniform.js';
 export type { CosineAnnealOptions } from './train/cosineAnneal.js';

@@ -22,7 +22,7 @@ type TrainSettings = Omit<TrainRunOptions, 'io' | 'signal'> & { data: CaptionDat
 /** Defaults per model family: steps, batch size, peak learning rate. */
 const DEFAULTS: Record<Kind, { steps: number; batch: number; lr: number }> = {
   clip: { steps: 1500, batch: 64, lr: 2e-3 },
-  dvae: { steps: 450, batch: 8, lr: 2e-3 },
+  dvae: { steps: 200, batch: 8, lr: 2e-3 },
   vlm: { steps: 1500, batch: 32, lr: 1e-3 },
 };
 
