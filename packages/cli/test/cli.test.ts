@@ -394,5 +394,11 @@ describe('with real checkpoints', () => {
     const tower = await vl('train', 'clip', '--out', 'x', '--tune-tower', '--backend', 'cpu');
     expect(tower.code).toBe(2);
     expect(tower.err).toMatch(/train clip: --tune-tower is for vl train vlm only/);
+    const layers = await vl('train', 'dvae', '--out', 'x', '--feature-layers', '0,-2', '--backend', 'cpu');
+    expect(layers.code).toBe(2);
+    expect(layers.err).toMatch(/train dvae: --feature-layers is for vl train vlm only/);
+    const garbled = await vl('train', 'vlm', '--out', 'x', '--feature-layers', '0,top', '--backend', 'cpu');
+    expect(garbled.code).toBe(2);
+    expect(garbled.err).toMatch(/--feature-layers must be integers separated by commas .* got "0,top"/);
   });
 });

@@ -88,6 +88,36 @@ test('trainVlm writes an HF LLaVA folder that loadVlm reads and trainVlm continu
   await expect(
     trainVlm({ clip: clipDir, out, steps: 1, batchSize: 1, lr: 1e-3, ...common, imageSize: 64 }),
   ).rejects.toThrow(/takes 32px images but --size is 64/);
+  // Image tokens from two of the tower's hidden states: the folder keeps the list, loadVlm reads it.
+  const joined = join(dir, 'vlm-layers');
+  const tiny = { hidden: 32, layers: 1, heads: 4, kvHeads: 2 };
+  const both = await trainVlm({
+    clip: clipDir,
+    out: joined,
+    steps: 1,
+    batchSize: 2,
+    lr: 1e-3,
+    ...common,
+    questionsPerImage: 2,
+    sizes: { ...tiny, featureLayer: [0, -2] },
+  });
+  expect(both.config.vision_feature_layer).toEqual([0, -2]);
+  both.dispose();
+  const reread = await loadVlm(joined, { backend });
+  expect(reread.config.vision_feature_layer).toEqual([0, -2]);
+  expect((await evaluateVlmOnShapes(reread, { n: 1, size: 32, questionsPerImage: 1 })).n).toBe(1);
+  reread.dispose();
+  await expect(
+    trainVlm({
+      clip: clipDir,
+      out: joined,
+      steps: 1,
+      batchSize: 1,
+      lr: 1e-3,
+      ...common,
+      sizes: { ...tiny, featureLayer: [9] },
+    }),
+  ).rejects.toThrow(/--feature-layers 9: the vision tower has 3 layers, so hidden states -4\.\.3/);
   // The CLIP's convolutional stem halves the image 3 times.
   await expect(
     trainClip({

@@ -31,6 +31,7 @@ async function runKind(
   ctx: CommandContext,
   kind: Kind,
   s: TrainSettings,
+  featureLayer: number[] | undefined,
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
   const initOption = ctx.string('init');
@@ -64,7 +65,8 @@ async function runKind(
   if (!shapes) throw new CliError('train vlm: only --data shapes has questions and answers to learn from');
   const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd).source;
   const freezeVisionTower = ctx.options['tune-tower'] !== true;
-  const model = await trainVlm({ ...s, clip, io: ctx.io, freezeVisionTower, ...init });
+  const sizes = featureLayer ? { sizes: { featureLayer } } : {};
+  const model = await trainVlm({ ...s, clip, io: ctx.io, freezeVisionTower, ...init, ...sizes });
   try {
     const q = await evaluateVlmOnShapes(model, { size: s.imageSize });
     const kinds = Object.entries(q.byKind)
@@ -77,6 +79,18 @@ async function runKind(
   } finally {
     model.dispose();
   }
+}
+
+/** `--feature-layers 0,-2`: a list of integers, or undefined when not given. */
+function featureLayersOption(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const layers = value.split(',').map((v) => Number(v.trim()));
+  if (layers.length === 0 || layers.some((l) => !Number.isInteger(l)) || value.trim() === '')
+    throw new CliError(
+      `--feature-layers must be integers separated by commas (e.g. -2 or 0,-2); got "${value}"`,
+      2,
+    );
+  return layers;
 }
 
 /**
@@ -94,6 +108,14 @@ export async function train(ctx: CommandContext): Promise<void> {
   const k = kind as Kind;
   if (ctx.options['tune-tower'] === true && k !== 'vlm')
     throw new CliError(`train ${k}: --tune-tower is for vl train vlm only`, 2);
+  const featureLayers = featureLayersOption(ctx.string('feature-layers'));
+  if (featureLayers !== undefined && (k !== 'vlm' || ctx.string('init')))
+    throw new CliError(
+      k === 'vlm'
+        ? "train vlm: --feature-layers applies to a fresh VLM; with --init the folder's config decides"
+        : `train ${k}: --feature-layers is for vl train vlm only`,
+      2,
+    );
   const out = ctx.string('out');
   if (!out) throw new CliError('train: give the output folder with --out <folder>', 2);
   const dataName = ctx.string('data') ?? 'shapes';
@@ -118,7 +140,7 @@ export async function train(ctx: CommandContext): Promise<void> {
     backend: await ctx.backend({ training: true }),
   };
   const start = performance.now();
-  const { quality, summary } = await runKind(ctx, k, settings);
+  const { quality, summary } = await runKind(ctx, k, settings, featureLayers);
   const seconds = Math.round((performance.now() - start) / 1000);
   const { data: _, backend, out: folder, ...options } = settings;
   const record = {
@@ -127,6 +149,7 @@ export async function train(ctx: CommandContext): Promise<void> {
     ...options,
     ...(ctx.string('init') ? { init: ctx.string('init') } : {}),
     ...(k === 'vlm' ? { tuneTower: ctx.options['tune-tower'] === true } : {}),
+    ...(featureLayers !== undefined ? { featureLayers } : {}),
     backend: backend.name,
     seconds,
     ...(quality ? { heldOut: quality } : {}),

@@ -46,6 +46,12 @@ export interface ShapesVlmSizes {
   heads?: number;
   /** Key/value heads, GQA (default 2). */
   kvHeads?: number;
+  /**
+   * Which hidden states of the tower become image tokens, LLaVA's `vision_feature_layer` (default
+   * -2, the penultimate layer); a list concatenates them per token, e.g. `[0, -2]` adds the
+   * embeddings' low-level features (texture, exact colour, position) to the penultimate layer's.
+   */
+  featureLayer?: number | number[];
 }
 
 /**
@@ -73,7 +79,7 @@ export function shapesVlmConfig(
   return parseLlavaConfig({
     image_token_index: id('<image>'),
     projector_hidden_act: 'gelu',
-    vision_feature_layer: -2,
+    vision_feature_layer: sizes.featureLayer ?? -2,
     vision_feature_select_strategy: 'default',
     vision_config: visionConfig,
     text_config: {
@@ -222,6 +228,16 @@ async function fromClip(
     clip.dispose();
     throw new CliError(
       `--clip ${folder}: its vision tower takes ${vision.image_size}px images but --size is ${imageSize}`,
+      2,
+    );
+  }
+  const layers = [sizes?.featureLayer ?? -2].flat();
+  const n = vision.num_hidden_layers;
+  const bad = layers.find((l) => l < -(n + 1) || l > n);
+  if (bad !== undefined) {
+    clip.dispose();
+    throw new CliError(
+      `--feature-layers ${bad}: the vision tower has ${n} layers, so hidden states ${-(n + 1)}..${n} (0 = embeddings)`,
       2,
     );
   }
