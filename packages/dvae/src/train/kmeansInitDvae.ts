@@ -51,8 +51,6 @@ interface Cells {
   features: Float64Array;
   /** `[n, C]` mean pixel value per channel, in [0, 1]. */
   means: Float64Array;
-  /** Which image each cell belongs to. */
-  image: Int32Array;
   n: number;
 }
 
@@ -64,12 +62,10 @@ function cellsOf(data: Float32Array, shape: readonly number[], f: number, eps: n
   const n = N * h * w;
   const features = new Float64Array(n * 2 * C);
   const means = new Float64Array(n * C);
-  const image = new Int32Array(n);
   for (let b = 0; b < N; b++) {
     for (let i = 0; i < h; i++) {
       for (let j = 0; j < w; j++) {
         const cell = (b * h + i) * w + j;
-        image[cell] = b;
         for (let c = 0; c < C; c++) {
           let hi = Number.NEGATIVE_INFINITY;
           let lo = Number.POSITIVE_INFINITY;
@@ -89,7 +85,7 @@ function cellsOf(data: Float32Array, shape: readonly number[], f: number, eps: n
       }
     }
   }
-  return { features, means, image, n };
+  return { features, means, n };
 }
 
 function dist2(a: Float64Array, i: number, b: Float64Array, k: number, F: number): number {
@@ -126,14 +122,12 @@ function kmeans(cells: Cells, F: number, V: number, iterations: number, seed: nu
       }
     }
   }
-  const assign = new Int32Array(n);
   for (let it = 0; it < iterations; it++) {
     const sums = new Float64Array(V * F);
     const counts = new Float64Array(V);
     const err = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const [k, d] = nearest(x, i, centroids, V, F);
-      assign[i] = k;
       err[i] = d;
       counts[k] = counts[k]! + 1;
       for (let j = 0; j < F; j++) sums[k * F + j] = sums[k * F + j]! + x[i * F + j]!;
@@ -312,23 +306,23 @@ export async function kmeansInitDvae(
     }
   }
   const mu = Float64Array.from(colour, (m) => logit((1 - 2 * eps) * m + eps)); // [V, C]
-  const psnrs = new Float64Array(images.shape[0]!);
-  const sq = new Float64Array(images.shape[0]!);
   const [N, , H, W] = images.shape as [number, number, number, number];
+  let psnrSum = 0;
   const absDev = new Float64Array(C);
   for (let b = 0; b < N; b++) {
+    let se = 0;
     for (let c = 0; c < C; c++) {
       for (let y = 0; y < H; y++) {
         for (let x = 0; x < W; x++) {
           const cell = (b * (H / f) + Math.floor(y / f)) * (W / f) + Math.floor(x / f);
           const k = assign[cell]!;
           const v = px[((b * C + c) * H + y) * W + x]!;
-          sq[b] = sq[b]! + (v - colour[k * C + c]!) ** 2;
+          se += (v - colour[k * C + c]!) ** 2;
           absDev[c] = absDev[c]! + Math.abs(logit((1 - 2 * eps) * v + eps) - mu[k * C + c]!);
         }
       }
     }
-    psnrs[b] = 10 * Math.log10(1 / Math.max(sq[b]! / (C * H * W), 1e-10));
+    psnrSum += 10 * Math.log10(1 / Math.max(se / (C * H * W), 1e-10));
   }
   const lnScale = Array.from(absDev, (s) => Math.log(Math.max(s / (N * H * W), 1e-3)));
   gaps.sort((a, b) => a - b);
@@ -403,6 +397,6 @@ export async function kmeansInitDvae(
   return {
     params: { encoder, decoder },
     codesUsed: count.filter((n) => n > 0).length,
-    psnr: psnrs.reduce((a, b) => a + b, 0) / N,
+    psnr: psnrSum / N,
   };
 }
