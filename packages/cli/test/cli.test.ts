@@ -400,5 +400,14 @@ describe('with real checkpoints', () => {
     const garbled = await vl('train', 'vlm', '--out', 'x', '--feature-layers', '0,top', '--backend', 'cpu');
     expect(garbled.code).toBe(2);
     expect(garbled.err).toMatch(/--feature-layers must be integers separated by commas .* got "0,top"/);
+    const ground = await vl('train', 'clip', '--out', 'x', '--ground-steps', '10', '--backend', 'cpu');
+    expect(ground.code).toBe(2);
+    expect(ground.err).toMatch(/train clip: --ground-steps is for vl train vlm only/);
+    const steps = await vl('train', 'vlm', '--out', 'x', '--ground-steps', '2.5', '--backend', 'cpu');
+    expect(steps.code).toBe(2);
+    expect(steps.err).toMatch(/--ground-steps must be a non-negative integer; got "2.5"/);
+    const again = await vl('train', 'vlm', '--out', 'x', '--init', 'y', '--ground-steps', '5', '--backend', 'cpu');
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/--ground-steps prepares the tower of a fresh VLM/);
   });
 });

@@ -31,7 +31,7 @@ async function runKind(
   ctx: CommandContext,
   kind: Kind,
   s: TrainSettings,
-  featureLayer: number[] | undefined,
+  vlm: { featureLayer: number[] | undefined; groundSteps: number },
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
   const initOption = ctx.string('init');
@@ -65,8 +65,18 @@ async function runKind(
   if (!shapes) throw new CliError('train vlm: only --data shapes has questions and answers to learn from');
   const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd).source;
   const freezeVisionTower = ctx.options['tune-tower'] !== true;
+  const { featureLayer, groundSteps } = vlm;
   const sizes = featureLayer ? { sizes: { featureLayer } } : {};
-  const model = await trainVlm({ ...s, clip, io: ctx.io, freezeVisionTower, ...init, ...sizes });
+  const grounding = groundSteps > 0 ? { grounding: { steps: groundSteps } } : {};
+  const model = await trainVlm({
+    ...s,
+    clip,
+    io: ctx.io,
+    freezeVisionTower,
+    ...init,
+    ...sizes,
+    ...grounding,
+  });
   try {
     const q = await evaluateVlmOnShapes(model, { size: s.imageSize });
     const kinds = Object.entries(q.byKind)
@@ -93,6 +103,15 @@ function featureLayersOption(value: string | undefined): number[] | undefined {
   return layers;
 }
 
+/** `--ground-steps N` of `vl train vlm` (0 when not given). */
+function groundStepsOption(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new CliError(`--ground-steps must be a non-negative integer; got "${value}"`, 2);
+  return n;
+}
+
 /**
  * `vl train clip|dvae|vlm --data shapes|<folder> --out <folder>`: trains a model from scratch with
  * the project's own training code and writes a checkpoint folder that `--model <folder>` loads.
@@ -114,6 +133,14 @@ export async function train(ctx: CommandContext): Promise<void> {
       k === 'vlm'
         ? "train vlm: --feature-layers applies to a fresh VLM; with --init the folder's config decides"
         : `train ${k}: --feature-layers is for vl train vlm only`,
+      2,
+    );
+  if (ctx.string('ground-steps') !== undefined && k !== 'vlm')
+    throw new CliError(`train ${k}: --ground-steps is for vl train vlm only`, 2);
+  const groundSteps = groundStepsOption(ctx.string('ground-steps'));
+  if (groundSteps > 0 && ctx.string('init'))
+    throw new CliError(
+      'train vlm: --ground-steps prepares the tower of a fresh VLM; with --init its decoder already reads the tower as it is',
       2,
     );
   const out = ctx.string('out');
@@ -140,7 +167,7 @@ export async function train(ctx: CommandContext): Promise<void> {
     backend: await ctx.backend({ training: true }),
   };
   const start = performance.now();
-  const { quality, summary } = await runKind(ctx, k, settings, featureLayers);
+  const { quality, summary } = await runKind(ctx, k, settings, { featureLayer: featureLayers, groundSteps });
   const seconds = Math.round((performance.now() - start) / 1000);
   const { data: _, backend, out: folder, ...options } = settings;
   const record = {
@@ -150,6 +177,7 @@ export async function train(ctx: CommandContext): Promise<void> {
     ...(ctx.string('init') ? { init: ctx.string('init') } : {}),
     ...(k === 'vlm' ? { tuneTower: ctx.options['tune-tower'] === true } : {}),
     ...(featureLayers !== undefined ? { featureLayers } : {}),
+    ...(k === 'vlm' ? { groundSteps } : {}),
     backend: backend.name,
     seconds,
     ...(quality ? { heldOut: quality } : {}),

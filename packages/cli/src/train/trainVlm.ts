@@ -32,6 +32,7 @@ import {
 } from '@vl/vlm';
 import { CliError } from '../io.js';
 import { ProgressBar } from '../progress.js';
+import { groundVisionTower } from './groundTower.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
 
 /** Sizes of the decoder the shapes VLM trains (see {@link shapesVlmConfig}). */
@@ -192,6 +193,11 @@ export interface TrainVlmOptions extends TrainRunOptions {
    * `sizes` are then not used; use another `seed` than the first run's to see new images).
    */
   init?: string;
+  /**
+   * Before the VLM's steps, train the vision tower alone for `steps` steps so that each image token
+   * carries what the scene has at its cell ({@link groundVisionTower}; default none). Shapes data only.
+   */
+  grounding?: { steps: number; lr?: number };
   /** Called after every step (for logs beyond the progress bar). */
   onStep?: (step: number, loss: number) => void;
 }
@@ -314,6 +320,26 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     ? await fromVlm(options.init, backend, imageSize, signal)
     : await fromClip(clipFolder, backend, imageSize, tokenizer, seed, options.sizes, signal);
   const { config, params, mean, std } = start;
+  if (options.grounding && options.grounding.steps > 0) {
+    try {
+      const { accuracy } = await groundVisionTower(params, config, backend, {
+        steps: options.grounding.steps,
+        lr: options.grounding.lr ?? 3e-3,
+        batchSize,
+        seed,
+        imageSize,
+        mean,
+        std,
+        io,
+        ...(signal ? { signal } : {}),
+      });
+      const shares = Object.entries(accuracy).map(([h, a]) => `${h} ${(100 * a).toFixed(1)}%`);
+      io.stderr.write(`grounding: held-out cells labelled right: ${shares.join(', ')}\n`);
+    } catch (e) {
+      for (const t of new Set(params.values())) t.dispose();
+      throw e;
+    }
+  }
   const preprocess: PreprocessOptions = { size: imageSize, crop: imageSize, mean, std };
   const warmup = Math.min(100, Math.floor(steps / 10));
   const trainer = new VlmTrainer(params, config, {
