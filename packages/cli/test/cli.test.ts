@@ -406,7 +406,18 @@ describe('with real checkpoints', () => {
     const steps = await vl('train', 'vlm', '--out', 'x', '--ground-steps', '2.5', '--backend', 'cpu');
     expect(steps.code).toBe(2);
     expect(steps.err).toMatch(/--ground-steps must be a non-negative integer; got "2.5"/);
-    const again = await vl('train', 'vlm', '--out', 'x', '--init', 'y', '--ground-steps', '5', '--backend', 'cpu');
+    const again = await vl(
+      'train',
+      'vlm',
+      '--out',
+      'x',
+      '--init',
+      'y',
+      '--ground-steps',
+      '5',
+      '--backend',
+      'cpu',
+    );
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/--ground-steps prepares the tower of a fresh VLM/);
   });

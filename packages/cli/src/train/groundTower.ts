@@ -134,13 +134,13 @@ export interface GroundTowerOptions
   /** Normalization of the pixels, the tower's. */
   mean: readonly number[];
   std: readonly number[];
-  /** Called after every step with its loss (the heads' cross-entropies summed). */
+  /** Called after every step with its loss (as {@link GroundTowerResult.loss}). */
   onStep?: (step: number, loss: number) => void;
 }
 
 /** What {@link groundVisionTower} reached. */
 export interface GroundTowerResult {
-  /** The last step's loss (the heads' cross-entropies summed). */
+  /** The last step's loss (the heads' cross-entropies summed, the count heads sharing one weight). */
   loss: number;
   /**
    * Share of held-out cells each head labels right, the count heads together as `counts` (on the
@@ -163,7 +163,7 @@ const GROUND_STREAM = 0x6e0d;
  *
  * @example
  * ```ts
- * await groundVisionTower(params, config, backend, { steps: 300, batchSize: 32, lr: 1e-3, seed: 0,
+ * await groundVisionTower(params, config, backend, { steps: 400, batchSize: 32, lr: 3e-3, seed: 0,
  *   imageSize: 64, mean, std, io });
  * ```
  */
@@ -248,8 +248,9 @@ export async function groundVisionTower(
     }
     bar.finish();
     const right = new Map<string, { right: number; total: number }>();
+    const check = heldOutShapes(CHECK_IMAGES, { size: imageSize });
     for (let i = 0; i < CHECK_IMAGES; i += batchSize) {
-      const samples = heldOutShapes(CHECK_IMAGES, { size: imageSize }).slice(i, i + batchSize);
+      const samples = check.slice(i, i + batchSize);
       const pixels = pixelsOf(samples.map((s) => s.image));
       const kept = tidy(() => logitsOf(pixels).map((l) => keep(argmax(l, 1))));
       pixels.dispose();

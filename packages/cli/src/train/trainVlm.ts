@@ -195,7 +195,8 @@ export interface TrainVlmOptions extends TrainRunOptions {
   init?: string;
   /**
    * Before the VLM's steps, train the vision tower alone for `steps` steps so that each image token
-   * carries what the scene has at its cell ({@link groundVisionTower}; default none). Shapes data only.
+   * carries what the scene has at its cell ({@link groundVisionTower}, at `lr` default 3e-3; default
+   * none). Shapes data only.
    */
   grounding?: { steps: number; lr?: number };
   /** Called after every step (for logs beyond the progress bar). */
