@@ -94,16 +94,16 @@ test('vl reconstruct --model shapes encodes a scene to a 32x32 token grid and de
   expect(r.psnr).toBeGreaterThan(12); // a working model; the held-out gate is the test above
 }, 120_000);
 
-test('the shipped shapes VLM answers held-out questions (>= 70% exact match; the gate is 90%)', async () => {
+test('the shipped shapes VLM answers held-out questions (>= 75% exact match; the gate is 90%)', async () => {
   const backend = await createBackend('cpu');
   const vlm = await loadVlm(fileURLToPath(shapesModel('vlm')), { backend });
   try {
     // The 400 questions about 200 held-out scenes that `vl train vlm` measured (training.json).
     const q = await evaluateVlmOnShapes(vlm, { n: 200, size: 64 });
     expect(q.n).toBe(400);
-    // Issue 7's gate is 90%; the shipped model measures 74.5% (training.json), so this holds
+    // Issue 7's gate is 90%; the shipped model measures 78.5% (training.json), so this holds
     // it to what it does reach until a better-trained one replaces it.
-    expect(q.exactMatch).toBeGreaterThanOrEqual(0.7);
+    expect(q.exactMatch).toBeGreaterThanOrEqual(0.75);
   } finally {
     vlm.dispose();
     backend.dispose();
