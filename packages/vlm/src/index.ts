@@ -27,6 +27,7 @@ export {
   llavaForward,
   llavaImageFeatures,
   llavaInputEmbeddings,
+  llavaVisionFeatures,
   visionFeatureLayers,
 } from './model/llava.js';
 export type { TokenRows } from './model/llava.js';

@@ -1,11 +1,12 @@
 // A grounding stage for the shapes VLM's vision tower, before the VLM's own steps: every image token
 // (one per cell of the tower's patch grid) learns, through linear heads that are then thrown away,
 // what the scene has at its cell: whether an object's centre lies there and, if so, its colour,
-// shape and size; the background pattern; and which 3x3 region of the image the cell is in. A
-// contrastive CLIP tower pools what tells captions apart into its class token; the decoder reads the
-// patch tokens one by one, so this puts each object's identity, and the background, in the token
-// where the decoder can find it.
-import { type ImageInput, clipVisionForward, preprocessToTensor } from '@vl/clip';
+// shape, size and region; the cell's row, column and region; and, the same at every cell, the
+// background pattern and the counts of objects, of each shape and of each colour. A contrastive
+// CLIP tower pools what tells captions apart into its class token; the decoder reads the patch
+// tokens one by one, so this puts each object's identity, the background and the counts in the
+// tokens where the decoder can find them.
+import { type ImageInput, preprocessToTensor } from '@vl/clip';
 import {
   COLORS,
   PATTERNS,
@@ -26,7 +27,6 @@ import {
   keep,
   type Tensor,
   add,
-  concat,
   cosineWithWarmup,
   crossEntropy,
   isBiasOrNorm,
@@ -34,13 +34,12 @@ import {
   scale,
   randomNormal,
   reshape,
-  slice,
   tensor,
   tidy,
   valueAndGrad,
   zeros,
 } from '@vl/tensor';
-import { type LlavaConfig, visionFeatureLayers } from '@vl/vlm';
+import { type LlavaConfig, llavaVisionFeatures, visionFeatureLayers } from '@vl/vlm';
 import { ProgressBar } from '../progress.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
 
@@ -174,6 +173,10 @@ export async function groundVisionTower(
   options: GroundTowerOptions,
 ): Promise<GroundTowerResult> {
   const { steps, batchSize, lr, seed, imageSize, mean, std, io, signal } = options;
+  if (config.vision_feature_select_strategy !== 'default')
+    throw new Error(
+      `groundVisionTower: labels are per patch cell, so vision_feature_select_strategy must be 'default', not '${config.vision_feature_select_strategy}'`,
+    );
   const vision = config.vision_config;
   const layers = visionFeatureLayers(config);
   const grid = imageSize / vision.patch_size / 2 ** (vision.conv_stem_channels?.length ?? 0);
@@ -194,13 +197,9 @@ export async function groundVisionTower(
   });
   const towerParams = () => new Map(Object.entries(tree));
   const logitsOf = (pixels: Tensor): Tensor[] => {
-    const out = clipVisionForward(towerParams(), pixels, vision, 'vision_tower', {
-      layers: Math.max(...layers),
-    });
-    const picked = layers.map((l) => out.hiddenStates[l]!); // each [B, 1 + P, Cv]
-    const joined = picked.length === 1 ? picked[0]! : concat(picked, 2); // [B, 1 + P, Cv * layers]
     const B = pixels.shape[0]!;
-    const tokens = reshape(slice(joined, [0, 1, 0], [-1, -1, -1]), [B * cells, width]); // [B * P, W]
+    const features = llavaVisionFeatures(towerParams(), pixels, config); // [B, P, W]
+    const tokens = reshape(features, [B * cells, width]); // [B * P, W]
     return heads.map(([h]) => linear(tokens, tree[`head.${h}.weight`]!, tree[`head.${h}.bias`]!)); // each [B * P, classes]
   };
   // Each kind of label weighs the same: the 15 count heads share one weight between them.

@@ -18,8 +18,33 @@ export function visionFeatureLayers(config: LlavaConfig): number[] {
 }
 
 /**
- * Image tokens in the decoder's embedding space: vision tower features at `vision_feature_layer`,
- * class token dropped (`default`) or kept (`full`), through the projector.
+ * The vision tower's features that become image tokens, before the projector: hidden states at
+ * `vision_feature_layer` (a list is joined per token), class token dropped (`default`) or kept
+ * (`full`).
+ *
+ * @example
+ * ```ts
+ * const features = llavaVisionFeatures(params, pixelValues, config); // [N, 576, 1024] for LLaVA-1.5 7B
+ * ```
+ */
+export function llavaVisionFeatures(
+  params: VlmParams,
+  pixelValues: Tensor, // [N, 3, S, S]
+  config: LlavaConfig,
+): Tensor {
+  const layers = visionFeatureLayers(config);
+  const tower = clipVisionForward(params, pixelValues, config.vision_config, 'vision_tower', {
+    layers: Math.max(...layers),
+  });
+  const picked = layers.map((l) => tower.hiddenStates[l]!); // each [N, 1 + P, Cv]
+  const features = picked.length === 1 ? picked[0]! : concat(picked, 2); // [N, 1 + P, Cv * layers]
+  return config.vision_feature_select_strategy === 'default'
+    ? slice(features, [0, 1, 0], [-1, -1, -1]) // [N, P, Cv']
+    : features;
+}
+
+/**
+ * Image tokens in the decoder's embedding space: {@link llavaVisionFeatures} through the projector.
  *
  * @example
  * ```ts
@@ -31,15 +56,7 @@ export function llavaImageFeatures(
   pixelValues: Tensor, // [N, 3, S, S]
   config: LlavaConfig,
 ): Tensor {
-  const layers = visionFeatureLayers(config);
-  const tower = clipVisionForward(params, pixelValues, config.vision_config, 'vision_tower', {
-    layers: Math.max(...layers),
-  });
-  const picked = layers.map((l) => tower.hiddenStates[l]!); // each [N, 1 + P, Cv]
-  let features = picked.length === 1 ? picked[0]! : concat(picked, 2); // [N, 1 + P, Cv * layers]
-  if (config.vision_feature_select_strategy === 'default') {
-    features = slice(features, [0, 1, 0], [-1, -1, -1]); // [N, P, Cv']
-  }
+  const features = llavaVisionFeatures(params, pixelValues, config); // [N, P', Cv']
   const act = matmulActivationOf(config.projector_hidden_act);
   const hidden = linearAt(params, 'multi_modal_projector.linear_1', features, act); // [N, P', C]
   return linearAt(params, 'multi_modal_projector.linear_2', hidden); // [N, P', C]
