@@ -11,6 +11,7 @@ import { afterAll, expect, test } from 'vitest';
 import { shapesCaptionData } from '../src/train/captionData.js';
 import { evaluateVlmOnShapes } from '../src/train/evaluateVlm.js';
 import { trainClip } from '../src/train/trainClip.js';
+import { writeToyClip } from './toyClip.js';
 import { trainVlm } from '../src/train/trainVlm.js';
 
 const backend = await createBackend('cpu');
@@ -25,16 +26,7 @@ const io = { stdout: { write: () => true }, stderr: { write: (s: string) => (log
 test('trainVlm writes an HF LLaVA folder that loadVlm reads and trainVlm continues; evaluateVlmOnShapes counts by kind', async () => {
   const clipDir = join(dir, 'clip');
   const common = { seed: 0, imageSize: 32, backend, io };
-  (
-    await trainClip({
-      data: shapesCaptionData(0, 32),
-      out: clipDir,
-      steps: 1,
-      batchSize: 2,
-      lr: 1e-3,
-      ...common,
-    })
-  ).dispose();
+  await writeToyClip(clipDir, backend, io);
   const out = join(dir, 'vlm');
   const losses: number[] = [];
   const model = await trainVlm({
