@@ -78,33 +78,61 @@ function ropeInfer([x, positions]: readonly TensorInfo[], attrs: RopeAttrs): Ten
   return [{ shape: x!.shape, dtype: 'f32' }];
 }
 
-/** Element e of x: its batch, token and feature indexes. */
-function indexes(e: number, [, h, t, d]: readonly number[]): { b: number; i: number; c: number } {
-  return { b: Math.floor(e / (h! * t! * d!)), i: Math.floor(e / d!) % t!, c: e % d! };
+/**
+ * cos and sin of every (position row, frequency) pair: `[P, T, half]` each, P = 1 unless the
+ * positions are per batch row. Computed once per call, not once per element.
+ */
+function ropeTables(
+  positions: HostTensor | undefined,
+  b: number,
+  t: number,
+  attrs: RopeAttrs,
+): { cos: Float32Array; sin: Float32Array; perBatch: boolean } {
+  const f32 = Math.fround;
+  const { invFreq, offset } = attrs;
+  const half = attrs.rotaryDim / 2;
+  const perBatch = positions !== undefined && positions.shape.length === 2;
+  const rows = (perBatch ? b : 1) * t;
+  const cos = new Float32Array(rows * half);
+  const sin = new Float32Array(rows * half);
+  const sign = attrs.inverse ? -1 : 1;
+  for (let r = 0; r < rows; r++) {
+    const pos = positions ? positions.data[r]! : offset + r;
+    for (let k = 0; k < half; k++) {
+      const angle = f32(pos * invFreq[k]!);
+      cos[r * half + k] = Math.cos(angle);
+      sin[r * half + k] = Math.sin(angle) * sign;
+    }
+  }
+  return { cos, sin, perBatch };
 }
 
 function ropeCpu([x, positions]: readonly HostTensor[], attrs: RopeAttrs): Float32Array[] {
   const f32 = Math.fround;
-  const { rotaryDim, interleaved, invFreq } = attrs;
-  const xd = x!.data;
-  const t = x!.shape[2]!;
+  const { rotaryDim, interleaved } = attrs;
+  const xd = x!.data as Float32Array;
+  const [b, h, t, d] = x!.shape as [number, number, number, number];
   const half = rotaryDim / 2;
-  const out = new Float32Array(xd.length);
-  for (let e = 0; e < xd.length; e++) {
-    const { b, i, c } = indexes(e, x!.shape);
-    if (c >= rotaryDim) {
-      out[e] = xd[e]!;
-      continue;
+  const out = new Float32Array(xd);
+  const { cos, sin, perBatch } = ropeTables(positions, b, t, attrs);
+  for (let bi = 0; bi < b; bi++) {
+    for (let hi = 0; hi < h; hi++) {
+      for (let i = 0; i < t; i++) {
+        const row = ((bi * h + hi) * t + i) * d; // this token's D features
+        const table = ((perBatch ? bi * t : 0) + i) * half;
+        // Pair (p, q): out_p = x_p·cos − x_q·sin, out_q = x_q·cos + x_p·sin; features ≥ rotaryDim pass.
+        for (let k = 0; k < half; k++) {
+          const p = row + (interleaved ? 2 * k : k);
+          const q = interleaved ? p + 1 : p + half;
+          const c = cos[table + k]!;
+          const s = sin[table + k]!;
+          const xp = xd[p]!;
+          const xq = xd[q]!;
+          out[p] = f32(f32(xp * c) + f32(-xq * s));
+          out[q] = f32(f32(xq * c) + f32(xp * s));
+        }
+      }
     }
-    const pos = positions ? positions.data[positions.shape.length === 2 ? b * t + i : i]! : attrs.offset + i;
-    // Feature c pairs with `partner`; the first of a pair takes -partner · sin, the second +partner · sin.
-    const first = interleaved ? c % 2 === 0 : c < half;
-    const partner = interleaved ? (first ? e + 1 : e - 1) : first ? e + half : e - half;
-    const angle = f32(pos * invFreq[interleaved ? c >> 1 : c % half]!);
-    const cos = f32(Math.cos(angle));
-    const sin = f32(Math.sin(angle) * (attrs.inverse ? -1 : 1));
-    const rotated = first ? -xd[partner]! : xd[partner]!;
-    out[e] = f32(f32(xd[e]! * cos) + f32(rotated * sin));
   }
   return [out];
 }
