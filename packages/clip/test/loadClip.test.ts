@@ -133,6 +133,15 @@ describe('loadClip', () => {
     expect(backend.stats().liveTensors).toBe(before);
   });
 
+  test('a malformed optional file is an error naming it, not taken for absent', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'vl-clipbadpre-'));
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(dir, f), join(folder, f));
+    writeFileSync(join(folder, 'preprocessor_config.json'), '{"image_mean": [0.5, ');
+    const before = backend.stats().liveTensors;
+    await expect(loadClip(folder, { backend })).rejects.toThrow(/preprocessor_config\.json: not valid JSON/);
+    expect(backend.stats().liveTensors).toBe(before);
+  });
+
   test('a folder without a config says which files it looked for', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'vl-clipempty-'));
     await expect(loadClip(folder, { backend })).rejects.toThrow(

@@ -153,7 +153,8 @@ export type {
 } from './io/parseSafetensorsHeader.js';
 export { parseSafetensorsHeader } from './io/parseSafetensorsHeader.js';
 // --- io (src/io/) ---
-export { joinSource, loadFile, loadJson } from './io/loadFile.js';
+export { joinSource, loadFile, loadFileIfExists, loadJson, loadJsonIfExists } from './io/loadFile.js';
+export { isNotFound } from './io/notFound.js';
 export type { LoadFileOptions } from './io/loadFile.js';
 export { SafetensorsError } from './io/SafetensorsError.js';
 export type { SafetensorsProgress } from './io/SafetensorsProgress.js';

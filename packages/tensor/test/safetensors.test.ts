@@ -10,7 +10,11 @@ import {
   type Backend,
   createBackend,
   decodeSafetensorsTensor,
+  isNotFound,
   loadCheckpointTensors,
+  loadFile,
+  loadFileIfExists,
+  loadJsonIfExists,
   loadSafetensors,
   parseSafetensors,
   parseSafetensorsHeader,
@@ -490,6 +494,37 @@ describe('checkpoint folders', () => {
       expect.objectContaining({ name: 'AbortError' }),
     );
   });
+
+  test('a damaged model.safetensors is reported as itself, not hidden behind a sharded index', async () => {
+    const both = join(temp, 'folder-damaged');
+    await writeShards(both);
+    await writeFile(join(both, 'model.safetensors'), 'garbage');
+    const before = live();
+    await expect(loadCheckpointTensors(both, { backend })).rejects.toThrow(
+      /folder-damaged.model\.safetensors.*7 bytes, too short/,
+    );
+    expect(live()).toBe(before);
+  });
+});
+
+describe('optional files', () => {
+  test('loadFileIfExists / loadJsonIfExists: undefined only when the file is not there', async () => {
+    const folder = join(temp, 'optional');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'good.json'), '{"a": 1}');
+    await writeFile(join(folder, 'bad.json'), '{"a": ');
+    expect(await loadJsonIfExists(join(folder, 'good.json'))).toEqual({ a: 1 });
+    expect(await loadJsonIfExists(join(folder, 'missing.json'))).toBeUndefined();
+    expect(await loadFileIfExists(join(folder, 'good.json', 'below-a-file'))).toBeUndefined(); // ENOTDIR
+    await expect(loadJsonIfExists(join(folder, 'bad.json'))).rejects.toThrow(/bad\.json: not valid JSON/);
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(loadFileIfExists(join(folder, 'missing.json'), { signal: aborted.signal })).rejects.toThrow(
+      expect.objectContaining({ name: 'AbortError' }),
+    );
+    await expect(loadFile(join(folder, 'missing.json'))).rejects.toSatisfy(isNotFound);
+    expect(isNotFound(new Error('disk on fire'))).toBe(false);
+  });
 });
 
 describe('Blob and in-memory sources', () => {
@@ -552,6 +587,8 @@ describe('URLs', () => {
           (body) => res.end(body),
           () => res.writeHead(404).end(),
         );
+      } else if (path === '/broken.json') {
+        res.writeHead(500, 'Internal Server Error').end();
       } else res.writeHead(404, 'Not Found').end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -647,6 +684,13 @@ describe('URLs', () => {
   test('HTTP errors name the URL and status', async () => {
     await expect(loadSafetensors(`${base}/missing.safetensors`, { backend, cache: false })).rejects.toThrow(
       new RegExp(`could not fetch ${base}/missing.safetensors: HTTP 404 Not Found`),
+    );
+  });
+
+  test('a 404 is a missing optional file; a server error is not', async () => {
+    expect(await loadJsonIfExists(`${base}/missing.json`, { cache: false })).toBeUndefined();
+    await expect(loadFileIfExists(`${base}/broken.json`, { cache: false })).rejects.toThrow(
+      new RegExp(`could not fetch ${base}/broken.json: HTTP 500`),
     );
   });
 

@@ -3,7 +3,9 @@
 // images, prompts longer than the context, unknown chat roles, aborted generation (cache released,
 // model still usable) and a checkpoint that does not match its config. CPU only: none of this
 // depends on the backend (the fixture parity runs on every backend in llavaTiny.test.ts).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Tensor, createBackend, loadSafetensors, zeros } from '@vl/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -182,6 +184,10 @@ describe('checkpoints', () => {
     );
     for (const t of tensors.values()) if (!t.isDisposed) t.dispose();
     await expect(loadVlm(`${dir}missing/`, { backend })).rejects.toThrow('has no config.json');
+    // A config that is there but malformed is reported as such, not as missing.
+    const malformed = mkdtempSync(join(tmpdir(), 'vl-vlmbadconfig-'));
+    writeFileSync(join(malformed, 'config.json'), '{"model_type": "llava",');
+    await expect(loadVlm(malformed, { backend })).rejects.toThrow(/config\.json: not valid JSON/);
   });
 });
 

@@ -6,8 +6,8 @@ import {
   createBackend,
   joinSource,
   loadCheckpointTensors,
-  loadFile,
-  loadJson,
+  loadFileIfExists,
+  loadJsonIfExists,
   loadSafetensors,
 } from '@vl/tensor';
 import type { PreprocessOptions } from '../image/preprocess.js';
@@ -46,18 +46,11 @@ export interface ClipCheckpoint {
 
 const decoder = new TextDecoder();
 
-async function optional<T>(load: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await load();
-  } catch (e) {
-    if ((e as Error).name === 'AbortError') throw e;
-    return undefined;
-  }
-}
-
 async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal }): Promise<ClipTokenizer> {
-  const text = (name: string) =>
-    optional(async () => decoder.decode(await loadFile(joinSource(folder, name), io)));
+  const text = async (name: string) => {
+    const bytes = await loadFileIfExists(joinSource(folder, name), io);
+    return bytes && decoder.decode(bytes);
+  };
   const json = await text('tokenizer.json');
   if (json !== undefined) return ClipTokenizer.fromTokenizerJson(json);
   const [vocab, merges] = await Promise.all([text('vocab.json'), text('merges.txt')]);
@@ -114,10 +107,10 @@ export async function loadClip(
     let tokenizer: ClipTokenizer;
     let preprocess: PreprocessOptions | undefined;
     if (typeof source === 'string' || source instanceof URL) {
-      const hf = await optional(() => loadJson(joinSource(source, 'config.json'), io));
+      const hf = await loadJsonIfExists(joinSource(source, 'config.json'), io);
       const oc =
         hf === undefined
-          ? await optional(() => loadJson(joinSource(source, 'open_clip_config.json'), io))
+          ? await loadJsonIfExists(joinSource(source, 'open_clip_config.json'), io)
           : undefined;
       if (hf === undefined && oc === undefined) {
         throw new Error(
@@ -129,7 +122,7 @@ export async function loadClip(
       if (format === 'hf') {
         loadWeights = () => loadCheckpointTensors(source, loadOptions);
         preprocess = preprocessOptionsFromHf(
-          await optional(() => loadJson(joinSource(source, 'preprocessor_config.json'), io)),
+          await loadJsonIfExists(joinSource(source, 'preprocessor_config.json'), io),
         );
       } else {
         loadWeights = () =>

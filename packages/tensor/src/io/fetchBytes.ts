@@ -1,4 +1,5 @@
 import { abortError, throwIfAborted } from './abortError.js';
+import { markNotFound } from './notFound.js';
 import { readStream } from './readStream.js';
 import type { ReadContext } from './SafetensorsProgress.js';
 
@@ -28,9 +29,10 @@ export async function fetchBytes(url: string, context: ReadContext): Promise<Uin
   }
   if (!response.ok) {
     void response.body?.cancel().catch(() => {});
-    throw new Error(
+    const error = new Error(
       `loadSafetensors(): could not fetch ${url}: HTTP ${response.status} ${response.statusText}`.trimEnd(),
     );
+    throw response.status === 404 || response.status === 410 ? markNotFound(error) : error;
   }
   const total = declaredLength(response.headers);
   const what = `the download of ${url}`;

@@ -1,12 +1,13 @@
 import type { Tensor } from '../tensor.js';
 import { joinSource } from './loadFile.js';
+import { isNotFound } from './notFound.js';
 import { type LoadSafetensorsOptions, loadSafetensors } from './loadSafetensors.js';
 
 /**
  * The tensors of a checkpoint folder (a path, a URL string or a URL): `file` (default
- * `model.safetensors`) or, when that cannot be read, the sharded checkpoint `file.index.json` that
- * HF writes instead of it. When neither loads, the error is the one `file` gave (a folder without
- * an index most likely lacks `file` itself); an abort is passed on at once.
+ * `model.safetensors`) or, when there is no such file, the sharded checkpoint `file.index.json` that
+ * HF writes instead of it. When neither exists, the error is the one `file` gave; a `file` that is
+ * there but damaged, a network error and an abort are passed on at once.
  *
  * @example
  * ```ts
@@ -22,12 +23,13 @@ export async function loadCheckpointTensors(
   try {
     return (await loadSafetensors(joinSource(folder, file), load)).tensors;
   } catch (e) {
-    if ((e as Error).name === 'AbortError') throw e;
+    // A damaged or unreachable `file` is its own error; only a missing one sends us to the index.
+    if (!isNotFound(e)) throw e;
     try {
       return (await loadSafetensors(joinSource(folder, `${file}.index.json`), load)).tensors;
     } catch (sharded) {
-      if ((sharded as Error).name === 'AbortError') throw sharded;
-      throw e;
+      if (isNotFound(sharded)) throw e;
+      throw sharded;
     }
   }
 }

@@ -1,4 +1,5 @@
 import { type SafetensorsSource, locateSource } from './locateSource.js';
+import { isNotFound } from './notFound.js';
 import { openByteCache } from './openByteCache.js';
 import { readLocation } from './readLocation.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
@@ -51,9 +52,51 @@ export async function loadFile(
  * ```
  */
 export async function loadJson(source: SafetensorsSource, options: LoadFileOptions = {}): Promise<unknown> {
-  const text = new TextDecoder().decode(await loadFile(source, options));
+  return parseJson(source, await loadFile(source, options));
+}
+
+/**
+ * {@link loadFile} for a file a checkpoint may lack (`preprocessor_config.json`, `merges.txt`):
+ * `undefined` when it does not exist (no such path, HTTP 404 or 410); any other failure (a network
+ * error, an abort) is thrown, so a file that is there but unreadable is never taken for absent.
+ *
+ * @example
+ * ```ts
+ * const merges = await loadFileIfExists(joinSource(folder, 'merges.txt')); // Uint8Array | undefined
+ * ```
+ */
+export async function loadFileIfExists(
+  source: SafetensorsSource,
+  options: LoadFileOptions = {},
+): Promise<Uint8Array | undefined> {
   try {
-    return JSON.parse(text);
+    return await loadFile(source, options);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * {@link loadJson} for a file a checkpoint may lack: `undefined` when it does not exist; a file
+ * that is there but is not valid JSON is an error naming it, never taken for absent.
+ *
+ * @example
+ * ```ts
+ * const preprocessor = await loadJsonIfExists(joinSource(folder, 'preprocessor_config.json'));
+ * ```
+ */
+export async function loadJsonIfExists(
+  source: SafetensorsSource,
+  options: LoadFileOptions = {},
+): Promise<unknown> {
+  const bytes = await loadFileIfExists(source, options);
+  return bytes === undefined ? undefined : parseJson(source, bytes);
+}
+
+function parseJson(source: SafetensorsSource, bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
     throw new SyntaxError(`${String(source)}: not valid JSON (${(e as Error).message})`);
   }

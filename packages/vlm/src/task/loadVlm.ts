@@ -7,8 +7,8 @@ import {
   createBackend,
   joinSource,
   loadCheckpointTensors,
-  loadFile,
-  loadJson,
+  loadFileIfExists,
+  loadJsonIfExists,
   loadSafetensors,
 } from '@vl/tensor';
 import { type LlavaConfig, parseLlavaConfig } from '../model/config.js';
@@ -37,15 +37,6 @@ export interface VlmCheckpoint {
 
 const decoder = new TextDecoder();
 
-async function optional<T>(load: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await load();
-  } catch (e) {
-    if ((e as Error).name === 'AbortError') throw e;
-    return undefined;
-  }
-}
-
 /**
  * Reads an HF `preprocessor_config.json` (a `CLIPImageProcessor`) into CLIP preprocessing options;
  * without one, the tower's image size with CLIP's mean and std.
@@ -64,8 +55,10 @@ async function tokenizerFrom(
   folder: string | URL,
   io: { signal?: AbortSignal },
 ): Promise<VlmTokenizer | undefined> {
-  const text = (name: string) =>
-    optional(async () => decoder.decode(await loadFile(joinSource(folder, name), io)));
+  const text = async (name: string) => {
+    const bytes = await loadFileIfExists(joinSource(folder, name), io);
+    return bytes && decoder.decode(bytes);
+  };
   const json = await text('tokenizer.json');
   if (json === undefined) return undefined;
   const config = (await text('tokenizer_config.json')) ?? '{}';
@@ -123,12 +116,12 @@ export async function loadVlm(
     let preprocess: PreprocessOptions | undefined;
     let eos: number[] | undefined;
     if (typeof source === 'string' || source instanceof URL) {
-      rawConfig = await optional(() => loadJson(joinSource(source, 'config.json'), io));
+      rawConfig = await loadJsonIfExists(joinSource(source, 'config.json'), io);
       if (rawConfig === undefined) throw new Error(`loadVlm: ${String(source)} has no config.json`);
       loadWeights = () => loadCheckpointTensors(source, loadOptions);
       tokenizer = await tokenizerFrom(source, io);
-      rawPreprocess = await optional(() => loadJson(joinSource(source, 'preprocessor_config.json'), io));
-      eos = eosOf(await optional(() => loadJson(joinSource(source, 'generation_config.json'), io)));
+      rawPreprocess = await loadJsonIfExists(joinSource(source, 'preprocessor_config.json'), io);
+      eos = eosOf(await loadJsonIfExists(joinSource(source, 'generation_config.json'), io));
     } else {
       rawConfig = source.config;
       const { weights } = source;
