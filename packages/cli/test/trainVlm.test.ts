@@ -109,7 +109,7 @@ test('trainVlm writes an HF LLaVA folder that loadVlm reads and trainVlm continu
       ...common,
       sizes: { ...tiny, featureLayer: [9] },
     }),
-  ).rejects.toThrow(/--feature-layers 9: the vision tower has 3 layers, so hidden states -4\.\.3/);
+  ).rejects.toThrow(/--feature-layers: .*\[9\] is not a layer of a 3-layer vision tower \(valid: -4\.\.3\)/);
   // The CLIP's convolutional stem halves the image 3 times.
   await expect(
     trainClip({

@@ -238,21 +238,19 @@ async function fromClip(
       2,
     );
   }
-  const layers = [sizes?.featureLayer ?? -2].flat();
-  const n = vision.num_hidden_layers;
-  const bad = layers.find((l) => l < -(n + 1) || l > n);
-  if (bad !== undefined) {
+  let config: LlavaConfig;
+  try {
+    config = shapesVlmConfig(vision, tokenizer, sizes); // checks the feature layers against the tower
+  } catch (e) {
     clip.dispose();
-    throw new CliError(
-      `--feature-layers ${bad}: the vision tower has ${n} layers, so hidden states ${-(n + 1)}..${n} (0 = embeddings)`,
-      2,
-    );
+    const { message } = e as Error;
+    if (!message.includes('vision_feature_layer')) throw e;
+    throw new CliError(`--feature-layers: ${message} (0 = the embeddings)`, 2);
   }
   const tower = visionTowerFromClip(clip.params);
   const kept = new Set(tower.values());
   // The text tower and projections are not needed: free them, keep the vision tower's tensors.
   for (const t of new Set(clip.params.values())) if (!kept.has(t)) t.dispose();
-  const config = shapesVlmConfig(vision, tokenizer, sizes);
   return {
     config,
     params: initLlavaParams(config, { backend, seed, visionTower: tower }),
