@@ -505,6 +505,15 @@ describe('checkpoint folders', () => {
     );
     expect(live()).toBe(before);
   });
+
+  test('a shard missing from a sharded folder is named, not reported as a missing model.safetensors', async () => {
+    const gap = join(temp, 'folder-gap');
+    await writeShards(gap);
+    await rm(join(gap, 'model-00002-of-00002.safetensors'));
+    const before = live();
+    await expect(loadCheckpointTensors(gap, { backend })).rejects.toThrow(/ENOENT.*model-00002-of-00002/);
+    expect(live()).toBe(before);
+  });
 });
 
 describe('optional files', () => {

@@ -1,5 +1,5 @@
 import type { Tensor } from '../tensor.js';
-import { joinSource } from './loadFile.js';
+import { joinSource, loadFileIfExists } from './loadFile.js';
 import { isNotFound } from './notFound.js';
 import { type LoadSafetensorsOptions, loadSafetensors } from './loadSafetensors.js';
 
@@ -7,7 +7,8 @@ import { type LoadSafetensorsOptions, loadSafetensors } from './loadSafetensors.
  * The tensors of a checkpoint folder (a path, a URL string or a URL): `file` (default
  * `model.safetensors`) or, when there is no such file, the sharded checkpoint `file.index.json` that
  * HF writes instead of it. When neither exists, the error is the one `file` gave; a `file` that is
- * there but damaged, a network error and an abort are passed on at once.
+ * there but damaged, a shard the index names but that is missing, a network error and an abort
+ * are passed on as themselves.
  *
  * @example
  * ```ts
@@ -25,10 +26,18 @@ export async function loadCheckpointTensors(
   } catch (e) {
     // A damaged or unreachable `file` is its own error; only a missing one sends us to the index.
     if (!isNotFound(e)) throw e;
+    const index = joinSource(folder, `${file}.index.json`);
     try {
-      return (await loadSafetensors(joinSource(folder, `${file}.index.json`), load)).tensors;
+      return (await loadSafetensors(index, load)).tensors;
     } catch (sharded) {
-      if (isNotFound(sharded)) throw e;
+      // Not found may mean the index or one of its shards; only a missing index means "neither".
+      const { signal, cache, cacheDir } = load;
+      const io = {
+        ...(signal ? { signal } : {}),
+        ...(cache !== undefined ? { cache } : {}),
+        ...(cacheDir ? { cacheDir } : {}),
+      };
+      if (isNotFound(sharded) && (await loadFileIfExists(index, io)) === undefined) throw e;
       throw sharded;
     }
   }
