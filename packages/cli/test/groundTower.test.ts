@@ -93,3 +93,24 @@ test('groundVisionTower lowers the cell heads loss and replaces only the tower t
   clip.dispose();
   for (const t of new Set(params.values())) t.dispose();
 }, 120_000);
+
+test('groundVisionTower names a head weight it does not know, or a negative one, before any step', async () => {
+  const clipDir = join(dir, 'clip-weights');
+  await writeToyClip(clipDir, backend, io);
+  const clip = await loadClip(clipDir, { backend });
+  const files = wordTokenizerFiles(shapesVocabulary());
+  const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
+  const config = shapesVlmConfig(clip.config.vision_config!, tokenizer, { hidden: 32, layers: 1 });
+  const params = initLlavaParams(config, { backend, visionTower: visionTowerFromClip(clip.params) });
+  const before = new Map(params);
+  const run = (headWeights: Record<string, number>) =>
+    groundVisionTower(params, config, backend, {
+      ...{ steps: 1, batchSize: 2, lr: 3e-3, seed: 0, imageSize: 32, io, headWeights },
+      ...{ mean: clip.preprocessOptions.mean!, std: clip.preprocessOptions.std! },
+    });
+  await expect(run({ colour: 2 })).rejects.toThrow(/headWeights\.colour names no head .*color/);
+  await expect(run({ shape: -1 })).rejects.toThrow(/headWeights\.shape must be a finite number >= 0; got -1/);
+  for (const [name, t] of params) expect(t, name).toBe(before.get(name));
+  clip.dispose();
+  for (const t of new Set(params.values())) t.dispose();
+}, 60_000);
