@@ -55,14 +55,20 @@ test('cellLabels: each object at its centre cell, the scene-wide labels everywhe
   expect([r8[0], r8[7], r8[56], r8[63], r8[27]]).toEqual([0, 2, 6, 8, 4]);
 });
 
-test('groundVisionTower lowers the cell heads loss and replaces only the tower tensors', async () => {
-  const clipDir = join(dir, 'clip');
+/** A toy CLIP written to `dir/name`, and a small VLM's params on its tower. */
+async function toyVlm(name: string) {
+  const clipDir = join(dir, name);
   await writeToyClip(clipDir, backend, io);
   const clip = await loadClip(clipDir, { backend });
   const files = wordTokenizerFiles(shapesVocabulary());
   const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
   const config = shapesVlmConfig(clip.config.vision_config!, tokenizer, { hidden: 32, layers: 1 });
   const params = initLlavaParams(config, { backend, visionTower: visionTowerFromClip(clip.params) });
+  return { clip, config, params };
+}
+
+test('groundVisionTower lowers the cell heads loss and replaces only the tower tensors', async () => {
+  const { clip, config, params } = await toyVlm('clip');
   const before = new Map(params);
   const losses: number[] = [];
   const { accuracy } = await groundVisionTower(params, config, backend, {
@@ -95,13 +101,7 @@ test('groundVisionTower lowers the cell heads loss and replaces only the tower t
 }, 120_000);
 
 test('groundVisionTower names a head weight it does not know, or a negative one, before any step', async () => {
-  const clipDir = join(dir, 'clip-weights');
-  await writeToyClip(clipDir, backend, io);
-  const clip = await loadClip(clipDir, { backend });
-  const files = wordTokenizerFiles(shapesVocabulary());
-  const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
-  const config = shapesVlmConfig(clip.config.vision_config!, tokenizer, { hidden: 32, layers: 1 });
-  const params = initLlavaParams(config, { backend, visionTower: visionTowerFromClip(clip.params) });
+  const { clip, config, params } = await toyVlm('clip-weights');
   const before = new Map(params);
   const run = (headWeights: Record<string, number>) =>
     groundVisionTower(params, config, backend, {
