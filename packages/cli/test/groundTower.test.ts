@@ -105,8 +105,15 @@ test('groundVisionTower names a head weight it does not know, or a negative one,
   const before = new Map(params);
   const run = (headWeights: Record<string, number>) =>
     groundVisionTower(params, config, backend, {
-      ...{ steps: 1, batchSize: 2, lr: 3e-3, seed: 0, imageSize: 32, io, headWeights },
-      ...{ mean: clip.preprocessOptions.mean!, std: clip.preprocessOptions.std! },
+      steps: 1,
+      batchSize: 2,
+      lr: 3e-3,
+      seed: 0,
+      imageSize: 32,
+      mean: clip.preprocessOptions.mean!,
+      std: clip.preprocessOptions.std!,
+      io,
+      headWeights,
     });
   await expect(run({ colour: 2 })).rejects.toThrow(/headWeights\.colour names no head .*color/);
   await expect(run({ shape: -1 })).rejects.toThrow(/headWeights\.shape must be a finite number >= 0; got -1/);

@@ -31,12 +31,8 @@ export async function loadCheckpointTensors(
       return (await loadSafetensors(index, load)).tensors;
     } catch (sharded) {
       // Not found may mean the index or one of its shards; only a missing index means "neither".
-      const { signal, cache, cacheDir } = load;
-      const io = {
-        ...(signal ? { signal } : {}),
-        ...(cache !== undefined ? { cache } : {}),
-        ...(cacheDir ? { cacheDir } : {}),
-      };
+      // The same signal and cache as the load; no progress events for this check.
+      const { onProgress: _progress, ...io } = load;
       if (isNotFound(sharded) && (await loadFileIfExists(index, io)) === undefined) throw e;
       throw sharded;
     }
