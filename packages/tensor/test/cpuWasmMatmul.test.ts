@@ -108,9 +108,9 @@ function reference(
   return { shape: [...batch, M, N], data: out };
 }
 
-function check(matmul: CpuAccelerated, c: Case): void {
+/** Checks one call against the reference; `b` defaults to fresh random values. */
+function check(matmul: CpuAccelerated, c: Case, b = random(product(c.b))): void {
   const a = random(product(c.a));
-  const b = random(product(c.b));
   const K = c.transA ? c.a[c.a.length - 2]! : c.a[c.a.length - 1]!;
   const N = c.transB ? c.b[c.b.length - 2]! : c.b[c.b.length - 1]!;
   const bias = c.bias ? random(N) : undefined;
@@ -252,6 +252,20 @@ for (const [threads, relaxedSimd] of [
             Math.abs(want) > 1e-30 ? Math.abs(got - want) <= 2e-5 * Math.abs(want) : Math.abs(got) <= 1e-30;
           expect(ok, `${activation}(${x}) = ${got}, expected ${want}`).toBe(true);
         });
+      }
+    });
+
+    test('a weight used again is packed once, then read packed by every row count', () => {
+      // From its second use a B that is a whole matrix (a weight) stays in the memory packed;
+      // later calls skip packing and cut their tasks differently. Row counts from a single row to
+      // several MC blocks, both layouts, bias and activation, with the same weights each time.
+      for (const transB of [false, true]) {
+        const [N, K] = [83, 300];
+        const b = random(N * K);
+        for (const M of [7, 7, 1, 4, 50, 130, 300]) {
+          const c: Case = { ...shapeCase(M, N, K, false, transB), bias: true, activation: 'gelu' };
+          check(matmul, c, b);
+        }
       }
     });
 

@@ -59,6 +59,7 @@ typedef struct {
   int task_cols;     // columns per task (a multiple of NR; k * task_cols <= PACK_B_FLOATS)
   int next_task;     // the task counter, zeroed by the host, taken atomically by the threads
   int kind;          // KIND_GEMM, or a quantized-weight job (see the quantized section)
+  int packed_b;      // 1: the table's B is already packed whole by pack_b_full (GEMM, batch 1)
   float *workspace[MAX_THREADS]; // per thread: WORKSPACE_FLOATS floats, 16-byte aligned
 } Desc;
 
@@ -202,27 +203,33 @@ __attribute__((noinline)) static void pack_b(const float *src, int ld, int trans
 #define MADD(acc, a, b) wasm_f32x4_add(acc, wasm_f32x4_mul(a, b))
 #endif
 
-// c[0:4, 0:8] (+)= a_packed[kc x 4] * b[kc x 8]; b rows are bstride floats apart (NR when packed).
-__attribute__((noinline)) static void kernel_4x8(int kc, const float *a, const float *b, int bstride, float *c, int ldc,
-                              int accumulate) {
+// c[0:4, 0:8] (+)= a[kc x 4] * b[kc x 8]: row i of a at a_i, the next k `astep` floats on; b rows
+// are bstride floats apart (NR when packed).
+static inline __attribute__((always_inline)) void tile_4x8(int kc, const float *a0, const float *a1,
+                                                           const float *a2, const float *a3, int astep,
+                                                           const float *b, int bstride, float *c, int ldc,
+                                                           int accumulate) {
   v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00;
   v128_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   for (int k = 0; k < kc; k++) {
     v128_t b0 = wasm_v128_load(b);
     v128_t b1 = wasm_v128_load(b + 4);
-    v128_t a0 = wasm_v128_load32_splat(a);
-    c00 = MADD(c00, a0, b0);
-    c01 = MADD(c01, a0, b1);
-    v128_t a1 = wasm_v128_load32_splat(a + 1);
-    c10 = MADD(c10, a1, b0);
-    c11 = MADD(c11, a1, b1);
-    v128_t a2 = wasm_v128_load32_splat(a + 2);
-    c20 = MADD(c20, a2, b0);
-    c21 = MADD(c21, a2, b1);
-    v128_t a3 = wasm_v128_load32_splat(a + 3);
-    c30 = MADD(c30, a3, b0);
-    c31 = MADD(c31, a3, b1);
-    a += MR;
+    v128_t x0 = wasm_v128_load32_splat(a0);
+    c00 = MADD(c00, x0, b0);
+    c01 = MADD(c01, x0, b1);
+    v128_t x1 = wasm_v128_load32_splat(a1);
+    c10 = MADD(c10, x1, b0);
+    c11 = MADD(c11, x1, b1);
+    v128_t x2 = wasm_v128_load32_splat(a2);
+    c20 = MADD(c20, x2, b0);
+    c21 = MADD(c21, x2, b1);
+    v128_t x3 = wasm_v128_load32_splat(a3);
+    c30 = MADD(c30, x3, b0);
+    c31 = MADD(c31, x3, b1);
+    a0 += astep;
+    a1 += astep;
+    a2 += astep;
+    a3 += astep;
     b += bstride;
   }
   if (accumulate) {
@@ -243,6 +250,20 @@ __attribute__((noinline)) static void kernel_4x8(int kc, const float *a, const f
   wasm_v128_store(c + 2 * ldc + 4, c21);
   wasm_v128_store(c + 3 * ldc, c30);
   wasm_v128_store(c + 3 * ldc + 4, c31);
+}
+
+// A packed into a strip of MR rows (pack_a): a[k * MR + i].
+__attribute__((noinline)) static void kernel_4x8(int kc, const float *a, const float *b, int bstride, float *c, int ldc,
+                                                 int accumulate) {
+  tile_4x8(kc, a, a + 1, a + 2, a + 3, MR, b, bstride, c, ldc, accumulate);
+}
+
+// A read in place: `rows` (1..MR) rows lda floats apart; a missing row repeats the last one (its
+// results land in tile rows the caller discards), so nothing past A is read.
+__attribute__((noinline)) static void kernel_4x8_rows(int kc, const float *a, int lda, int rows, const float *b,
+                                                      int bstride, float *c, int ldc, int accumulate) {
+  tile_4x8(kc, a, a + min_int(1, rows - 1) * lda, a + min_int(2, rows - 1) * lda, a + min_int(3, rows - 1) * lda,
+           1, b, bstride, c, ldc, accumulate);
 }
 
 // ---- epilogue: bias and activation ---------------------------------------------------------
@@ -328,13 +349,19 @@ static void epilogue_4x8(float *c, int ldc, const float *bias, int act) {
 
 // Packs B[:, n0:n1] for all of K: for each K block of kc_step rows, the strips of that block are
 // contiguous, so the strip for (pc, jr) starts at pb + pc * round_up(n1 - n0, NR) + jr * kc.
-static void pack_b_panel(const Desc *d, const float *B, int n0, int n1, float *pb) {
-  const int K = d->k, kc_step = block_size(K, KC, 4), ncp = (n1 - n0 + NR - 1) / NR * NR;
+static void pack_b_panel(const float *B, int ldb, int trans_b, int K, int n0, int n1, float *pb) {
+  const int kc_step = block_size(K, KC, 4), ncp = (n1 - n0 + NR - 1) / NR * NR;
   for (int pc = 0; pc < K; pc += kc_step)
-    pack_b(B, d->ldb, d->trans_b, pc, min_int(kc_step, K - pc), n0, n1 - n0, pb + pc * ncp);
+    pack_b(B, ldb, trans_b, pc, min_int(kc_step, K - pc), n0, n1 - n0, pb + pc * ncp);
 }
 
-static void run_task(const Desc *d, int item, int m0, int m1, int n0, int n1, int direct_b, float *ws) {
+// `pb` holds packed strips laid out as pack_b_panel writes them, `pb_ncp` columns wide per K block,
+// with this task's first column at strip offset `pb_col` (0 for a task's own panel, n0 for a B
+// packed whole ahead of time).
+// With `direct_a` the kernel reads A's rows in place instead of a packed copy (A not transposed):
+// a task that covers few columns would otherwise spend much of its time packing A.
+static void run_task(const Desc *d, int item, int m0, int m1, int n0, int n1, int direct_b, int direct_a,
+                     const float *pb, int pb_ncp, int pb_col, float *ws) {
   const float *A = (const float *)d->table[3 * item];
   const float *B = (const float *)d->table[3 * item + 1];
   float *C = (float *)d->table[3 * item + 2];
@@ -342,32 +369,33 @@ static void run_task(const Desc *d, int item, int m0, int m1, int n0, int n1, in
   const float *bias = d->bias;
   const int epilogue = bias != 0 || act != ACT_NONE;
   float *pa = ws;
-  const float *pb = ws + PACK_A_FLOATS;
   float *tile = ws + PACK_A_FLOATS + PACK_B_FLOATS;
-  const int nc = n1 - n0, ncp = (nc + NR - 1) / NR * NR;
+  const int nc = n1 - n0;
   const int kc_step = block_size(K, KC, 4), mc_step = block_size(m1 - m0, MC, MR);
   for (int pc = 0; pc < K; pc += kc_step) {
     int kc = min_int(kc_step, K - pc);
     int first = pc == 0, last = pc + kc >= K;
     for (int ic = m0; ic < m1; ic += mc_step) {
       int mc = min_int(mc_step, m1 - ic);
-      pack_a(A, d->lda, d->trans_a, ic, mc, pc, kc, pa);
+      if (!direct_a) pack_a(A, d->lda, d->trans_a, ic, mc, pc, kc, pa);
       for (int jr = 0; jr < nc; jr += NR) {
         int cols = min_int(NR, nc - jr);
-        const float *b = direct_b ? B + pc * d->ldb + n0 + jr : pb + pc * ncp + jr * kc;
+        const float *b = direct_b ? B + pc * d->ldb + n0 + jr : pb + pc * pb_ncp + (pb_col + jr) * kc;
         int bstride = direct_b ? d->ldb : NR;
         const float *bias_j = bias ? bias + n0 + jr : 0;
         for (int ir = 0; ir < mc; ir += MR) {
           int rows = min_int(MR, mc - ir);
           float *c = C + (ic + ir) * ldc + n0 + jr;
-          const float *a = pa + ir * kc;
+          const float *a = direct_a ? A + (ic + ir) * d->lda + pc : pa + ir * kc;
           if (rows == MR && cols == NR) {
-            kernel_4x8(kc, a, b, bstride, c, ldc, !first);
+            if (direct_a) kernel_4x8_rows(kc, a, d->lda, MR, b, bstride, c, ldc, !first);
+            else kernel_4x8(kc, a, b, bstride, c, ldc, !first);
             if (last && epilogue) epilogue_4x8(c, ldc, bias_j, act);
           } else {
             // Edge tile: compute the full tile into scratch (padding lanes are discarded; in
             // direct-B mode they may hold bytes from past the row, which is harmless).
-            kernel_4x8(kc, a, b, bstride, tile, NR, 0);
+            if (direct_a) kernel_4x8_rows(kc, a, d->lda, rows, b, bstride, tile, NR, 0);
+            else kernel_4x8(kc, a, b, bstride, tile, NR, 0);
             if (!first)
               for (int i = 0; i < rows; i++)
                 for (int j = 0; j < cols; j++) tile[i * NR + j] += c[i * ldc + j];
@@ -546,6 +574,16 @@ __attribute__((export_name("pack_b_floats"))) int pack_b_floats(void) { return P
 /** Bytes of the descriptor. */
 __attribute__((export_name("desc_bytes"))) int desc_bytes(void) { return (int)sizeof(Desc); }
 
+/**
+ * Packs a whole K x N matrix B (B[k, n] = src[k * ld + n], or src[n * ld + k] when `trans`) into
+ * `dst`, K * round_up(N, 8) floats, in the layout a job with packed_b = 1 reads: a constant weight
+ * is packed once instead of on every call.
+ */
+__attribute__((export_name("pack_b_full"))) void pack_b_full(const float *src, int ld, int trans, int K, int N,
+                                                              float *dst) {
+  pack_b_panel(src, ld, trans, K, 0, N, dst);
+}
+
 /** Takes and runs tasks of the job described at `d` until none are left; `tid` picks the workspace. */
 __attribute__((export_name("run"))) void run(Desc *d, int tid) {
   float *ws = d->workspace[tid];
@@ -557,7 +595,10 @@ __attribute__((export_name("run"))) void run(Desc *d, int tid) {
   const int col_tasks = (d->n + d->task_cols - 1) / d->task_cols;
   const int tasks = d->batch * row_tasks * col_tasks;
   // A thin A (a few rows) reads each B element about once: packing B would only add a pass over it.
-  const int direct_b = !d->trans_b && d->m <= MR;
+  const int packed_b = d->packed_b;
+  const int direct_b = !packed_b && !d->trans_b && d->m <= MR;
+  const int full_ncp = (d->n + NR - 1) / NR * NR;
+  float *panel = ws + PACK_A_FLOATS;
   int packed_item = -1, packed_n0 = -1;
   for (;;) {
     // Relaxed is enough: the host's writes happen-before the job starts (it publishes the job with
@@ -567,11 +608,15 @@ __attribute__((export_name("run"))) void run(Desc *d, int tid) {
     const int rb = t % row_tasks, cb = (t / row_tasks) % col_tasks, item = t / row_tasks / col_tasks;
     const int m0 = rb * d->task_rows, m1 = min_int(d->m, m0 + d->task_rows);
     const int n0 = cb * d->task_cols, n1 = min_int(d->n, n0 + d->task_cols);
+    if (packed_b) {
+      run_task(d, item, m0, m1, n0, n1, 0, !d->trans_a, (const float *)d->table[3 * item + 1], full_ncp, n0, ws);
+      continue;
+    }
     if (!direct_b && (item != packed_item || n0 != packed_n0)) {
-      pack_b_panel(d, (const float *)d->table[3 * item + 1], n0, n1, ws + PACK_A_FLOATS);
+      pack_b_panel((const float *)d->table[3 * item + 1], d->ldb, d->trans_b, d->k, n0, n1, panel);
       packed_item = item;
       packed_n0 = n0;
     }
-    run_task(d, item, m0, m1, n0, n1, direct_b, ws);
+    run_task(d, item, m0, m1, n0, n1, direct_b, 0, panel, (n1 - n0 + NR - 1) / NR * NR, 0, ws);
   }
 }

@@ -161,13 +161,20 @@ export const layerNormKernel: Kernel<LayerNormAttrs> = {
     const y = allocArray('f32', x.length);
     for (let base = 0; base < x.length; base += n) {
       let s = 0;
-      for (let j = 0; j < n; j++) s += x[base + j]!;
+      for (let j = base; j < base + n; j++) s += x[j]!;
       const mu = s / n;
       let q = 0;
-      for (let j = 0; j < n; j++) q += (x[base + j]! - mu) ** 2;
+      for (let j = base; j < base + n; j++) {
+        const d = x[j]! - mu;
+        q += d * d;
+      }
       const rstd = 1 / Math.sqrt(q / n + eps);
-      for (let j = 0; j < n; j++)
-        y[base + j] = (x[base + j]! - mu) * rstd * (gamma ? gamma[j]! : 1) + (beta ? beta[j]! : 0);
+      // One loop per case keeps the per-element work free of branches.
+      if (gamma && beta)
+        for (let j = 0; j < n; j++) y[base + j] = (x[base + j]! - mu) * rstd * gamma[j]! + beta[j]!;
+      else if (gamma) for (let j = 0; j < n; j++) y[base + j] = (x[base + j]! - mu) * rstd * gamma[j]!;
+      else if (beta) for (let j = 0; j < n; j++) y[base + j] = (x[base + j]! - mu) * rstd + beta[j]!;
+      else for (let j = 0; j < n; j++) y[base + j] = (x[base + j]! - mu) * rstd;
     }
     return [y];
   },

@@ -188,8 +188,11 @@ function copyRuns(data: TypedArray, shape: Shape, perm: readonly number[], out: 
   const count = outer.reduce((a, b) => a * b, 1);
   const idx = new Array<number>(rank - 1).fill(0);
   let offset = 0;
+  // Short runs (a head of 64 values) copy faster element by element than through a subarray view.
+  const short = run < 256;
   for (let r = 0; r < count; r++) {
-    out.set(data.subarray(offset, offset + run) as never, r * run);
+    if (short) for (let j = 0, o = r * run; j < run; j++) out[o + j] = data[offset + j]!;
+    else out.set(data.subarray(offset, offset + run) as never, r * run);
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;
       offset += src[d]!;

@@ -1,88 +1,124 @@
-// Attention on the CPU through the accelerated matmul, per (batch, head): S = Q K^T (scaled, causal
-// limit), a float32 softmax per row, O = P V. Masked attention (a mask input) stays on the
+// Attention on the CPU through the accelerated matmul, all heads in one batched call where the
+// keys fill their buffer (else one call per kv head): S = Q K^T (scaled, causal limit), a float32
+// softmax per row, O = P V. Masked attention (a mask input) stays on the
 // reference kernel, except the bool key-padding mask [B, Tk].
 import type { TypedArray } from '../../dtype.js';
 import type { HostTensor } from '../../kernel.js';
 import type { AttentionAttrs } from '../../kernels/attention/attentionDims.js';
 import type { CpuAccelerated } from './CpuBackend.js';
 
-const NT = { transposeA: false, transposeB: true, activation: 'none' };
-const NN = { transposeA: false, transposeB: false, activation: 'none' };
+/** What the accelerated attention needs of its inputs; undefined when they are not handled here. */
+interface Heads {
+  readonly B: number;
+  readonly Hq: number;
+  readonly Hkv: number;
+  readonly Tq: number;
+  readonly Tk: number;
+  readonly L: number;
+  readonly D: number;
+  readonly Dv: number;
+  readonly q: Float32Array;
+  readonly k: Float32Array;
+  readonly v: Float32Array;
+  /** The bool key-padding mask [B, Tk], if any. */
+  readonly keys: Uint8Array | undefined;
+}
 
-type HeadVisitor = (b: number, h: number, probs: Float32Array, values: Float32Array) => boolean;
-
-/**
- * Runs `visit` with the softmax probabilities `[Tq, L]` of each (batch, query head) and that head's
- * values `[L, Dv]`; false when the inputs are not a case handled here (or `visit` returns false).
- */
-function forEachHead(
-  matmul: CpuAccelerated,
-  inputs: readonly HostTensor[],
-  a: AttentionAttrs,
-  visit: HeadVisitor,
-): boolean {
+function heads(inputs: readonly HostTensor[], a: AttentionAttrs): Heads | undefined {
   const [q, k, v, m] = inputs as [HostTensor, HostTensor, HostTensor, HostTensor | undefined];
   // Without a mask, or with a bool key-padding mask [B, Tk] (the CLIP text tower's case).
   const padding =
     m && a.mask === 'bool' && m.shape.length === 2 && m.shape[0] === q.shape[0] && m.shape[1] === k.shape[2];
-  if (m && !padding) return false;
-  if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') return false;
+  if (m && !padding) return undefined;
+  if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') return undefined;
   const [B, Hq, Tq, D] = q.shape as [number, number, number, number];
   const [, Hkv, Tk] = k.shape as [number, number, number, number];
-  const Dv = v.shape[3]!;
-  const L = a.kvLength;
-  const group = Hq / Hkv;
-  const qd = q.data as Float32Array;
-  const kd = k.data as Float32Array;
-  const vd = v.data as Float32Array;
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < Hq; h++) {
-      const kh = Math.floor(h / group);
-      const qs = qd.subarray((b * Hq + h) * Tq * D, ((b * Hq + h) * Tq + Tq) * D); // [Tq, D]
-      const ks = kd.subarray((b * Hkv + kh) * Tk * D, ((b * Hkv + kh) * Tk + L) * D); // [L, D]
-      const vs = vd.subarray((b * Hkv + kh) * Tk * Dv, ((b * Hkv + kh) * Tk + L) * Dv); // [L, Dv]
-      const [s] =
-        matmul(
-          [
-            { data: qs, shape: [Tq, D], dtype: 'f32' },
-            { data: ks, shape: [L, D], dtype: 'f32' },
-          ],
-          NT,
-          [{ shape: [Tq, L], dtype: 'f32' }],
-        ) ?? [];
-      if (!s) return false;
-      const keys = m ? (m.data as Uint8Array).subarray(b * Tk, b * Tk + L) : undefined;
-      softmaxRows(s as Float32Array, Tq, L, a.scale, a.causal ? a.queryOffset : undefined, keys); // [Tq, L]
-      if (!visit(b, h, s as Float32Array, vs)) return false;
+  return {
+    B,
+    Hq,
+    Hkv,
+    Tq,
+    Tk,
+    L: a.kvLength,
+    D,
+    Dv: v.shape[3]!,
+    q: q.data as Float32Array,
+    k: k.data as Float32Array,
+    v: v.data as Float32Array,
+    keys: m ? (m.data as Uint8Array) : undefined,
+  };
+}
+
+/**
+ * x[B, Hkv, G·Tq, inner] @ y (per kv head: its first L rows of [Tk, cols], transposed when
+ * `transB`) -> [B, Hkv, G·Tq, out]. The query heads of a group are contiguous, so a group's rows
+ * are one matrix: one batched call covers every head when L = Tk, else one call per kv head.
+ */
+function perKvHead(
+  matmul: CpuAccelerated,
+  h: Heads,
+  x: Float32Array,
+  inner: number,
+  y: Float32Array,
+  cols: number,
+  transB: boolean,
+  out: number,
+): Float32Array | undefined {
+  const items = h.B * h.Hkv;
+  const rows = (h.Hq / h.Hkv) * h.Tq;
+  const attrs = { transposeA: false, transposeB: transB, activation: 'none' };
+  if (h.L === h.Tk) {
+    const [r] =
+      matmul(
+        [
+          { data: x, shape: [items, rows, inner], dtype: 'f32' },
+          { data: y, shape: [items, h.Tk, cols], dtype: 'f32' },
+        ],
+        attrs,
+        [{ shape: [items, rows, out], dtype: 'f32' }],
+      ) ?? [];
+    return r as Float32Array | undefined;
+  }
+  const result = new Float32Array(items * rows * out);
+  for (let i = 0; i < items; i++) {
+    const [r] =
+      matmul(
+        [
+          { data: x.subarray(i * rows * inner, (i + 1) * rows * inner), shape: [rows, inner], dtype: 'f32' },
+          { data: y.subarray(i * h.Tk * cols, (i * h.Tk + h.L) * cols), shape: [h.L, cols], dtype: 'f32' },
+        ],
+        attrs,
+        [{ shape: [rows, out], dtype: 'f32' }],
+      ) ?? [];
+    if (!r) return undefined;
+    result.set(r as Float32Array, i * rows * out);
+  }
+  return result;
+}
+
+/** The softmax probabilities [B, Hq, Tq, L] (S = Q K^T scaled, masked, per row). */
+function probabilities(matmul: CpuAccelerated, h: Heads, a: AttentionAttrs): Float32Array | undefined {
+  const s = perKvHead(matmul, h, h.q, h.D, h.k, h.D, true, h.L); // [B, Hkv, G·Tq, L] = [B, Hq, Tq, L]
+  if (!s) return undefined;
+  const size = h.Tq * h.L;
+  for (let b = 0; b < h.B; b++) {
+    const keys = h.keys?.subarray(b * h.Tk, b * h.Tk + h.L);
+    for (let head = 0; head < h.Hq; head++) {
+      const at = (b * h.Hq + head) * size;
+      softmaxRows(s.subarray(at, at + size), h.Tq, h.L, a.scale, a.causal ? a.queryOffset : undefined, keys);
     }
   }
-  return true;
+  return s;
 }
 
 /** Wraps an accelerated matmul into an accelerated attention (undefined: use the reference). */
 export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
-    const [q, , v] = inputs as [HostTensor, HostTensor, HostTensor];
-    const [B, Hq, Tq] = q.shape as [number, number, number, number];
-    const Dv = v.shape[3]!;
-    const L = a.kvLength;
-    const out = new Float32Array(B * Hq * Tq * Dv); // [B, Hq, Tq, Dv]
-    const done = forEachHead(matmul, inputs, a, (b, h, probs, values) => {
-      const [o] =
-        matmul(
-          [
-            { data: probs, shape: [Tq, L], dtype: 'f32' },
-            { data: values, shape: [L, Dv], dtype: 'f32' },
-          ],
-          NN,
-          [{ shape: [Tq, Dv], dtype: 'f32' }],
-        ) ?? [];
-      if (!o) return false;
-      out.set(o as Float32Array, (b * Hq + h) * Tq * Dv);
-      return true;
-    });
-    return done ? [out as TypedArray] : undefined;
+    const h = heads(inputs, a);
+    const p = h && probabilities(matmul, h, a); // [B, Hq, Tq, L]
+    const out = h && p && perKvHead(matmul, h, p, h.L, h.v, h.Dv, false, h.Dv); // [B, Hq, Tq, Dv]
+    return out ? [out as TypedArray] : undefined;
   };
 }
 
@@ -93,15 +129,9 @@ export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
 export function matmulAttentionProbs(matmul: CpuAccelerated): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
-    const [q] = inputs as [HostTensor];
-    const [B, Hq, Tq] = q.shape as [number, number, number, number];
-    const L = a.kvLength;
-    const out = new Float32Array(B * Hq * Tq * L); // [B, Hq, Tq, L]
-    const done = forEachHead(matmul, inputs, a, (b, h, probs) => {
-      out.set(probs, (b * Hq + h) * Tq * L);
-      return true;
-    });
-    return done ? [out as TypedArray] : undefined;
+    const h = heads(inputs, a);
+    const p = h && probabilities(matmul, h, a);
+    return p ? [p as TypedArray] : undefined;
   };
 }
 

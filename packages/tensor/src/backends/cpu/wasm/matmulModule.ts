@@ -18,6 +18,7 @@ export interface MatmulExports {
   readonly workspace_floats: () => number;
   readonly pack_b_floats: () => number;
   readonly desc_bytes: () => number;
+  readonly pack_b_full: (src: number, ld: number, trans: number, k: number, n: number, dst: number) => void;
   readonly __heap_base: WebAssembly.Global;
   readonly __stack_pointer: WebAssembly.Global;
 }

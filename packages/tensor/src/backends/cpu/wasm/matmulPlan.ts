@@ -150,6 +150,8 @@ const TASKS_PER_THREAD = 8;
 const MAX_TASK_ROWS = 64;
 /** Task sizes below which splitting further costs more (edge tiles, re-packing) than it balances. */
 const MIN_TASK_ROWS = 16;
+/** Rows per task at most when B is packed ahead of time (a packed A block of matmul.c's MC rows). */
+const PREPACKED_TASK_ROWS = 128;
 const MIN_TASK_COLS = 32;
 
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
@@ -158,22 +160,34 @@ const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
  * Cuts a plan into tasks for up to `threads` threads, given the floats of a thread's packed-B
  * workspace. One thread gets the fewest, largest tasks; several threads get at least a few tasks
  * each, cut along the rows first (consecutive tasks then share a packed B panel) and then along
- * the columns. Returns undefined when K is too large for even 8 columns of packed B.
+ * the columns. A B packed ahead of time (`prepacked`) needs no panel: its tasks keep up to
+ * {@link PREPACKED_TASK_ROWS} rows and are cut along the columns, so each thread streams its own
+ * part of B once. Returns undefined when K is too large for even 8 columns of packed B.
  */
-export function taskGrid(plan: MatmulPlan, threads: number, packBFloats: number): TaskGrid | undefined {
+export function taskGrid(
+  plan: MatmulPlan,
+  threads: number,
+  packBFloats: number,
+  prepacked = false,
+): TaskGrid | undefined {
   const { m, n, k } = plan;
   const items = plan.aOffsets.length;
-  const maxCols = Math.floor(packBFloats / k / NR) * NR;
+  const maxCols = prepacked ? roundUp(n, NR) : Math.floor(packBFloats / k / NR) * NR;
   if (maxCols < NR) return undefined;
   let colBlocks = Math.ceil(n / maxCols);
   let rowBlocks = 1;
   const parallel = threads > 1 && items * m * n * k >= PARALLEL_MIN_MACS;
   if (parallel) {
     const want = TASKS_PER_THREAD * threads;
-    rowBlocks = Math.max(
-      Math.ceil(m / MAX_TASK_ROWS),
-      Math.min(Math.ceil(want / (items * colBlocks)), Math.ceil(m / MIN_TASK_ROWS)),
-    );
+    if (prepacked) {
+      rowBlocks = Math.ceil(m / PREPACKED_TASK_ROWS);
+      colBlocks = Math.max(1, Math.min(Math.ceil(want / (items * rowBlocks)), Math.ceil(n / MIN_TASK_COLS)));
+    } else {
+      rowBlocks = Math.max(
+        Math.ceil(m / MAX_TASK_ROWS),
+        Math.min(Math.ceil(want / (items * colBlocks)), Math.ceil(m / MIN_TASK_ROWS)),
+      );
+    }
     if (items * rowBlocks * colBlocks < want) {
       colBlocks = Math.max(
         colBlocks,

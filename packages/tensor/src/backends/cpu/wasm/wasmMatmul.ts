@@ -5,7 +5,14 @@ import type { HostTensor } from '../../../kernel.js';
 import type { CpuAccelerated } from '../CpuBackend.js';
 import type { MatmulWorkers } from './MatmulWorkers.js';
 import type { MatmulExports } from './matmulModule.js';
-import { ACTIVATION_CODES, type MatmulAttrs, PARALLEL_MIN_MACS, planMatmul, taskGrid } from './matmulPlan.js';
+import {
+  ACTIVATION_CODES,
+  type MatmulAttrs,
+  type MatmulPlan,
+  PARALLEL_MIN_MACS,
+  planMatmul,
+  taskGrid,
+} from './matmulPlan.js';
 import type { WasmArena } from './WasmArena.js';
 
 // The descriptor matmul.c reads (struct Desc), in Int32 words.
@@ -26,7 +33,8 @@ const DESC = {
   taskCols: 13,
   nextTask: 14,
   kind: 15,
-  workspace: 16, // one per thread
+  packedB: 16,
+  workspace: 17, // one per thread
 } as const;
 /** MAX_THREADS in matmul.c. */
 export const MAX_THREADS = 16;
@@ -36,6 +44,9 @@ export const DESC_BYTES = (DESC.workspace + MAX_THREADS) * 4;
 const PREFAULT_MIN_FLOATS = 64 * 1024;
 /** Floats of bias padding: edge tiles read a whole 8-column strip of the bias. */
 const BIAS_PAD = 8;
+/** Columns of a packed strip (NR in matmul.c). */
+const NR = 8;
+const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 
 /** Job kinds (enum in matmul.c). */
 const KIND = { gemm: 0, q8Gemv: 1, q4Gemv: 2, q8Dequant: 3, q4Dequant: 4 } as const;
@@ -112,22 +123,53 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
   // an intermediate once and then released), unless some kernel wrote them in place (a KV cache;
   // see hostMutation.ts), up to F32_RESIDENT_MAX_BYTES so the per-call region keeps room to grow.
   const resident = new WeakMap<Uint32Array | Float32Array, number>();
+  // How a resident f32 array is stored: packed whole by pack_b_full for this (K, N, transpose)
+  // when it was first made resident as the sole B of a job (a weight: packing it once takes a pass
+  // over it off every later call), else as a plain copy.
+  const packedAs = new WeakMap<Float32Array, string>();
   const seen = new WeakSet<Float32Array>();
   const collected = new FinalizationRegistry<number>((ptr) => arena.freeResident(ptr));
-  const residentF32 = (data: Float32Array): number | undefined => {
-    if (resident.has(data)) return resident.get(data);
+  const packKey = (plan: MatmulPlan, data: Float32Array): string | undefined =>
+    plan.aOffsets.length === 1 && plan.bOffsets[0] === 0 && data.length === plan.k * plan.n
+      ? `${plan.k},${plan.n},${plan.transB ? 1 : 0}`
+      : undefined;
+  /** The resident copy of b, `packed` when it is stored the way this plan reads a packed B. */
+  const residentF32 = (
+    data: Float32Array,
+    plan: MatmulPlan,
+  ): { ptr: number; packed: boolean } | undefined => {
+    const key = packKey(plan, data);
+    const have = resident.get(data);
+    if (have !== undefined) {
+      const as = packedAs.get(data);
+      if (as === undefined) return { ptr: have, packed: false };
+      return as === key ? { ptr: have, packed: true } : undefined; // packed for another shape
+    }
     if (wasMutated(data)) return undefined;
     if (!seen.has(data)) {
       seen.add(data);
       return undefined;
     }
-    if (arena.residentBytes + data.byteLength > F32_RESIDENT_MAX_BYTES) return undefined;
-    const ptr = arena.allocResident(data.byteLength);
+    const bytes = key ? plan.k * roundUp(plan.n, NR) * 4 : data.byteLength;
+    if (arena.residentBytes + bytes > F32_RESIDENT_MAX_BYTES) return undefined;
+    const ptr = arena.allocResident(bytes);
     if (ptr === undefined) return undefined;
-    arena.f32.set(data, ptr >> 2);
+    if (key) {
+      // Copy to the per-call region (laid out after the block just allocated), pack from there.
+      const [src] = arena.layout([data.byteLength]) ?? [];
+      if (src === undefined) {
+        arena.freeResident(ptr);
+        return undefined;
+      }
+      arena.f32.set(data, src >> 2);
+      exports.pack_b_full(src, plan.ldb, plan.transB ? 1 : 0, plan.k, plan.n, ptr);
+      packedAs.set(data, key);
+    } else {
+      arena.f32.set(data, ptr >> 2);
+    }
     resident.set(data, ptr);
     collected.register(data, ptr, data);
-    return ptr;
+    return { ptr, packed: key !== undefined };
   };
   const residentWeight = (data: Uint32Array): number | undefined => {
     let ptr = resident.get(data);
@@ -144,6 +186,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     const ptr = resident.get(data);
     if (ptr === undefined) return;
     resident.delete(data);
+    if (data instanceof Float32Array) packedAs.delete(data);
     collected.unregister(data);
     arena.freeResident(ptr);
   };
@@ -165,12 +208,13 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     if (out.shape.length !== plan.outShape.length || out.shape.some((d, i) => d !== plan.outShape[i]))
       return undefined;
     if (bias && bias.data.length !== plan.n) return undefined;
-    const grid = taskGrid(plan, workers ? threads : 1, packBFloats);
+    const weight = residentF32(b.data, plan);
+    const grid = taskGrid(plan, workers ? threads : 1, packBFloats, weight?.packed === true);
     if (!grid) return undefined;
 
     const items = plan.aOffsets.length;
     const cSize = items * plan.m * plan.n;
-    const weightPtr = residentF32(b.data);
+    const weightPtr = weight?.ptr;
     const regions = arena.layout([
       a.data.length * 4,
       weightPtr === undefined ? b.data.length * 4 : 0,
@@ -212,6 +256,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.taskCols] = grid.taskCols;
     i32[d + DESC.nextTask] = 0;
     i32[d + DESC.kind] = KIND.gemm;
+    i32[d + DESC.packedB] = weight?.packed ? 1 : 0;
     for (let tid = 0; tid < grid.parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
 
     const result = new Float32Array(cSize);
@@ -279,6 +324,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.taskCols] = per;
     i32[d + DESC.nextTask] = 0;
     i32[d + DESC.kind] = gemv ? (q4 ? KIND.q4Gemv : KIND.q8Gemv) : q4 ? KIND.q4Dequant : KIND.q8Dequant;
+    i32[d + DESC.packedB] = 0;
     for (let tid = 0; tid < parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
     runJob(parts);
     if (gemv) return [arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n)];
