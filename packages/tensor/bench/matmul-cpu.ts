@@ -1,4 +1,5 @@
-// f32 matmul on the CPU: vl's WebAssembly SIMD kernel (1 and 2 threads) against
+// f32 matmul on the CPU: vl's WebAssembly SIMD kernel (1 and 2 threads; B as a weight, packed once,
+// and on 2 threads also B fresh each call, packed every time) against
 // @tensorflow/tfjs-backend-wasm and tfjs-backend-cpu in the same process, 256^3 to 1024^3.
 //
 //   cd packages/tensor && node --conditions=source --import tsx bench/matmul-cpu.ts [options]
@@ -38,18 +39,21 @@ interface Impl {
   teardown?(): void;
 }
 
-function vlImpl(acceleration: CpuAcceleration): Impl {
+/**
+ * vl's kernel. As a weight (`weight`), B is the same array every call: from its second call it
+ * stays in the WebAssembly memory packed, as a model's weights do. Otherwise B arrives as a new
+ * view each call, as an activation does: copied in and packed every time.
+ */
+function vlImpl(acceleration: CpuAcceleration, weight: boolean): Impl {
   return {
-    name: `vl wasm (${acceleration.description})`,
+    name: `vl wasm (${acceleration.description}${weight ? '' : ', B fresh each call'})`,
     async setup(n, a, b) {
       const matmul = acceleration.accelerated.get('matmul')!;
-      const inputs: HostTensor[] = [
-        { data: a, shape: [n, n], dtype: 'f32' },
-        { data: b, shape: [n, n], dtype: 'f32' },
-      ];
+      const bInput = (): HostTensor => ({ data: weight ? b : b.subarray(0), shape: [n, n], dtype: 'f32' });
       const attrs = { transposeA: false, transposeB: false, activation: 'none' };
       const outputs = [{ shape: [n, n], dtype: 'f32' as const }];
       return () => {
+        const inputs: HostTensor[] = [{ data: a, shape: [n, n], dtype: 'f32' }, bInput()];
         if (!matmul(inputs, attrs, outputs)) throw new Error(`${acceleration.description}: fell back`);
       };
     },
@@ -100,7 +104,12 @@ async function main(): Promise<void> {
     (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
     accelerations.push(await createCpuAcceleration({ threads: 2, relaxedSimd: true }));
   }
-  const impls = [...accelerations.map(vlImpl), tfjsImpl('wasm'), tfjsImpl('cpu')].filter(
+  const impls = [
+    ...accelerations.map((acc) => vlImpl(acc, true)),
+    vlImpl(accelerations[1]!, false),
+    tfjsImpl('wasm'),
+    tfjsImpl('cpu'),
+  ].filter(
     (i) => !process.env.ONLY || i.name.includes(process.env.ONLY) || i.name === 'tfjs-backend-wasm',
   );
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`;
