@@ -1,10 +1,10 @@
 // Attention on the CPU through the accelerated matmul, all heads in one batched call where the
 // keys fill their buffer (else one call per kv head): S = Q K^T (scaled, causal limit), a float32
-// softmax per row, O = P V. Masked attention (a mask input) stays on the
-// reference kernel, except the bool key-padding mask [B, Tk].
+// softmax per row with the causal limit and any mask the op takes (bool or additive, padding
+// [B, Tk] or broadcast [B, Hq, Tq, Tk]), O = P V.
 import type { TypedArray } from '../../dtype.js';
 import type { HostTensor } from '../../kernel.js';
-import type { AttentionAttrs } from '../../kernels/attention/attentionDims.js';
+import { type AttentionAttrs, attentionDims } from '../../kernels/attention/attentionDims.js';
 import type { CpuAccelerated } from './CpuBackend.js';
 
 /** What the accelerated attention needs of its inputs; undefined when they are not handled here. */
@@ -20,17 +20,22 @@ interface Heads {
   readonly q: Float32Array;
   readonly k: Float32Array;
   readonly v: Float32Array;
-  /** The bool key-padding mask [B, Tk], if any. */
-  readonly keys: Uint8Array | undefined;
+  readonly mask: MaskView | undefined;
+}
+
+/** A mask input as softmaxRows reads it. */
+interface MaskView {
+  readonly data: Uint8Array | Float32Array;
+  /** Added to the scaled scores (-Infinity masks a key); else bool, nonzero = may attend. */
+  readonly additive: boolean;
+  /** Element strides over [B, Hq, Tq] (0 on broadcast axes); keys are contiguous. */
+  readonly strides: readonly [number, number, number];
 }
 
 function heads(inputs: readonly HostTensor[], a: AttentionAttrs): Heads | undefined {
   const [q, k, v, m] = inputs as [HostTensor, HostTensor, HostTensor, HostTensor | undefined];
-  // Without a mask, or with a bool key-padding mask [B, Tk] (the CLIP text tower's case).
-  const padding =
-    m && a.mask === 'bool' && m.shape.length === 2 && m.shape[0] === q.shape[0] && m.shape[1] === k.shape[2];
-  if (m && !padding) return undefined;
   if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') return undefined;
+  if (m && !(m.data instanceof Uint8Array || m.data instanceof Float32Array)) return undefined;
   const [B, Hq, Tq, D] = q.shape as [number, number, number, number];
   const [, Hkv, Tk] = k.shape as [number, number, number, number];
   return {
@@ -45,7 +50,11 @@ function heads(inputs: readonly HostTensor[], a: AttentionAttrs): Heads | undefi
     q: q.data as Float32Array,
     k: k.data as Float32Array,
     v: v.data as Float32Array,
-    keys: m ? (m.data as Uint8Array) : undefined,
+    mask: m && {
+      data: m.data as Uint8Array | Float32Array,
+      additive: a.mask === 'additive',
+      strides: attentionDims(inputs, a).maskStrides,
+    },
   };
 }
 
@@ -101,11 +110,12 @@ function probabilities(matmul: CpuAccelerated, h: Heads, a: AttentionAttrs): Flo
   const s = perKvHead(matmul, h, h.q, h.D, h.k, h.D, true, h.L); // [B, Hkv, G·Tq, L] = [B, Hq, Tq, L]
   if (!s) return undefined;
   const size = h.Tq * h.L;
+  const [mB, mH, mQ] = h.mask?.strides ?? [0, 0, 0];
   for (let b = 0; b < h.B; b++) {
-    const keys = h.keys?.subarray(b * h.Tk, b * h.Tk + h.L);
     for (let head = 0; head < h.Hq; head++) {
       const at = (b * h.Hq + head) * size;
-      softmaxRows(s.subarray(at, at + size), h.Tq, h.L, a.scale, a.causal ? a.queryOffset : undefined, keys);
+      const mask = h.mask && { ...h.mask, at: b * mB + head * mH, rowStride: mQ };
+      softmaxRows(s.subarray(at, at + size), h.Tq, h.L, a.scale, a.causal ? a.queryOffset : undefined, mask);
     }
   }
   return s;
@@ -136,8 +146,9 @@ export function matmulAttentionProbs(matmul: CpuAccelerated): CpuAccelerated {
 }
 
 /**
- * In place: row i becomes softmax(scale * row) over keys j <= i + offset (all keys without an
- * offset) whose `keys[j]` is set (all without a padding mask); other entries become 0.
+ * In place: row i becomes softmax(scale * row + additive mask) over keys j <= i + offset (all keys
+ * without an offset) that the mask lets through; other entries become 0, and so does a row that
+ * sees no key (as the reference gives). Row i's mask values start at `mask.at + i * rowStride`.
  */
 function softmaxRows(
   s: Float32Array,
@@ -145,21 +156,34 @@ function softmaxRows(
   cols: number,
   scale: number,
   offset: number | undefined,
-  keys: Uint8Array | undefined,
+  mask: (MaskView & { at: number; rowStride: number }) | undefined,
 ): void {
   for (let i = 0; i < rows; i++) {
     const base = i * cols;
     const limit = offset === undefined ? cols : Math.min(cols, Math.max(0, i + offset + 1));
+    const m = mask ? mask.at + i * mask.rowStride : 0;
     let max = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < limit; j++) if (!keys || keys[j]) max = Math.max(max, s[base + j]! * scale);
+    for (let j = 0; j < limit; j++) {
+      let x = s[base + j]! * scale;
+      if (mask) {
+        const value = mask.data[m + j]!;
+        if (mask.additive) x += value;
+        else if (!value) x = Number.NEGATIVE_INFINITY;
+      }
+      s[base + j] = x;
+      if (x > max) max = x;
+    }
+    if (max === Number.NEGATIVE_INFINITY) {
+      s.fill(0, base, base + cols);
+      continue;
+    }
     let total = 0;
     for (let j = 0; j < limit; j++) {
-      const e = !keys || keys[j] ? Math.exp(s[base + j]! * scale - max) : 0;
+      const e = Math.exp(s[base + j]! - max); // 0 for a masked key
       s[base + j] = e;
       total += e;
     }
-    // A row that sees no key gives zeros, as the reference does.
-    const inv = total > 0 ? 1 / total : 0;
+    const inv = 1 / total;
     for (let j = 0; j < limit; j++) s[base + j]! *= inv;
     for (let j = limit; j < cols; j++) s[base + j] = 0;
   }
