@@ -153,7 +153,14 @@ export type {
 } from './io/parseSafetensorsHeader.js';
 export { parseSafetensorsHeader } from './io/parseSafetensorsHeader.js';
 // --- io (src/io/) ---
-export { joinSource, loadFile, loadFileIfExists, loadJson, loadJsonIfExists } from './io/loadFile.js';
+export {
+  joinSource,
+  loadFile,
+  loadFileIfExists,
+  loadJson,
+  loadJsonIfExists,
+  loadTextIfExists,
+} from './io/loadFile.js';
 export { isNotFound } from './io/notFound.js';
 export type { LoadFileOptions } from './io/loadFile.js';
 export { SafetensorsError } from './io/SafetensorsError.js';

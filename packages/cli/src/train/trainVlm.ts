@@ -238,14 +238,21 @@ async function fromClip(
       2,
     );
   }
+  const n = vision.num_hidden_layers;
+  const featureLayers = [sizes?.featureLayer ?? -2].flat();
+  if (featureLayers.some((l) => !Number.isInteger(l) || l < -(n + 1) || l > n)) {
+    clip.dispose();
+    throw new CliError(
+      `--feature-layers: ${JSON.stringify(sizes?.featureLayer)} is not a layer of a ${n}-layer vision tower (valid: ${-(n + 1)}..${n}); 0 = the embeddings`,
+      2,
+    );
+  }
   let config: LlavaConfig;
   try {
-    config = shapesVlmConfig(vision, tokenizer, sizes); // checks the feature layers against the tower
+    config = shapesVlmConfig(vision, tokenizer, sizes);
   } catch (e) {
     clip.dispose();
-    const { message } = e as Error;
-    if (!message.includes('vision_feature_layer')) throw e;
-    throw new CliError(`--feature-layers: ${message} (0 = the embeddings)`, 2);
+    throw e;
   }
   const tower = visionTowerFromClip(clip.params);
   const kept = new Set(tower.values());

@@ -6,7 +6,7 @@ import {
   createBackend,
   joinSource,
   loadCheckpointTensors,
-  loadFileIfExists,
+  loadTextIfExists,
   loadJsonIfExists,
   loadSafetensors,
 } from '@vl/tensor';
@@ -44,13 +44,8 @@ export interface ClipCheckpoint {
   preprocess?: PreprocessOptions;
 }
 
-const decoder = new TextDecoder();
-
 async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal }): Promise<ClipTokenizer> {
-  const text = async (name: string) => {
-    const bytes = await loadFileIfExists(joinSource(folder, name), io);
-    return bytes && decoder.decode(bytes);
-  };
+  const text = (name: string) => loadTextIfExists(joinSource(folder, name), io);
   const json = await text('tokenizer.json');
   if (json !== undefined) return ClipTokenizer.fromTokenizerJson(json);
   const [vocab, merges] = await Promise.all([text('vocab.json'), text('merges.txt')]);

@@ -78,6 +78,23 @@ export async function loadFileIfExists(
 }
 
 /**
+ * {@link loadFileIfExists} decoded as UTF-8 text (`merges.txt`, `tokenizer.json`, a chat template):
+ * `undefined` when the file does not exist.
+ *
+ * @example
+ * ```ts
+ * const merges = await loadTextIfExists(joinSource(folder, 'merges.txt')); // string | undefined
+ * ```
+ */
+export async function loadTextIfExists(
+  source: SafetensorsSource,
+  options: LoadFileOptions = {},
+): Promise<string | undefined> {
+  const bytes = await loadFileIfExists(source, options);
+  return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+}
+
+/**
  * {@link loadJson} for a file a checkpoint may lack: `undefined` when it does not exist; a file
  * that is there but is not valid JSON is an error naming it, never taken for absent.
  *

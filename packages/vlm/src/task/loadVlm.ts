@@ -7,7 +7,7 @@ import {
   createBackend,
   joinSource,
   loadCheckpointTensors,
-  loadFileIfExists,
+  loadTextIfExists,
   loadJsonIfExists,
   loadSafetensors,
 } from '@vl/tensor';
@@ -35,8 +35,6 @@ export interface VlmCheckpoint {
   preprocess?: PreprocessOptions;
 }
 
-const decoder = new TextDecoder();
-
 /**
  * Reads an HF `preprocessor_config.json` (a `CLIPImageProcessor`) into CLIP preprocessing options;
  * without one, the tower's image size with CLIP's mean and std.
@@ -55,10 +53,7 @@ async function tokenizerFrom(
   folder: string | URL,
   io: { signal?: AbortSignal },
 ): Promise<VlmTokenizer | undefined> {
-  const text = async (name: string) => {
-    const bytes = await loadFileIfExists(joinSource(folder, name), io);
-    return bytes && decoder.decode(bytes);
-  };
+  const text = (name: string) => loadTextIfExists(joinSource(folder, name), io);
   const json = await text('tokenizer.json');
   if (json === undefined) return undefined;
   const config = (await text('tokenizer_config.json')) ?? '{}';
