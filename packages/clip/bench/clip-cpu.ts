@@ -47,6 +47,14 @@ const T = config.text_config.max_position_embeddings;
 const { image_size: S, num_channels: C } = config.vision_config;
 const flops = { image: imageTowerFlops(config, 1), text: textTowerFlops(config, 1, T) };
 
+/**
+ * onnxruntime's thread pools spin-wait for more work after a run by default. Interleaved with the
+ * other implementations on 2 cores, the spinning threads took a core from whichever ran next: ours
+ * measured 250 ms beside onnxruntime-node with spinning and 206 ms without (its own runs: 85 and
+ * 58 ms). Both peers run without it.
+ */
+const NO_SPINNING = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+
 /** The peer graph with random weights, written once per machine. */
 function peerModel(tower: 'vision_model' | 'text_model'): { model: string; weights: string } {
   const dir = join(tmpdir(), 'vl-clip-bench-peer');
@@ -135,6 +143,7 @@ for (const tower of towers) {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      extra: NO_SPINNING,
     });
     const input = feeds(ortNode) as OrtNode.InferenceSession.FeedsType;
     runners.push({
@@ -147,6 +156,7 @@ for (const tower of towers) {
     const session = await ortWeb.InferenceSession.create(readFileSync(peer.model), {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
+      extra: NO_SPINNING,
       externalData: [{ path: `${graph}.weights`, data: readFileSync(peer.weights) }],
     });
     const input = feeds(ortWeb) as OrtWeb.InferenceSession.FeedsType;
