@@ -109,9 +109,7 @@ async function main(): Promise<void> {
     vlImpl(accelerations[1]!, false),
     tfjsImpl('wasm'),
     tfjsImpl('cpu'),
-  ].filter(
-    (i) => !process.env.ONLY || i.name.includes(process.env.ONLY) || i.name === 'tfjs-backend-wasm',
-  );
+  ].filter((i) => !process.env.ONLY || i.name.includes(process.env.ONLY) || i.name === 'tfjs-backend-wasm');
   const machine = `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`;
   console.log(
     `${machine}; node ${process.version}; tfjs-backend-wasm simd=${tfWasmSimd} threads=${tfWasmThreads}\n`,
