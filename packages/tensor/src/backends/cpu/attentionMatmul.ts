@@ -59,22 +59,23 @@ function heads(inputs: readonly HostTensor[], a: AttentionAttrs): Heads | undefi
 }
 
 /**
- * x[B, Hkv, G·Tq, inner] @ y (per kv head: its first L rows of [Tk, cols], transposed when
- * `transB`) -> [B, Hkv, G·Tq, out]. The query heads of a group are contiguous, so a group's rows
- * are one matrix: one batched call covers every head when L = Tk, else one call per kv head.
+ * Per kv head, x times its first L rows of y ([Tk, cols] each): S = Q K^T with `transB`
+ * (x [B, Hkv, G·Tq, cols] -> [B, Hkv, G·Tq, L]), O = P V without (x [B, Hkv, G·Tq, L] ->
+ * [B, Hkv, G·Tq, cols]). The query heads of a group are contiguous, so a group's rows are one
+ * matrix: one batched call covers every head when L = Tk, else one call per kv head.
  */
 function perKvHead(
   matmul: CpuAccelerated,
   h: Heads,
   x: Float32Array,
-  inner: number,
   y: Float32Array,
   cols: number,
   transB: boolean,
-  out: number,
 ): Float32Array | undefined {
   const items = h.B * h.Hkv;
   const rows = (h.Hq / h.Hkv) * h.Tq;
+  const inner = transB ? cols : h.L;
+  const out = transB ? h.L : cols;
   const attrs = { transposeA: false, transposeB: transB, activation: 'none' };
   if (h.L === h.Tk) {
     const [r] =
@@ -107,7 +108,7 @@ function perKvHead(
 
 /** The softmax probabilities [B, Hq, Tq, L] (S = Q K^T scaled, masked, per row). */
 function probabilities(matmul: CpuAccelerated, h: Heads, a: AttentionAttrs): Float32Array | undefined {
-  const s = perKvHead(matmul, h, h.q, h.D, h.k, h.D, true, h.L); // [B, Hkv, G·Tq, L] = [B, Hq, Tq, L]
+  const s = perKvHead(matmul, h, h.q, h.k, h.D, true); // [B, Hkv, G·Tq, L] = [B, Hq, Tq, L]
   if (!s) return undefined;
   const size = h.Tq * h.L;
   const [mB, mH, mQ] = h.mask?.strides ?? [0, 0, 0];
@@ -127,7 +128,7 @@ export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
     const a = attrs as AttentionAttrs;
     const h = heads(inputs, a);
     const p = h && probabilities(matmul, h, a); // [B, Hq, Tq, L]
-    const out = h && p && perKvHead(matmul, h, p, h.L, h.v, h.Dv, false, h.Dv); // [B, Hq, Tq, Dv]
+    const out = h && p && perKvHead(matmul, h, p, h.v, h.Dv, false); // [B, Hq, Tq, Dv]
     return out ? [out as TypedArray] : undefined;
   };
 }

@@ -138,7 +138,7 @@ export interface TaskGrid {
 
 /** Register tile of matmul.c. */
 const MR = 4;
-const NR = 8;
+export const NR = 8;
 /** Below this many multiply-adds a job stays on one thread: waking a worker costs more than it saves. */
 export const PARALLEL_MIN_MACS = 64 * 64 * 64;
 /**
@@ -154,7 +154,8 @@ const MIN_TASK_ROWS = 16;
 const PREPACKED_TASK_ROWS = 128;
 const MIN_TASK_COLS = 32;
 
-const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+/** `x` rounded up to a multiple of `to`. */
+export const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 
 /**
  * Cuts a plan into tasks for up to `threads` threads, given the floats of a thread's packed-B

@@ -9,8 +9,10 @@ import {
   ACTIVATION_CODES,
   type MatmulAttrs,
   type MatmulPlan,
+  NR,
   PARALLEL_MIN_MACS,
   planMatmul,
+  roundUp,
   taskGrid,
 } from './matmulPlan.js';
 import type { WasmArena } from './WasmArena.js';
@@ -44,9 +46,6 @@ export const DESC_BYTES = (DESC.workspace + MAX_THREADS) * 4;
 const PREFAULT_MIN_FLOATS = 64 * 1024;
 /** Floats of bias padding: edge tiles read a whole 8-column strip of the bias. */
 const BIAS_PAD = 8;
-/** Columns of a packed strip (NR in matmul.c). */
-const NR = 8;
-const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 
 /** Job kinds (enum in matmul.c). */
 const KIND = { gemm: 0, q8Gemv: 1, q4Gemv: 2, q8Dequant: 3, q4Dequant: 4 } as const;
