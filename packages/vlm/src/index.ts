@@ -2,6 +2,7 @@
 
 // --- model (src/model/) ---
 export {
+  checkVisionFeatureLayer,
   defaultLlamaConfig,
   defaultLlavaVisionConfig,
   imageTokenCount,

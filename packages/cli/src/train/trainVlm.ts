@@ -22,6 +22,7 @@ import {
   VlmTokenizer,
   type VlmSegment,
   VlmTrainer,
+  checkVisionFeatureLayer,
   initLlavaParams,
   loadVlm,
   packVlmExamples,
@@ -238,14 +239,11 @@ async function fromClip(
       2,
     );
   }
-  const n = vision.num_hidden_layers;
-  const featureLayers = [sizes?.featureLayer ?? -2].flat();
-  if (featureLayers.some((l) => !Number.isInteger(l) || l < -(n + 1) || l > n)) {
+  try {
+    checkVisionFeatureLayer(sizes?.featureLayer ?? -2, vision.num_hidden_layers, '--feature-layers');
+  } catch (e) {
     clip.dispose();
-    throw new CliError(
-      `--feature-layers: ${JSON.stringify(sizes?.featureLayer)} is not a layer of a ${n}-layer vision tower (valid: ${-(n + 1)}..${n}); 0 = the embeddings`,
-      2,
-    );
+    throw new CliError(`${(e as Error).message}; 0 = the embeddings`, 2);
   }
   let config: LlavaConfig;
   try {

@@ -227,6 +227,33 @@ export function parseLlamaConfig(raw: unknown, where = 'text_config', tieFallbac
 }
 
 /**
+ * Checks a `vision_feature_layer` (one hidden-state index or a list; negative counts from the end,
+ * 0 is the embeddings) against a vision tower of `towerLayers` layers and returns it; a value that
+ * names no layer is a RangeError that starts with `where`.
+ *
+ * @example
+ * ```ts
+ * checkVisionFeatureLayer([0, -2], 12, 'config.vision_feature_layer'); // [0, -2]
+ * checkVisionFeatureLayer(13, 12, '--feature-layers'); // throws: 13 is not a layer of a 12-layer vision tower (valid: -13..12)
+ * ```
+ */
+export function checkVisionFeatureLayer(
+  layer: unknown,
+  towerLayers: number,
+  where: string,
+): number | number[] {
+  const n = towerLayers;
+  for (const l of Array.isArray(layer) ? layer : [layer]) {
+    if (typeof l !== 'number' || !Number.isInteger(l) || l < -(n + 1) || l > n) {
+      throw new RangeError(
+        `${where}: ${JSON.stringify(layer)} is not a layer of a ${n}-layer vision tower (valid: ${-(n + 1)}..${n})`,
+      );
+    }
+  }
+  return layer as number | number[];
+}
+
+/**
  * Reads an HF LLaVA `config.json` object into a {@link LlavaConfig}, filling HF defaults for
  * missing fields (`vision_feature_layer` -2, `default` feature selection, GELU projector with bias).
  *
@@ -243,15 +270,11 @@ export function parseLlavaConfig(raw: unknown): LlavaConfig {
     : { ...defaultLlavaVisionConfig };
   const topTie = bool(raw, 'tie_word_embeddings', false, 'config');
   const text_config = parseLlamaConfig(raw.text_config ?? {}, 'text_config', topTie);
-  const layer = raw.vision_feature_layer ?? -2;
-  const layers = vision_config.num_hidden_layers;
-  for (const l of Array.isArray(layer) ? layer : [layer]) {
-    if (typeof l !== 'number' || !Number.isInteger(l) || l < -(layers + 1) || l > layers) {
-      throw new RangeError(
-        `config.vision_feature_layer: ${JSON.stringify(layer)} is not a layer of a ${layers}-layer vision tower (valid: ${-(layers + 1)}..${layers})`,
-      );
-    }
-  }
+  const layer = checkVisionFeatureLayer(
+    raw.vision_feature_layer ?? -2,
+    vision_config.num_hidden_layers,
+    'config.vision_feature_layer',
+  );
   const strategy = raw.vision_feature_select_strategy ?? 'default';
   if (strategy !== 'default' && strategy !== 'full') {
     throw new RangeError(
@@ -264,7 +287,7 @@ export function parseLlavaConfig(raw: unknown): LlavaConfig {
     text_config,
     image_token_index: num(raw, 'image_token_index', num(raw, 'image_token_id', 32000, 'config'), 'config'),
     projector_hidden_act: activation(raw, 'projector_hidden_act', 'gelu', 'config'),
-    vision_feature_layer: layer as number | number[],
+    vision_feature_layer: layer,
     vision_feature_select_strategy: strategy,
     image_seq_length: num(raw, 'image_seq_length', patches + (strategy === 'full' ? 1 : 0), 'config'),
     multimodal_projector_bias: bool(raw, 'multimodal_projector_bias', true, 'config'),
