@@ -7,6 +7,7 @@ import {
   conv2d,
   maxPool2d,
   runKernel,
+  setMatmulWebGpuConfig,
   type Tensor,
   tensor,
   upsampleNearest,
@@ -17,6 +18,7 @@ import {
   conv2dGradInputKernel,
   conv2dKernel,
 } from '../src/kernels/conv2d.js';
+import { DEFAULT_LARGE, DEFAULT_SMALL } from '../src/kernels/matmul/config.js';
 import { maxPool2dGradKernel } from '../src/kernels/maxPool2d.js';
 import { setConvTileFloats } from '../src/backends/cpu/conv2dIm2col.js';
 import { kernelBackends, type NamedBackend } from './util/backends.js';
@@ -62,6 +64,9 @@ const convs: ConvConfig[] = [
   ['patch embed 16/16 on 3x48x48', [1, 3, 48, 48], [32, 3, 16, 16], true, { stride: 16 }],
   ['patch embed 16/16, cropped 2x3x50x49', [2, 3, 50, 49], [8, 3, 16, 16], false, { stride: 16 }],
   ['patch embed 32/32', [1, 3, 64, 64], [16, 3, 32, 32], true, { stride: 32 }],
+  // The im2col GEMM over several tiles of channels, pixels and K, with and without vec4 stores.
+  ['3x3 pad 1, 70 filters, 399 pixels', [2, 24, 19, 21], [70, 24, 3, 3], true, { padding: 1 }],
+  ['3x3 pad 1, 40 filters, 256 pixels', [3, 16, 16, 16], [40, 16, 3, 3], true, { padding: 1 }],
 ];
 
 const cases: KernelCase[] = convs.map(([name, x, w, bias, options]) => ({
@@ -148,6 +153,34 @@ cases.push(
     run: (x) => upsampleNearest(x!, 3),
   },
 );
+
+// A groups-1 convolution runs as the matmul's GEMM with an implicit im2col operand, so it takes
+// the matmul's tile: a software adapter's 32x32 one in the cases above; the GPU tiles here. Their
+// shaders compile slowly on a software adapter: there only with VL_MATMUL_ALL_CONFIGS=1
+// (tooling/device/gpu-all.sh runs them on the GPU).
+const convTiles: [string, Parameters<typeof setMatmulWebGpuConfig>[1]][] = [
+  ['large tile (128x128x8, 8x8 per thread)', { large: DEFAULT_LARGE, minLargeTiles: 1 }],
+  ['small tile (64x64x16, 4x4 per thread)', { large: DEFAULT_SMALL, minLargeTiles: 1 }],
+];
+const convTileCases = cases.filter((c) => / filters, \d+ pixels/.test(c.name));
+
+describe('conv2d on WebGPU with the GPU tiles', () => {
+  test.each(convTiles)('%s', async (_, config) => {
+    const gpu = others.find((o) => o.label === 'webgpu');
+    if (!gpu) return;
+    if (!process.env.VL_MATMUL_ALL_CONFIGS && /software/.test(gpu.backend.name)) {
+      console.warn(`skipped on ${gpu.backend.name}: set VL_MATMUL_ALL_CONFIGS=1 to run it`);
+      return;
+    }
+    expect(convTileCases.length).toBe(2);
+    setMatmulWebGpuConfig(gpu.backend, config);
+    try {
+      for (const c of convTileCases) await checkKernelCase(c, reference, [gpu], freshSeed());
+    } finally {
+      setMatmulWebGpuConfig(gpu.backend, undefined);
+    }
+  });
+});
 
 describe('conv / pool / upsample kernels', () => {
   test.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {

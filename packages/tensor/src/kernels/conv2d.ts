@@ -13,6 +13,7 @@ import { formatShape, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add } from './binary.js';
 import { matmul } from './matmul.js';
+import { convGemmWebGpu } from './matmul/convGemm.js';
 import { sum } from './reduce.js';
 import { reshape } from './reshape.js';
 import { slice } from './slice.js';
@@ -381,6 +382,14 @@ function convGpu(
     ctx.dispatch(pipeline, buffers, packConv(d, attrs, out.size), workgroups1d(Math.ceil(out.size / 256)));
     return;
   }
+  if (attrs.groups === 1) {
+    const [sh, sw] = attrs.stride;
+    const [ph, pw] = attrs.padding;
+    const [dh, dw] = attrs.dilation;
+    convGemmWebGpu(ctx, x, w, bias, out, d, { kh: d.kh, kw: d.kw, sh, sw, ph, pw, dh, dw });
+    return;
+  }
+  // Grouped convolutions: a simpler implicit GEMM with the (image, group) pairs as the grid's z.
   const pipeline = ctx.pipeline(`conv2d:gemm:${hasBias}`, () => gemmShader(hasBias));
   const mTiles = Math.ceil((d.oh * d.ow) / TM);
   const nTiles = Math.ceil(d.og / TN);

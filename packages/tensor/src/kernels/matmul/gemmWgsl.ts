@@ -10,7 +10,7 @@ import { wgslDequantElement } from '../quantize.js';
 import { WGSL_ACTIVATIONS } from './activation.js';
 import { type GemmTileConfig, gemmThreads } from './config.js';
 
-export const gemmParams = uniformLayout({
+const GEMM_FIELDS = {
   M: 'u32',
   N: 'u32',
   K: 'u32',
@@ -30,7 +30,52 @@ export const gemmParams = uniformLayout({
   batchShape: 'shape',
   aStrides: 'shape',
   bStrides: 'shape',
+} as const;
+
+export const gemmParams = uniformLayout(GEMM_FIELDS);
+
+/**
+ * The GEMM's uniforms plus the sizes an implicit-im2col b reads (see {@link Im2colGeometry}):
+ * the input's channels C, height H and width W, and the output width OW.
+ */
+export const convGemmParams = uniformLayout({
+  ...GEMM_FIELDS,
+  C: 'u32',
+  H: 'u32',
+  W: 'u32',
+  OW: 'u32',
 });
+
+/**
+ * A convolution as this GEMM (groups 1): a = the filters [O, C*kh*kw], b = the input's im2col
+ * matrix [C*kh*kw, OH*OW] per image, formed while loading b's slices (never stored), out = the
+ * NCHW output [O, OH*OW] per image, the bias added per row (output channel). The window's
+ * geometry is compiled in; the sizes are uniforms ({@link convGemmParams}).
+ */
+export interface Im2colGeometry {
+  readonly kh: number;
+  readonly kw: number;
+  readonly sh: number;
+  readonly sw: number;
+  readonly ph: number;
+  readonly pw: number;
+  readonly dh: number;
+  readonly dw: number;
+}
+
+/** WGSL reading the im2col matrix at (k, pixel m) of the image at element offset `off`. */
+function wgslIm2col(g: Im2colGeometry): string {
+  const taps = g.kh * g.kw;
+  return `fn im2colAt(off: u32, m: u32, k: u32) -> f32 {
+  let c = k / ${taps}u;
+  let r = k % ${taps}u;
+  let iy = i32((m / p.OW) * ${g.sh}u + (r / ${g.kw}u) * ${g.dh}u) - ${g.ph};
+  let ix = i32((m % p.OW) * ${g.sw}u + (r % ${g.kw}u) * ${g.dw}u) - ${g.pw};
+  if (iy < 0 || ix < 0 || iy >= i32(p.H) || ix >= i32(p.W)) { return 0.0; }
+  return b[off + (c * p.H + u32(iy)) * p.W + u32(ix)];
+}
+`;
+}
 
 /** Everything that changes the GEMM shader's source (all of it goes into the pipeline key). */
 export interface GemmVariant {
@@ -50,6 +95,8 @@ export interface GemmVariant {
    */
   readonly padA: boolean;
   readonly padB: boolean;
+  /** b is the implicit im2col matrix of a convolution's input (a f32 [K, N] read as scalars). */
+  readonly im2col?: Im2colGeometry;
 }
 
 /** vec4s per k-row of each slice in workgroup memory. */
@@ -77,6 +124,7 @@ export function gemmKey(v: GemmVariant): string {
     v.bDtype,
     `${+v.vecA}${+v.vecB}${+v.vecC}`,
     `pad${+v.padA}${+v.padB}`,
+    ...(v.im2col ? [`im2col${Object.values(v.im2col).join(',')}`] : []),
   ].join(':');
 }
 
@@ -220,6 +268,12 @@ function sliceA(v: GemmVariant, threads: number): SliceLoad {
 
 /** Loads of B's BK x BN slice (b is [K, N], or [N, K] when transposed). */
 function sliceB(v: GemmVariant, threads: number): SliceLoad {
+  if (v.im2col) {
+    // Consecutive threads take consecutive pixels of a k-row: neighbouring reads of x's rows.
+    const read = { vec: (e: string) => e, one: (e: string) => e };
+    const index = (n: string, k: string) => `im2colAt(bOff, ${n}, ${k})`;
+    return slice('b', v.tile.bn, v.tile.bk, threads, false, false, read, index, 'p.N', sliceStrides(v)[1]);
+  }
   const read = { vec: (e: string) => `readB4(${e})`, one: (e: string) => `readB1(${e})` };
   const index = v.transposeB
     ? (n: string, k: string) => `bOff + ${n} * p.K + ${k}`
@@ -279,11 +333,14 @@ function epilogue(v: GemmVariant): string[] {
   const chunks = tn / 4;
   const rowAt = (r: string) => `row0 + ty * 4u + (${r} / 4u) * ${(4 * bm) / tm}u + ${r} % 4u`;
   const colAt = (j: string) => `col0 + tx * 4u + ${j} * ${(4 * bn) / tn}u`;
+  // A convolution's bias is per output channel, a row here; a product's is per column.
+  const bias4 = v.im2col ? 'vec4<f32>(bias[row])' : 'bias[col / 4u]';
+  const bias1 = v.im2col ? 'bias[row]' : 'bias[col + c]';
   const store = (x: string, apply: (e: string) => string, indent: string) =>
     v.vecC
       ? [
           `${indent}if (row < p.M && col < p.N) {`,
-          `${indent}  var x = ${x}; if (p.hasBias != 0u) { x += bias[col / 4u]; }`,
+          `${indent}  var x = ${x}; if (p.hasBias != 0u) { x += ${bias4}; }`,
           `${indent}  out[(outRow + col) / 4u] = ${apply('x')};`,
           `${indent}}`,
         ]
@@ -292,7 +349,7 @@ function epilogue(v: GemmVariant): string[] {
           `${indent}  let x = ${x};`,
           `${indent}  for (var c = 0u; c < 4u; c++) {`,
           `${indent}    if (col + c < p.N) {`,
-          `${indent}      var y = x[c]; if (p.hasBias != 0u) { y += bias[col + c]; }`,
+          `${indent}      var y = x[c]; if (p.hasBias != 0u) { y += ${bias1}; }`,
           `${indent}      out[outRow + col + c] = ${apply('y')};`,
           `${indent}    }`,
           `${indent}  }`,
@@ -340,7 +397,7 @@ export function gemmWgsl(v: GemmVariant): string {
     `@group(0) @binding(${binding++}) var<storage, read> b: array<${wgslBType(v.bDtype, v.vecB)}>;`,
   ];
   decls.push(
-    `@group(0) @binding(${binding++}) var<storage, read> bias: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`,
+    `@group(0) @binding(${binding++}) var<storage, read> bias: array<${v.vecC && !v.im2col ? 'vec4<f32>' : 'f32'}>;`,
   );
   decls.push(
     `@group(0) @binding(${binding++}) var<storage, read_write> out: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`,
@@ -380,12 +437,12 @@ ${indent(B.load, 6)}
     }
     workgroupBarrier();
   }`;
-  return `${gemmParams.wgsl('Params')}
+  return `${(v.im2col ? convGemmParams : gemmParams).wgsl('Params')}
 ${WGSL_SHAPE_AT}
 ${decls.join('\n')}
 var<workgroup> As: array<vec4<f32>, ${sliceA4 * buffers}>;
 var<workgroup> Bs: array<vec4<f32>, ${sliceB4 * buffers}>;
-${wgslReadB(v.bDtype, v.vecB)}
+${v.im2col ? wgslIm2col(v.im2col) : wgslReadB(v.bDtype, v.vecB)}
 ${WGSL_ACTIVATIONS}
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
