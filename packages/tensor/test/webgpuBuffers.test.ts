@@ -6,6 +6,7 @@
 //   Dawn's validation errors at the next read.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { add, createBackend, mul, relu, tensor, tidy, type WebGpuBackend } from '../src/index.node.js';
+import { BufferPool } from '../src/backends/webgpu/bufferPool.js';
 import { maybeWebGpu } from './util/backends.js';
 
 let gpu: WebGpuBackend | undefined;
@@ -65,4 +66,25 @@ test('a kernel output over maxStorageBufferBindingSize fails naming the kernel a
   expect(gpu.stats().liveTensors).toBe(before); // nothing left behind
   a.dispose();
   b.dispose();
+});
+
+test('by default the pool keeps as many bytes as were in use at once; a given cap bounds it', async () => {
+  if (!gpu) return;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const MIB = 2 ** 20;
+  /** Bytes the pool keeps after 3 MiB in use at once are freed. */
+  const keptAfterPeak = (pool: BufferPool) => {
+    const held = [0, 1, 2].map(() => pool.acquire(MIB));
+    for (const b of held) pool.release(b);
+    pool.destroyReleased();
+    return pool.pooledBytes;
+  };
+  const adaptive = new BufferPool(gpu.device, usage, undefined, MIB); // floor 1 MiB
+  expect(keptAfterPeak(adaptive)).toBe(3 * MIB);
+  adaptive.trim(); // frees them, and the peak starts again from what is in use (nothing)
+  expect(adaptive.pooledBytes).toBe(0);
+  expect(adaptive.capBytes).toBe(MIB);
+  const capped = new BufferPool(gpu.device, usage, MIB);
+  expect(keptAfterPeak(capped)).toBe(MIB);
+  capped.trim();
 });

@@ -39,7 +39,11 @@ function gpuBufferOf(b: GpuTensor | GPUBuffer): GPUBuffer {
 
 /** Options for the WebGPU backend. */
 export interface WebGpuBackendOptions {
-  /** Bytes of free buffers kept for reuse before freed buffers are destroyed (default 2 GiB). */
+  /**
+   * Bytes of free buffers kept for reuse before freed buffers are destroyed. Default: as many as
+   * were in use at once (at least 2 GiB), so repeated work of the same sizes allocates nothing
+   * after its first run; `trim()` frees them. Give a number to cap what is kept.
+   */
   maxPooledBytes?: number;
 }
 

@@ -18,12 +18,27 @@ export class BufferPool {
   #pooledCount = 0;
   liveBytes = 0;
   liveCount = 0;
+  /** The most bytes in use at once since the pool was made or trimmed. */
+  #peakLiveBytes = 0;
 
+  /**
+   * `maxPooledBytes` given: free buffers are kept up to that many bytes. Not given: up to the peak
+   * of bytes in use at once, at least 2 GiB, so a loop over the same sizes never allocates again
+   * (as PyTorch's caching allocator): allocating and freeing GPU memory per call cost the full-size
+   * dVAE (0.5-1 GiB activations) 4.6x its kernel time on an H200.
+   */
   constructor(
     readonly device: GPUDevice,
     readonly usage: GPUBufferUsageFlags,
-    readonly maxPooledBytes = 2 ** 31,
+    readonly maxPooledBytes?: number,
+    /** The adaptive cap's floor. */
+    readonly minCapBytes = 2 ** 31,
   ) {}
+
+  /** Bytes of free buffers kept now: the fixed cap, or the adaptive one. */
+  get capBytes(): number {
+    return this.maxPooledBytes ?? Math.max(this.minCapBytes, this.#peakLiveBytes);
+  }
 
   acquire(byteLength: number): GPUBuffer {
     const size = sizeClass(byteLength);
@@ -31,6 +46,7 @@ export class BufferPool {
     const buffer = list?.pop();
     this.liveBytes += size;
     this.liveCount++;
+    if (this.liveBytes > this.#peakLiveBytes) this.#peakLiveBytes = this.liveBytes;
     if (buffer) {
       this.#pooledBytes -= size;
       this.#pooledCount--;
@@ -46,7 +62,7 @@ export class BufferPool {
     const size = this.#sizes.get(buffer) ?? buffer.size;
     this.liveBytes -= size;
     this.liveCount--;
-    if (this.#pooledBytes + size > this.maxPooledBytes) {
+    if (this.#pooledBytes + size > this.capBytes) {
       // Not destroyed here: commands still being encoded may use it, and submitting a command
       // buffer that uses a destroyed buffer is a validation error. Submitted work is safe.
       this.#doomed.push(buffer);
@@ -80,5 +96,6 @@ export class BufferPool {
     this.#free.clear();
     this.#pooledBytes = 0;
     this.#pooledCount = 0;
+    this.#peakLiveBytes = this.liveBytes;
   }
 }
