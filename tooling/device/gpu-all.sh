@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Every GPU check of the project in one command, for a lent GPU machine (bare: no Node, no npm
-# registry). `tooling/device/pack.sh` first packs what it needs into .gpu/ and .gl/ here; the device
-# call carries them:
+# registry). `tooling/device/pack.sh` first packs what it needs into .gpu/, .gpu2/ and .gl/ here;
+# a call may send 64 MiB, so the benchmarks go first and the tests (vitest needs .gpu2) second, on
+# the machine the first call left warm:
 #
-#   run(command: "bash tooling/device/gpu-all.sh", carry: [".gpu", ".gl"], timeout_s: 560)
+#   run(command: "PARTS=setup,dvae,matmul,clip bash tooling/device/gpu-all.sh", carry: [".gpu", ".gl"])
+#   run(command: "PARTS=setup,tests bash tooling/device/gpu-all.sh", carry: [".gpu2"])
 #
-# PARTS=setup,matmul,clip,dvae,dispatch,tests,robust,gemv,vlm,clipops selects steps (default: all, in that
+# PARTS=setup,matmul,clip,dvae,dvaeops,dispatch,tests,robust,gemv,vlm,clipops selects steps (default: all, in that
 # order: the issues' GPU lines first). BUDGET (default 520 s) bounds the whole run, and each step
 # has its own time limit, so one that hangs costs only its own. Logs and bench JSON go to bench/results/ of each package and, packed, to $OUT (the device tool
 # returns at most 8 files): $OUT/summary.log and $OUT/results.tar.gz.
@@ -21,7 +23,7 @@ log="$out/summary.log"
 logs=/tmp/vl-gpu-logs # whole step logs, kept out of $OUT (packed into results.tar.gz instead)
 rm -rf "$logs" && mkdir -p "$logs"
 : >"$log"
-parts=",${PARTS:-setup,matmul,clip,dvae,dispatch,tests,robust,gemv,vlm,clipops},"
+parts=",${PARTS:-setup,matmul,clip,dvae,dvaeops,dispatch,tests,robust,gemv,vlm,clipops},"
 dry=${DRY:-}
 start=$(date +%s)
 status=0
@@ -69,10 +71,19 @@ if want setup; then
     fi
   }
   if [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 20 ]; then
-    mkdir -p /tmp/nodebin && unxz_to .gpu/node.xz >/tmp/nodebin/node && chmod +x /tmp/nodebin/node
+    # Unpacked aside and moved, so a call without .gpu/node.xz keeps the node an earlier call left.
+    mkdir -p /tmp/nodebin
+    if [ -f .gpu/node.xz ]; then
+      unxz_to .gpu/node.xz >/tmp/nodebin/node.part && chmod +x /tmp/nodebin/node.part &&
+        mv /tmp/nodebin/node.part /tmp/nodebin/node
+    fi
     export PATH=/tmp/nodebin:$PATH
   fi
   if [ ! -d node_modules/.pnpm ] && [ -f .gpu/nm.tar.xz ]; then unxz_to .gpu/nm.tar.xz | tar -xf -; fi
+  # The second part (rolldown, for vitest), which a later call carries (see pack.sh).
+  if [ -f .gpu2/nm2.tar.xz ] && ! ls -d node_modules/.pnpm/@rolldown+binding* >/dev/null 2>&1; then
+    unxz_to .gpu2/nm2.tar.xz | tar -xf -
+  fi
   # The Vulkan loader and the GL dispatch libraries NVIDIA's ICD (libGLX_nvidia) links against.
   for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
   ldconfig 2>/dev/null || true
@@ -115,10 +126,17 @@ if want clipops; then
 fi
 if want dvae; then
   # Ours, PyTorch and tfjs-backend-webgpu at batch 16 (a dry run: a narrow network at batch 1).
-  size=(--webgpu-batch 16)
-  [ -n "$dry" ] && size=(--webgpu-batch 1 --n-hid 8 --skip-torch)
+  size=(--webgpu-batch 16 --out bench/results/dvae-webgpu.json)
+  # A dry run writes beside the summary, never over the GPU results in the repo.
+  [ -n "$dry" ] && size=(--webgpu-batch 1 --n-hid 8 --skip-torch --out "$out/dvae-webgpu.json")
   step dvae packages/dvae 150 "${tsx[@]}" bench/dvae-bench.ts --skip-cpu --skip-tfjs --tfjs-webgpu "${size[@]}" \
-    --batch 1 --runs 3 --out bench/results/dvae-webgpu.json
+    --batch 1 --runs 3
+fi
+if want dvaeops; then
+  # Not a comparison: where the WebGPU time of the dvae step goes, kernel by kernel.
+  ops=(--batch 8 --reps 5)
+  [ -n "$dry" ] && ops=(--batch 1 --reps 1 --n-hid 8)
+  step dvae-ops packages/dvae 150 "${tsx[@]}" bench/dvae-webgpu-ops.ts "${ops[@]}"
 fi
 if want dispatch; then
   step dispatch packages/tensor 60 "${tsx[@]}" bench/dispatch-webgpu.ts
