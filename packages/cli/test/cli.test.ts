@@ -420,5 +420,14 @@ describe('with real checkpoints', () => {
     );
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/--ground-steps prepares the tower of a fresh VLM/);
+    const words = await vl('train', 'dvae', '--out', 'x', '--text-steps', '10', '--backend', 'cpu');
+    expect(words.code).toBe(2);
+    expect(words.err).toMatch(/train dvae: --text-steps is for vl train vlm only/);
+    const wordSteps = await vl('train', 'vlm', '--out', 'x', '--text-steps=-3', '--backend', 'cpu');
+    expect(wordSteps.code).toBe(2);
+    expect(wordSteps.err).toMatch(/--text-steps must be a non-negative integer; got "-3"/);
+    const wordLr = await vl('train', 'vlm', '--out', 'x', '--text-lr', 'fast', '--backend', 'cpu');
+    expect(wordLr.code).toBe(2);
+    expect(wordLr.err).toMatch(/--text-lr must be a positive number; got "fast"/);
   });
 });

@@ -80,6 +80,46 @@ test('trainVlm writes an HF LLaVA folder that loadVlm reads and trainVlm continu
   await expect(
     trainVlm({ clip: clipDir, out, steps: 1, batchSize: 1, lr: 1e-3, ...common, imageSize: 64 }),
   ).rejects.toThrow(/takes 32px images but --size is 64/);
+  // Words first: steps on captions and questions without an image, then the image steps; the
+  // projector (which only images reach) comes out of the word stage as it went in.
+  const worded: number[] = [];
+  const PROJECTOR = 'multi_modal_projector.linear_1.weight';
+  const EMBED = 'language_model.model.embed_tokens.weight';
+  const start = await loadVlm(out, { backend });
+  const projectorBefore = await start.params.get(PROJECTOR)!.read();
+  const embedBefore = await start.params.get(EMBED)!.read();
+  start.dispose();
+  const words = await trainVlm({
+    clip: 'unused',
+    init: out,
+    out: join(dir, 'vlm-words'),
+    steps: 1,
+    textSteps: 2,
+    batchSize: 2,
+    lr: 1e-3,
+    ...common,
+    onStep: (step, loss) => worded.push(step, loss),
+  });
+  expect(worded.filter((_, i) => i % 2 === 0)).toEqual([1, 2, 3]);
+  expect(log).toMatch(/training vlm on words: done/);
+  words.dispose();
+  const wordsOnly = await trainVlm({
+    clip: 'unused',
+    init: out,
+    out: join(dir, 'vlm-words-only'),
+    steps: 1,
+    textSteps: 2,
+    textLr: 1e-2,
+    batchSize: 2,
+    lr: 1e-30,
+    ...common,
+  });
+  // lr 1e-30 for the image step: what changed could only be the word stage's doing.
+  const projectorAfter = await wordsOnly.params.get(PROJECTOR)!.read();
+  const embedAfter = await wordsOnly.params.get(EMBED)!.read();
+  expect(embedAfter.some((v, i) => Math.abs(v - embedBefore[i]!) > 1e-4)).toBe(true);
+  for (let i = 0; i < projectorBefore.length; i++) expect(projectorAfter[i]).toBe(projectorBefore[i]);
+  wordsOnly.dispose();
   // Image tokens from two of the tower's hidden states: the folder keeps the list, loadVlm reads it.
   const joined = join(dir, 'vlm-layers');
   const tiny = { hidden: 32, layers: 1, heads: 4, kvHeads: 2 };

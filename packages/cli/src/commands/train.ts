@@ -31,7 +31,11 @@ async function runKind(
   ctx: CommandContext,
   kind: Kind,
   s: TrainSettings,
-  vlm: { featureLayer: number[] | undefined; groundSteps: number },
+  vlm: {
+    featureLayer: number[] | undefined;
+    groundSteps: number;
+    text: { textSteps: number; textLr?: number };
+  },
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
   const initOption = ctx.string('init');
@@ -65,7 +69,7 @@ async function runKind(
   if (!shapes) throw new CliError('train vlm: only --data shapes has questions and answers to learn from');
   const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd).source;
   const freezeVisionTower = ctx.options['tune-tower'] !== true;
-  const { featureLayer, groundSteps } = vlm;
+  const { featureLayer, groundSteps, text } = vlm;
   const sizes = featureLayer ? { sizes: { featureLayer } } : {};
   const grounding = groundSteps > 0 ? { grounding: { steps: groundSteps } } : {};
   const model = await trainVlm({
@@ -76,6 +80,7 @@ async function runKind(
     ...init,
     ...sizes,
     ...grounding,
+    ...text,
   });
   try {
     const q = await evaluateVlmOnShapes(model, { size: s.imageSize });
@@ -103,12 +108,12 @@ function featureLayersOption(value: string | undefined): number[] | undefined {
   return layers;
 }
 
-/** `--ground-steps N` of `vl train vlm` (0 when not given). */
-function groundStepsOption(value: string | undefined): number {
+/** `--ground-steps N` or `--text-steps N` of `vl train vlm` (0 when not given). */
+function stageStepsOption(name: string, value: string | undefined): number {
   if (value === undefined) return 0;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0)
-    throw new CliError(`--ground-steps must be a non-negative integer; got "${value}"`, 2);
+    throw new CliError(`--${name} must be a non-negative integer; got "${value}"`, 2);
   return n;
 }
 
@@ -135,9 +140,16 @@ export async function train(ctx: CommandContext): Promise<void> {
         : `train ${k}: --feature-layers is for vl train vlm only`,
       2,
     );
-  if (ctx.string('ground-steps') !== undefined && k !== 'vlm')
-    throw new CliError(`train ${k}: --ground-steps is for vl train vlm only`, 2);
-  const groundSteps = groundStepsOption(ctx.string('ground-steps'));
+  for (const name of ['ground-steps', 'text-steps', 'text-lr'])
+    if (ctx.string(name) !== undefined && k !== 'vlm')
+      throw new CliError(`train ${k}: --${name} is for vl train vlm only`, 2);
+  const groundSteps = stageStepsOption('ground-steps', ctx.string('ground-steps'));
+  const textSteps = stageStepsOption('text-steps', ctx.string('text-steps'));
+  const textLr = ctx.string('text-lr');
+  const text = {
+    textSteps,
+    ...(textLr !== undefined ? { textLr: positiveNumber('text-lr', textLr, 0) } : {}),
+  };
   if (groundSteps > 0 && ctx.string('init'))
     throw new CliError(
       'train vlm: --ground-steps prepares the tower of a fresh VLM; with --init its decoder already reads the tower as it is',
@@ -167,7 +179,11 @@ export async function train(ctx: CommandContext): Promise<void> {
     backend: await ctx.backend({ training: true }),
   };
   const start = performance.now();
-  const { quality, summary } = await runKind(ctx, k, settings, { featureLayer: featureLayers, groundSteps });
+  const { quality, summary } = await runKind(ctx, k, settings, {
+    featureLayer: featureLayers,
+    groundSteps,
+    text,
+  });
   const seconds = Math.round((performance.now() - start) / 1000);
   const { data: _, backend, out: folder, ...options } = settings;
   const record = {
@@ -177,7 +193,7 @@ export async function train(ctx: CommandContext): Promise<void> {
     ...(ctx.string('init') ? { init: ctx.string('init') } : {}),
     ...(k === 'vlm' ? { tuneTower: ctx.options['tune-tower'] === true } : {}),
     ...(featureLayers !== undefined ? { featureLayers } : {}),
-    ...(k === 'vlm' ? { groundSteps } : {}),
+    ...(k === 'vlm' ? { groundSteps, ...text } : {}),
     backend: backend.name,
     seconds,
     ...(quality ? { heldOut: quality } : {}),
