@@ -60,6 +60,8 @@ typedef struct {
   int next_task;     // the task counter, zeroed by the host, taken atomically by the threads
   int kind;          // KIND_GEMM, or a quantized-weight job (see the quantized section)
   int packed_b;      // 1: the table's B is already packed whole by pack_b_full (GEMM, batch 1)
+  const int *b_rows; // 0, or K offsets (floats): row k of B starts at B + b_rows[k] (not transposed;
+                     // a convolution's taps over its padded input, without an im2col matrix)
   float *workspace[MAX_THREADS]; // per thread: WORKSPACE_FLOATS floats, 16-byte aligned
 } Desc;
 
@@ -141,21 +143,22 @@ __attribute__((noinline)) static void pack_a(const float *src, int ld, int trans
 }
 
 // Packs B[k0 : k0+kc, n0 : n0+nc] into strips of NR columns: dst[strip][k][j], zero-padding the last
-// strip. B[k, n] is src[k * ld + n], or src[n * ld + k] when transposed.
-__attribute__((noinline)) static void pack_b(const float *src, int ld, int trans, int k0, int kc, int n0, int nc, float *dst) {
+// strip. B[k, n] is src[k * ld + n], or src[rows[k] + n] with a row table, or src[n * ld + k] when
+// transposed.
+__attribute__((noinline)) static void pack_b(const float *src, int ld, int trans, const int *rows, int k0, int kc,
+                                             int n0, int nc, float *dst) {
   for (int j0 = 0; j0 < nc; j0 += NR) {
     int cols = min_int(NR, nc - j0);
     float *d = dst + j0 * kc;
     if (!trans) {
-      const float *s = src + k0 * ld + n0 + j0;
-      if (cols == NR) {
-        for (int k = 0; k < kc; k++) {
-          wasm_v128_store(d + k * NR, wasm_v128_load(s + k * ld));
-          wasm_v128_store(d + k * NR + 4, wasm_v128_load(s + k * ld + 4));
+      for (int k = 0; k < kc; k++) {
+        const float *s = src + (rows ? rows[k0 + k] : (k0 + k) * ld) + n0 + j0;
+        if (cols == NR) {
+          wasm_v128_store(d + k * NR, wasm_v128_load(s));
+          wasm_v128_store(d + k * NR + 4, wasm_v128_load(s + 4));
+        } else {
+          for (int j = 0; j < NR; j++) d[k * NR + j] = j < cols ? s[j] : 0.0f;
         }
-      } else {
-        for (int k = 0; k < kc; k++)
-          for (int j = 0; j < NR; j++) d[k * NR + j] = j < cols ? s[k * ld + j] : 0.0f;
       }
     } else {
       // Rows of the source are columns of B: transpose 4x4 blocks from 8 source rows at a time.
@@ -349,10 +352,10 @@ static void epilogue_4x8(float *c, int ldc, const float *bias, int act) {
 
 // Packs B[:, n0:n1] for all of K: for each K block of kc_step rows, the strips of that block are
 // contiguous, so the strip for (pc, jr) starts at pb + pc * round_up(n1 - n0, NR) + jr * kc.
-static void pack_b_panel(const float *B, int ldb, int trans_b, int K, int n0, int n1, float *pb) {
+static void pack_b_panel(const float *B, int ldb, int trans_b, const int *rows, int K, int n0, int n1, float *pb) {
   const int kc_step = block_size(K, KC, 4), ncp = (n1 - n0 + NR - 1) / NR * NR;
   for (int pc = 0; pc < K; pc += kc_step)
-    pack_b(B, ldb, trans_b, pc, min_int(kc_step, K - pc), n0, n1 - n0, pb + pc * ncp);
+    pack_b(B, ldb, trans_b, rows, pc, min_int(kc_step, K - pc), n0, n1 - n0, pb + pc * ncp);
 }
 
 // `pb` holds packed strips laid out as pack_b_panel writes them, `pb_ncp` columns wide per K block,
@@ -581,7 +584,7 @@ __attribute__((export_name("desc_bytes"))) int desc_bytes(void) { return (int)si
  */
 __attribute__((export_name("pack_b_full"))) void pack_b_full(const float *src, int ld, int trans, int K, int N,
                                                               float *dst) {
-  pack_b_panel(src, ld, trans, K, 0, N, dst);
+  pack_b_panel(src, ld, trans, 0, K, 0, N, dst);
 }
 
 /** Takes and runs tasks of the job described at `d` until none are left; `tid` picks the workspace. */
@@ -596,7 +599,7 @@ __attribute__((export_name("run"))) void run(Desc *d, int tid) {
   const int tasks = d->batch * row_tasks * col_tasks;
   // A thin A (a few rows) reads each B element about once: packing B would only add a pass over it.
   const int packed_b = d->packed_b;
-  const int direct_b = !packed_b && !d->trans_b && d->m <= MR;
+  const int direct_b = !packed_b && !d->trans_b && !d->b_rows && d->m <= MR;
   const int full_ncp = (d->n + NR - 1) / NR * NR;
   float *panel = ws + PACK_A_FLOATS;
   int packed_item = -1, packed_n0 = -1;
@@ -613,7 +616,7 @@ __attribute__((export_name("run"))) void run(Desc *d, int tid) {
       continue;
     }
     if (!direct_b && (item != packed_item || n0 != packed_n0)) {
-      pack_b_panel((const float *)d->table[3 * item + 1], d->ldb, d->trans_b, d->k, n0, n1, panel);
+      pack_b_panel((const float *)d->table[3 * item + 1], d->ldb, d->trans_b, d->b_rows, d->k, n0, n1, panel);
       packed_item = item;
       packed_n0 = n0;
     }

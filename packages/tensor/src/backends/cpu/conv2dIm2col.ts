@@ -16,6 +16,11 @@
 // So building the columns is kh*kw*Cg block copies instead of a per-element loop with bounds
 // checks, for (Wp - Wo) / Wo more arithmetic (3% at 64 wide). Strided convs use the general loop.
 //
+// Better still, the forward pass in the flat layout builds no columns at all (convRows): the padded
+// planes go into the WebAssembly memory once, and matmul.c packs B's panels straight from them
+// through a table of each tap's row offset. One job per image instead of one per tile, and no
+// column matrix written, copied and packed: the dVAE's 3x3 convs ran 1.6-1.7x faster than tiled.
+//
 // The matmul keeps a resident copy of a host array it has seen twice as `b` (wasmMatmul.ts); the
 // scratch blocks passed as `b` are rewritten in place, so they are reported through noteMutated,
 // which keeps them from ever becoming resident.
@@ -25,6 +30,7 @@ import { noteMutated } from '../../hostMutation.js';
 import type { HostTensor } from '../../kernel.js';
 import type { Conv2dAttrs } from '../../kernels/conv2d.js';
 import type { CpuAccelerated } from './CpuBackend.js';
+import type { RowsMatmul } from './wasm/wasmMatmul.js';
 
 const PLAIN = { transposeA: false, transposeB: false, activation: 'none' };
 const TRANSPOSE_A = { transposeA: true, transposeB: false, activation: 'none' };
@@ -290,8 +296,40 @@ function scratch(floats: number): Float32Array {
 
 const f32 = (data: Float32Array, shape: number[]): HostTensor => ({ data, shape, dtype: 'f32' });
 
+/**
+ * The flat layout's convolution without a column matrix: the group's padded planes go straight
+ * into the WebAssembly memory and the matmul reads tap (c, i, j)'s row of B at its offset in them
+ * (see the file comment), all output rows in one job. Resolves to [Og, Ho * Wp] (the garbage
+ * columns included), or undefined when the job does not fit.
+ */
+function convRows(
+  rowsMatmul: RowsMatmul,
+  a: Float32Array,
+  Og: number,
+  xd: Float32Array,
+  xBase: number,
+  s: Geometry,
+  t: Tiling,
+): Float32Array | undefined {
+  const K = s.Cg * s.kh * s.kw;
+  const plane = t.Hp * t.Wp;
+  const rows = new Int32Array(K);
+  for (let c = 0, k = 0; c < s.Cg; c++)
+    for (let i = 0; i < s.kh; i++)
+      for (let j = 0; j < s.kw; j++, k++) rows[k] = c * plane + i * s.dy * t.Wp + j * s.dx;
+  const floats = s.Cg * plane + t.tail;
+  const source = {
+    floats,
+    fill(memory: Float32Array, at: number) {
+      memory.fill(0, at, at + floats);
+      padInto(memory.subarray(at, at + floats), xd, xBase, s, t);
+    },
+  };
+  return rowsMatmul(a, Og, K, source, rows, s.Ho * t.Wp);
+}
+
 /** Wraps an accelerated matmul into an accelerated conv2d (undefined: use the reference). */
-export function im2colConv2d(matmul: CpuAccelerated): CpuAccelerated {
+export function im2colConv2d(matmul: CpuAccelerated & { rows?: RowsMatmul }): CpuAccelerated {
   return (inputs, attrs, outputs) => {
     const [x, w, bias] = inputs as [HostTensor, HostTensor, HostTensor | undefined];
     const out = outputs[0] as TensorInfo;
@@ -335,6 +373,21 @@ export function im2colConv2d(matmul: CpuAccelerated): CpuAccelerated {
       for (let g = 0; g < groups; g++) {
         const a = f32(wd.subarray(g * Og * K, (g + 1) * Og * K), [Og, K]);
         const xBase = (n * s.C + g * s.Cg) * s.H * s.W;
+        const whole =
+          t.flat && matmul.rows && convRows(matmul.rows, a.data as Float32Array, Og, xd, xBase, s, t);
+        if (whole) {
+          // [Og, Ho, Wp] -> the output planes [Og, Ho, Wo], dropping the garbage columns, plus the bias.
+          for (let o = 0; o < Og; o++) {
+            const v = bd ? bd[g * Og + o]! : 0;
+            const plane = (n * O + g * Og + o) * P;
+            for (let yy = 0; yy < s.Ho; yy++) {
+              const dst = plane + yy * s.Wo;
+              const from = (o * s.Ho + yy) * t.Wp;
+              for (let x = 0; x < s.Wo; x++) result[dst + x] = whole[from + x]! + v;
+            }
+          }
+          continue;
+        }
         if (padded) padInto(padded, xd, xBase, s, t);
         for (let y0 = 0; y0 < s.Ho; y0 += t.rows) {
           const y1 = Math.min(s.Ho, y0 + t.rows);

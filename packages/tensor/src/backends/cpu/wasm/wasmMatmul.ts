@@ -36,7 +36,8 @@ const DESC = {
   nextTask: 14,
   kind: 15,
   packedB: 16,
-  workspace: 17, // one per thread
+  bRows: 17,
+  workspace: 18, // one per thread
 } as const;
 /** MAX_THREADS in matmul.c. */
 export const MAX_THREADS = 16;
@@ -99,6 +100,21 @@ export interface WasmMatmulContext {
   readonly threads: number;
 }
 
+/**
+ * `a` [M, K] x B [K, N] where B's row k is the `n` floats at `rows[k]` of a source that `fill` writes
+ * into the WebAssembly memory (`source.floats` of them, at float index `at` of `memory`): a
+ * convolution's taps read its padded input in place of an im2col matrix. Resolves to C [M, N], or
+ * undefined when the job does not fit (the caller falls back).
+ */
+export type RowsMatmul = (
+  a: Float32Array,
+  m: number,
+  k: number,
+  source: { floats: number; fill(memory: Float32Array, at: number): void },
+  rows: Int32Array,
+  n: number,
+) => Float32Array | undefined;
+
 const isF32 = (t: HostTensor | undefined): t is HostTensor & { data: Float32Array } =>
   t !== undefined && t.dtype === 'f32' && t.data instanceof Float32Array;
 
@@ -107,6 +123,8 @@ const isF32 = (t: HostTensor | undefined): t is HostTensor & { data: Float32Arra
  * returns undefined for anything else (f16 weights, odd shapes) so the reference runs instead.
  */
 export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
+  /** See {@link RowsMatmul}. */
+  rows: RowsMatmul;
   /** Drops the resident copy of a host array (its tensor was released). */
   release(data: unknown): void;
   /** Stops watching in-place writes. */
@@ -256,6 +274,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.nextTask] = 0;
     i32[d + DESC.kind] = KIND.gemm;
     i32[d + DESC.packedB] = weight?.packed ? 1 : 0;
+    i32[d + DESC.bRows] = 0;
     for (let tid = 0; tid < grid.parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
 
     const result = new Float32Array(cSize);
@@ -324,6 +343,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.nextTask] = 0;
     i32[d + DESC.kind] = gemv ? (q4 ? KIND.q4Gemv : KIND.q8Gemv) : q4 ? KIND.q4Dequant : KIND.q8Dequant;
     i32[d + DESC.packedB] = 0;
+    i32[d + DESC.bRows] = 0;
     for (let tid = 0; tid < parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
     runJob(parts);
     if (gemv) return [arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n)];
@@ -332,9 +352,55 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     return f32Matmul([a, { data: w, shape: b.shape, dtype: 'f32' }, ...inputs.slice(2)], attrs, outputs);
   };
 
+  // a [M, K] times B whose row k is `n` floats at source offset rows[k]: the source is written
+  // straight into the memory by `fill`, and matmul.c packs B's panels from it through the table.
+  const rowsMatmul: RowsMatmul = (a, m, k, source, rows, n) => {
+    const plan: MatmulPlan = {
+      m,
+      n,
+      k,
+      lda: k,
+      ldb: n,
+      transA: false,
+      transB: false,
+      aOffsets: [0],
+      bOffsets: [0],
+      outShape: [m, n],
+    };
+    const grid = taskGrid(plan, workers ? threads : 1, packBFloats, false);
+    if (!grid || rows.length !== k || a.length !== m * k) return undefined;
+    const regions = arena.layout([a.length * 4, source.floats * 4, k * 4, m * n * 4, 3 * 4]);
+    if (!regions) return undefined;
+    const [aPtr, bPtr, rowsPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
+    arena.f32.set(a, aPtr >> 2);
+    source.fill(arena.f32, bPtr >> 2);
+    const i32 = arena.i32;
+    i32.set(rows, rowsPtr >> 2);
+    i32[tablePtr >> 2] = aPtr;
+    i32[(tablePtr >> 2) + 1] = bPtr;
+    i32[(tablePtr >> 2) + 2] = cPtr;
+    const d = arena.descPtr >> 2;
+    i32.fill(0, d, d + DESC.workspace);
+    i32[d + DESC.m] = m;
+    i32[d + DESC.n] = n;
+    i32[d + DESC.k] = k;
+    i32[d + DESC.lda] = k;
+    i32[d + DESC.ldb] = n;
+    i32[d + DESC.ldc] = n;
+    i32[d + DESC.batch] = 1;
+    i32[d + DESC.table] = tablePtr;
+    i32[d + DESC.taskRows] = grid.taskRows;
+    i32[d + DESC.taskCols] = grid.taskCols;
+    i32[d + DESC.kind] = KIND.gemm;
+    i32[d + DESC.bRows] = rowsPtr;
+    for (let tid = 0; tid < grid.parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
+    runJob(grid.parts);
+    return arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n);
+  };
+
   const matmul: CpuAccelerated = (inputs, attrs, outputs) =>
     inputs[1]?.dtype === 'q8' || inputs[1]?.dtype === 'q4'
       ? quantizedMatmul(inputs, attrs, outputs)
       : f32Matmul(inputs, attrs, outputs);
-  return Object.assign(matmul, { release, dispose: unwatch });
+  return Object.assign(matmul, { rows: rowsMatmul, release, dispose: unwatch });
 }
