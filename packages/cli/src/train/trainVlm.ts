@@ -460,6 +460,9 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
         });
         return packVlmExamples(examples, config, { padTokenId: pad });
       },
+    }).catch((e: unknown) => {
+      for (const [, t] of projector) t.dispose(); // runStage freed the rest
+      throw e;
     });
     current = new Map([...worded, ...projector]);
   }
