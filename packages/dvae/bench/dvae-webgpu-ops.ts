@@ -6,7 +6,14 @@
 import { parseArgs } from 'node:util';
 import { createBackend, randomUniform, tensor } from '@vl/tensor';
 import { printKernelProfile } from '../../tensor/bench/kernelProfile.js';
-import { createDvaeModel, defaultDecoderConfig, defaultEncoderConfig, initDvaeParams } from '../src/index.js';
+import {
+  type DvaeConfig,
+  createDvaeModel,
+  defaultDecoderConfig,
+  defaultEncoderConfig,
+  initDvaeParams,
+  LOGIT_LAPLACE_EPS,
+} from '../src/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -19,9 +26,10 @@ const { values: args } = parseArgs({
 const n = Number(args.batch);
 const reps = Number(args.reps);
 const nHid = Number(args['n-hid']);
-const config = {
+const config: DvaeConfig = {
   encoder: { ...defaultEncoderConfig, n_hid: nHid },
   decoder: { ...defaultDecoderConfig, n_hid: nHid },
+  logit_laplace_eps: LOGIT_LAPLACE_EPS,
 };
 try {
   const { exposeSoftwareVulkan } = (await import('@vl/vitest-config/webgpu-env' as string)) as {
