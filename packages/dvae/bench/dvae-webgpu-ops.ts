@@ -3,6 +3,7 @@
 //
 //   node --conditions=source --import tsx bench/dvae-webgpu-ops.ts [--batch 8] [--reps 5] [--n-hid 256]
 //     [--pool-gib 2]   the backend's buffer pool cap (maxPooledBytes), in GiB
+//     [--cpu]          the CPU backend instead (where its time goes there)
 import { parseArgs } from 'node:util';
 import { createBackend, randomUniform, tensor } from '@vl/tensor';
 import { printKernelProfile } from '../../tensor/bench/kernelProfile.js';
@@ -21,6 +22,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '5' },
     'n-hid': { type: 'string', default: String(defaultEncoderConfig.n_hid) },
     'pool-gib': { type: 'string' },
+    cpu: { type: 'boolean', default: false },
   },
 });
 const n = Number(args.batch);
@@ -39,13 +41,15 @@ try {
 } catch {
   // Not installed: the system's Vulkan drivers.
 }
-const backend = await createBackend('webgpu', {
-  webgpu: {
-    powerPreference: 'high-performance',
-    dawnOptions: ['enable-dawn-features=disable_robustness'],
-    ...(args['pool-gib'] ? { maxPooledBytes: Number(args['pool-gib']) * 2 ** 30 } : {}),
-  },
-});
+const backend = args.cpu
+  ? await createBackend('cpu')
+  : await createBackend('webgpu', {
+      webgpu: {
+        powerPreference: 'high-performance',
+        dawnOptions: ['enable-dawn-features=disable_robustness'],
+        ...(args['pool-gib'] ? { maxPooledBytes: Number(args['pool-gib']) * 2 ** 30 } : {}),
+      },
+    });
 const params = initDvaeParams(config, { backend, seed: 1 });
 const model = createDvaeModel(config, params.encoder, params.decoder, backend, () => {
   for (const t of [...params.encoder.values(), ...params.decoder.values()]) t.dispose();

@@ -452,10 +452,12 @@ function fastUnary(op: UnaryOp, out: TypedArray, x: TypedArray, a: number, b: nu
   const n = out.length;
   switch (op) {
     case 'relu':
-      for (let i = 0; i < n; i++) {
-        const v = x[i]!;
-        out[i] = v > 0 ? v : Number.isNaN(v) ? v : 0;
-      }
+      if (x instanceof Float32Array && out instanceof Float32Array) reluBits(out, x);
+      else
+        for (let i = 0; i < n; i++) {
+          const v = x[i]!;
+          out[i] = v > 0 ? v : Number.isNaN(v) ? v : 0;
+        }
       return true;
     case 'scale':
       for (let i = 0; i < n; i++) out[i] = x[i]! * a + b;
@@ -474,6 +476,21 @@ function fastUnary(op: UnaryOp, out: TypedArray, x: TypedArray, a: number, b: nu
       return true;
     default:
       return false;
+  }
+}
+
+/**
+ * relu on the float bits, without a branch: a negative value's sign bit, smeared by `>> 31`, masks
+ * it to +0, except a NaN (kept, as the reference keeps it). Any compare-and-select form compiles to
+ * a branch that mispredicts on half of an activation's values: 2-3x slower on the dVAE's.
+ */
+function reluBits(out: Float32Array, x: Float32Array): void {
+  const xi = new Int32Array(x.buffer, x.byteOffset, x.length);
+  const oi = new Int32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < xi.length; i++) {
+    const b = xi[i]!;
+    const nan = -(((b & 0x7fffffff) > 0x7f800000) as unknown as number); // -1 for a NaN, else 0
+    oi[i] = b & (~(b >> 31) | nan);
   }
 }
 
