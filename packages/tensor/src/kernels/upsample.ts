@@ -28,7 +28,7 @@ export const upsampleNearestKernel: Kernel<UpsampleAttrs> = {
     return [{ shape: [n, c, h * sh, w * sw], dtype: x!.dtype }];
   },
   cpu([x], { scale: [sh, sw] }, [out]) {
-    const [, , h, w] = x!.shape as [number, number, number, number];
+    const w = x!.shape[3]!;
     const result: TypedArray = allocArray(out!.dtype, sizeOf(out!.shape));
     const OW = w * sw;
     const xd = x!.data;
