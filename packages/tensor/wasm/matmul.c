@@ -150,15 +150,26 @@ __attribute__((noinline)) static void pack_b(const float *src, int ld, int trans
   for (int j0 = 0; j0 < nc; j0 += NR) {
     int cols = min_int(NR, nc - j0);
     float *d = dst + j0 * kc;
-    if (!trans) {
+    if (!trans && rows) {
       for (int k = 0; k < kc; k++) {
-        const float *s = src + (rows ? rows[k0 + k] : (k0 + k) * ld) + n0 + j0;
+        const float *s = src + rows[k0 + k] + n0 + j0;
         if (cols == NR) {
           wasm_v128_store(d + k * NR, wasm_v128_load(s));
           wasm_v128_store(d + k * NR + 4, wasm_v128_load(s + 4));
         } else {
           for (int j = 0; j < NR; j++) d[k * NR + j] = j < cols ? s[j] : 0.0f;
         }
+      }
+    } else if (!trans) {
+      const float *s = src + k0 * ld + n0 + j0;
+      if (cols == NR) {
+        for (int k = 0; k < kc; k++) {
+          wasm_v128_store(d + k * NR, wasm_v128_load(s + k * ld));
+          wasm_v128_store(d + k * NR + 4, wasm_v128_load(s + k * ld + 4));
+        }
+      } else {
+        for (int k = 0; k < kc; k++)
+          for (int j = 0; j < NR; j++) d[k * NR + j] = j < cols ? s[k * ld + j] : 0.0f;
       }
     } else {
       // Rows of the source are columns of B: transpose 4x4 blocks from 8 source rows at a time.
