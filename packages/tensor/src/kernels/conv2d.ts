@@ -1,9 +1,10 @@
 // conv2d: NCHW 2-D convolution with stride, padding, dilation and groups (f32), plus the two
-// kernels of its gradient (input and filter). On WebGPU the forward pass is an implicit GEMM:
-// rows are output pixels of one image, columns are output channels of one group, and the
-// reduction runs over (input channel, ky, kx), with the im2col matrix formed on the fly in
-// workgroup memory. The patch-embedding case (kernel == stride) and 1x1 convolutions become a
-// reshape + matmul at the op level, which reaches the tuned matmul on every backend.
+// kernels of its gradient (input and filter). On WebGPU the forward pass is an implicit GEMM with
+// the im2col matrix formed on the fly in workgroup memory: groups 1 on the tuned matmul GEMM
+// (matmul/convGemm.ts: filters x im2col per image), grouped convs on a simpler one here (rows are
+// output pixels of one image, columns output channels of one group), depthwise ones direct. The
+// patch-embedding case (kernel == stride) and 1x1 convolutions become a reshape + matmul at the op
+// level, which reaches the tuned matmul on every backend.
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
