@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Every GPU check of the project in one command, for a lent GPU machine (bare: no Node, no npm
 # registry). `tooling/device/pack.sh` first packs what it needs into .gpu/, .gpu2/ and .gl/ here;
-# a call may send 64 MiB, so the benchmarks go first and the tests (vitest needs .gpu2) second, on
-# the machine the first call left warm:
+# a call may send about 64 MiB with the tracked tree (58 MiB went, 63.7 was refused), so the
+# benchmarks go first and the tests (vitest needs .gpu2) second, on the machine the first call
+# left warm (it goes back after 30 s idle; node_modules and /tmp/nodebin stay while it is warm):
 #
 #   run(command: "PARTS=setup,dvae,matmul,clip bash tooling/device/gpu-all.sh", carry: [".gpu", ".gl"])
 #   run(command: "PARTS=setup,tests bash tooling/device/gpu-all.sh", carry: [".gpu2"])
 #
 # PARTS=setup,matmul,clip,dvae,dvaeops,dispatch,tests,robust,gemv,vlm,clipops selects steps (default: all, in that
 # order: the issues' GPU lines first). BUDGET (default 520 s) bounds the whole run, and each step
-# has its own time limit, so one that hangs costs only its own. Logs and bench JSON go to bench/results/ of each package and, packed, to $OUT (the device tool
-# returns at most 8 files): $OUT/summary.log and $OUT/results.tar.gz.
+# has its own time limit, so one that hangs costs only its own. Logs and bench JSON go to
+# bench/results/ of each package and, packed, to $OUT (the device tool returns at most 8 files):
+# $OUT/summary.log and $OUT/results.tar.gz.
 #
 # Dry run on a machine without a GPU (SwiftShader; small sizes):
 #   DRY=1 bash tooling/device/gpu-all.sh
