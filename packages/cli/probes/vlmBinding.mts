@@ -11,7 +11,8 @@
 // noimage=1: textexists phases without image tokens (no tower). mask=ti: kv head 0 and its query
 //   heads attend to text keys only, kv head 1 to image keys only. Also lr, batch, seed, every
 //   (evaluation interval), keep=1 (start from the shipped decoder), tower=<safetensors> (another
-//   grounded tower).
+//   grounded tower), model=<VLM folder> (another VLM than the shipped one, e.g. a `vl train vlm`
+//   run; with keep=1 and one step, `phases=exists:1 every=1`, its decoder is scored as it is).
 import { preprocessToTensor } from '@vl/clip';
 import {
   type QuestionAnswer,
@@ -63,7 +64,7 @@ const keepDecoder = args.keep === '1';
 const noImage = () => args.noimage === '1' && kind === 'textexists';
 
 const backend = await createBackend('cpu');
-const model = await loadVlm('../shapes/models/vlm', { backend });
+const model = await loadVlm(args.model ?? '../shapes/models/vlm', { backend });
 const config = model.config;
 const tokenizer = model.tokenizer;
 const tower = new Map([...model.params].filter(([n]) => n.startsWith('vision_tower.')));
