@@ -118,13 +118,21 @@ export function pickQuestions(
   questions: readonly QuestionAnswer[],
   random: ReturnType<typeof createRandom>,
   count: number,
+  balanceAnswers = false,
 ): QuestionAnswer[] {
   const left = [...questions];
   const out: QuestionAnswer[] = [];
   while (out.length < count && left.length > 0) {
     const kinds = [...new Set(left.map((q) => q.kind))];
     const kind = random.pick(kinds);
-    const q = random.pick(left.filter((x) => x.kind === kind));
+    let of = left.filter((x) => x.kind === kind);
+    if (balanceAnswers) {
+      // An answer first, then a question with it: "is there a star?" is "no" for most shapes of
+      // a scene, so uniform picks teach the prior; balanced ones only the image can answer.
+      const answer = random.pick([...new Set(of.map((x) => x.answer))]);
+      of = of.filter((x) => x.answer === answer);
+    }
+    const q = random.pick(of);
     out.push(q);
     left.splice(left.indexOf(q), 1);
   }
@@ -219,6 +227,12 @@ export interface TrainVlmOptions extends TrainRunOptions {
   textSteps?: number;
   /** Peak learning rate of the word steps (default `lr`). */
   textLr?: number;
+  /**
+   * Pick each question's answer first (uniformly among those its kind has for the scene), then a
+   * question with that answer (default false: a question uniformly), so that no answer is the
+   * prior of its kind.
+   */
+  balanceAnswers?: boolean;
   /** Called after every step (for logs beyond the progress bar); word steps are counted first. */
   onStep?: (step: number, loss: number) => void;
 }
@@ -481,6 +495,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
           sample.questions,
           createRandom(hashSeed(s, QUESTION_STREAM)),
           turns,
+          options.balanceAnswers ?? false,
         );
         if (caption) picked.push({ question: CAPTION_QUESTION, answer: sample.caption });
         return { image: sample.image, turns: picked };
