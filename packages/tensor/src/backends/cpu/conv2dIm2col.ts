@@ -297,6 +297,34 @@ function scratch(floats: number): Float32Array {
 const f32 = (data: Float32Array, shape: number[]): HostTensor => ({ data, shape, dtype: 'f32' });
 
 /**
+ * Output rows [y0, y1) of Og channels, computed as `y` [Og, (y1 - y0) * Wr], into the output planes
+ * [Og, Ho, Wo] at `outBase` of `result`: the garbage columns past Wo dropped, `bias[o]` added.
+ */
+function scatterRows(
+  result: Float32Array,
+  y: Float32Array,
+  outBase: number,
+  bias: Float32Array | undefined,
+  Og: number,
+  s: Geometry,
+  Wr: number,
+  y0: number,
+  y1: number,
+): void {
+  const tpw = (y1 - y0) * Wr;
+  const P = s.Ho * s.Wo;
+  for (let o = 0; o < Og; o++) {
+    const v = bias ? bias[o]! : 0;
+    const plane = outBase + o * P;
+    for (let yy = y0; yy < y1; yy++) {
+      const dst = plane + yy * s.Wo;
+      const from = o * tpw + (yy - y0) * Wr;
+      for (let x = 0; x < s.Wo; x++) result[dst + x] = y[from + x]! + v;
+    }
+  }
+}
+
+/**
  * The flat layout's convolution without a column matrix: the group's padded planes go straight
  * into the WebAssembly memory and the matmul reads tap (c, i, j)'s row of B at its offset in them
  * (see the file comment), all output rows in one job. Resolves to [Og, Ho * Wp] (the garbage
@@ -376,16 +404,7 @@ export function im2colConv2d(matmul: CpuAccelerated & { rows?: RowsMatmul }): Cp
         const whole =
           t.flat && matmul.rows && convRows(matmul.rows, a.data as Float32Array, Og, xd, xBase, s, t);
         if (whole) {
-          // [Og, Ho, Wp] -> the output planes [Og, Ho, Wo], dropping the garbage columns, plus the bias.
-          for (let o = 0; o < Og; o++) {
-            const v = bd ? bd[g * Og + o]! : 0;
-            const plane = (n * O + g * Og + o) * P;
-            for (let yy = 0; yy < s.Ho; yy++) {
-              const dst = plane + yy * s.Wo;
-              const from = (o * s.Ho + yy) * t.Wp;
-              for (let x = 0; x < s.Wo; x++) result[dst + x] = whole[from + x]! + v;
-            }
-          }
+          scatterRows(result, whole, (n * O + g * Og) * P, bd?.subarray(g * Og), Og, s, t.Wr, 0, s.Ho);
           continue;
         }
         if (padded) padInto(padded, xd, xBase, s, t);
@@ -400,18 +419,8 @@ export function im2colConv2d(matmul: CpuAccelerated & { rows?: RowsMatmul }): Cp
               { shape: [Og, tpw], dtype: 'f32' },
             ]) ?? [];
           if (!y) return undefined;
-          // Scatter the tile's [Og, rows, Wr] into the output planes (dropping the garbage
-          // columns), adding the bias on the way.
           const yd = y as Float32Array;
-          for (let o = 0; o < Og; o++) {
-            const v = bd ? bd[g * Og + o]! : 0;
-            const plane = (n * O + g * Og + o) * P;
-            for (let yy = y0; yy < y1; yy++) {
-              const dst = plane + yy * s.Wo;
-              const from = o * tpw + (yy - y0) * t.Wr;
-              for (let x = 0; x < s.Wo; x++) result[dst + x] = yd[from + x]! + v;
-            }
-          }
+          scatterRows(result, yd, (n * O + g * Og) * P, bd?.subarray(g * Og), Og, s, t.Wr, y0, y1);
         }
       }
     }

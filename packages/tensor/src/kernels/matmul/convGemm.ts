@@ -13,7 +13,7 @@ import {
   gemmVariantBytes,
   gemmWgsl,
 } from './gemmWgsl.js';
-import { MAX_BATCH_RANK } from './plan.js';
+import { padBatchDims } from './plan.js';
 
 /** The sizes of one convolution that the GEMM form needs. */
 export interface ConvGemmDims {
@@ -28,11 +28,6 @@ export interface ConvGemmDims {
   readonly oh: number;
   readonly ow: number;
 }
-
-const pad = (values: readonly number[]) => [
-  ...values,
-  ...new Array<number>(MAX_BATCH_RANK - values.length).fill(0),
-];
 
 /**
  * Encodes `out = conv2d(x, w) + bias` (groups 1) as one GEMM dispatch.
@@ -86,9 +81,9 @@ export function convGemmWebGpu(
     hasBias: bias ? 1 : 0,
     activation: 0,
     // The images are the batch: the filters are shared (stride 0), each image is C*H*W further.
-    batchShape: pad([d.n]),
-    aStrides: pad([0]),
-    bStrides: pad([d.c * d.h * d.w]),
+    batchShape: padBatchDims([d.n]),
+    aStrides: padBatchDims([0]),
+    bStrides: padBatchDims([d.c * d.h * d.w]),
     C: d.c,
     H: d.h,
     W: d.w,

@@ -16,6 +16,11 @@ export interface MatmulAttrs {
 /** Batch dims the output may have (uniform `shape` fields hold 8 values). */
 export const MAX_BATCH_RANK = 8;
 
+/** Batch dims or strides zero-padded to MAX_BATCH_RANK, as the WebGPU GEMM's `shape` uniforms take them. */
+export function padBatchDims(values: readonly number[]): number[] {
+  return [...values, ...new Array<number>(MAX_BATCH_RANK - values.length).fill(0)];
+}
+
 /** One matmul call: an (M, N, K) problem repeated over `batches` items. */
 export interface MatmulPlan {
   /** Rows of one item's output (all of a's rows when the batch was folded into them). */

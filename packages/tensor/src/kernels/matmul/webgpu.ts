@@ -13,12 +13,8 @@ import {
   gemmWgsl,
 } from './gemmWgsl.js';
 import { type GemvVariant, gemvColumns, gemvKey, gemvWgsl } from './gemvWgsl.js';
-import { MAX_BATCH_RANK, type MatmulAttrs, planMatmul } from './plan.js';
+import { type MatmulAttrs, padBatchDims, planMatmul } from './plan.js';
 import { splitKChunks, sumSplitK } from './splitK.js';
-
-function pad(values: readonly number[]): number[] {
-  return [...values, ...new Array<number>(MAX_BATCH_RANK - values.length).fill(0)];
-}
 
 /** The `webgpu` function of the matmul kernel. */
 export function matmulWebGpu(
@@ -107,9 +103,9 @@ export function matmulWebGpu(
     // With split-K the bias and activation wait for the sum of the chunks.
     hasBias: bias && kSplit === 1 ? 1 : 0,
     activation: kSplit === 1 ? ACTIVATION_CODES[attrs.activation] : 0,
-    batchShape: pad(plan.batchShape),
-    aStrides: pad(plan.aBatchStrides),
-    bStrides: pad(plan.bBatchStrides),
+    batchShape: padBatchDims(plan.batchShape),
+    aStrides: padBatchDims(plan.aBatchStrides),
+    bStrides: padBatchDims(plan.bBatchStrides),
   });
   // WebGPU cannot bind an empty buffer (a and b when K = 0). An absent bias binds a placeholder:
   // a itself (read-only bindings may alias) when it holds at least one vec4.

@@ -213,6 +213,34 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     if (parts > 1 && workers) workers.run(arena.descPtr, parts, () => exports.run(arena.descPtr, 0));
     else exports.run(arena.descPtr, 0);
   };
+  // The descriptor of an f32 GEMM job (struct Desc in matmul.c): pointers are byte offsets.
+  const describeGemm = (
+    plan: MatmulPlan,
+    grid: { taskRows: number; taskCols: number; parts: number },
+    job: { table: number; bias: number; act: number; batch: number; packedB: boolean; bRows: number },
+  ) => {
+    const i32 = arena.i32;
+    const d = arena.descPtr >> 2;
+    i32[d + DESC.m] = plan.m;
+    i32[d + DESC.n] = plan.n;
+    i32[d + DESC.k] = plan.k;
+    i32[d + DESC.lda] = plan.lda;
+    i32[d + DESC.ldb] = plan.ldb;
+    i32[d + DESC.ldc] = plan.n;
+    i32[d + DESC.transA] = plan.transA ? 1 : 0;
+    i32[d + DESC.transB] = plan.transB ? 1 : 0;
+    i32[d + DESC.bias] = job.bias;
+    i32[d + DESC.act] = job.act;
+    i32[d + DESC.batch] = job.batch;
+    i32[d + DESC.table] = job.table;
+    i32[d + DESC.taskRows] = grid.taskRows;
+    i32[d + DESC.taskCols] = grid.taskCols;
+    i32[d + DESC.nextTask] = 0;
+    i32[d + DESC.kind] = KIND.gemm;
+    i32[d + DESC.packedB] = job.packedB ? 1 : 0;
+    i32[d + DESC.bRows] = job.bRows;
+    for (let tid = 0; tid < grid.parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
+  };
   const f32Matmul: CpuAccelerated = (inputs, attrs, outputs) => {
     const [a, b, bias] = inputs;
     if (!isF32(a) || !isF32(b) || (inputs.length > 2 && !isF32(bias)) || inputs.length > 3) return undefined;
@@ -256,26 +284,14 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
       i32[t + 1] = bPtr + plan.bOffsets[item]! * 4;
       i32[t + 2] = cPtr + item * plan.m * plan.n * 4;
     }
-    const d = arena.descPtr >> 2;
-    i32[d + DESC.m] = plan.m;
-    i32[d + DESC.n] = plan.n;
-    i32[d + DESC.k] = plan.k;
-    i32[d + DESC.lda] = plan.lda;
-    i32[d + DESC.ldb] = plan.ldb;
-    i32[d + DESC.ldc] = plan.n;
-    i32[d + DESC.transA] = plan.transA ? 1 : 0;
-    i32[d + DESC.transB] = plan.transB ? 1 : 0;
-    i32[d + DESC.bias] = bias ? biasPtr : 0;
-    i32[d + DESC.act] = act;
-    i32[d + DESC.batch] = items;
-    i32[d + DESC.table] = tablePtr;
-    i32[d + DESC.taskRows] = grid.taskRows;
-    i32[d + DESC.taskCols] = grid.taskCols;
-    i32[d + DESC.nextTask] = 0;
-    i32[d + DESC.kind] = KIND.gemm;
-    i32[d + DESC.packedB] = weight?.packed ? 1 : 0;
-    i32[d + DESC.bRows] = 0;
-    for (let tid = 0; tid < grid.parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
+    describeGemm(plan, grid, {
+      table: tablePtr,
+      bias: bias ? biasPtr : 0,
+      act,
+      batch: items,
+      packedB: weight?.packed === true,
+      bRows: 0,
+    });
 
     const result = new Float32Array(cSize);
     if (grid.parts > 1 && workers) {
@@ -379,21 +395,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[tablePtr >> 2] = aPtr;
     i32[(tablePtr >> 2) + 1] = bPtr;
     i32[(tablePtr >> 2) + 2] = cPtr;
-    const d = arena.descPtr >> 2;
-    i32.fill(0, d, d + DESC.workspace);
-    i32[d + DESC.m] = m;
-    i32[d + DESC.n] = n;
-    i32[d + DESC.k] = k;
-    i32[d + DESC.lda] = k;
-    i32[d + DESC.ldb] = n;
-    i32[d + DESC.ldc] = n;
-    i32[d + DESC.batch] = 1;
-    i32[d + DESC.table] = tablePtr;
-    i32[d + DESC.taskRows] = grid.taskRows;
-    i32[d + DESC.taskCols] = grid.taskCols;
-    i32[d + DESC.kind] = KIND.gemm;
-    i32[d + DESC.bRows] = rowsPtr;
-    for (let tid = 0; tid < grid.parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
+    describeGemm(plan, grid, { table: tablePtr, bias: 0, act: 0, batch: 1, packedB: false, bRows: rowsPtr });
     runJob(grid.parts);
     return arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n);
   };
