@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { randomNormal, tidy } from '@vl/tensor';
 import { printKernelProfile } from '../../tensor/bench/kernelProfile.js';
 import { getImageFeatures, initClipParams } from '../src/index.js';
-import { benchWebGpu, VIT_B32 } from './vitB32.js';
+import { benchWebGpu } from '../../tensor/bench/benchWebGpu.js';
+import { VIT_B32 } from './vitB32.js';
 
 const { values: args } = parseArgs({
   options: { batch: { type: 'string', default: '32' }, reps: { type: 'string', default: '50' } },

@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Backend, randomNormal, setMatmulWebGpuConfig, tidy } from '@vl/tensor';
 import { getImageFeatures, initClipParams } from '../src/index.js';
-import { benchWebGpu, VIT_B32 } from './vitB32.js';
+import { benchWebGpu } from '../../tensor/bench/benchWebGpu.js';
+import { VIT_B32 } from './vitB32.js';
 import { imageTowerFlops } from './flops.js';
 import { type BenchCase, median, printTable, timeRuns } from './timing.js';
 

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { type Backend, type Tensor, createBackend, randomUniform, tensor } from '@vl/tensor';
+import { benchWebGpu } from '../../tensor/bench/benchWebGpu.js';
 import {
   type DvaeConfig,
   createDvaeModel,
@@ -448,21 +449,9 @@ if (!args['skip-cpu']) {
 }
 if (!args['skip-tfjs']) await tfjsPeer(batch, 'wasm');
 if (!args['skip-webgpu']) {
-  const envHelper = '@vl/vitest-config/webgpu-env';
-  try {
-    const { exposeSoftwareVulkan } = (await import(envHelper)) as { exposeSoftwareVulkan(): void };
-    exposeSoftwareVulkan();
-  } catch {
-    // Not installed: rely on the system's Vulkan drivers.
-  }
   let gpu: Backend | undefined;
   try {
-    gpu = await createBackend('webgpu', {
-      webgpu: {
-        powerPreference: 'high-performance',
-        dawnOptions: ['enable-dawn-features=disable_robustness'],
-      },
-    });
+    gpu = await benchWebGpu();
   } catch (e) {
     const why = `webgpu: skipped (${(e as Error).message})`;
     console.log(why);

@@ -6,6 +6,7 @@
 //     [--cpu]          the CPU backend instead (where its time goes there)
 import { parseArgs } from 'node:util';
 import { createBackend, randomUniform, tensor } from '@vl/tensor';
+import { benchWebGpu } from '../../tensor/bench/benchWebGpu.js';
 import { printKernelProfile } from '../../tensor/bench/kernelProfile.js';
 import {
   type DvaeConfig,
@@ -33,23 +34,9 @@ const config: DvaeConfig = {
   decoder: { ...defaultDecoderConfig, n_hid: nHid },
   logit_laplace_eps: LOGIT_LAPLACE_EPS,
 };
-try {
-  const { exposeSoftwareVulkan } = (await import('@vl/vitest-config/webgpu-env' as string)) as {
-    exposeSoftwareVulkan(): void;
-  };
-  exposeSoftwareVulkan();
-} catch {
-  // Not installed: the system's Vulkan drivers.
-}
 const backend = args.cpu
   ? await createBackend('cpu')
-  : await createBackend('webgpu', {
-      webgpu: {
-        powerPreference: 'high-performance',
-        dawnOptions: ['enable-dawn-features=disable_robustness'],
-        ...(args['pool-gib'] ? { maxPooledBytes: Number(args['pool-gib']) * 2 ** 30 } : {}),
-      },
-    });
+  : await benchWebGpu(args['pool-gib'] ? { maxPooledBytes: Number(args['pool-gib']) * 2 ** 30 } : {});
 const params = initDvaeParams(config, { backend, seed: 1 });
 const model = createDvaeModel(config, params.encoder, params.decoder, backend, () => {
   for (const t of [...params.encoder.values(), ...params.decoder.values()]) t.dispose();
