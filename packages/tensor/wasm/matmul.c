@@ -577,6 +577,92 @@ static void run_quantized(Desc *d) {
   }
 }
 
+// ---- row softmax and activation derivatives (training's elementwise hot spots) ------------------
+
+static inline float hmax(v128_t v) {
+  v = wasm_f32x4_max(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_max(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+// exp(x - max), exactly 0 where x - max is below exp's normal range (masked keys are -inf).
+static inline v128_t shifted_exp(v128_t x, v128_t max) {
+  v128_t d = wasm_f32x4_sub(x, max);
+  return wasm_v128_and(vexp(d), wasm_f32x4_ge(d, splat(-87.3f)));
+}
+
+// Softmax of each row of s (`rows` x `cols`, row-major) after scaling by `scale`, in place. A row
+// of -inf only (every key masked) becomes zeros. NaN propagates through the row's max.
+static void softmax_row(float *row, int cols, float scale) {
+  const v128_t k = splat(scale);
+  v128_t m4 = splat(-__builtin_inff());
+  int j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    v128_t x = wasm_f32x4_mul(wasm_v128_load(row + j), k);
+    wasm_v128_store(row + j, x);
+    m4 = wasm_f32x4_max(m4, x);
+  }
+  float max = hmax(m4);
+  for (; j < cols; j++) {
+    row[j] *= scale;
+    max = row[j] > max || row[j] != row[j] ? row[j] : max;
+  }
+  if (max == -__builtin_inff()) {
+    for (j = 0; j < cols; j++) row[j] = 0.0f;
+    return;
+  }
+  const v128_t mv = splat(max);
+  v128_t s4 = splat(0.0f);
+  for (j = 0; j + 4 <= cols; j += 4) {
+    v128_t e = shifted_exp(wasm_v128_load(row + j), mv);
+    wasm_v128_store(row + j, e);
+    s4 = wasm_f32x4_add(s4, e);
+  }
+  float sum = hsum(s4);
+  for (; j < cols; j++) {
+    float e = wasm_f32x4_extract_lane(shifted_exp(wasm_f32x4_splat(row[j]), mv), 0);
+    row[j] = e;
+    sum += e;
+  }
+  const v128_t inv = splat(1.0f / sum);
+  for (j = 0; j + 4 <= cols; j += 4) wasm_v128_store(row + j, wasm_f32x4_mul(wasm_v128_load(row + j), inv));
+  for (; j < cols; j++) row[j] *= 1.0f / sum;
+}
+
+// d/dx of activate(x, act), for the backward of a matmul's fused activation.
+static inline v128_t activate_grad(v128_t x, int act) {
+  const v128_t one = splat(1.0f);
+  switch (act) {
+    case ACT_RELU:
+      return wasm_v128_and(one, wasm_f32x4_gt(x, splat(0.0f)));
+    case ACT_GELU: { // Phi(x) + x phi(x)
+      v128_t half_erfc = wasm_f32x4_mul(splat(0.5f), verfc_pos(wasm_f32x4_mul(wasm_f32x4_abs(x), splat(0.70710678118654752f))));
+      v128_t cdf = wasm_v128_bitselect(half_erfc, wasm_f32x4_sub(one, half_erfc), wasm_f32x4_lt(x, splat(0.0f)));
+      v128_t pdf = wasm_f32x4_mul(splat(0.39894228040143268f), vexp(wasm_f32x4_mul(splat(-0.5f), wasm_f32x4_mul(x, x))));
+      return wasm_f32x4_add(cdf, wasm_f32x4_mul(x, pdf));
+    }
+    case ACT_GELU_TANH: { // s = sigmoid(2u) = (1 + tanh u) / 2: s + 2 x s (1 - s) u'
+      v128_t x2 = wasm_f32x4_mul(x, x);
+      v128_t u = wasm_f32x4_mul(splat(0.79788456080286536f), wasm_f32x4_add(x, wasm_f32x4_mul(splat(0.044715f), wasm_f32x4_mul(x, x2))));
+      v128_t du = wasm_f32x4_mul(splat(0.79788456080286536f), wasm_f32x4_add(one, wasm_f32x4_mul(splat(3 * 0.044715f), x2)));
+      v128_t s = vsigmoid(wasm_f32x4_add(u, u));
+      v128_t sp = wasm_f32x4_mul(s, wasm_f32x4_sub(one, s));
+      return wasm_f32x4_add(s, wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_add(x, x), sp), du));
+    }
+    case ACT_QUICK_GELU: { // s + 1.702 x s (1 - s), s = sigmoid(1.702 x)
+      v128_t kx = wasm_f32x4_mul(x, splat(1.702f));
+      v128_t s = vsigmoid(kx);
+      return wasm_f32x4_add(s, wasm_f32x4_mul(wasm_f32x4_mul(kx, s), wasm_f32x4_sub(one, s)));
+    }
+    case ACT_SILU: { // s (1 + x (1 - s)), s = sigmoid(x)
+      v128_t s = vsigmoid(x);
+      return wasm_f32x4_mul(s, wasm_f32x4_add(one, wasm_f32x4_mul(x, wasm_f32x4_sub(one, s))));
+    }
+    default:
+      return one;
+  }
+}
+
 // ---- exports -------------------------------------------------------------------------------
 
 /** Floats of workspace each thread needs (packed A block, packed B panel, one edge tile). */
@@ -633,4 +719,19 @@ __attribute__((export_name("run"))) void run(Desc *d, int tid) {
     }
     run_task(d, item, m0, m1, n0, n1, direct_b, 0, panel, (n1 - n0 + NR - 1) / NR * NR, 0, ws);
   }
+}
+
+/** Softmax of each of `rows` rows of `cols` floats at `s`, scaled by `scale` first, in place. */
+__attribute__((export_name("softmax_rows"))) void softmax_rows(float *s, int rows, int cols, float scale) {
+  for (int i = 0; i < rows; i++) softmax_row(s + i * cols, cols, scale);
+}
+
+/** out[i] = dy[i] * act'(z[i]) over n floats (out may alias dy). */
+__attribute__((export_name("activation_grad"))) void activation_grad(const float *z, const float *dy, float *out,
+                                                                      int n, int act) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    wasm_v128_store(out + i, wasm_f32x4_mul(wasm_v128_load(dy + i), activate_grad(wasm_v128_load(z + i), act)));
+  for (; i < n; i++)
+    out[i] = dy[i] * wasm_f32x4_extract_lane(activate_grad(wasm_f32x4_splat(z[i]), act), 0);
 }

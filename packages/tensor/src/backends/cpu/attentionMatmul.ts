@@ -1,11 +1,12 @@
 // Attention on the CPU through the accelerated matmul, all heads in one batched call where the
 // keys fill their buffer (else one call per kv head): S = Q K^T (scaled, causal limit), a float32
-// softmax per row with the causal limit and any mask the op takes (bool or additive, padding
+// softmax per row (WebAssembly SIMD) with the causal limit and any mask the op takes (bool or additive, padding
 // [B, Tk] or broadcast [B, Hq, Tq, Tk]), O = P V.
 import type { TypedArray } from '../../dtype.js';
 import type { HostTensor } from '../../kernel.js';
 import { type AttentionAttrs, attentionDims } from '../../kernels/attention/attentionDims.js';
 import type { CpuAccelerated } from './CpuBackend.js';
+import type { WasmRowOps } from './wasm/wasmRowOps.js';
 
 /** What the accelerated attention needs of its inputs; undefined when they are not handled here. */
 interface Heads {
@@ -107,27 +108,35 @@ function perKvHead(
 }
 
 /** The softmax probabilities [B, Hq, Tq, L] (S = Q K^T scaled, masked, per row). */
-function probabilities(matmul: CpuAccelerated, h: Heads, a: AttentionAttrs): Float32Array | undefined {
+function probabilities(
+  matmul: CpuAccelerated,
+  rows: WasmRowOps,
+  h: Heads,
+  a: AttentionAttrs,
+): Float32Array | undefined {
   const s = perKvHead(matmul, h, h.q, h.k, h.D, true); // [B, Hkv, G·Tq, L] = [B, Hq, Tq, L]
   if (!s) return undefined;
+  const offset = a.causal ? a.queryOffset : undefined;
+  if (!h.mask && (offset === undefined || offset + 1 >= h.L))
+    return rows.softmaxRows(s, h.L, a.scale) ? s : undefined;
   const size = h.Tq * h.L;
   const [mB, mH, mQ] = h.mask?.strides ?? [0, 0, 0];
   for (let b = 0; b < h.B; b++) {
     for (let head = 0; head < h.Hq; head++) {
       const at = (b * h.Hq + head) * size;
       const mask = h.mask && { ...h.mask, at: b * mB + head * mH, rowStride: mQ };
-      softmaxRows(s.subarray(at, at + size), h.Tq, h.L, a.scale, a.causal ? a.queryOffset : undefined, mask);
+      maskRows(s.subarray(at, at + size), h.Tq, h.L, a.scale, offset, mask);
     }
   }
-  return s;
+  return rows.softmaxRows(s, h.L, 1) ? s : undefined;
 }
 
 /** Wraps an accelerated matmul into an accelerated attention (undefined: use the reference). */
-export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
+export function matmulAttention(matmul: CpuAccelerated, rows: WasmRowOps): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
     const h = heads(inputs, a);
-    const p = h && probabilities(matmul, h, a); // [B, Hq, Tq, L]
+    const p = h && probabilities(matmul, rows, h, a); // [B, Hq, Tq, L]
     const out = h && p && perKvHead(matmul, h, p, h.v, h.Dv, false); // [B, Hq, Tq, Dv]
     return out ? [out as TypedArray] : undefined;
   };
@@ -137,21 +146,22 @@ export function matmulAttention(matmul: CpuAccelerated): CpuAccelerated {
  * The probabilities `[B, Hq, Tq, kvLength]` that attention's gradient recomputes, through the
  * accelerated matmul (undefined: use the reference).
  */
-export function matmulAttentionProbs(matmul: CpuAccelerated): CpuAccelerated {
+export function matmulAttentionProbs(matmul: CpuAccelerated, rows: WasmRowOps): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
     const h = heads(inputs, a);
-    const p = h && probabilities(matmul, h, a);
+    const p = h && probabilities(matmul, rows, h, a);
     return p ? [p as TypedArray] : undefined;
   };
 }
 
 /**
- * In place: row i becomes softmax(scale * row + additive mask) over keys j <= i + offset (all keys
- * without an offset) that the mask lets through; other entries become 0, and so does a row that
- * sees no key (as the reference gives). Row i's mask values start at `mask.at + i * rowStride`.
+ * In place, before the softmax: row i becomes scale * row + additive mask over keys j <= i + offset
+ * (all keys without an offset) that the mask lets through, and -Infinity elsewhere (the softmax
+ * gives those exactly 0, and a row that sees no key zeros, as the reference does). Row i's mask
+ * values start at `mask.at + i * rowStride`.
  */
-function softmaxRows(
+function maskRows(
   s: Float32Array,
   rows: number,
   cols: number,
@@ -163,29 +173,12 @@ function softmaxRows(
     const base = i * cols;
     const limit = offset === undefined ? cols : Math.min(cols, Math.max(0, i + offset + 1));
     const m = mask ? mask.at + i * mask.rowStride : 0;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < limit; j++) {
-      let x = s[base + j]! * scale;
-      if (mask) {
-        const value = mask.data[m + j]!;
-        if (mask.additive) x += value;
-        else if (!value) x = Number.NEGATIVE_INFINITY;
-      }
-      s[base + j] = x;
-      if (x > max) max = x;
-    }
-    if (max === Number.NEGATIVE_INFINITY) {
-      s.fill(0, base, base + cols);
-      continue;
-    }
-    let total = 0;
-    for (let j = 0; j < limit; j++) {
-      const e = Math.exp(s[base + j]! - max); // 0 for a masked key
-      s[base + j] = e;
-      total += e;
-    }
-    const inv = 1 / total;
-    for (let j = 0; j < limit; j++) s[base + j]! *= inv;
-    for (let j = limit; j < cols; j++) s[base + j] = 0;
+    if (!mask) for (let j = 0; j < limit; j++) s[base + j]! *= scale;
+    else if (mask.additive)
+      for (let j = 0; j < limit; j++) s[base + j] = s[base + j]! * scale + mask.data[m + j]!;
+    else
+      for (let j = 0; j < limit; j++)
+        s[base + j] = mask.data[m + j] ? s[base + j]! * scale : Number.NEGATIVE_INFINITY;
+    s.fill(Number.NEGATIVE_INFINITY, base + limit, base + cols);
   }
 }

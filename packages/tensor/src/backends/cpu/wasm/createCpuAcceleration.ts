@@ -6,6 +6,7 @@ import { canBlock, MatmulWorkers } from './MatmulWorkers.js';
 import { instantiate, loadMatmulModule, sharedMemoryAvailable } from './matmulModule.js';
 import { WasmArena } from './WasmArena.js';
 import { createWasmMatmul, DESC_BYTES, MAX_THREADS } from './wasmMatmul.js';
+import { createWasmRowOps, wasmActivationGrad } from './wasmRowOps.js';
 import { matmulAttention, matmulAttentionProbs } from '../attentionMatmul.js';
 import { im2colConv2d, im2colConv2dGradFilter, im2colConv2dGradInput } from '../conv2dIm2col.js';
 
@@ -23,7 +24,7 @@ export interface CpuAccelerationOptions {
 
 /** The accelerated kernels, for `new CpuBackend({ accelerated, description, onDispose: dispose })`. */
 export interface CpuAcceleration {
-  /** Faster implementations by kernel name (currently `matmul`; empty without WebAssembly SIMD). */
+  /** Faster implementations by kernel name (matmul, conv2d, attention, ...; empty without WebAssembly SIMD). */
   readonly accelerated: Map<string, CpuAccelerated>;
   /** E.g. `wasm-simd, 2 threads`, `wasm-relaxed-simd, 2 threads`, or `js` without WebAssembly SIMD. */
   readonly description: string;
@@ -107,13 +108,15 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
   const used = workers ? threads : 1;
 
   const matmul = createWasmMatmul({ arena, exports, workers, threads: used });
+  const rows = createWasmRowOps(arena, exports);
   const accelerated = new Map<string, CpuAccelerated>([
     ['matmul', matmul],
     ['conv2d', im2colConv2d(matmul)],
     ['conv2dGradFilter', im2colConv2dGradFilter(matmul)],
     ['conv2dGradInput', im2colConv2dGradInput(matmul)],
-    ['attention', matmulAttention(matmul)],
-    ['attentionProbs', matmulAttentionProbs(matmul)],
+    ['attention', matmulAttention(matmul, rows)],
+    ['attentionProbs', matmulAttentionProbs(matmul, rows)],
+    ['matmulActivationGrad', wasmActivationGrad(rows)],
   ]);
   warmUp(accelerated.get('matmul')!);
   let disposed = false;

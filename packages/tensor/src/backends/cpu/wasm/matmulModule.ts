@@ -19,6 +19,8 @@ export interface MatmulExports {
   readonly pack_b_floats: () => number;
   readonly desc_bytes: () => number;
   readonly pack_b_full: (src: number, ld: number, trans: number, k: number, n: number, dst: number) => void;
+  readonly softmax_rows: (s: number, rows: number, cols: number, scale: number) => void;
+  readonly activation_grad: (z: number, dy: number, out: number, n: number, act: number) => void;
   readonly __heap_base: WebAssembly.Global;
   readonly __stack_pointer: WebAssembly.Global;
 }
