@@ -429,5 +429,16 @@ describe('with real checkpoints', () => {
     const wordLr = await vl('train', 'vlm', '--out', 'x', '--text-lr', 'fast', '--backend', 'cpu');
     expect(wordLr.code).toBe(2);
     expect(wordLr.err).toMatch(/--text-lr must be a positive number; got "fast"/);
+    const balance = await vl('train', 'clip', '--out', 'x', '--balance-answers', '--backend', 'cpu');
+    expect(balance.code).toBe(2);
+    expect(balance.err).toMatch(/train clip: --balance-answers is for vl train vlm only/);
+    const zero = await vl('train', 'vlm', '--out', 'x', '--kind-weights', 'exists=0', '--backend', 'cpu');
+    expect(zero.code).toBe(2);
+    expect(zero.err).toMatch(/--kind-weights takes kind=weight pairs with positive weights .*got "exists=0"/);
+    const unknown = await vl('train', 'vlm', '--out', 'x', '--kind-weights', 'colour=2', '--backend', 'cpu');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(
+      /--kind-weights: unknown question kind "colour" \(kinds: exists, count, color/,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { QuestionKind } from '@vl/shapes';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../io.js';
 import { positiveInt, positiveNumber } from '../options.js';
@@ -35,6 +36,7 @@ async function runKind(
     featureLayer: number[] | undefined;
     groundSteps: number;
     text: { textSteps: number; textLr?: number };
+    picks: { balanceAnswers?: boolean; kindWeights?: Record<string, number> };
   },
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
@@ -69,7 +71,7 @@ async function runKind(
   if (!shapes) throw new CliError('train vlm: only --data shapes has questions and answers to learn from');
   const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd).source;
   const freezeVisionTower = ctx.options['tune-tower'] !== true;
-  const { featureLayer, groundSteps, text } = vlm;
+  const { featureLayer, groundSteps, text, picks } = vlm;
   const sizes = featureLayer ? { sizes: { featureLayer } } : {};
   const grounding = groundSteps > 0 ? { grounding: { steps: groundSteps } } : {};
   const model = await trainVlm({
@@ -81,6 +83,7 @@ async function runKind(
     ...sizes,
     ...grounding,
     ...text,
+    ...picks,
   });
   try {
     const q = await evaluateVlmOnShapes(model, { size: s.imageSize });
@@ -106,6 +109,40 @@ function featureLayersOption(value: string | undefined): number[] | undefined {
       2,
     );
   return layers;
+}
+
+/** The shapes world's question kinds, which `--kind-weights` may name. */
+const QUESTION_KINDS: readonly QuestionKind[] = [
+  'exists',
+  'count',
+  'color',
+  'shape',
+  'size',
+  'position',
+  'relation',
+  'background',
+];
+
+/** `--kind-weights exists=3,count=2`: a positive weight per named question kind. */
+function kindWeightsOption(value: string | undefined): Record<string, number> | undefined {
+  if (value === undefined) return undefined;
+  const weights: Record<string, number> = {};
+  for (const part of value.split(',')) {
+    const [kind, w, extra] = part.split('=').map((x) => x.trim());
+    const n = Number(w);
+    if (!kind || w === undefined || extra !== undefined || !(n > 0) || !Number.isFinite(n))
+      throw new CliError(
+        `--kind-weights takes kind=weight pairs with positive weights (e.g. exists=3,count=2); got "${value}"`,
+        2,
+      );
+    if (!(QUESTION_KINDS as readonly string[]).includes(kind))
+      throw new CliError(
+        `--kind-weights: unknown question kind "${kind}" (kinds: ${QUESTION_KINDS.join(', ')})`,
+        2,
+      );
+    weights[kind] = n;
+  }
+  return weights;
 }
 
 /** `--ground-steps N` or `--text-steps N` of `vl train vlm` (0 when not given). */
@@ -140,9 +177,16 @@ export async function train(ctx: CommandContext): Promise<void> {
         : `train ${k}: --feature-layers is for vl train vlm only`,
       2,
     );
-  for (const name of ['ground-steps', 'text-steps', 'text-lr'])
+  for (const name of ['ground-steps', 'text-steps', 'text-lr', 'kind-weights'])
     if (ctx.string(name) !== undefined && k !== 'vlm')
       throw new CliError(`train ${k}: --${name} is for vl train vlm only`, 2);
+  if (ctx.options['balance-answers'] === true && k !== 'vlm')
+    throw new CliError(`train ${k}: --balance-answers is for vl train vlm only`, 2);
+  const kindWeights = kindWeightsOption(ctx.string('kind-weights'));
+  const picks = {
+    ...(ctx.options['balance-answers'] === true ? { balanceAnswers: true } : {}),
+    ...(kindWeights ? { kindWeights } : {}),
+  };
   const groundSteps = stageStepsOption('ground-steps', ctx.string('ground-steps'));
   const textSteps = stageStepsOption('text-steps', ctx.string('text-steps'));
   const textLr = ctx.string('text-lr');
@@ -183,6 +227,7 @@ export async function train(ctx: CommandContext): Promise<void> {
     featureLayer: featureLayers,
     groundSteps,
     text,
+    picks,
   });
   const seconds = Math.round((performance.now() - start) / 1000);
   const { data: _, backend, out: folder, ...options } = settings;
@@ -193,7 +238,7 @@ export async function train(ctx: CommandContext): Promise<void> {
     ...(ctx.string('init') ? { init: ctx.string('init') } : {}),
     ...(k === 'vlm' ? { tuneTower: ctx.options['tune-tower'] === true } : {}),
     ...(featureLayers !== undefined ? { featureLayers } : {}),
-    ...(k === 'vlm' ? { groundSteps, ...text } : {}),
+    ...(k === 'vlm' ? { groundSteps, ...text, ...picks } : {}),
     backend: backend.name,
     seconds,
     ...(quality ? { heldOut: quality } : {}),

@@ -105,26 +105,53 @@ export function shapesVlmConfig(
   });
 }
 
+/** How {@link pickQuestions} picks: answers first, and kinds weighted (default weight 1). */
+export interface PickOptions {
+  /**
+   * Pick each question's answer first (uniformly among those its kind has for the scene), then a
+   * question with that answer, so that no answer is the prior of its kind.
+   */
+  balanceAnswers?: boolean;
+  /** Relative weight of a kind among those left (default 1 each, e.g. `{ exists: 3 }`). */
+  kindWeights?: Readonly<Record<string, number>>;
+}
+
+/** A kind among `kinds`, each with its weight (default 1). */
+function pickKind(
+  kinds: readonly string[],
+  random: ReturnType<typeof createRandom>,
+  weights: PickOptions['kindWeights'],
+): string {
+  if (!weights) return random.pick(kinds);
+  const w = kinds.map((k) => weights[k] ?? 1);
+  let r = random.next() * w.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < kinds.length; i++) {
+    r -= w[i]!;
+    if (r < 0) return kinds[i]!;
+  }
+  return kinds[kinds.length - 1]!;
+}
+
 /**
  * Up to `count` different questions about one scene, the kinds balanced as `pickQuestion` balances
- * them (a kind uniformly among those left, then a question of it).
+ * them (a kind uniformly among those left, or by `kindWeights`, then a question of it).
  *
  * @example
  * ```ts
- * const qs = pickQuestions(sample.questions, createRandom(seed), 3);
+ * const qs = pickQuestions(sample.questions, createRandom(seed), 3, { kindWeights: { exists: 3 } });
  * ```
  */
 export function pickQuestions(
   questions: readonly QuestionAnswer[],
   random: ReturnType<typeof createRandom>,
   count: number,
-  balanceAnswers = false,
+  { balanceAnswers = false, kindWeights }: PickOptions = {},
 ): QuestionAnswer[] {
   const left = [...questions];
   const out: QuestionAnswer[] = [];
   while (out.length < count && left.length > 0) {
     const kinds = [...new Set(left.map((q) => q.kind))];
-    const kind = random.pick(kinds);
+    const kind = pickKind(kinds, random, kindWeights);
     let of = left.filter((x) => x.kind === kind);
     if (balanceAnswers) {
       // An answer first, then a question with it: "is there a star?" is "no" for most shapes of
@@ -233,6 +260,8 @@ export interface TrainVlmOptions extends TrainRunOptions {
    * prior of its kind.
    */
   balanceAnswers?: boolean;
+  /** Relative weights of the question kinds in the image steps (default 1 each). */
+  kindWeights?: Readonly<Record<string, number>>;
   /** Called after every step (for logs beyond the progress bar); word steps are counted first. */
   onStep?: (step: number, loss: number) => void;
 }
@@ -495,7 +524,10 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
           sample.questions,
           createRandom(hashSeed(s, QUESTION_STREAM)),
           turns,
-          options.balanceAnswers ?? false,
+          {
+            balanceAnswers: options.balanceAnswers ?? false,
+            ...(options.kindWeights ? { kindWeights: options.kindWeights } : {}),
+          },
         );
         if (caption) picked.push({ question: CAPTION_QUESTION, answer: sample.caption });
         return { image: sample.image, turns: picked };
