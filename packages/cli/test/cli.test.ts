@@ -429,6 +429,12 @@ describe('with real checkpoints', () => {
     const wordLr = await vl('train', 'vlm', '--out', 'x', '--text-lr', 'fast', '--backend', 'cpu');
     expect(wordLr.code).toBe(2);
     expect(wordLr.err).toMatch(/--text-lr must be a positive number; got "fast"/);
+    const align = await vl('train', 'clip', '--out', 'x', '--align-steps', '10', '--backend', 'cpu');
+    expect(align.code).toBe(2);
+    expect(align.err).toMatch(/train clip: --align-steps is for vl train vlm only/);
+    const alignSteps = await vl('train', 'vlm', '--out', 'x', '--align-steps', 'many', '--backend', 'cpu');
+    expect(alignSteps.code).toBe(2);
+    expect(alignSteps.err).toMatch(/--align-steps must be a non-negative integer; got "many"/);
     const balance = await vl('train', 'clip', '--out', 'x', '--balance-answers', '--backend', 'cpu');
     expect(balance.code).toBe(2);
     expect(balance.err).toMatch(/train clip: --balance-answers is for vl train vlm only/);

@@ -120,6 +120,27 @@ test('trainVlm writes an HF LLaVA folder that loadVlm reads and trainVlm continu
   expect(embedAfter.some((v, i) => Math.abs(v - embedBefore[i]!) > 1e-4)).toBe(true);
   for (let i = 0; i < projectorBefore.length; i++) expect(projectorAfter[i]).toBe(projectorBefore[i]);
   wordsOnly.dispose();
+  // The projector-only stage: after it (image step at lr 1e-30) only the projector has moved.
+  const aligned: number[] = [];
+  const alignOnly = await trainVlm({
+    clip: 'unused',
+    init: out,
+    out: join(dir, 'vlm-align-only'),
+    steps: 1,
+    alignSteps: 2,
+    alignLr: 1e-2,
+    batchSize: 2,
+    lr: 1e-30,
+    ...common,
+    onStep: (step) => aligned.push(step),
+  });
+  expect(aligned).toEqual([1, 2, 3]);
+  expect(log).toMatch(/aligning the projector: done/);
+  const projectorAligned = await alignOnly.params.get(PROJECTOR)!.read();
+  const embedAligned = await alignOnly.params.get(EMBED)!.read();
+  expect(projectorAligned.some((v, i) => Math.abs(v - projectorBefore[i]!) > 1e-4)).toBe(true);
+  for (let i = 0; i < embedBefore.length; i++) expect(embedAligned[i]).toBe(embedBefore[i]);
+  alignOnly.dispose();
   // Image tokens from two of the tower's hidden states: the folder keeps the list, loadVlm reads it.
   const joined = join(dir, 'vlm-layers');
   const tiny = { hidden: 32, layers: 1, heads: 4, kvHeads: 2 };

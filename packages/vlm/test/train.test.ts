@@ -179,6 +179,29 @@ describe('gradients of the training forward', () => {
   });
 });
 
+test('freeze holds the params it names: a projector-only step changes the projector alone', async () => {
+  const params = initLlavaParams(config, { backend, seed: 3 });
+  const before = new Map<string, Float32Array>();
+  for (const [n, t] of params) before.set(n, (await t.read()) as Float32Array);
+  const t = new VlmTrainer(params, config, {
+    lr: 1e-2,
+    freeze: (name) => !name.startsWith('multi_modal_projector.'),
+  });
+  expect(t.trainedNames.length).toBeGreaterThan(0);
+  expect(t.trainedNames.every((n) => n.startsWith('multi_modal_projector.'))).toBe(true);
+  const batch = batchOf(Array.from({ length: 4 }, () => sample(lcg(11))));
+  await t.step(batch);
+  batch.pixelValues.dispose();
+  for (const [n, p] of t.params) {
+    const now = (await p.read()) as Float32Array;
+    if (n.startsWith('multi_modal_projector.') && n.endsWith('weight'))
+      expect(now, n).not.toEqual(before.get(n));
+    else if (!n.startsWith('multi_modal_projector.')) expect(now, n).toEqual(before.get(n));
+  }
+  t.dispose();
+  for (const p of new Set(t.params.values())) p.dispose();
+});
+
 test('the loss is the mean cross-entropy of the answer tokens and the end token only', async () => {
   const params = initLlavaParams(config, { backend, seed: 2, std: 0.2 });
   const random = lcg(11);

@@ -35,7 +35,7 @@ async function runKind(
   vlm: {
     featureLayer: number[] | undefined;
     groundSteps: number;
-    text: { textSteps: number; textLr?: number };
+    text: { textSteps: number; textLr?: number; alignSteps: number; alignLr?: number };
     picks: { balanceAnswers?: boolean; kindWeights?: Record<string, number> };
   },
 ): Promise<{ quality?: object; summary?: string }> {
@@ -145,7 +145,7 @@ function kindWeightsOption(value: string | undefined): Record<string, number> | 
   return weights;
 }
 
-/** `--ground-steps N` or `--text-steps N` of `vl train vlm` (0 when not given). */
+/** `--ground-steps N`, `--text-steps N` or `--align-steps N` of `vl train vlm` (0 when not given). */
 function stageStepsOption(name: string, value: string | undefined): number {
   if (value === undefined) return 0;
   const n = Number(value);
@@ -177,7 +177,7 @@ export async function train(ctx: CommandContext): Promise<void> {
         : `train ${k}: --feature-layers is for vl train vlm only`,
       2,
     );
-  for (const name of ['ground-steps', 'text-steps', 'text-lr', 'kind-weights'])
+  for (const name of ['ground-steps', 'text-steps', 'text-lr', 'align-steps', 'align-lr', 'kind-weights'])
     if (ctx.string(name) !== undefined && k !== 'vlm')
       throw new CliError(`train ${k}: --${name} is for vl train vlm only`, 2);
   if (ctx.options['balance-answers'] === true && k !== 'vlm')
@@ -190,9 +190,12 @@ export async function train(ctx: CommandContext): Promise<void> {
   const groundSteps = stageStepsOption('ground-steps', ctx.string('ground-steps'));
   const textSteps = stageStepsOption('text-steps', ctx.string('text-steps'));
   const textLr = ctx.string('text-lr');
+  const alignLr = ctx.string('align-lr');
   const text = {
     textSteps,
     ...(textLr !== undefined ? { textLr: positiveNumber('text-lr', textLr, 0) } : {}),
+    alignSteps: stageStepsOption('align-steps', ctx.string('align-steps')),
+    ...(alignLr !== undefined ? { alignLr: positiveNumber('align-lr', alignLr, 0) } : {}),
   };
   if (groundSteps > 0 && ctx.string('init'))
     throw new CliError(

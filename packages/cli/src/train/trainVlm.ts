@@ -255,6 +255,15 @@ export interface TrainVlmOptions extends TrainRunOptions {
   /** Peak learning rate of the word steps (default `lr`). */
   textLr?: number;
   /**
+   * After the word steps and before the image steps, train the projector alone for this many steps
+   * on the image conversations, the decoder held fixed (LLaVA's first stage; default none): the
+   * image tokens must then become what the decoder already reads, words, instead of the decoder
+   * learning a reading of its own.
+   */
+  alignSteps?: number;
+  /** Peak learning rate of the projector-only steps (default `lr`). */
+  alignLr?: number;
+  /**
    * Pick each question's answer first (uniformly among those its kind has for the scene), then a
    * question with that answer (default false: a question uniformly), so that no answer is the
    * prior of its kind.
@@ -262,7 +271,7 @@ export interface TrainVlmOptions extends TrainRunOptions {
   balanceAnswers?: boolean;
   /** Relative weights of the question kinds in the image steps (default 1 each). */
   kindWeights?: Readonly<Record<string, number>>;
-  /** Called after every step (for logs beyond the progress bar); word steps are counted first. */
+  /** Called after every step (for logs beyond the progress bar); word and projector steps are counted first. */
   onStep?: (step: number, loss: number) => void;
 }
 
@@ -358,6 +367,9 @@ const TOLD_KINDS: ReadonlySet<string> = new Set(['exists', 'count', 'color', 'sh
 /** Salt of the word stage's scenes, apart from the image steps' scenes. */
 const TEXT_STREAM = 0x7e47;
 
+/** Salt of the projector-only stage's scenes. */
+const ALIGN_STREAM = 0xa119;
+
 /** The longest of a scene's first four captions: every object with its size, and the background. */
 function toldCaption(captions: readonly string[]): string {
   return captions.slice(0, 4).reduce((a, b) => (b.length > a.length ? b : a));
@@ -372,6 +384,8 @@ interface StageOptions {
   /** Steps taken before this stage (for `onStep`'s count). */
   firstStep: number;
   freezeVisionTower: boolean;
+  /** Params held fixed besides the tower (see VlmTrainerOptions.freeze). */
+  freeze?: (name: string) => boolean;
   batch: (step: number) => VlmBatch;
   io: TrainVlmOptions['io'];
   signal?: AbortSignal;
@@ -386,6 +400,7 @@ async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<M
     betas: [0.9, 0.98],
     weightDecay: 0.01,
     freezeVisionTower: o.freezeVisionTower,
+    ...(o.freeze ? { freeze: o.freeze } : {}),
   });
   const bar = new ProgressBar(o.io, o.label);
   const recent: number[] = [];
@@ -509,15 +524,12 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     });
     current = new Map([...worded, ...projector]);
   }
-  const trained = await runStage(current, {
-    ...stage,
-    label: 'training vlm on shapes',
-    steps,
-    lr,
-    firstStep: textSteps,
-    batch: (step) => {
+  // Conversations about the images of scenes `trainingSeed(base, step * batchSize + i)`.
+  const imageBatch =
+    (base: number) =>
+    (step: number): VlmBatch => {
       const samples = Array.from({ length: batchSize }, (_, i) => {
-        const s = trainingSeed(seed, step * batchSize + i);
+        const s = trainingSeed(base, step * batchSize + i);
         const sample = generateShapes(s, { size: imageSize });
         // The picks have their own random stream: the scene's would tie them to how it was drawn.
         const picked: Turn[] = pickQuestions(
@@ -540,7 +552,26 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
       const images = samples.map((s) => s.image);
       const pixelValues: Tensor = preprocessToTensor(images, backend, preprocess); // [B, 3, S, S]
       return { inputIds, labels, pixelValues };
-    },
+    };
+  const alignSteps = options.alignSteps ?? 0;
+  if (alignSteps > 0) {
+    current = await runStage(current, {
+      ...stage,
+      label: 'aligning the projector',
+      steps: alignSteps,
+      lr: options.alignLr ?? lr,
+      firstStep: textSteps,
+      freeze: (name) => !name.startsWith('multi_modal_projector.'),
+      batch: imageBatch(hashSeed(seed, ALIGN_STREAM)),
+    });
+  }
+  const trained = await runStage(current, {
+    ...stage,
+    label: 'training vlm on shapes',
+    steps,
+    lr,
+    firstStep: textSteps + alignSteps,
+    batch: imageBatch(seed),
   });
 
   await mkdir(out, { recursive: true });

@@ -148,6 +148,11 @@ export interface VlmTrainerOptions extends AdamWOptions {
   maxGradNorm?: number;
   /** Keep the vision tower (`vision_tower.*`) as it is (default true, as LLaVA trains). */
   freezeVisionTower?: boolean;
+  /**
+   * Also keep the params this returns true for as they are, e.g. everything but the projector for
+   * LLaVA's first stage: `(name) => !name.startsWith('multi_modal_projector.')`.
+   */
+  freeze?: (name: string) => boolean;
 }
 
 /**
@@ -175,11 +180,11 @@ export class VlmTrainer {
     readonly config: LlavaConfig,
     options: VlmTrainerOptions = {},
   ) {
-    const { maxGradNorm = 1, freezeVisionTower = true, ...adam } = options;
+    const { maxGradNorm = 1, freezeVisionTower = true, freeze, ...adam } = options;
     const frozen = new Map<string, Tensor>();
     const tree: Record<string, Tensor> = {};
     for (const [name, t] of params) {
-      if (freezeVisionTower && name.startsWith('vision_tower.')) frozen.set(name, t);
+      if ((freezeVisionTower && name.startsWith('vision_tower.')) || freeze?.(name)) frozen.set(name, t);
       else tree[name] = t;
     }
     if (Object.keys(tree).length === 0) throw new Error('VlmTrainer: no params to train');
