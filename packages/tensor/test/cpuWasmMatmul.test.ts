@@ -346,6 +346,28 @@ test("a Node process exits without dispose() (the workers are unref'd)", async (
   expect(stdout.trim()).toBe('200');
 });
 
+test('a fresh Node process runs the relaxed-SIMD build by default (Node 20: its V8 flag is turned on)', async () => {
+  const { execFile } = await import('node:child_process');
+  const module = new URL('../src/backends/cpu/wasm/createCpuAcceleration.ts', import.meta.url).href;
+  const script = `
+    const { createCpuAcceleration } = await import(${JSON.stringify(module)});
+    const plain = await createCpuAcceleration({ threads: 1, relaxedSimd: false });
+    const relaxed = await createCpuAcceleration({ threads: 1 });
+    console.log(plain.description + ';' + relaxed.description);
+    plain.dispose();
+    relaxed.dispose();`;
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 30_000 },
+      (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
+    );
+  });
+  // Shared memory is there in Node, so the default is the threaded relaxed build (one thread asked).
+  expect(stdout.trim()).toBe('wasm-simd, 1 thread;wasm-relaxed-simd, 1 thread');
+});
+
 test('after dispose the reference takes over', async () => {
   const acceleration = await createCpuAcceleration({ threads: 2 });
   acceleration.dispose();

@@ -18,7 +18,11 @@ export interface CpuAccelerationOptions {
    * browsers) and a thread that may block (not a browser's main thread); otherwise one is used.
    */
   threads?: number;
-  /** Use relaxed SIMD (fused multiply-add) where the engine supports it (default true). */
+  /**
+   * Use relaxed SIMD (fused multiply-add) where the engine supports it (default true). On Node 20,
+   * whose V8 has it behind `--experimental-wasm-relaxed-simd`, this turns that flag on; false
+   * leaves the engine's flags alone.
+   */
   relaxedSimd?: boolean;
 }
 

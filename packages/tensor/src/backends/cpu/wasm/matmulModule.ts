@@ -50,9 +50,27 @@ export function sharedMemoryAvailable(): boolean {
 }
 
 /**
+ * Node 20's V8 (11.3) implements relaxed SIMD behind `--experimental-wasm-relaxed-simd` (on by
+ * default from Node 22, V8 11.4+, as in Chrome 114+). Turns that flag on in Node 20; the flag only
+ * lets modules that use the instructions validate. True when it was set.
+ */
+async function enableNodeRelaxedSimd(): Promise<boolean> {
+  const node = (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  if (!node || Number(node.split('.')[0]) !== 20) return false;
+  const specifier = 'node:v8'; // hidden from bundlers, like node:worker_threads
+  try {
+    const v8 = (await import(/* @vite-ignore */ specifier)) as typeof import('node:v8');
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    return true;
+  } catch {
+    return false; // a runtime that only looks like Node 20 (no node:v8): plain SIMD then
+  }
+}
+
+/**
  * Compiles the best module this engine runs: relaxed SIMD where `f32x4.relaxed_madd` validates
- * (Node >= 22, Chrome >= 114; Node 20 only with --experimental-wasm-relaxed-simd) and `relaxed` is
- * allowed, else plain SIMD128. Without shared memory the single-thread build is used. Returns
+ * (Node >= 22, Chrome >= 114; Node 20 after turning on its flag, see enableNodeRelaxedSimd) and
+ * `relaxed` is allowed, else plain SIMD128. Without shared memory the single-thread build is used. Returns
  * undefined where WebAssembly or its SIMD is missing (Safari before 16.4, some locked-down engines).
  */
 export async function loadMatmulModule(options: {
@@ -65,8 +83,10 @@ export async function loadMatmulModule(options: {
   candidates.push([options.shared ? MATMUL_WASM_SHARED : MATMUL_WASM_SINGLE, 'simd']);
   for (const [base64, flavor] of candidates) {
     const bytes = decodeBase64(base64);
-    if (WebAssembly.validate(bytes))
-      return { module: await WebAssembly.compile(bytes), flavor, shared: options.shared };
+    const valid =
+      WebAssembly.validate(bytes) ||
+      (flavor === 'relaxed-simd' && (await enableNodeRelaxedSimd()) && WebAssembly.validate(bytes));
+    if (valid) return { module: await WebAssembly.compile(bytes), flavor, shared: options.shared };
   }
   return undefined;
 }
