@@ -1,7 +1,7 @@
 // Attention on the CPU through the accelerated matmul, all heads in one batched call where the
 // keys fill their buffer (else one call per kv head): S = Q K^T (scaled, causal limit), a float32
-// softmax per row (WebAssembly SIMD) with the causal limit and any mask the op takes (bool or additive, padding
-// [B, Tk] or broadcast [B, Hq, Tq, Tk]), O = P V.
+// softmax per row (WebAssembly SIMD) with the causal limit and any mask the op takes (bool or
+// additive, padding [B, Tk] or broadcast [B, Hq, Tq, Tk]), O = P V.
 import type { TypedArray } from '../../dtype.js';
 import type { HostTensor } from '../../kernel.js';
 import { type AttentionAttrs, attentionDims } from '../../kernels/attention/attentionDims.js';
