@@ -266,10 +266,10 @@ export interface TrainVlmOptions extends TrainRunOptions {
   /**
    * Pick each question's answer first (uniformly among those its kind has for the scene), then a
    * question with that answer (default false: a question uniformly), so that no answer is the
-   * prior of its kind.
+   * prior of its kind; in the word steps and the image steps.
    */
   balanceAnswers?: boolean;
-  /** Relative weights of the question kinds in the image steps (default 1 each). */
+  /** Relative weights of the question kinds in the word and image steps (default 1 each). */
   kindWeights?: Readonly<Record<string, number>>;
   /** Called after every step (for logs beyond the progress bar); word and projector steps are counted first. */
   onStep?: (step: number, loss: number) => void;
@@ -494,6 +494,12 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     ...(options.onStep ? { onStep: options.onStep } : {}),
   };
   let current = params;
+  // How questions are picked, in the word steps as in the image steps: a decoder that learns "no"
+  // as the answer to "is there a ...?" from words does not learn to match the words either.
+  const picks: PickOptions = {
+    balanceAnswers: options.balanceAnswers ?? false,
+    ...(options.kindWeights ? { kindWeights: options.kindWeights } : {}),
+  };
   const textSteps = options.textSteps ?? 0;
   if (textSteps > 0) {
     // Words first: the scene told in a caption, then questions the caption answers; no image.
@@ -513,7 +519,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
           const s = trainingSeed(textSeed, step * batchSize + i);
           const sample = generateShapes(s, { size: imageSize });
           const told = sample.questions.filter((q) => TOLD_KINDS.has(q.kind));
-          const picked = pickQuestions(told, createRandom(hashSeed(s, QUESTION_STREAM)), turns);
+          const picked = pickQuestions(told, createRandom(hashSeed(s, QUESTION_STREAM)), turns, picks);
           return conversationSegments(tokenizer, picked, toldCaption(sample.captions));
         });
         return packVlmExamples(examples, config, { padTokenId: pad });
@@ -536,10 +542,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
           sample.questions,
           createRandom(hashSeed(s, QUESTION_STREAM)),
           turns,
-          {
-            balanceAnswers: options.balanceAnswers ?? false,
-            ...(options.kindWeights ? { kindWeights: options.kindWeights } : {}),
-          },
+          picks,
         );
         if (caption) picked.push({ question: CAPTION_QUESTION, answer: sample.caption });
         return { image: sample.image, turns: picked };
