@@ -45,7 +45,7 @@ import {
   matmulActivationOf,
   packVlmExamples,
 } from '@vl/vlm';
-import { conversationSegments } from '../src/train/trainVlm.js';
+import { conversationSegments } from '../src/train/conversations.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=') as [string, string]));
 // phases=echo:60,exists:150 trains kinds in turn (echo: an exists question answered by its shape word).

@@ -2,7 +2,7 @@
 // uniform picks make "no" the answer to learn; answer-first picks split yes and no evenly.
 import { createRandom, generateShapes, hashSeed } from '@vl/shapes';
 import { expect, test } from 'vitest';
-import { pickQuestions } from '../src/train/trainVlm.js';
+import { pickQuestions } from '../src/train/conversations.js';
 
 test('balanced picks draw the answer first: existence questions split evenly between yes and no', () => {
   const share = (balanced: boolean) => {

@@ -1,6 +1,6 @@
 import { type QuestionKind, createRandom, hashSeed, heldOutShapes } from '@vl/shapes';
 import type { VlmModel } from '@vl/vlm';
-import { QUESTION_STREAM, pickQuestions } from './trainVlm.js';
+import { QUESTION_STREAM, pickQuestions } from './conversations.js';
 
 /** Quality of a VLM on the shapes world's held-out split. */
 export interface VlmShapesQuality {
