@@ -326,16 +326,10 @@ test('more threads than cores still compute the right thing', async () => {
   }
 });
 
-test("a Node process exits without dispose() (the workers are unref'd)", async () => {
+/** Runs an ES module script in a fresh Node process (tsx for the .ts imports); resolves to its stdout. */
+async function runModuleScript(script: string): Promise<string> {
   const { execFile } = await import('node:child_process');
-  const module = new URL('../src/backends/cpu/wasm/createCpuAcceleration.ts', import.meta.url).href;
-  const script = `
-    const { createCpuAcceleration } = await import(${JSON.stringify(module)});
-    const { accelerated } = await createCpuAcceleration({ threads: 2 });
-    const x = { data: new Float32Array(200 * 200).fill(1), shape: [200, 200], dtype: 'f32' };
-    const [y] = accelerated.get('matmul')([x, x], { transposeA: false, transposeB: false, activation: 'none' }, [{ shape: [200, 200], dtype: 'f32' }]);
-    console.log(y[0]);`;
-  const stdout = await new Promise<string>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', '--input-type=module', '-e', script],
@@ -343,11 +337,21 @@ test("a Node process exits without dispose() (the workers are unref'd)", async (
       (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
     );
   });
+}
+
+test("a Node process exits without dispose() (the workers are unref'd)", async () => {
+  const module = new URL('../src/backends/cpu/wasm/createCpuAcceleration.ts', import.meta.url).href;
+  const script = `
+    const { createCpuAcceleration } = await import(${JSON.stringify(module)});
+    const { accelerated } = await createCpuAcceleration({ threads: 2 });
+    const x = { data: new Float32Array(200 * 200).fill(1), shape: [200, 200], dtype: 'f32' };
+    const [y] = accelerated.get('matmul')([x, x], { transposeA: false, transposeB: false, activation: 'none' }, [{ shape: [200, 200], dtype: 'f32' }]);
+    console.log(y[0]);`;
+  const stdout = await runModuleScript(script);
   expect(stdout.trim()).toBe('200');
 });
 
 test('a fresh Node process runs the relaxed-SIMD build by default (Node 20: its V8 flag is turned on)', async () => {
-  const { execFile } = await import('node:child_process');
   const module = new URL('../src/backends/cpu/wasm/createCpuAcceleration.ts', import.meta.url).href;
   const script = `
     const { createCpuAcceleration } = await import(${JSON.stringify(module)});
@@ -356,14 +360,7 @@ test('a fresh Node process runs the relaxed-SIMD build by default (Node 20: its 
     console.log(plain.description + ';' + relaxed.description);
     plain.dispose();
     relaxed.dispose();`;
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', script],
-      { timeout: 30_000 },
-      (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
-    );
-  });
+  const stdout = await runModuleScript(script);
   // Shared memory is there in Node, so the default is the threaded relaxed build (one thread asked).
   expect(stdout.trim()).toBe('wasm-simd, 1 thread;wasm-relaxed-simd, 1 thread');
 });
