@@ -61,9 +61,9 @@ const commands: Record<string, Command> = {
   },
   train: {
     usage:
-      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2]',
+      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2] [--questions 6] [--no-caption]',
     summary:
-      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs; --init continues one it wrote, --clip picks the VLM's vision tower, --tune-tower trains that tower too (it is held fixed otherwise), --feature-layers picks its hidden states that become image tokens (LLaVA's vision_feature_layer; a list such as 0,-2 joins them), --ground-steps first trains the tower alone to say what each of its image tokens' cells holds, --text-steps first trains the decoder on words alone (the scene told in its caption, then questions about it), --align-steps then trains the projector alone with the decoder held fixed (LLaVA's first stage), --balance-answers picks each question's answer first so no answer is its kind's prior, --kind-weights asks some kinds of question more often",
+      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs; --init continues one it wrote, --clip picks the VLM's vision tower, --tune-tower trains that tower too (it is held fixed otherwise), --feature-layers picks its hidden states that become image tokens (LLaVA's vision_feature_layer; a list such as 0,-2 joins them), --ground-steps first trains the tower alone to say what each of its image tokens' cells holds, --text-steps first trains the decoder on words alone (the scene told in its caption, then questions about it), --align-steps then trains the projector alone with the decoder held fixed (LLaVA's first stage), --balance-answers picks each question's answer first so no answer is its kind's prior, --kind-weights asks some kinds of question more often, --questions sets how many questions each image's conversation asks and --no-caption drops its closing caption turn",
     options: {
       data: { type: 'string' },
       out: { type: 'string' },
@@ -83,6 +83,8 @@ const commands: Record<string, Command> = {
       'align-lr': { type: 'string' },
       'balance-answers': { type: 'boolean' },
       'kind-weights': { type: 'string' },
+      questions: { type: 'string' },
+      'no-caption': { type: 'boolean' },
     },
     run: train,
   },

@@ -438,6 +438,12 @@ describe('with real checkpoints', () => {
     const balance = await vl('train', 'clip', '--out', 'x', '--balance-answers', '--backend', 'cpu');
     expect(balance.code).toBe(2);
     expect(balance.err).toMatch(/train clip: --balance-answers is for vl train vlm only/);
+    const questions = await vl('train', 'vlm', '--out', 'x', '--questions', '0', '--backend', 'cpu');
+    expect(questions.code).toBe(2);
+    expect(questions.err).toMatch(/--questions must be a positive integer; got "0"/);
+    const caption = await vl('train', 'dvae', '--out', 'x', '--no-caption', '--backend', 'cpu');
+    expect(caption.code).toBe(2);
+    expect(caption.err).toMatch(/train dvae: --no-caption is for vl train vlm only/);
     const zero = await vl('train', 'vlm', '--out', 'x', '--kind-weights', 'exists=0', '--backend', 'cpu');
     expect(zero.code).toBe(2);
     expect(zero.err).toMatch(/--kind-weights takes kind=weight pairs with positive weights .*got "exists=0"/);

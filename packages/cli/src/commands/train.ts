@@ -36,7 +36,12 @@ async function runKind(
     featureLayer: number[] | undefined;
     groundSteps: number;
     text: { textSteps: number; textLr?: number; alignSteps: number; alignLr?: number };
-    picks: { balanceAnswers?: boolean; kindWeights?: Record<string, number> };
+    picks: {
+      balanceAnswers?: boolean;
+      kindWeights?: Record<string, number>;
+      questionsPerImage?: number;
+      captionTurn?: boolean;
+    };
   },
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
@@ -180,12 +185,18 @@ export async function train(ctx: CommandContext): Promise<void> {
   for (const name of ['ground-steps', 'text-steps', 'text-lr', 'align-steps', 'align-lr', 'kind-weights'])
     if (ctx.string(name) !== undefined && k !== 'vlm')
       throw new CliError(`train ${k}: --${name} is for vl train vlm only`, 2);
-  if (ctx.options['balance-answers'] === true && k !== 'vlm')
-    throw new CliError(`train ${k}: --balance-answers is for vl train vlm only`, 2);
+  for (const name of ['balance-answers', 'no-caption'])
+    if (ctx.options[name] === true && k !== 'vlm')
+      throw new CliError(`train ${k}: --${name} is for vl train vlm only`, 2);
+  if (ctx.string('questions') !== undefined && k !== 'vlm')
+    throw new CliError(`train ${k}: --questions is for vl train vlm only`, 2);
   const kindWeights = kindWeightsOption(ctx.string('kind-weights'));
+  const questions = ctx.string('questions');
   const picks = {
     ...(ctx.options['balance-answers'] === true ? { balanceAnswers: true } : {}),
     ...(kindWeights ? { kindWeights } : {}),
+    ...(questions !== undefined ? { questionsPerImage: positiveInt('questions', questions, 6) } : {}),
+    ...(ctx.options['no-caption'] === true ? { captionTurn: false } : {}),
   };
   const groundSteps = stageStepsOption('ground-steps', ctx.string('ground-steps'));
   const textSteps = stageStepsOption('text-steps', ctx.string('text-steps'));
