@@ -38,7 +38,10 @@ describe('matmulActivationGrad', () => {
       const n = 1031; // 257 vectors of 4, then 3 alone
       const c = {
         name: `matmulActivationGrad ${activation}`,
-        inputs: [range === undefined ? { shape: [n] } : { shape: [n], data: edges(n, range) }, { shape: [n] }],
+        inputs: [
+          range === undefined ? { shape: [n] } : { shape: [n], data: edges(n, range) },
+          { shape: [n] },
+        ],
         run: (z: Tensor | undefined, dy: Tensor | undefined) =>
           run1(matmulActivationGradKernel, [z!, dy!], { activation }),
       };
