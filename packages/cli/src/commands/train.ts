@@ -11,7 +11,7 @@ import { SHAPES_TEMPLATES, trainClip } from '../train/trainClip.js';
 import { trainDvae } from '../train/trainDvae.js';
 import type { TrainRunOptions } from '../train/trainRunOptions.js';
 import { evaluateVlmOnShapes } from '../train/evaluateVlm.js';
-import { trainVlm } from '../train/trainVlm.js';
+import { type TrainVlmOptions, trainVlm } from '../train/trainVlm.js';
 import { locateModel } from '../models.js';
 
 const KINDS = ['clip', 'dvae', 'vlm'] as const;
@@ -27,6 +27,9 @@ const DEFAULTS: Record<Kind, { steps: number; batch: number; lr: number }> = {
   vlm: { steps: 1500, batch: 32, lr: 1e-3 },
 };
 
+/** The trainVlm options that decide which questions each conversation asks. */
+type VlmPicks = Pick<TrainVlmOptions, 'balanceAnswers' | 'kindWeights' | 'questionsPerImage' | 'captionTurn'>;
+
 /** Trains one family; resolves to its held-out quality (shapes data only) and a one-line summary. */
 async function runKind(
   ctx: CommandContext,
@@ -36,12 +39,7 @@ async function runKind(
     featureLayer: number[] | undefined;
     groundSteps: number;
     text: { textSteps: number; textLr?: number; alignSteps: number; alignLr?: number };
-    picks: {
-      balanceAnswers?: boolean;
-      kindWeights?: Record<string, number>;
-      questionsPerImage?: number;
-      captionTurn?: boolean;
-    };
+    picks: VlmPicks;
   },
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
@@ -150,6 +148,18 @@ function kindWeightsOption(value: string | undefined): Record<string, number> | 
   return weights;
 }
 
+/** What the VLM's conversations ask: `--balance-answers`, `--kind-weights`, `--questions`, `--no-caption`. */
+function picksOptions(ctx: CommandContext): VlmPicks {
+  const kindWeights = kindWeightsOption(ctx.string('kind-weights'));
+  const questions = ctx.string('questions');
+  return {
+    ...(ctx.options['balance-answers'] === true ? { balanceAnswers: true } : {}),
+    ...(kindWeights ? { kindWeights } : {}),
+    ...(questions !== undefined ? { questionsPerImage: positiveInt('questions', questions, 6) } : {}),
+    ...(ctx.options['no-caption'] === true ? { captionTurn: false } : {}),
+  };
+}
+
 /** `--ground-steps N`, `--text-steps N` or `--align-steps N` of `vl train vlm` (0 when not given). */
 function stageStepsOption(name: string, value: string | undefined): number {
   if (value === undefined) return 0;
@@ -182,22 +192,22 @@ export async function train(ctx: CommandContext): Promise<void> {
         : `train ${k}: --feature-layers is for vl train vlm only`,
       2,
     );
-  for (const name of ['ground-steps', 'text-steps', 'text-lr', 'align-steps', 'align-lr', 'kind-weights'])
+  const vlmOnly = [
+    'ground-steps',
+    'text-steps',
+    'text-lr',
+    'align-steps',
+    'align-lr',
+    'kind-weights',
+    'questions',
+  ];
+  for (const name of vlmOnly)
     if (ctx.string(name) !== undefined && k !== 'vlm')
       throw new CliError(`train ${k}: --${name} is for vl train vlm only`, 2);
   for (const name of ['balance-answers', 'no-caption'])
     if (ctx.options[name] === true && k !== 'vlm')
       throw new CliError(`train ${k}: --${name} is for vl train vlm only`, 2);
-  if (ctx.string('questions') !== undefined && k !== 'vlm')
-    throw new CliError(`train ${k}: --questions is for vl train vlm only`, 2);
-  const kindWeights = kindWeightsOption(ctx.string('kind-weights'));
-  const questions = ctx.string('questions');
-  const picks = {
-    ...(ctx.options['balance-answers'] === true ? { balanceAnswers: true } : {}),
-    ...(kindWeights ? { kindWeights } : {}),
-    ...(questions !== undefined ? { questionsPerImage: positiveInt('questions', questions, 6) } : {}),
-    ...(ctx.options['no-caption'] === true ? { captionTurn: false } : {}),
-  };
+  const picks = picksOptions(ctx);
   const groundSteps = stageStepsOption('ground-steps', ctx.string('ground-steps'));
   const textSteps = stageStepsOption('text-steps', ctx.string('text-steps'));
   const textLr = ctx.string('text-lr');
