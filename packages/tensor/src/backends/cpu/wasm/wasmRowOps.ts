@@ -7,7 +7,7 @@ import type { MatmulExports } from './matmulModule.js';
 import { ACTIVATION_CODES, type MatmulActivation } from './matmulPlan.js';
 import type { WasmArena } from './WasmArena.js';
 
-/** Rows per call, so that the scratch region stays a few MiB whatever the tensor's size. */
+/** Floats per call (whole rows for the softmax), so that the scratch region stays a few MiB. */
 const CHUNK_FLOATS = 1 << 20;
 
 /** The row operations over one arena and module instance (the calling thread's). */
@@ -32,6 +32,7 @@ export interface WasmRowOps {
 export function createWasmRowOps(arena: WasmArena, exports: MatmulExports): WasmRowOps {
   return {
     softmaxRows(s, cols, scale) {
+      if (s.length === 0 || cols === 0) return true;
       const chunk = Math.max(1, Math.floor(CHUNK_FLOATS / cols)) * cols;
       const [ptr] = arena.layout([Math.min(chunk, s.length) * 4]) ?? [];
       if (ptr === undefined) return false;
