@@ -286,8 +286,10 @@ static inline v128_t splat(float x) { return wasm_f32x4_splat(x); }
 
 // exp(x) for f32 lanes, Cephes-style: x = n ln2 + r, |r| <= ln2/2, degree-7 polynomial for e^r,
 // 2^n built in the exponent bits. Relative error ~1e-7; inputs are clamped to the normal range.
+#define EXP_MIN_ARG -87.3f // below it exp(x) is not a normal float
+
 static inline v128_t vexp(v128_t x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.3f)), splat(88.3f));
+  x = wasm_f32x4_min(wasm_f32x4_max(x, splat(EXP_MIN_ARG)), splat(88.3f));
   v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
   v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, splat(0.693359375f)));
   r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, splat(-2.12194440e-4f)));
@@ -325,15 +327,19 @@ static inline v128_t verfc_pos(v128_t z) {
   return wasm_f32x4_mul(t, vexp(wasm_f32x4_sub(p, wasm_f32x4_mul(z, z))));
 }
 
+// Phi(x), the standard normal CDF: erfc(-x / sqrt 2) / 2 = 1 - erfc(x / sqrt 2) / 2, from erfc of
+// |x| so that the negative tail keeps its relative accuracy.
+static inline v128_t vnormal_cdf(v128_t x) {
+  v128_t half_erfc = wasm_f32x4_mul(splat(0.5f), verfc_pos(wasm_f32x4_mul(wasm_f32x4_abs(x), splat(0.70710678118654752f))));
+  return wasm_v128_bitselect(half_erfc, wasm_f32x4_sub(splat(1.0f), half_erfc), wasm_f32x4_lt(x, splat(0.0f)));
+}
+
 static inline v128_t activate(v128_t x, int act) {
   switch (act) {
     case ACT_RELU:
       return wasm_f32x4_max(x, splat(0.0f));
-    case ACT_GELU: { // x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2 = 1 - erfc(x / sqrt 2) / 2
-      v128_t half_erfc = wasm_f32x4_mul(splat(0.5f), verfc_pos(wasm_f32x4_mul(wasm_f32x4_abs(x), splat(0.70710678118654752f))));
-      v128_t phi = wasm_v128_bitselect(half_erfc, wasm_f32x4_sub(splat(1.0f), half_erfc), wasm_f32x4_lt(x, splat(0.0f)));
-      return wasm_f32x4_mul(x, phi);
-    }
+    case ACT_GELU:
+      return wasm_f32x4_mul(x, vnormal_cdf(x));
     case ACT_GELU_TANH: { // 0.5 x (1 + tanh(u)) = x * sigmoid(2u): no cancellation for u << 0
       v128_t u = wasm_f32x4_mul(splat(0.79788456080286536f),
                                 wasm_f32x4_add(x, wasm_f32x4_mul(splat(0.044715f), wasm_f32x4_mul(x, wasm_f32x4_mul(x, x)))));
@@ -588,7 +594,7 @@ static inline float hmax(v128_t v) {
 // exp(x - max), exactly 0 where x - max is below exp's normal range (masked keys are -inf).
 static inline v128_t shifted_exp(v128_t x, v128_t max) {
   v128_t d = wasm_f32x4_sub(x, max);
-  return wasm_v128_and(vexp(d), wasm_f32x4_ge(d, splat(-87.3f)));
+  return wasm_v128_and(vexp(d), wasm_f32x4_ge(d, splat(EXP_MIN_ARG)));
 }
 
 // Softmax of each row of s (`rows` x `cols`, row-major) after scaling by `scale`, in place. A row
@@ -624,9 +630,9 @@ static void softmax_row(float *row, int cols, float scale) {
     row[j] = e;
     sum += e;
   }
-  const v128_t inv = splat(1.0f / sum);
-  for (j = 0; j + 4 <= cols; j += 4) wasm_v128_store(row + j, wasm_f32x4_mul(wasm_v128_load(row + j), inv));
-  for (; j < cols; j++) row[j] *= 1.0f / sum;
+  const float inv = 1.0f / sum;
+  for (j = 0; j + 4 <= cols; j += 4) wasm_v128_store(row + j, wasm_f32x4_mul(wasm_v128_load(row + j), splat(inv)));
+  for (; j < cols; j++) row[j] *= inv;
 }
 
 // d/dx of activate(x, act), for the backward of a matmul's fused activation.
@@ -636,8 +642,7 @@ static inline v128_t activate_grad(v128_t x, int act) {
     case ACT_RELU:
       return wasm_v128_and(one, wasm_f32x4_gt(x, splat(0.0f)));
     case ACT_GELU: { // Phi(x) + x phi(x)
-      v128_t half_erfc = wasm_f32x4_mul(splat(0.5f), verfc_pos(wasm_f32x4_mul(wasm_f32x4_abs(x), splat(0.70710678118654752f))));
-      v128_t cdf = wasm_v128_bitselect(half_erfc, wasm_f32x4_sub(one, half_erfc), wasm_f32x4_lt(x, splat(0.0f)));
+      v128_t cdf = vnormal_cdf(x);
       v128_t pdf = wasm_f32x4_mul(splat(0.39894228040143268f), vexp(wasm_f32x4_mul(splat(-0.5f), wasm_f32x4_mul(x, x))));
       return wasm_f32x4_add(cdf, wasm_f32x4_mul(x, pdf));
     }
