@@ -155,12 +155,8 @@ function shapeCase(M: number, N: number, K: number, transA: boolean, transB: boo
   return { a: transA ? [K, M] : [M, K], b: transB ? [N, K] : [K, N], transA, transB };
 }
 
-// Node 20 validates relaxed SIMD only behind a V8 flag (Node 22 and Chrome 114 by default). The
+// Node 20 validates relaxed SIMD only behind a V8 flag, which createCpuAcceleration turns on; the
 // flag is process-wide, so the plain builds are requested explicitly (relaxedSimd: false).
-async function enableRelaxedSimd(): Promise<void> {
-  const v8 = await import('node:v8');
-  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-}
 
 for (const [threads, relaxedSimd] of [
   [1, false],
@@ -171,7 +167,6 @@ for (const [threads, relaxedSimd] of [
     let acceleration: CpuAcceleration;
     let matmul: CpuAccelerated;
     beforeAll(async () => {
-      if (relaxedSimd) await enableRelaxedSimd();
       acceleration = await createCpuAcceleration({ threads, relaxedSimd });
       matmul = acceleration.accelerated.get('matmul')!;
     });

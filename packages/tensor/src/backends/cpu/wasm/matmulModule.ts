@@ -70,8 +70,9 @@ async function enableNodeRelaxedSimd(): Promise<boolean> {
 /**
  * Compiles the best module this engine runs: relaxed SIMD where `f32x4.relaxed_madd` validates
  * (Node >= 22, Chrome >= 114; Node 20 after turning on its flag, see enableNodeRelaxedSimd) and
- * `relaxed` is allowed, else plain SIMD128. Without shared memory the single-thread build is used. Returns
- * undefined where WebAssembly or its SIMD is missing (Safari before 16.4, some locked-down engines).
+ * `relaxed` is allowed, else plain SIMD128. Without shared memory the single-thread build is used.
+ * Returns undefined where WebAssembly or its SIMD is missing (Safari before 16.4, some locked-down
+ * engines).
  */
 export async function loadMatmulModule(options: {
   shared: boolean;
