@@ -114,17 +114,17 @@ function featureLayersOption(value: string | undefined): number[] | undefined {
   return layers;
 }
 
-/** The shapes world's question kinds, which `--kind-weights` may name. */
-const QUESTION_KINDS: readonly QuestionKind[] = [
-  'exists',
-  'count',
-  'color',
-  'shape',
-  'size',
-  'position',
-  'relation',
-  'background',
-];
+/** The shapes world's question kinds, which `--kind-weights` may name (the compiler checks all are here). */
+const QUESTION_KINDS = Object.keys({
+  exists: true,
+  count: true,
+  color: true,
+  shape: true,
+  size: true,
+  position: true,
+  relation: true,
+  background: true,
+} satisfies Record<QuestionKind, true>);
 
 /** `--kind-weights exists=3,count=2`: a positive weight per named question kind. */
 function kindWeightsOption(value: string | undefined): Record<string, number> | undefined {
@@ -138,7 +138,7 @@ function kindWeightsOption(value: string | undefined): Record<string, number> | 
         `--kind-weights takes kind=weight pairs with positive weights (e.g. exists=3,count=2); got "${value}"`,
         2,
       );
-    if (!(QUESTION_KINDS as readonly string[]).includes(kind))
+    if (!QUESTION_KINDS.includes(kind))
       throw new CliError(
         `--kind-weights: unknown question kind "${kind}" (kinds: ${QUESTION_KINDS.join(', ')})`,
         2,

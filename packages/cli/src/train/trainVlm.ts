@@ -105,8 +105,11 @@ export function shapesVlmConfig(
   });
 }
 
-/** Options of {@link trainVlm}. */
-export interface TrainVlmOptions extends TrainRunOptions {
+/**
+ * Options of {@link trainVlm}. The {@link PickOptions} (balanced answers, kind weights) apply to the
+ * word steps and the image steps alike.
+ */
+export interface TrainVlmOptions extends TrainRunOptions, PickOptions {
   /** A CLIP checkpoint folder (HF layout, e.g. what `vl train clip` writes): its vision tower is the VLM's. */
   clip: string;
   /** Questions per image, asked as one multi-turn conversation (default 6): more answers learned per image pass. */
@@ -154,14 +157,6 @@ export interface TrainVlmOptions extends TrainRunOptions {
   alignSteps?: number;
   /** Peak learning rate of the projector-only steps (default `lr`). */
   alignLr?: number;
-  /**
-   * Pick each question's answer first (uniformly among those its kind has for the scene), then a
-   * question with that answer (default false: a question uniformly), so that no answer is the
-   * prior of its kind; in the word steps and the image steps.
-   */
-  balanceAnswers?: boolean;
-  /** Relative weights of the question kinds in the word and image steps (default 1 each). */
-  kindWeights?: Readonly<Record<string, number>>;
   /** Called after every step (for logs beyond the progress bar); word and projector steps are counted first. */
   onStep?: (step: number, loss: number) => void;
 }
@@ -257,6 +252,9 @@ const TOLD_KINDS: ReadonlySet<string> = new Set(['exists', 'count', 'color', 'sh
 
 /** Salt of the word stage's scenes, apart from the image steps' scenes. */
 const TEXT_STREAM = 0x7e47;
+
+/** Whether a param belongs to the projector (what only images reach). */
+const isProjector = (name: string): boolean => name.startsWith('multi_modal_projector.');
 
 /** Salt of the projector-only stage's scenes. */
 const ALIGN_STREAM = 0xa119;
@@ -385,20 +383,17 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     ...(options.onStep ? { onStep: options.onStep } : {}),
   };
   let current = params;
-  // How questions are picked, in the word steps as in the image steps: a decoder that learns "no"
-  // as the answer to "is there a ...?" from words does not learn to match the words either.
-  const picks: PickOptions = {
-    balanceAnswers: options.balanceAnswers ?? false,
-    ...(options.kindWeights ? { kindWeights: options.kindWeights } : {}),
-  };
+  // Questions are picked the same way in the word steps as in the image steps: a decoder that learns
+  // "no" as the answer to "is there a ...?" from words does not learn to match the words either.
+  const picks: PickOptions = options;
   const textSteps = options.textSteps ?? 0;
   if (textSteps > 0) {
     // Words first: the scene told in a caption, then questions the caption answers; no image.
     const textSeed = hashSeed(seed, TEXT_STREAM);
     // The projector sees no image here: held out of this stage, so it is neither decayed nor
     // given optimizer state from zero gradients.
-    const projector = [...current].filter(([name]) => name.startsWith('multi_modal_projector.'));
-    const rest = new Map([...current].filter(([name]) => !name.startsWith('multi_modal_projector.')));
+    const projector = [...current].filter(([name]) => isProjector(name));
+    const rest = new Map([...current].filter(([name]) => !isProjector(name)));
     const worded = await runStage(rest, {
       ...stage,
       label: 'training vlm on words',
@@ -455,7 +450,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
       steps: alignSteps,
       lr: options.alignLr ?? lr,
       firstStep: textSteps,
-      freeze: (name) => !name.startsWith('multi_modal_projector.'),
+      freeze: (name) => !isProjector(name),
       batch: imageBatch(hashSeed(seed, ALIGN_STREAM)),
     });
   }
