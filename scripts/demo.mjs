@@ -113,8 +113,9 @@ if (shipped('vlm')) {
   }
   const vlmRecord = await trainingRecord('vlm');
   if (vlmRecord.heldOut) {
+    const met = vlmRecord.heldOut.exactMatch >= 0.9 ? 'meets' : 'is below';
     console.log(
-      `  (interim VLM: held-out exact match ${(100 * vlmRecord.heldOut.exactMatch).toFixed(1)}% of ${vlmRecord.heldOut.n} answers, the gate is 90%; see packages/shapes/models/README.md)`,
+      `  (held-out exact match ${(100 * vlmRecord.heldOut.exactMatch).toFixed(1)}% of ${vlmRecord.heldOut.n} answers, ${met} the 90% gate; see packages/shapes/models/README.md)`,
     );
   }
   vlm.dispose();
