@@ -126,28 +126,17 @@ function pick2(
 }
 
 function segments(question: string, answer: string) {
-  if (args.qfirst === '1' && !noImage()) {
-    // The question before the image: image tokens can look at the question's words.
-    const eos = tokenizer.tokenToId('</s>')!;
-    return [
-      {
-        ids: [
-          tokenizer.tokenToId('<s>')!,
-          ...tokenizer.encode(`USER: ${question}`, { addSpecialTokens: false }),
-          config.image_token_index,
-          ...tokenizer.encode('ASSISTANT:', { addSpecialTokens: false }),
-        ],
-      },
-      { ids: [...tokenizer.encode(answer, { addSpecialTokens: false }), eos], learn: true },
-    ];
-  }
-  if (!noImage()) return conversationSegments(tokenizer, [{ question, answer }]);
+  const qfirst = args.qfirst === '1' && !noImage();
+  if (!noImage() && !qfirst) return conversationSegments(tokenizer, [{ question, answer }]);
+  // Without the image, or with it after the question (image tokens can then look at its words).
   const eos = tokenizer.tokenToId('</s>')!;
   return [
     {
       ids: [
         tokenizer.tokenToId('<s>')!,
-        ...tokenizer.encode(`USER: ${question} ASSISTANT:`, { addSpecialTokens: false }),
+        ...tokenizer.encode(`USER: ${question}`, { addSpecialTokens: false }),
+        ...(qfirst ? [config.image_token_index] : []),
+        ...tokenizer.encode('ASSISTANT:', { addSpecialTokens: false }),
       ],
     },
     { ids: [...tokenizer.encode(answer, { addSpecialTokens: false }), eos], learn: true },

@@ -27,7 +27,21 @@ const log = (s: string) => {
   appendFileSync(`${res}/${name}.txt`, `${s}\n`);
 };
 
-const KEYS = ['INIT', 'CLIP', 'SEG', 'BATCH', 'LR', 'BALANCE', 'QPI', 'CAPTION', 'WEIGHTS', 'TEXT', 'TEXTLR'];
+const KEYS = [
+  'INIT',
+  'CLIP',
+  'SEG',
+  'BATCH',
+  'LR',
+  'BALANCE',
+  'QPI',
+  'CAPTION',
+  'WEIGHTS',
+  'TEXT',
+  'TEXTLR',
+  'HIDDEN',
+  'LAYERS',
+];
 const backend = await createBackend((env.BACKEND ?? 'webgpu') as 'webgpu' | 'cpu');
 log(
   `${name}: ${KEYS.filter((k) => env[k] !== undefined)
