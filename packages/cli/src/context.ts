@@ -8,6 +8,8 @@ export type OptionValues = Record<string, string | boolean | string[] | undefine
 /** What a command gets: its positionals, its options, and the shared I/O. */
 export class CommandContext {
   #backend: Backend | undefined;
+  /** Set on a {@link CommandContext.derive}d context: the backend is the parent's. */
+  #parent: CommandContext | undefined;
 
   constructor(
     readonly io: CliIo,
@@ -33,8 +35,19 @@ export class CommandContext {
     return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
   }
 
+  /**
+   * A context for a follow-on run of the same command (a `vl train --stage`): other options,
+   * the same I/O, and the same backend, which stays this context's to dispose.
+   */
+  derive(options: OptionValues): CommandContext {
+    const child = new CommandContext(this.io, this.cwd, this.positionals, options);
+    child.#parent = this.#parent ?? this;
+    return child;
+  }
+
   /** The backend, created on first use from `--backend` (see {@link OpenBackendOptions}). */
   async backend(options: OpenBackendOptions = {}): Promise<Backend> {
+    if (this.#parent) return this.#parent.backend(options);
     this.#backend ??= await openBackend(this.string('backend') ?? 'auto', this.io, options);
     return this.#backend;
   }
@@ -49,8 +62,8 @@ export class CommandContext {
     this.io.stdout.write(`${JSON.stringify(value)}\n`);
   }
 
-  /** Frees the backend if one was created. */
+  /** Frees the backend if one was created (a derived context leaves it to its parent). */
   dispose(): void {
-    this.#backend?.dispose();
+    if (!this.#parent) this.#backend?.dispose();
   }
 }

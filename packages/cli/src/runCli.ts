@@ -61,9 +61,9 @@ const commands: Record<string, Command> = {
   },
   train: {
     usage:
-      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2] [--questions 6] [--no-caption]',
+      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2] [--questions 6] [--no-caption] [--stage "steps=N lr=X"]...',
     summary:
-      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs; --init continues one it wrote, --clip picks the VLM's vision tower, --tune-tower trains that tower too (it is held fixed otherwise), --feature-layers picks its hidden states that become image tokens (LLaVA's vision_feature_layer; a list such as 0,-2 joins them), --ground-steps first trains the tower alone to say what each of its image tokens' cells holds, --text-steps first trains the decoder on words alone (the scene told in its caption, then questions about it), --align-steps then trains the projector alone with the decoder held fixed (LLaVA's first stage), --balance-answers picks each question's answer first so no answer is its kind's prior, --kind-weights asks some kinds of question more often, --questions sets how many questions each image's conversation asks and --no-caption drops its closing caption turn",
+      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs; --init continues one it wrote, --clip picks the VLM's vision tower, --tune-tower trains that tower too (it is held fixed otherwise), --feature-layers picks its hidden states that become image tokens (LLaVA's vision_feature_layer; a list such as 0,-2 joins them), --ground-steps first trains the tower alone to say what each of its image tokens' cells holds, --text-steps first trains the decoder on words alone (the scene told in its caption, then questions about it), --align-steps then trains the projector alone with the decoder held fixed (LLaVA's first stage), --balance-answers picks each question's answer first so no answer is its kind's prior, --kind-weights asks some kinds of question more often, --questions sets how many questions each image's conversation asks, --no-caption drops its closing caption turn, and each --stage \"steps=300 lr=5e-4\" adds a stage that continues the result with its own steps, lr, seed and picks (as --init <out> would; the seed goes up by one a stage unless given)",
     options: {
       data: { type: 'string' },
       out: { type: 'string' },
@@ -85,6 +85,7 @@ const commands: Record<string, Command> = {
       'kind-weights': { type: 'string' },
       questions: { type: 'string' },
       'no-caption': { type: 'boolean' },
+      stage: { type: 'string', multiple: true },
     },
     run: train,
   },

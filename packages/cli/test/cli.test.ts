@@ -335,6 +335,75 @@ describe('with real checkpoints', () => {
     expect(missing.err).toMatch(/no-such/);
   });
 
+  test('train --stage runs the --init continuations in the same command, with the same result', async () => {
+    // The chain: a run, then two --init continuations with their own steps, learning rates and seeds.
+    const chain = [
+      await trainTinyDvae('dvae-chain', '--backend', 'cpu'),
+      await trainTinyDvae(
+        'dvae-chain',
+        '--init',
+        'dvae-chain',
+        '--lr',
+        '1e-3',
+        '--seed',
+        '1',
+        '--backend',
+        'cpu',
+      ),
+      await trainTiny('dvae', 'dvae-chain', 2, 2, '--init', 'dvae-chain', '--seed', '2', '--backend', 'cpu'),
+    ];
+    for (const r of chain) expect(r.code, r.err).toBe(0);
+    const staged = await trainTinyDvae(
+      'dvae-staged',
+      '--backend',
+      'cpu',
+      '--stage',
+      'steps=1 lr=1e-3',
+      '--stage',
+      'steps=2',
+    );
+    expect(staged.code, staged.err).toBe(0);
+    expect(staged.out).toMatch(/stage 3\/3: trained dvae/);
+    for (const f of ['encoder.safetensors', 'decoder.safetensors'])
+      expect(
+        readFileSync(join(work, 'dvae-staged', f)).equals(readFileSync(join(work, 'dvae-chain', f))),
+        f,
+      ).toBe(true);
+    const record = JSON.parse(readFileSync(join(work, 'dvae-staged', 'training.json'), 'utf8')) as {
+      stages: { steps: number; lr: number; seed: number; seconds: number; init?: string }[];
+      seconds: number;
+      heldOut?: object;
+    };
+    expect(record.stages.map((s) => [s.steps, s.lr, s.seed])).toEqual([
+      [1, 2e-3, 0],
+      [1, 1e-3, 1],
+      [2, 2e-3, 2],
+    ]);
+    expect(record.stages[1]!.init).toBe(join(work, 'dvae-staged'));
+    expect(record.seconds).toBe(record.stages.reduce((sum, s) => sum + s.seconds, 0));
+    // A bad stage is refused before anything trains, and the message names the stage.
+    const unknown = await trainTinyDvae('dvae-bad', '--backend', 'cpu', '--stage', 'data=photos');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/--stage "data=photos": Unknown option '--data'.* naming only steps, lr/);
+    const badValue = await trainTinyDvae(
+      'dvae-bad',
+      '--backend',
+      'cpu',
+      '--stage',
+      'steps=1',
+      '--stage',
+      'lr=-1',
+    );
+    expect(badValue.code).toBe(2);
+    expect(badValue.err).toMatch(/--stage "lr=-1": --lr must be a positive number; got "-1"/);
+    const vlmOnly = await trainTinyDvae('dvae-bad', '--backend', 'cpu', '--stage', 'balance-answers');
+    expect(vlmOnly.code).toBe(2);
+    expect(vlmOnly.err).toMatch(
+      /--stage "balance-answers": train dvae: --balance-answers is for vl train vlm only/,
+    );
+    expect(existsSync(join(work, 'dvae-bad'))).toBe(false);
+  });
+
   test('train under --backend auto passes over a software WebGPU adapter for the CPU', async () => {
     const r = await trainTinyDvae('dvae-auto');
     expect(r.code, r.err).toBe(0);

@@ -1,5 +1,4 @@
-import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { QuestionKind } from '@vl/shapes';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../io.js';
@@ -13,6 +12,7 @@ import type { TrainRunOptions } from '../train/trainRunOptions.js';
 import { evaluateVlmOnShapes } from '../train/evaluateVlm.js';
 import { type TrainVlmOptions, trainVlm } from '../train/trainVlm.js';
 import { locateModel } from '../models.js';
+import { stageOptions, stagedRecord, type TrainingRecord, writeTrainingRecord } from './trainStages.js';
 
 const KINDS = ['clip', 'dvae', 'vlm'] as const;
 type Kind = (typeof KINDS)[number];
@@ -169,19 +169,19 @@ function stageStepsOption(name: string, value: string | undefined): number {
   return n;
 }
 
-/**
- * `vl train clip|dvae|vlm --data shapes|<folder> --out <folder>`: trains a model from scratch with
- * the project's own training code and writes a checkpoint folder that `--model <folder>` loads.
- * Also writes `training.json` (options, time taken, and held-out quality on the shapes world).
- */
-export async function train(ctx: CommandContext): Promise<void> {
-  const [kind, ...rest] = ctx.positionals;
-  if (kind === undefined || !(KINDS as readonly string[]).includes(kind) || rest.length > 0)
-    throw new CliError(
-      `train: usage is \`vl train ${KINDS.join('|')} --data shapes|<folder> --out <folder>\``,
-      2,
-    );
-  const k = kind as Kind;
+/** One run of `vl train`, its options parsed and checked, ready to train. */
+interface PreparedRun {
+  ctx: CommandContext;
+  kind: Kind;
+  settings: TrainSettings;
+  featureLayers: number[] | undefined;
+  groundSteps: number;
+  text: { textSteps: number; textLr?: number; alignSteps: number; alignLr?: number };
+  picks: VlmPicks;
+}
+
+/** Parses and checks one run's options (the command's, or a `--stage`'s) without training. */
+async function prepareRun(ctx: CommandContext, k: Kind): Promise<PreparedRun> {
   if (ctx.options['tune-tower'] === true && k !== 'vlm')
     throw new CliError(`train ${k}: --tune-tower is for vl train vlm only`, 2);
   const featureLayers = featureLayersOption(ctx.string('feature-layers'));
@@ -246,6 +246,12 @@ export async function train(ctx: CommandContext): Promise<void> {
     imageSize,
     backend: await ctx.backend({ training: true }),
   };
+  return { ctx, kind: k, settings, featureLayers, groundSteps, text, picks };
+}
+
+/** Trains one prepared run and writes its `training.json`; resolves to that record and a summary. */
+async function executeRun(run: PreparedRun): Promise<{ record: TrainingRecord; summary?: string }> {
+  const { ctx, kind: k, settings, featureLayers, groundSteps, text, picks } = run;
   const start = performance.now();
   const { quality, summary } = await runKind(ctx, k, settings, {
     featureLayer: featureLayers,
@@ -254,9 +260,9 @@ export async function train(ctx: CommandContext): Promise<void> {
     picks,
   });
   const seconds = Math.round((performance.now() - start) / 1000);
-  const { data: _, backend, out: folder, ...options } = settings;
-  const record = {
-    kind,
+  const { data, backend, out: _, ...options } = settings;
+  const record: TrainingRecord = {
+    kind: k,
     data: data.name,
     ...options,
     ...(ctx.string('init') ? { init: ctx.string('init') } : {}),
@@ -267,10 +273,51 @@ export async function train(ctx: CommandContext): Promise<void> {
     seconds,
     ...(quality ? { heldOut: quality } : {}),
   };
-  await writeFile(join(folder, 'training.json'), `${JSON.stringify(record, null, 2)}\n`);
-  if (ctx.json) ctx.printJson({ out: folder, ...record });
-  else {
-    ctx.print(`trained ${kind} in ${seconds} s (including the held-out check); wrote ${folder}`);
-    if (summary) ctx.print(`held-out: ${summary}`);
+  await writeTrainingRecord(settings.out, record);
+  return { record, ...(summary ? { summary } : {}) };
+}
+
+/**
+ * `vl train clip|dvae|vlm --data shapes|<folder> --out <folder>`: trains a model from scratch with
+ * the project's own training code and writes a checkpoint folder that `--model <folder>` loads.
+ * Also writes `training.json` (options, time taken, and held-out quality on the shapes world).
+ * Each `--stage "<options>"` continues the result as one more stage, as `--init <out>` would.
+ */
+export async function train(ctx: CommandContext): Promise<void> {
+  const [kind, ...rest] = ctx.positionals;
+  if (kind === undefined || !(KINDS as readonly string[]).includes(kind) || rest.length > 0)
+    throw new CliError(
+      `train: usage is \`vl train ${KINDS.join('|')} --data shapes|<folder> --out <folder>\``,
+      2,
+    );
+  const k = kind as Kind;
+  const first = await prepareRun(ctx, k);
+  // Every stage is checked before the first one trains: a typo must not surface hours in.
+  const runs = [first];
+  const stages = ctx.strings('stage');
+  for (const [i, options] of stageOptions(ctx, first.settings.out, first.settings.seed).entries()) {
+    try {
+      runs.push(await prepareRun(ctx.derive(options), k));
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      throw new CliError(`--stage "${stages[i]}": ${e.message}`, e.exitCode);
+    }
   }
+  const records: TrainingRecord[] = [];
+  for (const [i, run] of runs.entries()) {
+    const { record, summary } = await executeRun(run);
+    records.push(record);
+    if (ctx.json) continue;
+    const stage = runs.length > 1 ? `stage ${i + 1}/${runs.length}: ` : '';
+    ctx.print(
+      `${stage}trained ${kind} in ${record.seconds} s (including the held-out check); wrote ${run.settings.out}`,
+    );
+    if (summary) ctx.print(`${stage}held-out: ${summary}`);
+  }
+  const out = first.settings.out;
+  const result = records.length === 1 ? records[0]! : stagedRecord(records);
+  if (records.length > 1) await writeTrainingRecord(out, result);
+  if (ctx.json) ctx.printJson({ out, ...result });
+  else if (records.length > 1)
+    ctx.print(`trained ${kind} in ${records.length} stages, ${result.seconds} s in all`);
 }
