@@ -87,7 +87,13 @@ export type {
 // --- attention, rope, kv cache (attention.ts, rope.ts, kvCache.ts) ---
 export { attention, attentionKernel } from './kernels/attention.js';
 export type { AttentionOptions } from './kernels/attention.js';
-export type { AttentionAttrs, AttentionMaskKind } from './kernels/attention/attentionDims.js';
+export type {
+  AttentionAttrs,
+  AttentionLayout,
+  AttentionMaskKind,
+} from './kernels/attention/attentionDims.js';
+export { attentionQkv, attentionQkvKernel } from './kernels/attention/attentionQkv.js';
+export type { AttentionQkvAttrs, AttentionQkvOptions } from './kernels/attention/attentionQkv.js';
 export { attentionProbs, attentionProbsKernel } from './kernels/attention/attentionProbs.js';
 export { rope, ropeKernel } from './kernels/rope.js';
 export type { RopeAttrs, RopeOptions } from './kernels/rope.js';

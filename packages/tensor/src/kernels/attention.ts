@@ -11,7 +11,7 @@ import {
   attentionDims,
 } from './attention/attentionDims.js';
 import { attentionGrad } from './attention/attentionGrad.js';
-import { attentionCpu } from './attention/attentionReference.js';
+import { attentionArrays, attentionCpu } from './attention/attentionReference.js';
 import { attentionTfjs, tfjsInfos } from './attention/attentionTfjs.js';
 import { attentionWebGpu } from './attention/attentionWebGpu.js';
 
@@ -30,11 +30,12 @@ export type { AttentionOptions };
 export const attentionKernel: Kernel<AttentionAttrs> = {
   name: 'attention',
   infer(inputs, attrs) {
-    const dims = attentionDims(inputs, attrs);
-    return [{ shape: [dims.batch, dims.qHeads, dims.tq, dims.dv], dtype: 'f32' }];
+    const { batch, qHeads, tq, dv } = attentionDims(inputs, attrs);
+    const shape = attrs.layout === 'bthd' ? [batch, tq, qHeads, dv] : [batch, qHeads, tq, dv];
+    return [{ shape, dtype: 'f32' }];
   },
   cpu(inputs, attrs) {
-    return [attentionCpu(inputs, attrs, attentionDims(inputs, attrs))];
+    return [attentionCpu(attentionArrays(inputs), attrs, attentionDims(inputs, attrs))];
   },
   webgpu(ctx, inputs, [out], attrs) {
     attentionWebGpu(ctx, inputs, out!, attrs, attentionDims(inputs, attrs));
@@ -51,7 +52,10 @@ export const attentionKernel: Kernel<AttentionAttrs> = {
  * give zeros. On WebGPU it is one flash-attention dispatch (a decode kernel when Tq = 1); the score
  * matrix is never stored.
  *
- * Shapes: q `[B, Hq, Tq, D]`, k `[B, Hkv, Tk, D]`, v `[B, Hkv, Tk, Dv]` → `[B, Hq, Tq, Dv]`.
+ * Shapes: q `[B, Hq, Tq, D]`, k `[B, Hkv, Tk, D]`, v `[B, Hkv, Tk, Dv]` → `[B, Hq, Tq, Dv]`; with
+ * `layout: 'bthd'` every operand has its token axis before its head axis (q `[B, Tq, Hq, D]`, ...,
+ * output `[B, Tq, Hq, Dv]`): a projection `[B, T, H·D]` reshaped, read and written without a
+ * transpose. {@link attentionQkv} reads q, k and v from one fused projection.
  *
  * The gradient (q, k and v; not the mask) recomputes the probabilities and is built from ops.
  *
@@ -60,6 +64,8 @@ export const attentionKernel: Kernel<AttentionAttrs> = {
  * // A decoder step reading a KV cache: 8 query heads share 2 kv heads.
  * const { k, v, kvLength } = appendKv(cache, layer, kNew, vNew);
  * const y = attention(q, k, v, { causal: true, kvLength }); // [1, 8, 1, 64]
+ * // Heads straight from the projections: [B, T, H·D] reshaped to [B, T, H, D].
+ * const o = attention(reshape(q2, [1, 50, 12, 64]), k2, v2, { layout: 'bthd' }); // [1, 50, 12, 64]
  * ```
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {

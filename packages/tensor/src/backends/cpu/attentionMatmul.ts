@@ -1,10 +1,27 @@
 // Attention on the CPU through the accelerated matmul, all heads in one batched call where the
 // keys fill their buffer (else one call per kv head): S = Q K^T (scaled, causal limit), a float32
 // softmax per row (WebAssembly SIMD) with the causal limit and any mask the op takes (bool or
-// additive, padding [B, Tk] or broadcast [B, Hq, Tq, Tk]), O = P V.
+// additive, padding [B, Tk] or broadcast [B, Hq, Tq, Tk]), O = P V. Operands in another layout
+// (bthd, or one packed qkv tensor) are gathered into [B, H, T, X] first and the output scattered back.
 import type { TypedArray } from '../../dtype.js';
 import type { HostTensor } from '../../kernel.js';
-import { type AttentionAttrs, attentionDims } from '../../kernels/attention/attentionDims.js';
+import {
+  type AttentionAttrs,
+  type AttentionDims,
+  type AttentionView,
+  attentionDims,
+  isBhtdView,
+} from '../../kernels/attention/attentionDims.js';
+import {
+  type AttentionQkvAttrs,
+  attentionQkvArrays,
+  attentionQkvDims,
+} from '../../kernels/attention/attentionQkv.js';
+import {
+  type AttentionArrays,
+  attentionArrays,
+  viewRow,
+} from '../../kernels/attention/attentionReference.js';
 import type { CpuAccelerated } from './CpuBackend.js';
 import type { WasmRowOps } from './wasm/wasmRowOps.js';
 
@@ -33,12 +50,53 @@ interface MaskView {
   readonly strides: readonly [number, number, number];
 }
 
-function heads(inputs: readonly HostTensor[], a: AttentionAttrs): Heads | undefined {
-  const [q, k, v, m] = inputs as [HostTensor, HostTensor, HostTensor, HostTensor | undefined];
-  if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') return undefined;
-  if (m && !(m.data instanceof Uint8Array || m.data instanceof Float32Array)) return undefined;
-  const [B, Hq, Tq, D] = q.shape as [number, number, number, number];
-  const [, Hkv, Tk] = k.shape as [number, number, number, number];
+/** What an attention kernel's inputs hold: their arrays and dims (views included). */
+export type AttentionOperands = (
+  inputs: readonly HostTensor[],
+  attrs: AttentionAttrs,
+) => { arrays: AttentionArrays; dims: AttentionDims };
+
+/** The operands of the attention kernel `[q, k, v, mask?]`. */
+export const attentionOperands: AttentionOperands = (inputs, attrs) => ({
+  arrays: attentionArrays(inputs),
+  dims: attentionDims(inputs, attrs),
+});
+
+/** The operands of the packed-qkv attention kernel `[qkv, mask?]`. */
+export const attentionQkvOperands: AttentionOperands = (inputs, attrs) => ({
+  arrays: attentionQkvArrays(inputs),
+  dims: attentionQkvDims(inputs, attrs as AttentionQkvAttrs),
+});
+
+/** A view's rows as a contiguous `[B, H, T, X]` array (the array itself when it already is one). */
+function gather(
+  data: Float32Array,
+  w: AttentionView,
+  B: number,
+  H: number,
+  T: number,
+  X: number,
+): Float32Array {
+  if (isBhtdView(w, H, T, X)) return data;
+  const out = new Float32Array(B * H * T * X);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let t = 0; t < T; t++) {
+        const at = viewRow(w, b, h, t);
+        out.set(data.subarray(at, at + X), ((b * H + h) * T + t) * X);
+      }
+  return out;
+}
+
+function heads(
+  { q, k, v, mask: m }: AttentionArrays,
+  dims: AttentionDims,
+  a: AttentionAttrs,
+): Heads | undefined {
+  if (!(q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array))
+    return undefined;
+  if (m && !(m instanceof Uint8Array || m instanceof Float32Array)) return undefined;
+  const { batch: B, qHeads: Hq, kvHeads: Hkv, tq: Tq, tk: Tk, d: D, dv: Dv, views } = dims;
   return {
     B,
     Hq,
@@ -47,15 +105,11 @@ function heads(inputs: readonly HostTensor[], a: AttentionAttrs): Heads | undefi
     Tk,
     L: a.kvLength,
     D,
-    Dv: v.shape[3]!,
-    q: q.data as Float32Array,
-    k: k.data as Float32Array,
-    v: v.data as Float32Array,
-    mask: m && {
-      data: m.data as Uint8Array | Float32Array,
-      additive: a.mask === 'additive',
-      strides: attentionDims(inputs, a).maskStrides,
-    },
+    Dv,
+    q: gather(q, views.q, B, Hq, Tq, D),
+    k: gather(k, views.k, B, Hkv, Tk, D),
+    v: gather(v, views.v, B, Hkv, Tk, Dv),
+    mask: m && { data: m, additive: a.mask === 'additive', strides: dims.maskStrides },
   };
 }
 
@@ -131,14 +185,42 @@ function probabilities(
   return rows.softmaxRows(s, h.L, 1) ? s : undefined;
 }
 
-/** Wraps an accelerated matmul into an accelerated attention (undefined: use the reference). */
-export function matmulAttention(matmul: CpuAccelerated, rows: WasmRowOps): CpuAccelerated {
+/** `[B, H, T, X]` rows written through the output view (the array itself when that is the layout). */
+function scatter(
+  src: Float32Array,
+  w: AttentionView,
+  B: number,
+  H: number,
+  T: number,
+  X: number,
+): Float32Array {
+  if (isBhtdView(w, H, T, X)) return src;
+  const out = new Float32Array(B * H * T * X);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let t = 0; t < T; t++) {
+        const from = ((b * H + h) * T + t) * X;
+        out.set(src.subarray(from, from + X), viewRow(w, b, h, t));
+      }
+  return out;
+}
+
+/**
+ * Wraps an accelerated matmul into an accelerated attention (undefined: use the reference), for the
+ * kernel whose inputs `operands` reads (the attention kernel's by default).
+ */
+export function matmulAttention(
+  matmul: CpuAccelerated,
+  rows: WasmRowOps,
+  operands: AttentionOperands = attentionOperands,
+): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
-    const h = heads(inputs, a);
+    const { arrays, dims } = operands(inputs, a);
+    const h = heads(arrays, dims, a);
     const p = h && probabilities(matmul, rows, h, a); // [B, Hq, Tq, L]
     const out = h && p && perKvHead(matmul, h, p, h.v, h.Dv, false); // [B, Hq, Tq, Dv]
-    return out ? [out as TypedArray] : undefined;
+    return out ? [scatter(out, dims.views.out, h.B, h.Hq, h.Tq, h.Dv) as TypedArray] : undefined;
   };
 }
 
@@ -149,7 +231,8 @@ export function matmulAttention(matmul: CpuAccelerated, rows: WasmRowOps): CpuAc
 export function matmulAttentionProbs(matmul: CpuAccelerated, rows: WasmRowOps): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
-    const h = heads(inputs, a);
+    const { arrays, dims } = attentionOperands(inputs, a);
+    const h = heads(arrays, dims, a);
     const p = h && probabilities(matmul, rows, h, a);
     return p ? [p as TypedArray] : undefined;
   };

@@ -16,6 +16,31 @@ export interface AttentionAttrs {
   /** Absolute position of query 0; row `i` may see keys `j <= i + queryOffset` when causal. */
   readonly queryOffset: number;
   readonly mask: AttentionMaskKind;
+  /** How q, k, v and the output lay out their axes (default `'bhtd'`); see {@link AttentionLayout}. */
+  readonly layout?: AttentionLayout;
+}
+
+/**
+ * The axis order of attention's q, k, v and output: `'bhtd'` is `[B, H, T, D]` (heads first), and
+ * `'bthd'` is `[B, T, H, D]`, what a projection `[B, T, H·D]` is once reshaped, so the heads need no
+ * transpose on the way in or out.
+ */
+export type AttentionLayout = 'bhtd' | 'bthd';
+
+/** Where one operand's element (b, h, t, c) lies: `offset + b·batch + h·head + t·token + c`. */
+export interface AttentionView {
+  readonly offset: number;
+  readonly batch: number;
+  readonly head: number;
+  readonly token: number;
+}
+
+/** The element layout of q, k, v and the output. */
+export interface AttentionViews {
+  readonly q: AttentionView;
+  readonly k: AttentionView;
+  readonly v: AttentionView;
+  readonly out: AttentionView;
 }
 
 /**
@@ -41,18 +66,28 @@ export interface AttentionOptions {
   kvLength?: number;
   /** Absolute position of query row 0 for causal masking (default `kvLength - Tq`). */
   queryOffset?: number;
+  /**
+   * `'bthd'`: q `[B, Tq, Hq, D]`, k `[B, Tk, Hkv, D]`, v `[B, Tk, Hkv, Dv]` and the output
+   * `[B, Tq, Hq, Dv]`, the heads of a reshaped projection read in place (default `'bhtd'`).
+   */
+  layout?: AttentionLayout;
 }
 
 /** Resolves the options' defaults into kernel attributes. */
 export function attentionAttrs(q: Tensor, k: Tensor, options: AttentionOptions): AttentionAttrs {
-  const kvLength = options.kvLength ?? k.shape[2] ?? 0;
+  const layout = options.layout ?? 'bhtd';
+  if (layout !== 'bhtd' && layout !== 'bthd')
+    throw new RangeError(`attention: layout must be 'bhtd' or 'bthd', got ${JSON.stringify(layout)}`);
+  const t = layout === 'bthd' ? 1 : 2; // the token axis
+  const kvLength = options.kvLength ?? k.shape[t] ?? 0;
   const { mask } = options;
   return {
     causal: options.causal ?? false,
     scale: options.scale ?? 1 / Math.sqrt(q.shape[3] ?? 1),
     kvLength,
-    queryOffset: options.queryOffset ?? kvLength - (q.shape[2] ?? 0),
+    queryOffset: options.queryOffset ?? kvLength - (q.shape[t] ?? 0),
     mask: mask === undefined ? 'none' : mask.dtype === 'bool' ? 'bool' : 'additive',
+    ...(layout === 'bthd' ? { layout } : {}),
   };
 }
 
@@ -70,6 +105,21 @@ export interface AttentionDims {
   readonly dv: number;
   /** Element strides of the mask over [B, Hq, Tq] (0 on broadcast axes); its last axis has stride 1. */
   readonly maskStrides: readonly [number, number, number];
+  /** Where q, k, v and the output keep each (b, h, t) row. */
+  readonly views: AttentionViews;
+}
+
+/** The view of a contiguous `[B, H, T, X]` (`bhtd`) or `[B, T, H, X]` (`bthd`) tensor. */
+export function contiguousView(layout: AttentionLayout, heads: number, t: number, x: number): AttentionView {
+  return layout === 'bthd'
+    ? { offset: 0, batch: t * heads * x, head: x, token: heads * x }
+    : { offset: 0, batch: heads * t * x, head: t * x, token: x };
+}
+
+/** Whether a view is a contiguous `[B, H, T, X]` tensor (what most code reads). */
+export function isBhtdView(w: AttentionView, heads: number, t: number, x: number): boolean {
+  const c = contiguousView('bhtd', heads, t, x);
+  return w.offset === 0 && w.batch === c.batch && w.head === c.head && w.token === c.token;
 }
 
 const describe = (t: TensorInfo) => `${t.dtype}${formatShape(t.shape)}`;
@@ -84,20 +134,27 @@ export function attentionDims(
   op = 'attention',
 ): AttentionDims {
   const [q, k, v, mask] = inputs as [TensorInfo, TensorInfo, TensorInfo, TensorInfo | undefined];
+  const layout = attrs.layout ?? 'bhtd';
+  const bthd = layout === 'bthd';
   const named: [string, TensorInfo, string][] = [
-    ['q', q, '[B, Hq, Tq, D]'],
-    ['k', k, '[B, Hkv, Tk, D]'],
-    ['v', v, '[B, Hkv, Tk, Dv]'],
+    ['q', q, bthd ? '[B, Tq, Hq, D]' : '[B, Hq, Tq, D]'],
+    ['k', k, bthd ? '[B, Tk, Hkv, D]' : '[B, Hkv, Tk, D]'],
+    ['v', v, bthd ? '[B, Tk, Hkv, Dv]' : '[B, Hkv, Tk, Dv]'],
   ];
-  for (const [name, t, layout] of named) {
+  for (const [name, t, axes] of named) {
     if (t.shape.length !== 4)
-      throw new RangeError(`${op}: ${name} must have rank 4 ${layout}, got ${describe(t)}`);
+      throw new RangeError(`${op}: ${name} must have rank 4 ${axes}, got ${describe(t)}`);
     if (t.dtype !== 'f32')
       throw new TypeError(`${op}: ${name} must be f32, got ${describe(t)}; cast it first`);
   }
-  const [batch, qHeads, tq, d] = q.shape as [number, number, number, number];
-  const [kb, kvHeads, tk, kd] = k.shape as [number, number, number, number];
-  const [vb, vh, vt, dv] = v.shape as [number, number, number, number];
+  // [B, H, T, X] whatever the layout
+  const bhtx = (t: TensorInfo) => {
+    const [b, x, y, c] = t.shape as [number, number, number, number];
+    return bthd ? ([b, y, x, c] as const) : ([b, x, y, c] as const);
+  };
+  const [batch, qHeads, tq, d] = bhtx(q);
+  const [kb, kvHeads, tk, kd] = bhtx(k);
+  const [vb, vh, vt, dv] = bhtx(v);
   const qk = `q ${describe(q)}, k ${describe(k)}`;
   if (kb !== batch) throw new RangeError(`${op}: batch sizes differ: ${qk}`);
   if (kd !== d) throw new RangeError(`${op}: q's head size ${d} differs from k's ${kd}: ${qk}`);
@@ -118,10 +175,17 @@ export function attentionDims(
   if (!Number.isFinite(attrs.scale))
     throw new RangeError(`${op}: scale ${attrs.scale} must be a finite number`);
   const maskStrides = mask ? maskStridesOf(mask, attrs, { batch, qHeads, tq, tk }, op) : ([0, 0, 0] as const);
-  return { batch, qHeads, kvHeads, group: qHeads / kvHeads, tq, tk, d, dv, maskStrides };
+  const views: AttentionViews = {
+    q: contiguousView(layout, qHeads, tq, d),
+    k: contiguousView(layout, kvHeads, tk, d),
+    v: contiguousView(layout, kvHeads, tk, dv),
+    out: contiguousView(layout, qHeads, tq, dv),
+  };
+  return { batch, qHeads, kvHeads, group: qHeads / kvHeads, tq, tk, d, dv, maskStrides, views };
 }
 
-function maskStridesOf(
+/** Element strides of the mask over [B, Hq, Tq] (0 on broadcast axes), after checking that it fits. */
+export function maskStridesOf(
   mask: TensorInfo,
   attrs: AttentionAttrs,
   { batch, qHeads, tq, tk }: { batch: number; qHeads: number; tq: number; tk: number },

@@ -15,6 +15,7 @@ import { pad } from '../pad.js';
 import { sum } from '../reduce.js';
 import { reshape } from '../reshape.js';
 import { slice } from '../slice.js';
+import { transpose } from '../transpose.js';
 import { scale } from '../unary.js';
 import { type AttentionAttrs, attentionDims } from './attentionDims.js';
 import { attentionProbsKernel } from './attentionProbs.js';
@@ -37,13 +38,32 @@ function padKeys(dx: Tensor, tk: number): Tensor {
       ]);
 }
 
-/** Gradient rule of the attention kernel: `[dq, dk, dv, undefined]`. */
+/** `[B, T, H, X]` <-> `[B, H, T, X]` */
+const swapTH = (x: Tensor) => transpose(x, [0, 2, 1, 3]);
+
+/**
+ * Gradient rule of the attention kernel: `[dq, dk, dv, undefined]`. The bthd layout is computed as
+ * bhtd between transposes (training shapes are small; the forward is where the layout pays).
+ */
 export function attentionGrad({
   dy: [dOut],
   inputs,
   attrs,
 }: GradArgs<AttentionAttrs>): (Tensor | undefined)[] {
   if (!dOut) return [undefined, undefined, undefined, undefined];
+  if (attrs.layout !== 'bthd') return [...attentionGradBhtd(dOut, inputs, attrs), undefined];
+  const [q, k, v, mask] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
+  const { layout: _, ...bhtd } = attrs;
+  const bhtdInputs = [swapTH(q), swapTH(k), swapTH(v), ...(mask ? [mask] : [])];
+  return [...attentionGradBhtd(swapTH(dOut), bhtdInputs, bhtd).map(swapTH), undefined];
+}
+
+/** dq, dk and dv of attention over `[B, H, T, X]` inputs (q, k, v and the optional mask). */
+export function attentionGradBhtd(
+  dOut: Tensor, // [B, Hq, Tq, Dv]
+  inputs: readonly Tensor[],
+  attrs: AttentionAttrs,
+): [Tensor, Tensor, Tensor] {
   const [q, k, v] = inputs as [Tensor, Tensor, Tensor];
   const { batch, kvHeads, group, tq, tk, d, dv } = attentionDims(inputs, attrs);
   const rows = group * tq;
@@ -58,5 +78,5 @@ export function attentionGrad({
   const dQ = reshape(scale(matmul(dS, keys), attrs.scale), q.shape); // [B, Hq, Tq, D]
   const qRows = reshape(q, [batch, kvHeads, rows, d]); // [B, Hkv, G·Tq, D]
   const dK = scale(matmul(dS, qRows, { transposeA: true }), attrs.scale); // [B, Hkv, n, D]
-  return [dQ, padKeys(dK, tk), padKeys(dV, tk), undefined];
+  return [dQ, padKeys(dK, tk), padKeys(dV, tk)];
 }

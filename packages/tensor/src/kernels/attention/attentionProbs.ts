@@ -11,7 +11,7 @@ import {
   attentionAttrs,
   attentionDims,
 } from './attentionDims.js';
-import { forEachAttentionRow } from './attentionReference.js';
+import { attentionArrays, forEachAttentionRow } from './attentionReference.js';
 import { attentionProbsTfjs, tfjsInfos } from './attentionTfjs.js';
 import { attentionHeader, packAttentionParams } from './attentionWebGpu.js';
 
@@ -34,7 +34,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let bh = row / p.tq;
   let h = bh % p.qHeads;
   let b = bh / p.qHeads;
-  let kvBase = (b * p.kvHeads + h / (p.qHeads / p.kvHeads)) * p.tk;
+  let kvHead = h / (p.qHeads / p.kvHeads);
+  let kBase = p.kOff + b * p.kB + kvHead * p.kH;
+  let qAt = p.qOff + b * p.qB + h * p.qH + i * p.qT;
   let maskRow = b * p.maskB + h * p.maskH + i * p.maskQ;
   let rowLimit = i32(i) + p.queryOffset;
   var m = 0.0;
@@ -43,7 +45,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     var s = negInf;
     if ((p.causal == 0u || i32(j) <= rowLimit)${visible}) {
       var dot = 0.0;
-      for (var c = 0u; c < D; c++) { dot += q[row * D + c] * k[(kvBase + j) * D + c]; }
+      let kAt = kBase + j * p.kT;
+      for (var c = 0u; c < D; c++) { dot += q[qAt + c] * k[kAt + c]; }
       s = dot * p.scale${add};
     }
     outBuf[row * n + j] = s;
@@ -83,7 +86,7 @@ export const attentionProbsKernel: Kernel<AttentionAttrs> = {
     const dims = attentionDims(inputs, attrs, 'attentionProbs');
     const n = attrs.kvLength;
     const out = new Float32Array(dims.batch * dims.qHeads * dims.tq * n);
-    forEachAttentionRow(inputs, attrs, dims, (row, probs) => {
+    forEachAttentionRow(attentionArrays(inputs), attrs, dims, (row, probs) => {
       if (probs) out.set(probs, row * n);
     });
     return [out];
@@ -113,7 +116,7 @@ export const attentionProbsKernel: Kernel<AttentionAttrs> = {
  * The attention weights `softmax(scale · q kᵀ + mask)` that `attention` applies to v, as a
  * tensor `[B, Hq, Tq, kvLength]` (zeros on hidden keys and on rows that see none): for inspecting
  * attention maps, and what attention's gradient recomputes. Same inputs and options as attention
- * (v only for its shape checks).
+ * (v only for its shape checks); with `layout: 'bthd'` the probabilities are still `[B, Hq, Tq, kvLength]`.
  *
  * @example
  * ```ts

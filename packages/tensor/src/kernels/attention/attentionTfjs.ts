@@ -62,8 +62,29 @@ function normalize(tf: TfjsCore, x: TfjsTensor, l: TfjsTensor): TfjsTensor {
   return tf.div(x, tf.where(tf.greater(l, 0), l, tf.onesLike(l)));
 }
 
-/** Attention output `[B, Hq, Tq, Dv]` with tfjs ops. */
+/** `[B, T, H, X]` <-> `[B, H, T, X]` */
+const swapTH = (tf: TfjsCore, x: TfjsTensor) => tf.transpose(x, [0, 2, 1, 3]);
+
+/** q, k, v as `[B, H, T, X]` whatever the layout (the mask stays as it is). */
+function bhtdInputs(tf: TfjsCore, inputs: readonly TfjsTensor[], attrs: AttentionAttrs): TfjsTensor[] {
+  if (attrs.layout !== 'bthd') return [...inputs];
+  const [q, k, v, ...mask] = inputs as [TfjsTensor, TfjsTensor, TfjsTensor, ...TfjsTensor[]];
+  return [swapTH(tf, q), swapTH(tf, k), swapTH(tf, v), ...mask];
+}
+
+/** Attention output (`[B, Hq, Tq, Dv]`, or `[B, Tq, Hq, Dv]` in the bthd layout) with tfjs ops. */
 export function attentionTfjs(
+  tf: TfjsCore,
+  inputs: readonly TfjsTensor[],
+  attrs: AttentionAttrs,
+  dims: AttentionDims,
+): TfjsTensor {
+  const out = attentionBhtdTfjs(tf, bhtdInputs(tf, inputs, attrs), attrs, dims);
+  return attrs.layout === 'bthd' ? swapTH(tf, out) : out;
+}
+
+/** Attention output `[B, Hq, Tq, Dv]` of `[B, H, T, X]` inputs with tfjs ops. */
+export function attentionBhtdTfjs(
   tf: TfjsCore,
   inputs: readonly TfjsTensor[],
   attrs: AttentionAttrs,
@@ -88,6 +109,6 @@ export function attentionProbsTfjs(
 ): TfjsTensor {
   const n = attrs.kvLength;
   if (n === 0 || dims.tq === 0) return tf.zeros([dims.batch, dims.qHeads, dims.tq, n]);
-  const { p, l } = weights(tf, inputs, attrs, dims);
+  const { p, l } = weights(tf, bhtdInputs(tf, inputs, attrs), attrs, dims);
   return normalize(tf, p, l);
 }

@@ -21,6 +21,23 @@ export const attentionParams = uniformLayout({
   maskQ: 'u32',
   queryBlocks: 'u32',
   groups: 'u32',
+  // Views (AttentionView): element offset and batch, head and token strides of q, k, v and out.
+  qOff: 'u32',
+  qB: 'u32',
+  qH: 'u32',
+  qT: 'u32',
+  kOff: 'u32',
+  kB: 'u32',
+  kH: 'u32',
+  kT: 'u32',
+  vOff: 'u32',
+  vB: 'u32',
+  vH: 'u32',
+  vT: 'u32',
+  oOff: 'u32',
+  oB: 'u32',
+  oH: 'u32',
+  oT: 'u32',
 });
 
 /** Query rows per prefill workgroup (one invocation per row). */
@@ -73,7 +90,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bh = wgIndex / p.queryBlocks; // b * Hq + h
   let h = bh % p.qHeads;
   let b = bh / p.qHeads;
-  let kvBase = (b * p.kvHeads + h / (p.qHeads / p.kvHeads)) * p.tk;
+  let kvHead = h / (p.qHeads / p.kvHeads);
+  let kBase = p.kOff + b * p.kB + kvHead * p.kH;
+  let vBase = p.vOff + b * p.vB + kvHead * p.vH;
   let row = qBlock * BQ + lid;
   let rowLive = row < p.tq;
   // With a causal mask the block's last row bounds the keys any of its rows may see.
@@ -86,7 +105,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let maskRow = b * p.maskB + h * p.maskH + row * p.maskQ;
   var qRow: array<f32, D>;
   if (rowLive) {
-    for (var c = 0u; c < D; c++) { qRow[c] = q[(bh * p.tq + row) * D + c]; }
+    let qAt = p.qOff + b * p.qB + h * p.qH + row * p.qT;
+    for (var c = 0u; c < D; c++) { qRow[c] = q[qAt + c]; }
   }
   // Online softmax state: running max m, running sum l of exp(s - m), acc = sum of exp(s - m) * v.
   var acc: array<f32, DV>;
@@ -94,8 +114,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var l = 0.0;
   for (var k0 = 0u; k0 < kEnd; k0 += BK) {
     let n = min(BK, kEnd - k0);
-    // The block's keys are consecutive rows of k and v, so each tile is one contiguous range.
-    for (var e = lid; e < n * D; e += BQ) { tile[e] = k[(kvBase + k0) * D + e]; }
+    // The block's key rows, token stride apart (D apart when k is [B, Hkv, Tk, D]).
+    for (var e = lid; e < n * D; e += BQ) { tile[e] = k[kBase + (k0 + e / D) * p.kT + e % D]; }
     workgroupBarrier();
     var s: array<f32, BK>;
     var visible = 0u; // bit j: key k0 + j is visible to this row
@@ -115,7 +135,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
     workgroupBarrier();
-    for (var e = lid; e < n * DV; e += BQ) { tile[e] = v[(kvBase + k0) * DV + e]; }
+    for (var e = lid; e < n * DV; e += BQ) { tile[e] = v[vBase + (k0 + e / DV) * p.vT + e % DV]; }
     workgroupBarrier();
     if (visible != 0u) {
       // Before the first visible key acc and l are zero, so the rescale factor does not matter
@@ -138,7 +158,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (rowLive) {
     // A row that saw no key (fully masked) has l == 0 and gives zeros.
     let inv = select(0.0, 1.0 / l, l > 0.0);
-    for (var c = 0u; c < DV; c++) { outBuf[(bh * p.tq + row) * DV + c] = acc[c] * inv; }
+    let oAt = p.oOff + b * p.oB + h * p.oH + row * p.oT;
+    for (var c = 0u; c < DV; c++) { outBuf[oAt + c] = acc[c] * inv; }
   }
 }`;
 }
@@ -163,9 +184,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let negInf = bitcast<f32>(negInfBits);
   let h = bh % p.qHeads;
   let b = bh / p.qHeads;
-  let kvBase = (b * p.kvHeads + h / (p.qHeads / p.kvHeads)) * p.tk;
+  let kvHead = h / (p.qHeads / p.kvHeads);
+  let kBase = p.kOff + b * p.kB + kvHead * p.kH;
+  let vBase = p.vOff + b * p.vB + kvHead * p.vH;
   let maskRow = b * p.maskB + h * p.maskH;
-  for (var c = lid; c < D; c += WG) { qs[c] = q[bh * D + c]; }
+  let qAt = p.qOff + b * p.qB + h * p.qH;
+  for (var c = lid; c < D; c += WG) { qs[c] = q[qAt + c]; }
   workgroupBarrier();
   var kEnd = p.kvLength;
   if (p.causal != 0u) { kEnd = u32(clamp(p.queryOffset + 1, 0, i32(p.kvLength))); }
@@ -181,7 +205,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       ${boolCheck}
       if (visible) {
         var dot = 0.0;
-        for (var c = 0u; c < D; c++) { dot += qs[c] * k[(kvBase + key) * D + c]; }
+        let kAt = kBase + key * p.kT;
+        for (var c = 0u; c < D; c++) { dot += qs[c] * k[kAt + c]; }
         s = dot * p.scale${add};
       }
     }
@@ -211,7 +236,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let c = lid + r * WG;
         if (c < DV) {
           var a = acc[r] * corr;
-          for (var j = 0u; j < n; j++) { a += probs[j] * v[(kvBase + k0 + j) * DV + c]; }
+          for (var j = 0u; j < n; j++) { a += probs[j] * v[vBase + (k0 + j) * p.vT + c]; }
           acc[r] = a;
         }
       }
@@ -219,9 +244,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier(); // probs and red are rewritten by the next block
   }
   let inv = select(0.0, 1.0 / l, l > 0.0);
+  let oAt = p.oOff + b * p.oB + h * p.oH;
   for (var r = 0u; r < ${perLane}u; r++) {
     let c = lid + r * WG;
-    if (c < DV) { outBuf[bh * DV + c] = acc[r] * inv; }
+    if (c < DV) { outBuf[oAt + c] = acc[r] * inv; }
   }
 }`;
 }
@@ -269,6 +295,7 @@ export function packAttentionParams(
   groups: number,
 ): Uint8Array {
   const [maskB, maskH, maskQ] = dims.maskStrides;
+  const { q, k, v, out } = dims.views;
   return attentionParams.pack({
     batch: dims.batch,
     qHeads: dims.qHeads,
@@ -284,5 +311,21 @@ export function packAttentionParams(
     maskQ,
     queryBlocks,
     groups,
+    qOff: q.offset,
+    qB: q.batch,
+    qH: q.head,
+    qT: q.token,
+    kOff: k.offset,
+    kB: k.batch,
+    kH: k.head,
+    kT: k.token,
+    vOff: v.offset,
+    vB: v.batch,
+    vH: v.head,
+    vT: v.token,
+    oOff: out.offset,
+    oB: out.batch,
+    oH: out.head,
+    oT: out.token,
   });
 }

@@ -7,7 +7,7 @@ import { instantiate, loadMatmulModule, sharedMemoryAvailable } from './matmulMo
 import { WasmArena } from './WasmArena.js';
 import { createWasmMatmul, DESC_BYTES, MAX_THREADS } from './wasmMatmul.js';
 import { createWasmRowOps, wasmActivationGrad } from './wasmRowOps.js';
-import { matmulAttention, matmulAttentionProbs } from '../attentionMatmul.js';
+import { attentionQkvOperands, matmulAttention, matmulAttentionProbs } from '../attentionMatmul.js';
 import { im2colConv2d, im2colConv2dGradFilter, im2colConv2dGradInput } from '../conv2dIm2col.js';
 
 /** Options for {@link createCpuAcceleration}. */
@@ -119,6 +119,7 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
     ['conv2dGradFilter', im2colConv2dGradFilter(matmul)],
     ['conv2dGradInput', im2colConv2dGradInput(matmul)],
     ['attention', matmulAttention(matmul, rows)],
+    ['attentionQkv', matmulAttention(matmul, rows, attentionQkvOperands)],
     ['attentionProbs', matmulAttentionProbs(matmul, rows)],
     ['matmulActivationGrad', wasmActivationGrad(rows)],
   ]);
