@@ -12,6 +12,7 @@ import {
   clipTextForward,
   clipVisionForward,
   getImageFeatures,
+  fuseQkvProjections,
   getTextFeatures,
   l2Normalize,
   parseClipConfig,
@@ -33,42 +34,54 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe.each(all.map((b) => [b.kind, b] as const))('clip-tiny on %s', (_, backend) => {
-  test('every output matches transformers within the fixture tolerances', async () => {
-    const { tensors: params } = await loadSafetensors(`${dir}model.safetensors`, { backend });
-    const { tensors: ref } = await loadSafetensors(`${dir}reference.safetensors`, { backend });
-    const r = (name: string) => ref.get(name)!;
-    const out = tidy(() => {
-      const vision = clipVisionForward(params, r('pixel_values'), config.vision_config);
-      const text = clipTextForward(params, r('input_ids'), r('attention_mask'), config.text_config);
-      const imageFeatures = getImageFeatures(params, r('pixel_values'), config);
-      const textFeatures = getTextFeatures(params, r('input_ids'), r('attention_mask'), config);
-      const imageEmbeds = l2Normalize(imageFeatures);
-      const textEmbeds = l2Normalize(textFeatures);
-      const { logitsPerImage, logitsPerText } = clipLogits(
-        imageEmbeds,
-        textEmbeds,
-        params.get('logit_scale')!,
+  // Fused: each block's q, k and v as one qkv product read by attentionQkv (what ClipModel runs on WebGPU).
+  test.each([false, true])(
+    'every output matches transformers within the fixture tolerances (fused qkv: %s)',
+    async (fused) => {
+      const { tensors: loaded } = await loadSafetensors(`${dir}model.safetensors`, { backend });
+      const qkv = fused ? fuseQkvProjections(loaded) : new Map<string, Tensor>();
+      if (fused)
+        expect(qkv.size).toBe(
+          2 * (config.vision_config.num_hidden_layers + config.text_config.num_hidden_layers),
+        );
+      const params = new Map([...loaded, ...qkv]);
+      const { tensors: ref } = await loadSafetensors(`${dir}reference.safetensors`, { backend });
+      const r = (name: string) => ref.get(name)!;
+      const out = tidy(() => {
+        const vision = clipVisionForward(params, r('pixel_values'), config.vision_config);
+        const text = clipTextForward(params, r('input_ids'), r('attention_mask'), config.text_config);
+        const imageFeatures = getImageFeatures(params, r('pixel_values'), config);
+        const textFeatures = getTextFeatures(params, r('input_ids'), r('attention_mask'), config);
+        const imageEmbeds = l2Normalize(imageFeatures);
+        const textEmbeds = l2Normalize(textFeatures);
+        const { logitsPerImage, logitsPerText } = clipLogits(
+          imageEmbeds,
+          textEmbeds,
+          params.get('logit_scale')!,
+        );
+        return {
+          vision_last_hidden_state: vision.lastHiddenState,
+          text_last_hidden_state: text.lastHiddenState,
+          vision_pooled: imageFeatures,
+          text_pooled: textFeatures,
+          image_embeds: imageEmbeds,
+          text_embeds: textEmbeds,
+          logits_per_image: logitsPerImage,
+          loss: clipLoss(logitsPerText),
+        } satisfies Record<string, Tensor>;
+      });
+      const report: string[] = [];
+      for (const [name, t] of Object.entries(out)) {
+        const tol = name.startsWith('logits') || name === 'loss' ? 1e-3 : 1e-4;
+        const err = maxAbs(await t.read(), await r(name).read());
+        report.push(`${name}: ${err.toExponential(2)}`);
+        expect(err, `${name} on ${backend.kind}`).toBeLessThanOrEqual(tol);
+      }
+      console.log(
+        `clip-tiny on ${backend.name}${fused ? ', fused qkv' : ''}: max abs error ${report.join(', ')}`,
       );
-      return {
-        vision_last_hidden_state: vision.lastHiddenState,
-        text_last_hidden_state: text.lastHiddenState,
-        vision_pooled: imageFeatures,
-        text_pooled: textFeatures,
-        image_embeds: imageEmbeds,
-        text_embeds: textEmbeds,
-        logits_per_image: logitsPerImage,
-        loss: clipLoss(logitsPerText),
-      } satisfies Record<string, Tensor>;
-    });
-    const report: string[] = [];
-    for (const [name, t] of Object.entries(out)) {
-      const tol = name.startsWith('logits') || name === 'loss' ? 1e-3 : 1e-4;
-      const err = maxAbs(await t.read(), await r(name).read());
-      report.push(`${name}: ${err.toExponential(2)}`);
-      expect(err, `${name} on ${backend.kind}`).toBeLessThanOrEqual(tol);
-    }
-    console.log(`clip-tiny on ${backend.name}: max abs error ${report.join(', ')}`);
-    for (const t of [...Object.values(out), ...params.values(), ...ref.values()]) t.dispose();
-    expect(backend.stats().liveTensors).toBe(0);
-  });
+      for (const t of [...Object.values(out), ...params.values(), ...ref.values()]) t.dispose();
+      expect(backend.stats().liveTensors).toBe(0);
+    },
+  );
 });

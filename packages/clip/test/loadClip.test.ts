@@ -55,6 +55,18 @@ describe('loadClip', () => {
     expect(backend.stats().liveTensors).toBe(ref.size);
   });
 
+  test('fuseQkv runs one qkv product per block, matches transformers, and frees its copy', async () => {
+    const model = await loadClip(dir, { backend, fuseQkv: true });
+    const loaded = backend.stats().liveTensors;
+    await expectMatchesReference(model);
+    // The fused weights and biases of every block of both towers, made on first use; params unchanged.
+    const blocks = model.config.vision_config.num_hidden_layers + model.config.text_config.num_hidden_layers;
+    expect(backend.stats().liveTensors).toBe(loaded + 2 * blocks);
+    expect([...model.params.keys()].some((n) => n.includes('qkv_proj'))).toBe(false);
+    model.dispose();
+    expect(backend.stats().liveTensors).toBe(ref.size);
+  });
+
   test('the same weights in the open_clip layout (fused in_proj, [in, out] projections) give the same outputs', async () => {
     const { tensors: hf } = await loadSafetensors(join(dir, 'model.safetensors'), { backend });
     const g = (n: string) => hf.get(n)!;

@@ -1,7 +1,7 @@
 // One pre-LayerNorm transformer block as HF's CLIPEncoderLayer computes it:
-//   h = x + out_proj(attention(q_proj(ln1(x)), k_proj(..), v_proj(..)))
+//   h = x + out_proj(attention(q_proj(ln1(x)), k_proj(..), v_proj(..)))   (or one fused qkv_proj)
 //   y = h + fc2(act(fc1(ln2(h))))
-import { type Tensor, add, attention, layerNorm, matmul, reshape, transpose } from '@vl/tensor';
+import { type Tensor, add, attention, attentionQkv, layerNorm, matmul, reshape } from '@vl/tensor';
 import type { ClipActivation } from './config.js';
 import { type ClipParams, param } from './params.js';
 
@@ -59,13 +59,11 @@ export function linear(
   }); // [..., out]
 }
 
-/** `[B, T, C]` -> `[B, H, T, D]` */
-function splitHeads(x: Tensor, heads: number): Tensor {
-  const [B, T, C] = x.shape as [number, number, number];
-  return transpose(reshape(x, [B, T, heads, C / heads]), [0, 2, 1, 3]);
-}
-
-/** Self-attention with CLIP's separate q/k/v projections; `mask` is a bool `[B, T]` padding mask. */
+/**
+ * Self-attention with CLIP's q/k/v projections; `mask` is a bool `[B, T]` padding mask. With a fused
+ * `qkv_proj` in `params` (see fuseQkvProjections) one product feeds attentionQkv; otherwise the three
+ * products are read as `[B, T, H, D]` heads in place. No head is transposed either way.
+ */
 export function clipAttention(
   params: ClipParams,
   prefix: string,
@@ -74,12 +72,15 @@ export function clipAttention(
   options: { causal: boolean; mask?: Tensor },
 ): Tensor {
   const [B, T, C] = x.shape as [number, number, number];
-  const q = splitHeads(linear(params, `${prefix}.q_proj`, x), c.num_attention_heads); // [B, H, T, D]
-  const k = splitHeads(linear(params, `${prefix}.k_proj`, x), c.num_attention_heads); // [B, H, T, D]
-  const v = splitHeads(linear(params, `${prefix}.v_proj`, x), c.num_attention_heads); // [B, H, T, D]
-  const o = attention(q, k, v, { causal: options.causal, ...(options.mask ? { mask: options.mask } : {}) }); // [B, H, T, D]
-  const merged = reshape(transpose(o, [0, 2, 1, 3]), [B, T, C]); // [B, T, C]
-  return linear(params, `${prefix}.out_proj`, merged); // [B, T, C]
+  const H = c.num_attention_heads;
+  const masking = { causal: options.causal, ...(options.mask ? { mask: options.mask } : {}) };
+  if (params.has(`${prefix}.qkv_proj.weight`)) {
+    const qkv = linear(params, `${prefix}.qkv_proj`, x); // [B, T, 3C]
+    return linear(params, `${prefix}.out_proj`, attentionQkv(qkv, { heads: H, ...masking })); // [B, T, C]
+  }
+  const heads = (p: string) => reshape(linear(params, `${prefix}.${p}`, x), [B, T, H, C / H]); // [B, T, H, D]
+  const o = attention(heads('q_proj'), heads('k_proj'), heads('v_proj'), { ...masking, layout: 'bthd' }); // [B, T, H, D]
+  return linear(params, `${prefix}.out_proj`, reshape(o, [B, T, C])); // [B, T, C]
 }
 
 /**

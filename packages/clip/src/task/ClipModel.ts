@@ -1,7 +1,8 @@
-import { type Backend, Tensor, tensor, tidy } from '@vl/tensor';
+import { type Backend, keep, Tensor, tensor, tidy } from '@vl/tensor';
 import { type PreprocessOptions, preprocess } from '../image/preprocess.js';
 import type { ImageInput } from '../image/toRgbImage.js';
 import { getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
+import { fuseQkvProjections } from '../model/fuseQkv.js';
 import type { ClipConfig } from '../model/config.js';
 import type { ClipParams } from '../model/params.js';
 import type { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
@@ -36,6 +37,12 @@ export interface ClipModelParts {
   preprocess?: PreprocessOptions;
   /** Dispose the backend with the model (true when loadClip created it). */
   ownsBackend?: boolean;
+  /**
+   * Run each block's q, k and v as one product (see {@link fuseQkvProjections}); costs a second copy
+   * of those weights (a sixth of a ViT's). Default: on WebGPU, where one product fills three times as
+   * many tiles; the CPU keeps the three.
+   */
+  fuseQkv?: boolean;
 }
 
 /**
@@ -56,6 +63,10 @@ export class ClipModel {
   readonly backend: Backend;
   readonly preprocessOptions: PreprocessOptions;
   readonly #ownsBackend: boolean;
+  readonly #fuseQkv: boolean;
+  /** What the forward passes read: `params`, plus the fused qkv weights when fuseQkv (made on first use). */
+  #forward: ClipParams | undefined;
+  #fused: Map<string, Tensor> | undefined;
   readonly #promptCache = new Map<string, Float32Array>();
   #disposed = false;
 
@@ -66,6 +77,17 @@ export class ClipModel {
     this.backend = parts.backend;
     this.preprocessOptions = parts.preprocess ?? {};
     this.#ownsBackend = parts.ownsBackend ?? false;
+    this.#fuseQkv = parts.fuseQkv ?? parts.backend.kind === 'webgpu';
+  }
+
+  /** The params the forward passes read. */
+  get #weights(): ClipParams {
+    if (this.#forward) return this.#forward;
+    if (!this.#fuseQkv) return (this.#forward = this.params);
+    // Made inside a caller's tidy(): kept past it, freed by dispose().
+    this.#fused = new Map([...fuseQkvProjections(this.params)].map(([n, t]) => [n, keep(t)]));
+    this.#forward = new Map([...this.params, ...this.#fused]);
+    return this.#forward;
   }
 
   /** Dimension of the joint embedding space. */
@@ -80,13 +102,13 @@ export class ClipModel {
   /** Projected, unnormalized image features `[B, P]` from normalized pixels `[B, 3, S, S]` (HF `get_image_features`). */
   encodeImage(pixelValues: Tensor): Tensor {
     this.#check();
-    return tidy(() => getImageFeatures(this.params, pixelValues, this.config));
+    return tidy(() => getImageFeatures(this.#weights, pixelValues, this.config));
   }
 
   /** Projected, unnormalized text features `[B, P]` (HF `get_text_features`). */
   encodeText(inputIds: Tensor, attentionMask?: Tensor): Tensor {
     this.#check();
-    return tidy(() => getTextFeatures(this.params, inputIds, attentionMask, this.config));
+    return tidy(() => getTextFeatures(this.#weights, inputIds, attentionMask, this.config));
   }
 
   /** Normalized pixels for images, at the model's input size, as a tensor `[B, 3, S, S]`. */
@@ -103,13 +125,13 @@ export class ClipModel {
   ): Promise<Float32Array[]> {
     this.#check();
     if (images instanceof Tensor)
-      return this.#rows(tidy(() => l2Normalize(getImageFeatures(this.params, images, this.config))));
+      return this.#rows(tidy(() => l2Normalize(getImageFeatures(this.#weights, images, this.config))));
     if (!Array.isArray(images) || images.length === 0) throw new RangeError('embedImages: no images given');
     const batch = options.batchSize ?? 16;
     const rows: Float32Array[] = [];
     for (let i = 0; i < images.length; i += batch) {
       const pixels = this.pixelValues(images.slice(i, i + batch));
-      const embeds = tidy(() => l2Normalize(getImageFeatures(this.params, pixels, this.config)));
+      const embeds = tidy(() => l2Normalize(getImageFeatures(this.#weights, pixels, this.config)));
       pixels.dispose();
       rows.push(...(await this.#rows(embeds)));
     }
@@ -141,7 +163,7 @@ export class ClipModel {
       const embeds = tidy(() => {
         const ids = tensor(enc.inputIds, enc.shape, { backend: this.backend });
         const mask = tensor(enc.attentionMask, enc.shape, { backend: this.backend });
-        return l2Normalize(getTextFeatures(this.params, ids, mask, this.config));
+        return l2Normalize(getTextFeatures(this.#weights, ids, mask, this.config));
       });
       rows.push(...(await this.#rows(embeds)));
     }
@@ -202,6 +224,7 @@ export class ClipModel {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const t of new Set(this.params.values())) t.dispose();
+    for (const t of this.#fused?.values() ?? []) t.dispose();
     if (this.#ownsBackend) this.backend.dispose();
   }
 }

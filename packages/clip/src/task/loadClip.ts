@@ -31,6 +31,8 @@ export interface LoadClipOptions {
   /** Byte progress of each file. */
   onProgress?: (progress: SafetensorsProgress) => void;
   signal?: AbortSignal;
+  /** One qkv product per block (see {@link ClipModelParts.fuseQkv}); default: on WebGPU. */
+  fuseQkv?: boolean;
 }
 
 /** A checkpoint given as parts instead of a folder. */
@@ -162,6 +164,7 @@ export async function loadClip(
       backend,
       ownsBackend,
       ...(preprocess ? { preprocess } : {}),
+      ...(options.fuseQkv !== undefined ? { fuseQkv: options.fuseQkv } : {}),
     });
   } catch (e) {
     if (tensors) for (const t of new Set(tensors.values())) t.dispose();
