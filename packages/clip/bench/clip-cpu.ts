@@ -6,7 +6,8 @@
 //   pnpm bench --tower image --impl ours       # a subset (e.g. under node --cpu-prof)
 //   pnpm bench --runs 3 --warmup-ms 0          # quicker, noisier
 //
-// impl names: ours, ort-node-2t, ort-node-1t, ort-web-2t (comma-separated).
+// impl names: ours, ours-fused (one fused qkv product per block, as ClipModel runs on WebGPU;
+// not a default), ort-node-2t, ort-node-1t, ort-web-2t (comma-separated).
 //
 // Weights are random (timing does not depend on their values); the peers get theirs from
 // test/fixtures/vit-b32-onnx/make-weights.mjs, cached in the OS temp folder between runs.
@@ -19,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { type Backend, type Tensor, createBackend, randomNormal, tensor, tidy } from '@vl/tensor';
 import type * as OrtNode from 'onnxruntime-node';
 import type * as OrtWeb from 'onnxruntime-web';
-import { getImageFeatures, getTextFeatures, initClipParams } from '../src/index.js';
+import { fuseQkvProjections, getImageFeatures, getTextFeatures, initClipParams } from '../src/index.js';
 import { VIT_B32 } from './vitB32.js';
 import { imageTowerFlops, textTowerFlops } from './flops.js';
 import { type BenchCase, interleaved, median, printTable, warmUp } from './timing.js';
@@ -129,6 +130,14 @@ for (const tower of towers) {
         ? () => getImageFeatures(params, pixels, config) // [1, 512]
         : () => getTextFeatures(params, idsTensor, mask, config); // [1, 512]
     runners.push({ impl: `ours (${backend.name})`, run: () => ours(run) });
+  }
+  if (impls.has('ours-fused')) {
+    const fused = new Map([...params, ...fuseQkvProjections(params)]);
+    const run =
+      tower === 'image'
+        ? () => getImageFeatures(fused, pixels, config) // [1, 512]
+        : () => getTextFeatures(fused, idsTensor, mask, config); // [1, 512]
+    runners.push({ impl: `ours, fused qkv (${backend.name})`, run: () => ours(run) });
   }
 
   // Each package has its own Tensor class; a session only accepts its own.

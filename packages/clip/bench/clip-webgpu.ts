@@ -13,8 +13,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Backend, randomNormal, setMatmulWebGpuConfig, tidy } from '@vl/tensor';
-import { getImageFeatures, initClipParams } from '../src/index.js';
+import { type Backend, randomNormal, setMatmulWebGpuConfig, type Tensor, tidy } from '@vl/tensor';
+import { fuseQkvProjections, getImageFeatures, initClipParams } from '../src/index.js';
 import { benchWebGpu } from '../../tensor/bench/benchWebGpu.js';
 import { VIT_B32 } from './vitB32.js';
 import { imageTowerFlops } from './flops.js';
@@ -65,19 +65,28 @@ async function ours(): Promise<void> {
   }
   console.log(`ours: ${backend.name}`);
   const params = initClipParams(config, { backend, seed: 1 });
+  // What ClipModel runs on WebGPU: each block's q, k and v as one fused product.
+  const fused = fuseQkvProjections(params);
+  const withFused = new Map([...params, ...fused]);
   const pixels = randomNormal([batch, C, S, S], { backend, seed: 2 }); // normalized [B, 3, 224, 224]
-  const forward = async () => {
-    const out = tidy(() => getImageFeatures(params, pixels, config)); // [B, 512]
+  const forwardWith = (p: ReadonlyMap<string, Tensor>) => async () => {
+    const out = tidy(() => getImageFeatures(p, pixels, config)); // [B, 512]
     await out.read();
     out.dispose();
   };
+  const forward = forwardWith(withFused);
   add(`ours (${backend.name})`, await timeRuns(forward, { runs, warmup, warmupMs }));
+  // The A/B of the fused product in the same process: three q, k and v products per block.
+  add(
+    `ours, separate q/k/v products (${backend.name})`,
+    await timeRuns(forwardWith(params), { runs, warmup, warmupMs }),
+  );
   if (args['ab-split-k']) {
     setMatmulWebGpuConfig(backend, { splitK: { minK: 2 ** 30 } });
     add(`ours without split-K (${backend.name})`, await timeRuns(forward, { runs, warmup, warmupMs }));
     setMatmulWebGpuConfig(backend, undefined);
   }
-  for (const t of params.values()) t.dispose();
+  for (const t of [...params.values(), ...fused.values()]) t.dispose();
   pixels.dispose();
   backend.dispose();
 }
