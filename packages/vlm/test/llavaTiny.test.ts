@@ -45,6 +45,17 @@ describe.each(all.map((b) => [b.kind, b] as const))('llava-tiny on %s', (_, back
     expect(err).toBeLessThan(1e-3);
   });
 
+  test('the vision tower with q, k and v fused (or not, the other way from the default) gives the same logits', async () => {
+    const before = backend.stats().liveTensors;
+    const other = await loadVlm(dir, { backend, fuseQkv: backend.kind !== 'webgpu' });
+    const logits = await other.forward(ref.get('input_ids')!, ref.get('pixel_values')!);
+    const err = maxAbs(await logits.read(), await ref.get('logits')!.read());
+    logits.dispose();
+    other.dispose();
+    expect(err).toBeLessThan(1e-3);
+    expect(backend.stats().liveTensors).toBe(before);
+  });
+
   test('greedy generation gives the reference tokens (KV cache, one prefill pass)', async () => {
     const before = backend.stats().liveTensors;
     const tokens: number[] = [];

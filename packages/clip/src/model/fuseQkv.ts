@@ -2,15 +2,15 @@
 // `[3·C, C]` weight (and a `[3·C]` bias) that one matmul applies and attentionQkv reads in place.
 // For inference: on a GPU the one product fills three times as many tiles, and no slice or
 // transpose of the heads remains. Training keeps the three checkpoint tensors.
-import { type Tensor, concat } from '@vl/tensor';
+import { type Tensor, concat, keep } from '@vl/tensor';
 import type { ClipParams } from './params.js';
 
 const Q = '.self_attn.q_proj.weight';
 
 /**
  * The fused `…self_attn.qkv_proj.weight` `[3·C, C]` and `…qkv_proj.bias` `[3·C]` of every transformer
- * block in `params` (both towers), as new tensors the caller owns; the encoder blocks use them when
- * the params they are given hold them. Blocks whose q, k and v differ in shape or in having biases
+ * block in `params` (both towers), as new tensors the caller owns (kept past an enclosing `tidy`);
+ * the encoder blocks use them when the params they are given hold them. Blocks whose q, k and v differ in shape or in having biases
  * are left out (they keep the three products).
  *
  * @example
@@ -32,8 +32,46 @@ export function fuseQkvProjections(params: ClipParams): Map<string, Tensor> {
     if (weights.some((w) => w?.shape.length !== 2 || w.shape.join() !== shape)) continue;
     const withBias = biases.filter(Boolean).length;
     if (withBias !== 0 && withBias !== 3) continue;
-    fused.set(`${attn}.qkv_proj.weight`, concat(weights as Tensor[], 0)); // [3·C, C]
-    if (withBias === 3) fused.set(`${attn}.qkv_proj.bias`, concat(biases as Tensor[], 0)); // [3·C]
+    fused.set(`${attn}.qkv_proj.weight`, keep(concat(weights as Tensor[], 0))); // [3·C, C]
+    if (withBias === 3) fused.set(`${attn}.qkv_proj.bias`, keep(concat(biases as Tensor[], 0))); // [3·C]
   }
   return fused;
+}
+
+/**
+ * A model's params as its forward passes read them: with `fuse`, plus the fused qkv projections,
+ * made on first use and freed by `dispose()` (the params themselves stay the caller's).
+ *
+ * @example
+ * ```ts
+ * const weights = new FusedQkvParams(params, backend.kind === 'webgpu');
+ * const features = tidy(() => getImageFeatures(weights.params, pixels, config));
+ * weights.dispose();
+ * ```
+ */
+export class FusedQkvParams {
+  readonly #source: ClipParams;
+  readonly #fuse: boolean;
+  #fused: Map<string, Tensor> | undefined;
+  #params: ClipParams | undefined;
+
+  constructor(source: ClipParams, fuse: boolean) {
+    this.#source = source;
+    this.#fuse = fuse;
+  }
+
+  /** The params to run with. */
+  get params(): ClipParams {
+    if (this.#params) return this.#params;
+    this.#fused = this.#fuse ? fuseQkvProjections(this.#source) : new Map();
+    this.#params = this.#fused.size > 0 ? new Map([...this.#source, ...this.#fused]) : this.#source;
+    return this.#params;
+  }
+
+  /** Frees the fused tensors (not the source params). */
+  dispose(): void {
+    for (const t of this.#fused?.values() ?? []) t.dispose();
+    this.#fused = undefined;
+    this.#params = undefined;
+  }
 }

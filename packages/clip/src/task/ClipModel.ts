@@ -1,8 +1,8 @@
-import { type Backend, keep, Tensor, tensor, tidy } from '@vl/tensor';
+import { type Backend, Tensor, tensor, tidy } from '@vl/tensor';
 import { type PreprocessOptions, preprocess } from '../image/preprocess.js';
 import type { ImageInput } from '../image/toRgbImage.js';
 import { getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
-import { fuseQkvProjections } from '../model/fuseQkv.js';
+import { FusedQkvParams } from '../model/fuseQkv.js';
 import type { ClipConfig } from '../model/config.js';
 import type { ClipParams } from '../model/params.js';
 import type { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
@@ -63,10 +63,8 @@ export class ClipModel {
   readonly backend: Backend;
   readonly preprocessOptions: PreprocessOptions;
   readonly #ownsBackend: boolean;
-  readonly #fuseQkv: boolean;
-  /** What the forward passes read: `params`, plus the fused qkv weights when fuseQkv (made on first use). */
-  #forward: ClipParams | undefined;
-  #fused: Map<string, Tensor> | undefined;
+  /** What the forward passes read: `params`, plus the fused qkv weights when fuseQkv. */
+  readonly #weights: FusedQkvParams;
   readonly #promptCache = new Map<string, Float32Array>();
   #disposed = false;
 
@@ -77,17 +75,7 @@ export class ClipModel {
     this.backend = parts.backend;
     this.preprocessOptions = parts.preprocess ?? {};
     this.#ownsBackend = parts.ownsBackend ?? false;
-    this.#fuseQkv = parts.fuseQkv ?? parts.backend.kind === 'webgpu';
-  }
-
-  /** The params the forward passes read. */
-  get #weights(): ClipParams {
-    if (this.#forward) return this.#forward;
-    if (!this.#fuseQkv) return (this.#forward = this.params);
-    // Made inside a caller's tidy(): kept past it, freed by dispose().
-    this.#fused = new Map([...fuseQkvProjections(this.params)].map(([n, t]) => [n, keep(t)]));
-    this.#forward = new Map([...this.params, ...this.#fused]);
-    return this.#forward;
+    this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? parts.backend.kind === 'webgpu');
   }
 
   /** Dimension of the joint embedding space. */
@@ -102,13 +90,13 @@ export class ClipModel {
   /** Projected, unnormalized image features `[B, P]` from normalized pixels `[B, 3, S, S]` (HF `get_image_features`). */
   encodeImage(pixelValues: Tensor): Tensor {
     this.#check();
-    return tidy(() => getImageFeatures(this.#weights, pixelValues, this.config));
+    return tidy(() => getImageFeatures(this.#weights.params, pixelValues, this.config));
   }
 
   /** Projected, unnormalized text features `[B, P]` (HF `get_text_features`). */
   encodeText(inputIds: Tensor, attentionMask?: Tensor): Tensor {
     this.#check();
-    return tidy(() => getTextFeatures(this.#weights, inputIds, attentionMask, this.config));
+    return tidy(() => getTextFeatures(this.#weights.params, inputIds, attentionMask, this.config));
   }
 
   /** Normalized pixels for images, at the model's input size, as a tensor `[B, 3, S, S]`. */
@@ -125,13 +113,13 @@ export class ClipModel {
   ): Promise<Float32Array[]> {
     this.#check();
     if (images instanceof Tensor)
-      return this.#rows(tidy(() => l2Normalize(getImageFeatures(this.#weights, images, this.config))));
+      return this.#rows(tidy(() => l2Normalize(getImageFeatures(this.#weights.params, images, this.config))));
     if (!Array.isArray(images) || images.length === 0) throw new RangeError('embedImages: no images given');
     const batch = options.batchSize ?? 16;
     const rows: Float32Array[] = [];
     for (let i = 0; i < images.length; i += batch) {
       const pixels = this.pixelValues(images.slice(i, i + batch));
-      const embeds = tidy(() => l2Normalize(getImageFeatures(this.#weights, pixels, this.config)));
+      const embeds = tidy(() => l2Normalize(getImageFeatures(this.#weights.params, pixels, this.config)));
       pixels.dispose();
       rows.push(...(await this.#rows(embeds)));
     }
@@ -163,7 +151,7 @@ export class ClipModel {
       const embeds = tidy(() => {
         const ids = tensor(enc.inputIds, enc.shape, { backend: this.backend });
         const mask = tensor(enc.attentionMask, enc.shape, { backend: this.backend });
-        return l2Normalize(getTextFeatures(this.#weights, ids, mask, this.config));
+        return l2Normalize(getTextFeatures(this.#weights.params, ids, mask, this.config));
       });
       rows.push(...(await this.#rows(embeds)));
     }
@@ -224,7 +212,7 @@ export class ClipModel {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const t of new Set(this.params.values())) t.dispose();
-    for (const t of this.#fused?.values() ?? []) t.dispose();
+    this.#weights.dispose();
     if (this.#ownsBackend) this.backend.dispose();
   }
 }

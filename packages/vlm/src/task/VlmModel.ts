@@ -1,4 +1,4 @@
-import { type ImageInput, type PreprocessOptions, preprocessToTensor } from '@vl/clip';
+import { FusedQkvParams, type ImageInput, type PreprocessOptions, preprocessToTensor } from '@vl/clip';
 import { type Backend, Tensor, concat, reshape, tidy } from '@vl/tensor';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
 import { type TokenRows, llavaForward } from '../model/llava.js';
@@ -40,6 +40,11 @@ export interface VlmModelParts {
   preprocess?: PreprocessOptions;
   /** Stop tokens of generation_config.json (default: the text config's eos_token_id). */
   eosTokenId?: readonly number[];
+  /**
+   * Run each vision-tower block's q, k and v as one product (`FusedQkvParams` of `@vl/clip`); costs a
+   * second copy of those weights. Default: on WebGPU.
+   */
+  fuseQkv?: boolean;
 }
 
 /** Images in a list: a `[n, 3, S, S]` tensor counts n. */
@@ -73,6 +78,8 @@ export class VlmModel {
   readonly imageTokens: number;
   readonly #ownsBackend: boolean;
   readonly #eos: readonly number[] | undefined;
+  /** What the forward passes read: `params`, plus the vision tower's fused qkv weights when fuseQkv. */
+  readonly #weights: FusedQkvParams;
   #disposed = false;
 
   constructor(parts: VlmModelParts) {
@@ -85,6 +92,7 @@ export class VlmModel {
     this.imageTokens = imageTokenCount(parts.config);
     this.#ownsBackend = parts.ownsBackend ?? false;
     this.#eos = parts.eosTokenId;
+    this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? parts.backend.kind === 'webgpu');
   }
 
   /**
@@ -106,7 +114,7 @@ export class VlmModel {
       const flat = (await inputIds.read()) as Int32Array;
       rows = Array.from({ length: B }, (_, b) => flat.subarray(b * T, (b + 1) * T));
     } else rows = inputIds;
-    return tidy(() => llavaForward(this.params, rows, pixelValues, this.config)); // [B, T, V]
+    return tidy(() => llavaForward(this.#weights.params, rows, pixelValues, this.config)); // [B, T, V]
   }
 
   /**
@@ -158,7 +166,7 @@ export class VlmModel {
       });
       const decode = (ids: number[]) => this.tokenizer?.decode(ids) ?? '';
       yield* generateTokens(
-        this.params,
+        this.#weights.params,
         this.config,
         this.backend,
         prepared,
@@ -194,6 +202,7 @@ export class VlmModel {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const t of new Set(this.params.values())) t.dispose();
+    this.#weights.dispose();
     if (this.#ownsBackend) this.backend.dispose();
   }
 

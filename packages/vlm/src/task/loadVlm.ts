@@ -23,6 +23,8 @@ export interface LoadVlmOptions {
   /** Byte progress of each file. */
   onProgress?: (progress: SafetensorsProgress) => void;
   signal?: AbortSignal;
+  /** One qkv product per vision-tower block (see {@link VlmModelParts.fuseQkv}); default: on WebGPU. */
+  fuseQkv?: boolean;
 }
 
 /** A checkpoint given as parts instead of a folder. */
@@ -148,6 +150,7 @@ export async function loadVlm(
       preprocess: preprocess ?? preprocessOptionsOf(rawPreprocess, config),
       ...(tokenizer ? { tokenizer } : {}),
       ...(eos ? { eosTokenId: eos } : {}),
+      ...(options.fuseQkv !== undefined ? { fuseQkv: options.fuseQkv } : {}),
     });
   } catch (e) {
     if (tensors) for (const t of new Set(tensors.values())) t.dispose();
