@@ -47,6 +47,8 @@ add('transpose [33, 17] default', [input([33, 17])], (x) => transpose(x!));
 add('transpose [3, 65, 33] [0, 2, 1]', [input([3, 65, 33])], (x) => transpose(x!, [0, 2, 1]));
 add('transpose NCHW->NHWC [2, 3, 5, 7]', [input([2, 3, 5, 7])], (x) => transpose(x!, [0, 2, 3, 1]));
 add('transpose [2, 3, 5, 7] [0, 2, 1, 3]', [input([2, 3, 5, 7])], (x) => transpose(x!, [0, 2, 1, 3]));
+// Only a size-1 axis moves (a decode step's heads): a view.
+add('transpose [2, 1, 3, 4] [0, 2, 1, 3]', [input([2, 1, 3, 4])], (x) => transpose(x!, [0, 2, 1, 3]));
 add('transpose i32 [65, 1, 3] [2, 1, 0]', [input([65, 1, 3], 'i32', [-100, 100])], (x) =>
   transpose(x!, [2, 1, 0]),
 );
@@ -195,6 +197,21 @@ describe('shape kernels', () => {
     expect(simplifyPermutation([2, 3, 5, 7], [0, 2, 3, 1])).toEqual({ shape: [2, 3, 35], perm: [0, 2, 1] });
     expect(simplifyPermutation([4, 1, 5], [1, 2, 0])).toEqual({ shape: [4, 5], perm: [1, 0] });
     expect(simplifyPermutation([2, 3], [0, 1])).toEqual({ shape: [6], perm: [0] });
+  });
+
+  test('a transpose that moves only size-1 axes is a view, with the permuted shape', async () => {
+    const x = tensor([1, 2, 3, 4, 5, 6], [1, 2, 1, 3], { backend: reference });
+    const before = reference.stats().liveBuffers;
+    const y = transpose(x, [2, 1, 0, 3]);
+    expect(y.shape).toEqual([1, 2, 1, 3]);
+    const z = transpose(x, [1, 0, 3, 2]); // [2, 1, 3, 1]
+    expect(z.shape).toEqual([2, 1, 3, 1]);
+    expect(reference.stats().liveBuffers).toBe(before);
+    expect([...(await z.read())]).toEqual([1, 2, 3, 4, 5, 6]);
+    const moved = transpose(x, [0, 3, 2, 1]); // 3 before 2: a real permutation, a new buffer
+    expect(reference.stats().liveBuffers).toBe(before + 1);
+    expect([...(await moved.read())]).toEqual([1, 4, 2, 5, 3, 6]);
+    for (const t of [x, y, z, moved]) t.dispose();
   });
 
   test('reshape is a view: no new buffer, shared until the last view is disposed', async () => {

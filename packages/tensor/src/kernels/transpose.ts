@@ -19,6 +19,7 @@ import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { reshape } from './reshape.js';
 import { MAX_RANK } from './elementwise.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -374,7 +375,8 @@ export const transposeKernel: Kernel<TransposeAttrs> = {
 
 /**
  * Permutes the axes of `x`: output axis `i` is input axis `perm[i]` (default: reversed axes).
- * Any dtype, rank up to 8. Negative entries in `perm` count from the end.
+ * Any dtype, rank up to 8. Negative entries in `perm` count from the end. When only axes of size 1
+ * move, the elements keep their order and the result is a view, as a reshape is.
  *
  * @example
  * ```ts
@@ -386,5 +388,22 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm
     ? perm.map((a) => (a < 0 ? a + rank : a))
     : Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  if (movesOnlyUnitAxes(x.shape, p))
+    return reshape(
+      x,
+      p.map((a) => x.shape[a]!),
+    ); // the same memory order
   return run1(transposeKernel, [x], { perm: p });
+}
+
+/**
+ * Whether `perm` is a valid permutation that keeps the axes longer than 1 in their order: then the
+ * elements stay where they are (`[B, 1, H, D]` -> `[B, H, 1, D]`, a decode step's heads) and the
+ * transpose is a reshape.
+ */
+function movesOnlyUnitAxes(shape: Shape, perm: readonly number[]): boolean {
+  if (perm.length !== shape.length || new Set(perm).size !== perm.length) return false;
+  if (perm.some((a) => !Number.isInteger(a) || a < 0 || a >= shape.length)) return false;
+  const long = perm.filter((a) => shape[a]! > 1);
+  return long.every((a, i) => i === 0 || a > long[i - 1]!);
 }
