@@ -269,7 +269,8 @@ const OPS: Record<UnaryOp, OpDef> = {
   },
   relu: {
     js: (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0),
-    wgsl: 'max(x, 0.0)',
+    // max() may return 0 for a NaN, and a compiler may fold a float NaN test away: the bits decide.
+    wgsl: 'select(0.0, x, x > 0.0 || (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)',
     tfjs: (tf, x) => tf.relu(x),
     grad: (x, _y, dy) => mul(dy, indicator(x, 'greater')),
   },

@@ -118,7 +118,7 @@ export const ACTIVATION_CODES: Record<MatmulActivation, number> = {
  */
 export const WGSL_ACTIVATIONS = `${WGSL_ERFC}${WGSL_TANH_GELU_ARG}fn act(x: f32, code: u32) -> f32 {
   switch code {
-    case 1u: { return select(0.0, x, x > 0.0); }
+    case 1u: { return select(0.0, x, x > 0.0 || (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u); } // keeps NaN
     case 2u: { return x * normalCdf(x); }
     case 3u: { return 0.5 * x * (1.0 + tanh(geluTanhArg(x))); }
     case 4u: { return x / (1.0 + exp(-1.702 * x)); }
