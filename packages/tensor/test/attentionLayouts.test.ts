@@ -35,6 +35,20 @@ interface LayoutCase {
   padding?: boolean;
 }
 
+interface BthdCase {
+  b: number;
+  hq: number;
+  hkv: number;
+  tq: number;
+  tk: number;
+  d: number;
+  dv?: number;
+  causal?: boolean;
+  kvLength?: number;
+  queryOffset?: number;
+  mask?: { shape: number[]; kind: 'bool' | 'additive' };
+}
+
 const name = (c: LayoutCase) =>
   `B${c.b} Hq${c.hq}/Hkv${c.hkv} T${c.t} D${c.d}${c.causal ? ' causal' : ''}${c.padding ? ' padding mask' : ''}`;
 
@@ -126,6 +140,75 @@ describe('attention layouts', () => {
       expect(packed.shape, what).toEqual([c.b, c.t, c.hq * c.d]);
       expectClose(await packed.read(), want, 2e-5, `packed ${what}`, 1e-4);
       packed.dispose();
+    }
+  });
+
+  // bthd with what packed qkv cannot have: Tq != Tk, a cache's valid prefix, a query offset, Dv != D,
+  // 4-D and additive masks, one query (decode).
+  test.each([
+    { b: 2, hq: 4, hkv: 2, tq: 3, tk: 9, d: 8, kvLength: 6, queryOffset: 2, causal: true },
+    { b: 1, hq: 4, hkv: 1, tq: 1, tk: 20, d: 16, dv: 8, kvLength: 13, causal: true },
+    { b: 2, hq: 2, hkv: 2, tq: 5, tk: 7, d: 8, mask: { shape: [2, 1, 5, 7], kind: 'additive' } },
+    {
+      b: 1,
+      hq: 2,
+      hkv: 1,
+      tq: 33,
+      tk: 40,
+      d: 8,
+      kvLength: 35,
+      mask: { shape: [1, 2, 33, 40], kind: 'bool' },
+    },
+  ] as BthdCase[])('bthd against bhtd: %j', async (c) => {
+    const seed = freshSeed();
+    const next = rng(seed);
+    const dv = c.dv ?? c.d;
+    const shapes = [
+      [c.b, c.hq, c.tq, c.d],
+      [c.b, c.hkv, c.tk, c.d],
+      [c.b, c.hkv, c.tk, dv],
+    ];
+    const [q, k, v] = shapes.map(
+      (s) =>
+        randomArray(
+          s.reduce((a, x) => a * x, 1),
+          'f32',
+          next,
+        ) as Float32Array,
+    );
+    const size = c.mask ? c.mask.shape.reduce((a, x) => a * x, 1) : 0;
+    const mask = c.mask
+      ? c.mask.kind === 'bool'
+        ? (randomArray(size, 'bool', next) as Uint8Array)
+        : Float32Array.from({ length: size }, () =>
+            next() < 0.2 ? Number.NEGATIVE_INFINITY : 4 * next() - 2,
+          )
+      : undefined;
+    const options = (m: Tensor | undefined) => ({
+      causal: c.causal,
+      kvLength: c.kvLength,
+      queryOffset: c.queryOffset,
+      mask: m,
+    });
+    const maskOn = (backend: Backend) =>
+      mask && tensor(mask, c.mask!.shape, { backend, dtype: c.mask!.kind === 'bool' ? 'bool' : 'f32' });
+    const expected = tidy(() => {
+      const [tq, tk, tv] = [q, k, v].map((x, i) => tensor(x!, shapes[i]!, { backend: reference }));
+      return attention(tq!, tk!, tv!, options(maskOn(reference)));
+    });
+    const want = swap12((await expected.read()) as Float32Array, [c.b, c.hq, c.tq, dv]);
+    expected.dispose();
+    for (const { label, backend } of [{ label: 'reference', backend: reference }, ...others]) {
+      const y = tidy(() => {
+        const [tq, tk, tv] = [q, k, v].map((x, i) => {
+          const s = shapes[i]!;
+          return tensor(swap12(x!, s), [s[0]!, s[2]!, s[1]!, s[3]!], { backend });
+        });
+        return attention(tq!, tk!, tv!, { ...options(maskOn(backend)), layout: 'bthd' });
+      });
+      expect(y.shape).toEqual([c.b, c.tq, c.hq, dv]);
+      expectClose(await y.read(), want, 2e-5, `${JSON.stringify(c)} on ${label} (seed ${seed})`, 1e-4);
+      y.dispose();
     }
   });
 

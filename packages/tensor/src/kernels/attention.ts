@@ -53,9 +53,9 @@ export const attentionKernel: Kernel<AttentionAttrs> = {
  * matrix is never stored.
  *
  * Shapes: q `[B, Hq, Tq, D]`, k `[B, Hkv, Tk, D]`, v `[B, Hkv, Tk, Dv]` → `[B, Hq, Tq, Dv]`; with
- * `layout: 'bthd'` every operand has its token axis before its head axis (q `[B, Tq, Hq, D]`, ...,
- * output `[B, Tq, Hq, Dv]`): a projection `[B, T, H·D]` reshaped, read and written without a
- * transpose. {@link attentionQkv} reads q, k and v from one fused projection.
+ * `layout: 'bthd'` q, k, v and the output have their token axis before their head axis (q
+ * `[B, Tq, Hq, D]`, ..., output `[B, Tq, Hq, Dv]`): a projection `[B, T, H·D]` reshaped, read and
+ * written without a transpose. The mask's shapes are the same in both layouts. {@link attentionQkv} reads q, k and v from one fused projection.
  *
  * The gradient (q, k and v; not the mask) recomputes the probabilities and is built from ops.
  *

@@ -376,7 +376,8 @@ export const transposeKernel: Kernel<TransposeAttrs> = {
 /**
  * Permutes the axes of `x`: output axis `i` is input axis `perm[i]` (default: reversed axes).
  * Any dtype, rank up to 8. Negative entries in `perm` count from the end. When only axes of size 1
- * move, the elements keep their order and the result is a view, as a reshape is.
+ * move, the elements keep their order and the result is a view, as a reshape is (of a KV cache
+ * tensor, it sees the cache's later in-place writes).
  *
  * @example
  * ```ts

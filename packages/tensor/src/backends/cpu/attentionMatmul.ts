@@ -77,7 +77,7 @@ function gather(
   T: number,
   X: number,
 ): Float32Array {
-  if (isBhtdView(w, H, T, X)) return data;
+  if (isBhtdView(w, B, H, T, X)) return data;
   const out = new Float32Array(B * H * T * X);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
@@ -194,7 +194,7 @@ function scatter(
   T: number,
   X: number,
 ): Float32Array {
-  if (isBhtdView(w, H, T, X)) return src;
+  if (isBhtdView(w, B, H, T, X)) return src;
   const out = new Float32Array(B * H * T * X);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)

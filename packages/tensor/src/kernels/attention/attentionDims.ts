@@ -62,13 +62,17 @@ export interface AttentionOptions {
   mask?: Tensor;
   /** Multiplies `q·k` (default `1 / sqrt(D)`). */
   scale?: number;
-  /** Only keys `[0, kvLength)` of k and v are read (default Tk): a preallocated cache's valid prefix. */
+  /**
+   * Only keys `[0, kvLength)` of k and v are read (default Tk): a preallocated cache's valid prefix.
+   * q, k and v share one layout, so `[B, Hkv, L, D]` caches are read with the default one.
+   */
   kvLength?: number;
   /** Absolute position of query row 0 for causal masking (default `kvLength - Tq`). */
   queryOffset?: number;
   /**
    * `'bthd'`: q `[B, Tq, Hq, D]`, k `[B, Tk, Hkv, D]`, v `[B, Tk, Hkv, Dv]` and the output
-   * `[B, Tq, Hq, Dv]`, the heads of a reshaped projection read in place (default `'bhtd'`).
+   * `[B, Tq, Hq, Dv]`, the heads of a reshaped projection read in place (default `'bhtd'`). The
+   * mask keeps its shapes (`[B, Tk]`, or broadcastable to `[B, Hq, Tq, Tk]`).
    */
   layout?: AttentionLayout;
 }
@@ -99,7 +103,7 @@ export interface AttentionDims {
   /** Query heads per kv head (grouped-query attention); query head h reads kv head floor(h / group). */
   readonly group: number;
   readonly tq: number;
-  /** Allocated key positions (k.shape[2]); only the first `kvLength` are valid. */
+  /** Allocated key positions (k's token axis); only the first `kvLength` are valid. */
   readonly tk: number;
   readonly d: number;
   readonly dv: number;
@@ -116,10 +120,18 @@ export function contiguousView(layout: AttentionLayout, heads: number, t: number
     : { offset: 0, batch: heads * t * x, head: t * x, token: x };
 }
 
-/** Whether a view is a contiguous `[B, H, T, X]` tensor (what most code reads). */
-export function isBhtdView(w: AttentionView, heads: number, t: number, x: number): boolean {
+/**
+ * Whether a view reads a contiguous `[B, H, T, X]` tensor: offset 0, and each axis longer than 1 at
+ * its contiguous stride (a size-1 axis's stride never matters: a decode step's `[B, 1, H, D]` is one).
+ */
+export function isBhtdView(w: AttentionView, batch: number, heads: number, t: number, x: number): boolean {
   const c = contiguousView('bhtd', heads, t, x);
-  return w.offset === 0 && w.batch === c.batch && w.head === c.head && w.token === c.token;
+  return (
+    w.offset === 0 &&
+    (batch <= 1 || w.batch === c.batch) &&
+    (heads <= 1 || w.head === c.head) &&
+    (t <= 1 || w.token === c.token)
+  );
 }
 
 const describe = (t: TensorInfo) => `${t.dtype}${formatShape(t.shape)}`;
@@ -159,7 +171,8 @@ export function attentionDims(
   if (kb !== batch) throw new RangeError(`${op}: batch sizes differ: ${qk}`);
   if (kd !== d) throw new RangeError(`${op}: q's head size ${d} differs from k's ${kd}: ${qk}`);
   if (vb !== kb || vh !== kvHeads || vt !== tk) {
-    throw new RangeError(`${op}: k and v must agree on [B, Hkv, Tk]: k ${describe(k)}, v ${describe(v)}`);
+    const axes = bthd ? '[B, Tk, Hkv]' : '[B, Hkv, Tk]';
+    throw new RangeError(`${op}: k and v must agree on ${axes}: k ${describe(k)}, v ${describe(v)}`);
   }
   if (d < 1 || dv < 1) throw new RangeError(`${op}: head sizes must be at least 1: ${qk}, v ${describe(v)}`);
   if (kvHeads < 1 || qHeads % kvHeads !== 0) {
