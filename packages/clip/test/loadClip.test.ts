@@ -11,8 +11,10 @@ import {
   createBackend,
   loadSafetensors,
   saveSafetensors,
+  sum,
   transpose,
   tensor,
+  valueAndGrad,
 } from '@vl/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ClipModel, EmbeddingIndex, loadClip } from '../src/index.js';
@@ -63,6 +65,13 @@ describe('loadClip', () => {
     const blocks = model.config.vision_config.num_hidden_layers + model.config.text_config.num_hidden_layers;
     expect(backend.stats().liveTensors).toBe(loaded + 2 * blocks);
     expect([...model.params.keys()].some((n) => n.includes('qkv_proj'))).toBe(false);
+    // Differentiated, the forward reads q, k and v themselves: the fused copy would be a constant.
+    const q = model.params.get('vision_model.encoder.layers.0.self_attn.q_proj.weight')!;
+    const { value, grads } = valueAndGrad(() => sum(model.encodeImage(ref.get('pixel_values')!)), { q });
+    const dq = await grads.q.read();
+    expect(dq.some((g) => g !== 0)).toBe(true);
+    value.dispose();
+    grads.q.dispose();
     model.dispose();
     expect(backend.stats().liveTensors).toBe(ref.size);
   });

@@ -22,6 +22,16 @@ const Q = '.self_attn.q_proj.weight';
  */
 export function fuseQkvProjections(params: ClipParams): Map<string, Tensor> {
   const fused = new Map<string, Tensor>();
+  try {
+    fuseInto(fused, params);
+  } catch (e) {
+    for (const t of fused.values()) t.dispose(); // no half-made set is left behind
+    throw e;
+  }
+  return fused;
+}
+
+function fuseInto(fused: Map<string, Tensor>, params: ClipParams): void {
   for (const name of params.keys()) {
     if (!name.endsWith(Q) || !name.includes('.encoder.layers.')) continue;
     const attn = name.slice(0, -'.q_proj.weight'.length); // …self_attn
@@ -35,12 +45,14 @@ export function fuseQkvProjections(params: ClipParams): Map<string, Tensor> {
     fused.set(`${attn}.qkv_proj.weight`, keep(concat(weights as Tensor[], 0))); // [3·C, C]
     if (withBias === 3) fused.set(`${attn}.qkv_proj.bias`, keep(concat(biases as Tensor[], 0))); // [3·C]
   }
-  return fused;
 }
 
 /**
  * A model's params as its forward passes read them: with `fuse`, plus the fused qkv projections,
- * made on first use and freed by `dispose()` (the params themselves stay the caller's).
+ * made on first use and freed by `dispose()` (the params themselves stay the caller's). The fused
+ * copy is of the params as they were then: replacing a tensor in the source map later is not seen.
+ * While any of the params is being differentiated (recorded for `grad`), the unfused params are
+ * returned, so that gradients reach q_proj, k_proj and v_proj.
  *
  * @example
  * ```ts
@@ -62,6 +74,7 @@ export class FusedQkvParams {
 
   /** The params to run with. */
   get params(): ClipParams {
+    for (const t of this.#source.values()) if (t.tracked) return this.#source;
     if (this.#params) return this.#params;
     this.#fused = this.#fuse ? fuseQkvProjections(this.#source) : new Map();
     this.#params = this.#fused.size > 0 ? new Map([...this.#source, ...this.#fused]) : this.#source;
