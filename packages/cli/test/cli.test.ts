@@ -364,6 +364,9 @@ describe('with real checkpoints', () => {
     );
     expect(staged.code, staged.err).toBe(0);
     expect(staged.out).toMatch(/stage 3\/3: trained dvae/);
+    // Each stage says what it runs with: what it named, the run's batch, defaults for the rest.
+    expect(staged.err).toMatch(/stage 2\/3: steps 1, batch 2, lr 0\.001, seed 1\n/);
+    expect(staged.err).toMatch(/stage 3\/3: steps 2, batch 2, lr 0\.002, seed 2\n/);
     for (const f of ['encoder.safetensors', 'decoder.safetensors'])
       expect(
         readFileSync(join(work, 'dvae-staged', f)).equals(readFileSync(join(work, 'dvae-chain', f))),

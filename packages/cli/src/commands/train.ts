@@ -180,8 +180,11 @@ interface PreparedRun {
   picks: VlmPicks;
 }
 
-/** Parses and checks one run's options (the command's, or a `--stage`'s) without training. */
-async function prepareRun(ctx: CommandContext, k: Kind): Promise<PreparedRun> {
+/**
+ * Parses and checks one run's options (the command's, or a `--stage`'s) without training; a stage
+ * passes the run's folder data (`folder`) instead of reading the folder again.
+ */
+async function prepareRun(ctx: CommandContext, k: Kind, folder?: CaptionData): Promise<PreparedRun> {
   if (ctx.options['tune-tower'] === true && k !== 'vlm')
     throw new CliError(`train ${k}: --tune-tower is for vl train vlm only`, 2);
   const featureLayers = featureLayersOption(ctx.string('feature-layers'));
@@ -233,8 +236,8 @@ async function prepareRun(ctx: CommandContext, k: Kind): Promise<PreparedRun> {
   if (imageSize % 8 !== 0) throw new CliError(`--size ${imageSize} must be a multiple of 8`, 2);
   const data: CaptionData =
     dataName === 'shapes'
-      ? shapesCaptionData(seed, imageSize)
-      : await folderCaptionData(resolve(ctx.cwd, dataName), dataName);
+      ? shapesCaptionData(seed, imageSize) // the stream depends on the seed
+      : (folder ?? (await folderCaptionData(resolve(ctx.cwd, dataName), dataName)));
   const d = DEFAULTS[k];
   const settings: TrainSettings = {
     data,
@@ -247,6 +250,19 @@ async function prepareRun(ctx: CommandContext, k: Kind): Promise<PreparedRun> {
     backend: await ctx.backend({ training: true }),
   };
   return { ctx, kind: k, settings, featureLayers, groundSteps, text, picks };
+}
+
+/** A run's settings in one line, as a stage announces them (everything it did not name is a default). */
+function describeRun({ kind, settings: s, picks, ctx }: PreparedRun): string {
+  const named = [
+    `steps ${s.steps}`,
+    `batch ${s.batchSize}`,
+    `lr ${s.lr}`,
+    `seed ${s.seed}`,
+    ...(kind === 'vlm' ? [ctx.options['tune-tower'] === true ? 'tower trained' : 'tower fixed'] : []),
+    ...Object.entries(picks).map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : v}`),
+  ];
+  return named.join(', ');
 }
 
 /** Trains one prepared run and writes its `training.json`; resolves to that record and a summary. */
@@ -297,7 +313,8 @@ export async function train(ctx: CommandContext): Promise<void> {
   const stages = ctx.strings('stage');
   for (const [i, options] of stageOptions(ctx, first.settings.out, first.settings.seed).entries()) {
     try {
-      runs.push(await prepareRun(ctx.derive(options), k));
+      const folder = first.settings.data.name === 'shapes' ? undefined : first.settings.data;
+      runs.push(await prepareRun(ctx.derive(options), k, folder));
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
       throw new CliError(`--stage "${stages[i]}": ${e.message}`, e.exitCode);
@@ -305,10 +322,13 @@ export async function train(ctx: CommandContext): Promise<void> {
   }
   const records: TrainingRecord[] = [];
   for (const [i, run] of runs.entries()) {
+    const stage = runs.length > 1 ? `stage ${i + 1}/${runs.length}: ` : '';
+    if (runs.length > 1) ctx.io.stderr.write(`${stage}${describeRun(run)}\n`);
     const { record, summary } = await executeRun(run);
     records.push(record);
+    // After each stage the folder's record lists the stages so far (a run cut short says so).
+    if (runs.length > 1) await writeTrainingRecord(run.settings.out, stagedRecord(records));
     if (ctx.json) continue;
-    const stage = runs.length > 1 ? `stage ${i + 1}/${runs.length}: ` : '';
     ctx.print(
       `${stage}trained ${kind} in ${record.seconds} s (including the held-out check); wrote ${run.settings.out}`,
     );
@@ -316,7 +336,6 @@ export async function train(ctx: CommandContext): Promise<void> {
   }
   const out = first.settings.out;
   const result = records.length === 1 ? records[0]! : stagedRecord(records);
-  if (records.length > 1) await writeTrainingRecord(out, result);
   if (ctx.json) ctx.printJson({ out, ...result });
   else if (records.length > 1)
     ctx.print(`trained ${kind} in ${records.length} stages, ${result.seconds} s in all`);

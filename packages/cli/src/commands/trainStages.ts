@@ -50,8 +50,10 @@ const INHERITED = ['data', 'size', 'batch', 'clip', 'backend'] as const;
  * The options of each `--stage "steps=300 lr=5e-4"`, in order: words of name=value, or a name alone
  * for a switch such as `balance-answers`. A stage continues the folder the run writes, exactly as
  * `vl train <kind> --init <out> --out <out> <options>` would afterwards (a fresh optimizer and
- * schedule), keeping the run's --data, --size, --batch, --clip and --backend; its --seed defaults to
- * the run's plus its number (1, 2, ...), so each stage sees new scenes.
+ * schedule), keeping the run's --data, --size, --batch, --clip and --backend and nothing else: its
+ * steps, lr, tower and question picks are the defaults unless it names them (each stage prints
+ * what it runs with). Its --seed defaults to the run's plus its number (1, 2, ...), so each stage
+ * sees new scenes.
  */
 export function stageOptions(ctx: CommandContext, out: string, seed: number): OptionValues[] {
   return ctx.strings('stage').map((text, i) => {
