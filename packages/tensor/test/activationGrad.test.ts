@@ -2,22 +2,16 @@
 // on every backend, directly on the kernel: the CPU backend runs it in WebAssembly SIMD (float32
 // exp, sigmoid and erfc), so every activation is checked over a wide range of z, a length that is
 // not a multiple of the vector width, and the tails where sigmoid and erfc underflow.
-import { afterAll, beforeAll, describe, test } from 'vitest';
-import type { Backend, Tensor } from '../src/index.node.js';
+import { describe, test } from 'vitest';
+import type { Tensor } from '../src/index.node.js';
 import { run1 } from '../src/engine.js';
 import { MATMUL_ACTIVATIONS } from '../src/kernels/matmul/activation.js';
 import { matmulActivationGradKernel } from '../src/kernels/matmul/activationGrad.js';
-import { type NamedBackend, kernelBackends } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase } from './util/checkKernel.js';
 import { freshSeed } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 /** z over [-range, range] plus values that hit each formula's edges. */
 function edges(n: number, range: number): Float32Array {

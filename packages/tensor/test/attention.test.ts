@@ -1,26 +1,19 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   type AttentionOptions,
   attention,
   attentionProbs,
-  type Backend,
   gradCheck,
   type Tensor,
   tensor,
   tidy,
 } from '../src/index.node.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase } from './util/checkKernel.js';
 import { expectClose } from './util/compare.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 interface MaskSpec {
   shape: number[];

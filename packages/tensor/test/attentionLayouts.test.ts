@@ -1,7 +1,7 @@
 // Attention's other operand layouts against its [B, H, T, D] form (itself checked against a naive
 // float64 loop in attention.test.ts): `layout: 'bthd'` and attentionQkv's packed projection, on
 // every backend, forward, probabilities and gradients, plus their bad-input errors.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   attention,
   attentionProbs,
@@ -12,17 +12,11 @@ import {
   tensor,
   tidy,
 } from '../src/index.node.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { expectClose } from './util/compare.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 interface LayoutCase {
   b: number;

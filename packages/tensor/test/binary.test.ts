@@ -1,27 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  add,
-  type Backend,
-  compare,
-  div,
-  maximum,
-  minimum,
-  mul,
-  pow,
-  sub,
-  tensor,
-} from '../src/index.node.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { describe, expect, test } from 'vitest';
+import { add, compare, div, maximum, minimum, mul, pow, sub, tensor } from '../src/index.node.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
 import { freshSeed } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 const shapes: [number[], number[]][] = [
   [[7], [7]],

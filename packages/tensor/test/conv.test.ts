@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { gradCheck } from '../src/autograd/gradCheck.js';
 import { f32ToF16 } from '../src/dtype.js';
 import {
-  type Backend,
   type Conv2dOptions,
   conv2d,
   maxPool2d,
@@ -21,18 +20,12 @@ import {
 import { DEFAULT_LARGE, DEFAULT_SMALL } from '../src/kernels/matmul/config.js';
 import { maxPool2dGradKernel } from '../src/kernels/maxPool2d.js';
 import { setConvTileFloats } from '../src/backends/cpu/conv2dIm2col.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
 import { expectClose } from './util/compare.js';
 import { freshSeed, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 /** A conv config: x shape, w shape, bias or not, options. */
 type ConvConfig = [name: string, x: number[], w: number[], bias: boolean, options: Conv2dOptions];

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { gradCheck } from '../src/autograd/gradCheck.js';
-import { type Backend, type Tensor, runKernel, tensor } from '../src/index.node.js';
+import { type Tensor, runKernel, tensor } from '../src/index.node.js';
 import {
   type CrossEntropyOptions,
   crossEntropy,
@@ -8,17 +8,11 @@ import {
   crossEntropyKernel,
   softmaxCrossEntropyWithSoftTargets,
 } from '../src/kernels/crossEntropy.js';
-import { type NamedBackend, kernelBackends } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { type KernelCase, checkKernelCase } from './util/checkKernel.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 // Hand-made targets come from this seed (printed in the case names), fresh per run.
 const dataSeed = freshSeed();

@@ -1,26 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { gradCheck } from '../src/autograd/gradCheck.js';
 import { f32ToF16 } from '../src/dtype.js';
-import {
-  type Backend,
-  embedding,
-  gather,
-  oneHot,
-  scatterAdd,
-  type Tensor,
-  tensor,
-} from '../src/index.node.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { embedding, gather, oneHot, scatterAdd, type Tensor, tensor } from '../src/index.node.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase, type InputSpec, type KernelCase } from './util/checkKernel.js';
 import { freshSeed, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 const f32 = (shape: number[]): InputSpec => ({ shape });
 /** Random i32 indices in [0, dim). */

@@ -1,24 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import {
-  appendKv,
-  attention,
-  type Backend,
-  createKvCache,
-  type KvCache,
-  tensor,
-  tidy,
-} from '../src/index.node.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { describe, expect, test } from 'vitest';
+import { appendKv, attention, createKvCache, type KvCache, tensor, tidy } from '../src/index.node.js';
+import { suiteBackends } from './util/backends.js';
 import { expectClose } from './util/compare.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 const B = 2;
 const HQ = 4;

@@ -2,9 +2,8 @@
 // batches (folded, broadcast), every transpose, bias with every activation, f16/bf16 weights, the
 // GEMV path (M <= 4, K = 1000), WebGPU tile configurations, errors, and gradients (finite
 // differences through gradCheck, on the reference backend and on every backend).
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
-  type Backend,
   type DType,
   type Tensor,
   gradCheck,
@@ -17,17 +16,11 @@ import {
 import { f16ToF32, f32ToBf16, f32ToF16 } from '../src/dtype.js';
 import { DEFAULT_LARGE, DEFAULT_SMALL } from '../src/kernels/matmul/config.js';
 import { type MatmulActivation, type MatmulOptions, matmulKernel } from '../src/kernels/matmul.js';
-import { type NamedBackend, kernelBackends } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { type InputSpec, type KernelCase, checkKernelCase } from './util/checkKernel.js';
 import { freshSeed, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 interface Spec {
   /** Logical sizes; a is [...aBatch, M, K] (or [..., K, M]), b is [...bBatch, K, N] (or [..., N, K]). */

@@ -2,7 +2,7 @@
 // on every backend against the CPU reference (WebGPU with and without subgroups), their
 // gradients against finite differences, and their input errors.
 
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   type Backend,
   gradCheck,
@@ -17,17 +17,11 @@ import {
   valueAndGrad,
   where,
 } from '../src/index.node.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends({ withoutSubgroups: true }));
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends({ withoutSubgroups: true });
 
 const NEG_INF = Number.NEGATIVE_INFINITY;
 

@@ -1,9 +1,8 @@
 // AdamW against the published algorithm (PyTorch's torch.optim.AdamW) computed in float64 here,
 // the fused update kernel on every backend, schedules, param groups and clipGradNorm.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   AdamW,
-  type Backend,
   type Tensor,
   adamwUpdate,
   clipGradNorm,
@@ -12,18 +11,12 @@ import {
   tensor,
   tidy,
 } from '../src/index.node.js';
-import { type NamedBackend, kernelBackends } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { type KernelCase, checkKernelCase } from './util/checkKernel.js';
 import { expectClose } from './util/compare.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 const all = () => [{ label: 'reference', backend: reference }, ...others];
 

@@ -2,9 +2,8 @@
 // backend, matmul/linear with quantized weights against the f32 matmul of the dequantized weights
 // on every backend (GEMV and GEMM paths, shapes that are not multiples of any tile, bias and every
 // activation), gradients through them, and the errors.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
-  type Backend,
   add,
   dequantize,
   dequantizeArray,
@@ -27,17 +26,11 @@ import {
 } from '../src/index.node.js';
 import { type MatmulActivation, matmulKernel } from '../src/kernels/matmul.js';
 import { WasmArena } from '../src/backends/cpu/wasm/WasmArena.js';
-import { type NamedBackend, kernelBackends } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { type KernelCase, checkKernelCase } from './util/checkKernel.js';
 import { freshSeed, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 const DTYPES: QuantizedDType[] = ['q8', 'q4'];
 const QMAX = { q8: 127, q4: 7 };

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { Backend, Tensor } from '../src/index.node.js';
 import {
   gumbelNoise,
@@ -9,17 +9,11 @@ import {
   randomNormal,
   randomUniform,
 } from '../src/kernels/random.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
 import { freshSeed } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 const hex = (w: ArrayLike<number>) => Array.from(w, (x) => x.toString(16).padStart(8, '0'));
 

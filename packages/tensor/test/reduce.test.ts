@@ -3,10 +3,9 @@
 // per row with and without subgroups, one invocation per output, contiguous and strided); their
 // gradients against finite differences; and their input errors.
 
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   argmax,
-  type Backend,
   gradCheck,
   logSumExp,
   max,
@@ -20,17 +19,11 @@ import {
   valueAndGrad,
   variance,
 } from '../src/index.node.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
 import { freshSeed, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends({ withoutSubgroups: true }));
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends({ withoutSubgroups: true });
 
 type Axes = number | number[] | undefined;
 const layouts: [number[], Axes][] = [

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   type Backend,
   type RopeOptions,
@@ -10,18 +10,11 @@ import {
   tensor,
   tidy,
 } from '../src/index.node.js';
-import type { NamedBackend } from './util/backends.js';
-import { kernelBackends } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { expectClose } from './util/compare.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 const f32 = Math.fround;
 

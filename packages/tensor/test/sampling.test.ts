@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { type Backend, type Tensor, tensor } from '../src/index.node.js';
 import { multinomial, repetitionPenalty, sample } from '../src/kernels/sampling.js';
 import { topk } from '../src/kernels/topk.js';
-import { type NamedBackend, kernelBackends } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { type KernelCase, checkKernelCase } from './util/checkKernel.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 /** f32 data with many ties: small integers (and a few halves) in [-lim, lim], from `seed`. */
 function tiedData(size: number, lim: number, seed = dataSeed): Float32Array {

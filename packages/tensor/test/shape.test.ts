@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { gradCheck } from '../src/autograd/gradCheck.js';
 import { f32ToBf16, f32ToF16 } from '../src/dtype.js';
 import {
-  type Backend,
   concat,
   type DType,
   expandDims,
@@ -17,17 +16,11 @@ import {
   unsqueeze,
 } from '../src/index.node.js';
 import { simplifyPermutation } from '../src/kernels/transpose.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase, type InputSpec, type KernelCase } from './util/checkKernel.js';
 import { freshSeed, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 /** An input spec; f16/bf16 get explicit random data (the harness draws only 32-bit dtypes). */
 function input(shape: number[], dtype: DType = 'f32', range?: [number, number]): InputSpec {

@@ -1,6 +1,6 @@
 // Unary elementwise ops, cast and where on every backend against the CPU reference, their
 // gradients (and binary ops' gradients) against finite differences, and their input errors.
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { f32ToBf16, f32ToF16 } from '../src/dtype.js';
 import {
   abs,
@@ -43,17 +43,11 @@ import {
   where,
 } from '../src/index.node.js';
 import { erfcRef, erfRef } from '../src/kernels/unary.js';
-import { kernelBackends, type NamedBackend } from './util/backends.js';
+import { suiteBackends } from './util/backends.js';
 import { checkKernelCase, type KernelCase } from './util/checkKernel.js';
 import { freshSeed, randomArray, rng } from './util/random.js';
 
-let reference: Backend;
-let others: NamedBackend[];
-let dispose: () => void;
-beforeAll(async () => {
-  ({ reference, others, dispose } = await kernelBackends());
-});
-afterAll(() => dispose());
+const { reference, others } = await suiteBackends();
 
 const shapes = [[1], [17], [3, 65], [2, 3, 130]];
 

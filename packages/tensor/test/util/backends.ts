@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { webgpuRequired } from '@vl/vitest-config/fixture-backends';
 import { create } from 'webgpu';
+import { afterAll } from 'vitest';
 import { type Backend, CpuBackend, createBackend, WebGpuBackend } from '../../src/index.node.js';
 
 export interface NamedBackend {
@@ -76,4 +77,21 @@ export async function kernelBackends(options: { withoutSubgroups?: boolean } = {
       for (const o of others) o.backend.dispose();
     },
   };
+}
+
+/**
+ * {@link kernelBackends} for one test file, at its top level: made when the file loads, disposed
+ * after its last test.
+ *
+ * @example
+ * ```ts
+ * const { reference, others } = await suiteBackends();
+ * ```
+ */
+export async function suiteBackends(
+  options: { withoutSubgroups?: boolean } = {},
+): Promise<{ reference: Backend; others: NamedBackend[] }> {
+  const { reference, others, dispose } = await kernelBackends(options);
+  afterAll(() => dispose());
+  return { reference, others };
 }

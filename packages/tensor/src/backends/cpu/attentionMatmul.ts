@@ -10,6 +10,7 @@ import {
   type AttentionDims,
   type AttentionView,
   attentionDims,
+  contiguousView,
   isBhtdView,
 } from '../../kernels/attention/attentionDims.js';
 import {
@@ -68,6 +69,23 @@ export const attentionQkvOperands: AttentionOperands = (inputs, attrs) => ({
   dims: attentionQkvDims(inputs, attrs as AttentionQkvAttrs),
 });
 
+/** Each (b, h, t) row of X floats of `src` read through `from`, written through `to`, into a new array. */
+function copyRows(
+  src: Float32Array,
+  from: AttentionView,
+  to: AttentionView,
+  [B, H, T, X]: readonly [number, number, number, number],
+): Float32Array {
+  const out = new Float32Array(B * H * T * X);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let t = 0; t < T; t++) {
+        const at = viewRow(from, b, h, t);
+        out.set(src.subarray(at, at + X), viewRow(to, b, h, t));
+      }
+  return out;
+}
+
 /** A view's rows as a contiguous `[B, H, T, X]` array (the array itself when it already is one). */
 function gather(
   data: Float32Array,
@@ -77,15 +95,7 @@ function gather(
   T: number,
   X: number,
 ): Float32Array {
-  if (isBhtdView(w, B, H, T, X)) return data;
-  const out = new Float32Array(B * H * T * X);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
-      for (let t = 0; t < T; t++) {
-        const at = viewRow(w, b, h, t);
-        out.set(data.subarray(at, at + X), ((b * H + h) * T + t) * X);
-      }
-  return out;
+  return isBhtdView(w, B, H, T, X) ? data : copyRows(data, w, contiguousView('bhtd', H, T, X), [B, H, T, X]);
 }
 
 function heads(
@@ -194,15 +204,7 @@ function scatter(
   T: number,
   X: number,
 ): Float32Array {
-  if (isBhtdView(w, B, H, T, X)) return src;
-  const out = new Float32Array(B * H * T * X);
-  for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
-      for (let t = 0; t < T; t++) {
-        const from = ((b * H + h) * T + t) * X;
-        out.set(src.subarray(from, from + X), viewRow(w, b, h, t));
-      }
-  return out;
+  return isBhtdView(w, B, H, T, X) ? src : copyRows(src, contiguousView('bhtd', H, T, X), w, [B, H, T, X]);
 }
 
 /**
