@@ -13,6 +13,8 @@ type OptionSpec = { type: 'string' | 'boolean'; short?: string; multiple?: boole
 interface Command {
   usage: string;
   summary: string;
+  /** Option by option, for `vl <command> --help`. */
+  details?: readonly string[];
   options: Record<string, OptionSpec>;
   run(ctx: CommandContext): Promise<void>;
 }
@@ -63,7 +65,28 @@ const commands: Record<string, Command> = {
     usage:
       'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2] [--questions 6] [--no-caption] [--stage "steps=N lr=X"]...',
     summary:
-      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs; --init continues one it wrote, --clip picks the VLM's vision tower, --tune-tower trains that tower too (it is held fixed otherwise), --feature-layers picks its hidden states that become image tokens (LLaVA's vision_feature_layer; a list such as 0,-2 joins them), --ground-steps first trains the tower alone to say what each of its image tokens' cells holds, --text-steps first trains the decoder on words alone (the scene told in its caption, then questions about it), --align-steps then trains the projector alone with the decoder held fixed (LLaVA's first stage), --balance-answers picks each question's answer first so no answer is its kind's prior, --kind-weights asks some kinds of question more often, --questions sets how many questions each image's conversation asks, --no-caption drops its closing caption turn, and each --stage \"steps=300 lr=5e-4\" adds a stage that continues the result as --init <out> would, with the run's --data, --size, --batch, --clip and --backend and its own steps, lr, seed, tower and picks (defaults unless named; the seed goes up by one a stage)",
+      "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs, with the project's own training code",
+    details: [
+      '--data shapes|<folder>     the shapes world (default), or image files each beside a .txt caption',
+      '--out <folder>             where the checkpoint and training.json go (what --model <folder> loads)',
+      '--steps, --batch, --lr     optimizer steps, examples per step, peak learning rate (cosine with warmup)',
+      '--seed N, --size 64        weights and data stream; square image size (a multiple of 8)',
+      '--init <folder>            continue a model this command wrote (a fresh optimizer and schedule)',
+      '--stage "steps=300 lr=5e-4"   then continue the result once more, as --init <out> would, in the same',
+      '                           command (repeatable); a stage keeps --data, --size, --batch, --clip and',
+      '                           --backend, names its own steps, lr, seed, tune-tower and picks (defaults',
+      '                           otherwise; the seed goes up by one a stage), and prints what it runs with',
+      'vlm only:',
+      '--clip <folder>            the CLIP whose vision tower the VLM reads (default: the shapes CLIP)',
+      '--tune-tower               train that tower too (it is held fixed otherwise)',
+      "--feature-layers -2        hidden states that become image tokens (LLaVA's vision_feature_layer; 0,-2 joins two)",
+      "--ground-steps N           first train the tower alone to say what each image token's cell holds",
+      '--text-steps N, --text-lr  first train the decoder on words alone (the scene in a caption, then questions)',
+      "--align-steps N, --align-lr   then the projector alone, the decoder held fixed (LLaVA's first stage)",
+      "--balance-answers          pick each question's answer first, so no answer is its kind's prior",
+      '--kind-weights exists=3    ask some kinds of question more often',
+      "--questions 6, --no-caption   questions per image's conversation; drop its closing caption turn",
+    ],
     options: {
       data: { type: 'string' },
       out: { type: 'string' },
@@ -146,7 +169,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       throw new CliError(`${(e as Error).message}\nusage: ${command.usage}`, 2);
     }
     if (parsed.values.help) {
-      io.stdout.write(`usage: ${command.usage}\n  ${command.summary}\n`);
+      const details = command.details?.map((d) => `  ${d}\n`).join('') ?? '';
+      io.stdout.write(`usage: ${command.usage}\n  ${command.summary}\n${details}`);
       return 0;
     }
     ctx = new CommandContext(io, io.cwd ?? process.cwd(), parsed.positionals, parsed.values);

@@ -74,6 +74,11 @@ describe('usage', () => {
     for (const c of ['classify', 'embed', 'search', 'reconstruct', 'ask', 'train'])
       expect(help.out).toContain(`vl ${c}`);
     expect((await vl()).code).toBe(2);
+    // A command's own help gives its options one per line.
+    const train = await vl('train', '--help');
+    expect(train.code).toBe(0);
+    expect(train.out).toMatch(/\n {2}--stage "steps=300 lr=5e-4" +then continue the result/);
+    expect(train.out).toMatch(/\n {2}--balance-answers +pick each question's answer first/);
   });
 
   test('an unknown command, an unknown option and a bad --backend exit 2 and say why', async () => {
