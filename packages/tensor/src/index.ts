@@ -55,6 +55,9 @@ export { argmax, logSumExp, max, mean, min, sum, variance } from './kernels/redu
 export type { ReduceOp } from './kernels/reduce.js';
 export { sumToShape } from './kernels/sumToShape.js';
 export { logSoftmax, softmax } from './kernels/softmax.js';
+export { softmaxGrad, softmaxGradKernel } from './kernels/softmaxGrad.js';
+export { normGrad, normGradKernel } from './kernels/normGrad.js';
+export type { NormGradAttrs } from './kernels/normGrad.js';
 export { layerNorm } from './kernels/layerNorm.js';
 export { rmsNorm } from './kernels/rmsNorm.js';
 

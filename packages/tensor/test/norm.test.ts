@@ -11,6 +11,8 @@ import {
   mul,
   rmsNorm,
   softmax,
+  softmaxGrad,
+  normGrad,
   sum,
   type Tensor,
   tensor,
@@ -99,6 +101,44 @@ cases.push(
     run: (x, m) => [softmax(x!, 1, m), logSoftmax(x!, 0, m)],
   },
 );
+
+// softmaxGrad (softmax's and attention's backward): one row per workgroup on WebGPU, short and long rows.
+for (const shape of [[3, 5], [4, 100], [2, 3, 1000], [1]]) {
+  cases.push({
+    name: `softmaxGrad ${JSON.stringify(shape)}`,
+    inputs: [{ shape, range: [0, 1] }, { shape }],
+    run: (y, dy) => softmaxGrad(y!, dy!),
+    atol: 1e-5,
+    rtol: 1e-4,
+  });
+}
+
+// normGrad (layerNorm's and rmsNorm's backward): rows shorter than a workgroup and longer ones.
+for (const shape of [
+  [3, 6],
+  [4, 100],
+  [2, 3, 1000],
+]) {
+  const c = shape[shape.length - 1]!;
+  for (const kind of ['layer', 'rms'] as const) {
+    cases.push(
+      {
+        name: `normGrad ${kind} ${JSON.stringify(shape)} gamma`,
+        inputs: [{ shape }, { shape }, { shape: [c] }],
+        run: (x, dy, g) => normGrad(kind, x!, dy!, g, 1e-5),
+        atol: 1e-4,
+        rtol: 1e-3,
+      },
+      {
+        name: `normGrad ${kind} ${JSON.stringify(shape)} plain`,
+        inputs: [{ shape }, { shape }],
+        run: (x, dy) => normGrad(kind, x!, dy!, undefined, 0.1),
+        atol: 1e-4,
+        rtol: 1e-3,
+      },
+    );
+  }
+}
 
 const normShapes = [[1], [3], [5, 33], [4, 100], [2, 1000], [3, 4097], [2, 3, 64]];
 for (const shape of normShapes) {

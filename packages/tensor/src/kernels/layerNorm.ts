@@ -10,11 +10,10 @@ import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { mul, sub } from './binary.js';
+import { normGrad } from './normGrad.js';
 import { assertRank } from './elementwise.js';
-import { mean, rowEntry, variance, wgslWorkgroupReduce } from './reduce.js';
+import { rowEntry, wgslWorkgroupReduce } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
-import { rsqrt, scale } from './unary.js';
 
 interface LayerNormAttrs {
   hasGamma: boolean;
@@ -194,13 +193,10 @@ export const layerNormKernel: Kernel<LayerNormAttrs> = {
     const gamma = hasGamma ? inputs[1] : undefined;
     const beta = hasBeta ? inputs[hasGamma ? 2 : 1] : undefined;
     if (!dy) return inputs.map(() => undefined);
-    // xhat = (x - mu) rstd;  dx = rstd (g - mean(g) - xhat mean(g xhat)),  g = dy * gamma.
-    const rstd = rsqrt(scale(variance(x, -1, true), 1, eps)); // [..., 1]
-    const xhat = mul(sub(x, mean(x, -1, true)), rstd);
-    const g = gamma ? mul(dy, gamma) : dy;
-    const dx = mul(rstd, sub(sub(g, mean(g, -1, true)), mul(xhat, mean(mul(g, xhat), -1, true))));
+    // One fused pass per row (normGrad.ts): dx, and dy * xhat for gamma.
+    const [dx, dyXhat] = normGrad('layer', x, dy, gamma, eps);
     const grads: (Tensor | undefined)[] = [dx];
-    if (gamma) grads.push(sumToShape(mul(dy, xhat), gamma.shape));
+    if (gamma) grads.push(sumToShape(dyXhat!, gamma.shape));
     if (beta) grads.push(sumToShape(dy, beta.shape));
     return grads;
   },

@@ -8,11 +8,9 @@ import { allocArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
-import { mul, sub } from './binary.js';
+import { normGrad } from './normGrad.js';
 import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './layerNorm.js';
-import { mean } from './reduce.js';
 import { sumToShape } from './sumToShape.js';
-import { rsqrt, scale, square } from './unary.js';
 
 interface RmsNormAttrs {
   hasGamma: boolean;
@@ -80,11 +78,9 @@ export const rmsNormKernel: Kernel<RmsNormAttrs> = {
   },
   grad({ dy: [dy], inputs: [x, gamma], attrs: { eps } }) {
     if (!dy) return [undefined, undefined];
-    // r = rsqrt(mean(x^2) + eps);  dx = r (u - x r^2 mean(u x)),  u = dy * gamma.
-    const r = rsqrt(scale(mean(square(x!), -1, true), 1, eps)); // [..., 1]
-    const u = gamma ? mul(dy, gamma) : dy;
-    const dx = mul(r, sub(u, mul(mul(x!, square(r)), mean(mul(u, x!), -1, true))));
-    return gamma ? [dx, sumToShape(mul(dy, mul(x!, r)), gamma.shape)] : [dx];
+    // One fused pass per row (normGrad.ts): dx, and dy * x * rsqrt(mean(x^2) + eps) for gamma.
+    const [dx, dyXhat] = normGrad('rms', x!, dy, gamma, eps);
+    return gamma ? [dx, sumToShape(dyXhat!, gamma.shape)] : [dx];
   },
 };
 

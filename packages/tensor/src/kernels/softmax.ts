@@ -17,6 +17,7 @@ import type { Tensor } from '../tensor.js';
 import { compare, mul, sub } from './binary.js';
 import { assertRank, broadcastOffsets, MAX_RANK } from './elementwise.js';
 import { rowEntry, sum, WGSL_INF, WGSL_UNRAVEL, wgslWorkgroupReduce } from './reduce.js';
+import { softmaxGrad } from './softmaxGrad.js';
 import { sumToShape } from './sumToShape.js';
 import { exp } from './unary.js';
 import { where } from './where.js';
@@ -321,8 +322,11 @@ export const softmaxKernel: Kernel<SoftmaxAttrs> = {
     if (!dy) return [undefined, undefined];
     let dx: Tensor;
     if (!attrs.log) {
-      // dx = y (dy - sum(dy y)); masked positions have y = 0.
-      dx = mul(y!, sub(dy, sum(mul(dy, y!), attrs.axis, true)));
+      // dx = y (dy - sum(dy y)); masked positions have y = 0. One pass per row over the last axis.
+      dx =
+        attrs.axis === y!.rank - 1
+          ? softmaxGrad(y!, dy)
+          : mul(y!, sub(dy, sum(mul(dy, y!), attrs.axis, true)));
     } else {
       // dx = dy' - p sum(dy'), with dy' = dy on unmasked positions (masked outputs are constant).
       const p = exp(y!); // softmax(x, axis, mask): masked positions have y = -inf, p = 0

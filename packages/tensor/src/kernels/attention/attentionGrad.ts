@@ -9,12 +9,11 @@
 import { run1 } from '../../engine.js';
 import type { GradArgs } from '../../kernel.js';
 import type { Tensor } from '../../tensor.js';
-import { mul, sub } from '../binary.js';
 import { matmul } from '../matmul.js';
 import { pad } from '../pad.js';
-import { sum } from '../reduce.js';
 import { reshape } from '../reshape.js';
 import { slice } from '../slice.js';
+import { softmaxGrad } from '../softmaxGrad.js';
 import { transpose } from '../transpose.js';
 import { scale } from '../unary.js';
 import { type AttentionAttrs, attentionDims } from './attentionDims.js';
@@ -74,7 +73,7 @@ export function attentionGradBhtd(
   const dO = reshape(dOut, [batch, kvHeads, rows, dv]); // [B, Hkv, G·Tq, Dv]
   const dV = matmul(p, dO, { transposeA: true }); // [B, Hkv, n, Dv]
   const dP = matmul(dO, values, { transposeB: true }); // [B, Hkv, G·Tq, n]
-  const dS = mul(p, sub(dP, sum(mul(dP, p), -1, true))); // [B, Hkv, G·Tq, n]
+  const dS = softmaxGrad(p, dP); // [B, Hkv, G·Tq, n]
   const dQ = reshape(scale(matmul(dS, keys), attrs.scale), q.shape); // [B, Hq, Tq, D]
   const qRows = reshape(q, [batch, kvHeads, rows, d]); // [B, Hkv, G·Tq, D]
   const dK = scale(matmul(dS, qRows, { transposeA: true }), attrs.scale); // [B, Hkv, n, D]

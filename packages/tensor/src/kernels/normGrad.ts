@@ -1,0 +1,165 @@
+// The backward of layerNorm and rmsNorm over the last axis in one kernel: per row, the statistics,
+// the two sums the chain rule needs, then dx (and dy ⊙ x̂, which summed over rows is dgamma).
+//   layer: x̂ = (x − μ)·r, r = 1/√(var + eps);  dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)),  g = dy ⊙ γ
+//   rms:   x̂ = x·r,       r = 1/√(mean(x²) + eps);  dx = r·(g − x̂·mean(g ⊙ x̂))
+// Composed from ops the same thing was about a dozen passes, each allocating its result.
+import type { TensorInfo } from '../backend.js';
+import { workgroups1d } from '../backends/webgpu/context.js';
+import { runKernel } from '../engine.js';
+import type { Kernel } from '../kernel.js';
+import type { Tensor } from '../tensor.js';
+import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './layerNorm.js';
+
+/** Attributes of {@link normGradKernel}. */
+export interface NormGradAttrs {
+  kind: 'layer' | 'rms';
+  eps: number;
+  /** The input list is `[x, dy, gamma]`, and the outputs `[dx, dy ⊙ x̂]`. */
+  hasGamma: boolean;
+}
+
+/** Per-row statistics and sums, then dx and dy ⊙ x̂, on the host (float64 sums). */
+function normGradCpu(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  gamma: ArrayLike<number> | undefined,
+  n: number,
+  { kind, eps }: NormGradAttrs,
+): [Float32Array, Float32Array] {
+  const dx = new Float32Array(x.length);
+  const dyXhat = new Float32Array(gamma ? x.length : 0);
+  for (let base = 0; base < x.length; base += n) {
+    let mu = 0;
+    if (kind === 'layer') {
+      for (let j = 0; j < n; j++) mu += x[base + j]!;
+      mu /= n;
+    }
+    let q = 0;
+    for (let j = 0; j < n; j++) q += (x[base + j]! - mu) ** 2;
+    const r = 1 / Math.sqrt(q / n + eps);
+    let sg = 0;
+    let sgx = 0;
+    for (let j = 0; j < n; j++) {
+      const g = dy[base + j]! * (gamma ? gamma[j]! : 1);
+      sg += g;
+      sgx += g * (x[base + j]! - mu) * r;
+    }
+    const mg = kind === 'layer' ? sg / n : 0;
+    const mgx = sgx / n;
+    for (let j = 0; j < n; j++) {
+      const xhat = (x[base + j]! - mu) * r;
+      const g = dy[base + j]! * (gamma ? gamma[j]! : 1);
+      dx[base + j] = r * (g - mg - xhat * mgx);
+      if (gamma) dyXhat[base + j] = dy[base + j]! * xhat;
+    }
+  }
+  return [dx, dyXhat];
+}
+
+/** The WGSL row body (`r` is the skeleton's row index, so the scale is `rstd`). */
+function wgslBody({ kind, hasGamma }: NormGradAttrs): string {
+  const g = hasGamma ? 'dyBuf[base + j] * gammaBuf[j]' : 'dyBuf[base + j]';
+  const mean =
+    kind === 'layer'
+      ? `var sAcc = 0.0;
+  ROW { sAcc += xBuf[base + j]; }
+  let mu = rowSum(sAcc) / n;`
+      : 'let mu = 0.0;';
+  return `${mean}
+  var qAcc = 0.0;
+  ROW { let d = xBuf[base + j] - mu; qAcc += d * d; }
+  let rstd = 1.0 / sqrt(rowSum(qAcc) / n + p.eps);
+  var gAcc = 0.0;
+  var gxAcc = 0.0;
+  ROW { let g = ${g}; gAcc += g; gxAcc += g * (xBuf[base + j] - mu) * rstd; }
+  let mg = ${kind === 'layer' ? 'rowSum(gAcc) / n' : '0.0'};
+  let mgx = rowSum(gxAcc) / n;
+  ROW {
+    let xhat = (xBuf[base + j] - mu) * rstd;
+    dxBuf[base + j] = rstd * (${g} - mg - xhat * mgx);
+    ${hasGamma ? 'dyXhatBuf[base + j] = dyBuf[base + j] * xhat;' : ''}
+  }`;
+}
+
+/**
+ * The layerNorm / rmsNorm backward kernel: inputs `[x, dy]` or `[x, dy, gamma]`; outputs `[dx]`, or
+ * `[dx, dy ⊙ x̂]` with gamma (whose sum over rows is gamma's gradient).
+ *
+ * @example
+ * ```ts
+ * const [dx, dyXhat] = runKernel(normGradKernel, [x, dy, gamma], { kind: 'layer', eps: 1e-5, hasGamma: true });
+ * ```
+ */
+export const normGradKernel: Kernel<NormGradAttrs> = {
+  name: 'normGrad',
+  infer(inputs, attrs) {
+    const [x, dy, gamma] = inputs as [TensorInfo, TensorInfo, TensorInfo | undefined];
+    const op = `${attrs.kind}NormGrad`;
+    checkNormInput(x, attrs.eps, op);
+    checkNormInput(dy, attrs.eps, op);
+    if (dy.shape.join() !== x.shape.join())
+      throw new RangeError(`${op}: dy [${dy.shape.join(', ')}] must have x's shape [${x.shape.join(', ')}]`);
+    if (attrs.hasGamma) checkChannelParam(x, gamma, op, 'gamma');
+    const out = { shape: x.shape, dtype: 'f32' as const };
+    return attrs.hasGamma ? [out, out] : [out];
+  },
+  cpu([x, dy, gamma], attrs) {
+    const n = x!.shape[x!.shape.length - 1]!;
+    const [dx, dyXhat] = normGradCpu(x!.data, dy!.data, attrs.hasGamma ? gamma!.data : undefined, n, attrs);
+    return attrs.hasGamma ? [dx, dyXhat] : [dx];
+  },
+  webgpu(ctx, inputs, outputs, attrs) {
+    const { rows, n, byRow, wg, subgroups } = normLaunch(ctx, inputs[0]!);
+    if (rows === 0) return;
+    const key = `normGrad:${attrs.kind}:${+attrs.hasGamma}:${byRow ? 'rows' : 'cols'}:${wg}:${subgroups ? 'sg' : ''}`;
+    const pipeline = ctx.pipeline(key, () => {
+      const names = ['xBuf', 'dyBuf', ...(attrs.hasGamma ? ['gammaBuf'] : [])];
+      const outs = ['dxBuf', ...(attrs.hasGamma ? ['dyXhatBuf'] : [])];
+      const bindings = [
+        ...names.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`),
+        ...outs.map(
+          (name, i) =>
+            `@group(0) @binding(${names.length + i}) var<storage, read_write> ${name}: array<f32>;`,
+        ),
+        `@group(0) @binding(${names.length + outs.length}) var<uniform> p: Params;`,
+      ].join('\n');
+      return normWgsl(bindings, wgslBody(attrs), byRow, wg, subgroups);
+    });
+    ctx.dispatch(
+      pipeline,
+      [...inputs, ...outputs],
+      normUniforms(rows, n, attrs.eps),
+      workgroups1d(byRow ? rows : Math.ceil(rows / wg)),
+    );
+  },
+  tfjs(tf, [x, dy, gamma], { kind, eps, hasGamma }) {
+    const mu = kind === 'layer' ? tf.mean(x, -1, true) : tf.zerosLike(tf.sum(x, -1, true));
+    const d = tf.sub(x, mu);
+    const r = tf.rsqrt(tf.add(tf.mean(tf.mul(d, d), -1, true), eps));
+    const xhat = tf.mul(d, r);
+    const g = hasGamma ? tf.mul(dy, gamma) : dy;
+    let inner = tf.sub(g, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true)));
+    if (kind === 'layer') inner = tf.sub(inner, tf.mean(g, -1, true));
+    const dx = tf.mul(r, inner);
+    return hasGamma ? [dx, tf.mul(dy, xhat)] : [dx];
+  },
+};
+
+/**
+ * dx of layerNorm (`kind: 'layer'`) or rmsNorm (`'rms'`) at `x` for the output gradient `dy`, and,
+ * with `gamma`, `dy ⊙ x̂` (gamma's gradient before the sum over rows). What both norms' gradients run.
+ *
+ * @example
+ * ```ts
+ * const [dx, dyXhat] = normGrad('layer', x, dy, gamma, 1e-5); // dgamma = sum of dyXhat over rows
+ * ```
+ */
+export function normGrad(
+  kind: 'layer' | 'rms',
+  x: Tensor,
+  dy: Tensor,
+  gamma: Tensor | undefined,
+  eps: number,
+): Tensor[] {
+  return runKernel(normGradKernel, gamma ? [x, dy, gamma] : [x, dy], { kind, eps, hasGamma: !!gamma });
+}
