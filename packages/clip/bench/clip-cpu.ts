@@ -6,8 +6,8 @@
 //   pnpm bench --tower image --impl ours       # a subset (e.g. under node --cpu-prof)
 //   pnpm bench --runs 3 --warmup-ms 0          # quicker, noisier
 //
-// impl names: ours, ours-fused (one fused qkv product per block, as ClipModel runs on WebGPU;
-// not a default), ort-node-2t, ort-node-1t, ort-web-2t (comma-separated).
+// impl names: ours (one fused qkv product per block, as ClipModel runs), ours-separate (the three
+// q, k, v products; not a default), ort-node-2t, ort-node-1t, ort-web-2t (comma-separated).
 //
 // Weights are random (timing does not depend on their values); the peers get theirs from
 // test/fixtures/vit-b32-onnx/make-weights.mjs, cached in the OS temp folder between runs.
@@ -92,6 +92,7 @@ console.log(
   `ours: ${backend.name}; ${cpus().length} logical CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
 );
 const params = initClipParams(config, { backend, seed: 1 });
+const fused = new Map([...params, ...fuseQkvProjections(params)]);
 
 // The same inputs for every implementation.
 const pixels = randomNormal([1, C, S, S], { backend, seed: 2 }); // normalized [1, 3, 224, 224]
@@ -124,20 +125,17 @@ for (const tower of towers) {
   const gflop = flops[tower as 'image' | 'text'] / 1e9;
   const runners: Runner[] = [];
 
-  if (impls.has('ours')) {
+  // ours: what ClipModel runs (q, k, v as one fused product); ours-separate: the three products.
+  for (const [impl, p, label] of [
+    ['ours', fused, `ours (${backend.name})`],
+    ['ours-separate', params, `ours, separate q/k/v products (${backend.name})`],
+  ] as const) {
+    if (!impls.has(impl)) continue;
     const run =
       tower === 'image'
-        ? () => getImageFeatures(params, pixels, config) // [1, 512]
-        : () => getTextFeatures(params, idsTensor, mask, config); // [1, 512]
-    runners.push({ impl: `ours (${backend.name})`, run: () => ours(run) });
-  }
-  if (impls.has('ours-fused')) {
-    const fused = new Map([...params, ...fuseQkvProjections(params)]);
-    const run =
-      tower === 'image'
-        ? () => getImageFeatures(fused, pixels, config) // [1, 512]
-        : () => getTextFeatures(fused, idsTensor, mask, config); // [1, 512]
-    runners.push({ impl: `ours, fused qkv (${backend.name})`, run: () => ours(run) });
+        ? () => getImageFeatures(p, pixels, config) // [1, 512]
+        : () => getTextFeatures(p, idsTensor, mask, config); // [1, 512]
+    runners.push({ impl: label, run: () => ours(run) });
   }
 
   // Each package has its own Tensor class; a session only accepts its own.

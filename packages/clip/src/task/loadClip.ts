@@ -31,7 +31,7 @@ export interface LoadClipOptions {
   /** Byte progress of each file. */
   onProgress?: (progress: SafetensorsProgress) => void;
   signal?: AbortSignal;
-  /** One qkv product per block (see {@link ClipModelParts.fuseQkv}); default: on WebGPU. */
+  /** One qkv product per block (see {@link ClipModelParts.fuseQkv}); default on. */
   fuseQkv?: boolean;
 }
 

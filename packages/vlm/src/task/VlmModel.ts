@@ -42,7 +42,7 @@ export interface VlmModelParts {
   eosTokenId?: readonly number[];
   /**
    * Run each vision-tower block's q, k and v as one product (`FusedQkvParams` of `@vl/clip`); costs a
-   * second copy of those weights. Default: on WebGPU.
+   * second copy of those weights. Default on.
    */
   fuseQkv?: boolean;
 }
@@ -92,7 +92,7 @@ export class VlmModel {
     this.imageTokens = imageTokenCount(parts.config);
     this.#ownsBackend = parts.ownsBackend ?? false;
     this.#eos = parts.eosTokenId;
-    this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? parts.backend.kind === 'webgpu');
+    this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? true);
   }
 
   /**

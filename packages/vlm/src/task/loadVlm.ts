@@ -23,7 +23,7 @@ export interface LoadVlmOptions {
   /** Byte progress of each file. */
   onProgress?: (progress: SafetensorsProgress) => void;
   signal?: AbortSignal;
-  /** One qkv product per vision-tower block (see {@link VlmModelParts.fuseQkv}); default: on WebGPU. */
+  /** One qkv product per vision-tower block (see {@link VlmModelParts.fuseQkv}); default on. */
   fuseQkv?: boolean;
 }
 
