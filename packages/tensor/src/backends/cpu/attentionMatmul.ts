@@ -86,16 +86,20 @@ function copyRows(
   return out;
 }
 
-/** A view's rows as a contiguous `[B, H, T, X]` array (the array itself when it already is one). */
-function gather(
+/**
+ * Rows between a view and a contiguous `[B, H, T, X]` array: gathered into one (`toBhtd`) or
+ * scattered out of one; the array itself when the view already is contiguous.
+ */
+function relayout(
   data: Float32Array,
   w: AttentionView,
-  B: number,
-  H: number,
-  T: number,
-  X: number,
-): Float32Array {
-  return isBhtdView(w, B, H, T, X) ? data : copyRows(data, w, contiguousView('bhtd', H, T, X), [B, H, T, X]);
+  dims: [number, number, number, number],
+  toBhtd: boolean,
+) {
+  const [B, H, T, X] = dims;
+  if (isBhtdView(w, B, H, T, X)) return data;
+  const c = contiguousView('bhtd', H, T, X);
+  return toBhtd ? copyRows(data, w, c, dims) : copyRows(data, c, w, dims);
 }
 
 function heads(
@@ -116,9 +120,9 @@ function heads(
     L: a.kvLength,
     D,
     Dv,
-    q: gather(q, views.q, B, Hq, Tq, D),
-    k: gather(k, views.k, B, Hkv, Tk, D),
-    v: gather(v, views.v, B, Hkv, Tk, Dv),
+    q: relayout(q, views.q, [B, Hq, Tq, D], true),
+    k: relayout(k, views.k, [B, Hkv, Tk, D], true),
+    v: relayout(v, views.v, [B, Hkv, Tk, Dv], true),
     mask: m && { data: m, additive: a.mask === 'additive', strides: dims.maskStrides },
   };
 }
@@ -195,18 +199,6 @@ function probabilities(
   return rows.softmaxRows(s, h.L, 1) ? s : undefined;
 }
 
-/** `[B, H, T, X]` rows written through the output view (the array itself when that is the layout). */
-function scatter(
-  src: Float32Array,
-  w: AttentionView,
-  B: number,
-  H: number,
-  T: number,
-  X: number,
-): Float32Array {
-  return isBhtdView(w, B, H, T, X) ? src : copyRows(src, contiguousView('bhtd', H, T, X), w, [B, H, T, X]);
-}
-
 /**
  * Wraps an accelerated matmul into an accelerated attention (undefined: use the reference), for the
  * kernel whose inputs `operands` reads (the attention kernel's by default).
@@ -222,7 +214,7 @@ export function matmulAttention(
     const h = heads(arrays, dims, a);
     const p = h && probabilities(matmul, rows, h, a); // [B, Hq, Tq, L]
     const out = h && p && perKvHead(matmul, h, p, h.v, h.Dv, false); // [B, Hq, Tq, Dv]
-    return out ? [scatter(out, dims.views.out, h.B, h.Hq, h.Tq, h.Dv) as TypedArray] : undefined;
+    return out ? [relayout(out, dims.views.out, [h.B, h.Hq, h.Tq, h.Dv], false) as TypedArray] : undefined;
   };
 }
 

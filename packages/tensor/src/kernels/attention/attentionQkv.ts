@@ -94,16 +94,19 @@ export function attentionQkvArrays(inputs: readonly HostTensor[]): AttentionArra
   return { q: qkv.data, k: qkv.data, v: qkv.data, mask: mask?.data };
 }
 
+/** Where q, k and v begin on the packed axis, in heads, and how many heads each has. */
+const spans = ({ qHeads, kvHeads }: AttentionDims): [number, number][] => [
+  [0, qHeads],
+  [qHeads, kvHeads],
+  [qHeads + kvHeads, kvHeads],
+];
+
 /** q, k and v `[B, H, T, D]` out of the packed tensor, with tfjs ops. */
 function unpackTfjs(tf: TfjsCore, qkv: TfjsTensor, dims: AttentionDims): TfjsTensor[] {
-  const { batch, tq, d, qHeads, kvHeads } = dims;
-  return [
-    [0, qHeads],
-    [qHeads, kvHeads],
-    [qHeads + kvHeads, kvHeads],
-  ].map(([from, n]) =>
+  const { batch, tq, d } = dims;
+  return spans(dims).map(([from, n]) =>
     tf.transpose(
-      tf.reshape(tf.slice(qkv, [0, 0, from! * d], [batch, tq, n! * d]), [batch, tq, n!, d]),
+      tf.reshape(tf.slice(qkv, [0, 0, from * d], [batch, tq, n * d]), [batch, tq, n, d]),
       [0, 2, 1, 3],
     ),
   );
@@ -111,13 +114,9 @@ function unpackTfjs(tf: TfjsCore, qkv: TfjsTensor, dims: AttentionDims): TfjsTen
 
 /** q, k and v `[B, H, T, D]` out of the packed tensor. */
 function unpack(qkv: Tensor, dims: AttentionDims): Tensor[] {
-  const { batch, tq, d, qHeads, kvHeads } = dims;
-  return [
-    [0, qHeads],
-    [qHeads, kvHeads],
-    [qHeads + kvHeads, kvHeads],
-  ].map(([from, n]) =>
-    transpose(reshape(slice(qkv, [0, 0, from! * d], [batch, tq, n! * d]), [batch, tq, n!, d]), [0, 2, 1, 3]),
+  const { batch, tq, d } = dims;
+  return spans(dims).map(([from, n]) =>
+    transpose(reshape(slice(qkv, [0, 0, from * d], [batch, tq, n * d]), [batch, tq, n, d]), [0, 2, 1, 3]),
   );
 }
 
