@@ -1,7 +1,7 @@
 // One qkv projection per encoder block instead of three: q_proj, k_proj and v_proj stacked into a
 // `[3·C, C]` weight (and a `[3·C]` bias) that one matmul applies and attentionQkv reads in place.
 // For inference: on a GPU the one product fills three times as many tiles, on the CPU one call does
-// the work of three (ViT-B/32 2-12% faster in our runs), and no slice or transpose of the heads remains.
+// the work of three (ViT-B/32 2-8% faster in A/B runs), and no slice or transpose of the heads remains.
 // Training keeps the three checkpoint tensors.
 import { type Tensor, concat, keep } from '@vl/tensor';
 import type { ClipParams } from './params.js';

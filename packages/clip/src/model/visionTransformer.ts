@@ -7,6 +7,7 @@ import {
   concat,
   conv2d,
   layerNorm,
+  matmul,
   relu,
   reshape,
   slice,
@@ -25,6 +26,21 @@ export interface ClipVisionOutput {
   pooled: Tensor;
   /** Every block's output, `hiddenStates[0]` being the embeddings after the pre-LayerNorm (LLaVA uses these). */
   hiddenStates: Tensor[];
+}
+
+/**
+ * The patch embedding, a convolution with kernel = stride = patch and no bias, as one product that
+ * writes the tokens `[B, g·g, C]` directly: the patches are cut out by a reshape and one transpose,
+ * and the conv weight `[C, Cin, p, p]` is read as `[C, Cin·p·p]`. (conv2d would return `[B, C, g, g]`,
+ * costing a transpose there and another back to tokens.)
+ */
+function patchEmbedding(x: Tensor, weight: Tensor, g: number): Tensor {
+  const [B, Cin, side] = x.shape as [number, number, number, number]; // [B, Cin, g·p, g·p]
+  const p = side / g;
+  const C = weight.shape[0]!;
+  const cut = transpose(reshape(x, [B, Cin, g, p, g, p]), [0, 2, 4, 1, 3, 5]); // [B, g, g, Cin, p, p]
+  const patches = reshape(cut, [B, g * g, Cin * p * p]); // [B, P, Cin·p·p]
+  return matmul(patches, reshape(weight, [C, Cin * p * p]), { transposeB: true }); // [B, P, C]
 }
 
 /**
@@ -110,10 +126,7 @@ export function clipVisionForward(
       conv2d(x, param(params, `${stem}.weight`), param(params, `${stem}.bias`), { stride: 2, padding: 1 }),
     );
   } // [B, stem channels, S / 2^stages, S / 2^stages]
-  const patches = conv2d(x, param(params, `${prefix}.embeddings.patch_embedding.weight`), undefined, {
-    stride: c.patch_size,
-  }); // [B, C, g, g]
-  const tokens = transpose(reshape(patches, [B, C, g * g]), [0, 2, 1]); // [B, P, C]
+  const tokens = patchEmbedding(x, param(params, `${prefix}.embeddings.patch_embedding.weight`), g); // [B, P, C]
   const cls = param(params, `${prefix}.embeddings.class_embedding`); // [C]
   const clsTokens = add(zeros([B, 1, C], { backend: pixelValues.backend }), reshape(cls, [1, 1, C])); // [B, 1, C]
   const embeddings = add(

@@ -40,7 +40,7 @@ export interface ClipModelParts {
   /**
    * Run each block's q, k and v as one product (see {@link fuseQkvProjections}); costs a second copy
    * of those weights (a sixth of a ViT's). Default on: on WebGPU one product fills three times as
-   * many tiles, and on the CPU ViT-B/32's towers took 2-12% less time in our runs.
+   * many tiles, and on the CPU ViT-B/32's towers took 2-8% less time in A/B runs.
    */
   fuseQkv?: boolean;
 }
