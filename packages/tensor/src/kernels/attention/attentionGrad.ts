@@ -40,25 +40,36 @@ function padKeys(dx: Tensor, tk: number): Tensor {
 /** `[B, T, H, X]` <-> `[B, H, T, X]` */
 const swapTH = (x: Tensor) => transpose(x, [0, 2, 1, 3]);
 
-/**
- * Gradient rule of the attention kernel: `[dq, dk, dv, undefined]`. The bthd layout is computed as
- * bhtd between transposes (training shapes are small; the forward is where the layout pays).
- */
+/** Gradient rule of the attention kernel: `[dq, dk, dv, undefined]`. */
 export function attentionGrad({
   dy: [dOut],
   inputs,
   attrs,
 }: GradArgs<AttentionAttrs>): (Tensor | undefined)[] {
   if (!dOut) return [undefined, undefined, undefined, undefined];
-  if (attrs.layout !== 'bthd') return [...attentionGradBhtd(dOut, inputs, attrs), undefined];
+  return [...attentionGradOf(dOut, inputs, attrs), undefined];
+}
+
+/**
+ * dq, dk and dv of attention in either layout (inputs q, k, v and the optional mask, as the kernel
+ * takes them). The bthd layout is computed as bhtd between transposes (training shapes are small;
+ * the forward is where the layout pays).
+ */
+export function attentionGradOf(
+  dOut: Tensor,
+  inputs: readonly Tensor[],
+  attrs: AttentionAttrs,
+): [Tensor, Tensor, Tensor] {
+  if (attrs.layout !== 'bthd') return attentionGradBhtd(dOut, inputs, attrs);
   const [q, k, v, mask] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
   const { layout: _, ...bhtd } = attrs;
   const bhtdInputs = [swapTH(q), swapTH(k), swapTH(v), ...(mask ? [mask] : [])];
-  return [...attentionGradBhtd(swapTH(dOut), bhtdInputs, bhtd).map(swapTH), undefined];
+  const [dq, dk, dv] = attentionGradBhtd(swapTH(dOut), bhtdInputs, bhtd);
+  return [swapTH(dq), swapTH(dk), swapTH(dv)];
 }
 
 /** dq, dk and dv of attention over `[B, H, T, X]` inputs (q, k, v and the optional mask). */
-export function attentionGradBhtd(
+function attentionGradBhtd(
   dOut: Tensor, // [B, Hq, Tq, Dv]
   inputs: readonly Tensor[],
   attrs: AttentionAttrs,

@@ -9,11 +9,10 @@ import type { Tensor } from '../../tensor.js';
 import { concat } from '../concat.js';
 import { reshape } from '../reshape.js';
 import { slice } from '../slice.js';
-import { transpose } from '../transpose.js';
 import { type AttentionAttrs, type AttentionDims, contiguousView, maskStridesOf } from './attentionDims.js';
-import { attentionGradBhtd } from './attentionGrad.js';
+import { attentionGradOf } from './attentionGrad.js';
 import { type AttentionArrays, attentionCpu } from './attentionReference.js';
-import { attentionBhtdTfjs } from './attentionTfjs.js';
+import { attentionTfjs } from './attentionTfjs.js';
 import { attentionWebGpu } from './attentionWebGpu.js';
 import type { TensorInfo } from '../../backend.js';
 
@@ -101,26 +100,28 @@ const spans = ({ qHeads, kvHeads }: AttentionDims): [number, number][] => [
   [qHeads + kvHeads, kvHeads],
 ];
 
-/** q, k and v `[B, H, T, D]` out of the packed tensor, with tfjs ops. */
+/** q, k and v `[B, T, H, D]` out of the packed tensor, with tfjs ops. */
 function unpackTfjs(tf: TfjsCore, qkv: TfjsTensor, dims: AttentionDims): TfjsTensor[] {
   const { batch, tq, d } = dims;
   return spans(dims).map(([from, n]) =>
-    tf.transpose(
-      tf.reshape(tf.slice(qkv, [0, 0, from * d], [batch, tq, n * d]), [batch, tq, n, d]),
-      [0, 2, 1, 3],
-    ),
+    tf.reshape(tf.slice(qkv, [0, 0, from * d], [batch, tq, n * d]), [batch, tq, n, d]),
   );
 }
 
-/** q, k and v `[B, H, T, D]` out of the packed tensor. */
+/** q, k and v `[B, T, H, D]` out of the packed tensor. */
 function unpack(qkv: Tensor, dims: AttentionDims): Tensor[] {
   const { batch, tq, d } = dims;
   return spans(dims).map(([from, n]) =>
-    transpose(reshape(slice(qkv, [0, 0, from * d], [batch, tq, n * d]), [batch, tq, n, d]), [0, 2, 1, 3]),
+    reshape(slice(qkv, [0, 0, from * d], [batch, tq, n * d]), [batch, tq, n, d]),
   );
 }
 
-/** The gradient: attention's, of the unpacked operands, packed back as one `dqkv`. */
+/** The attributes of attention over the unpacked `[B, T, H, D]` operands. */
+function bthdAttrs({ heads: _h, kvHeads: _k, ...plain }: AttentionQkvAttrs): AttentionAttrs {
+  return { ...plain, layout: 'bthd' };
+}
+
+/** The gradient: attention's in the bthd layout, of the unpacked operands, packed back as one `dqkv`. */
 function attentionQkvGrad({
   dy: [dOut],
   inputs,
@@ -130,10 +131,9 @@ function attentionQkvGrad({
   const [qkv, mask] = inputs as [Tensor, Tensor | undefined];
   const dims = attentionQkvDims(inputs, attrs);
   const { batch, tq, d, qHeads } = dims;
-  const { heads: _h, kvHeads: _k, ...plain } = attrs;
-  const dO = transpose(reshape(dOut, [batch, tq, qHeads, d]), [0, 2, 1, 3]); // [B, Hq, T, D]
-  const grads = attentionGradBhtd(dO, [...unpack(qkv, dims), ...(mask ? [mask] : [])], plain);
-  const packed = grads.map((g) => reshape(transpose(g, [0, 2, 1, 3]), [batch, tq, g.shape[1]! * d])); // [B, T, H·D]
+  const dO = reshape(dOut, [batch, tq, qHeads, d]); // [B, T, Hq, D]
+  const grads = attentionGradOf(dO, [...unpack(qkv, dims), ...(mask ? [mask] : [])], bthdAttrs(attrs));
+  const packed = grads.map((g) => reshape(g, [batch, tq, g.shape[2]! * d])); // [B, T, H·D]
   return [concat(packed, 2), undefined];
 }
 
@@ -166,8 +166,8 @@ export const attentionQkvKernel: Kernel<AttentionQkvAttrs> = {
       dtype: i === 1 && attrs.mask === 'bool' ? 'bool' : 'f32',
     })) as TensorInfo[];
     const dims = attentionQkvDims(infos, attrs);
-    const o = attentionBhtdTfjs(tf, [...unpackTfjs(tf, qkv, dims), ...mask], attrs, dims); // [B, Hq, T, D]
-    return [tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [dims.batch, dims.tq, dims.qHeads * dims.d])];
+    const o = attentionTfjs(tf, [...unpackTfjs(tf, qkv, dims), ...mask], bthdAttrs(attrs), dims); // [B, T, Hq, D]
+    return [tf.reshape(o, [dims.batch, dims.tq, dims.qHeads * dims.d])];
   },
   grad: attentionQkvGrad,
 };

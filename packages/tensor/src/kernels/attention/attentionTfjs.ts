@@ -84,7 +84,7 @@ export function attentionTfjs(
 }
 
 /** Attention output `[B, Hq, Tq, Dv]` of `[B, H, T, X]` inputs with tfjs ops. */
-export function attentionBhtdTfjs(
+function attentionBhtdTfjs(
   tf: TfjsCore,
   inputs: readonly TfjsTensor[],
   attrs: AttentionAttrs,
