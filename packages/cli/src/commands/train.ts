@@ -310,14 +310,13 @@ export async function train(ctx: CommandContext): Promise<void> {
   const first = await prepareRun(ctx, k);
   // Every stage is checked before the first one trains: a typo must not surface hours in.
   const runs = [first];
-  const stages = ctx.strings('stage');
-  for (const [i, options] of stageOptions(ctx, first.settings.out, first.settings.seed).entries()) {
+  const folder = first.settings.data.name === 'shapes' ? undefined : first.settings.data;
+  for (const { text, options } of stageOptions(ctx, first.settings.out, first.settings.seed)) {
     try {
-      const folder = first.settings.data.name === 'shapes' ? undefined : first.settings.data;
       runs.push(await prepareRun(ctx.derive(options), k, folder));
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
-      throw new CliError(`--stage "${stages[i]}": ${e.message}`, e.exitCode);
+      throw new CliError(`--stage "${text}": ${e.message}`, e.exitCode);
     }
   }
   const records: TrainingRecord[] = [];

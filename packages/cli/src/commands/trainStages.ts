@@ -47,7 +47,7 @@ const STAGE_OPTIONS = {
 const INHERITED = ['data', 'size', 'batch', 'clip', 'backend'] as const;
 
 /**
- * The options of each `--stage "steps=300 lr=5e-4"`, in order: words of name=value, or a name alone
+ * Each `--stage "steps=300 lr=5e-4"` in order, with the options it runs with: words of name=value, or a name alone
  * for a switch such as `balance-answers`. A stage continues the folder the run writes, exactly as
  * `vl train <kind> --init <out> --out <out> <options>` would afterwards (a fresh optimizer and
  * schedule), keeping the run's --data, --size, --batch, --clip and --backend and nothing else: its
@@ -55,7 +55,11 @@ const INHERITED = ['data', 'size', 'batch', 'clip', 'backend'] as const;
  * what it runs with). Its --seed defaults to the run's plus its number (1, 2, ...), so each stage
  * sees new scenes.
  */
-export function stageOptions(ctx: CommandContext, out: string, seed: number): OptionValues[] {
+export function stageOptions(
+  ctx: CommandContext,
+  out: string,
+  seed: number,
+): { text: string; options: OptionValues }[] {
   return ctx.strings('stage').map((text, i) => {
     let values: OptionValues;
     try {
@@ -79,6 +83,6 @@ export function stageOptions(ctx: CommandContext, out: string, seed: number): Op
     }
     const kept: OptionValues = {};
     for (const name of INHERITED) if (ctx.options[name] !== undefined) kept[name] = ctx.options[name];
-    return { ...kept, seed: `${seed + i + 1}`, ...values, init: out, out };
+    return { text, options: { ...kept, seed: `${seed + i + 1}`, ...values, init: out, out } };
   });
 }

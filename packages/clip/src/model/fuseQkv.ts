@@ -11,8 +11,8 @@ const Q = '.self_attn.q_proj.weight';
 /**
  * The fused `…self_attn.qkv_proj.weight` `[3·C, C]` and `…qkv_proj.bias` `[3·C]` of every transformer
  * block in `params` (both towers), as new tensors the caller owns (kept past an enclosing `tidy`);
- * the encoder blocks use them when the params they are given hold them. Blocks whose q, k and v differ in shape or in having biases
- * are left out (they keep the three products).
+ * the encoder blocks use them when the params they are given hold them. Blocks whose q, k and v
+ * differ in shape or in having biases are left out (they keep the three products).
  *
  * @example
  * ```ts
@@ -57,7 +57,7 @@ function fuseInto(fused: Map<string, Tensor>, params: ClipParams): void {
  *
  * @example
  * ```ts
- * const weights = new FusedQkvParams(params, backend.kind === 'webgpu');
+ * const weights = new FusedQkvParams(params, true);
  * const features = tidy(() => getImageFeatures(weights.params, pixels, config));
  * weights.dispose();
  * ```
