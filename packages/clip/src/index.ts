@@ -38,7 +38,7 @@ export type { ClipActivation, ClipConfig, ClipTextConfig, ClipVisionConfig } fro
 export { checkParams, param } from './model/params.js';
 export type { ClipParams } from './model/params.js';
 export { clipAttention, encoderLayer, linear } from './model/encoderLayer.js';
-export { FusedQkvParams, fuseQkvProjections } from './model/fuseQkv.js';
+export { type FuseQkvOptions, FusedQkvParams, fuseQkvProjections } from './model/fuseQkv.js';
 export type { EncoderLayerConfig } from './model/encoderLayer.js';
 export { clipTextForward, textTowerShapes } from './model/textTransformer.js';
 export type { ClipTextOutput } from './model/textTransformer.js';

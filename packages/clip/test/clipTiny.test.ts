@@ -85,3 +85,21 @@ describe.each(all.map((b) => [b.kind, b] as const))('clip-tiny on %s', (_, backe
     },
   );
 });
+
+test('fuseQkvProjections fuses only the first `layers` blocks of each encoder when asked', async () => {
+  const { tensors: loaded } = await loadSafetensors(`${dir}model.safetensors`, { backend: all[0]! });
+  const fused = fuseQkvProjections(loaded, { layers: 1 });
+  try {
+    expect([...fused.keys()].sort()).toEqual([
+      'text_model.encoder.layers.0.self_attn.qkv_proj.bias',
+      'text_model.encoder.layers.0.self_attn.qkv_proj.weight',
+      'vision_model.encoder.layers.0.self_attn.qkv_proj.bias',
+      'vision_model.encoder.layers.0.self_attn.qkv_proj.weight',
+    ]);
+    const C = config.vision_config.hidden_size;
+    expect(fused.get('vision_model.encoder.layers.0.self_attn.qkv_proj.weight')!.shape).toEqual([3 * C, C]);
+    expect(fuseQkvProjections(loaded, { layers: 0 }).size).toBe(0);
+  } finally {
+    for (const t of [...fused.values(), ...loaded.values()]) t.dispose();
+  }
+});

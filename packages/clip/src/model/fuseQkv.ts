@@ -9,6 +9,23 @@ import type { ClipParams } from './params.js';
 const Q = '.self_attn.q_proj.weight';
 
 /**
+ * Which blocks {@link fuseQkvProjections} fuses.
+ *
+ * @example
+ * ```ts
+ * const fused = fuseQkvProjections(params, { layers: 23 }); // a LLaVA tower read at layer -2 of 24
+ * ```
+ */
+export interface FuseQkvOptions {
+  /**
+   * Fuse only the first `layers` blocks of each encoder (`….encoder.layers.<i>.…` with i < layers),
+   * for a model that never runs the rest (a VLM reading an earlier layer of its vision tower).
+   * Default: all of them.
+   */
+  layers?: number;
+}
+
+/**
  * The fused `…self_attn.qkv_proj.weight` `[3·C, C]` and `…qkv_proj.bias` `[3·C]` of every transformer
  * block in `params` (both towers), as new tensors the caller owns (kept past an enclosing `tidy`);
  * the encoder blocks use them when the params they are given hold them. Blocks whose q, k and v
@@ -21,10 +38,10 @@ const Q = '.self_attn.q_proj.weight';
  * for (const t of fused.values()) t.dispose();
  * ```
  */
-export function fuseQkvProjections(params: ClipParams): Map<string, Tensor> {
+export function fuseQkvProjections(params: ClipParams, options: FuseQkvOptions = {}): Map<string, Tensor> {
   const fused = new Map<string, Tensor>();
   try {
-    fuseInto(fused, params);
+    fuseInto(fused, params, options.layers ?? Number.POSITIVE_INFINITY);
   } catch (e) {
     for (const t of fused.values()) t.dispose(); // no half-made set is left behind
     throw e;
@@ -32,9 +49,10 @@ export function fuseQkvProjections(params: ClipParams): Map<string, Tensor> {
   return fused;
 }
 
-function fuseInto(fused: Map<string, Tensor>, params: ClipParams): void {
+function fuseInto(fused: Map<string, Tensor>, params: ClipParams, layers: number): void {
   for (const name of params.keys()) {
-    if (!name.endsWith(Q) || !name.includes('.encoder.layers.')) continue;
+    const block = /\.encoder\.layers\.(\d+)\./.exec(name);
+    if (!name.endsWith(Q) || !block || Number(block[1]) >= layers) continue;
     const attn = name.slice(0, -'.q_proj.weight'.length); // …self_attn
     const parts = ['q_proj', 'k_proj', 'v_proj'];
     const weights = parts.map((p) => params.get(`${attn}.${p}.weight`));
@@ -65,19 +83,21 @@ function fuseInto(fused: Map<string, Tensor>, params: ClipParams): void {
 export class FusedQkvParams {
   readonly #source: ClipParams;
   readonly #fuse: boolean;
+  readonly #options: FuseQkvOptions;
   #fused: Map<string, Tensor> | undefined;
   #params: ClipParams | undefined;
 
-  constructor(source: ClipParams, fuse: boolean) {
+  constructor(source: ClipParams, fuse: boolean, options: FuseQkvOptions = {}) {
     this.#source = source;
     this.#fuse = fuse;
+    this.#options = { ...options };
   }
 
   /** The params to run with. */
   get params(): ClipParams {
     for (const t of this.#source.values()) if (t.tracked) return this.#source;
     if (this.#params) return this.#params;
-    this.#fused = this.#fuse ? fuseQkvProjections(this.#source) : new Map();
+    this.#fused = this.#fuse ? fuseQkvProjections(this.#source, this.#options) : new Map();
     this.#params = this.#fused.size > 0 ? new Map([...this.#source, ...this.#fused]) : this.#source;
     return this.#params;
   }

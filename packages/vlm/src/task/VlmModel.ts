@@ -1,7 +1,7 @@
 import { FusedQkvParams, type ImageInput, type PreprocessOptions, preprocessToTensor } from '@vl/clip';
 import { type Backend, Tensor, concat, reshape, tidy } from '@vl/tensor';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
-import { type TokenRows, llavaForward } from '../model/llava.js';
+import { type TokenRows, llavaForward, visionFeatureLayers } from '../model/llava.js';
 import type { VlmParams } from '../model/params.js';
 import { type ChatMessage, type VlmTokenizer, checkChatMessages } from '../text/VlmTokenizer.js';
 import {
@@ -92,7 +92,10 @@ export class VlmModel {
     this.imageTokens = imageTokenCount(parts.config);
     this.#ownsBackend = parts.ownsBackend ?? false;
     this.#eos = parts.eosTokenId;
-    this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? true);
+    // The tower runs only up to its deepest feature layer: blocks past it are never fused.
+    this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? true, {
+      layers: Math.max(...visionFeatureLayers(parts.config)),
+    });
   }
 
   /**
