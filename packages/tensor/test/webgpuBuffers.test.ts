@@ -88,3 +88,19 @@ test('by default the pool keeps as many bytes as were in use at once; a given ca
   expect(keptAfterPeak(capped)).toBe(MIB);
   capped.trim();
 });
+
+test('the pool reports each buffer it destroys (the backend drops their bind groups)', () => {
+  if (!gpu) return;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const pool = new BufferPool(gpu.device, usage, 1024);
+  const destroyed: GPUBuffer[] = [];
+  pool.onDestroy = (b) => destroyed.push(b);
+  const [a, b] = [pool.acquire(1024), pool.acquire(1024)];
+  pool.release(a!); // kept: within the cap
+  pool.release(b!); // past the cap: destroyed at destroyReleased
+  expect(destroyed).toEqual([]);
+  pool.destroyReleased();
+  expect(destroyed).toEqual([b]);
+  pool.trim();
+  expect(destroyed).toEqual([b, a]);
+});

@@ -4,6 +4,7 @@ import { liveTensorCount } from '../../engine.js';
 import type { Kernel } from '../../kernel.js';
 import { sizeOf } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
+import { BindGroupCache } from './bindGroupCache.js';
 import { BufferPool } from './bufferPool.js';
 import { type GpuContext, type GpuFeatures, type GpuTensor, gpuByteLength } from './context.js';
 
@@ -12,7 +13,6 @@ const UNIFORM = 0x0040 | 0x0008; // UNIFORM | COPY_DST
 const MAP_READ = 0x0001 | 0x0008; // MAP_READ | COPY_DST
 const UNIFORM_CHUNK = 64 * 1024;
 // Bind groups kept for reuse; the cache is dropped whole when full (a new shape mix refills it).
-const MAX_BIND_GROUPS = 8192;
 
 interface UniformChunk {
   buffer: GPUBuffer;
@@ -21,18 +21,6 @@ interface UniformChunk {
 }
 
 /** One level of the bind group cache: a bind group ends the path of its (pipeline, buffers, uniform slot). */
-class BindGroupNode {
-  group: GPUBindGroup | undefined;
-  #next: Map<unknown, BindGroupNode> | undefined;
-
-  child(key: unknown): BindGroupNode {
-    this.#next ??= new Map();
-    let node = this.#next.get(key);
-    if (!node) this.#next.set(key, (node = new BindGroupNode()));
-    return node;
-  }
-}
-
 function gpuBufferOf(b: GpuTensor | GPUBuffer): GPUBuffer {
   return 'buffer' in b ? b.buffer : b;
 }
@@ -71,8 +59,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   #freeChunks: UniformChunk[] = [];
   #scratch: GPUBuffer[] = [];
   #pendingCompiles: Promise<string | undefined>[] = [];
-  readonly #bindGroups = new Map<GPUComputePipeline, BindGroupNode>();
-  #bindGroupCount = 0;
+  readonly #bindGroups = new BindGroupCache();
   // What the open compute pass has bound, to skip redundant setPipeline/setBindGroup calls.
   #passPipeline: GPUComputePipeline | undefined;
   #passBindGroup: GPUBindGroup | undefined;
@@ -97,6 +84,7 @@ export class WebGpuBackend implements Backend, GpuContext {
       timestampQuery: device.features.has('timestamp-query'),
     };
     this.#pool = new BufferPool(device, STORAGE, options.maxPooledBytes);
+    this.#pool.onDestroy = (buffer) => this.#bindGroups.forget(buffer);
     this.#staging = new BufferPool(device, MAP_READ, 256 * 2 ** 20);
     device.lost.then((info) => {
       if (!this.#disposed) this.#lost = `${info.reason}: ${info.message}`;
@@ -271,31 +259,22 @@ export class WebGpuBackend implements Backend, GpuContext {
     uniforms: Uint8Array | undefined,
     workgroups: readonly [number, number?, number?],
   ): void {
-    // A forward pass repeats the same (pipeline, buffers, uniform slot) combinations step after
-    // step, since pooled buffers come back in the same order: reuse their bind groups, whose
-    // creation is the largest CPU cost of a dispatch. The cache is a trie of Maps keyed by the
-    // objects themselves, which is cheaper per dispatch than building and hashing a string key.
-    let node = this.#bindGroups.get(pipeline);
-    if (!node) this.#bindGroups.set(pipeline, (node = new BindGroupNode()));
-    for (let i = 0; i < buffers.length; i++) node = node.child(gpuBufferOf(buffers[i]!));
+    // Bind groups are reused (bindGroupCache.ts): the key path is the pipeline, each buffer, the uniform slot.
+    const cache = this.#bindGroups;
+    let node = cache.root(pipeline);
+    for (let i = 0; i < buffers.length; i++) node = cache.child(node, gpuBufferOf(buffers[i]!));
     let uniformOffset = 0;
     let uniformBuffer: GPUBuffer | undefined;
     if (uniforms) {
       uniformOffset = this.#uniform(uniforms);
       uniformBuffer = this.#uniformChunks[this.#uniformChunks.length - 1]!.buffer;
       // Offsets and sizes stay below 2^16 (UNIFORM_CHUNK), so one number names the slot.
-      node = node.child(uniformBuffer).child(uniformOffset * 0x10000 + uniforms.byteLength);
+      node = cache.child(cache.child(node, uniformBuffer), uniformOffset * 0x10000 + uniforms.byteLength);
     }
     let bindGroup = node.group;
     if (!bindGroup) {
       bindGroup = this.#createBindGroup(pipeline, buffers, uniformBuffer, uniformOffset, uniforms);
-      if (this.#bindGroupCount >= MAX_BIND_GROUPS) {
-        this.#bindGroups.clear();
-        this.#bindGroupCount = 0;
-      } else {
-        node.group = bindGroup;
-        this.#bindGroupCount++;
-      }
+      cache.set(node, bindGroup);
     }
     const pass = this.#computePass();
     // Each call into Dawn costs microseconds in Node: skip the ones that would change nothing.
@@ -421,7 +400,6 @@ export class WebGpuBackend implements Backend, GpuContext {
   trim(): void {
     this.flush(); // pooled buffers may be used by commands not yet submitted
     this.#bindGroups.clear();
-    this.#bindGroupCount = 0;
     this.#pool.trim();
     this.#staging.trim();
   }

@@ -20,6 +20,8 @@ export class BufferPool {
   liveCount = 0;
   /** The most bytes in use at once since the pool was made or trimmed. */
   #peakLiveBytes = 0;
+  /** Called with each buffer just before the pool destroys it (to drop what refers to it). */
+  onDestroy: ((buffer: GPUBuffer) => void) | undefined;
 
   /**
    * `maxPooledBytes` given: free buffers are kept up to that many bytes. Not given: up to the peak
@@ -85,17 +87,22 @@ export class BufferPool {
 
   /** Destroys the buffers released past the cap; call when no unsubmitted command uses them. */
   destroyReleased(): void {
-    for (const b of this.#doomed) b.destroy();
+    for (const b of this.#doomed) this.#destroy(b);
     this.#doomed.length = 0;
   }
 
   /** Destroys the free buffers (live ones stay with their owners); call after submitting. */
   trim(): void {
     this.destroyReleased();
-    for (const list of this.#free.values()) for (const b of list) b.destroy();
+    for (const list of this.#free.values()) for (const b of list) this.#destroy(b);
     this.#free.clear();
     this.#pooledBytes = 0;
     this.#pooledCount = 0;
     this.#peakLiveBytes = this.liveBytes;
+  }
+
+  #destroy(buffer: GPUBuffer): void {
+    this.onDestroy?.(buffer);
+    buffer.destroy();
   }
 }
