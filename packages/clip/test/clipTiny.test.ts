@@ -99,6 +99,10 @@ test('fuseQkvProjections fuses only the first `layers` blocks of each encoder wh
     const C = config.vision_config.hidden_size;
     expect(fused.get('vision_model.encoder.layers.0.self_attn.qkv_proj.weight')!.shape).toEqual([3 * C, C]);
     expect(fuseQkvProjections(loaded, { layers: 0 }).size).toBe(0);
+    for (const layers of [-1, 1.5, Number.NaN])
+      expect(() => fuseQkvProjections(loaded, { layers })).toThrow(
+        `fuseQkvProjections: options.layers must be an integer >= 0, got ${layers}`,
+      );
   } finally {
     for (const t of [...fused.values(), ...loaded.values()]) t.dispose();
   }

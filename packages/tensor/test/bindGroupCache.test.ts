@@ -57,6 +57,22 @@ test('forget(buffer) drops exactly the groups that bind it, wherever it sits in 
   expect(cache.size).toBe(0);
 });
 
+test('a buffer bound more than once in a path (attentionQkv: [qkv, qkv, qkv, out]) is forgotten once', () => {
+  const cache = new BindGroupCache(4);
+  const p = obj<GPUComputePipeline>('attention');
+  for (let i = 0; i < 10; i++) {
+    const qkv = obj<GPUBuffer>(`qkv${i}`);
+    cache.set(path(cache, p, [qkv, qkv, qkv, obj(`out${i}`)]), obj<GPUBindGroup>(`g${i}`));
+    expect(cache.size).toBe(1);
+    cache.forget(qkv);
+    expect(cache.size).toBe(0); // not -2: the count, and so the cap, stay true
+  }
+  for (let i = 0; i < 20; i++) {
+    cache.set(path(cache, p, [obj(`x${i}`)]), obj<GPUBindGroup>(`h${i}`));
+    expect(cache.size).toBeLessThanOrEqual(4);
+  }
+});
+
 test('churning buffers that are forgotten leaves the cache no larger than what is alive', () => {
   const cache = new BindGroupCache(1_000_000);
   const p = obj<GPUComputePipeline>('p');

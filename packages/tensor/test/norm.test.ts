@@ -13,6 +13,8 @@ import {
   softmax,
   softmaxGrad,
   normGrad,
+  normGradKernel,
+  runKernel,
   sum,
   type Tensor,
   tensor,
@@ -260,6 +262,16 @@ describe('softmax and norms', () => {
       'rmsNorm: x must have at least one axis, got a scalar',
     );
     expect(() => rmsNorm(i)).toThrow('rmsNorm: x must be f32, got i32[2, 3]');
+    expect(() => normGrad('layer', x, i, undefined, 1e-5)).toThrow(
+      'layerNormGrad: dy must be f32, got i32[2, 3]',
+    );
+    const attrs = { kind: 'rms', eps: 1e-5 } as const;
+    expect(() => runKernel(normGradKernel, [x, x], { ...attrs, hasGamma: true })).toThrow(
+      'rmsNormGrad: hasGamma true needs 3 inputs ([x, dy, gamma]), got 2',
+    );
+    expect(() => runKernel(normGradKernel, [x, x, g], { ...attrs, hasGamma: false })).toThrow(
+      'rmsNormGrad: hasGamma false needs 2 inputs ([x, dy]), got 3',
+    );
   });
 });
 

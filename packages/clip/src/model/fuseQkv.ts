@@ -39,9 +39,12 @@ export interface FuseQkvOptions {
  * ```
  */
 export function fuseQkvProjections(params: ClipParams, options: FuseQkvOptions = {}): Map<string, Tensor> {
+  const { layers = Number.POSITIVE_INFINITY } = options;
+  if (!(layers >= 0) || (Number.isFinite(layers) && !Number.isInteger(layers)))
+    throw new RangeError(`fuseQkvProjections: options.layers must be an integer >= 0, got ${layers}`);
   const fused = new Map<string, Tensor>();
   try {
-    fuseInto(fused, params, options.layers ?? Number.POSITIVE_INFINITY);
+    fuseInto(fused, params, layers);
   } catch (e) {
     for (const t of fused.values()) t.dispose(); // no half-made set is left behind
     throw e;

@@ -40,9 +40,10 @@ export function checkChannelParam(
 }
 
 /** @internal Checks x and eps of a last-axis norm. */
-export function checkNormInput(x: TensorInfo, eps: number, op: string): void {
-  if (x.dtype !== 'f32') throw new TypeError(`${op}: x must be f32, got ${x.dtype}${formatShape(x.shape)}`);
-  if (x.shape.length === 0) throw new RangeError(`${op}: x must have at least one axis, got a scalar`);
+export function checkNormInput(x: TensorInfo, eps: number, op: string, name = 'x'): void {
+  if (x.dtype !== 'f32')
+    throw new TypeError(`${op}: ${name} must be f32, got ${x.dtype}${formatShape(x.shape)}`);
+  if (x.shape.length === 0) throw new RangeError(`${op}: ${name} must have at least one axis, got a scalar`);
   assertRank(x, op);
   if (!(eps >= 0) || !Number.isFinite(eps))
     throw new RangeError(`${op}: eps must be a finite number >= 0, got ${eps}`);

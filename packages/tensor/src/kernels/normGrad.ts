@@ -96,9 +96,13 @@ export const normGradKernel: Kernel<NormGradAttrs> = {
     const [x, dy, gamma] = inputs as [TensorInfo, TensorInfo, TensorInfo | undefined];
     const op = `${attrs.kind}NormGrad`;
     checkNormInput(x, attrs.eps, op);
-    checkNormInput(dy, attrs.eps, op);
+    checkNormInput(dy, attrs.eps, op, 'dy');
     if (dy.shape.join() !== x.shape.join())
       throw new RangeError(`${op}: dy [${dy.shape.join(', ')}] must have x's shape [${x.shape.join(', ')}]`);
+    if (inputs.length !== (attrs.hasGamma ? 3 : 2))
+      throw new RangeError(
+        `${op}: hasGamma ${attrs.hasGamma} needs ${attrs.hasGamma ? 3 : 2} inputs ([x, dy${attrs.hasGamma ? ', gamma' : ''}]), got ${inputs.length}`,
+      );
     if (attrs.hasGamma) checkChannelParam(x, gamma, op, 'gamma');
     const out = { shape: x.shape, dtype: 'f32' as const };
     return attrs.hasGamma ? [out, out] : [out];

@@ -12,7 +12,6 @@ const STORAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
 const UNIFORM = 0x0040 | 0x0008; // UNIFORM | COPY_DST
 const MAP_READ = 0x0001 | 0x0008; // MAP_READ | COPY_DST
 const UNIFORM_CHUNK = 64 * 1024;
-// Bind groups kept for reuse; the cache is dropped whole when full (a new shape mix refills it).
 
 interface UniformChunk {
   buffer: GPUBuffer;
@@ -20,7 +19,7 @@ interface UniformChunk {
   used: number;
 }
 
-/** One level of the bind group cache: a bind group ends the path of its (pipeline, buffers, uniform slot). */
+/** The buffer a kernel binds: a tensor's, or a scratch buffer itself. */
 function gpuBufferOf(b: GpuTensor | GPUBuffer): GPUBuffer {
   return 'buffer' in b ? b.buffer : b;
 }
@@ -409,6 +408,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.#disposed = true;
     this.#pass = undefined;
     this.#encoder = undefined;
+    this.#bindGroups.clear();
     this.#pool.trim();
     this.#staging.trim();
     for (const c of [...this.#uniformChunks, ...this.#freeChunks]) c.buffer.destroy();

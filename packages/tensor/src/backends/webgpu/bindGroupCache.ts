@@ -74,11 +74,18 @@ export class BindGroupCache {
     this.#count = 0;
   }
 
-  /** Uncounts a subtree cut from the trie and unregisters its nodes as parents. */
+  /**
+   * Uncounts a subtree cut from the trie, unregisters its nodes as parents and empties them: a path
+   * that binds one buffer twice (`[qkv, qkv, qkv, out]`) lists nodes of this subtree among that
+   * buffer's parents too, and they must not count their groups a second time.
+   */
   #detach(node: BindGroupNode): void {
     if (node.group) this.#count--;
-    if (!node.next) return;
-    for (const [key, child] of node.next) {
+    node.group = undefined;
+    const next = node.next;
+    node.next = undefined;
+    if (!next) return;
+    for (const [key, child] of next) {
       if (typeof key === 'object' && key !== null) {
         const parents = this.#parents.get(key);
         parents?.delete(node);
