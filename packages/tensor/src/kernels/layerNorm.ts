@@ -4,99 +4,18 @@
 // one row (rows of 32 or fewer elements: one invocation per row).
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
-import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { allocArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
-import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { normGrad } from './normGrad.js';
-import { assertRank } from './elementwise.js';
-import { rowEntry, wgslWorkgroupReduce } from './reduce.js';
+import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './normShared.js';
 import { sumToShape } from './sumToShape.js';
 
 interface LayerNormAttrs {
   hasGamma: boolean;
   hasBeta: boolean;
   eps: number;
-}
-
-/** @internal Checks an optional per-channel parameter (gamma, beta) of a last-axis norm. */
-export function checkChannelParam(
-  x: TensorInfo,
-  param: TensorInfo | undefined,
-  op: string,
-  name: string,
-): void {
-  if (!param) return;
-  const c = x.shape[x.shape.length - 1];
-  if (param.dtype !== 'f32')
-    throw new TypeError(`${op}: ${name} must be f32, got ${param.dtype}${formatShape(param.shape)}`);
-  if (param.shape.length !== 1 || param.shape[0] !== c) {
-    throw new RangeError(
-      `${op}: ${name} must have shape [${c}] (the last axis of x ${formatShape(x.shape)}), got ${formatShape(param.shape)}`,
-    );
-  }
-}
-
-/** @internal Checks x and eps of a last-axis norm. */
-export function checkNormInput(x: TensorInfo, eps: number, op: string, name = 'x'): void {
-  if (x.dtype !== 'f32')
-    throw new TypeError(`${op}: ${name} must be f32, got ${x.dtype}${formatShape(x.shape)}`);
-  if (x.shape.length === 0) throw new RangeError(`${op}: ${name} must have at least one axis, got a scalar`);
-  assertRank(x, op);
-  if (!(eps >= 0) || !Number.isFinite(eps))
-    throw new RangeError(`${op}: eps must be a finite number >= 0, got ${eps}`);
-}
-
-const normParams = uniformLayout({ rows: 'u32', n: 'u32', eps: 'f32' });
-/** Rows longer than this get a workgroup each. */
-const ROW_THRESHOLD = 32;
-
-/** @internal The pipeline shape shared by layerNorm and rmsNorm: rows or one invocation per row. */
-export function normLaunch(
-  ctx: GpuContext,
-  x: GpuTensor,
-): { rows: number; n: number; byRow: boolean; wg: number; subgroups: boolean } {
-  const n = x.shape[x.shape.length - 1]!;
-  const rows = n === 0 ? 0 : x.size / n;
-  const byRow = n > ROW_THRESHOLD;
-  const wg = byRow ? (n <= 256 ? 64 : 256) : 64;
-  return { rows, n, byRow, wg, subgroups: byRow && ctx.features.subgroups };
-}
-
-/** @internal WGSL skeleton of a last-axis norm; `body` sees `base`, `n`, `rowSum(v)` and the loop header `ROW`. */
-export function normWgsl(
-  bindings: string,
-  body: string,
-  byRow: boolean,
-  wg: number,
-  subgroups: boolean,
-): string {
-  const entry = rowEntry(subgroups);
-  const head = byRow
-    ? `@compute @workgroup_size(${wg})
-fn main(${entry.params}) {
-  ${entry.prologue}
-  let r = wid.x + wid.y * nwg.x;`
-    : `@compute @workgroup_size(${wg})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * ${wg}u;`;
-  const loop = byRow ? `for (var j = lid; j < p.n; j += ${wg}u)` : 'for (var j = 0u; j < p.n; j++)';
-  return `${byRow ? entry.enable : ''}${normParams.wgsl('Params')}
-${bindings}
-${byRow ? wgslWorkgroupReduce('wgSum', 'f32', 'add', wg, subgroups) : ''}
-${head}
-  if (r >= p.rows) { return; } // uniform when byRow: r depends only on the workgroup
-  let base = r * p.n;
-  let n = f32(p.n);
-  ${body.replaceAll('ROW', loop).replaceAll(/rowSum\((\w+)\)/g, byRow ? 'wgSum($1, lid, lane, sgSize)' : '$1')}
-}`;
-}
-
-/** @internal Packs the uniforms for {@link normWgsl}. */
-export function normUniforms(rows: number, n: number, eps: number): Uint8Array {
-  return normParams.pack({ rows, n, eps });
 }
 
 function dispatchLayerNorm(

@@ -8,7 +8,7 @@ import { workgroups1d } from '../backends/webgpu/context.js';
 import { runKernel } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
-import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './layerNorm.js';
+import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './normShared.js';
 
 /** Attributes of {@link normGradKernel}. */
 export interface NormGradAttrs {

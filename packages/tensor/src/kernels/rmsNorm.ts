@@ -9,7 +9,7 @@ import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import { normGrad } from './normGrad.js';
-import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './layerNorm.js';
+import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './normShared.js';
 import { sumToShape } from './sumToShape.js';
 
 interface RmsNormAttrs {
