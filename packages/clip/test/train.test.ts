@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ClipModel,
   ClipTokenizer,
   ClipTrainer,
   type ClipConfig,
@@ -259,4 +260,19 @@ test('fineTuneClip reports progress every step and can be aborted', async () => 
   ).rejects.toThrow();
   for (const t of trained.values()) t.dispose();
   expect(backend.stats().liveTensors).toBe(0);
+});
+
+test('embedTexts gives the same rows in batches, and names a text that does not fit by its own index', async () => {
+  const params = initClipParams(config, { backend, seed: 7 });
+  const model = new ClipModel({ config, params, tokenizer, backend });
+  const texts = captions.slice(0, 5);
+  const whole = await model.embedTexts(texts);
+  const inTwos = await model.embedTexts(texts, { batchSize: 2 });
+  expect(inTwos.map((r) => [...r])).toEqual(whole.map((r) => [...r]));
+  const long = Array.from({ length: 20 }, () => 'red').join(' '); // 22 tokens, the context is 16
+  await expect(model.embedTexts([...texts, long], { batchSize: 2 })).rejects.toThrow('text 5 ("red red red');
+  const [cut] = await model.embedTexts([long], { truncate: true });
+  expect(cut).toHaveLength(config.projection_dim);
+  model.dispose();
+  for (const t of params.values()) t.dispose();
 });

@@ -141,16 +141,19 @@ export class ClipModel {
     }
     const batch = options.batchSize ?? 64;
     const context = this.config.text_config.max_position_embeddings;
+    // All texts at once (only ids): a text that does not fit is named by its index in `texts`.
+    const enc = this.tokenizer.encodeBatch(texts, {
+      contextLength: context,
+      truncate: options.truncate ?? false,
+      padId: this.config.text_config.pad_token_id,
+    });
     const rows: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += batch) {
-      const enc = this.tokenizer.encodeBatch(texts.slice(i, i + batch), {
-        contextLength: context,
-        truncate: options.truncate ?? false,
-        padId: this.config.text_config.pad_token_id,
-      });
+      const n = Math.min(batch, texts.length - i);
+      const span = [i * context, (i + n) * context] as const;
       const embeds = tidy(() => {
-        const ids = tensor(enc.inputIds, enc.shape, { backend: this.backend });
-        const mask = tensor(enc.attentionMask, enc.shape, { backend: this.backend });
+        const ids = tensor(enc.inputIds.slice(...span), [n, context], { backend: this.backend }); // [n, T]
+        const mask = tensor(enc.attentionMask.slice(...span), [n, context], { backend: this.backend }); // [n, T]
         return l2Normalize(getTextFeatures(this.#weights.params, ids, mask, this.config));
       });
       rows.push(...(await this.#rows(embeds)));
