@@ -268,10 +268,48 @@ describe('image inputs', () => {
     const jpeg = await loadImage(readFileSync(fixture('images/rocket.jpg')));
     expect([jpeg.width, jpeg.height, jpeg.channels]).toEqual([640, 427, 3]);
     await expect(loadImage(new TextEncoder().encode('GIF89a...'))).rejects.toThrow(
-      'is not a PNG or JPEG file (it starts with bytes 47 49 46 38)',
+      'image: not a PNG or JPEG file (it starts with bytes 47 49 46 38)',
     );
     await expect(loadImage(fixture('images/missing.png'))).rejects.toThrow(
       /loadImage\(\): cannot read .*missing\.png: ENOENT/,
+    );
+  });
+
+  it('names what is wrong with a damaged, empty, oversized or unsupported file', async () => {
+    const pngBytes = new Uint8Array(readFileSync(fixture('images/chelsea.png')));
+    const jpegBytes = new Uint8Array(readFileSync(fixture('images/rocket.jpg')));
+    const withSize = (bytes: Uint8Array, width: number, height: number) => {
+      const copy = bytes.slice();
+      const view = new DataView(copy.buffer);
+      view.setUint32(16, width); // IHDR width, height
+      view.setUint32(20, height);
+      return copy;
+    };
+    await expect(loadImage(new Uint8Array(0))).rejects.toThrow('image: not a PNG or JPEG file (it is empty)');
+    await expect(loadImage(pngBytes.subarray(0, 20))).rejects.toThrow(
+      'image: a truncated PNG file (20 bytes; its header alone takes 33)',
+    );
+    await expect(loadImage(pngBytes.subarray(0, pngBytes.length >> 1))).rejects.toThrow(
+      /image: a truncated or corrupt PNG file \(the decoder says: .+\)/,
+    );
+    await expect(loadImage(withSize(pngBytes, 0, 300))).rejects.toThrow(
+      'the image is 0x300: it has no pixels',
+    );
+    await expect(loadImage(withSize(pngBytes, 100_000, 100_000))).rejects.toThrow(
+      "the image is 100000x100000 (10000 megapixels), over the 179 megapixels decoded at most (Pillow's decompression-bomb limit)",
+    );
+    // The frame header's marker (SOF0, baseline) turned into SOF9 (arithmetic coding).
+    const sof = jpegBytes.findIndex((b, i) => b === 0xff && jpegBytes[i + 1] === 0xc0);
+    const arithmetic = jpegBytes.slice();
+    arithmetic[sof + 1] = 0xc9;
+    await expect(loadImage(arithmetic)).rejects.toThrow(
+      'an arithmetic-coded JPEG (frame type SOF9), which the decoder does not read',
+    );
+    await expect(loadImage(jpegBytes.subarray(0, sof))).rejects.toThrow(
+      'a truncated JPEG file (it ends before its frame header)',
+    );
+    await expect(loadImage(jpegBytes.subarray(0, jpegBytes.length >> 1))).rejects.toThrow(
+      /image: a truncated or corrupt JPEG file/,
     );
   });
 });

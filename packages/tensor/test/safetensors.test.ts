@@ -696,6 +696,19 @@ describe('URLs', () => {
     );
   });
 
+  test('a server that cannot be reached is named with the reason, not only "fetch failed"', async () => {
+    // A port that was just free and is closed again: the connection is refused.
+    const probe = createServer();
+    await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((done) => probe.close(done));
+    await expect(
+      loadSafetensors(`http://127.0.0.1:${port}/m.safetensors`, { backend, cache: false }),
+    ).rejects.toThrow(
+      /could not fetch http:\/\/127\.0\.0\.1:\d+\/m\.safetensors: fetch failed \(.*ECONNREFUSED.*\)/,
+    );
+  });
+
   test('a 404 is a missing optional file; a server error is not', async () => {
     expect(await loadJsonIfExists(`${base}/missing.json`, { cache: false })).toBeUndefined();
     await expect(loadFileIfExists(`${base}/broken.json`, { cache: false })).rejects.toThrow(

@@ -25,7 +25,15 @@ export async function fetchBytes(url: string, context: ReadContext): Promise<Uin
     response = await fetch(url, { signal: signal ?? null });
   } catch (e) {
     if (signal?.aborted) throw abortError(`loadSafetensors(): the download of ${url} was aborted`, signal);
-    throw new Error(`loadSafetensors(): could not fetch ${url}: ${(e as Error).message}`, { cause: e });
+    // Node's fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, ...) is its cause.
+    const cause = (e as Error).cause as { message?: string; code?: string } | undefined;
+    const why = cause?.message ?? cause?.code;
+    throw new Error(
+      `loadSafetensors(): could not fetch ${url}: ${(e as Error).message}${why ? ` (${why})` : ''}`,
+      {
+        cause: e,
+      },
+    );
   }
   if (!response.ok) {
     void response.body?.cancel().catch(() => {});

@@ -66,6 +66,64 @@ function decodeJpeg(bytes: Uint8Array): PixelImage {
   return { data, width, height, channels: 3 };
 }
 
+/** Pillow's decompression-bomb limit: it refuses images over twice its MAX_IMAGE_PIXELS (89,478,485). */
+const MAX_PIXELS = 2 * 89_478_485;
+
+function sizeProblem(width: number, height: number): string | undefined {
+  if (width === 0 || height === 0) return `the image is ${width}x${height}: it has no pixels`;
+  if (width * height > MAX_PIXELS)
+    return `the image is ${width}x${height} (${Math.round((width * height) / 1e6)} megapixels), over the ${Math.round(MAX_PIXELS / 1e6)} megapixels decoded at most (Pillow's decompression-bomb limit)`;
+  return undefined;
+}
+
+/** What is wrong with a PNG's header (IHDR: width and height at bytes 16-23), if anything. */
+function pngHeaderProblem(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 33) return `a truncated PNG file (${bytes.length} bytes; its header alone takes 33)`;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return sizeProblem(view.getUint32(16), view.getUint32(20));
+}
+
+/** JPEG frame types by SOF marker (0xffc0 + n) that jpeg-js does not decode. */
+const UNSUPPORTED_SOF: Record<number, string> = {
+  3: 'lossless',
+  5: 'hierarchical',
+  6: 'hierarchical',
+  7: 'hierarchical',
+  9: 'arithmetic-coded',
+  10: 'arithmetic-coded',
+  11: 'arithmetic-coded',
+  13: 'hierarchical',
+  14: 'hierarchical',
+  15: 'hierarchical',
+};
+
+/** What is wrong with a JPEG's frame header (its SOF segment), if anything. */
+function jpegHeaderProblem(bytes: Uint8Array): string | undefined {
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return undefined; // not a marker where one should be: the decoder will say
+    const marker = bytes[at + 1]!;
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+    const sof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (sof) {
+      const kind = UNSUPPORTED_SOF[marker - 0xc0];
+      if (kind)
+        return `${kind.startsWith('a') ? 'an' : 'a'} ${kind} JPEG (frame type SOF${marker - 0xc0}), which the decoder does not read; save it as a baseline or progressive JPEG, or as PNG`;
+      if (at + 9 > bytes.length) return 'a truncated JPEG file (it ends inside its frame header)';
+      const height = (bytes[at + 5]! << 8) | bytes[at + 6]!;
+      const width = (bytes[at + 7]! << 8) | bytes[at + 8]!;
+      return height === 0 ? undefined : sizeProblem(width, height); // height 0: given later (DNL)
+    }
+    if (marker === 0xda) return undefined; // scan data before any frame header: the decoder will say
+    at += 2 + length;
+  }
+  return 'a truncated JPEG file (it ends before its frame header)';
+}
+
 /**
  * Decodes PNG or JPEG bytes (recognized by their signature) into 8-bit pixels: RGBA for PNG (palette,
  * gray and 16-bit images expanded the way Pillow reads them), RGB for JPEG. EXIF orientation is not
@@ -77,15 +135,27 @@ function decodeJpeg(bytes: Uint8Array): PixelImage {
  * ```
  */
 export function decodeImageBytes(bytes: Uint8Array, name = 'image'): PixelImage {
-  try {
-    if (startsWith(bytes, PNG_SIGNATURE)) return decodePng(bytes);
-    if (startsWith(bytes, [0xff, 0xd8, 0xff])) return decodeJpeg(bytes);
-  } catch (e) {
-    throw new Error(`loadImage(): could not decode ${name}: ${(e as Error).message}`, { cause: e });
+  const png = startsWith(bytes, PNG_SIGNATURE);
+  const jpg = !png && startsWith(bytes, [0xff, 0xd8, 0xff]);
+  if (png || jpg) {
+    const format = png ? 'PNG' : 'JPEG';
+    const problem = png ? pngHeaderProblem(bytes) : jpegHeaderProblem(bytes);
+    if (problem) throw new Error(`loadImage(): ${name}: ${problem}`);
+    try {
+      return png ? decodePng(bytes) : decodeJpeg(bytes);
+    } catch (e) {
+      const detail = (e as Error).message;
+      throw new Error(
+        `loadImage(): ${name}: a truncated or corrupt ${format} file (the decoder says: ${detail})`,
+        {
+          cause: e,
+        },
+      );
+    }
   }
   const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new Error(
-    `loadImage(): ${name} is not a PNG or JPEG file (it starts with bytes ${head || '(none)'})`,
+    `loadImage(): ${name}: not a PNG or JPEG file (${head ? `it starts with bytes ${head}` : 'it is empty'})`,
   );
 }
 
