@@ -9,5 +9,11 @@ if (!existsSync(entry)) {
   );
   process.exit(1);
 }
+// A reader that stops early (`vl embed ... --json | head`) closes the pipe: stop quietly, not with
+// an EPIPE stack trace.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 const { runCli } = await import(entry.href);
 process.exitCode = await runCli(process.argv.slice(2));

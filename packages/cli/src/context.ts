@@ -18,6 +18,11 @@ export class CommandContext {
     readonly options: OptionValues,
   ) {}
 
+  /** Made by {@link CommandContext.derive} (a `vl train --stage`). */
+  get isDerived(): boolean {
+    return this.#parent !== undefined;
+  }
+
   /** `--json`: machine-readable output on stdout. */
   get json(): boolean {
     return this.options.json === true;

@@ -21,6 +21,8 @@ export interface ModelDefaults {
 export interface ModelLocation {
   source: string;
   defaults: ModelDefaults;
+  /** An http(s) URL: its `vl.json` is fetched by {@link fetchDefaults}. */
+  remote?: boolean;
 }
 
 /**
@@ -28,7 +30,9 @@ export interface ModelLocation {
  * passed through, anything else is a folder relative to the working directory.
  */
 export function locateModel(kind: ModelKind, model: string, cwd: string): ModelLocation {
-  if (/^https?:\/\//i.test(model)) return { source: model, defaults: {} };
+  if (model.trim() === '')
+    throw new CliError('--model is empty; give shapes, a checkpoint folder or a URL', 2);
+  if (/^https?:\/\//i.test(model)) return { source: model, defaults: {}, remote: true };
   let folder: string;
   if (model === 'shapes') {
     folder = fileURLToPath(shapesModel(kind));
@@ -44,8 +48,49 @@ export function locateModel(kind: ModelKind, model: string, cwd: string): ModelL
     if (!info.isDirectory()) throw new CliError(`--model: ${model} is a file; expected a checkpoint folder`);
     if (!existsSync(join(folder, 'config.json')))
       throw new CliError(`--model: ${model} has no config.json; is it a ${kind} checkpoint folder?`);
+    const found = checkpointKind(folder);
+    if (found !== undefined && found !== kind)
+      throw new CliError(`--model ${model} is a ${found} checkpoint; this command needs a ${kind} one`, 2);
   }
   return { source: folder, defaults: readDefaults(folder) };
+}
+
+/**
+ * The family of the checkpoint in `folder`, from its config.json (HF `model_type`, or the dVAE's
+ * encoder/decoder pair); undefined when unreadable or not recognized (its loader then decides).
+ */
+export function checkpointKind(folder: string): ModelKind | undefined {
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const type = String(config.model_type ?? '');
+  if (type === 'llava' || type.startsWith('llava_')) return 'vlm';
+  if (type.startsWith('clip')) return 'clip';
+  if (!type && typeof config.encoder === 'object' && typeof config.decoder === 'object') return 'dvae';
+  return undefined;
+}
+
+/**
+ * The `vl.json` defaults of a model at a URL (absent: none). Fetched beside its config.json, so that
+ * a folder served over HTTP behaves as the same folder on disk.
+ */
+export async function fetchDefaults(url: string): Promise<ModelDefaults> {
+  const target = `${url.replace(/\/+$/, '')}/vl.json`;
+  let response: Response;
+  try {
+    response = await fetch(target);
+  } catch {
+    return {}; // unreachable: the checkpoint's own load reports that, with its cause
+  }
+  if (!response.ok) return {};
+  try {
+    return JSON.parse(await response.text()) as ModelDefaults;
+  } catch (e) {
+    throw new CliError(`${target} is not valid JSON: ${(e as Error).message}`);
+  }
 }
 
 function readDefaults(folder: string): ModelDefaults {

@@ -3,7 +3,7 @@ import { type DvaeModel, loadDvae } from '@vl/dvae';
 import { type VlmModel, loadVlm } from '@vl/vlm';
 import type { CommandContext } from './context.js';
 import { CliError } from './io.js';
-import { type ModelDefaults, type ModelKind, locateModel } from './models.js';
+import { type ModelDefaults, type ModelKind, fetchDefaults, locateModel } from './models.js';
 import { ProgressBar } from './progress.js';
 
 /** Loads the `--model` of `kind` with a progress bar, wrapping load errors with the model's name. */
@@ -19,7 +19,9 @@ export async function openModel<M>(
   ) => Promise<M>,
 ): Promise<{ model: M; defaults: ModelDefaults }> {
   const name = ctx.string('model') ?? 'shapes';
-  const { source, defaults } = locateModel(kind, name, ctx.cwd);
+  const location = locateModel(kind, name, ctx.cwd);
+  const { source } = location;
+  const defaults = location.remote ? await fetchDefaults(source) : location.defaults;
   const backend = await ctx.backend();
   const bar = new ProgressBar(ctx.io, `loading ${kind} ${name}`);
   try {
@@ -31,7 +33,9 @@ export async function openModel<M>(
     return { model, defaults };
   } catch (e) {
     if (e instanceof CliError) throw e;
-    throw new CliError(`cannot load the ${kind} model "${name}": ${(e as Error).message}`);
+    // The library names its function first (`loadSafetensors(): ...`); the user did not call it.
+    const message = (e as Error).message.replace(/^\w+\(\): /, '');
+    throw new CliError(`cannot load the ${kind} model "${name}": ${message}`);
   }
 }
 

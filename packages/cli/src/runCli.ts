@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ask } from './commands/ask.js';
 import { classify } from './commands/classify.js';
@@ -30,6 +31,13 @@ const commands: Record<string, Command> = {
   classify: {
     usage: 'vl classify <images...> [--labels "a,b,c"] [--template "a photo of a {}."] [--top 3]',
     summary: 'zero-shot classification with CLIP (the shapes model knows its own labels)',
+    details: [
+      '--labels "a,b,c"          candidate labels, separated by commas (repeatable; a label cannot hold a',
+      "                           comma); default: the model's own (vl.json; shapes: 48 colour+shape labels)",
+      '--template "a photo of a {}."   prompt templates, averaged (repeatable); default: the model\'s own,',
+      "                           else the CLIP paper's 80 ImageNet templates",
+      '--top 3                    labels printed per image',
+    ],
     options: {
       labels: { type: 'string', multiple: true },
       template: { type: 'string', multiple: true },
@@ -38,26 +46,44 @@ const commands: Record<string, Command> = {
     run: classify,
   },
   embed: {
-    usage: 'vl embed <images...> [--text "..."]...',
+    usage: 'vl embed <images...> [--text "..."]... [--truncate]',
     summary: 'L2-normalized CLIP embeddings of images and texts',
-    options: { text: { type: 'string', multiple: true } },
+    details: [
+      '--text "..."               a text to embed (repeatable), after the images',
+      "--truncate                 cut a text longer than the model's context (else: an error)",
+    ],
+    options: { text: { type: 'string', multiple: true }, truncate: { type: 'boolean' } },
     run: embed,
   },
   search: {
-    usage: 'vl search <folder> "<query>" [--top 5]',
+    usage: 'vl search <folder> "<query>" [--top 5] [--truncate]',
     summary: 'index a folder of images and print the best matches for a text (or an image path)',
-    options: { top: { type: 'string' } },
+    details: [
+      '<query>                    a text, or the path of an image file (then: the images most like it)',
+      '--top 5                    matches printed',
+      "--truncate                 cut a query longer than the model's context (else: an error)",
+      '(files of the folder that are not readable images are skipped, with a warning)',
+    ],
+    options: { top: { type: 'string' }, truncate: { type: 'boolean' } },
     run: search,
   },
   reconstruct: {
     usage: 'vl reconstruct <image> -o out.png [--size 64]',
     summary: 'encode an image to dVAE tokens and decode it back',
+    details: [
+      '-o out.png                 where the reconstruction is written (PNG; never the input file itself)',
+      "--size 64                  square size the image is resized and cropped to (default: the model's)",
+    ],
     options: { output: { type: 'string', short: 'o' }, size: { type: 'string' } },
     run: reconstruct,
   },
   ask: {
     usage: 'vl ask <image> "<question>" [--max-tokens 32] [--temperature 0]',
     summary: 'ask the vision-language model about an image; the answer streams as it is generated',
+    details: [
+      '--max-tokens 32            longest answer, in tokens',
+      '--temperature 0            0: the likeliest token each step (greedy); above 0: sampled',
+    ],
     options: { 'max-tokens': { type: 'string' }, temperature: { type: 'string' } },
     run: ask,
   },
@@ -114,6 +140,25 @@ const commands: Record<string, Command> = {
   },
 };
 
+/** What every command's `--help` ends with. */
+const COMMON_DETAILS = [
+  '--model shapes|<folder>|<URL>   the checkpoint (default: shapes, the embedded models)',
+  '--backend auto|webgpu|cpu  where the kernels run (default: auto, WebGPU when an adapter exists)',
+  '--json                     machine-readable output, one JSON value per line',
+];
+
+/** parseArgs' messages, in this command line's words. */
+function argumentError(e: Error & { code?: string }): string {
+  const option = /'(-[^' ]+)/.exec(e.message)?.[1];
+  if (!option) return e.message;
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+    return `unknown option ${option} (--help lists the options)`;
+  if (/ambiguous/.test(e.message)) return `${option}'s value starts with "-": write it as ${option}=<value>`;
+  if (/argument missing/.test(e.message)) return `${option} needs a value`;
+  if (/does not take an argument/.test(e.message)) return `${option} is a switch and takes no value`;
+  return e.message;
+}
+
 function help(): string {
   const lines = [
     'vl: vision-language models on WebGPU and the CPU',
@@ -126,8 +171,18 @@ function help(): string {
     '  --backend auto|webgpu|cpu                  default: auto (WebGPU when an adapter exists)',
     '                                             (train: the CPU rather than a software WebGPU adapter)',
     '  --json                                      machine-readable output, one JSON value per line',
+    '',
+    '`vl <command> --help` describes a command; `vl --version` prints the version.',
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** This package's version (package.json sits one folder above both src/ and dist/). */
+function cliVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }
 
 function defaultIo(): CliIo {
@@ -150,6 +205,10 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     io.stdout.write(help());
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === 'version') {
+    io.stdout.write(`vl ${cliVersion()}\n`);
+    return 0;
+  }
   const command = commands[name];
   if (!command) {
     io.stderr.write(`vl: unknown command "${name}"; commands: ${Object.keys(commands).join(', ')}\n`);
@@ -166,10 +225,13 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
         strict: true,
       }) as { values: OptionValues; positionals: string[] };
     } catch (e) {
-      throw new CliError(`${(e as Error).message}\nusage: ${command.usage}`, 2);
+      throw new CliError(
+        `${name}: ${argumentError(e as Error & { code?: string })}\nusage: ${command.usage}`,
+        2,
+      );
     }
     if (parsed.values.help) {
-      const details = command.details?.map((d) => `  ${d}\n`).join('') ?? '';
+      const details = [...(command.details ?? []), ...COMMON_DETAILS].map((d) => `  ${d}\n`).join('');
       io.stdout.write(`usage: ${command.usage}\n  ${command.summary}\n${details}`);
       return 0;
     }
@@ -181,7 +243,12 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       io.stderr.write(`vl: ${e.message}\n`);
       return e.exitCode;
     }
-    io.stderr.write(`vl: ${name} failed: ${(e as Error).stack ?? String(e)}\n`);
+    // Not a CliError: still one line (the stack only with VL_DEBUG=1, for a bug report).
+    const error = e as Error;
+    const debug = typeof process !== 'undefined' && process.env.VL_DEBUG === '1';
+    io.stderr.write(
+      `vl: ${name} failed: ${debug ? (error.stack ?? String(e)) : (error.message ?? String(e))}\n`,
+    );
     return 1;
   } finally {
     ctx?.dispose();

@@ -117,7 +117,7 @@ describe('usage', () => {
       'cpu',
     );
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/cannot read not-an-image.png as an image/);
+    expect(bad.err).toMatch(/cannot read not-an-image.png: not a PNG or JPEG file \(it starts with bytes/);
     const noModel = await vl(
       'classify',
       images[0]!,
@@ -145,8 +145,8 @@ describe('usage', () => {
       '--backend',
       'cpu',
     );
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/cannot load the clip model/);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/llava-tiny is a vlm checkpoint; this command needs a clip one/);
   });
 });
 
@@ -336,8 +336,8 @@ describe('with real checkpoints', () => {
     expect(moved).toBeGreaterThan(0);
     backend.dispose();
     const missing = await trainTinyDvae('x', '--init', 'no-such', '--backend', 'cpu');
-    expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/no-such/);
+    expect(missing.code).toBe(2); // refused before training
+    expect(missing.err).toMatch(/--init no-such: no such checkpoint folder/);
   });
 
   test('train --stage runs the --init continuations in the same command, with the same result', async () => {

@@ -1,3 +1,4 @@
+import type { VlmTokenizer } from '@vl/vlm';
 import type { CommandContext } from '../context.js';
 import { readImage } from '../images.js';
 import { CliError } from '../io.js';
@@ -28,6 +29,11 @@ export async function ask(ctx: CommandContext): Promise<void> {
         ],
       },
     ];
+    const unknown = unknownWords(model.tokenizer, question);
+    if (unknown.length > 0)
+      ctx.io.stderr.write(
+        `vl: ask: this model does not know the word${unknown.length > 1 ? 's' : ''} ${unknown.map((w) => JSON.stringify(w)).join(', ')}; it reads ${unknown.length > 1 ? 'them' : 'it'} as unknown\n`,
+      );
     let answer = '';
     for await (const { text } of model.generate(messages, { maxNewTokens, temperature })) {
       answer += text;
@@ -35,7 +41,18 @@ export async function ask(ctx: CommandContext): Promise<void> {
     }
     if (ctx.json) ctx.printJson({ image: path, question, answer: answer.trim() });
     else ctx.io.stdout.write('\n');
+    if (answer.trim() === '')
+      ctx.io.stderr.write('vl: ask: the model ended its answer at once (an empty answer)\n');
   } finally {
     model.dispose();
   }
+}
+
+/** Words of `text` that a word-level vocabulary reads as its unknown token (none for subword ones). */
+function unknownWords(tokenizer: VlmTokenizer, text: string): string[] {
+  const unk = tokenizer.specialToken('unk_token');
+  const unkId = unk === undefined ? undefined : tokenizer.tokenToId(unk);
+  if (unkId === undefined) return [];
+  const words = text.split(/\s+/).filter(Boolean);
+  return [...new Set(words.filter((w) => tokenizer.encode(w, { addSpecialTokens: false }).includes(unkId)))];
 }

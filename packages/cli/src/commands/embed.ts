@@ -1,7 +1,8 @@
 import type { CommandContext } from '../context.js';
-import { readImage } from '../images.js';
+import { UnreadImages } from '../images.js';
 import { CliError } from '../io.js';
 import { openClip } from '../openModels.js';
+import { embedTextsOrExplain } from '../texts.js';
 
 /** `vl embed <images...> [--text "..."]`: L2-normalized CLIP embeddings. */
 export async function embed(ctx: CommandContext): Promise<void> {
@@ -11,12 +12,17 @@ export async function embed(ctx: CommandContext): Promise<void> {
   const { model } = await openClip(ctx);
   try {
     const rows: { input: string; kind: 'image' | 'text'; embedding: Float32Array }[] = [];
+    const unread = new UnreadImages(ctx, 'embed');
     for (const path of ctx.positionals) {
-      const [embedding] = await model.embedImages([await readImage(path, ctx.cwd)]);
+      const image = await unread.read(path);
+      if (!image) continue;
+      const [embedding] = await model.embedImages([image]);
       rows.push({ input: path, kind: 'image', embedding: embedding! });
     }
     if (texts.length > 0) {
-      const embeddings = await model.embedTexts(texts);
+      const embeddings = await embedTextsOrExplain(model, texts, ctx.options.truncate === true, (i) =>
+        texts.length > 1 ? `--text number ${i + 1}` : '--text',
+      );
       texts.forEach((t, i) => {
         rows.push({ input: t, kind: 'text', embedding: embeddings[i]! });
       });
@@ -28,6 +34,7 @@ export async function embed(ctx: CommandContext): Promise<void> {
         ctx.print(`${kind} ${JSON.stringify(input)}: ${embedding.length} dims [${head}, ...]`);
       }
     }
+    unread.check();
   } finally {
     model.dispose();
   }

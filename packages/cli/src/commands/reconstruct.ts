@@ -1,10 +1,28 @@
-import { resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { readImage } from '../images.js';
 import { CliError } from '../io.js';
 import { openDvae } from '../openModels.js';
 import { positiveInt } from '../options.js';
 import { imagesToTensor, psnr, squareImage, tensorToRgbImages, writePng } from '../pixels.js';
+
+/** Fails before any work when `-o` could not be written, or would replace the input. */
+function checkOutput(outPath: string, inputPath: string, out: string): void {
+  if (
+    outPath === inputPath ||
+    (existsSync(outPath) && existsSync(inputPath) && realpathSync(outPath) === realpathSync(inputPath))
+  )
+    throw new CliError(`-o ${out} is the input image itself; write the reconstruction to another file`, 2);
+  if (existsSync(outPath) && statSync(outPath).isDirectory())
+    throw new CliError(
+      `-o ${out} is a folder; give a file name such as ${join(out, 'reconstruction.png')}`,
+      2,
+    );
+  const folder = dirname(outPath);
+  if (!existsSync(folder) || !statSync(folder).isDirectory())
+    throw new CliError(`-o ${out}: the folder ${dirname(out)} does not exist`, 2);
+}
 
 /**
  * `vl reconstruct <image> -o out.png`: encodes an image to dVAE codebook tokens and decodes it back;
@@ -18,6 +36,7 @@ export async function reconstruct(ctx: CommandContext): Promise<void> {
   if (!out) throw new CliError('reconstruct: give the output file with -o out.png', 2);
   if (!out.toLowerCase().endsWith('.png'))
     throw new CliError(`-o ${out}: the output is written as PNG; name it *.png`, 2);
+  checkOutput(resolve(ctx.cwd, out), resolve(ctx.cwd, input), out);
   const image = await readImage(input, ctx.cwd);
   const { model, defaults } = await openDvae(ctx);
   try {

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { QuestionKind } from '@vl/shapes';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../io.js';
@@ -11,7 +12,7 @@ import { trainDvae } from '../train/trainDvae.js';
 import type { TrainRunOptions } from '../train/trainRunOptions.js';
 import { evaluateVlmOnShapes } from '../train/evaluateVlm.js';
 import { type TrainVlmOptions, trainVlm } from '../train/trainVlm.js';
-import { locateModel } from '../models.js';
+import { checkpointKind, locateModel } from '../models.js';
 import { stageOptions, stagedRecord, type TrainingRecord, writeTrainingRecord } from './trainStages.js';
 
 const KINDS = ['clip', 'dvae', 'vlm'] as const;
@@ -228,6 +229,7 @@ async function prepareRun(ctx: CommandContext, k: Kind, folder?: CaptionData): P
     );
   const out = ctx.string('out');
   if (!out) throw new CliError('train: give the output folder with --out <folder>', 2);
+  checkFolders(ctx, k, out);
   const dataName = ctx.string('data') ?? 'shapes';
   const seed = Number(ctx.string('seed') ?? 0);
   if (!Number.isSafeInteger(seed) || seed < 0)
@@ -250,6 +252,33 @@ async function prepareRun(ctx: CommandContext, k: Kind, folder?: CaptionData): P
     backend: await ctx.backend({ training: true }),
   };
   return { ctx, kind: k, settings, featureLayers, groundSteps, text, picks };
+}
+
+/**
+ * Fails before any training when its end could not be written or --init could not be read: --out
+ * must be a folder (or not exist yet) not holding another kind of model; --init a folder of this kind.
+ */
+function checkFolders(ctx: CommandContext, k: Kind, out: string): void {
+  const outPath = resolve(ctx.cwd, out);
+  if (existsSync(outPath)) {
+    if (!statSync(outPath).isDirectory())
+      throw new CliError(`--out ${out} is a file; give a folder (it is made if missing)`, 2);
+    const found = checkpointKind(outPath);
+    if (found !== undefined && found !== k)
+      throw new CliError(`--out ${out} holds a ${found} checkpoint; write the ${k} to another folder`, 2);
+  }
+  const init = ctx.string('init');
+  if (init === undefined) return;
+  const initPath = resolve(ctx.cwd, init);
+  // A stage's --init is the run's --out, which exists once the run before it has trained.
+  if (initPath === outPath && ctx.isDerived) return;
+  if (!existsSync(initPath) || !statSync(initPath).isDirectory())
+    throw new CliError(`--init ${init}: no such checkpoint folder`, 2);
+  if (!existsSync(join(initPath, 'config.json')))
+    throw new CliError(`--init ${init} has no config.json; give a folder vl train wrote`, 2);
+  const found = checkpointKind(initPath);
+  if (found !== undefined && found !== k)
+    throw new CliError(`--init ${init} is a ${found} checkpoint; vl train ${k} continues a ${k} one`, 2);
 }
 
 /** A run's settings in one line, as a stage announces them (everything it did not name is a default). */

@@ -1,0 +1,216 @@
+// The `vl` command line given what users really give it: a bad file among good ones, empty or
+// too-long text, an output path that would overwrite the input, folders where files go, a checkpoint
+// of another family, a model served over HTTP. Each is refused before any work with exit 2, or goes
+// on past the one bad input and exits 1, and says which input and why in one line.
+import {
+  copyFileSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodePng, heldOutShapes, shapesModel } from '@vl/shapes';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { runCli } from '../src/index.js';
+
+const work = mkdtempSync(join(tmpdir(), 'vl-cli-inputs-'));
+
+async function vl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli([...argv, '--backend', 'cpu'], {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    cwd: work,
+  });
+  return { code, out, err };
+}
+
+/** One `vl:` line on stderr for the failure, and no stack trace. */
+function oneLine(err: string): void {
+  expect(err).not.toMatch(/\n\s+at /);
+}
+
+beforeAll(() => {
+  mkdirSync(join(work, 'pics'));
+  heldOutShapes(3, { size: 48 }).forEach((s, i) => {
+    writeFileSync(join(work, 'pics', `s${i}.png`), encodePng(s.image));
+  });
+  writeFileSync(join(work, 'pics', '._s0.png'), 'resource fork, not an image'); // as macOS leaves them
+  mkdirSync(join(work, 'pics', 'album.png')); // a folder named like an image
+  const png = readFileSync(join(work, 'pics', 's1.png'));
+  writeFileSync(join(work, 'cut.png'), png.subarray(0, png.length >> 1));
+  writeFileSync(join(work, 'a-file'), 'x');
+});
+
+describe('images', () => {
+  test('classify goes on past an unreadable image, then exits 1 naming it', async () => {
+    const r = await vl('classify', 'pics/s0.png', 'cut.png', 'pics/s1.png');
+    expect(r.code).toBe(1);
+    expect(
+      r.out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':')[0]),
+    ).toEqual(['pics/s0.png', 'pics/s1.png']);
+    expect(r.err).toMatch(/vl: cannot read cut.png: a truncated or corrupt PNG file \(the decoder says: /);
+    expect(r.err).toMatch(/vl: classify: 1 image could not be read \(see above\)/);
+    oneLine(r.err);
+  });
+
+  test('search skips the files of the folder it cannot read, and names paths as given', async () => {
+    const r = await vl('search', 'pics', 'a red circle', '--json', '--top', '10');
+    expect(r.code, r.err).toBe(0);
+    const { hits } = JSON.parse(r.out) as { hits: { path: string }[] };
+    expect(hits.map((h) => h.path).sort()).toEqual(['pics/s0.png', 'pics/s1.png', 'pics/s2.png']);
+    expect(r.err).toMatch(/vl: search: skipped cannot read pics\/\._s0.png: not a PNG or JPEG file/);
+    const empty = await vl('search', 'pics', '  ');
+    expect(empty.code).toBe(2);
+    expect(empty.err).toMatch(/search: the query is empty/);
+  });
+
+  test('reconstruct refuses to overwrite its input, or to write into a folder or a missing one', async () => {
+    const same = await vl('reconstruct', 'pics/s0.png', '-o', './pics/s0.png');
+    expect(same.code).toBe(2);
+    expect(same.err).toMatch(/-o .\/pics\/s0.png is the input image itself/);
+    const folder = await vl('reconstruct', 'pics/s0.png', '-o', 'pics/album.png');
+    expect(folder.code).toBe(2);
+    expect(folder.err).toMatch(/-o pics\/album.png is a folder/);
+    const missing = await vl('reconstruct', 'pics/s0.png', '-o', 'no/such/out.png');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/-o no\/such\/out.png: the folder no\/such does not exist/);
+    expect(
+      readFileSync(join(work, 'pics', 's0.png')).equals(encodePng(heldOutShapes(3, { size: 48 })[0]!.image)),
+    ).toBe(true);
+  });
+});
+
+describe('text', () => {
+  test('labels that are all blank are refused; repeated ones are counted once', async () => {
+    for (const labels of ['', ',, ,']) {
+      const r = await vl('classify', 'pics/s0.png', '--labels', labels);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/--labels holds no label/);
+    }
+    const twice = await vl('classify', 'pics/s0.png', '--labels', 'a red circle,a red circle', '--json');
+    expect(twice.code, twice.err).toBe(0);
+    expect((JSON.parse(twice.out) as { labels: unknown[] }).labels).toHaveLength(1);
+  });
+
+  test('a text longer than the context is an error that offers --truncate, which cuts it', async () => {
+    const long = Array.from({ length: 60 }, () => 'red').join(' ');
+    const r = await vl('embed', '--text', long);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /--text is 62 tokens long \(start and end included\), more than this model's context of \d+; shorten it, or add --truncate/,
+    );
+    const cut = await vl('embed', '--text', long, '--truncate', '--json');
+    expect(cut.code, cut.err).toBe(0);
+    const search = await vl('search', 'pics', long);
+    expect(search.code).toBe(2);
+    expect(search.err).toMatch(/the query is 62 tokens long/);
+  });
+
+  test('ask says which words the model does not know, and when its answer is empty', async () => {
+    const r = await vl('ask', 'pics/s0.png', 'what colour is the circle?', '--max-tokens', '4');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/vl: ask: this model does not know the word "colour"; it reads it as unknown/);
+  });
+
+  test('an error no check foresaw is still one line (its stack only with VL_DEBUG=1)', async () => {
+    // The shapes VLM's context is 256 positions; its image takes 64 of them.
+    const r = await vl('ask', 'pics/s0.png', Array.from({ length: 300 }, () => 'red').join(' '));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/vl: ask failed: .*context/);
+    oneLine(r.err);
+  });
+});
+
+describe('options and models', () => {
+  test('unknown options and option values that look like options are explained', async () => {
+    const unknown = await vl('classify', 'pics/s0.png', '--colour', 'red');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/vl: classify: unknown option --colour \(--help lists the options\)/);
+    const negative = await vl('classify', 'pics/s0.png', '--top', '-1');
+    expect(negative.code).toBe(2);
+    expect(negative.err).toMatch(/--top's value starts with "-": write it as --top=<value>/);
+    const help = await vl('reconstruct', '--help');
+    expect(help.out).toMatch(/--model shapes\|<folder>\|<URL>/);
+    const version = await vl('--version');
+    expect(version.out).toMatch(/^vl \d+\.\d+\.\d+/);
+  });
+
+  test('an empty --model, or a checkpoint of another family, is refused by name', async () => {
+    const empty = await vl('classify', 'pics/s0.png', '--model', '');
+    expect(empty.code).toBe(2);
+    expect(empty.err).toMatch(/--model is empty/);
+    const dvae = fileURLToPath(shapesModel('dvae'));
+    const wrong = await vl('classify', 'pics/s0.png', '--model', dvae);
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/is a dvae checkpoint; this command needs a clip one/);
+  });
+
+  test('a model folder served over HTTP brings its vl.json defaults, as on disk', async () => {
+    const folder = fileURLToPath(shapesModel('clip'));
+    const server = createServer((req, res) => {
+      const file = join(
+        folder,
+        decodeURIComponent(new URL(req.url!, 'http://x').pathname).replace(/^\/clip\//, ''),
+      );
+      if (!existsSync(file)) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200);
+      createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const remote = await vl(
+        'classify',
+        'pics/s0.png',
+        '--model',
+        `http://127.0.0.1:${port}/clip`,
+        '--json',
+      );
+      expect(remote.code, remote.err).toBe(0);
+      const local = await vl('classify', 'pics/s0.png', '--model', folder, '--json');
+      expect(JSON.parse(remote.out)).toEqual(JSON.parse(local.out)); // the shapes labels of vl.json
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('train', () => {
+  test('bad --out, --init and --stage are refused before any training', async () => {
+    const file = await vl('train', 'dvae', '--out', 'a-file', '--steps', '1');
+    expect(file.code).toBe(2);
+    expect(file.err).toMatch(/--out a-file is a file; give a folder/);
+    copyFileSync(join(fileURLToPath(shapesModel('dvae')), 'config.json'), join(work, 'config.json'));
+    const other = await vl('train', 'clip', '--out', '.', '--steps', '1');
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/--out . holds a dvae checkpoint; write the clip to another folder/);
+    const init = await vl('train', 'clip', '--out', 'c', '--init', 'nowhere');
+    expect(init.code).toBe(2);
+    expect(init.err).toMatch(/--init nowhere: no such checkpoint folder/);
+    const kind = await vl('train', 'clip', '--out', 'c', '--init', fileURLToPath(shapesModel('vlm')));
+    expect(kind.code).toBe(2);
+    expect(kind.err).toMatch(/is a vlm checkpoint; vl train clip continues a clip one/);
+    const blank = await vl('train', 'dvae', '--out', 'd', '--stage', ' ');
+    expect(blank.code).toBe(2);
+    expect(blank.err).toMatch(/--stage " " names nothing/);
+    const twice = await vl('train', 'dvae', '--out', 'd', '--stage', 'steps=2 steps=3');
+    expect(twice.code).toBe(2);
+    expect(twice.err).toMatch(/--stage "steps=2 steps=3" names steps twice/);
+    for (const folder of ['c', 'd']) expect(existsSync(join(work, folder))).toBe(false);
+  });
+});
