@@ -2,7 +2,7 @@
 // launch shape and WGSL skeleton of a last-axis norm (a workgroup per row, or an invocation per row
 // for rows of 32 or fewer elements). A file of its own so that the three import it without a cycle.
 import type { TensorInfo } from '../backend.js';
-import { type GpuContext, type GpuTensor, } from '../backends/webgpu/context.js';
+import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { formatShape } from '../shape.js';
 import { assertRank } from './elementwise.js';
