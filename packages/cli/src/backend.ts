@@ -39,11 +39,13 @@ export async function openBackend(
     throw new CliError(`cannot create the ${choice} backend: ${(e as Error).message}`);
   }
   let why =
-    backend.kind === 'webgpu'
-      ? 'WebGPU adapter found'
-      : choice === 'auto'
-        ? 'no WebGPU adapter found: using the CPU'
-        : 'as asked';
+    choice !== 'auto'
+      ? 'as asked'
+      : backend.kind === 'webgpu'
+        ? isSoftwareWebGpu(backend)
+          ? 'WebGPU adapter found; it is a software renderer, so --backend cpu may be faster'
+          : 'WebGPU adapter found'
+        : 'no WebGPU adapter found: using the CPU';
   if (choice === 'auto' && options.training && isSoftwareWebGpu(backend)) {
     const software = backend.name;
     backend.dispose();
