@@ -6,7 +6,7 @@ import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { formatShape } from '../shape.js';
 import { assertRank } from './elementwise.js';
-import { rowEntry, wgslWorkgroupReduce } from './reduce.js';
+import { rowEntry, wgslRowMain, wgslWorkgroupReduce } from './reduce.js';
 
 /** @internal Checks an optional per-channel parameter (gamma, beta) of a last-axis norm. */
 export function checkChannelParam(
@@ -61,14 +61,7 @@ export function normWgsl(
   subgroups: boolean,
 ): string {
   const entry = rowEntry(subgroups);
-  const head = byRow
-    ? `@compute @workgroup_size(${wg})
-fn main(${entry.params}) {
-  ${entry.prologue}
-  let r = wid.x + wid.y * nwg.x;`
-    : `@compute @workgroup_size(${wg})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * ${wg}u;`;
+  const head = wgslRowMain(byRow, wg, subgroups);
   const loop = byRow ? `for (var j = lid; j < p.n; j += ${wg}u)` : 'for (var j = 0u; j < p.n; j++)';
   return `${byRow ? entry.enable : ''}${normParams.wgsl('Params')}
 ${bindings}

@@ -278,6 +278,22 @@ export function rowEntry(subgroups: boolean): RowEntry {
     : { enable: '', params: base, prologue: 'let lane = 0u; let sgSize = 1u;' };
 }
 
+/**
+ * @internal `main`'s header and first lines for a kernel over the rows of a last axis: one workgroup
+ * per row (`byRow`; {@link rowEntry}'s builtins) or one invocation per row. Defines `r`, the row.
+ */
+export function wgslRowMain(byRow: boolean, wg: number, subgroups: boolean): string {
+  if (!byRow)
+    return `@compute @workgroup_size(${wg})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = gid.x + gid.y * nwg.x * ${wg}u;`;
+  const entry = rowEntry(subgroups);
+  return `@compute @workgroup_size(${wg})
+fn main(${entry.params}) {
+  ${entry.prologue}
+  let r = wid.x + wid.y * nwg.x;`;
+}
+
 type CombineOp = 'add' | 'max' | 'min';
 const COMBINE: Record<CombineOp, (a: string, b: string) => string> = {
   add: (a, b) => `${a} + ${b}`,

@@ -16,7 +16,7 @@ import { broadcastShapes, formatShape, normAxis, type Shape, shapesEqual } from 
 import type { Tensor } from '../tensor.js';
 import { compare, mul, sub } from './binary.js';
 import { assertRank, broadcastOffsets, MAX_RANK } from './elementwise.js';
-import { rowEntry, sum, WGSL_INF, WGSL_UNRAVEL, wgslWorkgroupReduce } from './reduce.js';
+import { rowEntry, sum, WGSL_INF, WGSL_UNRAVEL, wgslRowMain, wgslWorkgroupReduce } from './reduce.js';
 import { softmaxGrad } from './softmaxGrad.js';
 import { sumToShape } from './sumToShape.js';
 import { exp } from './unary.js';
@@ -75,14 +75,7 @@ function softmaxWgsl(log: boolean, mask: MaskKind, rows: boolean, wg: number, su
       ? ''
       : `@group(0) @binding(1) var<storage, read> maskBuf: array<${mask === 'bool' ? 'u32' : 'f32'}>;`;
   const out = mask === 'none' ? 1 : 2;
-  const head = rows
-    ? `@compute @workgroup_size(${wg})
-fn main(${entry.params}) {
-  ${entry.prologue}
-  let r = wid.x + wid.y * nwg.x;`
-    : `@compute @workgroup_size(${wg})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * ${wg}u;`;
+  const head = wgslRowMain(rows, wg, subgroups);
   return `${rows ? entry.enable : ''}${softmaxParams.wgsl('Params')}
 @group(0) @binding(0) var<storage, read> xBuf: array<f32>;
 ${maskDecl}

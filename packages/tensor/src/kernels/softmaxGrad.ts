@@ -8,7 +8,7 @@ import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { rowEntry, wgslWorkgroupReduce } from './reduce.js';
+import { rowEntry, wgslRowMain, wgslWorkgroupReduce } from './reduce.js';
 
 const params = uniformLayout({ rows: 'u32', n: 'u32' });
 const WG = 64;
@@ -21,10 +21,7 @@ function wgsl(subgroups: boolean): string {
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 ${wgslWorkgroupReduce('wgSum', 'f32', 'add', WG, subgroups)}
-@compute @workgroup_size(${WG})
-fn main(${entry.params}) {
-  ${entry.prologue}
-  let r = wid.x + wid.y * nwg.x; // one workgroup per row
+${wgslRowMain(true, WG, subgroups)} // one workgroup per row
   if (r >= p.rows) { return; } // uniform: r depends only on the workgroup
   let base = r * p.n;
   var acc = 0.0;
