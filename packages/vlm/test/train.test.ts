@@ -38,6 +38,19 @@ const COLORS: Record<string, [number, number, number]> = {
 const NAMES = Object.keys(COLORS);
 const files = wordTokenizerFiles(['what', 'color', 'is', 'it', '?', ...NAMES, 'yes', 'no']);
 const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
+
+test('a word tokenizer reads other spellings as its words, whole words only', () => {
+  const words = ['what', 'color', 'is', 'it', 'colorless', '?'];
+  const spelled = wordTokenizerFiles(words, { spellings: { colour: 'color' } });
+  const t = VlmTokenizer.fromJson(spelled['tokenizer.json'], spelled['tokenizer_config.json']);
+  const plain = VlmTokenizer.fromJson(...(Object.values(wordTokenizerFiles(words)) as [string, string]));
+  expect(t.encode('What COLOUR is it?')).toEqual(plain.encode('what color is it?'));
+  expect(t.encode('colourless')).toEqual(plain.encode('colourless')); // not a whole-word match: <unk>
+  expect(wordTokenizerFiles(words)['tokenizer.json']).toContain('"normalizer": {\n    "type": "Lowercase"');
+  expect(() => wordTokenizerFiles(words, { spellings: { 'col our': 'color' } })).toThrow(
+    'wordTokenizerFiles: spelling "col our" -> "color" must map one word to one word, lowercase',
+  );
+});
 const eos = tokenizer.tokenToId('</s>')!;
 const pad = tokenizer.tokenToId('<pad>')!;
 

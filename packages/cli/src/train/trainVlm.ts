@@ -13,6 +13,7 @@ import {
   type LlavaConfig,
   VlmModel,
   VlmTokenizer,
+  type VlmTokenizerFiles,
   type VlmBatch,
   VlmTrainer,
   checkVisionFeatureLayer,
@@ -319,6 +320,21 @@ async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<M
   return trainer.params;
 }
 
+/** British spellings of shapes-world words, read as the words the questions use. */
+export const SHAPES_SPELLINGS: Readonly<Record<string, string>> = {
+  colour: 'color',
+  centre: 'center',
+  chequered: 'checkered',
+};
+
+/**
+ * The tokenizer files `vl train vlm` writes: the shapes vocabulary, word by word, lowercased, with
+ * {@link SHAPES_SPELLINGS}.
+ */
+export function shapesTokenizerFiles(): VlmTokenizerFiles {
+  return wordTokenizerFiles(shapesVocabulary(), { spellings: SHAPES_SPELLINGS });
+}
+
 /**
  * Trains the shapes VLM (LLaVA: the given CLIP's vision tower, a projector, a small Llama decoder)
  * on the shapes world's question/answer pairs and writes an HF LLaVA checkpoint folder that
@@ -347,7 +363,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
   const { clip: clipFolder, out, steps, batchSize, lr, seed, imageSize, backend, io, signal } = options;
   const turns = options.questionsPerImage ?? 6;
   const caption = options.captionTurn ?? true;
-  const files = wordTokenizerFiles(shapesVocabulary());
+  const files = shapesTokenizerFiles();
   const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
   const start = options.init
     ? await fromVlm(options.init, backend, imageSize, signal)

@@ -19,6 +19,12 @@ export interface WordTokenizerOptions {
   chatTemplate?: string;
   /** Longest prompt in tokens (tokenizer_config `model_max_length`, default 512). */
   maxLength?: number;
+  /**
+   * Other spellings of vocabulary words, read as those words: `{ colour: 'color' }` makes "what
+   * colour is it?" the same tokens as "what color is it?" (a `Replace` normalizer per pair, whole
+   * words only, after lowercasing). Default none.
+   */
+  spellings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -36,6 +42,21 @@ export const LLAVA_CHAT_TEMPLATE =
 export const WORD_TOKENIZER_SPECIALS = ['<pad>', '<s>', '</s>', '<unk>', '<image>'] as const;
 
 const WORD = /^(\w+|[^\w\s]+)$/u;
+
+/** Lowercasing, then each spelling replaced by its word (whole words only); null for neither. */
+function normalizer(lowercase: boolean, spellings: Readonly<Record<string, string>>): object | null {
+  const replaces = Object.entries(spellings).map(([variant, word]) => {
+    for (const w of [variant, word])
+      if (!/^\w+$/u.test(w) || (lowercase && w !== w.toLowerCase()))
+        throw new RangeError(
+          `wordTokenizerFiles: spelling ${JSON.stringify(variant)} -> ${JSON.stringify(word)} must map one word to one word${lowercase ? ', lowercase' : ''}`,
+        );
+    return { type: 'Replace', pattern: { Regex: `\\b${variant}\\b` }, content: word };
+  });
+  const steps = [...(lowercase ? [{ type: 'Lowercase' }] : []), ...replaces];
+  if (steps.length === 0) return null;
+  return steps.length === 1 ? steps[0]! : { type: 'Sequence', normalizers: steps };
+}
 
 /**
  * Tokenizer files for a closed vocabulary: ids 0..4 are `<pad>`, `<s>` (BOS, added in front of
@@ -84,7 +105,7 @@ export function wordTokenizerFiles(
     truncation: null,
     padding: null,
     added_tokens: WORD_TOKENIZER_SPECIALS.map(special),
-    normalizer: lowercase ? { type: 'Lowercase' } : null,
+    normalizer: normalizer(lowercase, options.spellings ?? {}),
     pre_tokenizer: { type: 'Whitespace' },
     post_processor: {
       type: 'TemplateProcessing',
