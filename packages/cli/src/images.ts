@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { type PixelImage, loadImage } from '@vl/clip';
-import { CliError, type CliIo } from './io.js';
+import { CliError, type CliIo, withoutCaller } from './io.js';
 
 /** File extensions the CLI reads as images (PNG and JPEG, decoded in pure JavaScript). */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
@@ -15,8 +15,8 @@ export async function readImage(path: string, cwd: string): Promise<PixelImage> 
   try {
     return await loadImage(full);
   } catch (e) {
-    // loadImage's messages name the resolved path after its own name: name the path as given.
-    const message = (e as Error).message.replace(/^loadImage\(\): /, '').replaceAll(full, path);
+    // loadImage's messages name the resolved path: name the path as given.
+    const message = withoutCaller(e).replaceAll(full, path);
     throw new CliError(
       message.startsWith(`${path}: `) ? `cannot read ${message}` : `cannot read ${path}: ${message}`,
     );

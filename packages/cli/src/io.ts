@@ -35,3 +35,16 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/**
+ * An error's message without the library function that opens it (`loadImage(): `,
+ * `loadSafetensors(): `): the user of the command line did not call it.
+ *
+ * @example
+ * ```ts
+ * withoutCaller(new Error('loadImage(): cat.png: not a PNG or JPEG file')); // 'cat.png: not a PNG or JPEG file'
+ * ```
+ */
+export function withoutCaller(error: unknown): string {
+  return (error as Error).message.replace(/^\w+\(\): /, '');
+}

@@ -2,7 +2,7 @@ import { type ClipModel, loadClip } from '@vl/clip';
 import { type DvaeModel, loadDvae } from '@vl/dvae';
 import { type VlmModel, loadVlm } from '@vl/vlm';
 import type { CommandContext } from './context.js';
-import { CliError } from './io.js';
+import { CliError, withoutCaller } from './io.js';
 import { type ModelDefaults, type ModelKind, fetchDefaults, locateModel } from './models.js';
 import { ProgressBar } from './progress.js';
 
@@ -33,9 +33,7 @@ export async function openModel<M>(
     return { model, defaults };
   } catch (e) {
     if (e instanceof CliError) throw e;
-    // The library names its function first (`loadSafetensors(): ...`); the user did not call it.
-    const message = (e as Error).message.replace(/^\w+\(\): /, '');
-    throw new CliError(`cannot load the ${kind} model "${name}": ${message}`);
+    throw new CliError(`cannot load the ${kind} model "${name}": ${withoutCaller(e)}`);
   }
 }
 

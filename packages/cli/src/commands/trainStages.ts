@@ -61,20 +61,25 @@ export function stageOptions(
   seed: number,
 ): { text: string; options: OptionValues }[] {
   return ctx.strings('stage').map((text, i) => {
-    const words = text.trim().split(/\s+/).filter(Boolean);
+    // Each word without leading dashes: `steps=300`, `--lr=1e-3` and `balance-answers` alike.
+    const words = text
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((w) => w.replace(/^-+/, ''));
     if (words.length === 0)
       throw new CliError(
         `--stage "${text}" names nothing; give at least its steps, as in --stage "steps=300 lr=5e-4"`,
         2,
       );
-    const names = words.map((w) => w.replace(/^-+/, '').split('=')[0]!);
+    const names = words.map((w) => w.split('=')[0]!);
     const twice = names.find((n, j) => names.indexOf(n) !== j);
     if (twice !== undefined) throw new CliError(`--stage "${text}" names ${twice} twice`, 2);
     let values: OptionValues;
     try {
       const parsed = parseArgs({
         // `steps=300 lr=1e-3 balance-answers` is read as `--steps=300 --lr=1e-3 --balance-answers`.
-        args: words.map((word) => `--${word.replace(/^-+/, '')}`),
+        args: words.map((word) => `--${word}`),
         options: STAGE_OPTIONS,
         allowPositionals: false,
         strict: true,

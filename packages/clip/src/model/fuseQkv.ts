@@ -54,8 +54,9 @@ export function fuseQkvProjections(params: ClipParams, options: FuseQkvOptions =
 
 function fuseInto(fused: Map<string, Tensor>, params: ClipParams, layers: number): void {
   for (const name of params.keys()) {
+    if (!name.endsWith(Q)) continue;
     const block = /\.encoder\.layers\.(\d+)\./.exec(name);
-    if (!name.endsWith(Q) || !block || Number(block[1]) >= layers) continue;
+    if (!block || Number(block[1]) >= layers) continue;
     const attn = name.slice(0, -'.q_proj.weight'.length); // …self_attn
     const parts = ['q_proj', 'k_proj', 'v_proj'];
     const weights = parts.map((p) => params.get(`${attn}.${p}.weight`));
