@@ -31,7 +31,8 @@ const { values: args } = parseArgs({
     'skip-ours': { type: 'boolean', default: false },
     'skip-torch': { type: 'boolean', default: false },
     // Also time ours with the matmul's split-K turned off (an A/B of that choice in one process).
-    'ab-split-k': { type: 'boolean', default: false },
+    // Also time the forward under each of AB_CONFIGS, in the same process.
+    ab: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -52,6 +53,18 @@ function add(impl: string, times: number[]): void {
   cases.push({ name, impl, medianMs, gflops: gflop / (medianMs / 1000), gflop, runsMs: times });
   console.log(`  ${impl}: ${medianMs.toFixed(2)} ms (runs: ${times.map((t) => t.toFixed(1)).join(', ')})`);
 }
+
+/**
+ * Matmul configurations timed beside the default with --ab. At batch 32 the attention output
+ * product ([1600, 768] x [768, 768]) has 78 large tiles: it runs on the small tile, at a third of
+ * the large products' rate on an H200 (clip-webgpu-ops-h200.txt); these are the candidates.
+ */
+const AB_CONFIGS: [string, Parameters<typeof setMatmulWebGpuConfig>[1]][] = [
+  ['without split-K', { splitK: { minK: 2 ** 30 } }],
+  ['split-K from K = 512 (the output product too)', { splitK: { minK: 512 } }],
+  ['small tile 128x64', { small: { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 } }],
+  ['threads in 4 x 8 blocks (warpLanes)', { large: { warpLanes: true }, small: { warpLanes: true } }],
+];
 
 async function ours(): Promise<void> {
   let backend: Backend;
@@ -81,10 +94,12 @@ async function ours(): Promise<void> {
     `ours, separate q/k/v products (${backend.name})`,
     await timeRuns(forwardWith(params), { runs, warmup, warmupMs }),
   );
-  if (args['ab-split-k']) {
-    setMatmulWebGpuConfig(backend, { splitK: { minK: 2 ** 30 } });
-    add(`ours without split-K (${backend.name})`, await timeRuns(forward, { runs, warmup, warmupMs }));
-    setMatmulWebGpuConfig(backend, undefined);
+  if (args.ab) {
+    for (const [what, matmulConfig] of AB_CONFIGS) {
+      setMatmulWebGpuConfig(backend, matmulConfig);
+      add(`ours, ${what} (${backend.name})`, await timeRuns(forward, { runs, warmup, warmupMs }));
+      setMatmulWebGpuConfig(backend, undefined);
+    }
   }
   for (const t of [...params.values(), ...fused.values()]) t.dispose();
   pixels.dispose();

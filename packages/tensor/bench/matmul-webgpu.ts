@@ -87,6 +87,11 @@ const SWEEP: GemmTileConfig[] = [
   { ...DEFAULT_LARGE, bm: 128, bn: 256, bk: 16, tm: 8, tn: 16 },
   { ...DEFAULT_LARGE, bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   { ...DEFAULT_LARGE, bm: 64, bn: 64, bk: 16, tm: 8, tn: 8 },
+  // Subgroups as 4 x 8 blocks of threads (fewer distinct workgroup-memory reads per step).
+  { ...DEFAULT_LARGE, warpLanes: true },
+  { ...DEFAULT_LARGE, bm: 128, bn: 256, tm: 8, tn: 16, warpLanes: true },
+  { ...DEFAULT_LARGE, bm: 128, bn: 256, tm: 8, tn: 16, doubleBuffer: false, warpLanes: true },
+  { ...DEFAULT_LARGE, bk: 16, warpLanes: true },
 ];
 
 interface Case {

@@ -202,6 +202,36 @@ const gpuConfigs: [string, Parameters<typeof setMatmulWebGpuConfig>[1], Spec[], 
     true,
   ],
   [
+    // A 8 x 8 thread grid: two subgroups of 4 x 8 threads, stacked.
+    'threads in 4 x 8 blocks (warpLanes), 32x32 tile',
+    {
+      large: {
+        bm: 32,
+        bn: 32,
+        bk: 8,
+        tm: 4,
+        tn: 4,
+        doubleBuffer: false,
+        groupM: 8,
+        fma: true,
+        unroll: true,
+        warpLanes: true,
+      },
+      minLargeTiles: 1,
+    },
+    [
+      { m: 70, k: 20, n: 68, bias: true, activation: 'gelu' },
+      { m: 33, k: 9, n: 35, transposeA: true, transposeB: true },
+    ],
+    false,
+  ],
+  [
+    'large tile with threads in 4 x 8 blocks (warpLanes)',
+    { large: { ...DEFAULT_LARGE, warpLanes: true }, minLargeTiles: 1 },
+    [{ m: 129, k: 68, n: 260, bias: true, activation: 'relu' }],
+    true,
+  ],
+  [
     // 13 tiles of K (bk 8 on software, 16 on a GPU: 7) in chunks of 2, the last one short; the sum
     // kernel adds the bias and applies the activation (vec4 rows, scalar rows, batch folded or not).
     'split-K: partial tiles summed by a second kernel',
@@ -229,12 +259,12 @@ const gpuConfigs: [string, Parameters<typeof setMatmulWebGpuConfig>[1], Spec[], 
 ];
 
 describe('matmul on WebGPU with other configurations', () => {
-  test.each(gpuConfigs)('%s', async (_, config, configSpecs, heavy) => {
+  test.for(gpuConfigs)('%s', async ([, config, configSpecs, heavy], ctx) => {
     const gpu = others.find((o) => o.label === 'webgpu');
     if (!gpu) return;
     if (heavy && !allConfigs && /software/.test(gpu.backend.name)) {
       console.warn(`skipped on ${gpu.backend.name}: set VL_MATMUL_ALL_CONFIGS=1 to run it`);
-      return;
+      ctx.skip(`slow to compile on ${gpu.backend.name}; VL_MATMUL_ALL_CONFIGS=1 runs it`);
     }
     setMatmulWebGpuConfig(gpu.backend, config);
     try {
@@ -254,6 +284,9 @@ describe('matmul on WebGPU with other configurations', () => {
     expect(() => setMatmulWebGpuConfig(gpu.backend, { large: { tm: 6 } })).toThrow(
       /tm=6 and tn=\d+ must be multiples of 4/,
     );
+    expect(() =>
+      setMatmulWebGpuConfig(gpu.backend, { large: { bm: 32, bn: 16, tm: 4, tn: 4, warpLanes: true } }),
+    ).toThrow(/warpLanes needs a thread grid of multiples of 4 x 8 \(bm \/ tm = 8, bn \/ tn = 4\)/);
     expect(() => setMatmulWebGpuConfig(gpu.backend, { large: { bm: 256, bn: 256, bk: 64 } })).toThrow(
       /bytes of workgroup memory exceed/,
     );

@@ -24,6 +24,13 @@ export interface GemmTileConfig {
   readonly fma: boolean;
   /** Unroll the BK steps of a slice in the WGSL (else a loop the driver may unroll). */
   readonly unroll: boolean;
+  /**
+   * Arrange each 32 consecutive threads as 4 rows x 8 columns of the thread grid (as CUTLASS's
+   * SGEMM arranges a warp), instead of whole rows of it: a 32-wide subgroup's fragment reads of
+   * workgroup memory then touch 4 distinct vec4s of a and 8 of b per step (a 16-column grid: 2 and
+   * 16). Needs a grid (`bm / tm` x `bn / tn` threads) of at least 4 x 8. Default false.
+   */
+  readonly warpLanes?: boolean;
 }
 
 /** The small-M (decode) kernels' configuration. */
@@ -141,6 +148,11 @@ export function validateGemmConfig(
   if (c.tm % 4 || c.tn % 4) problems.push(`tm=${c.tm} and tn=${c.tn} must be multiples of 4`);
   if (c.bm % c.tm || c.bn % c.tn) problems.push(`bm=${c.bm} and bn=${c.bn} must be multiples of tm and tn`);
   if (c.bk % 4) problems.push(`bk=${c.bk} must be a multiple of 4`);
+  if (c.warpLanes && ((c.bm / c.tm) % 4 || (c.bn / c.tn) % 8)) {
+    problems.push(
+      `warpLanes needs a thread grid of multiples of 4 x 8 (bm / tm = ${c.bm / c.tm}, bn / tn = ${c.bn / c.tn})`,
+    );
+  }
   const threads = gemmThreads(c);
   if (threads > limits.maxComputeInvocationsPerWorkgroup || threads > limits.maxComputeWorkgroupSizeX) {
     problems.push(
@@ -269,5 +281,5 @@ export function setMatmulWebGpuConfig(
 
 /** A short string of every field of a tile config, for pipeline keys and benchmark labels. */
 export function gemmConfigKey(c: GemmTileConfig): string {
-  return `${c.bm}x${c.bn}x${c.bk}-t${c.tm}x${c.tn}${c.doubleBuffer ? '-db' : ''}-g${c.groupM}${c.fma ? '-fma' : ''}${c.unroll ? '-unroll' : ''}`;
+  return `${c.bm}x${c.bn}x${c.bk}-t${c.tm}x${c.tn}${c.doubleBuffer ? '-db' : ''}-g${c.groupM}${c.fma ? '-fma' : ''}${c.unroll ? '-unroll' : ''}${c.warpLanes ? '-warp' : ''}`;
 }

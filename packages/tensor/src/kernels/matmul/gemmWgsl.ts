@@ -120,6 +120,7 @@ export function gemmKey(v: GemmVariant): string {
     `g${t.groupM}`,
     t.fma ? 'fma' : 'muladd',
     t.unroll ? 'unroll' : 'loop',
+    t.warpLanes ? 'warp' : 'rows',
     `${v.transposeA ? 'T' : 'N'}${v.transposeB ? 'T' : 'N'}`,
     v.bDtype,
     `${+v.vecA}${+v.vecB}${+v.vecC}`,
@@ -381,6 +382,22 @@ function epilogue(v: GemmVariant): string[] {
   return lines;
 }
 
+/**
+ * This thread's column `tx` and row `ty` in the `bm / tm` x `bn / tn` thread grid: row-major in
+ * `lid`, or with `warpLanes` each 32 consecutive threads a 4 x 8 block of it (blocks row-major).
+ */
+function threadCoordinates(t: GemmTileConfig): string[] {
+  const gridX = t.bn / t.tn;
+  if (!t.warpLanes) return [`let tx = lid % ${gridX}u;`, `let ty = lid / ${gridX}u;`];
+  const warpsX = gridX / 8;
+  return [
+    'let warp = lid / 32u;',
+    'let lane = lid % 32u;',
+    `let tx = (warp % ${warpsX}u) * 8u + lane % 8u;`,
+    `let ty = (warp / ${warpsX}u) * 4u + lane / 8u;`,
+  ];
+}
+
 /** The GEMM shader for a variant. Bindings: a, b, bias (a placeholder when there is none), out, uniforms. */
 export function gemmWgsl(v: GemmVariant): string {
   const { bm, bn, bk, tm, tn, doubleBuffer, groupM } = v.tile;
@@ -465,8 +482,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row0 = tileM * ${bm}u;
   let col0 = tileN * ${bn}u;
   ${WGSL_BATCH_OFFSETS}
-  let tx = lid % ${bn / tn}u;
-  let ty = lid / ${bn / tn}u;
+${indent(threadCoordinates(v.tile), 2)}
 ${indent(accs, 2)}
 ${indent(A.decl, 2)}
 ${indent(B.decl, 2)}
