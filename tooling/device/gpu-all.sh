@@ -107,7 +107,7 @@ tsx=(node --conditions=source --import tsx)
 if want matmul; then
   if [ -n "$dry" ]; then
     step matmul packages/tensor 300 "${tsx[@]}" bench/matmul-webgpu.ts --sizes 128,256 --sweep \
-      --sweep-only 0,13 --reps 2 --target-ms 50 --out "$out/matmul-webgpu.json"
+      --sweep-only 0,17 --reps 2 --target-ms 50 --out "$out/matmul-webgpu.json"
   else
     step matmul packages/tensor 150 "${tsx[@]}" bench/matmul-webgpu.ts --sizes 1024,2048,4096 --sweep \
       --reps 5 --target-ms 200

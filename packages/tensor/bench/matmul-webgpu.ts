@@ -71,6 +71,12 @@ const GEMV_SWEEP: Partial<GemvConfig>[] = [
 /** Large-tile configurations the sweep tries (those that do not fit the device are skipped). */
 const SWEEP: GemmTileConfig[] = [
   DEFAULT_LARGE,
+  // Subgroups as interleaved 4 x 8 blocks of threads: half the shared-memory cycles per fragment
+  // read on NVIDIA, by the lane-pair rule (config.ts, warpLanes). First, so a cut run has them.
+  { ...DEFAULT_LARGE, warpLanes: true },
+  { ...DEFAULT_LARGE, bm: 128, bn: 256, tm: 8, tn: 16, warpLanes: true },
+  { ...DEFAULT_LARGE, bm: 128, bn: 256, tm: 8, tn: 16, doubleBuffer: false, warpLanes: true },
+  { ...DEFAULT_LARGE, bk: 16, warpLanes: true },
   { ...DEFAULT_LARGE, bk: 16 },
   { ...DEFAULT_LARGE, doubleBuffer: false },
   { ...DEFAULT_LARGE, bm: 128, bn: 256, tm: 8, tn: 16 },
@@ -87,11 +93,6 @@ const SWEEP: GemmTileConfig[] = [
   { ...DEFAULT_LARGE, bm: 128, bn: 256, bk: 16, tm: 8, tn: 16 },
   { ...DEFAULT_LARGE, bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   { ...DEFAULT_LARGE, bm: 64, bn: 64, bk: 16, tm: 8, tn: 8 },
-  // Subgroups as 4 x 8 blocks of threads (fewer distinct workgroup-memory reads per step).
-  { ...DEFAULT_LARGE, warpLanes: true },
-  { ...DEFAULT_LARGE, bm: 128, bn: 256, tm: 8, tn: 16, warpLanes: true },
-  { ...DEFAULT_LARGE, bm: 128, bn: 256, tm: 8, tn: 16, doubleBuffer: false, warpLanes: true },
-  { ...DEFAULT_LARGE, bk: 16, warpLanes: true },
 ];
 
 interface Case {

@@ -25,10 +25,11 @@ export interface GemmTileConfig {
   /** Unroll the BK steps of a slice in the WGSL (else a loop the driver may unroll). */
   readonly unroll: boolean;
   /**
-   * Arrange each 32 consecutive threads as 4 rows x 8 columns of the thread grid (as CUTLASS's
-   * SGEMM arranges a warp), instead of whole rows of it: a 32-wide subgroup's fragment reads of
-   * workgroup memory then touch 4 distinct vec4s of a and 8 of b per step (a 16-column grid: 2 and
-   * 16). Needs a grid (`bm / tm` x `bn / tn` threads) of at least 4 x 8. Default false.
+   * Arrange each 32 consecutive threads as a 4 x 8 block of the thread grid, lanes interleaved so
+   * that neighbouring pairs share their fragments of a or of b (CUTLASS's SGEMM warp layout),
+   * instead of whole rows of it: on NVIDIA GPUs a subgroup's vec4 reads of the staged slices then
+   * take half the shared-memory cycles (row-major lanes share a's only). Needs a grid
+   * (`bm / tm` x `bn / tn` threads) of multiples of 4 x 8. Default false.
    */
   readonly warpLanes?: boolean;
 }

@@ -384,7 +384,11 @@ function epilogue(v: GemmVariant): string[] {
 
 /**
  * This thread's column `tx` and row `ty` in the `bm / tm` x `bn / tn` thread grid: row-major in
- * `lid`, or with `warpLanes` each 32 consecutive threads a 4 x 8 block of it (blocks row-major).
+ * `lid`, or with `warpLanes` each 32 consecutive threads a 4 x 8 block of it (blocks row-major),
+ * interleaved so that lanes `l` and `l ^ 1` share a column (the same b fragments) and `l` and
+ * `l ^ 2` a row (the same a fragments). NVIDIA's shared memory returns 128 bytes a cycle, and a
+ * vec4 read whose lane pairs share addresses that way takes half the cycles (the layout CUTLASS's
+ * SGEMM gives a warp): row-major lanes share a's fragments only.
  */
 function threadCoordinates(t: GemmTileConfig): string[] {
   const gridX = t.bn / t.tn;
@@ -393,8 +397,9 @@ function threadCoordinates(t: GemmTileConfig): string[] {
   return [
     'let warp = lid / 32u;',
     'let lane = lid % 32u;',
-    `let tx = (warp % ${warpsX}u) * 8u + lane % 8u;`,
-    `let ty = (warp / ${warpsX}u) * 4u + lane / 8u;`,
+    // Lane bits 0 and 2 pick the row in the block; bits 1, 3 and 4 the column.
+    `let tx = (warp % ${warpsX}u) * 8u + (((lane >> 1u) & 1u) | ((lane >> 2u) & 6u));`,
+    `let ty = (warp / ${warpsX}u) * 4u + ((lane & 1u) | ((lane >> 1u) & 2u));`,
   ];
 }
 
