@@ -35,7 +35,17 @@ export type DType = 'f32' | 'i32' | 'u32' | 'bool' | 'f16' | 'bf16' | 'q8' | 'q4
  */
 export type QuantizedDType = 'q8' | 'q4';
 
-/** Values per quantization block (one scale each) of the {@link QuantizedDType}s. */
+/**
+ * Values per quantization block (one scale each) of the {@link QuantizedDType}s. A weight's last
+ * dim must be a multiple of it to be quantized.
+ *
+ * @example
+ * ```ts
+ * const k = w.shape[w.shape.length - 1]!; // w: f32[N, K]
+ * const wq = k % QUANT_BLOCK === 0 ? quantizeWeight(w, { dtype: 'q8' }) : w; // q8[N, K], else f32
+ * const scales = w.size / QUANT_BLOCK; // one f32 scale per block
+ * ```
+ */
 export const QUANT_BLOCK = 32;
 
 /** @internal Throws the error for a quantized dtype reaching code that only handles element dtypes. */

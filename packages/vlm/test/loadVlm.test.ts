@@ -17,6 +17,7 @@ import {
   loadVlm,
   parseLlamaConfig,
   parseLlavaConfig,
+  ropeScaling,
   visionFeatureLayers,
 } from '../src/index.js';
 
@@ -105,6 +106,26 @@ describe('config', () => {
     );
     expect(() => parseLlavaConfig({ ...rawConfig, text_config: { model_type: 'gpt2' } })).toThrow(
       'text_config.model_type: "gpt2" is not supported',
+    );
+  });
+
+  test('ropeScaling: a parsed llama3 rope maps over; a hand-built one missing a field is named', () => {
+    const parsed = parseLlamaConfig({
+      rope_scaling: { rope_type: 'llama3', factor: 8, original_max_position_embeddings: 8192 },
+    });
+    expect(ropeScaling(parsed.rope_parameters)).toEqual({
+      type: 'llama3',
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositionEmbeddings: 8192,
+    });
+    expect(ropeScaling({ rope_theta: 10000, rope_type: 'default' })).toBeUndefined();
+    expect(() => ropeScaling({ rope_theta: 10000, rope_type: 'linear' })).toThrow(
+      'ropeScaling(): a linear rope needs rope_parameters.factor (a number), got undefined',
+    );
+    expect(() => ropeScaling({ rope_theta: 10000, rope_type: 'llama3', factor: 8 })).toThrow(
+      'rope_parameters.low_freq_factor',
     );
   });
 });

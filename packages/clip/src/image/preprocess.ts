@@ -3,9 +3,27 @@ import { type ResampleFilter, resizeImage } from './resizeImage.js';
 import { shortestEdgeSize } from './shortestEdgeSize.js';
 import { type ImageInput, type RgbImage, toRgbImage } from './toRgbImage.js';
 
-/** openai/CLIP's per-channel pixel mean (RGB, on the 0..1 scale). */
+/**
+ * openai/CLIP's per-channel pixel mean (RGB, on the 0..1 scale): the default `mean` of
+ * {@link preprocess}.
+ *
+ * @example
+ * ```ts
+ * const { shape } = preprocess(image, { mean: CLIP_IMAGE_MEAN, std: CLIP_IMAGE_STD }); // the defaults
+ * shape; // [1, 3, 224, 224]
+ * ```
+ */
 export const CLIP_IMAGE_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
-/** openai/CLIP's per-channel pixel standard deviation (RGB, on the 0..1 scale). */
+/**
+ * openai/CLIP's per-channel pixel standard deviation (RGB, on the 0..1 scale): the default `std` of
+ * {@link preprocess}.
+ *
+ * @example
+ * ```ts
+ * const { pixelValues } = preprocess(image); // [1, 3, 224, 224], normalized
+ * const red = (pixelValues[0]! * CLIP_IMAGE_STD[0] + CLIP_IMAGE_MEAN[0]) * 255; // first pixel, 0..255
+ * ```
+ */
 export const CLIP_IMAGE_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
 /** A size in pixels. */

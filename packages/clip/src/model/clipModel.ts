@@ -23,7 +23,17 @@ import { type ClipParams, param } from './params.js';
 import { clipTextForward, textTowerShapes } from './textTransformer.js';
 import { clipVisionForward, visionTowerShapes } from './visionTransformer.js';
 
-/** Every tensor a full CLIPModel checkpoint must hold, with its shape. */
+/**
+ * Every tensor a full CLIPModel checkpoint must hold, with its shape. `towers` leaves out the text
+ * or the image tower (and then `logit_scale`) for single-tower checkpoints.
+ *
+ * @example
+ * ```ts
+ * checkParams(params, clipShapes(config)); // throws listing missing or misshapen tensors
+ * clipShapes(config).get('visual_projection.weight'); // [512, 768] for ViT-B/32
+ * const textOnly = clipShapes(config, { vision: false });
+ * ```
+ */
 export function clipShapes(
   config: ClipConfig,
   towers: { text?: boolean; vision?: boolean } = {},

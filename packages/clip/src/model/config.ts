@@ -57,7 +57,16 @@ export interface ClipConfig {
   logit_scale_init_value: number;
 }
 
-/** HF defaults (ViT-B/32 sizes). */
+/**
+ * HF defaults (ViT-B/32 sizes). {@link parseClipConfig} fills missing text fields from it; spread it
+ * to build a config of your own.
+ *
+ * @example
+ * ```ts
+ * const text_config: ClipTextConfig = { ...defaultTextConfig, hidden_size: 256, num_hidden_layers: 4 };
+ * defaultTextConfig.max_position_embeddings; // 77 tokens of context
+ * ```
+ */
 export const defaultTextConfig: ClipTextConfig = {
   vocab_size: 49408,
   hidden_size: 512,
@@ -73,6 +82,17 @@ export const defaultTextConfig: ClipTextConfig = {
   eos_token_id: 49407,
 };
 
+/**
+ * HF `CLIPVisionConfig` defaults (ViT-B/32 sizes: 224 px images in 32 px patches, width 768, 12
+ * layers). {@link parseClipConfig} fills missing vision fields from it; spread it to build a
+ * config of your own.
+ *
+ * @example
+ * ```ts
+ * const vision_config: ClipVisionConfig = { ...defaultVisionConfig, image_size: 64, patch_size: 8 };
+ * visionPatchGrid(defaultVisionConfig); // 7: 49 patches and a class token, [B, 50, 768]
+ * ```
+ */
 export const defaultVisionConfig: ClipVisionConfig = {
   hidden_size: 768,
   intermediate_size: 3072,

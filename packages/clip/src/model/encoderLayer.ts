@@ -44,7 +44,18 @@ export function encoderLayerShapes(prefix: string, c: EncoderLayerConfig): [stri
   return shapes;
 }
 
-/** PyTorch `nn.Linear` at `prefix` (weight `[out, in]`, optional bias) with a fused activation. */
+/**
+ * PyTorch `nn.Linear` at `prefix` (weight `[out, in]`, optional bias) with a fused activation.
+ * Reads `${prefix}.weight` and `${prefix}.bias` from `params` (unlike `@vl/tensor`'s `linear`,
+ * which takes the tensors).
+ *
+ * @example
+ * ```ts
+ * const mlp = 'vision_model.encoder.layers.0.mlp';
+ * const up = linear(params, `${mlp}.fc1`, x, 'quick_gelu'); // [B, 50, 768] -> [B, 50, 3072]
+ * const y = linear(params, `${mlp}.fc2`, up); // [B, 50, 768]
+ * ```
+ */
 export function linear(
   params: ClipParams,
   prefix: string,
@@ -63,6 +74,14 @@ export function linear(
  * Self-attention with CLIP's q/k/v projections; `mask` is a bool `[B, T]` padding mask. With a fused
  * `qkv_proj` in `params` (see fuseQkvProjections) one product feeds attentionQkv; otherwise the three
  * products are read as `[B, T, H, D]` heads in place. No head is transposed either way.
+ * `prefix` is the block's `self_attn` (e.g. `text_model.encoder.layers.0.self_attn`); `x` is the
+ * block's input after its first LayerNorm.
+ *
+ * @example
+ * ```ts
+ * const prefix = 'text_model.encoder.layers.0.self_attn';
+ * const a = clipAttention(params, prefix, x, config.text_config, { causal: true, mask }); // [B, 77, 512]
+ * ```
  */
 export function clipAttention(
   params: ClipParams,

@@ -91,7 +91,17 @@ function attentionPool(params: ClipParams, prefix: string, x: Tensor, heads: num
   return proj('c_proj', o); // [B, output_dim]
 }
 
-/** Expected tensor shapes of the tower. */
+/**
+ * Expected tensor shapes of the tower, as `[name, shape]` pairs with open_clip's names under
+ * `prefix` (default `visual`); the attention pool's `c_proj` is the image projection.
+ *
+ * @example
+ * ```ts
+ * const rn50 = { layers: [3, 4, 6, 3], width: 64, heads: 32, image_size: 224, output_dim: 1024 };
+ * const shapes = new Map(modifiedResNetShapes(rn50));
+ * shapes.get('visual.attnpool.c_proj.weight'); // [1024, 2048]
+ * ```
+ */
 export function modifiedResNetShapes(c: ModifiedResNetConfig, prefix = 'visual'): [string, Shape][] {
   const shapes: [string, Shape][] = [];
   const bn = (name: string, n: number) => {

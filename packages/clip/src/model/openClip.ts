@@ -27,7 +27,18 @@ export interface OpenClipModelConfig {
   };
 }
 
-/** True when the tensor names are open_clip's. */
+/**
+ * True when the tensor names are open_clip's (some name starts with `visual.` or
+ * `transformer.resblocks.`); such tensors go through {@link fromOpenClip} before the forward
+ * functions can read them.
+ *
+ * @example
+ * ```ts
+ * isOpenClipCheckpoint(['visual.conv1.weight', 'logit_scale']); // true
+ * isOpenClipCheckpoint(['vision_model.embeddings.class_embedding']); // false: HF names
+ * const params = isOpenClipCheckpoint(tensors.keys()) ? fromOpenClip(tensors, config) : tensors;
+ * ```
+ */
 export function isOpenClipCheckpoint(names: Iterable<string>): boolean {
   for (const n of names) if (n.startsWith('visual.') || n.startsWith('transformer.resblocks.')) return true;
   return false;

@@ -29,7 +29,7 @@ export function param(params: ClipParams, name: string, shape?: Shape): Tensor {
  *
  * @example
  * ```ts
- * checkParams(params, expectedClipShapes(config));
+ * checkParams(params, clipShapes(config));
  * ```
  */
 export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Shape>): void {

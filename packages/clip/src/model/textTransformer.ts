@@ -25,7 +25,16 @@ export interface ClipTextOutput {
   pooled: Tensor;
 }
 
-/** Expected parameter shapes of the text tower. */
+/**
+ * Expected parameter shapes of the text tower, as `[name, shape]` pairs under `prefix` (default
+ * `text_model`); the text projection is not part of the tower (see {@link clipShapes}).
+ *
+ * @example
+ * ```ts
+ * const shapes = new Map(textTowerShapes(config.text_config));
+ * shapes.get('text_model.embeddings.token_embedding.weight'); // [49408, 512] for ViT-B/32
+ * ```
+ */
 export function textTowerShapes(c: ClipTextConfig, prefix = 'text_model'): [string, number[]][] {
   const shapes: [string, number[]][] = [
     [`${prefix}.embeddings.token_embedding.weight`, [c.vocab_size, c.hidden_size]],

@@ -65,7 +65,17 @@ export function visionPatchGrid(c: ClipVisionConfig): number {
   return grid;
 }
 
-/** Expected parameter shapes of the image tower. */
+/**
+ * Expected parameter shapes of the image tower, as `[name, shape]` pairs under `prefix` (default
+ * `vision_model`); the visual projection is not part of the tower (see {@link clipShapes}).
+ *
+ * @example
+ * ```ts
+ * const shapes = new Map(visionTowerShapes(defaultVisionConfig));
+ * shapes.get('vision_model.embeddings.patch_embedding.weight'); // [768, 3, 32, 32]
+ * shapes.get('vision_model.embeddings.position_embedding.weight'); // [50, 768]
+ * ```
+ */
 export function visionTowerShapes(c: ClipVisionConfig, prefix = 'vision_model'): [string, number[]][] {
   const C = c.hidden_size;
   const patches = visionPatchGrid(c) ** 2;

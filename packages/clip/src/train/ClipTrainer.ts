@@ -28,7 +28,16 @@ export interface ClipTrainerOptions extends AdamWOptions {
   maxGradNorm?: number;
 }
 
-/** `ln(100)`: CLIP clamps the learned temperature so logits are scaled by at most 100. */
+/**
+ * `ln(100)`: CLIP clamps the learned temperature so logits are scaled by at most 100.
+ * {@link ClipTrainer} clamps the `logit_scale` parameter to it after every step.
+ *
+ * @example
+ * ```ts
+ * Math.exp(MAX_LOGIT_SCALE); // ~100
+ * const scale = await trainer.params.get('logit_scale')!.item(); // <= MAX_LOGIT_SCALE
+ * ```
+ */
 export const MAX_LOGIT_SCALE = Math.log(100);
 
 /**

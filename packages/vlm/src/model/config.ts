@@ -55,7 +55,18 @@ export interface LlavaConfig {
   multimodal_projector_bias: boolean;
 }
 
-/** HF `LlamaConfig` defaults (Llama 2 7B sizes). */
+/**
+ * HF `LlamaConfig` defaults: Llama 2 7B's sizes, with HF's `max_position_embeddings` (2048) and
+ * `rms_norm_eps` (1e-6), not Llama 2's (4096, 1e-5). {@link parseLlamaConfig} fills most missing fields
+ * from it (`num_key_value_heads` and `head_dim` follow the heads and width it reads).
+ *
+ * @example
+ * ```ts
+ * const shallow: LlamaConfig = { ...defaultLlamaConfig, num_hidden_layers: 2 };
+ * defaultLlamaConfig.head_dim; // 128 (4096 / 32 heads)
+ * defaultLlamaConfig.rope_parameters; // { rope_theta: 10000, rope_type: 'default' }
+ * ```
+ */
 export const defaultLlamaConfig: LlamaConfig = {
   model_type: 'llama',
   vocab_size: 32000,
@@ -77,7 +88,17 @@ export const defaultLlamaConfig: LlamaConfig = {
   pad_token_id: null,
 };
 
-/** The vision tower HF `LlavaConfig` uses when `vision_config` is absent (CLIP ViT-L/14 at 336 px). */
+/**
+ * The vision tower HF `LlavaConfig` uses when `vision_config` is absent (CLIP ViT-L/14 at 336 px):
+ * {@link parseLlavaConfig} takes it then; a 24 x 24 patch grid, so 576 image tokens per image.
+ *
+ * @example
+ * ```ts
+ * const config = parseLlavaConfig({ text_config: { num_hidden_layers: 2 } }); // no vision_config
+ * config.vision_config.image_size; // 336, from defaultLlavaVisionConfig
+ * imageTokenCount(config); // 576 (24 x 24 patches of 14 px)
+ * ```
+ */
 export const defaultLlavaVisionConfig: ClipVisionConfig = {
   hidden_size: 1024,
   intermediate_size: 4096,
@@ -309,16 +330,38 @@ export function imageTokenCount(config: LlavaConfig): number {
   );
 }
 
-/** The rope options of `@vl/tensor` for a config's `rope_parameters`. */
+/**
+ * The rope options of `@vl/tensor` for a config's `rope_parameters`: the `scaling` of `rope()`
+ * for `linear` and `llama3` ropes, undefined for the `default` one.
+ *
+ * @example
+ * ```ts
+ * ropeScaling({ rope_theta: 10000, rope_type: 'linear', factor: 2 }); // { type: 'linear', factor: 2 }
+ * const scaling = ropeScaling(c.rope_parameters);
+ * const theta = c.rope_parameters.rope_theta;
+ * const qr = rope(q, { theta, ...(scaling ? { scaling } : {}) }); // [B, H, T, D]
+ * ```
+ */
 export function ropeScaling(p: RopeParameters): RopeScaling | undefined {
-  if (p.rope_type === 'linear') return { type: 'linear', factor: p.factor! };
+  // A config from parseLlamaConfig has these; a hand-built one may not.
+  const need = (
+    field: 'factor' | 'low_freq_factor' | 'high_freq_factor' | 'original_max_position_embeddings',
+  ) => {
+    const v = p[field];
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new RangeError(
+        `ropeScaling(): a ${p.rope_type} rope needs rope_parameters.${field} (a number), got ${v}`,
+      );
+    return v;
+  };
+  if (p.rope_type === 'linear') return { type: 'linear', factor: need('factor') };
   if (p.rope_type === 'llama3') {
     return {
       type: 'llama3',
-      factor: p.factor!,
-      lowFreqFactor: p.low_freq_factor!,
-      highFreqFactor: p.high_freq_factor!,
-      originalMaxPositionEmbeddings: p.original_max_position_embeddings!,
+      factor: need('factor'),
+      lowFreqFactor: need('low_freq_factor'),
+      highFreqFactor: need('high_freq_factor'),
+      originalMaxPositionEmbeddings: need('original_max_position_embeddings'),
     };
   }
   return undefined;

@@ -22,7 +22,17 @@ import {
 import { type LlamaConfig, type VlmActivation, ropeScaling } from './config.js';
 import { type VlmParams, vlmParam } from './params.js';
 
-/** The matmul epilogue for a config activation. */
+/**
+ * The matmul epilogue for a config activation: the tanh GELUs (`gelu_pytorch_tanh`, `gelu_new`)
+ * become `gelu_tanh`; the others keep their names.
+ *
+ * @example
+ * ```ts
+ * matmulActivationOf('gelu_pytorch_tanh'); // 'gelu_tanh'
+ * const act = matmulActivationOf(c.hidden_act); // 'silu' for Llama
+ * const gate = linearAt(params, 'language_model.model.layers.0.mlp.gate_proj', h, act); // [B, T, F]
+ * ```
+ */
 export function matmulActivationOf(act: VlmActivation): MatmulActivation {
   switch (act) {
     case 'gelu_pytorch_tanh':

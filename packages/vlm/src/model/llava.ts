@@ -8,7 +8,16 @@ import { type LlavaConfig, imageTokenCount } from './config.js';
 import { type LlamaForwardOptions, linearAt, llamaForward, matmulActivationOf } from './llama.js';
 import { type VlmParams, vlmParam } from './params.js';
 
-/** Hidden-state indexes of the vision tower that `vision_feature_layer` names (0 = embeddings). */
+/**
+ * Hidden-state indexes of the vision tower that `vision_feature_layer` names (0 = embeddings):
+ * a negative layer counts from the end of the tower's `num_hidden_layers + 1` hidden states.
+ *
+ * @example
+ * ```ts
+ * visionFeatureLayers(config); // [23] for LLaVA-1.5 (vision_feature_layer -2, 24 layers)
+ * const { hiddenStates } = clipVisionForward(params, pixels, config.vision_config, 'vision_tower');
+ * ```
+ */
 export function visionFeatureLayers(config: LlavaConfig): number[] {
   const n = config.vision_config.num_hidden_layers;
   const list = Array.isArray(config.vision_feature_layer)

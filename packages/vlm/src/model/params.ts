@@ -119,7 +119,16 @@ export function llamaShapes(c: LlamaConfig, prefix = 'language_model'): Map<stri
   return shapes;
 }
 
-/** Vision features per image token: the tower's width times the number of layers concatenated. */
+/**
+ * Vision features per image token: the tower's width times the number of layers concatenated
+ * (the input size of the projector's `linear_1`).
+ *
+ * @example
+ * ```ts
+ * visionFeatureSize(config); // 1024 for LLaVA-1.5 (one layer of a ViT-L/14 tower)
+ * visionFeatureSize(parseLlavaConfig({ vision_feature_layer: [-2, -5] })); // 2048
+ * ```
+ */
 export function visionFeatureSize(config: LlavaConfig): number {
   const layers = Array.isArray(config.vision_feature_layer) ? config.vision_feature_layer.length : 1;
   return config.vision_config.hidden_size * layers;

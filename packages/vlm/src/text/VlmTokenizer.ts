@@ -173,7 +173,7 @@ export class VlmTokenizer {
    * ```ts
    * const prompt = tokenizer.applyChatTemplate([
    *   { role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What is shown?' }] },
-   * ]); // 'USER: <image>\nWhat is shown? ASSISTANT:'
+   * ]); // with LLAVA_CHAT_TEMPLATE: '<s>USER: <image>\nWhat is shown? ASSISTANT:'
    * ```
    */
   applyChatTemplate(

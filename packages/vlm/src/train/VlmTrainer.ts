@@ -19,7 +19,16 @@ import {
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
 import { type TokenRows, llavaForward } from '../model/llava.js';
 
-/** The label of a position that does not count in the loss (PyTorch's `ignore_index`). */
+/**
+ * The label of a position that does not count in the loss (PyTorch's `ignore_index`).
+ * {@link packVlmExamples} writes it for prompts, image placeholders and padding.
+ *
+ * @example
+ * ```ts
+ * const { inputIds, labels } = packVlmExamples(examples, config, { padTokenId: 0 });
+ * const counted = labels[0]!.filter((y) => y !== IGNORE_INDEX).length; // answer tokens of row 0
+ * ```
+ */
 export const IGNORE_INDEX = -100;
 
 /** One piece of a training sequence: context (`learn` false: a prompt, an image placeholder) or what the model should say. */

@@ -29,7 +29,15 @@ export interface WordTokenizerOptions {
 
 /**
  * LLaVA-1.5's conversation format (llava-hf's template): `USER: <image>\n{question} ASSISTANT:`,
- * with the BOS first and, as LLaVA-1.5 trains, the EOS after each assistant answer.
+ * with the BOS first and, as LLaVA-1.5 trains, the EOS after each assistant answer. The default
+ * chat template of {@link wordTokenizerFiles}.
+ *
+ * @example
+ * ```ts
+ * const tokenizer = VlmTokenizer.fromJson(tokenizerJson, tokenizerConfigJson, LLAVA_CHAT_TEMPLATE);
+ * const content = [{ type: 'image' as const }, { type: 'text' as const, text: 'What is shown?' }];
+ * tokenizer.applyChatTemplate([{ role: 'user', content }]); // '<s>USER: <image>\nWhat is shown? ASSISTANT:'
+ * ```
  */
 export const LLAVA_CHAT_TEMPLATE =
   "{{ bos_token }}{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': ' }}{% endif %}" +
@@ -38,7 +46,17 @@ export const LLAVA_CHAT_TEMPLATE =
   "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}" +
   "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}";
 
-/** The special tokens, at ids 0..4 in this order. */
+/**
+ * The special tokens of {@link wordTokenizerFiles}, at ids 0..4 in this order.
+ *
+ * @example
+ * ```ts
+ * const files = wordTokenizerFiles(['what', 'color', 'is', 'it', '?']);
+ * const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
+ * WORD_TOKENIZER_SPECIALS.map((t) => tokenizer.tokenToId(t)); // [0, 1, 2, 3, 4]
+ * const image_token_index = WORD_TOKENIZER_SPECIALS.indexOf('<image>'); // 4
+ * ```
+ */
 export const WORD_TOKENIZER_SPECIALS = ['<pad>', '<s>', '</s>', '<unk>', '<image>'] as const;
 
 const WORD = /^(\w+|[^\w\s]+)$/u;

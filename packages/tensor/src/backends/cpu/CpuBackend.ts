@@ -28,7 +28,18 @@ export interface CpuBackendOptions {
   onRelease?: (handle: TypedArray) => void;
 }
 
-/** The CPU backend: host typed arrays; every kernel's reference implementation, or a faster one. */
+/**
+ * The CPU backend: host typed arrays; every kernel's reference implementation, or a faster one.
+ * `createBackend('cpu')` makes one with the WASM SIMD kernels where they load; `new CpuBackend()`
+ * runs only the TypeScript references.
+ *
+ * @example
+ * ```ts
+ * const backend = await createBackend('cpu');
+ * if (backend instanceof CpuBackend) console.log(backend.name); // e.g. "cpu (wasm-simd, 2 threads)"
+ * const reference = new CpuBackend(); // name "cpu (js)"
+ * ```
+ */
 export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   readonly name: string;

@@ -37,6 +37,15 @@ function tfDType(dtype: DType): 'float32' | 'int32' | 'bool' {
  * Runs kernels through `@tensorflow/tfjs-core` ops on the registered tfjs backend. Handles are
  * `tf.Tensor`s; f16/bf16 are held as float32 and converted back on read; u32 is held as int32.
  * Kernels without a tfjs implementation run their CPU reference on the tensor's data.
+ * `createBackend('tfjs')` makes one; `@tensorflow/tfjs-core` and a tfjs backend must be installed.
+ *
+ * @example
+ * ```ts
+ * import '@tensorflow/tfjs-backend-cpu'; // registers tfjs's cpu backend
+ * const backend = await createBackend('tfjs');
+ * if (backend instanceof TfjsBackend) console.log(backend.tf.getBackend()); // "cpu"
+ * const x = tensor([1, 2, 3, 4], [2, 2], { backend }); // [2, 2], held as a tf.Tensor
+ * ```
  */
 export class TfjsBackend implements Backend {
   readonly kind = 'tfjs' as const;

@@ -37,6 +37,15 @@ export interface WebGpuBackendOptions {
 /**
  * The WebGPU backend: pipelines cached by key, storage buffers pooled by size, every dispatch
  * queued into one compute pass until a read (or an explicit flush) submits them, one readback.
+ * `createBackend('webgpu')` (or `'auto'` where WebGPU is available) makes one.
+ *
+ * @example
+ * ```ts
+ * const backend = await createBackend('webgpu');
+ * if (backend instanceof WebGpuBackend) console.log(backend.features.shaderF16); // true where f16 runs
+ * const x = tensor([1, 2, 3, 4], [2, 2], { backend }); // [2, 2] in a GPU storage buffer
+ * backend.dispose(); // in Node, releases the Dawn device that keeps the process alive
+ * ```
  */
 export class WebGpuBackend implements Backend, GpuContext {
   readonly kind = 'webgpu' as const;

@@ -24,7 +24,18 @@ const WANTED_LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-/** Why no WebGPU backend could be made; `createBackend('auto')` falls back on it. */
+/**
+ * Why no WebGPU backend could be made (no `navigator.gpu`, or no adapter); `createBackend('auto')`
+ * falls back to the CPU on it, and `createBackend('webgpu')` throws it.
+ *
+ * @example
+ * ```ts
+ * const backend = await createBackend('webgpu').catch((e: unknown) => {
+ *   if (e instanceof WebGpuUnavailableError) return createBackend('cpu');
+ *   throw e;
+ * });
+ * ```
+ */
 export class WebGpuUnavailableError extends Error {
   override readonly name = 'WebGpuUnavailableError';
 }
