@@ -30,8 +30,8 @@ const { values: args } = parseArgs({
     'torch-attn': { type: 'string', default: 'sdpa' },
     'skip-ours': { type: 'boolean', default: false },
     'skip-torch': { type: 'boolean', default: false },
-    // Also time ours with the matmul's split-K turned off (an A/B of that choice in one process).
-    // Also time the forward under each of AB_CONFIGS, in the same process.
+    // Also time the forward under each of AB_CONFIGS, and with one submit per forward, in the
+    // same process.
     ab: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -104,6 +104,23 @@ async function ours(): Promise<void> {
   for (const t of [...params.values(), ...fused.values()]) t.dispose();
   pixels.dispose();
   backend.dispose();
+  if (args.ab) {
+    // The same forward on a backend that submits once per read instead of every 32 dispatches.
+    const once = await benchWebGpu({ submitEvery: Number.POSITIVE_INFINITY });
+    const p1 = initClipParams(config, { backend: once, seed: 1 });
+    const w1 = new Map([...p1, ...fuseQkvProjections(p1)]);
+    const x1 = randomNormal([batch, C, S, S], { backend: once, seed: 2 }); // [B, 3, 224, 224]
+    const forwardOnce = async () => {
+      const out = tidy(() => getImageFeatures(w1, x1, config)); // [B, 512]
+      await out.read();
+      out.dispose();
+    };
+    add(
+      `ours, one submit per forward (${once.name})`,
+      await timeRuns(forwardOnce, { runs, warmup, warmupMs }),
+    );
+    once.dispose();
+  }
 }
 
 const TORCH_SCRIPT = `

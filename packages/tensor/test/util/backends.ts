@@ -6,7 +6,13 @@ import '@tensorflow/tfjs-backend-cpu';
 import { webgpuRequired } from '@vl/vitest-config/fixture-backends';
 import { create } from 'webgpu';
 import { afterAll } from 'vitest';
-import { type Backend, CpuBackend, createBackend, WebGpuBackend } from '../../src/index.node.js';
+import {
+  type Backend,
+  CpuBackend,
+  createBackend,
+  WebGpuBackend,
+  type WebGpuOptions,
+} from '../../src/index.node.js';
 
 export interface NamedBackend {
   label: string;
@@ -16,9 +22,9 @@ export interface NamedBackend {
 let gpuWarned = false;
 
 /** A WebGPU backend, or undefined (after a loud warning) when no adapter exists and none is required. */
-export async function maybeWebGpu(): Promise<Backend | undefined> {
+export async function maybeWebGpu(webgpu: WebGpuOptions = {}): Promise<Backend | undefined> {
   try {
-    return await createBackend('webgpu');
+    return await createBackend('webgpu', { webgpu });
   } catch (e) {
     if (webgpuRequired()) {
       throw new Error(

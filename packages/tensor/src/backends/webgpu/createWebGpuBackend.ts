@@ -1,4 +1,4 @@
-import { WebGpuBackend, type WebGpuBackendOptions } from './WebGpuBackend.js';
+import { submitEveryOf, WebGpuBackend, type WebGpuBackendOptions } from './WebGpuBackend.js';
 
 /** Options for creating a WebGPU backend. */
 export interface WebGpuOptions extends WebGpuBackendOptions {
@@ -45,6 +45,7 @@ export class WebGpuUnavailableError extends Error {
  * and wraps them in a {@link WebGpuBackend}.
  */
 export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
+  submitEveryOf(options); // a bad option fails before a device exists
   const gpu = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) {
     throw new WebGpuUnavailableError(
