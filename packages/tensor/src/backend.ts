@@ -45,6 +45,8 @@ export interface Backend {
   readonly name: string;
   /** True after {@link Backend.dispose} (or, for WebGPU, after the device was lost). */
   readonly disposed: boolean;
+  /** Why the device was lost (WebGPU: the `GPUDeviceLostInfo` reason and message), once it was. */
+  readonly lost?: string | undefined;
   /**
    * The most bytes one tensor may hold for a kernel to read or write it (WebGPU: the device's
    * `maxStorageBufferBindingSize`, 2 GiB - 4 on an NVIDIA H200); undefined where there is no such
@@ -71,4 +73,11 @@ export interface Backend {
   stats(): BackendStats;
   /** Releases every buffer, pipeline and device the backend holds. Live tensors become unusable. */
   dispose(): void;
+}
+
+/** @internal Why a backend can no longer run work: disposed, or (WebGPU) its device was lost. */
+export function backendGone(backend: Backend): string {
+  return backend.lost !== undefined
+    ? `its WebGPU device was lost (${backend.lost}); create a new backend with createBackend('webgpu')`
+    : `the ${backend.kind} backend was disposed`;
 }

@@ -1,6 +1,6 @@
 // Engine state shared by every backend: scopes that free intermediates, the autograd tape, and
 // live-tensor counts. It holds no backends; callers pass theirs in.
-import type { Backend, TensorInfo } from './backend.js';
+import { type Backend, backendGone, type TensorInfo } from './backend.js';
 import { isQuantized } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { formatShape } from './shape.js';
@@ -212,7 +212,7 @@ function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
       );
     }
   }
-  if (backend.disposed) throw new Error(`${kernel.name}: the ${backend.kind} backend was disposed`);
+  if (backend.disposed) throw new Error(`${kernel.name}: ${backendGone(backend)}`);
   return backend;
 }
 

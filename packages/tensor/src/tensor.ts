@@ -1,4 +1,4 @@
-import type { Backend } from './backend.js';
+import { type Backend, backendGone } from './backend.js';
 import type { DType, DTypeArrays, TypedArray } from './dtype.js';
 import { onTensorCreated, onTensorDisposed, releaseHandle } from './engine.js';
 import { formatShape, type Shape, sizeOf } from './shape.js';
@@ -51,11 +51,8 @@ export class Tensor<D extends DType = DType> {
   /** @internal The backend's buffer; throws when the tensor was disposed. */
   get handle(): unknown {
     if (this.#disposed) throw new Error(`tensor #${this.id} ${this.describe()} was used after dispose()`);
-    if (this.backend.disposed) {
-      throw new Error(
-        `tensor #${this.id} ${this.describe()} belongs to a ${this.backend.kind} backend that was disposed`,
-      );
-    }
+    if (this.backend.disposed)
+      throw new Error(`tensor #${this.id} ${this.describe()}: ${backendGone(this.backend)}`);
     return this.#handle;
   }
 

@@ -15,6 +15,8 @@ const UNIFORM_CHUNK = 64 * 1024;
 // Dispatches per submit: a CLIP ViT-B/32 forward (~190 kernels) goes in six submits, the first
 // after ~0.1 ms of encoding rather than ~1 ms (a submit costs a few encoded dispatches).
 const DEFAULT_SUBMIT_EVERY = 32;
+// How Dawn words an error that only follows from an earlier one (an object made from an invalid one).
+const CONSEQUENTIAL = /is invalid due to a previous error/;
 
 interface UniformChunk {
   buffer: GPUBuffer;
@@ -85,6 +87,8 @@ export class WebGpuBackend implements Backend, GpuContext {
   #freeChunks: UniformChunk[] = [];
   #scratch: GPUBuffer[] = [];
   #pendingCompiles: Promise<string | undefined>[] = [];
+  /** Shader errors reported so far. */
+  #shaderErrors = 0;
   readonly #bindGroups = new BindGroupCache();
   // What the open compute pass has bound, to skip redundant setPipeline/setBindGroup calls.
   #passPipeline: GPUComputePipeline | undefined;
@@ -117,12 +121,21 @@ export class WebGpuBackend implements Backend, GpuContext {
       if (!this.#disposed) this.#lost = `${info.reason}: ${info.message}`;
     });
     device.onuncapturederror = (event) => {
+      // Dawn's errors that only follow from a shader error (the invalid pipeline's layout, a
+      // command buffer that used it) would fail the next read too: dropped once it is reported
+      // (#checkCompiles drops one that came before).
+      if (this.#shaderErrors > 0 && CONSEQUENTIAL.test(event.error.message)) return;
       this.#error ??= event.error.message;
     };
   }
 
   get disposed(): boolean {
     return this.#disposed || this.#lost !== undefined;
+  }
+
+  /** Why the device was lost (the `GPUDeviceLostInfo` reason and message), once it was; then every call fails saying so. */
+  get lost(): string | undefined {
+    return this.#lost;
   }
 
   #check(): void {
@@ -261,6 +274,8 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.#pendingCompiles = [];
     const errors = (await Promise.all(pending)).filter((e): e is string => e !== undefined);
     if (errors.length > 0) {
+      this.#shaderErrors += errors.length;
+      if (this.#error !== undefined && CONSEQUENTIAL.test(this.#error)) this.#error = undefined;
       this.#pass = undefined;
       this.#encoder = undefined;
       this.#dispatches = 0;
