@@ -1,0 +1,45 @@
+// The WebGPU backend in a Node process: `auto` picks it when an adapter exists, and a script that
+// disposes its backend exits by itself (dispose() must not throw, hang, or leave work that keeps
+// the process alive; with Dawn on a software adapter a script also exits without it, so this
+// guards dispose() itself).
+import { expect, test } from 'vitest';
+import { createBackend } from '../src/index.node.js';
+import { maybeWebGpu } from './util/backends.js';
+
+test("createBackend('auto') gives the WebGPU backend where an adapter exists", async () => {
+  const gpu = await maybeWebGpu();
+  if (!gpu) return; // maybeWebGpu warned (or failed, with VL_REQUIRE_WEBGPU)
+  gpu.dispose();
+  const auto = await createBackend('auto');
+  try {
+    expect(auto.kind).toBe('webgpu');
+  } finally {
+    auto.dispose();
+  }
+});
+
+test('a Node script that disposes its WebGPU backend exits by itself', async () => {
+  const gpu = await maybeWebGpu();
+  if (!gpu) return;
+  gpu.dispose();
+  const index = new URL('../src/index.node.ts', import.meta.url).href;
+  const script = `
+    const { add, createBackend, tensor } = await import(${JSON.stringify(index)});
+    const backend = await createBackend('webgpu');
+    const x = tensor([1, 2, 3], [3], { backend });
+    console.log(JSON.stringify({ kind: backend.kind, sum: Array.from(await add(x, x).read()) }));
+    backend.dispose();
+  `;
+  const { execFile } = await import('node:child_process');
+  const started = Date.now();
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 60_000 }, // a process kept alive by the device is killed here, and fails the test
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+    );
+  });
+  expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ kind: 'webgpu', sum: [2, 4, 6] });
+  expect(Date.now() - started).toBeLessThan(60_000);
+}, 70_000);
