@@ -668,6 +668,71 @@ static inline v128_t activate_grad(v128_t x, int act) {
   }
 }
 
+// ---- row normalization (layerNorm, rmsNorm) ----------------------------------------------------
+
+// Sum of n floats at p: four f32x4 accumulators (16 partial sums, so the error grows about 16
+// times slower than one running sum's), then the tail.
+static float row_sum(const float *p, int n) {
+  v128_t a0 = splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    a0 = wasm_f32x4_add(a0, wasm_v128_load(p + j));
+    a1 = wasm_f32x4_add(a1, wasm_v128_load(p + j + 4));
+    a2 = wasm_f32x4_add(a2, wasm_v128_load(p + j + 8));
+    a3 = wasm_f32x4_add(a3, wasm_v128_load(p + j + 12));
+  }
+  for (; j + 4 <= n; j += 4) a0 = wasm_f32x4_add(a0, wasm_v128_load(p + j));
+  float s = hsum(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)));
+  for (; j < n; j++) s += p[j];
+  return s;
+}
+
+// Sum of (p[j] - mu)^2 over n floats, accumulated as row_sum does.
+static float row_sum_sq(const float *p, int n, float mu) {
+  const v128_t m = splat(mu);
+  v128_t a0 = splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  int j = 0;
+  for (; j + 16 <= n; j += 16) {
+    v128_t d0 = wasm_f32x4_sub(wasm_v128_load(p + j), m), d1 = wasm_f32x4_sub(wasm_v128_load(p + j + 4), m);
+    v128_t d2 = wasm_f32x4_sub(wasm_v128_load(p + j + 8), m), d3 = wasm_f32x4_sub(wasm_v128_load(p + j + 12), m);
+    a0 = MADD(a0, d0, d0);
+    a1 = MADD(a1, d1, d1);
+    a2 = MADD(a2, d2, d2);
+    a3 = MADD(a3, d3, d3);
+  }
+  for (; j + 4 <= n; j += 4) {
+    v128_t d = wasm_f32x4_sub(wasm_v128_load(p + j), m);
+    a0 = MADD(a0, d, d);
+  }
+  float s = hsum(wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3)));
+  for (; j < n; j++) s += (p[j] - mu) * (p[j] - mu);
+  return s;
+}
+
+// Each row of x (`rows` x `cols`) normalized into out: (x - mean) * rstd * gamma + beta with
+// rstd = 1 / sqrt(mean((x - mean)^2) + eps) when `center` (layerNorm: two passes, so a large mean
+// does not cancel the variance), else x * rstd * gamma with rstd = 1 / sqrt(mean(x^2) + eps)
+// (rmsNorm). gamma and beta may be 0 (absent).
+static void norm_row(const float *x, const float *gamma, const float *beta, float *y, int cols, float eps,
+                     int center) {
+  const float mu = center ? row_sum(x, cols) / (float)cols : 0.0f;
+  const float rstd = 1.0f / __builtin_sqrtf(row_sum_sq(x, cols, mu) / (float)cols + eps);
+  const v128_t m = splat(mu), r = splat(rstd);
+  int j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + j), m), r);
+    if (gamma) v = wasm_f32x4_mul(v, wasm_v128_load(gamma + j));
+    if (beta) v = wasm_f32x4_add(v, wasm_v128_load(beta + j));
+    wasm_v128_store(y + j, v);
+  }
+  for (; j < cols; j++) {
+    float v = (x[j] - mu) * rstd;
+    if (gamma) v *= gamma[j];
+    if (beta) v += beta[j];
+    y[j] = v;
+  }
+}
+
 // ---- exports -------------------------------------------------------------------------------
 
 /** Floats of workspace each thread needs (packed A block, packed B panel, one edge tile). */
@@ -724,6 +789,15 @@ __attribute__((export_name("run"))) void run(Desc *d, int tid) {
     }
     run_task(d, item, m0, m1, n0, n1, direct_b, 0, panel, (n1 - n0 + NR - 1) / NR * NR, 0, ws);
   }
+}
+
+/**
+ * layerNorm (`center` 1) or rmsNorm (0) of each of `rows` rows of `cols` floats at `x` into `out`
+ * (which may alias x); `gamma` and `beta` are `cols` floats each, or 0.
+ */
+__attribute__((export_name("norm_rows"))) void norm_rows(const float *x, const float *gamma, const float *beta,
+                                                          float *out, int rows, int cols, float eps, int center) {
+  for (int i = 0; i < rows; i++) norm_row(x + i * cols, gamma, beta, out + i * cols, cols, eps, center);
 }
 
 /** Softmax of each of `rows` rows of `cols` floats at `s`, scaled by `scale` first, in place. */

@@ -6,7 +6,7 @@ import { canBlock, MatmulWorkers } from './MatmulWorkers.js';
 import { instantiate, loadMatmulModule, sharedMemoryAvailable } from './matmulModule.js';
 import { WasmArena } from './WasmArena.js';
 import { createWasmMatmul, DESC_BYTES, MAX_THREADS } from './wasmMatmul.js';
-import { createWasmRowOps, wasmActivationGrad } from './wasmRowOps.js';
+import { createWasmRowOps, wasmActivationGrad, wasmLayerNorm, wasmRmsNorm } from './wasmRowOps.js';
 import { attentionQkvOperands, matmulAttention, matmulAttentionProbs } from '../attentionMatmul.js';
 import { im2colConv2d, im2colConv2dGradFilter, im2colConv2dGradInput } from '../conv2dIm2col.js';
 
@@ -122,6 +122,8 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
     ['attentionQkv', matmulAttention(matmul, rows, attentionQkvOperands)],
     ['attentionProbs', matmulAttentionProbs(matmul, rows)],
     ['matmulActivationGrad', wasmActivationGrad(rows)],
+    ['layerNorm', wasmLayerNorm(rows)],
+    ['rmsNorm', wasmRmsNorm(rows)],
   ]);
   warmUp(accelerated.get('matmul')!);
   let disposed = false;

@@ -21,6 +21,16 @@ export interface MatmulExports {
   readonly pack_b_full: (src: number, ld: number, trans: number, k: number, n: number, dst: number) => void;
   readonly softmax_rows: (s: number, rows: number, cols: number, scale: number) => void;
   readonly activation_grad: (z: number, dy: number, out: number, n: number, act: number) => void;
+  readonly norm_rows: (
+    x: number,
+    gamma: number,
+    beta: number,
+    out: number,
+    rows: number,
+    cols: number,
+    eps: number,
+    center: number,
+  ) => void;
   readonly __heap_base: WebAssembly.Global;
   readonly __stack_pointer: WebAssembly.Global;
 }
