@@ -170,10 +170,6 @@ interface TransposeAttrs {
 }
 
 /**
- * Drops size-1 axes and merges axes that stay adjacent and in order under `perm`, so that e.g.
- * NCHW -> NHWC (perm [0, 2, 3, 1]) becomes a batched 2-D transpose [N, C, HW] -> [N, HW, C].
- */
-/**
  * The fast CPU path: when the innermost (merged) axis stays innermost, copy it as contiguous runs
  * (the head split/merge `[B, T, H, D] <-> [B, H, T, D]` of attention is this case).
  */
@@ -205,6 +201,10 @@ function copyRuns(data: TypedArray, shape: Shape, perm: readonly number[], out: 
   return true;
 }
 
+/**
+ * Drops size-1 axes and merges axes that stay adjacent and in order under `perm`, so that e.g.
+ * NCHW -> NHWC (perm [0, 2, 3, 1]) becomes a batched 2-D transpose [N, C, HW] -> [N, HW, C].
+ */
 export function simplifyPermutation(
   shape: Shape,
   perm: readonly number[],
