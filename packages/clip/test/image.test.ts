@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import jpegJs from 'jpeg-js';
 import { createBackend } from '@vl/tensor';
 import { describe, expect, it } from 'vitest';
 // Modules are imported directly (not through src/index.ts) so these tests do not depend on the
@@ -312,4 +313,13 @@ describe('image inputs', () => {
       /image: a truncated or corrupt JPEG file/,
     );
   });
+
+  it("decodes a 52-megapixel JPEG (past jpeg-js's own 512 MB default, within Pillow's limit)", async () => {
+    // One flat color encodes fast; the decoder still allocates for every pixel.
+    const [w, h] = [7504, 7000];
+    const bytes = jpegJs.encode({ data: new Uint8Array(w * h * 4).fill(128), width: w, height: h }, 50).data;
+    const image = await loadImage(new Uint8Array(bytes));
+    expect([image.width, image.height, image.channels]).toEqual([w, h, 3]);
+    expect(Math.abs(image.data[image.data.length >> 1]! - 128)).toBeLessThanOrEqual(2);
+  }, 60_000);
 });

@@ -7,6 +7,7 @@ import type { ClipConfig } from '../model/config.js';
 import type { ClipParams } from '../model/params.js';
 import type { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
 import { imagenetTemplates } from '../tokenizer/imagenetPrompts.js';
+import { batchSizeOf, checkOneImage, checkStrings, checkTemplates, fillTemplate } from './taskInputs.js';
 
 /** A zero-shot label and its probability. */
 export interface LabelScore {
@@ -114,8 +115,13 @@ export class ClipModel {
     this.#check();
     if (images instanceof Tensor)
       return this.#rows(tidy(() => l2Normalize(getImageFeatures(this.#weights.params, images, this.config))));
-    if (!Array.isArray(images) || images.length === 0) throw new RangeError('embedImages: no images given');
-    const batch = options.batchSize ?? 16;
+    if (!Array.isArray(images)) {
+      throw new TypeError(
+        'embedImages: takes an array of images (or a [B, 3, S, S] tensor); wrap a single image in [ ]',
+      );
+    }
+    if (images.length === 0) throw new RangeError('embedImages: no images given');
+    const batch = batchSizeOf(options.batchSize, 16, 'embedImages');
     const rows: Float32Array[] = [];
     for (let i = 0; i < images.length; i += batch) {
       const pixels = this.pixelValues(images.slice(i, i + batch));
@@ -129,7 +135,8 @@ export class ClipModel {
   /** L2-normalized text embeddings, one row per text. */
   async embedTexts(texts: readonly string[], options: EmbedTextOptions = {}): Promise<Float32Array[]> {
     this.#check();
-    if (texts.length === 0) throw new RangeError('embedTexts: no texts given');
+    checkStrings(texts, 'embedTexts', 'text');
+    const batch = batchSizeOf(options.batchSize, 64, 'embedTexts');
     const vocab = this.config.text_config.vocab_size;
     if (this.tokenizer.vocabSize > vocab) {
       // A checkpoint without tokenizer files gets the bundled 49,408-token vocabulary, which only
@@ -139,7 +146,6 @@ export class ClipModel {
           'give the checkpoint its own tokenizer files (vocab.json and merges.txt, or tokenizer.json)',
       );
     }
-    const batch = options.batchSize ?? 64;
     const context = this.config.text_config.max_position_embeddings;
     // All texts at once (only ids): a text that does not fit is named by its index in `texts`.
     const enc = this.tokenizer.encodeBatch(texts, {
@@ -170,12 +176,15 @@ export class ClipModel {
 
   /** Prompt-ensembled class embeddings: the mean of the normalized template embeddings, renormalized. */
   async labelEmbeddings(labels: readonly string[], templates: readonly string[]): Promise<Float32Array[]> {
+    checkStrings(labels, 'labelEmbeddings', 'label');
+    checkStrings(templates, 'labelEmbeddings', 'template');
+    checkTemplates(templates, 'labelEmbeddings');
     const out: Float32Array[] = [];
     for (const label of labels) {
       const key = JSON.stringify([label, templates]);
       let e = this.#promptCache.get(key);
       if (!e) {
-        const rows = await this.embedTexts(templates.map((t) => t.replaceAll('{}', label)));
+        const rows = await this.embedTexts(templates.map((t) => fillTemplate(t, label)));
         e = new Float32Array(this.embeddingDim);
         for (const r of rows) for (let j = 0; j < e.length; j++) e[j]! += r[j]!;
         const norm = Math.hypot(...e);
@@ -197,9 +206,11 @@ export class ClipModel {
     options: ZeroShotOptions = {},
   ): Promise<LabelScore[]> {
     this.#check();
-    if (labels.length === 0) throw new RangeError('zeroShot: the label list is empty');
+    checkOneImage(image, 'zeroShot');
+    checkStrings(labels, 'zeroShot', 'label');
     const templates = options.templates ?? imagenetTemplates;
-    if (templates.length === 0) throw new RangeError('zeroShot: the template list is empty');
+    checkStrings(templates, 'zeroShot', 'template');
+    checkTemplates(templates, 'zeroShot');
     const [imageEmbedding] = await this.embedImages(image instanceof Tensor ? image : [image]);
     const classes = await this.labelEmbeddings(labels, templates);
     const logitScale = Math.exp((await this.params.get('logit_scale')!.read())[0]!);

@@ -41,32 +41,39 @@ export class EmbeddingIndex<M = number> {
     return this.#items.length;
   }
 
-  /** Adds vectors (each of length `dim`) with their items (default: their insertion index). */
+  /**
+   * Adds vectors (each of length `dim`) with their items (default: their insertion index). All or
+   * nothing: a vector of the wrong length or without a finite, nonzero norm adds none of them.
+   */
   add(vectors: readonly ArrayLike<number>[], items?: readonly M[]): void {
     if (items && items.length !== vectors.length) {
       throw new RangeError(`EmbeddingIndex.add: ${vectors.length} vectors but ${items.length} items`);
     }
-    const needed = (this.size + vectors.length) * this.dim;
-    if (needed > this.#data.length) {
-      const grown = new Float32Array(Math.max(needed, this.#data.length * 2));
-      grown.set(this.#data.subarray(0, this.size * this.dim));
-      this.#data = grown;
-    }
+    // Checked and normalized first, so that a bad vector leaves the index as it was.
+    const rows = new Float32Array(vectors.length * this.dim);
     vectors.forEach((v, i) => {
       if (v.length !== this.dim) {
         throw new RangeError(
           `EmbeddingIndex.add: vector ${i} has length ${v.length}, the index holds ${this.dim}`,
         );
       }
-      let sq = 0;
-      for (let j = 0; j < this.dim; j++) sq += v[j]! * v[j]!;
-      const norm = Math.sqrt(sq);
-      if (!(norm > 0) || !Number.isFinite(norm))
-        throw new RangeError(`EmbeddingIndex.add: vector ${i} has norm ${norm}`);
-      const offset = this.size * this.dim;
-      for (let j = 0; j < this.dim; j++) this.#data[offset + j] = v[j]! / norm;
-      this.#items.push(items ? items[i]! : (this.size as unknown as M));
+      const norm = finiteNorm(v, this.dim);
+      if (!(norm > 0 && Number.isFinite(norm)))
+        throw new RangeError(
+          `EmbeddingIndex.add: vector ${i} has norm ${norm} (it must be finite and nonzero)`,
+        );
+      for (let j = 0; j < this.dim; j++) rows[i * this.dim + j] = v[j]! / norm;
     });
+    const needed = (this.size + vectors.length) * this.dim;
+    if (needed > this.#data.length) {
+      const grown = new Float32Array(Math.max(needed, this.#data.length * 2));
+      grown.set(this.#data.subarray(0, this.size * this.dim));
+      this.#data = grown;
+    }
+    this.#data.set(rows, this.size * this.dim);
+    const first = this.size;
+    for (let i = 0; i < vectors.length; i++)
+      this.#items.push(items ? items[i]! : ((first + i) as unknown as M));
   }
 
   /** The `k` stored vectors most similar to `query` (cosine), best first. */
@@ -76,11 +83,15 @@ export class EmbeddingIndex<M = number> {
         `EmbeddingIndex.search: the query has length ${query.length}, the index holds ${this.dim}`,
       );
     }
+    if (!Number.isInteger(k) || k < 0)
+      throw new RangeError(`EmbeddingIndex.search: k must be a non-negative integer, got ${k}`);
     const q = Float32Array.from(query);
-    let norm = 0;
-    for (const x of q) norm += x * x;
-    norm = Math.sqrt(norm);
-    if (!(norm > 0)) throw new RangeError('EmbeddingIndex.search: the query has zero norm');
+    const norm = finiteNorm(q, this.dim);
+    if (!(norm > 0 && Number.isFinite(norm))) {
+      throw new RangeError(
+        `EmbeddingIndex.search: the query has norm ${norm} (it must be finite and nonzero)`,
+      );
+    }
     const n = this.size;
     const kk = Math.min(k, n);
     // A min-heap of the best kk scores so far.
@@ -127,4 +138,15 @@ export class EmbeddingIndex<M = number> {
     }
     return hits.sort((a, b) => b.score - a.score || a.index - b.index);
   }
+}
+
+/** The L2 norm of the first `n` values, NaN when one of them is not finite. */
+function finiteNorm(v: ArrayLike<number>, n: number): number {
+  let sq = 0;
+  for (let j = 0; j < n; j++) {
+    const x = v[j]!;
+    if (!Number.isFinite(x)) return Number.NaN;
+    sq += x * x;
+  }
+  return Math.sqrt(sq);
 }

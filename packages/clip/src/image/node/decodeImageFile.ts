@@ -61,13 +61,21 @@ function decodePng(bytes: Uint8Array): PixelImage {
   return { data, width, height, channels: 4 };
 }
 
-function decodeJpeg(bytes: Uint8Array): PixelImage {
-  const { data, width, height } = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
-  return { data, width, height, channels: 3 };
-}
-
 /** Pillow's decompression-bomb limit: it refuses images over twice its MAX_IMAGE_PIXELS (89,478,485). */
 const MAX_PIXELS = 2 * 89_478_485;
+
+function decodeJpeg(bytes: Uint8Array): PixelImage {
+  // jpeg-js's own defaults (100 megapixels, 512 MB of decoder memory, which it reaches near 50
+  // megapixels) would refuse photos that Pillow opens: allow what sizeProblem allows, and the
+  // ~10 bytes a pixel the decoder takes for them.
+  const { data, width, height } = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: false,
+    maxResolutionInMP: MAX_PIXELS / 1e6,
+    maxMemoryUsageInMB: Math.ceil((MAX_PIXELS * 12) / 2 ** 20),
+  });
+  return { data, width, height, channels: 3 };
+}
 
 function sizeProblem(width: number, height: number): string | undefined {
   if (width === 0 || height === 0) return `the image is ${width}x${height}: it has no pixels`;
