@@ -363,6 +363,12 @@ describe('attention', () => {
     expect(() => attention(t([1, 4, 3, 8]), k, v, { kvLength: 6 })).toThrow(
       'attention: kvLength 6 must be an integer in [0, 5]',
     );
+    // Kernels hold the offset in an i32: past it, backends used to disagree.
+    for (const queryOffset of [2 ** 31, -(2 ** 31) - 5, 1.5]) {
+      expect(() => attention(t([1, 4, 3, 8]), k, v, { causal: true, queryOffset })).toThrow(
+        `attention: queryOffset ${queryOffset} must be an integer in (-2^31, 2^31)`,
+      );
+    }
     expect(() => attention(t([1, 4, 3, 8]), t([1, 4, 5, 8], 'i32'), v)).toThrow(
       'attention: k must be f32, got i32[1, 4, 5, 8]',
     );

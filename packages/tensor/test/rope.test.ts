@@ -238,5 +238,22 @@ describe('rope', () => {
         },
       }),
     ).toThrow('rope: llama3 scaling needs 0 < lowFreqFactor < highFreqFactor');
+    // Angles come from f32 positions, exact below 2^24 (past it WebGPU rotated nothing, or garbage).
+    for (const offset of [2 ** 24, -(2 ** 24) - 1, 2 ** 31, 0.5]) {
+      expect(() => rope(x, { offset })).toThrow(
+        `rope: offset must be an integer with positions offset .. offset + 7 within ±2^24 (f32 holds them exactly), got ${offset}`,
+      );
+    }
+    expect(() => rope(x, { offset: 2 ** 24 - 7 })).not.toThrow();
+    expect(() => rope(x, { theta: Number.POSITIVE_INFINITY })).toThrow(
+      'rope: theta Infinity must be a finite number > 0',
+    );
+    expect(() => ropeInverseFrequencies(3, 1e4)).toThrow(
+      'ropeInverseFrequencies: rotaryDim must be an even integer >= 0, got 3',
+    );
+    expect(() => ropeInverseFrequencies(-4, 1e4)).toThrow('rotaryDim must be an even integer >= 0, got -4');
+    expect(() => ropeInverseFrequencies(4, -1)).toThrow(
+      'ropeInverseFrequencies: theta must be a finite number > 0, got -1',
+    );
   });
 });

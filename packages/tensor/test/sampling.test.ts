@@ -366,6 +366,30 @@ describe('sample, multinomial, repetitionPenalty', () => {
     }
   });
 
+  test('NaN logits are never drawn nor the greedy pick, on every backend (short and long rows)', async () => {
+    for (const V of [5, 2000]) {
+      // Row 0: NaN at 1 and 3, the largest finite logit at 2; row 1: NaN only.
+      const data = new Float32Array(2 * V).fill(-4);
+      data.set([1, Number.NaN, 3, Number.NaN], 0);
+      data.fill(Number.NaN, V);
+      for (const backend of [reference, ...others.map((o) => o.backend)]) {
+        const tag = `${backend.name}, V=${V}`;
+        expect(await runOn(backend, data, [2, V], (x) => sample(x, { temperature: 0 })), tag).toEqual([
+          2, -1,
+        ]);
+        for (let seed = 0; seed < 8; seed++) {
+          const [pick, none] = await runOn(backend, data, [2, V], (x) => sample(x, { seed, temperature: 2 }));
+          expect(pick! >= 0 && !Number.isNaN(data[pick!]), `${tag}, seed ${seed}: drew ${pick}`).toBe(true);
+          expect(none, tag).toBe(-1);
+          const [top] = await runOn(backend, data, [2, V], (x) => sample(x, { seed, topK: 3, topP: 0.9 }));
+          expect(top! >= 0 && !Number.isNaN(data[top!]), `${tag}, top-k, seed ${seed}: drew ${top}`).toBe(
+            true,
+          );
+        }
+      }
+    }
+  });
+
   test('repetitionPenalty follows the Hugging Face rule', async () => {
     const x = tensor([2, -2, 1, 0.5], [1, 4], { backend: reference });
     const ids = tensor(new Int32Array([0, 1, 1, 9]), [1, 4], { backend: reference });

@@ -215,6 +215,9 @@ function checkScaling(scaling: RopeScaling | undefined): void {
   }
 }
 
+/** The largest |position| rope takes (f32 integers are exact up to 2^24). */
+const MAX_POSITION = 2 ** 24;
+
 /**
  * Applies rotary position embeddings to queries or keys `[B, H, T, D]`, exactly as Hugging Face
  * transformers does for Llama-style models (`rope_theta`, `rope_scaling` linear or llama3,
@@ -233,9 +236,16 @@ export function rope(x: Tensor, options: RopeOptions = {}): Tensor {
   const d = x.shape[3] ?? 0;
   const rotaryDim = options.rotaryDim ?? d;
   const offset = options.offset ?? 0;
-  if (!Number.isInteger(offset)) throw new RangeError(`rope: offset ${offset} must be an integer`);
+  const t = x.shape[2] ?? 0;
+  // Kernels compute angles from f32 positions, exact only below 2^24.
+  if (!Number.isInteger(offset) || Math.abs(offset) > MAX_POSITION || Math.abs(offset + t) > MAX_POSITION) {
+    throw new RangeError(
+      `rope: offset must be an integer with positions offset .. offset + ${t} within ±2^24 (f32 holds them exactly), got ${offset}`,
+    );
+  }
   const theta = options.theta ?? 10000;
-  if (!(theta > 0)) throw new RangeError(`rope: theta ${theta} must be positive`);
+  if (!(theta > 0 && Number.isFinite(theta)))
+    throw new RangeError(`rope: theta ${theta} must be a finite number > 0`);
   checkScaling(options.scaling);
   // An invalid rotaryDim gets no frequencies; infer then names it with x's shape.
   const valid = Number.isInteger(rotaryDim) && rotaryDim >= 0 && rotaryDim % 2 === 0;

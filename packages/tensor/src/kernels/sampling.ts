@@ -42,8 +42,9 @@ function rowWeights(v: ArrayLike<number>, base: number, K: number, attrs: Sample
     for (let j = 0; j < K; j++) w[j] = v[base + j]! > 0 ? v[base + j]! : 0;
     return w;
   }
+  // NaN logits weigh nothing, like -Infinity (Math.max would make the whole row NaN).
   let vmax = Number.NEGATIVE_INFINITY;
-  for (let j = 0; j < K; j++) vmax = Math.max(vmax, v[base + j]!);
+  for (let j = 0; j < K; j++) if (v[base + j]! > vmax) vmax = v[base + j]!;
   // A row of -Infinity has no weight at all (and no draw: -1).
   if (vmax === Number.NEGATIVE_INFINITY) return w;
   for (let j = 0; j < K; j++) {
@@ -61,9 +62,13 @@ function sampleCpu(inputs: readonly HostTensor[], attrs: SampleAttrs): Int32Arra
   for (let r = 0; r < rows; r++) {
     const base = r * K;
     if (attrs.mode === 'greedy') {
-      let best = 0;
-      for (let j = 1; j < K; j++)
-        if (sortKey(values!.data[base + j]!, 'f32') > sortKey(values!.data[base + best]!, 'f32')) best = j;
+      // The largest logit, lowest id on ties; NaN is never picked (a row of NaN only gives -1).
+      let best = -1;
+      for (let j = 0; j < K; j++) {
+        const x = values!.data[base + j]!;
+        if (Number.isNaN(x)) continue;
+        if (best < 0 || sortKey(x, 'f32') > sortKey(values!.data[base + best]!, 'f32')) best = j;
+      }
       out[r] = best;
       continue;
     }
@@ -139,7 +144,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let base = row * p.K;
   var negInfBits = 0xff800000u;
   var vmax = bitcast<f32>(negInfBits);
-  for (var j = 0u; j < p.K; j++) { vmax = max(vmax, values[base + j]); }
+  for (var j = 0u; j < p.K; j++) { vmax = maxNotNan(vmax, values[base + j]); }
   var total = 0.0;
   for (var j = 0u; j < p.K; j++) { total += weight(values[base + j], vmax); }
   var end = p.K;
@@ -177,14 +182,19 @@ function sampleWgsl(mode: 'logits' | 'probs', withIndices: boolean, rowwise: boo
 @group(0) @binding(4) var<uniform> p: Params;`
     : `@group(0) @binding(2) var<storage, read_write> outBuf: array<i32>;
 @group(0) @binding(3) var<uniform> p: Params;`;
-  const weight =
-    mode === 'probs'
-      ? 'fn weight(v: f32, vmax: f32) -> f32 { return select(0.0, v, v > 0.0); }'
-      : `fn weight(v: f32, vmax: f32) -> f32 {
+  // NaN weighs nothing (tested on its bits: a driver may assume comparisons never see NaN).
+  const weight = `fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn maxNotNan(m: f32, v: f32) -> f32 { return select(max(m, v), m, isNan(v)); }
+${
+  mode === 'probs'
+    ? 'fn weight(v: f32, vmax: f32) -> f32 { return select(0.0, v, v > 0.0 && !isNan(v)); }'
+    : `fn weight(v: f32, vmax: f32) -> f32 {
+  if (isNan(v)) { return 0.0; }
   // The largest logit weighs 1, unless the whole row is -Infinity.
   if (v == vmax) { return select(0.0, 1.0, bitcast<u32>(vmax) != 0xff800000u); }
   let w = exp((v - vmax) / p.temperature);
   return select(0.0, w, w > 0.0);
+}`
 }`;
   const common = `${sampleParams.wgsl('Params')}
 @group(0) @binding(0) var<storage, read> values: array<f32>;
@@ -218,7 +228,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // Row maximum (the largest logit gets weight 1).
   var negInfBits = 0xff800000u;
   var m = bitcast<f32>(negInfBits);
-  for (var j = lo; j < hi; j++) { m = max(m, values[base + j]); }
+  for (var j = lo; j < hi; j++) { m = maxNotNan(m, values[base + j]); }
   red[lid] = m;
   for (var stride = ${WG / 2}u; stride > 0u; stride = stride / 2u) {
     workgroupBarrier();
@@ -288,10 +298,12 @@ function greedyWgsl(rowwise: boolean): string {
 @group(0) @binding(1) var<storage, read_write> outBuf: array<i32>;
 @group(0) @binding(2) var<uniform> p: Params;
 ${SORT_KEY_WGSL.f32}
-// The largest key, and the lowest position among equal keys (as topk(x, 1) picks).
+// The largest key, and the lowest position among equal keys (as topk(x, 1) picks); positions
+// holding NaN are passed as 0xffffffff, never chosen.
 fn better(k: u32, q: u32, key: u32, pos: u32) -> bool {
   return q != 0xffffffffu && (pos == 0xffffffffu || k > key || (k == key && q < pos));
-}`;
+}
+fn unlessNan(bits: u32, j: u32) -> u32 { return select(j, 0xffffffffu, (bits & 0x7fffffffu) > 0x7f800000u); }`;
   if (rowwise) {
     return `${head}
 @compute @workgroup_size(64)
@@ -301,10 +313,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var key = 0u;
   var pos = 0xffffffffu;
   for (var j = 0u; j < p.K; j++) {
-    let k = sortKey(values[row * p.K + j]);
-    if (better(k, j, key, pos)) { key = k; pos = j; }
+    let bits = values[row * p.K + j];
+    let k = sortKey(bits);
+    if (better(k, unlessNan(bits, j), key, pos)) { key = k; pos = j; }
   }
-  outBuf[row] = i32(pos);
+  outBuf[row] = select(i32(pos), -1, pos == 0xffffffffu);
 }`;
   }
   return `${head}
@@ -321,8 +334,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var key = 0u;
   var pos = 0xffffffffu;
   for (var j = lo; j < hi; j++) {
-    let k = sortKey(values[base + j]);
-    if (better(k, j, key, pos)) { key = k; pos = j; }
+    let bits = values[base + j];
+    let k = sortKey(bits);
+    if (better(k, unlessNan(bits, j), key, pos)) { key = k; pos = j; }
   }
   bestKey[lid] = key;
   bestPos[lid] = pos;
@@ -333,7 +347,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       bestPos[lid] = bestPos[lid + stride];
     }
   }
-  if (lid == 0u) { outBuf[row] = i32(bestPos[0]); }
+  if (lid == 0u) { outBuf[row] = select(i32(bestPos[0]), -1, bestPos[0] == 0xffffffffu); }
 }`;
 }
 
@@ -447,7 +461,8 @@ function inRange(value: number, lo: number, hi: number, name: string, op: string
  * Draws one token id per row of `logits` (`[B, V]` -> i32 `[B]`, or `[V]` -> i32 `[]`): greedy when
  * `temperature` is 0; otherwise softmax at `temperature`, then top-k, top-p (nucleus: always at least
  * one token) and min-p filtering in the order Hugging Face applies them, then one draw with a uniform
- * number from the seeded Philox stream. A row with no finite logit gives -1.
+ * number from the seeded Philox stream. NaN logits weigh nothing (never drawn, never the greedy pick);
+ * a row with no finite logit (greedy: no logit that is not NaN) gives -1.
  *
  * @example
  * ```ts

@@ -183,8 +183,9 @@ export function attentionDims(
       `${op}: kvLength ${attrs.kvLength} must be an integer in [0, ${tk}] (k ${describe(k)})`,
     );
   }
-  if (!Number.isInteger(attrs.queryOffset))
-    throw new RangeError(`${op}: queryOffset ${attrs.queryOffset} must be an integer`);
+  // Kernels hold it in an i32.
+  if (!Number.isInteger(attrs.queryOffset) || Math.abs(attrs.queryOffset) >= 2 ** 31)
+    throw new RangeError(`${op}: queryOffset ${attrs.queryOffset} must be an integer in (-2^31, 2^31)`);
   if (!Number.isFinite(attrs.scale))
     throw new RangeError(`${op}: scale ${attrs.scale} must be a finite number`);
   const maskStrides = mask ? maskStridesOf(mask, attrs, { batch, qHeads, tq, tk }, op) : ([0, 0, 0] as const);

@@ -43,6 +43,10 @@ export function ropeInverseFrequencies(
   theta: number,
   scaling?: RopeScaling,
 ): Float32Array {
+  if (!Number.isInteger(rotaryDim) || rotaryDim < 0 || rotaryDim % 2 !== 0)
+    throw new RangeError(`ropeInverseFrequencies: rotaryDim must be an even integer >= 0, got ${rotaryDim}`);
+  if (!(theta > 0 && Number.isFinite(theta)))
+    throw new RangeError(`ropeInverseFrequencies: theta must be a finite number > 0, got ${theta}`);
   const half = rotaryDim / 2;
   const inv = new Float32Array(half);
   for (let i = 0; i < half; i++) inv[i] = f32(1 / f32(f32(theta) ** f32((2 * i) / rotaryDim)));
