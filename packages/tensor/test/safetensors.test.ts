@@ -140,6 +140,16 @@ describe('saveSafetensors / loadSafetensors round trip', () => {
   test('saveSafetensors refuses a reserved name, a disposed tensor and non-string metadata', async () => {
     const t = tensor([1], [1], { backend });
     await expect(saveSafetensors({ __metadata__: t })).rejects.toThrow(/reserved/);
+    const folder = await mkdtemp(join(tmpdir(), 'vl-st-folder-'));
+    await expect(loadSafetensors(folder, { backend })).rejects.toThrow(
+      `loadSafetensors(): ${folder} is a folder; give the .safetensors file in it (or its index.json)`,
+    );
+    await expect(saveSafetensors({ t }, 'abc' as never)).rejects.toThrow(
+      'saveSafetensors(): metadata must be an object of strings, got the string "abc"',
+    );
+    await expect(saveSafetensors(null as never)).rejects.toThrow(
+      'saveSafetensors(): tensors must be a Map or an object of named tensors, got null',
+    );
     await expect(saveSafetensors({ t }, { n: 1 as unknown as string })).rejects.toThrow(
       /metadata\["n"\] must be a string/,
     );

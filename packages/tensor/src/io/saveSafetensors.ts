@@ -23,6 +23,13 @@ const STORED_AS: Readonly<Record<Exclude<DType, QuantizedDType>, SafetensorsDTyp
 
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  if (x instanceof Map) return 'a Map';
+  return typeof x === 'string' ? `the string ${JSON.stringify(x)}` : typeof x;
+}
+
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -44,6 +51,11 @@ export async function saveSafetensors(
   tensors: NamedTensors,
   metadata?: Readonly<Record<string, string>>,
 ): Promise<Uint8Array> {
+  if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
+    throw new TypeError(
+      `saveSafetensors(): tensors must be a Map or an object of named tensors, got ${describe(tensors)}`,
+    );
+  }
   const entries: [string, Tensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   for (const [name, t] of entries) {
     if (name === '__metadata__')
@@ -59,6 +71,15 @@ export async function saveSafetensors(
     }
   }
   if (metadata !== undefined) {
+    if (
+      metadata === null ||
+      typeof metadata !== 'object' ||
+      Array.isArray(metadata) ||
+      metadata instanceof Map
+    )
+      throw new TypeError(
+        `saveSafetensors(): metadata must be an object of strings, got ${describe(metadata)}`,
+      );
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== 'string') {
         throw new TypeError(`saveSafetensors(): metadata["${key}"] must be a string, got ${typeof value}`);

@@ -14,7 +14,12 @@ export async function readLocalFile(path: string | URL, context: ReadContext): P
   if (signal?.aborted) throw abortError(`loadSafetensors(): reading ${filePath} was aborted`, signal);
   const handle = await open(filePath, 'r');
   try {
-    const { size } = await handle.stat();
+    const stat = await handle.stat();
+    if (stat.isDirectory())
+      throw new Error(
+        `loadSafetensors(): ${filePath} is a folder; give the .safetensors file in it (or its index.json)`,
+      );
+    const { size } = stat;
     const out = new Uint8Array(size);
     let loaded = 0;
     while (loaded < size) {
