@@ -104,14 +104,36 @@ describe('gather / scatter / oneHot kernels', () => {
     await checkKernelCase(c, reference, exact, freshSeed());
   });
 
-  test('WebGPU clamps out-of-range gather indices', async () => {
-    const gpu = others.find((o) => o.label === 'webgpu')?.backend;
-    if (!gpu) return;
-    const x = tensor([1, 2, 3, 4, 5, 6], [3, 2], { backend: gpu });
-    const i = tensor(new Int32Array([5, -2, 1]), [3], { backend: gpu });
-    const y = gather(x, i);
-    expect([...(await y.read())]).toEqual([5, 6, 1, 2, 3, 4]);
-    for (const t of [x, i, y]) t.dispose();
+  test('out-of-range indices fail on every backend: at the op (cpu, tfjs) or at the next read (webgpu)', async () => {
+    for (const { label, backend } of [{ label: 'reference', backend: reference }, ...others]) {
+      const x = tensor([1, 2, 3, 4, 5, 6], [3, 2], { backend });
+      const bad = tensor(new Int32Array([5, -2, 1]), [3], { backend });
+      const u = tensor(new Float32Array(6), [3, 2], { backend });
+      const ops = [
+        ['gather', () => gather(x, bad)],
+        ['gather', () => embedding(x, bad)],
+        ['scatterAdd', () => scatterAdd([3, 2], bad, u, 0)],
+      ] as const;
+      for (const [op, run] of ops) {
+        const message = new RegExp(
+          label === 'webgpu'
+            ? `WebGPU: ${op} met an index out of range`
+            : `${op}: index 5 at position 0 of indices is out of range \\[0, 3\\)`,
+        );
+        if (label === 'webgpu') {
+          const y = run(); // queued: the kernel flags the index and clamps it
+          await expect(y.read(), `${label} ${op}`).rejects.toThrow(message);
+          y.dispose();
+          // Reported once: the next read works.
+          expect([...(await gather(x, tensor(new Int32Array([2]), [1], { backend })).read())]).toEqual([
+            5, 6,
+          ]);
+        } else {
+          expect(run, `${label} ${op}`).toThrow(message);
+        }
+      }
+      for (const t of [x, bad, u]) t.dispose();
+    }
   });
 });
 

@@ -2,6 +2,7 @@
 import type { TensorInfo } from '../backend.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { allocArray, type TypedArray } from '../dtype.js';
+import { DEVICE_ERROR_BITS } from '../backends/webgpu/deviceErrors.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, normAxis, sizeOf } from '../shape.js';
@@ -34,6 +35,11 @@ export function checkIndex(v: number, position: number, dim: number, op: string,
   }
 }
 
+/** @internal {@link checkIndex} over every index. */
+export function checkIndices(ids: ArrayLike<number>, dim: number, op: string, what: string): void {
+  for (let j = 0; j < ids.length; j++) checkIndex(ids[j]!, j, dim, op, what);
+}
+
 export const gatherKernel: Kernel<GatherAttrs> = {
   name: 'gather',
   infer([x, indices], { axis }): TensorInfo[] {
@@ -48,8 +54,7 @@ export const gatherKernel: Kernel<GatherAttrs> = {
     const outer = x!.shape.slice(0, axis).reduce((n, d) => n * d, 1);
     const inner = x!.shape.slice(axis + 1).reduce((n, d) => n * d, 1);
     const ids = indices!.data;
-    const what = `axis ${axis} of x (shape ${formatShape(x!.shape)})`;
-    for (let j = 0; j < ids.length; j++) checkIndex(ids[j]!, j, dim, 'gather', what);
+    checkIndices(ids, dim, 'gather', `axis ${axis} of x (shape ${formatShape(x!.shape)})`);
     let o = 0;
     for (let b = 0; b < outer; b++) {
       for (let j = 0; j < ids.length; j++) {
@@ -76,17 +81,23 @@ export const gatherKernel: Kernel<GatherAttrs> = {
         inner: x!.shape.slice(axis + 1).reduce((n, d) => n * d, 1),
         count: indices!.size,
       }),
-      // Out-of-range indices are clamped (no validation pass on the GPU).
+      // An out-of-range index is flagged (the next read throws) and clamped for the copy.
+      deviceErrors: true,
       locate: `fn locate(o: u32) -> vec2<i32> {
   let r = o % p.inner;
   let j = (o / p.inner) % p.count;
   let b = o / (p.inner * p.count);
-  let k = u32(clamp(ids[j], 0, i32(p.dim) - 1));
+  let raw = ids[j];
+  if (raw < 0 || raw >= i32(p.dim)) { flagError(${DEVICE_ERROR_BITS.gather}u); }
+  let k = u32(clamp(raw, 0, i32(p.dim) - 1));
   return vec2<i32>(0, i32((b * p.dim + k) * p.inner + r));
 }`,
     });
   },
   tfjs(tf, [x, indices], { axis }) {
+    // tfjs's own check names neither the op nor the position: check here as the CPU does.
+    const what = `axis ${axis} of x (shape ${formatShape(x.shape)})`;
+    checkIndices(indices.dataSync(), x.shape[axis]!, 'gather', what);
     return [tf.gather(x, indices, axis)];
   },
   grad({ dy: [dy], inputs: [x, indices], attrs: { axis } }) {
@@ -97,8 +108,8 @@ export const gatherKernel: Kernel<GatherAttrs> = {
 /**
  * Picks slices of `x` along `axis` (negative counts from the end) at `indices` (i32): the result
  * has shape `x.shape[:axis] + indices.shape + x.shape[axis+1:]`. An index outside
- * `[0, x.shape[axis])` is an error on the CPU backends; on WebGPU it is clamped into range (there
- * is no validation pass), so validate untrusted indices first.
+ * `[0, x.shape[axis])` is an error: the CPU backends throw naming it; WebGPU's kernel flags it and
+ * the next read throws (as CUDA reports device-side asserts), the copy having clamped it.
  *
  * @example
  * ```ts

@@ -3,13 +3,14 @@
 // order as the CPU reference, so results match it bit for bit.
 import type { TensorInfo } from '../backend.js';
 import { wgslStorageType, workgroups1d } from '../backends/webgpu/context.js';
+import { DEVICE_ERROR_BITS, wgslDeviceErrors } from '../backends/webgpu/deviceErrors.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { assertShape, formatShape, normAxis, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { assertIndices, checkIndex, gather } from './gather.js';
+import { assertIndices, checkIndices, gather } from './gather.js';
 import { assertMaxRank } from './transpose.js';
 
 interface ScatterAttrs {
@@ -45,11 +46,14 @@ function linkShader(): string {
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 @group(0) @binding(1) var<storage, read_write> first: array<i32>;
 @group(0) @binding(2) var<storage, read_write> next: array<i32>;
-@group(0) @binding(3) var<uniform> p: Params;
+${wgslDeviceErrors(3)}
+@group(0) @binding(4) var<uniform> p: Params;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let j = gid.x + gid.y * nwg.x * ${WG}u;
   if (j >= p.count) { return; }
+  // An out-of-range index is flagged (the next read throws) and clamped.
+  if (ids[j] < 0 || ids[j] >= i32(p.dim)) { flagError(${DEVICE_ERROR_BITS.scatterAdd}u); }
   let k = slot(j);
   var head = true;
   for (var i = 0u; i < j; i++) { if (slot(i) == k) { head = false; break; } }
@@ -107,8 +111,7 @@ export const scatterAddKernel: Kernel<ScatterAttrs> = {
     const outer = shape.slice(0, axis).reduce((n, d) => n * d, 1);
     const inner = shape.slice(axis + 1).reduce((n, d) => n * d, 1);
     const ids = indices!.data;
-    const what = `axis ${axis} of the output (shape ${formatShape(shape)})`;
-    for (let j = 0; j < ids.length; j++) checkIndex(ids[j]!, j, dim, 'scatterAdd', what);
+    checkIndices(ids, dim, 'scatterAdd', `axis ${axis} of the output (shape ${formatShape(shape)})`);
     let u = 0;
     for (let b = 0; b < outer; b++) {
       for (let j = 0; j < ids.length; j++) {
@@ -140,7 +143,7 @@ export const scatterAddKernel: Kernel<ScatterAttrs> = {
     if (count > 0) {
       ctx.dispatch(
         ctx.pipeline('scatterAdd:link', linkShader),
-        [indices!, first, next],
+        [indices!, first, next, ctx.deviceErrors()],
         uniforms,
         workgroups1d(Math.ceil(count / WG)),
       );
@@ -154,6 +157,13 @@ export const scatterAddKernel: Kernel<ScatterAttrs> = {
     );
   },
   tfjs(tf, [indices, updates], { shape, axis }) {
+    // unsortedSegmentSum drops out-of-range ids silently: check here as the CPU does.
+    checkIndices(
+      indices.dataSync(),
+      shape[axis]!,
+      'scatterAdd',
+      `axis ${axis} of the output (shape ${formatShape(shape)})`,
+    );
     // Move the indexed axes to the front, sum segments, move the result axis back.
     const outer = shape.slice(0, axis).reduce((n, d) => n * d, 1);
     const inner = shape.slice(axis + 1).reduce((n, d) => n * d, 1);
@@ -171,7 +181,7 @@ export const scatterAddKernel: Kernel<ScatterAttrs> = {
  * Adds `updates` into a zero tensor of `shape` at `indices` (i32) along `axis`: the adjoint of
  * {@link gather}, so `updates` has shape `shape[:axis] + indices.shape + shape[axis+1:]`. Repeated
  * indices accumulate, in index order on every backend (deterministic). Out-of-range indices are an
- * error on the CPU backends and clamped on WebGPU, as in gather. f32, i32 or u32.
+ * error on every backend, as in gather (on WebGPU the next read throws). f32, i32 or u32.
  *
  * @example
  * ```ts

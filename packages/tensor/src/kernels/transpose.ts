@@ -6,6 +6,7 @@
 import type { TensorInfo } from '../backend.js';
 import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
 import { workgroups1d } from '../backends/webgpu/context.js';
+import { wgslDeviceErrors } from '../backends/webgpu/deviceErrors.js';
 import { uniformLayout, WGSL_SHAPE_AT } from '../backends/webgpu/uniforms.js';
 import {
   allocArray,
@@ -77,6 +78,8 @@ export interface IndexMapJob {
   /** WGSL struct declaration named `Params`; must have `size: u32` (output elements) and `fill: u32`. */
   readonly paramsWgsl: string;
   readonly uniforms: Uint8Array;
+  /** Bind the backend's device-error flags, so that `locate` may call `flagError(bit)`. */
+  readonly deviceErrors?: boolean;
   /**
    * WGSL `fn locate(o: u32) -> vec2<i32>`: for output element `o`, `(source, element)`; source -1
    * writes `p.fill`, source -2 leaves the element as an earlier dispatch wrote it.
@@ -91,7 +94,8 @@ export function dispatchIndexMap(ctx: GpuContext, job: IndexMapJob): void {
   const packed = out.dtype === 'f16' || out.dtype === 'bf16';
   const extras = job.extras ?? [];
   const WG = 256;
-  const key = `imap:${job.key}:${packed ? 16 : 32}:${sources.length}:${extras.map((e) => `${e.name}/${e.type}`).join(',')}`;
+  const flags = job.deviceErrors ? ctx.deviceErrors() : undefined;
+  const key = `imap:${job.key}:${packed ? 16 : 32}:${sources.length}:${extras.map((e) => `${e.name}/${e.type}`).join(',')}${flags ? ':errors' : ''}`;
   const pipeline = ctx.pipeline(key, () => {
     const decls = [
       ...sources.map((_, i) => `@group(0) @binding(${i}) var<storage, read> src${i}: array<u32>;`),
@@ -99,7 +103,8 @@ export function dispatchIndexMap(ctx: GpuContext, job: IndexMapJob): void {
         (e, i) => `@group(0) @binding(${sources.length + i}) var<storage, read> ${e.name}: array<${e.type}>;`,
       ),
     ];
-    const n = sources.length + extras.length;
+    if (flags) decls.push(wgslDeviceErrors(sources.length + extras.length));
+    const n = sources.length + extras.length + (flags ? 1 : 0);
     // A 16-bit element e lives in the low (even e) or high (odd e) half of word e / 2.
     const read = (i: number) => (packed ? `(src${i}[e >> 1u] >> ((e & 1u) * 16u)) & 0xffffu` : `src${i}[e]`);
     const fetch = sources.map((_, i) => `  if (s == ${i}) { return ${read(i)}; }`).join('\n');
@@ -143,7 +148,7 @@ ${main}
   const units = packed ? Math.ceil(out.size / 2) : out.size;
   ctx.dispatch(
     pipeline,
-    [...sources, ...extras.map((e) => e.tensor), out],
+    [...sources, ...extras.map((e) => e.tensor), ...(flags ? [flags] : []), out],
     job.uniforms,
     workgroups1d(Math.ceil(units / WG)),
   );

@@ -6,6 +6,7 @@ import { sizeOf } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { BindGroupCache } from './bindGroupCache.js';
 import { BufferPool } from './bufferPool.js';
+import { deviceError } from './deviceErrors.js';
 import { type GpuContext, type GpuFeatures, type GpuTensor, gpuByteLength } from './context.js';
 
 const STORAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST
@@ -86,6 +87,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   #uniformChunks: UniformChunk[] = [];
   #freeChunks: UniformChunk[] = [];
   #scratch: GPUBuffer[] = [];
+  #deviceErrors: GPUBuffer | undefined;
   #pendingCompiles: Promise<string | undefined>[] = [];
   /** Shader errors reported so far. */
   #shaderErrors = 0;
@@ -182,20 +184,31 @@ export class WebGpuBackend implements Backend, GpuContext {
     const byteLength = gpuByteLength(info.dtype, size);
     if (byteLength === 0) return allocArray(info.dtype, 0);
     await this.#checkCompiles();
-    const staging = this.#staging.acquire(byteLength);
+    // Once a kernel has bound the device-error flags, every read brings them back with its bytes.
+    const flags = this.#deviceErrors;
+    const mapped = byteLength + (flags ? 4 : 0);
+    const staging = this.#staging.acquire(mapped);
     this.copy(handle as GPUBuffer, 0, staging, 0, byteLength);
+    if (flags) this.copy(flags, 0, staging, byteLength, 4);
     this.flush();
     try {
-      await staging.mapAsync(1 /* GPUMapMode.READ */, 0, byteLength);
+      await staging.mapAsync(1 /* GPUMapMode.READ */, 0, mapped);
     } catch (e) {
       this.#check();
       throw e;
     }
-    const bytes = new Uint8Array(staging.getMappedRange(0, byteLength).slice(0));
+    const bytes = new Uint8Array(staging.getMappedRange(0, mapped).slice(0));
     staging.unmap();
     this.#staging.release(staging);
     this.#throwPendingError();
-    return fromGpuBytes(bytes, info, storageLength(info.dtype, size));
+    if (flags) {
+      const bits = new DataView(bytes.buffer).getUint32(byteLength, true);
+      if (bits !== 0) {
+        this.device.queue.writeBuffer(flags, 0, new Uint32Array(1)); // reported once
+        throw deviceError(bits);
+      }
+    }
+    return fromGpuBytes(bytes.subarray(0, byteLength), info, storageLength(info.dtype, size));
   }
 
   release(handle: unknown): void {
@@ -287,6 +300,13 @@ export class WebGpuBackend implements Backend, GpuContext {
       }
       throw new Error(`WebGPU shader error: ${errors.join('\n')}`);
     }
+  }
+
+  /** The device-error flags kernels set on a bad index (see deviceErrors.ts); read back by every read once created. */
+  deviceErrors(): GPUBuffer {
+    // Zeroed at creation (WebGPU clears new buffers); destroyed with the device.
+    this.#deviceErrors ??= this.device.createBuffer({ size: 16, usage: STORAGE, label: 'device-errors' });
+    return this.#deviceErrors;
   }
 
   scratch(byteLength: number): GPUBuffer {

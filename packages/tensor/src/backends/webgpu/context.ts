@@ -38,6 +38,11 @@ export interface GpuContext {
   ): void;
   /** A temporary storage buffer, released when the current kernel's outputs are. */
   scratch(byteLength: number): GPUBuffer;
+  /**
+   * The backend's device-error flags (deviceErrors.ts): a kernel that checks its indices binds it
+   * and sets its op's bit; the next read throws.
+   */
+  deviceErrors(): GPUBuffer;
 }
 
 /** WGSL element type a dtype is stored as in a storage buffer (f16/bf16 are packed two per u32). */

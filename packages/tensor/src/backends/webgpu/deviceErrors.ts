@@ -1,0 +1,29 @@
+// Errors found inside WebGPU kernels (an index out of range): a kernel cannot throw, so it sets a
+// bit in a small flag buffer of the backend and carries on with a clamped index; the next read
+// copies the flags with its result and throws, naming the ops that set them. CUDA reports its
+// device-side asserts the same way, at the next synchronization.
+
+/** The bit each checking op sets. */
+export const DEVICE_ERROR_BITS = {
+  gather: 1,
+  scatterAdd: 2,
+} as const;
+
+export type DeviceErrorOp = keyof typeof DEVICE_ERROR_BITS;
+
+/** WGSL declaring the flag buffer at `binding`, and `flagError(bit)`. */
+export function wgslDeviceErrors(binding: number): string {
+  return `@group(0) @binding(${binding}) var<storage, read_write> deviceErrors: array<atomic<u32>>;
+fn flagError(bit: u32) { atomicOr(&deviceErrors[0], bit); }`;
+}
+
+/** The error a read throws for the flags `bits` (nonzero). */
+export function deviceError(bits: number): Error {
+  const ops = Object.entries(DEVICE_ERROR_BITS)
+    .filter(([, bit]) => (bits & bit) !== 0)
+    .map(([op]) => op);
+  return new RangeError(
+    `WebGPU: ${ops.join(' and ')} met an index out of range in a kernel queued before this read; ` +
+      'the kernel clamped it, so what depends on it is wrong. The CPU backend names the index and its position.',
+  );
+}
