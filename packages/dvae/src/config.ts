@@ -125,8 +125,9 @@ function record(v: unknown, where: string): Record<string, unknown> {
 
 /**
  * Reads a dVAE `config.json` (`{ encoder, decoder, logit_laplace_eps }`), filling missing fields
- * with the official defaults and rejecting values that are not positive integers. The two halves
- * must agree on `vocab_size`, since the decoder reads the encoder's tokens.
+ * with the official defaults and rejecting values that are not positive integers. Both sections or
+ * neither (the official dVAE) must be given. The two halves must agree on `vocab_size`, since the
+ * decoder reads the encoder's tokens.
  *
  * @example
  * ```ts
@@ -135,6 +136,13 @@ function record(v: unknown, where: string): Record<string, unknown> {
  */
 export function parseDvaeConfig(json: unknown): DvaeConfig {
   const root = record(json, 'config');
+  // Neither section means the official dVAE; one alone would pair it with the official other half.
+  if ((root.encoder === undefined) !== (root.decoder === undefined)) {
+    const [has, lacks] = root.encoder === undefined ? ['decoder', 'encoder'] : ['encoder', 'decoder'];
+    throw new TypeError(
+      `parseDvaeConfig: the config has a ${has} section but no ${lacks} section (give both, or neither for the official dVAE)`,
+    );
+  }
   const e = record(root.encoder, 'encoder');
   const d = record(root.decoder, 'decoder');
   const encoder: DvaeEncoderConfig = {

@@ -1,6 +1,7 @@
 // The DALL-E dVAE encoder (dall_e/encoder.py) as a pure forward function over the checkpoint's params.
-import { type Tensor, maxPool2d, relu } from '@vl/tensor';
+import { Tensor, maxPool2d, relu } from '@vl/tensor';
 import type { DvaeEncoderConfig } from './config.js';
+import { describeValue } from './describeValue.js';
 import { dvaeBlock, dvaePostGain } from './dvaeBlock.js';
 import { dvaeConv } from './dvaeConv.js';
 import type { DvaeParams } from './dvaeShapes.js';
@@ -15,6 +16,11 @@ import type { DvaeParams } from './dvaeShapes.js';
  * ```
  */
 export function checkEncoderInput(x: Tensor, config: DvaeEncoderConfig): void {
+  if (!(x instanceof Tensor)) {
+    throw new TypeError(
+      `dvae encoder: images must be an f32 [B, C, H, W] tensor with values in [0, 1], got ${describeValue(x)}`,
+    );
+  }
   if (x.shape.length !== 4) {
     throw new RangeError(`dvae encoder: input must be [B, C, H, W], got ${x.describe()}`);
   }
@@ -26,6 +32,11 @@ export function checkEncoderInput(x: Tensor, config: DvaeEncoderConfig): void {
   }
   if (x.dtype !== 'f32') throw new TypeError(`dvae encoder: input must be f32, got ${x.describe()}`);
   const f = 2 ** (config.group_count - 1);
+  if (h === 0 || w === 0) {
+    throw new RangeError(
+      `dvae encoder: image size ${h}x${w} is empty; height and width must be positive multiples of ${f} (2^(group_count - 1) with group_count = ${config.group_count})`,
+    );
+  }
   if (h % f !== 0 || w % f !== 0) {
     throw new RangeError(
       `dvae encoder: image size ${h}x${w} is not divisible by ${f} (2^(group_count - 1) with group_count = ${config.group_count})`,

@@ -21,7 +21,7 @@ export { checkTokens, tokensToOneHot } from './tokensToOneHot.js';
 
 // --- task API (loadDvae.ts) ---
 export type { DvaeModel, LoadDvaeOptions } from './loadDvae.js';
-export { createDvaeModel, loadDvae } from './loadDvae.js';
+export { checkImageRange, createDvaeModel, loadDvae } from './loadDvae.js';
 
 // --- training (src/train/) ---
 export type { GumbelSoftmaxOptions } from './train/gumbelSoftmax.js';

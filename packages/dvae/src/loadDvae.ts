@@ -2,11 +2,15 @@
 import {
   type Backend,
   type SafetensorsProgress,
-  type Tensor,
+  Tensor,
   argmax,
+  createBackend,
+  isNotFound,
   joinSource,
-  loadJson,
+  loadJsonIfExists,
   loadSafetensors,
+  max,
+  min,
   sigmoid,
   slice,
   tidy,
@@ -16,6 +20,7 @@ import { type DvaeConfig, parseDvaeConfig } from './config.js';
 import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from './dvaeShapes.js';
 import { dvaeDecoder } from './dvaeDecoder.js';
 import { checkEncoderInput, dvaeEncoder } from './dvaeEncoder.js';
+import { describeValue } from './describeValue.js';
 import { mapPixels, unmapPixels } from './mapPixels.js';
 import { checkTokens, tokensToOneHot } from './tokensToOneHot.js';
 
@@ -28,8 +33,8 @@ import { checkTokens, tokensToOneHot } from './tokensToOneHot.js';
  * ```
  */
 export interface LoadDvaeOptions {
-  /** Where the weights live and every computation runs. */
-  backend: Backend;
+  /** Where the weights live and every computation runs; default `createBackend('auto')`, disposed with the model. */
+  backend?: Backend;
   /** Download progress of each weights file. */
   onProgress?: (progress: SafetensorsProgress) => void;
   /** Aborts the download. */
@@ -37,8 +42,12 @@ export interface LoadDvaeOptions {
 }
 
 /**
- * A loaded DALL-E dVAE. Images are f32 NCHW in [0, 1]; token grids are i32 `[B, H/8, W/8]` (with
- * the default four groups). Returned tensors belong to the caller, who disposes them.
+ * A loaded DALL-E dVAE. Images are f32 NCHW tensors with values in [0, 1] (divide 8-bit pixels by
+ * 255); token grids are i32 `[B, H/8, W/8]` (with the default four groups). Returned tensors belong
+ * to the caller, who disposes them. Pixel values are not checked by `encode` and `encoderLogits`
+ * (that would read the images back from the device): images in 0..255 or with NaN give meaningless
+ * tokens without an error; `reconstruct` checks them, and {@link checkImageRange} checks them on
+ * request. After `dispose()`, every method throws.
  *
  * @example
  * ```ts
@@ -57,15 +66,21 @@ export interface DvaeModel {
   readonly encoderParams: DvaeParams;
   /** The decoder's tensors by checkpoint name. */
   readonly decoderParams: DvaeParams;
-  /** Codebook logits `[B, vocab_size, h, w]` of images in [0, 1] (map_pixels is applied here). */
+  /**
+   * Codebook logits `[B, vocab_size, h, w]` of f32 images `[B, C, H, W]` in [0, 1] (map_pixels is
+   * applied here; values outside [0, 1] are not detected, see {@link checkImageRange}).
+   */
   encoderLogits(images: Tensor): Tensor;
-  /** The token grid `[B, h, w]` (i32): the argmax of {@link DvaeModel.encoderLogits}. */
+  /**
+   * The token grid `[B, h, w]` (i32): the argmax of {@link DvaeModel.encoderLogits}. Images must be
+   * f32 in [0, 1]; 0..255 pixels or NaN give meaningless tokens without an error (see {@link checkImageRange}).
+   */
   encode(images: Tensor): Tensor;
   /** The decoder's logit-Laplace statistics `[B, 2 * output_channels, H, W]` for a token grid. */
   decoderStats(tokens: Tensor): Promise<Tensor>;
   /** Images in [0, 1]: `unmap_pixels(sigmoid(stats[:, :output_channels]))`. */
   decode(tokens: Tensor): Promise<Tensor>;
-  /** `decode(encode(images))`. */
+  /** `decode(encode(images))`; images outside [0, 1] (or NaN) are an error (one min/max readback). */
   reconstruct(images: Tensor): Promise<Tensor>;
   /** Frees the weights. */
   dispose(): void;
@@ -83,26 +98,88 @@ export interface DvaeModel {
  * const tokens = dvae.encode(images); // [B, 3, 256, 256] -> i32[B, 32, 32]
  * ```
  */
-export async function loadDvae(source: string | URL, options: LoadDvaeOptions): Promise<DvaeModel> {
-  const { backend, onProgress, signal } = options;
+export async function loadDvae(source: string | URL, options: LoadDvaeOptions = {}): Promise<DvaeModel> {
+  if (!(typeof source === 'string' || source instanceof URL) || source === '') {
+    throw new TypeError(
+      `loadDvae: source must be a checkpoint folder (a path or URL), got ${source === '' ? 'an empty path' : describeValue(source)}`,
+    );
+  }
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`loadDvae: options must be an object, got ${describeValue(options)}`);
+  const { onProgress, signal } = options;
   const io = { ...(signal ? { signal } : {}) };
-  const config = parseDvaeConfig(await loadJson(joinSource(source, 'config.json'), io));
+  const rawConfig = await loadJsonIfExists(joinSource(source, 'config.json'), io);
+  if (rawConfig === undefined) {
+    throw new Error(
+      `loadDvae: ${String(source)} has no config.json (a dVAE checkpoint folder holds config.json, encoder.safetensors and decoder.safetensors)`,
+    );
+  }
+  const config = parseDvaeConfig(rawConfig);
+  const ownsBackend = options.backend === undefined;
+  const backend = options.backend ?? (await createBackend('auto'));
   const st = { backend, ...io, ...(onProgress ? { onProgress } : {}) };
-  const enc = await loadSafetensors(joinSource(source, 'encoder.safetensors'), st);
+  const load = async (file: string) => {
+    try {
+      return await loadSafetensors(joinSource(source, file), st);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      throw new Error(
+        `loadDvae: ${String(source)} has no ${file} (the dVAE's ${file.split('.')[0]} weights)`,
+        {
+          cause: e,
+        },
+      );
+    }
+  };
+  let enc: Awaited<ReturnType<typeof loadSafetensors>> | undefined;
   let dec: Awaited<ReturnType<typeof loadSafetensors>> | undefined;
   try {
-    dec = await loadSafetensors(joinSource(source, 'decoder.safetensors'), st);
+    enc = await load('encoder.safetensors');
+    dec = await load('decoder.safetensors');
     checkDvaeParams(enc.tensors, encoderShapes(config.encoder), 'encoder');
     checkDvaeParams(dec.tensors, decoderShapes(config.decoder), 'decoder');
   } catch (e) {
-    enc.dispose();
+    enc?.dispose();
     dec?.dispose();
+    if (ownsBackend) backend.dispose();
     throw e;
   }
-  return createDvaeModel(config, enc.tensors, dec.tensors, backend, () => {
-    enc.dispose();
-    dec?.dispose();
+  const [e, d] = [enc, dec];
+  return createDvaeModel(config, e.tensors, d.tensors, backend, () => {
+    e.dispose();
+    d.dispose();
+    if (ownsBackend) backend.dispose();
   });
+}
+
+/**
+ * Checks that images hold pixel values in [0, 1], the range the dVAE expects: reads back their
+ * min and max (two numbers), so it is async. Pixels in 0..255 (divide by 255) or NaN would
+ * otherwise encode to meaningless tokens without an error.
+ *
+ * @example
+ * ```ts
+ * await checkImageRange(images); // throws on images with values from 0 to 255
+ * const tokens = dvae.encode(images);
+ * ```
+ */
+export async function checkImageRange(images: Tensor): Promise<void> {
+  if (!(images instanceof Tensor))
+    throw new TypeError(`checkImageRange: images must be a tensor, got ${describeValue(images)}`);
+  if (images.size === 0) return;
+  const lo = min(images); // []
+  const hi = max(images); // []
+  try {
+    const [a, b] = await Promise.all([lo.item(), hi.item()]);
+    if (!(a >= 0 && b <= 1)) {
+      throw new RangeError(
+        `dvae: images must hold pixel values in [0, 1], got values from ${a} to ${b}${b > 1 && b <= 255 ? ' (8-bit pixels? divide by 255)' : ''}${Number.isNaN(a) || Number.isNaN(b) ? ' (NaN pixels)' : ''}`,
+      );
+    }
+  } finally {
+    lo.dispose();
+    hi.dispose();
+  }
 }
 
 /**
@@ -123,28 +200,36 @@ export function createDvaeModel(
 ): DvaeModel {
   const eps = config.logit_laplace_eps;
   const c = config.decoder.output_channels;
+  let disposed = false;
+  const alive = (what: string) => {
+    if (disposed) throw new Error(`DvaeModel.${what}: the dVAE was disposed (used after dispose())`);
+  };
   // Batches too large for one binding of the device run in pieces (batchPieces.ts).
   const imageBytes = (images: Tensor) =>
     encoderBytesPerImage(config.encoder, images.shape[2]!, images.shape[3]!);
   const logitsOf = (images: Tensor): Tensor =>
     tidy(() => dvaeEncoder(encoderParams, mapPixels(images, eps), config.encoder)); // [b, V, h, w]
   const encoderLogits = (images: Tensor): Tensor => {
+    alive('encoderLogits');
     checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
     return mapBatch(images, imageBytes(images), logitsOf); // [B, V, h, w]
   };
   const encode = (images: Tensor): Tensor => {
+    alive('encode');
     checkEncoderInput(images, config.encoder);
     return mapBatch(images, imageBytes(images), (x) => tidy(() => argmax(logitsOf(x), 1))); // i32[B, h, w]
   };
-  const decoderStats = async (tokens: Tensor): Promise<Tensor> => {
+  const decoderStats = async (tokens: Tensor, what = 'decoderStats'): Promise<Tensor> => {
+    alive(what);
     await checkTokens(tokens, config.decoder.vocab_size);
+    alive(what); // the model may have been disposed while the ids were read
     const bytes = decoderBytesPerImage(config.decoder, tokens.shape[1]!, tokens.shape[2]!);
     return mapBatch(tokens, bytes, (t) =>
       tidy(() => dvaeDecoder(decoderParams, tokensToOneHot(t, config.decoder.vocab_size), config.decoder)),
     ); // [B, 2C, H, W]
   };
-  const decode = async (tokens: Tensor): Promise<Tensor> => {
-    const stats = await decoderStats(tokens); // [B, 2C, H, W]
+  const decode = async (tokens: Tensor, what = 'decode'): Promise<Tensor> => {
+    const stats = await decoderStats(tokens, what); // [B, 2C, H, W]
     try {
       const [b, , h, w] = stats.shape as [number, number, number, number];
       return tidy(() => unmapPixels(sigmoid(slice(stats, [0, 0, 0, 0], [b, c, h, w])), eps)); // [B, C, H, W]
@@ -159,16 +244,24 @@ export function createDvaeModel(
     decoderParams,
     encoderLogits,
     encode,
-    decoderStats,
-    decode,
+    decoderStats: (tokens: Tensor) => decoderStats(tokens),
+    decode: (tokens: Tensor) => decode(tokens),
     async reconstruct(images: Tensor): Promise<Tensor> {
+      alive('reconstruct');
+      checkEncoderInput(images, config.encoder);
+      await checkImageRange(images);
+      alive('reconstruct');
       const tokens = encode(images); // i32[B, h, w]
       try {
-        return await decode(tokens); // [B, C, H, W]
+        return await decode(tokens, 'reconstruct'); // [B, C, H, W]
       } finally {
         tokens.dispose();
       }
     },
-    dispose: disposeParams,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      disposeParams();
+    },
   };
 }

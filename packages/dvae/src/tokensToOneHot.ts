@@ -1,6 +1,7 @@
 // Token grids <-> the decoder's one-hot input. oneHot silently gives an all-zero row for an id
 // outside the vocabulary, so ids are checked first: a bad id would otherwise decode to garbage.
-import { type Tensor, max, min, oneHot, transpose } from '@vl/tensor';
+import { Tensor, max, min, oneHot, transpose } from '@vl/tensor';
+import { describeValue } from './describeValue.js';
 
 /**
  * Checks that `tokens` is an i32 `[B, h, w]` grid of ids in `[0, vocabSize)`. Reads back two
@@ -12,8 +13,18 @@ import { type Tensor, max, min, oneHot, transpose } from '@vl/tensor';
  * ```
  */
 export async function checkTokens(tokens: Tensor, vocabSize: number): Promise<void> {
+  if (!(tokens instanceof Tensor)) {
+    throw new TypeError(
+      `dvae decoder: tokens must be an i32 [B, h, w] tensor of token ids, got ${describeValue(tokens)}`,
+    );
+  }
   if (tokens.shape.length !== 3 || tokens.dtype !== 'i32') {
     throw new RangeError(`dvae decoder: tokens must be an i32 [B, h, w] grid, got ${tokens.describe()}`);
+  }
+  if (tokens.shape[1] === 0 || tokens.shape[2] === 0) {
+    throw new RangeError(
+      `dvae decoder: the token grid ${tokens.describe()} is empty; h and w must be at least 1`,
+    );
   }
   if (tokens.size === 0) return;
   const lo = min(tokens); // []

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Tensor, createBackend, loadSafetensors, zeros } from '@vl/tensor';
+import { type Tensor, cast, createBackend, loadSafetensors, saveSafetensors, zeros } from '@vl/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type VlmModel,
@@ -160,6 +160,21 @@ describe('checkpoints', () => {
       expect(maxAbs(await logitsOf(vlm), refLogits)).toBeLessThan(1e-3);
       vlm.dispose();
     }
+  });
+
+  test('an F16 checkpoint folder loads (widened to f32) and gives the f32 logits to f16 precision', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'vl-llava-f16-'));
+    writeFileSync(join(folder, 'config.json'), JSON.stringify(rawConfig));
+    const halves = new Map<string, Tensor>();
+    for (const [name, t] of await weights()) {
+      halves.set(name, cast(t, 'f16'));
+      t.dispose();
+    }
+    writeFileSync(join(folder, 'model.safetensors'), await saveSafetensors(halves));
+    for (const t of halves.values()) t.dispose();
+    const vlm = await loadVlm(folder, { backend });
+    expect(maxAbs(await logitsOf(vlm), refLogits)).toBeLessThan(2e-2);
+    vlm.dispose();
   });
 
   test('tied output embeddings read embed_tokens (an lm_head next to them is ignored)', async () => {

@@ -161,8 +161,8 @@ function fmt(shape: Shape): string {
 }
 
 /**
- * Checks that every expected tensor is present with its shape; lists every problem at once, each
- * naming the tensor and both shapes.
+ * Checks that every expected tensor is present with its shape and is f32; lists every problem at
+ * once, each naming the tensor (and both shapes, or its dtype).
  *
  * @example
  * ```ts
@@ -176,6 +176,8 @@ export function checkVlmParams(params: VlmParams, expected: ReadonlyMap<string, 
     if (!t) problems.push(`missing tensor ${name} (expected shape ${fmt(shape)})`);
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       problems.push(`tensor ${name} has shape ${fmt(t.shape)} but the config implies ${fmt(shape)}`);
+    } else if (t.dtype !== 'f32') {
+      problems.push(`tensor ${name} is ${t.describe()} but the model computes in f32`);
     }
   }
   if (problems.length > 0) {

@@ -8,6 +8,7 @@ import {
   type GenerateOptions,
   type GeneratedToken,
   type PreparedPrompt,
+  checkGenerateOptions,
   generateTokens,
 } from './generateTokens.js';
 
@@ -50,6 +51,14 @@ export interface VlmModelParts {
 /** Images in a list: a `[n, 3, S, S]` tensor counts n. */
 function imageCount(images: readonly VlmImage[]): number {
   return images.reduce<number>((n, im) => n + (im instanceof Tensor && im.rank === 4 ? im.shape[0]! : 1), 0);
+}
+
+/** A value for an error message: strings quoted, objects by their kind. */
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || typeof v !== 'object') return String(v);
+  if (v instanceof Tensor) return `a tensor ${v.describe()}`;
+  return Array.isArray(v) ? 'an array' : `a ${v.constructor?.name ?? 'object'}`;
 }
 
 function isMessages(p: unknown): p is readonly ChatMessage<VlmImage>[] {
@@ -116,6 +125,7 @@ export class VlmModel {
       const [B, T] = inputIds.shape as [number, number];
       const flat = (await inputIds.read()) as Int32Array;
       rows = Array.from({ length: B }, (_, b) => flat.subarray(b * T, (b + 1) * T));
+      this.#check(); // the model may have been disposed while the ids were read
     } else rows = inputIds;
     return tidy(() => llavaForward(this.#weights.params, rows, pixelValues, this.config)); // [B, T, V]
   }
@@ -153,6 +163,7 @@ export class VlmModel {
     options: GenerateOptions = {},
   ): AsyncGenerator<GeneratedToken, void, undefined> {
     this.#check();
+    checkGenerateOptions(options, this.config.text_config.vocab_size);
     const batch: readonly VlmPrompt[] = isMessages(prompt)
       ? [prompt]
       : Array.isArray(prompt)
@@ -161,8 +172,8 @@ export class VlmModel {
     if (batch.length === 0) throw new TypeError('VlmModel.generate: no prompts');
     const owned: Tensor[] = [];
     try {
-      const prepared: PreparedPrompt[] = batch.map((p) => {
-        const { ids, images } = this.#tokens(p);
+      const prepared: PreparedPrompt[] = batch.map((p, i) => {
+        const { ids, images } = this.#tokens(p, batch.length > 1 ? `prompt ${i}: ` : '');
         const expanded = this.#expand(ids, imageCount(images));
         const pixelValues = this.#pixels(images, owned);
         return { ids: expanded, ...(pixelValues ? { pixelValues } : {}) };
@@ -175,6 +186,9 @@ export class VlmModel {
         prepared,
         { ...(this.#eos && options.stopTokens === undefined ? { stopTokens: this.#eos } : {}), ...options },
         decode,
+        () => {
+          if (this.#disposed) throw new Error('VlmModel: the model was disposed during generation');
+        },
       );
     } finally {
       for (const t of owned) t.dispose();
@@ -193,6 +207,12 @@ export class VlmModel {
     prompt: VlmPrompt | readonly VlmPrompt[],
     options: GenerateOptions = {},
   ): Promise<string[]> {
+    this.#check();
+    // Without a tokenizer every piece's text is '' and the answer would silently be empty.
+    if (!this.tokenizer)
+      throw new Error(
+        'VlmModel.generateText: turning the answer into text needs a tokenizer (tokenizer.json); without one, use generate() for the token ids',
+      );
     const texts: string[] = [];
     for await (const { index, text } of this.generate(prompt, options))
       texts[index] = (texts[index] ?? '') + text;
@@ -219,7 +239,7 @@ export class VlmModel {
     return this.tokenizer;
   }
 
-  #tokens(prompt: VlmPrompt): { ids: number[]; images: VlmImage[] } {
+  #tokens(prompt: VlmPrompt, where = ''): { ids: number[]; images: VlmImage[] } {
     if (isMessages(prompt)) {
       checkChatMessages(prompt);
       const images: VlmImage[] = [];
@@ -237,11 +257,34 @@ export class VlmModel {
     }
     if (!prompt || typeof prompt !== 'object')
       throw new TypeError(`VlmModel: a prompt must be messages, { prompt } or { inputIds }`);
+    if (prompt.images !== undefined && !Array.isArray(prompt.images))
+      throw new TypeError(
+        `VlmModel: ${where}images must be an array of images, got ${describe(prompt.images)}`,
+      );
     const images = [...(prompt.images ?? [])];
-    if ('inputIds' in prompt) return { ids: Array.from(prompt.inputIds), images };
+    if ('inputIds' in prompt) return { ids: this.#checkIds(prompt.inputIds, where), images };
     if ('prompt' in prompt && typeof prompt.prompt === 'string')
       return { ids: this.#needTokenizer('a text prompt').encode(prompt.prompt), images };
     throw new TypeError('VlmModel: a prompt must be messages, { prompt: string } or { inputIds }');
+  }
+
+  /** Token ids of `{ inputIds }`: an array (or Int32Array) of integer ids in the vocabulary. */
+  #checkIds(inputIds: unknown, where: string): number[] {
+    if (!Array.isArray(inputIds) && !(inputIds instanceof Int32Array))
+      throw new TypeError(
+        `VlmModel: ${where}inputIds must be an array or Int32Array of token ids, got ${describe(inputIds)}`,
+      );
+    const V = this.config.text_config.vocab_size;
+    const imageId = this.config.image_token_index;
+    const ids = Array.from(inputIds as ArrayLike<unknown>);
+    ids.forEach((id, j) => {
+      if (id === imageId) return;
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= V)
+        throw new RangeError(
+          `VlmModel: ${where}inputIds[${j}] must be an integer token id in [0, ${V}) (vocab_size), got ${describe(id)}`,
+        );
+    });
+    return ids as number[];
   }
 
   /** One placeholder per image becomes `imageTokens` placeholders; already expanded ids pass. */

@@ -47,6 +47,7 @@ export interface GeneratedToken {
   /**
    * The text this token adds: empty while it ends inside a multi-byte character, which the next
    * token completes (a character left incomplete when a stop token ends the answer is dropped).
+   * Always empty for a model without a tokenizer.
    */
   text: string;
 }
@@ -58,6 +59,55 @@ export interface PreparedPrompt {
   pixelValues?: Tensor;
 }
 
+const MAX_F32 = 3.4e38;
+
+/**
+ * Checks generation options before any work: each bad option is an error naming it and its value
+ * (the sampler would otherwise reject it only after the prefill).
+ *
+ * @internal
+ */
+export function checkGenerateOptions(options: GenerateOptions, vocabSize: number): void {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`generate: options must be an object, got ${String(options)}`);
+  const { maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stopTokens, signal } = options;
+  const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+  if (maxNewTokens !== undefined && (!Number.isInteger(maxNewTokens) || maxNewTokens < 0))
+    throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${show(maxNewTokens)}`);
+  if (
+    temperature !== undefined &&
+    !(typeof temperature === 'number' && temperature >= 0 && temperature <= MAX_F32)
+  )
+    throw new RangeError(
+      `generate: temperature must be a number in [0, ${MAX_F32}], got ${show(temperature)}`,
+    );
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 0))
+    throw new RangeError(`generate: topK must be a non-negative integer (0: all tokens), got ${show(topK)}`);
+  if (topP !== undefined && !(typeof topP === 'number' && topP > 0 && topP <= 1))
+    throw new RangeError(`generate: topP must be a number in (0, 1], got ${show(topP)}`);
+  if (
+    repetitionPenalty !== undefined &&
+    !(typeof repetitionPenalty === 'number' && repetitionPenalty > 0 && Number.isFinite(repetitionPenalty))
+  )
+    throw new RangeError(
+      `generate: repetitionPenalty must be a positive number, got ${show(repetitionPenalty)}`,
+    );
+  if (seed !== undefined && !Number.isSafeInteger(seed))
+    throw new RangeError(`generate: seed must be a safe integer, got ${show(seed)}`);
+  if (stopTokens !== undefined) {
+    if (!Array.isArray(stopTokens) && !(stopTokens instanceof Int32Array))
+      throw new TypeError(`generate: stopTokens must be an array of token ids, got ${show(stopTokens)}`);
+    Array.from(stopTokens as ArrayLike<unknown>).forEach((id, i) => {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize)
+        throw new RangeError(
+          `generate: stopTokens[${i}] must be a token id in [0, ${vocabSize}) (vocab_size), got ${show(id)}`,
+        );
+    });
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new TypeError(`generate: signal must be an AbortSignal, got ${show(signal)}`);
+}
+
 function abortReason(signal: AbortSignal): unknown {
   if (signal.reason instanceof Error) return signal.reason;
   const e = new Error('generation was aborted');
@@ -67,7 +117,8 @@ function abortReason(signal: AbortSignal): unknown {
 
 /**
  * Runs generation over prepared prompts. The caller owns the prompts' pixel tensors.
- * `decodeText` maps a prompt's generated ids to text (for the streamed pieces).
+ * `decodeText` maps a prompt's generated ids to text (for the streamed pieces); `alive`, called
+ * before each pass over the weights, throws when they may no longer be read (the model was disposed).
  *
  * @internal
  */
@@ -78,8 +129,10 @@ export async function* generateTokens(
   prompts: readonly PreparedPrompt[],
   options: GenerateOptions,
   decodeText: (ids: number[]) => string,
+  alive?: () => void,
 ): AsyncGenerator<GeneratedToken, void, undefined> {
   const c = config.text_config;
+  checkGenerateOptions(options, c.vocab_size);
   const { signal } = options;
   const B = prompts.length;
   if (B === 0) return;
@@ -94,10 +147,7 @@ export async function* generateTokens(
     }
   });
   const maxNew = options.maxNewTokens ?? 128;
-  if (!Number.isInteger(maxNew) || maxNew < 0)
-    throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
   const penalty = options.repetitionPenalty ?? 1;
-  if (!(penalty > 0)) throw new RangeError(`generate: repetitionPenalty must be positive, got ${penalty}`);
   const temperature = options.temperature ?? 0;
   const eos = c.eos_token_id;
   const stops = new Set(options.stopTokens ?? (eos === null ? [] : Array.isArray(eos) ? eos : [eos]));
@@ -139,6 +189,7 @@ export async function* generateTokens(
       owned.push(mask, positions);
     }
     const images = prompts.flatMap((p) => (p.pixelValues ? [p.pixelValues] : []));
+    alive?.();
     logits = tidy(() => {
       const pixels = images.length === 0 ? undefined : images.length === 1 ? images[0] : concat(images, 0); // [N, 3, S, S]
       const features = pixels ? llavaImageFeatures(params, pixels, config) : undefined; // [N, P, C]
@@ -159,30 +210,39 @@ export async function* generateTokens(
     const table = vlmParam(params, 'language_model.model.embed_tokens.weight'); // [V, C]
     for (let step = 0; step < steps; step++) {
       signal?.throwIfAborted();
+      alive?.();
       const current: Tensor = logits!;
       logits = undefined;
-      const chosen = tidy(() => {
-        let l = current; // [B, V]
-        if (penalty !== 1) {
-          const H = history[0]!.length;
-          const flat = new Int32Array(B * H);
-          history.forEach((row, b) => {
-            flat.set(row, b * H);
-            // Left padding is not part of the prompt.
-            flat.fill(-1, b * H, b * H + (L - lengths[b]!));
-          });
-          l = repetitionPenalty(l, tensor(flat, [B, H], { backend, dtype: 'i32' }), penalty); // [B, V]
-        }
-        return sample(l, {
-          temperature,
-          ...(options.topK !== undefined ? { topK: options.topK } : {}),
-          ...(options.topP !== undefined ? { topP: options.topP } : {}),
-          ...(temperature > 0 ? { seed: rng.next() } : {}),
-        }); // i32 [B]
-      });
-      current.dispose();
-      const ids = Array.from((await chosen.read()) as Int32Array);
-      chosen.dispose();
+      let chosen: Tensor;
+      try {
+        chosen = tidy(() => {
+          let l = current; // [B, V]
+          if (penalty !== 1) {
+            const H = history[0]!.length;
+            const flat = new Int32Array(B * H);
+            history.forEach((row, b) => {
+              flat.set(row, b * H);
+              // Left padding is not part of the prompt.
+              flat.fill(-1, b * H, b * H + (L - lengths[b]!));
+            });
+            l = repetitionPenalty(l, tensor(flat, [B, H], { backend, dtype: 'i32' }), penalty); // [B, V]
+          }
+          return sample(l, {
+            temperature,
+            ...(options.topK !== undefined ? { topK: options.topK } : {}),
+            ...(options.topP !== undefined ? { topP: options.topP } : {}),
+            ...(temperature > 0 ? { seed: rng.next() } : {}),
+          }); // i32 [B]
+        });
+      } finally {
+        current.dispose();
+      }
+      let ids: number[];
+      try {
+        ids = Array.from((await chosen.read()) as Int32Array);
+      } finally {
+        chosen.dispose();
+      }
       if (signal?.aborted) throw abortReason(signal);
       for (let b = 0; b < B; b++) {
         if (done[b]) continue;
@@ -207,6 +267,7 @@ export async function* generateTokens(
       if (done.every(Boolean) || step === steps - 1) break;
       for (let b = 0; b < B; b++) if (done[b]) history[b]!.push(pad);
       const feed = ids.map((id, b) => (done[b] || id < 0 ? pad : id));
+      alive?.();
       const stepPositions = ragged ? Int32Array.from(next) : undefined;
       for (let b = 0; b < B; b++) next[b]!++;
       logits = tidy(() => {

@@ -69,6 +69,48 @@ async function tokenizerFrom(
   return VlmTokenizer.fromJson(json, config, template);
 }
 
+function checkSource(source: unknown): void {
+  if (typeof source === 'string' || source instanceof URL) {
+    if (source === '') throw new TypeError('loadVlm: the checkpoint folder path is empty');
+    return;
+  }
+  if (source === null || typeof source !== 'object') {
+    throw new TypeError(
+      `loadVlm: source must be a checkpoint folder (a path or URL) or { config, weights }, got ${String(source)}`,
+    );
+  }
+  const parts = source as Partial<VlmCheckpoint>;
+  for (const key of ['config', 'weights'] as const) {
+    if (parts[key] === undefined || parts[key] === null)
+      throw new TypeError(
+        `loadVlm: a checkpoint given as parts needs ${key} (got { ${Object.keys(source).join(', ')} })`,
+      );
+  }
+}
+
+/**
+ * image_token_index must be a token of the decoder's vocabulary and, when the tokenizer knows it,
+ * not an ordinary word: its positions in a prompt are taken for image slots.
+ */
+function checkImageToken(config: LlavaConfig, tokenizer: VlmTokenizer | undefined): void {
+  const id = config.image_token_index;
+  const V = config.text_config.vocab_size;
+  if (id < 0 || id >= V) {
+    throw new RangeError(
+      `loadVlm: config.image_token_index ${id} is not a token of the vocabulary [0, ${V}) (text_config.vocab_size)`,
+    );
+  }
+  if (!tokenizer) return;
+  // Special tokens (the image placeholder among them) decode to nothing when specials are skipped.
+  const token = tokenizer.decode([id], { skipSpecialTokens: false });
+  const text = tokenizer.decode([id], { skipSpecialTokens: true });
+  if (token !== '' && text !== '') {
+    throw new RangeError(
+      `loadVlm: config.image_token_index ${id} is the tokenizer's ordinary token ${JSON.stringify(token)}, not a special image placeholder such as "<image>": that word in a prompt would be taken for an image slot`,
+    );
+  }
+}
+
 function eosOf(raw: unknown): number[] | undefined {
   const eos = (raw as { eos_token_id?: unknown } | undefined)?.eos_token_id;
   if (typeof eos === 'number') return [eos];
@@ -96,11 +138,17 @@ export async function loadVlm(
   source: string | URL | VlmCheckpoint,
   options: LoadVlmOptions = {},
 ): Promise<VlmModel> {
+  checkSource(source);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`loadVlm: options must be an object, got ${String(options)}`);
   const ownsBackend = options.backend === undefined;
   const backend = options.backend ?? (await createBackend('auto'));
   const io = { ...(options.signal ? { signal: options.signal } : {}) };
   const loadOptions = {
     backend,
+    // The model computes in f32: F16/BF16 checkpoints (most LLaVA ones) are widened as they load,
+    // which takes twice their size in memory.
+    dtype: 'f32' as const,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...io,
   };
@@ -130,6 +178,7 @@ export async function loadVlm(
       preprocess = source.preprocess;
     }
     const config = parseLlavaConfig(rawConfig);
+    checkImageToken(config, tokenizer);
     tensors = await loadWeights();
     const params = normalizeLlavaParams(tensors);
     const expected = llavaShapes(config);
