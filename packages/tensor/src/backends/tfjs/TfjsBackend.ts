@@ -94,6 +94,15 @@ export class TfjsBackend implements Backend {
 
   upload(data: TypedArray, info: TensorInfo): TfjsTensor {
     this.#check();
+    // tf.tensor keeps the array it is given (tfjs-backend-cpu stores it as the tensor's values), so
+    // the caller's array is copied: later writes to it must not change the tensor. (f16 and bf16
+    // are converted to a new Float32Array anyway.)
+    const halves = info.dtype === 'f16' || info.dtype === 'bf16';
+    return this.#uploadOwned(halves ? data : data.slice(), info);
+  }
+
+  /** Uploads an array nobody else holds (a fresh copy, or a CPU kernel's output) without copying it. */
+  #uploadOwned(data: TypedArray, info: TensorInfo): TfjsTensor {
     let values: TypedArray | Float32Array = data;
     if (info.dtype === 'f16') values = Float32Array.from(data, f16ToF32);
     else if (info.dtype === 'bf16') values = Float32Array.from(data, bf16ToF32);
@@ -165,7 +174,7 @@ export class TfjsBackend implements Backend {
       shape: t.shape,
       dtype: t.dtype,
     }));
-    return kernel.cpu(hosts, attrs, outputs).map((data, i) => this.upload(data, outputs[i]!));
+    return kernel.cpu(hosts, attrs, outputs).map((data, i) => this.#uploadOwned(data, outputs[i]!));
   }
 
   #track(t: TfjsTensor): TfjsTensor {
