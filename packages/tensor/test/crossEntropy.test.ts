@@ -105,11 +105,7 @@ cases.push({
   inputs: [{ shape: [3, 4] }, { shape: [3], dtype: 'i32', data: new Int32Array([-100, -100, -100]) }],
   run: (z, t) => [crossEntropy(z!, t!), crossEntropy(z!, t!, { reduction: 'sum' })],
 });
-cases.push({
-  name: 'crossEntropy: an id outside [0, C) gives NaN',
-  inputs: [{ shape: [3, 4] }, { shape: [3], dtype: 'i32', data: new Int32Array([1, 4, -1]) }],
-  run: (z, t) => crossEntropy(z!, t!, { reduction: 'none' }),
-});
+// An id outside [0, C) throws on the CPU and gives NaN on WebGPU and tfjs: test/optimInputs.test.ts.
 cases.push({
   name: 'crossEntropy: large logits stay finite',
   inputs: [

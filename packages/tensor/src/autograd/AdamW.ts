@@ -5,7 +5,66 @@ import { keep } from '../engine.js';
 import { formatShape, shapesEqual } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { adamwUpdate } from './adamwUpdate.js';
-import { type ParamTree, assertDistinct, flattenParams, replaceLeaf } from './paramTree.js';
+import { type ParamLeaf, type ParamTree, assertDistinct, flattenParams, replaceLeaf } from './paramTree.js';
+
+const OPTION_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'groups'];
+const GROUP_KEYS = ['match', 'weightDecay', 'lrScale'];
+
+/** A value for an error message: numbers and arrays as written, strings quoted, objects by kind. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object' && value !== null)
+    return `an object (${value.constructor?.name ?? 'no prototype'})`;
+  return String(value);
+}
+
+/** Throws on a key that is not one of `known` (a misspelt option would otherwise be ignored). */
+function checkKeys(object: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(object)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${what} has an unknown key ${JSON.stringify(key)} (expected ${known.join(', ')})`);
+    }
+  }
+}
+
+function checkLr(lr: unknown, what: string): void {
+  if (!(typeof lr === 'number' && lr >= 0)) throw new RangeError(`${what} must be >= 0, got ${show(lr)}`);
+  if (!Number.isFinite(lr)) throw new RangeError(`${what} must be a finite number, got ${lr}`);
+}
+
+function checkDecay(weightDecay: unknown, what: string): void {
+  if (!(typeof weightDecay === 'number' && weightDecay >= 0 && Number.isFinite(weightDecay))) {
+    throw new RangeError(`${what} must be a finite number >= 0, got ${show(weightDecay)}`);
+  }
+}
+
+function checkGroup(group: unknown, what: string): void {
+  if (typeof group !== 'object' || group === null || Array.isArray(group)) {
+    throw new TypeError(`${what} must be an object { match, weightDecay?, lrScale? }, got ${show(group)}`);
+  }
+  checkKeys(group, GROUP_KEYS, what);
+  const { match, weightDecay, lrScale } = group as Partial<ParamGroup>;
+  if (typeof match !== 'function') {
+    throw new TypeError(`${what}.match must be a function (path, param) => boolean, got ${show(match)}`);
+  }
+  if (weightDecay !== undefined) checkDecay(weightDecay, `${what}.weightDecay`);
+  if (lrScale !== undefined && !(typeof lrScale === 'number' && lrScale >= 0 && Number.isFinite(lrScale))) {
+    throw new RangeError(`${what}.lrScale must be a finite number >= 0, got ${show(lrScale)}`);
+  }
+}
+
+/** Throws unless the step can put a new tensor where `leaf` is (e.g. not in a frozen object). */
+function checkWritable(leaf: ParamLeaf): void {
+  const d = leaf.parent && Object.getOwnPropertyDescriptor(leaf.parent, leaf.key);
+  if (d && !d.writable && !d.set) {
+    throw new TypeError(
+      `AdamW.step: param '${leaf.path}' cannot be replaced: its entry is read-only (a frozen params object?); ` +
+        'AdamW.step updates params in place',
+    );
+  }
+}
 
 /**
  * A learning rate, or a schedule: the rate for a step given the number of steps already taken.
@@ -36,7 +95,8 @@ export interface ParamGroup {
 }
 
 /**
- * Options of {@link AdamW}; defaults as in PyTorch.
+ * Options of {@link AdamW}; defaults as in PyTorch. The constructor checks them all (finite values,
+ * `betas` two numbers in [0, 1), `eps > 0`, every group's fields) and rejects unknown keys.
  *
  * @example
  * ```ts
@@ -48,7 +108,7 @@ export interface AdamWOptions {
   readonly lr?: LearningRate;
   /** Decay rates of the first and second moment averages (default [0.9, 0.999]). */
   readonly betas?: readonly [number, number];
-  /** Added to the denominator for stability (default 1e-8). */
+  /** Added to the denominator for stability (default 1e-8); must be > 0. */
   readonly eps?: number;
   /** Decoupled weight decay (default 1e-2). */
   readonly weightDecay?: number;
@@ -104,20 +164,35 @@ export class AdamW {
   #disposed = false;
 
   constructor(options: AdamWOptions = {}) {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new TypeError(`AdamW: options must be an object, got ${show(options)}`);
+    }
+    checkKeys(options, OPTION_KEYS, 'AdamW: options');
     const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 1e-2, groups = [] } = options;
-    if (typeof lr === 'number' && !(lr >= 0)) throw new RangeError(`AdamW: lr must be >= 0, got ${lr}`);
-    if (typeof lr !== 'number' && typeof lr !== 'function')
-      throw new TypeError('AdamW: lr must be a number or a schedule function');
-    betas.forEach((b, i) => {
-      if (!(b >= 0 && b < 1)) throw new RangeError(`AdamW: betas[${i}] must be in [0, 1), got ${b}`);
+    if (typeof lr === 'number') checkLr(lr, 'AdamW: lr');
+    else if (typeof lr !== 'function') {
+      throw new TypeError(`AdamW: lr must be a number or a schedule function, got ${show(lr)}`);
+    }
+    if (!Array.isArray(betas) || betas.length !== 2) {
+      throw new RangeError(`AdamW: betas must be two numbers in [0, 1), got ${show(betas)}`);
+    }
+    betas.forEach((b: unknown, i) => {
+      if (!(typeof b === 'number' && b >= 0 && b < 1))
+        throw new RangeError(`AdamW: betas[${i}] must be in [0, 1), got ${show(b)}`);
     });
-    if (!(eps >= 0)) throw new RangeError(`AdamW: eps must be >= 0, got ${eps}`);
-    if (!(weightDecay >= 0)) throw new RangeError(`AdamW: weightDecay must be >= 0, got ${weightDecay}`);
+    if (!(typeof eps === 'number' && eps > 0 && Number.isFinite(eps))) {
+      throw new RangeError(
+        `AdamW: eps must be a finite number > 0 (0 divides 0 by 0 where a gradient is 0), got ${show(eps)}`,
+      );
+    }
+    checkDecay(weightDecay, 'AdamW: weightDecay');
+    if (!Array.isArray(groups)) throw new TypeError(`AdamW: groups must be an array, got ${show(groups)}`);
+    for (const [i, g] of (groups as readonly unknown[]).entries()) checkGroup(g, `AdamW: groups[${i}]`);
     this.#lr = lr;
     this.betas = [betas[0], betas[1]];
     this.eps = eps;
     this.weightDecay = weightDecay;
-    this.groups = groups;
+    this.groups = [...groups];
   }
 
   /** Steps taken so far. */
@@ -127,9 +202,13 @@ export class AdamW {
 
   /** The learning rate the next step will use. */
   get lr(): number {
-    const lr = typeof this.#lr === 'number' ? this.#lr : this.#lr(this.#steps);
-    if (!(lr >= 0))
-      throw new RangeError(`AdamW: the schedule returned learning rate ${lr} for step ${this.#steps}`);
+    if (typeof this.#lr === 'number') return this.#lr;
+    const lr: unknown = this.#lr(this.#steps);
+    if (!(typeof lr === 'number' && lr >= 0 && Number.isFinite(lr))) {
+      throw new RangeError(
+        `AdamW: the schedule returned learning rate ${show(lr)} for step ${this.#steps}; it must be a finite number >= 0`,
+      );
+    }
     return lr;
   }
 
@@ -168,16 +247,35 @@ export class AdamW {
     }
     const lr = this.lr;
     const [beta1, beta2] = this.betas;
-    for (const leaf of ps) {
+    // Everything that can fail is checked before any state changes, so a step is all or nothing.
+    const plan = ps.map((leaf) => {
       const { path, tensor: p } = leaf;
-      const g = gradByPath.get(path)!;
       const group = this.groups.find((gr) => gr.match(path, p));
       const groupLr = lr * (group?.lrScale ?? 1);
       const weightDecay = group?.weightDecay ?? this.weightDecay;
+      const decay = 1 - groupLr * weightDecay;
+      if (!(decay >= 0)) {
+        throw new RangeError(
+          `AdamW.step: param '${path}' has learning rate ${groupLr} and weight decay ${weightDecay}: ` +
+            `their product must be <= 1 (the decay factor 1 - lr * weightDecay would be ${decay})`,
+        );
+      }
+      checkWritable(leaf);
+      const prev = this.#state.get(path);
+      if (prev && (!shapesEqual(prev.m.shape, p.shape) || prev.m.backend !== p.backend)) {
+        throw new Error(
+          `AdamW.step: param '${path}' is ${p.describe()} on ${p.backend.kind} but its optimizer state is ${formatShape(prev.m.shape)} on ${prev.m.backend.kind}`,
+        );
+      }
+      return { leaf, groupLr, decay };
+    });
+    for (const { leaf, groupLr, decay } of plan) {
+      const { path, tensor: p } = leaf;
+      const g = gradByPath.get(path)!;
       const prev = this.#stateFor(path, p);
       const t = prev.step + 1;
       const [p2, m2, v2] = adamwUpdate(p, g, prev.m, prev.v, {
-        decay: 1 - groupLr * weightDecay,
+        decay,
         beta1,
         beta2,
         eps: this.eps,
@@ -196,14 +294,7 @@ export class AdamW {
 
   #stateFor(path: string, p: Tensor): AdamWState {
     const s = this.#state.get(path);
-    if (s) {
-      if (!shapesEqual(s.m.shape, p.shape) || s.m.backend !== p.backend) {
-        throw new Error(
-          `AdamW.step: param '${path}' is ${p.describe()} on ${p.backend.kind} but its optimizer state is ${formatShape(s.m.shape)} on ${s.m.backend.kind}`,
-        );
-      }
-      return s;
-    }
+    if (s) return s;
     const zeros = () => keep(full(p.shape, 0, { backend: p.backend }));
     return { m: zeros(), v: zeros(), step: 0 };
   }

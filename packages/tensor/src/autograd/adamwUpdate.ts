@@ -39,6 +39,41 @@ const params = uniformLayout({
 
 const WG = 256;
 
+/**
+ * Each attr with the range AdamW gives it (lr >= 0, weightDecay >= 0 with lr * weightDecay <= 1,
+ * betas in [0, 1), eps > 0, t >= 1): a value outside it would make NaN or nonsense params.
+ */
+const ATTR_RANGES: Record<keyof AdamWUpdateAttrs, [string, (x: number) => boolean]> = {
+  decay: ['in [0, 1] (1 - lr * weightDecay)', (x) => x >= 0 && x <= 1],
+  beta1: ['in [0, 1)', (x) => x >= 0 && x < 1],
+  beta2: ['in [0, 1)', (x) => x >= 0 && x < 1],
+  eps: ['> 0', (x) => x > 0],
+  stepSize: ['>= 0 (lr / (1 - beta1^t))', (x) => x >= 0],
+  bc2Sqrt: ['in (0, 1] (sqrt(1 - beta2^t))', (x) => x > 0 && x <= 1],
+};
+
+function checkAttrs(attrs: unknown): void {
+  if (typeof attrs !== 'object' || attrs === null) {
+    throw new TypeError(
+      `adamwUpdate: attrs must be an object { ${Object.keys(ATTR_RANGES).join(', ')} }, got ${String(attrs)}`,
+    );
+  }
+  for (const key of Object.keys(attrs)) {
+    if (!Object.hasOwn(ATTR_RANGES, key)) {
+      throw new TypeError(
+        `adamwUpdate: attrs has an unknown key ${JSON.stringify(key)} (expected ${Object.keys(ATTR_RANGES).join(', ')})`,
+      );
+    }
+  }
+  for (const [key, [range, ok]] of Object.entries(ATTR_RANGES)) {
+    const x: unknown = (attrs as Record<string, unknown>)[key];
+    if (!(typeof x === 'number' && Number.isFinite(x) && ok(x))) {
+      const got = typeof x === 'string' ? JSON.stringify(x) : String(x);
+      throw new RangeError(`adamwUpdate: attrs.${key} must be a finite number ${range}, got ${got}`);
+    }
+  }
+}
+
 const WGSL = `${params.wgsl('Params')}
 @group(0) @binding(0) var<storage, read> p: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -63,12 +98,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 export const adamwUpdateKernel: Kernel<AdamWUpdateAttrs> = {
   name: 'adamwUpdate',
-  infer(inputs): TensorInfo[] {
+  infer(inputs, attrs): TensorInfo[] {
     const names = ['param', 'grad', 'm', 'v'];
     inputs.forEach((t, i) => {
       if (t.dtype !== 'f32') throw new TypeError(`adamwUpdate: ${names[i]} must be f32, got ${t.dtype}`);
       if (i > 0) assertSameShape(inputs[0]!, t, 'adamwUpdate', ['param', names[i]!]);
     });
+    checkAttrs(attrs);
     const info = { shape: inputs[0]!.shape, dtype: 'f32' as const };
     return [info, info, info];
   },
@@ -114,7 +150,9 @@ export const adamwUpdateKernel: Kernel<AdamWUpdateAttrs> = {
 /**
  * One AdamW step for one parameter (the fused kernel behind {@link AdamW}): returns new tensors
  * `[param, m, v]`; the inputs are left as they are. Use {@link AdamW} unless you manage the
- * optimizer state yourself.
+ * optimizer state yourself. Each attr must be finite and in the range AdamW gives it: `decay` in
+ * [0, 1], `beta1` and `beta2` in [0, 1), `eps` > 0, `stepSize` >= 0 and `bc2Sqrt` in (0, 1];
+ * anything else throws a RangeError naming the attr.
  *
  * @example
  * ```ts

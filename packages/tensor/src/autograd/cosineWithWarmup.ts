@@ -1,5 +1,11 @@
 // The usual transformer learning-rate schedule: linear warmup, then cosine decay to a floor.
 
+const OPTION_KEYS = ['lr', 'warmupSteps', 'totalSteps', 'minLr'];
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
 /**
  * Options of {@link cosineWithWarmup}.
  *
@@ -22,7 +28,9 @@ export interface CosineWithWarmupOptions {
 /**
  * A learning-rate schedule for {@link AdamW}: `lr * (step + 1) / warmupSteps` during the warmup
  * (so the first step is not wasted at 0), then a half cosine from `lr` down to `minLr` at
- * `totalSteps`, then `minLr`. `step` counts the steps already taken (0 for the first).
+ * `totalSteps`, then `minLr`. `step` counts the steps already taken (0 for the first): the
+ * schedule throws a RangeError for a negative or fractional step. Throws at once unless
+ * `0 <= minLr <= lr` (finite) and `0 <= warmupSteps <= totalSteps` (integers).
  *
  * @example
  * ```ts
@@ -30,20 +38,44 @@ export interface CosineWithWarmupOptions {
  * ```
  */
 export function cosineWithWarmup(options: CosineWithWarmupOptions): (step: number) => number {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(
+      `cosineWithWarmup: options must be an object { lr, warmupSteps, totalSteps, minLr? }, got ${String(options)}`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.includes(key)) {
+      throw new TypeError(
+        `cosineWithWarmup: options has an unknown key ${JSON.stringify(key)} (expected ${OPTION_KEYS.join(', ')})`,
+      );
+    }
+  }
   const { lr, warmupSteps, totalSteps, minLr = 0 } = options;
-  if (!(lr >= 0) || !(minLr >= 0))
-    throw new RangeError(`cosineWithWarmup: lr (${lr}) and minLr (${minLr}) must be >= 0`);
+  for (const [name, value] of [
+    ['lr', lr],
+    ['minLr', minLr],
+  ] as const) {
+    if (!(typeof value === 'number' && value >= 0 && Number.isFinite(value))) {
+      throw new RangeError(`cosineWithWarmup: ${name} must be a finite number >= 0, got ${show(value)}`);
+    }
+  }
+  if (minLr > lr) throw new RangeError(`cosineWithWarmup: minLr (${minLr}) must be <= lr (${lr})`);
   if (
-    !Number.isInteger(warmupSteps) ||
-    !Number.isInteger(totalSteps) ||
+    !Number.isSafeInteger(warmupSteps) ||
+    !Number.isSafeInteger(totalSteps) ||
     warmupSteps < 0 ||
     totalSteps < warmupSteps
   ) {
     throw new RangeError(
-      `cosineWithWarmup: need integers 0 <= warmupSteps (${warmupSteps}) <= totalSteps (${totalSteps})`,
+      `cosineWithWarmup: need integers 0 <= warmupSteps (${show(warmupSteps)}) <= totalSteps (${show(totalSteps)})`,
     );
   }
   return (step) => {
+    if (!Number.isSafeInteger(step) || step < 0) {
+      throw new RangeError(
+        `cosineWithWarmup: step must be an integer >= 0 (the number of steps already taken), got ${show(step)}`,
+      );
+    }
     if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
     if (step >= totalSteps) return minLr;
     const progress = (step - warmupSteps) / (totalSteps - warmupSteps);

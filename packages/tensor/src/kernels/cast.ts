@@ -13,6 +13,7 @@ import {
   assertDType,
   quantizedUnsupported,
   bf16ToF32,
+  isQuantized,
   type DType,
   f16ToF32,
   f32ToBf16,
@@ -289,6 +290,9 @@ export const castKernel: Kernel<CastAttrs> = {
   name: 'cast',
   infer([x], { from, dtype }): TensorInfo[] {
     if (x!.dtype !== from) throw new TypeError(`cast: attrs.from is ${from} but x is ${x!.dtype}`);
+    // Here, not in each backend's code, so every backend (tfjs included) and every size rejects it.
+    if (isQuantized(dtype)) quantizedUnsupported('cast', dtype);
+    if (isQuantized(from)) quantizedUnsupported('cast', from);
     return [{ shape: x!.shape, dtype }];
   },
   cpu([x], { dtype }) {
@@ -308,7 +312,8 @@ export const castKernel: Kernel<CastAttrs> = {
 /**
  * Converts `x` to `dtype`. Floats to integers truncate toward zero and saturate (NaN gives 0);
  * i32 and u32 reinterpret each other's bits; any dtype to bool is `x != 0`; f16 and bf16 round to
- * nearest even. Only f32 -> f32 passes a gradient.
+ * nearest even. Only f32 -> f32 passes a gradient. The block-quantized formats (q8, q4) are not
+ * cast targets or sources: use {@link quantizeWeight} and {@link dequantize}.
  *
  * @example
  * ```ts

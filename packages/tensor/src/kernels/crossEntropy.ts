@@ -49,6 +49,16 @@ function checkInputs(logits: TensorInfo, targets: TensorInfo, attrs: CrossEntrop
   }
 }
 
+/** The multi-index of flat index `i` in `shape`. */
+function unravel(i: number, shape: readonly number[]): number[] {
+  const index = new Array<number>(shape.length).fill(0);
+  for (let d = shape.length - 1, rest = i; d >= 0; d--) {
+    index[d] = rest % shape[d]!;
+    rest = Math.floor(rest / shape[d]!);
+  }
+  return index;
+}
+
 /** Per-row statistics on the host: logsumexp, the loss, the targets' total mass, and whether the row counts. */
 interface RowStats {
   lse: number;
@@ -80,8 +90,15 @@ function rowStats(
   const eps = attrs.labelSmoothing;
   const smooth = lse - sumZ / C;
   if (attrs.targets === 'hard') {
-    // An id outside [0, C) (other than ignoreIndex) has no logit: the loss is NaN, on every backend.
-    const nll = target >= 0 && target < C ? lse - z[base + target]! : Number.NaN;
+    // An id outside [0, C) (other than ignoreIndex) has no logit. The host has the ids at hand and
+    // says so; the GPU and tfjs (which would need a readback) give NaN for the row instead.
+    if (!(target >= 0 && target < C)) {
+      throw new RangeError(
+        `${opName(attrs)}: label ${target} at targets${formatShape(unravel(i, t.shape))} is outside [0, ${C}) ` +
+          `(C = ${C} classes) and is not ignoreIndex (${attrs.ignoreIndex})`,
+      );
+    }
+    const nll = lse - z[base + target]!;
     return { lse, loss: (1 - eps) * nll + eps * smooth, mass: 1, valid: true };
   }
   let mass = 0;
@@ -511,30 +528,49 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
 }
 
+const OPTION_KEYS = ['reduction', 'ignoreIndex', 'labelSmoothing'];
+
 function attrsOf(op: string, targets: 'hard' | 'soft', options: CrossEntropyOptions): CrossEntropyAttrs {
-  const reduction = options.reduction ?? 'mean';
-  if (!(reduction in REDUCTION_CODE)) {
-    throw new RangeError(
-      `${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`,
-    );
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${op}: options must be an object, got ${String(options)}`);
+  }
+  const known = targets === 'hard' ? OPTION_KEYS : OPTION_KEYS.filter((k) => k !== 'ignoreIndex');
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${op}: unknown option ${JSON.stringify(key)} (expected ${known.join(', ')})`);
+    }
+  }
+  const reduction: unknown = options.reduction ?? 'mean';
+  // An own-property check: `in` would accept 'toString', 'constructor', '__proto__'...
+  if (typeof reduction !== 'string' || !Object.hasOwn(REDUCTION_CODE, reduction)) {
+    const got = typeof reduction === 'string' ? JSON.stringify(reduction) : String(reduction);
+    throw new RangeError(`${op}: reduction must be 'mean', 'sum' or 'none', got ${got}`);
   }
   const labelSmoothing = options.labelSmoothing ?? 0;
-  if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
-    throw new RangeError(`${op}: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
+  if (!(typeof labelSmoothing === 'number' && labelSmoothing >= 0 && labelSmoothing <= 1)) {
+    throw new RangeError(`${op}: labelSmoothing must be in [0, 1], got ${String(labelSmoothing)}`);
   }
   const ignoreIndex = options.ignoreIndex ?? -100;
   if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
-    throw new RangeError(`${op}: ignoreIndex must be a 32-bit integer, got ${ignoreIndex}`);
+    throw new RangeError(`${op}: ignoreIndex must be a 32-bit integer, got ${String(ignoreIndex)}`);
   }
-  return { targets, reduction, ignoreIndex, labelSmoothing: Math.fround(labelSmoothing) };
+  return {
+    targets,
+    reduction: reduction as CrossEntropyReduction,
+    ignoreIndex,
+    labelSmoothing: Math.fround(labelSmoothing),
+  };
 }
 
 /**
  * Softmax cross-entropy of `logits` (`[N, C]`, or any `[..., C]`: classes on the last axis) against
  * class ids `targets` (i32 `[N]` / `[...]`), as PyTorch's `cross_entropy`: computed through
  * logsumexp, rows whose target is `ignoreIndex` skipped (and left out of the mean), optional label
- * smoothing. An id outside `[0, C)` gives NaN. Differentiable with respect to the logits
- * (`softmax - target`, scaled).
+ * smoothing. Differentiable with respect to the logits (`softmax - target`, scaled).
+ *
+ * An id outside `[0, C)` (other than `ignoreIndex`) throws a RangeError naming its position and
+ * value on the CPU backend. On WebGPU and tfjs, which cannot check the ids without reading them
+ * back, such a row's loss is NaN (and so is a 'mean' or 'sum' over it).
  *
  * @example
  * ```ts

@@ -47,8 +47,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (b >= p.blocks) { return; }
   let start = b * ${QUANT_BLOCK}u;
   var amax = 0.0;
-  for (var i = 0u; i < ${QUANT_BLOCK}u; i++) { amax = max(amax, abs(x[start + i])); }
-  let scale = amax / ${quantMax(dtype)}.0;
+  var finite = true;
+  for (var i = 0u; i < ${QUANT_BLOCK}u; i++) {
+    let xi = x[start + i];
+    // On the bits: NaN and infinities have an all-ones exponent (max() may drop a NaN).
+    finite = finite && (bitcast<u32>(xi) & 0x7f800000u) != 0x7f800000u;
+    amax = max(amax, abs(xi));
+  }
+  // A block holding NaN or an infinity gets a NaN scale (built from bits: WGSL has no NaN
+  // constant), so it dequantizes to NaN, as the f32 weight would propagate it, not to garbage.
+  var nanBits = 0x7fc00000u;
+  let scale = select(bitcast<f32>(nanBits), amax / ${quantMax(dtype)}.0, finite);
   let inv = select(0.0, 1.0 / scale, scale > 0.0);
   w[p.size / ${perWord}u + b] = bitcast<u32>(scale);
   for (var j = 0u; j < ${QUANT_BLOCK / perWord}u; j++) {
@@ -156,6 +165,12 @@ export interface QuantizeWeightOptions {
  * into a quantized weight. Runs on the weight's backend (on tfjs, on the host).
  *
  * Error per value: at most half a step, `max|block| / 254` (q8) or `max|block| / 14` (q4).
+ *
+ * NaN and infinities cannot be quantized. On the CPU (and tfjs, which quantizes on the host)
+ * they throw a RangeError naming the index. WebGPU cannot check without reading the weight back
+ * (this function is synchronous), so there a block holding one gets a NaN scale: it dequantizes,
+ * and multiplies, to NaN. Check the weight first if it may hold them, e.g.
+ * `Number.isFinite(await sum(abs(w)).item())`.
  *
  * @example
  * ```ts

@@ -6,6 +6,21 @@ import { type QuantizedDType, QUANT_BLOCK, storageLength } from '../../dtype.js'
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+/** Throws unless `dtype` is one of the quantized formats. */
+function checkDType(op: string, dtype: unknown): asserts dtype is QuantizedDType {
+  if (dtype !== 'q8' && dtype !== 'q4') {
+    throw new TypeError(
+      `${op}(): unknown quantized dtype ${typeof dtype === 'string' ? JSON.stringify(dtype) : String(dtype)} (expected 'q8' or 'q4')`,
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object') return value.constructor?.name ?? 'an object';
+  return typeof value;
+}
+
 /** The largest stored magnitude of a format: values are `q * scale` with `|q| <= qmax`. */
 export function quantMax(dtype: QuantizedDType): number {
   return dtype === 'q8' ? 127 : 7;
@@ -23,7 +38,11 @@ export function quantMax(dtype: QuantizedDType): number {
  * ```
  */
 export function quantizeArray(values: ArrayLike<number>, dtype: QuantizedDType): Uint32Array {
-  const size = values.length;
+  checkDType('quantizeArray', dtype);
+  const size: unknown = values?.length;
+  if (!(typeof size === 'number' && Number.isSafeInteger(size) && size >= 0)) {
+    throw new TypeError(`quantizeArray(): values must be an array of numbers, got ${describe(values)}`);
+  }
   if (size % QUANT_BLOCK !== 0) {
     throw new RangeError(`quantizeArray(): ${size} values are not whole blocks of ${QUANT_BLOCK}`);
   }
@@ -67,6 +86,17 @@ export function quantizeArray(values: ArrayLike<number>, dtype: QuantizedDType):
  * ```
  */
 export function dequantizeArray(words: Uint32Array, dtype: QuantizedDType, size: number): Float32Array {
+  checkDType('dequantizeArray', dtype);
+  if (!(words instanceof Uint32Array)) {
+    throw new TypeError(
+      `dequantizeArray(): words must be a Uint32Array of packed ${dtype} values and scales, got ${describe(words)}`,
+    );
+  }
+  if (!(Number.isSafeInteger(size) && size >= 0 && size % QUANT_BLOCK === 0)) {
+    throw new RangeError(
+      `dequantizeArray(): size must be a whole number of ${QUANT_BLOCK}-value blocks (an integer >= 0, multiple of ${QUANT_BLOCK}), got ${String(size)}`,
+    );
+  }
   if (words.length !== storageLength(dtype, size)) {
     throw new RangeError(
       `dequantizeArray(): ${words.length} words do not hold ${size} ${dtype} values (${storageLength(dtype, size)} words)`,
