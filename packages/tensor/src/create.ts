@@ -68,7 +68,7 @@ function create(data: unknown, shape: Shape, options: TensorOptions, what: strin
  * - `i32`/`u32`: integers in the dtype's range (`[-2^31, 2^31)`, `[0, 2^32)`), else a RangeError.
  * - `bool`: 0, 1, `true` or `false` (a `Uint8Array` too), else a RangeError.
  * - `f16`/`bf16`: a `Uint16Array` holds the raw half-precision bits (as loaders and
- *   {@link f32ToF16} produce them); numbers and other typed arrays are values, rounded to the
+ *   `f32ToF16` produce them); numbers and other typed arrays are values, rounded to the
  *   nearest half (to +-Infinity past its range).
  * - `q8`/`q4`: a `Uint32Array` of packed words and scales (see {@link QuantizedDType}); make them
  *   with `quantizeWeight`.
