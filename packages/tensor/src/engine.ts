@@ -94,22 +94,77 @@ function collect(value: unknown, into: Set<Tensor>): void {
   }
 }
 
-function closeScope(scope: Scope, result: unknown): void {
+const isPlain = (v: object): boolean => Array.isArray(v) || Object.getPrototypeOf(v) === Object.prototype;
+
+/**
+ * The first container that is not an array or a plain object (a Map, a Set, a class instance) found
+ * in `value` holding a tensor of `doomed` (directly or nested), or undefined.
+ */
+function hiddenHolder(
+  value: unknown,
+  doomed: Set<Tensor>,
+  seen = new Set<object>(),
+  holder?: object,
+): object | undefined {
+  if (value instanceof Tensor) return holder && doomed.has(value) ? holder : undefined;
+  if (!value || typeof value !== 'object' || seen.has(value) || ArrayBuffer.isView(value)) return undefined;
+  seen.add(value);
+  const inner = holder ?? (isPlain(value) ? undefined : value);
+  let children: Iterable<unknown>;
+  if (value instanceof Map) children = [...value.keys(), ...value.values()];
+  else if (value instanceof Set) children = value.values();
+  else if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) return undefined;
+  else children = Object.values(value);
+  for (const v of children) {
+    const found = hiddenHolder(v, doomed, seen, inner);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function closeScope(scope: Scope, result: unknown, op = 'tidy'): void {
   scopes.pop();
   const keep = new Set<Tensor>();
   collect(result, keep);
   const parent = scopes[scopes.length - 1];
+  const doomed = new Set<Tensor>();
   for (const t of scope) {
     if (keep.has(t)) continue;
     if (tapes.length > 0 && heldByTape(t)) parent?.add(t);
-    else t.dispose();
+    else doomed.add(t);
   }
+  // Tensors the result holds where tidy does not look would be freed under the caller's feet.
+  const holder =
+    doomed.size > 0 && result && typeof result === 'object' ? hiddenHolder(result, doomed) : undefined;
+  for (const t of doomed) t.dispose();
   if (parent) for (const t of keep) if (!t.isDisposed) parent.add(t);
+  if (holder) {
+    const name = holder.constructor?.name ?? 'object';
+    throw new TypeError(
+      `${op}(): the result holds tensors made inside the scope in ${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}, ` +
+        `which ${op} does not look into (it keeps tensors returned directly or in arrays and plain objects), ` +
+        'so they were disposed; return them in an array or a plain object, or keep() them',
+    );
+  }
+}
+
+function checkFn(fn: unknown, op: string): void {
+  if (typeof fn !== 'function') {
+    const what =
+      fn === null
+        ? 'null'
+        : typeof fn === 'object'
+          ? (fn.constructor?.name ?? 'an object')
+          : `${String(fn)} (${typeof fn})`;
+    throw new TypeError(`${op}(): expects a function to run, got ${what}`);
+  }
 }
 
 /**
  * Runs `fn` and disposes every tensor created inside it except those it returns (in arrays and
  * plain objects too), like tfjs `tidy`. Tensors created inside a tape are kept until the tape ends.
+ * A result that holds such tensors in a Map, a Set or a class instance throws a TypeError (after
+ * disposing them): tidy does not look into those.
  *
  * @example
  * ```ts
@@ -117,6 +172,7 @@ function closeScope(scope: Scope, result: unknown): void {
  * ```
  */
 export function tidy<T extends TensorContainer>(fn: () => T): T {
+  checkFn(fn, 'tidy');
   const scope: Scope = new Set();
   scopes.push(scope);
   let result: T;
@@ -144,6 +200,7 @@ export function tidy<T extends TensorContainer>(fn: () => T): T {
  * ```
  */
 export async function tidyAsync<T extends TensorContainer>(fn: () => Promise<T>): Promise<T> {
+  checkFn(fn, 'tidyAsync');
   const scope: Scope = new Set();
   scopes.push(scope);
   let result: T | undefined;
@@ -157,7 +214,7 @@ export async function tidyAsync<T extends TensorContainer>(fn: () => Promise<T>)
       scopes.splice(i, 1);
       scopes.push(scope);
     }
-    closeScope(scope, result);
+    closeScope(scope, result, 'tidyAsync');
   }
 }
 

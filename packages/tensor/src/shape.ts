@@ -39,10 +39,43 @@ export function stridesOf(shape: Shape): number[] {
   return strides;
 }
 
-/** Normalizes a possibly negative axis; throws naming the op and the rank when out of range. */
+/** A value for an error message: strings quoted, other values as written, with their type. */
+export function showValue(value: unknown): string {
+  if (typeof value === 'string') return `${JSON.stringify(value)} (a string)`;
+  if (value === null || value === undefined || typeof value === 'number') return String(value);
+  if (Array.isArray(value)) {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      return 'an array';
+    }
+  }
+  if (typeof value === 'object') {
+    const describe = (value as { describe?: unknown }).describe;
+    if (typeof describe === 'function') return `a tensor ${String(describe.call(value))}`;
+    const name: string = value.constructor?.name ?? 'Object';
+    if (name === 'Object') {
+      try {
+        return JSON.stringify(value);
+      } catch {
+        return 'an object';
+      }
+    }
+    return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+  }
+  return `${String(value)} (a ${typeof value})`;
+}
+
+/**
+ * Normalizes a possibly negative axis; throws naming the op when it is not an integer, and the
+ * rank when it is out of range.
+ */
 export function normAxis(axis: number, rank: number, op: string): number {
+  if (typeof axis !== 'number' || !Number.isInteger(axis)) {
+    throw new TypeError(`${op}: axis must be an integer, got ${showValue(axis)}`);
+  }
   const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(axis) || a < 0 || a >= rank) {
+  if (a < 0 || a >= rank) {
     throw new RangeError(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
   return a;

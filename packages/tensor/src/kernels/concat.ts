@@ -4,8 +4,8 @@ import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
-import { formatShape, normAxis, sizeOf } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { formatShape, normAxis, showValue, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
 import { slice } from './slice.js';
 import { assertMaxRank, dispatchIndexMap, pad8 } from './transpose.js';
 
@@ -145,6 +145,14 @@ export const concatKernel: Kernel<ConcatAttrs> = {
  * ```
  */
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (!Array.isArray(xs)) {
+    throw new TypeError(
+      `concat: xs must be an array of tensors, e.g. concat([a, b], axis), got ${showValue(xs)}`,
+    );
+  }
   if (xs.length === 0) throw new RangeError('concat: needs at least one input tensor');
+  xs.forEach((x, i) => {
+    if (!(x instanceof Tensor)) throw new TypeError(`concat: xs[${i}] must be a Tensor, got ${showValue(x)}`);
+  });
   return run1(concatKernel, xs, { axis: normAxis(axis, Math.max(xs[0]!.rank, 1), 'concat') });
 }

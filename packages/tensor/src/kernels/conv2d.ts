@@ -10,7 +10,7 @@ import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgp
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { run1, tidy } from '../engine.js';
 import type { HostTensor, Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
-import { formatShape, type Shape } from '../shape.js';
+import { formatShape, type Shape, showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add } from './binary.js';
 import { matmul } from './matmul.js';
@@ -655,14 +655,29 @@ export const conv2dKernel: Kernel<Conv2dAttrs> = {
   },
 };
 
-const pair = (v: number | readonly [number, number]): [number, number] =>
-  typeof v === 'number' ? [v, v] : [v[0], v[1]];
+/**
+ * A number for both axes or an `[h, w]` pair, each an integer >= `min`; throws naming the option
+ * and its accepted forms otherwise.
+ */
+function pair(v: unknown, name: string, min: number, forms = ''): [number, number] {
+  const ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= min;
+  if (ok(v)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && ok(v[0]) && ok(v[1])) return [v[0], v[1]];
+  const kind = min === 0 ? 'non-negative' : 'positive';
+  throw new RangeError(
+    `conv2d: options.${name} must be a ${kind} integer or a [h, w] pair of them${forms}, got ${showValue(v)}`,
+  );
+}
 
 /** Resolves {@link Conv2dOptions} against the filter shape `[O, C/g, kh, kw]`. */
 export function conv2dAttrs(w: Shape, options: Conv2dOptions = {}): Conv2dAttrs {
-  const stride = pair(options.stride ?? 1);
-  const dilation = pair(options.dilation ?? 1);
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`conv2d: options must be an object, got ${showValue(options)}`);
+  const stride = pair(options.stride ?? 1, 'stride', 1);
+  const dilation = pair(options.dilation ?? 1, 'dilation', 1);
   const groups = options.groups ?? 1;
+  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1)
+    throw new RangeError(`conv2d: options.groups must be a positive integer, got ${showValue(groups)}`);
   const p = options.padding ?? 0;
   let padding: [number, number];
   if (p === 'valid') padding = [0, 0];
@@ -674,7 +689,7 @@ export function conv2dAttrs(w: Shape, options: Conv2dOptions = {}): Conv2dAttrs 
       );
     }
     padding = [taps[0]! / 2, taps[1]! / 2];
-  } else padding = pair(p);
+  } else padding = pair(p, 'padding', 0, ", 'same' or 'valid'");
   return { stride, padding, dilation, groups };
 }
 

@@ -5,7 +5,7 @@ import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
-import { sizeOf } from '../shape.js';
+import { showValue, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { assertIndices } from './gather.js';
 import { assertMaxRank } from './transpose.js';
@@ -23,7 +23,7 @@ export const oneHotKernel: Kernel<OneHotAttrs> = {
   infer([indices], { depth, dtype }): TensorInfo[] {
     assertIndices(indices!, 'oneHot');
     if (!Number.isInteger(depth) || depth < 0)
-      throw new RangeError(`oneHot: depth must be a non-negative integer, got ${depth}`);
+      throw new RangeError(`oneHot: depth must be a non-negative integer, got ${showValue(depth)}`);
     if (dtype !== 'f32' && dtype !== 'i32' && dtype !== 'u32' && dtype !== 'bool') {
       throw new TypeError(`oneHot: dtype must be f32, i32, u32 or bool, got ${dtype}`);
     }
@@ -63,6 +63,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     );
   },
   tfjs(tf, [indices], { depth }) {
+    // tf.oneHot refuses depth < 2: compare with a range instead (out-of-range ids match nothing).
+    if (depth < 2) return [tf.equal(tf.expandDims(indices, -1), tf.range(0, depth, 1, 'int32'))];
     return [tf.oneHot(indices, depth)];
   },
 };

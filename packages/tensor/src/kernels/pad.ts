@@ -4,10 +4,10 @@
 import type { TensorInfo } from '../backend.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { tensor } from '../create.js';
-import { allocArray, type TypedArray } from '../dtype.js';
+import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { run1, tidy } from '../engine.js';
 import type { Kernel } from '../kernel.js';
-import { formatShape, sizeOf, stridesOf } from '../shape.js';
+import { formatShape, showValue, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { scatterAdd } from './scatter.js';
 import { slice } from './slice.js';
@@ -43,10 +43,26 @@ const padParams = uniformLayout({
 
 const MODES: Record<PadMode, number> = { constant: 0, reflect: 1, edge: 2 };
 
+/** Throws unless `value` is a number that x's dtype holds (an integer for i32/u32, 0 or 1 for bool). */
+function checkFill(value: unknown, dtype: DType): void {
+  if (typeof value !== 'number') throw new TypeError(`pad: value must be a number, got ${showValue(value)}`);
+  const range: Partial<Record<DType, [number, number]>> = {
+    i32: [-(2 ** 31), 2 ** 31 - 1],
+    u32: [0, 2 ** 32 - 1],
+    bool: [0, 1],
+  };
+  const r = range[dtype];
+  if (r && !(Number.isInteger(value) && value >= r[0] && value <= r[1])) {
+    const what = dtype === 'bool' ? '0 or 1' : `an integer in [${r[0]}, ${r[1]}]`;
+    throw new RangeError(`pad: value ${value} is not representable in x's dtype ${dtype} (must be ${what})`);
+  }
+}
+
 export const padKernel: Kernel<PadAttrs> = {
   name: 'pad',
-  infer([x], { paddings, mode }): TensorInfo[] {
+  infer([x], { paddings, value, mode }): TensorInfo[] {
     assertMaxRank(x!, 'pad');
+    checkFill(value, x!.dtype);
     const shape = x!.shape;
     const what = `paddings ${JSON.stringify(paddings)} for x of shape ${formatShape(shape)}`;
     if (paddings.length !== shape.length)
@@ -64,7 +80,7 @@ export const padKernel: Kernel<PadAttrs> = {
         throw new RangeError(`pad: ${what}: 'edge' padding of an empty axis (${i})`);
       }
     });
-    if (!(mode in MODES))
+    if (typeof mode !== 'string' || !Object.hasOwn(MODES, mode))
       throw new RangeError(`pad: unknown mode ${JSON.stringify(mode)} (expected constant, reflect or edge)`);
     return [{ shape: shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]), dtype: x!.dtype }];
   },
@@ -182,8 +198,9 @@ export const padKernel: Kernel<PadAttrs> = {
 
 /**
  * Pads each axis of `x` with `paddings[axis] = [before, after]` elements. `mode` 'constant' fills
- * with `value`; 'reflect' mirrors without repeating the edge (`[1, 2, 3]` padded by 2 on the left is
- * `[3, 2, 1, 2, 3]`, padding must be smaller than the axis); 'edge' repeats the edge element.
+ * with `value` (a number x's dtype holds: an integer for i32 and u32, 0 or 1 for bool); 'reflect'
+ * mirrors without repeating the edge (`[1, 2, 3]` padded by 2 on the left is `[3, 2, 1, 2, 3]`,
+ * padding must be smaller than the axis); 'edge' repeats the edge element.
  *
  * @example
  * ```ts
@@ -196,5 +213,16 @@ export function pad(
   value = 0,
   mode: PadMode = 'constant',
 ): Tensor {
+  const isPair = (p: unknown) => Array.isArray(p) && p.length === 2;
+  if (!Array.isArray(paddings) || !paddings.every(isPair)) {
+    const rank = Array.isArray(x?.shape) ? x.shape.length : undefined;
+    const example =
+      rank === undefined
+        ? ''
+        : ` (x ${x.describe()} needs ${rank}, e.g. ${JSON.stringify(x.shape.map(() => [0, 1]))})`;
+    throw new TypeError(
+      `pad: paddings must be an array of one [before, after] pair per axis${example}, got ${showValue(paddings)}`,
+    );
+  }
   return run1(padKernel, [x], { paddings: paddings.map(([b, a]) => [b, a] as const), value, mode });
 }

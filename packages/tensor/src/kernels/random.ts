@@ -9,7 +9,7 @@ import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { tensor } from '../create.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
-import { assertShape, type Shape, sizeOf } from '../shape.js';
+import { assertShape, type Shape, showValue, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
 const M0 = 0xd2511f53;
@@ -118,9 +118,20 @@ function seedKey(seed: number): [number, number] {
 function resolveSeed(seed: number | Rng, op: string): number {
   if (seed instanceof Rng) return seed.next();
   if (!Number.isSafeInteger(seed)) {
-    throw new TypeError(`${op}: seed must be a safe integer or an Rng, got ${String(seed)}`);
+    throw new TypeError(`${op}: seed must be a safe integer or an Rng, got ${showValue(seed)}`);
   }
   return seed;
+}
+
+/**
+ * @internal Throws, naming `op`, unless `seed` is a safe integer or an {@link Rng} (for ops that
+ * pass their seed on to a random op, so that errors name the op called).
+ */
+export function checkSeed(seed: unknown, op: string): void {
+  if (seed === undefined) throw new TypeError(`${op}: options.seed is required (a safe integer or an Rng)`);
+  if (!(seed instanceof Rng) && !Number.isSafeInteger(seed)) {
+    throw new TypeError(`${op}: options.seed must be a safe integer or an Rng, got ${showValue(seed)}`);
+  }
 }
 
 /**

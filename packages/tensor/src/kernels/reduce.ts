@@ -23,11 +23,11 @@ import { full } from '../create.js';
 import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
-import { formatShape, normAxis, type Shape, stridesOf } from '../shape.js';
+import { formatShape, normAxis, type Shape, showValue, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, compare, div, mul, sub } from './binary.js';
 import { cast } from './cast.js';
-import { assertRank, MAX_RANK } from './elementwise.js';
+import { assertRank, MAX_RANK, WGSL_NAN_OPS } from './elementwise.js';
 import { reshape } from './reshape.js';
 import { exp, scale } from './unary.js';
 
@@ -112,13 +112,21 @@ function offsetsOf(dims: readonly number[], strides: readonly number[]): Float64
   return out;
 }
 
-/** @internal Normalizes `axes` (undefined: every axis); throws on out-of-range or repeated axes. */
+/**
+ * @internal Normalizes `axes` (undefined: every axis); throws on non-integer, out-of-range or
+ * repeated axes.
+ */
 export function normalizeAxes(
   axes: number | readonly number[] | undefined,
   rank: number,
   op: string,
 ): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axes !== 'number' && !Array.isArray(axes)) {
+    throw new TypeError(
+      `${op}: axes must be an integer or an array of integers (or undefined for all), got ${showValue(axes)}`,
+    );
+  }
   const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normAxis(a, rank, op));
   const unique = [...new Set(list)].sort((a, b) => a - b);
   if (unique.length !== list.length)
@@ -151,10 +159,12 @@ function reduceRow(op: ReduceOp, dtype: DType, n: number, at: (j: number) => num
     }
     case 'max':
     case 'min': {
+      // A NaN anywhere makes the result NaN (as PyTorch's amax/amin).
       let m = at(0);
-      for (let j = 1; j < n; j++) {
+      for (let j = 1; j < n && !Number.isNaN(m); j++) {
         const v = at(j);
         if (op === 'max' ? v > m : v < m) m = v;
+        else if (Number.isNaN(v)) m = v;
       }
       return m;
     }
@@ -294,13 +304,23 @@ fn main(${entry.params}) {
   let r = wid.x + wid.y * nwg.x;`;
 }
 
-type CombineOp = 'add' | 'max' | 'min';
+/** `maxNaN`/`minNaN`: f32 max/min where a NaN wins (the module must include `WGSL_NAN_OPS`). */
+type CombineOp = 'add' | 'max' | 'min' | 'maxNaN' | 'minNaN';
 const COMBINE: Record<CombineOp, (a: string, b: string) => string> = {
   add: (a, b) => `${a} + ${b}`,
   max: (a, b) => `max(${a}, ${b})`,
   min: (a, b) => `min(${a}, ${b})`,
+  maxNaN: (a, b) => `maxNaN(${a}, ${b})`,
+  minNaN: (a, b) => `minNaN(${a}, ${b})`,
 };
-const SUBGROUP_OP: Record<CombineOp, string> = { add: 'subgroupAdd', max: 'subgroupMax', min: 'subgroupMin' };
+const SUBGROUP_OP: Record<CombineOp, (v: string) => string> = {
+  add: (v) => `subgroupAdd(${v})`,
+  max: (v) => `subgroupMax(${v})`,
+  min: (v) => `subgroupMin(${v})`,
+  // subgroupMax/Min of a NaN are implementation-defined: any NaN lane makes the result NaN.
+  maxNaN: (v) => `select(subgroupMax(${v}), nanF32(), subgroupAny(isNan(${v})))`,
+  minNaN: (v) => `select(subgroupMin(${v}), nanF32(), subgroupAny(isNan(${v})))`,
+};
 
 /**
  * @internal WGSL `fn <name>(v: T, lid: u32, lane: u32, sgSize: u32) -> T`: combines `v` over the
@@ -318,7 +338,7 @@ export function wgslWorkgroupReduce(
 ): string {
   const combine = COMBINE[op];
   const body = subgroups
-    ? `  let s = ${SUBGROUP_OP[op]}(v);
+    ? `  let s = ${SUBGROUP_OP[op]('v')};
   if (lane == 0u) { ${name}Buf[lid / sgSize] = s; }
   workgroupBarrier();
   var r = ${name}Buf[0];
@@ -395,13 +415,17 @@ interface GpuReduction {
 
 const GPU_REDUCTIONS: Record<Exclude<ReduceOp, 'argmax'>, GpuReduction> = {
   sum: { phases: [{ name: 's', op: 'add', value: 'v' }], result: 's' },
-  mean: { phases: [{ name: 's', op: 'add', value: 'v' }], result: 's / f32(p.count)' },
-  max: { phases: [{ name: 'm', op: 'max', value: 'v' }], result: 'm' },
-  min: { phases: [{ name: 'm', op: 'min', value: 'v' }], result: 'm' },
-  // With an infinite max, the sum is NaN or inf; the max itself is the answer then.
+  // Over an empty axis (count 0), NaN without relying on the driver's 0 / 0.
+  mean: {
+    phases: [{ name: 's', op: 'add', value: 'v' }],
+    result: 'select(s / f32(p.count), nanF32(), p.count == 0u)',
+  },
+  max: { phases: [{ name: 'm', op: 'maxNaN', value: 'v' }], result: 'm' },
+  min: { phases: [{ name: 'm', op: 'minNaN', value: 'v' }], result: 'm' },
+  // With an infinite max, the sum is NaN or inf; the max itself is the answer then (a NaN too).
   logSumExp: {
     phases: [
-      { name: 'm', op: 'max', value: 'v' },
+      { name: 'm', op: 'maxNaN', value: 'v' },
       { name: 's', op: 'add', value: 'exp(v - m)' },
     ],
     result: 'select(m + log(s), m, isInf(m))',
@@ -412,15 +436,22 @@ const GPU_REDUCTIONS: Record<Exclude<ReduceOp, 'argmax'>, GpuReduction> = {
       { name: 's', op: 'add', value: 'v', after: 'let mu = s / f32(p.count);' },
       { name: 'q', op: 'add', value: '(v - mu) * (v - mu)' },
     ],
-    result: 'q / f32(p.count)',
+    result: 'select(q / f32(p.count), nanF32(), p.count == 0u)',
   },
 };
 
 function identity(op: CombineOp, type: string): string {
   if (op === 'add') return `${type}(0)`;
-  if (type === 'f32') return op === 'max' ? 'negInf()' : 'posInf()';
-  if (type === 'i32') return op === 'max' ? '(-2147483647 - 1)' : '2147483647';
-  return op === 'max' ? '0u' : '0xffffffffu';
+  const isMax = op === 'max' || op === 'maxNaN';
+  if (type === 'f32') return isMax ? 'negInf()' : 'posInf()';
+  if (type === 'i32') return isMax ? '(-2147483647 - 1)' : '2147483647';
+  return isMax ? '0u' : '0xffffffffu';
+}
+
+/** Integers have no NaN: their `maxNaN`/`minNaN` are plain max/min. */
+function combineFor(op: CombineOp, type: string): CombineOp {
+  if (type === 'f32') return op;
+  return op === 'maxNaN' ? 'max' : op === 'minNaN' ? 'min' : op;
 }
 
 const reduceParams = uniformLayout({
@@ -461,10 +492,17 @@ function reduceWgsl(c: ShaderConfig): string {
   let body: string;
   let result: string;
   if (c.op === 'argmax') {
+    // As the CPU scans (index 0 is the starting best, a later element wins if greater): a NaN at
+    // index 0 wins, one elsewhere never does. Ranked as +inf / -inf so no comparison sees a NaN.
+    if (accType === 'f32')
+      helpers.push(
+        'fn argKey(v: f32, j: u32) -> f32 { return select(v, select(negInf(), posInf(), j == 0u), isNan(v)); }',
+      );
+    const v = accType === 'f32' ? 'argKey(load(base, j), j)' : 'load(base, j)';
     body = `var best = ${identity('max', accType)};
   var bestIdx = 0xffffffffu;
   ${loop} {
-    let v = load(base, j);
+    let v = ${v};
     if (bestIdx == 0xffffffffu || v > best) { best = v; bestIdx = j; }
   }`;
     if (c.rows) {
@@ -476,12 +514,13 @@ function reduceWgsl(c: ShaderConfig): string {
     const r = GPU_REDUCTIONS[c.op];
     const parts = r.phases.map((ph) => {
       const wgName = `wg_${ph.name}`;
-      if (c.rows) helpers.push(wgslWorkgroupReduce(wgName, accType, ph.op, c.wg, c.subgroups));
+      const op = combineFor(ph.op, accType);
+      if (c.rows) helpers.push(wgslWorkgroupReduce(wgName, accType, op, c.wg, c.subgroups));
       const total = c.rows ? `${wgName}(${ph.name}Acc, lid, lane, sgSize)` : `${ph.name}Acc`;
       return `var ${ph.name}Acc = ${identity(ph.op, accType)};
   ${loop} {
     let v = load(base, j);
-    ${ph.name}Acc = ${COMBINE[ph.op](`${ph.name}Acc`, ph.value)};
+    ${ph.name}Acc = ${COMBINE[op](`${ph.name}Acc`, ph.value)};
   }
   let ${ph.name} = ${total};
   ${ph.after ?? ''}`;
@@ -510,6 +549,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 @group(0) @binding(2) var<uniform> p: Params;
 ${WGSL_UNRAVEL}
 ${WGSL_INF}
+${WGSL_NAN_OPS}
 fn load(base: u32, j: u32) -> ${accType} { return ${accType}(xBuf[base + ${offset}]); }
 ${helpers.join('\n')}
 ${head}
@@ -606,8 +646,16 @@ function tfjsReduce(
   out: TensorInfo,
 ): TfjsTensor {
   const ax = [...axes];
+  // (x - x)^2: 0, or NaN for NaN and infinities, as the CPU's two passes give.
   if (ax.length === 0)
-    return op === 'argmax' ? tf.zeros(out.shape, 'int32') : op === 'variance' ? tf.zerosLike(x) : tf.clone(x);
+    return op === 'argmax'
+      ? tf.zeros(out.shape, 'int32')
+      : op === 'variance'
+        ? tf.square(tf.sub(x, x))
+        : tf.clone(x);
+  // tf.mean and tf.moments give 0 over an empty axis; 0 / 0 is NaN (as on the CPU and PyTorch).
+  if ((op === 'mean' || op === 'variance') && ax.some((a) => x.shape[a] === 0))
+    return tf.fill(out.shape, Number.NaN);
   switch (op) {
     case 'sum':
       return tf.sum(x, ax, keepDims);
@@ -750,7 +798,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
 }
 
 /**
- * Mean over `axes` (default: all), f32.
+ * Mean over `axes` (default: all), f32; NaN over an empty axis.
  *
  * @example
  * ```ts
@@ -762,7 +810,8 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDims = fa
 }
 
 /**
- * Maximum over `axes` (default: all); its gradient is shared equally among tied maxima.
+ * Maximum over `axes` (default: all); NaN if the reduced elements hold a NaN (as PyTorch's amax).
+ * Its gradient is shared equally among tied maxima.
  *
  * @example
  * ```ts
@@ -774,7 +823,8 @@ export function max(x: Tensor, axes?: number | readonly number[], keepDims = fal
 }
 
 /**
- * Minimum over `axes` (default: all); its gradient is shared equally among tied minima.
+ * Minimum over `axes` (default: all); NaN if the reduced elements hold a NaN (as PyTorch's amin).
+ * Its gradient is shared equally among tied minima.
  *
  * @example
  * ```ts
@@ -786,7 +836,9 @@ export function min(x: Tensor, axes?: number | readonly number[], keepDims = fal
 }
 
 /**
- * Index of the maximum along `axis` (the first one among ties), as i32.
+ * Index of the maximum along `axis` (the first one among ties), as i32. NaN compares false, as in
+ * a scan from index 0: a NaN at index 0 is returned, one elsewhere is never chosen (PyTorch
+ * returns the first NaN's index instead).
  *
  * @example
  * ```ts
@@ -799,7 +851,7 @@ export function argmax(x: Tensor, axis: number, keepDims = false): Tensor {
 
 /**
  * `log(sum(exp(x)))` over `axes` (default: all), computed stably by shifting by the maximum.
- * A row of -Infinity gives -Infinity; a row containing +Infinity gives +Infinity.
+ * A row of -Infinity gives -Infinity; a row containing +Infinity gives +Infinity; one with a NaN, NaN.
  *
  * @example
  * ```ts
@@ -812,7 +864,7 @@ export function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims
 
 /**
  * Population variance over `axes` (default: all), computed in two passes (mean, then squared
- * deviations) so rows with a large mean stay accurate.
+ * deviations) so rows with a large mean stay accurate; NaN over an empty axis.
  *
  * @example
  * ```ts

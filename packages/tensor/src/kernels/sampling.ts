@@ -5,13 +5,15 @@
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
-import { run1 } from '../engine.js';
+import { full } from '../create.js';
+import { run1, tidy } from '../engine.js';
 import type { HostTensor, Kernel } from '../kernel.js';
-import { formatShape } from '../shape.js';
+import { formatShape, showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { div } from './binary.js';
-import { type Rng, randomExponential, randomUniform } from './random.js';
+import { compare, div } from './binary.js';
+import { checkSeed, type Rng, randomExponential, randomUniform } from './random.js';
 import { SORT_KEY_WGSL, sortKey, topk } from './topk.js';
+import { where } from './where.js';
 
 type SampleMode = 'greedy' | 'logits' | 'probs';
 
@@ -470,6 +472,7 @@ function inRange(value: number, lo: number, hi: number, name: string, op: string
  * ```
  */
 export function sample(logits: Tensor, options: SampleOptions = {}): Tensor {
+  if (options.seed !== undefined) checkSeed(options.seed, 'sample');
   checkLogits(logits, 'sample');
   const V = logits.shape[logits.rank - 1]!;
   const outShape = logits.shape.slice(0, -1);
@@ -512,10 +515,12 @@ export interface MultinomialOptions {
 
 /**
  * Draws category ids from rows of non-negative weights (`[B, V]` -> i32 `[B, numSamples]`, or
- * `[V]` -> `[numSamples]`); the weights need not sum to 1. With replacement each draw inverts the
- * row's cumulative sum at a seeded uniform number; without, the ids of the `numSamples` largest
- * `p / e` with exponential noise `e` (a draw without replacement, like Gumbel top-k). A row without
- * positive weight gives -1 (with replacement).
+ * `[V]` -> `[numSamples]`); the weights need not sum to 1, and negative and NaN weights count as 0
+ * on every backend. With replacement each draw inverts the row's cumulative sum at a seeded uniform
+ * number; without, the ids of the `numSamples` largest `p / e` with exponential noise `e` (a draw
+ * without replacement, like Gumbel top-k). A draw that finds no positive weight gives -1: every draw
+ * of a row without positive weight, and without replacement the draws beyond the row's positive
+ * weights.
  *
  * @example
  * ```ts
@@ -523,10 +528,19 @@ export interface MultinomialOptions {
  * ```
  */
 export function multinomial(probs: Tensor, options: MultinomialOptions): Tensor {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(
+      `multinomial: options with a seed are required, e.g. multinomial(probs, { seed: 0 }), got ${showValue(options)}`,
+    );
+  }
+  checkSeed(options.seed, 'multinomial');
   checkLogits(probs, 'multinomial');
   const V = probs.shape[probs.rank - 1]!;
   const draws = options.numSamples ?? 1;
   const replacement = options.replacement ?? true;
+  if (typeof replacement !== 'boolean') {
+    throw new TypeError(`multinomial: options.replacement must be a boolean, got ${showValue(replacement)}`);
+  }
   if (!Number.isInteger(draws) || draws < 1 || (!replacement && draws > V)) {
     throw new RangeError(
       `multinomial: numSamples must be an integer in [1, ${replacement ? 'inf' : V}], got ${draws} (probs ${probs.describe()})`,
@@ -535,13 +549,17 @@ export function multinomial(probs: Tensor, options: MultinomialOptions): Tensor 
   const rows = probs.shape.slice(0, -1);
   const outShape = [...rows, draws];
   if (!replacement) {
-    const noise = randomExponential(probs.shape, { backend: probs.backend, seed: options.seed });
-    const keys = div(probs, noise);
-    noise.dispose();
-    const { values, indices } = topk(keys, draws);
-    keys.dispose();
-    values.dispose();
-    return indices;
+    return tidy(() => {
+      const backend = probs.backend;
+      const noise = randomExponential(probs.shape, { backend, seed: options.seed });
+      // Keys p / e for positive weights, -Infinity for the rest (negative, 0, NaN): they rank last
+      // and their draws give -1.
+      const positive = compare('greater', probs, full([], 0, { backend }));
+      const keys = where(positive, div(probs, noise), full([], Number.NEGATIVE_INFINITY, { backend }));
+      const { values, indices } = topk(keys, draws);
+      const drawn = compare('greater', values, full([], Number.NEGATIVE_INFINITY, { backend }));
+      return where(drawn, indices, full([], -1, { backend, dtype: 'i32' }));
+    });
   }
   const u = randomUniform(outShape, { backend: probs.backend, seed: options.seed });
   try {
