@@ -11,6 +11,8 @@ import { type ParamTree, flattenParams, replaceLeaf } from './paramTree.js';
  * Scales every gradient of `grads` (in place: entries are replaced and the old tensors disposed) by
  * `min(1, maxNorm / (norm + 1e-6))`, where `norm` is the L2 norm of all gradients together, and
  * returns that norm (before clipping) as a scalar f32 tensor. Runs on the device with no readback.
+ * A NaN in any gradient makes the norm and every gradient NaN (as PyTorch without
+ * `error_if_nonfinite`), on every backend.
  * Call it in the scope that owns the grads (the new tensors are created in the current scope).
  *
  * @example

@@ -8,7 +8,7 @@ import type { Kernel } from '../kernel.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './cast.js';
-import { assertRank, broadcastOffsets, dispatchElementwise } from './elementwise.js';
+import { assertRank, broadcastOffsets, dispatchElementwise, WGSL_NAN_OPS } from './elementwise.js';
 import { sumToShape } from './sumToShape.js';
 import { log, neg, scale } from './unary.js';
 import { where } from './where.js';
@@ -276,7 +276,20 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
     return [result];
   },
   webgpu(ctx, [a, b], [out], { op }) {
-    dispatchElementwise(ctx, op, [a!, b!], out!, WGSL[op], op === 'pow' ? POW_PRELUDE : '');
+    const f32 = a!.dtype === 'f32';
+    // f32 maximum/minimum propagate NaN; integer division by zero gives 0 (WGSL's gives a).
+    if ((op === 'maximum' || op === 'minimum') && f32) {
+      dispatchElementwise(
+        ctx,
+        op,
+        [a!, b!],
+        out!,
+        `${op === 'maximum' ? 'max' : 'min'}NaN(a, b)`,
+        WGSL_NAN_OPS,
+      );
+    } else if (op === 'div' && !f32) {
+      dispatchElementwise(ctx, op, [a!, b!], out!, 'select(a / b, 0, b == 0)');
+    } else dispatchElementwise(ctx, op, [a!, b!], out!, WGSL[op], op === 'pow' ? POW_PRELUDE : '');
   },
   tfjs(tf, [a, b], { op }) {
     const fn = {
@@ -349,7 +362,8 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * `a / b` with broadcasting (integer division truncates toward zero for i32 on cpu and webgpu).
+ * `a / b` with broadcasting. Integer division truncates toward zero, and an integer division by
+ * zero gives 0 on every backend.
  *
  * @example
  * ```ts
@@ -373,7 +387,7 @@ export function pow(a: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * Elementwise maximum with broadcasting.
+ * Elementwise maximum with broadcasting; NaN if either operand is NaN (as PyTorch).
  *
  * @example
  * ```ts
@@ -385,7 +399,7 @@ export function maximum(a: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * Elementwise minimum with broadcasting.
+ * Elementwise minimum with broadcasting; NaN if either operand is NaN (as PyTorch).
  *
  * @example
  * ```ts

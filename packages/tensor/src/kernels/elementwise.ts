@@ -11,6 +11,18 @@ import { broadcastStrides, type Shape, stridesOf } from '../shape.js';
 
 export const MAX_RANK = 8;
 
+/**
+ * @internal WGSL for PyTorch's NaN semantics. WGSL's comparisons, min and max may assume no NaN,
+ * so `isNan` tests the bits; `maxNaN`/`minNaN` are max/min that return NaN when either operand is
+ * NaN (selecting, never computing, the NaN); `nanF32()` makes one (not a const-expression).
+ */
+export const WGSL_NAN_OPS = `
+fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+fn nanF32() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }
+fn maxNaN(a: f32, b: f32) -> f32 { return select(select(max(a, b), b, isNan(b)), a, isNan(a)); }
+fn minNaN(a: f32, b: f32) -> f32 { return select(select(min(a, b), b, isNan(b)), a, isNan(a)); }
+`;
+
 /** For each output element, the offsets into inputs broadcast to `outShape` (CPU reference). */
 export function broadcastOffsets(inShape: Shape, outShape: Shape): Int32Array | undefined {
   if (inShape.length === outShape.length && inShape.every((d, i) => d === outShape[i])) return undefined;

@@ -21,6 +21,7 @@ import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, compare, div, mul } from './binary.js';
 import { cast } from './cast.js';
+import { WGSL_NAN_OPS } from './elementwise.js';
 
 /** The unary elementwise operations. */
 export type UnaryOp =
@@ -353,7 +354,9 @@ const OPS: Record<UnaryOp, OpDef> = {
   },
   clamp: {
     js: (x, lo, hi) => Math.min(Math.max(x, lo), hi),
-    wgsl: 'clamp(x, p.a, p.b)',
+    // WGSL's clamp of a NaN may give a bound: keep the NaN.
+    wgsl: 'select(clamp(x, p.a, p.b), x, isNan(x))',
+    prelude: WGSL_NAN_OPS,
     tfjs: (tf, x, lo, hi) => tf.clipByValue(x, lo, hi),
     // The gradient passes where lo <= x <= hi (as in PyTorch).
     grad: (x, _y, dy, lo, hi) =>
@@ -608,7 +611,7 @@ export function sigmoid(x: Tensor): Tensor {
 }
 
 /**
- * `max(x, 0)`.
+ * `max(x, 0)`; NaN stays NaN.
  *
  * @example
  * ```ts
@@ -717,7 +720,7 @@ export function cos(x: Tensor): Tensor {
 }
 
 /**
- * Limits `x` to `[min, max]`; the gradient passes where `min <= x <= max`.
+ * Limits `x` to `[min, max]` (NaN stays NaN); the gradient passes where `min <= x <= max`.
  *
  * @example
  * ```ts

@@ -41,6 +41,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let rowLimit = i32(i) + p.queryOffset;
   var m = 0.0;
   var seen = false;
+  var nanRow = false; // a NaN score makes the whole row NaN, as on the CPU
   for (var j = 0u; j < n; j++) {
     var s = negInf;
     if ((p.causal == 0u || i32(j) <= rowLimit)${visible}) {
@@ -50,6 +51,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       s = dot * p.scale${add};
     }
     outBuf[row * n + j] = s;
+    if (isNan(s)) { nanRow = true; }
     if (s != negInf && (!seen || s > m)) { m = s; seen = true; }
   }
   var l = 0.0;
@@ -62,7 +64,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   // A row that sees no key is all zeros.
   let inv = select(0.0, 1.0 / l, l > 0.0);
-  for (var j = 0u; j < n; j++) { outBuf[row * n + j] *= inv; }
+  for (var j = 0u; j < n; j++) { outBuf[row * n + j] = select(outBuf[row * n + j] * inv, nanF32(), nanRow); }
 }`;
 }
 

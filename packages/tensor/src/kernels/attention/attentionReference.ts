@@ -63,7 +63,8 @@ export function forEachAttentionRow(
           if (s === Number.NEGATIVE_INFINITY) continue;
           allowed[j] = 1;
           scores[j] = s;
-          if (s > max) max = s;
+          // A NaN score (from the mask, q or k) becomes the max: the whole row is NaN.
+          if (s > max || Number.isNaN(s)) max = s;
         }
         if (max === Number.NEGATIVE_INFINITY) {
           onRow(row, undefined);

@@ -57,9 +57,9 @@ function weights(
   return { p, l: tf.sum(p, -1, true) };
 }
 
-/** Divides by the row sums; rows with no visible key (sum 0) stay zero. */
+/** Divides by the row sums; rows with no visible key (sum 0) stay zero, a NaN sum makes all NaN. */
 function normalize(tf: TfjsCore, x: TfjsTensor, l: TfjsTensor): TfjsTensor {
-  return tf.div(x, tf.where(tf.greater(l, 0), l, tf.onesLike(l)));
+  return tf.div(x, tf.where(tf.equal(l, 0), tf.onesLike(l), l));
 }
 
 /** `[B, T, H, X]` <-> `[B, H, T, X]` */

@@ -4,6 +4,7 @@
 // the max, sum and weighted values are reduced in workgroup memory).
 import { type GpuContext, type GpuTensor, workgroups1d } from '../../backends/webgpu/context.js';
 import { uniformLayout } from '../../backends/webgpu/uniforms.js';
+import { WGSL_NAN_OPS } from '../elementwise.js';
 import type { AttentionAttrs, AttentionDims } from './attentionDims.js';
 
 export const attentionParams = uniformLayout({
@@ -45,7 +46,10 @@ const BQ = 32;
 /** Keys per decode block (one invocation per key; a power of two for the tree reductions). */
 const DECODE_WG = 128;
 
-/** Bindings common to the attention kernels; the mask binding exists only when there is a mask. */
+/**
+ * Bindings common to the attention kernels (the mask binding exists only when there is a mask) and
+ * the NaN helpers: a NaN score (from the mask, q or k) makes its whole row NaN, as on the CPU.
+ */
 export function attentionHeader(attrs: AttentionAttrs, d: number, dv: number): string {
   const maskType = attrs.mask === 'bool' ? 'u32' : 'f32';
   const mask =
@@ -58,6 +62,7 @@ const DV = ${dv}u;
 @group(0) @binding(1) var<storage, read> k: array<f32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 ${mask}
+${WGSL_NAN_OPS}
 @group(0) @binding(${out}) var<storage, read_write> outBuf: array<f32>;
 @group(0) @binding(${out + 1}) var<uniform> p: Params;
 `;
@@ -112,6 +117,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var acc: array<f32, DV>;
   var m = 0.0;
   var l = 0.0;
+  var nanRow = false;
   for (var k0 = 0u; k0 < kEnd; k0 += BK) {
     let n = min(BK, kEnd - k0);
     // The block's key rows, token stride apart (D apart when k is [B, Hkv, Tk, D]).
@@ -128,6 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var dot = 0.0;
         for (var c = 0u; c < D; c++) { dot += qRow[c] * tile[j * D + c]; }
         let sj = dot * p.scale${m.add};
+        if (isNan(sj)) { nanRow = true; }
         if (sj == negInf) { continue; }
         if (visible == 0u || sj > blockMax) { blockMax = sj; }
         s[j] = sj;
@@ -159,7 +166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // A row that saw no key (fully masked) has l == 0 and gives zeros.
     let inv = select(0.0, 1.0 / l, l > 0.0);
     let oAt = p.oOff + b * p.oB + h * p.oH + row * p.oT;
-    for (var c = 0u; c < DV; c++) { outBuf[oAt + c] = acc[c] * inv; }
+    for (var c = 0u; c < DV; c++) { outBuf[oAt + c] = select(acc[c] * inv, nanF32(), nanRow); }
   }
 }`;
 }
@@ -174,6 +181,7 @@ const WG = ${DECODE_WG}u;
 var<workgroup> qs: array<f32, D>;
 var<workgroup> probs: array<f32, WG>;
 var<workgroup> red: array<f32, WG>;
+var<workgroup> nanKeys: atomic<u32>; // nonzero once some key's score is NaN
 
 @compute @workgroup_size(${DECODE_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -210,6 +218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         s = dot * p.scale${add};
       }
     }
+    if (isNan(s)) { atomicStore(&nanKeys, 1u); }
     red[lid] = s;
     for (var stride = WG / 2u; stride > 0u; stride >>= 1u) {
       workgroupBarrier();
@@ -244,10 +253,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     workgroupBarrier(); // probs and red are rewritten by the next block
   }
   let inv = select(0.0, 1.0 / l, l > 0.0);
+  let nanRow = atomicLoad(&nanKeys) != 0u; // the loop ends on a barrier
   let oAt = p.oOff + b * p.oB + h * p.oH;
   for (var r = 0u; r < ${perLane}u; r++) {
     let c = lid + r * WG;
-    if (c < DV) { outBuf[oAt + c] = acc[r] * inv; }
+    if (c < DV) { outBuf[oAt + c] = select(acc[r] * inv, nanF32(), nanRow); }
   }
 }`;
 }
