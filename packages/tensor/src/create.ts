@@ -1,5 +1,5 @@
 import type { Backend } from './backend.js';
-import { assertDType, type DType, f32ToF16, isQuantized, QUANT_BLOCK, storageLength } from './dtype.js';
+import { assertDType, type DType, isQuantized, QUANT_BLOCK, storageLength } from './dtype.js';
 import { formatShape, type Shape, sizeOf } from './shape.js';
 import { Tensor, type TensorData } from './tensor.js';
 import {
