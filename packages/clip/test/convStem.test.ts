@@ -128,7 +128,8 @@ test('the config field round-trips through config.json and the weights through m
 
 test('conv_stem_channels must be positive integers; absent or empty means no stem', () => {
   expect(
-    parseClipConfig({ vision_config: { conv_stem_channels: [16, 32] } }).vision_config.conv_stem_channels,
+    parseClipConfig({ vision_config: { conv_stem_channels: [16, 32], patch_size: 8 } }).vision_config
+      .conv_stem_channels,
   ).toEqual([16, 32]);
   expect(
     parseClipConfig({ vision_config: { conv_stem_channels: [] } }).vision_config.conv_stem_channels,

@@ -12,7 +12,18 @@ function isRemote(source: string | URL): boolean {
 }
 
 async function fetchBytes(source: string | URL): Promise<Uint8Array<ArrayBuffer>> {
-  const response = await fetch(source);
+  let response: Response;
+  try {
+    response = await fetch(source);
+  } catch (e) {
+    // Node's fetch says only "fetch failed"; the reason (ECONNREFUSED, bad port, ...) is its cause.
+    const cause = (e as Error).cause as { message?: string; code?: string } | undefined;
+    const why = cause?.message ?? cause?.code;
+    throw new Error(
+      `loadImage(): could not fetch ${String(source)}: ${(e as Error).message}${why ? ` (${why})` : ''}`,
+      { cause: e },
+    );
+  }
   if (!response.ok)
     throw new Error(
       `loadImage(): fetching ${String(source)} failed: ${response.status} ${response.statusText}`,

@@ -21,8 +21,22 @@ export interface RgbImage {
   height: number;
 }
 
-function checkSize(width: number, height: number, what: string): void {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+function checkSize(width: unknown, height: unknown, what: string): void {
+  for (const [name, value] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
+    if (typeof value !== 'number') {
+      const got = typeof value === 'string' ? `the string ${JSON.stringify(value)}` : String(value);
+      throw new TypeError(`${what}: the image's ${name} must be a positive integer (a number), got ${got}`);
+    }
+  }
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    (width as number) <= 0 ||
+    (height as number) <= 0
+  ) {
     throw new RangeError(
       `${what}: the image is ${width}x${height}; width and height must be positive integers`,
     );

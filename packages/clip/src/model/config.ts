@@ -114,22 +114,149 @@ const ACTIVATIONS: readonly ClipActivation[] = [
   'relu',
 ];
 
+/** A JSON value as an error message shows it: strings quoted and called strings. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array (${JSON.stringify(v).slice(0, 60)})`;
+  if (typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+// Token ids HF writes as `null` when a config leaves them unset: the default applies.
+const NULLABLE = new Set(['pad_token_id', 'bos_token_id', 'eos_token_id']);
+
 function pick<T extends object>(defaults: T, raw: Record<string, unknown>, where: string): T {
   const out = { ...defaults } as Record<string, unknown>;
   for (const [key, value] of Object.entries(defaults)) {
     const v = raw[key];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== typeof value) {
-      throw new TypeError(`${where}.${key}: expected a ${typeof value}, got ${JSON.stringify(v)}`);
+    if (v === undefined || (v === null && NULLABLE.has(key))) continue;
+    if (typeof v !== typeof value || v === null) {
+      // A present field of the wrong type is an error, never a silent fall back to the default.
+      throw new TypeError(
+        `CLIP config: ${where}.${key}: expected a ${typeof value}, got ${describeValue(v)}`,
+      );
     }
     out[key] = v;
   }
   if ('hidden_act' in out && !ACTIVATIONS.includes(out.hidden_act as ClipActivation)) {
     throw new RangeError(
-      `${where}.hidden_act: unsupported activation ${JSON.stringify(out.hidden_act)} (supported: ${ACTIVATIONS.join(', ')})`,
+      `CLIP config: ${where}.hidden_act: unsupported activation ${JSON.stringify(out.hidden_act)} (supported: ${ACTIVATIONS.join(', ')})`,
     );
   }
   return out as T;
+}
+
+function positiveInteger(value: number, field: string): void {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new RangeError(`CLIP config: ${field} must be a positive integer, got ${value}`);
+  }
+}
+
+function nonNegativeInteger(value: number, field: string): void {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`CLIP config: ${field} must be a non-negative integer, got ${value}`);
+  }
+}
+
+function headsDivide(hidden: number, heads: number, where: string): void {
+  if (hidden % heads !== 0) {
+    throw new RangeError(
+      `CLIP config: ${where}.hidden_size ${hidden} is not a multiple of ${where}.num_attention_heads ${heads} ` +
+        '(each head takes hidden_size / num_attention_heads channels)',
+    );
+  }
+}
+
+function integer(value: number, field: string): void {
+  if (!Number.isInteger(value)) {
+    throw new RangeError(`CLIP config: ${field} must be an integer, got ${value}`);
+  }
+}
+
+/**
+ * Checks that a config's sizes make sense together (positive integer sizes, hidden sizes that split
+ * into the heads, an image that splits into patches), naming the fields and their values, so a bad
+ * config fails at load rather than deep inside the first forward pass.
+ */
+export function checkClipConfig(config: ClipConfig): void {
+  positiveInteger(config.projection_dim, 'projection_dim');
+  if (!Number.isFinite(config.logit_scale_init_value)) {
+    throw new RangeError(
+      `CLIP config: logit_scale_init_value must be a finite number, got ${config.logit_scale_init_value}`,
+    );
+  }
+  const t = config.text_config;
+  for (const key of [
+    'vocab_size',
+    'hidden_size',
+    'intermediate_size',
+    'projection_dim',
+    'num_attention_heads',
+    'max_position_embeddings',
+  ] as const) {
+    positiveInteger(t[key], `text_config.${key}`);
+  }
+  nonNegativeInteger(t.num_hidden_layers, 'text_config.num_hidden_layers');
+  headsDivide(t.hidden_size, t.num_attention_heads, 'text_config');
+  if (!(t.layer_norm_eps > 0) || !Number.isFinite(t.layer_norm_eps)) {
+    throw new RangeError(
+      `CLIP config: text_config.layer_norm_eps must be a positive number, got ${t.layer_norm_eps}`,
+    );
+  }
+  // Token ids are not checked against vocab_size: configs built on defaultTextConfig with a small
+  // vocabulary keep its ids, and a vision-only use never reads them.
+  for (const key of ['pad_token_id', 'bos_token_id', 'eos_token_id'] as const)
+    integer(t[key], `text_config.${key}`);
+  if (config.vision_resnet) return; // the ModifiedResNet tower has its own config
+  const v = config.vision_config;
+  for (const key of [
+    'hidden_size',
+    'intermediate_size',
+    'projection_dim',
+    'num_attention_heads',
+    'num_channels',
+    'image_size',
+    'patch_size',
+  ] as const) {
+    positiveInteger(v[key], `vision_config.${key}`);
+  }
+  nonNegativeInteger(v.num_hidden_layers, 'vision_config.num_hidden_layers');
+  headsDivide(v.hidden_size, v.num_attention_heads, 'vision_config');
+  if (!(v.layer_norm_eps > 0) || !Number.isFinite(v.layer_norm_eps)) {
+    throw new RangeError(
+      `CLIP config: vision_config.layer_norm_eps must be a positive number, got ${v.layer_norm_eps}`,
+    );
+  }
+  const stages = v.conv_stem_channels?.length ?? 0;
+  const stemOut = v.image_size / 2 ** stages;
+  if (!Number.isInteger(stemOut) || stemOut % v.patch_size !== 0) {
+    throw new RangeError(
+      `CLIP config: vision_config.image_size ${v.image_size}` +
+        (stages
+          ? ` halved by the ${stages} conv_stem_channels stages (${stemOut}) is not a multiple of`
+          : ' is not a multiple of') +
+        ` vision_config.patch_size ${v.patch_size}`,
+    );
+  }
+}
+
+function section(r: Record<string, unknown>, key: string, ownType: string): Record<string, unknown> {
+  const value = r[key];
+  if (value === undefined) return r.model_type === ownType ? r : {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`CLIP config: ${key} must be an object, got ${describeValue(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function topNumber(r: Record<string, unknown>, key: string, fallback: number): number {
+  const value = r[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') {
+    throw new TypeError(`CLIP config: ${key}: expected a number, got ${describeValue(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -142,27 +269,27 @@ function pick<T extends object>(defaults: T, raw: Record<string, unknown>, where
  * ```
  */
 export function parseClipConfig(raw: unknown): ClipConfig {
-  if (!raw || typeof raw !== 'object') throw new TypeError('CLIP config: expected a JSON object');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new TypeError(`CLIP config: expected a JSON object, got ${describeValue(raw)}`);
+  }
   const r = raw as Record<string, unknown>;
-  const text = (r.text_config ?? (r.model_type === 'clip_text_model' ? r : {})) as Record<string, unknown>;
-  const vision = (r.vision_config ?? (r.model_type === 'clip_vision_model' ? r : {})) as Record<
-    string,
-    unknown
-  >;
-  const projection = typeof r.projection_dim === 'number' ? r.projection_dim : 512;
+  const text = section(r, 'text_config', 'clip_text_model');
+  const vision = section(r, 'vision_config', 'clip_vision_model');
   const visionConfig = pick(defaultVisionConfig, vision, 'vision_config');
   const stem = vision.conv_stem_channels;
   if (stem !== undefined && stem !== null) {
     if (!Array.isArray(stem) || !stem.every((c) => Number.isInteger(c) && c > 0))
       throw new TypeError(
-        `vision_config.conv_stem_channels: expected an array of positive integers, got ${JSON.stringify(stem)}`,
+        `CLIP config: vision_config.conv_stem_channels: expected an array of positive integers, got ${JSON.stringify(stem)}`,
       );
     if (stem.length > 0) visionConfig.conv_stem_channels = stem as number[];
   }
-  return {
+  const config: ClipConfig = {
     text_config: pick(defaultTextConfig, text, 'text_config'),
     vision_config: visionConfig,
-    projection_dim: projection,
-    logit_scale_init_value: typeof r.logit_scale_init_value === 'number' ? r.logit_scale_init_value : 2.6592,
+    projection_dim: topNumber(r, 'projection_dim', 512),
+    logit_scale_init_value: topNumber(r, 'logit_scale_init_value', 2.6592),
   };
+  checkClipConfig(config);
+  return config;
 }

@@ -3,7 +3,14 @@
 // mapping is a one-time reshuffle at load: q/k/v are slices of the fused projection and the
 // projections are transposed, so both layouts run the same, fixture-checked forward code.
 import { type Tensor, slice, transpose } from '@vl/tensor';
-import { type ClipActivation, type ClipConfig, defaultTextConfig, defaultVisionConfig } from './config.js';
+import {
+  type ClipActivation,
+  type ClipConfig,
+  checkClipConfig,
+  defaultTextConfig,
+  defaultVisionConfig,
+  describeValue,
+} from './config.js';
 
 /** The `model_cfg` of an `open_clip_config.json` (ViT towers). */
 export interface OpenClipModelConfig {
@@ -44,6 +51,70 @@ export function isOpenClipCheckpoint(names: Iterable<string>): boolean {
   return false;
 }
 
+function objectField(value: unknown, field: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`open_clip config: ${field} must be an object, got ${describeValue(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Checks the fields openClipConfig reads: present ones of the right type, sizes that divide. */
+function checkOpenClipModelConfig(cfg: unknown): void {
+  const c = objectField(cfg, 'model_cfg');
+  const v = objectField(c.vision_cfg, 'model_cfg.vision_cfg');
+  const t = c.text_cfg === undefined ? {} : objectField(c.text_cfg, 'model_cfg.text_cfg');
+  const positive = (value: unknown, field: string, optional: boolean) => {
+    if (value === undefined && optional) return;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+      throw new TypeError(
+        `open_clip config: model_cfg.${field} must be a positive integer, got ${describeValue(value)}`,
+      );
+    }
+  };
+  positive(c.embed_dim, 'embed_dim', false);
+  positive(v.image_size, 'vision_cfg.image_size', false);
+  positive(v.width, 'vision_cfg.width', false);
+  positive(v.patch_size, 'vision_cfg.patch_size', true);
+  positive(v.head_width, 'vision_cfg.head_width', true);
+  if (Array.isArray(v.layers)) {
+    for (const [i, n] of v.layers.entries()) positive(n, `vision_cfg.layers[${i}]`, false);
+  } else positive(v.layers, 'vision_cfg.layers', false);
+  if (v.mlp_ratio !== undefined && (typeof v.mlp_ratio !== 'number' || !(v.mlp_ratio > 0))) {
+    throw new TypeError(
+      `open_clip config: model_cfg.vision_cfg.mlp_ratio must be a positive number, got ${describeValue(v.mlp_ratio)}`,
+    );
+  }
+  for (const key of ['context_length', 'vocab_size', 'width', 'heads', 'layers'])
+    positive(t[key], `text_cfg.${key}`, true);
+  if (t.mlp_ratio !== undefined && (typeof t.mlp_ratio !== 'number' || !(t.mlp_ratio > 0))) {
+    throw new TypeError(
+      `open_clip config: model_cfg.text_cfg.mlp_ratio must be a positive number, got ${describeValue(t.mlp_ratio)}`,
+    );
+  }
+  const width = v.width as number;
+  const headWidth = (v.head_width as number | undefined) ?? 64;
+  const channels = Array.isArray(v.layers) ? width * 32 : width; // ModifiedResNet: the attention pool's
+  if (channels % headWidth !== 0) {
+    throw new RangeError(
+      `open_clip config: model_cfg.vision_cfg.width ${width}${Array.isArray(v.layers) ? ' (·32 for a ResNet)' : ''} is not a multiple of model_cfg.vision_cfg.head_width ${headWidth}`,
+    );
+  }
+  const textWidth = (t.width as number | undefined) ?? 512;
+  const heads = (t.heads as number | undefined) ?? 8;
+  if (textWidth % heads !== 0) {
+    throw new RangeError(
+      `open_clip config: model_cfg.text_cfg.width ${textWidth} is not a multiple of model_cfg.text_cfg.heads ${heads}`,
+    );
+  }
+  const imageSize = v.image_size as number;
+  const patch = Array.isArray(v.layers) ? 32 : ((v.patch_size as number | undefined) ?? 16);
+  if (imageSize % patch !== 0) {
+    throw new RangeError(
+      `open_clip config: model_cfg.vision_cfg.image_size ${imageSize} is not a multiple of ${Array.isArray(v.layers) ? "the ResNet's stride 32" : `model_cfg.vision_cfg.patch_size ${patch}`}`,
+    );
+  }
+}
+
 /**
  * An HF-style {@link ClipConfig} for an open_clip model config (ViT or ModifiedResNet image tower).
  *
@@ -53,9 +124,10 @@ export function isOpenClipCheckpoint(names: Iterable<string>): boolean {
  * ```
  */
 export function openClipConfig(cfg: OpenClipModelConfig): ClipConfig {
+  checkOpenClipModelConfig(cfg);
   const act: ClipActivation = cfg.quick_gelu ? 'quick_gelu' : 'gelu';
   const v = cfg.vision_cfg;
-  const t = cfg.text_cfg;
+  const t = cfg.text_cfg ?? {};
   const resnet = Array.isArray(v.layers)
     ? {
         layers: v.layers,
@@ -66,7 +138,7 @@ export function openClipConfig(cfg: OpenClipModelConfig): ClipConfig {
       }
     : undefined;
   const textWidth = t.width ?? 512;
-  return {
+  const config: ClipConfig = {
     ...(resnet ? { vision_resnet: resnet } : {}),
     projection_dim: cfg.embed_dim,
     logit_scale_init_value: Math.log(1 / 0.07),
@@ -95,6 +167,8 @@ export function openClipConfig(cfg: OpenClipModelConfig): ClipConfig {
       eos_token_id: 2,
     },
   };
+  checkClipConfig(config);
+  return config;
 }
 
 function need(src: ReadonlyMap<string, Tensor>, name: string): Tensor {

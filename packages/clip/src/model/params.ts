@@ -25,7 +25,9 @@ export function param(params: ClipParams, name: string, shape?: Shape): Tensor {
 }
 
 /**
- * Checks that every expected tensor is present with its expected shape; lists every problem at once.
+ * Checks that every expected tensor is present with its expected shape and is f32 (the model
+ * computes in f32; F16/BF16 safetensors are widened as `loadClip` loads them); lists every
+ * problem at once.
  *
  * @example
  * ```ts
@@ -39,6 +41,8 @@ export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Sh
     if (!t) problems.push(`missing tensor ${name} (expected shape ${fmt(shape)})`);
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       problems.push(`tensor ${name} has shape ${fmt(t.shape)} but the config implies ${fmt(shape)}`);
+    } else if (t.dtype !== 'f32') {
+      problems.push(`tensor ${name} is ${t.describe()} but CLIP weights must be f32 (floating point)`);
     }
   }
   if (problems.length > 0) {

@@ -4,8 +4,10 @@ import {
   type SafetensorsSource,
   type Tensor,
   createBackend,
+  isNotFound,
   joinSource,
   loadCheckpointTensors,
+  loadFileIfExists,
   loadTextIfExists,
   loadJsonIfExists,
   loadSafetensors,
@@ -13,7 +15,7 @@ import {
 import type { PreprocessOptions } from '../image/preprocess.js';
 import { preprocessOptionsFromHf } from '../image/preprocessorConfig.js';
 import { clipShapes } from '../model/clipModel.js';
-import { type ClipConfig, parseClipConfig } from '../model/config.js';
+import { type ClipConfig, describeValue, parseClipConfig } from '../model/config.js';
 import {
   type OpenClipModelConfig,
   fromOpenClip,
@@ -46,8 +48,38 @@ export interface ClipCheckpoint {
   preprocess?: PreprocessOptions;
 }
 
+/** Rethrows an error from a file read under loadClip's name (the reads share @vl/tensor's loaders). */
+function asLoadClipError(e: unknown): unknown {
+  if (!(e instanceof Error) || e.name === 'AbortError') return e;
+  const message = e.message.replace(/^loadSafetensors\(\): /, '');
+  const Kind = e instanceof TypeError ? TypeError : e instanceof SyntaxError ? SyntaxError : Error;
+  const wrapped = new Kind(`loadClip: ${message}`, { cause: e });
+  if (isNotFound(e)) wrapped.name = e.name;
+  return wrapped;
+}
+
+async function readText(
+  folder: string | URL,
+  name: string,
+  io: { signal?: AbortSignal },
+): Promise<string | undefined> {
+  try {
+    return await loadTextIfExists(joinSource(folder, name), io);
+  } catch (e) {
+    throw asLoadClipError(e);
+  }
+}
+
+async function readJson(folder: string | URL, name: string, io: { signal?: AbortSignal }): Promise<unknown> {
+  try {
+    return await loadJsonIfExists(joinSource(folder, name), io);
+  } catch (e) {
+    throw asLoadClipError(e);
+  }
+}
+
 async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal }): Promise<ClipTokenizer> {
-  const text = (name: string) => loadTextIfExists(joinSource(folder, name), io);
+  const text = (name: string) => readText(folder, name, io);
   const json = await text('tokenizer.json');
   if (json !== undefined) return ClipTokenizer.fromTokenizerJson(json);
   const [vocab, merges] = await Promise.all([text('vocab.json'), text('merges.txt')]);
@@ -63,10 +95,95 @@ async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal })
 }
 
 function towersOf(raw: unknown): { text: boolean; vision: boolean } {
-  const arch = (raw as { architectures?: string[] } | undefined)?.architectures?.[0] ?? 'CLIPModel';
+  const architectures = (raw as { architectures?: unknown }).architectures;
+  if (architectures === undefined || architectures === null) return { text: true, vision: true };
+  if (!Array.isArray(architectures) || !architectures.every((a) => typeof a === 'string')) {
+    throw new TypeError(
+      `CLIP config: architectures must be an array of class names, got ${describeValue(architectures)}`,
+    );
+  }
+  const arch = (architectures[0] as string | undefined) ?? 'CLIPModel';
   if (arch.startsWith('CLIPVisionModel')) return { text: false, vision: true };
   if (arch.startsWith('CLIPTextModel')) return { text: true, vision: false };
   return { text: true, vision: true };
+}
+
+function isWeightsSource(weights: unknown): boolean {
+  return (
+    typeof weights === 'string' ||
+    weights instanceof URL ||
+    weights instanceof Map ||
+    weights instanceof ArrayBuffer ||
+    ArrayBuffer.isView(weights) ||
+    (typeof Blob !== 'undefined' && weights instanceof Blob)
+  );
+}
+
+/** Rejects a source that is neither a folder nor {@link ClipCheckpoint} parts, before anything loads. */
+function checkSource(source: unknown): void {
+  if (typeof source === 'string' || source instanceof URL) {
+    if (source === '') throw new TypeError('loadClip: the checkpoint folder path is empty');
+    return;
+  }
+  if (source === null || typeof source !== 'object' || Array.isArray(source)) {
+    throw new TypeError(
+      `loadClip: source must be a checkpoint folder (a path or URL) or { config, weights }, got ${describeValue(source)}`,
+    );
+  }
+  const parts = source as Partial<ClipCheckpoint>;
+  for (const key of ['config', 'weights'] as const) {
+    if (parts[key] === undefined || parts[key] === null)
+      throw new TypeError(
+        `loadClip: a checkpoint given as parts needs ${key} (got { ${Object.keys(source).join(', ')} })`,
+      );
+  }
+  if (!isWeightsSource(parts.weights)) {
+    throw new TypeError(
+      `loadClip: checkpoint.weights must be a safetensors source (a path, URL, Blob or bytes) or a Map of tensors, got ${describeValue(parts.weights)}`,
+    );
+  }
+  if (parts.format !== undefined && parts.format !== 'hf' && parts.format !== 'open_clip') {
+    throw new TypeError(
+      `loadClip: checkpoint.format must be 'hf' or 'open_clip', got ${describeValue(parts.format)}`,
+    );
+  }
+  if (parts.tokenizer !== undefined && !(parts.tokenizer instanceof ClipTokenizer)) {
+    throw new TypeError(
+      `loadClip: checkpoint.tokenizer must be a ClipTokenizer, got ${describeValue(parts.tokenizer)}`,
+    );
+  }
+}
+
+/** Runs a config parser, naming the file the config came from in its error. */
+function parseIn<T>(file: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof Error)) throw e;
+    const Kind = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
+    throw new Kind(`loadClip: ${file}: ${e.message}`, { cause: e });
+  }
+}
+
+/** The weights of a folder; a folder without them says which files it looked for. */
+async function folderWeights(
+  folder: string | URL,
+  file: string,
+  configFile: string,
+  options: Parameters<typeof loadCheckpointTensors>[1],
+): Promise<Map<string, Tensor>> {
+  try {
+    return await loadCheckpointTensors(folder, { ...options, file });
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    // Not found may be a shard the index names (passed on as itself) or no weights at all.
+    const io = options.signal ? { signal: options.signal } : {};
+    if ((await loadFileIfExists(joinSource(folder, `${file}.index.json`), io)) !== undefined) throw e;
+    throw new Error(
+      `loadClip: ${String(folder)} has ${configFile} but no weights: looked for ${file} and ${file}.index.json (sharded)`,
+      { cause: e },
+    );
+  }
 }
 
 /**
@@ -88,11 +205,17 @@ export async function loadClip(
   source: string | URL | ClipCheckpoint,
   options: LoadClipOptions = {},
 ): Promise<ClipModel> {
+  checkSource(source);
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`loadClip: options must be an object, got ${describeValue(options)}`);
+  }
   const ownsBackend = options.backend === undefined;
   const backend = options.backend ?? (await createBackend('auto'));
   const io = { ...(options.signal ? { signal: options.signal } : {}) };
   const loadOptions = {
     backend,
+    // The model computes in f32: F16/BF16 checkpoints are widened as they load (twice their size in memory).
+    dtype: 'f32' as const,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...io,
   };
@@ -101,62 +224,72 @@ export async function loadClip(
     let rawConfig: unknown;
     let format: 'hf' | 'open_clip';
     let loadWeights: () => Promise<ReadonlyMap<string, Tensor>>;
-    let tokenizer: ClipTokenizer;
+    let loadTokenizer: () => Promise<ClipTokenizer>;
     let preprocess: PreprocessOptions | undefined;
+    let configFile = 'checkpoint.config';
     if (typeof source === 'string' || source instanceof URL) {
-      const hf = await loadJsonIfExists(joinSource(source, 'config.json'), io);
-      const oc =
-        hf === undefined
-          ? await loadJsonIfExists(joinSource(source, 'open_clip_config.json'), io)
-          : undefined;
+      const hf = await readJson(source, 'config.json', io);
+      const oc = hf === undefined ? await readJson(source, 'open_clip_config.json', io) : undefined;
       if (hf === undefined && oc === undefined) {
         throw new Error(
           `loadClip: ${String(source)} has neither config.json (HF) nor open_clip_config.json (open_clip)`,
         );
       }
       format = hf !== undefined ? 'hf' : 'open_clip';
-      rawConfig = hf ?? (oc as { model_cfg?: unknown }).model_cfg;
+      configFile = String(joinSource(source, format === 'hf' ? 'config.json' : 'open_clip_config.json'));
       if (format === 'hf') {
-        loadWeights = () => loadCheckpointTensors(source, loadOptions);
-        preprocess = preprocessOptionsFromHf(
-          await loadJsonIfExists(joinSource(source, 'preprocessor_config.json'), io),
-        );
+        rawConfig = hf;
+        loadWeights = () => folderWeights(source, 'model.safetensors', 'config.json', loadOptions);
+        preprocess = preprocessOptionsFromHf(await readJson(source, 'preprocessor_config.json', io));
       } else {
+        if (oc === null || typeof oc !== 'object' || Array.isArray(oc)) {
+          throw new TypeError(`loadClip: ${configFile}: expected a JSON object, got ${describeValue(oc)}`);
+        }
+        rawConfig = (oc as { model_cfg?: unknown }).model_cfg;
         loadWeights = () =>
-          loadCheckpointTensors(source, { ...loadOptions, file: 'open_clip_model.safetensors' });
+          folderWeights(source, 'open_clip_model.safetensors', 'open_clip_config.json', loadOptions);
         const pc = (oc as { preprocess_cfg?: { mean?: number[]; std?: number[] } }).preprocess_cfg;
         if (pc) preprocess = { ...(pc.mean ? { mean: pc.mean } : {}), ...(pc.std ? { std: pc.std } : {}) };
       }
-      tokenizer = await tokenizerFrom(source, io);
+      loadTokenizer = () => tokenizerFrom(source, io);
     } else {
       rawConfig = source.config;
       const { weights } = source;
-      loadWeights = async () =>
-        weights instanceof Map
-          ? weights
-          : (await loadSafetensors(weights as SafetensorsSource, loadOptions)).tensors;
+      // Tensors handed over belong to the model from here on, and are freed if loading fails.
+      if (weights instanceof Map) tensors = weights;
+      loadWeights = async () => {
+        if (weights instanceof Map) return weights;
+        try {
+          return (await loadSafetensors(weights as SafetensorsSource, loadOptions)).tensors;
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+          throw new Error(`loadClip: checkpoint.weights: ${(e as Error).message}`, { cause: e });
+        }
+      };
       format = source.format ?? 'hf';
-      tokenizer = source.tokenizer ?? (await ClipTokenizer.load());
+      const { tokenizer } = source;
+      loadTokenizer = async () => tokenizer ?? (await ClipTokenizer.load());
       preprocess = source.preprocess;
     }
+    // The config is checked before any weights load, so a bad one fails fast and by name.
+    const config: ClipConfig = parseIn(configFile, () =>
+      format === 'open_clip' ? openClipConfig(rawConfig as OpenClipModelConfig) : parseClipConfig(rawConfig),
+    );
+    const towers =
+      format === 'open_clip' ? { text: true, vision: true } : parseIn(configFile, () => towersOf(rawConfig));
+    const tokenizer = await loadTokenizer();
     tensors = await loadWeights();
-    let config: ClipConfig;
     let params: ReadonlyMap<string, Tensor>;
     if (format === 'open_clip' || isOpenClipCheckpoint(tensors.keys())) {
-      config =
-        format === 'open_clip'
-          ? openClipConfig(rawConfig as OpenClipModelConfig)
-          : parseClipConfig(rawConfig);
       const mapped = fromOpenClip(tensors, config);
       const used = new Set(mapped.values());
       for (const t of tensors.values()) if (!used.has(t)) t.dispose();
       tensors = mapped;
       params = mapped;
     } else {
-      config = parseClipConfig(rawConfig);
       params = tensors;
     }
-    checkParams(params, clipShapes(config, towersOf(rawConfig)));
+    checkParams(params, clipShapes(config, towers));
     return new ClipModel({
       config,
       params,
