@@ -100,23 +100,30 @@ const isPlain = (v: object): boolean => Array.isArray(v) || Object.getPrototypeO
  * The first container that is not an array or a plain object (a Map, a Set, a class instance) found
  * in `value` holding a tensor of `doomed` (directly or nested), or undefined.
  */
-function hiddenHolder(
-  value: unknown,
-  doomed: Set<Tensor>,
-  seen = new Set<object>(),
-  holder?: object,
-): object | undefined {
-  if (value instanceof Tensor) return holder && doomed.has(value) ? holder : undefined;
+function hiddenHolder(value: unknown, doomed: Set<Tensor>, seen = new Set<object>()): object | undefined {
   if (!value || typeof value !== 'object' || seen.has(value) || ArrayBuffer.isView(value)) return undefined;
+  if (
+    value instanceof Tensor ||
+    value instanceof Promise ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet
+  )
+    return undefined;
   seen.add(value);
-  const inner = holder ?? (isPlain(value) ? undefined : value);
-  let children: Iterable<unknown>;
-  if (value instanceof Map) children = [...value.keys(), ...value.values()];
-  else if (value instanceof Set) children = value.values();
-  else if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) return undefined;
-  else children = Object.values(value);
-  for (const v of children) {
-    const found = hiddenHolder(v, doomed, seen, inner);
+  if (!isPlain(value)) {
+    // A container tidy does not look into: its own entries only (a model or a tokenizer can hold
+    // large object graphs, which are not walked).
+    const entries =
+      value instanceof Map
+        ? [...value.keys(), ...value.values()]
+        : value instanceof Set
+          ? [...value]
+          : Object.values(value);
+    return entries.some((v) => v instanceof Tensor && doomed.has(v)) ? value : undefined;
+  }
+  // Arrays and plain objects, which tidy keeps tensors from: look through them.
+  for (const v of Object.values(value)) {
+    const found = hiddenHolder(v, doomed, seen);
     if (found) return found;
   }
   return undefined;
@@ -137,7 +144,9 @@ function closeScope(scope: Scope, result: unknown, op = 'tidy'): void {
   const holder =
     doomed.size > 0 && result && typeof result === 'object' ? hiddenHolder(result, doomed) : undefined;
   for (const t of doomed) t.dispose();
-  if (parent) for (const t of keep) if (!t.isDisposed) parent.add(t);
+  // The call throws below: what it would have returned from this scope is freed too.
+  if (holder) for (const t of keep) if (scope.has(t)) t.dispose();
+  if (parent && !holder) for (const t of keep) if (!t.isDisposed) parent.add(t);
   if (holder) {
     const name = holder.constructor?.name ?? 'object';
     throw new TypeError(

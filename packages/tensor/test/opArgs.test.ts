@@ -231,6 +231,8 @@ describe('tidy', () => {
       ['a Map', () => new Map([['a', sum(x)]])],
       ['a Set', () => ({ set: new Set([sum(x)]) })],
       ['a Holder', () => [new Holder(sum(x))]],
+      // Beside a tensor tidy keeps: that one is freed as well, as the call throws.
+      ['a Map', () => [mean(x), new Map([['a', sum(x)]])]],
     ];
     for (const [what, fn] of hidden) {
       expect(() => tidy(fn as () => TensorContainer), what).toThrow(

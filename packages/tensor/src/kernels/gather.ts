@@ -4,7 +4,7 @@ import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { DEVICE_ERROR_BITS } from '../backends/webgpu/deviceErrors.js';
 import { run1 } from '../engine.js';
-import type { Kernel } from '../kernel.js';
+import type { Kernel, TfjsCore } from '../kernel.js';
 import { formatShape, normAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { scatterAdd } from './scatter.js';
@@ -33,6 +33,11 @@ export function checkIndex(v: number, position: number, dim: number, op: string,
       `${op}: index ${v} at position ${position} of indices is out of range [0, ${dim}) for ${what}`,
     );
   }
+}
+
+/** @internal Whether tfjs's registered backend keeps tensors in host memory (dataSync is cheap). */
+export function tfjsOnHost(tf: TfjsCore): boolean {
+  return ['cpu', 'wasm', 'tensorflow'].includes(tf.getBackend());
 }
 
 /** @internal {@link checkIndex} over every index. */
@@ -95,9 +100,15 @@ export const gatherKernel: Kernel<GatherAttrs> = {
     });
   },
   tfjs(tf, [x, indices], { axis }) {
-    // tfjs's own check names neither the op nor the position: check here as the CPU does.
-    const what = `axis ${axis} of x (shape ${formatShape(x.shape)})`;
-    checkIndices(indices.dataSync(), x.shape[axis]!, 'gather', what);
+    // tfjs's own check names neither the op nor the position: check here as the CPU does, where
+    // the indices are on the host (on tfjs's GPU backends reading them would stall every call).
+    if (tfjsOnHost(tf))
+      checkIndices(
+        indices.dataSync(),
+        x.shape[axis]!,
+        'gather',
+        `axis ${axis} of x (shape ${formatShape(x.shape)})`,
+      );
     return [tf.gather(x, indices, axis)];
   },
   grad({ dy: [dy], inputs: [x, indices], attrs: { axis } }) {

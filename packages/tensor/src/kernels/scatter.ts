@@ -10,7 +10,7 @@ import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { assertShape, formatShape, normAxis, type Shape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { assertIndices, checkIndices, gather } from './gather.js';
+import { assertIndices, checkIndices, gather, tfjsOnHost } from './gather.js';
 import { assertMaxRank } from './transpose.js';
 
 interface ScatterAttrs {
@@ -157,13 +157,12 @@ export const scatterAddKernel: Kernel<ScatterAttrs> = {
     );
   },
   tfjs(tf, [indices, updates], { shape, axis }) {
-    // unsortedSegmentSum drops out-of-range ids silently: check here as the CPU does.
-    checkIndices(
-      indices.dataSync(),
-      shape[axis]!,
-      'scatterAdd',
-      `axis ${axis} of the output (shape ${formatShape(shape)})`,
-    );
+    // unsortedSegmentSum drops out-of-range ids silently: check here as the CPU does (where the
+    // indices are on the host; on tfjs's GPU backends the read would stall every call).
+    if (tfjsOnHost(tf)) {
+      const what = `axis ${axis} of the output (shape ${formatShape(shape)})`;
+      checkIndices(indices.dataSync(), shape[axis]!, 'scatterAdd', what);
+    }
     // Move the indexed axes to the front, sum segments, move the result axis back.
     const outer = shape.slice(0, axis).reduce((n, d) => n * d, 1);
     const inner = shape.slice(axis + 1).reduce((n, d) => n * d, 1);

@@ -101,10 +101,11 @@ function checkImageToken(config: LlavaConfig, tokenizer: VlmTokenizer | undefine
     );
   }
   if (!tokenizer) return;
-  // Special tokens (the image placeholder among them) decode to nothing when specials are skipped.
+  // Special tokens (the image placeholder among them) decode to nothing when specials are skipped;
+  // a placeholder added as an ordinary token (tokenizer.add_tokens(["<image>"])) reads <...>.
   const token = tokenizer.decode([id], { skipSpecialTokens: false });
   const text = tokenizer.decode([id], { skipSpecialTokens: true });
-  if (token !== '' && text !== '') {
+  if (token !== '' && text !== '' && !/^<[^<>\s]+>$/.test(token.trim())) {
     throw new RangeError(
       `loadVlm: config.image_token_index ${id} is the tokenizer's ordinary token ${JSON.stringify(token)}, not a special image placeholder such as "<image>": that word in a prompt would be taken for an image slot`,
     );
