@@ -1,13 +1,13 @@
 import type { Backend } from './backend.js';
 import { assertDType, type DType, isQuantized, QUANT_BLOCK, storageLength } from './dtype.js';
 import { formatShape, type Shape, sizeOf } from './shape.js';
+import { describeValue } from './describeValue.js';
 import { Tensor, type TensorData } from './tensor.js';
 import {
   allocHost,
   backendOf,
   checkData,
   checkShape,
-  describeValue,
   inferDType,
   quantizedCreateError,
   storedValue,

@@ -2,6 +2,7 @@
 // the data (flat arrays or typed arrays of values), and each value as the dtype stores it. Every
 // error names the function called, the value and its index.
 import type { Backend } from './backend.js';
+import { describeValue } from './describeValue.js';
 import {
   allocArray,
   arrayMatches,
@@ -24,23 +25,6 @@ export function inferDType(data: TensorData): DType {
     throw new TypeError('tensor(): a Uint16Array is ambiguous; pass dtype "f16" or "bf16"');
   }
   return 'f32';
-}
-
-/** A short description of a value the caller passed, for error messages. */
-export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string') {
-    const text = value.length > 20 ? `${value.slice(0, 20)}...` : value;
-    return `the string ${JSON.stringify(text)}`;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean') return `the ${typeof value} ${String(value)}`;
-  if (typeof value === 'bigint') return `the bigint ${String(value)}n`;
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'symbol') return 'a symbol';
-  if (Array.isArray(value)) return 'an array';
-  const name = (value as object).constructor?.name;
-  return name && name !== 'Object' ? `a ${name}` : 'an object';
 }
 
 /** The backend from `options`, or a TypeError saying that options with a backend are required. */

@@ -14,7 +14,7 @@ import {
   tidy,
 } from '../src/index.node.js';
 import { f16ToF32, f32ToBf16, f32ToF16 } from '../src/dtype.js';
-import { DEFAULT_LARGE, DEFAULT_SMALL } from '../src/kernels/matmul/config.js';
+import { DEFAULT_LARGE, DEFAULT_SMALL, DEFAULT_SOFTWARE } from '../src/kernels/matmul/config.js';
 import { type MatmulActivation, type MatmulOptions, matmulKernel } from '../src/kernels/matmul.js';
 import { suiteBackends } from './util/backends.js';
 import { type InputSpec, type KernelCase, checkKernelCase } from './util/checkKernel.js';
@@ -205,18 +205,7 @@ const gpuConfigs: [string, Parameters<typeof setMatmulWebGpuConfig>[1], Spec[], 
     // A 8 x 8 thread grid: two subgroups of 4 x 8 threads, stacked.
     'threads in 4 x 8 blocks (warpLanes), 32x32 tile',
     {
-      large: {
-        bm: 32,
-        bn: 32,
-        bk: 8,
-        tm: 4,
-        tn: 4,
-        doubleBuffer: false,
-        groupM: 8,
-        fma: true,
-        unroll: true,
-        warpLanes: true,
-      },
+      large: { ...DEFAULT_SOFTWARE, warpLanes: true }, // 32x32x8, 4x4 per thread
       minLargeTiles: 1,
     },
     [

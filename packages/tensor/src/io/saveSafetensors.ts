@@ -1,4 +1,5 @@
 import { bytesPerElement, type DType, isQuantized, type QuantizedDType, type TypedArray } from '../dtype.js';
+import { describeValue } from '../describeValue.js';
 import { Tensor } from '../tensor.js';
 import type { SafetensorsDType } from './safetensorsDType.js';
 
@@ -23,13 +24,6 @@ const STORED_AS: Readonly<Record<Exclude<DType, QuantizedDType>, SafetensorsDTyp
 
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (Array.isArray(x)) return 'an array';
-  if (x instanceof Map) return 'a Map';
-  return typeof x === 'string' ? `the string ${JSON.stringify(x)}` : typeof x;
-}
-
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -53,7 +47,7 @@ export async function saveSafetensors(
 ): Promise<Uint8Array> {
   if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
     throw new TypeError(
-      `saveSafetensors(): tensors must be a Map or an object of named tensors, got ${describe(tensors)}`,
+      `saveSafetensors(): tensors must be a Map or an object of named tensors, got ${describeValue(tensors)}`,
     );
   }
   const entries: [string, Tensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
@@ -78,7 +72,7 @@ export async function saveSafetensors(
       metadata instanceof Map
     )
       throw new TypeError(
-        `saveSafetensors(): metadata must be an object of strings, got ${describe(metadata)}`,
+        `saveSafetensors(): metadata must be an object of strings, got ${describeValue(metadata)}`,
       );
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== 'string') {
