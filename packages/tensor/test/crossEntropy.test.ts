@@ -105,7 +105,8 @@ cases.push({
   inputs: [{ shape: [3, 4] }, { shape: [3], dtype: 'i32', data: new Int32Array([-100, -100, -100]) }],
   run: (z, t) => [crossEntropy(z!, t!), crossEntropy(z!, t!, { reduction: 'sum' })],
 });
-// An id outside [0, C) throws on the CPU and gives NaN on WebGPU and tfjs: test/optimInputs.test.ts.
+// An id outside [0, C) throws on the CPU, fails the next read on WebGPU and gives NaN on tfjs:
+// test/optimInputs.test.ts.
 cases.push({
   name: 'crossEntropy: large logits stay finite',
   inputs: [

@@ -4,6 +4,7 @@
 
 import { describe, expect, test } from 'vitest';
 import {
+  squeeze,
   type Backend,
   concat,
   conv2d,
@@ -55,6 +56,9 @@ describe('axes', () => {
     // The shared axis helper: every op that takes an axis.
     expect(() => softmax(x, any('1'))).toThrow('softmax: axis must be an integer, got "1" (a string)');
     expect(() => concat([x, x], any('0'))).toThrow('concat: axis must be an integer, got "0" (a string)');
+    expect(() => squeeze(x, any('0'))).toThrow(
+      'squeeze: axes must be an integer or an array of integers (or undefined for every size-1 axis), got "0" (a string)',
+    );
     // Out of range still names the rank.
     expect(() => sum(x, 2)).toThrow('sum: axis 2 is out of range for a tensor of rank 2');
   });

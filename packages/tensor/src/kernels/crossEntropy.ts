@@ -4,6 +4,7 @@
 // the passes and it runs on every backend.
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
+import { DEVICE_ERROR_BITS } from '../backends/webgpu/deviceErrors.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { run1, runKernel } from '../engine.js';
 import type { GradArgs, HostTensor, Kernel } from '../kernel.js';
@@ -156,9 +157,14 @@ function targetCode(soft: boolean): { bindings: string[]; finish: string; invali
     };
   }
   return {
-    bindings: ['read> logits: array<f32', 'read> targets: array<i32', 'read_write> stats: array<vec4<f32>'],
-    // An id outside [0, C) gives NaN, built from bits: WGSL has no NaN constant.
-    finish: FINISH_ROW.replace('SOFT_OR_HARD', 'select(nanValue(), lse - zt, inRange(row))'),
+    bindings: [
+      'read> logits: array<f32',
+      'read> targets: array<i32',
+      'read_write> stats: array<vec4<f32>',
+      'read_write> deviceErrors: array<atomic<u32>',
+    ],
+    // An id outside [0, C) is flagged (the next read throws) and its row's loss is NaN.
+    finish: FINISH_ROW.replace('SOFT_OR_HARD', 'hardNll(row, lse, zt)'),
     invalid: 'targets[row] == p.ignoreIndex',
     // The index is clamped before the read: select() evaluates both of its operands.
     zt: 'logits[row * p.C + select(0u, u32(targets[row]), inRange(row))]',
@@ -167,7 +173,15 @@ function targetCode(soft: boolean): { bindings: string[]; finish: string; invali
 
 const HARD_HELPERS = /* wgsl */ `
 fn inRange(row: u32) -> bool { let t = targets[row]; return t >= 0 && u32(t) < p.C; }
+// NaN built from bits: WGSL has no NaN constant.
 fn nanValue() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }
+fn hardNll(row: u32, lse: f32, zt: f32) -> f32 {
+  if (!inRange(row)) {
+    atomicOr(&deviceErrors[0], ${DEVICE_ERROR_BITS.crossEntropy}u);
+    return nanValue();
+  }
+  return lse - zt;
+}
 `;
 
 function packParams(N: number, C: number, attrs: CrossEntropyAttrs, size = 0): Uint8Array {
@@ -268,7 +282,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   );
   ctx.dispatch(
     pipeline,
-    [logits, targets, stats],
+    soft ? [logits, targets, stats] : [logits, targets, stats, ctx.deviceErrors()],
     packParams(N, C, attrs),
     workgroups1d(rowwise ? Math.ceil(N / 64) : N),
   );
@@ -568,9 +582,10 @@ function attrsOf(op: string, targets: 'hard' | 'soft', options: CrossEntropyOpti
  * logsumexp, rows whose target is `ignoreIndex` skipped (and left out of the mean), optional label
  * smoothing. Differentiable with respect to the logits (`softmax - target`, scaled).
  *
- * An id outside `[0, C)` (other than `ignoreIndex`) throws a RangeError naming its position and
- * value on the CPU backend. On WebGPU and tfjs, which cannot check the ids without reading them
- * back, such a row's loss is NaN (and so is a 'mean' or 'sum' over it).
+ * An id outside `[0, C)` (other than `ignoreIndex`) is an error: the CPU backend throws naming its
+ * position and value; on WebGPU the kernel flags it and the next read throws (its row's loss is
+ * NaN meanwhile); on tfjs, which cannot check the ids without reading them back, the row's loss is
+ * NaN (and so is a 'mean' or 'sum' over it).
  *
  * @example
  * ```ts

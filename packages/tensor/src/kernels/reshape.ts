@@ -3,7 +3,7 @@
 import type { TensorInfo } from '../backend.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
-import { formatShape, normAxis, type Shape, sizeOf } from '../shape.js';
+import { formatShape, normAxis, type Shape, showValue, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
 interface ReshapeAttrs {
@@ -95,6 +95,11 @@ export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
  * ```
  */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  if (axes !== undefined && typeof axes !== 'number' && !Array.isArray(axes)) {
+    throw new TypeError(
+      `squeeze: axes must be an integer or an array of integers (or undefined for every size-1 axis), got ${showValue(axes)}`,
+    );
+  }
   const list =
     axes === undefined
       ? undefined

@@ -7,6 +7,7 @@
 export const DEVICE_ERROR_BITS = {
   gather: 1,
   scatterAdd: 2,
+  crossEntropy: 4,
 } as const;
 
 export type DeviceErrorOp = keyof typeof DEVICE_ERROR_BITS;
@@ -24,6 +25,6 @@ export function deviceError(bits: number): Error {
     .map(([op]) => op);
   return new RangeError(
     `WebGPU: ${ops.join(' and ')} met an index out of range in a kernel queued before this read; ` +
-      'the kernel clamped it, so what depends on it is wrong. The CPU backend names the index and its position.',
+      'what depends on it is wrong (gather and scatterAdd clamp it, crossEntropy gives NaN). The CPU backend names the index and its position.',
   );
 }
