@@ -27,3 +27,26 @@ test('an HF preprocessor_config.json becomes preprocessing options; missing fiel
   expect(preprocessOptionsFromHf(null)).toBeUndefined();
   expect(preprocessOptionsFromHf([1, 2])).toBeUndefined();
 });
+
+test('a field of the wrong kind is named instead of left out', () => {
+  expect(() => preprocessOptionsFromHf({ image_mean: '0.5' })).toThrow(
+    'preprocessor_config.json: image_mean must be three numbers (or one for every channel), got "0.5"',
+  );
+  expect(() => preprocessOptionsFromHf({ image_std: [0.2, 0.2] })).toThrow('image_std must be three numbers');
+  expect(() => preprocessOptionsFromHf({ size: { shortest_edge: '224' } })).toThrow(
+    'preprocessor_config.json: size.shortest_edge must be a positive integer, got "224"',
+  );
+  expect(() => preprocessOptionsFromHf({ crop_size: 'big' })).toThrow(
+    'crop_size must be a number or { height, width }',
+  );
+  expect(() => preprocessOptionsFromHf({ resample: 9 })).toThrow(
+    "resample must be one of PIL's filter numbers 0..5",
+  );
+  expect(() => preprocessOptionsFromHf({ rescale_factor: 0 })).toThrow(
+    'rescale_factor must be a positive number',
+  );
+  expect(preprocessOptionsFromHf({ image_mean: 0.5, size: 224 })).toEqual({
+    mean: [0.5, 0.5, 0.5],
+    size: 224,
+  });
+});

@@ -17,19 +17,58 @@ export function preprocessOptionsFromHf(raw: unknown): PreprocessOptions | undef
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
   const r = raw as Record<string, unknown>;
   const out: PreprocessOptions = {};
-  if (Array.isArray(r.image_mean)) out.mean = r.image_mean as number[];
-  if (Array.isArray(r.image_std)) out.std = r.image_std as number[];
-  const size = r.size as { shortest_edge?: number; height?: number; width?: number } | number | undefined;
-  if (typeof size === 'number') out.size = size;
-  else if (size && typeof size.shortest_edge === 'number') out.size = size.shortest_edge;
-  else if (size && typeof size.height === 'number' && typeof size.width === 'number')
-    out.size = { height: size.height, width: size.width };
-  const crop = r.crop_size as { height?: number; width?: number } | number | undefined;
+  const mean = channels(r, 'image_mean');
+  if (mean) out.mean = mean;
+  const std = channels(r, 'image_std');
+  if (std) out.std = std;
+  const size = r.size as { shortest_edge?: unknown; height?: unknown; width?: unknown } | number | undefined;
+  if (typeof size === 'number') out.size = positive(size, 'size');
+  else if (isObject(size) && size.shortest_edge !== undefined)
+    out.size = positive(size.shortest_edge, 'size.shortest_edge');
+  else if (isObject(size) && (size.height !== undefined || size.width !== undefined))
+    out.size = { height: positive(size.height, 'size.height'), width: positive(size.width, 'size.width') };
+  else if (size !== undefined && size !== null)
+    throw fieldError('size', 'a number or { shortest_edge } or { height, width }', size);
+  const crop = r.crop_size as { height?: unknown; width?: unknown } | number | undefined;
   if (r.do_center_crop === false) out.crop = false;
-  else if (typeof crop === 'number') out.crop = crop;
-  else if (crop && typeof crop.height === 'number' && typeof crop.width === 'number')
-    out.crop = { height: crop.height, width: crop.width };
-  if (typeof r.resample === 'number') out.resample = r.resample;
-  if (typeof r.rescale_factor === 'number') out.rescaleFactor = r.rescale_factor;
+  else if (typeof crop === 'number') out.crop = positive(crop, 'crop_size');
+  else if (isObject(crop))
+    out.crop = {
+      height: positive(crop.height, 'crop_size.height'),
+      width: positive(crop.width, 'crop_size.width'),
+    };
+  else if (crop !== undefined && crop !== null)
+    throw fieldError('crop_size', 'a number or { height, width }', crop);
+  if (r.resample !== undefined && r.resample !== null) {
+    if (!Number.isInteger(r.resample) || (r.resample as number) < 0 || (r.resample as number) > 5)
+      throw fieldError('resample', "one of PIL's filter numbers 0..5", r.resample);
+    out.resample = r.resample as number;
+  }
+  if (r.rescale_factor !== undefined && r.rescale_factor !== null)
+    out.rescaleFactor = positive(r.rescale_factor, 'rescale_factor', false);
   return out;
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> =>
+  !!x && typeof x === 'object' && !Array.isArray(x);
+
+function fieldError(field: string, expected: string, got: unknown): TypeError {
+  return new TypeError(`preprocessor_config.json: ${field} must be ${expected}, got ${JSON.stringify(got)}`);
+}
+
+/** A positive number (an integer unless `integer` is false), else an error naming the field. */
+function positive(x: unknown, field: string, integer = true): number {
+  if (typeof x !== 'number' || !(x > 0) || !Number.isFinite(x) || (integer && !Number.isInteger(x)))
+    throw fieldError(field, integer ? 'a positive integer' : 'a positive number', x);
+  return x;
+}
+
+/** A per-channel list (a single number stands for all three, as transformers allows). */
+function channels(r: Record<string, unknown>, field: string): number[] | undefined {
+  const v = r[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) return [v, v, v];
+  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    return v as number[];
+  throw fieldError(field, 'three numbers (or one for every channel)', v);
 }
