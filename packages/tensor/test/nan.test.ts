@@ -10,6 +10,7 @@ import {
   attentionProbs,
   clamp,
   clipGradNorm,
+  compare,
   div,
   logSumExp,
   max,
@@ -40,6 +41,23 @@ function row(n: number, fill: (i: number) => number, at: Record<number, number> 
 }
 
 describe('NaN semantics on every backend', () => {
+  test('comparisons with NaN are false (notEqual true), as IEEE 754 says', async () => {
+    for (const { label, backend } of all) {
+      const a = tensor([nan, 1, nan, 2], [4], { backend });
+      const b = tensor([1, nan, nan, 2], [4], { backend });
+      const ops = ['equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual'] as const;
+      const got = await Promise.all(ops.map(async (op) => values(compare(op, a, b))));
+      expect(got, label).toEqual([
+        [0, 0, 0, 1],
+        [1, 1, 1, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0, 1],
+        [0, 0, 0, 0],
+        [0, 0, 0, 1],
+      ]);
+    }
+  });
+
   test('max, min and logSumExp reductions return NaN when the row holds a NaN', async () => {
     // Rows of 100 (one workgroup per row), columns (one invocation per output), and a row of 20000
     // (split into pieces reduced twice), each with the NaN away from the first element.

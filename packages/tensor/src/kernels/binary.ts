@@ -78,6 +78,16 @@ const WGSL: Record<BinaryOp, string> = {
   logicalOr: 'u32(a != 0 || b != 0)',
 };
 
+/** f32 comparisons with NaN tested on its bits: false when either side is NaN, notEqual true. */
+const IEEE_COMPARE: Partial<Record<BinaryOp, string>> = {
+  equal: 'u32(a == b && !isNan(a) && !isNan(b))',
+  notEqual: 'u32(a != b || isNan(a) || isNan(b))',
+  less: 'u32(a < b && !isNan(a) && !isNan(b))',
+  lessEqual: 'u32(a <= b && !isNan(a) && !isNan(b))',
+  greater: 'u32(a > b && !isNan(a) && !isNan(b))',
+  greaterEqual: 'u32(a >= b && !isNan(a) && !isNan(b))',
+};
+
 // WGSL pow() is undefined for negative bases; match Math.pow for integer exponents.
 const POW_PRELUDE = `fn powSigned(a: f32, b: f32) -> f32 {
   if (a >= 0.0) { return pow(a, b); }
@@ -289,6 +299,9 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       );
     } else if (op === 'div' && !f32) {
       dispatchElementwise(ctx, op, [a!, b!], out!, 'select(a / b, 0, b == 0)');
+    } else if (f32 && op in IEEE_COMPARE) {
+      // IEEE comparisons with NaN (false; notEqual true), which a driver may not assume.
+      dispatchElementwise(ctx, op, [a!, b!], out!, IEEE_COMPARE[op]!, WGSL_NAN_OPS);
     } else dispatchElementwise(ctx, op, [a!, b!], out!, WGSL[op], op === 'pow' ? POW_PRELUDE : '');
   },
   tfjs(tf, [a, b], { op }) {
