@@ -13,7 +13,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type Backend, randomNormal, setMatmulWebGpuConfig, type Tensor, tidy } from '@vl/tensor';
+import {
+  type Backend,
+  randomNormal,
+  setMatmulWebGpuConfig,
+  type Tensor,
+  tidy,
+  tuneMatmulWebGpu,
+} from '@vl/tensor';
 import { fuseQkvProjections, getImageFeatures, initClipParams } from '../src/index.js';
 import { benchWebGpu } from '../../tensor/bench/benchWebGpu.js';
 import { VIT_B32 } from './vitB32.js';
@@ -100,6 +107,14 @@ async function ours(): Promise<void> {
       add(`ours, ${what} (${backend.name})`, await timeRuns(forward, { runs, warmup, warmupMs }));
       setMatmulWebGpuConfig(backend, undefined);
     }
+    // The tile tuneMatmulWebGpu picks for the tower's largest product (the MLP's first).
+    const [tuned] = await tuneMatmulWebGpu(backend, { m: batch * 50, n: 3072, k: 768 });
+    const label = tuned ? JSON.stringify(tuned.config) : 'none';
+    add(
+      `ours, tuned large tile ${label} (${backend.name})`,
+      await timeRuns(forward, { runs, warmup, warmupMs }),
+    );
+    setMatmulWebGpuConfig(backend, undefined);
   }
   for (const t of [...params.values(), ...fused.values()]) t.dispose();
   pixels.dispose();

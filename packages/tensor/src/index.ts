@@ -80,6 +80,8 @@ export { upsampleNearest } from './kernels/upsample.js';
 export { linear, matmul, matmulKernel } from './kernels/matmul.js';
 export type { MatmulActivation, MatmulAttrs, MatmulOptions } from './kernels/matmul.js';
 export { setMatmulWebGpuConfig } from './kernels/matmul/config.js';
+export { TUNE_CANDIDATES, tuneMatmulWebGpu } from './kernels/matmul/tune.js';
+export type { MatmulTuneOptions, MatmulTuneResult } from './kernels/matmul/tune.js';
 export type {
   GemmTileConfig,
   GemvConfig,
