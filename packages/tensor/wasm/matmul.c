@@ -42,7 +42,7 @@
 #define WORKSPACE_FLOATS (PACK_A_FLOATS + PACK_B_FLOATS + TILE_FLOATS)
 #define MAX_THREADS 16
 
-enum { KIND_GEMM = 0, KIND_Q8_GEMV, KIND_Q4_GEMV, KIND_Q8_DEQUANT, KIND_Q4_DEQUANT };
+enum { KIND_GEMM = 0, KIND_Q8_GEMV, KIND_Q4_GEMV, KIND_Q8_DEQUANT, KIND_Q4_DEQUANT, KIND_ATTENTION };
 
 enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_QUICK_GELU, ACT_SILU };
 
@@ -733,6 +733,73 @@ static void norm_row(const float *x, const float *gamma, const float *beta, floa
   }
 }
 
+// ---- attention over short sequences (KIND_ATTENTION) ------------------------------------------
+//
+// One task per (batch item, query head), all in the thread's workspace: S = Q K^T through the 4x8
+// micro-kernel (K packed as the B operand), scaled and causally limited, a softmax per row, then
+// O = P V written straight into the output's rows. Each operand is a view: element (b, h, t, x) at
+// its pointer + b * batch + h * head + t * token + x (so [B, T, H, D], [B, H, T, D] and a packed qkv
+// all read in place); the first L keys are used. The host takes this path only when S (Tq x L,
+// padded) fits the packed-A region and K or V (L x D, padded) the packed-B one.
+// The table: q, k, v, out pointers; scale (f32 bits), causal, queryOffset, Hq, Hkv; then the
+// (batch, head, token) strides of q, k, v and out.
+
+// C[0:M, 0:N] = A[0:M, 0:K] (rows lda apart) x B (packed strips of K x NR), rows of C ldc apart.
+static void gemm_packed(int M, int N, int K, const float *A, int lda, const float *pb, float *C, int ldc,
+                        float *tile) {
+  for (int jr = 0; jr < N; jr += NR) {
+    const int cols = min_int(NR, N - jr);
+    const float *b = pb + jr * K;
+    for (int ir = 0; ir < M; ir += MR) {
+      const int rows = min_int(MR, M - ir);
+      float *c = C + ir * ldc + jr;
+      if (rows == MR && cols == NR) {
+        kernel_4x8_rows(K, A + ir * lda, lda, MR, b, NR, c, ldc, 0);
+      } else {
+        kernel_4x8_rows(K, A + ir * lda, lda, rows, b, NR, tile, NR, 0);
+        for (int i = 0; i < rows; i++)
+          for (int j = 0; j < cols; j++) c[i * ldc + j] = tile[i * NR + j];
+      }
+    }
+  }
+}
+
+static void attention_task(const Desc *d, int task, float *ws) {
+  const int *p = d->table;
+  const float scale = ((const float *)p)[4];
+  const int causal = p[5], offset = p[6], Hq = p[7], Hkv = p[8];
+  const int *sq = p + 9, *sk = p + 12, *sv = p + 15, *so = p + 18; // (batch, head, token) strides
+  const int Tq = d->m, L = d->n, D = d->k;
+  const int b = task / Hq, h = task % Hq, g = h / (Hq / Hkv);
+  const float *q = (const float *)p[0] + b * sq[0] + h * sq[1];
+  const float *kh = (const float *)p[1] + b * sk[0] + g * sk[1];
+  const float *vh = (const float *)p[2] + b * sv[0] + g * sv[1];
+  float *o = (float *)p[3] + b * so[0] + h * so[1];
+  const int lp = (L + NR - 1) / NR * NR;
+  float *s = ws;                     // [Tq, lp]: scores, then probabilities
+  float *pk = ws + PACK_A_FLOATS;    // K^T as strips [D x lp], then V as strips [L x round_up(D)]
+  float *tile = ws + PACK_A_FLOATS + PACK_B_FLOATS;
+  pack_b(kh, sk[2], 1, 0, 0, D, 0, L, pk); // B[k, n] = K[n, k]
+  gemm_packed(Tq, L, D, q, sq[2], pk, s, lp, tile);
+  for (int i = 0; i < Tq; i++) {
+    float *row = s + i * lp;
+    const int see = i + offset + 1;
+    const int limit = causal ? min_int(L, see < 0 ? 0 : see) : L;
+    for (int j = limit; j < L; j++) row[j] = -__builtin_inff();
+    softmax_row(row, L, scale); // a row that sees no key becomes zeros, as the reference's
+  }
+  pack_b(vh, sv[2], 0, 0, 0, L, 0, D, pk); // B[k, n] = V[k, n]
+  gemm_packed(Tq, D, L, s, lp, pk, o, so[2], tile);
+}
+
+static void run_attention(Desc *d, float *ws) {
+  for (;;) {
+    int t = __atomic_fetch_add(&d->next_task, 1, __ATOMIC_RELAXED);
+    if (t >= d->batch) return;
+    attention_task(d, t, ws);
+  }
+}
+
 // ---- exports -------------------------------------------------------------------------------
 
 /** Floats of workspace each thread needs (packed A block, packed B panel, one edge tile). */
@@ -757,6 +824,10 @@ __attribute__((export_name("pack_b_full"))) void pack_b_full(const float *src, i
 /** Takes and runs tasks of the job described at `d` until none are left; `tid` picks the workspace. */
 __attribute__((export_name("run"))) void run(Desc *d, int tid) {
   float *ws = d->workspace[tid];
+  if (d->kind == KIND_ATTENTION) {
+    run_attention(d, ws);
+    return;
+  }
   if (d->kind != KIND_GEMM) {
     run_quantized(d);
     return;

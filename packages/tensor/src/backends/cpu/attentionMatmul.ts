@@ -24,6 +24,7 @@ import {
   viewRow,
 } from '../../kernels/attention/attentionReference.js';
 import type { CpuAccelerated } from './CpuBackend.js';
+import type { FusedAttention } from './wasm/wasmAttention.js';
 import type { WasmRowOps } from './wasm/wasmRowOps.js';
 
 /** What the accelerated attention needs of its inputs; undefined when they are not handled here. */
@@ -201,16 +202,21 @@ function probabilities(
 
 /**
  * Wraps an accelerated matmul into an accelerated attention (undefined: use the reference), for the
- * kernel whose inputs `operands` reads (the attention kernel's by default).
+ * kernel whose inputs `operands` reads (the attention kernel's by default); `fused` first, when it
+ * takes the job.
  */
 export function matmulAttention(
   matmul: CpuAccelerated,
   rows: WasmRowOps,
   operands: AttentionOperands = attentionOperands,
+  fused?: FusedAttention,
 ): CpuAccelerated {
   return (inputs, attrs) => {
     const a = attrs as AttentionAttrs;
     const { arrays, dims } = operands(inputs, a);
+    // Short sequences without a mask: one WebAssembly job reading the operands in place.
+    const whole = fused?.(arrays, dims, a);
+    if (whole) return [whole as TypedArray];
     const h = heads(arrays, dims, a);
     const p = h && probabilities(matmul, rows, h, a); // [B, Hq, Tq, L]
     const out = h && p && perKvHead(matmul, h, p, h.v, h.Dv, false); // [B, Hq, Tq, Dv]

@@ -6,6 +6,7 @@ import { canBlock, MatmulWorkers } from './MatmulWorkers.js';
 import { instantiate, loadMatmulModule, sharedMemoryAvailable } from './matmulModule.js';
 import { WasmArena } from './WasmArena.js';
 import { createWasmMatmul, DESC_BYTES, MAX_THREADS } from './wasmMatmul.js';
+import { createWasmAttention } from './wasmAttention.js';
 import { createWasmRowOps, wasmActivationGrad, wasmLayerNorm, wasmRmsNorm } from './wasmRowOps.js';
 import { attentionQkvOperands, matmulAttention, matmulAttentionProbs } from '../attentionMatmul.js';
 import { im2colConv2d, im2colConv2dGradFilter, im2colConv2dGradInput } from '../conv2dIm2col.js';
@@ -113,13 +114,14 @@ export async function createCpuAcceleration(options: CpuAccelerationOptions = {}
 
   const matmul = createWasmMatmul({ arena, exports, workers, threads: used });
   const rows = createWasmRowOps(arena, exports);
+  const fused = createWasmAttention({ arena, exports, workers, threads: used });
   const accelerated = new Map<string, CpuAccelerated>([
     ['matmul', matmul],
     ['conv2d', im2colConv2d(matmul)],
     ['conv2dGradFilter', im2colConv2dGradFilter(matmul)],
     ['conv2dGradInput', im2colConv2dGradInput(matmul)],
-    ['attention', matmulAttention(matmul, rows)],
-    ['attentionQkv', matmulAttention(matmul, rows, attentionQkvOperands)],
+    ['attention', matmulAttention(matmul, rows, undefined, fused)],
+    ['attentionQkv', matmulAttention(matmul, rows, attentionQkvOperands, fused)],
     ['attentionProbs', matmulAttentionProbs(matmul, rows)],
     ['matmulActivationGrad', wasmActivationGrad(rows)],
     ['layerNorm', wasmLayerNorm(rows)],

@@ -18,7 +18,7 @@ import {
 import type { WasmArena } from './WasmArena.js';
 
 // The descriptor matmul.c reads (struct Desc), in Int32 words.
-const DESC = {
+export const DESC = {
   m: 0,
   n: 1,
   k: 2,
@@ -49,7 +49,7 @@ const PREFAULT_MIN_FLOATS = 64 * 1024;
 const BIAS_PAD = 8;
 
 /** Job kinds (enum in matmul.c). */
-const KIND = { gemm: 0, q8Gemv: 1, q4Gemv: 2, q8Dequant: 3, q4Dequant: 4 } as const;
+export const KIND = { gemm: 0, q8Gemv: 1, q4Gemv: 2, q8Dequant: 3, q4Dequant: 4, attention: 5 } as const;
 /**
  * Largest (folded) M that runs the quantized GEMV, which reads each weight once per call and does
  * M dot products per weight row; above it the weights are dequantized to f32 (in WebAssembly,
