@@ -49,4 +49,8 @@ test('a field of the wrong kind is named instead of left out', () => {
     mean: [0.5, 0.5, 0.5],
     size: 224,
   });
+  // Unset entries written as null, as HF does for fields a processor does not use.
+  expect(preprocessOptionsFromHf({ size: { height: 384, width: 384, shortest_edge: null } })).toEqual({
+    size: { height: 384, width: 384 },
+  });
 });

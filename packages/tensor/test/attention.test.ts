@@ -198,6 +198,13 @@ const cases: AttentionCase[] = [
   { b: 1, hq: 4, hkv: 2, tq: 7, tk: 40, d: 8, kvLength: 30, queryOffset: 12, causal: true },
   { b: 1, hq: 4, hkv: 1, tq: 7, tk: 17, d: 8, queryOffset: -3, causal: true },
   { b: 1, hq: 4, hkv: 1, tq: 1, tk: 17, d: 8, queryOffset: -1, causal: true },
+  // Offsets at the ends of the i32 range (every key, or none, visible): the CPU's fused job clamps
+  // them before its i + offset + 1; and causal with a scale of 0 or below (masked keys must not
+  // turn into -inf * 0 = NaN).
+  { b: 1, hq: 2, hkv: 1, tq: 5, tk: 9, d: 8, queryOffset: 2 ** 31 - 1, causal: true },
+  { b: 1, hq: 2, hkv: 1, tq: 5, tk: 9, d: 8, queryOffset: -(2 ** 31) + 1, causal: true },
+  { b: 1, hq: 2, hkv: 2, tq: 6, tk: 6, d: 8, causal: true, scale: 0 },
+  { b: 1, hq: 2, hkv: 2, tq: 6, tk: 6, d: 8, causal: true, scale: -0.5 },
   // A mask whose last axis is kvLength rather than the cache's allocated length.
   { b: 1, hq: 4, hkv: 2, tq: 7, tk: 40, d: 8, kvLength: 20, mask: { shape: [1, 20], kind: 'bool' } },
 ];

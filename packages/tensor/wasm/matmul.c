@@ -783,10 +783,12 @@ static void attention_task(const Desc *d, int task, float *ws) {
   gemm_packed(Tq, L, D, q, sq[2], pk, s, lp, tile);
   for (int i = 0; i < Tq; i++) {
     float *row = s + i * lp;
-    const int see = i + offset + 1;
+    const int see = i + offset + 1; // the host clamps offset to [-Tq - 1, L]: no overflow
     const int limit = causal ? min_int(L, see < 0 ? 0 : see) : L;
-    for (int j = limit; j < L; j++) row[j] = -__builtin_inff();
-    softmax_row(row, L, scale); // a row that sees no key becomes zeros, as the reference's
+    // The keys a row sees, then zeros (scaling -inf first would give NaN for a scale <= 0); a row
+    // that sees no key becomes zeros, as the reference's.
+    softmax_row(row, limit, scale);
+    for (int j = limit; j < L; j++) row[j] = 0.0f;
   }
   pack_b(vh, sv[2], 0, 0, 0, L, 0, D, pk); // B[k, n] = V[k, n]
   gemm_packed(Tq, D, L, s, lp, pk, o, so[2], tile);

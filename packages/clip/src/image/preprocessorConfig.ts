@@ -23,9 +23,9 @@ export function preprocessOptionsFromHf(raw: unknown): PreprocessOptions | undef
   if (std) out.std = std;
   const size = r.size as { shortest_edge?: unknown; height?: unknown; width?: unknown } | number | undefined;
   if (typeof size === 'number') out.size = positive(size, 'size');
-  else if (isObject(size) && size.shortest_edge !== undefined)
+  else if (isObject(size) && size.shortest_edge != null)
     out.size = positive(size.shortest_edge, 'size.shortest_edge');
-  else if (isObject(size) && (size.height !== undefined || size.width !== undefined))
+  else if (isObject(size) && (size.height != null || size.width != null))
     out.size = { height: positive(size.height, 'size.height'), width: positive(size.width, 'size.width') };
   else if (size !== undefined && size !== null)
     throw fieldError('size', 'a number or { shortest_edge } or { height, width }', size);

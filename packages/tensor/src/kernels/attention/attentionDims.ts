@@ -77,6 +77,16 @@ export interface AttentionOptions {
   layout?: AttentionLayout;
 }
 
+/**
+ * A valid queryOffset past kvLength - 1 (every key visible to every row) or below -tq (none) as
+ * the nearest offset that means the same, so that kernels' `i + offset + 1` cannot overflow an
+ * i32; other values (a non-integer, past ±2^31) stay as they are for the checks to name.
+ */
+function clampOffset(offset: number, tq: number, kvLength: number): number {
+  if (!Number.isInteger(offset) || Math.abs(offset) >= 2 ** 31) return offset;
+  return Math.max(-tq - 1, Math.min(kvLength, offset));
+}
+
 /** Resolves the options' defaults into kernel attributes. */
 export function attentionAttrs(q: Tensor, k: Tensor, options: AttentionOptions): AttentionAttrs {
   const layout = options.layout ?? 'bhtd';
@@ -84,12 +94,13 @@ export function attentionAttrs(q: Tensor, k: Tensor, options: AttentionOptions):
     throw new RangeError(`attention: layout must be 'bhtd' or 'bthd', got ${JSON.stringify(layout)}`);
   const t = layout === 'bthd' ? 1 : 2; // the token axis
   const kvLength = options.kvLength ?? k.shape[t] ?? 0;
+  const tq = q.shape[t] ?? 0;
   const { mask } = options;
   return {
     causal: options.causal ?? false,
     scale: options.scale ?? 1 / Math.sqrt(q.shape[3] ?? 1),
     kvLength,
-    queryOffset: options.queryOffset ?? kvLength - (q.shape[t] ?? 0),
+    queryOffset: clampOffset(options.queryOffset ?? kvLength - tq, tq, kvLength),
     mask: mask === undefined ? 'none' : mask.dtype === 'bool' ? 'bool' : 'additive',
     ...(layout === 'bthd' ? { layout } : {}),
   };

@@ -76,11 +76,13 @@ export async function tuneMatmulWebGpu(
   const ctx = backend as unknown as GpuContext;
   const base = matmulConfigFor(ctx).large;
   const before = matmulConfigFor(ctx);
-  const a = randomUniform([m, k], { backend, seed: 1 }); // [m, k]
-  const b = randomUniform([k, n], { backend, seed: 2 }); // [k, n]
   const results: MatmulTuneResult[] = [];
   let reference: Float32Array | undefined;
+  let a: Tensor | undefined;
+  let b: Tensor | undefined;
   try {
+    a = randomUniform([m, k], { backend, seed: 1 }); // [m, k]
+    b = randomUniform([k, n], { backend, seed: 2 }); // [k, n]
     for (const candidate of options.candidates ?? TUNE_CANDIDATES) {
       const config: GemmTileConfig = { ...base, ...candidate };
       try {
@@ -90,7 +92,14 @@ export async function tuneMatmulWebGpu(
         continue;
       }
       setMatmulWebGpuConfig(backend, { large: config, minLargeTiles: 1 });
-      const out = (await once(a, b)) as Float32Array; // compiles the pipeline
+      let out: Float32Array;
+      try {
+        out = await once(a, b); // compiles the pipeline
+      } catch (e) {
+        // A tile this driver fails to compile or run: skipped, the others still tried.
+        results.push({ config, ms: Number.POSITIVE_INFINITY, tflops: 0, skipped: (e as Error).message });
+        continue;
+      }
       reference ??= out;
       const diff = maxRelDiff(out, reference);
       if (!(diff <= 1e-3)) {
@@ -106,8 +115,8 @@ export async function tuneMatmulWebGpu(
       results.push({ config, ms, tflops: (2 * m * n * k) / (ms * 1e9) });
     }
   } finally {
-    a.dispose();
-    b.dispose();
+    a?.dispose();
+    b?.dispose();
     // Back to what it was: the defaults (the same object again), or the override in place before.
     setMatmulWebGpuConfig(backend, undefined);
     if (matmulConfigFor(ctx) !== before) setMatmulWebGpuConfig(backend, restoreOf(before));

@@ -36,9 +36,12 @@ export function createWasmAttention({ arena, exports, workers, threads }: WasmMa
   const packA = exports.workspace_floats() - packB - TILE_FLOATS;
   const roundUp8 = (x: number) => Math.ceil(x / 8) * 8;
   return ({ q, k, v, mask }, dims, attrs) => {
-    const { batch: B, qHeads: Hq, kvHeads: Hkv, tq: Tq, d: D, dv: Dv, views } = dims;
+    const { batch: B, qHeads: Hq, kvHeads: Hkv, tq: Tq, tk: Tk, d: D, dv: Dv, views } = dims;
     const L = attrs.kvLength;
-    if (mask !== undefined || attrs.mask !== 'none' || D !== Dv || L < 1 || Tq < 1) return undefined;
+    // Every key position in use: a decode step over a preallocated cache (L < Tk) would copy the
+    // whole cache for a few rows, which the general path does not.
+    if (mask !== undefined || attrs.mask !== 'none' || D !== Dv || L < 1 || L !== Tk || Tq < 1)
+      return undefined;
     if (!(q instanceof Float32Array && k instanceof Float32Array && v instanceof Float32Array))
       return undefined;
     if (Tq * roundUp8(L) > packA || Math.max(D * roundUp8(L), L * roundUp8(D)) > packB) return undefined;
@@ -62,7 +65,8 @@ export function createWasmAttention({ arena, exports, workers, threads }: WasmMa
     i32[t + 3] = outPtr + views.out.offset * 4;
     arena.f32[t + 4] = attrs.scale;
     i32[t + 5] = attrs.causal ? 1 : 0;
-    i32[t + 6] = attrs.queryOffset;
+    // Past L - 1 every key is visible, below -Tq none: clamped so that i + offset + 1 cannot overflow.
+    i32[t + 6] = Math.max(-Tq - 1, Math.min(L, attrs.queryOffset));
     i32[t + 7] = Hq;
     i32[t + 8] = Hkv;
     [views.q, views.k, views.v, views.out].forEach((w, i) => {
