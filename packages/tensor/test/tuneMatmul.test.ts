@@ -44,26 +44,13 @@ test('the fastest candidate is kept, products stay right, a tile that does not f
 
 test('apply: false leaves the configuration as it was, an override included', async () => {
   if (!gpu) return;
+  const dryRun = { m: 40, n: 40, k: 8, candidates: candidates.slice(0, 1), targetMs: 2, apply: false };
   const before = matmulConfigFor(gpu);
-  await tuneMatmulWebGpu(gpu, {
-    m: 40,
-    n: 40,
-    k: 8,
-    candidates: candidates.slice(0, 1),
-    targetMs: 2,
-    apply: false,
-  });
+  await tuneMatmulWebGpu(gpu, dryRun);
   expect(matmulConfigFor(gpu)).toBe(before);
   setMatmulWebGpuConfig(gpu, { splitK: { minK: 4096 } });
   const override = matmulConfigFor(gpu);
-  await tuneMatmulWebGpu(gpu, {
-    m: 40,
-    n: 40,
-    k: 8,
-    candidates: candidates.slice(0, 1),
-    targetMs: 2,
-    apply: false,
-  });
+  await tuneMatmulWebGpu(gpu, dryRun);
   expect(matmulConfigFor(gpu)).toEqual(override);
   setMatmulWebGpuConfig(gpu, undefined);
   await expect(tuneMatmulWebGpu(gpu, { m: 0 })).rejects.toThrow(
