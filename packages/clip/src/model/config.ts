@@ -159,6 +159,20 @@ function nonNegativeInteger(value: number, field: string): void {
   }
 }
 
+/** What both transformer towers need of their layers: a count, heads dividing the width, an eps. */
+function checkLayers(
+  c: { num_hidden_layers: number; hidden_size: number; num_attention_heads: number; layer_norm_eps: number },
+  tower: 'text_config' | 'vision_config',
+): void {
+  nonNegativeInteger(c.num_hidden_layers, `${tower}.num_hidden_layers`);
+  headsDivide(c.hidden_size, c.num_attention_heads, tower);
+  if (!(c.layer_norm_eps > 0) || !Number.isFinite(c.layer_norm_eps)) {
+    throw new RangeError(
+      `CLIP config: ${tower}.layer_norm_eps must be a positive number, got ${c.layer_norm_eps}`,
+    );
+  }
+}
+
 function headsDivide(hidden: number, heads: number, where: string): void {
   if (hidden % heads !== 0) {
     throw new RangeError(
@@ -197,13 +211,7 @@ export function checkClipConfig(config: ClipConfig): void {
   ] as const) {
     positiveInteger(t[key], `text_config.${key}`);
   }
-  nonNegativeInteger(t.num_hidden_layers, 'text_config.num_hidden_layers');
-  headsDivide(t.hidden_size, t.num_attention_heads, 'text_config');
-  if (!(t.layer_norm_eps > 0) || !Number.isFinite(t.layer_norm_eps)) {
-    throw new RangeError(
-      `CLIP config: text_config.layer_norm_eps must be a positive number, got ${t.layer_norm_eps}`,
-    );
-  }
+  checkLayers(t, 'text_config');
   // Token ids are not checked against vocab_size: configs built on defaultTextConfig with a small
   // vocabulary keep its ids, and a vision-only use never reads them.
   for (const key of ['pad_token_id', 'bos_token_id', 'eos_token_id'] as const)
@@ -221,13 +229,7 @@ export function checkClipConfig(config: ClipConfig): void {
   ] as const) {
     positiveInteger(v[key], `vision_config.${key}`);
   }
-  nonNegativeInteger(v.num_hidden_layers, 'vision_config.num_hidden_layers');
-  headsDivide(v.hidden_size, v.num_attention_heads, 'vision_config');
-  if (!(v.layer_norm_eps > 0) || !Number.isFinite(v.layer_norm_eps)) {
-    throw new RangeError(
-      `CLIP config: vision_config.layer_norm_eps must be a positive number, got ${v.layer_norm_eps}`,
-    );
-  }
+  checkLayers(v, 'vision_config');
   const stages = v.conv_stem_channels?.length ?? 0;
   const stemOut = v.image_size / 2 ** stages;
   if (!Number.isInteger(stemOut) || stemOut % v.patch_size !== 0) {

@@ -71,6 +71,13 @@ function checkOpenClipModelConfig(cfg: unknown): void {
       );
     }
   };
+  const ratio = (value: unknown, field: string) => {
+    if (value !== undefined && (typeof value !== 'number' || !(value > 0))) {
+      throw new TypeError(
+        `open_clip config: model_cfg.${field} must be a positive number, got ${describeValue(value)}`,
+      );
+    }
+  };
   positive(c.embed_dim, 'embed_dim', false);
   positive(v.image_size, 'vision_cfg.image_size', false);
   positive(v.width, 'vision_cfg.width', false);
@@ -79,18 +86,10 @@ function checkOpenClipModelConfig(cfg: unknown): void {
   if (Array.isArray(v.layers)) {
     for (const [i, n] of v.layers.entries()) positive(n, `vision_cfg.layers[${i}]`, false);
   } else positive(v.layers, 'vision_cfg.layers', false);
-  if (v.mlp_ratio !== undefined && (typeof v.mlp_ratio !== 'number' || !(v.mlp_ratio > 0))) {
-    throw new TypeError(
-      `open_clip config: model_cfg.vision_cfg.mlp_ratio must be a positive number, got ${describeValue(v.mlp_ratio)}`,
-    );
-  }
+  ratio(v.mlp_ratio, 'vision_cfg.mlp_ratio');
   for (const key of ['context_length', 'vocab_size', 'width', 'heads', 'layers'])
     positive(t[key], `text_cfg.${key}`, true);
-  if (t.mlp_ratio !== undefined && (typeof t.mlp_ratio !== 'number' || !(t.mlp_ratio > 0))) {
-    throw new TypeError(
-      `open_clip config: model_cfg.text_cfg.mlp_ratio must be a positive number, got ${describeValue(t.mlp_ratio)}`,
-    );
-  }
+  ratio(t.mlp_ratio, 'text_cfg.mlp_ratio');
   const width = v.width as number;
   const headWidth = (v.head_width as number | undefined) ?? 64;
   const channels = Array.isArray(v.layers) ? width * 32 : width; // ModifiedResNet: the attention pool's
