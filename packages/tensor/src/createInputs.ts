@@ -11,6 +11,7 @@ import {
   type DTypeArrays,
   f32ToBf16,
   f32ToF16,
+  holdsValue,
   type TypedArray,
 } from './dtype.js';
 import { assertShape, formatShape, type Shape } from './shape.js';
@@ -106,9 +107,11 @@ export function checkData(data: unknown, shape: Shape, what: string): asserts da
   );
 }
 
-export const DTYPE_RANGE: Partial<Record<DType, [number, number, string]>> = {
-  i32: [-(2 ** 31), 2 ** 31 - 1, 'integers in [-2^31, 2^31)'],
-  u32: [0, 2 ** 32 - 1, 'integers in [0, 2^32)'],
+/** How an error states what an integer dtype holds. */
+const RULE: Partial<Record<DType, string>> = {
+  i32: 'integers in [-2^31, 2^31)',
+  u32: 'integers in [0, 2^32)',
+  bool: '0, 1, true or false',
 };
 
 /** The number at `data[i]` (booleans as 0/1, bigints as numbers), or a TypeError naming what is there. */
@@ -139,14 +142,9 @@ export function storedValue(dtype: DType, v: number, what: string, i?: number): 
       return f32ToF16(v);
     case 'bf16':
       return f32ToBf16(v);
-    case 'bool':
-      if (v === 0 || v === 1) return v;
-      throw notA(what, dtype, v, i, '0, 1, true or false');
-    default: {
-      const [lo, hi, rule] = DTYPE_RANGE[dtype]!;
-      if (Number.isInteger(v) && v >= lo && v <= hi) return v;
-      throw notA(what, dtype, v, i, rule);
-    }
+    default:
+      if (holdsValue(dtype, v)) return v;
+      throw notA(what, dtype, v, i, RULE[dtype]!);
   }
 }
 
@@ -165,8 +163,7 @@ export function fitsAsIs(data: TensorData, dtype: DType): boolean {
 export function toHost(data: TensorData, dtype: DType, size: number, what: string): TypedArray {
   if (ArrayBuffer.isView(data) && arrayMatches(data, dtype)) {
     if (dtype === 'bool') {
-      for (let i = 0; i < size; i++)
-        if (data[i]! > 1) throw notA(what, dtype, data[i]!, i, '0, 1, true or false');
+      for (let i = 0; i < size; i++) if (data[i]! > 1) throw notA(what, dtype, data[i]!, i, RULE.bool!);
     }
     return data;
   }

@@ -135,6 +135,19 @@ export function isFloat(dtype: DType): boolean {
   return dtype === 'f32' || dtype === 'f16' || dtype === 'bf16';
 }
 
+/** @internal The values an integer-valued dtype holds: [lowest, highest] (bool: 0 and 1). */
+export const INTEGER_RANGE: Readonly<Partial<Record<DType, readonly [number, number]>>> = {
+  i32: [-(2 ** 31), 2 ** 31 - 1],
+  u32: [0, 2 ** 32 - 1],
+  bool: [0, 1],
+};
+
+/** @internal Whether `dtype` holds the number `v` as it is (any number for the float dtypes). */
+export function holdsValue(dtype: DType, v: number): boolean {
+  const r = INTEGER_RANGE[dtype];
+  return !r || (Number.isInteger(v) && v >= r[0] && v <= r[1]);
+}
+
 /** The typed array constructor that `array` was made with matches `dtype`. */
 export function arrayMatches(array: ArrayLike<number>, dtype: DType): boolean {
   switch (dtype) {

@@ -4,7 +4,7 @@
 // the passes and it runs on every backend.
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
-import { DEVICE_ERROR_BITS } from '../backends/webgpu/deviceErrors.js';
+import { DEVICE_ERROR_BITS, WGSL_FLAG_ERROR } from '../backends/webgpu/deviceErrors.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { run1, runKernel } from '../engine.js';
 import type { GradArgs, HostTensor, Kernel } from '../kernel.js';
@@ -175,9 +175,10 @@ const HARD_HELPERS = /* wgsl */ `
 fn inRange(row: u32) -> bool { let t = targets[row]; return t >= 0 && u32(t) < p.C; }
 // NaN built from bits: WGSL has no NaN constant.
 fn nanValue() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }
+${WGSL_FLAG_ERROR}
 fn hardNll(row: u32, lse: f32, zt: f32) -> f32 {
   if (!inRange(row)) {
-    atomicOr(&deviceErrors[0], ${DEVICE_ERROR_BITS.crossEntropy}u);
+    flagError(${DEVICE_ERROR_BITS.crossEntropy}u);
     return nanValue();
   }
   return lse - zt;

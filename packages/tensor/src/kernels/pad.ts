@@ -4,7 +4,7 @@
 import type { TensorInfo } from '../backend.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { tensor } from '../create.js';
-import { allocArray, type DType, type TypedArray } from '../dtype.js';
+import { allocArray, type DType, holdsValue, INTEGER_RANGE, type TypedArray } from '../dtype.js';
 import { run1, tidy } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, showValue, sizeOf, stridesOf } from '../shape.js';
@@ -46,13 +46,8 @@ const MODES: Record<PadMode, number> = { constant: 0, reflect: 1, edge: 2 };
 /** Throws unless `value` is a number that x's dtype holds (an integer for i32/u32, 0 or 1 for bool). */
 function checkFill(value: unknown, dtype: DType): void {
   if (typeof value !== 'number') throw new TypeError(`pad: value must be a number, got ${showValue(value)}`);
-  const range: Partial<Record<DType, [number, number]>> = {
-    i32: [-(2 ** 31), 2 ** 31 - 1],
-    u32: [0, 2 ** 32 - 1],
-    bool: [0, 1],
-  };
-  const r = range[dtype];
-  if (r && !(Number.isInteger(value) && value >= r[0] && value <= r[1])) {
+  if (!holdsValue(dtype, value)) {
+    const r = INTEGER_RANGE[dtype]!;
     const what = dtype === 'bool' ? '0 or 1' : `an integer in [${r[0]}, ${r[1]}]`;
     throw new RangeError(`pad: value ${value} is not representable in x's dtype ${dtype} (must be ${what})`);
   }

@@ -12,6 +12,7 @@ import { formatShape, showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { compare, div } from './binary.js';
 import { checkSeed, type Rng, randomExponential, randomUniform } from './random.js';
+import { WGSL_NAN_OPS } from './elementwise.js';
 import { SORT_KEY_WGSL, sortKey, topk } from './topk.js';
 import { where } from './where.js';
 
@@ -185,7 +186,7 @@ function sampleWgsl(mode: 'logits' | 'probs', withIndices: boolean, rowwise: boo
     : `@group(0) @binding(2) var<storage, read_write> outBuf: array<i32>;
 @group(0) @binding(3) var<uniform> p: Params;`;
   // NaN weighs nothing (tested on its bits: a driver may assume comparisons never see NaN).
-  const weight = `fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+  const weight = `${WGSL_NAN_OPS}
 fn maxNotNan(m: f32, v: f32) -> f32 { return select(max(m, v), m, isNan(v)); }
 ${
   mode === 'probs'

@@ -186,8 +186,7 @@ fn sinCos(x: f32) -> vec2<f32> {
   }
 }`;
 
-const WGSL_NAN = `
-fn nanF32() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }
+const WGSL_NAN = `${WGSL_NAN_OPS}
 fn infF32() -> f32 { var bits = 0x7f800000u; return bitcast<f32>(bits); }`;
 
 // ---------------------------------------------------------------------------------------------

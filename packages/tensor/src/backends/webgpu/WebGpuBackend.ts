@@ -90,8 +90,8 @@ export class WebGpuBackend implements Backend, GpuContext {
   #scratch: GPUBuffer[] = [];
   #deviceErrors: GPUBuffer | undefined;
   #pendingCompiles: Promise<string | undefined>[] = [];
-  /** Shader errors reported so far. */
-  #shaderErrors = 0;
+  /** Whether a shader error has been reported (its consequential errors are then dropped). */
+  #shaderErrorReported = false;
   readonly #bindGroups = new BindGroupCache();
   // What the open compute pass has bound, to skip redundant setPipeline/setBindGroup calls.
   #passPipeline: GPUComputePipeline | undefined;
@@ -127,7 +127,7 @@ export class WebGpuBackend implements Backend, GpuContext {
       // Dawn's errors that only follow from a shader error (the invalid pipeline's layout, a
       // command buffer that used it) would fail the next read too: dropped once it is reported
       // (#checkCompiles drops one that came before).
-      if (this.#shaderErrors > 0 && CONSEQUENTIAL.test(event.error.message)) return;
+      if (this.#shaderErrorReported && CONSEQUENTIAL.test(event.error.message)) return;
       this.#error ??= event.error.message;
     };
   }
@@ -289,7 +289,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.#pendingCompiles = [];
     const errors = (await Promise.all(pending)).filter((e): e is string => e !== undefined);
     if (errors.length > 0) {
-      this.#shaderErrors += errors.length;
+      this.#shaderErrorReported = true;
       if (this.#error !== undefined && CONSEQUENTIAL.test(this.#error)) this.#error = undefined;
       this.#pass = undefined;
       this.#encoder = undefined;

@@ -12,10 +12,13 @@ export const DEVICE_ERROR_BITS = {
 
 export type DeviceErrorOp = keyof typeof DEVICE_ERROR_BITS;
 
+/** WGSL `flagError(bit)`, for a shader that declares the flag buffer as `deviceErrors` itself. */
+export const WGSL_FLAG_ERROR = 'fn flagError(bit: u32) { atomicOr(&deviceErrors[0], bit); }';
+
 /** WGSL declaring the flag buffer at `binding`, and `flagError(bit)`. */
 export function wgslDeviceErrors(binding: number): string {
   return `@group(0) @binding(${binding}) var<storage, read_write> deviceErrors: array<atomic<u32>>;
-fn flagError(bit: u32) { atomicOr(&deviceErrors[0], bit); }`;
+${WGSL_FLAG_ERROR}`;
 }
 
 /** The error a read throws for the flags `bits` (nonzero). */
