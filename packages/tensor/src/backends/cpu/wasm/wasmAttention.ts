@@ -10,7 +10,7 @@ import type {
   AttentionView,
 } from '../../../kernels/attention/attentionDims.js';
 import type { AttentionArrays } from '../../../kernels/attention/attentionReference.js';
-import { DESC, KIND, type WasmMatmulContext } from './wasmMatmul.js';
+import { DESC, KIND, runJob, type WasmMatmulContext } from './wasmMatmul.js';
 
 /** Floats of matmul.c's per-thread edge tile (MR x NR). */
 const TILE_FLOATS = 32;
@@ -31,7 +31,8 @@ export type FusedAttention = (
  * const out = fused(arrays, dims, attrs) ?? generalPath(); // out in dims.views.out's layout
  * ```
  */
-export function createWasmAttention({ arena, exports, workers, threads }: WasmMatmulContext): FusedAttention {
+export function createWasmAttention(ctx: WasmMatmulContext): FusedAttention {
+  const { arena, exports, workers, threads } = ctx;
   const packB = exports.pack_b_floats();
   const packA = exports.workspace_floats() - packB - TILE_FLOATS;
   const roundUp8 = (x: number) => Math.ceil(x / 8) * 8;
@@ -85,9 +86,7 @@ export function createWasmAttention({ arena, exports, workers, threads }: WasmMa
     i32[d + DESC.table] = tablePtr;
     i32[d + DESC.nextTask] = 0;
     i32[d + DESC.kind] = KIND.attention;
-    for (let tid = 0; tid < parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
-    if (parts > 1 && workers) workers.run(arena.descPtr, parts, () => exports.run(arena.descPtr, 0));
-    else exports.run(arena.descPtr, 0);
+    runJob(ctx, parts);
     return arena.f32.slice(outPtr >> 2, (outPtr >> 2) + outSize);
   };
 }

@@ -119,6 +119,26 @@ const isF32 = (t: HostTensor | undefined): t is HostTensor & { data: Float32Arra
   t !== undefined && t.dtype === 'f32' && t.data instanceof Float32Array;
 
 /**
+ * Runs the job described at the arena's descriptor on `parts` threads (the calling one included),
+ * giving each its workspace; `whileWorkersRun` is called on the calling thread, with workers only,
+ * before it takes its own share of the tasks.
+ */
+export function runJob(ctx: WasmMatmulContext, parts: number, whileWorkersRun?: () => void): void {
+  const { arena, exports, workers } = ctx;
+  const i32 = arena.i32;
+  const d = arena.descPtr >> 2;
+  for (let tid = 0; tid < parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
+  if (parts > 1 && workers) {
+    workers.run(arena.descPtr, parts, () => {
+      whileWorkersRun?.();
+      exports.run(arena.descPtr, 0);
+    });
+  } else {
+    exports.run(arena.descPtr, 0);
+  }
+}
+
+/**
  * The `matmul` kernel on WebAssembly SIMD. Handles f32 `a`, `b` and optional f32 bias `[N]`;
  * returns undefined for anything else (f16 weights, odd shapes) so the reference runs instead.
  */
@@ -209,10 +229,6 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
   };
   const unwatch = onMutated(release);
   const packBFloats = exports.pack_b_floats();
-  const runJob = (parts: number) => {
-    if (parts > 1 && workers) workers.run(arena.descPtr, parts, () => exports.run(arena.descPtr, 0));
-    else exports.run(arena.descPtr, 0);
-  };
   // The descriptor of an f32 GEMM job (struct Desc in matmul.c): pointers are byte offsets.
   const describeGemm = (
     plan: MatmulPlan,
@@ -239,7 +255,6 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.kind] = KIND.gemm;
     i32[d + DESC.packedB] = job.packedB ? 1 : 0;
     i32[d + DESC.bRows] = job.bRows;
-    for (let tid = 0; tid < grid.parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
   };
   const f32Matmul: CpuAccelerated = (inputs, attrs, outputs) => {
     const [a, b, bias] = inputs;
@@ -294,16 +309,11 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     });
 
     const result = new Float32Array(cSize);
-    if (grid.parts > 1 && workers) {
-      workers.run(arena.descPtr, grid.parts, () => {
-        // The first write to a fresh array faults its pages in (~0.75 ms per MiB here); doing it
-        // while the workers already compute takes it off the serial path of the copy-out below.
-        if (cSize >= PREFAULT_MIN_FLOATS) result.fill(0);
-        exports.run(arena.descPtr, 0);
-      });
-    } else {
-      exports.run(arena.descPtr, 0);
-    }
+    // The first write to a fresh array faults its pages in (~0.75 ms per MiB here); doing it while
+    // the workers already compute takes it off the serial path of the copy-out below.
+    runJob(ctx, grid.parts, () => {
+      if (cSize >= PREFAULT_MIN_FLOATS) result.fill(0);
+    });
     result.set(arena.f32.subarray(cPtr >> 2, (cPtr >> 2) + cSize));
     return [result];
   };
@@ -360,8 +370,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.kind] = gemv ? (q4 ? KIND.q4Gemv : KIND.q8Gemv) : q4 ? KIND.q4Dequant : KIND.q8Dequant;
     i32[d + DESC.packedB] = 0;
     i32[d + DESC.bRows] = 0;
-    for (let tid = 0; tid < parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
-    runJob(parts);
+    runJob(ctx, parts);
     if (gemv) return [arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n)];
     // The f32 GEMM on the dequantized weights (copied out: the GEMM lays out its own regions).
     const w = arena.f32.slice(cPtr >> 2, (cPtr >> 2) + n * k);
@@ -396,7 +405,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[(tablePtr >> 2) + 1] = bPtr;
     i32[(tablePtr >> 2) + 2] = cPtr;
     describeGemm(plan, grid, { table: tablePtr, bias: 0, act: 0, batch: 1, packedB: false, bRows: rowsPtr });
-    runJob(grid.parts);
+    runJob(ctx, grid.parts);
     return arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n);
   };
 
