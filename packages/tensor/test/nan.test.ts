@@ -1,7 +1,9 @@
 // NaN and division-by-zero semantics, the same on every backend (PyTorch's): max/min reductions,
 // maximum/minimum, relu, clamp and logSumExp propagate NaN; an additive NaN attention mask makes
 // its row NaN; clipGradNorm with a NaN gradient gives a NaN norm and NaN gradients; integer
-// division by zero gives 0; mean and variance over an empty axis are NaN; argmax follows the CPU
+// division by zero gives 0; softmax, logSoftmax, layerNorm and rmsNorm make a row holding a NaN
+// all NaN and leave the other rows alone; maxPool2d propagates a NaN into every window holding
+// it; mean and variance over an empty axis are NaN; argmax follows the CPU
 // reference (a NaN never wins, except at index 0, the starting best). Exact values, no tolerance.
 import { describe, expect, test } from 'vitest';
 import {
@@ -17,8 +19,13 @@ import {
   maximum,
   mean,
   min,
+  layerNorm,
+  logSoftmax,
+  maxPool2d,
   minimum,
   relu,
+  rmsNorm,
+  softmax,
   type Tensor,
   tensor,
   variance,
@@ -132,6 +139,42 @@ describe('NaN semantics on every backend', () => {
         { backend },
       );
       expect(await values(attention(q1, k1, v1, { mask: m1 })), `${label} decode`).toEqual([nan, nan]);
+    }
+  });
+
+  test('softmax, logSoftmax, layerNorm and rmsNorm: a row holding a NaN is all NaN, others finite', async () => {
+    // Rows of 9 (one invocation each on some kernels) and of 300 (a workgroup per row, reduced in
+    // shared memory and subgroups), the NaN away from the first element and from lane 0.
+    for (const n of [9, 300]) {
+      const data = [...row(n, (i) => Math.sin(i)), ...row(n, (i) => Math.cos(i), { [n - 2]: nan })];
+      for (const { label, backend } of all) {
+        const x = tensor(data, [2, n], { backend });
+        const outs = {
+          softmax: softmax(x),
+          logSoftmax: logSoftmax(x),
+          layerNorm: layerNorm(x),
+          rmsNorm: rmsNorm(x),
+        };
+        for (const [op, t] of Object.entries(outs)) {
+          const got = await values(t);
+          expect(got.slice(0, n).every(Number.isFinite), `${label} ${op} [2, ${n}] row 0`).toBe(true);
+          expect(got.slice(n).every(Number.isNaN), `${label} ${op} [2, ${n}] row 1`).toBe(true);
+        }
+      }
+    }
+  });
+
+  test('maxPool2d: every window holding a NaN gives NaN', async () => {
+    for (const { label, backend } of all) {
+      // [1, 1, 4, 4], 2x2 windows stride 2: the NaN at (1, 2) lies in window (0, 1) only; with 3x3
+      // windows stride 1 it lies in all four.
+      const x = tensor(
+        row(16, (i) => i - 8, { 6: nan }),
+        [1, 1, 4, 4],
+        { backend },
+      );
+      expect(await values(maxPool2d(x, 2, 2)), `${label} 2x2/2`).toEqual([-3, nan, 5, 7]);
+      expect(await values(maxPool2d(x, 3, 1)), `${label} 3x3/1`).toEqual([nan, nan, nan, nan]);
     }
   });
 

@@ -9,6 +9,7 @@ import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { run1, runKernel } from '../engine.js';
 import type { GradArgs, HostTensor, Kernel } from '../kernel.js';
 import { formatShape } from '../shape.js';
+import { tfjsOnHost } from './gather.js';
 import type { Tensor } from '../tensor.js';
 
 /** How per-row losses are combined. */
@@ -60,6 +61,25 @@ function unravel(i: number, shape: readonly number[]): number[] {
   return index;
 }
 
+/**
+ * An id outside [0, C) (other than ignoreIndex) has no logit. Where the ids are on the host (the
+ * CPU, tfjs's host backends) this says which; the GPU flags it and gives NaN for the row, and
+ * tfjs's GPU backends (which would stall on a readback) give NaN only.
+ */
+function checkLabel(
+  target: number,
+  i: number,
+  shape: readonly number[],
+  C: number,
+  attrs: CrossEntropyAttrs,
+): void {
+  if (target === attrs.ignoreIndex || (target >= 0 && target < C)) return;
+  throw new RangeError(
+    `${opName(attrs)}: label ${target} at targets${formatShape(unravel(i, shape))} is outside [0, ${C}) ` +
+      `(C = ${C} classes) and is not ignoreIndex (${attrs.ignoreIndex})`,
+  );
+}
+
 /** Per-row statistics on the host: logsumexp, the loss, the targets' total mass, and whether the row counts. */
 interface RowStats {
   lse: number;
@@ -91,14 +111,7 @@ function rowStats(
   const eps = attrs.labelSmoothing;
   const smooth = lse - sumZ / C;
   if (attrs.targets === 'hard') {
-    // An id outside [0, C) (other than ignoreIndex) has no logit. The host has the ids at hand and
-    // says so; the GPU and tfjs (which would need a readback) give NaN for the row instead.
-    if (!(target >= 0 && target < C)) {
-      throw new RangeError(
-        `${opName(attrs)}: label ${target} at targets${formatShape(unravel(i, t.shape))} is outside [0, ${C}) ` +
-          `(C = ${C} classes) and is not ignoreIndex (${attrs.ignoreIndex})`,
-      );
-    }
+    checkLabel(target, i, t.shape, C, attrs);
     const nll = lse - z[base + target]!;
     return { lse, loss: (1 - eps) * nll + eps * smooth, mass: 1, valid: true };
   }
@@ -393,6 +406,10 @@ export const crossEntropyKernel: Kernel<CrossEntropyAttrs> = {
     let loss: typeof lse;
     let count: typeof lse;
     if (attrs.targets === 'hard') {
+      if (tfjsOnHost(tf)) {
+        const ids = targets.dataSync();
+        for (let i = 0; i < ids.length; i++) checkLabel(ids[i]!, i, targets.shape, C, attrs);
+      }
       const t = tf.reshape(targets, [-1]); // [N]
       const valid = tf.notEqual(t, attrs.ignoreIndex);
       const inRange = tf.logicalAnd(tf.greaterEqual(t, 0), tf.less(t, C));
@@ -585,8 +602,9 @@ function attrsOf(op: string, targets: 'hard' | 'soft', options: CrossEntropyOpti
  *
  * An id outside `[0, C)` (other than `ignoreIndex`) is an error: the CPU backend throws naming its
  * position and value; on WebGPU the kernel flags it and the next read throws (its row's loss is
- * NaN meanwhile); on tfjs, which cannot check the ids without reading them back, the row's loss is
- * NaN (and so is a 'mean' or 'sum' over it).
+ * NaN meanwhile); tfjs throws as the CPU does where its tensors live on the host (cpu, wasm,
+ * node), and on its GPU backends, which would stall on reading the ids back, gives NaN for the row
+ * (and so for a 'mean' or 'sum' over it).
  *
  * @example
  * ```ts

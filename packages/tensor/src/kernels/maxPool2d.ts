@@ -1,11 +1,12 @@
 // maxPool2d(x, kernel, stride, padding): NCHW max pooling (f32), and its gradient kernel, which
-// routes each output gradient to the first maximum of its window.
+// routes each output gradient to the first maximum of its window (a NaN, which propagates, wins).
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { run1 } from '../engine.js';
 import type { HostTensor, Kernel } from '../kernel.js';
 import { formatShape } from '../shape.js';
+import { WGSL_NAN_OPS } from './elementwise.js';
 import type { Tensor } from '../tensor.js';
 
 interface PoolAttrs {
@@ -63,7 +64,7 @@ function argmaxWindows(
         if (ix < 0 || ix >= w) continue;
         const e = (plane * h + iy) * w + ix;
         const v = x.data[e]!;
-        if (at < 0 || v > best) {
+        if (at < 0 || v > best || Number.isNaN(v)) {
           best = v;
           at = e;
         }
@@ -89,8 +90,10 @@ const params = uniformLayout({
   pw: 'u32',
 });
 
-// The window scan shared by the forward and the gradient shaders: the first maximum wins.
-const WINDOW_WGSL = `struct Window { best: f32, at: i32 }
+// The window scan shared by the forward and the gradient shaders: the first maximum wins, and a
+// NaN wins over any number (the last NaN, as in PyTorch), so it propagates.
+const WINDOW_WGSL = `${WGSL_NAN_OPS}
+struct Window { best: f32, at: i32 }
 fn windowArgmax(plane: u32, oy: u32, ox: u32) -> Window {
   var best = 0.0;
   var at = -1;
@@ -102,7 +105,7 @@ fn windowArgmax(plane: u32, oy: u32, ox: u32) -> Window {
       if (ix < 0 || ix >= i32(p.W)) { continue; }
       let e = i32((plane * p.H + u32(iy)) * p.W) + ix;
       let v = xBuf[e];
-      if (at < 0 || v > best) { best = v; at = e; }
+      if (at < 0 || v > best || isNan(v)) { best = v; at = e; }
     }
   }
   return Window(best, at);
@@ -234,18 +237,28 @@ export const maxPool2dKernel: Kernel<PoolAttrs> = {
   },
   tfjs(tf, [x], { kernel, stride, padding }) {
     // Pad with -Infinity so padding never wins, then pool without padding, in NHWC.
-    const nhwc = tf.transpose(x, [0, 2, 3, 1]);
-    const padded = tf.pad(
-      nhwc,
-      [
-        [0, 0],
-        [padding[0], padding[0]],
-        [padding[1], padding[1]],
-        [0, 0],
-      ],
-      Number.NEGATIVE_INFINITY,
-    );
-    return [tf.transpose(tf.maxPool(padded, [...kernel], [...stride], 'valid'), [0, 3, 1, 2])];
+    const pad = (t: typeof x, value: number) =>
+      tf.pad(
+        tf.transpose(t, [0, 2, 3, 1]),
+        [
+          [0, 0],
+          [padding[0], padding[0]],
+          [padding[1], padding[1]],
+          [0, 0],
+        ],
+        value,
+      );
+    const pool = (t: typeof x) =>
+      tf.transpose(tf.maxPool(t, [...kernel], [...stride], 'valid'), [0, 3, 1, 2]);
+    // tfjs's pooling skips NaN: pool a NaN mask beside it, so a window holding one gives NaN.
+    const hasNaN = pool(pad(tf.cast(tf.isNaN(x), 'float32'), 0));
+    return [
+      tf.where(
+        tf.greater(hasNaN, 0),
+        tf.fill(hasNaN.shape, Number.NaN),
+        pool(pad(x, Number.NEGATIVE_INFINITY)),
+      ),
+    ];
   },
   grad({ dy: [dy], inputs: [x], attrs }) {
     return [dy && run1(maxPool2dGradKernel, [x!, dy], attrs)];
@@ -259,6 +272,7 @@ const pair = (v: number | readonly [number, number]): [number, number] =>
  * Max pooling over `kernel` windows of `x` `[N, C, H, W]` (f32), moved by `stride` (default: the
  * kernel) with `padding` on each side that never wins (at most half the kernel).
  * Output `[N, C, floor((H + 2p - k) / s) + 1, ...]`. Its gradient goes to each window's first maximum.
+ * A window holding a NaN gives NaN (its gradient goes to the last NaN), as in PyTorch.
  *
  * @example
  * ```ts

@@ -3,6 +3,7 @@
 // model keeps its weights at 1.125 or 0.625 bytes per value and never materializes f32 copies.
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
+import { DEVICE_ERROR_BITS, wgslDeviceErrors } from '../backends/webgpu/deviceErrors.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { isQuantized, QUANT_BLOCK, type QuantizedDType } from '../dtype.js';
 import { run1 } from '../engine.js';
@@ -40,7 +41,8 @@ function quantizeWgsl(dtype: QuantizedDType): string {
   return `${quantParams.wgsl('Params')}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> w: array<u32>;
-@group(0) @binding(2) var<uniform> p: Params;
+${wgslDeviceErrors(2)}
+@group(0) @binding(3) var<uniform> p: Params;
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let b = gid.x + gid.y * nwg.x * ${WG}u;
@@ -54,8 +56,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     finite = finite && (bitcast<u32>(xi) & 0x7f800000u) != 0x7f800000u;
     amax = max(amax, abs(xi));
   }
-  // A block holding NaN or an infinity gets a NaN scale (built from bits: WGSL has no NaN
-  // constant), so it dequantizes to NaN, as the f32 weight would propagate it, not to garbage.
+  // A block holding NaN or an infinity is flagged (the next read throws) and gets a NaN scale
+  // (built from bits: WGSL has no NaN constant), so it dequantizes to NaN, not to garbage.
+  if (!finite) { flagError(${DEVICE_ERROR_BITS.quantizeWeight}u); }
   var nanBits = 0x7fc00000u;
   let scale = select(bitcast<f32>(nanBits), amax / ${quantMax(dtype)}.0, finite);
   let inv = select(0.0, 1.0 / scale, scale > 0.0);
@@ -115,7 +118,7 @@ export const quantizeKernel: Kernel<QuantizeAttrs> = {
     const blocks = x!.size / QUANT_BLOCK;
     ctx.dispatch(
       ctx.pipeline(`quantize:${dtype}`, () => quantizeWgsl(dtype)),
-      [x!, out!],
+      [x!, out!, ctx.deviceErrors()],
       quantParams.pack({ blocks, size: x!.size }),
       workgroups1d(Math.ceil(blocks / WG)),
     );
@@ -168,9 +171,9 @@ export interface QuantizeWeightOptions {
  *
  * NaN and infinities cannot be quantized. On the CPU (and tfjs, which quantizes on the host)
  * they throw a RangeError naming the index. WebGPU cannot check without reading the weight back
- * (this function is synchronous), so there a block holding one gets a NaN scale: it dequantizes,
- * and multiplies, to NaN. Check the weight first if it may hold them, e.g.
- * `Number.isFinite(await sum(abs(w)).item())`.
+ * (this function is synchronous): there the kernel flags it and the backend's next read throws
+ * (as for an out-of-range index in {@link gather}), and meanwhile a block holding one gets a NaN
+ * scale, so it dequantizes, and multiplies, to NaN.
  *
  * @example
  * ```ts

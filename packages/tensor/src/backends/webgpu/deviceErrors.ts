@@ -1,5 +1,6 @@
-// Errors found inside WebGPU kernels (an index out of range): a kernel cannot throw, so it sets a
-// bit in a small flag buffer of the backend and carries on with a clamped index; the next read
+// Errors found inside WebGPU kernels (an index out of range, a weight that cannot be quantized): a
+// kernel cannot throw, so it sets a bit in a small flag buffer of the backend and carries on
+// (with a clamped index, a NaN); the next read
 // copies the flags with its result and throws, naming the ops that set them. CUDA reports its
 // device-side asserts the same way, at the next synchronization.
 
@@ -8,6 +9,7 @@ export const DEVICE_ERROR_BITS = {
   gather: 1,
   scatterAdd: 2,
   crossEntropy: 4,
+  quantizeWeight: 8,
 } as const;
 
 export type DeviceErrorOp = keyof typeof DEVICE_ERROR_BITS;
@@ -26,8 +28,14 @@ export function deviceError(bits: number): Error {
   const ops = Object.entries(DEVICE_ERROR_BITS)
     .filter(([, bit]) => (bits & bit) !== 0)
     .map(([op]) => op);
+  const indexOps = ops.filter((op) => op !== 'quantizeWeight');
+  const found = [
+    ...(indexOps.length > 0 ? [`${indexOps.join(' and ')} met an index out of range`] : []),
+    ...(ops.includes('quantizeWeight') ? ['quantizeWeight met NaN or an infinity in the weight'] : []),
+  ];
   return new RangeError(
-    `WebGPU: ${ops.join(' and ')} met an index out of range in a kernel queued before this read; ` +
-      'what depends on it is wrong (gather and scatterAdd clamp it, crossEntropy gives NaN). The CPU backend names the index and its position.',
+    `WebGPU: ${found.join(', and ')} in a kernel queued before this read; what depends on it is wrong ` +
+      '(gather and scatterAdd clamp the index, crossEntropy gives NaN, quantizeWeight a NaN scale). ' +
+      'The CPU backend names the value and its position.',
   );
 }
