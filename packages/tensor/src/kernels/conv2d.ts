@@ -559,18 +559,20 @@ function convTfjs(
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
+/** A gradient kernel's dy must have the forward output's shape `[N, O, Ho, Wo]`. */
+function checkDy(op: string, d: ConvDims, dy: TensorInfo): void {
+  const want = [d.n, d.o, d.oh, d.ow];
+  if (want.some((v, i) => v !== dy.shape[i]) || dy.shape.length !== 4) {
+    throw new RangeError(`${op}: dy has shape ${formatShape(dy.shape)}, expected ${formatShape(want)}`);
+  }
+}
+
 /** The gradient of conv2d with respect to x: inputs `[dy, w]`, output x's shape. */
 export const conv2dGradInputKernel: Kernel<GradAttrs> = {
   name: 'conv2dGradInput',
   infer([dy, w], attrs): TensorInfo[] {
     assertF32('conv2dGradInput', [dy!, w!], ['dy', 'w']);
-    const d = convDims('conv2dGradInput', attrs.shape, w!.shape, attrs);
-    const want = [d.n, d.o, d.oh, d.ow];
-    if (want.some((v, i) => v !== dy!.shape[i]) || dy!.shape.length !== 4) {
-      throw new RangeError(
-        `conv2dGradInput: dy has shape ${formatShape(dy!.shape)}, expected ${formatShape(want)}`,
-      );
-    }
+    checkDy('conv2dGradInput', convDims('conv2dGradInput', attrs.shape, w!.shape, attrs), dy!);
     return [{ shape: attrs.shape, dtype: 'f32' }];
   },
   cpu([dy, w], attrs) {
@@ -599,13 +601,7 @@ export const conv2dGradFilterKernel: Kernel<GradAttrs> = {
   name: 'conv2dGradFilter',
   infer([x, dy], attrs): TensorInfo[] {
     assertF32('conv2dGradFilter', [x!, dy!], ['x', 'dy']);
-    const d = convDims('conv2dGradFilter', x!.shape, attrs.shape, attrs);
-    const want = [d.n, d.o, d.oh, d.ow];
-    if (want.some((v, i) => v !== dy!.shape[i]) || dy!.shape.length !== 4) {
-      throw new RangeError(
-        `conv2dGradFilter: dy has shape ${formatShape(dy!.shape)}, expected ${formatShape(want)}`,
-      );
-    }
+    checkDy('conv2dGradFilter', convDims('conv2dGradFilter', x!.shape, attrs.shape, attrs), dy!);
     return [{ shape: attrs.shape, dtype: 'f32' }];
   },
   cpu([x, dy], attrs) {

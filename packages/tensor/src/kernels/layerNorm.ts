@@ -3,13 +3,13 @@
 // rows with a large mean where E[x^2] - E[x]^2 would cancel. On the GPU one workgroup normalizes
 // one row (rows of 32 or fewer elements: one invocation per row).
 import type { TensorInfo } from '../backend.js';
-import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
+import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
 import { allocArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import { normGrad } from './normGrad.js';
-import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './normShared.js';
+import { checkChannelParam, checkNormInput, dispatchNorm } from './normShared.js';
 import { sumToShape } from './sumToShape.js';
 
 interface LayerNormAttrs {
@@ -24,22 +24,10 @@ function dispatchLayerNorm(
   out: GpuTensor,
   attrs: LayerNormAttrs,
 ): void {
-  const x = inputs[0]!;
-  const { rows, n, byRow, wg, subgroups } = normLaunch(ctx, x);
-  if (rows === 0) return;
-  const key = `layerNorm:${+attrs.hasGamma}${+attrs.hasBeta}:${byRow ? 'rows' : 'cols'}:${wg}:${subgroups ? 'sg' : ''}`;
-  const pipeline = ctx.pipeline(key, () => {
-    let b = 1;
-    const decl = (name: string, rw = false) =>
-      `@group(0) @binding(${b++}) var<storage, ${rw ? 'read_write' : 'read'}> ${name}: array<f32>;`;
-    const bindings = [
-      '@group(0) @binding(0) var<storage, read> xBuf: array<f32>;',
-      attrs.hasGamma ? decl('gammaBuf') : '',
-      attrs.hasBeta ? decl('betaBuf') : '',
-      decl('yBuf', true),
-      `@group(0) @binding(${b}) var<uniform> p: Params;`,
-    ].join('\n');
-    const body = `var sAcc = 0.0;
+  const reads = ['xBuf', ...(attrs.hasGamma ? ['gammaBuf'] : []), ...(attrs.hasBeta ? ['betaBuf'] : [])];
+  const key = `layerNorm:${+attrs.hasGamma}${+attrs.hasBeta}`;
+  dispatchNorm(ctx, key, reads, ['yBuf'], [...inputs, out], attrs.eps, () => {
+    return `var sAcc = 0.0;
   ROW { sAcc += xBuf[base + j]; }
   let mu = rowSum(sAcc) / n;
   var qAcc = 0.0;
@@ -51,14 +39,7 @@ function dispatchLayerNorm(
     ${attrs.hasBeta ? 'y += betaBuf[j];' : ''}
     yBuf[base + j] = y;
   }`;
-    return normWgsl(bindings, body, byRow, wg, subgroups);
   });
-  ctx.dispatch(
-    pipeline,
-    [...inputs, out],
-    normUniforms(rows, n, attrs.eps),
-    workgroups1d(byRow ? rows : Math.ceil(rows / wg)),
-  );
 }
 
 /** @internal The kernel behind {@link layerNorm}. */

@@ -4,11 +4,10 @@
 //   rms:   x̂ = x·r,       r = 1/√(mean(x²) + eps);  dx = r·(g − x̂·mean(g ⊙ x̂))
 // Composed from ops the same thing was about a dozen passes, each allocating its result.
 import type { TensorInfo } from '../backend.js';
-import { workgroups1d } from '../backends/webgpu/context.js';
 import { runKernel } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
-import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './normShared.js';
+import { checkChannelParam, checkNormInput, dispatchNorm } from './normShared.js';
 
 /** Attributes of {@link normGradKernel}. */
 export interface NormGradAttrs {
@@ -113,28 +112,10 @@ export const normGradKernel: Kernel<NormGradAttrs> = {
     return attrs.hasGamma ? [dx, dyXhat] : [dx];
   },
   webgpu(ctx, inputs, outputs, attrs) {
-    const { rows, n, byRow, wg, subgroups } = normLaunch(ctx, inputs[0]!);
-    if (rows === 0) return;
-    const key = `normGrad:${attrs.kind}:${+attrs.hasGamma}:${byRow ? 'rows' : 'cols'}:${wg}:${subgroups ? 'sg' : ''}`;
-    const pipeline = ctx.pipeline(key, () => {
-      const names = ['xBuf', 'dyBuf', ...(attrs.hasGamma ? ['gammaBuf'] : [])];
-      const outs = ['dxBuf', ...(attrs.hasGamma ? ['dyXhatBuf'] : [])];
-      const bindings = [
-        ...names.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`),
-        ...outs.map(
-          (name, i) =>
-            `@group(0) @binding(${names.length + i}) var<storage, read_write> ${name}: array<f32>;`,
-        ),
-        `@group(0) @binding(${names.length + outs.length}) var<uniform> p: Params;`,
-      ].join('\n');
-      return normWgsl(bindings, wgslBody(attrs), byRow, wg, subgroups);
-    });
-    ctx.dispatch(
-      pipeline,
-      [...inputs, ...outputs],
-      normUniforms(rows, n, attrs.eps),
-      workgroups1d(byRow ? rows : Math.ceil(rows / wg)),
-    );
+    const reads = ['xBuf', 'dyBuf', ...(attrs.hasGamma ? ['gammaBuf'] : [])];
+    const writes = ['dxBuf', ...(attrs.hasGamma ? ['dyXhatBuf'] : [])];
+    const key = `normGrad:${attrs.kind}:${+attrs.hasGamma}`;
+    dispatchNorm(ctx, key, reads, writes, [...inputs, ...outputs], attrs.eps, () => wgslBody(attrs));
   },
   tfjs(tf, [x, dy, gamma], { kind, eps, hasGamma }) {
     const mu = kind === 'layer' ? tf.mean(x, -1, true) : tf.zerosLike(tf.sum(x, -1, true));

@@ -2,7 +2,7 @@
 // launch shape and WGSL skeleton of a last-axis norm (a workgroup per row, or an invocation per row
 // for rows of 32 or fewer elements). A file of its own so that the three import it without a cycle.
 import type { TensorInfo } from '../backend.js';
-import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
+import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { formatShape } from '../shape.js';
 import { assertRank } from './elementwise.js';
@@ -40,8 +40,8 @@ const normParams = uniformLayout({ rows: 'u32', n: 'u32', eps: 'f32' });
 /** Rows longer than this get a workgroup each. */
 const ROW_THRESHOLD = 32;
 
-/** @internal The pipeline shape shared by layerNorm and rmsNorm: rows or one invocation per row. */
-export function normLaunch(
+/** The pipeline shape shared by layerNorm and rmsNorm: rows or one invocation per row. */
+function normLaunch(
   ctx: GpuContext,
   x: GpuTensor,
 ): { rows: number; n: number; byRow: boolean; wg: number; subgroups: boolean } {
@@ -52,14 +52,8 @@ export function normLaunch(
   return { rows, n, byRow, wg, subgroups: byRow && ctx.features.subgroups };
 }
 
-/** @internal WGSL skeleton of a last-axis norm; `body` sees `base`, `n`, `rowSum(v)` and the loop header `ROW`. */
-export function normWgsl(
-  bindings: string,
-  body: string,
-  byRow: boolean,
-  wg: number,
-  subgroups: boolean,
-): string {
+/** WGSL skeleton of a last-axis norm; `body` sees `base`, `n`, `rowSum(v)` and the loop header `ROW`. */
+function normWgsl(bindings: string, body: string, byRow: boolean, wg: number, subgroups: boolean): string {
   const entry = rowEntry(subgroups);
   const head = wgslRowMain(byRow, wg, subgroups);
   const loop = byRow ? `for (var j = lid; j < p.n; j += ${wg}u)` : 'for (var j = 0u; j < p.n; j++)';
@@ -74,7 +68,35 @@ ${head}
 }`;
 }
 
-/** @internal Packs the uniforms for {@link normWgsl}. */
-export function normUniforms(rows: number, n: number, eps: number): Uint8Array {
-  return normParams.pack({ rows, n, eps });
+/**
+ * @internal Runs a last-axis norm over the rows of `buffers[0]`: `buffers` are bound in order, the
+ * first `reads.length` as the read-only f32 arrays named in `reads`, the rest as the read-write
+ * ones named in `writes`, then the uniforms. `body` is the shader body for {@link normWgsl};
+ * `key` names the variant in the pipeline cache (the launch shape is added to it).
+ */
+export function dispatchNorm(
+  ctx: GpuContext,
+  key: string,
+  reads: readonly string[],
+  writes: readonly string[],
+  buffers: readonly GpuTensor[],
+  eps: number,
+  body: () => string,
+): void {
+  const { rows, n, byRow, wg, subgroups } = normLaunch(ctx, buffers[0]!);
+  if (rows === 0) return;
+  const pipeline = ctx.pipeline(`${key}:${byRow ? 'rows' : 'cols'}:${wg}:${subgroups ? 'sg' : ''}`, () => {
+    const access = (i: number) => (i < reads.length ? 'read' : 'read_write');
+    const bindings = [...reads, ...writes]
+      .map((name, i) => `@group(0) @binding(${i}) var<storage, ${access(i)}> ${name}: array<f32>;`)
+      .concat(`@group(0) @binding(${reads.length + writes.length}) var<uniform> p: Params;`)
+      .join('\n');
+    return normWgsl(bindings, body(), byRow, wg, subgroups);
+  });
+  ctx.dispatch(
+    pipeline,
+    buffers,
+    normParams.pack({ rows, n, eps }),
+    workgroups1d(byRow ? rows : Math.ceil(rows / wg)),
+  );
 }

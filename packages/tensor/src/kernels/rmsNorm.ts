@@ -3,13 +3,12 @@
 // launch shape and shader skeleton are layerNorm's.
 import type { TensorInfo } from '../backend.js';
 import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
-import { workgroups1d } from '../backends/webgpu/context.js';
 import { allocArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import { normGrad } from './normGrad.js';
-import { checkChannelParam, checkNormInput, normLaunch, normUniforms, normWgsl } from './normShared.js';
+import { checkChannelParam, checkNormInput, dispatchNorm } from './normShared.js';
 import { sumToShape } from './sumToShape.js';
 
 interface RmsNormAttrs {
@@ -23,30 +22,14 @@ function dispatchRmsNorm(
   out: GpuTensor,
   attrs: RmsNormAttrs,
 ): void {
-  const x = inputs[0]!;
-  const { rows, n, byRow, wg, subgroups } = normLaunch(ctx, x);
-  if (rows === 0) return;
-  const key = `rmsNorm:${+attrs.hasGamma}:${byRow ? 'rows' : 'cols'}:${wg}:${subgroups ? 'sg' : ''}`;
-  const pipeline = ctx.pipeline(key, () => {
-    const g = attrs.hasGamma;
-    const bindings = [
-      '@group(0) @binding(0) var<storage, read> xBuf: array<f32>;',
-      g ? '@group(0) @binding(1) var<storage, read> gammaBuf: array<f32>;' : '',
-      `@group(0) @binding(${g ? 2 : 1}) var<storage, read_write> yBuf: array<f32>;`,
-      `@group(0) @binding(${g ? 3 : 2}) var<uniform> p: Params;`,
-    ].join('\n');
-    const body = `var qAcc = 0.0;
+  const g = attrs.hasGamma;
+  const reads = ['xBuf', ...(g ? ['gammaBuf'] : [])];
+  dispatchNorm(ctx, `rmsNorm:${+g}`, reads, ['yBuf'], [...inputs, out], attrs.eps, () => {
+    return `var qAcc = 0.0;
   ROW { let v = xBuf[base + j]; qAcc += v * v; }
   let inv = 1.0 / sqrt(rowSum(qAcc) / n + p.eps);
   ROW { yBuf[base + j] = xBuf[base + j] * inv${g ? ' * gammaBuf[j]' : ''}; }`;
-    return normWgsl(bindings, body, byRow, wg, subgroups);
   });
-  ctx.dispatch(
-    pipeline,
-    [...inputs, out],
-    normUniforms(rows, n, attrs.eps),
-    workgroups1d(byRow ? rows : Math.ceil(rows / wg)),
-  );
 }
 
 /** @internal The kernel behind {@link rmsNorm}. */

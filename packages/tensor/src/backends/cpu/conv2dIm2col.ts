@@ -93,6 +93,31 @@ function geometry(
   };
 }
 
+/** The sizes every path starts from: images, output channels (per group), K and output pixels. */
+interface Problem {
+  s: Geometry;
+  groups: number;
+  N: number;
+  O: number;
+  Og: number;
+  K: number;
+  P: number;
+}
+
+/** The problem of a conv over x, w and out shapes; undefined (the reference runs) below 4 outputs per group. */
+function problem(
+  x: readonly number[],
+  w: readonly number[],
+  out: readonly number[],
+  attrs: Conv2dAttrs,
+): Problem | undefined {
+  const s = geometry(x, w, out, attrs);
+  const O = w[0]!;
+  const Og = O / attrs.groups;
+  if (Og < 4) return undefined;
+  return { s, groups: attrs.groups, N: x[0]!, O, Og, K: s.Cg * s.kh * s.kw, P: s.Ho * s.Wo };
+}
+
 /** 1x1, stride 1, no padding: the columns are the input planes themselves. */
 const isPointwise = (s: Geometry): boolean =>
   s.kh === 1 && s.kw === 1 && s.sy === 1 && s.sx === 1 && s.py === 0 && s.px === 0;
@@ -219,6 +244,35 @@ function validRange(s: Geometry, j: number): [lo: number, hi: number, offset: nu
 }
 
 /**
+ * Visits the column rows of output rows [y0, y1) in the general layout: for tap (i, j) of channel
+ * c, output row y is the run of Wo floats at `col` = ((c * kh + i) * kw + j) * tile + (y - y0) * Wo,
+ * read from the input row at `src` = c * H * W + iy * W + j * dx - px (relative to the group's first
+ * plane; undefined where iy lies in the padding), columns [lo, hi) inside the input, x at
+ * src + x * sx.
+ */
+function forEachTapRow(
+  s: Geometry,
+  y0: number,
+  y1: number,
+  visit: (col: number, src: number | undefined, lo: number, hi: number) => void,
+): void {
+  const tile = (y1 - y0) * s.Wo;
+  const plane = s.H * s.W;
+  for (let j = 0; j < s.kw; j++) {
+    const [lo, hi, offset] = validRange(s, j);
+    for (let c = 0; c < s.Cg; c++) {
+      for (let i = 0; i < s.kh; i++) {
+        let col = ((c * s.kh + i) * s.kw + j) * tile;
+        for (let y = y0; y < y1; y++, col += s.Wo) {
+          const iy = y * s.sy - s.py + i * s.dy;
+          visit(col, iy < 0 || iy >= s.H ? undefined : c * plane + offset + iy * s.W, lo, hi);
+        }
+      }
+    }
+  }
+}
+
+/**
  * cols[(c * kh + i) * kw + j, (y - y0) * Wo + x] = the input pixel under tap (i, j) of output
  * (y, x), or 0 in the padding, for the output rows [y0, y1) of image plane block `base` (the
  * offset of the group's first channel).
@@ -231,32 +285,20 @@ function fillColumns(
   y0: number,
   y1: number,
 ): void {
-  const tp = (y1 - y0) * s.Wo;
-  const plane = s.H * s.W;
-  for (let j = 0; j < s.kw; j++) {
-    const [lo, hi, offset] = validRange(s, j);
-    for (let c = 0; c < s.Cg; c++) {
-      const src0 = base + c * plane + offset;
-      for (let i = 0; i < s.kh; i++) {
-        let dst = ((c * s.kh + i) * s.kw + j) * tp;
-        for (let y = y0; y < y1; y++, dst += s.Wo) {
-          const iy = y * s.sy - s.py + i * s.dy;
-          if (iy < 0 || iy >= s.H) {
-            cols.fill(0, dst, dst + s.Wo);
-            continue;
-          }
-          if (lo > 0) cols.fill(0, dst, dst + lo);
-          if (hi < s.Wo) cols.fill(0, dst + hi, dst + s.Wo);
-          const src = src0 + iy * s.W;
-          if (s.sx === 1) {
-            for (let x = lo; x < hi; x++) cols[dst + x] = xd[src + x]!;
-          } else {
-            for (let x = lo, at = src + lo * s.sx; x < hi; x++, at += s.sx) cols[dst + x] = xd[at]!;
-          }
-        }
-      }
+  forEachTapRow(s, y0, y1, (dst, row, lo, hi) => {
+    if (row === undefined) {
+      cols.fill(0, dst, dst + s.Wo);
+      return;
     }
-  }
+    if (lo > 0) cols.fill(0, dst, dst + lo);
+    if (hi < s.Wo) cols.fill(0, dst + hi, dst + s.Wo);
+    const src = base + row;
+    if (s.sx === 1) {
+      for (let x = lo; x < hi; x++) cols[dst + x] = xd[src + x]!;
+    } else {
+      for (let x = lo, at = src + lo * s.sx; x < hi; x++, at += s.sx) cols[dst + x] = xd[at]!;
+    }
+  });
 }
 
 /** Adds every column entry back onto the input pixel it was read from: the transpose of {@link fillColumns}. */
@@ -268,24 +310,33 @@ function addColumns(
   y0: number,
   y1: number,
 ): void {
-  const tp = (y1 - y0) * s.Wo;
-  const plane = s.H * s.W;
-  for (let j = 0; j < s.kw; j++) {
-    const [lo, hi, offset] = validRange(s, j);
-    for (let c = 0; c < s.Cg; c++) {
-      const dst0 = base + c * plane + offset;
-      for (let i = 0; i < s.kh; i++) {
-        let src = ((c * s.kh + i) * s.kw + j) * tp;
-        for (let y = y0; y < y1; y++, src += s.Wo) {
-          const iy = y * s.sy - s.py + i * s.dy;
-          if (iy < 0 || iy >= s.H) continue;
-          const dst = dst0 + iy * s.W;
-          for (let x = lo, at = dst + lo * s.sx; x < hi; x++, at += s.sx) dxd[at]! += cols[src + x]!;
-        }
-      }
-    }
-  }
+  forEachTapRow(s, y0, y1, (src, row, lo, hi) => {
+    if (row === undefined) return;
+    for (let x = lo, at = base + row + lo * s.sx; x < hi; x++, at += s.sx) dxd[at]! += cols[src + x]!;
+  });
 }
+
+/**
+ * The tile's columns for output rows [y0, y1) of the group at `xBase`: the flat layout's block
+ * copies (from `padded`, the padded planes, where the conv pads) or the general loop.
+ */
+function fillTile(
+  cols: Float32Array,
+  xd: Float32Array,
+  xBase: number,
+  padded: Float32Array | undefined,
+  s: Geometry,
+  t: Tiling,
+  y0: number,
+  y1: number,
+): void {
+  if (!t.flat) fillColumns(cols, xd, xBase, s, y0, y1);
+  else if (padded) fillFlat(cols, padded, 0, s, t, y0, y1);
+  else fillFlat(cols, xd, xBase, s, t, y0, y1);
+}
+
+/** The group's padded planes [Cg, Hp, Wp] and the tail the last tap's run reaches past them. */
+const paddedPlanes = (s: Geometry, t: Tiling): Float32Array => new Float32Array(s.Cg * t.Hp * t.Wp + t.tail);
 
 /** A scratch block that is rewritten in place and may be passed to the matmul as `b`. */
 function scratch(floats: number): Float32Array {
@@ -345,7 +396,7 @@ function convRows(
   for (let c = 0, k = 0; c < s.Cg; c++)
     for (let i = 0; i < s.kh; i++)
       for (let j = 0; j < s.kw; j++, k++) rows[k] = c * plane + i * s.dy * t.Wp + j * s.dx;
-  const floats = s.Cg * plane + t.tail;
+  const floats = s.Cg * plane + t.tail; // paddedPlanes' size
   const source = {
     floats,
     fill(memory: Float32Array, at: number) {
@@ -362,14 +413,9 @@ export function im2colConv2d(matmul: CpuAccelerated & { rows?: RowsMatmul }): Cp
     const [x, w, bias] = inputs as [HostTensor, HostTensor, HostTensor | undefined];
     const out = outputs[0] as TensorInfo;
     if (x.dtype !== 'f32' || w.dtype !== 'f32') return undefined;
-    const { groups } = attrs as Conv2dAttrs;
-    const s = geometry(x.shape, w.shape, out.shape, attrs as Conv2dAttrs);
-    const N = x.shape[0]!;
-    const O = w.shape[0]!;
-    const Og = O / groups;
-    if (Og < 4) return undefined;
-    const K = s.Cg * s.kh * s.kw;
-    const P = s.Ho * s.Wo;
+    const pr = problem(x.shape, w.shape, out.shape, attrs as Conv2dAttrs);
+    if (!pr) return undefined;
+    const { s, groups, N, O, Og, K, P } = pr;
     const xd = x.data as Float32Array;
     const wd = w.data as Float32Array;
     const bd = bias?.data as Float32Array | undefined;
@@ -394,8 +440,7 @@ export function im2colConv2d(matmul: CpuAccelerated & { rows?: RowsMatmul }): Cp
 
     const t = tiling(K, s);
     const cols = scratch(K * t.rows * t.Wr);
-    const padded =
-      t.flat && (s.py > 0 || s.px > 0) ? new Float32Array(s.Cg * t.Hp * t.Wp + t.tail) : undefined;
+    const padded = t.flat && (s.py > 0 || s.px > 0) ? paddedPlanes(s, t) : undefined;
     const result = new Float32Array(N * O * P);
     for (let n = 0; n < N; n++) {
       for (let g = 0; g < groups; g++) {
@@ -411,9 +456,7 @@ export function im2colConv2d(matmul: CpuAccelerated & { rows?: RowsMatmul }): Cp
         for (let y0 = 0; y0 < s.Ho; y0 += t.rows) {
           const y1 = Math.min(s.Ho, y0 + t.rows);
           const tpw = (y1 - y0) * t.Wr;
-          if (!t.flat) fillColumns(cols, xd, xBase, s, y0, y1);
-          else if (padded) fillFlat(cols, padded, 0, s, t, y0, y1);
-          else fillFlat(cols, xd, xBase, s, t, y0, y1);
+          fillTile(cols, xd, xBase, padded, s, t, y0, y1);
           const [y] =
             matmul([a, f32(cols.subarray(0, K * tpw), [K, tpw])], PLAIN, [
               { shape: [Og, tpw], dtype: 'f32' },
@@ -436,15 +479,9 @@ export function im2colConv2dGradFilter(matmul: CpuAccelerated): CpuAccelerated {
   return (inputs, attrs, outputs) => {
     const [x, dyT] = inputs as [HostTensor, HostTensor];
     if (x.dtype !== 'f32' || dyT.dtype !== 'f32') return undefined;
-    const { groups } = attrs as Conv2dAttrs;
-    const wShape = (outputs[0] as TensorInfo).shape;
-    const s = geometry(x.shape, wShape, dyT.shape, attrs as Conv2dAttrs);
-    const N = x.shape[0]!;
-    const O = wShape[0]!;
-    const Og = O / groups;
-    if (Og < 4) return undefined;
-    const K = s.Cg * s.kh * s.kw;
-    const P = s.Ho * s.Wo;
+    const pr = problem(x.shape, (outputs[0] as TensorInfo).shape, dyT.shape, attrs as Conv2dAttrs);
+    if (!pr) return undefined;
+    const { s, groups, N, O, Og, K, P } = pr;
     const xd = x.data as Float32Array;
     const dyd = dyT.data as Float32Array;
     const dw = new Float32Array(O * K); // [O, Cg*kh*kw]
@@ -466,8 +503,7 @@ export function im2colConv2dGradFilter(matmul: CpuAccelerated): CpuAccelerated {
 
     const t = tiling(K, s);
     const cols = scratch(K * t.rows * t.Wr);
-    const padded =
-      t.flat && (s.py > 0 || s.px > 0) ? new Float32Array(s.Cg * t.Hp * t.Wp + t.tail) : undefined;
+    const padded = t.flat && (s.py > 0 || s.px > 0) ? paddedPlanes(s, t) : undefined;
     // dy's tile rows are strided in dy (one run per channel and row): gathered into a block that is
     // only ever passed as `a`, which the matmul never keeps. Its zeroed garbage columns also cancel
     // the garbage columns of the flat layout (unless the input holds infinities: 0 * inf).
@@ -479,9 +515,7 @@ export function im2colConv2dGradFilter(matmul: CpuAccelerated): CpuAccelerated {
         for (let y0 = 0; y0 < s.Ho; y0 += t.rows) {
           const y1 = Math.min(s.Ho, y0 + t.rows);
           const tpw = (y1 - y0) * t.Wr;
-          if (!t.flat) fillColumns(cols, xd, xBase, s, y0, y1);
-          else if (padded) fillFlat(cols, padded, 0, s, t, y0, y1);
-          else fillFlat(cols, xd, xBase, s, t, y0, y1);
+          fillTile(cols, xd, xBase, padded, s, t, y0, y1);
           gatherDy(dyTile, dyd, (n * O + g * Og) * P, Og, s, t, y0, y1);
           const a = f32(dyTile.subarray(0, Og * tpw), [Og, tpw]);
           const b = f32(cols.subarray(0, K * tpw), [K, tpw]);
@@ -539,15 +573,9 @@ export function im2colConv2dGradInput(matmul: CpuAccelerated): CpuAccelerated {
     if (viaConv) return viaConv;
     const [dyT, w] = inputs as [HostTensor, HostTensor];
     if (dyT.dtype !== 'f32' || w.dtype !== 'f32') return undefined;
-    const { groups } = attrs as Conv2dAttrs;
-    const xShape = (outputs[0] as TensorInfo).shape;
-    const s = geometry(xShape, w.shape, dyT.shape, attrs as Conv2dAttrs);
-    const N = xShape[0]!;
-    const O = w.shape[0]!;
-    const Og = O / groups;
-    if (Og < 4) return undefined;
-    const K = s.Cg * s.kh * s.kw;
-    const P = s.Ho * s.Wo;
+    const pr = problem((outputs[0] as TensorInfo).shape, w.shape, dyT.shape, attrs as Conv2dAttrs);
+    if (!pr) return undefined;
+    const { s, groups, N, O, Og, K, P } = pr;
     const wd = w.data as Float32Array;
     const dyd = dyT.data as Float32Array;
 
@@ -565,7 +593,7 @@ export function im2colConv2dGradInput(matmul: CpuAccelerated): CpuAccelerated {
     // The dy tile is `b` and rewritten per tile: a scratch block (see the file comment).
     const dyTile = scratch(Og * t.rows * t.Wr);
     // The flat layout adds onto the padded planes, cropped into dx per image and group.
-    const padded = t.flat ? new Float32Array(s.Cg * t.Hp * t.Wp + t.tail) : undefined;
+    const padded = t.flat ? paddedPlanes(s, t) : undefined;
     for (let n = 0; n < N; n++) {
       for (let g = 0; g < groups; g++) {
         const a = f32(wd.subarray(g * Og * K, (g + 1) * Og * K), [Og, K]);
