@@ -43,6 +43,7 @@ export function stridesOf(shape: Shape): number[] {
 export function showValue(value: unknown): string {
   if (typeof value === 'string') return `${JSON.stringify(value)} (a string)`;
   if (value === null || value === undefined || typeof value === 'number') return String(value);
+  if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) {
     try {
       return JSON.stringify(value);

@@ -228,7 +228,7 @@ describe('valueAndGrad', () => {
       "valueAndGrad: param 'ids' is i32[1]; gradients need f32 params",
     );
     expect(() => valueAndGrad(() => sumAll(x), { x: 'no' } as never)).toThrow(
-      "valueAndGrad: params entry 'x' must be a Tensor, an array or a plain object of tensors (got string)",
+      `valueAndGrad: params entry 'x' must be a Tensor, an array or a plain object of tensors (got the string "no")`,
     );
     // Failures clean up: nothing leaked, nothing left tracked, and the next call works.
     expect(backend.stats().liveTensors).toBe(live + 1);

@@ -44,7 +44,7 @@ describe('AdamW options are validated at construction', () => {
     [{ eps: Number.POSITIVE_INFINITY }, 'AdamW: eps must be a finite number > 0'],
     [{ eps: 0 }, 'AdamW: eps must be a finite number > 0 (0 divides 0 by 0 where a gradient is 0), got 0'],
     [{ betas: [0.9] }, 'AdamW: betas must be two numbers in [0, 1), got [0.9]'],
-    [{ betas: [0.9, 0.99, 0.5] }, 'AdamW: betas must be two numbers in [0, 1), got [0.9, 0.99, 0.5]'],
+    [{ betas: [0.9, 0.99, 0.5] }, 'AdamW: betas must be two numbers in [0, 1), got [0.9,0.99,0.5]'],
     [{ betas: 0.9 }, 'AdamW: betas must be two numbers in [0, 1), got 0.9'],
     [{ betas: [0.9, '0.99'] }, 'AdamW: betas[1] must be in [0, 1), got "0.99"'],
     [
@@ -299,13 +299,13 @@ describe('quantization codec', () => {
       `quantizeArray(): unknown quantized dtype "q2" (expected 'q8' or 'q4')`,
     );
     expect(() => quantizeArray(5 as never, 'q8')).toThrow(
-      'quantizeArray(): values must be an array of numbers, got number',
+      'quantizeArray(): values must be an array of numbers, got the number 5',
     );
   });
 
   test('dequantizeArray', () => {
     expect(() => dequantizeArray(new Float32Array(9) as never, 'q8', 32)).toThrow(
-      'dequantizeArray(): words must be a Uint32Array of packed q8 values and scales, got Float32Array',
+      'dequantizeArray(): words must be a Uint32Array of packed q8 values and scales, got a Float32Array',
     );
     expect(() => dequantizeArray(new Uint32Array(5), 'q8', 16)).toThrow(
       'dequantizeArray(): size must be a whole number of 32-value blocks (an integer >= 0, multiple of 32), got 16',

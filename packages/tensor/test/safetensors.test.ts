@@ -365,7 +365,7 @@ describe('corrupted files', () => {
     [
       'non-string metadata',
       build({ __metadata__: { n: 1 } }),
-      /__metadata__\["n"\] must be a string, got a number/,
+      /__metadata__\["n"\] must be a string, got the number 1/,
     ],
   ];
   test.each(cases)('%s', async (_, bytes, message) => {

@@ -2,23 +2,13 @@
 // as PyTorch's torch.optim.AdamW (single-tensor path, amsgrad off), so losses match step for step.
 import { full } from '../create.js';
 import { keep } from '../engine.js';
-import { formatShape, shapesEqual } from '../shape.js';
+import { formatShape, shapesEqual, showValue } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { adamwUpdate } from './adamwUpdate.js';
 import { type ParamLeaf, type ParamTree, assertDistinct, flattenParams, replaceLeaf } from './paramTree.js';
 
 const OPTION_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'groups'];
 const GROUP_KEYS = ['match', 'weightDecay', 'lrScale'];
-
-/** A value for an error message: numbers and arrays as written, strings quoted, objects by kind. */
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(show).join(', ')}]`;
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object' && value !== null)
-    return `an object (${value.constructor?.name ?? 'no prototype'})`;
-  return String(value);
-}
 
 /** Throws on a key that is not one of `known` (a misspelt option would otherwise be ignored). */
 function checkKeys(object: object, known: readonly string[], what: string): void {
@@ -30,28 +20,31 @@ function checkKeys(object: object, known: readonly string[], what: string): void
 }
 
 function checkLr(lr: unknown, what: string): void {
-  if (!(typeof lr === 'number' && lr >= 0)) throw new RangeError(`${what} must be >= 0, got ${show(lr)}`);
+  if (!(typeof lr === 'number' && lr >= 0))
+    throw new RangeError(`${what} must be >= 0, got ${showValue(lr)}`);
   if (!Number.isFinite(lr)) throw new RangeError(`${what} must be a finite number, got ${lr}`);
 }
 
 function checkDecay(weightDecay: unknown, what: string): void {
   if (!(typeof weightDecay === 'number' && weightDecay >= 0 && Number.isFinite(weightDecay))) {
-    throw new RangeError(`${what} must be a finite number >= 0, got ${show(weightDecay)}`);
+    throw new RangeError(`${what} must be a finite number >= 0, got ${showValue(weightDecay)}`);
   }
 }
 
 function checkGroup(group: unknown, what: string): void {
   if (typeof group !== 'object' || group === null || Array.isArray(group)) {
-    throw new TypeError(`${what} must be an object { match, weightDecay?, lrScale? }, got ${show(group)}`);
+    throw new TypeError(
+      `${what} must be an object { match, weightDecay?, lrScale? }, got ${showValue(group)}`,
+    );
   }
   checkKeys(group, GROUP_KEYS, what);
   const { match, weightDecay, lrScale } = group as Partial<ParamGroup>;
   if (typeof match !== 'function') {
-    throw new TypeError(`${what}.match must be a function (path, param) => boolean, got ${show(match)}`);
+    throw new TypeError(`${what}.match must be a function (path, param) => boolean, got ${showValue(match)}`);
   }
   if (weightDecay !== undefined) checkDecay(weightDecay, `${what}.weightDecay`);
   if (lrScale !== undefined && !(typeof lrScale === 'number' && lrScale >= 0 && Number.isFinite(lrScale))) {
-    throw new RangeError(`${what}.lrScale must be a finite number >= 0, got ${show(lrScale)}`);
+    throw new RangeError(`${what}.lrScale must be a finite number >= 0, got ${showValue(lrScale)}`);
   }
 }
 
@@ -165,28 +158,29 @@ export class AdamW {
 
   constructor(options: AdamWOptions = {}) {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-      throw new TypeError(`AdamW: options must be an object, got ${show(options)}`);
+      throw new TypeError(`AdamW: options must be an object, got ${showValue(options)}`);
     }
     checkKeys(options, OPTION_KEYS, 'AdamW: options');
     const { lr = 1e-3, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 1e-2, groups = [] } = options;
     if (typeof lr === 'number') checkLr(lr, 'AdamW: lr');
     else if (typeof lr !== 'function') {
-      throw new TypeError(`AdamW: lr must be a number or a schedule function, got ${show(lr)}`);
+      throw new TypeError(`AdamW: lr must be a number or a schedule function, got ${showValue(lr)}`);
     }
     if (!Array.isArray(betas) || betas.length !== 2) {
-      throw new RangeError(`AdamW: betas must be two numbers in [0, 1), got ${show(betas)}`);
+      throw new RangeError(`AdamW: betas must be two numbers in [0, 1), got ${showValue(betas)}`);
     }
     betas.forEach((b: unknown, i) => {
       if (!(typeof b === 'number' && b >= 0 && b < 1))
-        throw new RangeError(`AdamW: betas[${i}] must be in [0, 1), got ${show(b)}`);
+        throw new RangeError(`AdamW: betas[${i}] must be in [0, 1), got ${showValue(b)}`);
     });
     if (!(typeof eps === 'number' && eps > 0 && Number.isFinite(eps))) {
       throw new RangeError(
-        `AdamW: eps must be a finite number > 0 (0 divides 0 by 0 where a gradient is 0), got ${show(eps)}`,
+        `AdamW: eps must be a finite number > 0 (0 divides 0 by 0 where a gradient is 0), got ${showValue(eps)}`,
       );
     }
     checkDecay(weightDecay, 'AdamW: weightDecay');
-    if (!Array.isArray(groups)) throw new TypeError(`AdamW: groups must be an array, got ${show(groups)}`);
+    if (!Array.isArray(groups))
+      throw new TypeError(`AdamW: groups must be an array, got ${showValue(groups)}`);
     for (const [i, g] of (groups as readonly unknown[]).entries()) checkGroup(g, `AdamW: groups[${i}]`);
     this.#lr = lr;
     this.betas = [betas[0], betas[1]];
@@ -206,7 +200,7 @@ export class AdamW {
     const lr: unknown = this.#lr(this.#steps);
     if (!(typeof lr === 'number' && lr >= 0 && Number.isFinite(lr))) {
       throw new RangeError(
-        `AdamW: the schedule returned learning rate ${show(lr)} for step ${this.#steps}; it must be a finite number >= 0`,
+        `AdamW: the schedule returned learning rate ${showValue(lr)} for step ${this.#steps}; it must be a finite number >= 0`,
       );
     }
     return lr;

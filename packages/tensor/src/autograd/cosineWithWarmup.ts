@@ -1,10 +1,7 @@
 // The usual transformer learning-rate schedule: linear warmup, then cosine decay to a floor.
+import { showValue } from '../shape.js';
 
 const OPTION_KEYS = ['lr', 'warmupSteps', 'totalSteps', 'minLr'];
-
-function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
 
 /**
  * Options of {@link cosineWithWarmup}.
@@ -56,7 +53,7 @@ export function cosineWithWarmup(options: CosineWithWarmupOptions): (step: numbe
     ['minLr', minLr],
   ] as const) {
     if (!(typeof value === 'number' && value >= 0 && Number.isFinite(value))) {
-      throw new RangeError(`cosineWithWarmup: ${name} must be a finite number >= 0, got ${show(value)}`);
+      throw new RangeError(`cosineWithWarmup: ${name} must be a finite number >= 0, got ${showValue(value)}`);
     }
   }
   if (minLr > lr) throw new RangeError(`cosineWithWarmup: minLr (${minLr}) must be <= lr (${lr})`);
@@ -67,13 +64,13 @@ export function cosineWithWarmup(options: CosineWithWarmupOptions): (step: numbe
     totalSteps < warmupSteps
   ) {
     throw new RangeError(
-      `cosineWithWarmup: need integers 0 <= warmupSteps (${show(warmupSteps)}) <= totalSteps (${show(totalSteps)})`,
+      `cosineWithWarmup: need integers 0 <= warmupSteps (${showValue(warmupSteps)}) <= totalSteps (${showValue(totalSteps)})`,
     );
   }
   return (step) => {
     if (!Number.isSafeInteger(step) || step < 0) {
       throw new RangeError(
-        `cosineWithWarmup: step must be an integer >= 0 (the number of steps already taken), got ${show(step)}`,
+        `cosineWithWarmup: step must be an integer >= 0 (the number of steps already taken), got ${showValue(step)}`,
       );
     }
     if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;

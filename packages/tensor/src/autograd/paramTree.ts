@@ -1,5 +1,6 @@
 // Params trees: the nested records and arrays of tensors that models keep their weights in, walked
 // with key paths so that gradients and optimizer state line up with checkpoint tensor names.
+import { describeValue } from '../describeValue.js';
 import { Tensor } from '../tensor.js';
 
 /**
@@ -35,18 +36,12 @@ export function flattenParams(tree: unknown, op: string): ParamLeaf[] {
       for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k, node, k);
     } else {
       throw new TypeError(
-        `${op}: params${path ? ` entry '${path}'` : ''} must be a Tensor, an array or a plain object of tensors (got ${describe(node)})`,
+        `${op}: params${path ? ` entry '${path}'` : ''} must be a Tensor, an array or a plain object of tensors (got ${describeValue(node)})`,
       );
     }
   };
   walk(tree, '', undefined, '');
   return leaves;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'object') return value.constructor?.name ?? 'object';
-  return typeof value;
 }
 
 /** A tree of the same structure as `tree` with each tensor replaced by `fn(leaf index)`. */

@@ -1,3 +1,4 @@
+import { describeValue } from '../describeValue.js';
 import { SafetensorsError } from './SafetensorsError.js';
 import { isSafetensorsDType, SAFETENSORS_DTYPE_BYTES, type SafetensorsDType } from './safetensorsDType.js';
 import { setOwn } from './setOwn.js';
@@ -67,12 +68,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
-}
-
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
@@ -132,16 +127,18 @@ export function parseSafetensorsHeader(
   } catch (e) {
     throw fail(`the header is not valid JSON (${(e as Error).message})`);
   }
-  if (!isObject(json)) throw fail(`the header must be a JSON object, got ${describe(json)}`);
+  if (!isObject(json)) throw fail(`the header must be a JSON object, got ${describeValue(json)}`);
 
   const metadata: Record<string, string> = {};
   const tensors: SafetensorsTensorInfo[] = [];
   for (const [name, value] of Object.entries(json)) {
     if (name === '__metadata__') {
       if (value === null) continue;
-      if (!isObject(value)) throw fail(`__metadata__ must be an object of strings, got ${describe(value)}`);
+      if (!isObject(value))
+        throw fail(`__metadata__ must be an object of strings, got ${describeValue(value)}`);
       for (const [key, v] of Object.entries(value)) {
-        if (typeof v !== 'string') throw fail(`__metadata__["${key}"] must be a string, got ${describe(v)}`);
+        if (typeof v !== 'string')
+          throw fail(`__metadata__["${key}"] must be a string, got ${describeValue(v)}`);
         setOwn(metadata, key, v);
       }
       continue;
@@ -197,9 +194,9 @@ function parseEntry(
 ): SafetensorsTensorInfo {
   const what = `tensor "${name}"`;
   if (!isObject(value))
-    throw fail(`${what}: expected an object with dtype, shape and data_offsets, got ${describe(value)}`);
+    throw fail(`${what}: expected an object with dtype, shape and data_offsets, got ${describeValue(value)}`);
   const { dtype, shape, data_offsets: offsets } = value;
-  if (typeof dtype !== 'string') throw fail(`${what}: dtype must be a string, got ${describe(dtype)}`);
+  if (typeof dtype !== 'string') throw fail(`${what}: dtype must be a string, got ${describeValue(dtype)}`);
   if (!isSafetensorsDType(dtype)) {
     throw fail(
       `${what} has unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`,

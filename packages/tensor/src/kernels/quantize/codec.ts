@@ -2,6 +2,7 @@
 // the CPU reference of quantizeWeight/dequantize, and what loaders use to quantize host arrays
 // before uploading them.
 import { type QuantizedDType, QUANT_BLOCK, storageLength } from '../../dtype.js';
+import { describeValue } from '../../describeValue.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -13,12 +14,6 @@ function checkDType(op: string, dtype: unknown): asserts dtype is QuantizedDType
       `${op}(): unknown quantized dtype ${typeof dtype === 'string' ? JSON.stringify(dtype) : String(dtype)} (expected 'q8' or 'q4')`,
     );
   }
-}
-
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === 'object') return value.constructor?.name ?? 'an object';
-  return typeof value;
 }
 
 /** The largest stored magnitude of a format: values are `q * scale` with `|q| <= qmax`. */
@@ -41,7 +36,7 @@ export function quantizeArray(values: ArrayLike<number>, dtype: QuantizedDType):
   checkDType('quantizeArray', dtype);
   const size: unknown = values?.length;
   if (!(typeof size === 'number' && Number.isSafeInteger(size) && size >= 0)) {
-    throw new TypeError(`quantizeArray(): values must be an array of numbers, got ${describe(values)}`);
+    throw new TypeError(`quantizeArray(): values must be an array of numbers, got ${describeValue(values)}`);
   }
   if (size % QUANT_BLOCK !== 0) {
     throw new RangeError(`quantizeArray(): ${size} values are not whole blocks of ${QUANT_BLOCK}`);
@@ -89,7 +84,7 @@ export function dequantizeArray(words: Uint32Array, dtype: QuantizedDType, size:
   checkDType('dequantizeArray', dtype);
   if (!(words instanceof Uint32Array)) {
     throw new TypeError(
-      `dequantizeArray(): words must be a Uint32Array of packed ${dtype} values and scales, got ${describe(words)}`,
+      `dequantizeArray(): words must be a Uint32Array of packed ${dtype} values and scales, got ${describeValue(words)}`,
     );
   }
   if (!(Number.isSafeInteger(size) && size >= 0 && size % QUANT_BLOCK === 0)) {
