@@ -4,8 +4,9 @@
 //   cd packages/tensor && node --conditions=source --import tsx bench/matmul-webgpu.ts [options]
 //
 //   --sizes 1024,2048,4096   square sizes (default); use 256,512 on a software adapter
-//   --sweep                  time every tile configuration in SWEEP at the largest size first, then
-//                            run the comparison with the fastest one (and the default)
+//   --sweep                  time every tile configuration in SWEEP at the largest size first
+//                            (tuneMatmulWebGpu), then run the comparison with the fastest one (and
+//                            the default)
 //   --sweep-only 0,13        sweep only these entries of SWEEP (a software adapter compiles slowly)
 //   --gemv                   also decode-time products: [1, n] @ [n, n]^T in f32 and with f16 weights,
 //                            and with q8/q4 weights at --gemv-sizes (default 4096,8192,16384),
@@ -18,8 +19,9 @@
 //   --out <file>             default bench/results/matmul-webgpu.json
 //
 // Each repetition queues many iterations and waits once (backend.sync() for vl, submitQueue() plus
-// onSubmittedWorkDone() for tfjs), so the time is the GPU's, not the round trip's. Every config and
-// tfjs is checked against the other's result once per size, so a fast but wrong config is reported.
+// onSubmittedWorkDone() for tfjs), so the time is the GPU's, not the round trip's. The configs
+// compared and tfjs are checked against each other's result once per size, so a fast but wrong
+// config is reported; the sweep skips a config whose result differs from the default tile's.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +34,7 @@ import {
   matmul,
   setMatmulWebGpuConfig,
   tensor,
+  tuneMatmulWebGpu,
 } from '../src/index.node.js';
 import { f32ToF16 } from '../src/dtype.js';
 import { quantizeArray } from '../src/kernels/quantize/codec.js';
@@ -40,7 +43,6 @@ import {
   type GemmTileConfig,
   type GemvConfig,
   gemmConfigKey,
-  validateGemmConfig,
 } from '../src/kernels/matmul/config.js';
 import type { TfjsCore, TfjsTensor } from '../src/kernel.js';
 
@@ -317,32 +319,23 @@ async function main(): Promise<void> {
   if (flag('sweep')) {
     const n = Math.max(...SIZES);
     const c = cases.find((x) => x.m === n && x.k === n)!;
-    const [a, b] = inputs(c);
-    const reference = tf ? (await measure(tfjsImpl(tf), c, a, b)).out : undefined;
-    console.log(`\nsweep at ${c.name}`);
-    let bestMs = Number.POSITIVE_INFINITY;
+    console.log(`\nsweep at ${c.name} (tuneMatmulWebGpu: checked against the default tile)`);
     const only = arg('sweep-only', '');
-    const configs = only ? only.split(',').map((i) => SWEEP[Number(i)]!) : SWEEP;
-    for (const config of configs) {
+    const candidates = only ? only.split(',').map((i) => SWEEP[Number(i)]!) : SWEEP;
+    const tried = await tuneMatmulWebGpu(backend, {
+      m: c.m,
+      n: c.n,
+      k: c.k,
+      candidates,
+      targetMs: TARGET_MS * 3,
+      apply: false,
+    });
+    for (const { config, ms, skipped } of tried) {
       const label = `vl ${gemmConfigKey(config)}`;
-      try {
-        validateGemmConfig(config, (backend as unknown as { limits: GPUSupportedLimits }).limits);
-      } catch (e) {
-        console.log(`${label}: skipped (${(e as Error).message})`);
-        continue;
-      }
-      try {
-        const { ms, out } = await measure(vlImpl(backend, label, config), c, a, b);
-        const diff = reference ? maxRelDiff(out, reference) : undefined;
-        report(c, label, ms, { config, maxRelDiff: diff });
-        if (ms < bestMs && (diff === undefined || diff < 1e-3)) {
-          bestMs = ms;
-          best = config;
-        }
-      } catch (e) {
-        console.log(`${label}: failed (${(e as Error).message})`);
-      }
+      if (skipped) console.log(`${label}: skipped (${skipped})`);
+      else report(c, label, ms, { config });
     }
+    best = tried[0]?.skipped ? undefined : tried[0]?.config;
     if (best) console.log(`best: ${gemmConfigKey(best)} (${JSON.stringify(best)})`);
     if (flag('gemv')) {
       for (const g of cases.filter((x) => x.m === 1 && x.k === n)) {
