@@ -1,5 +1,6 @@
 export declare function webgpuRequired(env?: Record<string, string | undefined>): boolean;
-export declare function fixtureBackends<T>(
+export declare function fixtureBackends<T extends { dispose(): void }>(
   createBackend: (kind: 'cpu' | 'webgpu') => Promise<T>,
   what: string,
 ): Promise<T[]>;
+export declare function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number;

@@ -1,5 +1,7 @@
 // Backends a model package's fixture tests run on: the CPU always, WebGPU when an adapter exists.
 // A missing adapter fails when VL_REQUIRE_WEBGPU is set (CI sets it) and warns loudly otherwise.
+// Also what those tests compare their outputs with the reference fixtures by.
+import { afterAll, expect } from 'vitest';
 
 /** True when VL_REQUIRE_WEBGPU asks for WebGPU tests to fail instead of skipping. */
 export function webgpuRequired(env = process.env) {
@@ -8,12 +10,17 @@ export function webgpuRequired(env = process.env) {
 }
 
 /**
+ * Call it at a test file's top level: the backends are disposed after the file's tests.
+ *
  * @param {(kind: 'cpu' | 'webgpu') => Promise<T>} createBackend  `@vl/tensor`'s createBackend
  * @param {string} what  named in the warning, e.g. `clip-tiny`
- * @template T
+ * @template {{ dispose(): void }} T
  */
 export async function fixtureBackends(createBackend, what) {
   const list = [await createBackend('cpu')];
+  afterAll(() => {
+    for (const b of list) b.dispose();
+  });
   try {
     list.push(await createBackend('webgpu'));
   } catch (e) {
@@ -21,4 +28,17 @@ export async function fixtureBackends(createBackend, what) {
     console.warn(`*** WebGPU UNAVAILABLE: ${what} runs on the CPU only (${e.message}) ***`);
   }
   return list;
+}
+
+/**
+ * The largest absolute difference between two arrays, which must have the same length.
+ *
+ * @param {ArrayLike<number>} a
+ * @param {ArrayLike<number>} b
+ */
+export function maxAbs(a, b) {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
 }

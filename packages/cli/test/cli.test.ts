@@ -23,6 +23,9 @@ async function vl(...argv: string[]): Promise<{ code: number; out: string; err: 
   return { code, out, err };
 }
 
+/** `vl <argv> --model <model> --backend cpu`: a command on a checkpoint, on the CPU. */
+const vlOn = (model: string, ...argv: string[]) => vl(...argv, '--model', model, '--backend', 'cpu');
+
 /** `vl train <kind>` on 32 px images from the caption folder (written by beforeAll), into `out`. */
 function trainTiny(kind: 'clip' | 'dvae', out: string, steps: number, batch: number, ...extra: string[]) {
   return vl(
@@ -103,48 +106,21 @@ describe('usage', () => {
   });
 
   test('bad paths and bad images are clear errors with exit 1', async () => {
-    const missing = await vl('classify', 'nope.png', '--labels', 'a,b', '--model', clip, '--backend', 'cpu');
+    const missing = await vlOn(clip, 'classify', 'nope.png', '--labels', 'a,b');
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/no such image file: nope.png/);
-    const bad = await vl(
-      'classify',
-      'not-an-image.png',
-      '--labels',
-      'a,b',
-      '--model',
-      clip,
-      '--backend',
-      'cpu',
-    );
+    const bad = await vlOn(clip, 'classify', 'not-an-image.png', '--labels', 'a,b');
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/cannot read not-an-image.png: not a PNG or JPEG file \(it starts with bytes/);
-    const noModel = await vl(
-      'classify',
-      images[0]!,
-      '--labels',
-      'a,b',
-      '--model',
-      'no/such/model',
-      '--backend',
-      'cpu',
-    );
+    const noModel = await vlOn('no/such/model', 'classify', images[0]!, '--labels', 'a,b');
     expect(noModel.code).toBe(1);
     expect(noModel.err).toMatch(/no such checkpoint folder: no\/such\/model/);
-    const noFolder = await vl('search', 'nowhere', 'a red circle', '--model', clip, '--backend', 'cpu');
+    const noFolder = await vlOn(clip, 'search', 'nowhere', 'a red circle');
     expect(noFolder.err).toMatch(/no such folder: nowhere/);
   });
 
   test('a checkpoint of another family is refused by name', async () => {
-    const r = await vl(
-      'classify',
-      images[0]!,
-      '--labels',
-      'a,b',
-      '--model',
-      join(fixtures, 'llava-tiny'),
-      '--backend',
-      'cpu',
-    );
+    const r = await vlOn(join(fixtures, 'llava-tiny'), 'classify', images[0]!, '--labels', 'a,b');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/llava-tiny is a vlm checkpoint; this command needs a clip one/);
   });
@@ -152,34 +128,19 @@ describe('usage', () => {
 
 describe('with real checkpoints', () => {
   test('classify prints ranked labels, and JSON with --json, for PNG and JPEG', async () => {
-    const text = await vl(
+    const text = await vlOn(
+      clip,
       'classify',
       images[0]!,
       'photos/rocket.jpg',
       '--labels',
       'a red circle,a blue square,a rocket',
-      '--model',
-      clip,
-      '--backend',
-      'cpu',
     );
     expect(text.code, text.err).toBe(0);
     const lines = text.out.trim().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatch(/^photos\/rocket.jpg: /);
-    const json = await vl(
-      'classify',
-      images[0]!,
-      '--labels',
-      'x,y',
-      '--top',
-      '2',
-      '--json',
-      '--model',
-      clip,
-      '--backend',
-      'cpu',
-    );
+    const json = await vlOn(clip, 'classify', images[0]!, '--labels', 'x,y', '--top', '2', '--json');
     const row = JSON.parse(json.out) as { image: string; labels: { label: string; score: number }[] };
     expect(row.image).toBe(images[0]);
     expect(row.labels.map((l) => l.label).sort()).toEqual(['x', 'y']);
@@ -188,17 +149,7 @@ describe('with real checkpoints', () => {
   });
 
   test('embed gives unit vectors for images and texts', async () => {
-    const r = await vl(
-      'embed',
-      images[1]!,
-      '--text',
-      'a red circle',
-      '--json',
-      '--model',
-      clip,
-      '--backend',
-      'cpu',
-    );
+    const r = await vlOn(clip, 'embed', images[1]!, '--text', 'a red circle', '--json');
     expect(r.code, r.err).toBe(0);
     const rows = r.out
       .trim()
@@ -209,23 +160,14 @@ describe('with real checkpoints', () => {
   });
 
   test('search indexes a folder and finds an image by itself first', async () => {
-    const r = await vl(
-      'search',
-      'photos',
-      'photos/rocket.jpg',
-      '--json',
-      '--model',
-      clip,
-      '--backend',
-      'cpu',
-    );
+    const r = await vlOn(clip, 'search', 'photos', 'photos/rocket.jpg', '--json');
     expect(r.code, r.err).toBe(0);
     const { by, hits } = JSON.parse(r.out) as { by: string; hits: { path: string; score: number }[] };
     expect(by).toBe('image');
     expect(hits).toHaveLength(4);
     expect(hits[0]!.path).toMatch(/rocket.jpg$/);
     expect(hits[0]!.score).toBeCloseTo(1, 4);
-    const text = await vl('search', 'photos', 'a rocket', '--top', '2', '--model', clip, '--backend', 'cpu');
+    const text = await vlOn(clip, 'search', 'photos', 'a rocket', '--top', '2');
     expect(text.out.trim().split('\n')).toHaveLength(2);
   });
 
@@ -254,36 +196,13 @@ describe('with real checkpoints', () => {
       for (const t of tensors.values()) t.dispose();
     }
     backend.dispose();
-    const r = await vl(
-      'reconstruct',
-      'photos/rocket.jpg',
-      '-o',
-      'out.png',
-      '--size',
-      '32',
-      '--json',
-      '--model',
-      dir,
-      '--backend',
-      'cpu',
-    );
+    const r = await vlOn(dir, 'reconstruct', 'photos/rocket.jpg', '-o', 'out.png', '--size', '32', '--json');
     expect(r.code, r.err).toBe(0);
     const info = JSON.parse(r.out) as { tokens: string; psnr: number };
     expect(info.tokens).toBe('16x16');
     expect(Number.isFinite(info.psnr)).toBe(true);
     expect(readFileSync(join(work, 'out.png')).subarray(1, 4).toString()).toBe('PNG');
-    const odd = await vl(
-      'reconstruct',
-      images[0]!,
-      '-o',
-      'x.png',
-      '--size',
-      '33',
-      '--model',
-      dir,
-      '--backend',
-      'cpu',
-    );
+    const odd = await vlOn(dir, 'reconstruct', images[0]!, '-o', 'x.png', '--size', '33');
     expect(odd.code).toBe(2);
     expect(odd.err).toMatch(/--size 33 must be a multiple of 2/);
     const noOut = await vl('reconstruct', images[0]!, '--model', dir);
@@ -291,17 +210,14 @@ describe('with real checkpoints', () => {
   });
 
   test('ask streams an answer from a LLaVA checkpoint', async () => {
-    const r = await vl(
+    const r = await vlOn(
+      join(fixtures, 'llava-tiny'),
       'ask',
       images[0]!,
       'what color is the circle?',
       '--max-tokens',
       '4',
       '--json',
-      '--model',
-      join(fixtures, 'llava-tiny'),
-      '--backend',
-      'cpu',
     );
     expect(r.code, r.err).toBe(0);
     const { question, answer } = JSON.parse(r.out) as { question: string; answer: string };
@@ -427,17 +343,7 @@ describe('with real checkpoints', () => {
     expect(r.code, r.err).toBe(0);
     for (const f of ['config.json', 'encoder.safetensors', 'decoder.safetensors', 'vl.json', 'training.json'])
       expect(existsSync(join(work, 'dvae-trained', f)), f).toBe(true);
-    const rec = await vl(
-      'reconstruct',
-      images[1]!,
-      '-o',
-      'trained.png',
-      '--json',
-      '--model',
-      'dvae-trained',
-      '--backend',
-      'cpu',
-    );
+    const rec = await vlOn('dvae-trained', 'reconstruct', images[1]!, '-o', 'trained.png', '--json');
     expect(rec.code, rec.err).toBe(0);
     expect(JSON.parse(rec.out)).toMatchObject({ size: 32, tokens: '16x16' });
   });
@@ -466,68 +372,39 @@ describe('with real checkpoints', () => {
     const empty = await vl('train', 'clip', '--data', 'photos', '--out', 'x', '--backend', 'cpu');
     expect(empty.code).toBe(1);
     expect(empty.err).toMatch(/--data photos: .*without a .txt caption/);
-    const kind = await vl('train', 'gan', '--out', 'x');
-    expect(kind.code).toBe(2);
-    const tower = await vl('train', 'clip', '--out', 'x', '--tune-tower', '--backend', 'cpu');
-    expect(tower.code).toBe(2);
-    expect(tower.err).toMatch(/train clip: --tune-tower is for vl train vlm only/);
-    const layers = await vl('train', 'dvae', '--out', 'x', '--feature-layers', '0,-2', '--backend', 'cpu');
-    expect(layers.code).toBe(2);
-    expect(layers.err).toMatch(/train dvae: --feature-layers is for vl train vlm only/);
-    const garbled = await vl('train', 'vlm', '--out', 'x', '--feature-layers', '0,top', '--backend', 'cpu');
-    expect(garbled.code).toBe(2);
-    expect(garbled.err).toMatch(/--feature-layers must be integers separated by commas .* got "0,top"/);
-    const ground = await vl('train', 'clip', '--out', 'x', '--ground-steps', '10', '--backend', 'cpu');
-    expect(ground.code).toBe(2);
-    expect(ground.err).toMatch(/train clip: --ground-steps is for vl train vlm only/);
-    const steps = await vl('train', 'vlm', '--out', 'x', '--ground-steps', '2.5', '--backend', 'cpu');
-    expect(steps.code).toBe(2);
-    expect(steps.err).toMatch(/--ground-steps must be a non-negative integer; got "2.5"/);
-    const again = await vl(
-      'train',
-      'vlm',
-      '--out',
-      'x',
-      '--init',
-      'y',
-      '--ground-steps',
-      '5',
-      '--backend',
-      'cpu',
-    );
-    expect(again.code).toBe(2);
-    expect(again.err).toMatch(/--ground-steps prepares the tower of a fresh VLM/);
-    const words = await vl('train', 'dvae', '--out', 'x', '--text-steps', '10', '--backend', 'cpu');
-    expect(words.code).toBe(2);
-    expect(words.err).toMatch(/train dvae: --text-steps is for vl train vlm only/);
-    const wordSteps = await vl('train', 'vlm', '--out', 'x', '--text-steps=-3', '--backend', 'cpu');
-    expect(wordSteps.code).toBe(2);
-    expect(wordSteps.err).toMatch(/--text-steps must be a non-negative integer; got "-3"/);
-    const wordLr = await vl('train', 'vlm', '--out', 'x', '--text-lr', 'fast', '--backend', 'cpu');
-    expect(wordLr.code).toBe(2);
-    expect(wordLr.err).toMatch(/--text-lr must be a positive number; got "fast"/);
-    const align = await vl('train', 'clip', '--out', 'x', '--align-steps', '10', '--backend', 'cpu');
-    expect(align.code).toBe(2);
-    expect(align.err).toMatch(/train clip: --align-steps is for vl train vlm only/);
-    const alignSteps = await vl('train', 'vlm', '--out', 'x', '--align-steps', 'many', '--backend', 'cpu');
-    expect(alignSteps.code).toBe(2);
-    expect(alignSteps.err).toMatch(/--align-steps must be a non-negative integer; got "many"/);
-    const balance = await vl('train', 'clip', '--out', 'x', '--balance-answers', '--backend', 'cpu');
-    expect(balance.code).toBe(2);
-    expect(balance.err).toMatch(/train clip: --balance-answers is for vl train vlm only/);
-    const questions = await vl('train', 'vlm', '--out', 'x', '--questions', '0', '--backend', 'cpu');
-    expect(questions.code).toBe(2);
-    expect(questions.err).toMatch(/--questions must be a positive integer; got "0"/);
-    const caption = await vl('train', 'dvae', '--out', 'x', '--no-caption', '--backend', 'cpu');
-    expect(caption.code).toBe(2);
-    expect(caption.err).toMatch(/train dvae: --no-caption is for vl train vlm only/);
-    const zero = await vl('train', 'vlm', '--out', 'x', '--kind-weights', 'exists=0', '--backend', 'cpu');
-    expect(zero.code).toBe(2);
-    expect(zero.err).toMatch(/--kind-weights takes kind=weight pairs with positive weights .*got "exists=0"/);
-    const unknown = await vl('train', 'vlm', '--out', 'x', '--kind-weights', 'colour=2', '--backend', 'cpu');
-    expect(unknown.code).toBe(2);
-    expect(unknown.err).toMatch(
-      /--kind-weights: unknown question kind "colour" \(kinds: exists, count, color/,
-    );
+    const gan = await vl('train', 'gan', '--out', 'x');
+    expect(gan.code).toBe(2);
+    // Options a kind does not take, and bad values, are usage errors that name them.
+    for (const [[kind, ...options], message] of [
+      [['clip', '--tune-tower'], /train clip: --tune-tower is for vl train vlm only/],
+      [['dvae', '--feature-layers', '0,-2'], /train dvae: --feature-layers is for vl train vlm only/],
+      [
+        ['vlm', '--feature-layers', '0,top'],
+        /--feature-layers must be integers separated by commas .* got "0,top"/,
+      ],
+      [['clip', '--ground-steps', '10'], /train clip: --ground-steps is for vl train vlm only/],
+      [['vlm', '--ground-steps', '2.5'], /--ground-steps must be a non-negative integer; got "2.5"/],
+      [['vlm', '--init', 'y', '--ground-steps', '5'], /--ground-steps prepares the tower of a fresh VLM/],
+      [['dvae', '--text-steps', '10'], /train dvae: --text-steps is for vl train vlm only/],
+      [['vlm', '--text-steps=-3'], /--text-steps must be a non-negative integer; got "-3"/],
+      [['vlm', '--text-lr', 'fast'], /--text-lr must be a positive number; got "fast"/],
+      [['clip', '--align-steps', '10'], /train clip: --align-steps is for vl train vlm only/],
+      [['vlm', '--align-steps', 'many'], /--align-steps must be a non-negative integer; got "many"/],
+      [['clip', '--balance-answers'], /train clip: --balance-answers is for vl train vlm only/],
+      [['vlm', '--questions', '0'], /--questions must be a positive integer; got "0"/],
+      [['dvae', '--no-caption'], /train dvae: --no-caption is for vl train vlm only/],
+      [
+        ['vlm', '--kind-weights', 'exists=0'],
+        /--kind-weights takes kind=weight pairs with positive weights .*got "exists=0"/,
+      ],
+      [
+        ['vlm', '--kind-weights', 'colour=2'],
+        /--kind-weights: unknown question kind "colour" \(kinds: exists, count, color/,
+      ],
+    ] as const) {
+      const r = await vl('train', kind, '--out', 'x', ...options, '--backend', 'cpu');
+      expect(r.code, `train ${kind} ${options.join(' ')}`).toBe(2);
+      expect(r.err).toMatch(message);
+    }
   });
 });

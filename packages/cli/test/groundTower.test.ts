@@ -55,7 +55,10 @@ test('cellLabels: each object at its centre cell, the scene-wide labels everywhe
   expect([r8[0], r8[7], r8[56], r8[63], r8[27]]).toEqual([0, 2, 6, 8, 4]);
 });
 
-/** A toy CLIP written to `dir/name`, and a small VLM's params on its tower. */
+/**
+ * A toy CLIP written to `dir/name`, a small VLM's params on its tower, and groundVisionTower's
+ * options for that tower (32 px images normalized as its CLIP's); each test adds steps and batch size.
+ */
 async function toyVlm(name: string) {
   const clipDir = join(dir, name);
   await writeToyClip(clipDir, backend, io);
@@ -64,22 +67,19 @@ async function toyVlm(name: string) {
   const tokenizer = VlmTokenizer.fromJson(files['tokenizer.json'], files['tokenizer_config.json']);
   const config = shapesVlmConfig(clip.config.vision_config!, tokenizer, { hidden: 32, layers: 1 });
   const params = initLlavaParams(config, { backend, visionTower: visionTowerFromClip(clip.params) });
-  return { clip, config, params };
+  const { mean, std } = clip.preprocessOptions;
+  const grounding = { lr: 3e-3, seed: 0, imageSize: 32, mean: mean!, std: std!, io };
+  return { clip, config, params, grounding };
 }
 
 test('groundVisionTower lowers the cell heads loss and replaces only the tower tensors', async () => {
-  const { clip, config, params } = await toyVlm('clip');
+  const { clip, config, params, grounding } = await toyVlm('clip');
   const before = new Map(params);
   const losses: number[] = [];
   const { accuracy } = await groundVisionTower(params, config, backend, {
+    ...grounding,
     steps: 40,
     batchSize: 8,
-    lr: 3e-3,
-    seed: 0,
-    imageSize: 32,
-    mean: clip.preprocessOptions.mean!,
-    std: clip.preprocessOptions.std!,
-    io,
     onStep: (_, loss) => losses.push(loss),
   });
   expect(losses).toHaveLength(40);
@@ -101,20 +101,10 @@ test('groundVisionTower lowers the cell heads loss and replaces only the tower t
 }, 120_000);
 
 test('groundVisionTower names a head weight it does not know, or a negative one, before any step', async () => {
-  const { clip, config, params } = await toyVlm('clip-weights');
+  const { clip, config, params, grounding } = await toyVlm('clip-weights');
   const before = new Map(params);
   const run = (headWeights: Record<string, number>) =>
-    groundVisionTower(params, config, backend, {
-      steps: 1,
-      batchSize: 2,
-      lr: 3e-3,
-      seed: 0,
-      imageSize: 32,
-      mean: clip.preprocessOptions.mean!,
-      std: clip.preprocessOptions.std!,
-      io,
-      headWeights,
-    });
+    groundVisionTower(params, config, backend, { ...grounding, steps: 1, batchSize: 2, headWeights });
   await expect(run({ colour: 2 })).rejects.toThrow(/headWeights\.colour names no head .*color/);
   await expect(run({ shape: -1 })).rejects.toThrow(/headWeights\.shape must be a finite number >= 0; got -1/);
   for (const [name, t] of params) expect(t, name).toBe(before.get(name));

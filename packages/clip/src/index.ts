@@ -61,6 +61,8 @@ export { EmbeddingIndex } from './task/EmbeddingIndex.js';
 export type { SearchHit } from './task/EmbeddingIndex.js';
 export { loadClip } from './task/loadClip.js';
 export type { ClipCheckpoint, LoadClipOptions } from './task/loadClip.js';
+export { checkCheckpointSource, prepareCheckpointLoad } from './task/checkpointLoad.js';
+export type { CheckpointLoad } from './task/checkpointLoad.js';
 export { fromOpenClip, isOpenClipCheckpoint, openClipConfig } from './model/openClip.js';
 export type { OpenClipModelConfig } from './model/openClip.js';
 

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Tensor, createBackend, loadSafetensors, tidy } from '@vl/tensor';
-import { fixtureBackends } from '@vl/vitest-config/fixture-backends';
-import { afterAll, describe, expect, test } from 'vitest';
+import { fixtureBackends, maxAbs } from '@vl/vitest-config/fixture-backends';
+import { describe, expect, test } from 'vitest';
 import {
   clipLogits,
   clipLoss,
@@ -21,17 +21,7 @@ import {
 const dir = fileURLToPath(new URL('./fixtures/clip-tiny/', import.meta.url));
 const config = parseClipConfig(JSON.parse(readFileSync(`${dir}config.json`, 'utf8')));
 
-const all = await fixtureBackends(createBackend, 'clip-tiny');
-afterAll(() => {
-  for (const b of all) b.dispose();
-});
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+const all = await fixtureBackends(createBackend, 'clip-tiny'); // disposed after this file's tests
 
 describe.each(all.map((b) => [b.kind, b] as const))('clip-tiny on %s', (_, backend) => {
   // Fused: each block's q, k and v as one qkv product read by attentionQkv (what ClipModel runs on WebGPU).

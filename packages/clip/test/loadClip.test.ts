@@ -3,12 +3,9 @@
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
-  type Backend,
   type Tensor,
   concat,
-  createBackend,
   loadSafetensors,
   saveSafetensors,
   sum,
@@ -16,21 +13,11 @@ import {
   tensor,
   valueAndGrad,
 } from '@vl/tensor';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { ClipModel, EmbeddingIndex, loadClip } from '../src/index.js';
+import { clipTinyReference, clipTinyDir as dir } from './clipTinyReference.js';
 
-const dir = fileURLToPath(new URL('./fixtures/clip-tiny/', import.meta.url));
-let backend: Backend;
-let ref: Map<string, Tensor>;
-
-beforeAll(async () => {
-  backend = await createBackend('cpu');
-  ref = (await loadSafetensors(join(dir, 'reference.safetensors'), { backend })).tensors;
-});
-afterAll(() => {
-  for (const t of ref.values()) t.dispose();
-  backend.dispose();
-});
+const { backend, ref } = await clipTinyReference();
 
 async function maxAbs(a: Tensor | Float32Array[], b: Tensor): Promise<number> {
   const x = Array.isArray(a) ? a.flatMap((r) => [...r]) : [...(await a.read())];

@@ -4,24 +4,13 @@
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Backend, type Tensor, cast, createBackend, loadSafetensors, saveSafetensors } from '@vl/tensor';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type Tensor, cast, loadSafetensors, saveSafetensors } from '@vl/tensor';
+import { describe, expect, test } from 'vitest';
 import { type ClipCheckpoint, loadClip, loadImage, parseClipConfig, toRgbImage } from '../src/index.js';
+import { clipTinyReference, clipTinyDir as dir } from './clipTinyReference.js';
 
-const dir = fileURLToPath(new URL('./fixtures/clip-tiny/', import.meta.url));
 const tinyConfig = () => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-let backend: Backend;
-let ref: Map<string, Tensor>;
-
-beforeAll(async () => {
-  backend = await createBackend('cpu');
-  ref = (await loadSafetensors(join(dir, 'reference.safetensors'), { backend })).tensors;
-});
-afterAll(() => {
-  for (const t of ref.values()) t.dispose();
-  backend.dispose();
-});
+const { backend, ref } = await clipTinyReference();
 
 /** A folder with the clip-tiny weights and `config` (edited from the fixture's) as config.json. */
 function folderWith(config: unknown, weights: Uint8Array | 'fixture' | 'none' = 'fixture'): string {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Tensor, createBackend, loadSafetensors, tensor, zeros } from '@vl/tensor';
-import { fixtureBackends } from '@vl/vitest-config/fixture-backends';
+import { fixtureBackends, maxAbs } from '@vl/vitest-config/fixture-backends';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
   type DvaeModel,
@@ -20,17 +20,7 @@ import {
 
 const dir = fileURLToPath(new URL('./fixtures/dvae-tiny/', import.meta.url));
 
-const all = await fixtureBackends(createBackend, 'dvae-tiny');
-afterAll(() => {
-  for (const b of all) b.dispose();
-});
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+const all = await fixtureBackends(createBackend, 'dvae-tiny'); // disposed after this file's tests
 
 async function readAndDispose(t: Tensor): Promise<ArrayLike<number>> {
   try {

@@ -9,6 +9,7 @@
 // Run: node --conditions=source --import tsx scripts/makeTinyTokenizer.ts
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { bosTemplateProcessing, specialToken } from '../src/train/tokenizerJsonParts.js';
 
 const out = fileURLToPath(new URL('../test/fixtures/llava-tiny/', import.meta.url));
 
@@ -79,33 +80,19 @@ merges.forEach(([a, b], i) => {
 });
 vocab['<image>'] = 299;
 
-const special = (id: number, content: string) => ({
-  id,
-  content,
-  single_word: false,
-  lstrip: false,
-  rstrip: false,
-  normalized: false,
-  special: true,
-});
-
 const tokenizer = {
   version: '1.0',
   truncation: null,
   padding: null,
-  added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>'), special(299, '<image>')],
+  added_tokens: [
+    specialToken(0, '<unk>'),
+    specialToken(1, '<s>'),
+    specialToken(2, '</s>'),
+    specialToken(299, '<image>'),
+  ],
   normalizer: null,
   pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-  post_processor: {
-    type: 'TemplateProcessing',
-    single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-    pair: [
-      { SpecialToken: { id: '<s>', type_id: 0 } },
-      { Sequence: { id: 'A', type_id: 0 } },
-      { Sequence: { id: 'B', type_id: 1 } },
-    ],
-    special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
-  },
+  post_processor: bosTemplateProcessing('<s>', 1),
   decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
   model: {
     type: 'BPE',

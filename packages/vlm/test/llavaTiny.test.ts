@@ -4,23 +4,13 @@
 // the 12 greedy tokens of generate() identical, through forward() and through the KV-cache loop.
 import { fileURLToPath } from 'node:url';
 import { type Tensor, createBackend, loadSafetensors } from '@vl/tensor';
-import { fixtureBackends } from '@vl/vitest-config/fixture-backends';
-import { afterAll, describe, expect, test } from 'vitest';
+import { fixtureBackends, maxAbs } from '@vl/vitest-config/fixture-backends';
+import { describe, expect, test } from 'vitest';
 import { type VlmModel, loadVlm } from '../src/index.js';
 
 const dir = fileURLToPath(new URL('./fixtures/llava-tiny/', import.meta.url));
 
-const all = await fixtureBackends(createBackend, 'llava-tiny');
-afterAll(() => {
-  for (const b of all) b.dispose();
-});
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+const all = await fixtureBackends(createBackend, 'llava-tiny'); // disposed after this file's tests
 
 describe.each(all.map((b) => [b.kind, b] as const))('llava-tiny on %s', (_, backend) => {
   let vlm: VlmModel;

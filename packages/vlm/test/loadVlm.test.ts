@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Tensor, cast, createBackend, loadSafetensors, saveSafetensors, zeros } from '@vl/tensor';
+import { maxAbs } from '@vl/vitest-config/fixture-backends';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type VlmModel,
@@ -32,12 +33,6 @@ const px = ref.get('pixel_values')!; // [1, 3, 32, 32]
 const inputIds = Array.from((await ref.get('input_ids')!.read()) as Int32Array);
 const generated = Array.from((await ref.get('generated')!.read()) as Int32Array).slice(inputIds.length);
 const refLogits = (await ref.get('logits')!.read()) as Float32Array;
-
-function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 async function logitsOf(vlm: VlmModel): Promise<Float32Array> {
   const logits = await vlm.forward([inputIds], px);

@@ -27,14 +27,14 @@ export function param(params: ClipParams, name: string, shape?: Shape): Tensor {
 /**
  * Checks that every expected tensor is present with its expected shape and is f32 (the model
  * computes in f32; F16/BF16 safetensors are widened as `loadClip` loads them); lists every
- * problem at once.
+ * problem at once. `model` names the model in the error (default `CLIP`; `@vl/vlm` passes `LLaVA`).
  *
  * @example
  * ```ts
  * checkParams(params, clipShapes(config));
  * ```
  */
-export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Shape>): void {
+export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Shape>, model = 'CLIP'): void {
   const problems: string[] = [];
   for (const [name, shape] of expected) {
     const t = params.get(name);
@@ -42,12 +42,12 @@ export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Sh
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       problems.push(`tensor ${name} has shape ${fmt(t.shape)} but the config implies ${fmt(shape)}`);
     } else if (t.dtype !== 'f32') {
-      problems.push(`tensor ${name} is ${t.describe()} but CLIP weights must be f32 (floating point)`);
+      problems.push(`tensor ${name} is ${t.describe()} but the model computes in f32`);
     }
   }
   if (problems.length > 0) {
     const shown = problems.slice(0, 8).join('\n  ');
     const more = problems.length > 8 ? `\n  ... and ${problems.length - 8} more` : '';
-    throw new Error(`CLIP: the checkpoint does not match its config:\n  ${shown}${more}`);
+    throw new Error(`${model}: the checkpoint does not match its config:\n  ${shown}${more}`);
   }
 }

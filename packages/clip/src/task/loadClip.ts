@@ -3,7 +3,6 @@ import {
   type SafetensorsProgress,
   type SafetensorsSource,
   type Tensor,
-  createBackend,
   isNotFound,
   joinSource,
   loadCheckpointTensors,
@@ -24,6 +23,7 @@ import {
 } from '../model/openClip.js';
 import { checkParams } from '../model/params.js';
 import { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
+import { checkCheckpointSource, prepareCheckpointLoad } from './checkpointLoad.js';
 import { ClipModel } from './ClipModel.js';
 
 /** Options for {@link loadClip}. */
@@ -121,22 +121,9 @@ function isWeightsSource(weights: unknown): boolean {
 
 /** Rejects a source that is neither a folder nor {@link ClipCheckpoint} parts, before anything loads. */
 function checkSource(source: unknown): void {
-  if (typeof source === 'string' || source instanceof URL) {
-    if (source === '') throw new TypeError('loadClip: the checkpoint folder path is empty');
-    return;
-  }
-  if (source === null || typeof source !== 'object' || Array.isArray(source)) {
-    throw new TypeError(
-      `loadClip: source must be a checkpoint folder (a path or URL) or { config, weights }, got ${describeValue(source)}`,
-    );
-  }
+  checkCheckpointSource(source, 'loadClip');
+  if (typeof source === 'string' || source instanceof URL) return;
   const parts = source as Partial<ClipCheckpoint>;
-  for (const key of ['config', 'weights'] as const) {
-    if (parts[key] === undefined || parts[key] === null)
-      throw new TypeError(
-        `loadClip: a checkpoint given as parts needs ${key} (got { ${Object.keys(source).join(', ')} })`,
-      );
-  }
   if (!isWeightsSource(parts.weights)) {
     throw new TypeError(
       `loadClip: checkpoint.weights must be a safetensors source (a path, URL, Blob or bytes) or a Map of tensors, got ${describeValue(parts.weights)}`,
@@ -206,19 +193,7 @@ export async function loadClip(
   options: LoadClipOptions = {},
 ): Promise<ClipModel> {
   checkSource(source);
-  if (options === null || typeof options !== 'object') {
-    throw new TypeError(`loadClip: options must be an object, got ${describeValue(options)}`);
-  }
-  const ownsBackend = options.backend === undefined;
-  const backend = options.backend ?? (await createBackend('auto'));
-  const io = { ...(options.signal ? { signal: options.signal } : {}) };
-  const loadOptions = {
-    backend,
-    // The model computes in f32: F16/BF16 checkpoints are widened as they load (twice their size in memory).
-    dtype: 'f32' as const,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...io,
-  };
+  const { backend, ownsBackend, io, loadOptions } = await prepareCheckpointLoad(options, 'loadClip');
   let tensors: ReadonlyMap<string, Tensor> | undefined;
   try {
     let rawConfig: unknown;

@@ -2,7 +2,7 @@
 // (`language_model.model.*`, `language_model.lm_head.*`, `vision_tower.*`, `multi_modal_projector.*`).
 // Checkpoints on the hub spell the same tensors several ways; `normalizeLlavaParams` maps each
 // spelling onto these names once at load, so the model code reads one set of names.
-import { visionTowerShapes } from '@vl/clip';
+import { checkParams, visionTowerShapes } from '@vl/clip';
 import type { Shape, Tensor } from '@vl/tensor';
 import type { LlamaConfig, LlavaConfig } from './config.js';
 
@@ -96,22 +96,17 @@ export function llamaShapes(c: LlamaConfig, prefix = 'language_model'): Map<stri
     const l = `${m}.layers.${i}`;
     shapes.set(`${l}.input_layernorm.weight`, [C]);
     shapes.set(`${l}.post_attention_layernorm.weight`, [C]);
-    for (const [name, out, inp] of [
-      ['q_proj', q, C],
-      ['k_proj', kv, C],
-      ['v_proj', kv, C],
-      ['o_proj', C, q],
+    for (const [name, out, inp, bias] of [
+      ['self_attn.q_proj', q, C, c.attention_bias],
+      ['self_attn.k_proj', kv, C, c.attention_bias],
+      ['self_attn.v_proj', kv, C, c.attention_bias],
+      ['self_attn.o_proj', C, q, c.attention_bias],
+      ['mlp.gate_proj', F, C, c.mlp_bias],
+      ['mlp.up_proj', F, C, c.mlp_bias],
+      ['mlp.down_proj', C, F, c.mlp_bias],
     ] as const) {
-      shapes.set(`${l}.self_attn.${name}.weight`, [out, inp]);
-      if (c.attention_bias) shapes.set(`${l}.self_attn.${name}.bias`, [out]);
-    }
-    for (const [name, out, inp] of [
-      ['gate_proj', F, C],
-      ['up_proj', F, C],
-      ['down_proj', C, F],
-    ] as const) {
-      shapes.set(`${l}.mlp.${name}.weight`, [out, inp]);
-      if (c.mlp_bias) shapes.set(`${l}.mlp.${name}.bias`, [out]);
+      shapes.set(`${l}.${name}.weight`, [out, inp]);
+      if (bias) shapes.set(`${l}.${name}.bias`, [out]);
     }
   }
   shapes.set(`${m}.norm.weight`, [C]);
@@ -156,13 +151,10 @@ export function llavaShapes(config: LlavaConfig): Map<string, Shape> {
   return shapes;
 }
 
-function fmt(shape: Shape): string {
-  return `[${shape.join(', ')}]`;
-}
-
 /**
  * Checks that every expected tensor is present with its shape and is f32; lists every problem at
- * once, each naming the tensor (and both shapes, or its dtype).
+ * once, each naming the tensor (and both shapes, or its dtype). `checkParams` of `@vl/clip` under
+ * LLaVA's name.
  *
  * @example
  * ```ts
@@ -170,21 +162,7 @@ function fmt(shape: Shape): string {
  * ```
  */
 export function checkVlmParams(params: VlmParams, expected: ReadonlyMap<string, Shape>): void {
-  const problems: string[] = [];
-  for (const [name, shape] of expected) {
-    const t = params.get(name);
-    if (!t) problems.push(`missing tensor ${name} (expected shape ${fmt(shape)})`);
-    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      problems.push(`tensor ${name} has shape ${fmt(t.shape)} but the config implies ${fmt(shape)}`);
-    } else if (t.dtype !== 'f32') {
-      problems.push(`tensor ${name} is ${t.describe()} but the model computes in f32`);
-    }
-  }
-  if (problems.length > 0) {
-    const shown = problems.slice(0, 8).join('\n  ');
-    const more = problems.length > 8 ? `\n  ... and ${problems.length - 8} more` : '';
-    throw new Error(`LLaVA: the checkpoint does not match its config:\n  ${shown}${more}`);
-  }
+  checkParams(params, expected, 'LLaVA');
 }
 
 /**

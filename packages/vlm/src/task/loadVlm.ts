@@ -1,10 +1,14 @@
-import { type PreprocessOptions, preprocessOptionsFromHf } from '@vl/clip';
+import {
+  type PreprocessOptions,
+  checkCheckpointSource,
+  prepareCheckpointLoad,
+  preprocessOptionsFromHf,
+} from '@vl/clip';
 import {
   type Backend,
   type SafetensorsProgress,
   type SafetensorsSource,
   type Tensor,
-  createBackend,
   joinSource,
   loadCheckpointTensors,
   loadTextIfExists,
@@ -69,25 +73,6 @@ async function tokenizerFrom(
   return VlmTokenizer.fromJson(json, config, template);
 }
 
-function checkSource(source: unknown): void {
-  if (typeof source === 'string' || source instanceof URL) {
-    if (source === '') throw new TypeError('loadVlm: the checkpoint folder path is empty');
-    return;
-  }
-  if (source === null || typeof source !== 'object') {
-    throw new TypeError(
-      `loadVlm: source must be a checkpoint folder (a path or URL) or { config, weights }, got ${String(source)}`,
-    );
-  }
-  const parts = source as Partial<VlmCheckpoint>;
-  for (const key of ['config', 'weights'] as const) {
-    if (parts[key] === undefined || parts[key] === null)
-      throw new TypeError(
-        `loadVlm: a checkpoint given as parts needs ${key} (got { ${Object.keys(source).join(', ')} })`,
-      );
-  }
-}
-
 /**
  * image_token_index must be a token of the decoder's vocabulary and, when the tokenizer knows it,
  * not an ordinary word: its positions in a prompt are taken for image slots.
@@ -139,20 +124,9 @@ export async function loadVlm(
   source: string | URL | VlmCheckpoint,
   options: LoadVlmOptions = {},
 ): Promise<VlmModel> {
-  checkSource(source);
-  if (options === null || typeof options !== 'object')
-    throw new TypeError(`loadVlm: options must be an object, got ${String(options)}`);
-  const ownsBackend = options.backend === undefined;
-  const backend = options.backend ?? (await createBackend('auto'));
-  const io = { ...(options.signal ? { signal: options.signal } : {}) };
-  const loadOptions = {
-    backend,
-    // The model computes in f32: F16/BF16 checkpoints (most LLaVA ones) are widened as they load,
-    // which takes twice their size in memory.
-    dtype: 'f32' as const,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...io,
-  };
+  checkCheckpointSource(source, 'loadVlm');
+  // F16/BF16 checkpoints (most LLaVA ones) are widened to f32 as they load: twice their size in memory.
+  const { backend, ownsBackend, io, loadOptions } = await prepareCheckpointLoad(options, 'loadVlm');
   let tensors: ReadonlyMap<string, Tensor> | undefined;
   try {
     let rawConfig: unknown;

@@ -4,6 +4,7 @@
 // implementation supports; `WordLevel` is missing from @huggingface/tokenizers), after a Whitespace
 // pre-tokenizer (`\w+|[^\w\s]+`), so "what color is the circle?" is six tokens and an unknown word
 // is `<unk>`.
+import { bosTemplateProcessing, specialToken } from './tokenizerJsonParts.js';
 
 /** `tokenizer.json` and `tokenizer_config.json` of a checkpoint, as text. */
 export interface VlmTokenizerFiles {
@@ -109,32 +110,14 @@ export function wordTokenizerFiles(
       );
     if (!(w in vocab)) vocab[w] = next++;
   });
-  const special = (content: string) => ({
-    id: vocab[content]!,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
   const tokenizer = {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: WORD_TOKENIZER_SPECIALS.map(special),
+    added_tokens: WORD_TOKENIZER_SPECIALS.map((content) => specialToken(vocab[content]!, content)),
     normalizer: normalizer(lowercase, options.spellings ?? {}),
     pre_tokenizer: { type: 'Whitespace' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '<s>', type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { '<s>': { id: '<s>', ids: [vocab['<s>']!], tokens: ['<s>'] } },
-    },
+    post_processor: bosTemplateProcessing('<s>', vocab['<s>']!),
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: {
       type: 'WordPiece',

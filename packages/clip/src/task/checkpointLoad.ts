@@ -1,0 +1,82 @@
+// What the checkpoint loaders of the model packages share (`loadClip` here, `loadVlm` in @vl/vlm,
+// which depends on this package): the checks of their arguments before anything loads, and the
+// backend and @vl/tensor loader options the checkpoint loads with. Public for loaders of models
+// built on CLIP; not in @vl/tensor, whose createBackend would there be the browser build's.
+import { type Backend, type SafetensorsProgress, createBackend } from '@vl/tensor';
+import { describeValue } from '../model/config.js';
+
+/**
+ * Rejects a loader's `source` that is neither a checkpoint folder (a non-empty path or URL) nor a
+ * checkpoint given as parts (an object with `config` and `weights`); `caller` names the loader in
+ * the error. The parts' other fields are the loader's to check.
+ *
+ * @example
+ * ```ts
+ * checkCheckpointSource({ config }, 'loadVlm'); // throws: a checkpoint given as parts needs weights
+ * ```
+ */
+export function checkCheckpointSource(source: unknown, caller: string): void {
+  if (typeof source === 'string' || source instanceof URL) {
+    if (source === '') throw new TypeError(`${caller}: the checkpoint folder path is empty`);
+    return;
+  }
+  if (source === null || typeof source !== 'object' || Array.isArray(source)) {
+    throw new TypeError(
+      `${caller}: source must be a checkpoint folder (a path or URL) or { config, weights }, got ${describeValue(source)}`,
+    );
+  }
+  for (const key of ['config', 'weights']) {
+    const part = (source as Record<string, unknown>)[key];
+    if (part === undefined || part === null)
+      throw new TypeError(
+        `${caller}: a checkpoint given as parts needs ${key} (got { ${Object.keys(source).join(', ')} })`,
+      );
+  }
+}
+
+/** Where and how a checkpoint loads (see {@link prepareCheckpointLoad}). */
+export interface CheckpointLoad {
+  /** The backend the caller gave, or a new `createBackend('auto')`. */
+  backend: Backend;
+  /** True when `backend` was created here: the model disposes it, and so must a load that fails. */
+  ownsBackend: boolean;
+  /** The caller's abort signal, for @vl/tensor's file reads (`loadJsonIfExists` and the like). */
+  io: { signal?: AbortSignal };
+  /** Options for `loadSafetensors` and `loadCheckpointTensors`: f32 tensors on `backend`, with progress and abort. */
+  loadOptions: {
+    backend: Backend;
+    dtype: 'f32';
+    onProgress?: (progress: SafetensorsProgress) => void;
+    signal?: AbortSignal;
+  };
+}
+
+/**
+ * Checks a loader's `options` (`caller` names the loader in the error) and sets up the load: the
+ * backend (a new `createBackend('auto')` when none is given) and the options of @vl/tensor's loaders.
+ * The models compute in f32, so F16/BF16 checkpoints are widened as they load (twice their size in
+ * memory).
+ *
+ * @example
+ * ```ts
+ * const { backend, ownsBackend, loadOptions } = await prepareCheckpointLoad(options, 'loadVlm');
+ * const tensors = await loadCheckpointTensors(folder, loadOptions);
+ * ```
+ */
+export async function prepareCheckpointLoad(
+  options: { backend?: Backend; onProgress?: (progress: SafetensorsProgress) => void; signal?: AbortSignal },
+  caller: string,
+): Promise<CheckpointLoad> {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`${caller}: options must be an object, got ${describeValue(options)}`);
+  const { onProgress, signal } = options;
+  const ownsBackend = options.backend === undefined;
+  const backend = options.backend ?? (await createBackend('auto'));
+  const io = signal ? { signal } : {};
+  return {
+    backend,
+    ownsBackend,
+    io,
+    loadOptions: { backend, dtype: 'f32', ...(onProgress ? { onProgress } : {}), ...io },
+  };
+}
