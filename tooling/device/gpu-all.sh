@@ -118,7 +118,7 @@ if want clip; then
     step clip packages/clip 300 "${tsx[@]}" bench/clip-webgpu.ts --batch 2 --runs 1 --warmup 1 \
       --out "$out/clip-webgpu.json"
   else
-    step clip packages/clip 150 "${tsx[@]}" bench/clip-webgpu.ts --batch 32 --ab
+    step clip packages/clip 180 "${tsx[@]}" bench/clip-webgpu.ts --batch 32 --ab
   fi
 fi
 if want clipops; then

@@ -19,6 +19,7 @@ import {
   setMatmulWebGpuConfig,
   type Tensor,
   tidy,
+  tuneMatmulShapesWebGpu,
   tuneMatmulWebGpu,
 } from '@vl/tensor';
 import { fuseQkvProjections, getImageFeatures, initClipParams } from '../src/index.js';
@@ -112,6 +113,17 @@ async function ours(): Promise<void> {
     const label = tuned ? JSON.stringify(tuned.config) : 'none';
     add(
       `ours, tuned large tile ${label} (${backend.name})`,
+      await timeRuns(forward, { runs, warmup, warmupMs }),
+    );
+    setMatmulWebGpuConfig(backend, undefined);
+    // Each of the tower's product shapes tuned on its own: tile and K split (benchmark mode).
+    for (const r of await tuneMatmulShapesWebGpu(backend, forward)) {
+      const line = `${r.key}: ${r.defaultMs.toFixed(3)} -> ${r.ms.toFixed(3)} ms (${r.tflops.toFixed(1)} TFLOP/s) ${r.choice ? JSON.stringify(r.choice) : 'size rules'}`;
+      console.log(`  tuned ${line}`);
+      notes.push(`tuneMatmulShapesWebGpu ${line}`);
+    }
+    add(
+      `ours, each product's tile and split tuned (${backend.name})`,
       await timeRuns(forward, { runs, warmup, warmupMs }),
     );
     setMatmulWebGpuConfig(backend, undefined);

@@ -82,9 +82,17 @@ export type { MatmulActivation, MatmulAttrs, MatmulOptions } from './kernels/mat
 export { setMatmulWebGpuConfig } from './kernels/matmul/config.js';
 export { TUNE_CANDIDATES, tuneMatmulWebGpu } from './kernels/matmul/tune.js';
 export type { MatmulTuneOptions, MatmulTuneResult } from './kernels/matmul/tune.js';
+export { SHAPE_TUNE_SPLITS, SHAPE_TUNE_TILES, tuneMatmulShapesWebGpu } from './kernels/matmul/tuneShapes.js';
+export type {
+  MatmulShapeCandidate,
+  MatmulShapeTuneOptions,
+  MatmulShapeTuneResult,
+} from './kernels/matmul/tuneShapes.js';
+export type { MatmulCall } from './kernels/matmul/shapeKey.js';
 export type {
   GemmTileConfig,
   GemvConfig,
+  MatmulShapeChoice,
   MatmulWebGpuConfig,
   SplitKConfig,
 } from './kernels/matmul/config.js';

@@ -66,6 +66,21 @@ export interface SplitKConfig {
   readonly workgroups: number;
 }
 
+/**
+ * The tile and K split chosen for one product shape, overriding the size rules: what
+ * {@link tuneMatmulShapesWebGpu} found fastest on this GPU (and what an app may save and restore).
+ *
+ * @example
+ * ```ts
+ * const choice: MatmulShapeChoice = { tile: { ...DEFAULT_SMALL, bm: 128, tm: 8 }, kSplit: 4 };
+ * ```
+ */
+export interface MatmulShapeChoice {
+  readonly tile: GemmTileConfig;
+  /** Chunks of K, each a workgroup's, summed by a second kernel (1: no split). */
+  readonly kSplit: number;
+}
+
 /** Everything the WebGPU matmul chooses from. */
 export interface MatmulWebGpuConfig {
   /** The tile for large problems. */
@@ -75,6 +90,12 @@ export interface MatmulWebGpuConfig {
   readonly minLargeTiles: number;
   readonly gemv: GemvConfig;
   readonly splitK: SplitKConfig;
+  /**
+   * Choices for particular product shapes, keyed `"<batches>x<M>x<N>x<K>:<ta><tb>:<b dtype>"` (M
+   * after folding a shared b's batch into the rows; `ta`/`tb` `n` or `t`), e.g.
+   * `"1x1600x768x3072:nt:f32"`: the keys {@link tuneMatmulShapesWebGpu} reports.
+   */
+  readonly shapes: Readonly<Record<string, MatmulShapeChoice>>;
 }
 
 // bk 8 over 16: 33 against 27 TFLOP/s at 4096^3 on an NVIDIA H200 (bench/results/matmul-webgpu.json).
@@ -208,6 +229,7 @@ function defaultConfig(ctx: GpuContext): MatmulWebGpuConfig {
       minLargeTiles: 1,
       gemv: DEFAULT_GEMV,
       splitK: DEFAULT_SPLIT_K,
+      shapes: {},
     };
   }
   const fitMemory = (c: GemmTileConfig): GemmTileConfig => {
@@ -220,6 +242,7 @@ function defaultConfig(ctx: GpuContext): MatmulWebGpuConfig {
     minLargeTiles: 96,
     gemv: DEFAULT_GEMV,
     splitK: DEFAULT_SPLIT_K,
+    shapes: {},
   };
 }
 
@@ -250,6 +273,7 @@ export function setMatmulWebGpuConfig(
         minLargeTiles?: number;
         gemv?: Partial<GemvConfig>;
         splitK?: Partial<SplitKConfig>;
+        shapes?: Readonly<Record<string, MatmulShapeChoice>>;
       }
     | undefined,
 ): void {
@@ -267,6 +291,7 @@ export function setMatmulWebGpuConfig(
     minLargeTiles: config.minLargeTiles ?? base.minLargeTiles,
     gemv: { ...base.gemv, ...config.gemv },
     splitK: { ...base.splitK, ...config.splitK },
+    shapes: { ...config.shapes },
   };
   validateGemmConfig(merged.large, ctx.limits, 'setMatmulWebGpuConfig(): large');
   const { minK, chunkK, workgroups } = merged.splitK;
@@ -277,7 +302,30 @@ export function setMatmulWebGpuConfig(
   }
   validateGemmConfig(merged.small, ctx.limits, 'setMatmulWebGpuConfig(): small');
   validateGemv(merged.gemv);
+  for (const [key, choice] of Object.entries(merged.shapes)) validateShapeChoice(key, choice, ctx.limits);
   overrides.set(ctx, merged);
+}
+
+const SHAPE_KEY = /^\d+x\d+x\d+x\d+:[nt][nt]:(f32|f16|bf16|q8|q4)$/;
+
+function validateShapeChoice(key: string, choice: MatmulShapeChoice, limits: GPUSupportedLimits): void {
+  const what = `setMatmulWebGpuConfig(): shapes[${JSON.stringify(key)}]`;
+  if (!SHAPE_KEY.test(key)) {
+    throw new RangeError(
+      `${what}: the key must read "<batches>x<M>x<N>x<K>:<ta><tb>:<b dtype>", e.g. "1x1600x768x3072:nt:f32"`,
+    );
+  }
+  if (
+    typeof choice !== 'object' ||
+    choice === null ||
+    !Number.isInteger(choice.kSplit) ||
+    choice.kSplit < 1
+  ) {
+    throw new RangeError(
+      `${what}: needs { tile, kSplit } with kSplit a positive integer, got ${JSON.stringify(choice)}`,
+    );
+  }
+  validateGemmConfig(choice.tile, limits, `${what}.tile`);
 }
 
 /** A short string of every field of a tile config, for pipeline keys and benchmark labels. */

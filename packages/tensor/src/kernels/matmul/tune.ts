@@ -94,7 +94,7 @@ export async function tuneMatmulWebGpu(
       setMatmulWebGpuConfig(backend, { large: config, minLargeTiles: 1 });
       let out: Float32Array;
       try {
-        out = await once(a, b); // compiles the pipeline
+        out = await readOnce(() => matmul(a!, b!)); // compiles the pipeline
       } catch (e) {
         // A tile this driver fails to compile or run: skipped, the others still tried.
         results.push({ config, ms: Number.POSITIVE_INFINITY, tflops: 0, skipped: (e as Error).message });
@@ -111,7 +111,7 @@ export async function tuneMatmulWebGpu(
         });
         continue;
       }
-      const ms = await timeProducts(backend, a, b, targetMs);
+      const ms = await timeProducts(backend, () => matmul(a!, b!), targetMs);
       results.push({ config, ms, tflops: (2 * m * n * k) / (ms * 1e9) });
     }
   } finally {
@@ -128,13 +128,17 @@ export async function tuneMatmulWebGpu(
   return results;
 }
 
-/** The configuration as setMatmulWebGpuConfig takes it. */
-function restoreOf(c: ReturnType<typeof matmulConfigFor>): Parameters<typeof setMatmulWebGpuConfig>[1] {
-  return { large: c.large, small: c.small, minLargeTiles: c.minLargeTiles, gemv: c.gemv, splitK: c.splitK };
+/** @internal The configuration as setMatmulWebGpuConfig takes it. */
+export function restoreOf(
+  c: ReturnType<typeof matmulConfigFor>,
+): Parameters<typeof setMatmulWebGpuConfig>[1] {
+  const { large, small, minLargeTiles, gemv, splitK, shapes } = c;
+  return { large, small, minLargeTiles, gemv, splitK, shapes };
 }
 
-async function once(a: Tensor, b: Tensor): Promise<Float32Array> {
-  const y = matmul(a, b); // [m, n]
+/** @internal The values of `product()`'s result (which it disposes). */
+export async function readOnce(product: () => Tensor): Promise<Float32Array> {
+  const y = product();
   try {
     return (await y.read()) as Float32Array;
   } finally {
@@ -142,12 +146,16 @@ async function once(a: Tensor, b: Tensor): Promise<Float32Array> {
   }
 }
 
-/** Median ms of one product over three rounds of queued products, each round ~targetMs / 3. */
-async function timeProducts(backend: Backend, a: Tensor, b: Tensor, targetMs: number): Promise<number> {
+/** @internal Median ms of one `product()` over three rounds of queued products, each round ~targetMs / 3. */
+export async function timeProducts(
+  backend: Backend,
+  product: () => Tensor,
+  targetMs: number,
+): Promise<number> {
   const round = async (reps: number) => {
     await backend.sync();
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) matmul(a, b).dispose(); // [m, n], its buffer reused by the next
+    for (let i = 0; i < reps; i++) product().dispose(); // its buffer reused by the next
     await backend.sync();
     return (performance.now() - t0) / reps;
   };
@@ -157,7 +165,8 @@ async function timeProducts(backend: Backend, a: Tensor, b: Tensor, targetMs: nu
   return times[1]!;
 }
 
-function maxRelDiff(x: Float32Array, y: Float32Array): number {
+/** @internal The largest difference relative to y's largest magnitude (Infinity for other lengths or NaN). */
+export function maxRelDiff(x: Float32Array, y: Float32Array): number {
   let scale = 0;
   let diff = 0;
   for (let i = 0; i < x.length; i++) {

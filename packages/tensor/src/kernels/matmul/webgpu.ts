@@ -3,7 +3,7 @@
 // dispatches one workgroup per output tile of every batch item.
 import { type GpuContext, type GpuTensor, workgroups1d } from '../../backends/webgpu/context.js';
 import { ACTIVATION_CODES } from './activation.js';
-import { matmulConfigFor } from './config.js';
+import { type GemmTileConfig, matmulConfigFor } from './config.js';
 import {
   type GemmVariant,
   type MatmulBDType,
@@ -14,6 +14,7 @@ import {
 } from './gemmWgsl.js';
 import { type GemvVariant, gemvColumns, gemvKey, gemvWgsl } from './gemvWgsl.js';
 import { type MatmulAttrs, padBatchDims, planMatmul } from './plan.js';
+import { matmulShapeKey, noteMatmul } from './shapeKey.js';
 import { splitKChunks, sumSplitK } from './splitK.js';
 
 /** The `webgpu` function of the matmul kernel. */
@@ -55,16 +56,28 @@ export function matmulWebGpu(
     tilesN = Math.ceil(n / gemvColumns(v));
   } else {
     const { large, small } = config;
-    const largeTiles = Math.ceil(m / large.bm) * Math.ceil(n / large.bn) * plan.batches;
-    // Few large tiles: the small tile, and a long K split over more workgroups (of the large tile
-    // when M fills at least one, so the partial tiles waste few rows).
-    let tile = largeTiles >= config.minLargeTiles ? large : small;
-    if (tile === small) {
-      const split = m >= large.bm ? large : small;
-      const tiles = Math.ceil(m / split.bm) * Math.ceil(n / split.bn) * plan.batches;
-      const outBytes = plan.batches * m * n * 4;
-      kSplit = splitKChunks(config.splitK, tiles, k, outBytes, ctx.limits.maxStorageBufferBindingSize);
-      if (kSplit > 1) tile = split;
+    const shapeKey = matmulShapeKey(plan, attrs, bDtype);
+    const { transposeA, transposeB } = attrs;
+    noteMatmul(ctx, shapeKey, { aShape: a.shape, bShape: b.shape, bDtype, transposeA, transposeB });
+    const outBytes = plan.batches * m * n * 4;
+    const maxChunks = Math.floor(ctx.limits.maxStorageBufferBindingSize / outBytes);
+    const chosen = config.shapes[shapeKey];
+    let tile: GemmTileConfig;
+    if (chosen) {
+      // A tuned choice for this shape (the partial blocks must still fit in one binding).
+      tile = chosen.tile;
+      kSplit = Math.max(1, Math.min(chosen.kSplit, maxChunks));
+    } else {
+      const largeTiles = Math.ceil(m / large.bm) * Math.ceil(n / large.bn) * plan.batches;
+      // Few large tiles: the small tile, and a long K split over more workgroups (of the large
+      // tile when M fills at least one, so the partial tiles waste few rows).
+      tile = largeTiles >= config.minLargeTiles ? large : small;
+      if (tile === small) {
+        const split = m >= large.bm ? large : small;
+        const tiles = Math.ceil(m / split.bm) * Math.ceil(n / split.bn) * plan.batches;
+        kSplit = splitKChunks(config.splitK, tiles, k, outBytes, ctx.limits.maxStorageBufferBindingSize);
+        if (kSplit > 1) tile = split;
+      }
     }
     const base = {
       ...common,
