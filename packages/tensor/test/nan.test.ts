@@ -1,10 +1,10 @@
 // NaN and division-by-zero semantics, the same on every backend (PyTorch's): max/min reductions,
 // maximum/minimum, relu, clamp and logSumExp propagate NaN; an additive NaN attention mask makes
 // its row NaN; clipGradNorm with a NaN gradient gives a NaN norm and NaN gradients; integer
-// division by zero gives 0; softmax, logSoftmax, layerNorm and rmsNorm make a row holding a NaN
-// all NaN and leave the other rows alone; maxPool2d propagates a NaN into every window holding
-// it; mean and variance over an empty axis are NaN; argmax follows the CPU
-// reference (a NaN never wins, except at index 0, the starting best). Exact values, no tolerance.
+// division by zero gives 0; argmax takes NaN as the largest value (the first NaN wins); softmax,
+// logSoftmax, layerNorm and rmsNorm make a row holding a NaN all NaN and leave the other rows
+// alone; maxPool2d propagates a NaN into every window holding it; mean and variance over an empty
+// axis are NaN. Exact values, no tolerance.
 import { describe, expect, test } from 'vitest';
 import {
   argmax,
@@ -206,13 +206,20 @@ describe('NaN semantics on every backend', () => {
     }
   });
 
-  test('argmax: a NaN never wins except at index 0 (as the CPU reference scans)', async () => {
+  test('argmax: NaN is the largest value and the first NaN wins (as PyTorch)', async () => {
     for (const { label, backend } of all) {
-      const short = tensor([nan, 1, 2, 1, nan, 2], [2, 3], { backend });
-      expect(await values(argmax(short, -1)), label).toEqual([0, 2]);
-      // Rows of 100 (one workgroup per row): a NaN first, a NaN sharing an invocation with the max.
-      const long = [...row(100, (i) => i % 7, { 0: nan }), ...row(100, (i) => i % 7, { 5: nan, 69: 50 })];
-      expect(await values(argmax(tensor(long, [2, 100], { backend }), -1)), label).toEqual([0, 69]);
+      const short = tensor([nan, 1, 2, 1, nan, 2, Infinity, 3, nan], [3, 3], { backend });
+      expect(await values(argmax(short, -1)), label).toEqual([0, 1, 2]);
+      // Columns (one invocation per output): the NaNs are in rows 0, 1 and 2.
+      expect(await values(argmax(short, 0)), label).toEqual([0, 1, 2]);
+      // Rows of 100 (a workgroup per row): a NaN first; a NaN after the max, a second NaN after it,
+      // and an infinity before it, spread over lanes and subgroups.
+      const long = [
+        ...row(100, (i) => i % 7, { 0: nan }),
+        ...row(100, (i) => i % 7, { 3: Infinity, 37: nan, 69: 50, 90: nan }),
+        ...row(100, (i) => i % 7, { 69: 50 }),
+      ];
+      expect(await values(argmax(tensor(long, [3, 100], { backend }), -1)), label).toEqual([0, 37, 69]);
     }
   });
 });

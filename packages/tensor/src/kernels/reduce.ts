@@ -169,8 +169,12 @@ function reduceRow(op: ReduceOp, dtype: DType, n: number, at: (j: number) => num
       return m;
     }
     case 'argmax': {
+      // As PyTorch: NaN is the largest value, and the first NaN wins.
       let best = 0;
-      for (let j = 1; j < n; j++) if (at(j) > at(best)) best = j;
+      for (let j = 1; j < n; j++) {
+        const v = at(j);
+        if (v > at(best) || (Number.isNaN(v) && !Number.isNaN(at(best)))) best = j;
+      }
       return best;
     }
     case 'logSumExp': {
@@ -360,11 +364,31 @@ ${body}
 `;
 }
 
-// argmax across a workgroup: (value, index) pairs, larger value wins, ties go to the smaller index.
+/**
+ * `better(v, i, bv, bi)`: whether (value, index) `v, i` beats `bv, bi` in an argmax: larger wins,
+ * ties go to the smaller index, and for f32 a NaN beats any number (the first NaN wins, as PyTorch).
+ */
+function wgslArgBetter(type: string): string {
+  return type === 'f32'
+    ? `fn better(v: f32, i: u32, bv: f32, bi: u32) -> bool {
+  if (isNan(v) || isNan(bv)) { return isNan(v) && (!isNan(bv) || i < bi); }
+  return v > bv || (v == bv && i < bi);
+}`
+    : `fn better(v: ${type}, i: u32, bv: ${type}, bi: u32) -> bool { return v > bv || (v == bv && i < bi); }`;
+}
+
+// argmax across a workgroup: (value, index) pairs compared by better().
 function wgslWorkgroupArgmax(type: string, wg: number, subgroups: boolean): string {
+  // A subgroup's best: its first NaN where it has one (f32), else its max's first index.
+  const subgroupBest =
+    type === 'f32'
+      ? `  let anyNan = subgroupAny(isNan(v));
+  let m = select(subgroupMax(v), nanF32(), anyNan);
+  let c = subgroupMin(select(0xffffffffu, i, select(v == m, isNan(v), anyNan)));`
+      : `  let m = subgroupMax(v);
+  let c = subgroupMin(select(0xffffffffu, i, v == m));`;
   const body = subgroups
-    ? `  let m = subgroupMax(v);
-  let c = subgroupMin(select(0xffffffffu, i, v == m));
+    ? `${subgroupBest}
   if (lane == 0u) { argVal[lid / sgSize] = m; argIdx[lid / sgSize] = c; }
   workgroupBarrier();
   var bv = argVal[0];
@@ -387,7 +411,6 @@ function wgslWorkgroupArgmax(type: string, wg: number, subgroups: boolean): stri
   return `
 var<workgroup> argVal: array<${type}, ${wg}>;
 var<workgroup> argIdx: array<u32, ${wg}>;
-fn better(v: ${type}, i: u32, bv: ${type}, bi: u32) -> bool { return v > bv || (v == bv && i < bi); }
 fn wgArgmax(v: ${type}, i: u32, lid: u32, lane: u32, sgSize: u32) -> u32 {
   workgroupBarrier();
 ${body}
@@ -492,18 +515,12 @@ function reduceWgsl(c: ShaderConfig): string {
   let body: string;
   let result: string;
   if (c.op === 'argmax') {
-    // As the CPU scans (index 0 is the starting best, a later element wins if greater): a NaN at
-    // index 0 wins, one elsewhere never does. Ranked as +inf / -inf so no comparison sees a NaN.
-    if (accType === 'f32')
-      helpers.push(
-        'fn argKey(v: f32, j: u32) -> f32 { return select(v, select(negInf(), posInf(), j == 0u), isNan(v)); }',
-      );
-    const v = accType === 'f32' ? 'argKey(load(base, j), j)' : 'load(base, j)';
+    helpers.push(wgslArgBetter(accType));
     body = `var best = ${identity('max', accType)};
   var bestIdx = 0xffffffffu;
   ${loop} {
-    let v = ${v};
-    if (bestIdx == 0xffffffffu || v > best) { best = v; bestIdx = j; }
+    let v = load(base, j);
+    if (bestIdx == 0xffffffffu || better(v, j, best, bestIdx)) { best = v; bestIdx = j; }
   }`;
     if (c.rows) {
       helpers.push(wgslWorkgroupArgmax(accType, c.wg, c.subgroups));
@@ -665,8 +682,13 @@ function tfjsReduce(
       return tf.max(x, ax, keepDims);
     case 'min':
       return tf.min(x, ax, keepDims);
-    case 'argmax':
-      return tf.reshape(tf.argMax(x, ax[0]), out.shape);
+    case 'argmax': {
+      // tf.argMax skips NaN (a scan with >); PyTorch returns the first NaN's index.
+      const nan = tf.isNaN(x);
+      const firstNan = tf.argMax(tf.cast(nan, 'float32'), ax[0]);
+      const r = tf.where(tf.any(nan, ax[0]), firstNan, tf.argMax(x, ax[0]));
+      return tf.reshape(r, out.shape);
+    }
     case 'logSumExp': {
       // tf.logSumExp gives NaN for rows of -inf; shift by the max only where it is finite.
       const m = tf.max(x, ax, true);
@@ -836,9 +858,9 @@ export function min(x: Tensor, axes?: number | readonly number[], keepDims = fal
 }
 
 /**
- * Index of the maximum along `axis` (the first one among ties), as i32. NaN compares false, as in
- * a scan from index 0: a NaN at index 0 is returned, one elsewhere is never chosen (PyTorch
- * returns the first NaN's index instead).
+ * Index of the maximum along `axis` (the first one among ties), as i32. As in PyTorch, NaN counts
+ * as the largest value: a row holding one gives its first NaN's index (so `max` and the value at
+ * `argmax` agree).
  *
  * @example
  * ```ts
