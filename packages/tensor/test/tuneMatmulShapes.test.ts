@@ -16,7 +16,7 @@ import {
   tuneMatmulShapesWebGpu,
   type WebGpuBackend,
 } from '../src/index.node.js';
-import { matmulConfigFor } from '../src/kernels/matmul/config.js';
+import { DEFAULT_SOFTWARE, matmulConfigFor } from '../src/kernels/matmul/config.js';
 import { maybeWebGpu } from './util/backends.js';
 
 let gpu: WebGpuBackend | undefined;
@@ -30,17 +30,7 @@ afterAll(() => {
   cpu.dispose();
 });
 
-const small = {
-  bm: 32,
-  bn: 32,
-  bk: 8,
-  tm: 4,
-  tn: 4,
-  doubleBuffer: false,
-  groupM: 8,
-  fma: true,
-  unroll: true,
-};
+const small = DEFAULT_SOFTWARE; // 32x32, quick to compile on a software adapter
 const values = (n: number, seed: number) =>
   Array.from({ length: n }, (_, i) => (((i * 7 + seed) % 13) - 6) / 8);
 
