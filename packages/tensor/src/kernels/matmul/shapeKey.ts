@@ -4,7 +4,14 @@ import type { DType } from '../../dtype.js';
 import type { MatmulBDType } from './gemmWgsl.js';
 import type { MatmulAttrs, MatmulPlan } from './plan.js';
 
-/** One product as a model calls it: the operands' shapes and dtype, and the transposes. */
+/**
+ * One product as a model calls it: the operands' shapes and dtype, and the transposes.
+ *
+ * @example
+ * ```ts
+ * const call: MatmulCall = { aShape: [32, 50, 768], bShape: [3072, 768], bDtype: 'f32', transposeA: false, transposeB: true };
+ * ```
+ */
 export interface MatmulCall {
   readonly aShape: readonly number[];
   readonly bShape: readonly number[];

@@ -22,7 +22,14 @@ import {
 import { type MatmulCall, startRecording, stopRecording } from './shapeKey.js';
 import { maxRelDiff, readOnce, restoreOf, timeProducts } from './tune.js';
 
-/** The tiles {@link tuneMatmulShapesWebGpu} tries by default, each over the device's large tile. */
+/**
+ * The tiles {@link tuneMatmulShapesWebGpu} tries by default, each over the device's large tile.
+ *
+ * @example
+ * ```ts
+ * await tuneMatmulShapesWebGpu(gpu, forward, { tiles: [...SHAPE_TUNE_TILES, { bm: 256, bn: 64, tm: 16, tn: 4 }] });
+ * ```
+ */
 export const SHAPE_TUNE_TILES: readonly Partial<GemmTileConfig>[] = [
   {},
   { warpLanes: true },
@@ -31,10 +38,24 @@ export const SHAPE_TUNE_TILES: readonly Partial<GemmTileConfig>[] = [
   { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
 ];
 
-/** The K splits {@link tuneMatmulShapesWebGpu} tries by default with each tile. */
+/**
+ * The K splits {@link tuneMatmulShapesWebGpu} tries by default with each tile.
+ *
+ * @example
+ * ```ts
+ * await tuneMatmulShapesWebGpu(gpu, forward, { kSplits: [...SHAPE_TUNE_SPLITS, 16] });
+ * ```
+ */
 export const SHAPE_TUNE_SPLITS: readonly number[] = [1, 2, 4, 8];
 
-/** Options for {@link tuneMatmulShapesWebGpu}. */
+/**
+ * Options for {@link tuneMatmulShapesWebGpu}.
+ *
+ * @example
+ * ```ts
+ * const options: MatmulShapeTuneOptions = { kSplits: [1, 4], targetMs: 50, apply: false };
+ * ```
+ */
 export interface MatmulShapeTuneOptions {
   /** Tiles to try, each over the device's large tile (default {@link SHAPE_TUNE_TILES}). */
   tiles?: readonly Partial<GemmTileConfig>[];
@@ -48,7 +69,14 @@ export interface MatmulShapeTuneOptions {
   apply?: boolean;
 }
 
-/** One candidate of a shape: its time, or why it was not timed. */
+/**
+ * One candidate of a shape: its time, or why it was not timed.
+ *
+ * @example
+ * ```ts
+ * for (const c of result.candidates) console.log(c.choice.kSplit, c.ms, c.skipped ?? '');
+ * ```
+ */
 export interface MatmulShapeCandidate {
   readonly choice: MatmulShapeChoice;
   /** Median time of one product, ms (Infinity when skipped). */
@@ -57,7 +85,15 @@ export interface MatmulShapeCandidate {
   readonly skipped?: string;
 }
 
-/** What {@link tuneMatmulShapesWebGpu} found for one product shape. */
+/**
+ * What {@link tuneMatmulShapesWebGpu} found for one product shape.
+ *
+ * @example
+ * ```ts
+ * const [first] = await tuneMatmulShapesWebGpu(gpu, forward);
+ * console.log(first?.key, first?.defaultMs, '->', first?.ms);
+ * ```
+ */
 export interface MatmulShapeTuneResult {
   /** The shape's key in {@link MatmulWebGpuConfig.shapes}. */
   readonly key: string;
