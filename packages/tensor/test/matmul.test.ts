@@ -1,7 +1,8 @@
 // matmul against its CPU reference on every backend: shapes that are not multiples of any tile,
-// batches (folded, broadcast), every transpose, bias with every activation, f16/bf16 weights, the
-// GEMV path (M <= 4, K = 1000), WebGPU tile configurations, errors, and gradients (finite
-// differences through gradCheck, on the reference backend and on every backend).
+// batches (folded, broadcast), every transpose, bias with every activation, a fused residual,
+// f16/bf16 weights, the GEMV path (M <= 4, K = 1000), WebGPU tile configurations (split-K too),
+// errors, and gradients (finite differences through gradCheck, on the reference backend and on
+// every backend).
 import { describe, expect, test } from 'vitest';
 import {
   type DType,
@@ -34,6 +35,8 @@ interface Spec {
   bias?: boolean;
   activation?: MatmulActivation;
   bDtype?: DType;
+  /** A residual of the output's shape, added last. */
+  residual?: boolean;
 }
 
 const ACTIVATIONS: MatmulActivation[] = ['none', 'relu', 'gelu', 'gelu_tanh', 'quick_gelu', 'silu'];
@@ -47,6 +50,7 @@ function name(s: Spec): string {
     s.bias ? 'bias' : '',
     s.activation && s.activation !== 'none' ? s.activation : '',
     s.bDtype && s.bDtype !== 'f32' ? s.bDtype : '',
+    s.residual ? '+ residual' : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -59,6 +63,15 @@ function halfData(size: number, dtype: DType, seed: number): Uint16Array {
   return Uint16Array.from({ length: size }, () => convert(-2 + 4 * next()));
 }
 
+/** The output's shape: a's and b's batch dims broadcast, then [M, N]. */
+function outShape(s: Spec): number[] {
+  const a = s.aBatch ?? [];
+  const b = s.bBatch ?? [];
+  const rank = Math.max(a.length, b.length);
+  const at = (d: number[], i: number) => d[i - (rank - d.length)] ?? 1;
+  return [...Array.from({ length: rank }, (_, i) => Math.max(at(a, i), at(b, i))), s.m, s.n];
+}
+
 function kernelCase(s: Spec, seed: number): KernelCase {
   const aShape = [...(s.aBatch ?? []), ...(s.transposeA ? [s.k, s.m] : [s.m, s.k])];
   const bShape = [...(s.bBatch ?? []), ...(s.transposeB ? [s.n, s.k] : [s.k, s.n])];
@@ -68,15 +81,21 @@ function kernelCase(s: Spec, seed: number): KernelCase {
   if (bDtype !== 'f32') b.data = halfData(bSize, bDtype, seed);
   const inputs: InputSpec[] = [{ shape: aShape }, b];
   if (s.bias) inputs.push({ shape: [s.n] });
-  const options = (bias?: Tensor): MatmulOptions => ({
+  if (s.residual) inputs.push({ shape: outShape(s) });
+  const options = (bias?: Tensor, residual?: Tensor): MatmulOptions => ({
     transposeA: s.transposeA,
     transposeB: s.transposeB,
     activation: s.activation,
     bias,
+    residual,
   });
+  const run = (x?: Tensor, w?: Tensor, ...rest: Tensor[]) => {
+    const [bias, residual] = s.bias ? rest : [undefined, rest[0]];
+    return matmul(x!, w!, options(bias, residual));
+  };
   // f32 sums of K products of values up to 4 in magnitude: the error grows with K.
   const tol = 1e-5 + 2e-6 * s.k;
-  return { name: name(s), inputs, run: (x, w, bias) => matmul(x!, w!, options(bias)), atol: tol, rtol: 1e-4 };
+  return { name: name(s), inputs, run, atol: tol, rtol: 1e-4 };
 }
 
 // On a software adapter each shader variant takes seconds to compile (cold Mesa shader cache), so
@@ -117,6 +136,12 @@ for (const activation of ACTIVATIONS) {
   specs.push({ m: 17, k: 33, n: 65, bias: true, activation });
   specs.push({ m: 20, k: 16, n: 36, bias: true, activation, transposeB: true });
 }
+// A residual added last: the GEMM's stores (vec4 and scalar), after the activation, batched.
+specs.push(
+  { m: 17, k: 33, n: 65, bias: true, activation: 'gelu', residual: true },
+  { m: 36, k: 20, n: 44, transposeB: true, residual: true },
+  { m: 5, k: 7, n: 6, aBatch: [2, 1], bBatch: [3], transposeA: true, transposeB: true, residual: true },
+);
 specs.push(
   { m: 17, k: 33, n: 65, bDtype: 'f16' },
   { m: 36, k: 20, n: 44, bDtype: 'bf16', transposeA: true, transposeB: true, bias: true, activation: 'gelu' },
@@ -138,6 +163,10 @@ specs.push(
   { m: 1, k: 999, n: 33, bDtype: 'bf16' },
   { m: 1, k: 1000, n: 132, aBatch: [2, 1], bBatch: [3] },
   { m: 1, k: 1, n: 5, aBatch: [2], transposeA: true },
+  // The GEMV kernels' stores with a residual: b [N, K] (per column) and [K, N] (vec4 and scalar).
+  { m: 1, k: 1000, n: 132, transposeB: true, bias: true, activation: 'silu', residual: true },
+  { m: 3, k: 999, n: 132, bias: true, residual: true },
+  { m: 2, k: 999, n: 33, aBatch: [2], residual: true },
 );
 
 describe('matmul', () => {
@@ -150,6 +179,19 @@ describe('matmul', () => {
     const seed = freshSeed();
     const c = kernelCase({ m: 6, k: 12, n: 8, aBatch: [2], transposeB: true, bias: true }, seed);
     await checkKernelCase({ ...c, run: (x, w, b) => linear(x!, w!, b) }, reference, others, seed);
+  });
+
+  test('the residual is added after the activation (the reference against add)', async () => {
+    const x = tensor([1, -2, 3, -4, 5, -6], [2, 3], { backend: reference });
+    const w = tensor([0.5, -1, 2, 1, 0, -0.5], [2, 3], { backend: reference });
+    const bias = tensor([0.25, -3], [2], { backend: reference });
+    const res = tensor([10, 20, 30, 40], [2, 2], { backend: reference });
+    const plain = await matmul(x, w, { transposeB: true, bias, activation: 'relu' }).read();
+    const fused = await linear(x, w, bias, res).read(); // no activation
+    const withAct = await matmul(x, w, { transposeB: true, bias, activation: 'relu', residual: res }).read();
+    expect([...withAct]).toEqual([...plain].map((v, i) => v + [10, 20, 30, 40][i]!));
+    const product = await linear(x, w, bias).read();
+    expect([...fused]).toEqual([...product].map((v, i) => v + [10, 20, 30, 40][i]!));
   });
 
   test('K = 0 gives act(bias)', async () => {
@@ -230,6 +272,8 @@ const gpuConfigs: [string, Parameters<typeof setMatmulWebGpuConfig>[1], Spec[], 
       { m: 33, k: 100, n: 45, transposeB: true, bias: true, activation: 'relu' },
       { m: 20, k: 64, n: 12, aBatch: [3], transposeA: true },
       { m: 9, k: 50, n: 16, aBatch: [2], bBatch: [2], bias: true, activation: 'silu' },
+      { m: 37, k: 100, n: 44, bias: true, activation: 'relu', residual: true },
+      { m: 33, k: 100, n: 45, transposeB: true, residual: true },
     ],
     false,
   ],
@@ -305,6 +349,16 @@ describe('matmul errors', () => {
     );
   });
 
+  test('a residual of the wrong shape or dtype is named', () => {
+    expect(() => matmul(t([2, 3]), t([3, 5]), { residual: t([5]) })).toThrow(
+      'matmul: residual has shape [5] but the output is [2, 5] (a [2, 3], b [3, 5]); it is added as is, not broadcast',
+    );
+    const ints = tensor(new Int32Array(10), [2, 5], { backend: reference });
+    expect(() => matmul(t([2, 3]), t([3, 5]), { residual: ints })).toThrow(
+      'matmul: residual must be f32, got i32[2, 5]',
+    );
+  });
+
   test('a bias of the wrong size is named', () => {
     expect(() => matmul(t([2, 3]), t([3, 5]), { bias: t([4]) })).toThrow(
       'matmul: bias has shape [4] but the output has N=5 columns (expected [5]); a [2, 3], b [3, 5]',
@@ -331,6 +385,8 @@ describe('matmul gradients', () => {
     { m: 2, k: 3, n: 4, aBatch: [2], transposeB: true },
     { m: 2, k: 3, n: 4, aBatch: [2], transposeA: true },
     { m: 2, k: 3, n: 2, aBatch: [2, 1], bBatch: [3], transposeB: true },
+    { m: 3, k: 4, n: 5, transposeB: true, bias: true, activation: 'silu', residual: true },
+    { m: 2, k: 3, n: 4, aBatch: [2], residual: true },
     ...ACTIVATIONS.filter((a) => a !== 'none').map((activation) => ({
       m: 2,
       k: 3,
@@ -352,7 +408,13 @@ describe('matmul gradients', () => {
       });
       return tensor(data, shape, { backend: reference });
     };
-    const draw = () => tidy(() => [random(aShape), random(bShape), ...(s.bias ? [random([s.n])] : [])]);
+    const draw = () =>
+      tidy(() => [
+        random(aShape),
+        random(bShape),
+        ...(s.bias ? [random([s.n])] : []),
+        ...(s.residual ? [random(outShape(s))] : []),
+      ]);
     let inputs = draw();
     // relu's kink: also keep every pre-activation at least 0.01 from 0 (a step of eps = 1e-3 in one
     // input moves it by at most ~1.2e-3), drawing again from the same stream until it is.
@@ -366,12 +428,13 @@ describe('matmul gradients', () => {
       inputs = draw();
     }
     const r = await gradCheck(
-      (a, b, bias) =>
+      (a, b, ...rest) =>
         matmul(a!, b!, {
           transposeA: s.transposeA,
           transposeB: s.transposeB,
           activation: s.activation,
-          bias,
+          bias: s.bias ? rest[0] : undefined,
+          residual: s.residual ? rest[rest.length - 1] : undefined,
         }),
       inputs,
       { eps: 1e-3, rtol: 2e-2, atol: 2e-3 },

@@ -1,7 +1,7 @@
 // One pre-LayerNorm transformer block as HF's CLIPEncoderLayer computes it:
 //   h = x + out_proj(attention(q_proj(ln1(x)), k_proj(..), v_proj(..)))   (or one fused qkv_proj)
 //   y = h + fc2(act(fc1(ln2(h))))
-import { type Tensor, add, attention, attentionQkv, layerNorm, matmul, reshape } from '@vl/tensor';
+import { type Tensor, attention, attentionQkv, layerNorm, matmul, reshape } from '@vl/tensor';
 import type { ClipActivation } from './config.js';
 import { type ClipParams, param } from './params.js';
 
@@ -45,15 +45,15 @@ export function encoderLayerShapes(prefix: string, c: EncoderLayerConfig): [stri
 }
 
 /**
- * PyTorch `nn.Linear` at `prefix` (weight `[out, in]`, optional bias) with a fused activation.
- * Reads `${prefix}.weight` and `${prefix}.bias` from `params` (unlike `@vl/tensor`'s `linear`,
- * which takes the tensors).
+ * PyTorch `nn.Linear` at `prefix` (weight `[out, in]`, optional bias) with a fused activation,
+ * and a fused `residual` (the output's shape, added last) when given. Reads `${prefix}.weight` and
+ * `${prefix}.bias` from `params` (unlike `@vl/tensor`'s `linear`, which takes the tensors).
  *
  * @example
  * ```ts
  * const mlp = 'vision_model.encoder.layers.0.mlp';
  * const up = linear(params, `${mlp}.fc1`, x, 'quick_gelu'); // [B, 50, 768] -> [B, 50, 3072]
- * const y = linear(params, `${mlp}.fc2`, up); // [B, 50, 768]
+ * const y = linear(params, `${mlp}.fc2`, up, 'none', h); // h + fc2(up): [B, 50, 768]
  * ```
  */
 export function linear(
@@ -61,12 +61,14 @@ export function linear(
   prefix: string,
   x: Tensor, // [..., in]
   activation: 'none' | 'quick_gelu' | 'gelu' | 'gelu_tanh' | 'relu' = 'none',
+  residual?: Tensor, // [..., out]
 ): Tensor {
   const bias = params.get(`${prefix}.bias`);
   return matmul(x, param(params, `${prefix}.weight`), {
     transposeB: true,
     activation,
     ...(bias ? { bias } : {}),
+    ...(residual ? { residual } : {}),
   }); // [..., out]
 }
 
@@ -75,7 +77,8 @@ export function linear(
  * `qkv_proj` in `params` (see fuseQkvProjections) one product feeds attentionQkv; otherwise the three
  * products are read as `[B, T, H, D]` heads in place. No head is transposed either way.
  * `prefix` is the block's `self_attn` (e.g. `text_model.encoder.layers.0.self_attn`); `x` is the
- * block's input after its first LayerNorm.
+ * block's input after its first LayerNorm. `options.residual` (`[B, T, C]`, the block's input) is
+ * added by the output projection's kernel.
  *
  * @example
  * ```ts
@@ -88,18 +91,19 @@ export function clipAttention(
   prefix: string,
   x: Tensor, // [B, T, C]
   c: EncoderLayerConfig,
-  options: { causal: boolean; mask?: Tensor },
+  options: { causal: boolean; mask?: Tensor; residual?: Tensor },
 ): Tensor {
   const [B, T, C] = x.shape as [number, number, number];
   const H = c.num_attention_heads;
   const masking = { causal: options.causal, ...(options.mask ? { mask: options.mask } : {}) };
   if (params.has(`${prefix}.qkv_proj.weight`)) {
     const qkv = linear(params, `${prefix}.qkv_proj`, x); // [B, T, 3C]
-    return linear(params, `${prefix}.out_proj`, attentionQkv(qkv, { heads: H, ...masking })); // [B, T, C]
+    const o = attentionQkv(qkv, { heads: H, ...masking }); // [B, T, C]
+    return linear(params, `${prefix}.out_proj`, o, 'none', options.residual); // [B, T, C]
   }
   const heads = (p: string) => reshape(linear(params, `${prefix}.${p}`, x), [B, T, H, C / H]); // [B, T, H, D]
   const o = attention(heads('q_proj'), heads('k_proj'), heads('v_proj'), { ...masking, layout: 'bthd' }); // [B, T, H, D]
-  return linear(params, `${prefix}.out_proj`, reshape(o, [B, T, C])); // [B, T, C]
+  return linear(params, `${prefix}.out_proj`, reshape(o, [B, T, C]), 'none', options.residual); // [B, T, C]
 }
 
 /**
@@ -124,7 +128,9 @@ export function encoderLayer(
       param(params, `${prefix}.${name}.bias`),
       c.layer_norm_eps,
     );
-  const h = add(x, clipAttention(params, `${prefix}.self_attn`, ln('layer_norm1', x), c, options)); // [B, T, C]
+  // The skip connections are added by the output projections' kernels.
+  const attn = { ...options, residual: x };
+  const h = clipAttention(params, `${prefix}.self_attn`, ln('layer_norm1', x), c, attn); // [B, T, C]
   const up = linear(params, `${prefix}.mlp.fc1`, ln('layer_norm2', h), matmulActivation(c.hidden_act)); // [B, T, F]
-  return add(h, linear(params, `${prefix}.mlp.fc2`, up)); // [B, T, C]
+  return linear(params, `${prefix}.mlp.fc2`, up, 'none', h); // h + fc2(up): [B, T, C]
 }

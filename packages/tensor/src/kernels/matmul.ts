@@ -9,7 +9,7 @@ import { isQuantized } from '../dtype.js';
 import { cast } from './cast.js';
 import { MATMUL_ACTIVATIONS, type MatmulActivation, tfjsActivation } from './matmul/activation.js';
 import { matmulActivationGradKernel } from './matmul/activationGrad.js';
-import { type MatmulAttrs, planMatmul, validateMatmul } from './matmul/plan.js';
+import { type MatmulAttrs, matmulOperands, planMatmul, validateMatmul } from './matmul/plan.js';
 import { matmulReference } from './matmul/reference.js';
 import { matmulWebGpu } from './matmul/webgpu.js';
 import { dequantize } from './quantize.js';
@@ -20,7 +20,7 @@ import { sumToShape } from './sumToShape.js';
 export type { MatmulActivation, MatmulAttrs };
 
 function tfjsMatmul(tf: TfjsCore, inputs: readonly TfjsTensor[], attrs: MatmulAttrs): TfjsTensor {
-  const [a, b, bias] = inputs;
+  const { a, b, bias, residual } = matmulOperands(inputs, attrs);
   const info = (t: TfjsTensor): TensorInfo => ({ shape: t.shape, dtype: 'f32' });
   const plan = planMatmul(info(a), info(b), attrs, true);
   const [ra, ca] = a.shape.slice(-2);
@@ -38,7 +38,8 @@ function tfjsMatmul(tf: TfjsCore, inputs: readonly TfjsTensor[], attrs: MatmulAt
   }
   y = tf.reshape(y, [...plan.outShape]);
   if (bias) y = tf.add(y, bias);
-  return tfjsActivation(tf, y, attrs.activation);
+  y = tfjsActivation(tf, y, attrs.activation);
+  return residual ? tf.add(y, residual) : y;
 }
 
 /** A `[..., r, c]` tensor as `[rows, c]` (a view): folds batch items into rows. */
@@ -47,10 +48,10 @@ function foldRows(t: Tensor): Tensor {
 }
 
 /**
- * The matmul kernel. Inputs `[a, b]` or `[a, b, bias]`; a `[...batchA, M, K]` (`[..., K, M]` when
- * transposeA), b `[...batchB, K, N]` (`[..., N, K]` when transposeB; f32, f16 or bf16; q8/q4 only
- * as a 2-D `[N, K]` with transposeB), bias
- * `[N]`; output f32 `[...batch, M, N]`.
+ * The matmul kernel. Inputs `[a, b]` or `[a, b, bias]`, then the residual when `attrs.residual`; a
+ * `[...batchA, M, K]` (`[..., K, M]` when transposeA), b `[...batchB, K, N]` (`[..., N, K]` when
+ * transposeB; f32, f16 or bf16; q8/q4 only as a 2-D `[N, K]` with transposeB), bias `[N]`,
+ * residual the output's shape; output f32 `[...batch, M, N]`.
  *
  * @example
  * ```ts
@@ -74,8 +75,10 @@ export const matmulKernel: Kernel<MatmulAttrs> = {
     return [tfjsMatmul(tf, inputs, attrs)];
   },
   grad({ dy: [dy], inputs, attrs }) {
-    const [a, stored, bias] = inputs as [Tensor, Tensor, Tensor | undefined];
+    const { a, b: stored, bias, residual } = matmulOperands(inputs as readonly Tensor[], attrs);
     if (!dy) return inputs.map(() => undefined);
+    // The residual's gradient is dy itself; the rest is the product's.
+    const withResidual = (grads: (Tensor | undefined)[]) => (residual ? [...grads, dy] : grads);
     const quantized = isQuantized(stored.dtype);
     if (quantized && stored.tracked) {
       throw new Error(
@@ -101,7 +104,7 @@ export const matmulKernel: Kernel<MatmulAttrs> = {
       const da = tA
         ? matmul(b, dz, { transposeA: tB, transposeB: true }) // [..., K, M]
         : matmul(dz, b, { transposeB: !tB }); // [..., M, K]
-      return [sumToShape(da, a.shape), undefined, dbias];
+      return withResidual([sumToShape(da, a.shape), undefined, ...(bias ? [dbias] : [])]);
     }
     const da = tA
       ? matmul(bLeft(), dz, { transposeA: tB, transposeB: true }) // [..., K, M]
@@ -120,7 +123,7 @@ export const matmulKernel: Kernel<MatmulAttrs> = {
     }
     db = sumToShape(db, b.shape);
     if (b.dtype !== 'f32') db = cast(db, b.dtype);
-    return bias ? [sumToShape(da, a.shape), db, dbias] : [sumToShape(da, a.shape), db];
+    return withResidual(bias ? [sumToShape(da, a.shape), db, dbias] : [sumToShape(da, a.shape), db]);
   },
 };
 
@@ -132,8 +135,13 @@ export interface MatmulOptions {
   transposeB?: boolean;
   /** `[N]`, added before the activation. */
   bias?: Tensor;
-  /** Applied last (default `'none'`). */
+  /** Applied after the bias (default `'none'`). */
   activation?: MatmulActivation;
+  /**
+   * `[...batch, M, N]` (the output's shape, not broadcast), added last: a transformer block's
+   * skip connection fused into the product, `x + linear(h)` in one kernel.
+   */
+  residual?: Tensor;
 }
 
 /**
@@ -156,23 +164,27 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       `matmul: unknown activation ${JSON.stringify(activation)} (expected one of ${MATMUL_ACTIVATIONS.join(', ')})`,
     );
   }
+  const { bias, residual } = options;
   const attrs: MatmulAttrs = {
     transposeA: options.transposeA ?? false,
     transposeB: options.transposeB ?? false,
     activation,
+    ...(residual ? { residual: true } : {}),
   };
-  return run1(matmulKernel, options.bias ? [a, b, options.bias] : [a, b], attrs);
+  return run1(matmulKernel, [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])], attrs);
 }
 
 /**
  * A fully connected layer in PyTorch's layout: `x @ weight^T + bias` with `weight` `[out, in]`
- * (f32, f16, bf16, or quantized q8/q4 from {@link quantizeWeight}).
+ * (f32, f16, bf16, or quantized q8/q4 from {@link quantizeWeight}), plus `residual` when given
+ * (the output's shape), fused into the same kernel.
  *
  * @example
  * ```ts
  * const q = linear(x, params['q_proj.weight'], params['q_proj.bias']); // [B, T, C] -> [B, T, C]
+ * const out = linear(attn, params['out_proj.weight'], params['out_proj.bias'], x); // x + out_proj(attn)
  * ```
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  return matmul(x, weight, { transposeB: true, bias });
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor, residual?: Tensor): Tensor {
+  return matmul(x, weight, { transposeB: true, bias, residual });
 }

@@ -8,7 +8,6 @@ import {
   type KvCache,
   type MatmulActivation,
   type Tensor,
-  add,
   appendKv,
   attention,
   matmul,
@@ -44,11 +43,13 @@ export function matmulActivationOf(act: VlmActivation): MatmulActivation {
 }
 
 /**
- * PyTorch `nn.Linear` at `prefix` (weight `[out, in]`, optional bias) with a fused activation.
+ * PyTorch `nn.Linear` at `prefix` (weight `[out, in]`, optional bias) with a fused activation, and a
+ * fused `residual` (the output's shape, added last) when given.
  *
  * @example
  * ```ts
  * const q = linearAt(params, 'language_model.model.layers.0.self_attn.q_proj', x); // [B, T, Hq * D]
+ * const y = linearAt(params, 'language_model.model.layers.0.self_attn.o_proj', o, 'none', x); // x + o_proj(o)
  * ```
  */
 export function linearAt(
@@ -56,12 +57,14 @@ export function linearAt(
   prefix: string,
   x: Tensor, // [..., in]
   activation: MatmulActivation = 'none',
+  residual?: Tensor, // [..., out]
 ): Tensor {
   const bias = params.get(`${prefix}.bias`);
   return matmul(x, vlmParam(params, `${prefix}.weight`), {
     transposeB: true,
     activation,
     ...(bias ? { bias } : {}),
+    ...(residual ? { residual } : {}),
   }); // [..., out]
 }
 
@@ -134,11 +137,11 @@ export function llamaForward(
       o = attention(q, k, v, { causal: true, ...(mask ? { mask } : {}) });
     }
     const merged = reshape(transpose(o, [0, 2, 1, 3]), [B, T, Hq * D]); // [B, T, Hq * D]
-    x = add(x, linearAt(params, `${l}.self_attn.o_proj`, merged)); // [B, T, C]
+    x = linearAt(params, `${l}.self_attn.o_proj`, merged, 'none', x); // x + o_proj: [B, T, C]
     const h2 = rmsNorm(x, vlmParam(params, `${l}.post_attention_layernorm.weight`), c.rms_norm_eps); // [B, T, C]
     const gate = linearAt(params, `${l}.mlp.gate_proj`, h2, act); // [B, T, F]
     const up = linearAt(params, `${l}.mlp.up_proj`, h2); // [B, T, F]
-    x = add(x, linearAt(params, `${l}.mlp.down_proj`, mul(gate, up))); // [B, T, C]
+    x = linearAt(params, `${l}.mlp.down_proj`, mul(gate, up), 'none', x); // x + down_proj: [B, T, C]
   }
   cache?.advance();
   let last = x; // [B, T, C]

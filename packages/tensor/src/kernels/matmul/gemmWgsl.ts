@@ -97,6 +97,8 @@ export interface GemmVariant {
   readonly padB: boolean;
   /** b is the implicit im2col matrix of a convolution's input (a f32 [K, N] read as scalars). */
   readonly im2col?: Im2colGeometry;
+  /** A residual (the output's shape) is bound before `out` and added last. */
+  readonly residual?: boolean;
 }
 
 /** vec4s per k-row of each slice in workgroup memory. */
@@ -126,6 +128,7 @@ export function gemmKey(v: GemmVariant): string {
     `${+v.vecA}${+v.vecB}${+v.vecC}`,
     `pad${+v.padA}${+v.padB}`,
     ...(v.im2col ? [`im2col${Object.values(v.im2col).join(',')}`] : []),
+    ...(v.residual ? ['res'] : []),
   ].join(':');
 }
 
@@ -337,12 +340,15 @@ function epilogue(v: GemmVariant): string[] {
   // A convolution's bias is per output channel, a row here; a product's is per column.
   const bias4 = v.im2col ? 'vec4<f32>(bias[row])' : 'bias[col / 4u]';
   const bias1 = v.im2col ? 'bias[row]' : 'bias[col + c]';
+  // With a residual, the stored value gains it last (the vec4 or scalar at the same place).
+  const res4 = v.residual ? ' + res[(outRow + col) / 4u]' : '';
+  const res1 = v.residual ? ' + res[outRow + col + c]' : '';
   const store = (x: string, apply: (e: string) => string, indent: string) =>
     v.vecC
       ? [
           `${indent}if (row < p.M && col < p.N) {`,
           `${indent}  var x = ${x}; if (p.hasBias != 0u) { x += ${bias4}; }`,
-          `${indent}  out[(outRow + col) / 4u] = ${apply('x')};`,
+          `${indent}  out[(outRow + col) / 4u] = ${apply('x')}${res4};`,
           `${indent}}`,
         ]
       : [
@@ -351,7 +357,7 @@ function epilogue(v: GemmVariant): string[] {
           `${indent}  for (var c = 0u; c < 4u; c++) {`,
           `${indent}    if (col + c < p.N) {`,
           `${indent}      var y = x[c]; if (p.hasBias != 0u) { y += ${bias1}; }`,
-          `${indent}      out[outRow + col + c] = ${apply('y')};`,
+          `${indent}      out[outRow + col + c] = ${apply('y')}${res1};`,
           `${indent}    }`,
           `${indent}  }`,
           `${indent}}`,
@@ -403,7 +409,7 @@ function threadCoordinates(t: GemmTileConfig): string[] {
   ];
 }
 
-/** The GEMM shader for a variant. Bindings: a, b, bias (a placeholder when there is none), out, uniforms. */
+/** The GEMM shader for a variant. Bindings: a, b, bias (a placeholder when there is none), the residual if any, out, uniforms. */
 export function gemmWgsl(v: GemmVariant): string {
   const { bm, bn, bk, tm, tn, doubleBuffer, groupM } = v.tile;
   const threads = gemmThreads(v.tile);
@@ -421,6 +427,11 @@ export function gemmWgsl(v: GemmVariant): string {
   decls.push(
     `@group(0) @binding(${binding++}) var<storage, read> bias: array<${v.vecC && !v.im2col ? 'vec4<f32>' : 'f32'}>;`,
   );
+  if (v.residual) {
+    decls.push(
+      `@group(0) @binding(${binding++}) var<storage, read> res: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`,
+    );
+  }
   decls.push(
     `@group(0) @binding(${binding++}) var<storage, read_write> out: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`,
   );

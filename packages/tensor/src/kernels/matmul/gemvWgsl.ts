@@ -28,6 +28,8 @@ export interface GemvVariant {
   readonly vecA: boolean;
   readonly vecB: boolean;
   readonly vecC: boolean;
+  /** A residual (the output's shape) is bound before `out` and added last. */
+  readonly residual?: boolean;
 }
 
 export const GEMV_THREADS = 256;
@@ -42,6 +44,7 @@ export function gemvKey(v: GemvVariant): string {
     v.transposeA ? 'T' : 'N',
     v.bDtype,
     `${+v.vecA}${+v.vecB}${+v.vecC}`,
+    ...(v.residual ? ['res'] : []),
   ].join(':');
 }
 
@@ -59,8 +62,11 @@ function header(v: GemvVariant): string {
     `@group(0) @binding(0) var<storage, read> a: array<${v.vecA ? 'vec4<f32>' : 'f32'}>;`,
     `@group(0) @binding(1) var<storage, read> b: array<${wgslBType(v.bDtype, v.vecB)}>;`,
     `@group(0) @binding(2) var<storage, read> bias: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`,
-    `@group(0) @binding(3) var<storage, read_write> out: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`,
-    '@group(0) @binding(4) var<uniform> p: Params;',
+    ...(v.residual
+      ? [`@group(0) @binding(3) var<storage, read> res: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`]
+      : []),
+    `@group(0) @binding(${v.residual ? 4 : 3}) var<storage, read_write> out: array<${v.vecC ? 'vec4<f32>' : 'f32'}>;`,
+    `@group(0) @binding(${v.residual ? 5 : 4}) var<uniform> p: Params;`,
   ];
   return `${v.subgroups ? 'enable subgroups;\n' : ''}${gemmParams.wgsl('Params')}
 ${WGSL_SHAPE_AT}
@@ -149,7 +155,8 @@ ${range(M)
       var x = 0.0;
       for (var j = 0u; j < ${L}u; j += w) { x += red[i * ${GEMV_THREADS}u + lid + j]; }
       if (p.hasBias != 0u) { x += bias[col]; }
-      out[(batch * p.M + i) * p.N + col] = act(x, p.activation);
+      let o = (batch * p.M + i) * p.N + col;
+      out[o] = act(x, p.activation)${v.residual ? ' + res[o]' : ''};
     }
   }`,
 )}`;
@@ -222,12 +229,12 @@ function ncWgsl(v: GemvVariant): string {
         .join(', ')})`;
   const store = v.vecC
     ? `if (p.hasBias != 0u) { x += bias[col / 4u]; }
-        out[(outRow + col) / 4u] = act4(x, p.activation);`
+        out[(outRow + col) / 4u] = act4(x, p.activation)${v.residual ? ' + res[(outRow + col) / 4u]' : ''};`
     : `for (var c = 0u; c < 4u; c++) {
           if (col + c < p.N) {
             var y = x[c];
             if (p.hasBias != 0u) { y += bias[col + c]; }
-            out[outRow + col + c] = act(y, p.activation);
+            out[outRow + col + c] = act(y, p.activation)${v.residual ? ' + res[outRow + col + c]' : ''};
           }
         }`;
   // Up to 4 rows' partial sums at a time fit in 16 KiB, the portable workgroup memory.
@@ -267,7 +274,7 @@ ${groups.join('\n')}`,
 )}`;
 }
 
-/** The GEMV shader for a variant. Bindings: a, b, bias (a placeholder when there is none), out, uniforms. */
+/** The GEMV shader for a variant. Bindings: a, b, bias (a placeholder when there is none), the residual if any, out, uniforms. */
 export function gemvWgsl(v: GemvVariant): string {
   return v.layout === 'kc' ? kcWgsl(v) : ncWgsl(v);
 }

@@ -11,6 +11,18 @@ export interface MatmulAttrs {
   readonly transposeA: boolean;
   readonly transposeB: boolean;
   readonly activation: MatmulActivation;
+  /** The last input is a residual `[...batch, M, N]` added after the activation. */
+  readonly residual?: boolean;
+}
+
+/** The kernel's inputs by role: `[a, b]`, then the bias if given, then the residual if `attrs.residual`. */
+export function matmulOperands<T>(
+  inputs: readonly T[],
+  attrs: Pick<MatmulAttrs, 'residual'>,
+): { a: T; b: T; bias: T | undefined; residual: T | undefined } {
+  const residual = attrs.residual ? inputs[inputs.length - 1] : undefined;
+  const bias = inputs.length === (attrs.residual ? 4 : 3) ? inputs[2] : undefined;
+  return { a: inputs[0]!, b: inputs[1]!, bias, residual };
 }
 
 /** Batch dims the output may have (uniform `shape` fields hold 8 values). */
@@ -44,10 +56,17 @@ function describe(t: TensorInfo): string {
 
 /** Throws unless the inputs are valid for matmul; errors name the op, the input and the shapes. */
 export function validateMatmul(inputs: readonly TensorInfo[], attrs: MatmulAttrs): void {
-  const [a, b, bias] = inputs;
-  if (!a || !b || inputs.length > 3) {
-    throw new RangeError(`matmul: expected inputs [a, b] or [a, b, bias], got ${inputs.length} inputs`);
+  const extra = attrs.residual ? 1 : 0;
+  if (inputs.length < 2 + extra || inputs.length > 3 + extra) {
+    const expected = attrs.residual ? '[a, b, residual] or [a, b, bias, residual]' : '[a, b] or [a, b, bias]';
+    throw new RangeError(`matmul: expected inputs ${expected}, got ${inputs.length} inputs`);
   }
+  const { a, b, bias, residual } = matmulOperands(inputs, attrs) as {
+    a: TensorInfo;
+    b: TensorInfo;
+    bias: TensorInfo | undefined;
+    residual: TensorInfo | undefined;
+  };
   if (a.dtype !== 'f32') throw new TypeError(`matmul: a must be f32, got ${describe(a)}`);
   if (isQuantized(b.dtype)) {
     // Blocks run along the last dim, which must be the reduction dim: a [N, K] weight, transposed.
@@ -83,6 +102,17 @@ export function validateMatmul(inputs: readonly TensorInfo[], attrs: MatmulAttrs
       throw new RangeError(
         `matmul: bias has shape ${formatShape(bias.shape)} but the output has N=${n} columns (expected [${n}]); ` +
           `a ${formatShape(a.shape)}, b ${formatShape(b.shape)}`,
+      );
+    }
+  }
+  if (residual) {
+    const out = planMatmul(a, b, attrs).outShape;
+    if (residual.dtype !== 'f32')
+      throw new TypeError(`matmul: residual must be f32, got ${describe(residual)}`);
+    if (residual.shape.length !== out.length || residual.shape.some((d, i) => d !== out[i])) {
+      throw new RangeError(
+        `matmul: residual has shape ${formatShape(residual.shape)} but the output is ${formatShape(out)} ` +
+          `(a ${formatShape(a.shape)}, b ${formatShape(b.shape)}); it is added as is, not broadcast`,
       );
     }
   }

@@ -6,7 +6,7 @@ import { sizeOf } from '../../shape.js';
 import { dequantizeArray } from '../quantize/codec.js';
 import type { HostTensor } from '../../kernel.js';
 import { ACTIVATION_FNS } from './activation.js';
-import { type MatmulAttrs, batchOffsets, planMatmul } from './plan.js';
+import { type MatmulAttrs, batchOffsets, matmulOperands, planMatmul } from './plan.js';
 
 /** `rows x cols` values of `src` from `offset`, as row-major f32, transposed when stored `[cols, rows]`. */
 function matrix(
@@ -28,9 +28,9 @@ function matrix(
   return out;
 }
 
-/** `act(op(a) @ op(b) + bias)` on host arrays; returns the f32 output `[...batch, M, N]`. */
+/** `act(op(a) @ op(b) + bias) + residual` on host arrays; returns the f32 output `[...batch, M, N]`. */
 export function matmulReference(inputs: readonly HostTensor[], attrs: MatmulAttrs): Float32Array {
-  const [a, stored, bias] = inputs as [HostTensor, HostTensor, HostTensor | undefined];
+  const { a, b: stored, bias, residual } = matmulOperands(inputs, attrs);
   // Quantized weights: the matmul of their dequantized values (what the fast kernels must match).
   const b: HostTensor = isQuantized(stored.dtype)
     ? {
@@ -62,5 +62,12 @@ export function matmulReference(inputs: readonly HostTensor[], attrs: MatmulAttr
       for (let j = 0; j < n; j++) out[o + j] = act(row[j]! + (bias ? bias.data[j]! : 0));
     }
   }
+  if (residual) addResidual(out, residual);
   return out;
+}
+
+/** `out += residual`, elementwise (the residual has the output's shape). */
+export function addResidual(out: Float32Array, residual: HostTensor): void {
+  const r = residual.data;
+  for (let i = 0; i < out.length; i++) out[i] = out[i]! + r[i]!;
 }

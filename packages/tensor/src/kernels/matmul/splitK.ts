@@ -38,12 +38,13 @@ export function splitKChunks(
 
 /**
  * Sums `kSplit` partial blocks of `part` ([kSplit, count] f32) into `out` ([count] f32, rows of N),
- * with the bias (when `bias` is given) and the activation.
+ * with the bias (when `bias` is given), the activation, and then the residual (when given).
  */
 export function sumSplitK(
   ctx: GpuContext,
   part: GPUBuffer,
   bias: GpuTensor | undefined,
+  residual: GpuTensor | undefined,
   out: GpuTensor,
   n: number,
   kSplit: number,
@@ -52,12 +53,13 @@ export function sumSplitK(
   const vec = n % 4 === 0;
   const type = vec ? 'vec4<f32>' : 'f32';
   const pipeline = ctx.pipeline(
-    `matmul-splitk-sum:${type}`,
+    `matmul-splitk-sum:${type}${residual ? ':res' : ''}`,
     () => `${sumParams.wgsl('Params')}
 @group(0) @binding(0) var<storage, read> part: array<${type}>;
 @group(0) @binding(1) var<storage, read> bias: array<${type}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${type}>;
-@group(0) @binding(3) var<uniform> p: Params;
+${residual ? `@group(0) @binding(2) var<storage, read> res: array<${type}>;` : ''}
+@group(0) @binding(${residual ? 3 : 2}) var<storage, read_write> out: array<${type}>;
+@group(0) @binding(${residual ? 4 : 3}) var<uniform> p: Params;
 ${WGSL_ACTIVATIONS}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -66,7 +68,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var x = part[i];
   for (var s = 1u; s < p.kSplit; s++) { x += part[s * p.count + i]; }
   if (p.hasBias != 0u) { x += bias[i % p.N]; }
-  out[i] = ${vec ? 'act4' : 'act'}(x, p.activation);
+  out[i] = ${vec ? 'act4' : 'act'}(x, p.activation)${residual ? ' + res[i]' : ''};
 }`,
   );
   const per = vec ? 4 : 1;
@@ -79,5 +81,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     activation,
   });
   // An absent bias binds the partials in its place (read-only bindings may alias).
-  ctx.dispatch(pipeline, [part, bias ?? part, out], uniforms, workgroups1d(Math.ceil(count / WG)));
+  const buffers = [part, bias ?? part, ...(residual ? [residual] : []), out];
+  ctx.dispatch(pipeline, buffers, uniforms, workgroups1d(Math.ceil(count / WG)));
 }

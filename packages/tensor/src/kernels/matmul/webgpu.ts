@@ -13,7 +13,7 @@ import {
   gemmWgsl,
 } from './gemmWgsl.js';
 import { type GemvVariant, gemvColumns, gemvKey, gemvWgsl } from './gemvWgsl.js';
-import { type MatmulAttrs, padBatchDims, planMatmul } from './plan.js';
+import { type MatmulAttrs, matmulOperands, padBatchDims, planMatmul } from './plan.js';
 import { matmulShapeKey, noteMatmul } from './shapeKey.js';
 import { splitKChunks, sumSplitK } from './splitK.js';
 
@@ -24,7 +24,7 @@ export function matmulWebGpu(
   out: GpuTensor,
   attrs: MatmulAttrs,
 ): void {
-  const [a, b, bias] = inputs as [GpuTensor, GpuTensor, GpuTensor | undefined];
+  const { a, b, bias, residual } = matmulOperands(inputs, attrs);
   if (out.size === 0) return;
   const plan = planMatmul(a, b, attrs, true);
   const { m, n, k } = plan;
@@ -49,6 +49,7 @@ export function matmulWebGpu(
       vecA: layout === 'kc' && !attrs.transposeA && k % 4 === 0,
       vecB: layout === 'kc' ? k % 4 === 0 : n % 4 === 0,
       vecC: layout === 'nc' && n % 4 === 0,
+      residual: residual !== undefined,
     };
     key = gemvKey(v);
     code = () => gemvWgsl(v);
@@ -79,6 +80,9 @@ export function matmulWebGpu(
         if (kSplit > 1) tile = split;
       }
     }
+    kTiles = Math.ceil(k / tile.bk);
+    // Whole tiles of K per chunk: the chunk count again, so that none is empty.
+    kSplit = kTiles === 0 ? 1 : Math.ceil(kTiles / Math.ceil(kTiles / kSplit));
     const base = {
       ...common,
       tile,
@@ -86,6 +90,8 @@ export function matmulWebGpu(
       vecA: attrs.transposeA && m % 4 === 0,
       vecB: !attrs.transposeB && n % 4 === 0,
       vecC: n % 4 === 0,
+      // With split-K the sum kernel adds it, after the bias and activation.
+      residual: residual !== undefined && kSplit === 1,
     };
     // Skew the rows of the operand read along K where workgroup memory has room for it.
     const padded: GemmVariant = { ...base, padA: !attrs.transposeA, padB: attrs.transposeB };
@@ -95,12 +101,9 @@ export function matmulWebGpu(
     code = () => gemmWgsl(v);
     tilesM = Math.ceil(m / tile.bm);
     tilesN = Math.ceil(n / tile.bn);
-    kTiles = Math.ceil(k / tile.bk);
   }
   const tilesPerBatch = tilesM * tilesN;
-  // Whole tiles of K per chunk; the chunk count again, so that none is empty.
   const kChunkTiles = Math.ceil(kTiles / kSplit);
-  if (kSplit > 1) kSplit = Math.ceil(kTiles / kChunkTiles);
   const uniforms = gemmParams.pack({
     M: m,
     N: n,
@@ -125,7 +128,9 @@ export function matmulWebGpu(
   const aBuf = a.size > 0 ? a : ctx.scratch(16);
   const bBuf = b.size > 0 ? b : ctx.scratch(16);
   const target = kSplit > 1 ? ctx.scratch(kSplit * out.size * 4) : out; // [kSplit, batches, M, N]
-  const buffers = [aBuf, bBuf, bias ?? (a.size >= 4 ? a : ctx.scratch(16)), target];
+  const placeholder = a.size >= 4 ? a : ctx.scratch(16);
+  const fused = residual && kSplit === 1 ? [residual] : [];
+  const buffers = [aBuf, bBuf, bias ?? placeholder, ...fused, target];
   ctx.dispatch(
     ctx.pipeline(key, code),
     buffers,
@@ -133,5 +138,5 @@ export function matmulWebGpu(
     workgroups1d(tilesPerBatch * plan.batches * kSplit),
   );
   if (kSplit > 1)
-    sumSplitK(ctx, target as GPUBuffer, bias, out, n, kSplit, ACTIVATION_CODES[attrs.activation]);
+    sumSplitK(ctx, target as GPUBuffer, bias, residual, out, n, kSplit, ACTIVATION_CODES[attrs.activation]);
 }

@@ -19,6 +19,8 @@ export interface MatmulAttrs {
   readonly transposeA: boolean;
   readonly transposeB: boolean;
   readonly activation: MatmulActivation;
+  /** The last input is a residual added after the activation. */
+  readonly residual?: boolean;
 }
 
 /** One matmul call as the C code sees it. */

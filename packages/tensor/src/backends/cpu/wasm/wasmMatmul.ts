@@ -409,9 +409,20 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     return arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n);
   };
 
-  const matmul: CpuAccelerated = (inputs, attrs, outputs) =>
+  const product: CpuAccelerated = (inputs, attrs, outputs) =>
     inputs[1]?.dtype === 'q8' || inputs[1]?.dtype === 'q4'
       ? quantizedMatmul(inputs, attrs, outputs)
       : f32Matmul(inputs, attrs, outputs);
+  // A residual is added to the product's fresh result (one pass over the output, on the host).
+  const matmul: CpuAccelerated = (inputs, attrs, outputs) => {
+    if (!(attrs as Partial<MatmulAttrs> | undefined)?.residual) return product(inputs, attrs, outputs);
+    const residual = inputs[inputs.length - 1]!;
+    if (!isF32(residual)) return undefined;
+    const [y] = product(inputs.slice(0, -1), { ...(attrs as object), residual: false }, outputs) ?? [];
+    if (!y) return undefined;
+    const r = residual.data;
+    for (let i = 0; i < y.length; i++) y[i] = y[i]! + r[i]!;
+    return [y];
+  };
   return Object.assign(matmul, { rows: rowsMatmul, release, dispose: unwatch });
 }
