@@ -3,7 +3,8 @@
 //
 //   cd packages/tensor && node --conditions=source --import tsx bench/matmul-webgpu.ts [options]
 //
-//   --sizes 1024,2048,4096   square sizes (default); use 256,512 on a software adapter
+//   --sizes 1024,2048,4096   square sizes (default; the largest also with b [N, K], nn.Linear's
+//                            layout); use 256,512 on a software adapter
 //   --sweep                  time every tile configuration in SWEEP at the largest size first
 //                            (tuneMatmulWebGpu), then run the comparison with the fastest one (and
 //                            the default)
@@ -281,6 +282,16 @@ async function main(): Promise<void> {
     transposeB: false,
     bDtype: 'f32',
   }));
+  // The layout of every nn.Linear weight (b [N, K], both operands read along K), at the largest size.
+  const top = Math.max(...SIZES);
+  cases.push({
+    name: `${top}x${top}x${top} f32 (b [N, K])`,
+    m: top,
+    k: top,
+    n: top,
+    transposeB: true,
+    bDtype: 'f32',
+  });
   if (flag('gemv')) {
     for (const n of SIZES) {
       cases.push({ name: `1x${n}x${n} f32 (b [N, K])`, m: 1, k: n, n, transposeB: true, bDtype: 'f32' });
