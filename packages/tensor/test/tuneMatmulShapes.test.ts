@@ -138,12 +138,44 @@ test('a choice given by hand runs (split K included) and matches the CPU; bad on
     );
     expect(() =>
       setMatmulWebGpuConfig(gpu!, { shapes: { '1x40x24x40:nt:f32': { tile: small, kSplit: 0 } } }),
-    ).toThrow('shapes["1x40x24x40:nt:f32"]: needs { tile, kSplit } with kSplit a positive integer');
+    ).toThrow('shapes["1x40x24x40:nt:f32"]: kSplit must be a positive integer, got 0');
+    expect(() =>
+      setMatmulWebGpuConfig(gpu!, { shapes: { '1x40x24x40:nt:f32': { kSplit: 2 } as never } }),
+    ).toThrow('shapes["1x40x24x40:nt:f32"]: needs { tile, kSplit }, got {"kSplit":2}');
     expect(() =>
       setMatmulWebGpuConfig(gpu!, {
         shapes: { '1x40x24x40:nt:f32': { tile: { ...small, tm: 3 }, kSplit: 1 } },
       }),
     ).toThrow('shapes["1x40x24x40:nt:f32"].tile');
+  } finally {
+    setMatmulWebGpuConfig(gpu, undefined);
+    for (const x of Object.values(t)) x.dispose();
+  }
+});
+
+test('a partial tile is taken over the large one and copied; a re-tune times the choice in place', async () => {
+  if (!gpu) return;
+  const t = inputs(gpu);
+  const key = '1x40x24x40:nt:f32';
+  try {
+    const mine = { tile: { bk: 16 }, kSplit: 2 };
+    setMatmulWebGpuConfig(gpu, { shapes: { [key]: mine } });
+    mine.kSplit = Number.NaN; // changing the caller's object afterwards changes nothing
+    expect(matmulConfigFor(gpu).shapes[key]).toEqual({
+      tile: { ...matmulConfigFor(gpu).large, bk: 16 },
+      kSplit: 2,
+    });
+    const [lin] = await tuneMatmulShapesWebGpu(gpu, () => work(t), {
+      tiles: [small],
+      kSplits: [1],
+      targetMs: 2,
+    });
+    expect(lin!.key).toBe(key);
+    // The choice in place was a candidate: here skipped, K = 40 being short for 2 chunks of 16.
+    const previous = lin!.candidates.find((c) => c.choice.kSplit === 2 && c.choice.tile.bk === 16);
+    expect(previous?.skipped).toBe('K = 40 is too short for 2 chunks of this tile');
+    // Kept only if it or a new candidate beat the size rules; else the shape falls back to them.
+    expect(matmulConfigFor(gpu).shapes[key]).toEqual(lin!.choice);
   } finally {
     setMatmulWebGpuConfig(gpu, undefined);
     for (const x of Object.values(t)) x.dispose();

@@ -400,16 +400,16 @@ export const crossEntropyKernel: Kernel<CrossEntropyAttrs> = {
   },
   tfjs(tf, [logits, targets], attrs) {
     const C = logits.shape[logits.shape.length - 1];
+    if (attrs.targets === 'hard' && tfjsOnHost(tf)) {
+      const ids = targets.dataSync();
+      for (let i = 0; i < ids.length; i++) checkLabel(ids[i]!, i, targets.shape, C, attrs);
+    }
     const z = tf.reshape(logits, [-1, C]); // [N, C]
     const lse = tf.logSumExp(z, 1); // [N]
     const smooth = tf.sub(lse, tf.mean(z, 1));
     let loss: typeof lse;
     let count: typeof lse;
     if (attrs.targets === 'hard') {
-      if (tfjsOnHost(tf)) {
-        const ids = targets.dataSync();
-        for (let i = 0; i < ids.length; i++) checkLabel(ids[i]!, i, targets.shape, C, attrs);
-      }
       const t = tf.reshape(targets, [-1]); // [N]
       const valid = tf.notEqual(t, attrs.ignoreIndex);
       const inRange = tf.logicalAnd(tf.greaterEqual(t, 0), tf.less(t, C));

@@ -105,7 +105,7 @@ fn windowArgmax(plane: u32, oy: u32, ox: u32) -> Window {
       if (ix < 0 || ix >= i32(p.W)) { continue; }
       let e = i32((plane * p.H + u32(iy)) * p.W) + ix;
       let v = xBuf[e];
-      if (at < 0 || v > best || isNan(v)) { best = v; at = e; }
+      if (at < 0 || isNan(v) || (!isNan(best) && v > best)) { best = v; at = e; }
     }
   }
   return Window(best, at);

@@ -93,7 +93,8 @@ export interface MatmulWebGpuConfig {
   /**
    * Choices for particular product shapes, keyed `"<batches>x<M>x<N>x<K>:<ta><tb>:<b dtype>"` (M
    * after folding a shared b's batch into the rows; `ta`/`tb` `n` or `t`), e.g.
-   * `"1x1600x768x3072:nt:f32"`: the keys {@link tuneMatmulShapesWebGpu} reports.
+   * `"1x1600x768x3072:nt:f32"`: the keys {@link tuneMatmulShapesWebGpu} reports. Products with M
+   * up to `gemv.maxM` run the GEMV kernels and do not read them.
    */
   readonly shapes: Readonly<Record<string, MatmulShapeChoice>>;
 }
@@ -257,7 +258,9 @@ export function matmulConfigFor(ctx: GpuContext): MatmulWebGpuConfig {
 
 /**
  * Overrides the WebGPU matmul's tile configuration on one backend (fields left out keep their
- * defaults); `undefined` restores the defaults. Throws when a tile does not fit the device.
+ * defaults: `shapes` left out means none, so pass the tuned ones again when changing another
+ * field); `undefined` restores the defaults. A shape's tile may be partial (over `large`); the
+ * choices are copied. Throws when a tile does not fit the device.
  *
  * @example
  * ```ts
@@ -273,7 +276,9 @@ export function setMatmulWebGpuConfig(
         minLargeTiles?: number;
         gemv?: Partial<GemvConfig>;
         splitK?: Partial<SplitKConfig>;
-        shapes?: Readonly<Record<string, MatmulShapeChoice>>;
+        shapes?: Readonly<
+          Record<string, { readonly tile: Partial<GemmTileConfig>; readonly kSplit: number }>
+        >;
       }
     | undefined,
 ): void {
@@ -285,13 +290,18 @@ export function setMatmulWebGpuConfig(
     return;
   }
   const base = defaultConfig(ctx);
+  const large = { ...base.large, ...config.large };
+  const shapes: Record<string, MatmulShapeChoice> = {};
+  for (const [key, choice] of Object.entries(config.shapes ?? {})) {
+    shapes[key] = shapeChoice(key, choice, large, ctx.limits);
+  }
   const merged: MatmulWebGpuConfig = {
-    large: { ...base.large, ...config.large },
+    large,
     small: { ...base.small, ...config.small },
     minLargeTiles: config.minLargeTiles ?? base.minLargeTiles,
     gemv: { ...base.gemv, ...config.gemv },
     splitK: { ...base.splitK, ...config.splitK },
-    shapes: { ...config.shapes },
+    shapes,
   };
   validateGemmConfig(merged.large, ctx.limits, 'setMatmulWebGpuConfig(): large');
   const { minK, chunkK, workgroups } = merged.splitK;
@@ -302,30 +312,34 @@ export function setMatmulWebGpuConfig(
   }
   validateGemmConfig(merged.small, ctx.limits, 'setMatmulWebGpuConfig(): small');
   validateGemv(merged.gemv);
-  for (const [key, choice] of Object.entries(merged.shapes)) validateShapeChoice(key, choice, ctx.limits);
   overrides.set(ctx, merged);
 }
 
 const SHAPE_KEY = /^\d+x\d+x\d+x\d+:[nt][nt]:(f32|f16|bf16|q8|q4)$/;
 
-function validateShapeChoice(key: string, choice: MatmulShapeChoice, limits: GPUSupportedLimits): void {
+/** A copy of a shape's choice, its tile over the large one; throws naming the key and the field. */
+function shapeChoice(
+  key: string,
+  choice: unknown,
+  large: GemmTileConfig,
+  limits: GPUSupportedLimits,
+): MatmulShapeChoice {
   const what = `setMatmulWebGpuConfig(): shapes[${JSON.stringify(key)}]`;
   if (!SHAPE_KEY.test(key)) {
     throw new RangeError(
       `${what}: the key must read "<batches>x<M>x<N>x<K>:<ta><tb>:<b dtype>", e.g. "1x1600x768x3072:nt:f32"`,
     );
   }
-  if (
-    typeof choice !== 'object' ||
-    choice === null ||
-    !Number.isInteger(choice.kSplit) ||
-    choice.kSplit < 1
-  ) {
-    throw new RangeError(
-      `${what}: needs { tile, kSplit } with kSplit a positive integer, got ${JSON.stringify(choice)}`,
-    );
+  const c = choice as { tile?: unknown; kSplit?: unknown } | null;
+  if (typeof c !== 'object' || c === null || typeof c.tile !== 'object' || c.tile === null) {
+    throw new TypeError(`${what}: needs { tile, kSplit }, got ${JSON.stringify(choice)}`);
   }
-  validateGemmConfig(choice.tile, limits, `${what}.tile`);
+  if (!Number.isInteger(c.kSplit) || (c.kSplit as number) < 1) {
+    throw new RangeError(`${what}: kSplit must be a positive integer, got ${JSON.stringify(c.kSplit)}`);
+  }
+  const tile = { ...large, ...(c.tile as Partial<GemmTileConfig>) };
+  validateGemmConfig(tile, limits, `${what}.tile`);
+  return { tile, kSplit: c.kSplit as number };
 }
 
 /** A short string of every field of a tile config, for pipeline keys and benchmark labels. */

@@ -101,7 +101,7 @@ export interface MatmulShapeTuneResult {
   readonly call: MatmulCall;
   /** Time of one product with the size rules (no choice), ms. */
   readonly defaultMs: number;
-  /** The fastest candidate's time, ms. */
+  /** Time with the choice kept (with the size rules when none is), ms. */
   readonly ms: number;
   readonly tflops: number;
   /** The choice kept; undefined where the size rules were as fast (within `minGain`). */
@@ -162,19 +162,21 @@ export async function tuneMatmulShapesWebGpu(
   const before = matmulConfigFor(ctx);
   const shapes = { ...before.shapes };
   const results: MatmulShapeTuneResult[] = [];
+  let changed = false;
   try {
     for (const [key, call] of calls) {
       const result = await tuneShape(backend, key, call, before, { tiles, kSplits, targetMs, minGain });
       results.push(result);
+      changed ||= result.choice !== undefined || key in shapes;
       if (result.choice) shapes[key] = result.choice;
+      else delete shapes[key]; // the size rules beat every candidate, a choice made before included
     }
   } finally {
     // Back to what it was: the defaults (the same object again), or the override in place before.
     setMatmulWebGpuConfig(backend, undefined);
     if (matmulConfigFor(ctx) !== before) setMatmulWebGpuConfig(backend, restoreOf(before));
   }
-  if (apply && results.some((r) => r.choice))
-    setMatmulWebGpuConfig(backend, { ...restoreOf(before), shapes });
+  if (apply && changed) setMatmulWebGpuConfig(backend, { ...restoreOf(before), shapes });
   return results;
 }
 
@@ -195,44 +197,48 @@ async function tuneShape(
   const ctx = backend as unknown as GpuContext;
   const [batches, m, n, k] = key.split(':')[0]!.split('x').map(Number) as [number, number, number, number];
   const flops = 2 * batches * m * n * k;
-  const { [key]: _, ...others } = before.shapes;
+  const { [key]: previous, ...others } = before.shapes;
   const install = (choice?: MatmulShapeChoice) =>
     setMatmulWebGpuConfig(backend, {
       ...restoreOf(before),
       shapes: choice ? { ...others, [key]: choice } : others,
     });
-  const a = randomUniform(call.aShape, { backend, low: -1, high: 1, seed: 1 });
-  const b = weightOf(randomUniform(call.bShape, { backend, low: -1, high: 1, seed: 2 }), call);
-  const product = () => matmul(a, b, { transposeA: call.transposeA, transposeB: call.transposeB });
+  // A choice installed before for this shape is a candidate too, first.
+  const tried: MatmulShapeChoice[] = previous ? [previous] : [];
+  for (const partial of o.tiles) {
+    for (const kSplit of o.kSplits) tried.push({ tile: { ...before.large, ...partial }, kSplit });
+  }
+  let a: Tensor | undefined;
+  let b: Tensor | undefined;
   try {
+    const x = (a = randomUniform(call.aShape, { backend, low: -1, high: 1, seed: 1 }));
+    const w = (b = weightOf(randomUniform(call.bShape, { backend, low: -1, high: 1, seed: 2 }), call));
+    const product = () => matmul(x, w, { transposeA: call.transposeA, transposeB: call.transposeB });
     install(undefined);
     const reference = await readOnce(product);
     const defaultMs = await timeProducts(backend, product, o.targetMs);
     const candidates: MatmulShapeCandidate[] = [];
-    for (const partial of o.tiles) {
-      for (const kSplit of o.kSplits) {
-        const choice: MatmulShapeChoice = { tile: { ...before.large, ...partial }, kSplit };
-        const skip = (why: string) => candidates.push({ choice, ms: Number.POSITIVE_INFINITY, skipped: why });
-        // Each chunk at least two slices of K: shorter ones only add partial blocks to sum.
-        if (kSplit > 1 && k < 2 * kSplit * choice.tile.bk) {
-          skip(`K = ${k} is too short for ${kSplit} chunks of this tile`);
+    for (const choice of tried) {
+      const skip = (why: string) => candidates.push({ choice, ms: Number.POSITIVE_INFINITY, skipped: why });
+      // Each chunk at least two slices of K: shorter ones only add partial blocks to sum.
+      if (choice.kSplit > 1 && k < 2 * choice.kSplit * choice.tile.bk) {
+        skip(`K = ${k} is too short for ${choice.kSplit} chunks of this tile`);
+        continue;
+      }
+      try {
+        validateGemmConfig(choice.tile, ctx.limits);
+        install(choice);
+        const diff = maxRelDiff(await readOnce(product), reference);
+        if (!(diff <= 1e-3)) {
+          skip(`result differs from the size rules' by ${diff}`);
           continue;
         }
-        try {
-          validateGemmConfig(choice.tile, ctx.limits);
-          install(choice);
-          const diff = maxRelDiff(await readOnce(product), reference);
-          if (!(diff <= 1e-3)) {
-            skip(`result differs from the size rules' by ${diff}`);
-            continue;
-          }
-          candidates.push({ choice, ms: await timeProducts(backend, product, o.targetMs) });
-        } catch (e) {
-          skip((e as Error).message);
-        }
+        candidates.push({ choice, ms: await timeProducts(backend, product, o.targetMs) });
+      } catch (e) {
+        skip((e as Error).message);
       }
     }
-    candidates.sort((x, y) => x.ms - y.ms || 0);
+    candidates.sort((p, q) => p.ms - q.ms || 0);
     const best = candidates[0];
     const wins = best !== undefined && best.ms < defaultMs * (1 - o.minGain);
     const ms = wins ? best.ms : defaultMs;
@@ -246,18 +252,19 @@ async function tuneShape(
       candidates,
     };
   } finally {
-    a.dispose();
-    b.dispose();
+    a?.dispose();
+    b?.dispose();
   }
 }
 
 /** A random f32 `b` in the dtype the work's product read it in (disposing the f32 one). */
 function weightOf(b: Tensor, call: MatmulCall): Tensor {
   if (call.bDtype === 'f32') return b;
-  const w =
-    call.bDtype === 'q8' || call.bDtype === 'q4'
+  try {
+    return call.bDtype === 'q8' || call.bDtype === 'q4'
       ? quantizeWeight(b, { dtype: call.bDtype })
       : cast(b, call.bDtype);
-  b.dispose();
-  return w;
+  } finally {
+    b.dispose();
+  }
 }
