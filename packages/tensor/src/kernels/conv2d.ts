@@ -387,7 +387,7 @@ function convGpu(
     const [sh, sw] = attrs.stride;
     const [ph, pw] = attrs.padding;
     const [dh, dw] = attrs.dilation;
-    convGemmWebGpu(ctx, x, w, bias, out, d, { kh: d.kh, kw: d.kw, sh, sw, ph, pw, dh, dw });
+    convGemmWebGpu(ctx, x, w, bias, out, d, { kh: d.kh, kw: d.kw, sh, sw, ph, pw, dh, dw, ow: d.ow });
     return;
   }
   // Grouped convolutions: a simpler implicit GEMM with the (image, group) pairs as the grid's z.

@@ -87,7 +87,6 @@ export function convGemmWebGpu(
     C: d.c,
     H: d.h,
     W: d.w,
-    OW: d.ow,
   });
   // An absent bias binds a placeholder (the filters: read-only bindings may alias).
   const buffers = [w, x, bias ?? w, out];

@@ -36,21 +36,21 @@ export const gemmParams = uniformLayout(GEMM_FIELDS);
 
 /**
  * The GEMM's uniforms plus the sizes an implicit-im2col b reads (see {@link Im2colGeometry}):
- * the input's channels C, height H and width W, and the output width OW.
+ * the input's channels C, height H and width W.
  */
 export const convGemmParams = uniformLayout({
   ...GEMM_FIELDS,
   C: 'u32',
   H: 'u32',
   W: 'u32',
-  OW: 'u32',
 });
 
 /**
  * A convolution as this GEMM (groups 1): a = the filters [O, C*kh*kw], b = the input's im2col
  * matrix [C*kh*kw, OH*OW] per image, formed while loading b's slices (never stored), out = the
  * NCHW output [O, OH*OW] per image, the bias added per row (output channel). The window's
- * geometry is compiled in; the sizes are uniforms ({@link convGemmParams}).
+ * geometry and the output width are compiled in; the other sizes are uniforms
+ * ({@link convGemmParams}).
  */
 export interface Im2colGeometry {
   readonly kh: number;
@@ -61,6 +61,11 @@ export interface Im2colGeometry {
   readonly pw: number;
   readonly dh: number;
   readonly dw: number;
+  /**
+   * The output width: each b element's pixel row and column are a division by it, by a constant
+   * (a multiply and a shift) rather than by a uniform (a long integer division on GPUs).
+   */
+  readonly ow: number;
 }
 
 /** WGSL reading the im2col matrix at (k, pixel m) of the image at element offset `off`. */
@@ -69,8 +74,8 @@ function wgslIm2col(g: Im2colGeometry): string {
   return `fn im2colAt(off: u32, m: u32, k: u32) -> f32 {
   let c = k / ${taps}u;
   let r = k % ${taps}u;
-  let iy = i32((m / p.OW) * ${g.sh}u + (r / ${g.kw}u) * ${g.dh}u) - ${g.ph};
-  let ix = i32((m % p.OW) * ${g.sw}u + (r % ${g.kw}u) * ${g.dw}u) - ${g.pw};
+  let iy = i32((m / ${g.ow}u) * ${g.sh}u + (r / ${g.kw}u) * ${g.dh}u) - ${g.ph};
+  let ix = i32((m % ${g.ow}u) * ${g.sw}u + (r % ${g.kw}u) * ${g.dw}u) - ${g.pw};
   if (iy < 0 || ix < 0 || iy >= i32(p.H) || ix >= i32(p.W)) { return 0.0; }
   return b[off + (c * p.H + u32(iy)) * p.W + u32(ix)];
 }
