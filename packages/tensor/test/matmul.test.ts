@@ -212,6 +212,7 @@ const gpuConfigs: [string, Parameters<typeof setMatmulWebGpuConfig>[1], Spec[], 
     [
       { m: 129, k: 68, n: 260, bias: true, activation: 'gelu' },
       { m: 130, k: 33, n: 129, transposeA: true, transposeB: true },
+      { m: 129, k: 68, n: 260, transposeB: true, bias: true, residual: true },
     ],
     true,
   ],
@@ -259,7 +260,10 @@ const gpuConfigs: [string, Parameters<typeof setMatmulWebGpuConfig>[1], Spec[], 
   [
     'large tile with threads in 4 x 8 blocks (warpLanes)',
     { large: { ...DEFAULT_LARGE, warpLanes: true }, minLargeTiles: 1 },
-    [{ m: 129, k: 68, n: 260, bias: true, activation: 'relu' }],
+    [
+      { m: 129, k: 68, n: 260, bias: true, activation: 'relu' },
+      { m: 130, k: 33, n: 129, transposeB: true, activation: 'quick_gelu', residual: true },
+    ],
     true,
   ],
   [
