@@ -116,7 +116,9 @@ export interface MatmulShapeTuneResult {
  * `tiles` with every split of `kSplits` on each shape and, by default, installs the fastest as
  * that shape's choice (see {@link MatmulWebGpuConfig.shapes}; the choices already installed for
  * other shapes stay). A candidate whose result differs from the size rules' (relative error over
- * 1e-3) is skipped as broken on this driver. GEMV products (M of 4 or less) are not tuned.
+ * 1e-3) is skipped as broken on this driver. GEMV products (M up to `gemv.maxM`, 4 by default)
+ * are not tuned. A choice installed before for a shape is timed beside the candidates, and
+ * removed when the size rules beat them all.
  *
  * Save the results' choices to skip tuning next time:
  * `setMatmulWebGpuConfig(gpu, { shapes: Object.fromEntries(results.filter((r) => r.choice).map((r) => [r.key, r.choice])) })`.
