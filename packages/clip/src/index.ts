@@ -56,7 +56,13 @@ export type { ClipLogits } from './model/clipModel.js';
 
 // --- task API (src/task/) ---
 export { ClipModel } from './task/ClipModel.js';
-export type { ClipModelParts, EmbedTextOptions, LabelScore, ZeroShotOptions } from './task/ClipModel.js';
+export type {
+  ClipModelParts,
+  ClipTuneOptions,
+  EmbedTextOptions,
+  LabelScore,
+  ZeroShotOptions,
+} from './task/ClipModel.js';
 export { EmbeddingIndex } from './task/EmbeddingIndex.js';
 export type { SearchHit } from './task/EmbeddingIndex.js';
 export { loadClip } from './task/loadClip.js';

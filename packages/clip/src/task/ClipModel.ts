@@ -1,4 +1,13 @@
-import { type Backend, Tensor, tensor, tidy } from '@vl/tensor';
+import {
+  type Backend,
+  type MatmulShapeTuneOptions,
+  type MatmulShapeTuneResult,
+  Tensor,
+  randomNormal,
+  tensor,
+  tidy,
+  tuneMatmulShapesWebGpu,
+} from '@vl/tensor';
 import { type PreprocessOptions, preprocess } from '../image/preprocess.js';
 import type { ImageInput } from '../image/toRgbImage.js';
 import { getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
@@ -27,6 +36,21 @@ export interface EmbedTextOptions {
   truncate?: boolean;
   /** Texts encoded per forward pass (default 64). */
   batchSize?: number;
+}
+
+/**
+ * Options for {@link ClipModel.tuneWebGpu}: the batch sizes the app runs, and the tuner's options.
+ *
+ * @example
+ * ```ts
+ * const options: ClipTuneOptions = { imageBatch: 32, textBatch: 0 }; // image search at batch 32
+ * ```
+ */
+export interface ClipTuneOptions extends MatmulShapeTuneOptions {
+  /** Images per forward pass (default 1); 0 leaves the image tower out. */
+  imageBatch?: number;
+  /** Texts per forward pass (default 1); 0 leaves the text tower out. */
+  textBatch?: number;
 }
 
 /** Pieces a {@link ClipModel} is made of (see {@link loadClip}). */
@@ -219,6 +243,50 @@ export class ClipModel {
     const exps = logits.map((l) => Math.exp(l - max));
     const total = exps.reduce((a, b) => a + b, 0);
     return labels.map((label, i) => ({ label, score: exps[i]! / total })).sort((a, b) => b.score - a.score);
+  }
+
+  /**
+   * On WebGPU, tunes the matmul for this model's products at the batch sizes the app runs: one
+   * forward pass of each tower on random inputs is recorded, and each product shape gets the
+   * fastest tile and K split on this GPU ({@link tuneMatmulShapesWebGpu}; a few seconds, once per
+   * backend). Later forward passes at those batch sizes use them. Elsewhere it does nothing and
+   * returns `[]`.
+   *
+   * @example
+   * ```ts
+   * const clip = await loadClip('./clip-vit-base-patch32', { backend: await createBackend('webgpu') });
+   * await clip.tuneWebGpu({ imageBatch: 32, textBatch: 1 });
+   * const embeddings = await clip.embedImages(photos.slice(0, 32));
+   * ```
+   */
+  async tuneWebGpu(options: ClipTuneOptions = {}): Promise<MatmulShapeTuneResult[]> {
+    this.#check();
+    const { imageBatch = 1, textBatch = 1, ...tune } = options;
+    for (const [name, n] of [
+      ['imageBatch', imageBatch],
+      ['textBatch', textBatch],
+    ] as const) {
+      if (!Number.isInteger(n) || n < 0)
+        throw new RangeError(`ClipModel.tuneWebGpu: ${name} must be an integer >= 0, got ${String(n)}`);
+    }
+    if (this.backend.kind !== 'webgpu') return [];
+    const { image_size: S, num_channels: C } = this.config.vision_config;
+    const { max_position_embeddings: T, vocab_size: V } = this.config.text_config;
+    const backend = this.backend;
+    return tuneMatmulShapesWebGpu(
+      backend,
+      () => {
+        const out: Tensor[] = [];
+        if (imageBatch > 0)
+          out.push(this.encodeImage(randomNormal([imageBatch, C, S, S], { backend, seed: 1 }))); // [B, P]
+        if (textBatch > 0) {
+          const ids = Int32Array.from({ length: textBatch * T }, (_, i) => (i * 7919) % V);
+          out.push(this.encodeText(tensor(ids, [textBatch, T], { backend, dtype: 'i32' }))); // [B, P]
+        }
+        return out;
+      },
+      tune,
+    );
   }
 
   /** Frees the weights (and the backend when the model created it). */
