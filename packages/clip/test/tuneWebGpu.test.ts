@@ -1,6 +1,6 @@
 // ClipModel.tuneWebGpu on the clip-tiny fixture: on WebGPU it tunes the products of both towers at
-// the batch sizes asked for and the model still matches transformers afterwards; elsewhere it is a
-// no-op; bad batch sizes are named. Small tiles, short timings: a software adapter compiles slowly.
+// the batch sizes asked for and both towers still match transformers afterwards; elsewhere it is a
+// no-op; bad options and a disposed model are named. Small tiles, short timings: a software adapter compiles slowly.
 import { type Backend, type Tensor, createBackend, tensor } from '@vl/tensor';
 import { fixtureBackends, maxAbs } from '@vl/vitest-config/fixture-backends';
 import { describe, expect, test } from 'vitest';
@@ -42,16 +42,21 @@ describe.each(all.map((b) => [b.kind, b] as const))('ClipModel.tuneWebGpu on %s'
       }
       const features = clip.encodeImage(pixels);
       expect(maxAbs(await features.read(), await ref.get('vision_pooled')!.read())).toBeLessThan(1e-4);
-      features.dispose();
-      pixels.dispose();
+      const [ids, mask] = [await on(backend, 'input_ids'), await on(backend, 'attention_mask')];
+      const text = clip.encodeText(ids, mask);
+      expect(maxAbs(await text.read(), await ref.get('text_pooled')!.read())).toBeLessThan(1e-4);
+      for (const t of [features, pixels, text, ids, mask]) t.dispose();
     } finally {
       clip.dispose();
     }
   });
 
-  test('bad batch sizes are named', async () => {
+  test('bad batch sizes and a disposed model are named', async () => {
     const clip = await loadClip(clipTinyDir, { backend });
     try {
+      await expect(clip.tuneWebGpu(null as never)).rejects.toThrow(
+        'ClipModel.tuneWebGpu: options must be an object, got null',
+      );
       await expect(clip.tuneWebGpu({ imageBatch: -1 })).rejects.toThrow(
         'ClipModel.tuneWebGpu: imageBatch must be an integer >= 0, got -1',
       );
@@ -61,5 +66,6 @@ describe.each(all.map((b) => [b.kind, b] as const))('ClipModel.tuneWebGpu on %s'
     } finally {
       clip.dispose();
     }
+    await expect(clip.tuneWebGpu()).rejects.toThrow('ClipModel: used after dispose()');
   });
 });

@@ -39,17 +39,18 @@ export interface EmbedTextOptions {
 }
 
 /**
- * Options for {@link ClipModel.tuneWebGpu}: the batch sizes the app runs, and the tuner's options.
+ * Options for {@link ClipModel.tuneWebGpu}: the batch sizes the app's forward passes run, and the
+ * tuner's options.
  *
  * @example
  * ```ts
- * const options: ClipTuneOptions = { imageBatch: 32, textBatch: 0 }; // image search at batch 32
+ * const options: ClipTuneOptions = { imageBatch: 32, textBatch: 0 }; // embedImages(..., { batchSize: 32 })
  * ```
  */
 export interface ClipTuneOptions extends MatmulShapeTuneOptions {
-  /** Images per forward pass (default 1); 0 leaves the image tower out. */
+  /** Images per forward pass (default 16, embedImages' batch); 0 leaves the image tower out. */
   imageBatch?: number;
-  /** Texts per forward pass (default 1); 0 leaves the text tower out. */
+  /** Texts per forward pass (default 64, embedTexts' batch); 0 leaves the text tower out. */
   textBatch?: number;
 }
 
@@ -249,19 +250,24 @@ export class ClipModel {
    * On WebGPU, tunes the matmul for this model's products at the batch sizes the app runs: one
    * forward pass of each tower on random inputs is recorded, and each product shape gets the
    * fastest tile and K split on this GPU ({@link tuneMatmulShapesWebGpu}; a few seconds, once per
-   * backend). Later forward passes at those batch sizes use them. Elsewhere it does nothing and
-   * returns `[]`.
+   * backend). Later forward passes at those batch sizes use them: by default the ones
+   * {@link ClipModel.embedImages} (16) and {@link ClipModel.embedTexts} (64, also zeroShot's)
+   * run; a call's last, partial batch has shapes of its own. The image tower's products are
+   * matmuls for ViTs only (a ResNet tower's convolutions keep the size rules). Elsewhere it does
+   * nothing and returns `[]`.
    *
    * @example
    * ```ts
    * const clip = await loadClip('./clip-vit-base-patch32', { backend: await createBackend('webgpu') });
-   * await clip.tuneWebGpu({ imageBatch: 32, textBatch: 1 });
-   * const embeddings = await clip.embedImages(photos.slice(0, 32));
+   * await clip.tuneWebGpu({ imageBatch: 32 });
+   * const embeddings = await clip.embedImages(photos, { batchSize: 32 });
    * ```
    */
   async tuneWebGpu(options: ClipTuneOptions = {}): Promise<MatmulShapeTuneResult[]> {
     this.#check();
-    const { imageBatch = 1, textBatch = 1, ...tune } = options;
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`ClipModel.tuneWebGpu: options must be an object, got ${String(options)}`);
+    const { imageBatch = 16, textBatch = 64, ...tune } = options;
     for (const [name, n] of [
       ['imageBatch', imageBatch],
       ['textBatch', textBatch],

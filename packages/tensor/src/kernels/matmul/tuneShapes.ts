@@ -118,7 +118,7 @@ export interface MatmulShapeTuneResult {
  * other shapes stay). A candidate whose result differs from the size rules' (relative error over
  * 1e-3) is skipped as broken on this driver. GEMV products (M up to `gemv.maxM`, 4 by default)
  * are not tuned. A choice installed before for a shape is timed beside the candidates, and
- * removed when the size rules beat them all.
+ * removed unless one of them beats the size rules by `minGain`.
  *
  * Save the results' choices to skip tuning next time:
  * `setMatmulWebGpuConfig(gpu, { shapes: Object.fromEntries(results.filter((r) => r.choice).map((r) => [r.key, r.choice])) })`.
