@@ -249,8 +249,8 @@ export class ClipModel {
   /**
    * On WebGPU, tunes the matmul for this model's products at the batch sizes the app runs: one
    * forward pass of each tower on random inputs is recorded, and each product shape gets the
-   * fastest tile and K split on this GPU ({@link tuneMatmulShapesWebGpu}; a few seconds, once per
-   * backend). Later forward passes at those batch sizes use them: by default the ones
+   * fastest tile and K split on this GPU (`tuneMatmulShapesWebGpu` of @vl/tensor; a few seconds,
+   * once per backend). Later forward passes at those batch sizes use them: by default the ones
    * {@link ClipModel.embedImages} (16) and {@link ClipModel.embedTexts} (64, also zeroShot's)
    * run; a call's last, partial batch has shapes of its own. The image tower's products are
    * matmuls for ViTs only (a ResNet tower's convolutions keep the size rules). Elsewhere it does
