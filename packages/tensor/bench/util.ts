@@ -30,7 +30,11 @@ export async function medianMs(fn: () => Promise<void> | void, runs = 7, warmup 
   return times[Math.floor(times.length / 2)]!;
 }
 
-/** Prints a table with ratios against `peer` per case name and writes bench/results/<suite>.json. */
+/**
+ * Prints a table with ratios against `peer` per case name and writes bench/results/<suite>.json,
+ * or the file after `--out` on the command line (a local run then leaves the committed results,
+ * some of them a GPU machine's, alone).
+ */
 export function report(suite: string, cases: BenchCase[], peer: string): void {
   const rows = cases.map((c) => {
     const base = cases.find((p) => p.name === c.name && p.impl.startsWith(peer));
@@ -40,10 +44,12 @@ export function report(suite: string, cases: BenchCase[], peer: string): void {
     } ${ratio ? `x${ratio} vs ${peer}` : ''}`;
   });
   console.log(`\n${suite}: ${machine()}\n${rows.join('\n')}`);
-  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    path.join(dir, `${suite}.json`),
-    `${JSON.stringify({ machine: machine(), cases }, null, 2)}\n`,
-  );
+  const at = process.argv.indexOf('--out');
+  const out =
+    at >= 0 && process.argv[at + 1]
+      ? path.resolve(process.argv[at + 1]!)
+      : path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', `${suite}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ machine: machine(), cases }, null, 2)}\n`);
+  console.log(`wrote ${out}`);
 }
