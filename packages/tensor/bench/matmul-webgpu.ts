@@ -46,6 +46,7 @@ import {
   gemmConfigKey,
 } from '../src/kernels/matmul/config.js';
 import type { TfjsCore, TfjsTensor } from '../src/kernel.js';
+import { maxRelDiff } from '../src/kernels/matmul/tune.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -244,16 +245,6 @@ async function measure(
   } finally {
     run.dispose();
   }
-}
-
-function maxRelDiff(x: Float32Array, y: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
-    scale = Math.max(scale, Math.abs(y[i]!));
-  }
-  return Number.isNaN(diff) ? Number.POSITIVE_INFINITY : diff / Math.max(scale, 1e-30);
 }
 
 async function main(): Promise<void> {

@@ -47,8 +47,8 @@ export interface MatmulTuneResult {
 /**
  * Times the WebGPU matmul's large tile candidates on `backend`'s GPU for one product size and
  * (by default) keeps the fastest, as {@link setMatmulWebGpuConfig} would. A candidate whose result
- * differs from the default tile's (relative error over 1e-3) is skipped as broken on this driver.
- * Returns every candidate, fastest first.
+ * differs from the first candidate's (the default tile's, with the default candidates; relative
+ * error over 1e-3) is skipped as broken on this driver. Returns every candidate, fastest first.
  *
  * @example
  * ```ts
@@ -83,36 +83,18 @@ export async function tuneMatmulWebGpu(
   try {
     a = randomUniform([m, k], { backend, seed: 1 }); // [m, k]
     b = randomUniform([k, n], { backend, seed: 2 }); // [k, n]
+    const [x, w] = [a, b];
     for (const candidate of options.candidates ?? TUNE_CANDIDATES) {
       const config: GemmTileConfig = { ...base, ...candidate };
-      try {
-        validateGemmConfig(config, ctx.limits);
-      } catch (e) {
-        results.push({ config, ms: Number.POSITIVE_INFINITY, tflops: 0, skipped: (e as Error).message });
+      const install = () => setMatmulWebGpuConfig(backend, { large: config, minLargeTiles: 1 });
+      const against = reference && { values: reference, against: "the first candidate's" };
+      const r = await timeCandidate(backend, config, install, () => matmul(x, w), against, targetMs);
+      if ('skipped' in r) {
+        results.push({ config, ms: Number.POSITIVE_INFINITY, tflops: 0, skipped: r.skipped });
         continue;
       }
-      setMatmulWebGpuConfig(backend, { large: config, minLargeTiles: 1 });
-      let out: Float32Array;
-      try {
-        out = await readOnce(() => matmul(a!, b!)); // compiles the pipeline
-      } catch (e) {
-        // A tile this driver fails to compile or run: skipped, the others still tried.
-        results.push({ config, ms: Number.POSITIVE_INFINITY, tflops: 0, skipped: (e as Error).message });
-        continue;
-      }
-      reference ??= out;
-      const diff = maxRelDiff(out, reference);
-      if (!(diff <= 1e-3)) {
-        results.push({
-          config,
-          ms: Number.POSITIVE_INFINITY,
-          tflops: 0,
-          skipped: `result differs by ${diff}`,
-        });
-        continue;
-      }
-      const ms = await timeProducts(backend, () => matmul(a!, b!), targetMs);
-      results.push({ config, ms, tflops: (2 * m * n * k) / (ms * 1e9) });
+      reference ??= r.out;
+      results.push({ config, ms: r.ms, tflops: (2 * m * n * k) / (r.ms * 1e9) });
     }
   } finally {
     a?.dispose();
@@ -173,5 +155,36 @@ export function maxRelDiff(x: Float32Array, y: Float32Array): number {
     scale = Math.max(scale, Math.abs(y[i]!));
     diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
   }
-  return x.length === y.length ? diff / Math.max(scale, 1e-30) : Number.POSITIVE_INFINITY;
+  if (x.length !== y.length || Number.isNaN(diff)) return Number.POSITIVE_INFINITY;
+  return diff / Math.max(scale, 1e-30);
+}
+
+/**
+ * @internal One tuning candidate: checks that `tile` fits the device, installs the candidate
+ * (`install`), runs `product` once (compiling its pipeline) and compares the result with
+ * `reference` (relative error at most 1e-3; `against` names the reference in the reason), then
+ * times it. Returns the time and the result, or why it was skipped: it does not fit, did not
+ * compile or run on this driver, or computes something else.
+ */
+export async function timeCandidate(
+  backend: Backend,
+  tile: GemmTileConfig,
+  install: () => void,
+  product: () => Tensor,
+  reference: { values: Float32Array; against: string } | undefined,
+  targetMs: number,
+): Promise<{ ms: number; out: Float32Array } | { skipped: string }> {
+  let out: Float32Array;
+  try {
+    validateGemmConfig(tile, (backend as unknown as GpuContext).limits);
+    install();
+    out = await readOnce(product);
+  } catch (e) {
+    return { skipped: (e as Error).message };
+  }
+  if (reference) {
+    const diff = maxRelDiff(out, reference.values);
+    if (!(diff <= 1e-3)) return { skipped: `result differs from ${reference.against} by ${diff}` };
+  }
+  return { ms: await timeProducts(backend, product, targetMs), out };
 }

@@ -17,10 +17,9 @@ import {
   type MatmulShapeChoice,
   matmulConfigFor,
   setMatmulWebGpuConfig,
-  validateGemmConfig,
 } from './config.js';
 import { type MatmulCall, startRecording, stopRecording } from './shapeKey.js';
-import { maxRelDiff, readOnce, restoreOf, timeProducts } from './tune.js';
+import { readOnce, restoreOf, timeCandidate, timeProducts } from './tune.js';
 
 /**
  * The tiles {@link tuneMatmulShapesWebGpu} tries by default, each over the device's large tile.
@@ -196,7 +195,6 @@ async function tuneShape(
   before: ReturnType<typeof matmulConfigFor>,
   o: ShapeOptions,
 ): Promise<MatmulShapeTuneResult> {
-  const ctx = backend as unknown as GpuContext;
   const [batches, m, n, k] = key.split(':')[0]!.split('x').map(Number) as [number, number, number, number];
   const flops = 2 * batches * m * n * k;
   const { [key]: previous, ...others } = before.shapes;
@@ -220,6 +218,7 @@ async function tuneShape(
     const reference = await readOnce(product);
     const defaultMs = await timeProducts(backend, product, o.targetMs);
     const candidates: MatmulShapeCandidate[] = [];
+    const against = { values: reference, against: "the size rules'" };
     for (const choice of tried) {
       const skip = (why: string) => candidates.push({ choice, ms: Number.POSITIVE_INFINITY, skipped: why });
       // Each chunk at least two slices of K: shorter ones only add partial blocks to sum.
@@ -227,18 +226,16 @@ async function tuneShape(
         skip(`K = ${k} is too short for ${choice.kSplit} chunks of this tile`);
         continue;
       }
-      try {
-        validateGemmConfig(choice.tile, ctx.limits);
-        install(choice);
-        const diff = maxRelDiff(await readOnce(product), reference);
-        if (!(diff <= 1e-3)) {
-          skip(`result differs from the size rules' by ${diff}`);
-          continue;
-        }
-        candidates.push({ choice, ms: await timeProducts(backend, product, o.targetMs) });
-      } catch (e) {
-        skip((e as Error).message);
-      }
+      const r = await timeCandidate(
+        backend,
+        choice.tile,
+        () => install(choice),
+        product,
+        against,
+        o.targetMs,
+      );
+      if ('skipped' in r) skip(r.skipped);
+      else candidates.push({ choice, ms: r.ms });
     }
     candidates.sort((p, q) => p.ms - q.ms || 0);
     const best = candidates[0];

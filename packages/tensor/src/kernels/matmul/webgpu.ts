@@ -61,12 +61,12 @@ export function matmulWebGpu(
     const { transposeA, transposeB } = attrs;
     noteMatmul(ctx, shapeKey, { aShape: a.shape, bShape: b.shape, bDtype, transposeA, transposeB });
     const outBytes = plan.batches * m * n * 4;
-    const maxChunks = Math.floor(ctx.limits.maxStorageBufferBindingSize / outBytes);
     const chosen = config.shapes[shapeKey];
     let tile: GemmTileConfig;
     if (chosen) {
       // A tuned choice for this shape (the partial blocks must still fit in one binding).
       tile = chosen.tile;
+      const maxChunks = Math.floor(ctx.limits.maxStorageBufferBindingSize / outBytes);
       kSplit = Math.max(1, Math.min(chosen.kSplit, maxChunks));
     } else {
       const largeTiles = Math.ceil(m / large.bm) * Math.ceil(n / large.bn) * plan.batches;

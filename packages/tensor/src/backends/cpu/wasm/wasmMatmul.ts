@@ -2,6 +2,7 @@
 // describes the job to matmul.c, runs it on one or more threads and copies the result out.
 import { onMutated, wasMutated } from '../../../hostMutation.js';
 import type { HostTensor } from '../../../kernel.js';
+import { addResidual } from '../../../kernels/matmul/reference.js';
 import type { CpuAccelerated } from '../CpuBackend.js';
 import type { MatmulWorkers } from './MatmulWorkers.js';
 import type { MatmulExports } from './matmulModule.js';
@@ -420,8 +421,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     if (!isF32(residual)) return undefined;
     const [y] = product(inputs.slice(0, -1), { ...(attrs as object), residual: false }, outputs) ?? [];
     if (!y) return undefined;
-    const r = residual.data;
-    for (let i = 0; i < y.length; i++) y[i] = y[i]! + r[i]!;
+    addResidual(y as Float32Array, residual);
     return [y];
   };
   return Object.assign(matmul, { rows: rowsMatmul, release, dispose: unwatch });
