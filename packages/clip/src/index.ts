@@ -39,6 +39,7 @@ export { checkParams, param } from './model/params.js';
 export type { ClipParams } from './model/params.js';
 export { clipAttention, encoderLayer, linear } from './model/encoderLayer.js';
 export { type FuseQkvOptions, FusedQkvParams, fuseQkvProjections } from './model/fuseQkv.js';
+export { isLinearWeight, storeLinearWeights } from './model/storedWeights.js';
 export type { EncoderLayerConfig } from './model/encoderLayer.js';
 export { clipTextForward, textTowerShapes } from './model/textTransformer.js';
 export type { ClipTextOutput } from './model/textTransformer.js';

@@ -16,6 +16,7 @@ import {
   getTextFeatures,
   l2Normalize,
   parseClipConfig,
+  storeLinearWeights,
 } from '../src/index.js';
 
 const dir = fileURLToPath(new URL('./fixtures/clip-tiny/', import.meta.url));
@@ -74,6 +75,40 @@ describe.each(all.map((b) => [b.kind, b] as const))('clip-tiny on %s', (_, backe
       expect(backend.stats().liveTensors).toBe(0);
     },
   );
+
+  // Linear weights stored smaller (cast / quantizeWeight on this backend), read by matmul's kernels;
+  // f16 blocks fuse into one qkv product, q8 ones keep three. Bounds: 1 - cosine with the f32 embeddings.
+  test.each([
+    ['f16', 1e-6],
+    ['q8', 5e-4],
+  ] as const)('linear weights stored as %s stay near transformers', async (dtype, tolerance) => {
+    const { tensors: loaded } = await loadSafetensors(`${dir}model.safetensors`, { backend });
+    const stored = storeLinearWeights(loaded, dtype);
+    expect(stored.get('vision_model.encoder.layers.1.mlp.fc2.weight')!.dtype).toBe(dtype);
+    const qkv = fuseQkvProjections(stored);
+    expect(qkv.size).toBe(dtype === 'f16' ? 8 : 0);
+    const params = new Map([...stored, ...qkv]);
+    const { tensors: ref } = await loadSafetensors(`${dir}reference.safetensors`, { backend });
+    const r = (name: string) => ref.get(name)!;
+    const [image, text] = tidy(() => [
+      l2Normalize(getImageFeatures(params, r('pixel_values'), config)),
+      l2Normalize(getTextFeatures(params, r('input_ids'), r('attention_mask'), config)),
+    ]);
+    for (const [got, name] of [
+      [image!, 'image_embeds'],
+      [text!, 'text_embeds'],
+    ] as const) {
+      const [g, w] = [await got.read(), await r(name).read()];
+      const width = got.shape[1]!;
+      for (let i = 0; i < got.shape[0]!; i++) {
+        let dot = 0;
+        for (let j = 0; j < width; j++) dot += g[i * width + j]! * w[i * width + j]!;
+        expect(1 - dot, `${name} row ${i} on ${backend.kind}`).toBeLessThan(tolerance);
+      }
+    }
+    for (const t of new Set([image!, text!, ...params.values(), ...ref.values()])) t.dispose();
+    expect(backend.stats().liveTensors).toBe(0);
+  });
 });
 
 test('fuseQkvProjections fuses only the first `layers` blocks of each encoder when asked', async () => {

@@ -26,12 +26,74 @@ async function maxAbs(a: Tensor | Float32Array[], b: Tensor): Promise<number> {
   return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
 }
 
+function rows(x: Float32Array, width: number): Float32Array[] {
+  return Array.from({ length: x.length / width }, (_, i) => x.subarray(i * width, (i + 1) * width));
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let [ab, aa, bb] = [0, 0, 0];
+  for (let i = 0; i < a.length; i++) [ab, aa, bb] = [ab + a[i]! * b[i]!, aa + a[i]! ** 2, bb + b[i]! ** 2];
+  return ab / Math.sqrt(aa * bb);
+}
+
 async function expectMatchesReference(model: ClipModel): Promise<void> {
   const imageEmbeds = await model.embedImages(ref.get('pixel_values')!);
   expect(await maxAbs(imageEmbeds, ref.get('image_embeds')!)).toBeLessThan(1e-4);
   const text = model.encodeText(ref.get('input_ids')!, ref.get('attention_mask')!);
   expect(await maxAbs(text, ref.get('text_pooled')!)).toBeLessThan(1e-4);
   text.dispose();
+}
+
+/** The clip-tiny weights rearranged into an open_clip folder (fused in_proj, [in, out] projections). */
+async function openClipFolder(): Promise<string> {
+  const { tensors: hf } = await loadSafetensors(join(dir, 'model.safetensors'), { backend });
+  const g = (n: string) => hf.get(n)!;
+  const oc: Record<string, Tensor> = {};
+  const block = (from: string, to: string) => {
+    const p = (n: string) => g(`${from}.self_attn.${n}`);
+    oc[`${to}.attn.in_proj_weight`] = concat([p('q_proj.weight'), p('k_proj.weight'), p('v_proj.weight')], 0);
+    oc[`${to}.attn.in_proj_bias`] = concat([p('q_proj.bias'), p('k_proj.bias'), p('v_proj.bias')], 0);
+    const copy: [string, string][] = [
+      ['self_attn.out_proj', 'attn.out_proj'],
+      ['layer_norm1', 'ln_1'],
+      ['layer_norm2', 'ln_2'],
+      ['mlp.fc1', 'mlp.c_fc'],
+      ['mlp.fc2', 'mlp.c_proj'],
+    ];
+    for (const [a, b] of copy)
+      for (const s of ['weight', 'bias']) oc[`${to}.${b}.${s}`] = g(`${from}.${a}.${s}`);
+  };
+  for (let i = 0; i < 2; i++) {
+    block(`vision_model.encoder.layers.${i}`, `visual.transformer.resblocks.${i}`);
+    block(`text_model.encoder.layers.${i}`, `transformer.resblocks.${i}`);
+  }
+  Object.assign(oc, {
+    'visual.conv1.weight': g('vision_model.embeddings.patch_embedding.weight'),
+    'visual.class_embedding': g('vision_model.embeddings.class_embedding'),
+    'visual.positional_embedding': g('vision_model.embeddings.position_embedding.weight'),
+    'visual.ln_pre.weight': g('vision_model.pre_layrnorm.weight'),
+    'visual.ln_pre.bias': g('vision_model.pre_layrnorm.bias'),
+    'visual.ln_post.weight': g('vision_model.post_layernorm.weight'),
+    'visual.ln_post.bias': g('vision_model.post_layernorm.bias'),
+    'visual.proj': transpose(g('visual_projection.weight'), [1, 0]),
+    'token_embedding.weight': g('text_model.embeddings.token_embedding.weight'),
+    positional_embedding: g('text_model.embeddings.position_embedding.weight'),
+    'ln_final.weight': g('text_model.final_layer_norm.weight'),
+    'ln_final.bias': g('text_model.final_layer_norm.bias'),
+    text_projection: transpose(g('text_projection.weight'), [1, 0]),
+    logit_scale: g('logit_scale'),
+  });
+  const folder = mkdtempSync(join(tmpdir(), 'vl-openclip-'));
+  writeFileSync(join(folder, 'open_clip_model.safetensors'), await saveSafetensors(oc));
+  const modelCfg = {
+    embed_dim: 32,
+    quick_gelu: true,
+    vision_cfg: { image_size: 32, layers: 2, width: 64, patch_size: 8, head_width: 16, mlp_ratio: 2 },
+    text_cfg: { context_length: 16, vocab_size: 512, width: 64, heads: 4, layers: 2, mlp_ratio: 2 },
+  };
+  writeFileSync(join(folder, 'open_clip_config.json'), JSON.stringify({ model_cfg: modelCfg }));
+  for (const t of new Set([...hf.values(), ...Object.values(oc)])) t.dispose();
+  return folder;
 }
 
 describe('loadClip', () => {
@@ -64,59 +126,47 @@ describe('loadClip', () => {
   });
 
   test('the same weights in the open_clip layout (fused in_proj, [in, out] projections) give the same outputs', async () => {
-    const { tensors: hf } = await loadSafetensors(join(dir, 'model.safetensors'), { backend });
-    const g = (n: string) => hf.get(n)!;
-    const oc: Record<string, Tensor> = {};
-    const block = (from: string, to: string) => {
-      const p = (n: string) => g(`${from}.self_attn.${n}`);
-      oc[`${to}.attn.in_proj_weight`] = concat(
-        [p('q_proj.weight'), p('k_proj.weight'), p('v_proj.weight')],
-        0,
-      );
-      oc[`${to}.attn.in_proj_bias`] = concat([p('q_proj.bias'), p('k_proj.bias'), p('v_proj.bias')], 0);
-      const copy: [string, string][] = [
-        ['self_attn.out_proj', 'attn.out_proj'],
-        ['layer_norm1', 'ln_1'],
-        ['layer_norm2', 'ln_2'],
-        ['mlp.fc1', 'mlp.c_fc'],
-        ['mlp.fc2', 'mlp.c_proj'],
-      ];
-      for (const [a, b] of copy)
-        for (const s of ['weight', 'bias']) oc[`${to}.${b}.${s}`] = g(`${from}.${a}.${s}`);
-    };
-    for (let i = 0; i < 2; i++) {
-      block(`vision_model.encoder.layers.${i}`, `visual.transformer.resblocks.${i}`);
-      block(`text_model.encoder.layers.${i}`, `transformer.resblocks.${i}`);
-    }
-    Object.assign(oc, {
-      'visual.conv1.weight': g('vision_model.embeddings.patch_embedding.weight'),
-      'visual.class_embedding': g('vision_model.embeddings.class_embedding'),
-      'visual.positional_embedding': g('vision_model.embeddings.position_embedding.weight'),
-      'visual.ln_pre.weight': g('vision_model.pre_layrnorm.weight'),
-      'visual.ln_pre.bias': g('vision_model.pre_layrnorm.bias'),
-      'visual.ln_post.weight': g('vision_model.post_layernorm.weight'),
-      'visual.ln_post.bias': g('vision_model.post_layernorm.bias'),
-      'visual.proj': transpose(g('visual_projection.weight'), [1, 0]),
-      'token_embedding.weight': g('text_model.embeddings.token_embedding.weight'),
-      positional_embedding: g('text_model.embeddings.position_embedding.weight'),
-      'ln_final.weight': g('text_model.final_layer_norm.weight'),
-      'ln_final.bias': g('text_model.final_layer_norm.bias'),
-      text_projection: transpose(g('text_projection.weight'), [1, 0]),
-      logit_scale: g('logit_scale'),
-    });
-    const folder = mkdtempSync(join(tmpdir(), 'vl-openclip-'));
-    writeFileSync(join(folder, 'open_clip_model.safetensors'), await saveSafetensors(oc));
-    const modelCfg = {
-      embed_dim: 32,
-      quick_gelu: true,
-      vision_cfg: { image_size: 32, layers: 2, width: 64, patch_size: 8, head_width: 16, mlp_ratio: 2 },
-      text_cfg: { context_length: 16, vocab_size: 512, width: 64, heads: 4, layers: 2, mlp_ratio: 2 },
-    };
-    writeFileSync(join(folder, 'open_clip_config.json'), JSON.stringify({ model_cfg: modelCfg }));
-    for (const t of new Set([...hf.values(), ...Object.values(oc)])) t.dispose();
-    const model = await loadClip(folder, { backend });
+    const model = await loadClip(await openClipFolder(), { backend });
     await expectMatchesReference(model);
     model.dispose();
+  });
+
+  // How far each stored dtype may move the embeddings (1 - cosine with transformers' f32 ones).
+  const drift = { f16: 1e-6, bf16: 1e-4, q8: 5e-4, q4: 6e-2 } as const;
+  test.each(Object.entries(drift))(
+    'weightDtype %s keeps the linear weights in it (HF and open_clip folders) and stays near transformers',
+    async (dtype, tolerance) => {
+      for (const folder of [dir, await openClipFolder()]) {
+        const model = await loadClip(folder, { backend, weightDtype: dtype as keyof typeof drift });
+        const dtypes = new Set<string>();
+        for (const [name, t] of model.params) {
+          const linear = /_proj\.weight$|fc[12]\.weight$|projection\.weight$/.test(name);
+          expect(t.dtype, name).toBe(linear ? dtype : 'f32');
+          if (linear) dtypes.add(name.replace(/layers\.\d+/, 'layers.N'));
+        }
+        expect(dtypes.size).toBe(14); // q, k, v, out, fc1, fc2 of each tower; both projections
+        const text = model.encodeText(ref.get('input_ids')!, ref.get('attention_mask')!);
+        const pairs: [Float32Array[], Float32Array, string][] = [
+          [await model.embedImages(ref.get('pixel_values')!), await ref.get('image_embeds')!.read(), 'image'],
+          [rows(await text.read(), 32), await ref.get('text_pooled')!.read(), 'text'],
+        ];
+        text.dispose();
+        for (const [got, want, what] of pairs) {
+          for (const [i, row] of got.entries()) {
+            const cos = cosine(row, want.subarray(i * row.length, (i + 1) * row.length));
+            expect(1 - cos, `${what} ${i}`).toBeLessThan(tolerance);
+          }
+        }
+        model.dispose();
+        expect(backend.stats().liveTensors).toBe(ref.size);
+      }
+    },
+  );
+
+  test('an unknown weightDtype is refused before anything loads', async () => {
+    await expect(loadClip(dir, { backend, weightDtype: 'int4' as never })).rejects.toThrow(
+      'loadClip: options.weightDtype must be one of f32, f16, bf16, q8, q4, got the string "int4"',
+    );
   });
 
   test('a checkpoint that does not match its config names the tensor and both shapes', async () => {

@@ -10,14 +10,17 @@ import {
   type Backend,
   createBackend,
   decodeSafetensorsTensor,
+  dequantizeArray,
   isNotFound,
   loadCheckpointTensors,
   loadFile,
   loadFileIfExists,
   loadJsonIfExists,
   loadSafetensors,
+  matmul,
   parseSafetensors,
   parseSafetensorsHeader,
+  quantizeArray,
   SafetensorsError,
   type SafetensorsProgress,
   saveSafetensors,
@@ -255,6 +258,110 @@ describe('format dtypes', () => {
     );
     await expect(loadSafetensors(huge, { backend })).rejects.toThrow(
       /holds 18446744073709551615 at element 0/,
+    );
+  });
+});
+
+describe('storeAs: weights stored as f16, bf16, q8 or q4 as they load', () => {
+  const w = Array.from({ length: 4 * 64 }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 7)));
+  const bf = [1.5, -2, 0.25, 3].flatMap((x) => Array.from({ length: 16 }, (_, i) => x * (i + 1)));
+  const parts: [string, string, number[], number[]][] = [
+    ['dec.q_proj.weight', 'F32', [4, 64], le(4, w, (v, o, x) => v.setFloat32(o, x, true))],
+    ['dec.up_proj.weight', 'BF16', [2, 32], le(2, bf.map(f32ToBf16), (v, o, x) => v.setUint16(o, x, true))],
+    ['dec.norm.weight', 'F32', [3], le(4, [1, 2, 3], (v, o, x) => v.setFloat32(o, x, true))],
+    ['ids', 'I32', [2], le(4, [7, 8], (v, o, x) => v.setInt32(o, x, true))],
+  ];
+  const header: Record<string, unknown> = {};
+  const data: number[] = [];
+  for (const [name, dtype, shape, bytes] of parts) {
+    header[name] = { dtype, shape, data_offsets: [data.length, data.length + bytes.length] };
+    data.push(...bytes);
+  }
+  const file = build(header, data);
+
+  test('each tensor gets the dtype the callback names; the rest follow dtype', async () => {
+    const seen: [string, readonly number[]][] = [];
+    const { tensors, dispose } = await loadSafetensors(file, {
+      backend,
+      dtype: 'f32',
+      storeAs: (name, shape) => {
+        seen.push([name, shape]);
+        return name === 'dec.q_proj.weight' ? 'q8' : name === 'dec.up_proj.weight' ? 'bf16' : undefined;
+      },
+    });
+    expect(seen).toEqual(parts.map(([name, , shape]) => [name, shape]));
+    const q = tensors.get('dec.q_proj.weight')!;
+    expect(q.describe()).toBe('q8[4, 64]');
+    // The host codec's words, and matmul reads them as the dequantized weight.
+    expect(Array.from(await q.read())).toEqual(Array.from(quantizeArray(Float32Array.from(w), 'q8')));
+    const x = tensor(
+      Array.from({ length: 64 }, (_, i) => (i % 5) - 2),
+      [1, 64],
+      { backend },
+    );
+    const want = dequantizeArray(quantizeArray(Float32Array.from(w), 'q8'), 'q8', w.length);
+    const y = matmul(x, q, { transposeB: true });
+    const ref = matmul(x, tensor(want, [4, 64], { backend }), { transposeB: true });
+    const [got, exact] = [await y.read(), await ref.read()];
+    for (let i = 0; i < 4; i++) expect(got[i]).toBeCloseTo(exact[i]!, 2);
+    for (const t of [x, y, ref]) t.dispose();
+    // BF16 asked for as bf16: the file's bits, unchanged.
+    expect(tensors.get('dec.up_proj.weight')!.dtype).toBe('bf16');
+    expect(await values(tensors.get('dec.up_proj.weight'))).toEqual(bf.map(f32ToBf16));
+    expect(tensors.get('dec.norm.weight')!.dtype).toBe('f32');
+    expect(tensors.get('ids')!.dtype).toBe('i32');
+    dispose();
+
+    // F32 to f16 and q4, BF16 to f16: through f32, rounded to nearest.
+    const half = await loadSafetensors(file, {
+      backend,
+      filter: (name) => name.startsWith('dec.'),
+      storeAs: (name) => (name === 'dec.q_proj.weight' ? 'q4' : 'f16'),
+    });
+    expect(Array.from(await half.tensors.get('dec.q_proj.weight')!.read())).toEqual(
+      Array.from(quantizeArray(Float32Array.from(w), 'q4')),
+    );
+    expect(await values(half.tensors.get('dec.up_proj.weight'))).toEqual(bf.map(f32ToF16));
+    expect(await values(half.tensors.get('dec.norm.weight'))).toEqual([1, 2, 3].map(f32ToF16));
+    half.dispose();
+  });
+
+  test.each([
+    [
+      'an integer tensor',
+      (n: string) => (n === 'ids' ? 'f16' : undefined),
+      /tensor "ids" \(I32\[2\]\): storeAs chose f16, but only floating-point/,
+    ],
+    [
+      'q4 for a 1-D tensor',
+      (n: string) => (n === 'dec.norm.weight' ? 'q4' : undefined),
+      /tensor "dec.norm.weight" \(F32\[3\]\): storeAs chose q4, which needs a 2-D \[out, in\] weight/,
+    ],
+    [
+      'an unknown dtype',
+      () => 'int8',
+      /storeAs must return one of f32, f16, bf16, q8, q4 or undefined, got "int8"/,
+    ],
+  ])('%s is refused, naming the tensor, and nothing is left behind', async (_, storeAs, message) => {
+    const before = live();
+    await expect(loadSafetensors(file, { backend, storeAs: storeAs as () => undefined })).rejects.toThrow(
+      message,
+    );
+    expect(live()).toBe(before);
+  });
+
+  test('a non-finite value in a weight to quantize is named', async () => {
+    const bad = w.slice();
+    bad[70] = Number.NaN;
+    const f = build(
+      { w: { dtype: 'F32', shape: [4, 64], data_offsets: [0, 1024] } },
+      le(4, bad, (v, o, x) => v.setFloat32(o, x, true)),
+    );
+    await expect(loadSafetensors(f, { backend, storeAs: () => 'q8' })).rejects.toThrow(
+      /tensor "w" \(F32\[4, 64\]\): value NaN at index 70 cannot be quantized/,
+    );
+    await expect(loadSafetensors(f, { backend, storeAs: 'q8' as never })).rejects.toThrow(
+      /options.storeAs must be a function/,
     );
   });
 });

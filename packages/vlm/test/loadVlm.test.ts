@@ -7,7 +7,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Tensor, cast, createBackend, loadSafetensors, saveSafetensors, zeros } from '@vl/tensor';
+import {
+  type Tensor,
+  cast,
+  createBackend,
+  dequantize,
+  loadSafetensors,
+  quantizeWeight,
+  saveSafetensors,
+  zeros,
+} from '@vl/tensor';
 import { maxAbs } from '@vl/vitest-config/fixture-backends';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -26,6 +35,9 @@ const dir = fileURLToPath(new URL('./fixtures/llava-tiny/', import.meta.url));
 const rawConfig = JSON.parse(readFileSync(`${dir}config.json`, 'utf8'));
 const backend = await createBackend('cpu');
 afterAll(() => backend.dispose());
+
+/** A stored weight (bf16, q8, q4) as the f32 values matmul reads from it. */
+const dequantizeOrCast = (t: Tensor) => (t.dtype === 'bf16' ? cast(t, 'f32') : dequantize(t));
 
 const weights = async () => (await loadSafetensors(`${dir}model.safetensors`, { backend })).tensors;
 const ref = (await loadSafetensors(`${dir}reference.safetensors`, { backend })).tensors;
@@ -168,9 +180,60 @@ describe('checkpoints', () => {
     writeFileSync(join(folder, 'model.safetensors'), await saveSafetensors(halves));
     for (const t of halves.values()) t.dispose();
     const vlm = await loadVlm(folder, { backend });
-    expect(maxAbs(await logitsOf(vlm), refLogits)).toBeLessThan(2e-2);
+    const widened = await logitsOf(vlm);
+    expect(maxAbs(widened, refLogits)).toBeLessThan(2e-2);
     vlm.dispose();
+    // Kept as f16 (the file's bits), the linear weights give the widened load's logits.
+    const kept = await loadVlm(folder, { backend, weightDtype: 'f16' });
+    const dtypes = new Map<string, number>();
+    for (const t of kept.params.values()) dtypes.set(t.dtype, (dtypes.get(t.dtype) ?? 0) + 1);
+    // 2 decoder layers x 7 + lm_head + 2 projector + 2 tower layers x 6 (see the fixture's config).
+    expect(dtypes.get('f16')).toBe(2 * 7 + 1 + 2 + 2 * 6);
+    expect(maxAbs(await logitsOf(kept), widened)).toBeLessThan(1e-4);
+    kept.dispose();
   });
+
+  // Bounds on the logits' max abs error against transformers' f32 ones, per stored dtype (the
+  // fixture's logits reach 2.8; its random 64-wide weights are harder on q4 than trained ones).
+  test.each([
+    ['bf16', 3e-2],
+    ['q8', 1e-1],
+    ['q4', 1.2],
+  ] as const)(
+    'weightDtype %s: linear weights stored smaller, read exactly as stored, near transformers',
+    async (dtype, tolerance) => {
+      const vlm = await loadVlm(dir, { backend, weightDtype: dtype });
+      expect(vlm.params.get('language_model.model.layers.0.mlp.down_proj.weight')!.dtype).toBe(dtype);
+      expect(vlm.params.get('multi_modal_projector.linear_2.weight')!.dtype).toBe(dtype);
+      expect(vlm.params.get('language_model.model.embed_tokens.weight')!.dtype).toBe('f32');
+      const logits = await logitsOf(vlm);
+      const err = maxAbs(logits, refLogits);
+      console.log(`llava-tiny with ${dtype} linear weights: logits max abs error ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(tolerance);
+      // The same model with each linear weight replaced by its stored value, widened to f32.
+      const widened = new Map<string, Tensor>();
+      for (const [name, t] of await weights()) {
+        const linear = /_proj\.weight$|fc[12]\.weight$|linear_[12]\.weight$|lm_head\.weight$/.test(name);
+        const stored = linear ? (dtype === 'bf16' ? cast(t, 'bf16') : quantizeWeight(t, { dtype })) : t;
+        widened.set(name, stored === t ? t : dequantizeOrCast(stored));
+        if (stored !== t) {
+          stored.dispose();
+          t.dispose();
+        }
+      }
+      const reference = await loadVlm({ config: rawConfig, weights: widened }, { backend });
+      expect(maxAbs(logits, await logitsOf(reference))).toBeLessThan(1e-4);
+      reference.dispose();
+      if (dtype !== 'q4') {
+        // Greedy decoding still picks transformers' tokens.
+        const tokens: number[] = [];
+        for await (const { token } of vlm.generate({ inputIds, images: [px] }, { maxNewTokens: 6 }))
+          tokens.push(token);
+        expect(tokens).toEqual(generated.slice(0, 6));
+      }
+      vlm.dispose();
+    },
+  );
 
   test('tied output embeddings read embed_tokens (an lm_head next to them is ignored)', async () => {
     const tensors = await weights();

@@ -29,7 +29,8 @@ export interface FuseQkvOptions {
  * The fused `…self_attn.qkv_proj.weight` `[3·C, C]` and `…qkv_proj.bias` `[3·C]` of every transformer
  * block in `params` (both towers), as new tensors the caller owns (kept past an enclosing `tidy`);
  * the encoder blocks use them when the params they are given hold them. Blocks whose q, k and v
- * differ in shape or in having biases are left out (they keep the three products).
+ * differ in shape, dtype or in having biases, or are stored as q8/q4, are left out (they keep the
+ * three products).
  *
  * @example
  * ```ts
@@ -63,6 +64,9 @@ function fuseInto(fused: Map<string, Tensor>, params: ClipParams, layers: number
     const biases = parts.map((p) => params.get(`${attn}.${p}.bias`));
     const shape = weights[0]!.shape.join();
     if (weights.some((w) => w?.shape.length !== 2 || w.shape.join() !== shape)) continue;
+    // Block-quantized weights cannot be stacked (each keeps its scales after its values).
+    const dtype = weights[0]!.dtype;
+    if (dtype === 'q8' || dtype === 'q4' || weights.some((w) => w!.dtype !== dtype)) continue;
     const withBias = biases.filter(Boolean).length;
     if (withBias !== 0 && withBias !== 3) continue;
     fused.set(`${attn}.qkv_proj.weight`, keep(concat(weights as Tensor[], 0))); // [3·C, C]

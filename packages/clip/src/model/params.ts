@@ -1,7 +1,10 @@
 import type { Shape, Tensor } from '@vl/tensor';
+import { isLinearWeight } from './storedWeights.js';
 
 /** Model parameters keyed by the checkpoint's own tensor names (no renaming layer). */
 export type ClipParams = ReadonlyMap<string, Tensor>;
+
+const MATMUL_WEIGHT_DTYPES = new Set(['f16', 'bf16', 'q8', 'q4']);
 
 function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`;
@@ -26,8 +29,9 @@ export function param(params: ClipParams, name: string, shape?: Shape): Tensor {
 
 /**
  * Checks that every expected tensor is present with its expected shape and is f32 (the model
- * computes in f32; F16/BF16 safetensors are widened as `loadClip` loads them); lists every
- * problem at once. `model` names the model in the error (default `CLIP`; `@vl/vlm` passes `LLaVA`).
+ * computes in f32; F16/BF16 safetensors are widened as `loadClip` loads them), or, for a linear
+ * layer's weight ({@link isLinearWeight}), f32 or a dtype matmul reads (f16, bf16, q8, q4); lists
+ * every problem at once. `model` names the model in the error (default `CLIP`; `@vl/vlm` passes `LLaVA`).
  *
  * @example
  * ```ts
@@ -41,8 +45,10 @@ export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Sh
     if (!t) problems.push(`missing tensor ${name} (expected shape ${fmt(shape)})`);
     else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       problems.push(`tensor ${name} has shape ${fmt(t.shape)} but the config implies ${fmt(shape)}`);
-    } else if (t.dtype !== 'f32') {
-      problems.push(`tensor ${name} is ${t.describe()} but the model computes in f32`);
+    } else if (t.dtype !== 'f32' && !(isLinearWeight(name) && MATMUL_WEIGHT_DTYPES.has(t.dtype))) {
+      problems.push(
+        `tensor ${name} is ${t.describe()} but the model computes in f32${isLinearWeight(name) ? ' (linear weights may also be f16, bf16, q8 or q4)' : ''}`,
+      );
     }
   }
   if (problems.length > 0) {

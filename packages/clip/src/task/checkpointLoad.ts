@@ -2,8 +2,9 @@
 // which depends on this package): the checks of their arguments before anything loads, and the
 // backend and @vl/tensor loader options the checkpoint loads with. Public for loaders of models
 // built on CLIP; not in @vl/tensor, whose createBackend would there be the browser build's.
-import { type Backend, type SafetensorsProgress, createBackend } from '@vl/tensor';
+import { type Backend, type SafetensorsProgress, type StoredDType, createBackend } from '@vl/tensor';
 import { describeValue } from '../model/config.js';
+import { checkWeightDtype, isLinearWeight } from '../model/storedWeights.js';
 
 /**
  * Rejects a loader's `source` that is neither a checkpoint folder (a non-empty path or URL) nor a
@@ -42,10 +43,16 @@ export interface CheckpointLoad {
   ownsBackend: boolean;
   /** The caller's abort signal, for @vl/tensor's file reads (`loadJsonIfExists` and the like). */
   io: { signal?: AbortSignal };
-  /** Options for `loadSafetensors` and `loadCheckpointTensors`: f32 tensors on `backend`, with progress and abort. */
+  /** The dtype linear weights are stored as (`options.weightDtype`, default f32). */
+  weightDtype: StoredDType;
+  /**
+   * Options for `loadSafetensors` and `loadCheckpointTensors`: f32 tensors on `backend` (linear
+   * weights as `weightDtype`, converted one by one as they load), with progress and abort.
+   */
   loadOptions: {
     backend: Backend;
     dtype: 'f32';
+    storeAs?: (name: string) => StoredDType | undefined;
     onProgress?: (progress: SafetensorsProgress) => void;
     signal?: AbortSignal;
   };
@@ -55,7 +62,7 @@ export interface CheckpointLoad {
  * Checks a loader's `options` (`caller` names the loader in the error) and sets up the load: the
  * backend (a new `createBackend('auto')` when none is given) and the options of @vl/tensor's loaders.
  * The models compute in f32, so F16/BF16 checkpoints are widened as they load (twice their size in
- * memory).
+ * memory), except for the linear layers' weights when `options.weightDtype` keeps them smaller.
  *
  * @example
  * ```ts
@@ -64,12 +71,19 @@ export interface CheckpointLoad {
  * ```
  */
 export async function prepareCheckpointLoad(
-  options: { backend?: Backend; onProgress?: (progress: SafetensorsProgress) => void; signal?: AbortSignal },
+  options: {
+    backend?: Backend;
+    onProgress?: (progress: SafetensorsProgress) => void;
+    signal?: AbortSignal;
+    weightDtype?: StoredDType;
+  },
   caller: string,
 ): Promise<CheckpointLoad> {
   if (options === null || typeof options !== 'object')
     throw new TypeError(`${caller}: options must be an object, got ${describeValue(options)}`);
   const { onProgress, signal } = options;
+  const weightDtype = checkWeightDtype(options.weightDtype, caller);
+  const storeAs = (name: string) => (isLinearWeight(name) ? weightDtype : undefined);
   const ownsBackend = options.backend === undefined;
   const backend = options.backend ?? (await createBackend('auto'));
   const io = signal ? { signal } : {};
@@ -77,6 +91,13 @@ export async function prepareCheckpointLoad(
     backend,
     ownsBackend,
     io,
-    loadOptions: { backend, dtype: 'f32', ...(onProgress ? { onProgress } : {}), ...io },
+    weightDtype,
+    loadOptions: {
+      backend,
+      dtype: 'f32',
+      ...(weightDtype !== 'f32' ? { storeAs } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      ...io,
+    },
   };
 }

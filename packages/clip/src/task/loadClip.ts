@@ -2,6 +2,7 @@ import {
   type Backend,
   type SafetensorsProgress,
   type SafetensorsSource,
+  type StoredDType,
   type Tensor,
   isNotFound,
   joinSource,
@@ -22,6 +23,7 @@ import {
   openClipConfig,
 } from '../model/openClip.js';
 import { checkParams } from '../model/params.js';
+import { storeLinearWeights } from '../model/storedWeights.js';
 import { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
 import { checkCheckpointSource, prepareCheckpointLoad } from './checkpointLoad.js';
 import { ClipModel } from './ClipModel.js';
@@ -35,6 +37,16 @@ export interface LoadClipOptions {
   signal?: AbortSignal;
   /** One qkv product per block (see {@link ClipModelParts.fuseQkv}); default on. */
   fuseQkv?: boolean;
+  /**
+   * The dtype the linear layers' weights are kept in (default `'f32'`). `'f16'` and `'bf16'` halve
+   * their memory and `'q8'` / `'q4'` (block-quantized, for inference) take 28% / 16% of it; each is
+   * converted as it loads and widened inside matmul's kernel. Embeddings, norms, biases and
+   * convolutions stay f32, and so does the compute. On the CPU backend
+   * q8 and q4 run on WASM kernels (a batch forward takes about 2x the f32 time there, as each
+   * product widens its weight; a one-token decode step reads 3.5x / 6.4x fewer bytes), while f16
+   * and bf16 run on the plain TypeScript reference kernel, far slower: use f32, q8 or q4 there.
+   */
+  weightDtype?: StoredDType;
 }
 
 /** A checkpoint given as parts instead of a folder. */
@@ -193,7 +205,10 @@ export async function loadClip(
   options: LoadClipOptions = {},
 ): Promise<ClipModel> {
   checkSource(source);
-  const { backend, ownsBackend, io, loadOptions } = await prepareCheckpointLoad(options, 'loadClip');
+  const { backend, ownsBackend, io, weightDtype, loadOptions } = await prepareCheckpointLoad(
+    options,
+    'loadClip',
+  );
   let tensors: ReadonlyMap<string, Tensor> | undefined;
   try {
     let rawConfig: unknown;
@@ -264,6 +279,8 @@ export async function loadClip(
     } else {
       params = tensors;
     }
+    // Weights that did not load as weightDtype (open_clip's q/k/v slices, tensors handed over).
+    params = tensors = storeLinearWeights(params, weightDtype);
     checkParams(params, clipShapes(config, towers));
     return new ClipModel({
       config,

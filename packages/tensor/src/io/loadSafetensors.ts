@@ -19,6 +19,7 @@ import { type ReadFile, readLocation } from './readLocation.js';
 import { SafetensorsError } from './SafetensorsError.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
 import { setOwn } from './setOwn.js';
+import { type StoredDType, storedTensor } from './storeAs.js';
 
 /**
  * Options for {@link loadSafetensors}.
@@ -39,6 +40,13 @@ export interface LoadSafetensorsOptions extends Pick<DecodeSafetensorsOptions, '
   backend: Backend;
   /** Loads only the tensors whose name passes; shards that hold none of them are not read at all. */
   filter?: (name: string) => boolean;
+  /**
+   * The dtype to store each floating-point tensor as, by name and shape (undefined: as `dtype`
+   * says). Each tensor is converted on its own as it loads, so the file is never widened to f32 as
+   * a whole: `(name) => name.endsWith('_proj.weight') ? 'q8' : undefined` loads a decoder's linear
+   * weights block-quantized. A `q8`/`q4` choice needs a 2-D weight whose last dim is a multiple of 32.
+   */
+  storeAs?: (name: string, shape: readonly number[]) => StoredDType | undefined;
   /** Byte progress of each file read. */
   onProgress?: (progress: SafetensorsProgress) => void;
   /** Cancels the load: the returned promise rejects with an `AbortError` and nothing is kept. */
@@ -108,6 +116,11 @@ export async function loadSafetensors(
   if (!options?.backend || typeof options.backend.upload !== 'function') {
     throw new TypeError('loadSafetensors(): options.backend is required (create one with createBackend())');
   }
+  if (options.storeAs !== undefined && typeof options.storeAs !== 'function') {
+    throw new TypeError(
+      `loadSafetensors(): options.storeAs must be a function (name, shape) => dtype, got ${typeof options.storeAs}`,
+    );
+  }
   if (options.dtype !== undefined && options.dtype !== 'f32') {
     throw new TypeError(
       `loadSafetensors(): options.dtype must be 'f32' or left out, got ${JSON.stringify(options.dtype)}`,
@@ -173,6 +186,11 @@ async function loadFile(
   throwIfAborted(options.signal, `loadSafetensors(): loading ${source} was aborted`);
   for (const info of parsed.tensors) {
     if (!accept(info.name)) continue;
+    const store = options.storeAs?.(info.name, info.shape);
+    if (store !== undefined) {
+      tensors.set(info.name, storedTensor(parsed, info, store, options.backend, source));
+      continue;
+    }
     const { dtype, shape, data } = decodeSafetensorsTensor(parsed, info, { dtype: options.dtype, source });
     tensors.set(info.name, tensor(data, shape, { backend: options.backend, dtype }));
   }

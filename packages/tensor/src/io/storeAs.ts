@@ -1,0 +1,70 @@
+// Loading weights straight into a smaller storage dtype (f16, bf16, q8, q4), one tensor at a time,
+// so a checkpoint never sits in memory as f32 as a whole: what lets a 7B-parameter decoder load
+// into a GPU that holds its 14 GB of f16 but not its 28 GB of f32.
+import type { Backend } from '../backend.js';
+import { tensor } from '../create.js';
+import { QUANT_BLOCK, type QuantizedDType } from '../dtype.js';
+import { quantizeArray } from '../kernels/quantize/codec.js';
+import { formatShape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { decodeSafetensorsTensor } from './decodeSafetensorsTensor.js';
+import type { SafetensorsTensorInfo } from './parseSafetensorsHeader.js';
+
+/**
+ * A dtype a floating-point checkpoint tensor can be stored as on load: `f32`, the half-precision
+ * storage types `f16` and `bf16` (read by matmul, which widens them inside the kernel), or the
+ * block-quantized `q8` and `q4` (see {@link QuantizedDType}; matmul with `transposeB` only, so a
+ * linear layer's `[out, in]` weight, with `in` a multiple of 32).
+ *
+ * @example
+ * ```ts
+ * const storeAs = (name: string): StoredDType | undefined => (name.endsWith('proj.weight') ? 'q8' : undefined);
+ * ```
+ */
+export type StoredDType = 'f32' | 'f16' | 'bf16' | QuantizedDType;
+
+const STORED: readonly StoredDType[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
+const FLOAT_FILE_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
+
+/**
+ * Creates the tensor `info` describes, stored as `store`. An F16 or BF16 tensor asked for as its
+ * own type is copied as it is; anything else goes through f32 on the host (one tensor's worth).
+ */
+export function storedTensor(
+  file: { readonly data: Uint8Array },
+  info: SafetensorsTensorInfo,
+  store: unknown,
+  backend: Backend,
+  source: string,
+): Tensor {
+  const where = `loadSafetensors(): ${source}: tensor "${info.name}" (${info.dtype}${formatShape(info.shape)})`;
+  if (!STORED.includes(store as StoredDType)) {
+    throw new TypeError(
+      `${where}: storeAs must return one of ${STORED.join(', ')} or undefined, got ${JSON.stringify(store)}`,
+    );
+  }
+  const dtype = store as StoredDType;
+  if (!FLOAT_FILE_DTYPES.has(info.dtype)) {
+    throw new TypeError(
+      `${where}: storeAs chose ${dtype}, but only floating-point tensors can be stored as it`,
+    );
+  }
+  const native = (dtype === 'f16' && info.dtype === 'F16') || (dtype === 'bf16' && info.dtype === 'BF16');
+  const decoded = decodeSafetensorsTensor(file, info, native ? { source } : { dtype: 'f32', source });
+  if (dtype !== 'q8' && dtype !== 'q4') return tensor(decoded.data, info.shape, { backend, dtype });
+  const last = info.shape[info.shape.length - 1] ?? 0;
+  if (info.shape.length !== 2 || last % QUANT_BLOCK !== 0) {
+    throw new RangeError(
+      `${where}: storeAs chose ${dtype}, which needs a 2-D [out, in] weight with in a multiple of ${QUANT_BLOCK}`,
+    );
+  }
+  let words: Uint32Array;
+  try {
+    words = quantizeArray(decoded.data, dtype);
+  } catch (e) {
+    throw new RangeError(`${where}: ${(e as Error).message.replace(/^quantizeArray\(\): /, '')}`, {
+      cause: e,
+    });
+  }
+  return tensor(words, info.shape, { backend, dtype });
+}
