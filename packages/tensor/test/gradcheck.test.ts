@@ -341,6 +341,34 @@ const rows: Row[] = [
     inputs: [{ shape: [1, 4, 3, 2] }, { shape: [1, 2, 3, 2] }, { shape: [1, 2, 3, 2] }],
     f: (q, k, v) => op('attention')(q, k, v, { causal: true }),
   },
+  {
+    name: 'attention, causal, an additive mask broadcast over heads (its gradient too)',
+    needs: ['attention'],
+    inputs: [
+      { shape: [1, 2, 3, 4] },
+      { shape: [1, 2, 5, 4] },
+      { shape: [1, 2, 5, 3] },
+      { shape: [1, 1, 3, 5] },
+    ],
+    f: (q, k, v, mask) => op('attention')(q, k, v, { causal: true, mask }),
+  },
+  {
+    name: 'attention bthd, kvLength 4 of 5 keys, a per-head additive mask',
+    needs: ['attention'],
+    inputs: [
+      { shape: [1, 3, 2, 4] },
+      { shape: [1, 5, 2, 4] },
+      { shape: [1, 5, 2, 3] },
+      { shape: [1, 2, 3, 5] },
+    ],
+    f: (q, k, v, mask) => op('attention')(q, k, v, { layout: 'bthd', kvLength: 4, mask }),
+  },
+  {
+    name: 'attentionQkv with an additive mask',
+    needs: ['attentionQkv'],
+    inputs: [{ shape: [1, 3, 12] }, { shape: [1, 1, 3, 3] }],
+    f: (qkv, mask) => op('attentionQkv')(qkv, { heads: 2, mask }),
+  },
   { name: 'rope', needs: ['rope'], inputs: [{ shape: [1, 2, 3, 4] }], f: (x) => op('rope')(x) },
   // losses
   {

@@ -5,11 +5,14 @@
 import { describe, expect, test } from 'vitest';
 import {
   squeeze,
+  attention,
+  attentionQkv,
   type Backend,
   concat,
   conv2d,
   keep,
   max,
+  matmul,
   mean,
   multinomial,
   oneHot,
@@ -195,6 +198,37 @@ describe('multinomial and sample', () => {
       expect(drawn[2], backend.name).toBe(-1);
       for (const t of [p, zeros, a, b, two, c]) t.dispose();
     }
+  });
+});
+
+describe('options objects', () => {
+  const q = () => f32([1, 1, 3, 2]);
+  test('a misspelt option is an error, not a different computation (`casual` ran non-causal attention)', () => {
+    expect(() => attention(q(), q(), q(), any({ casual: true }))).toThrow(
+      'attention: unknown option "casual" (expected causal, mask, scale, kvLength, queryOffset, layout)',
+    );
+    expect(() => attentionQkv(f32([1, 3, 6]), any({ heads: 1, causal: true, kv_heads: 1 }))).toThrow(
+      'attentionQkv: unknown option "kv_heads"',
+    );
+    expect(() => matmul(f32([2, 3]), f32([2, 3]), any({ transpose_b: true }))).toThrow(
+      'matmul: unknown option "transpose_b" (expected transposeA, transposeB, bias, activation, residual)',
+    );
+    expect(() => sample(f32([2, 3]), any({ top_k: 5, seed: 1 }))).toThrow('sample: unknown option "top_k"');
+    expect(() => attention(q(), q(), q(), any(null))).toThrow(
+      'attention: options must be an object, got null',
+    );
+  });
+
+  test('a flag that is not a boolean is an error (the string "false" is truthy)', () => {
+    expect(() => attention(q(), q(), q(), any({ causal: 'false' }))).toThrow(
+      'attention: options.causal must be true or false, got the string "false"',
+    );
+    expect(() => attentionQkv(f32([1, 3, 6]), any({ heads: 1, causal: 1 }))).toThrow(
+      'attentionQkv: options.causal must be true or false, got the number 1',
+    );
+    expect(() => matmul(f32([2, 3]), f32([2, 3]), any({ transposeB: 'no' }))).toThrow(
+      'matmul: options.transposeB must be true or false, got the string "no"',
+    );
   });
 });
 

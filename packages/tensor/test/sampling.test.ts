@@ -366,7 +366,7 @@ describe('sample, multinomial, repetitionPenalty', () => {
     }
   });
 
-  test('NaN logits are never drawn nor the greedy pick, on every backend (short and long rows)', async () => {
+  test('NaN logits are never drawn, the greedy pick nor kept by top-k, on every backend (short and long rows)', async () => {
     for (const V of [5, 2000]) {
       // Row 0: NaN at 1 and 3, the largest finite logit at 2; row 1: NaN only.
       const data = new Float32Array(2 * V).fill(-4);
@@ -385,6 +385,9 @@ describe('sample, multinomial, repetitionPenalty', () => {
           expect(top! >= 0 && !Number.isNaN(data[top!]), `${tag}, top-k, seed ${seed}: drew ${top}`).toBe(
             true,
           );
+          // NaN ranks last for the cut: top-1 keeps the largest finite logit (NaN took the slot, -1).
+          const [one] = await runOn(backend, data, [2, V], (x) => sample(x, { seed, topK: 1 }));
+          expect(one, `${tag}, top-1, seed ${seed}`).toBe(2);
         }
       }
     }

@@ -57,7 +57,8 @@ export const attentionKernel: Kernel<AttentionAttrs> = {
  * `[B, Tq, Hq, D]`, ..., output `[B, Tq, Hq, Dv]`): a projection `[B, T, H·D]` reshaped, read and
  * written without a transpose. The mask's shapes are the same in both layouts. {@link attentionQkv} reads q, k and v from one fused projection.
  *
- * The gradient (q, k and v; not the mask) recomputes the probabilities and is built from ops.
+ * The gradient (q, k, v, and an additive mask when it is differentiated, such as a learned
+ * position bias) recomputes the probabilities and is built from ops.
  *
  * @example
  * ```ts
@@ -69,6 +70,7 @@ export const attentionKernel: Kernel<AttentionAttrs> = {
  * ```
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const attrs = attentionAttrs(q, k, options); // checks the options first
   const { mask } = options;
-  return run1(attentionKernel, mask ? [q, k, v, mask] : [q, k, v], attentionAttrs(q, k, options));
+  return run1(attentionKernel, mask ? [q, k, v, mask] : [q, k, v], attrs);
 }

@@ -11,6 +11,7 @@ import type { GradArgs, HostTensor, Kernel } from '../kernel.js';
 import { formatShape } from '../shape.js';
 import { tfjsOnHost } from './gather.js';
 import type { Tensor } from '../tensor.js';
+import { checkOptionKeys } from './options.js';
 
 /** How per-row losses are combined. */
 export type CrossEntropyReduction = 'mean' | 'sum' | 'none';
@@ -563,15 +564,11 @@ export interface CrossEntropyOptions {
 const OPTION_KEYS = ['reduction', 'ignoreIndex', 'labelSmoothing'];
 
 function attrsOf(op: string, targets: 'hard' | 'soft', options: CrossEntropyOptions): CrossEntropyAttrs {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${op}: options must be an object, got ${String(options)}`);
-  }
-  const known = targets === 'hard' ? OPTION_KEYS : OPTION_KEYS.filter((k) => k !== 'ignoreIndex');
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`${op}: unknown option ${JSON.stringify(key)} (expected ${known.join(', ')})`);
-    }
-  }
+  checkOptionKeys(
+    op,
+    options,
+    targets === 'hard' ? OPTION_KEYS : OPTION_KEYS.filter((k) => k !== 'ignoreIndex'),
+  );
   const reduction: unknown = options.reduction ?? 'mean';
   // An own-property check: `in` would accept 'toString', 'constructor', '__proto__'...
   if (typeof reduction !== 'string' || !Object.hasOwn(REDUCTION_CODE, reduction)) {

@@ -6,6 +6,7 @@ import { run1 } from '../engine.js';
 import type { Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import { isQuantized } from '../dtype.js';
+import { checkOptionKeys, flagOption } from './options.js';
 import { cast } from './cast.js';
 import { MATMUL_ACTIVATIONS, type MatmulActivation, tfjsActivation } from './matmul/activation.js';
 import { matmulActivationGradKernel } from './matmul/activationGrad.js';
@@ -158,6 +159,7 @@ export interface MatmulOptions {
  * ```
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  checkOptionKeys('matmul', options, MATMUL_OPTION_KEYS);
   const activation = options.activation ?? 'none';
   if (!MATMUL_ACTIVATIONS.includes(activation)) {
     throw new RangeError(
@@ -166,13 +168,15 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const { bias, residual } = options;
   const attrs: MatmulAttrs = {
-    transposeA: options.transposeA ?? false,
-    transposeB: options.transposeB ?? false,
+    transposeA: flagOption('matmul', options, 'transposeA'),
+    transposeB: flagOption('matmul', options, 'transposeB'),
     activation,
     ...(residual ? { residual: true } : {}),
   };
   return run1(matmulKernel, [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])], attrs);
 }
+
+const MATMUL_OPTION_KEYS = ['transposeA', 'transposeB', 'bias', 'activation', 'residual'];
 
 /**
  * A fully connected layer in PyTorch's layout: `x @ weight^T + bias` with `weight` `[out, in]`

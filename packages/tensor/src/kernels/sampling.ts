@@ -15,6 +15,7 @@ import { checkSeed, type Rng, randomExponential, randomUniform } from './random.
 import { WGSL_NAN_OPS } from './elementwise.js';
 import { SORT_KEY_WGSL, sortKey, topk } from './topk.js';
 import { where } from './where.js';
+import { checkOptionKeys } from './options.js';
 
 type SampleMode = 'greedy' | 'logits' | 'probs';
 
@@ -473,6 +474,7 @@ function inRange(value: number, lo: number, hi: number, name: string, op: string
  * ```
  */
 export function sample(logits: Tensor, options: SampleOptions = {}): Tensor {
+  checkOptionKeys('sample', options, ['temperature', 'topK', 'topP', 'minP', 'seed']);
   if (options.seed !== undefined) checkSeed(options.seed, 'sample');
   checkLogits(logits, 'sample');
   const V = logits.shape[logits.rank - 1]!;
@@ -494,7 +496,13 @@ export function sample(logits: Tensor, options: SampleOptions = {}): Tensor {
     // Top-k and top-p cut a prefix of the logits sorted descending; without them no sort is needed.
     const k = topK > 0 ? Math.min(topK, V) : V;
     if (k < V || topP < 1) {
-      const { values, indices } = topk(logits, k);
+      // topk ranks NaN above +Infinity; NaN logits weigh nothing here, so they rank last instead.
+      const ranked = tidy(() => {
+        const ninf = full([], Number.NEGATIVE_INFINITY, { backend: logits.backend });
+        return where(compare('equal', logits, logits), logits, ninf); // [..., V]
+      });
+      owned.push(ranked);
+      const { values, indices } = topk(ranked, k);
       owned.push(values, indices);
       return run1(sampleKernel, [values, u, indices], { ...attrs, mode: 'logits' });
     }

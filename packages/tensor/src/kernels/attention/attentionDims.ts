@@ -3,6 +3,7 @@
 import type { TensorInfo } from '../../backend.js';
 import { formatShape } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
+import { checkOptionKeys, flagOption } from '../options.js';
 
 /** How the optional mask input is read: absent, bool (nonzero = may attend) or added to the scores. */
 export type AttentionMaskKind = 'none' | 'bool' | 'additive';
@@ -87,8 +88,11 @@ function clampOffset(offset: number, tq: number, kvLength: number): number {
   return Math.max(-tq - 1, Math.min(kvLength, offset));
 }
 
+const ATTENTION_OPTION_KEYS = ['causal', 'mask', 'scale', 'kvLength', 'queryOffset', 'layout'];
+
 /** Resolves the options' defaults into kernel attributes. */
 export function attentionAttrs(q: Tensor, k: Tensor, options: AttentionOptions): AttentionAttrs {
+  checkOptionKeys('attention', options, ATTENTION_OPTION_KEYS);
   const layout = options.layout ?? 'bhtd';
   if (layout !== 'bhtd' && layout !== 'bthd')
     throw new RangeError(`attention: layout must be 'bhtd' or 'bthd', got ${JSON.stringify(layout)}`);
@@ -97,7 +101,7 @@ export function attentionAttrs(q: Tensor, k: Tensor, options: AttentionOptions):
   const tq = q.shape[t] ?? 0;
   const { mask } = options;
   return {
-    causal: options.causal ?? false,
+    causal: flagOption('attention', options, 'causal'),
     scale: options.scale ?? 1 / Math.sqrt(q.shape[3] ?? 1),
     kvLength,
     queryOffset: clampOffset(options.queryOffset ?? kvLength - tq, tq, kvLength),

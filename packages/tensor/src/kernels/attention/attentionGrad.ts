@@ -4,8 +4,9 @@
 //   dV = Pᵀ dO,  dP = dO Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),  dQ = scale · dS K,  dK = scale · dSᵀ Q.
 // Query heads sharing a kv head become extra rows of one matrix ([B, Hkv, G·Tq, ·]), so the sum of
 // their contributions to dK and dV is part of the matmul. Only the valid keys [0, kvLength) take
-// part (a cache's unused tail may hold anything); their gradient rows beyond kvLength are zero. The
-// mask gets no gradient. Memory is O(Tq · Tk) per head: meant for training small models.
+// part (a cache's unused tail may hold anything); their gradient rows beyond kvLength are zero. An
+// additive mask that is being differentiated gets dS summed to its shape (a bool one has none).
+// Memory is O(Tq · Tk) per head: meant for training small models.
 import { run1 } from '../../engine.js';
 import type { GradArgs } from '../../kernel.js';
 import type { Tensor } from '../../tensor.js';
@@ -14,6 +15,7 @@ import { pad } from '../pad.js';
 import { reshape } from '../reshape.js';
 import { slice } from '../slice.js';
 import { softmaxGrad } from '../softmaxGrad.js';
+import { sumToShape } from '../sumToShape.js';
 import { transpose } from '../transpose.js';
 import { scale } from '../unary.js';
 import { type AttentionAttrs, attentionDims } from './attentionDims.js';
@@ -40,40 +42,66 @@ function padKeys(dx: Tensor, tk: number): Tensor {
 /** `[B, T, H, X]` <-> `[B, H, T, X]` */
 const swapTH = (x: Tensor) => transpose(x, [0, 2, 1, 3]);
 
-/** Gradient rule of the attention kernel: `[dq, dk, dv, undefined]`. */
+/** Gradient rule of the attention kernel: `[dq, dk, dv, dmask]` (dmask for a tracked additive mask). */
 export function attentionGrad({
   dy: [dOut],
   inputs,
   attrs,
 }: GradArgs<AttentionAttrs>): (Tensor | undefined)[] {
   if (!dOut) return [undefined, undefined, undefined, undefined];
-  return [...attentionGradOf(dOut, inputs, attrs), undefined];
+  return attentionGradOf(dOut, inputs, attrs);
 }
 
 /**
- * dq, dk and dv of attention in either layout (inputs q, k, v and the optional mask, as the kernel
+ * dq, dk, dv and (for an additive mask that is being differentiated, such as a learned position
+ * bias) dmask of attention in either layout (inputs q, k, v and the optional mask, as the kernel
  * takes them). The bthd layout is computed as bhtd between transposes (training shapes are small;
- * the forward is where the layout pays).
+ * the forward is where the layout pays); the mask's shape is the same in both.
  */
 export function attentionGradOf(
   dOut: Tensor,
   inputs: readonly Tensor[],
   attrs: AttentionAttrs,
-): [Tensor, Tensor, Tensor] {
+): [Tensor, Tensor, Tensor, Tensor | undefined] {
   if (attrs.layout !== 'bthd') return attentionGradBhtd(dOut, inputs, attrs);
   const [q, k, v, mask] = inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
   const { layout: _, ...bhtd } = attrs;
   const bhtdInputs = [swapTH(q), swapTH(k), swapTH(v), ...(mask ? [mask] : [])];
-  const [dq, dk, dv] = attentionGradBhtd(swapTH(dOut), bhtdInputs, bhtd);
-  return [swapTH(dq), swapTH(dk), swapTH(dv)];
+  const [dq, dk, dv, dMask] = attentionGradBhtd(swapTH(dOut), bhtdInputs, bhtd);
+  return [swapTH(dq), swapTH(dk), swapTH(dv), dMask];
 }
 
-/** dq, dk and dv of attention over `[B, H, T, X]` inputs (q, k, v and the optional mask). */
+/**
+ * The gradient of an additive mask: dS (the scores' gradient, which the mask is added to) summed
+ * over the axes the mask broadcasts, zero for keys past kvLength when the mask spans all tk.
+ */
+function maskGrad(
+  dS: Tensor, // [B, Hkv, G·Tq, n]
+  mask: Tensor, // [B or 1, Hq or 1, Tq or 1, tk or n]
+  qHeads: number,
+  tq: number,
+): Tensor {
+  const [batch, , , n] = dS.shape as [number, number, number, number];
+  const scores = reshape(dS, [batch, qHeads, tq, n]); // [B, Hq, Tq, n]
+  const keys = mask.shape[3]!;
+  const full =
+    keys === n
+      ? scores
+      : pad(scores, [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+          [0, keys - n],
+        ]); // [B, Hq, Tq, tk]
+  return sumToShape(full, mask.shape);
+}
+
+/** dq, dk, dv and dmask of attention over `[B, H, T, X]` inputs (q, k, v and the optional mask). */
 function attentionGradBhtd(
   dOut: Tensor, // [B, Hq, Tq, Dv]
   inputs: readonly Tensor[],
   attrs: AttentionAttrs,
-): [Tensor, Tensor, Tensor] {
+): [Tensor, Tensor, Tensor, Tensor | undefined] {
   const [q, k, v] = inputs as [Tensor, Tensor, Tensor];
   const { batch, kvHeads, group, tq, tk, d, dv } = attentionDims(inputs, attrs);
   const rows = group * tq;
@@ -88,5 +116,7 @@ function attentionGradBhtd(
   const dQ = reshape(scale(matmul(dS, keys), attrs.scale), q.shape); // [B, Hq, Tq, D]
   const qRows = reshape(q, [batch, kvHeads, rows, d]); // [B, Hkv, G·Tq, D]
   const dK = scale(matmul(dS, qRows, { transposeA: true }), attrs.scale); // [B, Hkv, n, D]
-  return [dQ, padKeys(dK, tk), padKeys(dV, tk)];
+  const mask = inputs[3];
+  const dMask = mask?.tracked && attrs.mask === 'additive' ? maskGrad(dS, mask, q.shape[1]!, tq) : undefined;
+  return [dQ, padKeys(dK, tk), padKeys(dV, tk), dMask];
 }

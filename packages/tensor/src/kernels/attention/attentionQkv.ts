@@ -15,6 +15,7 @@ import { type AttentionArrays, attentionCpu } from './attentionReference.js';
 import { attentionTfjs } from './attentionTfjs.js';
 import { attentionWebGpu } from './attentionWebGpu.js';
 import type { TensorInfo } from '../../backend.js';
+import { checkOptionKeys, flagOption } from '../options.js';
 
 /** Attributes of the packed-qkv attention kernel: attention's, and the head counts. */
 export interface AttentionQkvAttrs extends AttentionAttrs {
@@ -132,9 +133,13 @@ function attentionQkvGrad({
   const dims = attentionQkvDims(inputs, attrs);
   const { batch, tq, d, qHeads } = dims;
   const dO = reshape(dOut, [batch, tq, qHeads, d]); // [B, T, Hq, D]
-  const grads = attentionGradOf(dO, [...unpack(qkv, dims), ...(mask ? [mask] : [])], bthdAttrs(attrs));
-  const packed = grads.map((g) => reshape(g, [batch, tq, g.shape[2]! * d])); // [B, T, H·D]
-  return [concat(packed, 2), undefined];
+  const [dq, dk, dv, dMask] = attentionGradOf(
+    dO,
+    [...unpack(qkv, dims), ...(mask ? [mask] : [])],
+    bthdAttrs(attrs),
+  );
+  const packed = [dq, dk, dv].map((g) => reshape(g, [batch, tq, g.shape[2]! * d])); // [B, T, H·D]
+  return [concat(packed, 2), dMask];
 }
 
 /**
@@ -185,13 +190,14 @@ export const attentionQkvKernel: Kernel<AttentionQkvAttrs> = {
  * ```
  */
 export function attentionQkv(qkv: Tensor, options: AttentionQkvOptions): Tensor {
+  checkOptionKeys('attentionQkv', options, ['heads', 'kvHeads', 'causal', 'mask', 'scale']);
   const { heads, kvHeads = heads, mask } = options;
   const parts = heads + 2 * kvHeads;
   const t = qkv.shape[1] ?? 0;
   const attrs: AttentionQkvAttrs = {
     heads,
     kvHeads,
-    causal: options.causal ?? false,
+    causal: flagOption('attentionQkv', options, 'causal'),
     scale: options.scale ?? 1 / Math.sqrt((qkv.shape[2] ?? parts) / parts),
     kvLength: t,
     queryOffset: 0,

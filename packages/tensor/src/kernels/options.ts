@@ -1,0 +1,34 @@
+// Checks shared by the ops that take an options object: a misspelt key (`casual: true`) or a flag
+// that is not a boolean (`causal: 'false'`, truthy) would otherwise run a different computation
+// without a word.
+import { describeValue } from '../describeValue.js';
+
+/**
+ * Throws a TypeError unless `options` is an object whose keys are all in `known`; `op` names the
+ * op in the message.
+ *
+ * @example
+ * ```ts
+ * checkOptionKeys('attention', { casual: true }, ['causal', 'mask']); // throws: unknown option "casual"
+ * ```
+ */
+export function checkOptionKeys(op: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`${op}: options must be an object, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${op}: unknown option ${JSON.stringify(key)} (expected ${known.join(', ')})`);
+    }
+  }
+}
+
+/** `options[key]` as a boolean flag (default false); anything but a boolean or undefined throws. */
+export function flagOption(op: string, options: object, key: string): boolean {
+  const value: unknown = (options as Record<string, unknown>)[key];
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`${op}: options.${key} must be true or false, got ${describeValue(value)}`);
+  }
+  return value;
+}
