@@ -1,5 +1,6 @@
 import { type ClipModel, loadClip } from '@vl/clip';
 import { type DvaeModel, loadDvae } from '@vl/dvae';
+import type { StoredDType } from '@vl/tensor';
 import { type VlmModel, loadVlm } from '@vl/vlm';
 import type { CommandContext } from './context.js';
 import { CliError, withoutCaller } from './io.js';
@@ -37,9 +38,21 @@ export async function openModel<M>(
   }
 }
 
+const WEIGHT_DTYPES: readonly StoredDType[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
+
+/** `--weights`: the dtype loadClip / loadVlm keep the linear weights in. */
+function weightDtype(ctx: CommandContext): { weightDtype?: StoredDType } {
+  const value = ctx.string('weights');
+  if (value === undefined) return {};
+  if (!WEIGHT_DTYPES.includes(value as StoredDType))
+    throw new CliError(`--weights must be one of ${WEIGHT_DTYPES.join(', ')}; got "${value}"`, 2);
+  return { weightDtype: value as StoredDType };
+}
+
 /** The CLIP of `--model`. */
 export function openClip(ctx: CommandContext): Promise<{ model: ClipModel; defaults: ModelDefaults }> {
-  return openModel(ctx, 'clip', (source, options) => loadClip(source, options));
+  const stored = weightDtype(ctx);
+  return openModel(ctx, 'clip', (source, options) => loadClip(source, { ...options, ...stored }));
 }
 
 /** The dVAE of `--model`. */
@@ -49,5 +62,6 @@ export function openDvae(ctx: CommandContext): Promise<{ model: DvaeModel; defau
 
 /** The VLM of `--model`. */
 export function openVlm(ctx: CommandContext): Promise<{ model: VlmModel; defaults: ModelDefaults }> {
-  return openModel(ctx, 'vlm', (source, options) => loadVlm(source, options));
+  const stored = weightDtype(ctx);
+  return openModel(ctx, 'vlm', (source, options) => loadVlm(source, { ...options, ...stored }));
 }

@@ -27,6 +27,11 @@ const common: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h' },
 };
 
+/** `--weights`, for the commands that load a CLIP or a VLM. */
+const weights: Record<string, OptionSpec> = { weights: { type: 'string' } };
+const weightsDetail =
+  "--weights f32|f16|bf16|q8|q4   dtype of the linear layers' weights in memory (default f32; q8/q4 for the CPU)";
+
 const commands: Record<string, Command> = {
   classify: {
     usage: 'vl classify <images...> [--labels "a,b,c"] [--template "a photo of a {}."] [--top 3]',
@@ -37,8 +42,10 @@ const commands: Record<string, Command> = {
       '--template "a photo of a {}."   prompt templates, averaged (repeatable); default: the model\'s own,',
       "                           else the CLIP paper's 80 ImageNet templates",
       '--top 3                    labels printed per image',
+      weightsDetail,
     ],
     options: {
+      ...weights,
       labels: { type: 'string', multiple: true },
       template: { type: 'string', multiple: true },
       top: { type: 'string' },
@@ -51,8 +58,9 @@ const commands: Record<string, Command> = {
     details: [
       '--text "..."               a text to embed (repeatable), after the images',
       "--truncate                 cut a text longer than the model's context (else: an error)",
+      weightsDetail,
     ],
-    options: { text: { type: 'string', multiple: true }, truncate: { type: 'boolean' } },
+    options: { ...weights, text: { type: 'string', multiple: true }, truncate: { type: 'boolean' } },
     run: embed,
   },
   search: {
@@ -63,8 +71,9 @@ const commands: Record<string, Command> = {
       '--top 5                    matches printed',
       "--truncate                 cut a query longer than the model's context (else: an error)",
       '(files of the folder that are not readable images are skipped, with a warning)',
+      weightsDetail,
     ],
-    options: { top: { type: 'string' }, truncate: { type: 'boolean' } },
+    options: { ...weights, top: { type: 'string' }, truncate: { type: 'boolean' } },
     run: search,
   },
   reconstruct: {
@@ -83,8 +92,9 @@ const commands: Record<string, Command> = {
     details: [
       '--max-tokens 32            longest answer, in tokens',
       '--temperature 0            0: the likeliest token each step (greedy); above 0: sampled',
+      weightsDetail,
     ],
-    options: { 'max-tokens': { type: 'string' }, temperature: { type: 'string' } },
+    options: { ...weights, 'max-tokens': { type: 'string' }, temperature: { type: 'string' } },
     run: ask,
   },
   train: {

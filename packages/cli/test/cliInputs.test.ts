@@ -149,6 +149,30 @@ describe('options and models', () => {
     expect(version.out).toMatch(/^vl \d+\.\d+\.\d+/);
   });
 
+  test('--weights keeps the linear weights smaller; the held-out shapes keep their top label', async () => {
+    const top = async (...extra: string[]) => {
+      const r = await vl(
+        'classify',
+        'pics/s0.png',
+        'pics/s1.png',
+        'pics/s2.png',
+        '--top',
+        '1',
+        '--json',
+        ...extra,
+      );
+      expect(r.code, r.err).toBe(0);
+      return r.out
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { labels: { label: string }[] }).labels[0]!.label);
+    };
+    expect(await top('--weights', 'q8')).toEqual(await top());
+    const bad = await vl('ask', 'pics/s0.png', 'what is it?', '--weights', 'int8');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--weights must be one of f32, f16, bf16, q8, q4; got "int8"/);
+  });
+
   test('an empty --model, or a checkpoint of another family, is refused by name', async () => {
     const empty = await vl('classify', 'pics/s0.png', '--model', '');
     expect(empty.code).toBe(2);
