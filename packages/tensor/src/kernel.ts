@@ -65,8 +65,18 @@ export interface Kernel<A = unknown> {
   cpu(inputs: readonly HostTensor[], attrs: A, outputs: readonly TensorInfo[]): TypedArray[];
   /** Encodes the kernel's dispatches on a WebGPU backend, writing into the preallocated outputs. */
   webgpu?(ctx: GpuContext, inputs: readonly GpuTensor[], outputs: readonly GpuTensor[], attrs: A): void;
-  /** Computes the kernel with tfjs-core ops; returns one `tf.Tensor` per output. */
-  tfjs?(tf: TfjsCore, inputs: readonly TfjsTensor[], attrs: A, outputs: readonly TensorInfo[]): TfjsTensor[];
+  /**
+   * Computes the kernel with tfjs-core ops; returns one `tf.Tensor` per output, or undefined where
+   * tfjs cannot compute these inputs exactly (u32 is held as int32, say), to run `cpu` instead.
+   * `infos` are the inputs' shapes and dtypes.
+   */
+  tfjs?(
+    tf: TfjsCore,
+    inputs: readonly TfjsTensor[],
+    attrs: A,
+    outputs: readonly TensorInfo[],
+    infos: readonly TensorInfo[],
+  ): TfjsTensor[] | undefined;
   /** Gradients with respect to each input (`undefined` where none flows), built from ops. */
   grad?(args: GradArgs<A>): (Tensor | undefined)[];
 }

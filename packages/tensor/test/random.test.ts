@@ -134,6 +134,20 @@ cases.push(
   ),
 );
 cases.push(
+  streamCase(
+    'randomUniform [-3e38, 3e38)',
+    [257],
+    (backend, seed) => randomUniform([257], { backend, seed, low: -3e38, high: 3e38 }),
+    1e-6,
+  ),
+  streamCase(
+    'randomUniform [1e6, 1e6 + 1)',
+    [257],
+    (backend, seed) => randomUniform([257], { backend, seed, low: 1e6, high: 1e6 + 1 }),
+    1e-6,
+  ),
+);
+cases.push(
   streamCase('randomUniform negative seed', [9], (backend) => randomUniform([9], { backend, seed: -12345 })),
 );
 
@@ -201,6 +215,32 @@ describe('distributions', () => {
     for (const i of [0, 5, size >> 1, size - 6, size - 1]) {
       expect(v[i], `element ${i}`).toBe(philox4x32([Math.floor(i / 4), 0, 0, 0], [9, 0])[i % 4]);
     }
+  });
+});
+
+describe('randomUniform bounds', () => {
+  const all = [{ label: 'reference', backend: reference }, ...others];
+
+  // high - low overflows f32 here: the range is drawn at half scale and doubled.
+  test('a range wider than the f32 maximum gives finite values in [low, high)', async () => {
+    for (const { label, backend } of all) {
+      const v = await values(randomUniform([4096], { backend, seed: 3, low: -3e38, high: 3e38 }));
+      expect(range(v).min, label).toBeGreaterThanOrEqual(-3e38);
+      expect(range(v).max, label).toBeLessThan(3e38);
+      expect(Math.abs(moments(v).mean) / 3e38, label).toBeLessThan(0.05);
+    }
+  });
+
+  // Around 1e6 f32 steps are 1/16, so low + (high - low) u rounds up to high for about 3% of draws;
+  // those step down to the float below high.
+  test('high stays exclusive when low + (high - low) u rounds up to it', async () => {
+    for (const { label, backend } of all) {
+      const v = await values(randomUniform([4096], { backend, seed: 3, low: 1e6, high: 1e6 + 1 }));
+      expect(range(v).min, label).toBe(1e6);
+      expect(range(v).max, label).toBe(1e6 + 1 - 1 / 16);
+    }
+    const top = await values(randomUniform([64], { backend: reference, seed: 3, low: 1, high: 1 }));
+    expect(range(top)).toEqual({ min: 1, max: 1 }); // an empty range gives low, as before
   });
 });
 

@@ -113,6 +113,21 @@ cases.push(
     inputs: [{ shape: [7, 33], dtype: 'u32', range: [0, 1e6] }],
     run: (x) => min(x, 0),
   },
+  // Words >= 2^31 order as unsigned (tfjs holds u32 as int32).
+  {
+    name: 'max, min, argmax u32 >= 2^31',
+    inputs: [{ shape: [3], dtype: 'u32', data: new Uint32Array([3e9, 5, 4e9]) }],
+    run: (x) => [max(x), min(x), argmax(x, 0)],
+    atol: 0,
+    rtol: 0,
+  },
+  {
+    name: 'max, min, argmax, sum u32 full range [7, 33]',
+    inputs: [{ shape: [7, 33], dtype: 'u32', range: [0, 2 ** 32 - 1] }],
+    run: (x) => [max(x, -1), min(x, 0), argmax(x, -1), argmax(x, 0), sum(x, -1)],
+    atol: 0,
+    rtol: 0,
+  },
   {
     name: 'variance of rows with a large mean (two-pass)',
     inputs: [{ shape: [3, 1000], range: [999, 1001] }],

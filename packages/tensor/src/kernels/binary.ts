@@ -42,10 +42,16 @@ const COMPARE = new Set<BinaryOp>([
   'logicalOr',
 ]);
 
-const JS: Record<BinaryOp, (a: number, b: number) => number> = {
+/** What the CPU computes: the ops, plus `imul` for an i32 or u32 `mul`. */
+type HostOp = BinaryOp | 'imul';
+
+const JS: Record<HostOp, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
+  // A double product loses its low bits past 2^53, before the typed-array store wraps it; Math.imul
+  // wraps exactly (as WGSL and PyTorch do), and a Uint32Array store reads its result as unsigned.
+  imul: Math.imul,
   div: (a, b) => a / b,
   pow: (a, b) => a ** b,
   maximum: (a, b) => (a > b || Number.isNaN(a) ? a : b),
@@ -88,12 +94,35 @@ const IEEE_COMPARE: Partial<Record<BinaryOp, string>> = {
   greaterEqual: 'u32(a >= b && !isNan(a) && !isNan(b))',
 };
 
-// WGSL pow() is undefined for negative bases; match Math.pow for integer exponents.
-const POW_PRELUDE = `fn powSigned(a: f32, b: f32) -> f32 {
-  if (a >= 0.0) { return pow(a, b); }
-  if (b != round(b)) { var nanBits = 0x7fc00000u; return bitcast<f32>(nanBits); }
-  let m = pow(-a, b);
-  return select(m, -m, (i32(b) & 1) == 1);
+/** Ops whose int32 result bits are the same whether the operands' bits are read signed or unsigned. */
+const SIGNLESS = new Set<BinaryOp>(['add', 'sub', 'equal', 'notEqual', 'logicalAnd', 'logicalOr']);
+
+// WGSL pow(a, b) is exp2(b * log2(a)), undefined for a < 0 and for a = 0 with b <= 0 (a software
+// driver gives 0 for 0 ** -1, NaN for Infinity ** 0). Match Math.pow instead, taking the special
+// values apart and leaving WGSL pow only finite positive bases and finite powers: x ** 0 = 1 and
+// x ** 1 = x for every x (NaN too); |a| = 0 or Infinity, or an infinite power, gives 0 or Infinity
+// (1 ** Infinity is NaN); a negative base (-0 included) negates odd integer powers, and a finite
+// nonzero one gives NaN for a non-integer power. Infinities are tested on their bits.
+const POW_PRELUDE = `${WGSL_NAN_OPS}
+fn powSigned(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (b == 1.0) { return a; }
+  if (isNan(a) || isNan(b)) { return nanF32(); }
+  let x = abs(a);
+  let xBits = bitcast<u32>(x);
+  let bInf = (bitcast<u32>(b) & 0x7fffffffu) == 0x7f800000u;
+  let special = xBits == 0u || xBits == 0x7f800000u;
+  var m = 0.0;
+  if (special || bInf) {
+    if (xBits == 0x3f800000u) { return nanF32(); }
+    var infBits = 0x7f800000u;
+    m = select(0.0, bitcast<f32>(infBits), (xBits > 0x3f800000u) == (b > 0.0));
+  } else {
+    m = pow(x, b);
+  }
+  if (bitcast<u32>(a) < 0x80000000u) { return m; }
+  if (!special && !bInf && b != round(b)) { return nanF32(); }
+  return select(m, -m, !bInf && abs(b) < 16777216.0 && fract(b * 0.5) == 0.5);
 }`;
 
 /**
@@ -111,7 +140,7 @@ function trailingBlock(inShape: readonly number[], outShape: readonly number[]):
 // Both blocks are trailing products of the output shape, so the smaller divides the larger and n:
 // walk the output in chunks of the smaller non-scalar block, each chunk one contiguous row per operand.
 function fill(
-  op: BinaryOp,
+  op: HostOp,
   out: TypedArray,
   a: TypedArray,
   b: TypedArray,
@@ -129,7 +158,7 @@ function fill(
 
 /** One output row of `cols` elements; `aStep`/`bStep` are 1 (contiguous) or 0 (broadcast). */
 function fillRow(
-  op: BinaryOp,
+  op: HostOp,
   out: TypedArray,
   o: number,
   a: TypedArray,
@@ -244,6 +273,7 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
   cpu([a, b], { op }, [out]) {
     const n = out!.shape.reduce((x, y) => x * y, 1);
     const result: TypedArray = allocArray(out!.dtype, n);
+    const hostOp = op === 'mul' && (out!.dtype === 'i32' || out!.dtype === 'u32') ? 'imul' : op;
     const ad = a!.data;
     const bd = b!.data;
     // Hot cases without per-element index math: same shape, a scalar on either side, or the
@@ -254,7 +284,7 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       return [result];
     }
     if (aBlock !== undefined && bBlock !== undefined) {
-      fill(op, result, ad, bd, n, aBlock, bBlock);
+      fill(hostOp, result, ad, bd, n, aBlock, bBlock);
       return [result];
     }
     const rank = out!.shape.length;
@@ -275,11 +305,11 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       for (let r = 0; r < rows; r++) {
         const ao = (ar.offsets ? ar.offsets[r]! : r) * ar.rowStride;
         const bo = (br.offsets ? br.offsets[r]! : r) * br.rowStride;
-        fillRow(op, result, r * cols, ad, ao, ar.step, bd, bo, br.step, cols);
+        fillRow(hostOp, result, r * cols, ad, ao, ar.step, bd, bo, br.step, cols);
       }
       return [result];
     }
-    const f = JS[op];
+    const f = JS[hostOp];
     const ao = broadcastOffsets(a!.shape, out!.shape);
     const bo = broadcastOffsets(b!.shape, out!.shape);
     for (let i = 0; i < n; i++) result[i] = f(ad[ao ? ao[i]! : i]!, bd[bo ? bo[i]! : i]!);
@@ -304,7 +334,13 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       dispatchElementwise(ctx, op, [a!, b!], out!, IEEE_COMPARE[op]!, WGSL_NAN_OPS);
     } else dispatchElementwise(ctx, op, [a!, b!], out!, WGSL[op], op === 'pow' ? POW_PRELUDE : '');
   },
-  tfjs(tf, [a, b], { op }) {
+  tfjs(tf, [a, b], { op }, _, [info]) {
+    // tfjs holds u32 as int32, so ordering, division and products would read words >= 2^31 as
+    // negative; it multiplies int32 as doubles (losing bits past 2^53) and has no exact truncating
+    // int32 division. Those run on the CPU reference; add, sub and equality are the same on the bits.
+    const int = info!.dtype === 'i32' || info!.dtype === 'u32';
+    if ((int && (op === 'mul' || op === 'div')) || (info!.dtype === 'u32' && !SIGNLESS.has(op)))
+      return undefined;
     const fn = {
       add: tf.add,
       sub: tf.sub,
@@ -323,8 +359,6 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       logicalOr: tf.logicalOr,
     }[op];
     if (op === 'logicalAnd' || op === 'logicalOr') return [fn(tf.cast(a, 'bool'), tf.cast(b, 'bool'))];
-    if (op === 'div' && a.dtype === 'int32')
-      return [tf.cast(tf.div(tf.cast(a, 'float32'), tf.cast(b, 'float32')), 'int32')];
     return [fn(a, b)];
   },
   grad({ dy: [dy], inputs: [a, b], outputs: [y], attrs: { op } }) {

@@ -184,19 +184,24 @@ type Distribution = 'bits' | 'uniform' | 'normal' | 'gumbel' | 'exponential';
 interface RandomAttrs {
   dist: Distribution;
   shape: number[];
-  /** low and high - low (uniform), mean and std (normal). */
+  /** low and high - low (uniform; both halved when high - low overflows f32), mean and std (normal). */
   a: number;
   b: number;
+  /** uniform: the factor that undoes that halving (1 or 2). */
+  scale: number;
+  /** uniform: the largest f32 below high, the most a value may be (high is exclusive). */
+  top: number;
 }
 
 /** One element of the stream for a block's four words (`j` = element index within the block). */
-function element(dist: Distribution, w: Uint32Array, j: number, a: number, b: number): number {
+function element(dist: Distribution, w: Uint32Array, j: number, { a, b, scale, top }: RandomAttrs): number {
   const f = Math.fround;
   switch (dist) {
     case 'bits':
       return w[j]!;
     case 'uniform':
-      return f(a + f(b * unitClosedOpen(w[j]!)));
+      // a + b u can round up to high itself (or overflow to Infinity after doubling): clamp to top.
+      return Math.min(f(f(a + f(b * unitClosedOpen(w[j]!))) * scale), top);
     case 'exponential':
       return f(-Math.log(unitOpen(w[j]!)));
     case 'gumbel': {
@@ -216,7 +221,7 @@ function element(dist: Distribution, w: Uint32Array, j: number, a: number, b: nu
 
 const WGSL_ELEMENT: Record<Distribution, string> = {
   bits: 'w[j]',
-  uniform: 'p.a + p.b * unitClosedOpen(w[j])',
+  uniform: 'min((p.a + p.b * unitClosedOpen(w[j])) * p.scale, p.top)',
   exponential: '-logAccurate(unitOpen(w[j]))',
   gumbel: '-logAccurate(-logAccurate(unitOpen(w[j])))',
   normal: `p.a + p.b * normalOf(w, j)`,
@@ -247,7 +252,7 @@ fn normalOf(w: vec4<u32>, j: u32) -> f32 {
 }
 `;
 
-const randomParams = uniformLayout({ size: 'u32', a: 'f32', b: 'f32' });
+const randomParams = uniformLayout({ size: 'u32', a: 'f32', b: 'f32', scale: 'f32', top: 'f32' });
 const WG = 64;
 
 function randomWebGpu(
@@ -281,7 +286,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   ctx.dispatch(
     pipeline,
     [key.buffer, out.buffer],
-    randomParams.pack({ size: out.size, a: attrs.a, b: attrs.b }),
+    randomParams.pack({ size: out.size, a: attrs.a, b: attrs.b, scale: attrs.scale, top: attrs.top }),
     workgroups1d(Math.ceil(blocks / WG)),
   );
 }
@@ -295,14 +300,15 @@ export const randomKernel: Kernel<RandomAttrs> = {
     }
     return [{ shape: attrs.shape, dtype: attrs.dist === 'bits' ? 'u32' : 'f32' }];
   },
-  cpu([key], { dist, shape, a, b }) {
+  cpu([key], attrs) {
+    const { dist, shape } = attrs;
     const size = sizeOf(shape);
     const out = dist === 'bits' ? new Uint32Array(size) : new Float32Array(size);
     const k = [key!.data[0]!, key!.data[1]!];
     const w = new Uint32Array(4);
     for (let block = 0; block * 4 < size; block++) {
       philox4x32([block, 0, 0, 0], k, w);
-      for (let j = 0; j < 4 && block * 4 + j < size; j++) out[block * 4 + j] = element(dist, w, j, a, b);
+      for (let j = 0; j < 4 && block * 4 + j < size; j++) out[block * 4 + j] = element(dist, w, j, attrs);
     }
     return [out];
   },
@@ -318,13 +324,14 @@ function random(
   options: RandomOptions,
   a: number,
   b: number,
+  uniform = { scale: 1, top: 0 },
 ): Tensor {
   const dims = assertShape(shape, op);
   if (!options?.backend) throw new TypeError(`${op}: options.backend is required`);
   const seed = resolveSeed(options.seed, op);
   const key = tensor(new Uint32Array(seedKey(seed)), [2], { backend: options.backend, dtype: 'u32' });
   try {
-    return run1(randomKernel, [key], { dist, shape: dims, a: Math.fround(a), b: Math.fround(b) });
+    return run1(randomKernel, [key], { dist, shape: dims, a: Math.fround(a), b: Math.fround(b), ...uniform });
   } finally {
     key.dispose();
   }
@@ -371,7 +378,25 @@ export function randomUniform(shape: Shape, options: RandomUniformOptions): Tens
   const low = finite(options?.low ?? 0, 'low', 'randomUniform');
   const high = finite(options?.high ?? 1, 'high', 'randomUniform');
   if (!(high >= low)) throw new RangeError(`randomUniform: high (${high}) must not be below low (${low})`);
-  return random('randomUniform', 'uniform', shape, options, low, high - low);
+  // The most a value may be: the f32 below high, or low itself when [low, high) holds no f32.
+  const top = Math.max(f32Below(high), Math.fround(low));
+  if (Number.isFinite(Math.fround(high - low))) {
+    return random('randomUniform', 'uniform', shape, options, low, high - low, { scale: 1, top });
+  }
+  // A range wider than f32's maximum (-3e38 to 3e38, say): draw at half scale, where it fits, and
+  // double: halving and doubling are exact, as both bounds then exceed 2^103 in magnitude.
+  return random('randomUniform', 'uniform', shape, options, low / 2, high / 2 - low / 2, { scale: 2, top });
+}
+
+/** The largest f32 strictly below `x` (a finite number). */
+function f32Below(x: number): number {
+  const f = Math.fround(x);
+  if (f < x) return f;
+  if (f === 0) return -(2 ** -149);
+  // One step down on the bits: toward zero for a positive float (Infinity steps to the f32 max).
+  const bits = new Int32Array(new Float32Array([f]).buffer);
+  bits[0]! += f > 0 ? -1 : 1;
+  return new Float32Array(bits.buffer)[0]!;
 }
 
 /** Options for {@link randomNormal}. */

@@ -787,7 +787,10 @@ export const reduceKernel: Kernel<ReduceAttrs> = {
   webgpu(ctx, [x], [out], attrs) {
     dispatchReduce(ctx, x!, out!, attrs);
   },
-  tfjs(tf, [x], attrs, [out]) {
+  tfjs(tf, [x], attrs, [out], [info]) {
+    // tfjs holds u32 as int32: its max, min and argmax would read words >= 2^31 as negative, so
+    // those run on the CPU reference (a sum wraps to the same bits either way).
+    if (info!.dtype === 'u32' && attrs.op !== 'sum') return undefined;
     return [tfjsReduce(tf, x, attrs, out!)];
   },
   grad({ dy: [dy], inputs: [x], outputs: [y], attrs: { op, axes } }) {

@@ -36,7 +36,8 @@ function tfDType(dtype: DType): 'float32' | 'int32' | 'bool' {
 /**
  * Runs kernels through `@tensorflow/tfjs-core` ops on the registered tfjs backend. Handles are
  * `tf.Tensor`s; f16/bf16 are held as float32 and converted back on read; u32 is held as int32.
- * Kernels without a tfjs implementation run their CPU reference on the tensor's data.
+ * Kernels without a tfjs implementation, or whose tfjs implementation declines the inputs (returns
+ * undefined), run their CPU reference on the tensors' data.
  * `createBackend('tfjs')` makes one; `@tensorflow/tfjs-core` and a tfjs backend must be installed.
  *
  * @example
@@ -159,8 +160,9 @@ export class TfjsBackend implements Backend {
     outputs: readonly TensorInfo[],
     attrs: unknown,
   ): TfjsTensor[] {
-    if (kernel.tfjs) {
-      const results: TfjsTensor[] = this.tf.tidy(() => kernel.tfjs!(this.tf, handles, attrs, outputs));
+    const results: TfjsTensor[] | undefined =
+      kernel.tfjs && this.tf.tidy(() => kernel.tfjs!(this.tf, handles, attrs, outputs, inputs));
+    if (results) {
       return results.map((r, i) => {
         const want = tfDType(outputs[i]!.dtype);
         if (r.dtype === want) return this.#track(r);
@@ -169,8 +171,10 @@ export class TfjsBackend implements Backend {
         return this.#track(cast);
       });
     }
-    const hosts: HostTensor[] = inputs.map((t, i) => ({
-      data: fromTf(handles[i].dataSync(), t.dtype),
+    // The tensors' own handles: the same data as a reshape view, and packed words where `handles`
+    // holds a dequantized copy.
+    const hosts: HostTensor[] = inputs.map((t) => ({
+      data: fromTf((t.handle as TfjsTensor).dataSync(), t.dtype),
       shape: t.shape,
       dtype: t.dtype,
     }));
