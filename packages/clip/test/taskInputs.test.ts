@@ -1,7 +1,10 @@
 // What callers pass to the task API, checked before any work: batch sizes (0 used to loop forever),
 // labels and templates (a template without {} gave a uniform answer, `$&` in a label was expanded),
 // one image for zeroShot (a batch scored only its first), and an EmbeddingIndex whose add is all
-// or nothing and whose search takes only whole k.
+// or nothing and whose search takes only whole k. Also what the model hands back or keeps: label
+// embeddings are the caller's own arrays, a disposed model refuses every call, a preprocessing
+// whose crop is not the tower's image_size is refused when the model is made, and a forward pass
+// that throws frees the pixels made for it.
 import { type Backend, createBackend, randomNormal } from '@vl/tensor';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
@@ -57,6 +60,7 @@ afterAll(() => {
   backend.dispose();
 });
 
+const live = () => backend.stats().liveTensors;
 const image = { data: new Uint8Array(S * S * 3).fill(90), width: S, height: S };
 
 test('a batch size that is not a positive integer is refused, not looped on', async () => {
@@ -104,6 +108,70 @@ test('a label is put into its template literally ($& and the like stay as they a
   expect([...viaTemplate!]).toEqual([...literal!]); // one template: its normalized embedding
   const expanded = await model.embedTexts(['a {} here']); // what replaceAll('{}', '$&') would give
   expect([...viaTemplate!]).not.toEqual([...expanded[0]!]);
+});
+
+test('labelEmbeddings: a returned embedding is the caller’s; changing it does not change later zeroShot scores', async () => {
+  const templates = ['a {}'];
+  const before = await model.zeroShot(image, ['red', 'circle'], { templates });
+  const [red] = await model.labelEmbeddings(['red'], templates);
+  red!.fill(0); // e.g. reusing the buffer, or normalizing it in place after mixing
+  // The prompt cache used to hand out its own array: the zeroed vector was served again.
+  expect(await model.zeroShot(image, ['red', 'circle'], { templates })).toEqual(before);
+  const [again] = await model.labelEmbeddings(['red'], templates);
+  expect(again).not.toBe(red);
+  expect(Math.hypot(...again!)).toBeCloseTo(1, 5);
+});
+
+test('a disposed model refuses labelEmbeddings too, cached labels included', async () => {
+  const other = new ClipModel({
+    config,
+    params: initClipParams(config, { backend, seed: 5 }),
+    tokenizer: model.tokenizer,
+    backend,
+  });
+  await other.labelEmbeddings(['red'], ['a {}']); // cached
+  other.dispose();
+  await expect(other.labelEmbeddings(['red'], ['a {}'])).rejects.toThrow('ClipModel: used after dispose()');
+});
+
+test('a preprocessing that does not give image_size pixels is refused when the model is made', () => {
+  const params = initClipParams(config, { backend, seed: 4 });
+  const parts = { config, params, tokenizer: model.tokenizer, backend };
+  try {
+    // It used to fail at the first embedImages: "pixelValues must be [B, 3, 16, 16], got f32[1, 3, 20, 20]".
+    expect(() => new ClipModel({ ...parts, preprocess: { crop: 20 } })).toThrow(
+      'ClipModel: the preprocessing crops images to 20x20 but vision_config.image_size is 16',
+    );
+    expect(() => new ClipModel({ ...parts, preprocess: { crop: { height: 16, width: 20 } } })).toThrow(
+      'crops images to 16x20',
+    );
+    expect(() => new ClipModel({ ...parts, preprocess: { size: 20, crop: false } })).toThrow(
+      'ClipModel: the preprocessing resizes images to 20x20 but vision_config.image_size is 16',
+    );
+  } finally {
+    for (const t of params.values()) t.dispose();
+  }
+});
+
+test('embedImages frees its pixel tensor when the forward pass throws', async () => {
+  const params = initClipParams(config, { backend, seed: 4 });
+  // crop: undefined is the default (image_size), not preprocess()'s 224.
+  const broken = new ClipModel({
+    config,
+    params,
+    tokenizer: model.tokenizer,
+    backend,
+    preprocess: { crop: undefined },
+  });
+  try {
+    expect(await broken.embedImages([image])).toHaveLength(1);
+    params.get('visual_projection.weight')!.dispose(); // the last product of the image tower throws
+    const before = live();
+    for (let i = 0; i < 2; i++) await expect(broken.embedImages([image])).rejects.toThrow('was disposed');
+    expect(live()).toBe(before);
+  } finally {
+    broken.dispose();
+  }
 });
 
 test('EmbeddingIndex.add is all or nothing; search takes a whole k and a finite query', () => {

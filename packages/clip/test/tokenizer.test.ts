@@ -97,6 +97,16 @@ describe('ClipTokenizer', () => {
     expect(() => tokenizer.encodeBatch([new Array(76).fill('cat').join(' ')])).toThrow('has 78 tokens');
   });
 
+  it('drops C0 control characters as openai/CLIP does (ftfy.fix_text removes them)', () => {
+    // Ids from openai/CLIP's simple_tokenizer.py (ftfy 6.3.1, regex 2026.5.9) on the shipped
+    // vocabulary: "a\x1cb" is the word "ab". Without ftfy's step U+001C is whitespace (two words,
+    // [320, 321]) and U+0000 / U+007F are byte tokens of their own ([320, 444, 322], [343, 477, 344]).
+    expect(tokenizer.encode('a\x1cb')).toEqual([tokenizer.startId, 3937, tokenizer.endId]);
+    expect(tokenizer.encode('a\x00c')).toEqual([tokenizer.startId, 2816, tokenizer.endId]);
+    expect(tokenizer.encode('x\x7fy')).toEqual([tokenizer.startId, 11443, tokenizer.endId]);
+    expect(tokenizer.encode('tab\x0bv')).toEqual([tokenizer.startId, 2648, 341, tokenizer.endId]);
+  });
+
   it('decodes with or without special tokens and rejects unknown ids', () => {
     const ids = [49406, 49406, 3306, 49407, 49407];
     expect(tokenizer.decode(ids)).toBe('<|startoftext|>hello <|endoftext|>');
@@ -180,8 +190,15 @@ describe('cleanText', () => {
 
   it('unescapes twice, collapses Python whitespace and lowercases', () => {
     expect(cleanText('  A  Photo &amp;amp;\tMore ')).toBe('a photo & more');
-    // U+001C and U+0085 are whitespace to Python, U+FEFF is not.
-    expect(cleanText('a\x1cb\x85c\ufeffd\u3000')).toBe('a b c\ufeffd');
+    // U+0085 and U+3000 are whitespace to Python.
+    expect(cleanText('a\x85c\u3000d\u3000')).toBe('a c d');
+  });
+
+  it('deletes the control characters ftfy.fix_text deletes, before the rest', () => {
+    // ftfy's remove_control_chars: U+0000-U+0008, U+000B, U+000E-U+001F, U+007F, U+206A-U+206F,
+    // U+FEFF, U+FFF9-U+FFFC. Tab, line feed, form feed and carriage return stay whitespace.
+    expect(cleanText('a\x1cb\x00c\x7fd\vE\ufeff\u206af\ufffcg')).toBe('abcdefg');
+    expect(cleanText('a\tb\nc\fd\re')).toBe('a b c d e');
   });
 });
 

@@ -1,6 +1,8 @@
 // Contrastive training from scratch on a small generated dataset (a coloured square on a grey
 // background, captioned with its colour and position): the loss falls and image-to-caption
 // retrieval on held-out images rises from chance. Then a linear probe on the frozen embeddings.
+// Bad training input is named: linear-probe options, features and rows; a ClipTrainer maxGradNorm
+// that is not > 0; a batch whose tensors differ in batch size.
 import { type Backend, type Tensor, createBackend, tensor, tidy } from '@vl/tensor';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -275,4 +277,91 @@ test('embedTexts gives the same rows in batches, and names a text that does not 
   expect(cut).toHaveLength(config.projection_dim);
   model.dispose();
   for (const t of params.values()) t.dispose();
+});
+
+test('linearProbe names options and features it cannot train on, and predict rows of the wrong length', async () => {
+  const x = [
+    [1, 0],
+    [0, 1],
+  ];
+  const y = [0, 1];
+  const before = backend.stats().liveTensors;
+  // steps -1 / 2.5 / NaN used to give back the random initial weights, untrained.
+  for (const steps of [-1, 0, 2.5, Number.NaN])
+    await expect(linearProbe(x, y, 2, { backend, steps })).rejects.toThrow(
+      `linearProbe: steps must be an integer >= 1, got ${steps}`,
+    );
+  await expect(linearProbe(x, y, Number.NaN, { backend, steps: 2 })).rejects.toThrow(
+    'linearProbe: classes must be an integer >= 1, got NaN',
+  );
+  await expect(linearProbe(x, y, 2, { backend, lr: -1 })).rejects.toThrow('linearProbe: lr must be');
+  await expect(linearProbe(x, y, 2, { backend, weightDecay: Number.NaN })).rejects.toThrow(
+    'linearProbe: weightDecay must be',
+  );
+  await expect(linearProbe(x, y, 2, { backend, seed: 0.5 })).rejects.toThrow('linearProbe: seed must be');
+  // A NaN feature used to train to NaN weights without a word.
+  await expect(
+    linearProbe(
+      [
+        [Number.NaN, 0],
+        [0, 1],
+      ],
+      y,
+      2,
+      { backend, steps: 2 },
+    ),
+  ).rejects.toThrow('linearProbe: row 0 has NaN at index 0, not a finite float32');
+  await expect(linearProbe([[1, 0], [0]], y, 2, { backend })).rejects.toThrow(
+    'linearProbe: row 1 has 1 values, row 0 has 2',
+  );
+  expect(backend.stats().liveTensors).toBe(before);
+
+  const probe = await linearProbe(x, y, 2, { backend, steps: 20 });
+  try {
+    // A short row was zero-padded and classified; a long one spilled into the next row's slot.
+    await expect(probe.predict([[1]])).rejects.toThrow(
+      'linearProbe.predict: row 0 has 1 values, the probe was trained on 2',
+    );
+    await expect(
+      probe.predict([
+        [1, 0, 5],
+        [0, 1],
+      ]),
+    ).rejects.toThrow('linearProbe.predict: row 0 has 3 values');
+    await expect(probe.predict([[0, Number.POSITIVE_INFINITY]])).rejects.toThrow(
+      'linearProbe.predict: row 0 has Infinity at index 1',
+    );
+    expect(await probe.predict(x)).toEqual([0, 1]);
+    expect(await probe.predict([])).toEqual([]);
+  } finally {
+    probe.dispose();
+  }
+  expect(backend.stats().liveTensors).toBe(before);
+});
+
+test('ClipTrainer names a maxGradNorm that is not > 0, and a batch whose tensors differ in batch size', async () => {
+  const params = initClipParams(config, { backend, seed: 6 });
+  // NaN used to turn clipping off; 0 and -1 failed in clipGradNorm after the forward and backward pass.
+  for (const maxGradNorm of [Number.NaN, 0, -1])
+    expect(() => new ClipTrainer(params, config, { maxGradNorm })).toThrow(
+      `ClipTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`,
+    );
+  const trainer = new ClipTrainer(params, config);
+  const three = encodeCaptions([0, 1, 2]);
+  const two = encodeCaptions([0, 1]);
+  const pixelValues = makeImages([0, 1]);
+  try {
+    // More texts than images used to fail in clipLoss ("logits must be square"), after both towers.
+    await expect(trainer.step({ pixelValues, inputIds: three.inputIds })).rejects.toThrow(
+      "ClipTrainer: the batch's tensors differ in batch size: pixelValues f32[2, 3, 16, 16], inputIds i32[3, 16]",
+    );
+    await expect(
+      trainer.step({ pixelValues, inputIds: two.inputIds, attentionMask: three.attentionMask }),
+    ).rejects.toThrow('pixelValues f32[2, 3, 16, 16], attentionMask ');
+    expect(trainer.stepCount).toBe(0);
+  } finally {
+    trainer.dispose();
+    for (const t of [pixelValues, ...Object.values(three), ...Object.values(two), ...params.values()])
+      t.dispose();
+  }
 });

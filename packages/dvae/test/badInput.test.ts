@@ -1,8 +1,9 @@
 // Bad input beyond the fixture tests (dvaeTiny.test.ts covers sizes the max-pools do not divide,
 // a wrong channel count, token ids outside the vocabulary and a checkpoint saved with another
 // config): missing and extra checkpoint tensors, token grids of the wrong type or rank, a decoder
-// input over the wrong vocabulary, and the same checks on the training path.
-import { createBackend, tensor, zeros } from '@vl/tensor';
+// input over the wrong vocabulary, and the same checks on the training path (plus 8-bit pixels,
+// which would turn every weight into NaN).
+import { createBackend, randomUniform, tensor, zeros } from '@vl/tensor';
 import { afterAll, expect, test } from 'vitest';
 import {
   DvaeTrainer,
@@ -84,6 +85,33 @@ test('training rejects the same bad images before any update', async () => {
   } finally {
     odd.dispose();
     gray.dispose();
+    trainer.dispose();
+  }
+});
+
+test('training refuses 8-bit pixels before the update, so one bad batch cannot turn the weights into NaN', async () => {
+  const trainer = new DvaeTrainer(params, config, { maxGradNorm: 1 });
+  const pixels255 = tensor(new Float32Array(3 * 8 * 8).fill(200), [1, 3, 8, 8], { backend }); // forgot / 255
+  const good = randomUniform([1, 3, 8, 8], { backend, seed: 2 });
+  try {
+    const live = backend.stats().liveTensors;
+    await expect(trainer.step(pixels255)).rejects.toThrow(/\[0, 1\].*divide by 255/);
+    expect(trainer.stepCount).toBe(0);
+    expect(backend.stats().liveTensors).toBe(live);
+    const next = await trainer.step(good);
+    expect(Number.isFinite(next.loss)).toBe(true);
+    // Any other batch whose loss is not finite (here a KL weight beyond float32) is not applied either.
+    const huge = new DvaeTrainer(params, config, { beta: Number.MAX_VALUE });
+    const weight = async () => Array.from(await huge.params.decoder.get('blocks.output.conv.w')!.read());
+    const start = await weight();
+    const held = backend.stats().liveTensors;
+    await expect(huge.step(good)).rejects.toThrow(/the loss is (NaN|Infinity) .* the update was skipped/);
+    expect(huge.stepCount).toBe(0);
+    expect(backend.stats().liveTensors).toBe(held);
+    expect(await weight()).toEqual(start);
+    huge.dispose();
+  } finally {
+    for (const t of [pixels255, good]) t.dispose();
     trainer.dispose();
   }
 });

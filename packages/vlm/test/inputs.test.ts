@@ -1,9 +1,11 @@
 // Bad input to the task API, each refused before any work with an error naming it: generation
-// options (checked before the prefill, nothing left allocated), token ids that are not integers,
+// options (checked before the prefill, nothing left allocated; an undefined one is not given), token ids that are not integers,
 // generateText without a tokenizer, a model disposed while it generates, a missing or malformed
 // loadVlm source, an image_token_index outside the vocabulary or on an ordinary word, and weights
 // of the wrong dtype. CPU only: none of this depends on the backend.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBackend, loadSafetensors, zeros } from '@vl/tensor';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -60,6 +62,29 @@ describe('generation options', () => {
       expect(live()).toBe(before);
     },
   );
+
+  test('stopTokens: undefined keeps the stop tokens of generation_config.json', async () => {
+    // Greedy on this prompt: 259, 48, 48, 259, ... A checkpoint whose generation_config.json lists
+    // [2, 48] (as chat checkpoints list several) ends after 259; an option object built as
+    // { ..., stopTokens: userStops } with userStops unset must not drop that list.
+    const folder = mkdtempSync(join(tmpdir(), 'vl-stops-'));
+    for (const f of readdirSync(dir)) copyFileSync(join(dir, f), join(folder, f));
+    writeFileSync(join(folder, 'generation_config.json'), JSON.stringify({ eos_token_id: [2, 48] }));
+    const chat = await loadVlm(folder, { backend });
+    const tokens = async (options: GenerateOptions) => {
+      const out: number[] = [];
+      for await (const { token } of chat.generate(prompt, options)) out.push(token);
+      return out;
+    };
+    try {
+      expect(await tokens({ maxNewTokens: 8 })).toEqual([259]);
+      expect(await tokens({ maxNewTokens: 8, stopTokens: undefined })).toEqual([259]);
+      expect(await tokens({ maxNewTokens: 4, stopTokens: [] })).toEqual([259, 48, 48, 259]);
+    } finally {
+      chat.dispose();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
 
   test('good options still generate', async () => {
     const [text] = await vlm.generateText(prompt, {

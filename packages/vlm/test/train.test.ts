@@ -1,6 +1,6 @@
 // Training a LLaVA: gradients of the training forward (token embeddings, image features put in
 // place of the placeholders, the masked next-token loss) against finite differences; the loss
-// counts the answer tokens only; a tiny LLaVA with a frozen random tower learns a toy visual task
+// counts the answer tokens only (labels that are not token ids are named); a tiny LLaVA with a frozen random tower learns a toy visual task
 // (loss falls, greedy answers on new images become right); and the saved HF folder loads with
 // loadVlm and gives the same logits and answers. CPU only: the math is backend-independent and the
 // kernels are checked on every backend by @vl/tensor's suite.
@@ -215,6 +215,15 @@ test('freeze holds the params it names: a projector-only step changes the projec
   for (const p of new Set(t.params.values())) p.dispose();
 });
 
+test('maxGradNorm must be > 0 (NaN would turn clipping off)', () => {
+  const params = initLlavaParams(config, { backend, seed: 4 });
+  for (const maxGradNorm of [Number.NaN, 0, -1])
+    expect(() => new VlmTrainer(params, config, { maxGradNorm })).toThrow(
+      `VlmTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`,
+    );
+  for (const t of params.values()) t.dispose();
+});
+
 test('the loss is the mean cross-entropy of the answer tokens and the end token only', async () => {
   const params = initLlavaParams(config, { backend, seed: 2, std: 0.2 });
   const random = lcg(11);
@@ -246,6 +255,18 @@ test('the loss is the mean cross-entropy of the answer tokens and the end token 
   // Labels that count nothing are an error, not a NaN.
   const none = batch.labels.map((r) => r.map(() => IGNORE_INDEX));
   expect(() => vlmLoss(params, { ...batch, labels: none }, config)).toThrow(/no label counts/);
+  // A label that is not a token id is named, not truncated (1.5 was read as token 1).
+  for (const [y, shown] of [
+    [1.5, '1.5'],
+    [20, '20'],
+    [-1, '-1'],
+  ] as const) {
+    const odd = batch.labels.map((r) => Array.from(r));
+    odd[1]![2] = y;
+    expect(() => vlmLoss(params, { ...batch, labels: odd }, config)).toThrow(
+      `vlmLoss: labels[1][2] is ${shown}, not a token id in [0, 20) or IGNORE_INDEX (-100)`,
+    );
+  }
   for (const t of [loss, logits, batch.pixelValues, ...params.values()]) t.dispose();
 });
 

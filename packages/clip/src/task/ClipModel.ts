@@ -54,12 +54,31 @@ export interface ClipTuneOptions extends MatmulShapeTuneOptions {
   textBatch?: number;
 }
 
+/** Label embeddings {@link ClipModel.labelEmbeddings} keeps (the most recently used); older ones are recomputed. */
+const PROMPT_CACHE_SIZE = 4096;
+
+/**
+ * Checks that the preprocessing gives `S x S` images, the vision tower's input size, where the
+ * options say so (a crop, or the resize when `crop` is false).
+ */
+function checkInputSize(options: PreprocessOptions, S: number): void {
+  const out = options.crop === false ? options.size : options.crop;
+  if (typeof out !== 'number' && (typeof out !== 'object' || out === null)) return; // default: S
+  const { height, width } = typeof out === 'number' ? { height: out, width: out } : out;
+  if (height !== S || width !== S) {
+    throw new RangeError(
+      `ClipModel: the preprocessing ${options.crop === false ? 'resizes' : 'crops'} images to ${height}x${width} but vision_config.image_size is ${S}`,
+    );
+  }
+}
+
 /** Pieces a {@link ClipModel} is made of (see {@link loadClip}). */
 export interface ClipModelParts {
   config: ClipConfig;
   params: ClipParams;
   tokenizer: ClipTokenizer;
   backend: Backend;
+  /** How images are preprocessed; the crop (or the resize, without crop) must be `image_size` square. */
   preprocess?: PreprocessOptions;
   /** Dispose the backend with the model (true when loadClip created it). */
   ownsBackend?: boolean;
@@ -91,6 +110,7 @@ export class ClipModel {
   readonly #ownsBackend: boolean;
   /** What the forward passes read: `params`, plus the fused qkv weights when fuseQkv. */
   readonly #weights: FusedQkvParams;
+  /** Label embeddings by label and templates, least recently used first (at most PROMPT_CACHE_SIZE). */
   readonly #promptCache = new Map<string, Float32Array>();
   #disposed = false;
 
@@ -100,6 +120,7 @@ export class ClipModel {
     this.tokenizer = parts.tokenizer;
     this.backend = parts.backend;
     this.preprocessOptions = parts.preprocess ?? {};
+    checkInputSize(this.preprocessOptions, this.config.vision_config.image_size);
     this.#ownsBackend = parts.ownsBackend ?? false;
     this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? true);
   }
@@ -127,8 +148,9 @@ export class ClipModel {
 
   /** Normalized pixels for images, at the model's input size, as a tensor `[B, 3, S, S]`. */
   pixelValues(images: readonly ImageInput[]): Tensor {
-    const size = this.config.vision_config.image_size;
-    const { pixelValues, shape } = preprocess(images, { size, crop: size, ...this.preprocessOptions });
+    const S = this.config.vision_config.image_size;
+    const { size = S, crop = S, ...rest } = this.preprocessOptions; // an explicit undefined is the default too
+    const { pixelValues, shape } = preprocess(images, { ...rest, size, crop });
     return tensor(pixelValues, shape, { backend: this.backend });
   }
 
@@ -150,8 +172,12 @@ export class ClipModel {
     const rows: Float32Array[] = [];
     for (let i = 0; i < images.length; i += batch) {
       const pixels = this.pixelValues(images.slice(i, i + batch));
-      const embeds = tidy(() => l2Normalize(getImageFeatures(this.#weights.params, pixels, this.config)));
-      pixels.dispose();
+      let embeds: Tensor;
+      try {
+        embeds = tidy(() => l2Normalize(getImageFeatures(this.#weights.params, pixels, this.config)));
+      } finally {
+        pixels.dispose();
+      }
       rows.push(...(await this.#rows(embeds)));
     }
     return rows;
@@ -199,8 +225,13 @@ export class ClipModel {
     return Array.from({ length: B }, (_, b) => data.slice(b * P, (b + 1) * P));
   }
 
-  /** Prompt-ensembled class embeddings: the mean of the normalized template embeddings, renormalized. */
+  /**
+   * Prompt-ensembled class embeddings: the mean of the normalized template embeddings, renormalized.
+   * The arrays are the caller's. The model keeps the 4096 most recently used (label, templates)
+   * embeddings, so asking again (as {@link ClipModel.zeroShot} does) runs no forward pass.
+   */
   async labelEmbeddings(labels: readonly string[], templates: readonly string[]): Promise<Float32Array[]> {
+    this.#check();
     checkStrings(labels, 'labelEmbeddings', 'label');
     checkStrings(templates, 'labelEmbeddings', 'template');
     checkTemplates(templates, 'labelEmbeddings');
@@ -208,15 +239,19 @@ export class ClipModel {
     for (const label of labels) {
       const key = JSON.stringify([label, templates]);
       let e = this.#promptCache.get(key);
-      if (!e) {
+      if (e) {
+        this.#promptCache.delete(key); // re-inserted below as the most recently used
+      } else {
         const rows = await this.embedTexts(templates.map((t) => fillTemplate(t, label)));
         e = new Float32Array(this.embeddingDim);
         for (const r of rows) for (let j = 0; j < e.length; j++) e[j]! += r[j]!;
         const norm = Math.hypot(...e);
         for (let j = 0; j < e.length; j++) e[j]! /= norm;
-        this.#promptCache.set(key, e);
       }
-      out.push(e);
+      this.#promptCache.set(key, e);
+      if (this.#promptCache.size > PROMPT_CACHE_SIZE)
+        this.#promptCache.delete(this.#promptCache.keys().next().value!);
+      out.push(e.slice());
     }
     return out;
   }

@@ -1,7 +1,7 @@
 import {
   AdamW,
   type AdamWOptions,
-  type Tensor,
+  Tensor,
   clamp,
   clipGradNorm,
   isBiasOrNorm,
@@ -24,8 +24,25 @@ export interface ClipBatch {
 
 /** Options for {@link ClipTrainer}. */
 export interface ClipTrainerOptions extends AdamWOptions {
-  /** Clip the global gradient norm to this (default 1; `Infinity` disables). */
+  /** Clip the global gradient norm to this, > 0 (default 1; `Infinity` disables). */
   maxGradNorm?: number;
+}
+
+/** Names the batch's tensors when they do not agree on the batch size `B`. */
+function checkBatchSizes(batch: ClipBatch): void {
+  const named = Object.entries({
+    pixelValues: batch.pixelValues,
+    inputIds: batch.inputIds,
+    attentionMask: batch.attentionMask,
+  }).filter((entry): entry is [string, Tensor] => entry[1] instanceof Tensor);
+  const [first, ...rest] = named;
+  for (const [name, t] of rest) {
+    if (t.shape[0] !== first![1].shape[0]) {
+      throw new RangeError(
+        `ClipTrainer: the batch's tensors differ in batch size: ${first![0]} ${first![1].describe()}, ${name} ${t.describe()}`,
+      );
+    }
+  }
 }
 
 /**
@@ -64,6 +81,7 @@ export class ClipTrainer {
   ) {
     this.#tree = Object.fromEntries(params);
     const { maxGradNorm = 1, ...adam } = options;
+    if (!(maxGradNorm > 0)) throw new RangeError(`ClipTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`);
     this.#maxGradNorm = maxGradNorm;
     this.#opt = new AdamW({ weightDecay: 0.1, groups: [{ match: isBiasOrNorm, weightDecay: 0 }], ...adam });
   }
@@ -78,8 +96,12 @@ export class ClipTrainer {
     return this.#opt.stepCount;
   }
 
-  /** The symmetric contrastive loss of a batch under the current parameters. */
+  /**
+   * The symmetric contrastive loss of a batch under the current parameters; its tensors must agree
+   * on the batch size.
+   */
   loss(batch: ClipBatch, params: ReadonlyMap<string, Tensor> = this.params): Tensor {
+    checkBatchSizes(batch);
     const image = l2Normalize(getImageFeatures(params, batch.pixelValues, this.config)); // [B, P]
     const text = l2Normalize(getTextFeatures(params, batch.inputIds, batch.attentionMask, this.config)); // [B, P]
     const scale = params.get('logit_scale');

@@ -13,7 +13,9 @@ import {
   valueAndGrad,
 } from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
+import { checkEncoderInput } from '../dvaeEncoder.js';
 import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
+import { checkImageRange } from '../loadDvae.js';
 import { codebookUsageFromCounts } from './codebookUsage.js';
 import { cosineAnneal } from './cosineAnneal.js';
 import { dvaeLoss } from './dvaeLoss.js';
@@ -208,10 +210,14 @@ export class DvaeTrainer {
   }
 
   /**
-   * One optimizer step on `images` (f32 `[B, C, H, W]` in [0, 1], left to the caller); resolves to
-   * the batch's loss parts before the update.
+   * One optimizer step on `images` (f32 `[B, C, H, W]` in [0, 1], checked like
+   * {@link checkImageRange}); resolves to the batch's loss parts before the update. A batch whose
+   * loss is not finite is refused without an update, so one bad batch cannot turn the weights into NaN.
    */
   async step(images: Tensor): Promise<DvaeStepResult> {
+    if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
+    checkEncoderInput(images, this.config.encoder);
+    await checkImageRange(images); // 8-bit pixels give a NaN loss, and NaN weights after the update
     if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
     const tau = this.tau;
     const beta = this.beta;
@@ -221,17 +227,14 @@ export class DvaeTrainer {
     if (!(beta >= 0))
       throw new RangeError(`DvaeTrainer: beta must be >= 0, got ${beta} at step ${this.stepCount}`);
     const seed = this.#rng.next();
-    const parts = tidy(() => {
+    const { grads, ...parts } = tidy(() => {
       let kept: { nll: Tensor; kl: Tensor; mse: Tensor; tokens: Tensor } | undefined;
       const { value, grads } = valueAndGrad(() => {
         const p = dvaeLoss(this.params, images, this.config, { tau, beta, seed });
         kept = { nll: keep(p.nll), kl: keep(p.kl), mse: keep(p.mse), tokens: keep(p.tokens) };
         return p.loss; // []
       }, this.#tree);
-      if (Number.isFinite(this.#maxGradNorm)) clipGradNorm(grads, this.#maxGradNorm);
-      this.#encoderOpt.step(this.#tree.encoder, grads.encoder);
-      this.#opt.step(this.#tree.decoder, grads.decoder);
-      return { loss: value, ...kept! };
+      return { loss: value, ...kept!, grads };
     });
     try {
       const [loss, nll, kl, mse, ids] = await Promise.all([
@@ -241,12 +244,29 @@ export class DvaeTrainer {
         parts.mse.item(),
         parts.tokens.read(),
       ]);
+      if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
+      if (!Number.isFinite(loss)) {
+        throw new RangeError(
+          `DvaeTrainer.step: the loss is ${loss} (nll ${nll}, kl ${kl}) at step ${this.stepCount}; the update was skipped`,
+        );
+      }
+      tidy(() => {
+        if (Number.isFinite(this.#maxGradNorm)) clipGradNorm(grads, this.#maxGradNorm);
+        this.#encoderOpt.step(this.#tree.encoder, grads.encoder);
+        this.#opt.step(this.#tree.decoder, grads.decoder);
+        return undefined;
+      });
       const counts = new Uint32Array(this.config.encoder.vocab_size);
       for (const id of ids) counts[id]!++;
       const { perplexity } = codebookUsageFromCounts(counts);
       return { step: this.stepCount, loss, nll, kl, mse, tau, beta, lr, counts, perplexity };
     } finally {
-      for (const t of Object.values(parts)) t.dispose();
+      for (const t of [
+        ...Object.values(parts),
+        ...Object.values(grads.encoder),
+        ...Object.values(grads.decoder),
+      ])
+        t.dispose();
     }
   }
 

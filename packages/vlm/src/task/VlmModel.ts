@@ -179,12 +179,14 @@ export class VlmModel {
         return { ids: expanded, ...(pixelValues ? { pixelValues } : {}) };
       });
       const decode = (ids: number[]) => this.tokenizer?.decode(ids) ?? '';
+      // `stopTokens: undefined` is not given: the stop tokens of generation_config.json stay.
+      const stopTokens = options.stopTokens ?? this.#eos;
       yield* generateTokens(
         this.#weights.params,
         this.config,
         this.backend,
         prepared,
-        { ...(this.#eos && options.stopTokens === undefined ? { stopTokens: this.#eos } : {}), ...options },
+        { ...options, ...(stopTokens ? { stopTokens } : {}) },
         decode,
         () => {
           if (this.#disposed) throw new Error('VlmModel: the model was disposed during generation');

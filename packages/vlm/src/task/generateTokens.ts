@@ -33,7 +33,10 @@ export interface GenerateOptions {
   repetitionPenalty?: number;
   /** Seed of the sampling stream (default 0): the same seed draws the same tokens. */
   seed?: number;
-  /** Token ids that end a prompt's answer (default: the checkpoint's eos_token_id). Not emitted. */
+  /**
+   * Token ids that end a prompt's answer (default, also for `undefined`: the checkpoint's
+   * eos_token_id, from generation_config.json when it lists them). Not emitted.
+   */
   stopTokens?: readonly number[];
   /** Stops generation: the iterator throws the abort reason and the cache is released. */
   signal?: AbortSignal;

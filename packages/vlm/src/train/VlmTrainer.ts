@@ -118,7 +118,8 @@ export function packVlmExamples(
 
 /**
  * The mean next-token cross-entropy of a batch over the positions its labels count (logits at `t`
- * against `labels[t + 1]`), through the whole model in one pass without a KV cache.
+ * against `labels[t + 1]`), through the whole model in one pass without a KV cache. Each label it
+ * counts must be an integer token id in [0, vocab_size), or {@link IGNORE_INDEX}.
  *
  * @example
  * ```ts
@@ -131,6 +132,7 @@ export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, co
   const T = inputIds[0]?.length ?? 0;
   if (labels.length !== B)
     throw new RangeError(`vlmLoss: labels has ${labels.length} rows but inputIds has ${B}`);
+  const V = config.text_config.vocab_size;
   const targets = new Int32Array(B * T).fill(IGNORE_INDEX);
   let counted = 0;
   for (let b = 0; b < B; b++) {
@@ -139,6 +141,11 @@ export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, co
       throw new RangeError(`vlmLoss: labels row ${b} has ${row.length} entries, inputIds rows have ${T}`);
     for (let t = 0; t + 1 < T; t++) {
       const y = row[t + 1]!;
+      if (y !== IGNORE_INDEX && !(Number.isInteger(y) && y >= 0 && y < V)) {
+        throw new RangeError(
+          `vlmLoss: labels[${b}][${t + 1}] is ${y}, not a token id in [0, ${V}) or IGNORE_INDEX (${IGNORE_INDEX})`,
+        );
+      }
       targets[b * T + t] = y;
       if (y !== IGNORE_INDEX) counted++;
     }
@@ -146,14 +153,13 @@ export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, co
   if (counted === 0)
     throw new RangeError('vlmLoss: no label counts in the loss (every label is IGNORE_INDEX)');
   const logits = llavaForward(params, inputIds, batch.pixelValues, config); // [B, T, V]
-  const V = config.text_config.vocab_size;
   const y = tensor(targets, [B * T], { backend: logits.backend, dtype: 'i32' }); // [B * T]
   return crossEntropy(reshape(logits, [B * T, V]), y, { ignoreIndex: IGNORE_INDEX }); // []
 }
 
 /** Options of {@link VlmTrainer}: AdamW's (default weight decay 0, as LLaVA) plus these. */
 export interface VlmTrainerOptions extends AdamWOptions {
-  /** Clip the global gradient norm to this (default 1; `Infinity` disables). */
+  /** Clip the global gradient norm to this, > 0 (default 1; `Infinity` disables). */
   maxGradNorm?: number;
   /** Keep the vision tower (`vision_tower.*`) as it is (default true, as LLaVA trains). */
   freezeVisionTower?: boolean;
@@ -190,6 +196,7 @@ export class VlmTrainer {
     options: VlmTrainerOptions = {},
   ) {
     const { maxGradNorm = 1, freezeVisionTower = true, freeze, ...adam } = options;
+    if (!(maxGradNorm > 0)) throw new RangeError(`VlmTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`);
     const frozen = new Map<string, Tensor>();
     const tree: Record<string, Tensor> = {};
     for (const [name, t] of params) {
