@@ -26,6 +26,8 @@ async function maxAbs(a: Tensor | Float32Array[], b: Tensor): Promise<number> {
   return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i]!)), 0);
 }
 
+const f32 = async (t: Tensor) => (await t.read()) as Float32Array;
+
 function rows(x: Float32Array, width: number): Float32Array[] {
   return Array.from({ length: x.length / width }, (_, i) => x.subarray(i * width, (i + 1) * width));
 }
@@ -147,8 +149,8 @@ describe('loadClip', () => {
         expect(dtypes.size).toBe(14); // q, k, v, out, fc1, fc2 of each tower; both projections
         const text = model.encodeText(ref.get('input_ids')!, ref.get('attention_mask')!);
         const pairs: [Float32Array[], Float32Array, string][] = [
-          [await model.embedImages(ref.get('pixel_values')!), await ref.get('image_embeds')!.read(), 'image'],
-          [rows(await text.read(), 32), await ref.get('text_pooled')!.read(), 'text'],
+          [await model.embedImages(ref.get('pixel_values')!), await f32(ref.get('image_embeds')!), 'image'],
+          [rows(await f32(text), 32), await f32(ref.get('text_pooled')!), 'text'],
         ];
         text.dispose();
         for (const [got, want, what] of pairs) {

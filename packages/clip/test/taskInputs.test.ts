@@ -5,7 +5,7 @@
 // embeddings are the caller's own arrays, a disposed model refuses every call, a preprocessing
 // whose crop is not the tower's image_size is refused when the model is made, and a forward pass
 // that throws frees the pixels made for it.
-import { type Backend, createBackend, randomNormal } from '@vl/tensor';
+import { type Backend, createBackend, encodeSafetensors, randomNormal } from '@vl/tensor';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
   type ClipConfig,
@@ -207,4 +207,47 @@ test('EmbeddingIndex.add is all or nothing; search takes a whole k and a finite 
   }
   expect(() => index.search([1, Number.POSITIVE_INFINITY])).toThrow('the query has norm NaN');
   expect(() => index.search([0, 0])).toThrow('the query has norm 0');
+});
+
+test('EmbeddingIndex.save / load: the same hits and items, a new index that grows on; bad files are named', () => {
+  const index = new EmbeddingIndex<{ path: string; tags: string[] }>(3);
+  const vectors = Array.from({ length: 50 }, (_, i) => [Math.sin(i), Math.cos(i * 1.3), (i % 7) - 3]);
+  index.add(
+    vectors,
+    vectors.map((_, i) => ({ path: `img${i}.jpg`, tags: i % 2 ? ['odd'] : [] })),
+  );
+  const bytes = index.save();
+  const loaded = EmbeddingIndex.load<{ path: string; tags: string[] }>(bytes);
+  expect([loaded.size, loaded.dim]).toEqual([50, 3]);
+  for (const query of [vectors[3]!, [1, 2, 3], [-1, 0, 0.5]])
+    expect(loaded.search(query, 5)).toEqual(index.search(query, 5));
+  loaded.add([[0, 0, 1]], [{ path: 'new.jpg', tags: [] }]);
+  expect(loaded.search([0, 0, 1], 1)[0]!.item.path).toBe('new.jpg');
+  expect(index.size).toBe(50);
+  // An empty index, and items left at their default (the insertion index).
+  const plain = new EmbeddingIndex(2);
+  expect(EmbeddingIndex.load(plain.save()).size).toBe(0);
+  plain.add([[1, 0]]);
+  expect(EmbeddingIndex.load(plain.save()).search([1, 0], 1)[0]!.item).toBe(0);
+
+  const withFunction = new EmbeddingIndex<unknown>(2);
+  withFunction.add(
+    [
+      [1, 0],
+      [0, 1],
+    ],
+    ['ok', () => 1],
+  );
+  expect(() => withFunction.save()).toThrow('EmbeddingIndex.save: item 1 (function) is not JSON');
+  expect(() => EmbeddingIndex.load(encodeSafetensors({}, { format: 'pt' }))).toThrow(
+    'EmbeddingIndex.load: not an embedding index (metadata format "pt", expected "vl-embedding-index")',
+  );
+  const cut = encodeSafetensors(
+    { vectors: { dtype: 'f32', shape: [2, 3], data: new Float32Array(6) } },
+    { format: 'vl-embedding-index', items: '["a"]' },
+  );
+  expect(() => EmbeddingIndex.load(cut)).toThrow(
+    'its items must be a JSON array of 2 (one per vector), got 1',
+  );
+  expect(() => EmbeddingIndex.load(bytes.subarray(0, 100))).toThrow(/EmbeddingIndex.load/);
 });

@@ -187,5 +187,5 @@ export { SafetensorsError } from './io/SafetensorsError.js';
 export type { SafetensorsProgress } from './io/SafetensorsProgress.js';
 export type { SafetensorsDType } from './io/safetensorsDType.js';
 export type { NamedTensors } from './io/saveSafetensors.js';
-export { saveSafetensors } from './io/saveSafetensors.js';
+export { encodeSafetensors, saveSafetensors } from './io/saveSafetensors.js';
 export { saveSafetensorsFile } from './io/saveSafetensorsFile.js';

@@ -11,6 +11,7 @@ import {
   createBackend,
   decodeSafetensorsTensor,
   dequantizeArray,
+  encodeSafetensors,
   isNotFound,
   loadCheckpointTensors,
   loadFile,
@@ -158,6 +159,41 @@ describe('saveSafetensors / loadSafetensors round trip', () => {
     );
     t.dispose();
     await expect(saveSafetensors({ t })).rejects.toThrow(/"t" \(f32\[1\]\) was disposed/);
+  });
+
+  test('encodeSafetensors writes host arrays as saveSafetensors writes the same tensors', async () => {
+    const arrays = {
+      v: { dtype: 'f32', shape: [2, 3], data: Float32Array.of(1, -2, 3.5, 0, 1e-30, 7) },
+      ids: { dtype: 'i32', shape: [2], data: Int32Array.of(-5, 9) },
+      h: { dtype: 'f16', shape: [1], data: Uint16Array.of(f32ToF16(1.5)) },
+      m: { dtype: 'bool', shape: [3], data: Uint8Array.of(1, 0, 1) },
+    } as const;
+    const bytes = encodeSafetensors(arrays, { kind: 'index' });
+    const tensors = Object.fromEntries(
+      Object.entries(arrays).map(([name, a]) => [
+        name,
+        tensor(a.data, [...a.shape], { backend, dtype: a.dtype }),
+      ]),
+    );
+    expect(await saveSafetensors(tensors, { kind: 'index' })).toEqual(bytes);
+    for (const t of Object.values(tensors)) t.dispose();
+    const file = parseSafetensors(bytes);
+    expect(decodeSafetensorsTensor(file, file.get('v')!).data).toEqual(arrays.v.data);
+    expect(file.metadata).toEqual({ kind: 'index' });
+
+    expect(() => encodeSafetensors({ v: { dtype: 'f32', shape: [4], data: new Float32Array(3) } })).toThrow(
+      'encodeSafetensors(): "v" has 3 values for shape [4] (4)',
+    );
+    expect(() => encodeSafetensors({ v: { dtype: 'f16', shape: [1], data: new Float32Array(1) } })).toThrow(
+      /"v" must be \{ dtype, shape, data \} with dtype one of f32, i32, u32, bool, f16, bf16 and data its typed array/,
+    );
+    expect(() => encodeSafetensors({ v: { dtype: 'f32', shape: [-1], data: new Float32Array(1) } })).toThrow(
+      /"v" needs a shape of non-negative integers/,
+    );
+    expect(() => encodeSafetensors({ __metadata__: arrays.v })).toThrow(/reserved/);
+    expect(() => encodeSafetensors({}, { n: 1 as unknown as string })).toThrow(
+      /metadata\["n"\] must be a string/,
+    );
   });
 
   test('saveSafetensorsFile writes a file that loads from its path and its file: URL', async () => {

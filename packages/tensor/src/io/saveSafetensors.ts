@@ -1,6 +1,8 @@
 import { bytesPerElement, type DType, isQuantized, type QuantizedDType, type TypedArray } from '../dtype.js';
 import { describeValue } from '../describeValue.js';
+import { formatShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import type { DecodedSafetensorsTensor } from './decodeSafetensorsTensor.js';
 import type { SafetensorsDType } from './safetensorsDType.js';
 
 /**
@@ -52,8 +54,7 @@ export async function saveSafetensors(
   }
   const entries: [string, Tensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   for (const [name, t] of entries) {
-    if (name === '__metadata__')
-      throw new RangeError('saveSafetensors(): "__metadata__" is reserved and cannot name a tensor');
+    checkName('saveSafetensors', name);
     if (!(t instanceof Tensor)) throw new TypeError(`saveSafetensors(): "${name}" is not a Tensor`);
     if (t.isDisposed) throw new Error(`saveSafetensors(): tensor "${name}" (${t.describe()}) was disposed`);
     // No safetensors dtype (nor a convention other readers share) exists for these blocks.
@@ -64,33 +65,132 @@ export async function saveSafetensors(
       );
     }
   }
-  if (metadata !== undefined) {
-    if (
-      metadata === null ||
-      typeof metadata !== 'object' ||
-      Array.isArray(metadata) ||
-      metadata instanceof Map
-    )
-      throw new TypeError(
-        `saveSafetensors(): metadata must be an object of strings, got ${describeValue(metadata)}`,
+  checkMetadata('saveSafetensors', metadata);
+  const { out, placed } = layOut(
+    entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, size: t.size, tensor: t })),
+    metadata,
+  );
+  // One tensor's values on the host at a time.
+  for (const { name, tensor: t, at } of placed) {
+    const data = await t.read();
+    if (data.length !== t.size) {
+      throw new Error(
+        `saveSafetensors(): tensor "${name}" (${t.describe()}) read back ${data.length} values, not ${t.size}`,
       );
-    for (const [key, value] of Object.entries(metadata)) {
-      if (typeof value !== 'string') {
-        throw new TypeError(`saveSafetensors(): metadata["${key}"] must be a string, got ${typeof value}`);
-      }
+    }
+    writeLittleEndian(data, t.dtype, out, at);
+  }
+  return out;
+}
+
+const ARRAY_TYPES: Readonly<Record<Exclude<DType, QuantizedDType>, new (n: number) => TypedArray>> = {
+  f32: Float32Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  bool: Uint8Array,
+  f16: Uint16Array,
+  bf16: Uint16Array,
+};
+
+/**
+ * The safetensors file of host arrays (`{ dtype, shape, data }`, as {@link decodeSafetensorsTensor}
+ * gives them: f32 in a Float32Array, i32 Int32Array, u32 Uint32Array, bool Uint8Array, f16 and bf16
+ * bits in a Uint16Array), laid out as {@link saveSafetensors} lays out tensors. Synchronous, and
+ * needs no backend: for data that never was a tensor (an embedding index, a cache).
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeSafetensors({ vectors: { dtype: 'f32', shape: [2, 3], data: new Float32Array(6) } }, { kind: 'demo' });
+ * const file = parseSafetensors(bytes);
+ * ```
+ */
+export function encodeSafetensors(
+  arrays: Readonly<Record<string, DecodedSafetensorsTensor>> | ReadonlyMap<string, DecodedSafetensorsTensor>,
+  metadata?: Readonly<Record<string, string>>,
+): Uint8Array {
+  if (arrays === null || typeof arrays !== 'object' || Array.isArray(arrays)) {
+    throw new TypeError(
+      `encodeSafetensors(): arrays must be a Map or an object of named { dtype, shape, data }, got ${describeValue(arrays)}`,
+    );
+  }
+  const entries = arrays instanceof Map ? [...arrays] : Object.entries(arrays);
+  const described = entries.map(([name, a]) => {
+    checkName('encodeSafetensors', name);
+    const { dtype, shape, data } = (a ?? {}) as Partial<DecodedSafetensorsTensor>;
+    const kind = Object.hasOwn(ARRAY_TYPES, String(dtype))
+      ? ARRAY_TYPES[dtype as keyof typeof ARRAY_TYPES]
+      : undefined;
+    if (kind === undefined || !(data instanceof kind)) {
+      throw new TypeError(
+        `encodeSafetensors(): "${name}" must be { dtype, shape, data } with dtype one of ${Object.keys(ARRAY_TYPES).join(', ')} and data its typed array, got dtype ${describeValue(dtype)} and data ${describeValue(data)}`,
+      );
+    }
+    const size = checkShape('encodeSafetensors', name, shape);
+    if ((data as TypedArray).length !== size) {
+      throw new RangeError(
+        `encodeSafetensors(): "${name}" has ${(data as TypedArray).length} values for shape ${formatShape(shape!)} (${size})`,
+      );
+    }
+    return { name, dtype: dtype!, shape: shape!, size, data: data as TypedArray };
+  });
+  checkMetadata('encodeSafetensors', metadata);
+  const { out, placed } = layOut(described, metadata);
+  for (const { dtype, data, at } of placed) writeLittleEndian(data, dtype, out, at);
+  return out;
+}
+
+function checkName(op: string, name: string): void {
+  if (name === '__metadata__')
+    throw new RangeError(`${op}(): "__metadata__" is reserved and cannot name a tensor`);
+}
+
+function checkShape(op: string, name: string, shape: unknown): number {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new TypeError(
+      `${op}(): "${name}" needs a shape of non-negative integers, got ${describeValue(shape)}`,
+    );
+  }
+  return shape.reduce((a: number, d: number) => a * d, 1);
+}
+
+function checkMetadata(op: string, metadata: unknown): void {
+  if (metadata === undefined) return;
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata) || metadata instanceof Map)
+    throw new TypeError(`${op}(): metadata must be an object of strings, got ${describeValue(metadata)}`);
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== 'string') {
+      throw new TypeError(`${op}(): metadata["${key}"] must be a string, got ${typeof value}`);
     }
   }
-  entries.sort(([a, ta], [b, tb]) => bytesPerElement(tb.dtype) - bytesPerElement(ta.dtype) || byName(a, b));
+}
 
+interface Entry {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly size: number;
+}
+
+/**
+ * The file with its header written and its data zeroed, and where each entry's bytes go: largest
+ * element size first, then by name, the header padded with spaces to a multiple of 8.
+ */
+function layOut<E extends Entry>(
+  entries: E[],
+  metadata: Readonly<Record<string, string>> | undefined,
+): { out: Uint8Array; placed: (E & { at: number })[] } {
+  const sorted = [...entries].sort(
+    (a, b) => bytesPerElement(b.dtype) - bytesPerElement(a.dtype) || byName(a.name, b.name),
+  );
   // The header is written key by key so its order matches the byte buffer's.
   const fields: string[] = [];
   if (metadata !== undefined) fields.push(`"__metadata__":${JSON.stringify(metadata)}`);
   const offsets: number[] = [];
   let dataLength = 0;
-  for (const [name, t] of entries) {
-    const end = dataLength + t.size * bytesPerElement(t.dtype);
+  for (const { name, dtype, shape, size } of sorted) {
+    const end = dataLength + size * bytesPerElement(dtype);
     fields.push(
-      `${JSON.stringify(name)}:${JSON.stringify({ dtype: STORED_AS[t.dtype as Exclude<DType, QuantizedDType>], shape: t.shape, data_offsets: [dataLength, end] })}`,
+      `${JSON.stringify(name)}:${JSON.stringify({ dtype: STORED_AS[dtype as Exclude<DType, QuantizedDType>], shape, data_offsets: [dataLength, end] })}`,
     );
     offsets.push(dataLength);
     dataLength = end;
@@ -102,18 +202,7 @@ export async function saveSafetensors(
   new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
   out.set(json, 8);
   out.fill(0x20, 8 + json.byteLength, dataStart);
-
-  for (let i = 0; i < entries.length; i++) {
-    const [name, t] = entries[i]!;
-    const data = await t.read();
-    if (data.length !== t.size) {
-      throw new Error(
-        `saveSafetensors(): tensor "${name}" (${t.describe()}) read back ${data.length} values, not ${t.size}`,
-      );
-    }
-    writeLittleEndian(data, t.dtype, out, dataStart + offsets[i]!);
-  }
-  return out;
+  return { out, placed: sorted.map((e, i) => ({ ...e, at: dataStart + offsets[i]! })) };
 }
 
 function writeLittleEndian(data: TypedArray, dtype: DType, out: Uint8Array, at: number): void {
