@@ -30,7 +30,7 @@ const common: Record<string, OptionSpec> = {
 /** `--weights`, for the commands that load a CLIP or a VLM. */
 const weights: Record<string, OptionSpec> = { weights: { type: 'string' } };
 const weightsDetail =
-  "--weights f32|f16|bf16|q8|q4   dtype of the linear layers' weights in memory (default f32; q8/q4 for the CPU)";
+  "--weights f32|f16|bf16|q8|q4   dtype of the linear layers' weights in memory (default f32)";
 
 const commands: Record<string, Command> = {
   classify: {

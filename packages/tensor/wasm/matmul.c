@@ -42,7 +42,16 @@
 #define WORKSPACE_FLOATS (PACK_A_FLOATS + PACK_B_FLOATS + TILE_FLOATS)
 #define MAX_THREADS 16
 
-enum { KIND_GEMM = 0, KIND_Q8_GEMV, KIND_Q4_GEMV, KIND_Q8_DEQUANT, KIND_Q4_DEQUANT, KIND_ATTENTION };
+enum {
+  KIND_GEMM = 0,
+  KIND_Q8_GEMV,
+  KIND_Q4_GEMV,
+  KIND_Q8_DEQUANT,
+  KIND_Q4_DEQUANT,
+  KIND_ATTENTION,
+  KIND_F16_WIDEN,
+  KIND_BF16_WIDEN
+};
 
 enum { ACT_NONE = 0, ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_QUICK_GELU, ACT_SILU };
 
@@ -733,6 +742,55 @@ static void norm_row(const float *x, const float *gamma, const float *beta, floa
   }
 }
 
+// ---- half-precision weights (f16, bf16) -------------------------------------------------------
+//
+// KIND_F16_WIDEN / KIND_BF16_WIDEN: b is [N, K] half-precision bits (the `linear` layout); tasks are
+// blocks of task_rows weight rows written as f32 [N, K] to C, as KIND_Q*_DEQUANT does, and the host
+// then runs the f32 GEMM on them. Table entry 0 holds {unused, the weight, C}.
+
+// The f32 values of four f16 bit patterns (one per u32 lane): the magnitude's bits moved to the f32
+// positions and scaled by 2^112 (the exponent biases' difference), which also makes f16 subnormals
+// f32 normals exactly; infinities and NaN (exponent all ones) keep their bits with the f32 exponent.
+static inline v128_t f16_to_f32(v128_t h) {
+  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+  const v128_t mag = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+  const v128_t bits = wasm_i32x4_shl(mag, 13);
+  const v128_t scaled = wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+  const v128_t special = wasm_i32x4_ge(mag, wasm_i32x4_splat(0x7c00));
+  const v128_t f = wasm_v128_bitselect(wasm_v128_or(bits, wasm_i32x4_splat(0x7f800000)), scaled, special);
+  return wasm_v128_or(f, sign);
+}
+
+// Widens weight row `j` (K half-precision values) into out.
+static void widen_row(const unsigned short *w, int bf16, int K, int j, float *out) {
+  const unsigned short *row = w + j * K;
+  int i = 0;
+  for (; i + 8 <= K; i += 8) {
+    const v128_t h = wasm_v128_load(row + i);
+    const v128_t lo = wasm_u32x4_extend_low_u16x8(h), hi = wasm_u32x4_extend_high_u16x8(h);
+    wasm_v128_store(out + i, bf16 ? wasm_i32x4_shl(lo, 16) : f16_to_f32(lo));
+    wasm_v128_store(out + i + 4, bf16 ? wasm_i32x4_shl(hi, 16) : f16_to_f32(hi));
+  }
+  for (; i < K; i++) {
+    const v128_t h = wasm_i32x4_splat(row[i]);
+    out[i] = wasm_f32x4_extract_lane(bf16 ? wasm_i32x4_shl(h, 16) : f16_to_f32(h), 0);
+  }
+}
+
+static void run_widen(Desc *d) {
+  const int bf16 = d->kind == KIND_BF16_WIDEN;
+  const int N = d->n, K = d->k;
+  const unsigned short *W = (const unsigned short *)d->table[1];
+  float *C = (float *)d->table[2];
+  const int tasks = (N + d->task_rows - 1) / d->task_rows;
+  for (;;) {
+    const int t = __atomic_fetch_add(&d->next_task, 1, __ATOMIC_RELAXED);
+    if (t >= tasks) return;
+    const int j1 = min_int(N, (t + 1) * d->task_rows);
+    for (int j = t * d->task_rows; j < j1; j++) widen_row(W, bf16, K, j, C + j * K);
+  }
+}
+
 // ---- attention over short sequences (KIND_ATTENTION) ------------------------------------------
 //
 // One task per (batch item, query head), all in the thread's workspace: S = Q K^T through the 4x8
@@ -828,6 +886,10 @@ __attribute__((export_name("run"))) void run(Desc *d, int tid) {
   float *ws = d->workspace[tid];
   if (d->kind == KIND_ATTENTION) {
     run_attention(d, ws);
+    return;
+  }
+  if (d->kind == KIND_F16_WIDEN || d->kind == KIND_BF16_WIDEN) {
+    run_widen(d);
     return;
   }
   if (d->kind != KIND_GEMM) {

@@ -50,7 +50,16 @@ const PREFAULT_MIN_FLOATS = 64 * 1024;
 const BIAS_PAD = 8;
 
 /** Job kinds (enum in matmul.c). */
-export const KIND = { gemm: 0, q8Gemv: 1, q4Gemv: 2, q8Dequant: 3, q4Dequant: 4, attention: 5 } as const;
+export const KIND = {
+  gemm: 0,
+  q8Gemv: 1,
+  q4Gemv: 2,
+  q8Dequant: 3,
+  q4Dequant: 4,
+  attention: 5,
+  f16Widen: 6,
+  bf16Widen: 7,
+} as const;
 /**
  * Largest (folded) M that runs the quantized GEMV, which reads each weight once per call and does
  * M dot products per weight row; above it the weights are dequantized to f32 (in WebAssembly,
@@ -140,8 +149,9 @@ export function runJob(ctx: WasmMatmulContext, parts: number, whileWorkersRun?: 
 }
 
 /**
- * The `matmul` kernel on WebAssembly SIMD. Handles f32 `a`, `b` and optional f32 bias `[N]`;
- * returns undefined for anything else (f16 weights, odd shapes) so the reference runs instead.
+ * The `matmul` kernel on WebAssembly SIMD. Handles f32 `a`, an f32, f16, bf16, q8 or q4 `b` and
+ * an optional f32 bias `[N]`; returns undefined for anything else (odd shapes) so the reference
+ * runs instead.
  */
 export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
   /** See {@link RowsMatmul}. */
@@ -160,7 +170,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
   // f32 b arrays become resident from their second use (a weight is read once per forward pass,
   // an intermediate once and then released), unless some kernel wrote them in place (a KV cache;
   // see hostMutation.ts), up to F32_RESIDENT_MAX_BYTES so the per-call region keeps room to grow.
-  const resident = new WeakMap<Uint32Array | Float32Array, number>();
+  const resident = new WeakMap<Uint32Array | Uint16Array | Float32Array, number>();
   // How a resident f32 array is stored: packed whole by pack_b_full for this (K, N, transpose)
   // when it was first made resident as the sole B of a job (a weight: packing it once takes a pass
   // over it off every later call), else as a plain copy.
@@ -209,18 +219,20 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     collected.register(data, ptr, data);
     return { ptr, packed: key !== undefined };
   };
-  const residentWeight = (data: Uint32Array): number | undefined => {
+  const residentWeight = (data: Uint32Array | Uint16Array): number | undefined => {
     let ptr = resident.get(data);
     if (ptr !== undefined) return ptr;
     ptr = arena.allocResident(data.byteLength);
     if (ptr === undefined) return undefined;
-    new Uint32Array(arena.memory.buffer, ptr, data.length).set(data);
+    new Uint8Array(arena.memory.buffer, ptr, data.byteLength).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
     resident.set(data, ptr);
     collected.register(data, ptr, data);
     return ptr;
   };
   const release = (data: unknown): void => {
-    if (!(data instanceof Uint32Array || data instanceof Float32Array)) return;
+    if (!(data instanceof Uint32Array || data instanceof Uint16Array || data instanceof Float32Array)) return;
     const ptr = resident.get(data);
     if (ptr === undefined) return;
     resident.delete(data);
@@ -378,6 +390,39 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     return f32Matmul([a, { data: w, shape: b.shape, dtype: 'f32' }, ...inputs.slice(2)], attrs, outputs);
   };
 
+  // f16/bf16 b (any shape and layout): widened to f32 in the memory (threaded), then the GEMM above
+  // runs on it. The half-precision copy stays resident like a quantized weight.
+  const halfMatmul: CpuAccelerated = (inputs, attrs, outputs) => {
+    const b = inputs[1];
+    if (!b || !(b.data instanceof Uint16Array) || b.shape.length === 0) return undefined;
+    const k = b.shape[b.shape.length - 1]!;
+    const rows = b.data.length / Math.max(1, k);
+    const weightPtr = residentWeight(b.data);
+    const regions = arena.layout([weightPtr === undefined ? b.data.byteLength : 0, b.data.length * 4, 3 * 4]);
+    if (!regions || k === 0) return undefined;
+    const [copyPtr, cPtr, tablePtr] = regions as [number, number, number];
+    const bPtr = weightPtr ?? copyPtr;
+    if (weightPtr === undefined) new Uint16Array(arena.memory.buffer, bPtr, b.data.length).set(b.data);
+    const i32 = arena.i32;
+    i32.set([0, bPtr, cPtr], tablePtr >> 2);
+    const d = arena.descPtr >> 2;
+    i32[d + DESC.m] = 0;
+    i32[d + DESC.n] = rows;
+    i32[d + DESC.k] = k;
+    i32[d + DESC.table] = tablePtr;
+    const parts = workers && b.data.length >= PARALLEL_MIN_MACS / 64 ? threads : 1;
+    i32[d + DESC.taskRows] = Math.max(1, Math.ceil(rows / (8 * parts)));
+    i32[d + DESC.nextTask] = 0;
+    i32[d + DESC.kind] = b.dtype === 'bf16' ? KIND.bf16Widen : KIND.f16Widen;
+    runJob(ctx, parts);
+    const w = arena.f32.slice(cPtr >> 2, (cPtr >> 2) + b.data.length);
+    return f32Matmul(
+      [inputs[0]!, { data: w, shape: b.shape, dtype: 'f32' }, ...inputs.slice(2)],
+      attrs,
+      outputs,
+    );
+  };
+
   // a [M, K] times B whose row k is `n` floats at source offset rows[k]: the source is written
   // straight into the memory by `fill`, and matmul.c packs B's panels from it through the table.
   const rowsMatmul: RowsMatmul = (a, m, k, source, rows, n) => {
@@ -410,10 +455,12 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     return arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n);
   };
 
-  const product: CpuAccelerated = (inputs, attrs, outputs) =>
-    inputs[1]?.dtype === 'q8' || inputs[1]?.dtype === 'q4'
-      ? quantizedMatmul(inputs, attrs, outputs)
-      : f32Matmul(inputs, attrs, outputs);
+  const product: CpuAccelerated = (inputs, attrs, outputs) => {
+    const dtype = inputs[1]?.dtype;
+    if (dtype === 'q8' || dtype === 'q4') return quantizedMatmul(inputs, attrs, outputs);
+    if (dtype === 'f16' || dtype === 'bf16') return halfMatmul(inputs, attrs, outputs);
+    return f32Matmul(inputs, attrs, outputs);
+  };
   // A residual is added to the product's fresh result (one pass over the output, on the host).
   const matmul: CpuAccelerated = (inputs, attrs, outputs) => {
     if (!(attrs as Partial<MatmulAttrs> | undefined)?.residual) return product(inputs, attrs, outputs);
