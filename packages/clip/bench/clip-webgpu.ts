@@ -22,7 +22,7 @@ import {
   tuneMatmulShapesWebGpu,
   tuneMatmulWebGpu,
 } from '@vl/tensor';
-import { fuseQkvProjections, getImageFeatures, initClipParams } from '../src/index.js';
+import { fuseQkvProjections, getImageFeatures, initClipParams, storeLinearWeights } from '../src/index.js';
 import { benchWebGpu } from '../../tensor/bench/benchWebGpu.js';
 import { VIT_B32 } from './vitB32.js';
 import { imageTowerFlops } from './flops.js';
@@ -127,6 +127,16 @@ async function ours(): Promise<void> {
       await timeRuns(forward, { runs, warmup, warmupMs }),
     );
     setMatmulWebGpuConfig(backend, undefined);
+  }
+  if (args.ab) {
+    // Linear weights stored as f16 (loadClip's weightDtype), widened inside the GEMM's loads.
+    const half = storeLinearWeights(initClipParams(config, { backend, seed: 1 }), 'f16');
+    const halfFused = new Map([...half, ...fuseQkvProjections(half)]);
+    add(
+      `ours, f16 linear weights (${backend.name})`,
+      await timeRuns(forwardWith(halfFused), { runs, warmup, warmupMs }),
+    );
+    for (const t of new Set(halfFused.values())) t.dispose();
   }
   for (const t of [...params.values(), ...fused.values()]) t.dispose();
   pixels.dispose();
