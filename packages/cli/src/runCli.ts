@@ -64,16 +64,23 @@ const commands: Record<string, Command> = {
     run: embed,
   },
   search: {
-    usage: 'vl search <folder> "<query>" [--top 5] [--truncate]',
+    usage: 'vl search <folder> "<query>" [--top 5] [--truncate] [--index <file>]',
     summary: 'index a folder of images and print the best matches for a text (or an image path)',
     details: [
       '<query>                    a text, or the path of an image file (then: the images most like it)',
       '--top 5                    matches printed',
       "--truncate                 cut a query longer than the model's context (else: an error)",
       '(files of the folder that are not readable images are skipped, with a warning)',
+      '--index <file>             keep the embeddings in this file: the next search reuses those of',
+      '                           unchanged images (same path, size and time) and embeds only the rest',
       weightsDetail,
     ],
-    options: { ...weights, top: { type: 'string' }, truncate: { type: 'boolean' } },
+    options: {
+      ...weights,
+      top: { type: 'string' },
+      truncate: { type: 'boolean' },
+      index: { type: 'string' },
+    },
     run: search,
   },
   reconstruct: {

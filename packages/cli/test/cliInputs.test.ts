@@ -76,6 +76,33 @@ describe('images', () => {
     expect(empty.err).toMatch(/search: the query is empty/);
   });
 
+  test('search --index keeps the embeddings: unchanged images are reused, changed ones embedded again', async () => {
+    const folder = join(work, 'library');
+    mkdirSync(folder);
+    for (const f of ['s0.png', 's1.png', 's2.png']) copyFileSync(join(work, 'pics', f), join(folder, f));
+    const run = () => vl('search', 'library', 'a red circle', '--json', '--top', '3', '--index', 'lib.index');
+    const first = await run();
+    expect(first.code, first.err).toBe(0);
+    expect(first.err).toMatch(/0 of 3 images reused from lib.index, 3 embedded; saved/);
+    const again = await run();
+    expect(again.err).toMatch(/3 of 3 images reused from lib.index, 0 embedded; saved/);
+    expect(JSON.parse(again.out)).toEqual(JSON.parse(first.out));
+    // A changed file (another image under the same name) is embedded again.
+    copyFileSync(join(work, 'pics', 's0.png'), join(folder, 's2.png'));
+    const changed = await run();
+    expect(changed.err).toMatch(/2 of 3 images reused from lib.index, 1 embedded; saved/);
+    const scores = (JSON.parse(changed.out) as { hits: { path: string; score: number }[] }).hits;
+    const byPath = new Map(scores.map((h) => [h.path, h.score]));
+    expect(byPath.get('library/s2.png')).toBeCloseTo(byPath.get('library/s0.png')!, 5);
+    // Another model's index, or a file that is not one, is rebuilt (and said so).
+    const q8 = await vl('search', 'library', 'a red circle', '--index', 'lib.index', '--weights', 'q8');
+    expect(q8.err).toMatch(/lib.index was made by another model \(shapes f32\); it will be rebuilt/);
+    writeFileSync(join(work, 'lib.index'), 'not an index');
+    const junk = await run();
+    expect(junk.code, junk.err).toBe(0);
+    expect(junk.err).toMatch(/lib.index is not an index vl wrote .*; it will be rebuilt/);
+  });
+
   test('reconstruct refuses to overwrite its input, or to write into a folder or a missing one', async () => {
     const same = await vl('reconstruct', 'pics/s0.png', '-o', './pics/s0.png');
     expect(same.code).toBe(2);

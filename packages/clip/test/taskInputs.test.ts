@@ -221,6 +221,14 @@ test('EmbeddingIndex.save / load: the same hits and items, a new index that grow
   expect([loaded.size, loaded.dim]).toEqual([50, 3]);
   for (const query of [vectors[3]!, [1, 2, 3], [-1, 0, 0.5]])
     expect(loaded.search(query, 5)).toEqual(index.search(query, 5));
+  expect(loaded.metadata).toEqual({});
+  expect(loaded.entry(7)).toEqual(index.entry(7));
+  expect(loaded.entry(7).item).toEqual({ path: 'img7.jpg', tags: ['odd'] });
+  expect(() => loaded.entry(50)).toThrow('EmbeddingIndex.entry: index 50 is not in [0, 50)');
+  const tagged = EmbeddingIndex.load(index.save({ model: 'ViT-B/32' }));
+  expect(tagged.metadata).toEqual({ model: 'ViT-B/32' });
+  expect(EmbeddingIndex.load(tagged.save()).metadata).toEqual({ model: 'ViT-B/32' });
+  expect(() => index.save({ items: '[]' })).toThrow('EmbeddingIndex.save: metadata key "items" is reserved');
   loaded.add([[0, 0, 1]], [{ path: 'new.jpg', tags: [] }]);
   expect(loaded.search([0, 0, 1], 1)[0]!.item.path).toBe('new.jpg');
   expect(index.size).toBe(50);

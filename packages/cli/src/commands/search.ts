@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { EmbeddingIndex, type PixelImage } from '@vl/clip';
 import type { CommandContext } from '../context.js';
@@ -31,13 +31,25 @@ export async function search(ctx: CommandContext): Promise<void> {
     const [q] = queryImage
       ? await model.embedImages([queryImage])
       : await embedTextsOrExplain(model, [query], truncate, () => 'the query');
-    const index = new EmbeddingIndex<string>(model.embeddingDim);
+    const indexFile = ctx.string('index');
+    const modelKey = `${ctx.string('model') ?? 'shapes'} ${ctx.string('weights') ?? 'f32'}`;
+    const saved =
+      indexFile === undefined ? new Map() : savedVectors(ctx, indexFile, modelKey, model.embeddingDim);
+    const index = new EmbeddingIndex<Entry>(model.embeddingDim);
     const bar = new ProgressBar(ctx.io, `indexing ${paths.length} images`);
     const skipped: string[] = [];
+    let reused = 0;
     for (let i = 0; i < paths.length; i += BATCH) {
-      const batch: string[] = [];
+      const batch: Entry[] = [];
       const images: PixelImage[] = [];
       for (const path of paths.slice(i, i + BATCH)) {
+        const entry = entryOf(path, ctx.cwd);
+        const vector = saved.get(keyOf(entry));
+        if (vector) {
+          index.add([vector], [entry]); // unchanged since the saved index: not read nor embedded again
+          reused++;
+          continue;
+        }
         // One unreadable file (a stray `._photo.png`, a truncated download) does not stop the index.
         const image = await readImage(path, ctx.cwd).catch((e: unknown) => {
           if (!(e instanceof CliError)) throw e;
@@ -45,7 +57,7 @@ export async function search(ctx: CommandContext): Promise<void> {
           return undefined;
         });
         if (image) {
-          batch.push(path);
+          batch.push(entry);
           images.push(image);
         }
       }
@@ -56,17 +68,83 @@ export async function search(ctx: CommandContext): Promise<void> {
     for (const why of skipped) ctx.io.stderr.write(`vl: search: skipped ${why}\n`);
     if (index.size === 0)
       throw new CliError(`search: none of the ${paths.length} image files of ${folder} could be read`);
+    if (indexFile !== undefined) {
+      saveIndex(resolve(ctx.cwd, indexFile), index.save({ model: modelKey }));
+      ctx.io.stderr.write(
+        `vl: search: ${reused} of ${index.size} images reused from ${indexFile}, ${index.size - reused} embedded; saved\n`,
+      );
+    }
     const hits = index.search(q!, top);
     if (ctx.json) {
       ctx.printJson({
         query,
         by: byImage ? 'image' : 'text',
-        hits: hits.map((h) => ({ path: h.item, score: h.score })),
+        hits: hits.map((h) => ({ path: h.item.path, score: h.score })),
       });
     } else {
-      for (const h of hits) ctx.print(`${h.score.toFixed(3)}  ${h.item}`);
+      for (const h of hits) ctx.print(`${h.score.toFixed(3)}  ${h.item.path}`);
     }
   } finally {
     model.dispose();
   }
+}
+
+/** An indexed image: its path as listed, and what tells whether the file changed since. */
+interface Entry {
+  path: string;
+  file: string;
+  size: number;
+  mtimeMs: number;
+}
+
+function entryOf(path: string, cwd: string): Entry {
+  const file = resolve(cwd, path);
+  const { size, mtimeMs } = statSync(file);
+  return { path, file, size, mtimeMs };
+}
+
+const keyOf = (e: Entry) => `${e.file}\0${e.size}\0${e.mtimeMs}`;
+
+/**
+ * The vectors of a `--index` file by file (path, size and time), when it was made by this model;
+ * none for a missing file, another model's index, or a file that is not an index (said on stderr).
+ */
+function savedVectors(
+  ctx: CommandContext,
+  indexFile: string,
+  modelKey: string,
+  dim: number,
+): Map<string, Float32Array> {
+  const vectors = new Map<string, Float32Array>();
+  const file = resolve(ctx.cwd, indexFile);
+  if (!existsSync(file)) return vectors;
+  let saved: EmbeddingIndex<Entry>;
+  try {
+    saved = EmbeddingIndex.load<Entry>(readFileSync(file));
+  } catch (e) {
+    ctx.io.stderr.write(
+      `vl: search: ${indexFile} is not an index vl wrote (${(e as Error).message}); it will be rebuilt\n`,
+    );
+    return vectors;
+  }
+  if (saved.metadata.model !== modelKey || saved.dim !== dim) {
+    ctx.io.stderr.write(
+      `vl: search: ${indexFile} was made by another model (${saved.metadata.model ?? 'unknown'}); it will be rebuilt\n`,
+    );
+    return vectors;
+  }
+  for (let i = 0; i < saved.size; i++) {
+    const { vector, item } = saved.entry(i);
+    if (typeof item?.file === 'string') vectors.set(keyOf(item), vector);
+  }
+  return vectors;
+}
+
+/** Writes the index beside its final name and renames it into place, so a crash leaves the old one. */
+function saveIndex(file: string, bytes: Uint8Array): void {
+  if (existsSync(file) && statSync(file).isDirectory())
+    throw new CliError(`search: --index ${file} is a folder`, 2);
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, bytes);
+  renameSync(temp, file);
 }

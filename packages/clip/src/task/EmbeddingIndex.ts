@@ -31,6 +31,8 @@ export interface SearchHit<M> {
 export class EmbeddingIndex<M = number> {
   #data: Float32Array;
   #items: M[] = [];
+  /** What {@link EmbeddingIndex.save} was given to keep beside the vectors (empty for a new index). */
+  metadata: Readonly<Record<string, string>> = {};
 
   constructor(
     readonly dim: number,
@@ -84,14 +86,18 @@ export class EmbeddingIndex<M = number> {
   /**
    * The index as a safetensors file: the normalized vectors as `vectors` (F32 `[size, dim]`) and
    * the items as JSON in its metadata, for {@link EmbeddingIndex.load}. Items must be JSON values
-   * (strings, numbers, booleans, null, and arrays and plain objects of them).
+   * (strings, numbers, booleans, null, and arrays and plain objects of them). `metadata` (default:
+   * the index's own) is kept beside them, such as the model the vectors came from.
    *
    * @example
    * ```ts
    * await writeFile('photos.index.safetensors', index.save());
    * ```
    */
-  save(): Uint8Array {
+  save(metadata: Readonly<Record<string, string>> = this.metadata): Uint8Array {
+    for (const key of ['format', 'items'])
+      if (Object.hasOwn(metadata, key))
+        throw new RangeError(`EmbeddingIndex.save: metadata key "${key}" is reserved`);
     this.#items.forEach((item, i) => {
       let json: string | undefined;
       try {
@@ -107,7 +113,7 @@ export class EmbeddingIndex<M = number> {
     const vectors = this.#data.subarray(0, this.size * this.dim);
     return encodeSafetensors(
       { vectors: { dtype: 'f32', shape: [this.size, this.dim], data: vectors } },
-      { format: FORMAT, items: JSON.stringify(this.#items) },
+      { ...metadata, format: FORMAT, items: JSON.stringify(this.#items) },
     );
   }
 
@@ -146,7 +152,25 @@ export class EmbeddingIndex<M = number> {
     const index = new EmbeddingIndex<M>(dim, n);
     index.#data.set(decodeSafetensorsTensor(file, info).data as Float32Array);
     index.#items = items as M[];
+    const { format: _, items: __, ...rest } = file.metadata;
+    index.metadata = rest;
     return index;
+  }
+
+  /**
+   * A copy of stored vector `index` (normalized) and its item: to look an entry up, or to carry
+   * vectors over into another index without embedding again.
+   *
+   * @example
+   * ```ts
+   * const { vector, item } = index.entry(0);
+   * const similar = index.search(vector, 5); // the entries most like the first
+   * ```
+   */
+  entry(index: number): { vector: Float32Array; item: M } {
+    if (!Number.isInteger(index) || index < 0 || index >= this.size)
+      throw new RangeError(`EmbeddingIndex.entry: index ${index} is not in [0, ${this.size})`);
+    return { vector: this.#data.slice(index * this.dim, (index + 1) * this.dim), item: this.#items[index]! };
   }
 
   /** The `k` stored vectors most similar to `query` (cosine), best first. */
