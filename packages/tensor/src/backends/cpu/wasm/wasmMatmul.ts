@@ -1,7 +1,10 @@
 // The accelerated `matmul` for the CPU backend: copies the operands into the WebAssembly memory,
 // describes the job to matmul.c, runs it on one or more threads and copies the result out.
 import { onMutated, wasMutated } from '../../../hostMutation.js';
+import type { TensorInfo } from '../../../backend.js';
+import type { TypedArray } from '../../../dtype.js';
 import type { HostTensor } from '../../../kernel.js';
+import { sizeOf } from '../../../shape.js';
 import { addResidual } from '../../../kernels/matmul/reference.js';
 import type { CpuAccelerated } from '../CpuBackend.js';
 import type { MatmulWorkers } from './MatmulWorkers.js';
@@ -269,9 +272,20 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.packedB] = job.packedB ? 1 : 0;
     i32[d + DESC.bRows] = job.bRows;
   };
-  const f32Matmul: CpuAccelerated = (inputs, attrs, outputs) => {
+  /**
+   * The f32 GEMM. With `fillB`, b is a stored weight (f16, bf16, q8, q4) that `fillB` widens to f32
+   * straight into B's region of the memory (with `fillB.bytes` of scratch of its own), so the
+   * widened copy is never carried out to JS and back.
+   */
+  const f32Matmul = (
+    inputs: readonly HostTensor[],
+    attrs: unknown,
+    outputs: readonly TensorInfo[],
+    fillB?: { bytes: number; write(bPtr: number, scratchPtr: number): void },
+  ): TypedArray[] | undefined => {
     const [a, b, bias] = inputs;
-    if (!isF32(a) || !isF32(b) || (inputs.length > 2 && !isF32(bias)) || inputs.length > 3) return undefined;
+    if (!isF32(a) || !b || !(fillB || isF32(b))) return undefined;
+    if ((inputs.length > 2 && !isF32(bias)) || inputs.length > 3) return undefined;
     const { transposeA, transposeB, activation } = (attrs ?? {}) as Partial<MatmulAttrs>;
     const act = ACTIVATION_CODES[activation ?? 'none'];
     if (act === undefined) return undefined;
@@ -281,7 +295,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     if (out.shape.length !== plan.outShape.length || out.shape.some((d, i) => d !== plan.outShape[i]))
       return undefined;
     if (bias && bias.data.length !== plan.n) return undefined;
-    const weight = residentF32(b.data, plan);
+    const weight = fillB ? undefined : residentF32(b.data as Float32Array, plan);
     const grid = taskGrid(plan, workers ? threads : 1, packBFloats, weight?.packed === true);
     if (!grid) return undefined;
 
@@ -290,18 +304,27 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     const weightPtr = weight?.ptr;
     const regions = arena.layout([
       a.data.length * 4,
-      weightPtr === undefined ? b.data.length * 4 : 0,
+      weightPtr === undefined ? sizeOf(b.shape) * 4 : 0,
       bias ? (plan.n + BIAS_PAD) * 4 : 0,
       cSize * 4,
       items * 3 * 4,
+      fillB?.bytes ?? 0,
     ]);
     if (!regions) return undefined; // over 4 GiB: let the reference do it
-    const [aPtr, copyPtr, biasPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
+    const [aPtr, copyPtr, biasPtr, cPtr, tablePtr, scratchPtr] = regions as number[] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const bPtr = weightPtr ?? copyPtr;
 
     const f32 = arena.f32;
     f32.set(a.data, aPtr >> 2);
-    if (weightPtr === undefined) f32.set(b.data, bPtr >> 2);
+    if (fillB) fillB.write(bPtr, scratchPtr);
+    else if (weightPtr === undefined) f32.set(b.data, bPtr >> 2);
     if (bias) {
       f32.set(bias.data, biasPtr >> 2);
       f32.fill(0, (biasPtr >> 2) + plan.n, (biasPtr >> 2) + plan.n + BIAS_PAD);
@@ -332,7 +355,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
   };
 
   // Quantized b ([N, K], transposed): a few rows run the GEMV on the packed blocks; more rows
-  // dequantize b to f32 in the memory and run the GEMM above on it.
+  // dequantize b to f32 into the GEMM's B region (see widenInto) and run the GEMM on it.
   const quantizedMatmul: CpuAccelerated = (inputs, attrs, outputs) => {
     const [a, b, bias] = inputs;
     if (!isF32(a) || !b || !(b.data instanceof Uint32Array) || b.shape.length !== 2) return undefined;
@@ -345,20 +368,23 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     if (!plan || !out || plan.aOffsets.length !== 1 || plan.k % 32 !== 0) return undefined;
     const { m, n, k } = plan;
     const q4 = b.dtype === 'q4';
-    const gemv = m <= QUANT_GEMV_MAX_M;
-    // Non-finite activations would not survive the int16 conversion: the reference takes those.
-    if (gemv && !a.data.every(Number.isFinite)) return undefined;
+    if (m > QUANT_GEMV_MAX_M) {
+      const kind = q4 ? KIND.q4Dequant : KIND.q8Dequant;
+      return f32Matmul(inputs, attrs, outputs, widenInto(b.data, kind, n, k));
+    }
+    // The GEMV on the packed blocks. Non-finite activations would not survive the int16 conversion: the reference takes those.
+    if (!a.data.every(Number.isFinite)) return undefined;
     const weightPtr = residentWeight(b.data);
     const regions = arena.layout([
-      gemv ? m * k * 2 + (m * k) / 8 : 0,
+      m * k * 2 + (m * k) / 8,
       weightPtr === undefined ? b.data.byteLength : 0,
       bias ? (n + BIAS_PAD) * 4 : 0,
-      (gemv ? m * n : n * k) * 4,
+      m * n * 4,
       3 * 4,
     ]);
     if (!regions) return undefined;
     const [aPtr, copyPtr, biasPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
-    if (gemv) writeInt16Blocks(arena.memory.buffer, aPtr, a.data, m, k, q4);
+    writeInt16Blocks(arena.memory.buffer, aPtr, a.data, m, k, q4);
     const bPtr = weightPtr ?? copyPtr;
     if (weightPtr === undefined) new Uint32Array(arena.memory.buffer, bPtr, b.data.length).set(b.data);
     if (bias) arena.f32.set(bias.data, biasPtr >> 2);
@@ -370,57 +396,62 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.m] = m;
     i32[d + DESC.n] = n;
     i32[d + DESC.k] = k;
-    i32[d + DESC.bias] = gemv && bias ? biasPtr : 0;
-    i32[d + DESC.act] = gemv ? act : 0;
+    i32[d + DESC.bias] = bias ? biasPtr : 0;
+    i32[d + DESC.act] = act;
     i32[d + DESC.batch] = 1;
     i32[d + DESC.table] = tablePtr;
-    // Columns (GEMV) or weight rows (dequantize) per task: 8 tasks per thread at least 16 wide.
+    // Columns per task: 8 tasks per thread, at least 16 wide.
     const parts = workers && m * n * k >= PARALLEL_MIN_MACS ? threads : 1;
     const per = Math.max(16, Math.ceil(n / (8 * parts) / 8) * 8);
     i32[d + DESC.taskRows] = per;
     i32[d + DESC.taskCols] = per;
     i32[d + DESC.nextTask] = 0;
-    i32[d + DESC.kind] = gemv ? (q4 ? KIND.q4Gemv : KIND.q8Gemv) : q4 ? KIND.q4Dequant : KIND.q8Dequant;
+    i32[d + DESC.kind] = q4 ? KIND.q4Gemv : KIND.q8Gemv;
     i32[d + DESC.packedB] = 0;
     i32[d + DESC.bRows] = 0;
     runJob(ctx, parts);
-    if (gemv) return [arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n)];
-    // The f32 GEMM on the dequantized weights (copied out: the GEMM lays out its own regions).
-    const w = arena.f32.slice(cPtr >> 2, (cPtr >> 2) + n * k);
-    return f32Matmul([a, { data: w, shape: b.shape, dtype: 'f32' }, ...inputs.slice(2)], attrs, outputs);
+    return [arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n)];
   };
 
-  // f16/bf16 b (any shape and layout): widened to f32 in the memory (threaded), then the GEMM above
-  // runs on it. The half-precision copy stays resident like a quantized weight.
+  /**
+   * How a stored weight (f16/bf16 bits, or q8/q4 words: `rows` x `k` values) is widened into the
+   * GEMM's B region: a job of `kind` in matmul.c, threaded, reading the weight's resident copy (or
+   * a copy in the scratch after the job's table).
+   */
+  const widenInto = (data: Uint16Array | Uint32Array, kind: number, rows: number, k: number) => {
+    const weightPtr = residentWeight(data);
+    return {
+      bytes: 16 + (weightPtr === undefined ? data.byteLength : 0),
+      write(bPtr: number, scratchPtr: number): void {
+        const src = weightPtr ?? scratchPtr + 16;
+        if (weightPtr === undefined)
+          new Uint8Array(arena.memory.buffer, src, data.byteLength).set(
+            new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+          );
+        const i32 = arena.i32;
+        i32.set([0, src, bPtr], scratchPtr >> 2);
+        const d = arena.descPtr >> 2;
+        i32[d + DESC.m] = 0;
+        i32[d + DESC.n] = rows;
+        i32[d + DESC.k] = k;
+        i32[d + DESC.table] = scratchPtr;
+        const parts = workers && rows * k >= PARALLEL_MIN_MACS / 64 ? threads : 1;
+        i32[d + DESC.taskRows] = Math.max(1, Math.ceil(rows / (8 * parts)));
+        i32[d + DESC.nextTask] = 0;
+        i32[d + DESC.kind] = kind;
+        runJob(ctx, parts);
+      },
+    };
+  };
+
+  // f16/bf16 b (any shape and layout): widened to f32 in B's region of the memory, then the GEMM.
   const halfMatmul: CpuAccelerated = (inputs, attrs, outputs) => {
     const b = inputs[1];
     if (!b || !(b.data instanceof Uint16Array) || b.shape.length === 0) return undefined;
     const k = b.shape[b.shape.length - 1]!;
-    const rows = b.data.length / Math.max(1, k);
-    const weightPtr = residentWeight(b.data);
-    const regions = arena.layout([weightPtr === undefined ? b.data.byteLength : 0, b.data.length * 4, 3 * 4]);
-    if (!regions || k === 0) return undefined;
-    const [copyPtr, cPtr, tablePtr] = regions as [number, number, number];
-    const bPtr = weightPtr ?? copyPtr;
-    if (weightPtr === undefined) new Uint16Array(arena.memory.buffer, bPtr, b.data.length).set(b.data);
-    const i32 = arena.i32;
-    i32.set([0, bPtr, cPtr], tablePtr >> 2);
-    const d = arena.descPtr >> 2;
-    i32[d + DESC.m] = 0;
-    i32[d + DESC.n] = rows;
-    i32[d + DESC.k] = k;
-    i32[d + DESC.table] = tablePtr;
-    const parts = workers && b.data.length >= PARALLEL_MIN_MACS / 64 ? threads : 1;
-    i32[d + DESC.taskRows] = Math.max(1, Math.ceil(rows / (8 * parts)));
-    i32[d + DESC.nextTask] = 0;
-    i32[d + DESC.kind] = b.dtype === 'bf16' ? KIND.bf16Widen : KIND.f16Widen;
-    runJob(ctx, parts);
-    const w = arena.f32.slice(cPtr >> 2, (cPtr >> 2) + b.data.length);
-    return f32Matmul(
-      [inputs[0]!, { data: w, shape: b.shape, dtype: 'f32' }, ...inputs.slice(2)],
-      attrs,
-      outputs,
-    );
+    if (k === 0) return undefined;
+    const kind = b.dtype === 'bf16' ? KIND.bf16Widen : KIND.f16Widen;
+    return f32Matmul(inputs, attrs, outputs, widenInto(b.data, kind, b.data.length / k, k));
   };
 
   // a [M, K] times B whose row k is `n` floats at source offset rows[k]: the source is written
