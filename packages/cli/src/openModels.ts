@@ -24,7 +24,7 @@ export async function openModel<M>(
   const { source } = location;
   const defaults = location.remote ? await fetchDefaults(source) : location.defaults;
   const backend = await ctx.backend();
-  const bar = new ProgressBar(ctx.io, `loading ${kind} ${name}`);
+  const bar = new ProgressBar(ctx.io, `loading ${kind} ${name}`, { bytes: true });
   try {
     const model = await load(source, {
       backend,

@@ -12,9 +12,13 @@ export class ProgressBar {
   #start = performance.now();
   #done = false;
 
-  constructor(io: CliIo, label: string) {
+  readonly #bytes: boolean;
+
+  /** `bytes`: the units are bytes, shown as kB / MB / GB. */
+  constructor(io: CliIo, label: string, options: { bytes?: boolean } = {}) {
     this.#io = io;
     this.#label = label;
+    this.#bytes = options.bytes === true;
   }
 
   /** Reports `done` of `total` units, with an optional note (a loss, a file name). */
@@ -25,7 +29,8 @@ export class ProgressBar {
     const elapsed = (performance.now() - this.#start) / 1000;
     const eta =
       fraction > 0 && fraction < 1 ? ` eta ${formatSeconds((elapsed / fraction) * (1 - fraction))}` : '';
-    const tail = `${percent}% ${done}/${total}${eta}${note ? ` ${note}` : ''}`;
+    const amount = this.#bytes ? `${formatBytes(done)} of ${formatBytes(total)}` : `${done}/${total}`;
+    const tail = `${percent}% ${amount}${eta}${note ? ` ${note}` : ''}`;
     if (this.#io.stderr.isTTY) {
       const width = 24;
       const filled = Math.round(fraction * width);
@@ -57,4 +62,10 @@ function formatSeconds(s: number): string {
   if (s < 60) return `${s.toFixed(1)} s`;
   const m = Math.floor(s / 60);
   return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+function formatBytes(n: number): string {
+  if (n < 1e3) return `${n} B`;
+  const [unit, size] = n < 1e6 ? ['kB', 1e3] : n < 1e9 ? ['MB', 1e6] : ['GB', 1e9];
+  return `${(n / (size as number)).toFixed(1)} ${unit}`;
 }

@@ -70,7 +70,8 @@ const commands: Record<string, Command> = {
       '<query>                    a text, or the path of an image file (then: the images most like it)',
       '--top 5                    matches printed',
       "--truncate                 cut a query longer than the model's context (else: an error)",
-      '(files of the folder that are not readable images are skipped, with a warning)',
+      "(the folder's own image files, not its subfolders; files that are not readable images are",
+      ' skipped, with a warning)',
       '--index <file>             keep the embeddings in this file: the next search reuses those of',
       '                           unchanged images (same path, size and time) and embeds only the rest',
       weightsDetail,
@@ -160,7 +161,7 @@ const commands: Record<string, Command> = {
 /** What every command's `--help` ends with. */
 const COMMON_DETAILS = [
   '--model shapes|<folder>|<URL>   the checkpoint (default: shapes, the embedded models)',
-  '--backend auto|webgpu|cpu  where the kernels run (default: auto, WebGPU when an adapter exists)',
+  "--backend auto|webgpu|cpu  where the kernels run (default: auto, a GPU's WebGPU adapter, else the CPU)",
   '--json                     machine-readable output, one JSON value per line',
 ];
 
@@ -184,10 +185,12 @@ function help(): string {
     ...Object.values(commands).map((c) => `  ${c.usage}\n      ${c.summary}`),
     '',
     'Options for every command:',
-    '  --model shapes|<checkpoint folder>|<URL>   default: shapes (the embedded models)',
-    '  --backend auto|webgpu|cpu                  default: auto (WebGPU when an adapter exists)',
-    '                                             (train: the CPU rather than a software WebGPU adapter)',
-    '  --json                                      machine-readable output, one JSON value per line',
+    '  --model shapes|<checkpoint folder>|<URL>   default: shapes (the embedded models); a Hugging',
+    "                                             Face URL names the files' folder: .../resolve/main",
+    "  --backend auto|webgpu|cpu                  default: auto (a GPU's WebGPU adapter, else the CPU;",
+    '                                             a software WebGPU adapter is passed over for the CPU)',
+    "  --weights f32|f16|bf16|q8|q4               classify, embed, search, ask: the linear weights' dtype",
+    '  --json                                     machine-readable output, one JSON value per line',
     '',
     '`vl <command> --help` describes a command; `vl --version` prints the version.',
   ];
@@ -218,6 +221,9 @@ function defaultIo(): CliIo {
  */
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest[0] !== undefined && Object.hasOwn(commands, rest[0])) {
+    return runCli([rest[0], '--help'], io); // `vl help classify` is `vl classify --help`
+  }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.stdout.write(help());
     return name === undefined ? 2 : 0;
@@ -248,7 +254,9 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       );
     }
     if (parsed.values.help) {
-      const details = [...(command.details ?? []), ...COMMON_DETAILS].map((d) => `  ${d}\n`).join('');
+      // train reads no --model (its --init and --clip name checkpoints).
+      const common = name === 'train' ? COMMON_DETAILS.slice(1) : COMMON_DETAILS;
+      const details = [...(command.details ?? []), ...common].map((d) => `  ${d}\n`).join('');
       io.stdout.write(`usage: ${command.usage}\n  ${command.summary}\n${details}`);
       return 0;
     }

@@ -51,6 +51,25 @@ beforeAll(() => {
 });
 
 describe('images', () => {
+  test('a label too long for the context, in any template, is bad usage (exit 2) named with its template', async () => {
+    const long = Array.from({ length: 40 }, () => 'red').join(' ');
+    const r = await vl(
+      'classify',
+      'pics/s0.png',
+      '--labels',
+      `${long},a circle`,
+      '--template',
+      'a photo of {}.',
+    );
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /vl: the label "red red .*" in the template "a photo of \{\}\." is \d+ tokens long \(start and end included\), more than this model's context of \d+; shorten the label/,
+    );
+    const template = await vl('classify', 'pics/s0.png', '--labels', 'a,b', '--template', 'no placeholder');
+    expect(template.code).toBe(2);
+    expect(template.err).not.toMatch(/loading clip/); // refused before the model loads
+  });
+
   test('classify goes on past an unreadable image, then exits 1 naming it', async () => {
     const r = await vl('classify', 'pics/s0.png', 'cut.png', 'pics/s1.png');
     expect(r.code).toBe(1);
@@ -70,7 +89,7 @@ describe('images', () => {
     expect(r.code, r.err).toBe(0);
     const { hits } = JSON.parse(r.out) as { hits: { path: string }[] };
     expect(hits.map((h) => h.path).sort()).toEqual(['pics/s0.png', 'pics/s1.png', 'pics/s2.png']);
-    expect(r.err).toMatch(/vl: search: skipped cannot read pics\/\._s0.png: not a PNG or JPEG file/);
+    expect(r.err).toMatch(/vl: search: skipped a file: cannot read pics\/\._s0.png: not a PNG or JPEG file/);
     const empty = await vl('search', 'pics', '  ');
     expect(empty.code).toBe(2);
     expect(empty.err).toMatch(/search: the query is empty/);
@@ -151,6 +170,9 @@ describe('text', () => {
     expect(r.err).toMatch(/vl: ask: this model does not know the word "hue"; it reads it as unknown/);
     const british = await vl('ask', 'pics/s0.png', 'what colour is the circle?', '--max-tokens', '4');
     expect(british.err).not.toMatch(/does not know/); // its tokenizer reads colour as color
+    // Punctuation is its own token: the unknown word is named without it.
+    const quoted = await vl('ask', 'pics/s0.png', 'what "hue" is the circle?', '--max-tokens', '4');
+    expect(quoted.err).toMatch(/does not know the word "hue"; it reads it as unknown/);
   });
 
   test('an error no check foresaw is still one line (its stack only with VL_DEBUG=1)', async () => {

@@ -53,6 +53,10 @@ function unknownWords(tokenizer: VlmTokenizer, text: string): string[] {
   const unk = tokenizer.specialToken('unk_token');
   const unkId = unk === undefined ? undefined : tokenizer.tokenToId(unk);
   if (unkId === undefined) return [];
-  const words = text.split(/\s+/).filter(Boolean);
+  // Punctuation at a word's ends is its own token ("it?" is "it" and "?"): name the word itself.
+  const words = text
+    .split(/\s+/)
+    .map((w) => w.replace(/^\p{P}+|\p{P}+$/gu, ''))
+    .filter(Boolean);
   return [...new Set(words.filter((w) => tokenizer.encode(w, { addSpecialTokens: false }).includes(unkId)))];
 }

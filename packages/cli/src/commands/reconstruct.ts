@@ -7,12 +7,17 @@ import { openDvae } from '../openModels.js';
 import { positiveInt } from '../options.js';
 import { imagesToTensor, psnr, squareImage, tensorToRgbImages, writePng } from '../pixels.js';
 
+/** Whether two existing paths name one file: through links (symbolic or hard) or `..` alike. */
+function sameFile(a: string, b: string): boolean {
+  if (!existsSync(a) || !existsSync(b)) return false;
+  if (realpathSync(a) === realpathSync(b)) return true;
+  const [sa, sb] = [statSync(a), statSync(b)];
+  return sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
 /** Fails before any work when `-o` could not be written, or would replace the input. */
 function checkOutput(outPath: string, inputPath: string, out: string): void {
-  if (
-    outPath === inputPath ||
-    (existsSync(outPath) && existsSync(inputPath) && realpathSync(outPath) === realpathSync(inputPath))
-  )
+  if (outPath === inputPath || sameFile(outPath, inputPath))
     throw new CliError(`-o ${out} is the input image itself; write the reconstruction to another file`, 2);
   if (existsSync(outPath) && statSync(outPath).isDirectory())
     throw new CliError(

@@ -65,7 +65,7 @@ export async function search(ctx: CommandContext): Promise<void> {
       bar.update(Math.min(i + BATCH, paths.length), paths.length);
     }
     bar.finish();
-    for (const why of skipped) ctx.io.stderr.write(`vl: search: skipped ${why}\n`);
+    for (const why of skipped) ctx.io.stderr.write(`vl: search: skipped a file: ${why}\n`);
     if (index.size === 0)
       throw new CliError(`search: none of the ${paths.length} image files of ${folder} could be read`);
     if (indexFile !== undefined) {
@@ -82,7 +82,7 @@ export async function search(ctx: CommandContext): Promise<void> {
         hits: hits.map((h) => ({ path: h.item.path, score: h.score })),
       });
     } else {
-      for (const h of hits) ctx.print(`${h.score.toFixed(3)}  ${h.item.path}`);
+      for (const h of hits) ctx.print(`${h.score.toFixed(3).padStart(6)}  ${h.item.path}`); // a minus sign keeps the column
     }
   } finally {
     model.dispose();

@@ -335,6 +335,11 @@ export async function train(ctx: CommandContext): Promise<void> {
       `train: usage is \`vl train ${KINDS.join('|')} --data shapes|<folder> --out <folder>\``,
       2,
     );
+  if (ctx.string('model') !== undefined)
+    throw new CliError(
+      'train: --model is not read here; --init <folder> continues a model this command wrote, and --clip <folder> gives vl train vlm its CLIP',
+      2,
+    );
   const k = kind as Kind;
   const first = await prepareRun(ctx, k);
   // Every stage is checked before the first one trains: a typo must not surface hours in.
