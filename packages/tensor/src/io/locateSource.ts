@@ -1,4 +1,5 @@
 import { isNode } from './isNode.js';
+import { nodeIo } from './nodeIo.js';
 
 /**
  * Where {@link loadSafetensors} can read a checkpoint from: a URL (string or `URL`), a local path or
@@ -98,7 +99,7 @@ export function isPlainShardName(name: string): boolean {
 export async function locateShard(index: Location, name: string): Promise<Location> {
   if (index.kind === 'url') return { kind: 'url', href: new URL(name, index.href).href };
   if (index.kind === 'path') {
-    const { resolveSibling } = await import('./node/localPath.js');
+    const { resolveSibling } = nodeIo('loading a sharded checkpoint from a path');
     return { kind: 'path', path: resolveSibling(index.path, name) };
   }
   throw new TypeError(

@@ -1,6 +1,7 @@
 import type { ByteCache } from './ByteCache.js';
 import { browserCache } from './browserCache.js';
 import { isNode } from './isNode.js';
+import { nodeIo, optionalNodeIo } from './nodeIo.js';
 
 /**
  * The cache for downloads: none when `cache` is false; a folder in Node when `cacheDir` is given;
@@ -11,9 +12,7 @@ export async function openByteCache(options: {
   cacheDir?: string;
 }): Promise<ByteCache | undefined> {
   if (options.cache === false) return undefined;
-  if (isNode() && options.cacheDir !== undefined)
-    return (await import('./node/fileCache.js')).fileCache(options.cacheDir);
+  if (isNode() && options.cacheDir !== undefined) return nodeIo('a cacheDir').fileCache(options.cacheDir);
   if (typeof caches !== 'undefined') return browserCache();
-  if (isNode()) return (await import('./node/fileCache.js')).fileCache();
-  return undefined;
+  return optionalNodeIo()?.fileCache(); // Node's entry provides the folder cache
 }

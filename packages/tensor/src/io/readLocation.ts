@@ -4,6 +4,7 @@ import { fetchBytes } from './fetchBytes.js';
 import { describeLocation, type Location } from './locateSource.js';
 import { readStream } from './readStream.js';
 import type { ReadContext } from './SafetensorsProgress.js';
+import { nodeIo } from './nodeIo.js';
 
 export interface ReadLocationOptions extends Omit<ReadContext, 'file'> {
   readonly cache: ByteCache | undefined;
@@ -46,7 +47,7 @@ export async function readLocation(location: Location, options: ReadLocationOpti
       return { bytes, fromCache: false, commit: nothing, evict: nothing };
     }
     case 'path': {
-      const { readLocalFile } = await import('./node/readLocalFile.js');
+      const { readLocalFile } = nodeIo(`reading ${file}`);
       return {
         bytes: await readLocalFile(location.path, context),
         fromCache: false,

@@ -1,5 +1,6 @@
 import { isNode } from './isNode.js';
 import { type NamedTensors, saveSafetensors } from './saveSafetensors.js';
+import { nodeIo } from './nodeIo.js';
 
 /**
  * Node: {@link saveSafetensors} to a file. The bytes go to a temporary file that is then renamed
@@ -21,9 +22,6 @@ export async function saveSafetensorsFile(
     );
   }
   const bytes = await saveSafetensors(tensors, metadata);
-  const [{ writeFileAtomic }, { localPath }] = await Promise.all([
-    import('./node/writeFileAtomic.js'),
-    import('./node/localPath.js'),
-  ]);
+  const { writeFileAtomic, localPath } = nodeIo('saveSafetensorsFile()');
   await writeFileAtomic(localPath(path), bytes);
 }

@@ -1,4 +1,4 @@
-// Node only: loaded through a dynamic import() so browser bundles never pull in node:path.
+// Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

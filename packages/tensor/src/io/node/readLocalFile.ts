@@ -1,4 +1,4 @@
-// Node only: loaded through a dynamic import() so browser bundles never pull in node:fs.
+// Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
 import { open } from 'node:fs/promises';
 import { abortError } from '../abortError.js';
 import type { ReadContext } from '../SafetensorsProgress.js';
