@@ -1,4 +1,7 @@
 // The public API of @vl/clip (browser entry). Explicit named exports only.
+// Image inputs name DOM types (ImageBitmap, HTMLCanvasElement...): the reference below brings them
+// into a consumer's program (a Node project's included), so its type check needs no setup.
+/// <reference lib="dom" preserve="true" />
 
 // --- tokenizer (src/tokenizer/) ---
 export type {

@@ -1,4 +1,7 @@
 // The public API of @vl/tensor (browser entry). Explicit named exports only.
+// The declarations name WebGPU's types (GPUDevice, GPUBuffer...): the reference below brings them
+// into a consumer's program, so its type check needs no setup of its own.
+/// <reference types="@webgpu/types" preserve="true" />
 export type { Backend, BackendKind, BackendStats, TensorInfo } from './backend.js';
 export type { CpuAccelerated, CpuBackendOptions } from './backends/cpu/CpuBackend.js';
 export { CpuBackend } from './backends/cpu/CpuBackend.js';
