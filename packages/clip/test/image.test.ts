@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { crc32, deflateSync } from 'node:zlib';
 import jpegJs from 'jpeg-js';
 import { createBackend } from '@vl/tensor';
 import { describe, expect, it } from 'vitest';
@@ -217,6 +218,19 @@ describe('image inputs', () => {
     expect(() => preprocess(rgba, { resample: 0 })).toThrow('resample 0 is not supported (nearest)');
     expect(() => preprocess(rgba, { mean: [0.5, 0.5] })).toThrow('mean must be 3 finite numbers');
     expect(() => preprocess(rgba, { crop: 0 })).toThrow('crop must be a positive integer');
+    expect(() => preprocess(rgba, { size: 1e6 })).toThrow(
+      'size 1000000 makes the image 1500000x1000000 (1500000 megapixels), over the 179 allowed',
+    );
+    expect(() => preprocess(rgba, { crop: { height: 1e5, width: 1e5 } })).toThrow(
+      'preprocess(): crop {"height":100000,"width":100000} makes the image 100000x100000',
+    );
+    expect(() => preprocess(rgba, { rescaleFactor: Number.NaN })).toThrow(
+      'rescaleFactor must be a finite nonzero number, got NaN',
+    );
+    expect(() => preprocess(rgba, { rescaleFactor: '1/255' as unknown as number })).toThrow(
+      'rescaleFactor must be a finite nonzero number, got "1/255"',
+    );
+    expect(() => preprocess(rgba, { std: [0, 0.26, 0.27] })).toThrow('std must be 3 positive finite numbers');
   });
 
   it('center-crops with HF rounding and pads small images with black', () => {
@@ -312,6 +326,17 @@ describe('image inputs', () => {
     await expect(loadImage(jpegBytes.subarray(0, jpegBytes.length >> 1))).rejects.toThrow(
       /image: a truncated or corrupt JPEG file/,
     );
+    // A few KB declaring 8192x8192: refused before the decoder allocates for every block.
+    const huge = jpegBytes.slice(0, 3000);
+    huge.set([0x20, 0x00, 0x20, 0x00], sof + 5); // height, width
+    await expect(loadImage(huge)).rejects.toThrow(
+      /image: a truncated JPEG file \(its frame header declares 8192x8192, which takes at least \d+ bytes of image data, but only \d+ bytes follow it\)/,
+    );
+    const twoComponents = jpegBytes.slice();
+    twoComponents[sof + 9] = 2;
+    await expect(loadImage(twoComponents)).rejects.toThrow(
+      'a JPEG with 2 color components, which neither this decoder nor Pillow reads',
+    );
   });
 
   it("decodes a 52-megapixel JPEG (past jpeg-js's own 512 MB default, within Pillow's limit)", async () => {
@@ -322,4 +347,181 @@ describe('image inputs', () => {
     expect([image.width, image.height, image.channels]).toEqual([w, h, 3]);
     expect(Math.abs(image.data[image.data.length >> 1]! - 128)).toBeLessThanOrEqual(2);
   }, 60_000);
+});
+
+function pngChunk(type: string, data: Uint8Array): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const out = Buffer.alloc(body.length + 8);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), body.length + 4);
+  return out;
+}
+
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/**
+ * A PNG from samples (row-major, `channels` per pixel, any color type and bit depth), optionally
+ * Adam7-interlaced, with extra chunks (PLTE, tRNS) before IDAT.
+ */
+function makePng(
+  width: number,
+  height: number,
+  colorType: number,
+  depth: number,
+  samples: number[],
+  { interlace = false, extra = [] as Buffer[] } = {},
+): Buffer {
+  const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colorType]!;
+  const row = (y: number, xs: number[]): number[] => {
+    const bits: number[] = [];
+    for (const x of xs)
+      for (let c = 0; c < channels; c++) {
+        const v = samples[(y * width + x) * channels + c]!;
+        if (depth === 16) bits.push(v >> 8, v & 255);
+        else if (depth === 8) bits.push(v);
+        else for (let b = depth - 1; b >= 0; b--) bits.push((v >> b) & 1);
+      }
+    if (depth >= 8) return [0, ...bits];
+    const bytes = [0];
+    for (let i = 0; i < bits.length; i += 8) {
+      let byte = 0;
+      for (let b = 0; b < 8; b++) byte = (byte << 1) | (bits[i + b] ?? 0);
+      bytes.push(byte);
+    }
+    return bytes;
+  };
+  const raw: number[] = [];
+  const passes = interlace ? ADAM7 : ([[0, 0, 1, 1]] as const);
+  for (const [x0, y0, dx, dy] of passes) {
+    const xs: number[] = [];
+    for (let x = x0; x < width; x += dx) xs.push(x);
+    if (xs.length === 0) continue;
+    for (let y = y0; y < height; y += dy) raw.push(...row(y, xs));
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([depth, colorType, 0, 0, interlace ? 1 : 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    ...extra,
+    pngChunk('IDAT', deflateSync(Buffer.from(raw))),
+    pngChunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
+const b64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
+const rgbOf = (image: Parameters<typeof toRgbImage>[0]) => Array.from(toRgbImage(image).data);
+
+/** 16x16 of (200, 30, 60) saved by Pillow 12.3 with `keep_rgb=True`: components R, G, B, Adobe APP14 transform 0 (no YCbCr). Pillow reads every pixel back as (200, 30, 60). */
+const RGB_JPG = b64(
+  '/9j/7gAOQWRvYmUAZAAAAAAA/9sAQwACAQEBAQECAQEBAgICAgIEAwICAgIFBAQDBAYFBgYGBQYGBgcJCAYHCQcGBggLCAkK' +
+    'CgoKCgYICwwLCgwJCgoK/8AAEQgAEAAQA1IRAEcRAEIRAP/EAB8AAAEFAQEBAQEBAAAAAAAAAAABAgMEBQYHCAkKC//EALUQ' +
+    'AAIBAwMCBAMFBQQEAAABfQECAwAEEQUSITFBBhNRYQcicRQygZGhCCNCscEVUtHwJDNicoIJChYXGBkaJSYnKCkqNDU2Nzg5' +
+    'OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6g4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TF' +
+    'xsfIycrS09TV1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+v/aAAwDUgBHAEIAAD8A/SCvx3r876KKKKKKKKK//9k=',
+);
+/** 8x8 CMYK (10, 200, 40, 30) saved by Pillow 12.3, then its Adobe APP14 segment removed. Pillow still opens it as CMYK; `convert('RGB')` gives (216, 49, 190) everywhere. */
+const CMYK_NO_ADOBE_JPG = b64(
+  '/9j/2wBDAAIBAQEBAQIBAQECAgICAgQDAgICAgUEBAMEBgUGBgYFBgYGBwkIBgcJBwYGCAsICQoKCgoKBggLDAsKDAkKCgr/' +
+    'wAAUCAAIAAgEQxEATREAWREASxEA/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAAAgEDAwIEAwUFBAQA' +
+    'AAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6Q0RFRkdISUpTVFVW' +
+    'V1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXGx8jJytLT1NXW19jZ' +
+    '2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oADgRDAE0AWQBLAAA/AP3Ur826/Vyv2Er/2Q==',
+);
+
+// Expected values were checked against Pillow 12.3 (libjpeg-turbo), Image.open(f).convert('RGB').
+describe('PNG and JPEG variants decode like Pillow', () => {
+  it('reads RGB JPEGs as RGB and CMYK JPEGs without an Adobe marker as CMYK, as libjpeg does', async () => {
+    // Components R, G, B with Adobe APP14 transform 0: no YCbCr conversion.
+    expect(rgbOf(await loadImage(RGB_JPG))).toEqual(
+      Array(16 * 16)
+        .fill([200, 30, 60])
+        .flat(),
+    );
+    // Pillow assumes Adobe's inverted CMYK for every CMYK JPEG; jpeg-js alone refuses this file.
+    const cmyk = rgbOf(await loadImage(CMYK_NO_ADOBE_JPG));
+    const pillow = [216, 49, 190];
+    expect(cmyk.length).toBe(8 * 8 * 3);
+    expect(
+      cmyk.every((v, i) => Math.abs(v - pillow[i % 3]!) <= 1),
+      `got ${cmyk.slice(0, 3)}`,
+    ).toBe(true);
+  });
+
+  it('reads a PNG followed by other bytes, stopping at IEND as Pillow does', async () => {
+    const png = makePng(2, 1, 2, 8, [1, 2, 3, 4, 5, 6]);
+    expect(rgbOf(await loadImage(Buffer.concat([png, Buffer.alloc(16)])))).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('keeps the color of tRNS color keys in gray and RGB PNGs, and the palette color in palette PNGs', async () => {
+    const gray = makePng(2, 1, 0, 8, [17, 200], { extra: [pngChunk('tRNS', new Uint8Array([0, 17]))] });
+    expect(rgbOf(await loadImage(gray))).toEqual([17, 17, 17, 200, 200, 200]);
+    const rgb = makePng(2, 1, 2, 8, [255, 0, 0, 1, 2, 3], {
+      extra: [pngChunk('tRNS', new Uint8Array([0, 255, 0, 0, 0, 0]))],
+    });
+    expect(rgbOf(await loadImage(rgb))).toEqual([255, 0, 0, 1, 2, 3]);
+    const palette = makePng(2, 1, 3, 4, [0, 1], {
+      extra: [
+        pngChunk('PLTE', new Uint8Array([10, 20, 30, 40, 50, 60])),
+        pngChunk('tRNS', new Uint8Array([0])),
+      ],
+    });
+    expect(rgbOf(await loadImage(palette))).toEqual([10, 20, 30, 40, 50, 60]);
+  });
+
+  it('spreads low bit depths over 0..255, keeps the high byte of 16 bits, reads Adam7 like plain rows', async () => {
+    for (const depth of [1, 2, 4]) {
+      const levels = Array.from({ length: 2 ** depth }, (_, i) => i);
+      const gray = rgbOf(await loadImage(makePng(levels.length, 1, 0, depth, levels)));
+      expect(gray.filter((_, i) => i % 3 === 0)).toEqual(levels.map((x) => (x * 255) / (2 ** depth - 1)));
+    }
+    const rgb16 = makePng(1, 1, 2, 16, [0x12ff, 0xab00, 0x7f80]);
+    expect(rgbOf(await loadImage(rgb16))).toEqual([0x12, 0xab, 0x7f]);
+    const [w, h] = [13, 11];
+    const samples = Array.from({ length: w * h * 4 }, (_, i) => (i * 29) % 256);
+    const plain = await loadImage(makePng(w, h, 6, 8, samples));
+    const interlaced = await loadImage(makePng(w, h, 6, 8, samples, { interlace: true }));
+    expect(Array.from(plain.data)).toEqual(samples);
+    expect(Array.from(interlaced.data)).toEqual(samples);
+  });
+});
+
+describe('loadImage sources', () => {
+  it('reads a file: URL given as a string (what import.meta.resolve returns)', async () => {
+    const image = await loadImage(pathToFileURL(fixture('images/chelsea.png')).href);
+    expect([image.width, image.height]).toEqual([451, 300]);
+  });
+
+  it('decodes byteOffset views, Blobs and ArrayBuffers like the plain bytes, and leaves them as they are', async () => {
+    const png = makePng(
+      3,
+      2,
+      2,
+      8,
+      Array.from({ length: 18 }, (_, i) => i * 13),
+    );
+    const data = new Uint8Array(16 * 16 * 4).map((_, i) => i % 255);
+    const jpeg = new Uint8Array(jpegJs.encode({ data, width: 16, height: 16 }, 90).data);
+    for (const bytes of [new Uint8Array(png), jpeg]) {
+      const expected = rgbOf(await loadImage(bytes.slice()));
+      const padded = new Uint8Array(bytes.length + 11);
+      padded.set(bytes, 5);
+      const view = padded.subarray(5, 5 + bytes.length);
+      for (const source of [view, new Blob([bytes]), bytes.slice().buffer]) {
+        expect(rgbOf(await loadImage(source))).toEqual(expected);
+      }
+      expect(Array.from(view)).toEqual(Array.from(bytes));
+    }
+  });
 });

@@ -32,7 +32,17 @@ test('a field of the wrong kind is named instead of left out', () => {
   expect(() => preprocessOptionsFromHf({ image_mean: '0.5' })).toThrow(
     'preprocessor_config.json: image_mean must be three numbers (or one for every channel), got "0.5"',
   );
-  expect(() => preprocessOptionsFromHf({ image_std: [0.2, 0.2] })).toThrow('image_std must be three numbers');
+  expect(() => preprocessOptionsFromHf({ image_std: [0.2, 0.2] })).toThrow(
+    'image_std must be three positive numbers',
+  );
+  // A std is divided by: 0 would make every pixel infinite.
+  expect(() => preprocessOptionsFromHf({ image_std: [0.2, 0, 0.2] })).toThrow(
+    'preprocessor_config.json: image_std must be three positive numbers (or one for every channel), got [0.2,0,0.2]',
+  );
+  expect(() => preprocessOptionsFromHf({ image_std: -1 })).toThrow(
+    'image_std must be three positive numbers',
+  );
+  expect(preprocessOptionsFromHf({ image_mean: [-1, 0, 1] })).toEqual({ mean: [-1, 0, 1] });
   expect(() => preprocessOptionsFromHf({ size: { shortest_edge: '224' } })).toThrow(
     'preprocessor_config.json: size.shortest_edge must be a positive integer, got "224"',
   );

@@ -40,11 +40,11 @@ export interface PreprocessOptions {
   crop?: number | ImageSize | false;
   /** Resampling filter, or a Hugging Face `resample` number (3 = bicubic, the default). */
   resample?: ResampleFilter | number;
-  /** Multiplies the 0..255 pixel values: 1/255. */
+  /** Multiplies the 0..255 pixel values: 1/255 (any finite number but 0). */
   rescaleFactor?: number;
   /** Per-channel mean subtracted after rescaling: {@link CLIP_IMAGE_MEAN}. */
   mean?: readonly number[];
-  /** Per-channel standard deviation divided by: {@link CLIP_IMAGE_STD}. */
+  /** Per-channel standard deviation divided by, each above 0: {@link CLIP_IMAGE_STD}. */
   std?: readonly number[];
 }
 
@@ -70,13 +70,39 @@ function asSize(value: number | ImageSize, what: string): ImageSize {
   return size;
 }
 
-function channelValues(values: readonly number[], what: string): readonly number[] {
-  if (!Array.isArray(values) || values.length !== 3 || !values.every((v) => Number.isFinite(v))) {
+/** Pillow's decompression-bomb limit (twice MAX_IMAGE_PIXELS), also what loadImage decodes at most. */
+const MAX_PIXELS = 2 * 89_478_485;
+
+/** `size`, unless resizing or cropping to it would make an absurdly large image. */
+function withinLimit(size: ImageSize, what: string, value: unknown): ImageSize {
+  const pixels = size.width * size.height;
+  if (pixels > MAX_PIXELS) {
     throw new RangeError(
-      `preprocess(): ${what} must be 3 finite numbers (R, G, B), got ${JSON.stringify(values)}`,
+      `preprocess(): ${what} ${JSON.stringify(value)} makes the image ${size.width}x${size.height} (${Math.round(pixels / 1e6)} megapixels), over the ${Math.round(MAX_PIXELS / 1e6)} allowed`,
+    );
+  }
+  return size;
+}
+
+/** 3 finite numbers, each above 0 when `positive` (a std: it is divided by). */
+function channelValues(values: readonly number[], what: string, positive = false): readonly number[] {
+  const ok = (v: number) => Number.isFinite(v) && (!positive || v > 0);
+  if (!Array.isArray(values) || values.length !== 3 || !values.every(ok)) {
+    throw new RangeError(
+      `preprocess(): ${what} must be 3 ${positive ? 'positive ' : ''}finite numbers (R, G, B), got ${JSON.stringify(values)}`,
     );
   }
   return values;
+}
+
+/** A finite number other than 0 (Hugging Face takes any; 0 would erase the image). */
+function scaleFactor(value: number): number {
+  if (!Number.isFinite(value) || value === 0) {
+    throw new RangeError(
+      `preprocess(): rescaleFactor must be a finite nonzero number, got ${typeof value === 'number' ? value : JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }
 
 /**
@@ -115,14 +141,17 @@ export function preprocessToRgb(
 ): RgbImage {
   const rgb = toRgbImage(image, 'preprocess()');
   const size = options.size ?? 224;
-  const target =
+  const target = withinLimit(
     typeof size === 'number'
       ? shortestEdgeSize(rgb.width, rgb.height, asSize(size, 'size').width)
-      : asSize(size, 'size');
+      : asSize(size, 'size'),
+    'size',
+    size,
+  );
   const resized = resizeImage(rgb, target.width, target.height, options.resample ?? 'bicubic');
   const crop = options.crop ?? 224;
   if (crop === false) return resized;
-  const { width, height } = asSize(crop, 'crop');
+  const { width, height } = withinLimit(asSize(crop, 'crop'), 'crop', crop);
   return centerCrop(resized, width, height);
 }
 
@@ -145,9 +174,9 @@ export function preprocess(
 ): PreprocessedImages {
   const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
   const table = normalizationTable(
-    options.rescaleFactor ?? 1 / 255,
+    scaleFactor(options.rescaleFactor ?? 1 / 255),
     channelValues(options.mean ?? CLIP_IMAGE_MEAN, 'mean'),
-    channelValues(options.std ?? CLIP_IMAGE_STD, 'std'),
+    channelValues(options.std ?? CLIP_IMAGE_STD, 'std', true),
   );
   const rgbs = list.map((image) => preprocessToRgb(image, options));
   const crop = options.crop ?? 224;

@@ -19,7 +19,7 @@ export function preprocessOptionsFromHf(raw: unknown): PreprocessOptions | undef
   const out: PreprocessOptions = {};
   const mean = channels(r, 'image_mean');
   if (mean) out.mean = mean;
-  const std = channels(r, 'image_std');
+  const std = channels(r, 'image_std', true);
   if (std) out.std = std;
   const size = r.size as { shortest_edge?: unknown; height?: unknown; width?: unknown } | number | undefined;
   if (typeof size === 'number') out.size = positive(size, 'size');
@@ -63,12 +63,15 @@ function positive(x: unknown, field: string, integer = true): number {
   return x;
 }
 
-/** A per-channel list (a single number stands for all three, as transformers allows). */
-function channels(r: Record<string, unknown>, field: string): number[] | undefined {
+/**
+ * A per-channel list (a single number stands for all three, as transformers allows), each above 0
+ * when `positive` (a std: it is divided by).
+ */
+function channels(r: Record<string, unknown>, field: string, positive = false): number[] | undefined {
   const v = r[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'number' && Number.isFinite(v)) return [v, v, v];
-  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x)))
-    return v as number[];
-  throw fieldError(field, 'three numbers (or one for every channel)', v);
+  const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0);
+  if (ok(v)) return [v as number, v as number, v as number];
+  if (Array.isArray(v) && v.length === 3 && v.every(ok)) return v as number[];
+  throw fieldError(field, `three ${positive ? 'positive ' : ''}numbers (or one for every channel)`, v);
 }

@@ -11,43 +11,48 @@ import { readFile } from 'node:fs/promises';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import type { PixelImage } from '../toRgbImage.js';
+import {
+  type JpegHeader,
+  jpegHeaderProblem,
+  MAX_PIXELS,
+  readJpegHeader,
+  sizeProblem,
+  startsWith,
+} from './jpegHeader.js';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
-function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
-  return prefix.every((b, i) => bytes[i] === b);
-}
-
 /**
- * Drops a `tRNS` chunk from a grayscale or truecolor PNG. Such a chunk marks one color as transparent;
- * pngjs would turn those pixels black, while Pillow's `convert('RGB')` keeps their color.
+ * The chunks pngjs is given: those up to the end of `IEND` (Pillow stops reading there; pngjs
+ * rejects anything after it, such as appended data), less any `tRNS` chunk of a grayscale or
+ * truecolor PNG. Such a chunk marks one color as transparent; pngjs would turn those pixels black,
+ * while Pillow's `convert('RGB')` keeps their color.
  */
-function withoutColorKey(bytes: Uint8Array): Uint8Array {
-  const colorType = bytes[25];
-  if (colorType !== 0 && colorType !== 2) return bytes;
+function pngjsInput(bytes: Uint8Array): Buffer {
+  const colorKeyed = bytes[25] === 0 || bytes[25] === 2; // IHDR color type: gray or truecolor
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const kept: Uint8Array[] = [bytes.subarray(0, 8)];
-  let found = false;
-  for (let at = 8; at + 12 <= bytes.length; ) {
-    const length = view.getUint32(at);
-    const end = Math.min(at + 12 + length, bytes.length);
+  let at = 8;
+  while (at + 12 <= bytes.length) {
+    const end = Math.min(at + 12 + view.getUint32(at), bytes.length);
     const type = String.fromCharCode(bytes[at + 4]!, bytes[at + 5]!, bytes[at + 6]!, bytes[at + 7]!);
-    if (type === 'tRNS') found = true;
-    else kept.push(bytes.subarray(at, end));
+    if (!(type === 'tRNS' && colorKeyed)) kept.push(bytes.subarray(at, end));
     at = end;
+    if (type === 'IEND') return Buffer.concat(kept);
   }
-  return found ? Buffer.concat(kept) : bytes;
+  kept.push(bytes.subarray(at)); // no IEND: a truncated file goes to pngjs as it is, for it to say so
+  return Buffer.concat(kept);
 }
 
 function decodePng(bytes: Uint8Array): PixelImage {
-  const png = pngjs.PNG.sync.read(Buffer.from(withoutColorKey(bytes)), { skipRescale: true });
+  const png = pngjs.PNG.sync.read(pngjsInput(bytes), { skipRescale: true });
   const { width, height, depth } = png;
   const colorType: number = png.colorType; // 3 (palette) is missing from @types/pngjs
   const raw = png.data as Uint8Array | Uint16Array;
   let data: Uint8Array;
   if (depth === 16) {
-    // Pillow keeps the high byte of 16-bit color samples (16-bit grayscale it opens as 32-bit integers
-    // and clips to 255 on conversion; the high byte is the useful reading, so it is used for both).
+    // The high byte, as Pillow reads 16-bit color and gray-with-alpha. Plain 16-bit gray it opens as
+    // mode I;16 and clips to 255 in convert('RGB'); the high byte is the useful reading of it too.
     data = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) data[i] = raw[i]! >> 8;
   } else if (depth < 8 && colorType !== 3) {
@@ -61,27 +66,40 @@ function decodePng(bytes: Uint8Array): PixelImage {
   return { data, width, height, channels: 4 };
 }
 
-/** Pillow's decompression-bomb limit: it refuses images over twice its MAX_IMAGE_PIXELS (89,478,485). */
-const MAX_PIXELS = 2 * 89_478_485;
+/** A synthetic Adobe APP14 segment: "Adobe", version 100, no flags, transform 0 (no YCC). */
+const ADOBE_NO_TRANSFORM = [
+  0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00,
+];
 
-function decodeJpeg(bytes: Uint8Array): PixelImage {
+function decodeJpeg(bytes: Uint8Array, header: JpegHeader): PixelImage {
+  const ids = header.frame?.components.map((c) => c.id) ?? [];
+  // libjpeg's rule (jdapimin.c) for 3 components: a JFIF marker means YCbCr, else an Adobe marker's
+  // transform (0: RGB), else component IDs 'R', 'G', 'B' mean RGB. jpeg-js converts from YCbCr
+  // unless told not to.
+  const rgb =
+    ids.length === 3 &&
+    !header.jfif &&
+    (header.adobeTransform === undefined ? ids.join() === '82,71,66' : header.adobeTransform === 0);
+  // libjpeg (so Pillow) reads 4 components without an Adobe marker as CMYK inverted the way Adobe
+  // writes it; jpeg-js refuses them, so they get a marker that says exactly that, after SOI.
+  let input = bytes;
+  if (ids.length === 4 && header.adobeTransform === undefined) {
+    input = new Uint8Array(bytes.length + ADOBE_NO_TRANSFORM.length);
+    input.set(bytes.subarray(0, 2));
+    input.set(ADOBE_NO_TRANSFORM, 2);
+    input.set(bytes.subarray(2), 2 + ADOBE_NO_TRANSFORM.length);
+  }
   // jpeg-js's own defaults (100 megapixels, 512 MB of decoder memory, which it reaches near 50
   // megapixels) would refuse photos that Pillow opens: allow what sizeProblem allows, and the
   // ~10 bytes a pixel the decoder takes for them.
-  const { data, width, height } = jpeg.decode(bytes, {
+  const { data, width, height } = jpeg.decode(input, {
     useTArray: true,
     formatAsRGBA: false,
+    colorTransform: rgb ? false : undefined,
     maxResolutionInMP: MAX_PIXELS / 1e6,
     maxMemoryUsageInMB: Math.ceil((MAX_PIXELS * 12) / 2 ** 20),
   });
   return { data, width, height, channels: 3 };
-}
-
-function sizeProblem(width: number, height: number): string | undefined {
-  if (width === 0 || height === 0) return `the image is ${width}x${height}: it has no pixels`;
-  if (width * height > MAX_PIXELS)
-    return `the image is ${width}x${height} (${Math.round((width * height) / 1e6)} megapixels), over the ${Math.round(MAX_PIXELS / 1e6)} megapixels decoded at most (Pillow's decompression-bomb limit)`;
-  return undefined;
 }
 
 /** What is wrong with a PNG's header (IHDR: width and height at bytes 16-23), if anything. */
@@ -91,51 +109,13 @@ function pngHeaderProblem(bytes: Uint8Array): string | undefined {
   return sizeProblem(view.getUint32(16), view.getUint32(20));
 }
 
-/** JPEG frame types by SOF marker (0xffc0 + n) that jpeg-js does not decode. */
-const UNSUPPORTED_SOF: Record<number, string> = {
-  3: 'lossless',
-  5: 'hierarchical',
-  6: 'hierarchical',
-  7: 'hierarchical',
-  9: 'arithmetic-coded',
-  10: 'arithmetic-coded',
-  11: 'arithmetic-coded',
-  13: 'hierarchical',
-  14: 'hierarchical',
-  15: 'hierarchical',
-};
-
-/** What is wrong with a JPEG's frame header (its SOF segment), if anything. */
-function jpegHeaderProblem(bytes: Uint8Array): string | undefined {
-  let at = 2;
-  while (at + 4 <= bytes.length) {
-    if (bytes[at] !== 0xff) return undefined; // not a marker where one should be: the decoder will say
-    const marker = bytes[at + 1]!;
-    if (marker === 0xff) {
-      at++; // fill byte
-      continue;
-    }
-    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-    const sof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (sof) {
-      const kind = UNSUPPORTED_SOF[marker - 0xc0];
-      if (kind)
-        return `${kind.startsWith('a') ? 'an' : 'a'} ${kind} JPEG (frame type SOF${marker - 0xc0}), which the decoder does not read; save it as a baseline or progressive JPEG, or as PNG`;
-      if (at + 9 > bytes.length) return 'a truncated JPEG file (it ends inside its frame header)';
-      const height = (bytes[at + 5]! << 8) | bytes[at + 6]!;
-      const width = (bytes[at + 7]! << 8) | bytes[at + 8]!;
-      return height === 0 ? undefined : sizeProblem(width, height); // height 0: given later (DNL)
-    }
-    if (marker === 0xda) return undefined; // scan data before any frame header: the decoder will say
-    at += 2 + length;
-  }
-  return 'a truncated JPEG file (it ends before its frame header)';
-}
-
 /**
- * Decodes PNG or JPEG bytes (recognized by their signature) into 8-bit pixels: RGBA for PNG (palette,
- * gray and 16-bit images expanded the way Pillow reads them), RGB for JPEG. EXIF orientation is not
- * applied, as in Pillow's `Image.open`.
+ * Decodes PNG or JPEG bytes (recognized by their signature) into 8-bit pixels: RGBA for PNG, RGB for
+ * JPEG, as Pillow's `convert('RGB')` reads them, with one exception: of 16-bit PNG samples the high
+ * byte is kept, which is what Pillow does except for 16-bit grayscale without alpha (it clips those
+ * values to 255, turning every pixel above 255 of 65535 white; the high byte keeps the picture).
+ * Palettes and 1, 2 and 4-bit gray are expanded as in Pillow. EXIF orientation is not applied, as
+ * in Pillow's `Image.open`.
  *
  * @example
  * ```ts
@@ -147,10 +127,11 @@ export function decodeImageBytes(bytes: Uint8Array, name = 'image'): PixelImage 
   const jpg = !png && startsWith(bytes, [0xff, 0xd8, 0xff]);
   if (png || jpg) {
     const format = png ? 'PNG' : 'JPEG';
-    const problem = png ? pngHeaderProblem(bytes) : jpegHeaderProblem(bytes);
+    const jpegHeader = png ? undefined : readJpegHeader(bytes);
+    const problem = jpegHeader ? jpegHeaderProblem(bytes, jpegHeader) : pngHeaderProblem(bytes);
     if (problem) throw new Error(`loadImage(): ${name}: ${problem}`);
     try {
-      return png ? decodePng(bytes) : decodeJpeg(bytes);
+      return jpegHeader ? decodeJpeg(bytes, jpegHeader) : decodePng(bytes);
     } catch (e) {
       const detail = (e as Error).message;
       throw new Error(
@@ -180,7 +161,8 @@ export async function decodeImageFile(source: string | URL | Uint8Array | ArrayB
   if (source instanceof ArrayBuffer) return decodeImageBytes(new Uint8Array(source));
   let buffer: Buffer;
   try {
-    buffer = await readFile(source);
+    // A `file:` URL string (what import.meta.resolve returns) is a URL, not a relative path.
+    buffer = await readFile(typeof source === 'string' && /^file:/i.test(source) ? new URL(source) : source);
   } catch (e) {
     throw new Error(`loadImage(): cannot read ${String(source)}: ${(e as Error).message}`, { cause: e });
   }
