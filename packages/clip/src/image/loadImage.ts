@@ -1,4 +1,5 @@
 import type { PixelImage } from './toRgbImage.js';
+import { nodeIo } from '../nodeIo.js';
 
 /** What {@link loadImage} reads: a path or URL, encoded bytes, or (in browsers) a `Blob`. */
 export type ImageSource = string | URL | Uint8Array | ArrayBuffer | Blob;
@@ -74,13 +75,13 @@ export async function loadImage(source: ImageSource): Promise<PixelImage> {
     if (!isNodeRuntime()) return decodeInBrowser(new Blob([await fetchBytes(source)]));
     if (isRemote(source)) bytes = await fetchBytes(source);
     else {
-      const { decodeImageFile } = await import('./node/decodeImageFile.js');
+      const { decodeImageFile } = await nodeIo();
       return decodeImageFile(source);
     }
   } else {
     throw new TypeError('loadImage(): expected a path, a URL, a Blob, a Uint8Array or an ArrayBuffer');
   }
   if (!isNodeRuntime()) return decodeInBrowser(new Blob([bytes as Uint8Array<ArrayBuffer>]));
-  const { decodeImageBytes } = await import('./node/decodeImageFile.js');
+  const { decodeImageBytes } = await nodeIo();
   return decodeImageBytes(bytes);
 }

@@ -1,3 +1,5 @@
+import { nodeIo } from '../nodeIo.js';
+
 /** Where {@link loadBpeVocabulary} reads openai/CLIP's `bpe_simple_vocab_16e6.txt(.gz)` from. */
 export type BpeVocabularySource = URL | string | Uint8Array | ArrayBuffer;
 
@@ -38,7 +40,7 @@ async function fetchBytes(url: URL | string): Promise<Uint8Array> {
 async function readBytes(source: URL | string): Promise<Uint8Array> {
   const remote = source instanceof URL ? source.protocol !== 'file:' : /^(https?|blob|data):/i.test(source);
   if (isNodeRuntime() && !remote) {
-    const { readFileBytes } = await import('./node/readFileBytes.js');
+    const { readFileBytes } = await nodeIo();
     try {
       return await readFileBytes(source);
     } catch (e) {
@@ -72,7 +74,7 @@ export async function loadBpeVocabulary(
   else throw new TypeError('loadBpeVocabulary(): expected a URL, a path, a Uint8Array or an ArrayBuffer');
   if (isGzip(bytes)) {
     if (isNodeRuntime()) {
-      const { gunzipBytes } = await import('./node/readFileBytes.js');
+      const { gunzipBytes } = await nodeIo();
       bytes = await gunzipBytes(bytes);
     } else {
       bytes = await gunzipInBrowser(bytes);

@@ -1,5 +1,5 @@
-// Node-only: reached from loadImage() through a guarded dynamic import, so browser bundles never load
-// it (browsers decode with createImageBitmap instead).
+// Node-only: imported by the Node entry (index.node.ts), or loaded by nodeIo.ts through a specifier
+// bundlers do not follow, so browser bundles never load it (browsers decode with createImageBitmap).
 //
 // Decoders: `pngjs` and `jpeg-js`. Both are pure JavaScript (no native build, no install scripts,
 // nothing to download, so they install anywhere Node runs, CI included), decode synchronously from a

@@ -1,4 +1,5 @@
-// Node-only: reached through a guarded dynamic import, so browser code never loads `node:` modules.
+// Node-only: imported by the Node entry (index.node.ts), or loaded by nodeIo.ts through a specifier
+// bundlers do not follow, so browser bundles never load it (browsers fetch and use DecompressionStream).
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
