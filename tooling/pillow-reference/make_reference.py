@@ -12,7 +12,8 @@ Inputs:
   manifest records a checksum of each);
 - the real photos in packages/clip/test/fixtures/images/ (chelsea.png, rocket.jpg). For the JPEG the
   pixels Pillow decoded (libjpeg) are saved too, so the resize is checked on exactly Pillow's input
-  and the decoder is checked separately.
+  and the decoder is checked separately; chelsea-420.jpg (written here, 4:2:0) checks the decoder's
+  chroma upsampling.
 
 Run with Debian's Python and Pillow (apt-get install -y python3-pil python3-numpy), from anywhere:
     /usr/bin/python3 tooling/pillow-reference/make_reference.py
@@ -130,6 +131,10 @@ def main():
     chelsea = Image.open(IMAGES / "chelsea.png").convert("RGB")
     rocket = Image.open(IMAGES / "rocket.jpg").convert("RGB")
     rocket.save(OUT / "rocket.pillow.png", optimize=True)
+    # A 4:2:0 JPEG (Pillow's default subsampling) at odd sizes, and the pixels libjpeg decodes from
+    # it: the decoder is checked on the chroma upsampling rocket.jpg (4:4:4) does not exercise.
+    chelsea.crop((80, 40, 80 + 129, 40 + 97)).save(IMAGES / "chelsea-420.jpg", quality=90)
+    Image.open(IMAGES / "chelsea-420.jpg").convert("RGB").save(OUT / "chelsea-420.pillow.png", optimize=True)
 
     def generated_input(width, height, seed):
         return {"kind": "generated", "width": width, "height": height, "seed": seed}, gen(width, height, seed)

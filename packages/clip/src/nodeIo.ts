@@ -1,4 +1,4 @@
-// The Node-only pieces of @vl/clip (decoding image files with pngjs / jpeg-js, reading and
+// The Node-only pieces of @vl/clip (decoding image files with pngjs / libjpeg-turbo, reading and
 // gunzipping the vocabulary file). The Node entry (index.node.ts) hands them over at import; code
 // that reaches the browser entry in Node (a test, say) loads them through a specifier held in a
 // variable. Either way no bundler follows a path from the browser entry to node: modules.

@@ -54,9 +54,10 @@ async function decodeInBrowser(blob: Blob): Promise<PixelImage> {
 
 /**
  * Loads and decodes an image into 8-bit pixels for {@link preprocess}. In Node it reads a path, a
- * `file:` URL or an http(s) URL, or takes the file's bytes, and decodes PNG and JPEG in pure
- * JavaScript (pngjs, jpeg-js). In browsers it fetches URLs and decodes with `createImageBitmap`, so
- * any format the browser knows works.
+ * `file:` URL or an http(s) URL, or takes the file's bytes, and decodes PNG (pngjs) and JPEG
+ * (libjpeg-turbo in WebAssembly, Pillow's decoder, so the pixels equal Pillow's; jpeg-js for CMYK),
+ * with nothing native to install. In browsers it fetches URLs and decodes with `createImageBitmap`,
+ * so any format the browser knows works.
  *
  * @example
  * ```ts

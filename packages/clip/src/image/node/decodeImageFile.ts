@@ -1,16 +1,17 @@
 // Node-only: imported by the Node entry (index.node.ts), or loaded by nodeIo.ts through a specifier
 // bundlers do not follow, so browser bundles never load it (browsers decode with createImageBitmap).
 //
-// Decoders: `pngjs` and `jpeg-js`. Both are pure JavaScript (no native build, no install scripts,
-// nothing to download, so they install anywhere Node runs, CI included), decode synchronously from a
-// buffer, and are the most used packages of their kind on npm. `sharp` is faster but native (libvips
-// binaries per platform); WASM ports of libjpeg-turbo would match Pillow's JPEG output exactly but add
-// a .wasm asset and async initialization. jpeg-js's IDCT and chroma upsampling differ from libjpeg's,
-// so JPEG pixels can differ from Pillow's by a few levels (PNG decoding is exact).
+// Decoders, chosen to give Pillow's pixels and to install anywhere Node runs (no native build, no
+// download at install): `pngjs` (pure JavaScript; PNG decoding is exact) and, for JPEG, libjpeg-turbo
+// compiled to WebAssembly (@cornerstonejs/codec-libjpeg-turbo-8bit; ./decodeJpegTurbo.ts), the
+// library Pillow itself decodes with, so JPEG pixels are equal to Pillow's too. `jpeg-js` (pure
+// JavaScript, within a level of Pillow there) reads the CMYK files the WebAssembly build cannot turn
+// into RGB. `sharp` would be faster but ships libvips binaries per platform.
 import { readFile } from 'node:fs/promises';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import type { PixelImage } from '../toRgbImage.js';
+import { decodeJpegTurbo } from './decodeJpegTurbo.js';
 import {
   type JpegHeader,
   jpegHeaderProblem,
@@ -71,7 +72,23 @@ const ADOBE_NO_TRANSFORM = [
   0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00,
 ];
 
+/**
+ * libjpeg-turbo (Pillow's decoder: equal pixels) for gray and colour files; jpeg-js for CMYK, which
+ * the WebAssembly build does not output as RGB, and for files libjpeg-turbo refuses over damage it
+ * only warns about in Pillow (jpeg-js is as lenient; a file neither reads is reported by jpeg-js).
+ */
 function decodeJpeg(bytes: Uint8Array, header: JpegHeader): PixelImage {
+  if (header.frame?.components.length !== 4) {
+    try {
+      return { ...decodeJpegTurbo(bytes), channels: 3 };
+    } catch {
+      // jpeg-js below, which says what is wrong if it cannot read the file either
+    }
+  }
+  return decodeJpegJs(bytes, header);
+}
+
+function decodeJpegJs(bytes: Uint8Array, header: JpegHeader): PixelImage {
   const ids = header.frame?.components.map((c) => c.id) ?? [];
   // libjpeg's rule (jdapimin.c) for 3 components: a JFIF marker means YCbCr, else an Adobe marker's
   // transform (0: RGB), else component IDs 'R', 'G', 'B' mean RGB. jpeg-js converts from YCbCr
