@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shapesModel } from '@vl/shapes';
@@ -101,4 +101,21 @@ function readDefaults(folder: string): ModelDefaults {
   } catch (e) {
     throw new CliError(`${path} is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/**
+ * What identifies the weights behind a `--model` value, for caches of its outputs (`vl search
+ * --index`): a URL as itself; a folder by its absolute path and the size and time of each config and
+ * weights file in it, so retraining into the same folder is a different model.
+ */
+export function modelFingerprint(location: ModelLocation): string {
+  if (location.remote) return location.source;
+  const files = readdirSync(location.source)
+    .filter((f) => /\.(json|safetensors)$/.test(f))
+    .sort()
+    .map((f) => {
+      const { size, mtimeMs } = statSync(join(location.source, f));
+      return `${f}:${size}:${Math.round(mtimeMs)}`;
+    });
+  return `${location.source} ${files.join(' ')}`;
 }

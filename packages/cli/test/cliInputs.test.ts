@@ -4,11 +4,14 @@
 // on past the one bad input and exits 1, and says which input and why in one line.
 import {
   copyFileSync,
+  cpSync,
   createReadStream,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
@@ -115,7 +118,22 @@ describe('images', () => {
     expect(byPath.get('library/s2.png')).toBeCloseTo(byPath.get('library/s0.png')!, 5);
     // Another model's index, or a file that is not one, is rebuilt (and said so).
     const q8 = await vl('search', 'library', 'a red circle', '--index', 'lib.index', '--weights', 'q8');
-    expect(q8.err).toMatch(/lib.index was made by another model \(shapes f32\); it will be rebuilt/);
+    expect(q8.err).toMatch(/lib.index was made by another model .*; it will be rebuilt/);
+    // A model folder retrained in place (its files' times change) is another model too.
+    const copy = join(work, 'my-clip');
+    cpSync(fileURLToPath(shapesModel('clip')), copy, { recursive: true });
+    const mine = () => vl('search', 'library', 'a red circle', '--index', 'mine.index', '--model', 'my-clip');
+    expect((await mine()).err).toMatch(/0 of 3 images reused/);
+    expect((await mine()).err).toMatch(/3 of 3 images reused/);
+    utimesSync(join(copy, 'config.json'), new Date(), new Date(Date.now() + 5000));
+    expect((await mine()).err).toMatch(
+      /mine.index was made by another model .*rebuilt[\s\S]*0 of 3 images reused/,
+    );
+    // A file gone between listing and reading (here: a link to nothing) is skipped, as unreadable ones are.
+    symlinkSync(join(work, 'no-such.png'), join(folder, 'gone.png'));
+    const dangling = await run();
+    expect(dangling.code, dangling.err).toBe(0);
+    expect(dangling.err).toMatch(/skipped a file: cannot read library\/gone.png/);
     writeFileSync(join(work, 'lib.index'), 'not an index');
     const junk = await run();
     expect(junk.code, junk.err).toBe(0);

@@ -4,6 +4,7 @@ import { EmbeddingIndex, type PixelImage } from '@vl/clip';
 import type { CommandContext } from '../context.js';
 import { listImages, readImage } from '../images.js';
 import { CliError } from '../io.js';
+import { locateModel, modelFingerprint } from '../models.js';
 import { openClip } from '../openModels.js';
 import { embedTextsOrExplain } from '../texts.js';
 import { positiveInt } from '../options.js';
@@ -26,13 +27,17 @@ export async function search(ctx: CommandContext): Promise<void> {
   const queryPath = resolve(ctx.cwd, query);
   const byImage = existsSync(queryPath) && statSync(queryPath).isFile();
   const queryImage = byImage ? await readImage(query, ctx.cwd) : undefined; // before indexing
+  const indexFile = ctx.string('index');
+  const indexPath = indexFile === undefined ? undefined : resolve(ctx.cwd, indexFile);
+  if (indexPath && existsSync(indexPath) && statSync(indexPath).isDirectory())
+    throw new CliError(`search: --index ${indexFile} is a folder; give a file name`, 2);
   const { model } = await openClip(ctx);
   try {
     const [q] = queryImage
       ? await model.embedImages([queryImage])
       : await embedTextsOrExplain(model, [query], truncate, () => 'the query');
-    const indexFile = ctx.string('index');
-    const modelKey = `${ctx.string('model') ?? 'shapes'} ${ctx.string('weights') ?? 'f32'}`;
+    const location = locateModel('clip', ctx.string('model') ?? 'shapes', ctx.cwd);
+    const modelKey = `${modelFingerprint(location)} weights:${ctx.string('weights') ?? 'f32'}`;
     const saved =
       indexFile === undefined ? new Map() : savedVectors(ctx, indexFile, modelKey, model.embeddingDim);
     const index = new EmbeddingIndex<Entry>(model.embeddingDim);
@@ -44,6 +49,10 @@ export async function search(ctx: CommandContext): Promise<void> {
       const images: PixelImage[] = [];
       for (const path of paths.slice(i, i + BATCH)) {
         const entry = entryOf(path, ctx.cwd);
+        if (!entry) {
+          skipped.push(`cannot read ${path}: it is gone, or a link to nothing`);
+          continue;
+        }
         const vector = saved.get(keyOf(entry));
         if (vector) {
           index.add([vector], [entry]); // unchanged since the saved index: not read nor embedded again
@@ -97,10 +106,11 @@ interface Entry {
   mtimeMs: number;
 }
 
-function entryOf(path: string, cwd: string): Entry {
+/** The entry of a listed file; undefined when it cannot be stat'ed (deleted since, a dangling link). */
+function entryOf(path: string, cwd: string): Entry | undefined {
   const file = resolve(cwd, path);
-  const { size, mtimeMs } = statSync(file);
-  return { path, file, size, mtimeMs };
+  const info = statSync(file, { throwIfNoEntry: false });
+  return info ? { path, file, size: info.size, mtimeMs: info.mtimeMs } : undefined;
 }
 
 const keyOf = (e: Entry) => `${e.file}\0${e.size}\0${e.mtimeMs}`;
@@ -129,7 +139,7 @@ function savedVectors(
   }
   if (saved.metadata.model !== modelKey || saved.dim !== dim) {
     ctx.io.stderr.write(
-      `vl: search: ${indexFile} was made by another model (${saved.metadata.model ?? 'unknown'}); it will be rebuilt\n`,
+      `vl: search: ${indexFile} was made by another model (or its files have changed since, or other --weights); it will be rebuilt\n`,
     );
     return vectors;
   }
@@ -142,8 +152,6 @@ function savedVectors(
 
 /** Writes the index beside its final name and renames it into place, so a crash leaves the old one. */
 function saveIndex(file: string, bytes: Uint8Array): void {
-  if (existsSync(file) && statSync(file).isDirectory())
-    throw new CliError(`search: --index ${file} is a folder`, 2);
   const temp = `${file}.${process.pid}.tmp`;
   writeFileSync(temp, bytes);
   renameSync(temp, file);
