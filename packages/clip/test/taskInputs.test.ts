@@ -5,7 +5,13 @@
 // embeddings are the caller's own arrays, a disposed model refuses every call, a preprocessing
 // whose crop is not the tower's image_size is refused when the model is made, and a forward pass
 // that throws frees the pixels made for it.
-import { type Backend, createBackend, encodeSafetensors, randomNormal } from '@vl/tensor';
+import {
+  type Backend,
+  createBackend,
+  encodeSafetensors,
+  parseSafetensorsHeader,
+  randomNormal,
+} from '@vl/tensor';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
   type ClipConfig,
@@ -217,6 +223,8 @@ test('EmbeddingIndex.save / load: the same hits and items, a new index that grow
     vectors.map((_, i) => ({ path: `img${i}.jpg`, tags: i % 2 ? ['odd'] : [] })),
   );
   const bytes = index.save();
+  // The items travel in a tensor, not in the header (limited to 100 MB; a photo library's paths are not).
+  expect(parseSafetensorsHeader(bytes).headerLength).toBeLessThan(400);
   const loaded = EmbeddingIndex.load<{ path: string; tags: string[] }>(bytes);
   expect([loaded.size, loaded.dim]).toEqual([50, 3]);
   for (const query of [vectors[3]!, [1, 2, 3], [-1, 0, 0.5]])
@@ -228,7 +236,9 @@ test('EmbeddingIndex.save / load: the same hits and items, a new index that grow
   const tagged = EmbeddingIndex.load(index.save({ model: 'ViT-B/32' }));
   expect(tagged.metadata).toEqual({ model: 'ViT-B/32' });
   expect(EmbeddingIndex.load(tagged.save()).metadata).toEqual({ model: 'ViT-B/32' });
-  expect(() => index.save({ items: '[]' })).toThrow('EmbeddingIndex.save: metadata key "items" is reserved');
+  expect(() => index.save({ itemsBytes: '0' })).toThrow(
+    'EmbeddingIndex.save: metadata key "itemsBytes" is reserved',
+  );
   loaded.add([[0, 0, 1]], [{ path: 'new.jpg', tags: [] }]);
   expect(loaded.search([0, 0, 1], 1)[0]!.item.path).toBe('new.jpg');
   expect(index.size).toBe(50);
@@ -250,12 +260,26 @@ test('EmbeddingIndex.save / load: the same hits and items, a new index that grow
   expect(() => EmbeddingIndex.load(encodeSafetensors({}, { format: 'pt' }))).toThrow(
     'EmbeddingIndex.load: not an embedding index (metadata format "pt", expected "vl-embedding-index")',
   );
-  const cut = encodeSafetensors(
-    { vectors: { dtype: 'f32', shape: [2, 3], data: new Float32Array(6) } },
-    { format: 'vl-embedding-index', items: '["a"]' },
-  );
-  expect(() => EmbeddingIndex.load(cut)).toThrow(
+  // Items that do not match the vectors, and vectors that are not finite, are named.
+  const fileWith = (items: string, vectors = new Float32Array(6).fill(0.5)) => {
+    const json = new TextEncoder().encode(items);
+    const words = new Uint32Array(Math.ceil(json.length / 4));
+    new Uint8Array(words.buffer).set(json);
+    return encodeSafetensors(
+      {
+        vectors: { dtype: 'f32', shape: [2, 3], data: vectors },
+        items: { dtype: 'u32', shape: [words.length], data: words },
+      },
+      { format: 'vl-embedding-index', itemsBytes: String(json.length) },
+    );
+  };
+  expect(EmbeddingIndex.load(fileWith('["a","b"]')).size).toBe(2);
+  expect(() => EmbeddingIndex.load(fileWith('["a"]'))).toThrow(
     'its items must be a JSON array of 2 (one per vector), got 1',
   );
+  expect(() => EmbeddingIndex.load(fileWith('["a",'))).toThrow('its items are not UTF-8 JSON');
+  expect(() =>
+    EmbeddingIndex.load(fileWith('["a","b"]', Float32Array.of(1, 0, 0, Number.NaN, 0, 0))),
+  ).toThrow('EmbeddingIndex.load: vector 1 holds NaN');
   expect(() => EmbeddingIndex.load(bytes.subarray(0, 100))).toThrow(/EmbeddingIndex.load/);
 });

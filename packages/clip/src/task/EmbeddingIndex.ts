@@ -1,7 +1,7 @@
 // Brute-force cosine search over L2-normalized vectors kept in one contiguous Float32Array: at
 // 100,000 x 512 a query is ~51 M multiply-adds (tens of ms in JS), with no approximation error.
-// Saved as a safetensors file (the vectors, and the items as JSON in the metadata), so an index of
-// a photo library is built once, not on every start.
+// Saved as a safetensors file (the vectors, and the items' JSON in a tensor of their own), so an
+// index of a photo library is built once, not on every start.
 import { SafetensorsError, decodeSafetensorsTensor, encodeSafetensors, parseSafetensors } from '@vl/tensor';
 
 const FORMAT = 'vl-embedding-index';
@@ -85,9 +85,9 @@ export class EmbeddingIndex<M = number> {
 
   /**
    * The index as a safetensors file: the normalized vectors as `vectors` (F32 `[size, dim]`) and
-   * the items as JSON in its metadata, for {@link EmbeddingIndex.load}. Items must be JSON values
-   * (strings, numbers, booleans, null, and arrays and plain objects of them). `metadata` (default:
-   * the index's own) is kept beside them, such as the model the vectors came from.
+   * the items' JSON as `items` (UTF-8 in U32 words), for {@link EmbeddingIndex.load}. Items must be
+   * JSON values (strings, numbers, booleans, null, and arrays and plain objects of them). `metadata`
+   * (default: the index's own) is kept beside them, such as the model the vectors came from.
    *
    * @example
    * ```ts
@@ -95,7 +95,7 @@ export class EmbeddingIndex<M = number> {
    * ```
    */
   save(metadata: Readonly<Record<string, string>> = this.metadata): Uint8Array {
-    for (const key of ['format', 'items'])
+    for (const key of ['format', 'itemsBytes'])
       if (Object.hasOwn(metadata, key))
         throw new RangeError(`EmbeddingIndex.save: metadata key "${key}" is reserved`);
     this.#items.forEach((item, i) => {
@@ -111,9 +111,17 @@ export class EmbeddingIndex<M = number> {
         throw new TypeError(`EmbeddingIndex.save: item ${i} (${typeof item}) is not JSON`);
     });
     const vectors = this.#data.subarray(0, this.size * this.dim);
+    // The items' JSON as UTF-8 in a tensor of its own (a header is limited to 100 MB; a photo
+    // library's paths can exceed that), padded to whole u32 words.
+    const json = new TextEncoder().encode(JSON.stringify(this.#items));
+    const words = new Uint32Array(Math.ceil(json.length / 4));
+    new Uint8Array(words.buffer).set(json);
     return encodeSafetensors(
-      { vectors: { dtype: 'f32', shape: [this.size, this.dim], data: vectors } },
-      { ...metadata, format: FORMAT, items: JSON.stringify(this.#items) },
+      {
+        vectors: { dtype: 'f32', shape: [this.size, this.dim], data: vectors },
+        items: { dtype: 'u32', shape: [words.length], data: words },
+      },
+      { ...metadata, format: FORMAT, itemsBytes: String(json.length) },
     );
   }
 
@@ -139,20 +147,37 @@ export class EmbeddingIndex<M = number> {
         `the file needs vectors F32 [size, dim] with dim > 0, got ${info ? `${info.dtype}[${info.shape.join(', ')}]` : 'none'}`,
       );
     const [n, dim] = info.shape as [number, number];
+    const itemsInfo = file.get('items');
+    const length = Number(file.metadata.itemsBytes);
+    if (
+      itemsInfo?.dtype !== 'U32' ||
+      !Number.isSafeInteger(length) ||
+      length < 0 ||
+      length > itemsInfo.dataOffsets[1] - itemsInfo.dataOffsets[0]
+    )
+      throw bad(
+        'the file needs its items as U32 words of UTF-8 JSON, and their byte count as metadata itemsBytes',
+      );
     let items: unknown;
     try {
-      items = JSON.parse(file.metadata.items ?? '');
+      const words = decodeSafetensorsTensor(file, itemsInfo).data as Uint32Array;
+      items = JSON.parse(
+        new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(words.buffer, 0, length)),
+      );
     } catch {
-      throw bad('its items (metadata "items") are not JSON');
+      throw bad('its items are not UTF-8 JSON');
     }
     if (!Array.isArray(items) || items.length !== n)
       throw bad(
         `its items must be a JSON array of ${n} (one per vector), got ${Array.isArray(items) ? items.length : typeof items}`,
       );
+    const vectors = decodeSafetensorsTensor(file, info).data as Float32Array;
+    const nonFinite = vectors.findIndex((v) => !Number.isFinite(v));
+    if (nonFinite >= 0) throw bad(`vector ${Math.floor(nonFinite / dim)} holds ${vectors[nonFinite]}`);
     const index = new EmbeddingIndex<M>(dim, n);
-    index.#data.set(decodeSafetensorsTensor(file, info).data as Float32Array);
+    index.#data.set(vectors);
     index.#items = items as M[];
-    const { format: _, items: __, ...rest } = file.metadata;
+    const { format: _, itemsBytes: __, ...rest } = file.metadata;
     index.metadata = rest;
     return index;
   }
