@@ -18,15 +18,15 @@ export function sizeProblem(width: number, height: number): string | undefined {
   return undefined;
 }
 
-/** JPEG frame types by SOF marker (0xffc0 + n) that jpeg-js does not decode. */
+/**
+ * JPEG frame types by SOF marker (0xffc0 + n) that are not decoded (libjpeg-turbo reads the
+ * arithmetic-coded ones, SOF9-11, as Pillow does; these it was not tested on, and jpeg-js reads none).
+ */
 const UNSUPPORTED_SOF: Record<number, string> = {
   3: 'lossless',
   5: 'hierarchical',
   6: 'hierarchical',
   7: 'hierarchical',
-  9: 'arithmetic-coded',
-  10: 'arithmetic-coded',
-  11: 'arithmetic-coded',
   13: 'hierarchical',
   14: 'hierarchical',
   15: 'hierarchical',
@@ -116,6 +116,7 @@ export function jpegHeaderProblem(bytes: Uint8Array, { frame, ended }: JpegHeade
   if (problem) return problem;
   // A few KB declaring millions of pixels would have the decoder allocate and walk every block
   // (seconds and gigabytes) before failing; no valid file is that small.
+  if (frame.type >= 9) return undefined; // arithmetic coding can spend under a bit on a block
   const needed = minScanBytes(frame);
   const found = bytes.length - frame.end;
   if (found < needed)
