@@ -1,6 +1,6 @@
 import { type ClipModel, loadClip } from '@vl/clip';
 import { type DvaeModel, loadDvae } from '@vl/dvae';
-import type { StoredDType } from '@vl/tensor';
+import { STORED_DTYPES, type StoredDType } from '@vl/tensor';
 import { type VlmModel, loadVlm } from '@vl/vlm';
 import type { CommandContext } from './context.js';
 import { CliError, withoutCaller } from './io.js';
@@ -38,14 +38,12 @@ export async function openModel<M>(
   }
 }
 
-const WEIGHT_DTYPES: readonly StoredDType[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
-
 /** `--weights`: the dtype loadClip / loadVlm keep the linear weights in. */
 function weightDtype(ctx: CommandContext): { weightDtype?: StoredDType } {
   const value = ctx.string('weights');
   if (value === undefined) return {};
-  if (!WEIGHT_DTYPES.includes(value as StoredDType))
-    throw new CliError(`--weights must be one of ${WEIGHT_DTYPES.join(', ')}; got "${value}"`, 2);
+  if (!STORED_DTYPES.includes(value as StoredDType))
+    throw new CliError(`--weights must be one of ${STORED_DTYPES.join(', ')}; got "${value}"`, 2);
   return { weightDtype: value as StoredDType };
 }
 

@@ -14,7 +14,14 @@ import {
   valueAndGrad,
 } from '@vl/tensor';
 import { describe, expect, test } from 'vitest';
-import { ClipModel, EmbeddingIndex, loadClip } from '../src/index.js';
+import {
+  ClipModel,
+  EmbeddingIndex,
+  clipCheckpointFiles,
+  initClipParams,
+  loadClip,
+  parseClipConfig,
+} from '../src/index.js';
 import { clipTinyReference, clipTinyDir as dir } from './clipTinyReference.js';
 
 const { backend, ref } = await clipTinyReference();
@@ -164,6 +171,24 @@ describe('loadClip', () => {
       }
     },
   );
+
+  test('a linear weight q8 cannot hold is named the same way from a folder and from tensors', async () => {
+    const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    raw.text_config.intermediate_size = 100; // fc2's [64, 100]: 100 is not a multiple of 32
+    const config = parseClipConfig(raw);
+    const params = initClipParams(config, { backend, seed: 1 });
+    const files = await clipCheckpointFiles(params, config);
+    const folder = mkdtempSync(join(tmpdir(), 'vl-clip-q8-'));
+    writeFileSync(join(folder, 'config.json'), files['config.json']);
+    writeFileSync(join(folder, 'model.safetensors'), files['model.safetensors']);
+    const message =
+      /weightDtype q8: tensor text_model\.encoder\.layers\.0\.mlp\.fc2\.weight is f32\[64, 100\]; q8 needs a 2-D \[out, in\] weight with in a multiple of 32 \(use f16 or bf16\)/;
+    await expect(loadClip(folder, { backend, weightDtype: 'q8' })).rejects.toThrow(message);
+    await expect(loadClip({ config: raw, weights: params }, { backend, weightDtype: 'q8' })).rejects.toThrow(
+      message,
+    );
+    expect(backend.stats().liveTensors).toBe(ref.size); // the handed-over tensors were freed too
+  });
 
   test('an unknown weightDtype is refused before anything loads', async () => {
     await expect(loadClip(dir, { backend, weightDtype: 'int4' as never })).rejects.toThrow(

@@ -165,7 +165,7 @@ export { decodeSafetensorsTensor } from './io/decodeSafetensorsTensor.js';
 export type { LoadedSafetensors, LoadSafetensorsOptions } from './io/loadSafetensors.js';
 export { loadCheckpointTensors } from './io/loadCheckpointTensors.js';
 export { loadSafetensors } from './io/loadSafetensors.js';
-export type { StoredDType } from './io/storeAs.js';
+export { STORED_DTYPES, type StoredDType } from './io/storeAs.js';
 export type { SafetensorsSource } from './io/locateSource.js';
 export type { SafetensorsFile } from './io/parseSafetensors.js';
 export { parseSafetensors } from './io/parseSafetensors.js';

@@ -242,6 +242,15 @@ describe('randomUniform bounds', () => {
     const top = await values(randomUniform([64], { backend: reference, seed: 3, low: 1, high: 1 }));
     expect(range(top)).toEqual({ min: 1, max: 1 }); // an empty range gives low, as before
   });
+
+  test('bounds outside the f32 range are refused by name (they gave NaN or a constant)', () => {
+    expect(() => randomUniform([4], { backend: reference, seed: 1, low: -1e39, high: 1 })).toThrow(
+      'randomUniform: low -1e+39 is outside the f32 range (±3.4028235e38)',
+    );
+    expect(() => randomUniform([4], { backend: reference, seed: 1, low: 0, high: 1e39 })).toThrow(
+      'randomUniform: high 1e+39 is outside the f32 range',
+    );
+  });
 });
 
 describe('seeds', () => {

@@ -2,6 +2,7 @@ import { centerCrop } from './centerCrop.js';
 import { type ResampleFilter, resizeImage } from './resizeImage.js';
 import { shortestEdgeSize } from './shortestEdgeSize.js';
 import { type ImageInput, type RgbImage, toRgbImage } from './toRgbImage.js';
+import { MAX_PIXELS } from './limits.js';
 
 /**
  * openai/CLIP's per-channel pixel mean (RGB, on the 0..1 scale): the default `mean` of
@@ -69,9 +70,6 @@ function asSize(value: number | ImageSize, what: string): ImageSize {
   }
   return size;
 }
-
-/** Pillow's decompression-bomb limit (twice MAX_IMAGE_PIXELS), also what loadImage decodes at most. */
-const MAX_PIXELS = 2 * 89_478_485;
 
 /** `size`, unless resizing or cropping to it would make an absurdly large image. */
 function withinLimit(size: ImageSize, what: string, value: unknown): ImageSize {

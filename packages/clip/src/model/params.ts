@@ -1,10 +1,11 @@
-import type { Shape, Tensor } from '@vl/tensor';
+import { STORED_DTYPES, type Shape, type Tensor } from '@vl/tensor';
 import { isLinearWeight } from './storedWeights.js';
 
 /** Model parameters keyed by the checkpoint's own tensor names (no renaming layer). */
 export type ClipParams = ReadonlyMap<string, Tensor>;
 
-const MATMUL_WEIGHT_DTYPES = new Set(['f16', 'bf16', 'q8', 'q4']);
+/** What a linear weight may be stored as besides f32 (matmul widens it). */
+const MATMUL_WEIGHT_DTYPES = new Set<string>(STORED_DTYPES.filter((d) => d !== 'f32'));
 
 function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`;

@@ -2,10 +2,8 @@
 // them inside its kernel, so a model holds 1/2 (f16) to 1/6.4 (q4) of the bytes and a decode step,
 // bound by reading its weights, reads that much less. Everything else (embeddings, norms, biases,
 // convolutions, position embeddings) stays f32.
-import { type StoredDType, type Tensor, cast, quantizeWeight, tidy } from '@vl/tensor';
+import { STORED_DTYPES, type StoredDType, type Tensor, cast, quantizeWeight, tidy } from '@vl/tensor';
 import { describeValue } from './config.js';
-
-const STORED: readonly StoredDType[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
 
 // An nn.Linear's [out, in] weight in the HF CLIP, LLaVA / Llama and open_clip spellings (open_clip's
 // fused in_proj_weight and its [in, out] `proj` matrices are not: they are sliced and transposed
@@ -38,9 +36,9 @@ export function isLinearWeight(name: string): boolean {
  */
 export function checkWeightDtype(dtype: unknown, caller: string): StoredDType {
   if (dtype === undefined) return 'f32';
-  if (!STORED.includes(dtype as StoredDType)) {
+  if (!STORED_DTYPES.includes(dtype as StoredDType)) {
     throw new TypeError(
-      `${caller}: options.weightDtype must be one of ${STORED.join(', ')}, got ${describeValue(dtype)}`,
+      `${caller}: options.weightDtype must be one of ${STORED_DTYPES.join(', ')}, got ${describeValue(dtype)}`,
     );
   }
   return dtype as StoredDType;

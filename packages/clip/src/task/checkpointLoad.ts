@@ -52,7 +52,7 @@ export interface CheckpointLoad {
   loadOptions: {
     backend: Backend;
     dtype: 'f32';
-    storeAs?: (name: string) => StoredDType | undefined;
+    storeAs?: (name: string, shape: readonly number[]) => StoredDType | undefined;
     onProgress?: (progress: SafetensorsProgress) => void;
     signal?: AbortSignal;
   };
@@ -83,7 +83,13 @@ export async function prepareCheckpointLoad(
     throw new TypeError(`${caller}: options must be an object, got ${describeValue(options)}`);
   const { onProgress, signal } = options;
   const weightDtype = checkWeightDtype(options.weightDtype, caller);
-  const storeAs = (name: string) => (isLinearWeight(name) ? weightDtype : undefined);
+  // A weight q8/q4 cannot hold (not [out, in] with in a multiple of 32) loads as f32, for
+  // storeLinearWeights to name it in the same words as for tensors handed over.
+  const quantized = weightDtype === 'q8' || weightDtype === 'q4';
+  const storeAs = (name: string, shape: readonly number[]) =>
+    isLinearWeight(name) && !(quantized && (shape.length !== 2 || shape[1]! % 32 !== 0))
+      ? weightDtype
+      : undefined;
   const ownsBackend = options.backend === undefined;
   const backend = options.backend ?? (await createBackend('auto'));
   const io = signal ? { signal } : {};

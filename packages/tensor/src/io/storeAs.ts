@@ -23,7 +23,15 @@ import type { SafetensorsTensorInfo } from './parseSafetensorsHeader.js';
  */
 export type StoredDType = 'f32' | 'f16' | 'bf16' | QuantizedDType;
 
-const STORED: readonly StoredDType[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
+/**
+ * Every {@link StoredDType}, for checking a user's choice of one.
+ *
+ * @example
+ * ```ts
+ * if (!STORED_DTYPES.includes(flag as StoredDType)) throw new Error(`--weights must be one of ${STORED_DTYPES.join(', ')}`);
+ * ```
+ */
+export const STORED_DTYPES: readonly StoredDType[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
 const FLOAT_FILE_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
 
 /**
@@ -38,9 +46,9 @@ export function storedTensor(
   source: string,
 ): Tensor {
   const where = `loadSafetensors(): ${source}: tensor "${info.name}" (${info.dtype}${formatShape(info.shape)})`;
-  if (!STORED.includes(store as StoredDType)) {
+  if (!STORED_DTYPES.includes(store as StoredDType)) {
     throw new TypeError(
-      `${where}: storeAs must return one of ${STORED.join(', ')} or undefined, got ${JSON.stringify(store)}`,
+      `${where}: storeAs must return one of ${STORED_DTYPES.join(', ')} or undefined, got ${JSON.stringify(store)}`,
     );
   }
   const dtype = store as StoredDType;

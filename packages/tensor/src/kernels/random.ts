@@ -375,8 +375,8 @@ export interface RandomUniformOptions extends RandomOptions {
  * ```
  */
 export function randomUniform(shape: Shape, options: RandomUniformOptions): Tensor {
-  const low = finite(options?.low ?? 0, 'low', 'randomUniform');
-  const high = finite(options?.high ?? 1, 'high', 'randomUniform');
+  const low = inF32(finite(options?.low ?? 0, 'low', 'randomUniform'), 'low');
+  const high = inF32(finite(options?.high ?? 1, 'high', 'randomUniform'), 'high');
   if (!(high >= low)) throw new RangeError(`randomUniform: high (${high}) must not be below low (${low})`);
   // The most a value may be: the f32 below high, or low itself when [low, high) holds no f32.
   const top = Math.max(f32Below(high), Math.fround(low));
@@ -386,6 +386,13 @@ export function randomUniform(shape: Shape, options: RandomUniformOptions): Tens
   // A range wider than f32's maximum (-3e38 to 3e38, say): draw at half scale, where it fits, and
   // double: halving and doubling are exact, as both bounds then exceed 2^103 in magnitude.
   return random('randomUniform', 'uniform', shape, options, low / 2, high / 2 - low / 2, { scale: 2, top });
+}
+
+/** `x`, unless it rounds to an infinity in f32 (the values are f32). */
+function inF32(x: number, what: string): number {
+  if (!Number.isFinite(Math.fround(x)))
+    throw new RangeError(`randomUniform: ${what} ${x} is outside the f32 range (±3.4028235e38)`);
+  return x;
 }
 
 /** The largest f32 strictly below `x` (a finite number). */

@@ -2,13 +2,12 @@
 // what is wrong with it before any decoding: a frame type the decoder does not read, a size past
 // Pillow's limit, or far too few bytes for the blocks the frame declares.
 
+import { MAX_PIXELS } from '../limits.js';
+
 /** Whether `bytes` begins with `prefix`. */
 export function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
   return prefix.every((b, i) => bytes[i] === b);
 }
-
-/** Pillow's decompression-bomb limit: it refuses images over twice its MAX_IMAGE_PIXELS (89,478,485). */
-export const MAX_PIXELS = 2 * 89_478_485;
 
 /** What is wrong with an image of this size (none, or over MAX_PIXELS), if anything. */
 export function sizeProblem(width: number, height: number): string | undefined {

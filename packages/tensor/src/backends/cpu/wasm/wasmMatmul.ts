@@ -101,6 +101,12 @@ function writeInt16Blocks(
 
 /** Bytes of f32 weights kept resident at most (quantized ones are not limited: they are small). */
 const F32_RESIDENT_MAX_BYTES = 512 * 1024 * 1024;
+/**
+ * Bytes of resident copies (f32 ones included) past which stored weights (f16, bf16, q8, q4) stay
+ * out and are copied in per call: a 7B decoder's 4-14 GB would otherwise fill the 4 GiB memory
+ * and leave no room for any product's regions.
+ */
+const STORED_RESIDENT_MAX_BYTES = 2 * 1024 * 1024 * 1024;
 
 /** What the accelerated matmul runs on. */
 export interface WasmMatmulContext {
@@ -165,10 +171,11 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
   dispose(): void;
 } {
   const { arena, exports, workers, threads } = ctx;
-  // Quantized weights are copied into the memory once and stay there, found by their host array:
-  // nothing writes a quantized tensor's array in place (the engine lets only matmul and dequantize
-  // read them), so the copy cannot go stale. Freed when the tensor is released (release(), called
-  // by the CPU backend) or, for one that is never disposed, when its array is collected.
+  // Stored weights (q8, q4, f16, bf16) are copied into the memory once and stay there, found by
+  // their host array, up to STORED_RESIDENT_MAX_BYTES: nothing writes a quantized tensor's array in
+  // place (the engine lets only matmul and dequantize read them), and an in-place write to an f16
+  // one drops its copy (onMutated below). Freed when the tensor is released (release(), called by
+  // the CPU backend) or, for one that is never disposed, when its array is collected.
   //
   // f32 b arrays become resident from their second use (a weight is read once per forward pass,
   // an intermediate once and then released), unless some kernel wrote them in place (a KV cache;
@@ -225,6 +232,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
   const residentWeight = (data: Uint32Array | Uint16Array): number | undefined => {
     let ptr = resident.get(data);
     if (ptr !== undefined) return ptr;
+    if (arena.residentBytes + data.byteLength > STORED_RESIDENT_MAX_BYTES) return undefined; // copied per call
     ptr = arena.allocResident(data.byteLength);
     if (ptr === undefined) return undefined;
     new Uint8Array(arena.memory.buffer, ptr, data.byteLength).set(
