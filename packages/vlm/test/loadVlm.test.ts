@@ -235,6 +235,16 @@ describe('checkpoints', () => {
     },
   );
 
+  test('a saved rotary cache (rotary_emb.inv_freq) is dropped and freed, not kept alive', async () => {
+    const before = backend.stats().liveTensors;
+    const tensors = await weights();
+    // A spelling the name map drops (old LLaVA exports saved it; it is recomputed, never read).
+    tensors.set('model.layers.0.self_attn.rotary_emb.inv_freq', zeros([8], { backend }));
+    const vlm = await loadVlm({ config: rawConfig, weights: tensors }, { backend });
+    vlm.dispose();
+    expect(backend.stats().liveTensors).toBe(before);
+  });
+
   test('tied output embeddings read embed_tokens (an lm_head next to them is ignored)', async () => {
     const tensors = await weights();
     const table = tensors.get('language_model.model.embed_tokens.weight')!;

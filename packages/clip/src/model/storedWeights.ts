@@ -64,28 +64,34 @@ export function storeLinearWeights(
   // A tensor also read under another name (tied embeddings) is left as it is.
   const elsewhere = new Set<Tensor>();
   for (const [name, t] of params) if (!isLinearWeight(name)) elsewhere.add(t);
-  const stored = new Map<Tensor, Tensor>(); // f32 weight -> its stored copy
+  const targets = new Set<Tensor>();
+  for (const [name, t] of params) {
+    if (!isLinearWeight(name) || t.dtype !== 'f32' || elsewhere.has(t) || targets.has(t)) continue;
+    if ((dtype === 'q8' || dtype === 'q4') && (t.rank !== 2 || t.shape[1]! % 32 !== 0)) {
+      throw new RangeError(
+        `weightDtype ${dtype}: tensor ${name} is ${t.describe()}; ${dtype} needs a 2-D [out, in] weight with in a multiple of 32 (use f16 or bf16)`,
+      );
+    }
+    targets.add(t);
+  }
+  // Checked above, so converting cannot fail half-way on a shape: each original is freed as soon as
+  // its copy exists, and memory peaks at the params plus one weight, not at twice the weights.
+  const stored = new Map<Tensor, Tensor>();
   try {
-    for (const [name, t] of params) {
-      if (!isLinearWeight(name) || t.dtype !== 'f32' || elsewhere.has(t)) continue;
-      let copy = stored.get(t);
-      if (!copy) {
-        if ((dtype === 'q8' || dtype === 'q4') && (t.rank !== 2 || t.shape[1]! % 32 !== 0)) {
-          throw new RangeError(
-            `weightDtype ${dtype}: tensor ${name} is ${t.describe()}; ${dtype} needs a 2-D [out, in] weight with in a multiple of 32 (use f16 or bf16)`,
-          );
-        }
-        copy = tidy(() =>
-          dtype === 'f16' || dtype === 'bf16' ? cast(t, dtype) : quantizeWeight(t, { dtype }),
-        );
-        stored.set(t, copy);
-      }
-      out.set(name, copy);
+    for (const t of targets) {
+      stored.set(
+        t,
+        tidy(() => (dtype === 'f16' || dtype === 'bf16' ? cast(t, dtype) : quantizeWeight(t, { dtype }))),
+      );
+      t.dispose();
     }
   } catch (e) {
-    for (const copy of stored.values()) copy.dispose();
+    for (const copy of stored.values()) copy.dispose(); // a failing backend: the load fails whole
     throw e;
   }
-  for (const t of stored.keys()) t.dispose();
+  for (const [name, t] of params) {
+    const copy = stored.get(t);
+    if (copy) out.set(name, copy);
+  }
   return out;
 }

@@ -220,8 +220,12 @@ export class ClipModel {
 
   async #rows(t: Tensor): Promise<Float32Array[]> {
     const [B, P] = t.shape as [number, number];
-    const data = (await t.read()) as Float32Array;
-    t.dispose();
+    let data: Float32Array;
+    try {
+      data = (await t.read()) as Float32Array;
+    } finally {
+      t.dispose(); // a failed read (device lost, a flagged kernel) frees it too
+    }
     return Array.from({ length: B }, (_, b) => data.slice(b * P, (b + 1) * P));
   }
 

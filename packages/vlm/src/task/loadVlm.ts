@@ -174,6 +174,9 @@ export async function loadVlm(
     checkImageToken(config, tokenizer);
     tensors = await loadWeights();
     let params = normalizeLlavaParams(tensors);
+    // What the spelling map drops (rotary caches some exports saved) is freed now.
+    const kept = new Set(params.values());
+    for (const t of tensors.values()) if (!kept.has(t)) t.dispose();
     const expected = llavaShapes(config);
     checkVlmParams(params, expected);
     // Tensors the config does not use (an lm_head next to tied embeddings, biases the config turns
