@@ -42,8 +42,9 @@ export interface LoadClipOptions {
    * their memory and `'q8'` / `'q4'` (block-quantized, for inference) take 28% / 16% of it; each is
    * converted as it loads and widened inside matmul's kernel. Embeddings, norms, biases and
    * convolutions stay f32, and so does the compute. On the CPU backend
-   * each product widens its weight to f32 first (in WebAssembly, threaded), so a batch forward
-   * there takes about twice the f32 time (the ViT-B/32 image tower: 140 ms f32, 260-330 ms stored);
+   * each product widens its weight to f32 first (in WebAssembly, threaded, straight into the
+   * GEMM's input), so a batch forward there takes 1.1-1.4x the f32 time (the ViT-B/32 image tower
+   * on 2 cores: 130-150 ms f32, 150 bf16, 170-190 q8/q4/f16);
    * a one-token decode step with q8 or q4 runs on the packed blocks, reading 3.5x / 6.4x fewer bytes.
    */
   weightDtype?: StoredDType;
