@@ -107,12 +107,13 @@ const commands: Record<string, Command> = {
   },
   train: {
     usage:
-      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2] [--questions 6] [--no-caption] [--stage "steps=N lr=X"]...',
+      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--overwrite] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2] [--questions 6] [--no-caption] [--stage "steps=N lr=X"]...',
     summary:
       "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs, with the project's own training code",
     details: [
       '--data shapes|<folder>     the shapes world (default), or image files each beside a .txt caption',
-      '--out <folder>             where the checkpoint and training.json go (what --model <folder> loads)',
+      '--out <folder>             where the checkpoint and training.json go (what --model <folder> loads);',
+      '                           one that holds a checkpoint is refused unless --overwrite (or --init it)',
       '--steps, --batch, --lr     optimizer steps, examples per step, peak learning rate (cosine with warmup)',
       '--seed N, --size 64        weights and data stream; square image size (a multiple of 8)',
       '--init <folder>            continue a model this command wrote (a fresh optimizer and schedule)',
@@ -132,6 +133,7 @@ const commands: Record<string, Command> = {
       "--questions 6, --no-caption   questions per image's conversation; drop its closing caption turn",
     ],
     options: {
+      overwrite: { type: 'boolean' },
       data: { type: 'string' },
       out: { type: 'string' },
       steps: { type: 'string' },

@@ -305,5 +305,11 @@ describe('train', () => {
     expect(twice.code).toBe(2);
     expect(twice.err).toMatch(/--stage "steps=2 steps=3" names steps twice/);
     for (const folder of ['c', 'd']) expect(existsSync(join(work, folder))).toBe(false);
+    // A folder that holds a checkpoint of this kind is not retrained over by accident.
+    const again = await vl('train', 'dvae', '--out', '.', '--steps', '1');
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(
+      /--out . already holds a dvae checkpoint; --overwrite replaces it, --init . continues it/,
+    );
   });
 });

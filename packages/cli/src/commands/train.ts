@@ -266,6 +266,19 @@ function checkFolders(ctx: CommandContext, k: Kind, out: string): void {
     const found = checkpointKind(outPath);
     if (found !== undefined && found !== k)
       throw new CliError(`--out ${out} holds a ${found} checkpoint; write the ${k} to another folder`, 2);
+    // A trained model is not replaced by accident (hours of training): continuing it in place
+    // (--init naming the same folder, as stages do) or --overwrite says so.
+    const continued = ctx.string('init') !== undefined && resolve(ctx.cwd, ctx.string('init')!) === outPath;
+    if (
+      existsSync(join(outPath, 'config.json')) &&
+      !continued &&
+      !ctx.isDerived &&
+      ctx.options.overwrite !== true
+    )
+      throw new CliError(
+        `--out ${out} already holds a ${k} checkpoint; --overwrite replaces it, --init ${out} continues it`,
+        2,
+      );
   }
   const init = ctx.string('init');
   if (init === undefined) return;
