@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { shapesModel } from '@vl/shapes';
+import { hubFileUrl } from '@vl/tensor';
 import { CliError } from './io.js';
 
 /** The model families the CLI loads. */
@@ -26,13 +27,14 @@ export interface ModelLocation {
 }
 
 /**
- * Resolves `--model`: `shapes` is the embedded model trained on the shapes world, an http(s) URL is
- * passed through, anything else is a folder relative to the working directory.
+ * Resolves `--model`: `shapes` is the embedded model trained on the shapes world, an http(s) URL
+ * or a Hugging Face Hub address (`hf://org/name`) is passed through, anything else is a folder
+ * relative to the working directory.
  */
 export function locateModel(kind: ModelKind, model: string, cwd: string): ModelLocation {
   if (model.trim() === '')
     throw new CliError('--model is empty; give shapes, a checkpoint folder or a URL', 2);
-  if (/^https?:\/\//i.test(model)) return { source: model, defaults: {}, remote: true };
+  if (/^(https?|hf):\/\//i.test(model)) return { source: model, defaults: {}, remote: true };
   let folder: string;
   if (model === 'shapes') {
     folder = fileURLToPath(shapesModel(kind));
@@ -78,7 +80,7 @@ export function checkpointKind(folder: string): ModelKind | undefined {
  * a folder served over HTTP behaves as the same folder on disk.
  */
 export async function fetchDefaults(url: string): Promise<ModelDefaults> {
-  const target = `${url.replace(/\/+$/, '')}/vl.json`;
+  const target = hubFileUrl(`${url.replace(/\/+$/, '')}/vl.json`);
   let response: Response;
   try {
     response = await fetch(target);

@@ -188,7 +188,7 @@ function help(): string {
     '',
     'Options for every command:',
     '  --model shapes|<checkpoint folder>|<URL>   default: shapes (the embedded models); a Hugging',
-    "                                             Face URL names the files' folder: .../resolve/main",
+    '                                             Face model: hf://org/name[@revision] or its page URL',
     "  --backend auto|webgpu|cpu                  default: auto (a GPU's WebGPU adapter, else the CPU;",
     '                                             a software WebGPU adapter is passed over for the CPU)',
     "  --weights f32|f16|bf16|q8|q4               classify, embed, search, ask: the linear weights' dtype",

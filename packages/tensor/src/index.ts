@@ -164,6 +164,7 @@ export type { DecodedSafetensorsTensor, DecodeSafetensorsOptions } from './io/de
 export { decodeSafetensorsTensor } from './io/decodeSafetensorsTensor.js';
 export type { LoadedSafetensors, LoadSafetensorsOptions } from './io/loadSafetensors.js';
 export { loadCheckpointTensors } from './io/loadCheckpointTensors.js';
+export { hubFileUrl } from './io/hubUrl.js';
 export { loadSafetensors } from './io/loadSafetensors.js';
 export { STORED_DTYPES, type StoredDType } from './io/storeAs.js';
 export type { SafetensorsSource } from './io/locateSource.js';

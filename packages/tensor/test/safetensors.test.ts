@@ -12,7 +12,9 @@ import {
   decodeSafetensorsTensor,
   dequantizeArray,
   encodeSafetensors,
+  hubFileUrl,
   isNotFound,
+  joinSource,
   loadCheckpointTensors,
   loadFile,
   loadFileIfExists,
@@ -716,6 +718,32 @@ describe('Blob and in-memory sources', () => {
     });
     await expect(loadSafetensors(bytes, {} as never)).rejects.toThrow(/options.backend is required/);
     await expect(loadSafetensors(42 as never, { backend })).rejects.toThrow(/unsupported source/);
+  });
+});
+
+describe('Hugging Face Hub addresses', () => {
+  const repo = 'https://huggingface.co/openai/clip-vit-base-patch32';
+  test.each([
+    ['hf://openai/clip-vit-base-patch32', `${repo}/resolve/main`],
+    [
+      String(joinSource('hf://openai/clip-vit-base-patch32', 'config.json')),
+      `${repo}/resolve/main/config.json`,
+    ],
+    [
+      String(joinSource('hf://openai/clip-vit-base-patch32@v2', 'x.safetensors')),
+      `${repo}/resolve/v2/x.safetensors`,
+    ],
+    [String(joinSource(repo, 'config.json')), `${repo}/resolve/main/config.json`], // the page URL
+    [`${repo}/tree/refs%2Fpr%2F1/config.json`, `${repo}/resolve/refs%2Fpr%2F1/config.json`],
+    [`${repo}/blob/main/config.json`, `${repo}/resolve/main/config.json`],
+    [`${repo}/resolve/main/config.json`, `${repo}/resolve/main/config.json`],
+    [
+      'https://huggingface.co/datasets/a/b/resolve/main/x.json',
+      'https://huggingface.co/datasets/a/b/resolve/main/x.json',
+    ],
+    ['https://example.com/a/b/c.json', 'https://example.com/a/b/c.json'],
+  ])('%s is read from %s', (given, served) => {
+    expect(hubFileUrl(given)).toBe(served);
   });
 });
 

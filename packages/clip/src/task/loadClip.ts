@@ -189,12 +189,13 @@ async function folderWeights(
 /**
  * Loads a CLIP checkpoint: an HF folder (`config.json`, `model.safetensors` or a sharded index,
  * tokenizer files, `preprocessor_config.json`) or an open_clip folder (`open_clip_config.json`,
- * `open_clip_model.safetensors`), by path or URL, or a {@link ClipCheckpoint}. Tensors that do not
+ * `open_clip_model.safetensors`), by path or URL (a Hugging Face model as `hf://org/name[@revision]`
+ * or its page URL), or a {@link ClipCheckpoint}. Tensors that do not
  * match the config are reported by name with both shapes.
  *
  * @example
  * ```ts
- * const clip = await loadClip('https://huggingface.co/openai/clip-vit-base-patch32/resolve/main', {
+ * const clip = await loadClip('hf://openai/clip-vit-base-patch32', {
  *   onProgress: ({ file, loaded, total }) => console.log(file, loaded, total),
  * });
  * const [embedding] = await clip.embedTexts(['a photo of a cat']);

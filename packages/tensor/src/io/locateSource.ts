@@ -1,8 +1,10 @@
+import { hubFileUrl } from './hubUrl.js';
 import { isNode } from './isNode.js';
 import { nodeIo } from './nodeIo.js';
 
 /**
- * Where {@link loadSafetensors} can read a checkpoint from: a URL (string or `URL`), a local path or
+ * Where {@link loadSafetensors} can read a checkpoint from: a URL (string or `URL`; Hugging Face Hub
+ * addresses too: `hf://org/name/file` and model page URLs, see {@link hubFileUrl}), a local path or
  * `file:` URL (Node), a `Blob` / `File`, or bytes in memory. A URL or path ending in `.json` is a
  * sharded checkpoint's index (`model.safetensors.index.json`).
  *
@@ -29,7 +31,7 @@ export type Location =
 const SCHEME = /^[a-z][a-z0-9+.-]+:/i;
 
 function fromUrl(url: URL): Location {
-  if (url.protocol !== 'file:') return { kind: 'url', href: url.href };
+  if (url.protocol !== 'file:') return { kind: 'url', href: hubFileUrl(url.href) };
   if (!isNode()) throw new TypeError(`loadSafetensors(): ${url.href}: file: URLs can only be read in Node`);
   return { kind: 'path', path: url };
 }

@@ -120,7 +120,8 @@ function eosOf(raw: unknown): number[] | undefined {
 }
 
 /**
- * Loads an HF LLaVA checkpoint (`LlavaForConditionalGeneration`): a folder or URL with
+ * Loads an HF LLaVA checkpoint (`LlavaForConditionalGeneration`): a folder or URL (a Hugging Face
+ * model as `hf://llava-hf/llava-1.5-7b-hf` or its page URL) with
  * `config.json`, `model.safetensors` or a sharded `model.safetensors.index.json`, and optionally
  * `tokenizer.json` + `tokenizer_config.json` (chat template), `generation_config.json` and
  * `preprocessor_config.json`; or a {@link VlmCheckpoint}. Every tensor-name spelling in use is
