@@ -1,17 +1,9 @@
-import { type Backend, createBackend } from '@vl/tensor';
+import { type Backend, createBackend, isSoftwareWebGpu } from '@vl/tensor';
 import { CliError, type CliIo } from './io.js';
 
 /** The `--backend` values. */
 export const BACKEND_CHOICES = ['auto', 'webgpu', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-
-/** Adapter names of WebGPU implementations that run on the CPU (Mesa's llvmpipe/lavapipe, SwiftShader). */
-const SOFTWARE_ADAPTER = /\b(software|llvmpipe|lavapipe|swiftshader)\b/i;
-
-/** Whether a backend is WebGPU on a software renderer rather than a GPU. */
-export function isSoftwareWebGpu(backend: Backend): boolean {
-  return backend.kind === 'webgpu' && SOFTWARE_ADAPTER.test(backend.name);
-}
 
 /** How {@link openBackend} chooses under `auto`. */
 export interface OpenBackendOptions {
@@ -30,7 +22,8 @@ export async function openBackend(
   }
   let backend: Backend;
   try {
-    backend = await createBackend(choice as BackendChoice);
+    // Under auto the software-adapter choice is made below, where it can be said on stderr.
+    backend = await createBackend(choice as BackendChoice, { allowSoftwareWebGpu: true });
   } catch (e) {
     throw new CliError(`cannot create the ${choice} backend: ${(e as Error).message}`);
   }

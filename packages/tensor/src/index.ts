@@ -17,7 +17,7 @@ export { WebGpuBackend } from './backends/webgpu/WebGpuBackend.js';
 export type { TensorOptions } from './create.js';
 export { arange, full, ones, tensor, toBackend, toNested, zeros } from './create.js';
 export type { BackendName, CpuOptions, CreateBackendOptions } from './createBackend.js';
-export { createBackend } from './createBackend.js';
+export { createBackend, isSoftwareWebGpu } from './createBackend.js';
 export type { DType, DTypeArrays, TypedArray } from './dtype.js';
 export type { TensorContainer } from './engine.js';
 export { keep, runKernel, tidy, tidyAsync } from './engine.js';

@@ -1,7 +1,16 @@
 // WebGPU in a real browser (Chromium, navigator.gpu): the browser entry's backend against the CPU
 // reference. Without an adapter this fails when VL_REQUIRE_WEBGPU is set (CI), else warns loudly.
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { add, type Backend, CpuBackend, createBackend, mul, tensor, tidy } from '../src/index.js';
+import {
+  add,
+  type Backend,
+  CpuBackend,
+  createBackend,
+  isSoftwareWebGpu,
+  mul,
+  tensor,
+  tidy,
+} from '../src/index.js';
 
 declare const __VL_REQUIRE_WEBGPU__: string;
 const required = __VL_REQUIRE_WEBGPU__ !== '' && __VL_REQUIRE_WEBGPU__ !== '0';
@@ -26,10 +35,13 @@ afterAll(() => {
   cpu.dispose();
 });
 
-test('createBackend("auto") in the browser picks WebGPU when an adapter exists', async () => {
+test('createBackend("auto") in the browser picks WebGPU on a GPU, the CPU over a software adapter', async () => {
   const auto = await createBackend('auto');
-  expect(auto.kind).toBe(gpu ? 'webgpu' : 'cpu');
+  expect(auto.kind).toBe(gpu && !isSoftwareWebGpu(gpu) ? 'webgpu' : 'cpu');
   auto.dispose();
+  const allowed = await createBackend('auto', { allowSoftwareWebGpu: true });
+  expect(allowed.kind).toBe(gpu ? 'webgpu' : 'cpu');
+  allowed.dispose();
 });
 
 test('a broadcast elementwise chain on navigator.gpu matches the CPU reference', async (ctx) => {

@@ -3,18 +3,22 @@
 // the process alive; with Dawn on a software adapter a script also exits without it, so this
 // guards dispose() itself).
 import { expect, test } from 'vitest';
-import { createBackend } from '../src/index.node.js';
+import { createBackend, isSoftwareWebGpu } from '../src/index.node.js';
 import { maybeWebGpu } from './util/backends.js';
 
-test("createBackend('auto') gives the WebGPU backend where an adapter exists", async () => {
+test("createBackend('auto') gives WebGPU on a GPU, and the CPU over a software adapter unless allowed", async () => {
   const gpu = await maybeWebGpu();
   if (!gpu) return; // maybeWebGpu warned (or failed, with VL_REQUIRE_WEBGPU)
+  const software = isSoftwareWebGpu(gpu);
   gpu.dispose();
   const auto = await createBackend('auto');
+  const allowed = await createBackend('auto', { allowSoftwareWebGpu: true });
   try {
-    expect(auto.kind).toBe('webgpu');
+    expect(auto.kind).toBe(software ? 'cpu' : 'webgpu');
+    expect(allowed.kind).toBe('webgpu');
   } finally {
     auto.dispose();
+    allowed.dispose();
   }
 });
 
