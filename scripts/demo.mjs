@@ -24,8 +24,8 @@ const backend = await createBackend('auto');
 console.log(
   `backend: ${backend.name}` +
     (backend.kind === 'webgpu'
-      ? ' (a WebGPU adapter was found)'
-      : ' (no WebGPU adapter found: running on the CPU)'),
+      ? " (a GPU's WebGPU adapter was found)"
+      : " (no GPU's WebGPU adapter found, a software one being slower than the CPU: running on the CPU)"),
 );
 
 const modelFolder = (kind) => fileURLToPath(shapesModel(kind));
