@@ -17,7 +17,10 @@ import {
   multinomial,
   oneHot,
   pad,
+  quantizeWeight,
+  randomUniform,
   Rng,
+  rope,
   sample,
   softmax,
   sum,
@@ -216,6 +219,20 @@ describe('options objects', () => {
     expect(() => sample(f32([2, 3]), any({ top_k: 5, seed: 1 }))).toThrow('sample: unknown option "top_k"');
     expect(() => attention(q(), q(), q(), any(null))).toThrow(
       'attention: options must be an object, got null',
+    );
+    // tfjs spells it strides; a silent stride of 1 would be a different convolution.
+    expect(() => conv2d(f32([1, 1, 4, 4]), f32([1, 1, 3, 3]), undefined, any({ strides: 2 }))).toThrow(
+      'conv2d: unknown option "strides" (expected stride, padding, dilation, groups)',
+    );
+    expect(() => rope(q(), any({ thetha: 1e6 }))).toThrow('rope: unknown option "thetha"');
+    expect(() => randomUniform([2], any({ backend: reference, seed: 1, hi: 2 }))).toThrow(
+      'randomUniform: unknown option "hi" (expected backend, seed, low, high)',
+    );
+    expect(() => multinomial(f32([2, 3]), any({ seed: 1, num_samples: 2 }))).toThrow(
+      'multinomial: unknown option "num_samples"',
+    );
+    expect(() => quantizeWeight(f32([2, 32]), any({ dtype: 'q8', blockSize: 64 }))).toThrow(
+      'quantizeWeight: unknown option "blockSize"',
     );
   });
 

@@ -19,6 +19,7 @@ import { sum } from './reduce.js';
 import { reshape } from './reshape.js';
 import { slice } from './slice.js';
 import { transpose } from './transpose.js';
+import { rejectUnknownKeys } from './options.js';
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -669,6 +670,7 @@ function pair(v: unknown, name: string, min: number, forms = ''): [number, numbe
 export function conv2dAttrs(w: Shape, options: Conv2dOptions = {}): Conv2dAttrs {
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`conv2d: options must be an object, got ${showValue(options)}`);
+  rejectUnknownKeys('conv2d', options, ['stride', 'padding', 'dilation', 'groups']);
   const stride = pair(options.stride ?? 1, 'stride', 1);
   const dilation = pair(options.dilation ?? 1, 'dilation', 1);
   const groups = options.groups ?? 1;

@@ -13,6 +13,7 @@ import type { DType } from '../dtype.js';
 import { keep, run1, runKernel } from '../engine.js';
 import type { Tensor } from '../tensor.js';
 import { kvCacheUpdateKernel, kvCacheWriteKernel } from './attention/kvCacheWrite.js';
+import { rejectUnknownKeys } from './options.js';
 
 /**
  * Options of {@link createKvCache}.
@@ -218,6 +219,15 @@ export class KvCache {
  * ```
  */
 export function createKvCache(options: KvCacheOptions): KvCache {
+  rejectUnknownKeys('createKvCache', options, [
+    'backend',
+    'layers',
+    'batch',
+    'kvHeads',
+    'maxLength',
+    'headDim',
+    'dtype',
+  ]);
   const { backend, layers, batch, kvHeads, maxLength, headDim, dtype = 'f32' } = options;
   if (!backend || typeof backend.upload !== 'function')
     throw new TypeError('createKvCache: options.backend is required');

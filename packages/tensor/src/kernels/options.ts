@@ -16,6 +16,20 @@ export function checkOptionKeys(op: string, options: unknown, known: readonly st
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`${op}: options must be an object, got ${describeValue(options)}`);
   }
+  rejectUnknownKeys(op, options, known);
+}
+
+/**
+ * Throws a TypeError naming the first key of `options` not in `known`; anything but an object is
+ * left to the op's own checks (which name what it needs).
+ *
+ * @example
+ * ```ts
+ * rejectUnknownKeys('conv2d', { strides: 2 }, ['stride', 'padding']); // throws: unknown option "strides"
+ * ```
+ */
+export function rejectUnknownKeys(op: string, options: unknown, known: readonly string[]): void {
+  if (typeof options !== 'object' || options === null) return;
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new TypeError(`${op}: unknown option ${JSON.stringify(key)} (expected ${known.join(', ')})`);

@@ -11,6 +11,7 @@ import type { Kernel } from '../kernel.js';
 import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { dequantizeArray, quantizeArray, quantMax } from './quantize/codec.js';
+import { rejectUnknownKeys } from './options.js';
 
 /** Attributes of the quantize kernel. */
 interface QuantizeAttrs {
@@ -182,6 +183,7 @@ export interface QuantizeWeightOptions {
  * ```
  */
 export function quantizeWeight(x: Tensor, options: QuantizeWeightOptions): Tensor {
+  rejectUnknownKeys('quantizeWeight', options, ['dtype']);
   const dtype = options?.dtype;
   if (dtype !== 'q8' && dtype !== 'q4') {
     throw new TypeError(`quantizeWeight: options.dtype must be 'q8' or 'q4', got ${JSON.stringify(dtype)}`);

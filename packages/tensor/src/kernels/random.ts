@@ -11,6 +11,7 @@ import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { assertShape, type Shape, showValue, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { rejectUnknownKeys } from './options.js';
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -326,6 +327,8 @@ function random(
   b: number,
   uniform = { scale: 1, top: 0 },
 ): Tensor {
+  const extra = dist === 'uniform' ? ['low', 'high'] : dist === 'normal' ? ['mean', 'std'] : [];
+  rejectUnknownKeys(op, options, ['backend', 'seed', ...extra]);
   const dims = assertShape(shape, op);
   if (!options?.backend) throw new TypeError(`${op}: options.backend is required`);
   const seed = resolveSeed(options.seed, op);

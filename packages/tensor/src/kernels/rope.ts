@@ -9,6 +9,7 @@ import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { type RopeScaling, ropeInverseFrequencies } from './attention/ropeFrequencies.js';
 import { ropeWebGpu } from './attention/ropeWebGpu.js';
+import { rejectUnknownKeys } from './options.js';
 
 export type { RopeScaling };
 
@@ -230,6 +231,7 @@ const MAX_POSITION = 2 ** 24;
  * ```
  */
 export function rope(x: Tensor, options: RopeOptions = {}): Tensor {
+  rejectUnknownKeys('rope', options, ['positions', 'offset', 'theta', 'rotaryDim', 'scaling', 'interleaved']);
   const { positions } = options;
   if (positions && options.offset !== undefined)
     throw new RangeError('rope: pass positions or offset, not both');

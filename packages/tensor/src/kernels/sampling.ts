@@ -15,7 +15,7 @@ import { checkSeed, type Rng, randomExponential, randomUniform } from './random.
 import { WGSL_NAN_OPS } from './elementwise.js';
 import { SORT_KEY_WGSL, sortKey, topk } from './topk.js';
 import { where } from './where.js';
-import { checkOptionKeys } from './options.js';
+import { checkOptionKeys, rejectUnknownKeys } from './options.js';
 
 type SampleMode = 'greedy' | 'logits' | 'probs';
 
@@ -542,6 +542,7 @@ export function multinomial(probs: Tensor, options: MultinomialOptions): Tensor 
       `multinomial: options with a seed are required, e.g. multinomial(probs, { seed: 0 }), got ${showValue(options)}`,
     );
   }
+  rejectUnknownKeys('multinomial', options, ['seed', 'numSamples', 'replacement']);
   checkSeed(options.seed, 'multinomial');
   checkLogits(probs, 'multinomial');
   const V = probs.shape[probs.rank - 1]!;
