@@ -190,6 +190,20 @@ describe('loadClip', () => {
     expect(backend.stats().liveTensors).toBe(ref.size); // the handed-over tensors were freed too
   });
 
+  test('a misspelt option is refused by name (weight_dtype would have loaded f32 without a word)', async () => {
+    await expect(loadClip(dir, { backend, weight_dtype: 'q8' } as never)).rejects.toThrow(
+      'loadClip: unknown option "weight_dtype" (expected backend, onProgress, signal, fuseQkv, weightDtype)',
+    );
+    const model = await loadClip(dir, { backend });
+    await expect(model.embedTexts(['a'], { batch_size: 2 } as never)).rejects.toThrow(
+      'embedTexts: unknown option "batch_size"',
+    );
+    await expect(
+      model.zeroShot({ data: new Uint8Array(48), width: 4, height: 4 }, ['a'], { template: ['{}'] } as never),
+    ).rejects.toThrow('zeroShot: unknown option "template" (expected templates)');
+    model.dispose();
+  });
+
   test('an unknown weightDtype is refused before anything loads', async () => {
     await expect(loadClip(dir, { backend, weightDtype: 'int4' as never })).rejects.toThrow(
       'loadClip: options.weightDtype must be one of f32, f16, bf16, q8, q4, got the string "int4"',

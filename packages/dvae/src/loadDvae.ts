@@ -5,6 +5,7 @@ import {
   Tensor,
   argmax,
   createBackend,
+  checkOptionKeys,
   isNotFound,
   joinSource,
   loadJsonIfExists,
@@ -104,8 +105,7 @@ export async function loadDvae(source: string | URL, options: LoadDvaeOptions = 
       `loadDvae: source must be a checkpoint folder (a path or URL), got ${source === '' ? 'an empty path' : describeValue(source)}`,
     );
   }
-  if (options === null || typeof options !== 'object')
-    throw new TypeError(`loadDvae: options must be an object, got ${describeValue(options)}`);
+  checkOptionKeys('loadDvae', options, ['backend', 'onProgress', 'signal']);
   const { onProgress, signal } = options;
   const io = { ...(signal ? { signal } : {}) };
   const rawConfig = await loadJsonIfExists(joinSource(source, 'config.json'), io);

@@ -18,6 +18,7 @@ export type { TensorOptions } from './create.js';
 export { arange, full, ones, tensor, toBackend, toNested, zeros } from './create.js';
 export type { BackendName, CpuOptions, CreateBackendOptions } from './createBackend.js';
 export { createBackend, isSoftwareWebGpu } from './createBackend.js';
+export { checkOptionKeys } from './kernels/options.js';
 export type { DType, DTypeArrays, TypedArray } from './dtype.js';
 export type { TensorContainer } from './engine.js';
 export { keep, runKernel, tidy, tidyAsync } from './engine.js';

@@ -3,6 +3,7 @@ import {
   type MatmulShapeTuneOptions,
   type MatmulShapeTuneResult,
   Tensor,
+  checkOptionKeys,
   randomNormal,
   tensor,
   tidy,
@@ -168,6 +169,7 @@ export class ClipModel {
       );
     }
     if (images.length === 0) throw new RangeError('embedImages: no images given');
+    checkOptionKeys('embedImages', options, ['batchSize']);
     const batch = batchSizeOf(options.batchSize, 16, 'embedImages');
     const rows: Float32Array[] = [];
     for (let i = 0; i < images.length; i += batch) {
@@ -187,6 +189,7 @@ export class ClipModel {
   async embedTexts(texts: readonly string[], options: EmbedTextOptions = {}): Promise<Float32Array[]> {
     this.#check();
     checkStrings(texts, 'embedTexts', 'text');
+    checkOptionKeys('embedTexts', options, ['truncate', 'batchSize']);
     const batch = batchSizeOf(options.batchSize, 64, 'embedTexts');
     const vocab = this.config.text_config.vocab_size;
     if (this.tokenizer.vocabSize > vocab) {
@@ -272,6 +275,7 @@ export class ClipModel {
     this.#check();
     checkOneImage(image, 'zeroShot');
     checkStrings(labels, 'zeroShot', 'label');
+    checkOptionKeys('zeroShot', options, ['templates']);
     const templates = options.templates ?? imagenetTemplates;
     checkStrings(templates, 'zeroShot', 'template');
     checkTemplates(templates, 'zeroShot');

@@ -2,7 +2,13 @@
 // which depends on this package): the checks of their arguments before anything loads, and the
 // backend and @vl/tensor loader options the checkpoint loads with. Public for loaders of models
 // built on CLIP; not in @vl/tensor, whose createBackend would there be the browser build's.
-import { type Backend, type SafetensorsProgress, type StoredDType, createBackend } from '@vl/tensor';
+import {
+  type Backend,
+  type SafetensorsProgress,
+  type StoredDType,
+  checkOptionKeys,
+  createBackend,
+} from '@vl/tensor';
 import { describeValue } from '../model/config.js';
 import { checkWeightDtype, isLinearWeight } from '../model/storedWeights.js';
 
@@ -79,8 +85,7 @@ export async function prepareCheckpointLoad(
   },
   caller: string,
 ): Promise<CheckpointLoad> {
-  if (options === null || typeof options !== 'object')
-    throw new TypeError(`${caller}: options must be an object, got ${describeValue(options)}`);
+  checkOptionKeys(caller, options, ['backend', 'onProgress', 'signal', 'fuseQkv', 'weightDtype']);
   const { onProgress, signal } = options;
   const weightDtype = checkWeightDtype(options.weightDtype, caller);
   // A weight q8/q4 cannot hold (not [out, in] with in a multiple of 32) loads as f32, for

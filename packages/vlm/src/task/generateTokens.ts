@@ -5,6 +5,7 @@ import {
   type Backend,
   type Tensor,
   Rng,
+  checkOptionKeys,
   concat,
   createKvCache,
   embedding,
@@ -71,8 +72,17 @@ const MAX_F32 = 3.4e38;
  * @internal
  */
 export function checkGenerateOptions(options: GenerateOptions, vocabSize: number): void {
-  if (options === null || typeof options !== 'object')
-    throw new TypeError(`generate: options must be an object, got ${String(options)}`);
+  // A misspelt option (HF's max_new_tokens, say) would otherwise be ignored without a word.
+  checkOptionKeys('generate', options, [
+    'maxNewTokens',
+    'temperature',
+    'topK',
+    'topP',
+    'repetitionPenalty',
+    'seed',
+    'stopTokens',
+    'signal',
+  ]);
   const { maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stopTokens, signal } = options;
   const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
   if (maxNewTokens !== undefined && (!Number.isInteger(maxNewTokens) || maxNewTokens < 0))

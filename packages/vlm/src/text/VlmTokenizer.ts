@@ -124,7 +124,13 @@ export class VlmTokenizer {
       const named = fromConfig as { name?: string; template?: string }[];
       template = (named.find((t) => t.name === 'default') ?? named[0])?.template;
     }
-    return new VlmTokenizer(new Tokenizer(json, config), config, template);
+    // transformers (since 4.45) leaves spaces before punctuation alone unless the config says
+    // otherwise; @huggingface/tokenizers would clean them up when the key is missing.
+    const decoding = {
+      ...config,
+      clean_up_tokenization_spaces: config.clean_up_tokenization_spaces === true,
+    };
+    return new VlmTokenizer(new Tokenizer(json, decoding), config, template);
   }
 
   /** The id of a token string, or undefined. */
@@ -160,6 +166,7 @@ export class VlmTokenizer {
    * ```
    */
   decode(ids: readonly number[] | Int32Array, options: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return ''; // as transformers (the tokenizers library refuses an empty list)
     return this.#tokenizer.decode(Array.from(ids), {
       skip_special_tokens: options.skipSpecialTokens ?? true,
     });
