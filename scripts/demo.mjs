@@ -25,7 +25,7 @@ console.log(
   `backend: ${backend.name}` +
     (backend.kind === 'webgpu'
       ? " (a GPU's WebGPU adapter was found)"
-      : " (no GPU's WebGPU adapter found, a software one being slower than the CPU: running on the CPU)"),
+      : " (no GPU's WebGPU adapter, only a software one or none, which the CPU outruns: running on the CPU)"),
 );
 
 const modelFolder = (kind) => fileURLToPath(shapesModel(kind));

@@ -34,6 +34,13 @@ export interface ModelLocation {
 export function locateModel(kind: ModelKind, model: string, cwd: string): ModelLocation {
   if (model.trim() === '')
     throw new CliError('--model is empty; give shapes, a checkpoint folder or a URL', 2);
+  if (/^hf:/i.test(model)) {
+    try {
+      hubFileUrl(model); // hf://org/name[@revision]
+    } catch (e) {
+      throw new CliError(`--model ${(e as Error).message}`, 2);
+    }
+  }
   if (/^(https?|hf):\/\//i.test(model)) return { source: model, defaults: {}, remote: true };
   let folder: string;
   if (model === 'shapes') {

@@ -450,6 +450,12 @@ const CMYK_NO_ADOBE_JPG = b64(
     '2uHi4+Tl5ufo6erx8vP09fb3+Pn6/9oADgRDAE0AWQBLAAA/AP3Ur826/Vyv2Er/2Q==',
 );
 
+/** CMYK_NO_ADOBE_JPG re-coded by `jpegtran -arithmetic`: arithmetic-coded CMYK. */
+const CMYK_ARITHMETIC_JPG = b64(
+  '/9j/7gAOQWRvYmUAZAAAAAAA/9sAQwACAQEBAQECAQEBAgICAgIEAwICAgIFBAQDBAYFBgYGBQYGBgcJCAYHCQcGBggLCAkK' +
+    'CgoKCgYICwwLCgwJCgoK/8kAFAgACAAIBEMRAE0RAFkRAEsRAP/MAAYAEBAF/9oADgRDAE0AWQBLAAA/ANLlCept6swY/9k=',
+);
+
 // Expected values were checked against Pillow 12.3 (libjpeg-turbo), Image.open(f).convert('RGB').
 describe('PNG and JPEG variants decode like Pillow', () => {
   it('reads RGB JPEGs as RGB and CMYK JPEGs without an Adobe marker as CMYK, as libjpeg does', async () => {
@@ -467,6 +473,12 @@ describe('PNG and JPEG variants decode like Pillow', () => {
       cmyk.every((v, i) => Math.abs(v - pillow[i % 3]!) <= 1),
       `got ${cmyk.slice(0, 3)}`,
     ).toBe(true);
+  });
+
+  it('refuses arithmetic-coded CMYK by name (jpeg-js reads CMYK, but no arithmetic coding)', async () => {
+    await expect(loadImage(CMYK_ARITHMETIC_JPG)).rejects.toThrow(
+      'an arithmetic-coded CMYK JPEG (frame type SOF9), which the decoder does not read; save it with Huffman coding or as RGB',
+    );
   });
 
   it('reads a PNG followed by other bytes, stopping at IEND as Pillow does', async () => {

@@ -241,6 +241,12 @@ describe('loadClip', () => {
     expect(backend.stats().liveTensors).toBe(before);
   });
 
+  test('an hf:// address without an organization is refused before anything is fetched', async () => {
+    await expect(loadClip('hf://gpt2', { backend })).rejects.toThrow(
+      'loadClip: hf://gpt2: an hf:// address names a model as hf://org/name[@revision][/file]',
+    );
+  });
+
   test('a folder without a config says which files it looked for', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'vl-clipempty-'));
     await expect(loadClip(folder, { backend })).rejects.toThrow(

@@ -33,7 +33,7 @@ export interface CreateBackendOptions {
 }
 
 // Adapter names of WebGPU implementations that run on the CPU.
-const SOFTWARE_ADAPTER = /\b(software|llvmpipe|lavapipe|swiftshader|basic render driver)\b/i;
+const SOFTWARE_ADAPTER = /\b(software|llvmpipe|lavapipe|swiftshader|basic render driver|fallback adapter)\b/i;
 
 /**
  * Whether `backend` is WebGPU on a software adapter (the GPU emulated on the CPU) rather than a GPU.

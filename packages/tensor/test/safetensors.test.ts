@@ -742,8 +742,28 @@ describe('Hugging Face Hub addresses', () => {
       'https://huggingface.co/datasets/a/b/resolve/main/x.json',
     ],
     ['https://example.com/a/b/c.json', 'https://example.com/a/b/c.json'],
+    // A page URL's query says nothing about the files; a one-word model's URLs stay its own.
+    [String(joinSource(`${repo}?library=transformers`, 'config.json')), `${repo}/resolve/main/config.json`],
+    [
+      'https://huggingface.co/gpt2/resolve/main/config.json',
+      'https://huggingface.co/gpt2/resolve/main/config.json',
+    ],
+    ['https://huggingface.co/gpt2/tree/main', 'https://huggingface.co/gpt2/resolve/main'],
+    [
+      String(joinSource('hf://openai/clip-vit-base-patch32@refs/pr/1', 'a.json')),
+      `${repo}/resolve/refs%2Fpr%2F1/a.json`,
+    ],
   ])('%s is read from %s', (given, served) => {
     expect(hubFileUrl(given)).toBe(served);
+  });
+
+  test('an hf:// address without an organization is refused; joining keeps a URL query', () => {
+    expect(() => hubFileUrl('hf://gpt2')).toThrow(
+      'hf://gpt2: an hf:// address names a model as hf://org/name[@revision][/file] (one-word models have an organization now, e.g. hf://openai-community/gpt2)',
+    );
+    expect(String(joinSource('https://example.com/m?sig=abc', 'config.json'))).toBe(
+      'https://example.com/m/config.json?sig=abc',
+    );
   });
 });
 

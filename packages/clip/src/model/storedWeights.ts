@@ -47,8 +47,9 @@ export function checkWeightDtype(dtype: unknown, caller: string): StoredDType {
 /**
  * `params` with every f32 linear weight ({@link isLinearWeight}) stored as `dtype` on its backend:
  * `cast` for f16 and bf16, `quantizeWeight` for q8 and q4 (which need the weight's input size to
- * be a multiple of 32). Returns a new map; each f32 weight it replaced is disposed (the caller
- * hands the params over), every other tensor is passed on as itself.
+ * be a multiple of 32). Returns a new map; each f32 weight it replaced is disposed as soon as its
+ * copy exists (the caller hands the params over: should a conversion fail part-way, the copies
+ * made are freed and so are the originals already replaced), every other tensor is passed on.
  *
  * @example
  * ```ts

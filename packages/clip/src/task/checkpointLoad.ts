@@ -8,6 +8,7 @@ import {
   type StoredDType,
   checkOptionKeys,
   createBackend,
+  hubFileUrl,
 } from '@vl/tensor';
 import { describeValue } from '../model/config.js';
 import { checkWeightDtype, isLinearWeight } from '../model/storedWeights.js';
@@ -25,6 +26,15 @@ import { checkWeightDtype, isLinearWeight } from '../model/storedWeights.js';
 export function checkCheckpointSource(source: unknown, caller: string): void {
   if (typeof source === 'string' || source instanceof URL) {
     if (source === '') throw new TypeError(`${caller}: the checkpoint folder path is empty`);
+    // An hf:// address must name org/name before files are joined onto it (hf://gpt2 + config.json
+    // would read as a model named config.json).
+    if (String(source).startsWith('hf:')) {
+      try {
+        hubFileUrl(String(source));
+      } catch (e) {
+        throw new TypeError(`${caller}: ${(e as Error).message}`, { cause: e });
+      }
+    }
     return;
   }
   if (source === null || typeof source !== 'object' || Array.isArray(source)) {
@@ -84,8 +94,17 @@ export async function prepareCheckpointLoad(
     weightDtype?: StoredDType;
   },
   caller: string,
+  extraKeys: readonly string[] = [],
 ): Promise<CheckpointLoad> {
-  checkOptionKeys(caller, options, ['backend', 'onProgress', 'signal', 'fuseQkv', 'weightDtype']);
+  // extraKeys: options of the caller's own that it reads itself (a loader built on this one).
+  checkOptionKeys(caller, options, [
+    'backend',
+    'onProgress',
+    'signal',
+    'fuseQkv',
+    'weightDtype',
+    ...extraKeys,
+  ]);
   const { onProgress, signal } = options;
   const weightDtype = checkWeightDtype(options.weightDtype, caller);
   // A weight q8/q4 cannot hold (not [out, in] with in a multiple of 32) loads as f32, for

@@ -119,6 +119,13 @@ function parseJson(source: SafetensorsSource, bytes: Uint8Array): unknown {
   }
 }
 
+/** `name` inside the folder a URL names, its query kept (a signed URL's, say) rather than taken for part of the path. */
+function joinUrl(folder: URL, name: string): URL {
+  const url = new URL(folder.href);
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/${name}`;
+  return url;
+}
+
 /**
  * A file inside a checkpoint folder: `folder` is a path, a URL string or a URL object.
  *
@@ -129,8 +136,7 @@ function parseJson(source: SafetensorsSource, bytes: Uint8Array): unknown {
  * ```
  */
 export function joinSource(folder: string | URL, name: string): string | URL {
-  if (folder instanceof URL) return new URL(name, folder.href.endsWith('/') ? folder : `${folder.href}/`);
-  if (/^[a-z][a-z0-9+.-]+:/i.test(folder))
-    return new URL(name, folder.endsWith('/') ? folder : `${folder}/`).href;
+  if (folder instanceof URL) return joinUrl(folder, name);
+  if (/^[a-z][a-z0-9+.-]+:/i.test(folder)) return joinUrl(new URL(folder), name).href;
   return folder.endsWith('/') || folder.endsWith('\\') ? `${folder}${name}` : `${folder}/${name}`;
 }

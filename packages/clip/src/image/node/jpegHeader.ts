@@ -108,6 +108,9 @@ export function jpegHeaderProblem(bytes: Uint8Array, { frame, ended }: JpegHeade
     return `${kind.startsWith('a') ? 'an' : 'a'} ${kind} JPEG (frame type SOF${frame.type}), which the decoder does not read; save it as a baseline or progressive JPEG, or as PNG`;
   if (frame.truncated) return 'a truncated JPEG file (it ends inside its frame header)';
   const count = frame.components.length;
+  // CMYK goes to jpeg-js (the WebAssembly build gives no RGB of it), which reads no arithmetic coding.
+  if (count === 4 && frame.type >= 9 && frame.type <= 11)
+    return `an arithmetic-coded CMYK JPEG (frame type SOF${frame.type}), which the decoder does not read; save it with Huffman coding or as RGB`;
   if (count !== 1 && count !== 3 && count !== 4)
     return `a JPEG with ${count} color components, which neither this decoder nor Pillow reads (1, 3 or 4 are read)`;
   if (frame.height === 0) return undefined; // the height comes later (DNL): the decoder will check
@@ -115,7 +118,9 @@ export function jpegHeaderProblem(bytes: Uint8Array, { frame, ended }: JpegHeade
   if (problem) return problem;
   // A few KB declaring millions of pixels would have the decoder allocate and walk every block
   // (seconds and gigabytes) before failing; no valid file is that small.
-  if (frame.type >= 9) return undefined; // arithmetic coding can spend under a bit on a block
+  // Arithmetic coding can spend under a bit on a block, so no size follows from the frame: such a
+  // file is decoded up to the pixel limit (as Pillow does).
+  if (frame.type >= 9) return undefined;
   const needed = minScanBytes(frame);
   const found = bytes.length - frame.end;
   if (found < needed)

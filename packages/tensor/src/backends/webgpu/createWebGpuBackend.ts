@@ -70,7 +70,14 @@ export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<
   }
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
   const info = adapter.info;
-  const description = [info?.description || info?.device || info?.vendor || 'adapter', info?.architecture]
+  // A fallback adapter (the GPU emulated on the CPU: llvmpipe, SwiftShader, WARP) says so in the
+  // name, which isSoftwareWebGpu reads; WARP's description is a driver version string.
+  const fallback = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
+  const description = [
+    info?.description || info?.device || info?.vendor || 'adapter',
+    info?.architecture,
+    fallback ? 'fallback adapter' : undefined,
+  ]
     .filter(Boolean)
     .join(', ');
   const backend = new WebGpuBackend(device, description, options);

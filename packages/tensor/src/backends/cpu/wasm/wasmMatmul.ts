@@ -99,7 +99,7 @@ function writeInt16Blocks(
   }
 }
 
-/** Bytes of f32 weights kept resident at most (quantized ones are not limited: they are small). */
+/** Bytes of resident copies past which no f32 weight is made resident (stored ones: see below). */
 const F32_RESIDENT_MAX_BYTES = 512 * 1024 * 1024;
 /**
  * Bytes of resident copies (f32 ones included) past which stored weights (f16, bf16, q8, q4) stay
