@@ -2,7 +2,15 @@
 // them inside its kernel, so a model holds 1/2 (f16) to 1/6.4 (q4) of the bytes and a decode step,
 // bound by reading its weights, reads that much less. Everything else (embeddings, norms, biases,
 // convolutions, position embeddings) stays f32.
-import { STORED_DTYPES, type StoredDType, type Tensor, cast, quantizeWeight, tidy } from '@vl/tensor';
+import {
+  QUANT_BLOCK,
+  STORED_DTYPES,
+  type StoredDType,
+  type Tensor,
+  cast,
+  quantizeWeight,
+  tidy,
+} from '@vl/tensor';
 import { describeValue } from './config.js';
 
 // An nn.Linear's [out, in] weight in the HF CLIP, LLaVA / Llama and open_clip spellings (open_clip's
@@ -23,6 +31,20 @@ const LINEAR_WEIGHT =
  */
 export function isLinearWeight(name: string): boolean {
   return LINEAR_WEIGHT.test(name);
+}
+
+/**
+ * Whether a weight of `shape` can be stored as `dtype`: q8 and q4 need a 2-D `[out, in]` weight
+ * with `in` a multiple of their block (32); f16 and bf16 take any.
+ *
+ * @example
+ * ```ts
+ * canStoreAs('q8', [64, 100]); // false: 100 is not a multiple of 32
+ * ```
+ */
+export function canStoreAs(dtype: StoredDType, shape: readonly number[]): boolean {
+  if (dtype !== 'q8' && dtype !== 'q4') return true;
+  return shape.length === 2 && shape[1]! % QUANT_BLOCK === 0;
 }
 
 /**
@@ -68,7 +90,7 @@ export function storeLinearWeights(
   const targets = new Set<Tensor>();
   for (const [name, t] of params) {
     if (!isLinearWeight(name) || t.dtype !== 'f32' || elsewhere.has(t) || targets.has(t)) continue;
-    if ((dtype === 'q8' || dtype === 'q4') && (t.rank !== 2 || t.shape[1]! % 32 !== 0)) {
+    if (!canStoreAs(dtype, t.shape)) {
       throw new RangeError(
         `weightDtype ${dtype}: tensor ${name} is ${t.describe()}; ${dtype} needs a 2-D [out, in] weight with in a multiple of 32 (use f16 or bf16)`,
       );

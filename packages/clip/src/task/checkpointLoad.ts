@@ -11,7 +11,7 @@ import {
   hubFileUrl,
 } from '@vl/tensor';
 import { describeValue } from '../model/config.js';
-import { checkWeightDtype, isLinearWeight } from '../model/storedWeights.js';
+import { canStoreAs, checkWeightDtype, isLinearWeight } from '../model/storedWeights.js';
 
 /**
  * Rejects a loader's `source` that is neither a checkpoint folder (a non-empty path or URL) nor a
@@ -107,13 +107,10 @@ export async function prepareCheckpointLoad(
   ]);
   const { onProgress, signal } = options;
   const weightDtype = checkWeightDtype(options.weightDtype, caller);
-  // A weight q8/q4 cannot hold (not [out, in] with in a multiple of 32) loads as f32, for
-  // storeLinearWeights to name it in the same words as for tensors handed over.
-  const quantized = weightDtype === 'q8' || weightDtype === 'q4';
+  // A weight q8/q4 cannot hold loads as f32, for storeLinearWeights to name it in the same words
+  // as for tensors handed over.
   const storeAs = (name: string, shape: readonly number[]) =>
-    isLinearWeight(name) && !(quantized && (shape.length !== 2 || shape[1]! % 32 !== 0))
-      ? weightDtype
-      : undefined;
+    isLinearWeight(name) && canStoreAs(weightDtype, shape) ? weightDtype : undefined;
   const ownsBackend = options.backend === undefined;
   const backend = options.backend ?? (await createBackend('auto'));
   const io = signal ? { signal } : {};
