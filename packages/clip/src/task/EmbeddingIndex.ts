@@ -98,7 +98,8 @@ export class EmbeddingIndex<M = number> {
     for (const key of ['format', 'itemsBytes'])
       if (Object.hasOwn(metadata, key))
         throw new RangeError(`EmbeddingIndex.save: metadata key "${key}" is reserved`);
-    this.#items.forEach((item, i) => {
+    // Each item serialized once: checked here, and joined into the array below.
+    const itemJson = this.#items.map((item, i) => {
       let json: string | undefined;
       try {
         json = JSON.stringify(item);
@@ -109,11 +110,12 @@ export class EmbeddingIndex<M = number> {
       }
       if (json === undefined)
         throw new TypeError(`EmbeddingIndex.save: item ${i} (${typeof item}) is not JSON`);
+      return json;
     });
     const vectors = this.#data.subarray(0, this.size * this.dim);
     // The items' JSON as UTF-8 in a tensor of its own (a header is limited to 100 MB; a photo
     // library's paths can exceed that), padded to whole u32 words.
-    const json = new TextEncoder().encode(JSON.stringify(this.#items));
+    const json = new TextEncoder().encode(`[${itemJson.join(',')}]`);
     const words = new Uint32Array(Math.ceil(json.length / 4));
     new Uint8Array(words.buffer).set(json);
     return encodeSafetensors(
