@@ -43,6 +43,7 @@ export type { ClipParams } from './model/params.js';
 export { clipAttention, encoderLayer, linear } from './model/encoderLayer.js';
 export { type FuseQkvOptions, FusedQkvParams, fuseQkvProjections } from './model/fuseQkv.js';
 export { isLinearWeight, storeLinearWeights } from './model/storedWeights.js';
+export { fillTemplate } from './task/taskInputs.js';
 export type { EncoderLayerConfig } from './model/encoderLayer.js';
 export { clipTextForward, textTowerShapes } from './model/textTransformer.js';
 export type { ClipTextOutput } from './model/textTransformer.js';

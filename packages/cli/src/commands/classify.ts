@@ -1,4 +1,4 @@
-import { type ClipModel, imagenetTemplates } from '@vl/clip';
+import { type ClipModel, fillTemplate, imagenetTemplates } from '@vl/clip';
 import type { CommandContext } from '../context.js';
 import { UnreadImages } from '../images.js';
 import { CliError } from '../io.js';
@@ -42,7 +42,7 @@ function checkPromptLengths(model: ClipModel, labels: readonly string[], templat
   const context = model.config.text_config.max_position_embeddings;
   for (const label of labels) {
     for (const template of templates) {
-      const n = model.tokenizer.encode(template.split('{}').join(label)).length;
+      const n = model.tokenizer.encode(fillTemplate(template, label)).length;
       if (n > context)
         throw new CliError(
           `the label "${label}" in the template "${template}" is ${n} tokens long (start and end included), more than this model's context of ${context}; shorten the label`,

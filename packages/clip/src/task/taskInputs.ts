@@ -30,7 +30,15 @@ export function checkTemplates(templates: readonly string[], what: string): void
   }
 }
 
-/** The template with every `{}` replaced by the label, taken literally (`$&` and the like too). */
+/**
+ * A prompt: the template with every `{}` replaced by the label, taken literally (`$&` and the like
+ * too), as {@link ClipModel.zeroShot} builds them.
+ *
+ * @example
+ * ```ts
+ * fillTemplate('a photo of a {}.', 'cat'); // 'a photo of a cat.'
+ * ```
+ */
 export function fillTemplate(template: string, label: string): string {
   return template.split('{}').join(label);
 }
