@@ -6,7 +6,6 @@ import {
   argmax,
   createBackend,
   checkOptionKeys,
-  hubFileUrl,
   isNotFound,
   joinSource,
   loadJsonIfExists,
@@ -105,13 +104,6 @@ export async function loadDvae(source: string | URL, options: LoadDvaeOptions = 
     throw new TypeError(
       `loadDvae: source must be a checkpoint folder (a path or URL), got ${source === '' ? 'an empty path' : describeValue(source)}`,
     );
-  }
-  if (String(source).startsWith('hf:')) {
-    try {
-      hubFileUrl(String(source)); // hf://org/name, before file names are joined onto it
-    } catch (e) {
-      throw new TypeError(`loadDvae: ${(e as Error).message}`, { cause: e });
-    }
   }
   checkOptionKeys('loadDvae', options, ['backend', 'onProgress', 'signal']);
   const { onProgress, signal } = options;

@@ -761,6 +761,8 @@ describe('Hugging Face Hub addresses', () => {
     expect(() => hubFileUrl('hf://gpt2')).toThrow(
       'hf://gpt2: an hf:// address names a model as hf://org/name[@revision][/file] (one-word models have an organization now, e.g. hf://openai-community/gpt2)',
     );
+    // Joined onto hf://gpt2, config.json would read as the model's name: the join refuses it.
+    expect(() => joinSource('hf://gpt2', 'config.json')).toThrow('hf://gpt2: an hf:// address names a model');
     expect(String(joinSource('https://example.com/m?sig=abc', 'config.json'))).toBe(
       'https://example.com/m/config.json?sig=abc',
     );

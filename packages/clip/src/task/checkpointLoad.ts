@@ -8,7 +8,6 @@ import {
   type StoredDType,
   checkOptionKeys,
   createBackend,
-  hubFileUrl,
 } from '@vl/tensor';
 import { describeValue } from '../model/config.js';
 import { canStoreAs, checkWeightDtype, isLinearWeight } from '../model/storedWeights.js';
@@ -26,15 +25,6 @@ import { canStoreAs, checkWeightDtype, isLinearWeight } from '../model/storedWei
 export function checkCheckpointSource(source: unknown, caller: string): void {
   if (typeof source === 'string' || source instanceof URL) {
     if (source === '') throw new TypeError(`${caller}: the checkpoint folder path is empty`);
-    // An hf:// address must name org/name before files are joined onto it (hf://gpt2 + config.json
-    // would read as a model named config.json).
-    if (String(source).startsWith('hf:')) {
-      try {
-        hubFileUrl(String(source));
-      } catch (e) {
-        throw new TypeError(`${caller}: ${(e as Error).message}`, { cause: e });
-      }
-    }
     return;
   }
   if (source === null || typeof source !== 'object' || Array.isArray(source)) {

@@ -3,6 +3,7 @@ import { isNotFound } from './notFound.js';
 import { openByteCache } from './openByteCache.js';
 import { readLocation } from './readLocation.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
+import { hubFileUrl } from './hubUrl.js';
 
 /**
  * Options for {@link loadFile}.
@@ -136,6 +137,8 @@ function joinUrl(folder: URL, name: string): URL {
  * ```
  */
 export function joinSource(folder: string | URL, name: string): string | URL {
+  // An hf:// folder must name org/name: joined onto hf://gpt2, a file would read as the model.
+  if (/^hf:/i.test(String(folder))) hubFileUrl(String(folder));
   if (folder instanceof URL) return joinUrl(folder, name);
   if (/^[a-z][a-z0-9+.-]+:/i.test(folder)) return joinUrl(new URL(folder), name).href;
   return folder.endsWith('/') || folder.endsWith('\\') ? `${folder}${name}` : `${folder}/${name}`;
