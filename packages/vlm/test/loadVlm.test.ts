@@ -351,6 +351,27 @@ describe('generation', () => {
     expect(none).toEqual([]);
   });
 
+  test('a stop token right after a split character still hands out its text', async () => {
+    // The greedy answer splits a character across byte tokens: a stop token after its first byte
+    // ends the answer while that piece's text is held back; the text must still come out.
+    const tokenizer = vlm.tokenizer!;
+    const k = generated.findIndex(
+      (t, i) =>
+        i > 0 &&
+        tokenizer.decode(generated.slice(0, i)).endsWith('\ufffd') &&
+        !generated.slice(0, i).includes(t),
+    );
+    expect(k).toBeGreaterThan(0);
+    const tokens: number[] = [];
+    let text = '';
+    for await (const piece of vlm.generate({ inputIds, images: [px] }, { stopTokens: [generated[k]!] })) {
+      tokens.push(piece.token);
+      text += piece.text;
+    }
+    expect(tokens).toEqual(generated.slice(0, k));
+    expect(text).toBe(tokenizer.decode(tokens));
+  });
+
   test('image placeholders that do not match the images are an error', async () => {
     const before = backend.stats().liveTensors;
     const run = async (prompt: Parameters<VlmModel['generate']>[0]) => {

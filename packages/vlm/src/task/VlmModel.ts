@@ -11,6 +11,7 @@ import {
   checkGenerateOptions,
   generateTokens,
 } from './generateTokens.js';
+import { TextStream } from './TextStream.js';
 
 /** An image: a decoded picture (preprocessed with the checkpoint's settings) or pixels `[3, S, S]` / `[n, 3, S, S]` already normalized. */
 export type VlmImage = ImageInput | Tensor;
@@ -178,7 +179,9 @@ export class VlmModel {
         const pixelValues = this.#pixels(images, owned);
         return { ids: expanded, ...(pixelValues ? { pixelValues } : {}) };
       });
-      const decode = (ids: number[]) => this.tokenizer?.decode(ids) ?? '';
+      const tokenizer = this.tokenizer;
+      const newTextStream = () =>
+        new TextStream((ids) => tokenizer?.decode(ids) ?? '', tokenizer?.cleansUpSpaces ?? false);
       // `stopTokens: undefined` is not given: the stop tokens of generation_config.json stay.
       const stopTokens = options.stopTokens ?? this.#eos;
       yield* generateTokens(
@@ -187,7 +190,7 @@ export class VlmModel {
         this.backend,
         prepared,
         { ...options, ...(stopTokens ? { stopTokens } : {}) },
-        decode,
+        newTextStream,
         () => {
           if (this.#disposed) throw new Error('VlmModel: the model was disposed during generation');
         },

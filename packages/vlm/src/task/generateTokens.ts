@@ -19,6 +19,7 @@ import type { LlavaConfig } from '../model/config.js';
 import { llamaForward } from '../model/llama.js';
 import { llavaImageFeatures, llavaInputEmbeddings } from '../model/llava.js';
 import { type VlmParams, vlmParam } from '../model/params.js';
+import type { TextStream } from './TextStream.js';
 
 /** Sampling and stopping options of generation. */
 export interface GenerateOptions {
@@ -49,8 +50,9 @@ export interface GeneratedToken {
   index: number;
   token: number;
   /**
-   * The text this token adds: empty while it ends inside a multi-byte character, which the next
-   * token completes (a character left incomplete when a stop token ends the answer is dropped).
+   * The text this token adds. Text that a later token could still change (the start of a
+   * multi-byte character, a space that clean-up may delete before punctuation) comes with a
+   * later piece; the pieces of an answer add up to the tokenizer's decode of its tokens.
    * Always empty for a model without a tokenizer.
    */
   text: string;
@@ -130,7 +132,7 @@ function abortReason(signal: AbortSignal): unknown {
 
 /**
  * Runs generation over prepared prompts. The caller owns the prompts' pixel tensors.
- * `decodeText` maps a prompt's generated ids to text (for the streamed pieces); `alive`, called
+ * `newTextStream` gives each prompt the stream that turns its ids into text pieces; `alive`, called
  * before each pass over the weights, throws when they may no longer be read (the model was disposed).
  *
  * @internal
@@ -141,7 +143,7 @@ export async function* generateTokens(
   backend: Backend,
   prompts: readonly PreparedPrompt[],
   options: GenerateOptions,
-  decodeText: (ids: number[]) => string,
+  newTextStream: () => TextStream,
   alive?: () => void,
 ): AsyncGenerator<GeneratedToken, void, undefined> {
   const c = config.text_config;
@@ -217,7 +219,8 @@ export async function* generateTokens(
     });
     const history = padded.map((row) => row.slice());
     const generated: number[][] = prompts.map(() => []);
-    const texts = prompts.map(() => '');
+    const streams = prompts.map(() => newTextStream());
+    const heldBack: (GeneratedToken | undefined)[] = prompts.map(() => undefined);
     const done = new Array<boolean>(B).fill(false);
     const rng = new Rng(options.seed ?? 0);
     const table = vlmParam(params, 'language_model.model.embed_tokens.weight'); // [V, C]
@@ -257,24 +260,31 @@ export async function* generateTokens(
         chosen.dispose();
       }
       if (signal?.aborted) throw abortReason(signal);
+      const last = step === steps - 1;
       for (let b = 0; b < B; b++) {
         if (done[b]) continue;
         const token = ids[b]!;
+        const held = heldBack[b];
+        heldBack[b] = undefined;
         if (stops.has(token) || token < 0) {
           done[b] = true;
+          // The answer ends: the text held back goes out with its last token.
+          if (held) yield { ...held, text: held.text + streams[b]!.finish() };
           continue;
+        }
+        if (held) {
+          yield held;
+          if (signal?.aborted) throw abortReason(signal);
         }
         generated[b]!.push(token);
         history[b]!.push(token);
-        const full = decodeText(generated[b]!);
-        let text = '';
-        // Hold back text that ends inside a multi-byte character until it completes (unless no
-        // token can follow).
-        if (!full.endsWith('\ufffd') || step === steps - 1) {
-          text = full.slice(texts[b]!.length);
-          texts[b] = full;
-        }
-        yield { index: b, token, text };
+        const stream = streams[b]!;
+        const piece = { index: b, token, text: stream.push(token) };
+        if (last) piece.text += stream.finish();
+        // A piece whose text is partly held back waits for the next token, which either ends the
+        // answer (and the piece takes the rest) or goes on (and will carry what became final).
+        if (stream.holding) heldBack[b] = piece;
+        else yield piece;
         if (signal?.aborted) throw abortReason(signal);
       }
       if (done.every(Boolean) || step === steps - 1) break;

@@ -74,6 +74,15 @@ export function checkChatMessages(messages: readonly ChatMessage[]): void {
   });
 }
 
+/** Whether a tokenizer.json decoder (or one in its Sequence) deletes spaces before punctuation. */
+function decoderCleansUp(decoder: unknown): boolean {
+  if (!decoder || typeof decoder !== 'object') return false;
+  const d = decoder as Json;
+  if (d.type === 'Sequence' && Array.isArray(d.decoders)) return d.decoders.some(decoderCleansUp);
+  // Both default to cleaning up in the tokenizers library.
+  return (d.type === 'WordPiece' || d.type === 'CTC') && d.cleanup !== false;
+}
+
 /**
  * A checkpoint's tokenizer and chat template.
  *
@@ -88,11 +97,18 @@ export class VlmTokenizer {
   readonly #tokenizer: Tokenizer;
   readonly #config: Json;
   readonly #template: Template | undefined;
+  readonly #cleansUpSpaces: boolean;
   /** The chat template source, when the checkpoint has one. */
   readonly chatTemplate: string | undefined;
 
-  private constructor(tokenizer: Tokenizer, config: Json, chatTemplate: string | undefined) {
+  private constructor(
+    tokenizer: Tokenizer,
+    config: Json,
+    chatTemplate: string | undefined,
+    cleansUpSpaces: boolean,
+  ) {
     this.#tokenizer = tokenizer;
+    this.#cleansUpSpaces = cleansUpSpaces;
     this.#config = config;
     this.chatTemplate = chatTemplate;
     this.#template = chatTemplate === undefined ? undefined : new Template(chatTemplate);
@@ -130,7 +146,22 @@ export class VlmTokenizer {
       ...config,
       clean_up_tokenization_spaces: config.clean_up_tokenization_spaces === true,
     };
-    return new VlmTokenizer(new Tokenizer(json, decoding), config, template);
+    const cleansUp = decoding.clean_up_tokenization_spaces || decoderCleansUp(json.decoder);
+    return new VlmTokenizer(new Tokenizer(json, decoding), config, template, cleansUp);
+  }
+
+  /**
+   * Whether decoding deletes spaces before punctuation ("hello ." -> "hello."): the config's
+   * `clean_up_tokenization_spaces` (off when it is missing, as in transformers since 4.45), or a
+   * WordPiece or CTC decoder's `cleanup` in tokenizer.json.
+   *
+   * @example
+   * ```ts
+   * VlmTokenizer.fromJson(json, { clean_up_tokenization_spaces: true }).cleansUpSpaces; // true
+   * ```
+   */
+  get cleansUpSpaces(): boolean {
+    return this.#cleansUpSpaces;
   }
 
   /** The id of a token string, or undefined. */
