@@ -47,3 +47,43 @@ test('a Node script that disposes its WebGPU backend exits by itself', async () 
   expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({ kind: 'webgpu', sum: [2, 4, 6] });
   expect(Date.now() - started).toBeLessThan(60_000);
 }, 70_000);
+
+test("without the optional `webgpu` package, 'auto' takes the CPU and 'webgpu' says what to install", async () => {
+  // A resolve hook makes `webgpu` missing, as in an app that did not install it (or a platform
+  // Dawn ships no binary for).
+  const hook = `export async function resolve(specifier, context, next) {
+    if (specifier === 'webgpu') throw Object.assign(new Error("Cannot find package 'webgpu'"), { code: 'ERR_MODULE_NOT_FOUND' });
+    return next(specifier, context);
+  }`;
+  const index = new URL('../src/index.node.ts', import.meta.url).href;
+  const script = `
+    const { register } = await import('node:module');
+    register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});
+    const { createBackend, WebGpuUnavailableError } = await import(${JSON.stringify(index)});
+    const auto = await createBackend('auto');
+    const out = { auto: auto.kind };
+    auto.dispose();
+    try {
+      await createBackend('webgpu');
+    } catch (e) {
+      out.error = [e instanceof WebGpuUnavailableError, e.message];
+    }
+    console.log(JSON.stringify(out));
+  `;
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 60_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+    );
+  });
+  expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({
+    auto: 'cpu',
+    error: [
+      true,
+      "WebGPU in Node runs on Dawn, from the `webgpu` package, which could not be loaded (Cannot find package 'webgpu'): install it (npm install webgpu@0.6.2) or use the 'cpu' backend",
+    ],
+  });
+}, 70_000);
