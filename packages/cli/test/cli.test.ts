@@ -198,8 +198,18 @@ describe('with real checkpoints', () => {
     backend.dispose();
     const r = await vlOn(dir, 'reconstruct', 'photos/rocket.jpg', '-o', 'out.png', '--size', '32', '--json');
     expect(r.code, r.err).toBe(0);
-    const info = JSON.parse(r.out) as { tokens: string; psnr: number };
-    expect(info.tokens).toBe('16x16');
+    const info = JSON.parse(r.out) as {
+      grid: number[];
+      tokens: number[][];
+      distinctTokens: number;
+      psnr: number;
+    };
+    expect(info.grid).toEqual([16, 16]);
+    // The token ids themselves, row by row.
+    expect(info.tokens.map((row) => row.length)).toEqual(new Array(16).fill(16));
+    const ids = info.tokens.flat();
+    expect(ids.every((id) => Number.isInteger(id) && id >= 0 && id < 16)).toBe(true); // vocab_size 16
+    expect(new Set(ids).size).toBe(info.distinctTokens);
     expect(Number.isFinite(info.psnr)).toBe(true);
     expect(readFileSync(join(work, 'out.png')).subarray(1, 4).toString()).toBe('PNG');
     const odd = await vlOn(dir, 'reconstruct', images[0]!, '-o', 'x.png', '--size', '33');
@@ -345,7 +355,7 @@ describe('with real checkpoints', () => {
       expect(existsSync(join(work, 'dvae-trained', f)), f).toBe(true);
     const rec = await vlOn('dvae-trained', 'reconstruct', images[1]!, '-o', 'trained.png', '--json');
     expect(rec.code, rec.err).toBe(0);
-    expect(JSON.parse(rec.out)).toMatchObject({ size: 32, tokens: '16x16' });
+    expect(JSON.parse(rec.out)).toMatchObject({ size: 32, grid: [16, 16] });
   });
 
   test('train clip writes a checkpoint folder; a folder without captions is refused', async () => {

@@ -88,8 +88,9 @@ test('vl reconstruct --model shapes encodes a scene to a 32x32 token grid and de
   );
   expect(code).toBe(0);
   expect(existsSync(join(dir, 'out.png'))).toBe(true);
-  const r = JSON.parse(out) as { size: number; tokens: string; psnr: number };
-  expect(r).toMatchObject({ size: 64, tokens: '32x32' });
+  const r = JSON.parse(out) as { size: number; grid: number[]; tokens: number[][]; psnr: number };
+  expect(r).toMatchObject({ size: 64, grid: [32, 32] });
+  expect(r.tokens.flat()).toHaveLength(32 * 32);
   expect(r.psnr).toBeGreaterThan(12); // a working model; the held-out gate is the test above
 }, 120_000);
 

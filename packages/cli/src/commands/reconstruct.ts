@@ -55,16 +55,26 @@ export async function reconstruct(ctx: CommandContext): Promise<void> {
     const tokens = model.encode(x); // [1, S/f, S/f]
     const decoded = await model.decode(tokens); // [1, 3, S, S]
     const [rgb] = await tensorToRgbImages(decoded);
-    const grid = tokens.shape.slice(1).join('x');
-    const ids = new Set(await tokens.read()).size;
+    const [h, w] = tokens.shape.slice(1) as [number, number];
+    const flat = Array.from((await tokens.read()) as Int32Array);
+    const ids = new Set(flat).size;
     for (const t of [x, tokens, decoded]) t.dispose();
     await writePng(resolve(ctx.cwd, out), rgb!);
     const quality = psnr(square, rgb!);
     if (ctx.json)
-      ctx.printJson({ input, output: out, size, tokens: grid, distinctTokens: ids, psnr: quality });
+      ctx.printJson({
+        input,
+        output: out,
+        size,
+        grid: [h, w],
+        // The codebook ids, row by row: what a DALL-E transformer models after the text.
+        tokens: Array.from({ length: h }, (_, r) => flat.slice(r * w, (r + 1) * w)),
+        distinctTokens: ids,
+        psnr: quality,
+      });
     else
       ctx.print(
-        `${input} -> ${grid} tokens (${ids} distinct) -> ${out} (${size}x${size}, PSNR ${quality.toFixed(2)} dB)`,
+        `${input} -> ${h}x${w} tokens (${ids} distinct) -> ${out} (${size}x${size}, PSNR ${quality.toFixed(2)} dB)`,
       );
   } finally {
     model.dispose();
