@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { f32ToBf16, f32ToF16 } from '../src/dtype.js';
+import { locateSource } from '../src/io/locateSource.js';
 import {
   type Backend,
   createBackend,
@@ -18,6 +19,7 @@ import {
   loadCheckpointTensors,
   loadFile,
   loadFileIfExists,
+  loadJson,
   loadJsonIfExists,
   loadSafetensors,
   matmul,
@@ -318,16 +320,19 @@ describe('storeAs: weights stored as f16, bf16, q8 or q4 as they load', () => {
   const file = build(header, data);
 
   test('each tensor gets the dtype the callback names; the rest follow dtype', async () => {
-    const seen: [string, readonly number[]][] = [];
+    const seen: [string, readonly number[], string][] = [];
     const { tensors, dispose } = await loadSafetensors(file, {
       backend,
       dtype: 'f32',
-      storeAs: (name, shape) => {
-        seen.push([name, shape]);
+      storeAs: (name, shape, dtype) => {
+        seen.push([name, shape, dtype]);
         return name === 'dec.q_proj.weight' ? 'q8' : name === 'dec.up_proj.weight' ? 'bf16' : undefined;
       },
     });
-    expect(seen).toEqual(parts.map(([name, , shape]) => [name, shape]));
+    // Asked about the floating-point tensors only, with their file dtype.
+    expect(seen).toEqual(
+      parts.filter(([, dtype]) => dtype !== 'I32').map(([name, dtype, shape]) => [name, shape, dtype]),
+    );
     const q = tensors.get('dec.q_proj.weight')!;
     expect(q.describe()).toBe('q8[4, 64]');
     // The host codec's words, and matmul reads them as the dequantized weight.
@@ -364,12 +369,15 @@ describe('storeAs: weights stored as f16, bf16, q8 or q4 as they load', () => {
     half.dispose();
   });
 
+  test("integer tensors load as they are whatever storeAs would say (an HF checkpoint's position ids)", async () => {
+    const all = await loadSafetensors(file, { backend, storeAs: () => 'f16' });
+    expect(all.tensors.get('ids')!.describe()).toBe('i32[2]');
+    expect(Array.from(await all.tensors.get('ids')!.read())).toEqual([7, 8]);
+    expect(all.tensors.get('dec.norm.weight')!.dtype).toBe('f16');
+    all.dispose();
+  });
+
   test.each([
-    [
-      'an integer tensor',
-      (n: string) => (n === 'ids' ? 'f16' : undefined),
-      /tensor "ids" \(I32\[2\]\): storeAs chose f16, but only floating-point/,
-    ],
     [
       'q4 for a 1-D tensor',
       (n: string) => (n === 'dec.norm.weight' ? 'q4' : undefined),
@@ -451,7 +459,14 @@ describe('corrupted files', () => {
     ],
     ['invalid JSON', build('{"a": {', []), /the header is not valid JSON/],
     ['invalid UTF-8', build('{"\xff"}').map((b, i) => (i === 10 ? 0xff : b)), /not valid UTF-8/],
-    ['a JSON array', build('[1, 2]'), /must be a JSON object, got an array/],
+    ['a JSON array', build('[1, 2]'), /the header must begin with "\{", got byte 0x5b/],
+    ['a header that begins with a space', build(' {}'), /the header must begin with "\{", got byte 0x20/],
+    ['a header that begins with a BOM', build('\ufeff{}'), /the header must begin with "\{", got byte 0xef/],
+    [
+      'a shape whose running product overflows before a zero',
+      build({ w: { dtype: 'F32', shape: [2 ** 52, 2 ** 52, 0], data_offsets: [0, 0] } }, []),
+      /tensor "w": shape \[4503599627370496,4503599627370496,0\] is too large/,
+    ],
     [
       'an unknown dtype',
       build({ w: { dtype: 'Q4', shape: [2], data_offsets: [0, 8] } }, eight),
@@ -721,6 +736,43 @@ describe('Blob and in-memory sources', () => {
   });
 });
 
+describe('sources as people pass them', () => {
+  test('in Node a relative path may hold a colon; URLs need a known scheme or //', () => {
+    expect(locateSource('step:1.safetensors')).toEqual({ kind: 'path', path: 'step:1.safetensors' });
+    expect(locateSource('checkpoints/epoch:3/model.safetensors').kind).toBe('path');
+    expect(locateSource('https://example.com/m.safetensors').kind).toBe('url');
+    expect(locateSource('s3://bucket/m.safetensors').kind).toBe('url');
+  });
+
+  test("loadFile of bytes in memory gives a copy: writing to it leaves the caller's bytes alone", async () => {
+    const mine = new Uint8Array([1, 2, 3]);
+    const got = await loadFile(mine);
+    got[0] = 99;
+    expect(Array.from(mine)).toEqual([1, 2, 3]);
+  });
+
+  test('a sharded index given as a File says where its shards would have to come from', async () => {
+    const index = new File(
+      [JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors' } })],
+      'model.safetensors.index.json',
+    );
+    await expect(loadSafetensors(index, { backend })).rejects.toThrow(
+      /the shards of model\.safetensors\.index\.json cannot be located; load the index from a URL or a path/,
+    );
+  });
+
+  test('saving a tensor under a key that is not a string is refused, naming the key', async () => {
+    const t = tensor([1], [1], { backend });
+    await expect(saveSafetensors(new Map([[1 as never, t]]))).rejects.toThrow(
+      'saveSafetensors(): tensor names must be strings, got the key the number 1',
+    );
+    expect(() =>
+      encodeSafetensors(new Map([[2 as never, { dtype: 'f32', shape: [1], data: new Float32Array(1) }]])),
+    ).toThrow('encodeSafetensors(): tensor names must be strings');
+    t.dispose();
+  });
+});
+
 describe('Hugging Face Hub addresses', () => {
   const repo = 'https://huggingface.co/openai/clip-vit-base-patch32';
   test.each([
@@ -763,6 +815,10 @@ describe('Hugging Face Hub addresses', () => {
     );
     // Joined onto hf://gpt2, config.json would read as the model's name: the join refuses it.
     expect(() => joinSource('hf://gpt2', 'config.json')).toThrow('hf://gpt2: an hf:// address names a model');
+    // So is a one-word model's page: the file would read as the model's name there too.
+    expect(() => joinSource('https://huggingface.co/gpt2', 'config.json')).toThrow(
+      'https://huggingface.co/gpt2: a model folder on the Hub is https://huggingface.co/org/name',
+    );
     expect(String(joinSource('https://example.com/m?sig=abc', 'config.json'))).toBe(
       'https://example.com/m/config.json?sig=abc',
     );
@@ -779,9 +835,10 @@ describe('URLs', () => {
   beforeAll(async () => {
     fixture = await readFile(FIXTURE);
     await writeShards(shards);
+    let flaky = 0;
     server = createServer((req, res) => {
-      const path = req.url ?? '/';
-      requests.push(path);
+      requests.push(req.url ?? '/');
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path === '/model.safetensors') {
         res.writeHead(200, { 'content-length': String(fixture.byteLength) });
         // Several writes so the client sees several chunks.
@@ -799,6 +856,9 @@ describe('URLs', () => {
           (body) => res.end(body),
           () => res.writeHead(404).end(),
         );
+      } else if (path === '/flaky/config.json') {
+        // An error page served with status 200 first (a proxy's), then the real file.
+        res.end(flaky++ === 0 ? '<html>502 Bad Gateway</html>' : '{"hidden_size": 8}');
       } else if (path === '/broken.json') {
         res.writeHead(500, 'Internal Server Error').end();
       } else res.writeHead(404, 'Not Found').end();
@@ -917,6 +977,40 @@ describe('URLs', () => {
     await expect(loadFileIfExists(`${base}/broken.json`, { cache: false })).rejects.toThrow(
       new RegExp(`could not fetch ${base}/broken.json: HTTP 500`),
     );
+  });
+
+  test('a JSON file that does not parse is not cached; a cached copy that does not is fetched again', async () => {
+    const cacheDir = join(temp, 'cache-json');
+    const url = `${base}/flaky/config.json`;
+    await expect(loadJson(url, { cacheDir })).rejects.toThrow(/flaky\/config\.json: not valid JSON/);
+    expect(await dir(cacheDir)).toEqual([]);
+    expect(await loadJson(url, { cacheDir })).toEqual({ hidden_size: 8 });
+    const [cached] = await dir(cacheDir);
+    await writeFile(join(cacheDir, cached!), '<html>');
+    expect(await loadJsonIfExists(url, { cacheDir })).toEqual({ hidden_size: 8 });
+    expect(await readFile(join(cacheDir, cached!), 'utf8')).toBe('{"hidden_size": 8}');
+  });
+
+  test("a sharded index's query (a token) goes with its shards; %2e%2e cannot leave its folder", async () => {
+    const url = `${base}/sharded/model.safetensors.index.json?token=abc`;
+    const count = requests.length;
+    const loaded = await loadSafetensors(url, { backend, cache: false });
+    expect([...loaded.tensors.keys()]).toEqual(['a', 'b', 'c']);
+    loaded.dispose();
+    expect(requests.slice(count)).toEqual([
+      '/sharded/model.safetensors.index.json?token=abc',
+      '/sharded/model-00001-of-00002.safetensors?token=abc',
+      '/sharded/model-00002-of-00002.safetensors?token=abc',
+    ]);
+    for (const name of ['%2e%2e/model.safetensors', 'a/.%2E/%2e./model.safetensors']) {
+      await writeFile(
+        join(shards, 'evil.safetensors.index.json'),
+        JSON.stringify({ weight_map: { a: name } }),
+      );
+      await expect(
+        loadSafetensors(`${base}/sharded/evil.safetensors.index.json`, { backend, cache: false }),
+      ).rejects.toThrow(/shard names must be relative paths/);
+    }
   });
 
   test('a sharded index resolves its shards relative to its URL, and is cached with them', async () => {

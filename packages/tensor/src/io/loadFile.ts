@@ -35,13 +35,36 @@ export async function loadFile(
   source: SafetensorsSource,
   options: LoadFileOptions = {},
 ): Promise<Uint8Array> {
-  const file = await readLocation(locateSource(source), {
+  return readChecked(source, options, () => {});
+}
+
+/**
+ * Reads a file and runs `check` on its bytes before a download is cached: a response that fails
+ * it (an error page served with status 200, say) is not kept, and a cached copy that fails it is
+ * dropped and downloaded again. Bytes the caller passed in are copied, never handed back.
+ */
+async function readChecked(
+  source: SafetensorsSource,
+  options: LoadFileOptions,
+  check: (bytes: Uint8Array) => void,
+): Promise<Uint8Array> {
+  const location = locateSource(source);
+  const read = {
     cache: await openByteCache(options),
     onProgress: options.onProgress,
     signal: options.signal,
-  });
+  };
+  let file = await readLocation(location, read);
+  try {
+    check(file.bytes);
+  } catch (e) {
+    if (!file.fromCache) throw e;
+    await file.evict();
+    file = await readLocation(location, { ...read, skipCacheRead: true });
+    check(file.bytes);
+  }
   await file.commit();
-  return file.bytes;
+  return location.kind === 'bytes' ? file.bytes.slice() : file.bytes;
 }
 
 /**
@@ -53,7 +76,11 @@ export async function loadFile(
  * ```
  */
 export async function loadJson(source: SafetensorsSource, options: LoadFileOptions = {}): Promise<unknown> {
-  return parseJson(source, await loadFile(source, options));
+  let json: unknown;
+  await readChecked(source, options, (bytes) => {
+    json = parseJson(source, bytes);
+  });
+  return json;
 }
 
 /**
@@ -108,8 +135,12 @@ export async function loadJsonIfExists(
   source: SafetensorsSource,
   options: LoadFileOptions = {},
 ): Promise<unknown> {
-  const bytes = await loadFileIfExists(source, options);
-  return bytes === undefined ? undefined : parseJson(source, bytes);
+  try {
+    return await loadJson(source, options);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
 }
 
 function parseJson(source: SafetensorsSource, bytes: Uint8Array): unknown {
@@ -118,6 +149,25 @@ function parseJson(source: SafetensorsSource, bytes: Uint8Array): unknown {
   } catch (e) {
     throw new SyntaxError(`${String(source)}: not valid JSON (${(e as Error).message})`);
   }
+}
+
+/**
+ * Throws for a one-word model's page (https://huggingface.co/gpt2): a file joined onto it would
+ * read as a model named after the file.
+ */
+function oneWordHubPage(folder: string): void {
+  let url: URL;
+  try {
+    url = new URL(folder);
+  } catch {
+    return;
+  }
+  if (url.hostname !== 'huggingface.co' && url.hostname !== 'hf.co') return;
+  const parts = url.pathname.split('/').filter(Boolean);
+  if (parts.length === 1 && !['datasets', 'spaces', 'models'].includes(parts[0]!))
+    throw new TypeError(
+      `${folder}: a model folder on the Hub is https://huggingface.co/org/name (one-word models have an organization now, e.g. openai-community/gpt2)`,
+    );
 }
 
 /** `name` inside the folder a URL names, its query kept (a signed URL's, say) rather than taken for part of the path. */
@@ -139,6 +189,7 @@ function joinUrl(folder: URL, name: string): URL {
 export function joinSource(folder: string | URL, name: string): string | URL {
   // An hf:// folder must name org/name: joined onto hf://gpt2, a file would read as the model.
   if (/^hf:/i.test(String(folder))) hubFileUrl(String(folder));
+  oneWordHubPage(String(folder));
   if (folder instanceof URL) return joinUrl(folder, name);
   if (/^[a-z][a-z0-9+.-]+:/i.test(folder)) return joinUrl(new URL(folder), name).href;
   return folder.endsWith('/') || folder.endsWith('\\') ? `${folder}${name}` : `${folder}/${name}`;

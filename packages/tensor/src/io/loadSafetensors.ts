@@ -17,9 +17,10 @@ import { parseSafetensors } from './parseSafetensors.js';
 import { parseShardIndex } from './parseShardIndex.js';
 import { type ReadFile, readLocation } from './readLocation.js';
 import { SafetensorsError } from './SafetensorsError.js';
+import type { SafetensorsDType } from './safetensorsDType.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
 import { setOwn } from './setOwn.js';
-import { type StoredDType, storedTensor } from './storeAs.js';
+import { isFloatFileDType, type StoredDType, storedTensor } from './storeAs.js';
 
 /**
  * Options for {@link loadSafetensors}.
@@ -41,12 +42,13 @@ export interface LoadSafetensorsOptions extends Pick<DecodeSafetensorsOptions, '
   /** Loads only the tensors whose name passes; shards that hold none of them are not read at all. */
   filter?: (name: string) => boolean;
   /**
-   * The dtype to store each floating-point tensor as, by name and shape (undefined: as `dtype`
-   * says). Each tensor is converted on its own as it loads, so the file is never widened to f32 as
-   * a whole: `(name) => name.endsWith('_proj.weight') ? 'q8' : undefined` loads a decoder's linear
-   * weights block-quantized. A `q8`/`q4` choice needs a 2-D weight whose last dim is a multiple of 32.
+   * The dtype to store each floating-point tensor as, by name, shape and file dtype (undefined: as
+   * `dtype` says); it is not asked about integer and bool tensors, which load as they are. Each
+   * tensor is converted on its own as it loads, so the file is never widened to f32 as a whole:
+   * `(name) => name.endsWith('_proj.weight') ? 'q8' : undefined` loads a decoder's linear weights
+   * block-quantized. A `q8`/`q4` choice needs a 2-D weight whose last dim is a multiple of 32.
    */
-  storeAs?: (name: string, shape: readonly number[]) => StoredDType | undefined;
+  storeAs?: (name: string, shape: readonly number[], dtype: SafetensorsDType) => StoredDType | undefined;
   /** Byte progress of each file read. */
   onProgress?: (progress: SafetensorsProgress) => void;
   /** Cancels the load: the returned promise rejects with an `AbortError` and nothing is kept. */
@@ -186,7 +188,10 @@ async function loadFile(
   throwIfAborted(options.signal, `loadSafetensors(): loading ${source} was aborted`);
   for (const info of parsed.tensors) {
     if (!accept(info.name)) continue;
-    const store = options.storeAs?.(info.name, info.shape);
+    // Integer and bool tensors (position ids, say) load as they are, whatever storeAs says.
+    const store = isFloatFileDType(info.dtype)
+      ? options.storeAs?.(info.name, info.shape, info.dtype)
+      : undefined;
     if (store !== undefined) {
       tensors.set(info.name, storedTensor(parsed, info, store, options.backend, source));
       continue;

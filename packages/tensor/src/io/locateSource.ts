@@ -1,6 +1,7 @@
 import { hubFileUrl } from './hubUrl.js';
 import { isNode } from './isNode.js';
 import { nodeIo } from './nodeIo.js';
+import { SafetensorsError } from './SafetensorsError.js';
 
 /**
  * Where {@link loadSafetensors} can read a checkpoint from: a URL (string or `URL`; Hugging Face Hub
@@ -36,9 +37,18 @@ function fromUrl(url: URL): Location {
   return { kind: 'path', path: url };
 }
 
+// In Node a relative path may hold a colon ("step:1.safetensors"): only these, or a scheme followed
+// by "//", make a string a URL there.
+const NODE_SCHEMES = /^(https?|file|hf|blob|data):/i;
+
+function isUrlString(source: string): boolean {
+  if (!SCHEME.test(source)) return false;
+  return !isNode() || NODE_SCHEMES.test(source) || /^[a-z][a-z0-9+.-]+:\/\//i.test(source);
+}
+
 export function locateSource(source: SafetensorsSource): Location {
   if (typeof source === 'string') {
-    if (SCHEME.test(source)) return fromUrl(new URL(source));
+    if (isUrlString(source)) return fromUrl(new URL(source));
     if (isNode()) return { kind: 'path', path: source };
     const base = (globalThis as { location?: { href?: string } }).location?.href;
     if (!base)
@@ -78,14 +88,17 @@ export function describeLocation(location: Location): string {
   }
 }
 
-/** A `.json` URL or path is a sharded checkpoint's index; no safetensors file is named so. */
+/**
+ * A `.json` URL, path or File is a sharded checkpoint's index; no safetensors file is named so.
+ * (A File index is refused later with a reason: its shards could not be found.)
+ */
 export function isIndexLocation(location: Location): boolean {
   if (location.kind === 'url') return new URL(location.href).pathname.toLowerCase().endsWith('.json');
   if (location.kind === 'path') {
     const path = location.path instanceof URL ? location.path.pathname : location.path;
     return path.toLowerCase().endsWith('.json');
   }
-  return false;
+  return location.kind === 'blob' && location.name.toLowerCase().endsWith('.json');
 }
 
 /**
@@ -94,12 +107,26 @@ export function isIndexLocation(location: Location): boolean {
  */
 export function isPlainShardName(name: string): boolean {
   if (name === '' || SCHEME.test(name) || /^[/\\]/.test(name) || /^[a-z]:/i.test(name)) return false;
-  return !name.split(/[/\\]/).some((part) => part === '..');
+  // A URL reads "%2e%2e" as "..".
+  return !name.split(/[/\\]/).some((part) => part === '..' || /^(\.|%2e){2}$/i.test(part));
 }
 
 /** The location of shard `name`, relative to the index's folder. */
 export async function locateShard(index: Location, name: string): Promise<Location> {
-  if (index.kind === 'url') return { kind: 'url', href: new URL(name, index.href).href };
+  if (index.kind === 'url') {
+    // Inside the index's folder, on its server, with its query (a token, a signature) kept.
+    const indexUrl = new URL(index.href);
+    const folder = new URL('./', indexUrl);
+    folder.search = '';
+    const url = new URL(name, folder);
+    if (url.origin !== folder.origin || !url.pathname.startsWith(folder.pathname)) {
+      throw new SafetensorsError(
+        `safetensors index (${index.href}): shard ${JSON.stringify(name)} is outside the index's folder`,
+      );
+    }
+    url.search = indexUrl.search;
+    return { kind: 'url', href: url.href };
+  }
   if (index.kind === 'path') {
     const { resolveSibling } = nodeIo('loading a sharded checkpoint from a path');
     return { kind: 'path', path: resolveSibling(index.path, name) };

@@ -115,6 +115,9 @@ export function parseSafetensorsHeader(
     throw fail(`only ${bytes.byteLength} bytes were given but the header ends at byte ${dataStart}`);
   }
 
+  // The format's reference implementation requires the JSON to begin at once: no BOM, no space.
+  if (headerLength > 0 && bytes[8] !== 0x7b)
+    throw fail(`the header must begin with "{", got byte 0x${bytes[8]!.toString(16).padStart(2, '0')}`);
   let text: string;
   try {
     text = utf8.decode(bytes.subarray(8, dataStart));
@@ -213,9 +216,14 @@ function parseEntry(
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw fail(`${what}: data_offsets [${begin}, ${end}] end before they begin`);
   const elementBytes = SAFETENSORS_DTYPE_BYTES[dtype];
-  const elements = (shape as number[]).reduce((n, d) => n * d, 1);
+  // A running product that leaves the safe integers is too large even if a zero follows.
+  let elements = 1;
+  for (const d of shape as number[]) {
+    elements *= d;
+    if (!Number.isSafeInteger(elements * elementBytes))
+      throw fail(`${what}: shape ${JSON.stringify(shape)} is too large`);
+  }
   const expected = elements * elementBytes;
-  if (!Number.isSafeInteger(expected)) throw fail(`${what}: shape ${JSON.stringify(shape)} is too large`);
   if (end - begin !== expected) {
     throw fail(
       `${what}: shape [${shape.join(', ')}] of ${dtype} needs ${expected} bytes (${elements} elements x ${elementBytes}) ` +

@@ -139,7 +139,10 @@ export function encodeSafetensors(
   return out;
 }
 
-function checkName(op: string, name: string): void {
+function checkName(op: string, name: unknown): void {
+  // A number key would be written unquoted, and the file would not parse.
+  if (typeof name !== 'string')
+    throw new TypeError(`${op}(): tensor names must be strings, got the key ${describeValue(name)}`);
   if (name === '__metadata__')
     throw new RangeError(`${op}(): "__metadata__" is reserved and cannot name a tensor`);
 }

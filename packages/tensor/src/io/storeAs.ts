@@ -34,8 +34,13 @@ export type StoredDType = 'f32' | 'f16' | 'bf16' | QuantizedDType;
 export const STORED_DTYPES: readonly StoredDType[] = ['f32', 'f16', 'bf16', 'q8', 'q4'];
 const FLOAT_FILE_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16', 'F8_E4M3', 'F8_E5M2']);
 
+/** Whether a file dtype is floating-point, the only kind `storeAs` applies to. */
+export function isFloatFileDType(dtype: string): boolean {
+  return FLOAT_FILE_DTYPES.has(dtype);
+}
+
 /**
- * Creates the tensor `info` describes, stored as `store`. An F16 or BF16 tensor asked for as its
+ * Creates the floating-point tensor `info` describes, stored as `store`. An F16 or BF16 tensor asked for as its
  * own type is copied as it is; anything else goes through f32 on the host (one tensor's worth).
  */
 export function storedTensor(
@@ -52,11 +57,6 @@ export function storedTensor(
     );
   }
   const dtype = store as StoredDType;
-  if (!FLOAT_FILE_DTYPES.has(info.dtype)) {
-    throw new TypeError(
-      `${where}: storeAs chose ${dtype}, but only floating-point tensors can be stored as it`,
-    );
-  }
   const native = (dtype === 'f16' && info.dtype === 'F16') || (dtype === 'bf16' && info.dtype === 'BF16');
   const decoded = decodeSafetensorsTensor(file, info, native ? { source } : { dtype: 'f32', source });
   if (dtype !== 'q8' && dtype !== 'q4') return tensor(decoded.data, info.shape, { backend, dtype });
