@@ -3,7 +3,7 @@
 // export below takes precedence over the star export's createBackend.
 import { fileCache } from './io/node/fileCache.js';
 import { localPath, resolveSibling } from './io/node/localPath.js';
-import { readLocalFile } from './io/node/readLocalFile.js';
+import { openLocalFile } from './io/node/openLocalFile.js';
 import { writeFileAtomic } from './io/node/writeFileAtomic.js';
 import { provideNodeIo } from './io/nodeIo.js';
 
@@ -11,4 +11,4 @@ export * from './index.js';
 export { createBackend } from './node/createBackend.js';
 
 // The loaders' file-system pieces: only this entry imports them (see io/nodeIo.ts).
-provideNodeIo({ fileCache, localPath, readLocalFile, resolveSibling, writeFileAtomic });
+provideNodeIo({ fileCache, localPath, openLocalFile, resolveSibling, writeFileAtomic });

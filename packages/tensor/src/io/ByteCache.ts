@@ -1,13 +1,29 @@
-import type { ReadContext } from './SafetensorsProgress.js';
+import type { ByteSource } from './ByteSource.js';
+import type { ReadStreamOptions } from './readStream.js';
+
+/** A download kept in a temporary file until it is known to be good. */
+export interface StagedFile {
+  /** The downloaded bytes, read from the temporary file. */
+  readonly source: ByteSource;
+  /** Moves the file into the cache (closing `source`). Never throws. */
+  commit(): Promise<void>;
+  /** Deletes the temporary file (closing `source`). Never throws; a no-op after commit. */
+  discard(): Promise<void>;
+}
 
 /**
  * Where downloaded files are kept between loads, keyed by URL: the browser's Cache API or, in
  * Node, a folder. Only complete, validated files are written.
  */
 export interface ByteCache {
-  /** The cached bytes, or undefined on a miss. */
-  read(url: string, context: ReadContext): Promise<Uint8Array | undefined>;
+  /** The cached file, or undefined on a miss. */
+  open(url: string): Promise<ByteSource | undefined>;
   /** Stores a complete file so that a half-written entry can never be read back. */
   write(url: string, bytes: Uint8Array): Promise<void>;
   delete(url: string): Promise<void>;
+  /**
+   * Streams a download into a temporary file beside its entry, so a file larger than memory (or
+   * than one buffer) is never held whole; Node's folder cache has it.
+   */
+  download?(url: string, body: ReadableStream<Uint8Array>, options: ReadStreamOptions): Promise<StagedFile>;
 }

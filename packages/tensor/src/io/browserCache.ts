@@ -1,16 +1,13 @@
 import type { ByteCache } from './ByteCache.js';
-import { readStream } from './readStream.js';
+import { blobSource } from './ByteSource.js';
 
 /** A {@link ByteCache} on the Cache API (browsers, workers, Deno), in a cache called `name`. */
 export function browserCache(name = 'vl'): ByteCache {
   return {
-    async read(url, context) {
+    async open(url) {
       const response = await (await caches.open(name)).match(url);
-      if (!response) return undefined;
-      const length = Number(response.headers.get('content-length') ?? Number.NaN);
-      const total = Number.isSafeInteger(length) ? length : undefined;
-      if (!response.body) return new Uint8Array(await response.arrayBuffer());
-      return readStream(response.body, { ...context, total, what: `reading the cached copy of ${url}` });
+      // A cached body's Blob stays on disk; its slices are read as tensors need them.
+      return response ? blobSource(await response.blob()) : undefined;
     },
     async write(url, bytes) {
       // cache.put only commits once the whole body is stored, so there are no partial entries.

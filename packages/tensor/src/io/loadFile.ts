@@ -1,7 +1,8 @@
-import { type SafetensorsSource, locateSource } from './locateSource.js';
+import { readAll } from './ByteSource.js';
+import { describeLocation, type SafetensorsSource, locateSource } from './locateSource.js';
 import { isNotFound } from './notFound.js';
 import { openByteCache } from './openByteCache.js';
-import { readLocation } from './readLocation.js';
+import { type ReadFile, readLocation } from './readLocation.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
 import { hubFileUrl } from './hubUrl.js';
 
@@ -54,17 +55,27 @@ async function readChecked(
     onProgress: options.onProgress,
     signal: options.signal,
   };
-  let file = await readLocation(location, read);
+  const name = describeLocation(location);
+  const attempt = async (file: ReadFile): Promise<Uint8Array> => {
+    try {
+      const bytes = await readAll(file.source);
+      if (!file.reported)
+        options.onProgress?.({ file: name, loaded: bytes.byteLength, total: bytes.byteLength });
+      check(bytes);
+      await file.commit();
+      return location.kind === 'bytes' ? bytes.slice() : bytes;
+    } finally {
+      await file.release();
+    }
+  };
+  const file = await readLocation(location, read);
   try {
-    check(file.bytes);
+    return await attempt(file);
   } catch (e) {
     if (!file.fromCache) throw e;
     await file.evict();
-    file = await readLocation(location, { ...read, skipCacheRead: true });
-    check(file.bytes);
+    return attempt(await readLocation(location, { ...read, skipCacheRead: true }));
   }
-  await file.commit();
-  return location.kind === 'bytes' ? file.bytes.slice() : file.bytes;
 }
 
 /**

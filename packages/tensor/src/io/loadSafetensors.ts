@@ -13,8 +13,9 @@ import {
   type SafetensorsSource,
 } from './locateSource.js';
 import { openByteCache } from './openByteCache.js';
-import { parseSafetensors } from './parseSafetensors.js';
-import { parseShardIndex } from './parseShardIndex.js';
+import { parseShardIndex, type ShardIndex } from './parseShardIndex.js';
+import { readSafetensorsHeader } from './readSafetensorsHeader.js';
+import { readAll } from './ByteSource.js';
 import { type ReadFile, readLocation } from './readLocation.js';
 import { SafetensorsError } from './SafetensorsError.js';
 import type { SafetensorsDType } from './safetensorsDType.js';
@@ -92,9 +93,12 @@ interface LoadContext {
  * whose shards are read one after another from the index's folder) onto `options.backend`.
  *
  * `source` is a URL (fetched with streaming progress and cached: a folder in Node, the Cache API in
- * browsers), a path or `file:` URL (Node), a `Blob`, an `ArrayBuffer` or a typed array. The whole
- * file is validated before any tensor is created. dtypes map as {@link decodeSafetensorsTensor}
- * describes. Any failure (a malformed file, a truncated download, an abort) rejects and leaves
+ * browsers), a path or `file:` URL (Node), a `Blob`, an `ArrayBuffer` or a typed array. The
+ * header is validated (dtypes, shapes, offsets that tile the file exactly) before any tensor is
+ * created; then each wanted tensor is read from its place in the file on its own, so no file is
+ * ever held in memory whole (in Node a download streams into the cache folder first): a shard
+ * larger than the biggest buffer JavaScript allocates loads too. dtypes map as
+ * {@link decodeSafetensorsTensor} describes. Any failure (a malformed file, a truncated download, an abort) rejects and leaves
  * nothing behind: tensors already created are disposed and a file that did not arrive whole is
  * not cached. (Shards that were complete and valid stay cached.)
  *
@@ -152,11 +156,14 @@ export async function loadSafetensors(
   };
 }
 
-/** Reads a file and parses it; a cached copy that does not parse is dropped and downloaded again. */
+/**
+ * Opens a file and parses what it starts with; a cached copy that does not parse is dropped and
+ * downloaded again. The caller releases the file it gets.
+ */
 async function readParsed<T>(
   location: Location,
   context: LoadContext,
-  parse: (bytes: Uint8Array, source: string) => T,
+  parse: (file: ReadFile, source: string) => Promise<T>,
 ): Promise<{ value: T; file: ReadFile }> {
   const source = describeLocation(location);
   const read = {
@@ -166,49 +173,93 @@ async function readParsed<T>(
   };
   const file = await readLocation(location, read);
   try {
-    return { value: parse(file.bytes, source), file };
+    return { value: await parse(file, source), file };
   } catch (e) {
+    await file.release();
     if (!file.fromCache || !(e instanceof SafetensorsError)) throw e;
     await file.evict();
-    const fresh = await readLocation(location, { ...read, skipCacheRead: true });
-    return { value: parse(fresh.bytes, source), file: fresh };
+  }
+  const fresh = await readLocation(location, { ...read, skipCacheRead: true });
+  try {
+    return { value: await parse(fresh, source), file: fresh };
+  } catch (e) {
+    await fresh.release();
+    throw e;
   }
 }
 
+/**
+ * Loads the wanted tensors of one file, each read from its place in the file on its own (in file
+ * order), so that no file is held in memory whole.
+ */
 async function loadFile(
   location: Location,
   context: LoadContext,
   accept: (name: string) => boolean,
 ): Promise<void> {
   const { options, tensors, metadata } = context;
-  const { value: parsed, file } = await readParsed(location, context, (bytes, source) =>
-    parseSafetensors(bytes, { source }),
-  );
   const source = describeLocation(location);
-  throwIfAborted(options.signal, `loadSafetensors(): loading ${source} was aborted`);
-  for (const info of parsed.tensors) {
-    if (!accept(info.name)) continue;
-    // Integer and bool tensors (position ids, say) load as they are, whatever storeAs says.
-    const store = isFloatFileDType(info.dtype)
-      ? options.storeAs?.(info.name, info.shape, info.dtype)
-      : undefined;
-    if (store !== undefined) {
-      tensors.set(info.name, storedTensor(parsed, info, store, options.backend, source));
-      continue;
+  const { value: header, file } = await readParsed(location, context, (f, name) =>
+    readSafetensorsHeader(f.source, name),
+  );
+  try {
+    const { size } = file.source;
+    const report = (loaded: number): void => {
+      if (!file.reported) options.onProgress?.({ file: source, loaded, total: size });
+    };
+    report(header.dataStart);
+    const wanted = header.tensors.filter((info) => accept(info.name));
+    wanted.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0]);
+    for (const info of wanted) {
+      throwIfAborted(options.signal, `loadSafetensors(): loading ${source} was aborted`);
+      const [begin, end] = info.dataOffsets;
+      // This tensor's bytes alone, with its offsets made relative to them.
+      const piece = { data: await file.source.read(header.dataStart + begin, end - begin) };
+      const local = { ...info, dataOffsets: [0, end - begin] as [number, number] };
+      const store = isFloatFileDType(info.dtype)
+        ? options.storeAs?.(info.name, info.shape, info.dtype)
+        : undefined;
+      if (store !== undefined)
+        tensors.set(info.name, storedTensor(piece, local, store, options.backend, source));
+      else {
+        const { dtype, shape, data } = decodeSafetensorsTensor(piece, local, {
+          dtype: options.dtype,
+          source,
+        });
+        tensors.set(info.name, tensor(data, shape, { backend: options.backend, dtype }));
+      }
+      report(header.dataStart + end);
     }
-    const { dtype, shape, data } = decodeSafetensorsTensor(parsed, info, { dtype: options.dtype, source });
-    tensors.set(info.name, tensor(data, shape, { backend: options.backend, dtype }));
+    throwIfAborted(options.signal, `loadSafetensors(): loading ${source} was aborted`);
+    for (const [key, value] of Object.entries(header.metadata)) {
+      if (!Object.hasOwn(metadata, key)) setOwn(metadata, key, value);
+    }
+    await file.commit();
+    report(size);
+  } finally {
+    await file.release();
   }
-  for (const [key, value] of Object.entries(parsed.metadata)) {
-    if (!Object.hasOwn(metadata, key)) setOwn(metadata, key, value);
-  }
-  await file.commit();
 }
 
 async function loadSharded(index: Location, context: LoadContext): Promise<void> {
+  const { options } = context;
+  const { value: shardIndex, file: indexFile } = await readParsed(index, context, async (f, source) => {
+    const bytes = await readAll(f.source);
+    if (!f.reported)
+      options.onProgress?.({ file: source, loaded: bytes.byteLength, total: bytes.byteLength });
+    return parseShardIndex(bytes, source);
+  });
+  try {
+    await loadShards(index, shardIndex, context);
+    await indexFile.commit();
+  } finally {
+    await indexFile.release();
+  }
+}
+
+async function loadShards(index: Location, shardIndex: ShardIndex, context: LoadContext): Promise<void> {
   const { options, tensors } = context;
   const indexSource = describeLocation(index);
-  const { value: shardIndex, file: indexFile } = await readParsed(index, context, parseShardIndex);
   // Group the wanted tensors by shard, keeping the index's first-mention order of shards.
   const shards = new Map<string, Set<string>>();
   for (const [name, shard] of shardIndex.weightMap) {
@@ -232,5 +283,4 @@ async function loadSharded(index: Location, context: LoadContext): Promise<void>
       );
     }
   }
-  await indexFile.commit();
 }

@@ -3,12 +3,12 @@
 // them, so no bundler follows a path to node:fs / node:path into a browser bundle.
 import type { fileCache } from './node/fileCache.js';
 import type { localPath, resolveSibling } from './node/localPath.js';
-import type { readLocalFile } from './node/readLocalFile.js';
+import type { openLocalFile } from './node/openLocalFile.js';
 import type { writeFileAtomic } from './node/writeFileAtomic.js';
 
 /** What the Node entry provides. */
 export interface NodeIo {
-  readLocalFile: typeof readLocalFile;
+  openLocalFile: typeof openLocalFile;
   fileCache: typeof fileCache;
   localPath: typeof localPath;
   resolveSibling: typeof resolveSibling;

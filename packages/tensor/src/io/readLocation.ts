@@ -1,10 +1,11 @@
 import { throwIfAborted } from './abortError.js';
 import type { ByteCache } from './ByteCache.js';
-import { fetchBytes } from './fetchBytes.js';
+import { blobSource, type ByteSource, memorySource } from './ByteSource.js';
+import { fetchResponse } from './fetchResponse.js';
 import { describeLocation, type Location } from './locateSource.js';
+import { nodeIo } from './nodeIo.js';
 import { readStream } from './readStream.js';
 import type { ReadContext } from './SafetensorsProgress.js';
-import { nodeIo } from './nodeIo.js';
 
 export interface ReadLocationOptions extends Omit<ReadContext, 'file'> {
   readonly cache: ByteCache | undefined;
@@ -12,14 +13,21 @@ export interface ReadLocationOptions extends Omit<ReadContext, 'file'> {
   readonly skipCacheRead?: boolean;
 }
 
-/** A file's bytes and what to do with its cache entry once the caller has validated them. */
+/** A file opened for reading, and what to do with its cache entry once the caller has validated it. */
 export interface ReadFile {
-  readonly bytes: Uint8Array;
+  readonly source: ByteSource;
   readonly fromCache: boolean;
+  /**
+   * Whether opening it already reported its progress (a download, bytes in memory); otherwise the
+   * reader of `source` reports what it reads.
+   */
+  readonly reported: boolean;
   /** Stores a downloaded file in the cache; call only once it is known to be good. Never throws. */
   commit(): Promise<void>;
   /** Drops a cached copy that turned out to be damaged. */
   evict(): Promise<void>;
+  /** Closes the source and drops a download that was not committed: call when done, however it went. */
+  release(): Promise<void>;
 }
 
 const nothing = async (): Promise<void> => {};
@@ -29,6 +37,11 @@ function cacheable(href: string): boolean {
   return /^https?:/i.test(href);
 }
 
+function opened(source: ByteSource, reported: boolean, fromCache = false): ReadFile {
+  return { source, fromCache, reported, commit: nothing, evict: nothing, release: () => source.close() };
+}
+
+/** Opens a location for reading: files and Blobs piece by piece, URLs downloaded (to the cache's folder in Node). */
 export async function readLocation(location: Location, options: ReadLocationOptions): Promise<ReadFile> {
   const file = describeLocation(location);
   const context: ReadContext = { file, onProgress: options.onProgress, signal: options.signal };
@@ -36,52 +49,51 @@ export async function readLocation(location: Location, options: ReadLocationOpti
   switch (location.kind) {
     case 'bytes':
       context.onProgress?.({ file, loaded: location.bytes.byteLength, total: location.bytes.byteLength });
-      return { bytes: location.bytes, fromCache: false, commit: nothing, evict: nothing };
-    case 'blob': {
-      const { blob } = location;
-      const bytes = await readStream(blob.stream(), {
-        ...context,
-        total: blob.size,
-        what: `reading ${file}`,
-      });
-      return { bytes, fromCache: false, commit: nothing, evict: nothing };
-    }
-    case 'path': {
-      const { readLocalFile } = nodeIo(`reading ${file}`);
-      return {
-        bytes: await readLocalFile(location.path, context),
-        fromCache: false,
-        commit: nothing,
-        evict: nothing,
-      };
-    }
-    case 'url': {
-      const { href } = location;
-      const cache = cacheable(href) ? options.cache : undefined;
-      if (cache && !options.skipCacheRead) {
-        let hit: Uint8Array | undefined;
-        try {
-          hit = await cache.read(href, context);
-        } catch (e) {
-          // An unreadable cache is only a missed optimization, but an abort must still stop the load.
-          if (options.signal?.aborted) throw e;
-        }
-        if (hit)
-          return {
-            bytes: hit,
-            fromCache: true,
-            commit: nothing,
-            evict: () => cache.delete(href).catch(() => {}),
-          };
-      }
-      const bytes = await fetchBytes(href, context);
-      return {
-        bytes,
-        fromCache: false,
-        // A read-only or full cache must not fail a load that has already succeeded.
-        commit: cache ? () => cache.write(href, bytes).catch(() => {}) : nothing,
-        evict: nothing,
-      };
-    }
+      return opened(memorySource(location.bytes), true);
+    case 'blob':
+      return opened(blobSource(location.blob), false);
+    case 'path':
+      return opened(await nodeIo(`reading ${file}`).openLocalFile(location.path), false);
+    case 'url':
+      return readUrl(location.href, options, context);
   }
+}
+
+async function readUrl(href: string, options: ReadLocationOptions, context: ReadContext): Promise<ReadFile> {
+  const cache = cacheable(href) ? options.cache : undefined;
+  if (cache && !options.skipCacheRead) {
+    let hit: ByteSource | undefined;
+    try {
+      hit = await cache.open(href);
+    } catch (e) {
+      // An unreadable cache is only a missed optimization, but an abort must still stop the load.
+      if (options.signal?.aborted) throw e;
+    }
+    if (hit) return { ...opened(hit, false, true), evict: () => cache.delete(href).catch(() => {}) };
+  }
+  const { response, total } = await fetchResponse(href, context);
+  const stream = { ...context, total, what: `the download of ${href}` };
+  if (cache?.download && response.body) {
+    // Straight to a file beside the cache entry: never held whole in memory.
+    const staged = await cache.download(href, response.body, stream);
+    return {
+      source: staged.source,
+      fromCache: false,
+      reported: true,
+      commit: staged.commit,
+      evict: nothing,
+      release: staged.discard,
+    };
+  }
+  let bytes: Uint8Array;
+  if (response.body) bytes = await readStream(response.body, stream);
+  else {
+    bytes = new Uint8Array(await response.arrayBuffer());
+    context.onProgress?.({ file: context.file, loaded: bytes.byteLength, total: bytes.byteLength });
+  }
+  return {
+    ...opened(memorySource(bytes), true),
+    // A read-only or full cache must not fail a load that has already succeeded.
+    commit: cache ? () => cache.write(href, bytes).catch(() => {}) : nothing,
+  };
 }

@@ -1,4 +1,5 @@
 import { abortError } from './abortError.js';
+import { allocateBytes } from './ByteSource.js';
 import type { ReadContext } from './SafetensorsProgress.js';
 
 export interface ReadStreamOptions extends ReadContext {
@@ -9,17 +10,16 @@ export interface ReadStreamOptions extends ReadContext {
 }
 
 /**
- * Reads a byte stream to the end with progress events. A known `total` is allocated up front (one
- * copy of the data in memory); an unknown one is collected in chunks and joined at the end.
+ * Hands a byte stream to `sink` chunk by chunk (each with its offset) with progress events, abort
+ * and a check against `total`; returns the byte count.
  */
-export async function readStream(
+export async function pumpStream(
   stream: ReadableStream<Uint8Array>,
   options: ReadStreamOptions,
-): Promise<Uint8Array> {
+  sink: (chunk: Uint8Array, offset: number) => void | Promise<void>,
+): Promise<number> {
   const { signal, total, what, file, onProgress } = options;
   const reader = stream.getReader();
-  const buffer = total !== undefined ? new Uint8Array(total) : undefined;
-  const chunks: Uint8Array[] = [];
   let loaded = 0;
   const of = total !== undefined ? ` of ${total}` : '';
   const aborted = (): Error =>
@@ -50,14 +50,12 @@ export async function readStream(
       }
       if (result.done) break;
       const chunk = result.value;
-      if (buffer) {
-        if (loaded + chunk.byteLength > buffer.byteLength) {
-          throw new Error(
-            `loadSafetensors(): ${what} delivered more than the ${total} bytes announced by Content-Length`,
-          );
-        }
-        buffer.set(chunk, loaded);
-      } else chunks.push(chunk);
+      if (total !== undefined && loaded + chunk.byteLength > total) {
+        throw new Error(
+          `loadSafetensors(): ${what} delivered more than the ${total} bytes announced by Content-Length`,
+        );
+      }
+      await sink(chunk, loaded);
       loaded += chunk.byteLength;
       onProgress?.({ file, loaded, total });
     }
@@ -70,8 +68,26 @@ export async function readStream(
     signal?.removeEventListener('abort', cancel);
   }
   if (total === 0) onProgress?.({ file, loaded: 0, total: 0 });
+  return loaded;
+}
+
+/**
+ * Reads a byte stream to the end into memory. A known `total` is allocated up front (one copy of
+ * the data in memory); an unknown one is collected in chunks and joined at the end.
+ */
+export async function readStream(
+  stream: ReadableStream<Uint8Array>,
+  options: ReadStreamOptions,
+): Promise<Uint8Array> {
+  const { total, what } = options;
+  const buffer = total !== undefined ? allocateBytes(total, what) : undefined;
+  const chunks: Uint8Array[] = [];
+  const loaded = await pumpStream(stream, options, (chunk, offset) => {
+    if (buffer) buffer.set(chunk, offset);
+    else chunks.push(chunk);
+  });
   if (buffer) return buffer;
-  const out = new Uint8Array(loaded);
+  const out = allocateBytes(loaded, what);
   let at = 0;
   for (const chunk of chunks) {
     out.set(chunk, at);

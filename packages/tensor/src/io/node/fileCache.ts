@@ -1,10 +1,13 @@
 // Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import type { ByteCache } from '../ByteCache.js';
-import { readLocalFile } from './readLocalFile.js';
+import { dirname, join } from 'node:path';
+import type { ByteCache, StagedFile } from '../ByteCache.js';
+import { pumpStream } from '../readStream.js';
+import { openLocalFile } from './openLocalFile.js';
+import { partialPath } from './partialPath.js';
+import { sweepPartials } from './sweepPartials.js';
 import { writeFileAtomic } from './writeFileAtomic.js';
 
 /** `~/.cache/vl`, where downloads are kept unless `cacheDir` says otherwise. */
@@ -31,9 +34,9 @@ export function cachePath(dir: string, url: string): string {
 /** A {@link ByteCache} in a folder; entries are written to a temporary file and renamed into place. */
 export function fileCache(dir: string = defaultCacheDir()): ByteCache {
   return {
-    async read(url, context) {
+    async open(url) {
       try {
-        return await readLocalFile(cachePath(dir, url), context);
+        return await openLocalFile(cachePath(dir, url));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw e;
@@ -41,5 +44,42 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
     },
     write: (url, bytes) => writeFileAtomic(cachePath(dir, url), bytes),
     delete: (url) => rm(cachePath(dir, url), { force: true }),
+    async download(url, body, options): Promise<StagedFile> {
+      const path = cachePath(dir, url);
+      await mkdir(dirname(path), { recursive: true });
+      await sweepPartials(dir);
+      const temp = partialPath(path);
+      const out = await open(temp, 'w');
+      try {
+        try {
+          await pumpStream(body, options, async (chunk) => {
+            await out.write(chunk);
+          });
+        } finally {
+          await out.close();
+        }
+      } catch (e) {
+        await rm(temp, { force: true });
+        throw e;
+      }
+      const source = await openLocalFile(temp);
+      let settled = false;
+      return {
+        source,
+        async commit() {
+          if (settled) return;
+          settled = true;
+          await source.close().catch(() => {});
+          // A read-only or full cache must not fail a load that has already succeeded.
+          await rename(temp, path).catch(() => rm(temp, { force: true }).catch(() => {}));
+        },
+        async discard() {
+          if (settled) return;
+          settled = true;
+          await source.close().catch(() => {});
+          await rm(temp, { force: true }).catch(() => {});
+        },
+      };
+    },
   };
 }

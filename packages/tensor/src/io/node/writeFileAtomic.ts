@@ -1,7 +1,7 @@
 // Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
-import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { partialPath } from './partialPath.js';
 
 /**
  * Writes to a temporary file next to `path`, then renames it into place: the rename is atomic on
@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.partial`;
+  const temp = partialPath(path);
   try {
     await writeFile(temp, bytes);
     await rename(temp, path);

@@ -1,6 +1,5 @@
 import { abortError, throwIfAborted } from './abortError.js';
 import { markNotFound } from './notFound.js';
-import { readStream } from './readStream.js';
 import type { ReadContext } from './SafetensorsProgress.js';
 
 /**
@@ -16,8 +15,11 @@ function declaredLength(headers: Headers): number | undefined {
   return Number(value);
 }
 
-/** Downloads `url` completely, with progress, abort and a check against Content-Length. */
-export async function fetchBytes(url: string, context: ReadContext): Promise<Uint8Array> {
+/** A successful response to `url` (its body not yet read) and the byte count it promises. */
+export async function fetchResponse(
+  url: string,
+  context: ReadContext,
+): Promise<{ response: Response; total: number | undefined }> {
   const { signal } = context;
   throwIfAborted(signal, `loadSafetensors(): the download of ${url} was aborted before it started`);
   let response: Response;
@@ -42,12 +44,5 @@ export async function fetchBytes(url: string, context: ReadContext): Promise<Uin
     );
     throw response.status === 404 || response.status === 410 ? markNotFound(error) : error;
   }
-  const total = declaredLength(response.headers);
-  const what = `the download of ${url}`;
-  if (!response.body) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    context.onProgress?.({ file: context.file, loaded: bytes.byteLength, total: bytes.byteLength });
-    return bytes;
-  }
-  return readStream(response.body, { ...context, total, what });
+  return { response, total: declaredLength(response.headers) };
 }
