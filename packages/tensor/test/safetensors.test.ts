@@ -926,7 +926,8 @@ describe('URLs', () => {
     const before = live();
     await expect(loadSafetensors(`${base}/liar.safetensors`, { backend, cacheDir })).rejects.toThrow(
       new RegExp(
-        `the download of ${base}/liar.safetensors was truncated: received ${fixture.byteLength} of the ${fixture.byteLength + 1000} bytes`,
+        // (How much arrives before the connection drops depends on timing.)
+        `the download of ${base}/liar.safetensors was truncated: received \\d+ of the ${fixture.byteLength + 1000} bytes`,
       ),
     );
     expect(live()).toBe(before);

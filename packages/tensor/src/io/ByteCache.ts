@@ -11,19 +11,30 @@ export interface StagedFile {
   discard(): Promise<void>;
 }
 
+/** A cached file and the ETag its server sent with it (to ask whether it changed). */
+export interface CachedFile {
+  readonly source: ByteSource;
+  readonly etag?: string | undefined;
+}
+
 /**
  * Where downloaded files are kept between loads, keyed by URL: the browser's Cache API or, in
  * Node, a folder. Only complete, validated files are written.
  */
 export interface ByteCache {
   /** The cached file, or undefined on a miss. */
-  open(url: string): Promise<ByteSource | undefined>;
-  /** Stores a complete file so that a half-written entry can never be read back. */
-  write(url: string, bytes: Uint8Array): Promise<void>;
+  open(url: string): Promise<CachedFile | undefined>;
+  /** Stores a complete file (and its ETag) so that a half-written entry can never be read back. */
+  write(url: string, bytes: Uint8Array, etag?: string): Promise<void>;
   delete(url: string): Promise<void>;
   /**
    * Streams a download into a temporary file beside its entry, so a file larger than memory (or
    * than one buffer) is never held whole; Node's folder cache has it.
    */
-  download?(url: string, body: ReadableStream<Uint8Array>, options: ReadStreamOptions): Promise<StagedFile>;
+  download?(
+    url: string,
+    body: ReadableStream<Uint8Array>,
+    options: ReadStreamOptions,
+    etag?: string,
+  ): Promise<StagedFile>;
 }

@@ -6,15 +6,17 @@ export function browserCache(name = 'vl'): ByteCache {
   return {
     async open(url) {
       const response = await (await caches.open(name)).match(url);
+      if (!response) return undefined;
       // A cached body's Blob stays on disk; its slices are read as tensors need them.
-      return response ? blobSource(await response.blob()) : undefined;
+      return { source: blobSource(await response.blob()), etag: response.headers.get('etag') ?? undefined };
     },
-    async write(url, bytes) {
+    async write(url, bytes, etag) {
       // cache.put only commits once the whole body is stored, so there are no partial entries.
-      const headers = {
+      const headers: Record<string, string> = {
         'content-type': 'application/octet-stream',
         'content-length': String(bytes.byteLength),
       };
+      if (etag !== undefined) headers.etag = etag;
       await (await caches.open(name)).put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers }));
     },
     async delete(url) {

@@ -46,3 +46,34 @@ export async function fetchResponse(
   }
   return { response, total: declaredLength(response.headers) };
 }
+
+/** A Hugging Face Hub URL pinned to a commit: its bytes never change, so no revalidation. */
+function immutable(url: string): boolean {
+  return /^https:\/\/(huggingface\.co|hf\.co)\/.*\/resolve\/[0-9a-f]{40}\//i.test(url);
+}
+
+/**
+ * Whether a cached copy whose ETag is `etag` is still what `url` serves: 'current' on a 304, on the
+ * same ETag, for a URL pinned to a commit, and when the server cannot be asked (offline, an error:
+ * the copy is better than nothing); else the new response, to download in its place.
+ */
+export async function revalidate(
+  url: string,
+  etag: string | undefined,
+  context: ReadContext,
+): Promise<'current' | { response: Response; total: number | undefined }> {
+  if (etag === undefined || immutable(url)) return 'current';
+  const { signal } = context;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: signal ?? null, headers: { 'if-none-match': etag } });
+  } catch {
+    if (signal?.aborted) throw abortError(`loadSafetensors(): the download of ${url} was aborted`, signal);
+    return 'current';
+  }
+  if (!response.ok || response.headers.get('etag') === etag) {
+    void response.body?.cancel().catch(() => {});
+    return 'current';
+  }
+  return { response, total: declaredLength(response.headers) };
+}

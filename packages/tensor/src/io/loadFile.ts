@@ -1,4 +1,5 @@
 import { readAll } from './ByteSource.js';
+import type { LoadSafetensorsOptions } from './loadSafetensors.js';
 import { describeLocation, type SafetensorsSource, locateSource } from './locateSource.js';
 import { isNotFound } from './notFound.js';
 import { openByteCache } from './openByteCache.js';
@@ -17,7 +18,7 @@ import { hubFileUrl } from './hubUrl.js';
 export interface LoadFileOptions {
   onProgress?: (progress: SafetensorsProgress) => void;
   signal?: AbortSignal;
-  /** Keep http(s) downloads for later loads (default true). */
+  /** Keep http(s) downloads for later loads (default true; checked with the server as {@link LoadSafetensorsOptions.cache} says). */
   cache?: boolean;
   /** Node: the folder for cached downloads (default `~/.cache/vl`). */
   cacheDir?: string;

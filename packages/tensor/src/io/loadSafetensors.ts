@@ -54,7 +54,11 @@ export interface LoadSafetensorsOptions extends Pick<DecodeSafetensorsOptions, '
   onProgress?: (progress: SafetensorsProgress) => void;
   /** Cancels the load: the returned promise rejects with an `AbortError` and nothing is kept. */
   signal?: AbortSignal;
-  /** Keep http(s) downloads for later loads (default true). Local sources are never cached. */
+  /**
+   * Keep http(s) downloads for later loads (default true). A later load asks the server whether a
+   * kept file changed (If-None-Match with its ETag; not for Hub URLs pinned to a commit) and uses
+   * the copy when it did not, or when the server cannot be reached. Local sources are never cached.
+   */
   cache?: boolean;
   /**
    * Node: the folder for cached downloads (default `~/.cache/vl`). In browsers the Cache API

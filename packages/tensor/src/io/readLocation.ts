@@ -1,7 +1,7 @@
 import { throwIfAborted } from './abortError.js';
-import type { ByteCache } from './ByteCache.js';
+import type { ByteCache, CachedFile } from './ByteCache.js';
 import { blobSource, type ByteSource, memorySource } from './ByteSource.js';
-import { fetchResponse } from './fetchResponse.js';
+import { fetchResponse, revalidate } from './fetchResponse.js';
 import { describeLocation, type Location } from './locateSource.js';
 import { nodeIo } from './nodeIo.js';
 import { readStream } from './readStream.js';
@@ -62,20 +62,42 @@ export async function readLocation(location: Location, options: ReadLocationOpti
 async function readUrl(href: string, options: ReadLocationOptions, context: ReadContext): Promise<ReadFile> {
   const cache = cacheable(href) ? options.cache : undefined;
   if (cache && !options.skipCacheRead) {
-    let hit: ByteSource | undefined;
+    let hit: CachedFile | undefined;
     try {
       hit = await cache.open(href);
     } catch (e) {
       // An unreadable cache is only a missed optimization, but an abort must still stop the load.
       if (options.signal?.aborted) throw e;
     }
-    if (hit) return { ...opened(hit, false, true), evict: () => cache.delete(href).catch(() => {}) };
+    if (hit) {
+      // The server is asked whether the copy changed (hf://org/name follows a branch).
+      let check: Awaited<ReturnType<typeof revalidate>>;
+      try {
+        check = await revalidate(href, hit.etag, context);
+      } catch (e) {
+        await hit.source.close();
+        throw e;
+      }
+      if (check === 'current')
+        return { ...opened(hit.source, false, true), evict: () => cache.delete(href).catch(() => {}) };
+      await hit.source.close();
+      return download(href, check, cache, context);
+    }
   }
-  const { response, total } = await fetchResponse(href, context);
+  return download(href, await fetchResponse(href, context), cache, context);
+}
+
+async function download(
+  href: string,
+  { response, total }: { response: Response; total: number | undefined },
+  cache: ByteCache | undefined,
+  context: ReadContext,
+): Promise<ReadFile> {
+  const etag = response.headers.get('etag') ?? undefined;
   const stream = { ...context, total, what: `the download of ${href}` };
   if (cache?.download && response.body) {
     // Straight to a file beside the cache entry: never held whole in memory.
-    const staged = await cache.download(href, response.body, stream);
+    const staged = await cache.download(href, response.body, stream, etag);
     return {
       source: staged.source,
       fromCache: false,
@@ -94,6 +116,6 @@ async function readUrl(href: string, options: ReadLocationOptions, context: Read
   return {
     ...opened(memorySource(bytes), true),
     // A read-only or full cache must not fail a load that has already succeeded.
-    commit: cache ? () => cache.write(href, bytes).catch(() => {}) : nothing,
+    commit: cache ? () => cache.write(href, bytes, etag).catch(() => {}) : nothing,
   };
 }

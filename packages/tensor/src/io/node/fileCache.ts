@@ -1,9 +1,10 @@
 // Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ByteCache, StagedFile } from '../ByteCache.js';
+import type { ByteSource } from '../ByteSource.js';
 import { pumpStream } from '../readStream.js';
 import { openLocalFile } from './openLocalFile.js';
 import { partialPath } from './partialPath.js';
@@ -31,20 +32,38 @@ export function cachePath(dir: string, url: string): string {
   return join(dir, `${hash}-${base}`);
 }
 
+/** Writes (or, without one, removes) the ETag kept beside a cache entry. */
+async function keepEtag(path: string, etag: string | undefined): Promise<void> {
+  if (etag === undefined) await rm(`${path}.etag`, { force: true });
+  else await writeFileAtomic(`${path}.etag`, new TextEncoder().encode(etag));
+}
+
 /** A {@link ByteCache} in a folder; entries are written to a temporary file and renamed into place. */
 export function fileCache(dir: string = defaultCacheDir()): ByteCache {
   return {
     async open(url) {
+      const path = cachePath(dir, url);
+      let source: ByteSource;
       try {
-        return await openLocalFile(cachePath(dir, url));
+        source = await openLocalFile(path);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw e;
       }
+      const etag = await readFile(`${path}.etag`, 'utf8').catch(() => undefined);
+      return { source, etag };
     },
-    write: (url, bytes) => writeFileAtomic(cachePath(dir, url), bytes),
-    delete: (url) => rm(cachePath(dir, url), { force: true }),
-    async download(url, body, options): Promise<StagedFile> {
+    async write(url, bytes, etag) {
+      const path = cachePath(dir, url);
+      await writeFileAtomic(path, bytes);
+      await keepEtag(path, etag);
+    },
+    delete: async (url) => {
+      const path = cachePath(dir, url);
+      await rm(path, { force: true });
+      await rm(`${path}.etag`, { force: true });
+    },
+    async download(url, body, options, etag): Promise<StagedFile> {
       const path = cachePath(dir, url);
       await mkdir(dirname(path), { recursive: true });
       await sweepPartials(dir);
@@ -71,7 +90,12 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
           settled = true;
           await source.close().catch(() => {});
           // A read-only or full cache must not fail a load that has already succeeded.
-          await rename(temp, path).catch(() => rm(temp, { force: true }).catch(() => {}));
+          try {
+            await rename(temp, path);
+            await keepEtag(path, etag);
+          } catch {
+            await rm(temp, { force: true }).catch(() => {});
+          }
         },
         async discard() {
           if (settled) return;
