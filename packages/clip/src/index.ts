@@ -23,6 +23,7 @@ export { wordVocabularyFiles } from './tokenizer/wordVocabularyFiles.js';
 
 // --- image preprocessing (src/image/) ---
 export { centerCrop } from './image/centerCrop.js';
+export type { CropRule } from './image/centerCrop.js';
 export type { ImageSource } from './image/loadImage.js';
 export { loadImage } from './image/loadImage.js';
 export type { ImageSize, PreprocessedImages, PreprocessOptions } from './image/preprocess.js';
@@ -74,14 +75,15 @@ export { loadClip } from './task/loadClip.js';
 export type { ClipCheckpoint, LoadClipOptions } from './task/loadClip.js';
 export { checkCheckpointSource, prepareCheckpointLoad } from './task/checkpointLoad.js';
 export type { CheckpointLoad } from './task/checkpointLoad.js';
-export { fromOpenClip, isOpenClipCheckpoint, openClipConfig } from './model/openClip.js';
-export type { OpenClipModelConfig } from './model/openClip.js';
+export { fromOpenClip, isOpenClipCheckpoint, openClipShapes } from './model/openClip.js';
+export { openClipConfig, withOpenAiActivation } from './model/openClipConfig.js';
+export type { OpenClipModelConfig } from './model/openClipConfig.js';
 
 // --- training (src/train/) ---
 export { initClipParams } from './train/initClipParams.js';
 export type { InitClipOptions } from './train/initClipParams.js';
 export { ClipTrainer, MAX_LOGIT_SCALE } from './train/ClipTrainer.js';
-export type { ClipBatch, ClipTrainerOptions } from './train/ClipTrainer.js';
+export type { ClipBatch, ClipStepResult, ClipTrainerOptions } from './train/ClipTrainer.js';
 export { linearProbe } from './train/linearProbe.js';
 export type { LinearProbe, LinearProbeOptions } from './train/linearProbe.js';
 export { modifiedResNetForward, modifiedResNetShapes } from './model/modifiedResNet.js';

@@ -228,7 +228,8 @@ test('ModifiedResNet matches a float64 transcription of openai/CLIP RN blocks', 
     JSON.stringify({
       model_cfg: {
         embed_dim: 16,
-        vision_cfg: { image_size: S, layers: cfg.layers, width: cfg.width },
+        // As open_clip's RN50.json writes it: patch_size null (a ResNet has no patches).
+        vision_cfg: { image_size: S, layers: cfg.layers, width: cfg.width, patch_size: null },
         text_cfg: text,
       },
     }),

@@ -1,4 +1,5 @@
-import { centerCrop } from './centerCrop.js';
+import { type CropRule, centerCrop } from './centerCrop.js';
+import { longestEdgeSize } from './longestEdgeSize.js';
 import { type ResampleFilter, resizeImage } from './resizeImage.js';
 import { shortestEdgeSize } from './shortestEdgeSize.js';
 import { type ImageInput, type RgbImage, toRgbImage } from './toRgbImage.js';
@@ -35,10 +36,16 @@ export interface ImageSize {
 
 /** Options for {@link preprocess}; the defaults are openai/CLIP's (ViT-B/32, ViT-B/16, ViT-L/14). */
 export interface PreprocessOptions {
-  /** A number resizes the shorter side to it keeping the aspect ratio (224); `{ height, width }` resizes to exactly that. */
-  size?: number | ImageSize;
+  /**
+   * A number resizes the shorter side to it keeping the aspect ratio (224); `{ height, width }`
+   * resizes to exactly that; `{ longestEdge }` resizes the longer side to it keeping the aspect
+   * ratio (open_clip's `resize_mode: 'longest'`, then a crop pads the rest with black).
+   */
+  size?: number | ImageSize | { longestEdge: number };
   /** Center crop (224); `false` skips cropping (then every image must resize to the same size). */
   crop?: number | ImageSize | false;
+  /** Whose center crop (see {@link centerCrop}): `'hf'` (the default) or `'torchvision'` (open_clip's). */
+  cropRule?: CropRule;
   /** Resampling filter, or a Hugging Face `resample` number (3 = bicubic, the default). */
   resample?: ResampleFilter | number;
   /** Multiplies the 0..255 pixel values: 1/255 (any finite number but 0). */
@@ -135,22 +142,30 @@ function normalizationTable(
  */
 export function preprocessToRgb(
   image: ImageInput,
-  options: Pick<PreprocessOptions, 'size' | 'crop' | 'resample'> = {},
+  options: Pick<PreprocessOptions, 'size' | 'crop' | 'resample' | 'cropRule'> = {},
 ): RgbImage {
   const rgb = toRgbImage(image, 'preprocess()');
   const size = options.size ?? 224;
-  const target = withinLimit(
-    typeof size === 'number'
-      ? shortestEdgeSize(rgb.width, rgb.height, asSize(size, 'size').width)
-      : asSize(size, 'size'),
-    'size',
-    size,
-  );
+  const target = withinLimit(resizeTarget(rgb, size), 'size', size);
   const resized = resizeImage(rgb, target.width, target.height, options.resample ?? 'bicubic');
   const crop = options.crop ?? 224;
   if (crop === false) return resized;
   const { width, height } = withinLimit(asSize(crop, 'crop'), 'crop', crop);
-  return centerCrop(resized, width, height);
+  const rule = options.cropRule ?? 'hf';
+  if (rule !== 'hf' && rule !== 'torchvision') {
+    throw new RangeError(`preprocess(): cropRule must be 'hf' or 'torchvision', got ${JSON.stringify(rule)}`);
+  }
+  return centerCrop(resized, width, height, rule);
+}
+
+/** The size `size` resizes an image to. */
+function resizeTarget(rgb: RgbImage, size: NonNullable<PreprocessOptions['size']>): ImageSize {
+  if (typeof size === 'number') return shortestEdgeSize(rgb.width, rgb.height, asSize(size, 'size').width);
+  if (size && typeof size === 'object' && 'longestEdge' in size) {
+    const { width } = asSize(size.longestEdge, 'size.longestEdge');
+    return longestEdgeSize(rgb.width, rgb.height, width);
+  }
+  return asSize(size, 'size');
 }
 
 /**

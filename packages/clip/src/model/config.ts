@@ -21,6 +21,15 @@ export interface ClipTextConfig {
   bos_token_id: number;
   /** 2 in OpenAI's original configs: pool at the argmax of the ids (the end token has the largest id). */
   eos_token_id: number;
+  /**
+   * A vl extension (HF's CLIP has none), set for open_clip towers: where the text is pooled.
+   * `'argmax'`: at the largest id (openai/CLIP's end token); `'eos'`: at the first `eos_token_id`
+   * (open_clip `pool_type: 'eos'`, MetaCLIP 2). Absent: HF's rule, argmax when `eos_token_id` is 2
+   * (OpenAI's legacy configs), else the first `eos_token_id`.
+   */
+  pool_type?: 'argmax' | 'eos';
+  /** A vl extension: LayerScale in every block (open_clip `ls_init_value`), see {@link ClipVisionConfig.layer_scale}. */
+  layer_scale?: boolean;
 }
 
 /** The image tower (HF `CLIPVisionConfig`). */
@@ -45,6 +54,24 @@ export interface ClipVisionConfig {
    * for every HF and open_clip checkpoint.
    */
   conv_stem_channels?: number[];
+  /**
+   * A vl extension (HF's CLIP has none), set for open_clip towers: how the tokens are pooled.
+   * `'tok'` (absent): the class token, as HF; `'avg'`: the mean of the patch tokens (open_clip
+   * `pool_type: 'avg'`); `'avg_all'`: the mean of all tokens, class token included (open_clip's
+   * older `global_average_pool: true`).
+   */
+  pool_type?: 'tok' | 'avg' | 'avg_all';
+  /**
+   * A vl extension: the post-LayerNorm normalizes the pooled vector instead of every token before
+   * pooling (open_clip `final_ln_after_pool`); the same thing for `'tok'` pooling.
+   */
+  final_ln_after_pool?: boolean;
+  /**
+   * A vl extension: LayerScale (open_clip `ls_init_value`): each block's attention and MLP outputs
+   * are multiplied by per-channel gammas `[C]` before their residual add, read from the block's
+   * `ls_1.gamma` and `ls_2.gamma`.
+   */
+  layer_scale?: boolean;
 }
 
 /** The whole model (HF `CLIPConfig`). */
@@ -182,6 +209,14 @@ function headsDivide(hidden: number, heads: number, where: string): void {
   }
 }
 
+function oneOf(value: unknown, allowed: readonly string[], field: string): void {
+  if (value !== undefined && !allowed.includes(value as string)) {
+    throw new RangeError(
+      `CLIP config: ${field} must be one of ${allowed.join(', ')}, got ${describeValue(value)}`,
+    );
+  }
+}
+
 function integer(value: number, field: string): void {
   if (!Number.isInteger(value)) {
     throw new RangeError(`CLIP config: ${field} must be an integer, got ${value}`);
@@ -216,6 +251,7 @@ export function checkClipConfig(config: ClipConfig): void {
   // vocabulary keep its ids, and a vision-only use never reads them.
   for (const key of ['pad_token_id', 'bos_token_id', 'eos_token_id'] as const)
     integer(t[key], `text_config.${key}`);
+  oneOf(t.pool_type, ['argmax', 'eos'], 'text_config.pool_type');
   if (config.vision_resnet) return; // the ModifiedResNet tower has its own config
   const v = config.vision_config;
   for (const key of [
@@ -230,6 +266,7 @@ export function checkClipConfig(config: ClipConfig): void {
     positiveInteger(v[key], `vision_config.${key}`);
   }
   checkLayers(v, 'vision_config');
+  oneOf(v.pool_type, ['tok', 'avg', 'avg_all'], 'vision_config.pool_type');
   const stages = v.conv_stem_channels?.length ?? 0;
   const stemOut = v.image_size / 2 ** stages;
   if (!Number.isInteger(stemOut) || stemOut % v.patch_size !== 0) {
@@ -241,6 +278,28 @@ export function checkClipConfig(config: ClipConfig): void {
         ` vision_config.patch_size ${v.patch_size}`,
     );
   }
+}
+
+/** The `model_type`s of transformers' CLIP: the whole model and its two towers. */
+const CLIP_MODEL_TYPES = ['clip', 'clip_text_model', 'clip_vision_model'];
+
+/**
+ * Why a `config.json` object is not a transformers CLIP config (a foreign `model_type`, or neither a
+ * `model_type` nor a tower section, as in timm's `config.json`), or undefined when it is one.
+ */
+export function notClipConfigReason(r: Record<string, unknown>): string | undefined {
+  const type = r.model_type;
+  if (type === undefined || type === null) {
+    if (r.text_config === undefined && r.vision_config === undefined)
+      return 'it has no model_type and no text_config or vision_config';
+    return undefined;
+  }
+  if (typeof type === 'string' && CLIP_MODEL_TYPES.includes(type)) return undefined;
+  return (
+    `its model_type is ${describeValue(type)}, not one of ${CLIP_MODEL_TYPES.join(', ')} ` +
+    '(SigLIP, Chinese-CLIP, AltCLIP, MetaCLIP 2 and other CLIP-like models differ in their towers, ' +
+    'tokenizers or pooling, and are not supported)'
+  );
 }
 
 function section(r: Record<string, unknown>, key: string, ownType: string): Record<string, unknown> {
@@ -263,7 +322,9 @@ function topNumber(r: Record<string, unknown>, key: string, fallback: number): n
 
 /**
  * Reads an HF `config.json` object (of a `CLIPModel`, or of a single tower) into a {@link ClipConfig},
- * filling HF defaults for missing fields.
+ * filling HF defaults for missing fields. A config that is not CLIP's (a `model_type` other than
+ * `clip`, `clip_text_model` or `clip_vision_model`, such as `siglip`; or no `model_type` and no
+ * tower sections, such as timm's) is refused by name.
  *
  * @example
  * ```ts
@@ -275,6 +336,8 @@ export function parseClipConfig(raw: unknown): ClipConfig {
     throw new TypeError(`CLIP config: expected a JSON object, got ${describeValue(raw)}`);
   }
   const r = raw as Record<string, unknown>;
+  const why = notClipConfigReason(r);
+  if (why) throw new TypeError(`CLIP config: not a transformers CLIP config: ${why}`);
   const text = section(r, 'text_config', 'clip_text_model');
   const vision = section(r, 'vision_config', 'clip_vision_model');
   const visionConfig = pick(defaultVisionConfig, vision, 'vision_config');

@@ -1,7 +1,9 @@
 // One pre-LayerNorm transformer block as HF's CLIPEncoderLayer computes it:
 //   h = x + out_proj(attention(q_proj(ln1(x)), k_proj(..), v_proj(..)))   (or one fused qkv_proj)
 //   y = h + fc2(act(fc1(ln2(h))))
-import { type Tensor, attention, attentionQkv, layerNorm, matmul, reshape } from '@vl/tensor';
+// With LayerScale (open_clip `ls_init_value`) each branch is scaled per channel before its add:
+//   h = x + ls_1.gamma * attn(..),  y = h + ls_2.gamma * mlp(..)
+import { type Tensor, add, attention, attentionQkv, layerNorm, matmul, mul, reshape } from '@vl/tensor';
 import type { ClipActivation } from './config.js';
 import { type ClipParams, param } from './params.js';
 
@@ -12,6 +14,8 @@ export interface EncoderLayerConfig {
   num_attention_heads: number;
   hidden_act: ClipActivation;
   layer_norm_eps: number;
+  /** LayerScale: `ls_1.gamma` and `ls_2.gamma` `[C]` scale the attention and MLP branches. */
+  layer_scale?: boolean;
 }
 
 /** matmul epilogue activations for each CLIP `hidden_act`. */
@@ -41,6 +45,7 @@ export function encoderLayerShapes(prefix: string, c: EncoderLayerConfig): [stri
   }
   shapes.push([`${prefix}.mlp.fc1.weight`, [F, C]], [`${prefix}.mlp.fc1.bias`, [F]]);
   shapes.push([`${prefix}.mlp.fc2.weight`, [C, F]], [`${prefix}.mlp.fc2.bias`, [C]]);
+  if (c.layer_scale) shapes.push([`${prefix}.ls_1.gamma`, [C]], [`${prefix}.ls_2.gamma`, [C]]);
   return shapes;
 }
 
@@ -128,6 +133,15 @@ export function encoderLayer(
       param(params, `${prefix}.${name}.bias`),
       c.layer_norm_eps,
     );
+  if (c.layer_scale) {
+    // The branches are scaled before the skip, so the kernels cannot add it.
+    const C = c.hidden_size;
+    const a = clipAttention(params, `${prefix}.self_attn`, ln('layer_norm1', x), c, options); // [B, T, C]
+    const h = add(x, mul(a, param(params, `${prefix}.ls_1.gamma`, [C]))); // [B, T, C]
+    const up = linear(params, `${prefix}.mlp.fc1`, ln('layer_norm2', h), matmulActivation(c.hidden_act)); // [B, T, F]
+    const m = linear(params, `${prefix}.mlp.fc2`, up); // [B, T, C]
+    return add(h, mul(m, param(params, `${prefix}.ls_2.gamma`, [C]))); // [B, T, C]
+  }
   // The skip connections are added by the output projections' kernels.
   const attn = { ...options, residual: x };
   const h = clipAttention(params, `${prefix}.self_attn`, ln('layer_norm1', x), c, attn); // [B, T, C]

@@ -1,38 +1,12 @@
 // open_clip checkpoints (`visual.*`, `transformer.resblocks.*`, fused `in_proj_weight`, `[in, out]`
 // projections) for the ViT towers, mapped onto the HF layout the forward functions read. The
 // mapping is a one-time reshuffle at load: q/k/v are slices of the fused projection and the
-// projections are transposed, so both layouts run the same, fixture-checked forward code.
-import { type Tensor, slice, transpose } from '@vl/tensor';
-import {
-  type ClipActivation,
-  type ClipConfig,
-  checkClipConfig,
-  defaultTextConfig,
-  defaultVisionConfig,
-  describeValue,
-} from './config.js';
-
-/** The `model_cfg` of an `open_clip_config.json` (ViT towers). */
-export interface OpenClipModelConfig {
-  embed_dim: number;
-  quick_gelu?: boolean;
-  vision_cfg: {
-    image_size: number;
-    layers: number | number[];
-    width: number;
-    patch_size?: number;
-    head_width?: number;
-    mlp_ratio?: number;
-  };
-  text_cfg: {
-    context_length?: number;
-    vocab_size?: number;
-    width?: number;
-    heads?: number;
-    layers?: number;
-    mlp_ratio?: number;
-  };
-}
+// projections are transposed, so both layouts run the same, fixture-checked forward code. The
+// tensors are checked against the config under their own names and shapes before anything is made.
+import { type Shape, type Tensor, reshape, slice, transpose } from '@vl/tensor';
+import type { ClipConfig } from './config.js';
+import { modifiedResNetShapes } from './modifiedResNet.js';
+import { checkParams, checkUnusedTensors } from './params.js';
 
 /**
  * True when the tensor names are open_clip's (some name starts with `visual.` or
@@ -51,123 +25,75 @@ export function isOpenClipCheckpoint(names: Iterable<string>): boolean {
   return false;
 }
 
-function objectField(value: unknown, field: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`open_clip config: ${field} must be an object, got ${describeValue(value)}`);
-  }
-  return value as Record<string, unknown>;
-}
-
-/** Checks the fields openClipConfig reads: present ones of the right type, sizes that divide. */
-function checkOpenClipModelConfig(cfg: unknown): void {
-  const c = objectField(cfg, 'model_cfg');
-  const v = objectField(c.vision_cfg, 'model_cfg.vision_cfg');
-  const t = c.text_cfg === undefined ? {} : objectField(c.text_cfg, 'model_cfg.text_cfg');
-  const positive = (value: unknown, field: string, optional: boolean) => {
-    if (value === undefined && optional) return;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-      throw new TypeError(
-        `open_clip config: model_cfg.${field} must be a positive integer, got ${describeValue(value)}`,
-      );
-    }
-  };
-  const ratio = (value: unknown, field: string) => {
-    if (value !== undefined && (typeof value !== 'number' || !(value > 0))) {
-      throw new TypeError(
-        `open_clip config: model_cfg.${field} must be a positive number, got ${describeValue(value)}`,
-      );
-    }
-  };
-  positive(c.embed_dim, 'embed_dim', false);
-  positive(v.image_size, 'vision_cfg.image_size', false);
-  positive(v.width, 'vision_cfg.width', false);
-  positive(v.patch_size, 'vision_cfg.patch_size', true);
-  positive(v.head_width, 'vision_cfg.head_width', true);
-  if (Array.isArray(v.layers)) {
-    for (const [i, n] of v.layers.entries()) positive(n, `vision_cfg.layers[${i}]`, false);
-  } else positive(v.layers, 'vision_cfg.layers', false);
-  ratio(v.mlp_ratio, 'vision_cfg.mlp_ratio');
-  for (const key of ['context_length', 'vocab_size', 'width', 'heads', 'layers'])
-    positive(t[key], `text_cfg.${key}`, true);
-  ratio(t.mlp_ratio, 'text_cfg.mlp_ratio');
-  const width = v.width as number;
-  const headWidth = (v.head_width as number | undefined) ?? 64;
-  const channels = Array.isArray(v.layers) ? width * 32 : width; // ModifiedResNet: the attention pool's
-  if (channels % headWidth !== 0) {
-    throw new RangeError(
-      `open_clip config: model_cfg.vision_cfg.width ${width}${Array.isArray(v.layers) ? ' (·32 for a ResNet)' : ''} is not a multiple of model_cfg.vision_cfg.head_width ${headWidth}`,
-    );
-  }
-  const textWidth = (t.width as number | undefined) ?? 512;
-  const heads = (t.heads as number | undefined) ?? 8;
-  if (textWidth % heads !== 0) {
-    throw new RangeError(
-      `open_clip config: model_cfg.text_cfg.width ${textWidth} is not a multiple of model_cfg.text_cfg.heads ${heads}`,
-    );
-  }
-  const imageSize = v.image_size as number;
-  const patch = Array.isArray(v.layers) ? 32 : ((v.patch_size as number | undefined) ?? 16);
-  if (imageSize % patch !== 0) {
-    throw new RangeError(
-      `open_clip config: model_cfg.vision_cfg.image_size ${imageSize} is not a multiple of ${Array.isArray(v.layers) ? "the ResNet's stride 32" : `model_cfg.vision_cfg.patch_size ${patch}`}`,
-    );
-  }
+/** The tensors of one open_clip `ResidualAttentionBlock` of width `C` and MLP width `F`. */
+function blockShapes(prefix: string, C: number, F: number, layerScale: boolean): [string, Shape][] {
+  const shapes: [string, Shape][] = [
+    [`${prefix}.attn.in_proj_weight`, [3 * C, C]],
+    [`${prefix}.attn.in_proj_bias`, [3 * C]],
+    [`${prefix}.attn.out_proj.weight`, [C, C]],
+    [`${prefix}.attn.out_proj.bias`, [C]],
+    [`${prefix}.ln_1.weight`, [C]],
+    [`${prefix}.ln_1.bias`, [C]],
+    [`${prefix}.ln_2.weight`, [C]],
+    [`${prefix}.ln_2.bias`, [C]],
+    [`${prefix}.mlp.c_fc.weight`, [F, C]],
+    [`${prefix}.mlp.c_fc.bias`, [F]],
+    [`${prefix}.mlp.c_proj.weight`, [C, F]],
+    [`${prefix}.mlp.c_proj.bias`, [C]],
+  ];
+  if (layerScale) shapes.push([`${prefix}.ls_1.gamma`, [C]], [`${prefix}.ls_2.gamma`, [C]]);
+  return shapes;
 }
 
 /**
- * An HF-style {@link ClipConfig} for an open_clip model config (ViT or ModifiedResNet image tower).
+ * Every tensor an open_clip checkpoint of `config` holds, under open_clip's names and in its
+ * orientation (`visual.proj` and `text_projection` are `[width, embed_dim]`, each block's fused
+ * `in_proj_weight` is `[3·width, width]`), so a mismatch names the tensor as it is in the file.
  *
  * @example
  * ```ts
- * const config = openClipConfig(json.model_cfg);
+ * openClipShapes(config).get('visual.proj'); // [768, 512] for ViT-B/32
  * ```
  */
-export function openClipConfig(cfg: OpenClipModelConfig): ClipConfig {
-  checkOpenClipModelConfig(cfg);
-  const act: ClipActivation = cfg.quick_gelu ? 'quick_gelu' : 'gelu';
-  const v = cfg.vision_cfg;
-  const t = cfg.text_cfg ?? {};
-  const resnet = Array.isArray(v.layers)
-    ? {
-        layers: v.layers,
-        width: v.width,
-        heads: (v.width * 32) / (v.head_width ?? 64),
-        image_size: v.image_size,
-        output_dim: cfg.embed_dim,
-      }
-    : undefined;
-  const textWidth = t.width ?? 512;
-  const config: ClipConfig = {
-    ...(resnet ? { vision_resnet: resnet } : {}),
-    projection_dim: cfg.embed_dim,
-    logit_scale_init_value: Math.log(1 / 0.07),
-    vision_config: {
-      ...defaultVisionConfig,
-      hidden_size: v.width,
-      intermediate_size: Math.round(v.width * (v.mlp_ratio ?? 4)),
-      num_hidden_layers: Array.isArray(v.layers) ? 0 : v.layers,
-      num_attention_heads: v.width / (v.head_width ?? 64),
-      image_size: v.image_size,
-      patch_size: v.patch_size ?? 16,
-      projection_dim: cfg.embed_dim,
-      hidden_act: act,
-    },
-    text_config: {
-      ...defaultTextConfig,
-      vocab_size: t.vocab_size ?? 49408,
-      hidden_size: textWidth,
-      intermediate_size: Math.round(textWidth * (t.mlp_ratio ?? 4)),
-      num_hidden_layers: t.layers ?? 12,
-      num_attention_heads: t.heads ?? 8,
-      max_position_embeddings: t.context_length ?? 77,
-      projection_dim: cfg.embed_dim,
-      hidden_act: act,
-      // open_clip pools at the argmax of the ids, which is what eos_token_id 2 means in HF.
-      eos_token_id: 2,
-    },
-  };
-  checkClipConfig(config);
-  return config;
+export function openClipShapes(config: ClipConfig): Map<string, Shape> {
+  const t = config.text_config;
+  const E = config.projection_dim;
+  const T = t.hidden_size;
+  const shapes = new Map<string, Shape>([
+    ['token_embedding.weight', [t.vocab_size, T]],
+    ['positional_embedding', [t.max_position_embeddings, T]],
+    ['ln_final.weight', [T]],
+    ['ln_final.bias', [T]],
+    ['text_projection', [T, E]],
+    ['logit_scale', []],
+  ]);
+  for (let i = 0; i < t.num_hidden_layers; i++)
+    for (const [n, s] of blockShapes(`transformer.resblocks.${i}`, T, t.intermediate_size, !!t.layer_scale))
+      shapes.set(n, s);
+  if (config.vision_resnet) {
+    for (const [n, s] of modifiedResNetShapes(config.vision_resnet)) shapes.set(n, s);
+    return shapes;
+  }
+  const v = config.vision_config;
+  const W = v.hidden_size;
+  const grid = v.image_size / v.patch_size;
+  shapes.set('visual.conv1.weight', [W, v.num_channels, v.patch_size, v.patch_size]);
+  shapes.set('visual.class_embedding', [W]);
+  shapes.set('visual.positional_embedding', [grid * grid + 1, W]);
+  for (const ln of ['ln_pre', 'ln_post']) {
+    shapes.set(`visual.${ln}.weight`, [W]);
+    shapes.set(`visual.${ln}.bias`, [W]);
+  }
+  shapes.set('visual.proj', [W, E]);
+  for (let i = 0; i < v.num_hidden_layers; i++)
+    for (const [n, s] of blockShapes(
+      `visual.transformer.resblocks.${i}`,
+      W,
+      v.intermediate_size,
+      !!v.layer_scale,
+    ))
+      shapes.set(n, s);
+  return shapes;
 }
 
 function need(src: ReadonlyMap<string, Tensor>, name: string): Tensor {
@@ -176,23 +102,25 @@ function need(src: ReadonlyMap<string, Tensor>, name: string): Tensor {
   return t;
 }
 
-function mapBlock(
-  src: ReadonlyMap<string, Tensor>,
-  from: string,
-  to: string,
-  out: Map<string, Tensor>,
-): void {
-  const w = need(src, `${from}.attn.in_proj_weight`); // [3C, C]
-  const b = need(src, `${from}.attn.in_proj_bias`); // [3C]
+/** Sets HF names in `out`, keeping the tensors it makes (slices, transposes) in `made`. */
+interface Mapping {
+  src: ReadonlyMap<string, Tensor>;
+  out: Map<string, Tensor>;
+  made: Tensor[];
+}
+
+function make(m: Mapping, name: string, t: Tensor): void {
+  m.made.push(t);
+  m.out.set(name, t);
+}
+
+function mapBlock(m: Mapping, from: string, to: string, layerScale: boolean): void {
+  const w = need(m.src, `${from}.attn.in_proj_weight`); // [3C, C]
+  const b = need(m.src, `${from}.attn.in_proj_bias`); // [3C]
   const C = w.shape[1]!;
-  if (w.shape[0] !== 3 * C) {
-    throw new Error(
-      `open_clip: ${from}.attn.in_proj_weight has shape [${w.shape.join(', ')}], expected [${3 * C}, ${C}]`,
-    );
-  }
   ['q_proj', 'k_proj', 'v_proj'].forEach((p, i) => {
-    out.set(`${to}.self_attn.${p}.weight`, slice(w, [i * C, 0], [C, C]));
-    out.set(`${to}.self_attn.${p}.bias`, slice(b, [i * C], [C]));
+    make(m, `${to}.self_attn.${p}.weight`, slice(w, [i * C, 0], [C, C])); // [C, C]
+    make(m, `${to}.self_attn.${p}.bias`, slice(b, [i * C], [C])); // [C]
   });
   const copy: [string, string][] = [
     ['attn.out_proj.weight', 'self_attn.out_proj.weight'],
@@ -206,13 +134,19 @@ function mapBlock(
     ['mlp.c_proj.weight', 'mlp.fc2.weight'],
     ['mlp.c_proj.bias', 'mlp.fc2.bias'],
   ];
-  for (const [a, h] of copy) out.set(`${to}.${h}`, need(src, `${from}.${a}`));
+  if (layerScale) copy.push(['ls_1.gamma', 'ls_1.gamma'], ['ls_2.gamma', 'ls_2.gamma']);
+  for (const [a, h] of copy) m.out.set(`${to}.${h}`, need(m.src, `${from}.${a}`));
 }
 
 /**
- * Maps open_clip ViT tensors to HF CLIPModel names. New tensors (slices, transposes) are created for
- * the fused and transposed ones; the others are shared with `src`, so dispose through the result
- * and do not dispose `src` separately.
+ * Maps open_clip tensors to HF CLIPModel names (a ModifiedResNet image tower keeps open_clip's
+ * `visual.*` names, which its forward reads). First checks them against {@link openClipShapes}
+ * under their own names: a missing or misshapen tensor, or one the config does not account for
+ * (extra blocks, a LayerScale the config does not declare), is an error naming it as it is in the
+ * file. New tensors (slices, transposes) are created for the fused and transposed ones, and freed
+ * again when mapping fails; the others are shared with `src`, so dispose through the result and do
+ * not dispose `src` separately. A `logit_scale` of shape `[1]` (open_clip's
+ * `nonscalar_logit_scale`) is read as a scalar.
  *
  * @example
  * ```ts
@@ -220,42 +154,53 @@ function mapBlock(
  * ```
  */
 export function fromOpenClip(src: ReadonlyMap<string, Tensor>, config: ClipConfig): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  mapText(src, config, out);
-  if (config.vision_resnet) {
-    // The ResNet tower has no HF counterpart: its forward reads open_clip's own names.
-    for (const [name, t] of src)
-      if (name.startsWith('visual.') && !name.endsWith('num_batches_tracked')) out.set(name, t);
-    return out;
+  const expected = openClipShapes(config);
+  const scale = src.get('logit_scale');
+  const nonScalarScale = scale?.rank === 1 && scale.shape[0] === 1;
+  if (nonScalarScale) expected.set('logit_scale', [1]);
+  checkParams(src, expected, 'open_clip');
+  checkUnusedTensors(src.keys(), expected, 'open_clip');
+  const m: Mapping = { src, out: new Map(), made: [] };
+  try {
+    mapText(m, config);
+    if (nonScalarScale) make(m, 'logit_scale', reshape(scale!, [])); // [1] -> []
+    if (config.vision_resnet) {
+      // The ResNet tower has no HF counterpart: its forward reads open_clip's own names.
+      for (const name of expected.keys()) if (name.startsWith('visual.')) m.out.set(name, need(src, name));
+    } else {
+      mapVision(m, config);
+    }
+  } catch (e) {
+    for (const t of m.made) t.dispose();
+    throw e;
   }
-  const C = config.vision_config.hidden_size;
-  const patch = need(src, 'visual.conv1.weight');
-  if (patch.shape[0] !== C)
-    throw new Error(
-      `open_clip: visual.conv1.weight has ${patch.shape[0]} filters but the config says width ${C}`,
-    );
-  out.set('vision_model.embeddings.patch_embedding.weight', patch);
-  out.set('vision_model.embeddings.class_embedding', need(src, 'visual.class_embedding'));
-  out.set('vision_model.embeddings.position_embedding.weight', need(src, 'visual.positional_embedding'));
-  out.set('vision_model.pre_layrnorm.weight', need(src, 'visual.ln_pre.weight'));
-  out.set('vision_model.pre_layrnorm.bias', need(src, 'visual.ln_pre.bias'));
-  out.set('vision_model.post_layernorm.weight', need(src, 'visual.ln_post.weight'));
-  out.set('vision_model.post_layernorm.bias', need(src, 'visual.ln_post.bias'));
-  out.set('visual_projection.weight', transpose(need(src, 'visual.proj'), [1, 0])); // [W, P] -> [P, W]
-  for (let i = 0; i < config.vision_config.num_hidden_layers; i++) {
-    mapBlock(src, `visual.transformer.resblocks.${i}`, `vision_model.encoder.layers.${i}`, out);
-  }
-  return out;
+  return m.out;
 }
 
-function mapText(src: ReadonlyMap<string, Tensor>, config: ClipConfig, out: Map<string, Tensor>): void {
-  out.set('text_model.embeddings.token_embedding.weight', need(src, 'token_embedding.weight'));
-  out.set('text_model.embeddings.position_embedding.weight', need(src, 'positional_embedding'));
-  out.set('text_model.final_layer_norm.weight', need(src, 'ln_final.weight'));
-  out.set('text_model.final_layer_norm.bias', need(src, 'ln_final.bias'));
-  out.set('text_projection.weight', transpose(need(src, 'text_projection'), [1, 0])); // [W, P] -> [P, W]
-  for (let i = 0; i < config.text_config.num_hidden_layers; i++) {
-    mapBlock(src, `transformer.resblocks.${i}`, `text_model.encoder.layers.${i}`, out);
+function mapVision(m: Mapping, config: ClipConfig): void {
+  const v = config.vision_config;
+  m.out.set('vision_model.embeddings.patch_embedding.weight', need(m.src, 'visual.conv1.weight'));
+  m.out.set('vision_model.embeddings.class_embedding', need(m.src, 'visual.class_embedding'));
+  m.out.set('vision_model.embeddings.position_embedding.weight', need(m.src, 'visual.positional_embedding'));
+  m.out.set('vision_model.pre_layrnorm.weight', need(m.src, 'visual.ln_pre.weight'));
+  m.out.set('vision_model.pre_layrnorm.bias', need(m.src, 'visual.ln_pre.bias'));
+  m.out.set('vision_model.post_layernorm.weight', need(m.src, 'visual.ln_post.weight'));
+  m.out.set('vision_model.post_layernorm.bias', need(m.src, 'visual.ln_post.bias'));
+  make(m, 'visual_projection.weight', transpose(need(m.src, 'visual.proj'), [1, 0])); // [W, P] -> [P, W]
+  for (let i = 0; i < v.num_hidden_layers; i++) {
+    mapBlock(m, `visual.transformer.resblocks.${i}`, `vision_model.encoder.layers.${i}`, !!v.layer_scale);
   }
-  out.set('logit_scale', need(src, 'logit_scale'));
+}
+
+function mapText(m: Mapping, config: ClipConfig): void {
+  const t = config.text_config;
+  m.out.set('text_model.embeddings.token_embedding.weight', need(m.src, 'token_embedding.weight'));
+  m.out.set('text_model.embeddings.position_embedding.weight', need(m.src, 'positional_embedding'));
+  m.out.set('text_model.final_layer_norm.weight', need(m.src, 'ln_final.weight'));
+  m.out.set('text_model.final_layer_norm.bias', need(m.src, 'ln_final.bias'));
+  make(m, 'text_projection.weight', transpose(need(m.src, 'text_projection'), [1, 0])); // [W, P] -> [P, W]
+  for (let i = 0; i < t.num_hidden_layers; i++) {
+    mapBlock(m, `transformer.resblocks.${i}`, `text_model.encoder.layers.${i}`, !!t.layer_scale);
+  }
+  m.out.set('logit_scale', need(m.src, 'logit_scale'));
 }

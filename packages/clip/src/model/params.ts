@@ -58,3 +58,40 @@ export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Sh
     throw new Error(`${model}: the checkpoint does not match its config:\n  ${shown}${more}`);
   }
 }
+
+/**
+ * Tensors a checkpoint may hold that no model reads and that change nothing: open_clip's causal
+ * `attn_mask` buffer, BatchNorm's `num_batches_tracked`, old transformers' `position_ids`, and the
+ * `input_resolution`, `context_length` and `vocab_size` entries of OpenAI's original state dicts.
+ */
+const HARMLESS_EXTRA =
+  /(?:^|\.)(?:attn_mask|num_batches_tracked|position_ids)$|^(?:input_resolution|context_length|vocab_size)$/;
+
+/**
+ * Checks that a checkpoint holds no tensor its config does not account for (besides harmless
+ * buffers such as `attn_mask`, `num_batches_tracked` and `position_ids`): an extra tensor means the
+ * config describes another model (more blocks than its layer count, a LayerScale or bias it does
+ * not know), and ignoring it would give other numbers without a word. `model` names the format in
+ * the error, which lists the tensors.
+ *
+ * @example
+ * ```ts
+ * checkUnusedTensors(tensors.keys(), clipShapes(config)); // throws: ... text_model.encoder.layers.2.mlp.fc1.weight ...
+ * ```
+ */
+export function checkUnusedTensors(
+  names: Iterable<string>,
+  expected: ReadonlyMap<string, Shape>,
+  model = 'CLIP',
+): void {
+  const unused = [...names].filter((n) => !expected.has(n) && !HARMLESS_EXTRA.test(n));
+  if (unused.length === 0) return;
+  const shown = unused.slice(0, 8).join(', ');
+  const more = unused.length > 8 ? ` and ${unused.length - 8} more` : '';
+  const blocks = unused.some((n) => /\.(?:layers|resblocks)\.\d+\./.test(n))
+    ? ' (blocks beyond the layer count of the config?)'
+    : '';
+  throw new Error(
+    `${model}: the checkpoint has tensors its config does not use, so it describes another model: ${shown}${more}${blocks}`,
+  );
+}

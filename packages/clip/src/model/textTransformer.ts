@@ -48,12 +48,14 @@ export function textTowerShapes(c: ClipTextConfig, prefix = 'text_model'): [stri
 }
 
 /**
- * Each row's pooling position, as HF computes it: the argmax of the ids when `eos_token_id` is 2
- * (OpenAI's legacy configs: the end token has the largest id), else the first end token
- * (`(ids == eos).int().argmax(-1)`, so 0 when a row has none).
+ * Each row's pooling position: the argmax of the ids or the first end token
+ * (`(ids == eos).int().argmax(-1)`, so 0 when a row has none), as `pool_type` says; without it, as
+ * HF decides: the argmax when `eos_token_id` is 2 (OpenAI's legacy configs: the end token has the
+ * largest id), else the first end token.
  */
 function poolPositions(inputIds: Tensor, c: ClipTextConfig): Tensor {
-  if (c.eos_token_id === 2) return argmax(inputIds, -1); // i32 [B]
+  const type = c.pool_type ?? (c.eos_token_id === 2 ? 'argmax' : 'eos');
+  if (type === 'argmax') return argmax(inputIds, -1); // i32 [B]
   const eos = tensor(new Int32Array([c.eos_token_id]), [1], { backend: inputIds.backend });
   return argmax(cast(compare('equal', inputIds, eos), 'i32'), -1); // i32 [B]
 }

@@ -8,6 +8,7 @@ import {
   conv2d,
   layerNorm,
   matmul,
+  mean,
   relu,
   reshape,
   slice,
@@ -22,7 +23,7 @@ import { type ClipParams, param } from './params.js';
 export interface ClipVisionOutput {
   /** `[B, 1 + P, C]`: the encoder's output (before the post-LayerNorm), as HF returns it. */
   lastHiddenState: Tensor;
-  /** `[B, C]`: the post-LayerNorm class token. */
+  /** `[B, C]`: the post-LayerNorm class token (or the mean of the tokens, see {@link ClipVisionConfig.pool_type}). */
   pooled: Tensor;
   /** Every block's output, `hiddenStates[0]` being the embeddings after the pre-LayerNorm (LLaVA uses these). */
   hiddenStates: Tensor[];
@@ -155,11 +156,25 @@ export function clipVisionForward(
     h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, { causal: false });
     hiddenStates.push(h);
   }
-  const pooled = layerNorm(
-    reshape(slice(h, [0, 0, 0], [B, 1, C]), [B, C]),
-    param(params, `${prefix}.post_layernorm.weight`),
-    param(params, `${prefix}.post_layernorm.bias`),
-    c.layer_norm_eps,
-  ); // [B, C]
-  return { lastHiddenState: h, pooled, hiddenStates };
+  const postLn = (t: Tensor) =>
+    layerNorm(
+      t,
+      param(params, `${prefix}.post_layernorm.weight`),
+      param(params, `${prefix}.post_layernorm.bias`),
+      c.layer_norm_eps,
+    );
+  return { lastHiddenState: h, pooled: pool(h, c, postLn), hiddenStates };
+}
+
+/**
+ * open_clip's `_global_pool` with the post-LayerNorm before or after it: the class token (the
+ * norm's place does not matter: it is per token), the mean of the patch tokens, or of all tokens.
+ */
+function pool(h: Tensor, c: ClipVisionConfig, postLn: (t: Tensor) => Tensor): Tensor {
+  const [B, N, C] = h.shape as [number, number, number]; // [B, 1 + P, C]
+  const type = c.pool_type ?? 'tok';
+  if (type === 'tok') return postLn(reshape(slice(h, [0, 0, 0], [B, 1, C]), [B, C])); // [B, C]
+  const tokens = type === 'avg' ? slice(h, [0, 1, 0], [B, N - 1, C]) : h; // [B, P or 1 + P, C]
+  if (c.final_ln_after_pool) return postLn(mean(tokens, 1)); // [B, C]
+  return mean(postLn(tokens), 1); // [B, C]
 }

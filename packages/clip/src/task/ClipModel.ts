@@ -16,6 +16,7 @@ import { FusedQkvParams } from '../model/fuseQkv.js';
 import type { ClipConfig } from '../model/config.js';
 import type { ClipParams } from '../model/params.js';
 import type { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
+import { isBundled } from '../tokenizer/bundledTokenizers.js';
 import { imagenetTemplates } from '../tokenizer/imagenetPrompts.js';
 import { batchSizeOf, checkOneImage, checkStrings, checkTemplates, fillTemplate } from './taskInputs.js';
 
@@ -65,6 +66,11 @@ const PROMPT_CACHE_SIZE = 4096;
 function checkInputSize(options: PreprocessOptions, S: number): void {
   const out = options.crop === false ? options.size : options.crop;
   if (typeof out !== 'number' && (typeof out !== 'object' || out === null)) return; // default: S
+  if (typeof out === 'object' && 'longestEdge' in out) {
+    throw new RangeError(
+      `ClipModel: the preprocessing resizes the longer side to ${out.longestEdge} without a crop, so images are not ${S}x${S}; give crop ${S}`,
+    );
+  }
   const { height, width } = typeof out === 'number' ? { height: out, width: out } : out;
   if (height !== S || width !== S) {
     throw new RangeError(
@@ -192,9 +198,12 @@ export class ClipModel {
     checkOptionKeys('embedTexts', options, ['truncate', 'batchSize']);
     const batch = batchSizeOf(options.batchSize, 64, 'embedTexts');
     const vocab = this.config.text_config.vocab_size;
-    if (this.tokenizer.vocabSize > vocab) {
-      // A checkpoint without tokenizer files gets the bundled 49,408-token vocabulary, which only
-      // fits text towers of that size: say so instead of failing on an embedding index.
+    const size = this.tokenizer.vocabSize;
+    if (size > vocab || (isBundled(this.tokenizer) && size !== vocab)) {
+      // A larger tokenizer would fail on an embedding index. A checkpoint without tokenizer files
+      // gets the bundled 49,408-token vocabulary, which only fits text towers of that size: with
+      // another (MetaCLIP 2's XLM-V) its ids would mean nothing. A checkpoint's own tokenizer may
+      // be smaller than its embedding table.
       throw new RangeError(
         `embedTexts: the tokenizer has ${this.tokenizer.vocabSize} tokens but text_config.vocab_size is ${vocab}; ` +
           'give the checkpoint its own tokenizer files (vocab.json and merges.txt, or tokenizer.json)',

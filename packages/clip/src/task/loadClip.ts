@@ -12,19 +12,22 @@ import {
   loadJsonIfExists,
   loadSafetensors,
 } from '@vl/tensor';
+import { preprocessOptionsFromOpenClip } from '../image/openClipPreprocess.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import { preprocessOptionsFromHf } from '../image/preprocessorConfig.js';
 import { clipShapes } from '../model/clipModel.js';
-import { type ClipConfig, describeValue, parseClipConfig } from '../model/config.js';
+import { type ClipConfig, describeValue, notClipConfigReason, parseClipConfig } from '../model/config.js';
+import { fromOpenClip, isOpenClipCheckpoint } from '../model/openClip.js';
 import {
   type OpenClipModelConfig,
-  fromOpenClip,
-  isOpenClipCheckpoint,
   openClipConfig,
-} from '../model/openClip.js';
-import { checkParams } from '../model/params.js';
+  openClipTokenizerName,
+  withOpenAiActivation,
+} from '../model/openClipConfig.js';
+import { checkParams, checkUnusedTensors } from '../model/params.js';
 import { storeLinearWeights } from '../model/storedWeights.js';
 import { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
+import { markBundled } from '../tokenizer/bundledTokenizers.js';
 import { checkCheckpointSource, prepareCheckpointLoad } from './checkpointLoad.js';
 import { ClipModel } from './ClipModel.js';
 
@@ -91,12 +94,19 @@ async function readJson(folder: string | URL, name: string, io: { signal?: Abort
   }
 }
 
-async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal }): Promise<ClipTokenizer> {
+/** A checkpoint's tokenizer; `bundled` when it is the package's openai/CLIP vocabulary, for want of one. */
+interface LoadedTokenizer {
+  tokenizer: ClipTokenizer;
+  bundled: boolean;
+}
+
+async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal }): Promise<LoadedTokenizer> {
   const text = (name: string) => readText(folder, name, io);
   const json = await text('tokenizer.json');
-  if (json !== undefined) return ClipTokenizer.fromTokenizerJson(json);
+  if (json !== undefined) return { tokenizer: ClipTokenizer.fromTokenizerJson(json), bundled: false };
   const [vocab, merges] = await Promise.all([text('vocab.json'), text('merges.txt')]);
-  if (vocab !== undefined && merges !== undefined) return ClipTokenizer.fromHfFiles({ vocab, merges });
+  if (vocab !== undefined && merges !== undefined)
+    return { tokenizer: ClipTokenizer.fromHfFiles({ vocab, merges }), bundled: false };
   if (vocab !== undefined || merges !== undefined) {
     throw new Error(
       `loadClip: ${String(folder)} has ${vocab !== undefined ? 'vocab.json but no merges.txt' : 'merges.txt but no vocab.json'}; ` +
@@ -104,8 +114,33 @@ async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal })
     );
   }
   // No tokenizer files: openai/CLIP's own vocabulary, shipped with the package.
-  return ClipTokenizer.load();
+  return { tokenizer: markBundled(await ClipTokenizer.load()), bundled: true };
 }
+
+/**
+ * Refuses an open_clip text tower that reads another tokenizer's ids (`text_cfg.hf_tokenizer_name`:
+ * MetaCLIP 2's XLM-V or mT5) unless the checkpoint brings a tokenizer of its vocabulary size: the
+ * bundled CLIP BPE would give ids that mean nothing to it.
+ */
+function checkTokenizerName(cfg: OpenClipModelConfig, config: ClipConfig, loaded: LoadedTokenizer): void {
+  const name = openClipTokenizerName(cfg);
+  const vocab = config.text_config.vocab_size;
+  if (name === undefined || (!loaded.bundled && loaded.tokenizer.vocabSize === vocab)) return;
+  const has = loaded.bundled
+    ? `only the bundled CLIP BPE (${loaded.tokenizer.vocabSize} tokens)`
+    : `a tokenizer of ${loaded.tokenizer.vocabSize} tokens`;
+  throw new Error(
+    `loadClip: open_clip config: model_cfg.text_cfg.hf_tokenizer_name is ${JSON.stringify(name)}: the text tower reads that tokenizer's ids (vocab_size ${vocab}), and the checkpoint has ${has}; ` +
+      `give the checkpoint a BPE tokenizer of ${vocab} tokens (tokenizer.json, or checkpoint.tokenizer)`,
+  );
+}
+
+/** The model classes loadClip loads, and the towers each holds. */
+const ARCHITECTURES: Record<string, { text: boolean; vision: boolean }> = {
+  CLIPModel: { text: true, vision: true },
+  CLIPTextModelWithProjection: { text: true, vision: false },
+  CLIPVisionModelWithProjection: { text: false, vision: true },
+};
 
 function towersOf(raw: unknown): { text: boolean; vision: boolean } {
   const architectures = (raw as { architectures?: unknown }).architectures;
@@ -116,9 +151,21 @@ function towersOf(raw: unknown): { text: boolean; vision: boolean } {
     );
   }
   const arch = (architectures[0] as string | undefined) ?? 'CLIPModel';
-  if (arch.startsWith('CLIPVisionModel')) return { text: false, vision: true };
-  if (arch.startsWith('CLIPTextModel')) return { text: true, vision: false };
-  return { text: true, vision: true };
+  const towers = ARCHITECTURES[arch];
+  if (towers) return towers;
+  if (arch === 'CLIPTextModel' || arch === 'CLIPVisionModel') {
+    // Supporting them would mean embeddings outside the joint space (no projection), which
+    // zeroShot and image-text search cannot use; their towers run through clipTextForward /
+    // clipVisionForward on the tensors themselves.
+    const projection = arch === 'CLIPTextModel' ? 'text_projection' : 'visual_projection';
+    throw new TypeError(
+      `CLIP config: architectures ${arch} has no ${projection}, so its pooled output is not in the joint image-text embedding space loadClip's model works in; ` +
+        `load a ${arch}WithProjection or CLIPModel checkpoint (or run the tower with ${arch === 'CLIPTextModel' ? 'clipTextForward' : 'clipVisionForward'} on its tensors)`,
+    );
+  }
+  throw new TypeError(
+    `CLIP config: architectures ${JSON.stringify(arch)} is not a CLIP model class loadClip loads (${Object.keys(ARCHITECTURES).join(', ')})`,
+  );
 }
 
 function isWeightsSource(weights: unknown): boolean {
@@ -179,11 +226,48 @@ async function folderWeights(
     // Not found may be a shard the index names (passed on as itself) or no weights at all.
     const io = options.signal ? { signal: options.signal } : {};
     if ((await loadFileIfExists(joinSource(folder, `${file}.index.json`), io)) !== undefined) throw e;
+    const pickle = file === 'model.safetensors' ? 'pytorch_model.bin' : 'open_clip_pytorch_model.bin';
     throw new Error(
-      `loadClip: ${String(folder)} has ${configFile} but no weights: looked for ${file} and ${file}.index.json (sharded)`,
+      `loadClip: ${String(folder)} has ${configFile} but no weights: looked for ${file} and ${file}.index.json (sharded); ` +
+        `loadClip reads safetensors only, so a folder with ${pickle} alone needs it converted to ${file} first (safetensors.torch.save_file)`,
       { cause: e },
     );
   }
+}
+
+/**
+ * A folder's config: `config.json` when it is a transformers CLIP config, else
+ * `open_clip_config.json` (timm's hub repos ship a timm `config.json` next to the open_clip files);
+ * a `config.json` that is neither CLIP's nor next to an open_clip config is refused, saying why.
+ */
+async function folderConfig(
+  folder: string | URL,
+  io: { signal?: AbortSignal },
+): Promise<{ format: 'hf' | 'open_clip'; file: string; config: unknown; preprocess?: unknown }> {
+  const hf = await readJson(folder, 'config.json', io);
+  // A config.json that is no object at all is left to parseClipConfig, which names the problem.
+  const isObject = hf !== null && typeof hf === 'object' && !Array.isArray(hf);
+  const notClip = isObject ? notClipConfigReason(hf as Record<string, unknown>) : undefined;
+  if (hf !== undefined && notClip === undefined) return { format: 'hf', file: 'config.json', config: hf };
+  const oc = await readJson(folder, 'open_clip_config.json', io);
+  if (oc === undefined) {
+    if (hf === undefined) {
+      throw new Error(
+        `loadClip: ${String(folder)} has neither config.json (HF) nor open_clip_config.json (open_clip)`,
+      );
+    }
+    throw new TypeError(
+      `loadClip: ${String(joinSource(folder, 'config.json'))}: not a transformers CLIP config (${notClip}), and there is no open_clip_config.json next to it`,
+    );
+  }
+  const file = 'open_clip_config.json';
+  if (oc === null || typeof oc !== 'object' || Array.isArray(oc)) {
+    throw new TypeError(
+      `loadClip: ${String(joinSource(folder, file))}: expected a JSON object, got ${describeValue(oc)}`,
+    );
+  }
+  const { model_cfg, preprocess_cfg } = oc as { model_cfg?: unknown; preprocess_cfg?: unknown };
+  return { format: 'open_clip', file, config: model_cfg, preprocess: preprocess_cfg ?? null };
 }
 
 /**
@@ -216,32 +300,22 @@ export async function loadClip(
     let rawConfig: unknown;
     let format: 'hf' | 'open_clip';
     let loadWeights: () => Promise<ReadonlyMap<string, Tensor>>;
-    let loadTokenizer: () => Promise<ClipTokenizer>;
+    let loadTokenizer: () => Promise<LoadedTokenizer>;
     let preprocess: PreprocessOptions | undefined;
+    let openClipPreprocess: unknown;
     let configFile = 'checkpoint.config';
     if (typeof source === 'string' || source instanceof URL) {
-      const hf = await readJson(source, 'config.json', io);
-      const oc = hf === undefined ? await readJson(source, 'open_clip_config.json', io) : undefined;
-      if (hf === undefined && oc === undefined) {
-        throw new Error(
-          `loadClip: ${String(source)} has neither config.json (HF) nor open_clip_config.json (open_clip)`,
-        );
-      }
-      format = hf !== undefined ? 'hf' : 'open_clip';
-      configFile = String(joinSource(source, format === 'hf' ? 'config.json' : 'open_clip_config.json'));
+      const found = await folderConfig(source, io);
+      format = found.format;
+      rawConfig = found.config;
+      configFile = String(joinSource(source, found.file));
       if (format === 'hf') {
-        rawConfig = hf;
         loadWeights = () => folderWeights(source, 'model.safetensors', 'config.json', loadOptions);
         preprocess = preprocessOptionsFromHf(await readJson(source, 'preprocessor_config.json', io));
       } else {
-        if (oc === null || typeof oc !== 'object' || Array.isArray(oc)) {
-          throw new TypeError(`loadClip: ${configFile}: expected a JSON object, got ${describeValue(oc)}`);
-        }
-        rawConfig = (oc as { model_cfg?: unknown }).model_cfg;
         loadWeights = () =>
           folderWeights(source, 'open_clip_model.safetensors', 'open_clip_config.json', loadOptions);
-        const pc = (oc as { preprocess_cfg?: { mean?: number[]; std?: number[] } }).preprocess_cfg;
-        if (pc) preprocess = { ...(pc.mean ? { mean: pc.mean } : {}), ...(pc.std ? { std: pc.std } : {}) };
+        openClipPreprocess = found.preprocess;
       }
       loadTokenizer = () => tokenizerFrom(source, io);
     } else {
@@ -260,19 +334,33 @@ export async function loadClip(
       };
       format = source.format ?? 'hf';
       const { tokenizer } = source;
-      loadTokenizer = async () => tokenizer ?? (await ClipTokenizer.load());
+      loadTokenizer = async () => ({
+        tokenizer: tokenizer ?? markBundled(await ClipTokenizer.load()),
+        bundled: !tokenizer,
+      });
       preprocess = source.preprocess;
     }
     // The config is checked before any weights load, so a bad one fails fast and by name.
-    const config: ClipConfig = parseIn(configFile, () =>
+    let config: ClipConfig = parseIn(configFile, () =>
       format === 'open_clip' ? openClipConfig(rawConfig as OpenClipModelConfig) : parseClipConfig(rawConfig),
     );
+    if (openClipPreprocess !== undefined || (format === 'open_clip' && !preprocess)) {
+      const size = config.vision_config.image_size;
+      preprocess = parseIn(configFile, () => preprocessOptionsFromOpenClip(openClipPreprocess, size));
+    }
     const towers =
       format === 'open_clip' ? { text: true, vision: true } : parseIn(configFile, () => towersOf(rawConfig));
-    const tokenizer = await loadTokenizer();
+    const loaded = await loadTokenizer();
+    if (format === 'open_clip') checkTokenizerName(rawConfig as OpenClipModelConfig, config, loaded);
     tensors = await loadWeights();
     let params: ReadonlyMap<string, Tensor>;
     if (format === 'open_clip' || isOpenClipCheckpoint(tensors.keys())) {
+      if (format === 'open_clip') {
+        const names = tensors.keys();
+        config = parseIn(configFile, () =>
+          withOpenAiActivation(config, rawConfig as OpenClipModelConfig, names),
+        );
+      }
       const mapped = fromOpenClip(tensors, config);
       const used = new Set(mapped.values());
       for (const t of tensors.values()) if (!used.has(t)) t.dispose();
@@ -283,11 +371,13 @@ export async function loadClip(
     }
     // Weights that did not load as weightDtype (open_clip's q/k/v slices, tensors handed over).
     params = tensors = storeLinearWeights(params, weightDtype);
-    checkParams(params, clipShapes(config, towers));
+    const expected = clipShapes(config, towers);
+    checkParams(params, expected);
+    checkUnusedTensors(params.keys(), expected);
     return new ClipModel({
       config,
       params,
-      tokenizer,
+      tokenizer: loaded.tokenizer,
       backend,
       ownsBackend,
       ...(preprocess ? { preprocess } : {}),
