@@ -2,8 +2,9 @@
 // background, captioned with its colour and position): the loss falls and image-to-caption
 // retrieval on held-out images rises from chance. Then a linear probe on the frozen embeddings.
 // Bad training input is named: linear-probe options, features and rows; a ClipTrainer maxGradNorm
-// that is not > 0; a batch whose tensors differ in batch size.
-import { type Backend, type Tensor, createBackend, tensor, tidy } from '@vl/tensor';
+// that is not > 0; a batch whose tensors differ in batch size. A batch with a NaN is skipped, and
+// fineTuneClip stopped midway hands back the trained params.
+import { type Backend, type Tensor, TrainingInterruptedError, createBackend, tensor, tidy } from '@vl/tensor';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -190,7 +191,7 @@ test('contrastive training lowers the loss and lifts retrieval above chance; a l
     // Each batch holds every caption once, so the diagonal is the only match.
     const classes = captions.map((_, k) => k);
     const batch = tidy(() => ({ pixelValues: makeImages(classes), ...encodeCaptions(classes) }));
-    losses.push(await trainer.step(batch));
+    losses.push((await trainer.step(batch)).loss);
     for (const t of Object.values(batch)) t.dispose();
   }
   const first = losses.slice(0, 10).reduce((a, b) => a + b) / 10;
@@ -337,6 +338,102 @@ test('linearProbe names options and features it cannot train on, and predict row
     probe.dispose();
   }
   expect(backend.stats().liveTensors).toBe(before);
+});
+
+/** Every param's values, by name. */
+async function readAll(params: ReadonlyMap<string, Tensor>): Promise<Map<string, number[]>> {
+  return new Map(
+    await Promise.all(
+      [...params].map(async ([k, t]): Promise<[string, number[]]> => [k, [...(await t.read())]]),
+    ),
+  );
+}
+
+test('a batch with a non-finite loss is skipped: weights and optimizer state untouched, the result says so', async () => {
+  const live = backend.stats().liveTensors;
+  const classes = captions.map((_, k) => k);
+  const clean = tidy(() => ({ pixelValues: makeImages(classes), ...encodeCaptions(classes) }));
+  const pixels = makeImages(classes);
+  const px = Float32Array.from(await pixels.read());
+  pixels.dispose();
+  px[7] = Number.NaN; // one bad pixel
+  const nan = { pixelValues: tensor(px, pixels.shape, { backend }), ...encodeCaptions(classes) };
+  const trainer = new ClipTrainer(initClipParams(config, { backend, seed: 7 }), config, { lr: 1e-3 });
+  const twin = new ClipTrainer(initClipParams(config, { backend, seed: 7 }), config, { lr: 1e-3 });
+  try {
+    const before = await readAll(trainer.params);
+    const bad = await trainer.step(nan);
+    expect(await readAll(trainer.params)).toEqual(before); // used to be NaN everywhere
+    expect(bad.skipped).toBe(true);
+    expect(bad.loss).toBeNaN();
+    expect(trainer.stepCount).toBe(0);
+    // The optimizer state is untouched too: the next clean step equals a fresh trainer's first.
+    const good = await trainer.step(clean);
+    const ref = await twin.step(clean);
+    expect(good).toEqual(ref);
+    expect(good.skipped).toBe(false);
+    expect(Number.isFinite(good.gradNorm)).toBe(true);
+    expect(await readAll(trainer.params)).toEqual(await readAll(twin.params));
+  } finally {
+    for (const t of [...Object.values(clean), ...Object.values(nan)]) t.dispose();
+    for (const tr of [trainer, twin]) {
+      tr.dispose();
+      for (const t of tr.params.values()) t.dispose();
+    }
+  }
+  expect(backend.stats().liveTensors).toBe(live);
+});
+
+test('fineTuneClip stopped after an update hands back the trained params; a bad batch is skipped', async () => {
+  const live = backend.stats().liveTensors;
+  const classes = captions.map((_, k) => k);
+  const batch = () => tidy(() => ({ pixelValues: makeImages(classes), ...encodeCaptions(classes) }));
+  const shape = [classes.length, 3, S, S];
+  const nanPixels = new Float32Array(classes.length * 3 * S * S).fill(Number.NaN);
+  const nanBatch = () =>
+    tidy(() => ({ pixelValues: tensor(nanPixels, shape, { backend }), ...encodeCaptions(classes) }));
+  // Aborted after step 3 (the NaN batch of step 2 is skipped): the error carries the params.
+  const params = initClipParams(config, { backend, seed: 8 });
+  const controller = new AbortController();
+  const seen: [number, boolean, number][] = [];
+  const stopped = await fineTuneClip(params, config, (i) => (i === 1 ? nanBatch() : batch()), {
+    steps: 5,
+    lr: 1e-3,
+    signal: controller.signal,
+    onProgress: (p) => {
+      seen.push([p.step, p.skipped, p.skippedSteps]);
+      if (p.step === 3) controller.abort(new Error('user stop'));
+    },
+  }).catch((e: unknown) => e);
+  expect(stopped).toBeInstanceOf(TrainingInterruptedError);
+  const err = stopped as TrainingInterruptedError<Map<string, Tensor>>;
+  expect(err.name).toBe('AbortError');
+  expect(err.message).toMatch(/fineTuneClip: stopped after 3 steps: user stop/);
+  expect((err.cause as Error).message).toBe('user stop');
+  expect(err.steps).toBe(3);
+  expect([...err.params.keys()]).toEqual([...params.keys()]);
+  expect([...err.params.values()].some((t) => t.isDisposed)).toBe(false);
+  expect([...params.values()].every((t) => t.isDisposed)).toBe(true); // taken over by the trainer
+  expect(seen).toEqual([
+    [1, false, 0],
+    [2, true, 1],
+    [3, false, 1],
+  ]);
+
+  // An error from batches() is wrapped the same way, under its own name.
+  const noMoreData = () => Promise.reject(new RangeError('no more data'));
+  const failed = await fineTuneClip(err.params, config, (i) => (i < 1 ? batch() : noMoreData()), {
+    steps: 3,
+  }).catch((e: unknown) => e);
+  expect(failed).toBeInstanceOf(TrainingInterruptedError);
+  const err2 = failed as TrainingInterruptedError<Map<string, Tensor>>;
+  expect([err2.name, err2.steps, (err2.cause as Error).message]).toEqual([
+    'TrainingInterruptedError',
+    1,
+    'no more data',
+  ]);
+  for (const t of err2.params.values()) t.dispose();
+  expect(backend.stats().liveTensors).toBe(live); // nothing leaked
 });
 
 test('ClipTrainer names a maxGradNorm that is not > 0, and a batch whose tensors differ in batch size', async () => {

@@ -1,11 +1,12 @@
 // Training a tiny dVAE on generated images of coloured rectangles (CPU backend): the reconstruction
 // error of the hard (argmax) codes falls and the codebook usage rises; progress reports carry the
 // annealed tau and beta; the trained params save to a folder that loadDvae reads back; the params
-// given to training are left unchanged.
+// given to training are left unchanged; an abort hands back the trained params, and a batch whose
+// loss is not finite is skipped.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Backend, type Tensor, createBackend, tensor } from '@vl/tensor';
+import { type Backend, type Tensor, TrainingInterruptedError, createBackend, tensor } from '@vl/tensor';
 import { afterAll, expect, test } from 'vitest';
 import {
   type DvaeConfig,
@@ -154,22 +155,39 @@ test('reconstruction error falls and codebook usage rises', { timeout: 120_000 }
   for (const t of Object.values(trained).flatMap((m) => [...m.values()])) t.dispose();
 });
 
-test('trainDvae stops on abort and rejects bad options', async () => {
+test('trainDvae stopped by an abort hands back the trained params, and rejects bad options', async () => {
   const params = initDvaeParams(config, { backend, seed: 4 });
   const rnd = stream(5);
   const controller = new AbortController();
   let calls = 0;
-  await expect(
-    trainDvae(params, config, () => rectangles(2, rnd), {
-      steps: 10,
-      signal: controller.signal,
-      onProgress: () => {
-        calls++;
-        if (calls === 2) controller.abort(new Error('stop here'));
-      },
-    }),
-  ).rejects.toThrow(/stop here/);
+  const live = backend.stats().liveTensors;
+  const stopped = await trainDvae(params, config, () => rectangles(2, rnd), {
+    steps: 10,
+    signal: controller.signal,
+    onProgress: () => {
+      calls++;
+      if (calls === 2) controller.abort(new Error('stop here'));
+    },
+  }).catch((e: unknown) => e);
   expect(calls).toBe(2);
+  // The two trained steps used to be thrown away with the trainer.
+  expect(stopped).toBeInstanceOf(TrainingInterruptedError);
+  const err = stopped as TrainingInterruptedError<DvaeParamsPair>;
+  expect([err.name, err.steps, (err.cause as Error).message]).toEqual(['AbortError', 2, 'stop here']);
+  expect(err.message).toMatch(/trainDvae: stopped after 2 steps: stop here/);
+  const trained = [...err.params.encoder.values(), ...err.params.decoder.values()];
+  expect(trained.length).toBe(params.encoder.size + params.decoder.size);
+  expect(await err.params.encoder.get('blocks.input.w')!.read()).not.toEqual(
+    await params.encoder.get('blocks.input.w')!.read(),
+  );
+  for (const t of trained) t.dispose();
+  expect(backend.stats().liveTensors).toBe(live); // the loop's own tensors are all freed
+  // Before any update the abort reason comes as it is (the caller's params are untouched).
+  const early = new AbortController();
+  early.abort(new Error('not yet'));
+  await expect(
+    trainDvae(params, config, () => rectangles(2, rnd), { steps: 2, signal: early.signal }),
+  ).rejects.toThrow(/^not yet$/);
   await expect(trainDvae(params, config, () => rectangles(2, rnd), { steps: -1 })).rejects.toThrow(
     /steps must be a non-negative integer/,
   );
@@ -178,6 +196,39 @@ test('trainDvae stops on abort and rejects bad options', async () => {
     /tensor blocks\.input\.w has shape \[16, 3, 7, 7\] in the checkpoint but the config expects \[8, 3, 7, 7\]/,
   );
   for (const t of Object.values(params).flatMap((m) => [...m.values()])) t.dispose();
+});
+
+test('trainDvae skips a batch whose loss is not finite and goes on', async () => {
+  const params = initDvaeParams(config, { backend, seed: 8 });
+  const rnd = stream(9);
+  let poisoned = false; // the batch of step 1 gets a KL weight beyond float32: its loss is not finite
+  const progress: DvaeTrainProgress[] = [];
+  const trained = await trainDvae(
+    params,
+    config,
+    (i) => {
+      poisoned = i === 1;
+      return rectangles(2, rnd);
+    },
+    {
+      steps: 4,
+      lr: 1e-3,
+      tau: 1,
+      beta: () => (poisoned ? Number.MAX_VALUE : 0),
+      onProgress: (p) => progress.push(p),
+    },
+  );
+  expect(progress.map((p) => [p.step, p.skipped, p.skippedSteps])).toEqual([
+    [1, false, 0],
+    [2, true, 1],
+    [3, false, 1],
+    [4, false, 1],
+  ]);
+  expect(Number.isFinite(progress[1]!.loss)).toBe(false);
+  const w = await trained.decoder.get('blocks.output.conv.w')!.read();
+  expect(w.every(Number.isFinite)).toBe(true);
+  for (const t of Object.values(params).flatMap((m) => [...m.values()])) t.dispose();
+  for (const t of Object.values(trained).flatMap((m) => [...m.values()])) t.dispose();
 });
 
 test('encoderLrScale holds the encoder while it is 0', async () => {

@@ -1,7 +1,7 @@
 // Engine state shared by every backend: scopes that free intermediates, the autograd tape, and
 // live-tensor counts. It holds no backends; callers pass theirs in.
 import { type Backend, backendGone, type TensorInfo } from './backend.js';
-import { isQuantized } from './dtype.js';
+import { isFloat, isQuantized } from './dtype.js';
 import type { Kernel } from './kernel.js';
 import { formatShape } from './shape.js';
 import { Tensor } from './tensor.js';
@@ -283,6 +283,15 @@ function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
 }
 
 /**
+ * Whether autograd tracks `t` when a tracked input made it: floats, and quantized weights (so that
+ * matmul can name a gradient that would flow into one). Integer and bool results (argmax,
+ * comparisons, topk indices) are constants, as in PyTorch, so ops that read them need no rule.
+ */
+function carriesGradient(t: Tensor): boolean {
+  return isFloat(t.dtype) || isQuantized(t.dtype);
+}
+
+/**
  * Runs a kernel on its inputs' backend and returns the output tensors. Ops are thin wrappers
  * around this.
  *
@@ -306,8 +315,8 @@ export function runKernel<A>(kernel: Kernel<A>, inputs: readonly Tensor[], attrs
     }
   }
   const tape = tapes[tapes.length - 1];
-  if (tape && inputs.some((t) => t.tracked)) {
-    for (const o of outputs) o.tracked = true;
+  if (tape && inputs.some((t) => t.tracked) && outputs.some(carriesGradient)) {
+    for (const o of outputs) o.tracked = carriesGradient(o);
     tape.push({ kernel: kernel as Kernel, inputs, outputs, attrs });
     const held = tapeTensors.get(tape);
     for (const t of inputs) held?.add(t);

@@ -153,13 +153,21 @@ export { stopGradient } from './autograd/stopGradient.js';
 export { gradCheck } from './autograd/gradCheck.js';
 export type { GradCheckInput, GradCheckOptions, GradCheckResult } from './autograd/gradCheck.js';
 export { AdamW } from './autograd/AdamW.js';
-export type { AdamWOptions, AdamWState, LearningRate, ParamGroup } from './autograd/AdamW.js';
+export type {
+  AdamWOptions,
+  AdamWState,
+  AdamWStateDict,
+  LearningRate,
+  ParamGroup,
+} from './autograd/AdamW.js';
 export { adamwUpdate } from './autograd/adamwUpdate.js';
 export type { AdamWUpdateAttrs } from './autograd/adamwUpdate.js';
 export { cosineWithWarmup } from './autograd/cosineWithWarmup.js';
 export type { CosineWithWarmupOptions } from './autograd/cosineWithWarmup.js';
 export { isBiasOrNorm } from './autograd/isBiasOrNorm.js';
-export { clipGradNorm } from './autograd/clipGradNorm.js';
+export { clipGradNorm, gradNorm } from './autograd/clipGradNorm.js';
+export { TrainingInterruptedError } from './autograd/TrainingInterruptedError.js';
+export type { TrainingInterruptedOptions } from './autograd/TrainingInterruptedError.js';
 
 export type { DecodedSafetensorsTensor, DecodeSafetensorsOptions } from './io/decodeSafetensorsTensor.js';
 export { decodeSafetensorsTensor } from './io/decodeSafetensorsTensor.js';

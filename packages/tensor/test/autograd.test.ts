@@ -1,6 +1,7 @@
 // valueAndGrad mechanics, checked with small kernels defined here (so these tests depend only on the
 // engine and binary.ts): values, accumulation when a tensor feeds several ops, zeros for unreached
-// params, stopGradient, tidy inside f, cleanup, and the error messages.
+// params (listed in `unreached`), integer outputs as constants, stopGradient, tidy inside f, cleanup,
+// and the error messages (colliding key paths too).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type Backend,
@@ -75,6 +76,17 @@ const wrongGrad: Kernel<void> = {
   cpu: ([x]) => [Float32Array.from(x!.data)],
   grad: ({ inputs: [x] }) => [full([x!.size + 1], 0, { backend: x!.backend })],
 };
+// Integer results (an argmax, a comparison) and a kernel that reads them, neither with a rule.
+const floorToInt: Kernel<void> = {
+  name: 'test.floorToInt',
+  infer: ([x]) => [{ shape: x!.shape, dtype: 'i32' }],
+  cpu: ([x]) => [Int32Array.from(x!.data, (v) => Math.floor(v))],
+};
+const intToFloat: Kernel<void> = {
+  name: 'test.intToFloat',
+  infer: ([x]) => [{ shape: x!.shape, dtype: 'f32' }],
+  cpu: ([x]) => [Float32Array.from(x!.data)],
+};
 const sumAll = (x: Tensor) => run1Test(total, x);
 const sq = (x: Tensor) => run1Test(square, x);
 const plusOp = (a: Tensor, b: Tensor) => run1Test(plus, a, b);
@@ -113,12 +125,18 @@ describe('valueAndGrad', () => {
     for (const v of [x, r1.value, r2.value, ...r1.grads, ...r2.grads]) v.dispose();
   });
 
-  test('params the loss does not reach get zeros; the loss itself may be a param', async () => {
+  test('params the loss does not reach get zeros and are listed; the loss itself may be a param', async () => {
     const x = t([1, 2]);
     const unused = t([5, 6, 7]);
-    const { value, grads } = valueAndGrad(() => sumAll(x), { x, unused });
+    const { value, grads, unreached } = valueAndGrad(() => sumAll(x), { x, unused });
     expect(await read(grads.unused)).toEqual([0, 0, 0]);
     expect(await read(grads.x)).toEqual([1, 1]);
+    expect(unreached).toEqual(['unused']);
+    // Reached only through stopGradient: no gradient either (PyTorch: grad None after detach).
+    const held = t([5, 6]);
+    const r1 = valueAndGrad(() => sumAll(plusOp(x, stopGradient(sq(held)))), { x, inner: { held } });
+    expect(r1.unreached).toEqual(['inner.held']);
+    for (const v of [held, r1.value, r1.grads.x, r1.grads.inner.held]) v.dispose();
     const s = t([4], []);
     const r = valueAndGrad(() => s, [s]);
     expect(await read(r.grads[0]!)).toEqual([1]);
@@ -192,6 +210,27 @@ describe('valueAndGrad', () => {
     for (const v of [x, value, logits!, ...grads]) v.dispose();
   });
 
+  test('integer outputs of tracked tensors are constants: kernels reading them need no rule', async () => {
+    const x = t([1.5, -0.5, 2.25]);
+    let ints: Tensor | undefined;
+    // d/dx sum(x * floor(x)) with floor(x) a constant (as PyTorch treats an argmax): floor(x).
+    const { value, grads, unreached } = valueAndGrad(
+      () => {
+        ints = run1Test(floorToInt, x);
+        expect(ints.tracked).toBe(false);
+        return sumAll(timesOp(x, run1Test(intToFloat, ints)));
+      },
+      { x },
+    );
+    expect(await read(grads.x)).toEqual([1, -1, 2]);
+    expect(await value.item()).toBe(1.5 - -0.5 + 4.5);
+    expect(unreached).toEqual([]);
+    // A loss that depends on x only through integers does not reach x.
+    const r = valueAndGrad(() => sumAll(run1Test(intToFloat, run1Test(floorToInt, x))), { x });
+    expect(r.unreached).toEqual(['x']);
+    for (const v of [x, value, grads.x, r.value, r.grads.x]) v.dispose();
+  });
+
   test('stopGradient blocks the gradient and hides kernels without rules', async () => {
     const x = t([1, 2]);
     const r = valueAndGrad(() => sumAll(timesOp(sq(x), stopGradient(sq(x)))), [x]);
@@ -223,6 +262,13 @@ describe('valueAndGrad', () => {
     expect(() => valueAndGrad(() => sumAll(x), { a: x, b: x })).toThrow(
       "params 'a' and 'b' are the same tensor",
     );
+    // A dotted key and nested keys spell one path: their gradients would be swapped.
+    const y = t([3]);
+    expect(() => valueAndGrad(() => sumAll(x), { a: { b: x }, 'a.b': y })).toThrow(
+      "valueAndGrad: two params have the key path 'a.b'",
+    );
+    expect(() => valueAndGrad(() => sumAll(x), { a: [x], 'a.0': y })).toThrow("key path 'a.0'");
+    y.dispose();
     const ids = tensor(new Int32Array([1]), [1], { backend });
     expect(() => valueAndGrad(() => sumAll(x), { x, ids })).toThrow(
       "valueAndGrad: param 'ids' is i32[1]; gradients need f32 params",

@@ -69,6 +69,9 @@ const awayFromClampBounds = (next: () => number, size: number) =>
 /** |x| in [0.2, 2], random sign (away from the kink at 0). */
 const awayFromZero = (next: () => number, size: number) =>
   Float32Array.from({ length: size }, () => (next() < 0.5 ? -1 : 1) * (0.2 + 1.8 * next()));
+/** Multiples of 1/16 in [-2, 2]: exact in f16 and bf16, and still exact 1/16 away (the eps of the cast rows). */
+const sixteenths = (next: () => number, size: number) =>
+  Float32Array.from({ length: size }, () => Math.round((4 * next() - 2) * 16) / 16);
 const u = (name: string, extra: Partial<Row> = {}): Row => ({
   name,
   needs: [name],
@@ -114,6 +117,17 @@ const rows: Row[] = [
     ],
     f: (a, b) => op('pow')(a, b),
   },
+  {
+    // d/da a^0 is 0 everywhere, also at a = 0 (b a^(b-1) would be 0 * Inf = NaN there), as in PyTorch.
+    name: 'pow with zero exponents, at zero bases',
+    needs: ['pow'],
+    inputs: [
+      { shape: [6], gen: () => Float32Array.of(0, -1, 2, 0.5, 0, 0) },
+      { shape: [6], gen: () => Float32Array.of(0, 0, 0, 0, 2, 0) },
+    ],
+    f: (a, b) => op('pow')(a, b),
+    wrt: [0],
+  },
   ...['maximum', 'minimum'].map(
     (name): Row => ({
       name: `${name} [3, 4] [3, 4]`,
@@ -157,6 +171,36 @@ const rows: Row[] = [
     f: (c, a, b) => op('where')(c, a, b),
   },
   { name: 'cast f32 -> f32', needs: ['cast'], inputs: [{ shape: [5] }], f: (x) => op('cast')(x, 'f32') },
+  // Float casts pass the gradient on, cast back to the input's dtype (mixed precision: f32 master
+  // weights cast down for the matmul). Values on a 1/16 grid with eps 1/16 keep the finite
+  // differences free of f16/bf16 rounding.
+  ...(['f16', 'bf16'] as const).flatMap((dtype): Row[] => [
+    {
+      name: `cast f32 -> ${dtype} -> f32`,
+      needs: ['cast'],
+      inputs: [{ shape: [5], gen: sixteenths }],
+      f: (x) => op('cast')(op('cast')(x, dtype), 'f32'),
+      eps: 1 / 16,
+    },
+    {
+      name: `matmul with the weight cast to ${dtype}`,
+      needs: ['matmul', 'cast'],
+      inputs: [
+        { shape: [2, 3], gen: sixteenths },
+        { shape: [3, 4], gen: sixteenths },
+      ],
+      f: (x, w) => op('matmul')(x, op('cast')(w, dtype)),
+      eps: 1 / 16,
+      rtol: 2e-2, // the weight's gradient is rounded to the weight's dtype, as in PyTorch
+    },
+  ]),
+  {
+    // argmax's i32 output is a constant (as in PyTorch): the gradient flows through logSoftmax only.
+    name: 'oneHot(argmax(z)) * logSoftmax(z) (self-training pseudo-labels)',
+    needs: ['oneHot', 'argmax', 'logSoftmax', 'mul'],
+    inputs: [{ shape: [3, 4], gen: distinct(0.3) }],
+    f: (z) => op('mul')(op('oneHot')(op('argmax')(z, -1), 4), op('logSoftmax')(z, -1)),
+  },
   // reductions
   { name: 'sum all', needs: ['sum'], inputs: [{ shape: [3, 5] }], f: (x) => op('sum')(x) },
   {

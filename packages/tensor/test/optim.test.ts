@@ -1,15 +1,23 @@
 // AdamW against the published algorithm (PyTorch's torch.optim.AdamW) computed in float64 here,
-// the fused update kernel on every backend, schedules, param groups and clipGradNorm.
+// the fused update kernel on every backend, schedules, param groups, params the loss does not reach,
+// saving and resuming the state, TrainingInterruptedError, clipGradNorm and gradNorm.
 import { describe, expect, test } from 'vitest';
 import {
   AdamW,
+  type AdamWOptions,
   type Tensor,
+  add,
   adamwUpdate,
   clipGradNorm,
   cosineWithWarmup,
+  gradNorm,
   isBiasOrNorm,
+  mul,
+  sum,
+  TrainingInterruptedError,
   tensor,
   tidy,
+  valueAndGrad,
 } from '../src/index.node.js';
 import { suiteBackends } from './util/backends.js';
 import { type KernelCase, checkKernelCase } from './util/checkKernel.js';
@@ -175,6 +183,17 @@ describe('AdamW', () => {
     );
     expect(() => opt.step(p, {} as typeof p)).toThrow("AdamW.step: no gradient for param 'w' f32[2]");
     expect(() => opt.step(p.w, p.w)).toThrow('AdamW.step: params must be an array or an object of tensors');
+    // A gradient no param matches (a misspelt key) used to be ignored.
+    const g = { w: tensor([1, 1], [2], { backend }), v: tensor([1], [1], { backend }) };
+    expect(() => opt.step(p, g)).toThrow(
+      "AdamW.step: gradient 'v' f32[1] has no param with that key path (params: 'w')",
+    );
+    // Two params with one key path used to share a gradient and an optimizer state.
+    const clash = { a: { b: tensor([1], [1], { backend }) }, 'a.b': tensor([5], [1], { backend }) };
+    const clashGrads = { a: { b: tensor([1], [1], { backend }) }, 'a.b': tensor([-1], [1], { backend }) };
+    expect(() => opt.step(clash, clashGrads)).toThrow("AdamW.step: two params have the key path 'a.b'");
+    expect(opt.stepCount).toBe(0);
+    for (const t of [g.w, g.v, clash.a.b, clash['a.b'], clashGrads.a.b, clashGrads['a.b']]) t.dispose();
     expect(() => new AdamW({ betas: [0.9, 1] })).toThrow('AdamW: betas[1] must be in [0, 1), got 1');
     expect(() => new AdamW({ lr: -1 })).toThrow('AdamW: lr must be >= 0, got -1');
     expect(() => new AdamW({ lr: () => Number.NaN }).lr).toThrow(
@@ -211,6 +230,184 @@ describe('AdamW', () => {
     expect(isBiasOrNorm('wte.weight', m)).toBe(false);
     m.dispose();
     v.dispose();
+  });
+});
+
+describe('AdamW and params the loss does not reach', () => {
+  test('they are skipped as PyTorch skips grad None: no update, no decay, no state, until reached', async () => {
+    const w0 = [0.5, -1, 2];
+    const u0 = [1, -2, 3];
+    const c = [0.3, -0.2, 0.1];
+    for (const { label, backend } of all()) {
+      const params = { w: tensor(w0, [3], { backend }), head: { unused: tensor(u0, [3], { backend }) } };
+      const opt = new AdamW({ lr: 0.1, weightDecay: 0.1 });
+      const unreached: (readonly string[])[] = [];
+      for (let s = 0; s < 3; s++) {
+        tidy(() => {
+          const r = valueAndGrad(() => sum(mul(params.w, params.w)), params);
+          unreached.push(r.unreached);
+          clipGradNorm(r.grads, 1); // leaves the placeholder zeros alone
+          opt.step(params, r.grads);
+          return undefined;
+        });
+      }
+      // Decay alone would have made it u0 * (1 - 0.1 * 0.1)^3.
+      expect([...(await params.head.unused.read())], label).toEqual(u0);
+      expect(opt.state.has('head.unused'), label).toBe(false);
+      expect([opt.stepCount, opt.state.get('w')!.step], label).toEqual([3, 3]);
+      expect(unreached, label).toEqual([['head.unused'], ['head.unused'], ['head.unused']]);
+      // Reached at last, it takes its first step (bias correction of step 1); w now waits.
+      const wBefore = [...(await params.w.read())];
+      tidy(() => {
+        const { grads } = valueAndGrad(
+          () => sum(mul(params.head.unused, tensor(c, [3], { backend }))),
+          params,
+        );
+        opt.step(params, grads);
+        return undefined;
+      });
+      const want = referenceAdamW(u0, [c], { lrs: [0.1], betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.1 });
+      expectClose(await params.head.unused.read(), Float32Array.from(want), 1e-6, `${label}: unused`, 1e-6);
+      expect([...(await params.w.read())], label).toEqual(wBefore);
+      expect([opt.state.get('head.unused')!.step, opt.state.get('w')!.step], label).toEqual([1, 3]);
+      for (const p of [params.w, params.head.unused]) p.dispose();
+      opt.dispose();
+    }
+  });
+
+  test('gradNorm measures the gradients without scaling them, skipping the placeholder zeros', async () => {
+    const backend = reference;
+    const x = tensor([3, 4], [2], { backend });
+    const idle = tensor([1], [1], { backend });
+    const { value, grads } = valueAndGrad(() => sum(mul(x, x)), { x, idle }); // grads.x = [6, 8]
+    const norm = gradNorm(grads);
+    expect(await norm.item()).toBeCloseTo(10, 5);
+    expect([...(await grads.x.read())]).toEqual([6, 8]);
+    for (const t of [x, idle, value, grads.x, grads.idle, norm]) t.dispose();
+  });
+});
+
+describe('AdamW state dict', () => {
+  const options: AdamWOptions = {
+    lr: cosineWithWarmup({ lr: 0.05, warmupSteps: 2, totalSteps: 6, minLr: 0.001 }),
+    betas: [0.8, 0.95],
+    weightDecay: 0.1,
+    groups: [{ match: isBiasOrNorm, weightDecay: 0, lrScale: 0.5 }],
+  };
+
+  test('3 steps, save, a new optimizer, load, 3 steps equal 6 steps straight', async () => {
+    const seed = freshSeed();
+    const next = rng(seed);
+    const w0 = randomArray(3 * 5, 'f32', next);
+    const b0 = randomArray(5, 'f32', next);
+    const gw = Array.from({ length: 6 }, () => randomArray(3 * 5, 'f32', next));
+    const gb = Array.from({ length: 6 }, () => randomArray(5, 'f32', next));
+    for (const { label, backend } of all()) {
+      const fresh = (): Record<string, Tensor> => ({
+        'fc.weight': tensor(w0, [3, 5], { backend }),
+        'fc.bias': tensor(b0, [5], { backend }),
+      });
+      // The bias is not reached at step 0, so its own step count lags the optimizer's by one.
+      const stepAt = (opt: AdamW, params: Record<string, Tensor>, s: number) =>
+        tidy(() => {
+          const { grads } = valueAndGrad(() => {
+            const lw = sum(mul(params['fc.weight']!, tensor(gw[s]!, [3, 5], { backend })));
+            return s === 0 ? lw : add(lw, sum(mul(params['fc.bias']!, tensor(gb[s]!, [5], { backend }))));
+          }, params);
+          opt.step(params, grads);
+          return undefined;
+        });
+      const live = backend.stats().liveTensors;
+      const straight = fresh();
+      const opt = new AdamW(options);
+      for (let s = 0; s < 6; s++) stepAt(opt, straight, s);
+
+      const resumed = fresh();
+      const first = new AdamW(options);
+      for (let s = 0; s < 3; s++) stepAt(first, resumed, s);
+      const saved = first.stateDict();
+      first.dispose(); // the saved tensors outlive the optimizer
+      expect(saved.stepCount).toBe(3);
+      expect(Object.fromEntries(Object.entries(saved.state).map(([k, v]) => [k, v.step]))).toEqual({
+        'fc.weight': 3,
+        'fc.bias': 2,
+      });
+      const second = new AdamW(options);
+      second.loadStateDict(saved, resumed);
+      for (const { m, v } of Object.values(saved.state)) for (const t of [m, v]) t.dispose(); // the optimizer keeps its own
+      expect(second.lr).toBe((options.lr as (step: number) => number)(3)); // no second warmup
+      for (let s = 3; s < 6; s++) stepAt(second, resumed, s);
+
+      const where = `${label} (seed ${seed})`;
+      for (const name of ['fc.weight', 'fc.bias']) {
+        expect([...(await resumed[name]!.read())], `${where}: ${name}`).toEqual([
+          ...(await straight[name]!.read()),
+        ]);
+      }
+      expect([second.stepCount, second.state.get('fc.bias')!.step], where).toEqual([6, 5]);
+      for (const t of [...Object.values(straight), ...Object.values(resumed)]) t.dispose();
+      opt.dispose();
+      second.dispose();
+      expect(backend.stats().liveTensors, `${where}: live tensors`).toBe(live);
+    }
+  });
+
+  test('a saved state that does not fit the params is named, and nothing is loaded', async () => {
+    const backend = reference;
+    const params = { w: tensor([1, 2], [2], { backend }) };
+    const opt = new AdamW({ lr: 0.1 });
+    tidy(() => opt.step(params, { w: tensor([1, -1], [2], { backend }) }));
+    const saved = opt.stateDict();
+    const other = new AdamW();
+    const m3 = tensor([0, 0, 0], [3], { backend });
+    expect(() => other.loadStateDict({ stepCount: 1, state: { v: saved.state.w! } }, params)).toThrow(
+      "AdamW.loadStateDict: saved state for 'v' matches no param (params: 'w')",
+    );
+    expect(() =>
+      other.loadStateDict({ stepCount: 1, state: { w: { ...saved.state.w!, m: m3 } } }, params),
+    ).toThrow("AdamW.loadStateDict: state['w'].m is f32[3] on cpu but param 'w' is f32[2] on cpu");
+    expect(() => other.loadStateDict({ stepCount: 0, state: saved.state }, params)).toThrow(
+      "AdamW.loadStateDict: state['w'].step must be an integer in [1, stepCount 0], got 1",
+    );
+    expect(() => other.loadStateDict({ stepCount: -1, state: {} }, params)).toThrow(
+      'AdamW.loadStateDict: stepCount must be an integer >= 0, got -1',
+    );
+    expect([other.stepCount, other.state.size]).toEqual([0, 0]);
+    opt.dispose();
+    expect(() => opt.stateDict()).toThrow('AdamW.stateDict: the optimizer was disposed');
+    for (const t of [params.w, m3, saved.state.w!.m, saved.state.w!.v]) t.dispose();
+    other.dispose();
+  });
+});
+
+describe('TrainingInterruptedError', () => {
+  test('keeps the name of an abort, carries the params and the steps, and names the cause', () => {
+    const names = (cause: unknown, signal?: AbortSignal) => {
+      const e = new TrainingInterruptedError('loop', { params: [], steps: 2, cause, signal });
+      return [e.name, e.aborted];
+    };
+    const stopped = new AbortController();
+    stopped.abort(); // reason: a DOMException named AbortError
+    expect(names(stopped.signal.reason, stopped.signal)).toEqual(['AbortError', true]);
+    const custom = new AbortController();
+    custom.abort(new Error('user stop'));
+    expect(names(custom.signal.reason, custom.signal)).toEqual(['AbortError', true]);
+    const timeout = new AbortController();
+    timeout.abort(new DOMException('timed out', 'TimeoutError'));
+    expect(names(timeout.signal.reason, timeout.signal)).toEqual(['TimeoutError', true]);
+    expect(names(new RangeError('bad batch'), custom.signal)).toEqual(['TrainingInterruptedError', false]);
+    const params = { w: tensor([1], [1], { backend: reference }) };
+    const e = new TrainingInterruptedError('loop', { params, steps: 1, cause: new RangeError('bad batch') });
+    expect(e.message).toBe(
+      "loop: stopped after 1 step: bad batch (the latest params are on this error's .params, which the caller now owns)",
+    );
+    expect([e.params, e.steps, e.cause instanceof RangeError, e instanceof Error]).toEqual([
+      params,
+      1,
+      true,
+      true,
+    ]);
+    params.w.dispose();
   });
 });
 

@@ -284,6 +284,12 @@ describe('quantized weight errors', () => {
         attrs: { transposeA: false, transposeB: true, activation: 'none' },
       });
     expect(kernelGrad).toThrow('matmul: no gradient flows into a quantized weight (q8[3, 32])');
+    // Quantized inside the loss, the weight is not dropped silently (unlike integer results, which
+    // are constants for autograd, a quantized weight stays tracked so that matmul can name it).
+    const w = f32([3, 32]);
+    expect(() => grad(() => sum(linear(x, quantizeWeight(w, { dtype: 'q8' }))), { w })).toThrow(
+      'matmul: no gradient flows into a quantized weight (q8[3, 32])',
+    );
   });
 
   test('safetensors does not store quantized weights', async () => {

@@ -48,7 +48,13 @@ export type { GenerateOptions, GeneratedToken } from './task/generateTokens.js';
 export { initLlavaParams, visionTowerFromClip } from './train/initLlavaParams.js';
 export type { InitLlavaOptions } from './train/initLlavaParams.js';
 export { IGNORE_INDEX, VlmTrainer, packVlmExamples, vlmLoss } from './train/VlmTrainer.js';
-export type { PackVlmOptions, VlmBatch, VlmSegment, VlmTrainerOptions } from './train/VlmTrainer.js';
+export type {
+  PackVlmOptions,
+  VlmBatch,
+  VlmSegment,
+  VlmStepResult,
+  VlmTrainerOptions,
+} from './train/VlmTrainer.js';
 export { vlmCheckpointFiles } from './train/vlmCheckpointFiles.js';
 export type { VlmCheckpointFiles, VlmCheckpointOptions } from './train/vlmCheckpointFiles.js';
 export {

@@ -2,7 +2,8 @@
 // place of the placeholders, the masked next-token loss) against finite differences; the loss
 // counts the answer tokens only (labels that are not token ids are named); a tiny LLaVA with a frozen random tower learns a toy visual task
 // (loss falls, greedy answers on new images become right); and the saved HF folder loads with
-// loadVlm and gives the same logits and answers. CPU only: the math is backend-independent and the
+// loadVlm and gives the same logits and answers. Params the loss does not reach are not decayed,
+// and a batch with a NaN is skipped. CPU only: the math is backend-independent and the
 // kernels are checked on every backend by @vl/tensor's suite.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -215,6 +216,64 @@ test('freeze holds the params it names: a projector-only step changes the projec
   for (const p of new Set(t.params.values())) p.dispose();
 });
 
+/** The values of the named params. */
+async function valuesOf(params: ReadonlyMap<string, Tensor>, names: string[]): Promise<number[][]> {
+  return Promise.all(names.map(async (n) => [...(await params.get(n)!.read())]));
+}
+
+test('with the tower trained, its params the loss does not reach are left alone (no weight decay)', async () => {
+  // vision_feature_layer -2: the last tower layer and post_layernorm get no gradient.
+  const params = initLlavaParams(config, { backend, seed: 5 });
+  const trainer = new VlmTrainer(params, config, { lr: 1e-2, weightDecay: 0.1, freezeVisionTower: false });
+  const unreached = trainer.trainedNames.filter(
+    (n) => n.startsWith('vision_tower.encoder.layers.1.') || n.startsWith('vision_tower.post_layernorm.'),
+  );
+  const reached = trainer.trainedNames.filter((n) => n.startsWith('vision_tower.encoder.layers.0.'));
+  expect([unreached.length, reached.length]).toEqual([16 + 2, 16]);
+  const before = await valuesOf(trainer.params, [...unreached, ...reached]);
+  const random = lcg(21);
+  for (let step = 0; step < 2; step++) {
+    const batch = batchOf(Array.from({ length: 4 }, () => sample(random)));
+    expect((await trainer.step(batch)).skipped).toBe(false);
+    batch.pixelValues.dispose();
+  }
+  const after = await valuesOf(trainer.params, [...unreached, ...reached]);
+  // Weight decay alone used to shrink the unreached ones.
+  for (const [i, n] of unreached.entries()) expect(after[i], n).toEqual(before[i]);
+  const k = unreached.length;
+  for (const [i, n] of reached.entries()) expect(after[k + i], n).not.toEqual(before[k + i]);
+  trainer.dispose();
+  for (const t of new Set(trainer.params.values())) t.dispose();
+});
+
+test('a batch with a non-finite loss is skipped: no update, and the result says so', async () => {
+  const params = initLlavaParams(config, { backend, seed: 6 });
+  const trainer = new VlmTrainer(params, config, { lr: 1e-2 });
+  const random = lcg(31);
+  const good = batchOf(Array.from({ length: 4 }, () => sample(random)));
+  const bad = batchOf(Array.from({ length: 4 }, () => sample(random)));
+  const pixels = Float32Array.from(await bad.pixelValues.read());
+  pixels[5] = Number.NaN; // one bad pixel
+  bad.pixelValues.dispose();
+  bad.pixelValues = tensor(pixels, [4, 3, 16, 16], { backend });
+  try {
+    await trainer.step(good);
+    const names = trainer.trainedNames;
+    const before = await valuesOf(trainer.params, names);
+    const r = await trainer.step(bad);
+    expect(await valuesOf(trainer.params, names)).toEqual(before); // used to be NaN everywhere
+    expect([r.skipped, r.step, trainer.stepCount]).toEqual([true, 1, 1]);
+    expect(r.loss).toBeNaN();
+    const next = await trainer.step(good);
+    expect([next.skipped, next.step, Number.isFinite(next.loss)]).toEqual([false, 2, true]);
+  } finally {
+    good.pixelValues.dispose();
+    bad.pixelValues.dispose();
+    trainer.dispose();
+    for (const t of new Set(trainer.params.values())) t.dispose();
+  }
+});
+
 test('maxGradNorm must be > 0 (NaN would turn clipping off)', () => {
   const params = initLlavaParams(config, { backend, seed: 4 });
   for (const maxGradNorm of [Number.NaN, 0, -1])
@@ -303,7 +362,7 @@ describe('a tiny LLaVA learns a toy visual task', () => {
     const losses: number[] = [];
     for (let step = 0; step < 150; step++) {
       const batch = batchOf(Array.from({ length: 16 }, () => sample(random)));
-      losses.push(await trainer.step(batch));
+      losses.push((await trainer.step(batch)).loss);
       batch.pixelValues.dispose();
     }
     const first = losses.slice(0, 10).reduce((a, b) => a + b) / 10;

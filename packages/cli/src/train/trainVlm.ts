@@ -300,11 +300,13 @@ async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<M
       const batch = o.batch(step);
       let loss: number;
       try {
-        loss = await trainer.step(batch);
+        const r = await trainer.step(batch);
+        loss = r.loss;
+        // A skipped batch (a loss that is not finite) left the weights alone; keep it out of the mean.
+        if (!r.skipped) recent.push(loss);
       } finally {
         batch.pixelValues?.dispose();
       }
-      recent.push(loss);
       if (recent.length > 20) recent.shift();
       o.onStep?.(o.firstStep + step + 1, loss);
       const mean = recent.reduce((a, b) => a + b, 0) / recent.length;

@@ -4,6 +4,7 @@ import {
   Tensor,
   clamp,
   clipGradNorm,
+  gradNorm,
   isBiasOrNorm,
   keep,
   tidy,
@@ -26,6 +27,30 @@ export interface ClipBatch {
 export interface ClipTrainerOptions extends AdamWOptions {
   /** Clip the global gradient norm to this, > 0 (default 1; `Infinity` disables). */
   maxGradNorm?: number;
+}
+
+/**
+ * What one {@link ClipTrainer.step} measured, before the update.
+ *
+ * @example
+ * ```ts
+ * const { loss, gradNorm, skipped }: ClipStepResult = await trainer.step(batch);
+ * ```
+ */
+export interface ClipStepResult {
+  /** Optimizer steps taken, this one included (a skipped step does not count). */
+  step: number;
+  /** The batch's contrastive loss. */
+  loss: number;
+  /** The global L2 norm of the gradients, before clipping. */
+  gradNorm: number;
+  /** Learning rate of the step. */
+  lr: number;
+  /**
+   * True when the loss or the gradient norm was not finite (a NaN pixel, an overflow): the update
+   * was skipped, leaving the weights and the optimizer state as they were.
+   */
+  skipped: boolean;
 }
 
 /** Names the batch's tensors when they do not agree on the batch size `B`. */
@@ -60,12 +85,14 @@ export const MAX_LOGIT_SCALE = Math.log(100);
 /**
  * Contrastive training of CLIP parameters with AdamW (no weight decay on biases and norms),
  * gradient clipping, and the logit scale clamped at ln(100) after every step, as in the paper.
+ * A batch whose loss or gradient norm is not finite is skipped (no update; the result says so),
+ * so one bad batch cannot turn the weights into NaN.
  * The trainer owns `params` from now on: each step replaces their tensors.
  *
  * @example
  * ```ts
  * const trainer = new ClipTrainer(params, config, { lr: 5e-4 });
- * for (const batch of batches) console.log(await trainer.step(batch));
+ * for (const batch of batches) console.log((await trainer.step(batch)).loss);
  * trainer.dispose(); // optimizer state; params stay usable via trainer.params
  * ```
  */
@@ -109,23 +136,39 @@ export class ClipTrainer {
     return clipLoss(clipLogits(image, text, scale).logitsPerText); // []
   }
 
-  /** One optimizer step; resolves to the batch's loss before the update. */
-  async step(batch: ClipBatch): Promise<number> {
-    const loss = tidy(() => {
+  /**
+   * One optimizer step (await it before the next); resolves to the batch's loss and gradient norm
+   * before the update. A batch whose loss or gradient norm is not finite is skipped: no update,
+   * `skipped: true`.
+   */
+  async step(batch: ClipBatch): Promise<ClipStepResult> {
+    const lr = this.#opt.lr;
+    const { value, norm, grads } = tidy(() => {
       const { value, grads } = valueAndGrad(
         () => this.loss(batch, new Map(Object.entries(this.#tree))),
         this.#tree,
       );
-      if (Number.isFinite(this.#maxGradNorm)) clipGradNorm(grads, this.#maxGradNorm);
-      this.#opt.step(this.#tree, grads);
-      const scale = this.#tree.logit_scale!;
-      this.#tree.logit_scale = keep(clamp(scale, Number.NEGATIVE_INFINITY, MAX_LOGIT_SCALE));
-      scale.dispose();
-      return value;
+      const norm = Number.isFinite(this.#maxGradNorm)
+        ? clipGradNorm(grads, this.#maxGradNorm)
+        : gradNorm(grads); // []
+      return { value, norm, grads };
     });
-    const v = await loss.item();
-    loss.dispose();
-    return v;
+    try {
+      const [loss, normValue] = await Promise.all([value.item(), norm.item()]);
+      const skipped = !Number.isFinite(loss) || !Number.isFinite(normValue);
+      if (!skipped) {
+        tidy(() => {
+          this.#opt.step(this.#tree, grads);
+          const scale = this.#tree.logit_scale!;
+          this.#tree.logit_scale = keep(clamp(scale, Number.NEGATIVE_INFINITY, MAX_LOGIT_SCALE));
+          scale.dispose();
+          return undefined;
+        });
+      }
+      return { step: this.stepCount, loss, gradNorm: normValue, lr, skipped };
+    } finally {
+      for (const t of [value, norm, ...Object.values(grads)]) t.dispose();
+    }
   }
 
   /** Frees the optimizer state (the params stay with the caller). */

@@ -1,14 +1,19 @@
-import type { Tensor } from '@vl/tensor';
+import { type Tensor, TrainingInterruptedError } from '@vl/tensor';
 import type { ClipConfig } from '../model/config.js';
-import { type ClipBatch, ClipTrainer, type ClipTrainerOptions } from './ClipTrainer.js';
+import { type ClipBatch, type ClipStepResult, ClipTrainer, type ClipTrainerOptions } from './ClipTrainer.js';
 
 /** Progress of {@link fineTuneClip}, reported after every step. */
 export interface ClipTrainProgress {
+  /** Steps done, skipped ones included (1 after the first). */
   step: number;
   steps: number;
   loss: number;
-  /** Mean loss over the last (up to) 20 steps. */
+  /** Mean loss over the last (up to) 20 steps that were not skipped (NaN before the first). */
   smoothedLoss: number;
+  /** This step's batch had a loss or gradient norm that was not finite: no update was made. */
+  skipped: boolean;
+  /** Steps skipped so far. */
+  skippedSteps: number;
   /** Milliseconds since the loop started. */
   elapsedMs: number;
 }
@@ -24,7 +29,14 @@ export interface FineTuneClipOptions extends ClipTrainerOptions {
 /**
  * A contrastive fine-tuning loop: draws `steps` batches from `batches` (called with the step index;
  * the loop disposes each batch after its step) and returns the trained parameters. The input
- * `params` are taken over (their tensors are replaced as training proceeds).
+ * `params` are taken over (their tensors are replaced as training proceeds). A batch whose loss or
+ * gradient norm is not finite is skipped (see {@link ClipTrainer.step}) and the loop goes on.
+ *
+ * An abort, or an error from `batches`, a step or `onProgress`, after the first update rejects with
+ * a `TrainingInterruptedError` (from `@vl/tensor`) whose `params` are the latest weights (the
+ * caller owns them; the given ones are gone) and whose `steps` counts the steps done; an abort
+ * keeps the name `'AbortError'`. Before the first update the original error is thrown as it is,
+ * and the given `params` are untouched.
  *
  * @example
  * ```ts
@@ -47,27 +59,45 @@ export async function fineTuneClip(
   const trainer = new ClipTrainer(params, config, trainerOptions);
   const start = performance.now();
   const recent: number[] = [];
+  let done = 0;
+  let skippedSteps = 0;
   try {
     for (let step = 0; step < steps; step++) {
       signal?.throwIfAborted();
       const batch = await batches(step);
-      let loss: number;
+      let r: ClipStepResult;
       try {
-        loss = await trainer.step(batch);
+        r = await trainer.step(batch);
       } finally {
         for (const t of [batch.pixelValues, batch.inputIds, batch.attentionMask]) t?.dispose();
       }
-      recent.push(loss);
-      if (recent.length > 20) recent.shift();
+      if (r.skipped) skippedSteps++;
+      else {
+        recent.push(r.loss);
+        if (recent.length > 20) recent.shift();
+      }
+      done = step + 1;
       onProgress?.({
-        step: step + 1,
+        step: done,
         steps,
-        loss,
+        loss: r.loss,
         smoothedLoss: recent.reduce((a, b) => a + b, 0) / recent.length,
+        skipped: r.skipped,
+        skippedSteps,
         elapsedMs: performance.now() - start,
       });
     }
     return trainer.params;
+  } catch (e) {
+    // Before the first update the caller's tensors are as they were; after it they are disposed,
+    // and the trained ones must reach the caller or they would leak.
+    if (trainer.stepCount === 0) throw e;
+    throw new TrainingInterruptedError('fineTuneClip', {
+      params: trainer.params,
+      steps: done,
+      cause: e,
+      signal,
+    });
   } finally {
     trainer.dispose();
   }

@@ -7,6 +7,7 @@ import {
   Rng,
   type Tensor,
   clipGradNorm,
+  gradNorm,
   keep,
   scale,
   tidy,
@@ -78,7 +79,7 @@ export interface DvaeTrainerOptions {
  * ```
  */
 export interface DvaeStepResult {
-  /** Steps taken, this one included. */
+  /** Optimizer steps taken, this one included (a skipped step does not count). */
   step: number;
   /** The minimized objective (nats per pixel channel). */
   loss: number;
@@ -98,6 +99,13 @@ export interface DvaeStepResult {
   counts: Uint32Array;
   /** Perplexity of this batch's code usage. */
   perplexity: number;
+  /** The global L2 norm of the gradients, before clipping. */
+  gradNorm: number;
+  /**
+   * True when the loss or the gradient norm was not finite: the update was skipped, leaving the
+   * weights and the optimizer state as they were.
+   */
+  skipped: boolean;
 }
 
 function resolve(s: DvaeSchedule, step: number, what: string): number {
@@ -212,7 +220,8 @@ export class DvaeTrainer {
   /**
    * One optimizer step on `images` (f32 `[B, C, H, W]` in [0, 1], checked like
    * {@link checkImageRange}); resolves to the batch's loss parts before the update. A batch whose
-   * loss is not finite is refused without an update, so one bad batch cannot turn the weights into NaN.
+   * loss or gradient norm is not finite is skipped (no update, `skipped: true` in the result), so
+   * one bad batch cannot turn the weights into NaN.
    */
   async step(images: Tensor): Promise<DvaeStepResult> {
     if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
@@ -234,32 +243,34 @@ export class DvaeTrainer {
         kept = { nll: keep(p.nll), kl: keep(p.kl), mse: keep(p.mse), tokens: keep(p.tokens) };
         return p.loss; // []
       }, this.#tree);
-      return { loss: value, ...kept!, grads };
+      const norm = Number.isFinite(this.#maxGradNorm)
+        ? clipGradNorm(grads, this.#maxGradNorm)
+        : gradNorm(grads); // []
+      return { loss: value, ...kept!, norm, grads };
     });
     try {
-      const [loss, nll, kl, mse, ids] = await Promise.all([
+      const [loss, nll, kl, mse, norm, ids] = await Promise.all([
         parts.loss.item(),
         parts.nll.item(),
         parts.kl.item(),
         parts.mse.item(),
+        parts.norm.item(),
         parts.tokens.read(),
       ]);
       if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
-      if (!Number.isFinite(loss)) {
-        throw new RangeError(
-          `DvaeTrainer.step: the loss is ${loss} (nll ${nll}, kl ${kl}) at step ${this.stepCount}; the update was skipped`,
-        );
+      const skipped = !Number.isFinite(loss) || !Number.isFinite(norm);
+      if (!skipped) {
+        tidy(() => {
+          this.#encoderOpt.step(this.#tree.encoder, grads.encoder);
+          this.#opt.step(this.#tree.decoder, grads.decoder);
+          return undefined;
+        });
       }
-      tidy(() => {
-        if (Number.isFinite(this.#maxGradNorm)) clipGradNorm(grads, this.#maxGradNorm);
-        this.#encoderOpt.step(this.#tree.encoder, grads.encoder);
-        this.#opt.step(this.#tree.decoder, grads.decoder);
-        return undefined;
-      });
       const counts = new Uint32Array(this.config.encoder.vocab_size);
       for (const id of ids) counts[id]!++;
       const { perplexity } = codebookUsageFromCounts(counts);
-      return { step: this.stepCount, loss, nll, kl, mse, tau, beta, lr, counts, perplexity };
+      const step = this.stepCount;
+      return { step, loss, nll, kl, mse, tau, beta, lr, counts, perplexity, gradNorm: norm, skipped };
     } finally {
       for (const t of [
         ...Object.values(parts),

@@ -1,10 +1,10 @@
 // A dVAE training loop with progress reports, abort, and codebook-usage statistics over a window
 // of recent batches (one batch is too small to tell a dead code from a rare one).
-import type { Tensor } from '@vl/tensor';
+import { type Tensor, TrainingInterruptedError } from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
 import type { DvaeParams } from '../dvaeShapes.js';
 import { codebookUsageFromCounts } from './codebookUsage.js';
-import { DvaeTrainer, type DvaeTrainerOptions } from './DvaeTrainer.js';
+import { type DvaeStepResult, DvaeTrainer, type DvaeTrainerOptions } from './DvaeTrainer.js';
 import type { DvaeParamsPair } from './initDvaeParams.js';
 
 /**
@@ -16,7 +16,7 @@ import type { DvaeParamsPair } from './initDvaeParams.js';
  * ```
  */
 export interface DvaeTrainProgress {
-  /** Steps done (1 after the first). */
+  /** Steps done, skipped ones included (1 after the first). */
   step: number;
   /** Steps in the run. */
   steps: number;
@@ -34,6 +34,13 @@ export interface DvaeTrainProgress {
   beta: number;
   /** Learning rate of this step. */
   lr: number;
+  /**
+   * This step's batch had a loss or gradient norm that was not finite: no update was made (the
+   * loss parts are those of the refused batch, and its codes are left out of the usage window).
+   */
+  skipped: boolean;
+  /** Steps skipped so far. */
+  skippedSteps: number;
   /** Perplexity of the code usage over the last `usageWindow` batches. */
   perplexity: number;
   /** Codes unused over the last `usageWindow` batches. */
@@ -57,14 +64,25 @@ export interface TrainDvaeOptions extends DvaeTrainerOptions {
   usageWindow?: number;
   /** Called after every step. */
   onProgress?: (progress: DvaeTrainProgress) => void;
-  /** Stops the loop before the next step (the promise rejects with the abort reason). */
+  /**
+   * Stops the loop before the next step: the promise rejects with the abort reason, wrapped in a
+   * `TrainingInterruptedError` (from `@vl/tensor`) carrying the trained params once a step has
+   * updated them.
+   */
   signal?: AbortSignal;
 }
 
 /**
  * Trains a dVAE for `steps` steps on batches from `batches` (called with the step index; each batch
  * is f32 `[B, C, H, W]` in [0, 1] and is disposed by the loop after its step) and resolves to the
- * trained parameters, which the caller owns. The given `params` are copied, not modified.
+ * trained parameters, which the caller owns. The given `params` are copied, not modified. A batch
+ * whose loss or gradient norm is not finite is skipped (reported with `skipped: true`) and the loop
+ * goes on.
+ *
+ * An abort, or an error from `batches`, a step or `onProgress`, after the first update rejects with
+ * a `TrainingInterruptedError` (from `@vl/tensor`) whose `params` are copies of the latest weights
+ * (the caller owns them) and whose `steps` counts the steps done; an abort keeps the name
+ * `'AbortError'`. Before the first update the original error is thrown as it is.
  *
  * @example
  * ```ts
@@ -92,25 +110,31 @@ export async function trainDvae(
   const start = performance.now();
   const recent: Uint32Array[] = [];
   const pooled = new Uint32Array(config.encoder.vocab_size);
+  let done = 0;
+  let skippedSteps = 0;
   try {
     for (let i = 0; i < steps; i++) {
       signal?.throwIfAborted();
       const images = await batches(i);
-      let r: Awaited<ReturnType<DvaeTrainer['step']>>;
+      let r: DvaeStepResult;
       try {
         r = await trainer.step(images);
       } finally {
         images.dispose();
       }
-      recent.push(r.counts);
-      for (let k = 0; k < pooled.length; k++) pooled[k]! += r.counts[k]!;
-      if (recent.length > usageWindow) {
-        const old = recent.shift()!;
-        for (let k = 0; k < pooled.length; k++) pooled[k]! -= old[k]!;
+      if (r.skipped) skippedSteps++;
+      else {
+        recent.push(r.counts);
+        for (let k = 0; k < pooled.length; k++) pooled[k]! += r.counts[k]!;
+        if (recent.length > usageWindow) {
+          const old = recent.shift()!;
+          for (let k = 0; k < pooled.length; k++) pooled[k]! -= old[k]!;
+        }
       }
+      done = i + 1;
       const usage = codebookUsageFromCounts(pooled);
       onProgress?.({
-        step: r.step,
+        step: done,
         steps,
         loss: r.loss,
         nll: r.nll,
@@ -119,12 +143,23 @@ export async function trainDvae(
         tau: r.tau,
         beta: r.beta,
         lr: r.lr,
+        skipped: r.skipped,
+        skippedSteps,
         perplexity: usage.perplexity,
         deadCodes: usage.deadCodes,
         elapsedMs: performance.now() - start,
       });
     }
     return trainer.copyParams();
+  } catch (e) {
+    // Before the first update the trained params equal the caller's: there is nothing to hand back.
+    if (trainer.stepCount === 0) throw e;
+    throw new TrainingInterruptedError('trainDvae', {
+      params: trainer.copyParams(),
+      steps: done,
+      cause: e,
+      signal,
+    });
   } finally {
     trainer.dispose();
   }

@@ -1,11 +1,13 @@
 // AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"), with the same arithmetic
 // as PyTorch's torch.optim.AdamW (single-tensor path, amsgrad off), so losses match step for step.
 import { full } from '../create.js';
-import { keep } from '../engine.js';
+import { keep, run1 } from '../engine.js';
 import { formatShape, shapesEqual, showValue } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { adamwUpdate } from './adamwUpdate.js';
+import { isNoGradient } from './noGradient.js';
 import { type ParamLeaf, type ParamTree, assertDistinct, flattenParams, replaceLeaf } from './paramTree.js';
+import { stopGradientKernel } from './stopGradient.js';
 
 const OPTION_KEYS = ['lr', 'betas', 'eps', 'weightDecay', 'groups'];
 const GROUP_KEYS = ['match', 'weightDecay', 'lrScale'];
@@ -46,6 +48,12 @@ function checkGroup(group: unknown, what: string): void {
   if (lrScale !== undefined && !(typeof lrScale === 'number' && lrScale >= 0 && Number.isFinite(lrScale))) {
     throw new RangeError(`${what}.lrScale must be a finite number >= 0, got ${showValue(lrScale)}`);
   }
+}
+
+/** The key paths of `leaves` for an error message (the first few). */
+function listPaths(leaves: readonly ParamLeaf[]): string {
+  const shown = leaves.slice(0, 8).map((l) => `'${l.path}'`);
+  return leaves.length > 8 ? `${shown.join(', ')} and ${leaves.length - 8} more` : shown.join(', ') || 'none';
 }
 
 /** Throws unless the step can put a new tensor where `leaf` is (e.g. not in a frozen object). */
@@ -124,11 +132,39 @@ export interface AdamWState {
 }
 
 /**
+ * Everything a resumed run needs from an {@link AdamW}, as plain tensors and numbers (see
+ * {@link AdamW.stateDict}): the steps taken, which the learning-rate schedule reads, and each
+ * param's moments and step count (its bias correction) by key path. The tensors can go through
+ * `saveSafetensors` as `${path}.m` and `${path}.v`, the numbers through JSON.
+ *
+ * @example
+ * ```ts
+ * const saved: AdamWStateDict = opt.stateDict();
+ * const { m, v, step } = saved.state['fc.weight']!;
+ * ```
+ */
+export interface AdamWStateDict {
+  /** Steps the optimizer has taken ({@link AdamW.stepCount}). */
+  readonly stepCount: number;
+  /** Moments and step count of each param that has taken a step, by key path. */
+  readonly state: { readonly [path: string]: AdamWState };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A view of `t` (no copy) that its own owner disposes: tensors are immutable. */
+const view = (t: Tensor): Tensor => run1(stopGradientKernel, [t], undefined);
+
+/**
  * The AdamW optimizer. For each param, with `t` its step count:
  * `p -= lr * wd * p; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²;
  * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)`, in one fused kernel per param.
  * State (m, v) lives on the params' backend, keyed by key path, and survives enclosing `tidy`
- * scopes; free it with {@link AdamW.dispose}.
+ * scopes; free it with {@link AdamW.dispose}. A param the loss does not reach (its gradient from
+ * {@link valueAndGrad} is the placeholder zeros) is skipped: no update, no weight decay, and its
+ * moments and step count stay as they are, as `torch.optim.AdamW` skips a param whose grad is None.
+ * Save and resume the state with {@link AdamW.stateDict} and {@link AdamW.loadStateDict}.
  *
  * @example
  * ```ts
@@ -213,9 +249,10 @@ export class AdamW {
 
   /**
    * Updates every param of `params` from `grads` (same structure, e.g. from {@link valueAndGrad}):
-   * each entry of `params` is replaced by a new tensor and the old one is disposed. Returns
+   * each entry of `params` is replaced by a new tensor and the old one is disposed, except params
+   * the loss did not reach (valueAndGrad's `unreached`), which are left as they are. Returns
    * `params`. The grads are left to the caller. The new params and state are kept out of
-   * enclosing `tidy` scopes.
+   * enclosing `tidy` scopes. A param without a gradient, or a gradient without a param, throws.
    */
   step<P extends ParamTree>(params: P, grads: P): P {
     if (this.#disposed) throw new Error('AdamW.step: the optimizer was disposed');
@@ -228,6 +265,13 @@ export class AdamW {
       );
     }
     const gradByPath = new Map(gs.map((g) => [g.path, g.tensor]));
+    const paramPaths = new Set(ps.map((p) => p.path));
+    const stray = gs.find((g) => !paramPaths.has(g.path));
+    if (stray) {
+      throw new Error(
+        `AdamW.step: gradient '${stray.path}' ${stray.tensor.describe()} has no param with that key path (params: ${listPaths(ps)})`,
+      );
+    }
     for (const { path, tensor: p } of ps) {
       const g = gradByPath.get(path);
       if (!g) throw new Error(`AdamW.step: no gradient for param '${path}' ${p.describe()}`);
@@ -242,7 +286,8 @@ export class AdamW {
     const lr = this.lr;
     const [beta1, beta2] = this.betas;
     // Everything that can fail is checked before any state changes, so a step is all or nothing.
-    const plan = ps.map((leaf) => {
+    const reached = ps.filter(({ path }) => !isNoGradient(gradByPath.get(path)!));
+    const plan = reached.map((leaf) => {
       const { path, tensor: p } = leaf;
       const group = this.groups.find((gr) => gr.match(path, p));
       const groupLr = lr * (group?.lrScale ?? 1);
@@ -286,6 +331,96 @@ export class AdamW {
     return params;
   }
 
+  /**
+   * The optimizer's state for saving: the step count and, for each param that has taken a step,
+   * its moments and step count. The tensors are views (no copies) that the caller owns and
+   * disposes, made in the current scope; they stay valid whatever the optimizer does next.
+   * {@link AdamW.loadStateDict} on a new optimizer with the same options resumes the run exactly.
+   *
+   * @example
+   * ```ts
+   * const saved = opt.stateDict(); // { stepCount, state: { [path]: { m, v, step } } }
+   * const resumed = new AdamW(options);
+   * resumed.loadStateDict(saved, params);
+   * for (const { m, v } of Object.values(saved.state)) { m.dispose(); v.dispose(); }
+   * ```
+   */
+  stateDict(): AdamWStateDict {
+    if (this.#disposed) throw new Error('AdamW.stateDict: the optimizer was disposed');
+    const state: Record<string, AdamWState> = {};
+    for (const [path, { m, v, step }] of this.#state) state[path] = { m: view(m), v: view(v), step };
+    return { stepCount: this.#steps, state };
+  }
+
+  /**
+   * Replaces the optimizer's state with `saved` (from {@link AdamW.stateDict}, perhaps through a
+   * file), checked against `params`, the tree the next steps will update: every saved path must
+   * name a param of the same shape on the same backend (params without saved state start fresh).
+   * The tensors of `saved` stay the caller's (the optimizer keeps views of them). All or nothing:
+   * on an error the state is left as it was.
+   *
+   * @example
+   * ```ts
+   * const opt = new AdamW({ lr: schedule, weightDecay: 0.1 }); // the options of the saved run
+   * opt.loadStateDict(saved, params);
+   * opt.step(params, grads); // continues exactly where the saved run stopped
+   * ```
+   */
+  loadStateDict(saved: AdamWStateDict, params: ParamTree): void {
+    const op = 'AdamW.loadStateDict';
+    if (this.#disposed) throw new Error(`${op}: the optimizer was disposed`);
+    if (!isObject(saved) || !isObject(saved.state)) {
+      throw new TypeError(
+        `${op}: expects { stepCount, state } as stateDict() returns, got ${showValue(saved)}`,
+      );
+    }
+    const { stepCount } = saved;
+    if (!(Number.isInteger(stepCount) && stepCount >= 0)) {
+      throw new RangeError(`${op}: stepCount must be an integer >= 0, got ${showValue(stepCount)}`);
+    }
+    const leaves = flattenParams(params, op);
+    const byPath = new Map(leaves.map((l) => [l.path, l.tensor]));
+    for (const [path, entry] of Object.entries(saved.state)) {
+      const p = byPath.get(path);
+      if (!p)
+        throw new Error(`${op}: saved state for '${path}' matches no param (params: ${listPaths(leaves)})`);
+      if (!isObject(entry))
+        throw new TypeError(`${op}: state['${path}'] must be { m, v, step }, got ${showValue(entry)}`);
+      const { m, v, step } = entry;
+      if (!(Number.isInteger(step) && (step as number) >= 1 && (step as number) <= stepCount)) {
+        throw new RangeError(
+          `${op}: state['${path}'].step must be an integer in [1, stepCount ${stepCount}], got ${showValue(step)}`,
+        );
+      }
+      for (const [name, t] of [
+        ['m', m],
+        ['v', v],
+      ] as const) {
+        if (!(t instanceof Tensor))
+          throw new TypeError(`${op}: state['${path}'].${name} must be a Tensor, got ${showValue(t)}`);
+        if (t.isDisposed) throw new Error(`${op}: state['${path}'].${name} (tensor #${t.id}) was disposed`);
+        if (!shapesEqual(t.shape, p.shape) || t.dtype !== 'f32' || t.backend !== p.backend) {
+          throw new Error(
+            `${op}: state['${path}'].${name} is ${t.describe()} on ${t.backend.kind} but param '${path}' is ${p.describe()} on ${p.backend.kind}`,
+          );
+        }
+      }
+    }
+    this.#clearState();
+    for (const [path, { m, v, step }] of Object.entries(saved.state)) {
+      this.#state.set(path, { m: keep(view(m)), v: keep(view(v)), step });
+    }
+    this.#steps = stepCount;
+  }
+
+  #clearState(): void {
+    for (const { m, v } of this.#state.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.#state.clear();
+  }
+
   #stateFor(path: string, p: Tensor): AdamWState {
     const s = this.#state.get(path);
     if (s) return s;
@@ -296,10 +431,6 @@ export class AdamW {
   /** Frees the optimizer state. */
   dispose(): void {
     this.#disposed = true;
-    for (const { m, v } of this.#state.values()) {
-      m.dispose();
-      v.dispose();
-    }
-    this.#state.clear();
+    this.#clearState();
   }
 }

@@ -25,12 +25,25 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 
-/** Every tensor of `tree` in key order, with its path (`blocks.0.w`). Throws on anything else. */
+/**
+ * Every tensor of `tree` in key order, with its path (`blocks.0.w`). Throws on anything else, and
+ * on two entries with one path (`{ a: { b } }` and `{ 'a.b': ... }`): gradients and optimizer
+ * state are matched by path, so they would be mixed up.
+ */
 export function flattenParams(tree: unknown, op: string): ParamLeaf[] {
   const leaves: ParamLeaf[] = [];
+  const paths = new Set<string>();
   const walk = (node: unknown, path: string, parent: ParamLeaf['parent'], key: string | number): void => {
-    if (node instanceof Tensor) leaves.push({ path, tensor: node, parent, key });
-    else if (Array.isArray(node)) {
+    if (node instanceof Tensor) {
+      if (paths.has(path)) {
+        throw new Error(
+          `${op}: two params have the key path '${path}' (a key with a dot in it spells the same path as nested keys); ` +
+            'gradients and optimizer state are matched by path, so rename one',
+        );
+      }
+      paths.add(path);
+      leaves.push({ path, tensor: node, parent, key });
+    } else if (Array.isArray(node)) {
       for (const [i, v] of node.entries()) walk(v, path ? `${path}.${i}` : String(i), node, i);
     } else if (isPlainObject(node)) {
       for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k, node, k);

@@ -3,6 +3,7 @@ import { full } from '../create.js';
 import { run1, tidy } from '../engine.js';
 import { Tensor } from '../tensor.js';
 import { backward, record, untrack } from './backprop.js';
+import { markNoGradient } from './noGradient.js';
 import { type ParamTree, assertDistinct, flattenParams, mapParams } from './paramTree.js';
 import { stopGradientKernel } from './stopGradient.js';
 
@@ -18,8 +19,16 @@ import { stopGradientKernel } from './stopGradient.js';
 export type ValueAndGrad<P extends ParamTree> = {
   /** The loss `f` returned (the caller owns it). */
   readonly value: Tensor;
-  /** d(loss)/d(param) for every param, same structure and shapes as the params (zeros where none flows). */
+  /**
+   * d(loss)/d(param) for every param, same structure and shapes as the params; zeros for a param the
+   * loss does not reach, which {@link AdamW.step} and {@link clipGradNorm} recognise and skip.
+   */
   readonly grads: P;
+  /**
+   * Key paths (`blocks.0.w`) of the params the loss does not depend on (unused, or reached only
+   * through {@link stopGradient} or integer results): PyTorch leaves their `.grad` as None.
+   */
+  readonly unreached: readonly string[];
 };
 
 /**
@@ -31,7 +40,9 @@ export type ValueAndGrad<P extends ParamTree> = {
  * except `value` and the gradients, which the caller owns. Tensors that `f` wants to hand out
  * besides the loss (logits for an accuracy, say) can be kept with `keep()`. Inside `f`, free
  * intermediates with `tidy()` rather than `dispose()`: the backward pass needs them. Backward ops
- * are not recorded (no higher-order gradients), and calls do not nest.
+ * are not recorded (no higher-order gradients), and calls do not nest. A param the loss does not
+ * reach gets zeros and is listed in `unreached`; {@link AdamW.step} leaves such a param as it is
+ * (no update, no weight decay, no moment update), as PyTorch skips a param whose grad is None.
  *
  * @example
  * ```ts
@@ -63,12 +74,17 @@ export function valueAndGrad<P extends ParamTree>(f: () => Tensor, params: P): V
       const grads = backward('valueAndGrad', tape, new Map([[value, seed]]), wrt);
       const tree = mapParams(
         params,
-        (i) => grads[i] ?? full(wrt[i]!.shape, 0, { backend: wrt[i]!.backend }),
+        (i) => grads[i] ?? markNoGradient(full(wrt[i]!.shape, 0, { backend: wrt[i]!.backend })),
       ) as P;
+      const unreached = leaves.filter((_, i) => grads[i] === undefined).map((l) => l.path);
       // A loss that no recorded op produced (a param, or a tensor made before f) is handed out as
       // a view, so that the caller owns `value` in every case.
       const produced = tape.some((node) => node.outputs.includes(value));
-      return { value: produced ? value : run1(stopGradientKernel, [value], undefined), grads: tree };
+      return {
+        value: produced ? value : run1(stopGradientKernel, [value], undefined),
+        grads: tree,
+        unreached,
+      };
     } finally {
       untrack(tape, wrt);
     }

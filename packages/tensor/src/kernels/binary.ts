@@ -237,10 +237,12 @@ function binaryGrad(
     case 'div':
       return [div(dy, b), neg(div(mul(dy, y), b))];
     case 'pow': {
-      // d/da = b a^(b-1);  d/db = y log(a), taken as 0 where a = 0 (as PyTorch does).
+      // d/da = b a^(b-1), taken as 0 where b = 0 (at a = 0 it would be 0 * Inf = NaN);
+      // d/db = y log(a), taken as 0 where a = 0 (both as PyTorch does).
       const zero = full([], 0, { backend: a.backend });
+      const dA = where(compare('equal', b, zero), zero, mul(b, pow(a, scale(b, 1, -1))));
       const dLogA = where(compare('equal', a, zero), zero, mul(y, log(a)));
-      return [mul(dy, mul(b, pow(a, scale(b, 1, -1)))), mul(dy, dLogA)];
+      return [mul(dy, dA), mul(dy, dLogA)];
     }
     case 'maximum':
     case 'minimum': {

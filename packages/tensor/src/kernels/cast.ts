@@ -13,6 +13,7 @@ import {
   assertDType,
   quantizedUnsupported,
   bf16ToF32,
+  isFloat,
   isQuantized,
   type DType,
   f16ToF32,
@@ -305,14 +306,18 @@ export const castKernel: Kernel<CastAttrs> = {
     return [tfjsCast(tf, x, from, dtype)];
   },
   grad({ dy: [dy], attrs: { from, dtype } }) {
-    return [dy && from === 'f32' && dtype === 'f32' ? dy : undefined];
+    // Between floats (f32, f16, bf16 either way) the gradient passes, cast back to the input's
+    // dtype, as in PyTorch; to an integer or bool no gradient flows (those outputs are not tracked).
+    if (!dy || !isFloat(from) || !isFloat(dtype)) return [undefined];
+    return [from === dtype ? dy : cast(dy, from)];
   },
 };
 
 /**
  * Converts `x` to `dtype`. Floats to integers truncate toward zero and saturate (NaN gives 0);
  * i32 and u32 reinterpret each other's bits; any dtype to bool is `x != 0`; f16 and bf16 round to
- * nearest even. Only f32 -> f32 passes a gradient. The block-quantized formats (q8, q4) are not
+ * nearest even. Casts between float dtypes pass the gradient (cast back to the input's dtype);
+ * casts to integers and bool are constants for autograd. The block-quantized formats (q8, q4) are not
  * cast targets or sources: use {@link quantizeWeight} and {@link dequantize}.
  *
  * @example

@@ -10,6 +10,7 @@ import {
   type Tensor,
   clipGradNorm,
   crossEntropy,
+  gradNorm,
   isBiasOrNorm,
   reshape,
   tensor,
@@ -171,15 +172,42 @@ export interface VlmTrainerOptions extends AdamWOptions {
 }
 
 /**
+ * What one {@link VlmTrainer.step} measured, before the update.
+ *
+ * @example
+ * ```ts
+ * const { loss, gradNorm, skipped }: VlmStepResult = await trainer.step(batch);
+ * ```
+ */
+export interface VlmStepResult {
+  /** Optimizer steps taken, this one included (a skipped step does not count). */
+  step: number;
+  /** The batch's loss ({@link vlmLoss}). */
+  loss: number;
+  /** The global L2 norm of the trained params' gradients, before clipping. */
+  gradNorm: number;
+  /** Learning rate of the step. */
+  lr: number;
+  /**
+   * True when the loss or the gradient norm was not finite: the update was skipped, leaving the
+   * weights and the optimizer state as they were.
+   */
+  skipped: boolean;
+}
+
+/**
  * Trains LLaVA params on {@link VlmBatch}es with {@link vlmLoss}, AdamW (no weight decay on biases
  * and norms) and gradient clipping. With `freezeVisionTower` (the default) the tower's params are
- * neither differentiated nor updated. The trainer owns `params` from now on: each step replaces the
- * trained tensors; read the current ones from {@link VlmTrainer.params}.
+ * neither differentiated nor updated; trained params the loss does not reach (the tower's last
+ * layer under `vision_feature_layer: -2`) are left as they are, as PyTorch's AdamW leaves a param
+ * whose grad is None. A batch whose loss or gradient norm is not finite is skipped (no update; the
+ * result says so). The trainer owns `params` from now on: each step replaces the trained tensors;
+ * read the current ones from {@link VlmTrainer.params}.
  *
  * @example
  * ```ts
  * const trainer = new VlmTrainer(initLlavaParams(config, { backend }), config, { lr: 1e-3 });
- * for (const batch of batches) console.log(await trainer.step(batch));
+ * for (const batch of batches) console.log((await trainer.step(batch)).loss);
  * const model = new VlmModel({ config, params: trainer.params, backend, tokenizer });
  * trainer.dispose(); // optimizer state
  * ```
@@ -235,17 +263,33 @@ export class VlmTrainer {
     return vlmLoss(this.params, batch, this.config);
   }
 
-  /** One optimizer step; resolves to the batch's loss before the update. */
-  async step(batch: VlmBatch): Promise<number> {
-    const loss = tidy(() => {
+  /**
+   * One optimizer step (await it before the next); resolves to the batch's loss and gradient norm
+   * before the update. A batch whose loss or gradient norm is not finite is skipped: no update,
+   * `skipped: true`.
+   */
+  async step(batch: VlmBatch): Promise<VlmStepResult> {
+    const lr = this.#opt.lr;
+    const { value, norm, grads } = tidy(() => {
       const { value, grads } = valueAndGrad(() => vlmLoss(this.params, batch, this.config), this.#tree);
-      if (Number.isFinite(this.#maxGradNorm)) clipGradNorm(grads, this.#maxGradNorm);
-      this.#opt.step(this.#tree, grads);
-      return value;
+      const norm = Number.isFinite(this.#maxGradNorm)
+        ? clipGradNorm(grads, this.#maxGradNorm)
+        : gradNorm(grads); // []
+      return { value, norm, grads };
     });
-    const v = await loss.item();
-    loss.dispose();
-    return v;
+    try {
+      const [loss, normValue] = await Promise.all([value.item(), norm.item()]);
+      const skipped = !Number.isFinite(loss) || !Number.isFinite(normValue);
+      if (!skipped) {
+        tidy(() => {
+          this.#opt.step(this.#tree, grads);
+          return undefined;
+        });
+      }
+      return { step: this.stepCount, loss, gradNorm: normValue, lr, skipped };
+    } finally {
+      for (const t of [value, norm, ...Object.values(grads)]) t.dispose();
+    }
   }
 
   /** Frees the optimizer state (the params stay usable through {@link VlmTrainer.params}). */
