@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { preprocessOptionsFromHf } from '../src/index.js';
+import { preprocess, preprocessOptionsFromHf } from '../src/index.js';
 
 test('an HF preprocessor_config.json becomes preprocessing options; missing fields stay unset', () => {
   expect(
@@ -63,4 +63,35 @@ test('a field of the wrong kind is named instead of left out', () => {
   expect(preprocessOptionsFromHf({ size: { height: 384, width: 384, shortest_edge: null } })).toEqual({
     size: { height: 384, width: 384 },
   });
+});
+
+test('do_resize, do_rescale and do_normalize false skip their steps; nearest resampling is refused at once', () => {
+  expect(
+    preprocessOptionsFromHf({
+      do_resize: false,
+      size: { shortest_edge: 224 },
+      do_rescale: false,
+      rescale_factor: 1 / 255,
+      do_normalize: false,
+      image_mean: [0.5, 0.5, 0.5],
+      crop_size: 4,
+    }),
+  ).toEqual({ size: false, crop: 4, rescaleFactor: 1, mean: [0, 0, 0], std: [1, 1, 1] });
+  // The pixels as they are: no resize (a 6x4 image is only cropped), no rescale, no normalization.
+  const data = Uint8Array.from({ length: 6 * 4 * 3 }, (_, i) => i);
+  const options = preprocessOptionsFromHf({
+    do_resize: false,
+    do_rescale: false,
+    do_normalize: false,
+    crop_size: 4,
+  })!;
+  const { pixelValues, shape } = preprocess({ data, width: 6, height: 4 }, options);
+  expect(shape).toEqual([1, 3, 4, 4]);
+  expect(pixelValues[0]).toBe(data[3]); // red of column 1 (the crop starts at floor((6 - 4) / 2))
+  expect(() => preprocessOptionsFromHf({ resample: 0 })).toThrow(
+    'preprocessor_config.json: resample must be a filter this package resamples with (1..5; not 0, nearest), got 0',
+  );
+  expect(() => preprocessOptionsFromHf({ do_normalize: 'yes' })).toThrow(
+    'preprocessor_config.json: do_normalize must be true or false, got "yes"',
+  );
 });

@@ -39,9 +39,10 @@ export interface PreprocessOptions {
   /**
    * A number resizes the shorter side to it keeping the aspect ratio (224); `{ height, width }`
    * resizes to exactly that; `{ longestEdge }` resizes the longer side to it keeping the aspect
-   * ratio (open_clip's `resize_mode: 'longest'`, then a crop pads the rest with black).
+   * ratio (open_clip's `resize_mode: 'longest'`, then a crop pads the rest with black); `false`
+   * keeps the image's size (HF `do_resize: false`).
    */
-  size?: number | ImageSize | { longestEdge: number };
+  size?: number | ImageSize | { longestEdge: number } | false;
   /** Center crop (224); `false` skips cropping (then every image must resize to the same size). */
   crop?: number | ImageSize | false;
   /** Whose center crop (see {@link centerCrop}): `'hf'` (the default) or `'torchvision'` (open_clip's). */
@@ -146,8 +147,11 @@ export function preprocessToRgb(
 ): RgbImage {
   const rgb = toRgbImage(image, 'preprocess()');
   const size = options.size ?? 224;
-  const target = withinLimit(resizeTarget(rgb, size), 'size', size);
-  const resized = resizeImage(rgb, target.width, target.height, options.resample ?? 'bicubic');
+  let resized = rgb;
+  if (size !== false) {
+    const target = withinLimit(resizeTarget(rgb, size), 'size', size);
+    resized = resizeImage(rgb, target.width, target.height, options.resample ?? 'bicubic');
+  }
   const crop = options.crop ?? 224;
   if (crop === false) return resized;
   const { width, height } = withinLimit(asSize(crop, 'crop'), 'crop', crop);
@@ -159,7 +163,7 @@ export function preprocessToRgb(
 }
 
 /** The size `size` resizes an image to. */
-function resizeTarget(rgb: RgbImage, size: NonNullable<PreprocessOptions['size']>): ImageSize {
+function resizeTarget(rgb: RgbImage, size: Exclude<PreprocessOptions['size'], undefined | false>): ImageSize {
   if (typeof size === 'number') return shortestEdgeSize(rgb.width, rgb.height, asSize(size, 'size').width);
   if (size && typeof size === 'object' && 'longestEdge' in size) {
     const { width } = asSize(size.longestEdge, 'size.longestEdge');

@@ -3,7 +3,8 @@ import type { PreprocessOptions } from './preprocess.js';
 /**
  * Reads a Hugging Face `preprocessor_config.json` (a `CLIPImageProcessor`) into
  * {@link PreprocessOptions}: mean, std, resize (`shortest_edge`, or an exact height and width),
- * center crop (or none when `do_center_crop` is false), resample filter and rescale factor. Fields
+ * center crop (or none when `do_center_crop` is false), resample filter and rescale factor, and the
+ * `do_resize` / `do_rescale` / `do_normalize` switches (false skips the step). Fields
  * it does not hold are left out, so callers can spread it over their defaults; undefined for
  * anything that is not an object.
  *
@@ -21,6 +22,13 @@ export function preprocessOptionsFromHf(raw: unknown): PreprocessOptions | undef
   if (mean) out.mean = mean;
   const std = channels(r, 'image_std', true);
   if (std) out.std = std;
+  for (const flag of ['do_resize', 'do_center_crop', 'do_rescale', 'do_normalize'])
+    if (r[flag] != null && typeof r[flag] !== 'boolean') throw fieldError(flag, 'true or false', r[flag]);
+  // The steps the processor skips: no normalization is mean 0 and std 1, no rescale a factor 1.
+  if (r.do_normalize === false) {
+    out.mean = [0, 0, 0];
+    out.std = [1, 1, 1];
+  }
   const size = r.size as { shortest_edge?: unknown; height?: unknown; width?: unknown } | number | undefined;
   if (typeof size === 'number') out.size = positive(size, 'size');
   else if (isObject(size) && size.shortest_edge != null)
@@ -29,6 +37,7 @@ export function preprocessOptionsFromHf(raw: unknown): PreprocessOptions | undef
     out.size = { height: positive(size.height, 'size.height'), width: positive(size.width, 'size.width') };
   else if (size !== undefined && size !== null)
     throw fieldError('size', 'a number or { shortest_edge } or { height, width }', size);
+  if (r.do_resize === false) out.size = false;
   const crop = r.crop_size as { height?: unknown; width?: unknown } | number | undefined;
   if (r.do_center_crop === false) out.crop = false;
   else if (typeof crop === 'number') out.crop = positive(crop, 'crop_size');
@@ -42,10 +51,14 @@ export function preprocessOptionsFromHf(raw: unknown): PreprocessOptions | undef
   if (r.resample !== undefined && r.resample !== null) {
     if (!Number.isInteger(r.resample) || (r.resample as number) < 0 || (r.resample as number) > 5)
       throw fieldError('resample', "one of PIL's filter numbers 0..5", r.resample);
+    // Said at load, not at the first image.
+    if (r.resample === 0)
+      throw fieldError('resample', 'a filter this package resamples with (1..5; not 0, nearest)', 0);
     out.resample = r.resample as number;
   }
   if (r.rescale_factor !== undefined && r.rescale_factor !== null)
     out.rescaleFactor = positive(r.rescale_factor, 'rescale_factor', false);
+  if (r.do_rescale === false) out.rescaleFactor = 1;
   return out;
 }
 
