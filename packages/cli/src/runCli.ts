@@ -121,6 +121,8 @@ const commands: Record<string, Command> = {
       '                           command (repeatable); a stage keeps --data, --size, --batch, --clip and',
       '                           --backend, names its own steps, lr, seed, tune-tower and picks (defaults',
       '                           otherwise; the seed goes up by one a stage), and prints what it runs with',
+      'Ctrl-C                     stops after the current step and writes the weights trained so far',
+      '                           (training.json: stoppedAfter; --init <out> continues); exit code 130',
       'vlm only:',
       '--clip <folder>            the CLIP whose vision tower the VLM reads (default: the shapes CLIP)',
       '--tune-tower               train that tower too (it is held fixed otherwise)',

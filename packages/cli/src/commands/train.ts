@@ -12,6 +12,7 @@ import { trainDvae } from '../train/trainDvae.js';
 import type { TrainRunOptions } from '../train/trainRunOptions.js';
 import { evaluateVlmOnShapes } from '../train/evaluateVlm.js';
 import { type TrainVlmOptions, trainVlm } from '../train/trainVlm.js';
+import { TrainingStopped, abortOnInterrupt } from '../train/trainingStopped.js';
 import { checkpointKind, locateModel } from '../models.js';
 import { stageOptions, stagedRecord, type TrainingRecord, writeTrainingRecord } from './trainStages.js';
 
@@ -36,6 +37,7 @@ async function runKind(
   ctx: CommandContext,
   kind: Kind,
   s: TrainSettings,
+  signal: AbortSignal,
   vlm: {
     featureLayer: number[] | undefined;
     groundSteps: number;
@@ -47,7 +49,7 @@ async function runKind(
   const initOption = ctx.string('init');
   const init = initOption ? { init: resolve(ctx.cwd, initOption) } : {}; // --init: continue that folder
   if (kind === 'clip') {
-    const model = await trainClip({ ...s, io: ctx.io, ...init });
+    const model = await trainClip({ ...s, io: ctx.io, signal, ...init });
     try {
       if (!shapes) return {};
       const q = await evaluateClipOnShapes(model, SHAPES_TEMPLATES, { size: s.imageSize });
@@ -60,7 +62,7 @@ async function runKind(
     }
   }
   if (kind === 'dvae') {
-    const model = await trainDvae({ ...s, io: ctx.io, ...init });
+    const model = await trainDvae({ ...s, io: ctx.io, signal, ...init });
     try {
       if (!shapes) return {};
       const q = await evaluateDvaeOnShapes(model, { size: s.imageSize });
@@ -82,6 +84,7 @@ async function runKind(
     ...s,
     clip,
     io: ctx.io,
+    signal,
     freezeVisionTower,
     ...init,
     ...sizes,
@@ -307,16 +310,36 @@ function describeRun({ kind, settings: s, picks, ctx }: PreparedRun): string {
   return named.join(', ');
 }
 
-/** Trains one prepared run and writes its `training.json`; resolves to that record and a summary. */
-async function executeRun(run: PreparedRun): Promise<{ record: TrainingRecord; summary?: string }> {
+/**
+ * Trains one prepared run and writes its `training.json`; resolves to that record and a summary.
+ * Interrupted (Ctrl-C) after some steps, it records them (`stoppedAfter`) before passing the stop on.
+ */
+async function executeRun(
+  run: PreparedRun,
+  signal: AbortSignal,
+): Promise<{ record: TrainingRecord; summary?: string }> {
   const { ctx, kind: k, settings, featureLayers, groundSteps, text, picks } = run;
   const start = performance.now();
-  const { quality, summary } = await runKind(ctx, k, settings, {
-    featureLayer: featureLayers,
-    groundSteps,
-    text,
-    picks,
-  });
+  let result: { quality?: object; summary?: string };
+  let stopped: TrainingStopped | undefined;
+  try {
+    result = await runKind(ctx, k, settings, signal, {
+      featureLayer: featureLayers,
+      groundSteps,
+      text,
+      picks,
+    });
+  } catch (e) {
+    if (e instanceof TrainingStopped) stopped = e;
+    else if (signal.aborted)
+      throw new CliError(
+        `interrupted before the first step was done: nothing was written to ${settings.out}`,
+        130,
+      );
+    else throw e;
+    result = {};
+  }
+  const { quality, summary } = result;
   const seconds = Math.round((performance.now() - start) / 1000);
   const { data, backend, out: _, ...options } = settings;
   const record: TrainingRecord = {
@@ -329,9 +352,14 @@ async function executeRun(run: PreparedRun): Promise<{ record: TrainingRecord; s
     ...(k === 'vlm' ? { groundSteps, ...text, ...picks } : {}),
     backend: backend.name,
     seconds,
+    ...(stopped ? { stoppedAfter: stopped.steps } : {}),
     ...(quality ? { heldOut: quality } : {}),
   };
   await writeTrainingRecord(settings.out, record);
+  if (stopped) {
+    stopped.record = record;
+    throw stopped;
+  }
   return { record, ...(summary ? { summary } : {}) };
 }
 
@@ -367,22 +395,49 @@ export async function train(ctx: CommandContext): Promise<void> {
     }
   }
   const records: TrainingRecord[] = [];
-  for (const [i, run] of runs.entries()) {
-    const stage = runs.length > 1 ? `stage ${i + 1}/${runs.length}: ` : '';
-    if (runs.length > 1) ctx.io.stderr.write(`${stage}${describeRun(run)}\n`);
-    const { record, summary } = await executeRun(run);
-    records.push(record);
-    // After each stage the folder's record lists the stages so far (a run cut short says so).
-    if (runs.length > 1) await writeTrainingRecord(run.settings.out, stagedRecord(records));
-    if (ctx.json) continue;
-    ctx.print(
-      `${stage}trained ${kind} in ${record.seconds} s (including the held-out check); wrote ${run.settings.out}`,
-    );
-    if (summary) ctx.print(`${stage}held-out: ${summary}`);
+  // Ctrl-C stops training after its current step and writes what was trained (a second one quits).
+  const interrupt = abortOnInterrupt(ctx.io);
+  try {
+    await runStages(ctx, runs, records, interrupt.signal);
+  } finally {
+    interrupt.release();
   }
   const out = first.settings.out;
   const result = records.length === 1 ? records[0]! : stagedRecord(records);
   if (ctx.json) ctx.printJson({ out, ...result });
   else if (records.length > 1)
     ctx.print(`trained ${kind} in ${records.length} stages, ${result.seconds} s in all`);
+}
+
+/** Trains the runs one after another, each stage continuing the one before. */
+async function runStages(
+  ctx: CommandContext,
+  runs: readonly PreparedRun[],
+  records: TrainingRecord[],
+  signal: AbortSignal,
+): Promise<void> {
+  for (const [i, run] of runs.entries()) {
+    const stage = runs.length > 1 ? `stage ${i + 1}/${runs.length}: ` : '';
+    if (runs.length > 1) ctx.io.stderr.write(`${stage}${describeRun(run)}\n`);
+    let done: { record: TrainingRecord; summary?: string };
+    try {
+      done = await executeRun(run, signal);
+    } catch (e) {
+      // A stage cut short is the record's last stage.
+      if (e instanceof TrainingStopped && e.record && runs.length > 1) {
+        records.push(e.record as TrainingRecord);
+        await writeTrainingRecord(run.settings.out, stagedRecord(records));
+      }
+      throw e;
+    }
+    const { record, summary } = done;
+    records.push(record);
+    // After each stage the folder's record lists the stages so far (a run cut short says so).
+    if (runs.length > 1) await writeTrainingRecord(run.settings.out, stagedRecord(records));
+    if (ctx.json) continue;
+    ctx.print(
+      `${stage}trained ${run.kind} in ${record.seconds} s (including the held-out check); wrote ${run.settings.out}`,
+    );
+    if (summary) ctx.print(`${stage}held-out: ${summary}`);
+  }
 }

@@ -19,6 +19,7 @@ import type { ModelDefaults } from '../models.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
+import { TrainingStopped, disposeAll, stoppedParams } from './trainingStopped.js';
 import { CAPTION_CONTEXT, smallClipConfig } from './shapesClipConfig.js';
 
 /** Prompt templates of the shapes CLIP: its labels already read "a red circle". */
@@ -75,13 +76,22 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
   };
   const bar = new ProgressBar(io, `training clip on ${data.name}`);
   const warmup = Math.min(100, Math.floor(steps / 10));
-  const trained = await fineTuneClip(params, config, batch, {
-    steps,
-    lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
-    weightDecay: 0.05,
-    signal,
-    onProgress: ({ step, smoothedLoss }) => bar.update(step, steps, `loss ${smoothedLoss.toFixed(3)}`),
-  });
+  let trained: ReadonlyMap<string, Tensor>;
+  let stopped: number | undefined;
+  try {
+    trained = await fineTuneClip(params, config, batch, {
+      steps,
+      lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
+      weightDecay: 0.05,
+      signal,
+      onProgress: ({ step, smoothedLoss }) => bar.update(step, steps, `loss ${smoothedLoss.toFixed(3)}`),
+    });
+  } catch (e) {
+    // Interrupted after some steps: what was trained is written all the same.
+    const got = stoppedParams<ReadonlyMap<string, Tensor>>(e, disposeAll);
+    if (!got) throw e;
+    ({ params: trained, steps: stopped } = got);
+  }
   bar.finish();
 
   await mkdir(out, { recursive: true });
@@ -110,5 +120,9 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
     writeFile(join(out, 'preprocessor_config.json'), `${JSON.stringify(preprocessor, null, 2)}\n`),
     writeFile(join(out, 'vl.json'), `${JSON.stringify(defaults, null, 2)}\n`),
   ]);
+  if (stopped !== undefined) {
+    disposeAll(trained);
+    throw new TrainingStopped(out, stopped, steps);
+  }
   return new ClipModel({ config, params: trained, tokenizer, backend, preprocess });
 }

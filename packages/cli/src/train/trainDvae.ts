@@ -18,6 +18,7 @@ import { imagesToTensor } from '../pixels.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
+import { TrainingStopped, stoppedParams } from './trainingStopped.js';
 
 /** Options of {@link trainDvae}. */
 export interface TrainDvaeOptions extends TrainRunOptions {
@@ -103,21 +104,37 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
   }
   const bar = new ProgressBar(io, `training dvae on ${data.name}`);
   const warmup = Math.min(100, Math.floor(steps / 10));
-  const trained = await runTraining(params!, config, batch, {
-    steps,
-    seed,
-    lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
-    tau: cosineAnneal({ from: 1, to: 1 / 16, steps: Math.max(1, Math.floor(steps * 0.8)) }),
-    beta: cosineAnneal({ from: 0, to: KL_WEIGHT, steps: Math.max(1, Math.floor(steps / 2)) }),
-    encoderLrScale: ENCODER_LR_SCALE,
-    signal,
-    onProgress: (p) =>
-      bar.update(
-        p.step,
-        steps,
-        `loss ${p.loss.toFixed(3)} mse ${p.mse.toFixed(4)} tau ${p.tau.toFixed(2)} ppl ${p.perplexity.toFixed(0)}`,
-      ),
-  });
+  type Pair = Awaited<ReturnType<typeof runTraining>>;
+  const freePair = (pair: Pair) => {
+    for (const t of [...pair.encoder.values(), ...pair.decoder.values()]) t.dispose();
+  };
+  let trained: Pair;
+  let stopped: number | undefined;
+  try {
+    trained = await runTraining(params!, config, batch, {
+      steps,
+      seed,
+      lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
+      tau: cosineAnneal({ from: 1, to: 1 / 16, steps: Math.max(1, Math.floor(steps * 0.8)) }),
+      beta: cosineAnneal({ from: 0, to: KL_WEIGHT, steps: Math.max(1, Math.floor(steps / 2)) }),
+      encoderLrScale: ENCODER_LR_SCALE,
+      signal,
+      onProgress: (p) =>
+        bar.update(
+          p.step,
+          steps,
+          `loss ${p.loss.toFixed(3)} mse ${p.mse.toFixed(4)} tau ${p.tau.toFixed(2)} ppl ${p.perplexity.toFixed(0)}`,
+        ),
+    });
+  } catch (e) {
+    // Interrupted after some steps: what was trained is written all the same.
+    const got = stoppedParams<Pair>(e, freePair);
+    if (!got) throw e;
+    ({ params: trained, steps: stopped } = got);
+  } finally {
+    // The trainer worked on copies: the starting weights are done with.
+    freePair(params! as Pair);
+  }
   bar.finish();
   await mkdir(out, { recursive: true });
   const files = await dvaeCheckpointFiles(config, trained);
@@ -126,6 +143,10 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
     ...Object.entries(files).map(([name, bytes]) => writeFile(join(out, name), bytes)),
     writeFile(join(out, 'vl.json'), `${JSON.stringify(defaults, null, 2)}\n`),
   ]);
+  if (stopped !== undefined) {
+    freePair(trained);
+    throw new TrainingStopped(out, stopped, steps);
+  }
   return createDvaeModel(config, trained.encoder, trained.decoder, backend, () => {
     for (const t of [...trained.encoder.values(), ...trained.decoder.values()]) t.dispose();
   });

@@ -8,7 +8,7 @@ import {
   preprocessToTensor,
 } from '@vl/clip';
 import { createRandom, generateShapes, hashSeed, shapesVocabulary, trainingSeed } from '@vl/shapes';
-import { type Backend, type Tensor, cosineWithWarmup } from '@vl/tensor';
+import { type Backend, type Tensor, TrainingInterruptedError, cosineWithWarmup } from '@vl/tensor';
 import {
   type LlavaConfig,
   VlmModel,
@@ -37,6 +37,7 @@ import {
 } from './conversations.js';
 import { groundVisionTower } from './groundTower.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
+import { TrainingStopped, disposeAll, stoppedParams } from './trainingStopped.js';
 
 /** Sizes of the decoder the shapes VLM trains (see {@link shapesVlmConfig}). */
 export interface ShapesVlmSizes {
@@ -314,6 +315,16 @@ async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<M
     }
   } catch (e) {
     trainer.dispose();
+    // An interrupt hands the weights so far on (runStages writes them); a failure frees them.
+    if (o.signal?.aborted && e === o.signal.reason) {
+      bar.finish();
+      throw new TrainingInterruptedError(o.label, {
+        params: trainer.params,
+        steps: o.firstStep + trainer.stepCount,
+        cause: e,
+        signal: o.signal,
+      });
+    }
     for (const t of new Set(trainer.params.values())) t.dispose();
     throw e;
   }
@@ -400,89 +411,113 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     ...(signal ? { signal } : {}),
     ...(options.onStep ? { onStep: options.onStep } : {}),
   };
-  let current = params;
-  // Questions are picked the same way in the word steps as in the image steps: a decoder that learns
-  // "no" as the answer to "is there a ...?" from words does not learn to match the words either.
-  const picks: PickOptions = options;
-  const textSteps = options.textSteps ?? 0;
-  if (textSteps > 0) {
-    // Words first: the scene told in a caption, then questions the caption answers; no image.
-    const textSeed = hashSeed(seed, TEXT_STREAM);
-    // The projector sees no image here: held out of this stage, so it is neither decayed nor
-    // given optimizer state from zero gradients.
-    const projector = [...current].filter(([name]) => isProjector(name));
-    const rest = new Map([...current].filter(([name]) => !isProjector(name)));
-    const worded = await runStage(rest, {
-      ...stage,
-      label: 'training vlm on words',
-      steps: textSteps,
-      lr: options.textLr ?? lr,
-      firstStep: 0,
-      batch: (step) => {
-        const examples = Array.from({ length: batchSize }, (_, i) => {
-          const s = trainingSeed(textSeed, step * batchSize + i);
-          const sample = generateShapes(s, { size: imageSize });
-          const told = sample.questions.filter((q) => TOLD_KINDS.has(q.kind));
-          const picked = pickQuestions(told, createRandom(hashSeed(s, QUESTION_STREAM)), turns, picks);
-          return conversationSegments(tokenizer, picked, toldCaption(sample.captions));
-        });
-        return packVlmExamples(examples, config, { padTokenId: pad });
-      },
-    }).catch((e: unknown) => {
-      for (const [, t] of projector) t.dispose(); // runStage freed the rest
-      throw e;
-    });
-    current = new Map([...worded, ...projector]);
-  }
-  // Conversations about the images of scenes `trainingSeed(base, step * batchSize + i)`.
-  const imageBatch =
-    (base: number) =>
-    (step: number): VlmBatch => {
-      const samples = Array.from({ length: batchSize }, (_, i) => {
-        const s = trainingSeed(base, step * batchSize + i);
-        const sample = generateShapes(s, { size: imageSize });
-        // The picks have their own random stream: the scene's would tie them to how it was drawn.
-        const picked: Turn[] = pickQuestions(
-          sample.questions,
-          createRandom(hashSeed(s, QUESTION_STREAM)),
-          turns,
-          picks,
-        );
-        if (caption) picked.push({ question: CAPTION_QUESTION, answer: sample.caption });
-        return { image: sample.image, turns: picked };
+  // Words, then the projector alone, then everything: each stage starts from the one before.
+  const stages = async (): Promise<Map<string, Tensor>> => {
+    let current = params;
+    // Questions are picked the same way in the word steps as in the image steps: a decoder that learns
+    // "no" as the answer to "is there a ...?" from words does not learn to match the words either.
+    const picks: PickOptions = options;
+    const textSteps = options.textSteps ?? 0;
+    if (textSteps > 0) {
+      // Words first: the scene told in a caption, then questions the caption answers; no image.
+      const textSeed = hashSeed(seed, TEXT_STREAM);
+      // The projector sees no image here: held out of this stage, so it is neither decayed nor
+      // given optimizer state from zero gradients.
+      const projector = [...current].filter(([name]) => isProjector(name));
+      const rest = new Map([...current].filter(([name]) => !isProjector(name)));
+      const worded = await runStage(rest, {
+        ...stage,
+        label: 'training vlm on words',
+        steps: textSteps,
+        lr: options.textLr ?? lr,
+        firstStep: 0,
+        batch: (step) => {
+          const examples = Array.from({ length: batchSize }, (_, i) => {
+            const s = trainingSeed(textSeed, step * batchSize + i);
+            const sample = generateShapes(s, { size: imageSize });
+            const told = sample.questions.filter((q) => TOLD_KINDS.has(q.kind));
+            const picked = pickQuestions(told, createRandom(hashSeed(s, QUESTION_STREAM)), turns, picks);
+            return conversationSegments(tokenizer, picked, toldCaption(sample.captions));
+          });
+          return packVlmExamples(examples, config, { padTokenId: pad });
+        },
+      }).catch((e: unknown) => {
+        if (e instanceof TrainingInterruptedError && e.aborted) {
+          // Interrupted: the projector goes with the weights so far.
+          throw new TrainingInterruptedError('training vlm on words', {
+            params: new Map([...(e.params as Map<string, Tensor>), ...projector]),
+            steps: e.steps,
+            cause: e.cause,
+          });
+        }
+        for (const [, t] of projector) t.dispose(); // runStage freed the rest
+        throw e;
       });
-      const { inputIds, labels } = packVlmExamples(
-        samples.map((s) => conversationSegments(tokenizer, s.turns)),
-        config,
-        { padTokenId: pad },
-      );
-      const images = samples.map((s) => s.image);
-      const pixelValues: Tensor = preprocessToTensor(images, backend, preprocess); // [B, 3, S, S]
-      return { inputIds, labels, pixelValues };
-    };
-  const alignSteps = options.alignSteps ?? 0;
-  if (alignSteps > 0) {
-    current = await runStage(current, {
+      current = new Map([...worded, ...projector]);
+    }
+    // Conversations about the images of scenes `trainingSeed(base, step * batchSize + i)`.
+    const imageBatch =
+      (base: number) =>
+      (step: number): VlmBatch => {
+        const samples = Array.from({ length: batchSize }, (_, i) => {
+          const s = trainingSeed(base, step * batchSize + i);
+          const sample = generateShapes(s, { size: imageSize });
+          // The picks have their own random stream: the scene's would tie them to how it was drawn.
+          const picked: Turn[] = pickQuestions(
+            sample.questions,
+            createRandom(hashSeed(s, QUESTION_STREAM)),
+            turns,
+            picks,
+          );
+          if (caption) picked.push({ question: CAPTION_QUESTION, answer: sample.caption });
+          return { image: sample.image, turns: picked };
+        });
+        const { inputIds, labels } = packVlmExamples(
+          samples.map((s) => conversationSegments(tokenizer, s.turns)),
+          config,
+          { padTokenId: pad },
+        );
+        const images = samples.map((s) => s.image);
+        const pixelValues: Tensor = preprocessToTensor(images, backend, preprocess); // [B, 3, S, S]
+        return { inputIds, labels, pixelValues };
+      };
+    const alignSteps = options.alignSteps ?? 0;
+    if (alignSteps > 0) {
+      current = await runStage(current, {
+        ...stage,
+        label: 'aligning the projector',
+        steps: alignSteps,
+        lr: options.alignLr ?? lr,
+        firstStep: textSteps,
+        freeze: (name) => !isProjector(name),
+        batch: imageBatch(hashSeed(seed, ALIGN_STREAM)),
+      });
+    }
+    return runStage(current, {
       ...stage,
-      label: 'aligning the projector',
-      steps: alignSteps,
-      lr: options.alignLr ?? lr,
-      firstStep: textSteps,
-      freeze: (name) => !isProjector(name),
-      batch: imageBatch(hashSeed(seed, ALIGN_STREAM)),
+      label: 'training vlm on shapes',
+      steps,
+      lr,
+      firstStep: textSteps + alignSteps,
+      batch: imageBatch(seed),
     });
+  };
+  let trained: Map<string, Tensor>;
+  let stopped: number | undefined;
+  try {
+    trained = await stages();
+  } catch (e) {
+    // Interrupted after some steps: what was trained is written all the same.
+    const got = stoppedParams<Map<string, Tensor>>(e, disposeAll);
+    if (!got) throw e;
+    ({ params: trained, steps: stopped } = got);
   }
-  const trained = await runStage(current, {
-    ...stage,
-    label: 'training vlm on shapes',
-    steps,
-    lr,
-    firstStep: textSteps + alignSteps,
-    batch: imageBatch(seed),
-  });
-
   await mkdir(out, { recursive: true });
   const checkpoint = await vlmCheckpointFiles(trained, config, files, { imageMean: mean, imageStd: std });
   await Promise.all(Object.entries(checkpoint).map(([name, data]) => writeFile(join(out, name), data)));
+  if (stopped !== undefined) {
+    disposeAll(trained);
+    throw new TrainingStopped(out, stopped, (options.textSteps ?? 0) + (options.alignSteps ?? 0) + steps);
+  }
   return new VlmModel({ config, params: trained, backend, tokenizer, preprocess });
 }

@@ -1,0 +1,92 @@
+// Ctrl-C during `vl train`: training stops after its current step, the weights trained so far are
+// written as a checkpoint that --init continues, training.json says where it stopped, and the
+// command exits 130. The interrupt is Node's SIGINT event, emitted once a few steps are done.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+import { runCli } from '../src/index.js';
+
+const work = mkdtempSync(join(tmpdir(), 'vl-interrupt-'));
+
+/** Runs `vl train ...` and sends SIGINT once the progress bar shows `after` steps done. */
+async function trainAndInterrupt(after: number, ...argv: string[]) {
+  let err = '';
+  let sent = false;
+  const listeners = process.listenerCount('SIGINT');
+  const code = await runCli(['train', ...argv, '--backend', 'cpu'], {
+    stdout: { write: () => true },
+    stderr: {
+      isTTY: true, // a line per step
+      write: (s: string) => {
+        err += s;
+        const done = [...s.matchAll(/ (\d+)\/\d+/g)].map((m) => Number(m[1]));
+        if (!sent && done.some((d) => d >= after)) {
+          sent = true;
+          process.emit('SIGINT');
+        }
+        return true;
+      },
+    },
+    cwd: work,
+  });
+  // The handler is gone once the command ends: Ctrl-C means the usual thing again.
+  expect(process.listenerCount('SIGINT')).toBe(listeners);
+  return { code, err };
+}
+
+test.each([
+  ['clip', ['--size', '32', '--batch', '2']],
+  ['dvae', ['--size', '32', '--batch', '2']],
+  ['vlm', ['--batch', '2']],
+])(
+  'vl train %s stopped by Ctrl-C writes the weights so far and exits 130',
+  async (kind, extra) => {
+    const out = `${kind}-stopped`;
+    const { code, err } = await trainAndInterrupt(
+      2,
+      kind,
+      '--data',
+      'shapes',
+      '--out',
+      out,
+      '--steps',
+      '500',
+      ...extra,
+    );
+    expect(code, err).toBe(130);
+    expect(err).toContain('vl: stopping after this step; the weights trained so far will be written');
+    const stoppedAt = Number(
+      /interrupted after (\d+) of 500 steps: wrote the weights trained so far to /.exec(err)?.[1],
+    );
+    expect(stoppedAt).toBeGreaterThanOrEqual(2);
+    expect(stoppedAt).toBeLessThan(500);
+    expect(err).toContain(`continue them with --init ${join(work, out)}`);
+    expect(existsSync(join(work, out, 'config.json'))).toBe(true);
+    const record = JSON.parse(readFileSync(join(work, out, 'training.json'), 'utf8')) as {
+      stoppedAfter: number;
+    };
+    expect(record.stoppedAfter).toBe(stoppedAt);
+    // The folder is a checkpoint that training continues from.
+    const more = await runCli(
+      [
+        'train',
+        kind,
+        '--data',
+        'shapes',
+        '--out',
+        out,
+        '--init',
+        out,
+        '--steps',
+        '1',
+        '--backend',
+        'cpu',
+        ...extra,
+      ],
+      { stdout: { write: () => true }, stderr: { write: () => true }, cwd: work },
+    );
+    expect(more).toBe(0);
+  },
+  240_000,
+);
