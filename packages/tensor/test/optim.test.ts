@@ -11,6 +11,7 @@ import {
   clipGradNorm,
   cosineWithWarmup,
   gradNorm,
+  guardedStep,
   isBiasOrNorm,
   mul,
   sum,
@@ -457,4 +458,36 @@ describe('clipGradNorm', () => {
     expect(() => clipGradNorm(g, 1)).toThrow('clipGradNorm: grads must be an array or an object of tensors');
     g.dispose();
   });
+});
+
+describe('guardedStep', () => {
+  test.each(all())(
+    '$label: a finite batch updates (then afterUpdate runs); a NaN one changes nothing',
+    async ({ backend }) => {
+      const before = backend.stats().liveTensors;
+      const params = { w: tensor([1, -2], [2], { backend }) };
+      const optimizer = new AdamW({ lr: 0.1, weightDecay: 0 });
+      let after = 0;
+      const x = tensor([3, 4], [2], { backend });
+      const ok = await guardedStep(optimizer, params, () => sum(mul(params.w, x)), {
+        maxGradNorm: 1,
+        afterUpdate: () => after++,
+      });
+      // d(w . x)/dw = x, norm 5 (clipped to 1); AdamW's first step moves each weight by lr.
+      expect(ok).toEqual({ loss: 3 - 8, gradNorm: 5, skipped: false });
+      expect(after).toBe(1);
+      expectClose(await params.w.read(), Float32Array.from([0.9, -2.1]), 1e-6, 'w');
+      const nan = tensor([Number.NaN, 1], [2], { backend });
+      const bad = await guardedStep(optimizer, params, () => sum(mul(params.w, nan)), {
+        afterUpdate: () => after++,
+      });
+      expect(bad.skipped).toBe(true);
+      expect(after).toBe(1);
+      expect(optimizer.stepCount).toBe(1);
+      expectClose(await params.w.read(), Float32Array.from([0.9, -2.1]), 1e-6, 'w');
+      for (const t of [x, nan, params.w]) t.dispose();
+      optimizer.dispose();
+      expect(backend.stats().liveTensors).toBe(before);
+    },
+  );
 });

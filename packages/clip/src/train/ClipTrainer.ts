@@ -1,15 +1,4 @@
-import {
-  AdamW,
-  type AdamWOptions,
-  Tensor,
-  clamp,
-  clipGradNorm,
-  gradNorm,
-  isBiasOrNorm,
-  keep,
-  tidy,
-  valueAndGrad,
-} from '@vl/tensor';
+import { AdamW, type AdamWOptions, Tensor, clamp, guardedStep, isBiasOrNorm, keep } from '@vl/tensor';
 import { clipLogits, clipLoss, getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
 import type { ClipConfig } from '../model/config.js';
 
@@ -143,32 +132,20 @@ export class ClipTrainer {
    */
   async step(batch: ClipBatch): Promise<ClipStepResult> {
     const lr = this.#opt.lr;
-    const { value, norm, grads } = tidy(() => {
-      const { value, grads } = valueAndGrad(
-        () => this.loss(batch, new Map(Object.entries(this.#tree))),
-        this.#tree,
-      );
-      const norm = Number.isFinite(this.#maxGradNorm)
-        ? clipGradNorm(grads, this.#maxGradNorm)
-        : gradNorm(grads); // []
-      return { value, norm, grads };
-    });
-    try {
-      const [loss, normValue] = await Promise.all([value.item(), norm.item()]);
-      const skipped = !Number.isFinite(loss) || !Number.isFinite(normValue);
-      if (!skipped) {
-        tidy(() => {
-          this.#opt.step(this.#tree, grads);
+    const r = await guardedStep(
+      this.#opt,
+      this.#tree,
+      () => this.loss(batch, new Map(Object.entries(this.#tree))),
+      {
+        maxGradNorm: this.#maxGradNorm,
+        afterUpdate: () => {
           const scale = this.#tree.logit_scale!;
           this.#tree.logit_scale = keep(clamp(scale, Number.NEGATIVE_INFINITY, MAX_LOGIT_SCALE));
           scale.dispose();
-          return undefined;
-        });
-      }
-      return { step: this.stepCount, loss, gradNorm: normValue, lr, skipped };
-    } finally {
-      for (const t of [value, norm, ...Object.values(grads)]) t.dispose();
-    }
+        },
+      },
+    );
+    return { step: this.stepCount, ...r, lr };
   }
 
   /** Frees the optimizer state (the params stay with the caller). */

@@ -8,14 +8,11 @@ import {
   AdamW,
   type AdamWOptions,
   type Tensor,
-  clipGradNorm,
   crossEntropy,
-  gradNorm,
+  guardedStep,
   isBiasOrNorm,
   reshape,
   tensor,
-  tidy,
-  valueAndGrad,
 } from '@vl/tensor';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
 import { type TokenRows, llavaForward } from '../model/llava.js';
@@ -270,26 +267,10 @@ export class VlmTrainer {
    */
   async step(batch: VlmBatch): Promise<VlmStepResult> {
     const lr = this.#opt.lr;
-    const { value, norm, grads } = tidy(() => {
-      const { value, grads } = valueAndGrad(() => vlmLoss(this.params, batch, this.config), this.#tree);
-      const norm = Number.isFinite(this.#maxGradNorm)
-        ? clipGradNorm(grads, this.#maxGradNorm)
-        : gradNorm(grads); // []
-      return { value, norm, grads };
+    const r = await guardedStep(this.#opt, this.#tree, () => vlmLoss(this.params, batch, this.config), {
+      maxGradNorm: this.#maxGradNorm,
     });
-    try {
-      const [loss, normValue] = await Promise.all([value.item(), norm.item()]);
-      const skipped = !Number.isFinite(loss) || !Number.isFinite(normValue);
-      if (!skipped) {
-        tidy(() => {
-          this.#opt.step(this.#tree, grads);
-          return undefined;
-        });
-      }
-      return { step: this.stepCount, loss, gradNorm: normValue, lr, skipped };
-    } finally {
-      for (const t of [value, norm, ...Object.values(grads)]) t.dispose();
-    }
+    return { step: this.stepCount, ...r, lr };
   }
 
   /** Frees the optimizer state (the params stay usable through {@link VlmTrainer.params}). */
