@@ -1,3 +1,4 @@
+import { checkOptionKeys } from './kernels/options.js';
 import type { Backend } from './backend.js';
 import { CpuBackend, type CpuBackendOptions } from './backends/cpu/CpuBackend.js';
 import { createCpuAcceleration } from './backends/cpu/wasm/createCpuAcceleration.js';
@@ -66,6 +67,7 @@ export async function createBackend(
   name: BackendName = 'auto',
   options: CreateBackendOptions = {},
 ): Promise<Backend> {
+  checkOptionKeys('createBackend()', options, ['webgpu', 'cpu', 'tfjs', 'allowSoftwareWebGpu']);
   switch (name) {
     case 'webgpu':
       return createWebGpuBackend(options.webgpu);

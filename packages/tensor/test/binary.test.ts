@@ -183,3 +183,11 @@ describe('binary kernels', () => {
     expect(() => add(a, b)).toThrow(/input 1 \(tensor #\d+ f32\[2\]\) was disposed/);
   });
 });
+
+test('arithmetic on bool tensors is refused (true + true has no bool answer); comparisons work', async () => {
+  const t = tensor(new Uint8Array([1, 0]), [2], { backend: reference, dtype: 'bool' });
+  for (const op of [add, sub, mul, div, maximum, minimum])
+    expect(() => op(t, t)).toThrow(/bool tensors hold truth values; cast to i32 or f32 for arithmetic/);
+  expect(Array.from(await compare('equal', t, t).read())).toEqual([1, 1]);
+  t.dispose();
+});

@@ -264,6 +264,11 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       throw new TypeError(`${op}: dtypes differ (${a!.dtype} and ${b!.dtype}); cast one of them first`);
     }
     if (op === 'pow' && a!.dtype !== 'f32') throw new TypeError(`pow: needs f32 tensors, got ${a!.dtype}`);
+    // true + true has no bool answer (the backends stored 2, 255 or 0xFFFFFFFF): say so.
+    if (a!.dtype === 'bool' && !COMPARE.has(op))
+      throw new TypeError(
+        `${op}: bool tensors hold truth values; cast to i32 or f32 for arithmetic (where() selects by them)`,
+      );
     if (a!.dtype === 'f16' || a!.dtype === 'bf16')
       throw new TypeError(`${op}: ${a!.dtype} is a storage dtype; cast to f32 first`);
     assertRank(a!, op);

@@ -7,6 +7,7 @@ import {
 } from '../createBackend.js';
 
 let dawn: Promise<typeof import('webgpu')> | undefined;
+const instances = new Map<string, GPU>();
 
 /**
  * Dawn, from the `webgpu` package: an optional peer dependency (its binaries for every platform
@@ -53,7 +54,11 @@ export async function createBackend(
     for (const [key, value] of Object.entries(globals as Record<string, unknown>)) {
       if (!(key in globalThis)) (globalThis as Record<string, unknown>)[key] = value;
     }
-    const gpu = create(options.webgpu?.dawnOptions ?? []);
+    // One Dawn instance per set of options: a new one per backend kept ~2.4 MB each for good.
+    const dawnOptions = options.webgpu?.dawnOptions ?? [];
+    const key = JSON.stringify(dawnOptions);
+    let gpu = instances.get(key);
+    if (!gpu) instances.set(key, (gpu = create(dawnOptions)));
     options = { ...options, webgpu: { ...options.webgpu, gpu } };
   }
   return createAnyBackend(name, options);

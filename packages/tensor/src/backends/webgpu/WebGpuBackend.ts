@@ -52,6 +52,10 @@ export function submitEveryOf(options: WebGpuBackendOptions): number {
   const submitEvery = options.submitEvery ?? DEFAULT_SUBMIT_EVERY;
   if (!(submitEvery >= 1))
     throw new RangeError(`webgpu backend: submitEvery must be at least 1 (or Infinity), got ${submitEvery}`);
+  const pooled = options.maxPooledBytes;
+  // NaN would make the pool unbounded without a word.
+  if (pooled !== undefined && !(pooled >= 0))
+    throw new RangeError(`webgpu backend: maxPooledBytes must be 0 or more (or Infinity), got ${pooled}`);
   return submitEvery;
 }
 
@@ -90,6 +94,10 @@ export class WebGpuBackend implements Backend, GpuContext {
   #scratch: GPUBuffer[] = [];
   #deviceErrors: GPUBuffer | undefined;
   #pendingCompiles: Promise<string | undefined>[] = [];
+  /** Output buffers of kernels encoded since the last submit. */
+  readonly #unsubmitted = new Set<GPUBuffer>();
+  /** Buffers whose kernels a shader error dropped before they ran (until reused). */
+  readonly #dropped = new WeakSet<GPUBuffer>();
   /** Whether a shader error has been reported (its consequential errors are then dropped). */
   #shaderErrorReported = false;
   readonly #bindGroups = new BindGroupCache();
@@ -174,6 +182,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     // queue.writeBuffer runs before commands still being encoded, so submit those first.
     if (this.#dispatches > 0) this.flush();
     const buffer = this.#pool.acquire(byteLength);
+    this.#dropped.delete(buffer);
     if (byteLength > 0)
       this.device.queue.writeBuffer(buffer, 0, toGpuBytes(data, info, byteLength) as Uint8Array<ArrayBuffer>);
     return buffer;
@@ -184,19 +193,34 @@ export class WebGpuBackend implements Backend, GpuContext {
     const size = sizeOf(info.shape);
     const byteLength = gpuByteLength(info.dtype, size);
     if (byteLength === 0) return allocArray(info.dtype, 0);
-    await this.#checkCompiles();
+    if (this.#dropped.has(handle as GPUBuffer)) throw droppedError(info);
     // Once a kernel has bound the device-error flags, every read brings them back with its bytes.
     const flags = this.#deviceErrors;
     const mapped = byteLength + (flags ? 4 : 0);
     const staging = this.#staging.acquire(mapped);
+    // The copy is encoded now, before any await: the caller may dispose the tensor (and its buffer
+    // go to another tensor) or encode more work into it as soon as read() returns its promise.
     this.copy(handle as GPUBuffer, 0, staging, 0, byteLength);
     if (flags) this.copy(flags, 0, staging, byteLength, 4);
+    try {
+      await this.#checkCompiles();
+    } catch (e) {
+      this.#staging.release(staging); // never submitted: the shader error dropped its copy
+      throw e;
+    }
     this.flush();
     try {
       await staging.mapAsync(1 /* GPUMapMode.READ */, 0, mapped);
     } catch (e) {
+      staging.destroy();
       this.#check();
-      throw e;
+      // The cause (out of memory, a validation error) arrives as an uncaptured error: wait for it.
+      await this.device.queue.onSubmittedWorkDone().catch(() => {});
+      this.#throwPendingError();
+      const why = (e as Error).message || (e as Error).name || String(e);
+      throw new Error(`WebGPU: reading a ${info.dtype}[${info.shape.join(', ')}] tensor failed (${why})`, {
+        cause: e,
+      });
     }
     const bytes = new Uint8Array(staging.getMappedRange(0, mapped).slice(0));
     staging.unmap();
@@ -231,6 +255,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     const ins: GpuTensor[] = new Array(inputs.length);
     for (let i = 0; i < inputs.length; i++) {
       const t = inputs[i]!;
+      if (this.#dropped.has(t.handle as GPUBuffer)) throw droppedError(t);
       ins[i] = { buffer: t.handle as GPUBuffer, shape: t.shape, dtype: t.dtype, size: t.size };
     }
     const outs: GpuTensor[] = new Array(outputs.length);
@@ -239,12 +264,10 @@ export class WebGpuBackend implements Backend, GpuContext {
       const size = sizeOf(o.shape);
       const bytes = gpuByteLength(o.dtype, size);
       this.#checkBindable(kernel.name, o, bytes);
-      outs[i] = {
-        buffer: this.#pool.acquire(bytes),
-        shape: o.shape,
-        dtype: o.dtype,
-        size,
-      };
+      const buffer = this.#pool.acquire(bytes);
+      this.#dropped.delete(buffer);
+      this.#unsubmitted.add(buffer);
+      outs[i] = { buffer, shape: o.shape, dtype: o.dtype, size };
     }
     try {
       kernel.webgpu(this, ins, outs, attrs);
@@ -267,8 +290,9 @@ export class WebGpuBackend implements Backend, GpuContext {
     if (!p) {
       // Compilation errors surface asynchronously; they are awaited before the next submit that
       // a read waits on, so an invalid shader is reported instead of hanging the readback.
+      const source = code(); // a builder that throws must not leave the error scope open
       this.device.pushErrorScope('validation');
-      const module = this.device.createShaderModule({ code: code(), label: key });
+      const module = this.device.createShaderModule({ code: source, label: key });
       p = this.device.createComputePipeline({
         layout: 'auto',
         compute: { module, entryPoint: 'main' },
@@ -294,6 +318,9 @@ export class WebGpuBackend implements Backend, GpuContext {
       this.#pass = undefined;
       this.#encoder = undefined;
       this.#dispatches = 0;
+      // What the dropped work would have written is never computed: reading it must say so.
+      for (const b of this.#unsubmitted) this.#dropped.add(b);
+      this.#unsubmitted.clear();
       for (const c of this.#uniformChunks) c.used = 0;
       this.#freeChunks.push(...this.#uniformChunks);
       this.#uniformChunks = [];
@@ -437,6 +464,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = undefined;
     this.#dispatches = 0;
+    this.#unsubmitted.clear();
     this.#pool.destroyReleased();
     for (const c of this.#uniformChunks) c.used = 0;
     this.#freeChunks.push(...this.#uniformChunks);
@@ -448,6 +476,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     await this.#checkCompiles();
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    this.#check(); // a device lost while the work ran
     this.#throwPendingError();
   }
 
@@ -482,6 +511,12 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.device.destroy();
     this.keepAlive = [];
   }
+}
+
+function droppedError(info: TensorInfo): Error {
+  return new Error(
+    `WebGPU: this ${info.dtype}[${info.shape.join(', ')}] tensor was never computed: a shader error dropped the work queued with it (the error was thrown by an earlier read); compute it again`,
+  );
 }
 
 function toGpuBytes(data: TypedArray, info: TensorInfo, byteLength: number): Uint8Array {

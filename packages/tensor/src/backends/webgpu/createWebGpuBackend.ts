@@ -1,3 +1,4 @@
+import { checkOptionKeys } from '../../kernels/options.js';
 import { submitEveryOf, WebGpuBackend, type WebGpuBackendOptions } from './WebGpuBackend.js';
 
 /** Options for creating a WebGPU backend. */
@@ -40,12 +41,24 @@ export class WebGpuUnavailableError extends Error {
   override readonly name = 'WebGpuUnavailableError';
 }
 
+function reason(e: unknown): string {
+  return (e as Error)?.message || (e as Error)?.name || String(e);
+}
+
 /**
  * Requests an adapter and a device with the optional features and the adapter's largest limits,
  * and wraps them in a {@link WebGpuBackend}.
  */
 export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<WebGpuBackend> {
-  submitEveryOf(options); // a bad option fails before a device exists
+  // A bad or misspelt option fails before a device exists.
+  checkOptionKeys('webgpu backend', options, [
+    'gpu',
+    'powerPreference',
+    'dawnOptions',
+    'maxPooledBytes',
+    'submitEvery',
+  ]);
+  submitEveryOf(options);
   const gpu = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) {
     throw new WebGpuUnavailableError(
@@ -53,9 +66,14 @@ export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<
         'secure contexts only)',
     );
   }
-  const adapter = await gpu.requestAdapter({
-    powerPreference: options.powerPreference ?? 'high-performance',
-  });
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  } catch (e) {
+    throw new WebGpuUnavailableError(`WebGPU is not available: requestAdapter() failed (${reason(e)})`, {
+      cause: e,
+    });
+  }
   if (!adapter) {
     throw new WebGpuUnavailableError(
       'WebGPU is not available: requestAdapter() found no adapter (no GPU driver; in Node on a machine without a ' +
@@ -68,7 +86,18 @@ export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<
     const value = adapter.limits[name];
     if (typeof value === 'number') requiredLimits[name] = value;
   }
-  const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
+  } catch (e) {
+    const name = adapter.info?.description || adapter.info?.vendor || 'the adapter';
+    throw new WebGpuUnavailableError(
+      `WebGPU is not available: ${name} could not create a device (${reason(e)})`,
+      {
+        cause: e,
+      },
+    );
+  }
   const info = adapter.info;
   // A fallback adapter (the GPU emulated on the CPU: llvmpipe, SwiftShader, WARP) says so in the
   // name, which isSoftwareWebGpu reads; WARP's description is a driver version string.
