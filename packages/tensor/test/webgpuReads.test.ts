@@ -3,7 +3,17 @@
 // error dropped is never read as if it had run, a failing WGSL builder leaves validation errors
 // reported, a device lost during sync() fails it, and 'auto' survives an adapter that fails.
 import { expect, test } from 'vitest';
-import { add, createBackend, exp, mul, tensor, tidy, type WebGpuBackend } from '../src/index.node.js';
+import {
+  add,
+  createBackend,
+  exp,
+  mul,
+  runKernel,
+  tensor,
+  tidy,
+  type WebGpuBackend,
+} from '../src/index.node.js';
+import type { Kernel } from '../src/kernel.js';
 import { maybeWebGpu } from './util/backends.js';
 
 const WRITE4 = `@group(0) @binding(0) var<storage, read_write> out: array<f32>;
@@ -122,4 +132,27 @@ test('misspelt or bad backend options are named before any device is made', asyn
   await expect(createBackend('webgpu', { webgpu: { maxPooledBytes: Number.NaN } })).rejects.toThrow(
     'webgpu backend: maxPooledBytes must be 0 or more (or Infinity), got NaN',
   );
+});
+
+test("a kernel's working buffer over maxStorageBufferBindingSize fails naming the kernel", async () => {
+  const gpu = (await maybeWebGpu()) as WebGpuBackend | undefined;
+  if (!gpu) return;
+  try {
+    const greedy: Kernel = {
+      name: 'greedyScratch',
+      infer: ([x]) => [x!],
+      cpu: ([x]) => [x!.data],
+      webgpu: (ctx) => {
+        ctx.scratch(gpu.maxTensorBytes + 4);
+      },
+    };
+    const x = tensor([1, 2], [2], { backend: gpu });
+    const before = gpu.stats().liveTensors;
+    expect(() => runKernel(greedy, [x], undefined)).toThrow(
+      `greedyScratch: its working buffer of ${gpu.maxTensorBytes + 4} bytes is over this device's maxStorageBufferBindingSize of ${gpu.maxTensorBytes}`,
+    );
+    expect(gpu.stats().liveTensors).toBe(before);
+  } finally {
+    gpu.dispose();
+  }
 });

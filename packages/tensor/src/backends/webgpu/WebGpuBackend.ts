@@ -94,6 +94,8 @@ export class WebGpuBackend implements Backend, GpuContext {
   #scratch: GPUBuffer[] = [];
   #deviceErrors: GPUBuffer | undefined;
   #pendingCompiles: Promise<string | undefined>[] = [];
+  /** The kernel being encoded (for messages). */
+  #running: string | undefined;
   /** Output buffers of kernels encoded since the last submit. */
   readonly #unsubmitted = new Set<GPUBuffer>();
   /** Buffers whose kernels a shader error dropped before they ran (until reused). */
@@ -269,12 +271,14 @@ export class WebGpuBackend implements Backend, GpuContext {
       this.#unsubmitted.add(buffer);
       outs[i] = { buffer, shape: o.shape, dtype: o.dtype, size };
     }
+    this.#running = kernel.name;
     try {
       kernel.webgpu(this, ins, outs, attrs);
     } catch (e) {
       for (const o of outs) this.#pool.release(o.buffer);
       throw e;
     } finally {
+      this.#running = undefined;
       if (this.#scratch.length > 0) {
         for (const s of this.#scratch) this.#pool.release(s);
         this.#scratch.length = 0;
@@ -339,6 +343,11 @@ export class WebGpuBackend implements Backend, GpuContext {
   }
 
   scratch(byteLength: number): GPUBuffer {
+    if (byteLength > this.maxTensorBytes) {
+      throw new RangeError(
+        `${this.#running ?? 'a kernel'}: its working buffer of ${byteLength} bytes is over this device's maxStorageBufferBindingSize of ${this.maxTensorBytes}; split the work (a smaller batch)`,
+      );
+    }
     const b = this.#pool.acquire(byteLength);
     this.#scratch.push(b);
     return b;
