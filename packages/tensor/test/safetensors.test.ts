@@ -369,6 +369,23 @@ describe('storeAs: weights stored as f16, bf16, q8 or q4 as they load', () => {
     half.dispose();
   });
 
+  test('F64 stored as f16 or bf16 rounds once, from the double (not through f32)', async () => {
+    // Just past the midpoint between two halves: through f32 the 2^-40 is lost and ties go even.
+    const x = [1 + 2 ** -11 + 2 ** -40, 1 + 2 ** -8 + 2 ** -40, -(1 + 2 ** -11 + 2 ** -40), 1e300, 0.5];
+    const f = build(
+      { d: { dtype: 'F64', shape: [5], data_offsets: [0, 40] } },
+      le(8, x, (v, o, n) => v.setFloat64(o, n, true)),
+    );
+    for (const [store, expected] of [
+      ['f16', [0x3c01, 0x3c04, 0xbc01, 0x7c00, 0x3800]],
+      ['bf16', [0x3f80, 0x3f81, 0xbf80, 0x7f80, 0x3f00]],
+    ] as const) {
+      const { tensors, dispose } = await loadSafetensors(f, { backend, storeAs: () => store });
+      expect(Array.from(await tensors.get('d')!.read()), store).toEqual(expected);
+      dispose();
+    }
+  });
+
   test("integer tensors load as they are whatever storeAs would say (an HF checkpoint's position ids)", async () => {
     const all = await loadSafetensors(file, { backend, storeAs: () => 'f16' });
     expect(all.tensors.get('ids')!.describe()).toBe('i32[2]');

@@ -58,6 +58,8 @@ export function storedTensor(
   }
   const dtype = store as StoredDType;
   const native = (dtype === 'f16' && info.dtype === 'F16') || (dtype === 'bf16' && info.dtype === 'BF16');
+  if (info.dtype === 'F64' && (dtype === 'f16' || dtype === 'bf16'))
+    return tensor(f64ToOddF32(file.data.subarray(...info.dataOffsets)), info.shape, { backend, dtype });
   const decoded = decodeSafetensorsTensor(file, info, native ? { source } : { dtype: 'f32', source });
   if (dtype !== 'q8' && dtype !== 'q4') return tensor(decoded.data, info.shape, { backend, dtype });
   const last = info.shape[info.shape.length - 1] ?? 0;
@@ -75,4 +77,24 @@ export function storedTensor(
     });
   }
   return tensor(words, info.shape, { backend, dtype });
+}
+
+/**
+ * Little-endian F64 values to f32 rounded to odd (truncated, with the last bit set when inexact):
+ * rounding that once more to a half type gives the correctly rounded half, where rounding to
+ * nearest twice (F64 -> f32 -> f16) can be one unit off.
+ */
+function f64ToOddF32(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(bytes.byteLength / 8);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < out.length; i++) {
+    const v = view.getFloat64(i * 8, true);
+    out[i] = v;
+    const f = out[i]!;
+    if (f === v || Number.isNaN(v)) continue;
+    if (Math.abs(f) > Math.abs(v)) bits[i]! -= 1; // rounded away from zero: one step back
+    bits[i]! |= 1;
+  }
+  return out;
 }
