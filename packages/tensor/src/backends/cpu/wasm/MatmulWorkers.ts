@@ -126,7 +126,7 @@ export class MatmulWorkers {
     const i32 = this.#arena.i32;
     const used = Math.min(parts - 1, this.#workers.length);
     for (let w = 0; w < used; w++) {
-      const base = this.#arena.controlPtr(w + 1) >> 2;
+      const base = this.#arena.controlPtr(w + 1) >>> 2;
       // 1, 2, ..., 2^30 - 1, 1, ...: never 0 (a withdrawn claim) and never negative (a taken one)
       const seq = (this.#seq[w] = (this.#seq[w]! % 0x3fffffff) + 1);
       Atomics.store(i32, base + CONTROL.desc, descPtr);
@@ -155,7 +155,7 @@ export class MatmulWorkers {
     const i32 = this.#arena.i32;
     let failed = false;
     for (let w = 0; w < used; w++) {
-      const base = this.#arena.controlPtr(w + 1) >> 2;
+      const base = this.#arena.controlPtr(w + 1) >>> 2;
       const seq = this.#seq[w]!;
       if (Atomics.compareExchange(i32, base + CONTROL.claim, seq, 0) === seq) continue;
       const done = base + CONTROL.done;
@@ -175,7 +175,7 @@ export class MatmulWorkers {
     this.#disposed = true;
     const i32 = this.#arena.i32;
     this.#workers.forEach((w, i) => {
-      const base = this.#arena.controlPtr(i + 1) >> 2;
+      const base = this.#arena.controlPtr(i + 1) >>> 2;
       Atomics.store(i32, base + CONTROL.seq, -1);
       Atomics.notify(i32, base + CONTROL.seq);
       w.terminate();

@@ -53,12 +53,12 @@ export function createWasmAttention(ctx: WasmMatmulContext): FusedAttention {
     if (!regions) return undefined;
     const ptrOf = new Map(sources.map((s, i) => [s, regions[i]!]));
     sources.forEach((s, i) => {
-      arena.f32.set(s, regions[i]! >> 2);
+      arena.f32.set(s, regions[i]! >>> 2);
     });
     const outPtr = regions[sources.length]!;
     const tablePtr = regions[sources.length + 1]!;
     const i32 = arena.i32;
-    const t = tablePtr >> 2;
+    const t = tablePtr >>> 2;
     const at = (data: Float32Array, w: AttentionView) => ptrOf.get(data)! + w.offset * 4;
     i32[t] = at(q, views.q);
     i32[t + 1] = at(k, views.k);
@@ -78,7 +78,7 @@ export function createWasmAttention(ctx: WasmMatmulContext): FusedAttention {
     const tasks = B * Hq;
     const parts =
       workers && tasks > 1 && tasks * Tq * L * D * 2 >= PARALLEL_MIN_MACS ? Math.min(threads, tasks) : 1;
-    const d = arena.descPtr >> 2;
+    const d = arena.descPtr >>> 2;
     i32[d + DESC.m] = Tq;
     i32[d + DESC.n] = L;
     i32[d + DESC.k] = D;
@@ -87,6 +87,6 @@ export function createWasmAttention(ctx: WasmMatmulContext): FusedAttention {
     i32[d + DESC.nextTask] = 0;
     i32[d + DESC.kind] = KIND.attention;
     runJob(ctx, parts);
-    return arena.f32.slice(outPtr >> 2, (outPtr >> 2) + outSize);
+    return arena.f32.slice(outPtr >>> 2, (outPtr >>> 2) + outSize);
   };
 }

@@ -145,7 +145,7 @@ const isF32 = (t: HostTensor | undefined): t is HostTensor & { data: Float32Arra
 export function runJob(ctx: WasmMatmulContext, parts: number, whileWorkersRun?: () => void): void {
   const { arena, exports, workers } = ctx;
   const i32 = arena.i32;
-  const d = arena.descPtr >> 2;
+  const d = arena.descPtr >>> 2;
   for (let tid = 0; tid < parts; tid++) i32[d + DESC.workspace + tid] = arena.workspacePtr(tid);
   if (parts > 1 && workers) {
     workers.run(arena.descPtr, parts, () => {
@@ -219,11 +219,11 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
         arena.freeResident(ptr);
         return undefined;
       }
-      arena.f32.set(data, src >> 2);
+      arena.f32.set(data, src >>> 2);
       exports.pack_b_full(src, plan.ldb, plan.transB ? 1 : 0, plan.k, plan.n, ptr);
       packedAs.set(data, key);
     } else {
-      arena.f32.set(data, ptr >> 2);
+      arena.f32.set(data, ptr >>> 2);
     }
     resident.set(data, ptr);
     collected.register(data, ptr, data);
@@ -260,7 +260,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     job: { table: number; bias: number; act: number; batch: number; packedB: boolean; bRows: number },
   ) => {
     const i32 = arena.i32;
-    const d = arena.descPtr >> 2;
+    const d = arena.descPtr >>> 2;
     i32[d + DESC.m] = plan.m;
     i32[d + DESC.n] = plan.n;
     i32[d + DESC.k] = plan.k;
@@ -330,15 +330,15 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     const bPtr = weightPtr ?? copyPtr;
 
     const f32 = arena.f32;
-    f32.set(a.data, aPtr >> 2);
+    f32.set(a.data, aPtr >>> 2);
     if (fillB) fillB.write(bPtr, scratchPtr);
-    else if (weightPtr === undefined) f32.set(b.data, bPtr >> 2);
+    else if (weightPtr === undefined) f32.set(b.data, bPtr >>> 2);
     if (bias) {
-      f32.set(bias.data, biasPtr >> 2);
-      f32.fill(0, (biasPtr >> 2) + plan.n, (biasPtr >> 2) + plan.n + BIAS_PAD);
+      f32.set(bias.data, biasPtr >>> 2);
+      f32.fill(0, (biasPtr >>> 2) + plan.n, (biasPtr >>> 2) + plan.n + BIAS_PAD);
     }
     const i32 = arena.i32;
-    for (let item = 0, t = tablePtr >> 2; item < items; item++, t += 3) {
+    for (let item = 0, t = tablePtr >>> 2; item < items; item++, t += 3) {
       i32[t] = aPtr + plan.aOffsets[item]! * 4;
       i32[t + 1] = bPtr + plan.bOffsets[item]! * 4;
       i32[t + 2] = cPtr + item * plan.m * plan.n * 4;
@@ -358,7 +358,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     runJob(ctx, grid.parts, () => {
       if (cSize >= PREFAULT_MIN_FLOATS) result.fill(0);
     });
-    result.set(arena.f32.subarray(cPtr >> 2, (cPtr >> 2) + cSize));
+    result.set(arena.f32.subarray(cPtr >>> 2, (cPtr >>> 2) + cSize));
     return [result];
   };
 
@@ -395,12 +395,12 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     writeInt16Blocks(arena.memory.buffer, aPtr, a.data, m, k, q4);
     const bPtr = weightPtr ?? copyPtr;
     if (weightPtr === undefined) new Uint32Array(arena.memory.buffer, bPtr, b.data.length).set(b.data);
-    if (bias) arena.f32.set(bias.data, biasPtr >> 2);
+    if (bias) arena.f32.set(bias.data, biasPtr >>> 2);
     const i32 = arena.i32;
-    i32[(tablePtr >> 2) + 0] = aPtr;
-    i32[(tablePtr >> 2) + 1] = bPtr;
-    i32[(tablePtr >> 2) + 2] = cPtr;
-    const d = arena.descPtr >> 2;
+    i32[(tablePtr >>> 2) + 0] = aPtr;
+    i32[(tablePtr >>> 2) + 1] = bPtr;
+    i32[(tablePtr >>> 2) + 2] = cPtr;
+    const d = arena.descPtr >>> 2;
     i32[d + DESC.m] = m;
     i32[d + DESC.n] = n;
     i32[d + DESC.k] = k;
@@ -418,7 +418,7 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     i32[d + DESC.packedB] = 0;
     i32[d + DESC.bRows] = 0;
     runJob(ctx, parts);
-    return [arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n)];
+    return [arena.f32.slice(cPtr >>> 2, (cPtr >>> 2) + m * n)];
   };
 
   /**
@@ -437,8 +437,8 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
             new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
           );
         const i32 = arena.i32;
-        i32.set([0, src, bPtr], scratchPtr >> 2);
-        const d = arena.descPtr >> 2;
+        i32.set([0, src, bPtr], scratchPtr >>> 2);
+        const d = arena.descPtr >>> 2;
         i32[d + DESC.m] = 0;
         i32[d + DESC.n] = rows;
         i32[d + DESC.k] = k;
@@ -482,16 +482,16 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     const regions = arena.layout([a.length * 4, source.floats * 4, k * 4, m * n * 4, 3 * 4]);
     if (!regions) return undefined;
     const [aPtr, bPtr, rowsPtr, cPtr, tablePtr] = regions as [number, number, number, number, number];
-    arena.f32.set(a, aPtr >> 2);
-    source.fill(arena.f32, bPtr >> 2);
+    arena.f32.set(a, aPtr >>> 2);
+    source.fill(arena.f32, bPtr >>> 2);
     const i32 = arena.i32;
-    i32.set(rows, rowsPtr >> 2);
-    i32[tablePtr >> 2] = aPtr;
-    i32[(tablePtr >> 2) + 1] = bPtr;
-    i32[(tablePtr >> 2) + 2] = cPtr;
+    i32.set(rows, rowsPtr >>> 2);
+    i32[tablePtr >>> 2] = aPtr;
+    i32[(tablePtr >>> 2) + 1] = bPtr;
+    i32[(tablePtr >>> 2) + 2] = cPtr;
     describeGemm(plan, grid, { table: tablePtr, bias: 0, act: 0, batch: 1, packedB: false, bRows: rowsPtr });
     runJob(ctx, grid.parts);
-    return arena.f32.slice(cPtr >> 2, (cPtr >> 2) + m * n);
+    return arena.f32.slice(cPtr >>> 2, (cPtr >>> 2) + m * n);
   };
 
   const product: CpuAccelerated = (inputs, attrs, outputs) => {

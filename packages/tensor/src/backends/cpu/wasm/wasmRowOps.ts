@@ -53,9 +53,9 @@ export function createWasmRowOps(arena: WasmArena, exports: MatmulExports): Wasm
       if (ptr === undefined) return false;
       for (let at = 0; at < s.length; at += chunk) {
         const part = s.subarray(at, Math.min(s.length, at + chunk)); // [rows, cols]
-        arena.f32.set(part, ptr >> 2);
+        arena.f32.set(part, ptr >>> 2);
         exports.softmax_rows(ptr, part.length / cols, cols, scale);
-        part.set(arena.f32.subarray(ptr >> 2, (ptr >> 2) + part.length));
+        part.set(arena.f32.subarray(ptr >>> 2, (ptr >>> 2) + part.length));
       }
       return true;
     },
@@ -68,10 +68,10 @@ export function createWasmRowOps(arena: WasmArena, exports: MatmulExports): Wasm
       const f32 = arena.f32;
       for (let at = 0; at < z.length; at += CHUNK_FLOATS) {
         const n = Math.min(CHUNK_FLOATS, z.length - at);
-        f32.set(z.subarray(at, at + n), zPtr >> 2);
-        f32.set(dy.subarray(at, at + n), dyPtr >> 2);
+        f32.set(z.subarray(at, at + n), zPtr >>> 2);
+        f32.set(dy.subarray(at, at + n), dyPtr >>> 2);
         exports.activation_grad(zPtr, dyPtr, dyPtr, n, act);
-        out.set(f32.subarray(dyPtr >> 2, (dyPtr >> 2) + n), at);
+        out.set(f32.subarray(dyPtr >>> 2, (dyPtr >>> 2) + n), at);
       }
       return out;
     },
@@ -82,11 +82,11 @@ export function createWasmRowOps(arena: WasmArena, exports: MatmulExports): Wasm
       const [xPtr, gPtr, bPtr] = arena.layout([Math.min(chunk, x.length) * 4, cols * 4, cols * 4]) ?? [];
       if (xPtr === undefined || gPtr === undefined || bPtr === undefined) return undefined;
       const f32 = arena.f32;
-      if (gamma) f32.set(gamma, gPtr >> 2);
-      if (beta) f32.set(beta, bPtr >> 2);
+      if (gamma) f32.set(gamma, gPtr >>> 2);
+      if (beta) f32.set(beta, bPtr >>> 2);
       for (let at = 0; at < x.length; at += chunk) {
         const part = x.subarray(at, Math.min(x.length, at + chunk)); // [rows, cols]
-        f32.set(part, xPtr >> 2);
+        f32.set(part, xPtr >>> 2);
         exports.norm_rows(
           xPtr,
           gamma ? gPtr : 0,
@@ -97,7 +97,7 @@ export function createWasmRowOps(arena: WasmArena, exports: MatmulExports): Wasm
           eps,
           +center,
         );
-        out.set(f32.subarray(xPtr >> 2, (xPtr >> 2) + part.length), at);
+        out.set(f32.subarray(xPtr >>> 2, (xPtr >>> 2) + part.length), at);
       }
       return out;
     },

@@ -42,11 +42,11 @@ function start(port, init) {
     return;
   }
   const i32 = new Int32Array(memory.buffer);
-  const SEQ = (control >> 2) + ${CONTROL.seq};
-  const DESC = (control >> 2) + ${CONTROL.desc};
-  const DONE = (control >> 2) + ${CONTROL.done};
-  const STATUS = (control >> 2) + ${CONTROL.status};
-  const CLAIM = (control >> 2) + ${CONTROL.claim};
+  const SEQ = (control >>> 2) + ${CONTROL.seq};
+  const DESC = (control >>> 2) + ${CONTROL.desc};
+  const DONE = (control >>> 2) + ${CONTROL.done};
+  const STATUS = (control >>> 2) + ${CONTROL.status};
+  const CLAIM = (control >>> 2) + ${CONTROL.claim};
   // Read before announcing readiness: the first job may be posted as soon as 'ready' arrives.
   let seen = Atomics.load(i32, SEQ);
   port.postMessage({ ready: true });
