@@ -298,6 +298,9 @@ static inline v128_t splat(float x) { return wasm_f32x4_splat(x); }
 #define EXP_MIN_ARG -87.3f // below it exp(x) is not a normal float
 
 static inline v128_t vexp(v128_t x) {
+  // Past ln(FLT_MAX) the result is +Inf (so a sigmoid of a very negative input is 0, not a tiny
+  // number that turns x * sigmoid(x) into O(1) for x near -FLT_MAX).
+  const v128_t overflow = wasm_f32x4_gt(x, splat(88.72284f));
   x = wasm_f32x4_min(wasm_f32x4_max(x, splat(EXP_MIN_ARG)), splat(88.3f));
   v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
   v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, splat(0.693359375f)));
@@ -310,7 +313,7 @@ static inline v128_t vexp(v128_t x) {
   p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(5.0000001201e-1f));
   p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(p, wasm_f32x4_mul(r, r)), r), splat(1.0f));
   v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return wasm_f32x4_mul(p, scale);
+  return wasm_v128_bitselect(splat(__builtin_inff()), wasm_f32x4_mul(p, scale), overflow);
 }
 
 // 1 / (1 + exp(-x))
@@ -724,8 +727,21 @@ static float row_sum_sq(const float *p, int n, float mu) {
 // (rmsNorm). gamma and beta may be 0 (absent).
 static void norm_row(const float *x, const float *gamma, const float *beta, float *y, int cols, float eps,
                      int center) {
-  const float mu = center ? row_sum(x, cols) / (float)cols : 0.0f;
-  const float rstd = 1.0f / __builtin_sqrtf(row_sum_sq(x, cols, mu) / (float)cols + eps);
+  float mu = center ? row_sum(x, cols) / (float)cols : 0.0f;
+  const float ss = row_sum_sq(x, cols, mu);
+  float rstd = 1.0f / __builtin_sqrtf(ss / (float)cols + eps);
+  if (!__builtin_isfinite(ss)) {
+    // The f32 sums overflowed (|x| ~ 1e18 over thousands of columns): again in f64, as the
+    // reference sums (a non-finite input stays non-finite either way).
+    double m = 0.0, s = 0.0;
+    if (center) {
+      for (int j = 0; j < cols; j++) m += x[j];
+      m /= cols;
+    }
+    for (int j = 0; j < cols; j++) s += ((double)x[j] - m) * ((double)x[j] - m);
+    mu = (float)m;
+    rstd = (float)(1.0 / __builtin_sqrt(s / cols + eps));
+  }
   const v128_t m = splat(mu), r = splat(rstd);
   int j = 0;
   for (; j + 4 <= cols; j += 4) {
