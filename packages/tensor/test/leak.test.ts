@@ -25,6 +25,7 @@ import {
   softmax,
   square,
   sub,
+  sumToShape,
   tensor,
   tidy,
   transpose,
@@ -210,6 +211,22 @@ describe('leak test: transformer block forward and training step', () => {
       opt.dispose();
       for (const t of [x, target, mask, ...Object.values(params)]) t.dispose();
       expect(backend.stats().liveTensors, `${label}: everything freed`).toBe(0);
+    });
+  }
+});
+
+describe('ops called outside a tidy leave only their result', () => {
+  for (const label of ['cpu', 'webgpu', 'tfjs-cpu', 'tfjs-wasm']) {
+    test(`${label}: sumToShape`, async () => {
+      const found = backends.find((b) => b.label === label);
+      if (!found) return;
+      const { backend } = found;
+      const dy = tensor(randomArray(2 * 3 * 4, 'f32', rng(3)), [2, 3, 4], { backend });
+      const before = backend.stats().liveTensors;
+      const bias = sumToShape(dy, [1, 4]); // sums axes 0 and 1
+      expect(backend.stats().liveTensors, `${label}: live tensors after sumToShape`).toBe(before + 1);
+      bias.dispose();
+      dy.dispose();
     });
   }
 });

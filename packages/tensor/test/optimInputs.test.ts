@@ -27,7 +27,7 @@ import { suiteBackends } from './util/backends.js';
 const { reference, others } = await suiteBackends();
 const all = [{ label: 'reference', backend: reference }, ...others];
 /** Backends whose kernels run on the host and can look at label values (tfjs here: its cpu backend). */
-const isHost = (label: string) => label === 'reference' || label === 'cpu' || label === 'tfjs-cpu';
+const isHost = (label: string) => label === 'reference' || label === 'cpu' || label.startsWith('tfjs-');
 
 const f32 = (values: number[], shape: number[], backend: Backend) => tensor(values, shape, { backend });
 const i32 = (values: number[], shape: number[], backend: Backend) =>

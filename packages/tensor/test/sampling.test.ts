@@ -90,7 +90,6 @@ topkCases.push(
     ],
     run: (x) => both(x!, 7),
     ...exact,
-    skip: { 'tfjs-cpu': 'tf.topk orders NaN differently' },
   },
   {
     name: 'topk NaN and signed zeros, k > 32 (bitonic blocks)',
@@ -105,7 +104,6 @@ topkCases.push(
     ],
     run: (x) => both(x!, 40),
     ...exact,
-    skip: { 'tfjs-cpu': 'tf.topk orders NaN differently' },
   },
 );
 

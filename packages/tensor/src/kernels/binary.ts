@@ -4,7 +4,7 @@ import type { TensorInfo } from '../backend.js';
 import { full } from '../create.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
-import type { Kernel } from '../kernel.js';
+import type { Kernel, TfjsTensor } from '../kernel.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './cast.js';
@@ -365,7 +365,22 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       logicalAnd: tf.logicalAnd,
       logicalOr: tf.logicalOr,
     }[op];
-    if (op === 'logicalAnd' || op === 'logicalOr') return [fn(tf.cast(a, 'bool'), tf.cast(b, 'bool'))];
+    // `x != 0`, not tf.cast(x, 'bool'): tfjs-wasm's cast to bool keeps each value's low byte.
+    const truthy = (x: TfjsTensor) => (x.dtype === 'bool' ? x : tf.notEqual(x, 0));
+    if (op === 'logicalAnd' || op === 'logicalOr') return [fn(truthy(a), truthy(b))];
+    if (op === 'pow' && info!.dtype === 'f32') {
+      // Math.pow gives NaN for (+-1) ** (+-Infinity or NaN), the reference's rule; C's pow (tfjs-wasm)
+      // gives 1.
+      const y = tf.pow(a, b);
+      const nan = tf.logicalAnd(tf.equal(tf.abs(a), 1), tf.logicalNot(tf.isFinite(b)));
+      return [tf.where(tf.broadcastTo(nan, y.shape), tf.fill(y.shape, Number.NaN), y)];
+    }
+    if ((op === 'maximum' || op === 'minimum') && info!.dtype === 'f32') {
+      // NaN if either operand is NaN (PyTorch); tfjs-wasm returns the other operand.
+      const m = fn(a, b);
+      const nan = tf.logicalOr(tf.isNaN(a), tf.isNaN(b));
+      return [tf.where(tf.broadcastTo(nan, m.shape), tf.fill(m.shape, Number.NaN), m)];
+    }
     return [fn(a, b)];
   },
   grad({ dy: [dy], inputs: [a, b], outputs: [y], attrs: { op } }) {

@@ -278,8 +278,10 @@ function tfjsCast(tf: TfjsCore, x: TfjsTensor, from: DType, to: DType): TfjsTens
   // Here `to` is f32 (f16/bf16 went through the host) or an integer.
   if (toKind === 'float') return fromKind === 'float' ? tf.clone(x) : tf.cast(x, 'float32');
   if (fromKind === 'float') {
-    // to i32: saturate (2147483520 is the largest f32 below 2^31).
-    const saturated = tf.cast(tf.clipByValue(x, I32_MIN, 2147483520), 'int32');
+    // to i32: saturate (2147483520 is the largest f32 below 2^31); NaN gives 0 (tfjs-wasm's cast
+    // gives -2^31, so NaN is zeroed before the cast).
+    const noNaN = tf.where(tf.isNaN(x), tf.zerosLike(x), x);
+    const saturated = tf.cast(tf.clipByValue(noNaN, I32_MIN, 2147483520), 'int32');
     return tf.where(tf.greaterEqual(x, 2147483648), tf.scalar(I32_MAX, 'int32'), saturated);
   }
   // i32 <-> u32 share tfjs's int32 bits.

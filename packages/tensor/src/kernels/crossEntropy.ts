@@ -414,10 +414,10 @@ export const crossEntropyKernel: Kernel<CrossEntropyAttrs> = {
       const t = tf.reshape(targets, [-1]); // [N]
       const valid = tf.notEqual(t, attrs.ignoreIndex);
       const inRange = tf.logicalAnd(tf.greaterEqual(t, 0), tf.less(t, C));
-      const zt = tf.reshape(
-        tf.gather(z, tf.reshape(tf.where(inRange, t, tf.zerosLike(t)), [-1, 1]), 1, 1),
-        [-1],
-      );
+      // z[i, t[i]] through explicit [row, column] pairs: tfjs-wasm's gather with batchDims = 1
+      // reads past the first row.
+      const rows = tf.range(0, z.shape[0], 1, 'int32'); // [N]
+      const zt = tf.gatherND(z, tf.stack([rows, tf.where(inRange, t, tf.zerosLike(t))], 1)); // [N]
       const nll = tf.where(inRange, tf.sub(lse, zt), tf.fill(lse.shape, Number.NaN));
       loss = tf.add(tf.mul(nll, 1 - attrs.labelSmoothing), tf.mul(smooth, attrs.labelSmoothing));
       loss = tf.where(valid, loss, tf.zerosLike(loss));

@@ -683,6 +683,8 @@ function tfjsReduce(
     case 'min':
       return tf.min(x, ax, keepDims);
     case 'argmax': {
+      // tfjs-wasm's isNaN reads int32 bits as floats (every negative integer "is" NaN).
+      if (x.dtype !== 'float32') return tf.reshape(tf.argMax(x, ax[0]), out.shape);
       // tf.argMax skips NaN (a scan with >); PyTorch returns the first NaN's index.
       const nan = tf.isNaN(x);
       const firstNan = tf.argMax(tf.cast(nan, 'float32'), ax[0]);

@@ -157,19 +157,26 @@ export const scatterAddKernel: Kernel<ScatterAttrs> = {
     );
   },
   tfjs(tf, [indices, updates], { shape, axis }) {
-    // unsortedSegmentSum drops out-of-range ids silently: check here as the CPU does (where the
-    // indices are on the host; on tfjs's GPU backends the read would stall every call).
+    // tf.scatterND drops out-of-range ids silently: check here as the CPU does (where the indices
+    // are on the host; on tfjs's GPU backends the read would stall every call).
     if (tfjsOnHost(tf)) {
       const what = `axis ${axis} of the output (shape ${formatShape(shape)})`;
       checkIndices(indices.dataSync(), shape[axis]!, 'scatterAdd', what);
     }
-    // Move the indexed axes to the front, sum segments, move the result axis back.
+    // scatterND adds each update row into its slice in index order: NaN stays in its row, int32
+    // adds exactly, and the cost is one pass over the updates. (unsortedSegmentSum is neither:
+    // tfjs-cpu multiplies every update by a 0/1 mask per segment, and wasm lacks it.)
+    // Move the indexed axis to the front: updates [B, J, I] -> [J, B*I] rows into [K, B*I].
     const outer = shape.slice(0, axis).reduce((n, d) => n * d, 1);
     const inner = shape.slice(axis + 1).reduce((n, d) => n * d, 1);
     const count = indices.size;
-    const u = tf.transpose(tf.reshape(updates, [outer, count, inner]), [1, 0, 2]); // [J, B, I]
-    const summed = tf.unsortedSegmentSum(u, tf.reshape(indices, [count]), shape[axis]); // [K, B, I]
-    return [tf.reshape(tf.transpose(summed, [1, 0, 2]), [...shape])];
+    const dim = shape[axis]!;
+    const rows = tf.reshape(tf.transpose(tf.reshape(updates, [outer, count, inner]), [1, 0, 2]), [
+      count,
+      outer * inner,
+    ]); // [J, B*I]
+    const summed = tf.scatterND(tf.reshape(indices, [count, 1]), rows, [dim, outer * inner]); // [K, B*I]
+    return [tf.reshape(tf.transpose(tf.reshape(summed, [dim, outer, inner]), [1, 0, 2]), [...shape])];
   },
   grad({ dy: [dy], inputs: [indices], attrs: { axis } }) {
     return [undefined, dy && gather(dy, indices!, axis)];

@@ -1,5 +1,6 @@
 // Reduces a gradient that was broadcast to a larger shape back to an input's shape: the
 // gradient of broadcasting is a sum over the broadcast axes.
+import { tidy } from '../engine.js';
 import { formatShape, type Shape, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
@@ -30,5 +31,6 @@ export function sumToShape(dy: Tensor, shape: Shape): Tensor {
     if (i < lead || (want === 1 && have !== 1)) axes.push(i);
     else if (want !== have) throw bad();
   }
-  return reshape(sum(dy, axes, true), shape);
+  // In a tidy, so the keepDims sum (whose buffer the view shares) is not left alive outside one.
+  return tidy(() => reshape(sum(dy, axes, true), shape));
 }

@@ -451,8 +451,12 @@ export const topkKernel: Kernel<TopkAttrs> = {
   webgpu(ctx, [x], [values, indices], attrs) {
     topkWebGpu(ctx, x!, values!, indices!, attrs);
   },
-  tfjs(tf, [x], { k, axis }) {
-    // tf.topk works on the last axis and breaks ties by the lower index too (NaN order differs).
+  tfjs(tf, [x], { k, axis }, _outputs, [info]) {
+    // tf.topk compares by subtraction: equal infinities give NaN, which breaks its selection (a
+    // wrong set, not only a wrong order), and NaN has no rank. Such inputs run the reference; the
+    // check reads one flag back (on tfjs's GPU backends, a stall).
+    if (info!.dtype === 'f32' && !tf.all(tf.isFinite(x)).dataSync()[0]) return undefined;
+    // tf.topk works on the last axis and breaks ties by the lower index too.
     const last = x.rank - 1;
     if (axis === last) {
       const r = tf.topk(x, k, true);
@@ -475,8 +479,8 @@ export interface TopkResult {
 
 /**
  * The `k` largest entries of `x` along `axis`, sorted descending; equal values keep their order
- * (the lower index first). NaN ranks above +Infinity and -0 equals +0 (on tfjs NaN order follows
- * tfjs). Any `k` from 0 to the axis length; f32 or i32.
+ * (the lower index first). NaN ranks above +Infinity and -0 equals +0. Any `k` from 0 to the
+ * axis length; f32 or i32.
  *
  * @example
  * ```ts

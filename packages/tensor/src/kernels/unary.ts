@@ -206,6 +206,8 @@ interface OpDef {
   grad: Grad;
 }
 
+/** `y`, with `x`'s NaNs where `x` has them (tfjs-wasm's clip and relu and every tfjs sign drop NaN). */
+const keepNaN = (tf: TfjsCore, x: TfjsTensor, y: TfjsTensor): TfjsTensor => tf.where(tf.isNaN(x), x, y);
 const scalar = (like: Tensor, v: number): Tensor => full([], v, { backend: like.backend, dtype: like.dtype });
 /** 1 where `op(x, 0)` holds, else 0 (f32). */
 const indicator = (x: Tensor, op: 'greater' | 'less', v = 0): Tensor =>
@@ -242,14 +244,17 @@ const OPS: Record<UnaryOp, OpDef> = {
   abs: {
     js: Math.abs,
     wgsl: 'abs(x)',
-    tfjs: (tf, x) => tf.abs(x),
+    // tfjs's abs computes in float32 (int32 past 2^24 loses bits): subtract from 0 for int32.
+    tfjs: (tf, x) =>
+      x.dtype === 'int32' ? tf.where(tf.less(x, 0), tf.sub(tf.scalar(0, 'int32'), x), x) : tf.abs(x),
     ints: true,
     grad: (x, _y, dy) => mul(dy, sign(x)),
   },
   sign: {
     js: Math.sign,
     wgsl: 'sign(x)',
-    tfjs: (tf, x) => tf.sign(x),
+    // tf.sign(NaN) is 0; the reference's Math.sign keeps NaN.
+    tfjs: (tf, x) => (x.dtype === 'int32' ? tf.sign(x) : keepNaN(tf, x, tf.sign(x))),
     ints: true,
     grad: (x) => full(x.shape, 0, { backend: x.backend, dtype: x.dtype }),
   },
@@ -271,7 +276,8 @@ const OPS: Record<UnaryOp, OpDef> = {
     js: (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0),
     // max() may return 0 for a NaN, and a compiler may fold a float NaN test away: the bits decide.
     wgsl: 'select(0.0, x, x > 0.0 || (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u)',
-    tfjs: (tf, x) => tf.relu(x),
+    // tfjs-wasm's relu gives 0 for NaN.
+    tfjs: (tf, x) => keepNaN(tf, x, tf.relu(x)),
     grad: (x, _y, dy) => mul(dy, indicator(x, 'greater')),
   },
   erf: {
@@ -356,7 +362,7 @@ const OPS: Record<UnaryOp, OpDef> = {
     // WGSL's clamp of a NaN may give a bound: keep the NaN.
     wgsl: 'select(clamp(x, p.a, p.b), x, isNan(x))',
     prelude: WGSL_NAN_OPS,
-    tfjs: (tf, x, lo, hi) => tf.clipByValue(x, lo, hi),
+    tfjs: (tf, x, lo, hi) => keepNaN(tf, x, tf.clipByValue(x, lo, hi)),
     // The gradient passes where lo <= x <= hi (as in PyTorch).
     grad: (x, _y, dy, lo, hi) =>
       mul(dy, mul(scale(indicator(x, 'less', lo), -1, 1), scale(indicator(x, 'greater', hi), -1, 1))),

@@ -4,7 +4,7 @@ import type { TensorInfo } from '../backend.js';
 import { full } from '../create.js';
 import { allocArray } from '../dtype.js';
 import { run1 } from '../engine.js';
-import type { Kernel } from '../kernel.js';
+import type { Kernel, TfjsTensor } from '../kernel.js';
 import { broadcastShapes, formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { assertRank, broadcastOffsets, dispatchElementwise } from './elementwise.js';
@@ -55,13 +55,12 @@ export const whereKernel: Kernel<Record<string, never>> = {
   },
   tfjs(tf, [cond, a, b], _attrs, [out]) {
     const shape = [...out!.shape];
-    return [
-      tf.where(
-        tf.broadcastTo(tf.cast(cond, 'bool'), shape),
-        tf.broadcastTo(a, shape),
-        tf.broadcastTo(b, shape),
-      ),
-    ];
+    // tfjs-wasm's select misreads bool operands: pick between int32 copies and test `!= 0` after
+    // (its cast to bool keeps the low byte rather than testing).
+    const bool = out!.dtype === 'bool';
+    const operand = (x: TfjsTensor) => tf.broadcastTo(bool ? tf.cast(x, 'int32') : x, shape);
+    const r = tf.where(tf.broadcastTo(cond, shape), operand(a), operand(b));
+    return [bool ? tf.notEqual(r, 0) : r];
   },
   grad({ dy: [dy], inputs: [cond, a, b] }) {
     if (!dy || a!.dtype !== 'f32') return [undefined, undefined, undefined];

@@ -1,18 +1,25 @@
 // Backends every kernel test runs on: the pure reference CPU backend, the default CPU backend
-// (with its accelerated kernels), WebGPU (Dawn in Node; SwiftShader in CI) and tfjs on its cpu
-// backend. A missing WebGPU adapter fails loudly when VL_REQUIRE_WEBGPU is set (CI sets it).
+// (with its accelerated kernels), WebGPU (Dawn in Node; SwiftShader in CI) and tfjs on its cpu and
+// wasm backends. A missing WebGPU adapter fails loudly when VL_REQUIRE_WEBGPU is set (CI sets it).
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import { webgpuRequired } from '@vl/vitest-config/fixture-backends';
 import { create } from 'webgpu';
 import { afterAll } from 'vitest';
 import {
   type Backend,
+  type BackendStats,
   CpuBackend,
   createBackend,
+  type Kernel,
+  type Tensor,
+  type TensorInfo,
+  type TypedArray,
   WebGpuBackend,
   type WebGpuOptions,
 } from '../../src/index.node.js';
+import { liveTensorCount } from '../../src/engine.js';
 
 export interface NamedBackend {
   label: string;
@@ -56,6 +63,64 @@ async function webgpuWithoutSubgroups(): Promise<Backend | undefined> {
 }
 
 /**
+ * A tfjs backend that runs on tfjs backend `tfName` whichever one the last call selected: tfjs has
+ * one active backend per process, and the suites run tfjs-cpu and tfjs-wasm side by side.
+ * `tf.setBackend` switches synchronously to a backend that is already initialized.
+ */
+class PinnedTfjs implements Backend {
+  readonly kind = 'tfjs' as const;
+  readonly name: string;
+  constructor(
+    readonly inner: Backend,
+    readonly tfName: string,
+  ) {
+    this.name = `${inner.name}, pinned`;
+  }
+  get disposed(): boolean {
+    return this.inner.disposed;
+  }
+  #select(): void {
+    if (tf.getBackend() === this.tfName) return;
+    void tf.setBackend(this.tfName);
+    if (tf.getBackend() !== this.tfName)
+      throw new Error(`tfjs backend ${this.tfName} did not switch at once`);
+  }
+  upload(data: TypedArray, info: TensorInfo): unknown {
+    this.#select();
+    return this.inner.upload(data, info);
+  }
+  download(handle: unknown, info: TensorInfo): Promise<TypedArray> {
+    return this.inner.download(handle, info);
+  }
+  release(handle: unknown, info: TensorInfo): void {
+    this.inner.release(handle, info);
+  }
+  execute(
+    kernel: Kernel,
+    inputs: readonly Tensor[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): unknown[] {
+    this.#select();
+    return this.inner.execute(kernel, inputs, outputs, attrs);
+  }
+  flush(): void {}
+  async sync(): Promise<void> {}
+  stats(): BackendStats {
+    // Tensors are counted under the backend they were made on: this one.
+    return { ...this.inner.stats(), liveTensors: liveTensorCount(this) };
+  }
+  dispose(): void {
+    this.inner.dispose();
+  }
+}
+
+async function pinnedTfjs(tfName: string): Promise<Backend> {
+  await tf.setBackend(tfName);
+  return new PinnedTfjs(await createBackend('tfjs', { tfjs: { tf } }), tfName);
+}
+
+/**
  * The reference backend (kernels' `cpu` functions only) and every backend to check against it.
  * `withoutSubgroups` adds a WebGPU device without the subgroups feature when the main one has it,
  * so kernels with a subgroup path also check their workgroup-memory fallback.
@@ -73,8 +138,8 @@ export async function kernelBackends(options: { withoutSubgroups?: boolean } = {
     const plain = await webgpuWithoutSubgroups();
     if (plain) others.push({ label: 'webgpu-no-subgroups', backend: plain });
   }
-  await tf.setBackend('cpu');
-  others.push({ label: 'tfjs-cpu', backend: await createBackend('tfjs', { tfjs: { tf } }) });
+  others.push({ label: 'tfjs-cpu', backend: await pinnedTfjs('cpu') });
+  others.push({ label: 'tfjs-wasm', backend: await pinnedTfjs('wasm') });
   return {
     reference,
     others,

@@ -37,7 +37,9 @@ function tfDType(dtype: DType): 'float32' | 'int32' | 'bool' {
  * Runs kernels through `@tensorflow/tfjs-core` ops on the registered tfjs backend. Handles are
  * `tf.Tensor`s; f16/bf16 are held as float32 and converted back on read; u32 is held as int32.
  * Kernels without a tfjs implementation, or whose tfjs implementation declines the inputs (returns
- * undefined), run their CPU reference on the tensors' data.
+ * undefined), run their CPU reference on the tensors' data; so do kernels with an empty input or
+ * output and those using a tfjs op the active tfjs backend lacks. The tf.Tensors it makes are
+ * `tf.keep`-ed: a caller's `tf.tidy` does not free vl tensors made inside it.
  * `createBackend('tfjs')` makes one; `@tensorflow/tfjs-core` and a tfjs backend must be installed.
  *
  * @example
@@ -72,10 +74,19 @@ export class TfjsBackend implements Backend {
       }
     }
     if (options.tfBackend) {
+      // tf.setBackend throws its own message for a name it does not know; list the known ones.
+      const registered = Object.keys(tf.engine().registryFactory);
+      if (!tf.findBackendFactory(options.tfBackend))
+        throw new Error(
+          `createBackend('tfjs'): no tfjs backend '${options.tfBackend}' is registered; registered: ` +
+            `${registered.join(', ') || 'none'} (import a tfjs backend package, e.g. ` +
+            `'@tensorflow/tfjs-backend-wasm', before creating the backend)`,
+        );
       const ok = await tf.setBackend(options.tfBackend);
       if (!ok)
         throw new Error(
-          `createBackend('tfjs'): tfjs backend '${options.tfBackend}' could not be initialized`,
+          `createBackend('tfjs'): tfjs backend '${options.tfBackend}' could not be initialized ` +
+            `(registered: ${registered.join(', ')})`,
         );
     }
     try {
@@ -160,14 +171,18 @@ export class TfjsBackend implements Backend {
     outputs: readonly TensorInfo[],
     attrs: unknown,
   ): TfjsTensor[] {
-    const results: TfjsTensor[] | undefined =
-      kernel.tfjs && this.tf.tidy(() => kernel.tfjs!(this.tf, handles, attrs, outputs, inputs));
+    // With an empty input or output, tfjs's backends disagree (wasm reads uninitialised memory or
+    // divides by zero, reshapes with -1 fail): the reference does no work there anyway.
+    const empty = inputs.some((t) => t.size === 0) || outputs.some((o) => sizeOf(o.shape) === 0);
+    const results = kernel.tfjs && !empty ? this.#tfjs(kernel, inputs, handles, outputs, attrs) : undefined;
     if (results) {
       return results.map((r, i) => {
+        // An output must own its tf.Tensor: one returned as is from the inputs is copied.
+        const owned = handles.includes(r) ? this.tf.clone(r) : r;
         const want = tfDType(outputs[i]!.dtype);
-        if (r.dtype === want) return this.#track(r);
-        const cast = this.tf.cast(r, want);
-        r.dispose();
+        if (owned.dtype === want) return this.#track(owned);
+        const cast = this.tf.cast(owned, want);
+        owned.dispose();
         return this.#track(cast);
       });
     }
@@ -181,7 +196,38 @@ export class TfjsBackend implements Backend {
     return kernel.cpu(hosts, attrs, outputs).map((data, i) => this.#uploadOwned(data, outputs[i]!));
   }
 
+  /**
+   * The kernel's tfjs implementation inside a tidy; undefined where it declines the inputs or tfjs
+   * lacks one of its ops on this tfjs backend (the reference runs then). Other tfjs errors are
+   * rethrown naming the kernel and the inputs; vl's own RangeErrors, which name the op, pass as is.
+   */
+  #tfjs(
+    kernel: Kernel,
+    inputs: readonly Tensor[],
+    handles: TfjsTensor[],
+    outputs: readonly TensorInfo[],
+    attrs: unknown,
+  ): TfjsTensor[] | undefined {
+    try {
+      return this.tf.tidy(() => kernel.tfjs!(this.tf, handles, attrs, outputs, inputs));
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (/^Kernel '\w+' not registered for backend/.test(message)) return undefined;
+      if (e instanceof RangeError) throw e;
+      throw new Error(
+        `${kernel.name} on tfjs (${this.tf.getBackend()}) with inputs ` +
+          `${inputs.map((t) => t.describe()).join(', ') || 'none'}: ${message}`,
+        { cause: e },
+      );
+    }
+  }
+
+  /**
+   * Records a tf.Tensor this backend owns. tf.keep takes it out of any tf.tidy the caller has
+   * open: vl frees it in release/dispose, and a user's scope must not.
+   */
   #track(t: TfjsTensor): TfjsTensor {
+    this.tf.keep(t);
     this.#live.add(t);
     return t;
   }

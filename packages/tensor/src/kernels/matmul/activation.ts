@@ -164,7 +164,8 @@ export function tfjsActivation(tf: any, x: any, activation: MatmulActivation): a
     case 'none':
       return x;
     case 'relu':
-      return tf.relu(x);
+      // tfjs-wasm's relu gives 0 for NaN; the reference keeps it.
+      return tf.where(tf.isNaN(x), x, tf.relu(x));
     case 'gelu':
       return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, SQRT_HALF))));
     case 'gelu_tanh': {

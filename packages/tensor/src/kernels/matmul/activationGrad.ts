@@ -50,7 +50,8 @@ export const matmulActivationGradKernel: Kernel<MatmulActivationGradAttrs> = {
     let d: unknown;
     switch (activation) {
       case 'none':
-        return [dy];
+        // A copy: an output never shares an input's tf.Tensor (the backend would free it twice).
+        return [tf.clone(dy)];
       case 'relu':
         d = tf.cast(tf.greater(z, 0), 'float32');
         break;
