@@ -3,7 +3,8 @@
 // command exits 130. The interrupt is Node's SIGINT event, emitted once a few steps are done.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { expect, test } from 'vitest';
 import { runCli } from '../src/index.js';
 
@@ -90,3 +91,60 @@ test.each([
   },
   240_000,
 );
+
+test('a real SIGINT to a `vl train` process is handled between steps, not after the last one', async () => {
+  // The CPU backend resolves reads as microtasks: without a turn of the event loop between steps,
+  // the signal would wait for the whole run (it did: 2,000 steps, then "stopping").
+  const { spawn } = await import('node:child_process');
+  const { createRequire } = await import('node:module');
+  const entry = new URL('../src/index.ts', import.meta.url).href;
+  // tsx by path: the child runs in a temporary folder, where the package cannot be found by name.
+  const tsx = pathToFileURL(
+    join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs'),
+  ).href;
+  const script = `const { runCli } = await import(${JSON.stringify(entry)}); process.exitCode = await runCli(process.argv.slice(1));`;
+  const out = 'clip-signal';
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=source',
+      '--import',
+      tsx,
+      '--input-type=module',
+      '-e',
+      script,
+      'train',
+      'clip',
+      '--data',
+      'shapes',
+      '--out',
+      out,
+      '--steps',
+      '100000',
+      '--size',
+      '32',
+      '--batch',
+      '2',
+      '--backend',
+      'cpu',
+    ],
+    { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let err = '';
+  let sent = false;
+  child.stderr.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    // The bar prints a line at 0%, then every tenth: the first line means training has begun.
+    if (!sent && / 1\/100000/.test(err)) {
+      sent = true;
+      setTimeout(() => child.kill('SIGINT'), 500);
+    }
+  });
+  // A run that ignores the signal must not outlive the test: killed (and failed) after 90 s.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(killer);
+  expect(code, err).toBe(130);
+  expect(err).toMatch(/interrupted after \d+ of 100000 steps: wrote the weights trained so far/);
+  expect(existsSync(join(work, out, 'model.safetensors'))).toBe(true);
+}, 120_000);

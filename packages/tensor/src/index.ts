@@ -167,6 +167,7 @@ export type { CosineWithWarmupOptions } from './autograd/cosineWithWarmup.js';
 export { isBiasOrNorm } from './autograd/isBiasOrNorm.js';
 export { clipGradNorm, gradNorm } from './autograd/clipGradNorm.js';
 export { guardedStep } from './autograd/guardedStep.js';
+export { yieldToEventLoop } from './yieldToEventLoop.js';
 export type { GuardedStepOptions, GuardedStepResult } from './autograd/guardedStep.js';
 export { TrainingInterruptedError } from './autograd/TrainingInterruptedError.js';
 export type { TrainingInterruptedOptions } from './autograd/TrainingInterruptedError.js';

@@ -38,6 +38,7 @@ import {
   tidy,
   valueAndGrad,
   zeros,
+  yieldToEventLoop,
 } from '@vl/tensor';
 import { type LlavaConfig, llavaVisionFeatures, visionFeatureLayers } from '@vl/vlm';
 import { ProgressBar } from '../progress.js';
@@ -241,6 +242,7 @@ export async function groundVisionTower(
   let accuracy: Record<string, number> = {};
   try {
     for (let step = 0; step < steps; step++) {
+      await yieldToEventLoop(); // Ctrl-C gets a turn between steps
       signal?.throwIfAborted();
       const samples = Array.from({ length: batchSize }, (_, i) =>
         generateShapes(trainingSeed(hashSeed(seed, GROUND_STREAM), step * batchSize + i), {

@@ -8,7 +8,13 @@ import {
   preprocessToTensor,
 } from '@vl/clip';
 import { createRandom, generateShapes, hashSeed, shapesVocabulary, trainingSeed } from '@vl/shapes';
-import { type Backend, type Tensor, TrainingInterruptedError, cosineWithWarmup } from '@vl/tensor';
+import {
+  type Backend,
+  type Tensor,
+  TrainingInterruptedError,
+  cosineWithWarmup,
+  yieldToEventLoop,
+} from '@vl/tensor';
 import {
   type LlavaConfig,
   VlmModel,
@@ -297,6 +303,7 @@ async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<M
   const recent: number[] = [];
   try {
     for (let step = 0; step < o.steps; step++) {
+      await yieldToEventLoop(); // Ctrl-C gets a turn between steps
       o.signal?.throwIfAborted();
       const batch = o.batch(step);
       let loss: number;

@@ -1,4 +1,4 @@
-import { type Tensor, TrainingInterruptedError } from '@vl/tensor';
+import { type Tensor, TrainingInterruptedError, yieldToEventLoop } from '@vl/tensor';
 import type { ClipConfig } from '../model/config.js';
 import { type ClipBatch, type ClipStepResult, ClipTrainer, type ClipTrainerOptions } from './ClipTrainer.js';
 
@@ -63,6 +63,7 @@ export async function fineTuneClip(
   let skippedSteps = 0;
   try {
     for (let step = 0; step < steps; step++) {
+      await yieldToEventLoop(); // an abort (a Ctrl-C) gets a turn between steps
       signal?.throwIfAborted();
       const batch = await batches(step);
       let r: ClipStepResult;

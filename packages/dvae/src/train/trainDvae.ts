@@ -1,6 +1,6 @@
 // A dVAE training loop with progress reports, abort, and codebook-usage statistics over a window
 // of recent batches (one batch is too small to tell a dead code from a rare one).
-import { type Tensor, TrainingInterruptedError } from '@vl/tensor';
+import { type Tensor, TrainingInterruptedError, yieldToEventLoop } from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
 import type { DvaeParams } from '../dvaeShapes.js';
 import { codebookUsageFromCounts } from './codebookUsage.js';
@@ -114,6 +114,7 @@ export async function trainDvae(
   let skippedSteps = 0;
   try {
     for (let i = 0; i < steps; i++) {
+      await yieldToEventLoop(); // an abort (a Ctrl-C) gets a turn between steps
       signal?.throwIfAborted();
       const images = await batches(i);
       let r: DvaeStepResult;
