@@ -351,6 +351,23 @@ describe('generation', () => {
     expect(none).toEqual([]);
   });
 
+  test('a timer (a Stop button, a timeout) can abort generation between tokens', async () => {
+    // Each token gives the event loop a turn: the abort below runs after the first one, not after
+    // the whole answer (on the CPU backend every read resolves as a microtask).
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 0);
+    const tokens: number[] = [];
+    const run = async () => {
+      for await (const { token } of vlm.generate(
+        { inputIds, images: [px] },
+        { maxNewTokens: 50, stopTokens: [], signal: controller.signal },
+      ))
+        tokens.push(token);
+    };
+    await expect(run()).rejects.toMatchObject({ name: 'AbortError' });
+    expect(tokens.length).toBeLessThan(5);
+  });
+
   test('a stop token right after a split character still hands out its text', async () => {
     // The greedy answer splits a character across byte tokens: a stop token after its first byte
     // ends the answer while that piece's text is held back; the text must still come out.

@@ -14,6 +14,7 @@ import {
   sample,
   tensor,
   tidy,
+  yieldToEventLoop,
 } from '@vl/tensor';
 import type { LlavaConfig } from '../model/config.js';
 import { llamaForward } from '../model/llama.js';
@@ -225,6 +226,9 @@ export async function* generateTokens(
     const rng = new Rng(options.seed ?? 0);
     const table = vlmParam(params, 'language_model.model.embed_tokens.weight'); // [V, C]
     for (let step = 0; step < steps; step++) {
+      // A turn for the event loop each token: on the CPU backend reads resolve as microtasks, and
+      // a page would neither paint the streamed text nor see a Stop button's abort until the end.
+      await yieldToEventLoop();
       signal?.throwIfAborted();
       alive?.();
       const current: Tensor = logits!;
