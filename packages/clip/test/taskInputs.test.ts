@@ -283,3 +283,19 @@ test('EmbeddingIndex.save / load: the same hits and items, a new index that grow
   ).toThrow('EmbeddingIndex.load: vector 1 holds NaN');
   expect(() => EmbeddingIndex.load(bytes.subarray(0, 100))).toThrow(/EmbeddingIndex.load/);
 });
+
+test('between batches the event loop gets a turn: a model disposed by a timer stops the call, by name', async () => {
+  const other = new ClipModel({
+    config,
+    params: initClipParams(config, { backend, seed: 6 }),
+    tokenizer: model.tokenizer,
+    backend,
+  });
+  const before = live();
+  setTimeout(() => other.dispose(), 0);
+  // Six one-text batches: the timer runs after the first, and the second finds the model gone.
+  await expect(other.embedTexts(new Array(6).fill('a red circle'), { batchSize: 1 })).rejects.toThrow(
+    'ClipModel: used after dispose()',
+  );
+  expect(live()).toBeLessThanOrEqual(before);
+});

@@ -8,6 +8,7 @@ import {
   tensor,
   tidy,
   tuneMatmulShapesWebGpu,
+  yieldToEventLoop,
 } from '@vl/tensor';
 import { type PreprocessOptions, preprocess } from '../image/preprocess.js';
 import type { ImageInput } from '../image/toRgbImage.js';
@@ -179,6 +180,7 @@ export class ClipModel {
     const batch = batchSizeOf(options.batchSize, 16, 'embedImages');
     const rows: Float32Array[] = [];
     for (let i = 0; i < images.length; i += batch) {
+      if (i > 0) await this.#between();
       const pixels = this.pixelValues(images.slice(i, i + batch));
       let embeds: Tensor;
       try {
@@ -189,6 +191,15 @@ export class ClipModel {
       rows.push(...(await this.#rows(embeds)));
     }
     return rows;
+  }
+
+  /**
+   * Between batches: a turn for the event loop (on the CPU backend reads resolve as microtasks, so
+   * a page would not paint or take input through a long call), then the model must still be there.
+   */
+  async #between(): Promise<void> {
+    await yieldToEventLoop();
+    this.#check();
   }
 
   /** L2-normalized text embeddings, one row per text. */
@@ -218,6 +229,7 @@ export class ClipModel {
     });
     const rows: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += batch) {
+      if (i > 0) await this.#between();
       const n = Math.min(batch, texts.length - i);
       const span = [i * context, (i + n) * context] as const;
       const embeds = tidy(() => {
