@@ -1,8 +1,9 @@
-// Downloads kept in the cache are checked with their server on the next load (If-None-Match with
-// the ETag it sent): a file changed upstream (hf://org/name follows the main branch) is fetched
-// again instead of served stale beside newer files, an unchanged one costs a 304, and without a
-// reachable server the cached copy is used.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+// Downloads kept in the cache are checked with their server on the next load by a plain HEAD
+// request (no custom header, so no CORS preflight): the ETag, else the Last-Modified it reports is
+// compared with the one kept. A file changed upstream (hf://org/name follows the main branch) is
+// fetched again instead of served stale beside newer files; a server that names no version gets
+// the file downloaded again; without a reachable server the cached copy is used.
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ let temp: string;
 let server: Server;
 let base: string;
 let version = 1;
-const log: string[] = []; // "<path> <status>" per request
+const log: string[] = []; // "<method> <path>" per request
 const files = new Map<number, Uint8Array>();
 
 beforeAll(async () => {
@@ -35,11 +36,14 @@ beforeAll(async () => {
   }
   server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const etag = `"v${version}"`;
-    const status = req.headers['if-none-match'] === etag ? 304 : 200;
-    log.push(`${path} ${status}`);
-    if (status === 304) return res.writeHead(304, { etag }).end();
-    res.writeHead(200, { etag });
+    log.push(`${req.method} ${path}`);
+    // /etag/...: an ETag; /modified/...: only Last-Modified (python -m http.server); /none/...: neither.
+    const headers: Record<string, string> = {};
+    if (path.startsWith('/etag/')) headers.etag = `"v${version}"`;
+    if (path.startsWith('/modified/'))
+      headers['last-modified'] = new Date(Date.UTC(2026, 0, version)).toUTCString();
+    res.writeHead(200, headers);
+    if (req.method === 'HEAD') return res.end();
     res.end(path.endsWith('.json') ? JSON.stringify({ version }) : files.get(version));
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -53,33 +57,55 @@ afterAll(async () => {
   await rm(temp, { recursive: true, force: true });
 });
 
-async function weight(cacheDir: string): Promise<number[]> {
-  const { tensors, dispose } = await loadSafetensors(`${base}/m.safetensors`, { backend, cacheDir });
+async function weight(kind: string, cacheDir: string): Promise<number[]> {
+  const { tensors, dispose } = await loadSafetensors(`${base}/${kind}/m.safetensors`, { backend, cacheDir });
   const values = Array.from(await tensors.get('w')!.read());
   dispose();
   return values;
 }
 
-test('an unchanged file costs a 304; a changed one is fetched again; offline the copy is used', async () => {
-  const cacheDir = join(temp, 'cache');
-  expect(await weight(cacheDir)).toEqual([1, 1]);
-  expect(await loadJson(`${base}/config.json`, { cacheDir })).toEqual({ version: 1 });
-  expect(log.splice(0)).toEqual(['/m.safetensors 200', '/config.json 200']);
+test.each(['etag', 'modified'])(
+  'by %s: unchanged costs a HEAD; changed is fetched again; offline the copy is used',
+  async (kind) => {
+    version = 1;
+    const cacheDir = join(temp, `cache-${kind}`);
+    expect(await weight(kind, cacheDir)).toEqual([1, 1]);
+    expect(await loadJson(`${base}/${kind}/config.json`, { cacheDir })).toEqual({ version: 1 });
+    expect(log.splice(0)).toEqual([`GET /${kind}/m.safetensors`, `GET /${kind}/config.json`]);
 
-  expect(await weight(cacheDir)).toEqual([1, 1]);
-  expect(await loadJson(`${base}/config.json`, { cacheDir })).toEqual({ version: 1 });
-  expect(log.splice(0)).toEqual(['/m.safetensors 304', '/config.json 304']);
+    expect(await weight(kind, cacheDir)).toEqual([1, 1]);
+    expect(await loadJson(`${base}/${kind}/config.json`, { cacheDir })).toEqual({ version: 1 });
+    expect(log.splice(0)).toEqual([`HEAD /${kind}/m.safetensors`, `HEAD /${kind}/config.json`]);
 
-  version = 2; // a new commit on the branch the URLs follow
-  expect(await weight(cacheDir)).toEqual([2, 2]);
-  expect(await loadJson(`${base}/config.json`, { cacheDir })).toEqual({ version: 2 });
-  expect(log.splice(0)).toEqual(['/m.safetensors 200', '/config.json 200']);
-  expect((await readdir(cacheDir)).filter((n) => !n.endsWith('.etag'))).toHaveLength(2);
+    version = 2; // a new commit on the branch the URLs follow
+    expect(await weight(kind, cacheDir)).toEqual([2, 2]);
+    expect(await loadJson(`${base}/${kind}/config.json`, { cacheDir })).toEqual({ version: 2 });
+    expect(log.splice(0)).toEqual([
+      `HEAD /${kind}/m.safetensors`,
+      `GET /${kind}/m.safetensors`,
+      `HEAD /${kind}/config.json`,
+      `GET /${kind}/config.json`,
+    ]);
+  },
+);
+
+test('a server that names no version gets the file downloaded again; offline the copy is used', async () => {
+  version = 1;
+  const cacheDir = join(temp, 'cache-none');
+  expect(await weight('none', cacheDir)).toEqual([1, 1]);
+  version = 2;
+  expect(await weight('none', cacheDir)).toEqual([2, 2]);
+  expect(log.splice(0)).toEqual([
+    'GET /none/m.safetensors',
+    'HEAD /none/m.safetensors',
+    'GET /none/m.safetensors',
+  ]);
 
   // The server goes away: the cached copies are what there is.
+  const etagCache = join(temp, 'cache-etag');
   server.closeAllConnections();
   await new Promise((done) => server.close(done));
-  expect(await weight(cacheDir)).toEqual([2, 2]);
-  expect(await loadJson(`${base}/config.json`, { cacheDir })).toEqual({ version: 2 });
+  expect(await weight('none', cacheDir)).toEqual([2, 2]);
+  expect(await weight('etag', etagCache)).toEqual([2, 2]);
   await new Promise<void>((done) => server.listen(Number(new URL(base).port), '127.0.0.1', done));
 });

@@ -79,8 +79,9 @@ function live(): number {
   return backend.stats().liveTensors;
 }
 
+/** A folder's files, without the cache's `.version` notes beside its entries. */
 async function dir(path: string): Promise<string[]> {
-  return readdir(path).catch(() => []);
+  return (await readdir(path).catch(() => [] as string[])).filter((f) => !f.endsWith('.version'));
 }
 
 describe('saveSafetensors / loadSafetensors round trip', () => {
@@ -847,17 +848,25 @@ describe('URLs', () => {
   let base: string;
   let fixture: Buffer;
   const requests: string[] = [];
+  const heads: string[] = [];
   const shards = join(tmpdir(), `vl-safetensors-shards-${process.pid}`);
 
   beforeAll(async () => {
     fixture = await readFile(FIXTURE);
     await writeShards(shards);
     let flaky = 0;
+    heads.length = 0;
     server = createServer((req, res) => {
-      requests.push(req.url ?? '/');
+      // Downloads only: the HEAD requests that ask whether a kept copy changed are counted apart.
+      if (req.method === 'HEAD') heads.push(req.url ?? '/');
+      else requests.push(req.url ?? '/');
       const path = new URL(req.url ?? '/', 'http://x').pathname;
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { etag: '"v1"' }).end();
+        return;
+      }
       if (path === '/model.safetensors') {
-        res.writeHead(200, { 'content-length': String(fixture.byteLength) });
+        res.writeHead(200, { 'content-length': String(fixture.byteLength), etag: '"v1"' });
         // Several writes so the client sees several chunks.
         const step = 100_000;
         for (let at = 0; at < fixture.byteLength; at += step) res.write(fixture.subarray(at, at + step));
@@ -870,7 +879,7 @@ describe('URLs', () => {
         res.write(fixture.subarray(0, 65536)); // and then nothing, until the client gives up
       } else if (path.startsWith('/sharded/')) {
         readFile(join(shards, path.slice('/sharded/'.length))).then(
-          (body) => res.end(body),
+          (body) => res.writeHead(200, { etag: '"v1"' }).end(body),
           () => res.writeHead(404).end(),
         );
       } else if (path === '/flaky/config.json') {

@@ -11,10 +11,10 @@ export interface StagedFile {
   discard(): Promise<void>;
 }
 
-/** A cached file and the ETag its server sent with it (to ask whether it changed). */
+/** A cached file and the version its server sent with it (ETag or Last-Modified; see versionOf). */
 export interface CachedFile {
   readonly source: ByteSource;
-  readonly etag?: string | undefined;
+  readonly version?: string | undefined;
 }
 
 /**
@@ -24,8 +24,8 @@ export interface CachedFile {
 export interface ByteCache {
   /** The cached file, or undefined on a miss. */
   open(url: string): Promise<CachedFile | undefined>;
-  /** Stores a complete file (and its ETag) so that a half-written entry can never be read back. */
-  write(url: string, bytes: Uint8Array, etag?: string): Promise<void>;
+  /** Stores a complete file (and its version) so that a half-written entry can never be read back. */
+  write(url: string, bytes: Uint8Array, version?: string): Promise<void>;
   delete(url: string): Promise<void>;
   /**
    * Streams a download into a temporary file beside its entry, so a file larger than memory (or
@@ -35,6 +35,6 @@ export interface ByteCache {
     url: string,
     body: ReadableStream<Uint8Array>,
     options: ReadStreamOptions,
-    etag?: string,
+    version?: string,
   ): Promise<StagedFile>;
 }

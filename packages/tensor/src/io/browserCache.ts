@@ -1,6 +1,9 @@
 import type { ByteCache } from './ByteCache.js';
 import { blobSource } from './ByteSource.js';
 
+/** The header of a cached Response that keeps the version of the file (see versionOf). */
+const VERSION = 'x-vl-version';
+
 /** A {@link ByteCache} on the Cache API (browsers, workers, Deno), in a cache called `name`. */
 export function browserCache(name = 'vl'): ByteCache {
   return {
@@ -8,15 +11,16 @@ export function browserCache(name = 'vl'): ByteCache {
       const response = await (await caches.open(name)).match(url);
       if (!response) return undefined;
       // A cached body's Blob stays on disk; its slices are read as tensors need them.
-      return { source: blobSource(await response.blob()), etag: response.headers.get('etag') ?? undefined };
+      const version = response.headers.get(VERSION) ?? undefined;
+      return { source: blobSource(await response.blob()), version };
     },
-    async write(url, bytes, etag) {
+    async write(url, bytes, version) {
       // cache.put only commits once the whole body is stored, so there are no partial entries.
       const headers: Record<string, string> = {
         'content-type': 'application/octet-stream',
         'content-length': String(bytes.byteLength),
       };
-      if (etag !== undefined) headers.etag = etag;
+      if (version !== undefined) headers[VERSION] = version;
       await (await caches.open(name)).put(url, new Response(bytes as Uint8Array<ArrayBuffer>, { headers }));
     },
     async delete(url) {

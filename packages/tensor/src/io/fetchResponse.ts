@@ -53,27 +53,38 @@ function immutable(url: string): boolean {
 }
 
 /**
- * Whether a cached copy whose ETag is `etag` is still what `url` serves: 'current' on a 304, on the
- * same ETag, for a URL pinned to a commit, and when the server cannot be asked (offline, an error:
- * the copy is better than nothing); else the new response, to download in its place.
+ * What identifies the version a response holds: its ETag, else its Last-Modified (both readable
+ * cross-origin only as far as CORS exposes them; Last-Modified always is), else undefined.
  */
-export async function revalidate(
+export function versionOf(headers: Headers): string | undefined {
+  const etag = headers.get('etag');
+  if (etag) return `etag ${etag}`;
+  const modified = headers.get('last-modified');
+  return modified ? `modified ${modified}` : undefined;
+}
+
+/**
+ * Whether a cached copy of `url` whose version (see {@link versionOf}) is `version` is still what
+ * the server holds, asked with a plain HEAD request (no custom header, so no CORS preflight): yes
+ * for a URL pinned to a commit, for the same version, and when the server cannot be asked
+ * (offline, an error status: the copy is better than nothing); no when the version changed or
+ * cannot be compared (then the file is downloaded again).
+ */
+export async function isCurrent(
   url: string,
-  etag: string | undefined,
+  version: string | undefined,
   context: ReadContext,
-): Promise<'current' | { response: Response; total: number | undefined }> {
-  if (etag === undefined || immutable(url)) return 'current';
+): Promise<boolean> {
+  if (immutable(url)) return true;
   const { signal } = context;
   let response: Response;
   try {
-    response = await fetch(url, { signal: signal ?? null, headers: { 'if-none-match': etag } });
+    response = await fetch(url, { method: 'HEAD', signal: signal ?? null });
   } catch {
     if (signal?.aborted) throw abortError(`loadSafetensors(): the download of ${url} was aborted`, signal);
-    return 'current';
+    return true;
   }
-  if (!response.ok || response.headers.get('etag') === etag) {
-    void response.body?.cancel().catch(() => {});
-    return 'current';
-  }
-  return { response, total: declaredLength(response.headers) };
+  if (!response.ok) return true;
+  const now = versionOf(response.headers);
+  return now !== undefined && now === version;
 }

@@ -56,8 +56,10 @@ export interface LoadSafetensorsOptions extends Pick<DecodeSafetensorsOptions, '
   signal?: AbortSignal;
   /**
    * Keep http(s) downloads for later loads (default true). A later load asks the server whether a
-   * kept file changed (If-None-Match with its ETag; not for Hub URLs pinned to a commit) and uses
-   * the copy when it did not, or when the server cannot be reached. Local sources are never cached.
+   * kept file changed (a HEAD request, its ETag or else Last-Modified against the kept one; not for
+   * Hub URLs pinned to a commit) and uses the copy when it did not, or when the server cannot be
+   * reached; a server that names neither gets the file downloaded again. Local sources are never
+   * cached.
    */
   cache?: boolean;
   /**

@@ -1,7 +1,7 @@
 import { throwIfAborted } from './abortError.js';
 import type { ByteCache, CachedFile } from './ByteCache.js';
 import { blobSource, type ByteSource, memorySource } from './ByteSource.js';
-import { fetchResponse, revalidate } from './fetchResponse.js';
+import { fetchResponse, isCurrent, versionOf } from './fetchResponse.js';
 import { describeLocation, type Location } from './locateSource.js';
 import { nodeIo } from './nodeIo.js';
 import { readStream } from './readStream.js';
@@ -71,17 +71,16 @@ async function readUrl(href: string, options: ReadLocationOptions, context: Read
     }
     if (hit) {
       // The server is asked whether the copy changed (hf://org/name follows a branch).
-      let check: Awaited<ReturnType<typeof revalidate>>;
+      let current: boolean;
       try {
-        check = await revalidate(href, hit.etag, context);
+        current = await isCurrent(href, hit.version, context);
       } catch (e) {
         await hit.source.close();
         throw e;
       }
-      if (check === 'current')
+      if (current)
         return { ...opened(hit.source, false, true), evict: () => cache.delete(href).catch(() => {}) };
       await hit.source.close();
-      return download(href, check, cache, context);
     }
   }
   return download(href, await fetchResponse(href, context), cache, context);
@@ -93,11 +92,11 @@ async function download(
   cache: ByteCache | undefined,
   context: ReadContext,
 ): Promise<ReadFile> {
-  const etag = response.headers.get('etag') ?? undefined;
+  const version = versionOf(response.headers);
   const stream = { ...context, total, what: `the download of ${href}` };
   if (cache?.download && response.body) {
     // Straight to a file beside the cache entry: never held whole in memory.
-    const staged = await cache.download(href, response.body, stream, etag);
+    const staged = await cache.download(href, response.body, stream, version);
     return {
       source: staged.source,
       fromCache: false,
@@ -116,6 +115,6 @@ async function download(
   return {
     ...opened(memorySource(bytes), true),
     // A read-only or full cache must not fail a load that has already succeeded.
-    commit: cache ? () => cache.write(href, bytes, etag).catch(() => {}) : nothing,
+    commit: cache ? () => cache.write(href, bytes, version).catch(() => {}) : nothing,
   };
 }

@@ -32,10 +32,10 @@ export function cachePath(dir: string, url: string): string {
   return join(dir, `${hash}-${base}`);
 }
 
-/** Writes (or, without one, removes) the ETag kept beside a cache entry. */
-async function keepEtag(path: string, etag: string | undefined): Promise<void> {
-  if (etag === undefined) await rm(`${path}.etag`, { force: true });
-  else await writeFileAtomic(`${path}.etag`, new TextEncoder().encode(etag));
+/** Writes (or, without one, removes) the version kept beside a cache entry (see versionOf). */
+async function keepVersion(path: string, version: string | undefined): Promise<void> {
+  if (version === undefined) await rm(`${path}.version`, { force: true });
+  else await writeFileAtomic(`${path}.version`, new TextEncoder().encode(version));
 }
 
 /** A {@link ByteCache} in a folder; entries are written to a temporary file and renamed into place. */
@@ -50,20 +50,20 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw e;
       }
-      const etag = await readFile(`${path}.etag`, 'utf8').catch(() => undefined);
-      return { source, etag };
+      const version = await readFile(`${path}.version`, 'utf8').catch(() => undefined);
+      return { source, version };
     },
-    async write(url, bytes, etag) {
+    async write(url, bytes, version) {
       const path = cachePath(dir, url);
       await writeFileAtomic(path, bytes);
-      await keepEtag(path, etag);
+      await keepVersion(path, version);
     },
     delete: async (url) => {
       const path = cachePath(dir, url);
       await rm(path, { force: true });
-      await rm(`${path}.etag`, { force: true });
+      await rm(`${path}.version`, { force: true });
     },
-    async download(url, body, options, etag): Promise<StagedFile> {
+    async download(url, body, options, version): Promise<StagedFile> {
       const path = cachePath(dir, url);
       await mkdir(dirname(path), { recursive: true });
       await sweepPartials(dir);
@@ -92,7 +92,7 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
           // A read-only or full cache must not fail a load that has already succeeded.
           try {
             await rename(temp, path);
-            await keepEtag(path, etag);
+            await keepVersion(path, version);
           } catch {
             await rm(temp, { force: true }).catch(() => {});
           }
