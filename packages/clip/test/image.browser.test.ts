@@ -40,3 +40,85 @@ describe('image preprocessing in the browser', () => {
     bitmap.close();
   });
 });
+
+/** A PNG (RGBA, 8-bit) of the given pixels, written here: zlib by CompressionStream, CRCs by hand. */
+async function rgbaPng(width: number, height: number, rgba: number[]): Promise<Uint8Array> {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes: Uint8Array) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, data.length);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(data, 8);
+    view.setUint32(8 + data.length, crc(out.subarray(4, 8 + data.length)));
+    return out;
+  };
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr.set([8, 6, 0, 0, 0], 8); // 8-bit RGBA
+  const raw = new Uint8Array(height * (1 + width * 4));
+  for (let y = 0; y < height; y++)
+    raw.set(rgba.slice(y * width * 4, (y + 1) * width * 4), y * (1 + width * 4) + 1);
+  const deflated = new Uint8Array(
+    await new Response(new Blob([raw]).stream().pipeThrough(new CompressionStream('deflate'))).arrayBuffer(),
+  );
+  const parts = [
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflated),
+    chunk('IEND', new Uint8Array()),
+  ];
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
+}
+
+describe('browser images read as the file holds them', () => {
+  it('keeps the colour of transparent and semi-transparent pixels, as Node and Pillow do', async () => {
+    // A 2D canvas premultiplies: white at alpha 0 came back black, (10, 20, 30) at alpha 1 too.
+    const pixels = [255, 255, 255, 0, 200, 100, 50, 128, 10, 20, 30, 1, 1, 2, 3, 255];
+    const png = await rgbaPng(2, 2, pixels);
+    const image = await loadImage(new Blob([png as Uint8Array<ArrayBuffer>]));
+    expect(Array.from(image.data)).toEqual(pixels);
+    const bitmap = await createImageBitmap(new Blob([png as Uint8Array<ArrayBuffer>]), {
+      colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none',
+    });
+    expect(Array.from(toRgbImage(bitmap).data)).toEqual([255, 255, 255, 200, 100, 50, 10, 20, 30, 1, 2, 3]);
+    bitmap.close();
+  });
+
+  it('reads a VideoFrame at its display size; refuses objects that are not images, by kind', async () => {
+    const canvas = new OffscreenCanvas(6, 4);
+    const context = canvas.getContext('2d')!;
+    context.fillStyle = 'rgb(10, 200, 30)';
+    context.fillRect(0, 0, 6, 4);
+    const frame = new VideoFrame(canvas, { timestamp: 0 });
+    const rgb = toRgbImage(frame);
+    frame.close();
+    expect([rgb.width, rgb.height]).toEqual([6, 4]);
+    expect(Array.from(rgb.data.subarray(0, 3))).toEqual([10, 200, 30]);
+    expect(() => toRgbImage(new Blob() as never)).toThrow(
+      /expected \{ data, width, height \} pixels, .* got Blob/,
+    );
+  });
+
+  it('an image over the decompression-bomb limit is refused before any buffer is made', async () => {
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="20000" height="20000"><rect width="100%" height="100%" fill="red"/></svg>';
+    const img = new Image();
+    img.src = `data:image/svg+xml,${encodeURIComponent(svg)}`;
+    await img.decode();
+    expect(() => toRgbImage(img)).toThrow(
+      /the image is 20000x20000 \(400 megapixels\), over the 179 megapixels/,
+    );
+  });
+});

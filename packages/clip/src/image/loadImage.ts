@@ -1,5 +1,6 @@
 import type { PixelImage } from './toRgbImage.js';
 import { nodeIo } from '../nodeIo.js';
+import { readPixels } from './readPixelsInBrowser.js';
 
 /** What {@link loadImage} reads: a path or URL, encoded bytes, or (in browsers) a `Blob`. */
 export type ImageSource = string | URL | Uint8Array | ArrayBuffer | Blob;
@@ -38,14 +39,21 @@ async function decodeInBrowser(blob: Blob): Promise<PixelImage> {
       'loadImage(): this runtime has neither Node nor createImageBitmap and OffscreenCanvas to decode images',
     );
   }
-  // No color management and no premultiplication, to stay close to Pillow, which ignores ICC profiles.
-  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  // No color management and no premultiplication, to stay close to Pillow, which ignores ICC
+  // profiles; read through WebGL, which keeps transparent pixels' colour (a 2D canvas does not).
+  let bitmap: ImageBitmap;
   try {
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-    const context = canvas.getContext('2d', { willReadFrequently: true });
-    if (!context) throw new Error('loadImage(): could not get a 2d context to read the image');
-    context.drawImage(bitmap, 0, 0);
-    const { data } = context.getImageData(0, 0, bitmap.width, bitmap.height);
+    bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  } catch (e) {
+    throw new Error(
+      `loadImage(): the browser could not decode the image (${(e as Error).message || (e as Error).name})`,
+      {
+        cause: e,
+      },
+    );
+  }
+  try {
+    const data = readPixels(bitmap, bitmap.width, bitmap.height, 'loadImage()');
     return { data, width: bitmap.width, height: bitmap.height, channels: 4 };
   } finally {
     bitmap.close();

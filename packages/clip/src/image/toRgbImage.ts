@@ -1,3 +1,5 @@
+import { readPixels } from './readPixelsInBrowser.js';
+
 /** 8-bit pixels in memory, row-major, RGBA or RGB interleaved. */
 export interface PixelImage {
   data: Uint8Array | Uint8ClampedArray;
@@ -7,8 +9,14 @@ export interface PixelImage {
   channels?: 3 | 4;
 }
 
-/** Browser image sources, drawn onto an `OffscreenCanvas` to read their RGBA pixels. */
-export type DrawableImage = ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas;
+/** Browser image sources, whose RGBA pixels are read through WebGL (or a canvas without it). */
+export type DrawableImage =
+  | ImageBitmap
+  | HTMLImageElement
+  | HTMLCanvasElement
+  | HTMLVideoElement
+  | OffscreenCanvas
+  | VideoFrame;
 
 /** Anything the preprocessing accepts as one image; `ImageData` is a {@link PixelImage}. */
 export type ImageInput = PixelImage | DrawableImage;
@@ -58,7 +66,30 @@ function drawableSize(input: DrawableImage, what: string): [number, number] {
     }
     return [input.naturalWidth, input.naturalHeight];
   }
-  return [input.width, input.height];
+  if (typeof HTMLVideoElement !== 'undefined' && input instanceof HTMLVideoElement) {
+    // Its current frame, at the video's own size (not the element's width/height attributes).
+    if (input.readyState < 2 || input.videoWidth === 0) {
+      throw new Error(
+        `${what}: the <video> has no frame yet (wait for its 'loadeddata' event): ${input.currentSrc}`,
+      );
+    }
+    return [input.videoWidth, input.videoHeight];
+  }
+  if (typeof VideoFrame !== 'undefined' && input instanceof VideoFrame)
+    return [input.displayWidth, input.displayHeight];
+  // By name: a worker has no HTMLCanvasElement, and naming a missing class would throw.
+  const g = globalThis as unknown as Record<string, (abstract new () => unknown) | undefined>;
+  const known = ['ImageBitmap', 'HTMLCanvasElement', 'OffscreenCanvas'].some((name) => {
+    const type = g[name];
+    return typeof type === 'function' && input instanceof type;
+  });
+  if (!known) {
+    throw new TypeError(
+      `${what}: expected { data, width, height } pixels, ImageData, an ImageBitmap, an <img>, a <canvas>, a <video>, an OffscreenCanvas or a VideoFrame, got ${Object.prototype.toString.call(input).slice(8, -1)}`,
+    );
+  }
+  const { width, height } = input as ImageBitmap | HTMLCanvasElement | OffscreenCanvas;
+  return [width, height];
 }
 
 /** Draws a browser image onto a canvas of its own size and reads its RGBA pixels. */
@@ -70,20 +101,27 @@ function readDrawable(input: DrawableImage, what: string): PixelImage {
   }
   const [width, height] = drawableSize(input, what);
   checkSize(width, height, what);
-  const canvas = new OffscreenCanvas(width, height);
-  const context = canvas.getContext('2d', { willReadFrequently: true });
-  if (!context) throw new Error(`${what}: could not get a 2d context to read the image`);
-  context.drawImage(input, 0, 0);
-  const { data } = context.getImageData(0, 0, width, height);
+  let data: Uint8Array | Uint8ClampedArray;
+  try {
+    data = readPixels(input, width, height, what);
+  } catch (e) {
+    if ((e as Error).name !== 'SecurityError') throw e;
+    throw new Error(
+      `${what}: the browser refuses to read this image's pixels: it comes from another origin without CORS (load it with crossOrigin = 'anonymous' from a server that allows it)`,
+      { cause: e },
+    );
+  }
   return { data, width, height, channels: 4 };
 }
 
 /**
  * Converts an image to packed 8-bit RGB. Pixel buffers may be RGBA (the default when `data` holds
  * `width * height * 4` bytes) or RGB; alpha is dropped, not composited, as Pillow's
- * `convert('RGB')` does. In browsers, `ImageBitmap`, `<img>`, `<canvas>` and `OffscreenCanvas` are
- * drawn onto an `OffscreenCanvas` and read back (canvases store premultiplied alpha, so colors of
- * semi-transparent pixels can shift slightly; pass `ImageData` or raw pixels to avoid that).
+ * `convert('RGB')` does. In browsers, `ImageBitmap`, `<img>`, `<canvas>`, `<video>` (its current
+ * frame), `OffscreenCanvas` and `VideoFrame` are read through WebGL, which keeps the colour of
+ * transparent pixels (through a 2D canvas where WebGL2 is missing, which does not). The browser
+ * colour-manages and rotates (EXIF) an `<img>`, so its pixels can differ from the file's: for the
+ * pixels Pillow sees, decode the file with {@link loadImage}.
  *
  * @example
  * ```ts

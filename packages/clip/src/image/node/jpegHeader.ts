@@ -2,19 +2,13 @@
 // what is wrong with it before any decoding: a frame type the decoder does not read, a size past
 // Pillow's limit, or far too few bytes for the blocks the frame declares.
 
-import { MAX_PIXELS } from '../limits.js';
+import { sizeProblem } from '../limits.js';
+
+export { sizeProblem };
 
 /** Whether `bytes` begins with `prefix`. */
 export function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
   return prefix.every((b, i) => bytes[i] === b);
-}
-
-/** What is wrong with an image of this size (none, or over MAX_PIXELS), if anything. */
-export function sizeProblem(width: number, height: number): string | undefined {
-  if (width === 0 || height === 0) return `the image is ${width}x${height}: it has no pixels`;
-  if (width * height > MAX_PIXELS)
-    return `the image is ${width}x${height} (${Math.round((width * height) / 1e6)} megapixels), over the ${Math.round(MAX_PIXELS / 1e6)} megapixels decoded at most (Pillow's decompression-bomb limit)`;
-  return undefined;
 }
 
 /**
