@@ -122,3 +122,63 @@ describe('browser images read as the file holds them', () => {
     );
   });
 });
+
+describe('EXIF orientation', () => {
+  it('is not applied, as Pillow and the Node decoders do not apply it (the browser does; it is undone)', async () => {
+    const jpeg = new Uint8Array(
+      await (await fetch(new URL('./fixtures/images/chelsea-420.jpg', import.meta.url))).arrayBuffer(),
+    );
+    const plain = await loadImage(new Blob([jpeg as Uint8Array<ArrayBuffer>]));
+    for (const orientation of [2, 3, 4, 5, 6, 7, 8]) {
+      // An APP1 "Exif" segment right after SOI: a big-endian TIFF whose IFD0 holds Orientation.
+      const app1 = new Uint8Array([
+        0xff,
+        0xe1,
+        0x00,
+        0x22,
+        0x45,
+        0x78,
+        0x69,
+        0x66,
+        0,
+        0,
+        0x4d,
+        0x4d,
+        0,
+        0x2a,
+        0,
+        0,
+        0,
+        8,
+        0,
+        1,
+        0x01,
+        0x12,
+        0,
+        3,
+        0,
+        0,
+        0,
+        1,
+        0,
+        orientation,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+      ]);
+      const tagged = new Uint8Array(jpeg.length + app1.length);
+      tagged.set(jpeg.subarray(0, 2));
+      tagged.set(app1, 2);
+      tagged.set(jpeg.subarray(2), 2 + app1.length);
+      const image = await loadImage(new Blob([tagged]));
+      expect([image.width, image.height], `orientation ${orientation}`).toEqual([plain.width, plain.height]);
+      expect(
+        mismatches(Uint8Array.from(image.data), Uint8Array.from(plain.data)),
+        `orientation ${orientation}`,
+      ).toBe(0);
+    }
+  });
+});

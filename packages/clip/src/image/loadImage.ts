@@ -1,5 +1,6 @@
 import type { PixelImage } from './toRgbImage.js';
 import { nodeIo } from '../nodeIo.js';
+import { readExifOrientation, undoOrientation } from './exifOrientation.js';
 import { readPixels } from './readPixelsInBrowser.js';
 
 /** What {@link loadImage} reads: a path or URL, encoded bytes, or (in browsers) a `Blob`. */
@@ -54,7 +55,10 @@ async function decodeInBrowser(blob: Blob): Promise<PixelImage> {
   }
   try {
     const data = readPixels(bitmap, bitmap.width, bitmap.height, 'loadImage()');
-    return { data, width: bitmap.width, height: bitmap.height, channels: 4 };
+    // The browser applied the EXIF orientation; Pillow and the Node decoders do not: undone.
+    const head = new Uint8Array(await blob.slice(0, 256 * 1024).arrayBuffer());
+    const stored = undoOrientation(data, bitmap.width, bitmap.height, readExifOrientation(head));
+    return { ...stored, channels: 4 };
   } finally {
     bitmap.close();
   }
@@ -65,7 +69,8 @@ async function decodeInBrowser(blob: Blob): Promise<PixelImage> {
  * `file:` URL or an http(s) URL, or takes the file's bytes, and decodes PNG (pngjs) and JPEG
  * (libjpeg-turbo in WebAssembly, Pillow's decoder, so the pixels equal Pillow's; jpeg-js for CMYK),
  * with nothing native to install. In browsers it fetches URLs and decodes with `createImageBitmap`,
- * so any format the browser knows works.
+ * so any format the browser knows works; the pixels are read unpremultiplied and without colour
+ * conversion, and the EXIF orientation the browser applies is undone, as Pillow does not apply it.
  *
  * @example
  * ```ts
