@@ -182,3 +182,10 @@ describe('EXIF orientation', () => {
     }
   });
 });
+
+it('an ImageData in display-p3 is refused rather than read as sRGB', () => {
+  const p3 = new ImageData(new Uint8ClampedArray([200, 100, 50, 255]), 1, 1, { colorSpace: 'display-p3' });
+  expect(() => toRgbImage(p3)).toThrow('the ImageData is in display-p3; read it as sRGB');
+  const srgb = new ImageData(new Uint8ClampedArray([200, 100, 50, 255]), 1, 1);
+  expect(Array.from(toRgbImage(srgb).data)).toEqual([200, 100, 50]);
+});

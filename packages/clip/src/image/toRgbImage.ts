@@ -134,6 +134,14 @@ export function toRgbImage(input: ImageInput, what = 'toRgbImage()'): RgbImage {
     throw new TypeError(`${what}: expected an image, got ${input === null ? 'null' : typeof input}`);
   }
   const pixels = isPixelImage(input) ? input : readDrawable(input, what);
+  // An ImageData in another colour space holds other numbers for the same colour: say so rather
+  // than read them as sRGB.
+  const space = (pixels as { colorSpace?: unknown }).colorSpace;
+  if (space !== undefined && space !== 'srgb') {
+    throw new RangeError(
+      `${what}: the ImageData is in ${String(space)}; read it as sRGB (getImageData(x, y, w, h, { colorSpace: 'srgb' }))`,
+    );
+  }
   const { data, width, height } = pixels;
   checkSize(width, height, what);
   if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {

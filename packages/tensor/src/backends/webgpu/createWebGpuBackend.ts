@@ -75,9 +75,13 @@ export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<
     });
   }
   if (!adapter) {
+    const inNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
     throw new WebGpuUnavailableError(
-      'WebGPU is not available: requestAdapter() found no adapter (no GPU driver; in Node on a machine without a ' +
-        'GPU, install a Vulkan driver such as SwiftShader (Debian: chromium + libvulkan1) or Mesa lavapipe)',
+      inNode
+        ? 'WebGPU is not available: requestAdapter() found no adapter (no GPU driver; on a machine without a ' +
+            'GPU, install a Vulkan driver such as SwiftShader (Debian: chromium + libvulkan1) or Mesa lavapipe)'
+        : 'WebGPU is not available: requestAdapter() found no adapter (the browser has no usable GPU, or blocks ' +
+            'it: see chrome://gpu or about:support)',
     );
   }
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f));
