@@ -13,6 +13,7 @@ import {
   type Backend,
   createBackend,
   loadJson,
+  loadJsonIfExists,
   loadSafetensors,
   saveSafetensors,
   tensor,
@@ -42,6 +43,7 @@ beforeAll(async () => {
     if (path.startsWith('/etag/')) headers.etag = `"v${version}"`;
     if (path.startsWith('/modified/'))
       headers['last-modified'] = new Date(Date.UTC(2026, 0, version)).toUTCString();
+    if (path.endsWith('/absent.json')) return res.writeHead(404).end();
     res.writeHead(200, headers);
     if (req.method === 'HEAD') return res.end();
     res.end(path.endsWith('.json') ? JSON.stringify({ version }) : files.get(version));
@@ -101,11 +103,19 @@ test('a server that names no version gets the file downloaded again; offline the
     'GET /none/m.safetensors',
   ]);
 
-  // The server goes away: the cached copies are what there is.
+  // An optional file the server does not have (a checkpoint without tokenizer.json, say).
+  expect(await loadJsonIfExists(`${base}/etag/absent.json`, { cacheDir })).toBeUndefined();
+
+  // The server goes away: the cached copies are what there is, and a file that was not there
+  // is still not there (rather than a network error that fails the whole load).
   const etagCache = join(temp, 'cache-etag');
   server.closeAllConnections();
   await new Promise((done) => server.close(done));
   expect(await weight('none', cacheDir)).toEqual([2, 2]);
   expect(await weight('etag', etagCache)).toEqual([2, 2]);
+  expect(await loadJsonIfExists(`${base}/etag/absent.json`, { cacheDir })).toBeUndefined();
+  await expect(loadJsonIfExists(`${base}/etag/never-asked.json`, { cacheDir })).rejects.toThrow(
+    /could not fetch/,
+  );
   await new Promise<void>((done) => server.listen(Number(new URL(base).port), '127.0.0.1', done));
 });

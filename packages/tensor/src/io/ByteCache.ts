@@ -27,6 +27,10 @@ export interface ByteCache {
   /** Stores a complete file (and its version) so that a half-written entry can never be read back. */
   write(url: string, bytes: Uint8Array, version?: string): Promise<void>;
   delete(url: string): Promise<void>;
+  /** Whether `url` was answered "not found" (404, 410) when last fetched. */
+  isMissing?(url: string): Promise<boolean>;
+  /** Notes (or clears) that `url` was answered "not found", so an offline load knows it is absent. */
+  setMissing?(url: string, missing: boolean): Promise<void>;
   /**
    * Streams a download into a temporary file beside its entry, so a file larger than memory (or
    * than one buffer) is never held whole; Node's folder cache has it.

@@ -9,7 +9,7 @@ export function browserCache(name = 'vl'): ByteCache {
   return {
     async open(url) {
       const response = await (await caches.open(name)).match(url);
-      if (!response) return undefined;
+      if (!response || response.status === 404) return undefined; // none, or a "not found" note
       // A cached body's Blob stays on disk; its slices are read as tensors need them.
       const version = response.headers.get(VERSION) ?? undefined;
       return { source: blobSource(await response.blob()), version };
@@ -25,6 +25,14 @@ export function browserCache(name = 'vl'): ByteCache {
     },
     async delete(url) {
       await (await caches.open(name)).delete(url);
+    },
+    async isMissing(url) {
+      return (await (await caches.open(name)).match(url))?.status === 404;
+    },
+    async setMissing(url, missing) {
+      const cache = await caches.open(name);
+      if (missing) await cache.put(url, new Response(null, { status: 404 }));
+      else if ((await cache.match(url))?.status === 404) await cache.delete(url);
     },
   };
 }

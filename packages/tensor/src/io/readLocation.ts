@@ -4,6 +4,7 @@ import { blobSource, type ByteSource, memorySource } from './ByteSource.js';
 import { fetchResponse, isCurrent, versionOf } from './fetchResponse.js';
 import { describeLocation, type Location } from './locateSource.js';
 import { nodeIo } from './nodeIo.js';
+import { isNotFound, markNotFound } from './notFound.js';
 import { readStream } from './readStream.js';
 import type { ReadContext } from './SafetensorsProgress.js';
 
@@ -83,7 +84,26 @@ async function readUrl(href: string, options: ReadLocationOptions, context: Read
       await hit.source.close();
     }
   }
-  return download(href, await fetchResponse(href, context), cache, context);
+  let fetched: Awaited<ReturnType<typeof fetchResponse>>;
+  try {
+    fetched = await fetchResponse(href, context);
+  } catch (e) {
+    if (cache && isNotFound(e)) await cache.setMissing?.(href, true).catch(() => {});
+    else if (cache && !options.signal?.aborted && (await cache.isMissing?.(href).catch(() => false))) {
+      // Offline, say: the file was absent when last asked, so an optional file stays optional.
+      throw markNotFound(
+        new Error(
+          `loadSafetensors(): ${href} was not found when last fetched (HTTP 404), and cannot be fetched now`,
+          {
+            cause: e,
+          },
+        ),
+      );
+    }
+    throw e;
+  }
+  if (cache) await cache.setMissing?.(href, false).catch(() => {});
+  return download(href, fetched, cache, context);
 }
 
 async function download(

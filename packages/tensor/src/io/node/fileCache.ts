@@ -1,6 +1,6 @@
 // Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ByteCache, StagedFile } from '../ByteCache.js';
@@ -57,6 +57,20 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
       const path = cachePath(dir, url);
       await writeFileAtomic(path, bytes);
       await keepVersion(path, version);
+    },
+    async isMissing(url) {
+      return access(`${cachePath(dir, url)}.missing`).then(
+        () => true,
+        () => false,
+      );
+    },
+    async setMissing(url, missing) {
+      const path = `${cachePath(dir, url)}.missing`;
+      if (!missing) await rm(path, { force: true });
+      else {
+        await mkdir(dir, { recursive: true });
+        await writeFile(path, '');
+      }
     },
     delete: async (url) => {
       const path = cachePath(dir, url);
