@@ -4,15 +4,7 @@
 // Node decoders keep them. A WebGL2 texture uploaded without premultiplication or colour
 // conversion, read back through a framebuffer, returns the decoded bytes unchanged.
 import { sizeProblem } from './limits.js';
-
-/** What `texImage2D` takes and a 2D canvas can draw. */
-export type PixelSource =
-  | ImageBitmap
-  | HTMLImageElement
-  | HTMLCanvasElement
-  | HTMLVideoElement
-  | OffscreenCanvas
-  | VideoFrame;
+import type { DrawableImage } from './toRgbImage.js';
 
 /** Throws for an image of no pixels or over the decompression-bomb limit, before any buffer. */
 export function checkImageSize(width: number, height: number, what: string): void {
@@ -20,7 +12,7 @@ export function checkImageSize(width: number, height: number, what: string): voi
   if (problem) throw new RangeError(`${what}: ${problem}`);
 }
 
-function readWithWebGl(source: PixelSource, width: number, height: number): Uint8Array | undefined {
+function readWithWebGl(source: DrawableImage, width: number, height: number): Uint8Array | undefined {
   const gl = new OffscreenCanvas(1, 1).getContext('webgl2', { premultipliedAlpha: false });
   if (!gl) return undefined;
   try {
@@ -50,7 +42,7 @@ function readWithWebGl(source: PixelSource, width: number, height: number): Uint
  * their colour).
  */
 export function readPixels(
-  source: PixelSource,
+  source: DrawableImage,
   width: number,
   height: number,
   what: string,
