@@ -6,10 +6,11 @@
 //   apt-get install -y clang lld      # Debian clang 14 + wasm-ld
 //   node packages/tensor/wasm/build.mjs
 //
-// CLANG and WASM_LD override the tool names. Three variants are built from the one source:
+// CLANG and WASM_LD override the tool names. Four variants are built from the one source:
 //   shared  - imports a shared memory (threads; needs SharedArrayBuffer / cross-origin isolation)
 //   single  - imports an ordinary memory (browsers without cross-origin isolation)
 //   relaxed - shared, with f32x4.relaxed_madd in the micro-kernel (Node >= 22, Chrome >= 114)
+//   singleRelaxed - single, with relaxed_madd (most web pages: not cross-origin isolated)
 // and each is post-processed by wasmPeephole.mjs (offset folding; the relaxed_madd opcode).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +38,9 @@ const variants = {
   shared: { cflags: ['-matomics'], ldflags: ['--shared-memory'] },
   single: { cflags: [], ldflags: [] },
   relaxed: { cflags: ['-matomics', '-mrelaxed-simd', '-DVL_RELAXED_SIMD'], ldflags: ['--shared-memory'] },
+  singleRelaxed: { cflags: ['-mrelaxed-simd', '-DVL_RELAXED_SIMD'], ldflags: [] },
 };
+const isRelaxed = (name) => name === 'relaxed' || name === 'singleRelaxed';
 
 const work = mkdtempSync(join(tmpdir(), 'vl-wasm-'));
 const out = {};
@@ -69,10 +72,9 @@ try {
     // Data segments in a shared memory would be re-initialized by every instance (clobbering live
     // data), so the module must have none.
     if (sections(linked).some((s) => s.id === 11)) throw new Error(`${name}: the module has data segments`);
-    const { bytes, counts } = rewrite(linked, { foldOffsets: true, relaxedMadd: name === 'relaxed' });
-    if (name === 'relaxed' && counts.relaxed === 0) throw new Error('relaxed: no f32x4 fma found to rewrite');
-    if (!(await WebAssembly.validate(bytes)) && name !== 'relaxed')
-      throw new Error(`${name}: invalid module`);
+    const { bytes, counts } = rewrite(linked, { foldOffsets: true, relaxedMadd: isRelaxed(name) });
+    if (isRelaxed(name) && counts.relaxed === 0) throw new Error(`${name}: no f32x4 fma found to rewrite`);
+    if (!(await WebAssembly.validate(bytes)) && !isRelaxed(name)) throw new Error(`${name}: invalid module`);
     out[name] = Buffer.from(bytes).toString('base64');
     console.log(
       `${name}: ${bytes.length} bytes, ${counts.folded} offsets folded, ${counts.relaxed} relaxed_madd`,
@@ -95,6 +97,9 @@ export const MATMUL_WASM_SINGLE = '${out.single}';
 
 /** Like {@link MATMUL_WASM_SHARED}, using f32x4.relaxed_madd (validate before use). */
 export const MATMUL_WASM_RELAXED = '${out.relaxed}';
+
+/** Like {@link MATMUL_WASM_SINGLE}, using f32x4.relaxed_madd (validate before use). */
+export const MATMUL_WASM_SINGLE_RELAXED = '${out.singleRelaxed}';
 `,
 );
 console.log(`wrote ${target}`);

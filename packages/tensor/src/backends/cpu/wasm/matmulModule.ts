@@ -1,5 +1,10 @@
 // Picks and compiles the matmul WebAssembly module (wasm/matmul.c, embedded as base64).
-import { MATMUL_WASM_RELAXED, MATMUL_WASM_SHARED, MATMUL_WASM_SINGLE } from './matmulWasm.wasm.js';
+import {
+  MATMUL_WASM_RELAXED,
+  MATMUL_WASM_SHARED,
+  MATMUL_WASM_SINGLE,
+  MATMUL_WASM_SINGLE_RELAXED,
+} from './matmulWasm.wasm.js';
 
 /** Which build of the module runs: relaxed SIMD (threads), plain SIMD (threads), plain SIMD (one thread). */
 export type MatmulFlavor = 'relaxed-simd' | 'simd';
@@ -80,7 +85,8 @@ async function enableNodeRelaxedSimd(): Promise<boolean> {
 /**
  * Compiles the best module this engine runs: relaxed SIMD where `f32x4.relaxed_madd` validates
  * (Node >= 22, Chrome >= 114; Node 20 after turning on its flag, see enableNodeRelaxedSimd) and
- * `relaxed` is allowed, else plain SIMD128. Without shared memory the single-thread build is used.
+ * `relaxed` is allowed, else plain SIMD128; each as the shared-memory build (threads) or, without
+ * shared memory (a page that is not cross-origin isolated), the single-thread one.
  * Returns undefined where WebAssembly or its SIMD is missing (Safari before 16.4, some locked-down
  * engines).
  */
@@ -90,7 +96,8 @@ export async function loadMatmulModule(options: {
 }): Promise<MatmulModule | undefined> {
   if (typeof WebAssembly !== 'object') return undefined;
   const candidates: [string, MatmulFlavor][] = [];
-  if (options.shared && options.relaxed) candidates.push([MATMUL_WASM_RELAXED, 'relaxed-simd']);
+  if (options.relaxed)
+    candidates.push([options.shared ? MATMUL_WASM_RELAXED : MATMUL_WASM_SINGLE_RELAXED, 'relaxed-simd']);
   candidates.push([options.shared ? MATMUL_WASM_SHARED : MATMUL_WASM_SINGLE, 'simd']);
   for (const [base64, flavor] of candidates) {
     const bytes = decodeBase64(base64);
