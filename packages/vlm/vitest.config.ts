@@ -1,3 +1,3 @@
 import { vlVitestConfig } from '@vl/vitest-config';
 
-export default vlVitestConfig({ browser: false });
+export default vlVitestConfig();
