@@ -14,9 +14,11 @@ export function webgpuRequired(env = process.env) {
  *
  * @param {(kind: 'cpu' | 'webgpu') => Promise<T>} createBackend  `@vl/tensor`'s createBackend
  * @param {string} what  named in the warning, e.g. `clip-tiny`
+ * @param {boolean} [required]  whether a missing adapter fails (default: VL_REQUIRE_WEBGPU; a
+ *   browser test, which has no process.env, passes what the config defined for it)
  * @template {{ dispose(): void }} T
  */
-export async function fixtureBackends(createBackend, what) {
+export async function fixtureBackends(createBackend, what, required) {
   const list = [await createBackend('cpu')];
   afterAll(() => {
     for (const b of list) b.dispose();
@@ -24,7 +26,7 @@ export async function fixtureBackends(createBackend, what) {
   try {
     list.push(await createBackend('webgpu'));
   } catch (e) {
-    if (webgpuRequired()) throw e;
+    if (required ?? webgpuRequired()) throw e;
     console.warn(`*** WebGPU UNAVAILABLE: ${what} runs on the CPU only (${e.message}) ***`);
   }
   return list;

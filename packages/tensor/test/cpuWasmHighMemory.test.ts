@@ -3,30 +3,12 @@
 // the end, a job-table write vanished and the kernel ran on a stale table). A resident block of
 // 2 GiB (only reserved: its pages are never touched) puts every region of the next call past it.
 import { expect, test } from 'vitest';
-import { WasmArena } from '../src/backends/cpu/wasm/WasmArena.js';
-import { instantiate, loadMatmulModule } from '../src/backends/cpu/wasm/matmulModule.js';
-import { createWasmMatmul, DESC_BYTES } from '../src/backends/cpu/wasm/wasmMatmul.js';
 import { quantizeArray } from '../src/kernels/quantize/codec.js';
 import { matmulReference } from '../src/kernels/matmul/reference.js';
+import { standaloneMatmul } from './util/standaloneMatmul.js';
 
 test('matmul with its regions past 2 GiB matches the reference (f32 and a resident q8 weight)', async () => {
-  const loaded = await loadMatmulModule({ shared: true, relaxed: false });
-  expect(loaded, 'the WebAssembly matmul module').toBeDefined();
-  const { module } = loaded!;
-  const probe = instantiate(module, new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true }));
-  const arena = new WasmArena({
-    heapBase: probe.__heap_base.value as number,
-    threads: 1,
-    workspaceBytes: probe.workspace_floats() * 4,
-    descBytes: DESC_BYTES,
-    shared: true,
-  });
-  const matmul = createWasmMatmul({
-    arena,
-    exports: instantiate(module, arena.memory),
-    workers: undefined,
-    threads: 1,
-  });
+  const { matmul, arena } = await standaloneMatmul({ shared: true, relaxed: false });
   const reserved = arena.allocResident(2 ** 31);
   expect(reserved, 'a 2 GiB reservation').toBeDefined();
   expect(arena.layout([64])![0]!).toBeGreaterThan(2 ** 31);

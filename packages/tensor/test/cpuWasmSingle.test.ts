@@ -2,31 +2,13 @@
 // thread on an ordinary memory; it gets the relaxed-SIMD build there too (it used to fall back to
 // plain SIMD, ~20% slower), and the product matches the reference.
 import { expect, test } from 'vitest';
-import { WasmArena } from '../src/backends/cpu/wasm/WasmArena.js';
-import { instantiate, loadMatmulModule } from '../src/backends/cpu/wasm/matmulModule.js';
-import { createWasmMatmul, DESC_BYTES } from '../src/backends/cpu/wasm/wasmMatmul.js';
 import { matmulReference } from '../src/kernels/matmul/reference.js';
+import { standaloneMatmul } from './util/standaloneMatmul.js';
 
 test('the single-thread module uses relaxed SIMD where the engine has it, and multiplies right', async () => {
   for (const relaxed of [true, false]) {
-    const loaded = await loadMatmulModule({ shared: false, relaxed });
-    expect(loaded, 'the WebAssembly matmul module').toBeDefined();
-    const { module, flavor, shared } = loaded!;
+    const { matmul, flavor, shared } = await standaloneMatmul({ shared: false, relaxed });
     expect([flavor, shared]).toEqual([relaxed ? 'relaxed-simd' : 'simd', false]);
-    const probe = instantiate(module, new WebAssembly.Memory({ initial: 2, maximum: 65536 }));
-    const arena = new WasmArena({
-      heapBase: probe.__heap_base.value as number,
-      threads: 1,
-      workspaceBytes: probe.workspace_floats() * 4,
-      descBytes: DESC_BYTES,
-      shared: false,
-    });
-    const matmul = createWasmMatmul({
-      arena,
-      exports: instantiate(module, arena.memory),
-      workers: undefined,
-      threads: 1,
-    });
     const [M, N, K] = [9, 13, 70];
     const a = Float32Array.from({ length: M * K }, (_, i) => Math.sin(i * 0.3));
     const b = Float32Array.from({ length: K * N }, (_, i) => Math.cos(i * 0.2));
