@@ -97,9 +97,9 @@ export class WebGpuBackend implements Backend, GpuContext {
   /** The kernel being encoded (for messages). */
   #running: string | undefined;
   /** Output buffers of kernels encoded since the last submit. */
-  readonly #unsubmitted = new Set<GPUBuffer>();
+  readonly #unsubmitted: GPUBuffer[] = [];
   /** Buffers whose kernels a shader error dropped before they ran (until reused). */
-  readonly #dropped = new WeakSet<GPUBuffer>();
+  #dropped: WeakSet<GPUBuffer> | undefined; // made at the first drop: nothing to look up before
   /** Whether a shader error has been reported (its consequential errors are then dropped). */
   #shaderErrorReported = false;
   readonly #bindGroups = new BindGroupCache();
@@ -184,7 +184,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     // queue.writeBuffer runs before commands still being encoded, so submit those first.
     if (this.#dispatches > 0) this.flush();
     const buffer = this.#pool.acquire(byteLength);
-    this.#dropped.delete(buffer);
+    this.#dropped?.delete(buffer);
     if (byteLength > 0)
       this.device.queue.writeBuffer(buffer, 0, toGpuBytes(data, info, byteLength) as Uint8Array<ArrayBuffer>);
     return buffer;
@@ -195,7 +195,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     const size = sizeOf(info.shape);
     const byteLength = gpuByteLength(info.dtype, size);
     if (byteLength === 0) return allocArray(info.dtype, 0);
-    if (this.#dropped.has(handle as GPUBuffer)) throw droppedError(info);
+    if (this.#dropped?.has(handle as GPUBuffer)) throw droppedError(info);
     // Once a kernel has bound the device-error flags, every read brings them back with its bytes.
     const flags = this.#deviceErrors;
     const mapped = byteLength + (flags ? 4 : 0);
@@ -257,7 +257,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     const ins: GpuTensor[] = new Array(inputs.length);
     for (let i = 0; i < inputs.length; i++) {
       const t = inputs[i]!;
-      if (this.#dropped.has(t.handle as GPUBuffer)) throw droppedError(t);
+      if (this.#dropped?.has(t.handle as GPUBuffer)) throw droppedError(t);
       ins[i] = { buffer: t.handle as GPUBuffer, shape: t.shape, dtype: t.dtype, size: t.size };
     }
     const outs: GpuTensor[] = new Array(outputs.length);
@@ -267,8 +267,8 @@ export class WebGpuBackend implements Backend, GpuContext {
       const bytes = gpuByteLength(o.dtype, size);
       this.#checkBindable(kernel.name, o, bytes);
       const buffer = this.#pool.acquire(bytes);
-      this.#dropped.delete(buffer);
-      this.#unsubmitted.add(buffer);
+      this.#dropped?.delete(buffer);
+      this.#unsubmitted.push(buffer);
       outs[i] = { buffer, shape: o.shape, dtype: o.dtype, size };
     }
     this.#running = kernel.name;
@@ -323,8 +323,9 @@ export class WebGpuBackend implements Backend, GpuContext {
       this.#encoder = undefined;
       this.#dispatches = 0;
       // What the dropped work would have written is never computed: reading it must say so.
+      this.#dropped ??= new WeakSet();
       for (const b of this.#unsubmitted) this.#dropped.add(b);
-      this.#unsubmitted.clear();
+      this.#unsubmitted.length = 0;
       for (const c of this.#uniformChunks) c.used = 0;
       this.#freeChunks.push(...this.#uniformChunks);
       this.#uniformChunks = [];
@@ -473,7 +474,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = undefined;
     this.#dispatches = 0;
-    this.#unsubmitted.clear();
+    this.#unsubmitted.length = 0;
     this.#pool.destroyReleased();
     for (const c of this.#uniformChunks) c.used = 0;
     this.#freeChunks.push(...this.#uniformChunks);
