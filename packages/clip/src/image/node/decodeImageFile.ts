@@ -11,9 +11,9 @@ import { readFile } from 'node:fs/promises';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import type { PixelImage } from '../toRgbImage.js';
-import { MAX_PIXELS } from '../limits.js';
+import { MAX_PIXELS, sizeProblem } from '../limits.js';
 import { decodeJpegTurbo } from './decodeJpegTurbo.js';
-import { type JpegHeader, jpegHeaderProblem, readJpegHeader, sizeProblem, startsWith } from './jpegHeader.js';
+import { type JpegHeader, jpegHeaderProblem, readJpegHeader, startsWith } from './jpegHeader.js';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 

@@ -4,8 +4,6 @@
 
 import { sizeProblem } from '../limits.js';
 
-export { sizeProblem };
-
 /** Whether `bytes` begins with `prefix`. */
 export function startsWith(bytes: Uint8Array, prefix: readonly number[]): boolean {
   return prefix.every((b, i) => bytes[i] === b);
