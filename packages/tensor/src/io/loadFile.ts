@@ -3,7 +3,7 @@ import type { LoadSafetensorsOptions } from './loadSafetensors.js';
 import { describeLocation, type SafetensorsSource, locateSource } from './locateSource.js';
 import { isNotFound } from './notFound.js';
 import { openByteCache } from './openByteCache.js';
-import { type ReadFile, readLocation } from './readLocation.js';
+import { type ReadFile, readWithRetry } from './readLocation.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
 import { hubFileUrl } from './hubUrl.js';
 
@@ -69,14 +69,7 @@ async function readChecked(
       await file.release();
     }
   };
-  const file = await readLocation(location, read);
-  try {
-    return await attempt(file);
-  } catch (e) {
-    if (!file.fromCache) throw e;
-    await file.evict();
-    return attempt(await readLocation(location, { ...read, skipCacheRead: true }));
-  }
+  return readWithRetry(location, read, attempt);
 }
 
 /**

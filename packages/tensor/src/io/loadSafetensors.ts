@@ -16,7 +16,7 @@ import { openByteCache } from './openByteCache.js';
 import { parseShardIndex, type ShardIndex } from './parseShardIndex.js';
 import { readSafetensorsHeader } from './readSafetensorsHeader.js';
 import { readAll } from './ByteSource.js';
-import { type ReadFile, readLocation } from './readLocation.js';
+import { type ReadFile, readWithRetry } from './readLocation.js';
 import { SafetensorsError } from './SafetensorsError.js';
 import type { SafetensorsDType } from './safetensorsDType.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
@@ -177,21 +177,12 @@ async function readParsed<T>(
     onProgress: context.options.onProgress,
     signal: context.options.signal,
   };
-  const file = await readLocation(location, read);
-  try {
-    return { value: await parse(file, source), file };
-  } catch (e) {
-    await file.release();
-    if (!file.fromCache || !(e instanceof SafetensorsError)) throw e;
-    await file.evict();
-  }
-  const fresh = await readLocation(location, { ...read, skipCacheRead: true });
-  try {
-    return { value: await parse(fresh, source), file: fresh };
-  } catch (e) {
-    await fresh.release();
-    throw e;
-  }
+  return readWithRetry(
+    location,
+    read,
+    async (file) => ({ value: await parse(file, source), file }),
+    (e) => e instanceof SafetensorsError,
+  );
 }
 
 /**

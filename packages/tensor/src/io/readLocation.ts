@@ -42,6 +42,35 @@ function opened(source: ByteSource, reported: boolean, fromCache = false): ReadF
   return { source, fromCache, reported, commit: nothing, evict: nothing, release: () => source.close() };
 }
 
+/**
+ * Opens `location` and runs `use` on it. When `use` fails on a cached copy and `damaged(e)` blames
+ * the copy, the copy is dropped and the file downloaded for a second try. A file whose `use`
+ * failed is released; after a success `use` decides (it may keep the file open for its caller).
+ */
+export async function readWithRetry<T>(
+  location: Location,
+  options: ReadLocationOptions,
+  use: (file: ReadFile) => Promise<T>,
+  damaged: (e: unknown) => boolean = () => true,
+): Promise<T> {
+  const attempt = async (file: ReadFile): Promise<T> => {
+    try {
+      return await use(file);
+    } catch (e) {
+      await file.release();
+      throw e;
+    }
+  };
+  const file = await readLocation(location, options);
+  try {
+    return await attempt(file);
+  } catch (e) {
+    if (!file.fromCache || !damaged(e)) throw e;
+    await file.evict();
+    return attempt(await readLocation(location, { ...options, skipCacheRead: true }));
+  }
+}
+
 /** Opens a location for reading: files and Blobs piece by piece, URLs downloaded (to the cache's folder in Node). */
 export async function readLocation(location: Location, options: ReadLocationOptions): Promise<ReadFile> {
   const file = describeLocation(location);
