@@ -2,9 +2,14 @@
 // onnxruntime-web (WASM, what transformers.js uses on CPU in browsers) running the real HF graphs,
 // all in this one process so that every number is a ratio measured side by side.
 //
-//   pnpm bench                                 # both towers, every implementation, median of 7
+//   pnpm bench                                 # both towers and the prompts, every implementation, median of 7
 //   pnpm bench --tower image --impl ours       # a subset (e.g. under node --cpu-prof)
 //   pnpm bench --runs 3 --warmup-ms 0          # quicker, noisier
+//
+// Cases: `image` and `text` run one tower on one input (the text a full 77 tokens); `prompts`
+// embeds 16 ImageNet prompts of one label as an app would: ours through ClipModel.embedTexts
+// (tokenizing, and running only up to the longest prompt's end token), the peers on the same ids
+// padded to the longest prompt (what transformers.js does with `padding: true`).
 //
 // impl names: ours (one fused qkv product per block, as ClipModel runs), ours-separate (the three
 // q, k, v products; not a default), ort-node-2t, ort-node-1t, ort-web-2t (comma-separated).
@@ -20,7 +25,16 @@ import { parseArgs } from 'node:util';
 import { type Backend, type Tensor, createBackend, randomNormal, tensor, tidy } from '@vl/tensor';
 import type * as OrtNode from 'onnxruntime-node';
 import type * as OrtWeb from 'onnxruntime-web';
-import { fuseQkvProjections, getImageFeatures, getTextFeatures, initClipParams } from '../src/index.js';
+import {
+  ClipModel,
+  ClipTokenizer,
+  fillTemplate,
+  fuseQkvProjections,
+  getImageFeatures,
+  getTextFeatures,
+  imagenetTemplates,
+  initClipParams,
+} from '../src/index.js';
 import { VIT_B32 } from './vitB32.js';
 import { imageTowerFlops, textTowerFlops } from './flops.js';
 import { type BenchCase, interleaved, median, printTable, warmUp } from './timing.js';
@@ -30,7 +44,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '7' },
     warmup: { type: 'string', default: '2' },
     'warmup-ms': { type: 'string', default: '4000' },
-    tower: { type: 'string', default: 'both' }, // image | text | both
+    tower: { type: 'string', default: 'all' }, // image | text | prompts, comma-separated, or all
     impl: { type: 'string', default: 'ours,ort-node-2t,ort-node-1t,ort-web-2t' },
     out: { type: 'string' },
   },
@@ -38,7 +52,7 @@ const { values: args } = parseArgs({
 const runs = Number(args.runs);
 const warmup = Number(args.warmup);
 const warmupMs = Number(args['warmup-ms']);
-const towers = args.tower === 'both' ? ['image', 'text'] : [args.tower!];
+const towers = args.tower === 'all' ? ['image', 'text', 'prompts'] : args.tower!.split(',');
 const impls = new Set(args.impl!.split(','));
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,7 +60,10 @@ const fixtures = join(here, '../test/fixtures/vit-b32-onnx');
 const config = VIT_B32;
 const T = config.text_config.max_position_embeddings;
 const { image_size: S, num_channels: C } = config.vision_config;
-const flops = { image: imageTowerFlops(config, 1), text: textTowerFlops(config, 1, T) };
+const flops: Record<string, number> = {
+  image: imageTowerFlops(config, 1),
+  text: textTowerFlops(config, 1, T),
+};
 
 /**
  * onnxruntime's thread pools spin-wait for more work after a run by default. Interleaved with the
@@ -103,6 +120,18 @@ const idsTensor = tensor(ids, [1, T], { backend }); // i32 [1, 77]
 const mask = tensor(new Int32Array(T).fill(1), [1, T], { backend }); // i32 [1, 77]
 const ids64 = BigInt64Array.from(ids, (v) => BigInt(v));
 
+// The prompts case: 16 templates of one label, the peers' ids padded to the longest.
+const tokenizer = await ClipTokenizer.load();
+const prompts = imagenetTemplates.slice(0, 16).map((t) => fillTemplate(t, 'golden retriever'));
+const promptIds = prompts.map((p) => tokenizer.encode(p));
+const longest = Math.max(...promptIds.map((p) => p.length));
+const promptIds64 = new BigInt64Array(prompts.length * longest); // padded with 0, as openai/CLIP pads
+promptIds.forEach((p, i) => {
+  promptIds64.set(p.map(BigInt), i * longest);
+});
+const model = towers.includes('prompts') ? new ClipModel({ config, params, tokenizer, backend }) : undefined;
+flops.prompts = textTowerFlops(config, prompts.length, longest);
+
 async function ours(run: () => Tensor): Promise<void> {
   const out = tidy(run);
   await out.read();
@@ -121,8 +150,14 @@ interface Runner {
 
 for (const tower of towers) {
   const graph = tower === 'image' ? 'vision_model' : 'text_model';
-  const name = `ViT-B/32 ${tower === 'image' ? 'image tower, batch 1' : `text tower, ${T} tokens`}`;
-  const gflop = flops[tower as 'image' | 'text'] / 1e9;
+  const name = `ViT-B/32 ${
+    tower === 'image'
+      ? 'image tower, batch 1'
+      : tower === 'text'
+        ? `text tower, ${T} tokens`
+        : `${prompts.length} prompts up to ${longest} tokens, embedded`
+  }`;
+  const gflop = flops[tower]! / 1e9;
   const runners: Runner[] = [];
 
   // ours: what ClipModel runs (q, k, v as one fused product); ours-separate: the three products.
@@ -131,6 +166,10 @@ for (const tower of towers) {
     ['ours-separate', params, `ours, separate q/k/v products (${backend.name})`],
   ] as const) {
     if (!impls.has(impl)) continue;
+    if (tower === 'prompts') {
+      if (impl === 'ours') runners.push({ impl: label, run: () => model!.embedTexts(prompts) });
+      continue;
+    }
     const run =
       tower === 'image'
         ? () => getImageFeatures(p, pixels, config) // [1, 512]
@@ -142,7 +181,9 @@ for (const tower of towers) {
   const feeds = (ort: typeof OrtNode | typeof OrtWeb): Record<string, unknown> =>
     tower === 'image'
       ? { pixel_values: new ort.Tensor('float32', pixelData, [1, C, S, S]) }
-      : { input_ids: new ort.Tensor('int64', ids64, [1, T]) };
+      : tower === 'text'
+        ? { input_ids: new ort.Tensor('int64', ids64, [1, T]) }
+        : { input_ids: new ort.Tensor('int64', promptIds64, [prompts.length, longest]) };
   const peer = peerModel(graph);
   for (const threads of [2, 1]) {
     if (!ortNode || !impls.has(`ort-node-${threads}t`)) continue;
@@ -211,7 +252,7 @@ writeFileSync(
       runs,
       warmup,
       warmupMs,
-      note: 'medianMs: median of `runs` timed runs, implementations interleaved round-robin, after at least `warmup` runs and `warmupMs` of warm-up each (then until 3 runs agree within 15%); gflops: achieved GFLOP/s (2 FLOPs per multiply-add, counted from the config); gflop: work per run',
+      note: "medianMs: median of `runs` timed runs, implementations interleaved round-robin, after at least `warmup` runs and `warmupMs` of warm-up each (then until 3 runs agree within 15%); gflops: achieved GFLOP/s (2 FLOPs per multiply-add, counted from the config); gflop: work per run (for the prompts, at the peers' padded length)",
       cases: cases.map(({ runsMs, ...c }) => ({
         ...c,
         medianMs: Number(c.medianMs.toFixed(2)),
@@ -225,6 +266,7 @@ writeFileSync(
 );
 console.log(`wrote ${outFile}`);
 
+model?.dispose();
 for (const t of params.values()) t.dispose();
 backend.dispose();
 // onnxruntime-web's worker threads keep Node alive after its sessions are released.

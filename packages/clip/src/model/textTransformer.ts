@@ -47,6 +47,30 @@ export function textTowerShapes(c: ClipTextConfig, prefix = 'text_model'): [stri
   return shapes;
 }
 
+/** How the text tower picks each row's pooling position (see {@link poolPositions}). */
+function poolTypeOf(c: ClipTextConfig): 'argmax' | 'eos' {
+  return c.pool_type ?? (c.eos_token_id === 2 ? 'argmax' : 'eos');
+}
+
+/**
+ * The pooling position of one row of ids on the host, by the rule of {@link poolPositions}: the
+ * first largest id, or the first end token (0 when there is none).
+ *
+ * @example
+ * ```ts
+ * poolPositionOf(new Int32Array([49406, 320, 2368, 49407, 0, 0]), config.text_config); // 3
+ * ```
+ */
+export function poolPositionOf(ids: ArrayLike<number>, c: ClipTextConfig): number {
+  let at = 0;
+  if (poolTypeOf(c) === 'argmax') {
+    for (let t = 1; t < ids.length; t++) if (ids[t]! > ids[at]!) at = t;
+    return at;
+  }
+  for (let t = 0; t < ids.length; t++) if (ids[t] === c.eos_token_id) return t;
+  return 0;
+}
+
 /**
  * Each row's pooling position: the argmax of the ids or the first end token
  * (`(ids == eos).int().argmax(-1)`, so 0 when a row has none), as `pool_type` says; without it, as
@@ -54,8 +78,7 @@ export function textTowerShapes(c: ClipTextConfig, prefix = 'text_model'): [stri
  * largest id), else the first end token.
  */
 function poolPositions(inputIds: Tensor, c: ClipTextConfig): Tensor {
-  const type = c.pool_type ?? (c.eos_token_id === 2 ? 'argmax' : 'eos');
-  if (type === 'argmax') return argmax(inputIds, -1); // i32 [B]
+  if (poolTypeOf(c) === 'argmax') return argmax(inputIds, -1); // i32 [B]
   const eos = tensor(new Int32Array([c.eos_token_id]), [1], { backend: inputIds.backend });
   return argmax(cast(compare('equal', inputIds, eos), 'i32'), -1); // i32 [B]
 }
