@@ -92,6 +92,46 @@ test("an explicit pool_type 'eos' pools at the first eos_token_id even when it i
   ).toThrow('no model_type and no text_config or vision_config');
 });
 
+test('text_config_dict and vision_config_dict win over text_config and vision_config, as in transformers', () => {
+  // transformers rebuilds a tower from its *_dict and its own defaults alone: every field of the
+  // plain section is overridden, the ones the dict does not name by their defaults.
+  const config = parseClipConfig({
+    model_type: 'clip',
+    projection_dim: 768,
+    text_config: { hidden_size: 512, num_hidden_layers: 3, max_position_embeddings: 32 },
+    text_config_dict: { hidden_size: 768, intermediate_size: 3072, num_attention_heads: 12 },
+    vision_config: { hidden_size: 1024, patch_size: 14, image_size: 336 },
+    vision_config_dict: {
+      hidden_size: 1024,
+      patch_size: 14,
+      intermediate_size: 4096,
+      num_attention_heads: 16,
+    },
+  });
+  expect(config.text_config).toMatchObject({
+    hidden_size: 768,
+    intermediate_size: 3072,
+    num_attention_heads: 12,
+    num_hidden_layers: 12, // the default, not text_config's 3
+    max_position_embeddings: 77,
+  });
+  expect(config.vision_config).toMatchObject({ hidden_size: 1024, patch_size: 14, image_size: 224 });
+  // null is no dict; a dict of the wrong type, or a field of one, is named as such.
+  expect(
+    parseClipConfig({
+      model_type: 'clip',
+      text_config: { hidden_size: 256, num_attention_heads: 4 },
+      text_config_dict: null,
+    }).text_config.hidden_size,
+  ).toBe(256);
+  expect(() => parseClipConfig({ model_type: 'clip', vision_config_dict: [] })).toThrow(
+    'CLIP config: vision_config_dict must be an object, got an array',
+  );
+  expect(() => parseClipConfig({ model_type: 'clip', text_config_dict: { hidden_size: '768' } })).toThrow(
+    'CLIP config: text_config_dict.hidden_size: expected a number, got the string "768"',
+  );
+});
+
 test("torchvision's center crop rounds the corner half to even and pads floor(margin / 2) before", () => {
   const image = {
     data: Uint8Array.from({ length: 7 * 3 }, (_, i) => Math.floor(i / 3)),

@@ -302,7 +302,22 @@ export function notClipConfigReason(r: Record<string, unknown>): string | undefi
   );
 }
 
-function section(r: Record<string, unknown>, key: string, ownType: string): Record<string, unknown> {
+/**
+ * A tower's section of the config, and the key it was read from. A `<key>_dict` (in configs saved
+ * by transformers before 4.22, such as openai/clip-vit-large-patch14's) wins over `<key>` as in
+ * transformers, which rebuilds the tower from the dict and its own defaults alone.
+ */
+function section(
+  r: Record<string, unknown>,
+  tower: 'text_config' | 'vision_config',
+  ownType: string,
+): { raw: Record<string, unknown>; key: string } {
+  const legacy = `${tower}_dict`;
+  const key = r[legacy] !== undefined && r[legacy] !== null ? legacy : tower;
+  return { raw: sectionAt(r, key, ownType), key };
+}
+
+function sectionAt(r: Record<string, unknown>, key: string, ownType: string): Record<string, unknown> {
   const value = r[key];
   if (value === undefined) return r.model_type === ownType ? r : {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -340,17 +355,17 @@ export function parseClipConfig(raw: unknown): ClipConfig {
   if (why) throw new TypeError(`CLIP config: not a transformers CLIP config: ${why}`);
   const text = section(r, 'text_config', 'clip_text_model');
   const vision = section(r, 'vision_config', 'clip_vision_model');
-  const visionConfig = pick(defaultVisionConfig, vision, 'vision_config');
-  const stem = vision.conv_stem_channels;
+  const visionConfig = pick(defaultVisionConfig, vision.raw, vision.key);
+  const stem = vision.raw.conv_stem_channels;
   if (stem !== undefined && stem !== null) {
     if (!Array.isArray(stem) || !stem.every((c) => Number.isInteger(c) && c > 0))
       throw new TypeError(
-        `CLIP config: vision_config.conv_stem_channels: expected an array of positive integers, got ${JSON.stringify(stem)}`,
+        `CLIP config: ${vision.key}.conv_stem_channels: expected an array of positive integers, got ${JSON.stringify(stem)}`,
       );
     if (stem.length > 0) visionConfig.conv_stem_channels = stem as number[];
   }
   const config: ClipConfig = {
-    text_config: pick(defaultTextConfig, text, 'text_config'),
+    text_config: pick(defaultTextConfig, text.raw, text.key),
     vision_config: visionConfig,
     projection_dim: topNumber(r, 'projection_dim', 512),
     logit_scale_init_value: topNumber(r, 'logit_scale_init_value', 2.6592),
