@@ -456,6 +456,13 @@ describe('the clip-tiny fixture', () => {
     expect(await tensors.get('logit_scale')!.item()).toBeCloseTo(2.6592, 4);
     expect(progress.at(-1)).toEqual({ file: FIXTURE, loaded: 750980, total: 750980 });
     dispose();
+    // The whole file: each byte count once, rising, though the last tensor ends at the end of the file.
+    const all: SafetensorsProgress[] = [];
+    const whole = await loadSafetensors(FIXTURE, { backend, onProgress: (p) => all.push(p) });
+    const counts = all.map((p) => p.loaded);
+    expect(counts.at(-1)).toBe(750980);
+    expect(counts.every((n, i) => i === 0 || n > counts[i - 1]!)).toBe(true);
+    whole.dispose();
     expect(live()).toBe(before);
   });
 });

@@ -201,8 +201,12 @@ async function loadFile(
   );
   try {
     const { size } = file.source;
+    let last = -1;
     const report = (loaded: number): void => {
-      if (!file.reported) options.onProgress?.({ file: source, loaded, total: size });
+      // Once per byte count: the last tensor often ends at the end of the file.
+      if (file.reported || loaded === last) return;
+      last = loaded;
+      options.onProgress?.({ file: source, loaded, total: size });
     };
     report(header.dataStart);
     const wanted = header.tensors.filter((info) => accept(info.name));
