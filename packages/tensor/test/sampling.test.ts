@@ -255,23 +255,52 @@ describe('sample, multinomial, repetitionPenalty', () => {
     await checkKernelCase(c, reference, others, freshSeed());
   });
 
-  test('greedy and top-k = 1 both equal argmax (the lowest id on ties)', async () => {
+  test('greedy picks the lowest id among tied maxima; top-k = 1 draws among them all (as Hugging Face)', async () => {
     const next = rng(freshSeed());
     const [B, V] = [9, 130];
     const data = Float32Array.from({ length: B * V }, () => Math.floor(next() * 20));
-    const argmax = Array.from({ length: B }, (_, b) => {
-      let best = 0;
-      for (let j = 1; j < V; j++) if (data[b * V + j]! > data[b * V + best]!) best = j;
-      return best;
+    const maxima = Array.from({ length: B }, (_, b) => {
+      const row = data.subarray(b * V, (b + 1) * V);
+      const top = Math.max(...row);
+      return [...row.keys()].filter((j) => row[j] === top);
     });
+    expect(maxima.some((ids) => ids.length > 1)).toBe(true); // the data has ties at the top
     for (const backend of [reference, ...others.map((o) => o.backend)]) {
-      expect(await runOn(backend, data, [B, V], (x) => sample(x, { temperature: 0 })), backend.name).toEqual(
-        argmax,
-      );
-      expect(
-        await runOn(backend, data, [B, V], (x) => sample(x, { topK: 1, seed: 3 })),
-        backend.name,
-      ).toEqual(argmax);
+      const greedy = await runOn(backend, data, [B, V], (x) => sample(x, { temperature: 0 }));
+      expect(greedy, backend.name).toEqual(maxima.map((ids) => ids[0]));
+      for (let seed = 0; seed < 6; seed++) {
+        const drawn = await runOn(backend, data, [B, V], (x) => sample(x, { topK: 1, seed }));
+        drawn.forEach((id, b) => {
+          expect(maxima[b], `${backend.name}, row ${b}, seed ${seed}`).toContain(id);
+        });
+      }
+    }
+  });
+
+  test('top-k keeps every logit tied with the k-th, with and without top-p (chi-square)', async () => {
+    const rows = 6000;
+    for (const [logits, k, topP, want] of [
+      // Three tied maxima and top-k 1: a third each.
+      [[2, 2, 2, 0], 1, 1, [1 / 3, 1 / 3, 1 / 3, 0]],
+      // The 2nd largest is tied: top-k 2 keeps three, in softmax proportions.
+      [[3, 1, 1, 0], 2, 1, softmax([3, 1, 1]).concat(0)],
+      [[3, 1, 1, 0], 2, 0.999, softmax([3, 1, 1]).concat(0)],
+      // 70 logits tied with the 1st: with top-p, the first 1 + 64 of them (lowest ids) are kept.
+      [
+        new Array(80).fill(0).map((_, i) => (i < 70 ? 1 : 0)),
+        1,
+        0.9999,
+        new Array(80).fill(0).map((_, i) => (i < 65 ? 1 / 65 : 0)),
+      ],
+    ] as const) {
+      const V = logits.length;
+      const data = new Float32Array(rows * V).map((_, i) => logits[i % V]!);
+      for (const backend of [reference, ...others.map((o) => o.backend)]) {
+        const ids = await runOn(backend, data, [rows, V], (x) => sample(x, { topK: k, topP, seed: 41 }));
+        const tag = `${backend.name}: [${logits.slice(0, 6)}${V > 6 ? ', ...' : ''}] top-k ${k} top-p ${topP}`;
+        const bound = V > 8 ? 130 : CHI2_BOUND; // 64 degrees of freedom: the 99.99th percentile is ~120
+        expect(chiSquare(histogram(ids, V), [...want]), tag).toBeLessThan(bound);
+      }
     }
   });
 

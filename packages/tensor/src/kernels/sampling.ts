@@ -13,6 +13,7 @@ import type { Tensor } from '../tensor.js';
 import { compare, div } from './binary.js';
 import { checkSeed, type Rng, randomExponential, randomUniform } from './random.js';
 import { WGSL_NAN_OPS } from './elementwise.js';
+import { slice } from './slice.js';
 import { SORT_KEY_WGSL, sortKey, topk } from './topk.js';
 import { where } from './where.js';
 import { checkOptionKeys, rejectUnknownKeys } from './options.js';
@@ -430,11 +431,20 @@ export const sampleKernel: Kernel<SampleAttrs> = {
   },
 };
 
+/**
+ * With top-k and top-p together, how many logits tied with the k-th are kept beyond k: the top-p
+ * cut needs them sorted, and sorting a few more than k keeps the fast top-k path of every backend.
+ */
+const TIE_SLACK = 64;
+
 /** Options for {@link sample}. */
 export interface SampleOptions {
   /** Softmax temperature; 0 picks the largest logit (greedy, lowest id on ties). Default 1. */
   temperature?: number;
-  /** Keep only the `topK` largest logits (0 or undefined: all). */
+  /**
+   * Keep only the `topK` largest logits, and those tied with the k-th as Hugging Face does (0 or
+   * undefined: all). With `topP` below 1 too, at most 64 tied logits are kept beyond `topK`.
+   */
   topK?: number;
   /** Nucleus sampling: keep the smallest set of most likely tokens whose probability reaches `topP` (default 1: all). */
   topP?: number;
@@ -493,20 +503,34 @@ export function sample(logits: Tensor, options: SampleOptions = {}): Tensor {
   const u = randomUniform(outShape, { backend: logits.backend, seed: options.seed });
   const owned: Tensor[] = [u];
   try {
-    // Top-k and top-p cut a prefix of the logits sorted descending; without them no sort is needed.
     const k = topK > 0 ? Math.min(topK, V) : V;
-    if (k < V || topP < 1) {
-      // topk ranks NaN above +Infinity; NaN logits weigh nothing here, so they rank last instead.
-      const ranked = tidy(() => {
-        const ninf = full([], Number.NEGATIVE_INFINITY, { backend: logits.backend });
-        return where(compare('equal', logits, logits), logits, ninf); // [..., V]
+    if (k === V && topP === 1) return run1(sampleKernel, [logits, u], { ...attrs, mode: 'logits', topP: 1 });
+    // topk ranks NaN above +Infinity; NaN logits weigh nothing here, so they rank last instead.
+    const ninf = full([], Number.NEGATIVE_INFINITY, { backend: logits.backend });
+    owned.push(ninf);
+    let ranked = tidy(() => where(compare('equal', logits, logits), logits, ninf)); // [..., V]
+    owned.push(ranked);
+    if (k < V) {
+      // Top-k as Hugging Face's TopKLogitsWarper: every logit below the k-th largest is dropped, so
+      // logits tied with the k-th all stay (more than k tokens when there are ties).
+      ranked = tidy(() => {
+        const { values } = topk(ranked, k); // [..., k]
+        const kth = slice(
+          values,
+          [...values.shape.slice(0, -1).map(() => 0), k - 1],
+          [...values.shape.slice(0, -1), 1],
+        );
+        return where(compare('less', ranked, kth), ninf, ranked); // [..., V]
       });
       owned.push(ranked);
-      const { values, indices } = topk(ranked, k);
-      owned.push(values, indices);
-      return run1(sampleKernel, [values, u, indices], { ...attrs, mode: 'logits' });
+      // Without top-p the kernel needs no order.
+      if (topP === 1) return run1(sampleKernel, [ranked, u], { ...attrs, mode: 'logits' });
     }
-    return run1(sampleKernel, [logits, u], { ...attrs, mode: 'logits', topP: 1 });
+    // Top-p cuts a prefix of the kept logits sorted descending: the k largest, and up to TIE_SLACK
+    // more tied with the k-th (dropped entries sort last at -Infinity and weigh nothing).
+    const { values, indices } = topk(ranked, Math.min(V, k < V ? k + TIE_SLACK : V));
+    owned.push(values, indices);
+    return run1(sampleKernel, [values, u, indices], { ...attrs, mode: 'logits' });
   } finally {
     for (const t of owned) t.dispose();
   }
