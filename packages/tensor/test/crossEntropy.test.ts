@@ -170,6 +170,24 @@ describe('crossEntropy against the formula and finite differences', () => {
     }
   });
 
+  test('a -Infinity logit (a masked class) gives a finite loss without smoothing, on every backend', async () => {
+    // PyTorch: F.cross_entropy([[0, -inf, 1], [2, 0, -inf]], [0, 1]) = [1.3133, 2.1269].
+    const z = new Float32Array([0, Number.NEGATIVE_INFINITY, 1, 2, 0, Number.NEGATIVE_INFINITY]);
+    const want = [Math.log(1 + Math.E), 2 + Math.log(1 + Math.exp(-2))];
+    for (const backend of [reference, ...others.map((o) => o.backend)]) {
+      const logits = tensor(z, [2, 3], { backend });
+      const ids = tensor(new Int32Array([0, 1]), [2], { backend });
+      const rows = await crossEntropy(logits, ids, { reduction: 'none' }).read();
+      expect(rows[0], backend.name).toBeCloseTo(want[0]!, 5);
+      expect(rows[1], backend.name).toBeCloseTo(want[1]!, 5);
+      // With smoothing the masked class's own share is -log(0): +Infinity, as in PyTorch.
+      const smoothed = await crossEntropy(logits, ids, { reduction: 'none', labelSmoothing: 0.1 }).read();
+      expect([...smoothed], backend.name).toEqual([Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY]);
+      logits.dispose();
+      ids.dispose();
+    }
+  });
+
   test('the gradients match central finite differences of the loss', async () => {
     const [N, C] = [4, 5];
     const z = randomArray(N * C, 'f32', next, [-2, 2]) as Float32Array;

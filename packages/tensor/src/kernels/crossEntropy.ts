@@ -110,11 +110,12 @@ function rowStats(
   }
   const lse = m + Math.log(sumExp);
   const eps = attrs.labelSmoothing;
-  const smooth = lse - sumZ / C;
+  // Without smoothing its term is left out, not multiplied by 0: a -Infinity logit (a masked
+  // class) makes it +Infinity, and 0 * Infinity would turn a finite loss into NaN.
+  const smoothed = (nll: number): number => (eps === 0 ? nll : (1 - eps) * nll + eps * (lse - sumZ / C));
   if (attrs.targets === 'hard') {
     checkLabel(target, i, t.shape, C, attrs);
-    const nll = lse - z[base + target]!;
-    return { lse, loss: (1 - eps) * nll + eps * smooth, mass: 1, valid: true };
+    return { lse, loss: smoothed(lse - z[base + target]!), mass: 1, valid: true };
   }
   let mass = 0;
   let dot = 0;
@@ -122,7 +123,7 @@ function rowStats(
     mass += t.data[base + c]!;
     dot += t.data[base + c]! * z[base + c]!;
   }
-  return { lse, loss: (1 - eps) * (lse * mass - dot) + eps * smooth, mass, valid: true };
+  return { lse, loss: smoothed(lse * mass - dot), mass, valid: true };
 }
 
 const params = uniformLayout({
@@ -157,7 +158,8 @@ fn finishRow(row: u32, m: f32, sumExp: f32, sumZ: f32, mass: f32, dot: f32, zt: 
   let lse = m + log(sumExp);
   let spread = lse - sumZ / f32(p.C);
   let nll = SOFT_OR_HARD;
-  return vec4<f32>(lse, (1.0 - p.eps) * nll + p.eps * spread, mass, 1.0);
+  // eps 0 leaves the spread out: +inf with a -inf logit, and 0 * inf is NaN.
+  return vec4<f32>(lse, select((1.0 - p.eps) * nll + p.eps * spread, nll, p.eps == 0.0), mass, 1.0);
 }
 `;
 
@@ -407,7 +409,10 @@ export const crossEntropyKernel: Kernel<CrossEntropyAttrs> = {
     }
     const z = tf.reshape(logits, [-1, C]); // [N, C]
     const lse = tf.logSumExp(z, 1); // [N]
-    const smooth = tf.sub(lse, tf.mean(z, 1));
+    const eps = attrs.labelSmoothing;
+    // eps 0 leaves the smoothing term out (+Infinity with a -Infinity logit; times 0 it is NaN).
+    const smoothed = (nll: typeof lse): typeof lse =>
+      eps === 0 ? nll : tf.add(tf.mul(nll, 1 - eps), tf.mul(tf.sub(lse, tf.mean(z, 1)), eps));
     let loss: typeof lse;
     let count: typeof lse;
     if (attrs.targets === 'hard') {
@@ -419,13 +424,12 @@ export const crossEntropyKernel: Kernel<CrossEntropyAttrs> = {
       const rows = tf.range(0, z.shape[0], 1, 'int32'); // [N]
       const zt = tf.gatherND(z, tf.stack([rows, tf.where(inRange, t, tf.zerosLike(t))], 1)); // [N]
       const nll = tf.where(inRange, tf.sub(lse, zt), tf.fill(lse.shape, Number.NaN));
-      loss = tf.add(tf.mul(nll, 1 - attrs.labelSmoothing), tf.mul(smooth, attrs.labelSmoothing));
+      loss = smoothed(nll);
       loss = tf.where(valid, loss, tf.zerosLike(loss));
       count = tf.sum(tf.cast(valid, 'float32'));
     } else {
       const q = tf.reshape(targets, [-1, C]); // [N, C]
-      const nll = tf.sub(tf.mul(lse, tf.sum(q, 1)), tf.sum(tf.mul(q, z), 1));
-      loss = tf.add(tf.mul(nll, 1 - attrs.labelSmoothing), tf.mul(smooth, attrs.labelSmoothing));
+      loss = smoothed(tf.sub(tf.mul(lse, tf.sum(q, 1)), tf.sum(tf.mul(q, z), 1)));
       count = tf.scalar(loss.shape[0]);
     }
     if (attrs.reduction === 'none') return [tf.reshape(loss, logits.shape.slice(0, -1))];
