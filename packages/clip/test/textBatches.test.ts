@@ -4,7 +4,7 @@
 // end token as padding), on every backend.
 import { createBackend, tensor, tidy } from '@vl/tensor';
 import { fixtureBackends, maxAbs } from '@vl/vitest-config/fixture-backends';
-import { afterAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import {
   ClipModel,
   ClipTokenizer,
@@ -16,10 +16,7 @@ import {
 } from '../src/index.js';
 import { textBatches } from '../src/task/textBatches.js';
 
-const all = await fixtureBackends(createBackend, 'text batches');
-afterAll(() => {
-  for (const b of all) b.dispose();
-});
+const all = await fixtureBackends(createBackend, 'text batches'); // disposed after this file's tests
 const tokenizer = await ClipTokenizer.load();
 
 function tinyConfig(text: Partial<ClipConfig['text_config']>): ClipConfig {
