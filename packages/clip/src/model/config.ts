@@ -326,6 +326,28 @@ function sectionAt(r: Record<string, unknown>, key: string, ownType: string): Re
   return value as Record<string, unknown>;
 }
 
+/**
+ * Copies the optional fields `spec` names from a raw section: a boolean, or one of a list of
+ * strings. Absent or null leaves them unset; anything else is an error naming the field.
+ */
+function readExtensions(
+  out: object,
+  raw: Record<string, unknown>,
+  where: string,
+  spec: Record<string, 'boolean' | readonly string[]>,
+): void {
+  for (const [key, kind] of Object.entries(spec)) {
+    const v = raw[key];
+    if (v === undefined || v === null) continue;
+    const ok = kind === 'boolean' ? typeof v === 'boolean' : kind.includes(v as string);
+    if (!ok) {
+      const want = kind === 'boolean' ? 'true or false' : `one of ${kind.join(', ')}`;
+      throw new TypeError(`CLIP config: ${where}.${key}: expected ${want}, got ${describeValue(v)}`);
+    }
+    (out as Record<string, unknown>)[key] = v;
+  }
+}
+
 function topNumber(r: Record<string, unknown>, key: string, fallback: number): number {
   const value = r[key];
   if (value === undefined) return fallback;
@@ -364,8 +386,16 @@ export function parseClipConfig(raw: unknown): ClipConfig {
       );
     if (stem.length > 0) visionConfig.conv_stem_channels = stem as number[];
   }
+  const textConfig = pick(defaultTextConfig, text.raw, text.key);
+  // vl's extensions, as clipCheckpointFiles writes them: a re-saved open_clip model loads as it was.
+  readExtensions(textConfig, text.raw, text.key, { pool_type: ['argmax', 'eos'], layer_scale: 'boolean' });
+  readExtensions(visionConfig, vision.raw, vision.key, {
+    pool_type: ['tok', 'avg', 'avg_all'],
+    final_ln_after_pool: 'boolean',
+    layer_scale: 'boolean',
+  });
   const config: ClipConfig = {
-    text_config: pick(defaultTextConfig, text.raw, text.key),
+    text_config: textConfig,
     vision_config: visionConfig,
     projection_dim: topNumber(r, 'projection_dim', 512),
     logit_scale_init_value: topNumber(r, 'logit_scale_init_value', 2.6592),

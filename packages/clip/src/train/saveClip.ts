@@ -11,7 +11,11 @@ export interface ClipCheckpointFiles {
  * Serializes CLIP parameters (HF tensor names, as {@link ClipTrainer} and {@link loadClip} use them)
  * and their config into an HF `CLIPModel` checkpoint: `config.json` and `model.safetensors`.
  * Write the files anywhere (a folder in Node, OPFS or a download in browsers); {@link loadClip}
- * reads that folder back.
+ * reads that folder back as the same model, vl's config extensions (open_clip pooling, LayerScale,
+ * a convolutional stem) included. Tokenizer and preprocessing files are not part of it: a model
+ * with a vocabulary of its own needs its `vocab.json` and `merges.txt` (or `tokenizer.json`), and
+ * preprocessing other than CLIP's its `preprocessor_config.json`, written beside them (as `vl train
+ * clip` does); without them loadClip uses the shipped CLIP vocabulary and CLIP's preprocessing.
  *
  * @example
  * ```ts

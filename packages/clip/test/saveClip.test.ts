@@ -1,0 +1,91 @@
+// clipCheckpointFiles writes vl's config extensions (open_clip pooling, LayerScale) into the HF
+// layout, and loadClip reads them back: a re-saved open_clip-style model embeds as it did. They
+// were dropped on reading, so average pooling came back as class-token pooling without a word.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBackend, randomNormal } from '@vl/tensor';
+import { afterAll, expect, test } from 'vitest';
+import {
+  ClipModel,
+  type ClipConfig,
+  ClipTokenizer,
+  clipCheckpointFiles,
+  defaultTextConfig,
+  defaultVisionConfig,
+  initClipParams,
+  loadClip,
+  parseClipConfig,
+} from '../src/index.js';
+
+const backend = await createBackend('cpu');
+afterAll(() => backend.dispose());
+
+const config: ClipConfig = {
+  projection_dim: 16,
+  logit_scale_init_value: 2.6592,
+  vision_config: {
+    ...defaultVisionConfig,
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    image_size: 16,
+    patch_size: 8,
+    projection_dim: 16,
+    pool_type: 'avg',
+    final_ln_after_pool: true,
+    layer_scale: true,
+  },
+  text_config: {
+    ...defaultTextConfig,
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    projection_dim: 16,
+    pool_type: 'eos',
+    eos_token_id: 2, // with pool_type 'eos' the first 2 is pooled, not the argmax as HF's rule says
+    layer_scale: true,
+  },
+};
+
+test('a model with open_clip pooling and LayerScale embeds the same after a save and a load', async () => {
+  const params = initClipParams(config, { backend, seed: 4 });
+  const tokenizer = await ClipTokenizer.load();
+  const before = new ClipModel({ config, params, tokenizer, backend });
+  const pixels = randomNormal([2, 3, 16, 16], { backend, seed: 5 }); // [2, 3, 16, 16]
+  const texts = ['a cat', 'a photo of a dog'];
+  const want = [...(await before.embedImages(pixels)), ...(await before.embedTexts(texts))];
+
+  const files = await clipCheckpointFiles(params, config);
+  const folder = mkdtempSync(join(tmpdir(), 'vl-clip-save-'));
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(folder, name), data);
+  const after = await loadClip(folder, { backend });
+  expect(after.config.vision_config).toMatchObject({
+    pool_type: 'avg',
+    final_ln_after_pool: true,
+    layer_scale: true,
+  });
+  expect(after.config.text_config).toMatchObject({ pool_type: 'eos', layer_scale: true });
+  const got = [...(await after.embedImages(pixels)), ...(await after.embedTexts(texts))];
+  got.forEach((row, i) => {
+    expect([...row], `row ${i}`).toEqual([...want[i]!]);
+  });
+  after.dispose();
+  before.dispose();
+  pixels.dispose();
+});
+
+test('an extension field of the wrong kind is named', () => {
+  expect(() => parseClipConfig({ model_type: 'clip', vision_config: { pool_type: 'max' } })).toThrow(
+    'CLIP config: vision_config.pool_type: expected one of tok, avg, avg_all, got the string "max"',
+  );
+  expect(() => parseClipConfig({ model_type: 'clip', text_config: { layer_scale: 1 } })).toThrow(
+    'CLIP config: text_config.layer_scale: expected true or false, got 1',
+  );
+  // null is unset, as HF writes an absent optional field.
+  expect(
+    parseClipConfig({ model_type: 'clip', vision_config: { pool_type: null } }).vision_config.pool_type,
+  ).toBeUndefined();
+});
