@@ -6,6 +6,7 @@ import {
   type Backend,
   type SafetensorsProgress,
   type StoredDType,
+  Tensor,
   checkOptionKeys,
   createBackend,
 } from '@vl/tensor';
@@ -41,6 +42,25 @@ export function checkCheckpointSource(source: unknown, caller: string): void {
   }
 }
 
+/**
+ * The backend of weights handed over as a Map of tensors (all of them must share it), or undefined
+ * for any other kind of weights.
+ */
+function handedBackend(weights: unknown, caller: string): Backend | undefined {
+  if (!(weights instanceof Map)) return undefined;
+  let backend: Backend | undefined;
+  for (const [name, t] of weights as Map<string, unknown>) {
+    if (!(t instanceof Tensor)) continue; // named by the loader's own shape checks
+    if (backend && t.backend !== backend) {
+      throw new Error(
+        `${caller}: checkpoint.weights mixes backends: ${name} is on ${t.backend.name}, earlier tensors on ${backend.name}`,
+      );
+    }
+    backend = t.backend;
+  }
+  return backend;
+}
+
 /** Where and how a checkpoint loads (see {@link prepareCheckpointLoad}). */
 export interface CheckpointLoad {
   /** The backend the caller gave, or a new `createBackend('auto')`. */
@@ -66,7 +86,8 @@ export interface CheckpointLoad {
 
 /**
  * Checks a loader's `options` (`caller` names the loader in the error) and sets up the load: the
- * backend (a new `createBackend('auto')` when none is given) and the options of @vl/tensor's loaders.
+ * backend (that of the tensors when `handed`, a checkpoint's weights, is a Map of them; else a new
+ * `createBackend('auto')` when none is given) and the options of @vl/tensor's loaders.
  * The models compute in f32, so F16/BF16 checkpoints are widened as they load (twice their size in
  * memory), except for the linear layers' weights when `options.weightDtype` keeps them smaller.
  *
@@ -85,6 +106,7 @@ export async function prepareCheckpointLoad(
   },
   caller: string,
   extraKeys: readonly string[] = [],
+  handed?: unknown,
 ): Promise<CheckpointLoad> {
   // extraKeys: options of the caller's own that it reads itself (a loader built on this one).
   checkOptionKeys(caller, options, [
@@ -101,8 +123,15 @@ export async function prepareCheckpointLoad(
   // as for tensors handed over.
   const storeAs = (name: string, shape: readonly number[]) =>
     isLinearWeight(name) && canStoreAs(weightDtype, shape) ? weightDtype : undefined;
-  const ownsBackend = options.backend === undefined;
-  const backend = options.backend ?? (await createBackend('auto'));
+  const theirs = handedBackend(handed, caller);
+  if (theirs && options.backend && theirs !== options.backend) {
+    throw new Error(
+      `${caller}: checkpoint.weights are tensors on ${theirs.name} but options.backend is ${options.backend.name}; ` +
+        'give the backend they were made on, or none',
+    );
+  }
+  const ownsBackend = options.backend === undefined && theirs === undefined;
+  const backend = options.backend ?? theirs ?? (await createBackend('auto'));
   const io = signal ? { signal } : {};
   return {
     backend,

@@ -294,6 +294,8 @@ export async function loadClip(
   const { backend, ownsBackend, io, weightDtype, loadOptions } = await prepareCheckpointLoad(
     options,
     'loadClip',
+    [],
+    typeof source === 'object' && !(source instanceof URL) ? source.weights : undefined,
   );
   let tensors: ReadonlyMap<string, Tensor> | undefined;
   try {

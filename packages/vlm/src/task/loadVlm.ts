@@ -146,6 +146,8 @@ export async function loadVlm(
   const { backend, ownsBackend, io, weightDtype, loadOptions } = await prepareCheckpointLoad(
     options,
     'loadVlm',
+    [],
+    typeof source === 'object' && !(source instanceof URL) ? source.weights : undefined,
   );
   let tensors: ReadonlyMap<string, Tensor> | undefined;
   try {
