@@ -11,6 +11,7 @@ import {
   encodeSafetensors,
   parseSafetensorsHeader,
   randomNormal,
+  tensor,
 } from '@vl/tensor';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
@@ -21,6 +22,7 @@ import {
   defaultVisionConfig,
   EmbeddingIndex,
   initClipParams,
+  preprocess,
   wordVocabularyFiles,
 } from '../src/index.js';
 
@@ -90,6 +92,28 @@ test('images: one image is not an array, and zeroShot takes exactly one', async 
     'zeroShot: takes one image, got a tensor of shape [2, 3, 16, 16]',
   );
   two.dispose();
+});
+
+test('a bad image in a list is named by its index in the list, past the first batch too', async () => {
+  const bad = { data: new Uint8Array(10), width: 20, height: 20 };
+  const list = [...new Array(17).fill(image), bad, image];
+  await expect(model.embedImages(list, { batchSize: 16 })).rejects.toThrow(
+    /^embedImages: image 17: a 20x20 image needs 1600 bytes \(RGBA\) or 1200 \(RGB\), got 10$/,
+  );
+  expect(() => preprocess([image, bad])).toThrow(/^preprocess\(\): image 1: a 20x20 image needs/);
+  expect(() => preprocess(bad)).toThrow(/^preprocess\(\): a 20x20 image needs/); // one image: no index
+});
+
+test('zeroShot refuses a pixel tensor that gives a non-finite embedding instead of NaN scores', async () => {
+  const pixels = randomNormal([1, 3, S, S], { backend, seed: 2 }); // [1, 3, 16, 16]
+  const data = (await pixels.read()) as Float32Array;
+  data[5] = Number.NaN;
+  const nan = tensor(data, [1, 3, S, S], { backend });
+  await expect(model.zeroShot(nan, ['red', 'circle'], { templates: ['{}'] })).rejects.toThrow(
+    'zeroShot: the image embedding is not finite',
+  );
+  pixels.dispose();
+  nan.dispose();
 });
 
 test('labels and templates: strings, each template with a {}', async () => {

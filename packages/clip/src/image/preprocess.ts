@@ -172,6 +172,14 @@ function resizeTarget(rgb: RgbImage, size: Exclude<PreprocessOptions['size'], un
   return asSize(size, 'size');
 }
 
+/** An error about one image of a list, naming its index; `imageIndex` carries it. */
+function atImage(e: unknown, n: number): unknown {
+  if (!(e instanceof Error)) return e;
+  const Kind = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
+  const named = new Kind(e.message.replace(/^preprocess\(\): /, `preprocess(): image ${n}: `), { cause: e });
+  return Object.assign(named, { imageIndex: n });
+}
+
 /**
  * Turns images into CLIP's pixel input: each image is converted to RGB, its shorter side resized to
  * `size` with Pillow-exact bicubic resampling, center-cropped to `crop`, scaled by 1/255 and
@@ -195,7 +203,13 @@ export function preprocess(
     channelValues(options.mean ?? CLIP_IMAGE_MEAN, 'mean'),
     channelValues(options.std ?? CLIP_IMAGE_STD, 'std', true),
   );
-  const rgbs = list.map((image) => preprocessToRgb(image, options));
+  const rgbs = list.map((image, n) => {
+    try {
+      return preprocessToRgb(image, options);
+    } catch (e) {
+      throw Array.isArray(images) ? atImage(e, n) : e;
+    }
+  });
   const crop = options.crop ?? 224;
   // An empty batch still has the crop's shape.
   const { height, width } = rgbs[0] ?? (crop === false ? { height: 0, width: 0 } : asSize(crop, 'crop'));

@@ -87,6 +87,18 @@ function checkInputSize(options: PreprocessOptions, S: number): void {
   }
 }
 
+/**
+ * A preprocessing error about image `imageIndex` of a batch that starts at `first`, said as the
+ * caller's about the image's index in the caller's list.
+ */
+function atImageOf(e: unknown, first: number, caller: string): unknown {
+  const index = (e as { imageIndex?: unknown } | null)?.imageIndex;
+  if (!(e instanceof Error) || typeof index !== 'number') return e;
+  const Kind = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
+  const message = e.message.replace(/^preprocess\(\): image \d+: /, '');
+  return new Kind(`${caller}: image ${first + index}: ${message}`, { cause: e });
+}
+
 /** Pieces a {@link ClipModel} is made of (see {@link loadClip}). */
 export interface ClipModelParts {
   config: ClipConfig;
@@ -188,7 +200,12 @@ export class ClipModel {
     const rows: Float32Array[] = [];
     for (let i = 0; i < images.length; i += batch) {
       if (i > 0) await this.#between();
-      const pixels = this.pixelValues(images.slice(i, i + batch));
+      let pixels: Tensor;
+      try {
+        pixels = this.pixelValues(images.slice(i, i + batch));
+      } catch (e) {
+        throw atImageOf(e, i, 'embedImages');
+      }
       let embeds: Tensor;
       try {
         embeds = tidy(() => l2Normalize(getImageFeatures(this.#weights.params, pixels, this.config)));
@@ -317,6 +334,12 @@ export class ClipModel {
     checkStrings(templates, 'zeroShot', 'template');
     checkTemplates(templates, 'zeroShot');
     const [imageEmbedding] = await this.embedImages(image instanceof Tensor ? image : [image]);
+    if (!imageEmbedding!.every(Number.isFinite)) {
+      // Every score would be NaN and the order arbitrary.
+      throw new RangeError(
+        'zeroShot: the image embedding is not finite (a NaN or infinite value in the pixel tensor, or in the weights?)',
+      );
+    }
     const classes = await this.labelEmbeddings(labels, templates);
     const logitScale = Math.exp((await this.params.get('logit_scale')!.read())[0]!);
     const logits = classes.map((c) => logitScale * c.reduce((s, x, j) => s + x * imageEmbedding![j]!, 0));
