@@ -5,6 +5,8 @@
 import { SafetensorsError, decodeSafetensorsTensor, encodeSafetensors, parseSafetensors } from '@vl/tensor';
 
 const FORMAT = 'vl-embedding-index';
+/** How far a loaded row's L2 norm may be from 1 before load renormalizes it (float32 rounding is ~1e-7). */
+const UNIT_TOLERANCE = 1e-3;
 
 /** One search hit. */
 export interface SearchHit<M> {
@@ -31,7 +33,11 @@ export interface SearchHit<M> {
 export class EmbeddingIndex<M = number> {
   #data: Float32Array;
   #items: M[] = [];
-  /** What {@link EmbeddingIndex.save} was given to keep beside the vectors (empty for a new index). */
+  /**
+   * The metadata kept beside the vectors: what {@link EmbeddingIndex.save} was last given (a frozen
+   * copy), or what {@link EmbeddingIndex.load} read; empty for a new index. `save()` without
+   * arguments writes it again.
+   */
   metadata: Readonly<Record<string, string>> = {};
 
   constructor(
@@ -53,12 +59,26 @@ export class EmbeddingIndex<M = number> {
    * nothing: a vector of the wrong length or without a finite, nonzero norm adds none of them.
    */
   add(vectors: readonly ArrayLike<number>[], items?: readonly M[]): void {
+    if (!Array.isArray(vectors)) {
+      throw new TypeError(
+        `EmbeddingIndex.add: vectors must be an array of vectors (got ${describe(vectors)}); wrap one vector in [ ]`,
+      );
+    }
+    if (items !== undefined && !Array.isArray(items))
+      throw new TypeError(
+        `EmbeddingIndex.add: items must be an array (one per vector), got ${describe(items)}`,
+      );
     if (items && items.length !== vectors.length) {
       throw new RangeError(`EmbeddingIndex.add: ${vectors.length} vectors but ${items.length} items`);
     }
     // Checked and normalized first, so that a bad vector leaves the index as it was.
     const rows = new Float32Array(vectors.length * this.dim);
     vectors.forEach((v, i) => {
+      if (typeof (v as { length?: unknown } | null)?.length !== 'number') {
+        throw new TypeError(
+          `EmbeddingIndex.add: vector ${i} is ${describe(v)}, not an array of ${this.dim} numbers; wrap one vector in [ ]`,
+        );
+      }
       if (v.length !== this.dim) {
         throw new RangeError(
           `EmbeddingIndex.add: vector ${i} has length ${v.length}, the index holds ${this.dim}`,
@@ -86,31 +106,43 @@ export class EmbeddingIndex<M = number> {
   /**
    * The index as a safetensors file: the normalized vectors as `vectors` (F32 `[size, dim]`) and
    * the items' JSON as `items` (UTF-8 in U32 words), for {@link EmbeddingIndex.load}. Items must be
-   * JSON values (strings, numbers, booleans, null, and arrays and plain objects of them). `metadata`
-   * (default: the index's own) is kept beside them, such as the model the vectors came from.
+   * JSON values that read back equal (strings, finite numbers, booleans, null, and arrays and plain
+   * objects of them); anything else (NaN, a Date, a Map, a class instance, undefined in an array) is
+   * an error naming the item and the path inside it. `metadata` (default: the index's own) is kept
+   * beside them, such as the model the vectors came from, and becomes the index's
+   * {@link EmbeddingIndex.metadata}.
    *
    * @example
    * ```ts
-   * await writeFile('photos.index.safetensors', index.save());
+   * await writeFile('photos.index.safetensors', index.save({ model: 'openai/clip-vit-base-patch32' }));
+   * index.metadata.model; // 'openai/clip-vit-base-patch32', written again by a later save()
    * ```
    */
   save(metadata: Readonly<Record<string, string>> = this.metadata): Uint8Array {
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new TypeError(
+        `EmbeddingIndex.save: metadata must be an object of strings (or left out), got ${describe(metadata)}`,
+      );
+    }
     for (const key of ['format', 'itemsBytes'])
       if (Object.hasOwn(metadata, key))
         throw new RangeError(`EmbeddingIndex.save: metadata key "${key}" is reserved`);
-    // Each item serialized once: checked here, and joined into the array below.
+    // Each item checked (JSON.stringify quietly turns NaN into null, a Date into a string, a Map into
+    // {}), then serialized once and joined into the array below.
     const itemJson = this.#items.map((item, i) => {
-      let json: string | undefined;
+      const problem = notJson(item, '', []);
+      if (problem) {
+        throw new TypeError(
+          `EmbeddingIndex.save: item ${i}${problem.path ? `: ${problem.path}` : ''} (${problem.what}) is not JSON${problem.object ? '; use plain objects, arrays, strings and numbers' : ''}`,
+        );
+      }
       try {
-        json = JSON.stringify(item);
+        return JSON.stringify(item);
       } catch (e) {
         throw new TypeError(`EmbeddingIndex.save: item ${i} is not JSON: ${(e as Error).message}`, {
           cause: e,
         });
       }
-      if (json === undefined)
-        throw new TypeError(`EmbeddingIndex.save: item ${i} (${typeof item}) is not JSON`);
-      return json;
     });
     const vectors = this.#data.subarray(0, this.size * this.dim);
     // The items' JSON as UTF-8 in a tensor of its own (a header is limited to 100 MB; a photo
@@ -118,13 +150,17 @@ export class EmbeddingIndex<M = number> {
     const json = new TextEncoder().encode(`[${itemJson.join(',')}]`);
     const words = new Uint32Array(Math.ceil(json.length / 4));
     new Uint8Array(words.buffer).set(json);
-    return encodeSafetensors(
+    const bytes = encodeSafetensors(
       {
         vectors: { dtype: 'f32', shape: [this.size, this.dim], data: vectors },
         items: { dtype: 'u32', shape: [words.length], data: words },
       },
       { ...metadata, format: FORMAT, itemsBytes: String(json.length) },
     );
+    // Only once written (encodeSafetensors checks that every value is a string), and a copy, so
+    // that a later change to the caller's object does not reach the index.
+    if (metadata !== this.metadata) this.metadata = Object.freeze({ ...metadata });
+    return bytes;
   }
 
   /**
@@ -174,13 +210,28 @@ export class EmbeddingIndex<M = number> {
         `its items must be a JSON array of ${n} (one per vector), got ${Array.isArray(items) ? items.length : typeof items}`,
       );
     const vectors = decodeSafetensorsTensor(file, info).data as Float32Array;
-    const nonFinite = vectors.findIndex((v) => !Number.isFinite(v));
-    if (nonFinite >= 0) throw bad(`vector ${Math.floor(nonFinite / dim)} holds ${vectors[nonFinite]}`);
     const index = new EmbeddingIndex<M>(dim, n);
-    index.#data.set(vectors);
+    const data = index.#data; // [n, dim], row-major
+    data.set(vectors);
+    // search reads scores as cosines, so every row must be unit length. Another writer's rows are
+    // renormalized; a saved unit row (its norm off 1 only by float32 rounding, ~1e-7) is left
+    // bit for bit as it was, so save/load round trips are exact.
+    for (let i = 0; i < n; i++) {
+      const base = i * dim;
+      let sq = 0;
+      for (let j = 0; j < dim; j++) {
+        const x = data[base + j]!;
+        if (!Number.isFinite(x)) throw bad(`vector ${i} holds ${x}`);
+        sq += x * x;
+      }
+      const norm = Math.sqrt(sq);
+      if (!(norm > 0)) throw bad(`vector ${i} has norm 0 (stored vectors must be unit length)`);
+      if (Math.abs(norm - 1) > UNIT_TOLERANCE)
+        for (let j = 0; j < dim; j++) data[base + j] = data[base + j]! / norm;
+    }
     index.#items = items as M[];
     const { format: _, itemsBytes: __, ...rest } = file.metadata;
-    index.metadata = rest;
+    index.metadata = Object.freeze(rest);
     return index;
   }
 
@@ -200,16 +251,31 @@ export class EmbeddingIndex<M = number> {
     return { vector: this.#data.slice(index * this.dim, (index + 1) * this.dim), item: this.#items[index]! };
   }
 
-  /** The `k` stored vectors most similar to `query` (cosine), best first. */
+  /**
+   * The `k` stored vectors most similar to `query` (cosine), best first. Scores are compared at
+   * double precision and rounded to float32 only when returned; of equal scores (duplicate
+   * vectors) the lower index comes first, whatever the query.
+   *
+   * @example
+   * ```ts
+   * const hits = index.search(queryVector, 5); // [{ index, score, item }, ...], score descending
+   * ```
+   */
   search(query: ArrayLike<number>, k = 10): SearchHit<M>[] {
+    if (typeof (query as { length?: unknown } | null)?.length !== 'number') {
+      throw new TypeError(
+        `EmbeddingIndex.search: query must be an array of ${this.dim} numbers, got ${describe(query)}`,
+      );
+    }
     if (query.length !== this.dim) {
+      const nested = typeof (query[0] as unknown as { length?: unknown } | undefined)?.length === 'number';
       throw new RangeError(
-        `EmbeddingIndex.search: the query has length ${query.length}, the index holds ${this.dim}`,
+        `EmbeddingIndex.search: the query has length ${query.length}, the index holds ${this.dim}${nested ? '; pass one vector, not an array of vectors' : ''}`,
       );
     }
     if (!Number.isInteger(k) || k < 0)
       throw new RangeError(`EmbeddingIndex.search: k must be a non-negative integer, got ${k}`);
-    const q = Float32Array.from(query);
+    const q = Float32Array.from(query); // [dim]
     const norm = finiteNorm(q, this.dim);
     if (!(norm > 0 && Number.isFinite(norm))) {
       throw new RangeError(
@@ -218,11 +284,13 @@ export class EmbeddingIndex<M = number> {
     }
     const n = this.size;
     const kk = Math.min(k, n);
-    // A min-heap of the best kk scores so far.
-    const heapScore = new Float32Array(kk);
-    const heapIndex = new Int32Array(kk);
+    // A min-heap of the best kk (score, index) pairs so far, the worst at the root: worse means a
+    // lower score, or an equal score and a higher index. Scores stay in float64: rounded to
+    // float32 here, near-duplicates tie and the heap keeps whichever came first, not the best.
+    const heapScore = new Float64Array(kk); // [kk] cosines
+    const heapIndex = new Int32Array(kk); // [kk] rows
     let filled = 0;
-    const data = this.#data;
+    const data = this.#data; // [size, dim], rows unit length
     const dim = this.dim;
     for (let i = 0; i < n; i++) {
       const base = i * dim;
@@ -230,10 +298,11 @@ export class EmbeddingIndex<M = number> {
       for (let j = 0; j < dim; j++) s += data[base + j]! * q[j]!;
       s /= norm;
       if (filled < kk) {
+        // Sift up. Row i is the highest index so far, so it is worse than any equal score.
         let c = filled++;
         while (c > 0) {
           const p = (c - 1) >> 1;
-          if (heapScore[p]! <= s) break;
+          if (heapScore[p]! < s) break;
           heapScore[c] = heapScore[p]!;
           heapIndex[c] = heapIndex[p]!;
           c = p;
@@ -241,12 +310,18 @@ export class EmbeddingIndex<M = number> {
         heapScore[c] = s;
         heapIndex[c] = i;
       } else if (kk > 0 && s > heapScore[0]!) {
+        // Strictly better than the root: an equal score would be a later duplicate, which loses.
         let c = 0;
         for (;;) {
           const l = 2 * c + 1;
           if (l >= kk) break;
           const r = l + 1;
-          const m = r < kk && heapScore[r]! < heapScore[l]! ? r : l;
+          const m =
+            r < kk &&
+            (heapScore[r]! < heapScore[l]! ||
+              (heapScore[r] === heapScore[l] && heapIndex[r]! > heapIndex[l]!))
+              ? r
+              : l;
           if (heapScore[m]! >= s) break;
           heapScore[c] = heapScore[m]!;
           heapIndex[c] = heapIndex[m]!;
@@ -256,11 +331,13 @@ export class EmbeddingIndex<M = number> {
         heapIndex[c] = i;
       }
     }
-    const hits: SearchHit<M>[] = [];
-    for (let i = 0; i < filled; i++) {
-      hits.push({ index: heapIndex[i]!, score: heapScore[i]!, item: this.#items[heapIndex[i]!]! });
-    }
-    return hits.sort((a, b) => b.score - a.score || a.index - b.index);
+    const order = Array.from({ length: filled }, (_, i) => i);
+    order.sort((a, b) => heapScore[b]! - heapScore[a]! || heapIndex[a]! - heapIndex[b]!);
+    return order.map((h) => ({
+      index: heapIndex[h]!,
+      score: Math.fround(heapScore[h]!),
+      item: this.#items[heapIndex[h]!]!,
+    }));
   }
 }
 
@@ -273,4 +350,78 @@ function finiteNorm(v: ArrayLike<number>, n: number): number {
     sq += x * x;
   }
   return Math.sqrt(sq);
+}
+
+/** Where and what the first value inside `value` is that JSON would not give back equal. */
+interface NotJson {
+  /** Path inside the item, such as `.tags[1]`; empty for the item itself. */
+  path: string;
+  /** What the value is, such as `NaN` or `Date`. */
+  what: string;
+  /** Whether it is an object that is not a plain object or an array. */
+  object?: boolean;
+}
+
+/**
+ * The first value inside `value` (depth first) that `JSON.parse(JSON.stringify(value))` would not
+ * give back equal, or undefined when there is none. Undefined object properties pass: JSON leaves
+ * them out and reading one back gives undefined again. `ancestors` holds the objects above, to
+ * name a cycle.
+ */
+function notJson(value: unknown, path: string, ancestors: object[]): NotJson | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : { path, what: String(value) };
+    case 'bigint':
+      return { path, what: `bigint ${value}n` };
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return { path, what: typeof value };
+  }
+  if (value === null) return undefined;
+  const object = value as object;
+  if (ancestors.includes(object)) return { path, what: 'a cycle back to an enclosing object' };
+  if (Array.isArray(object)) {
+    ancestors.push(object);
+    for (let i = 0; i < object.length; i++) {
+      const problem = notJson(object[i], `${path}[${i}]`, ancestors);
+      if (problem) return problem;
+    }
+    ancestors.pop();
+    return undefined;
+  }
+  const proto = Object.getPrototypeOf(object);
+  if (proto !== Object.prototype && proto !== null) {
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    return {
+      path,
+      what: typeof name === 'string' && name ? name : 'an object with a prototype',
+      object: true,
+    };
+  }
+  ancestors.push(object);
+  for (const [key, v] of Object.entries(object)) {
+    if (v === undefined) continue;
+    const problem = notJson(
+      v,
+      `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`,
+      ancestors,
+    );
+    if (problem) return problem;
+  }
+  ancestors.pop();
+  return undefined;
+}
+
+/** A short description of an argument for an error message: `null`, `a Float32Array`, `a number`. */
+function describe(x: unknown): string {
+  if (x === null || x === undefined) return String(x);
+  if (typeof x !== 'object') return `a ${typeof x}`;
+  const name = (Object.getPrototypeOf(x) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  if (typeof name !== 'string' || !name || name === 'Object') return 'an object';
+  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
