@@ -24,6 +24,12 @@ export interface BackendStats {
   pooledBuffers: number;
   /** Bytes held by free buffers kept for reuse. */
   pooledBytes: number;
+  /**
+   * Device memory the backend holds besides tensor buffers and their pool: on WebGPU the staging
+   * buffers reads copy through and the uniform chunks of kernel parameters (in use or kept for
+   * reuse). Absent on backends that hold none.
+   */
+  otherBytes?: number;
 }
 
 /**

@@ -132,6 +132,7 @@ const flat = (s: BackendStats) => ({
   liveBuffers: s.liveBuffers,
   liveBytes: s.liveBytes,
   pooledBytes: s.pooledBytes,
+  otherBytes: s.otherBytes, // WebGPU: read staging and uniform chunks
 });
 
 let backends: NamedBackend[];

@@ -104,3 +104,20 @@ test('the pool reports each buffer it destroys (the backend drops their bind gro
   pool.trim();
   expect(destroyed).toEqual([b, a]);
 });
+
+test('stats().otherBytes counts the read staging buffers and the uniform chunks; trim() frees the staging', async () => {
+  if (!gpu) return;
+  const { x, y } = chain(gpu, 5000);
+  await y.read(); // 20,000 bytes through a staging buffer, kept for the next read
+  const kept = gpu.stats().otherBytes!;
+  gpu.trim();
+  const trimmed = gpu.stats().otherBytes!;
+  expect(kept - trimmed).toBeGreaterThanOrEqual(20_000);
+  expect(trimmed > 0 && trimmed % (64 * 1024) === 0).toBe(true); // the kernels' uniform chunks, reused
+  await y.read();
+  const steady = gpu.stats().otherBytes;
+  for (let i = 0; i < 3; i++) await y.read(); // reads reuse what is there: no growth per read
+  expect(gpu.stats().otherBytes).toBe(steady);
+  x.dispose();
+  y.dispose();
+});

@@ -497,6 +497,10 @@ export class WebGpuBackend implements Backend, GpuContext {
       liveBytes: this.#pool.liveBytes,
       pooledBuffers: this.#pool.pooledCount,
       pooledBytes: this.#pool.pooledBytes,
+      otherBytes:
+        this.#staging.liveBytes +
+        this.#staging.pooledBytes +
+        (this.#uniformChunks.length + this.#freeChunks.length) * UNIFORM_CHUNK,
     };
   }
 
