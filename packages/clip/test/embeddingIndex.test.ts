@@ -137,13 +137,13 @@ describe('arguments of the wrong kind are named', () => {
 
   test('add: one vector not wrapped in an array', () => {
     expect(() => index.add(new Float32Array([1, 2, 3, 4]) as never)).toThrow(
-      'EmbeddingIndex.add: vectors must be an array of vectors (got a Float32Array); wrap one vector in [ ]',
+      'EmbeddingIndex.add: vectors must be an array of vectors (got a Float32Array of length 4); wrap one vector in [ ]',
     );
     expect(() => index.add([1, 2, 3, 4] as never)).toThrow(
-      'EmbeddingIndex.add: vector 0 is a number, not an array of 4 numbers; wrap one vector in [ ]',
+      'EmbeddingIndex.add: vector 0 is the number 1, not an array of 4 numbers; wrap one vector in [ ]',
     );
     expect(() => index.add([[1, 0, 0, 0]], 'x' as never)).toThrow(
-      'EmbeddingIndex.add: items must be an array (one per vector), got a string',
+      'EmbeddingIndex.add: items must be an array (one per vector), got a string of length 1',
     );
     expect(index.size).toBe(1);
   });
@@ -152,7 +152,7 @@ describe('arguments of the wrong kind are named', () => {
     expect(() => index.search(null as never)).toThrow(
       'EmbeddingIndex.search: query must be an array of 4 numbers, got null',
     );
-    expect(() => index.search(3 as never)).toThrow('query must be an array of 4 numbers, got a number');
+    expect(() => index.search(3 as never)).toThrow('query must be an array of 4 numbers, got the number 3');
     expect(() => index.search([[1, 2, 3, 4]] as never)).toThrow(
       'the query has length 1, the index holds 4; pass one vector, not an array of vectors',
     );

@@ -2,6 +2,7 @@
 // 100,000 x 512 a query is ~51 M multiply-adds (tens of ms in JS), with no approximation error.
 // Saved as a safetensors file (the vectors, and the items' JSON in a tensor of their own), so an
 // index of a photo library is built once, not on every start.
+import { describeInput } from './describeInput.js';
 import { SafetensorsError, decodeSafetensorsTensor, encodeSafetensors, parseSafetensors } from '@vl/tensor';
 
 const FORMAT = 'vl-embedding-index';
@@ -61,12 +62,12 @@ export class EmbeddingIndex<M = number> {
   add(vectors: readonly ArrayLike<number>[], items?: readonly M[]): void {
     if (!Array.isArray(vectors)) {
       throw new TypeError(
-        `EmbeddingIndex.add: vectors must be an array of vectors (got ${describe(vectors)}); wrap one vector in [ ]`,
+        `EmbeddingIndex.add: vectors must be an array of vectors (got ${describeInput(vectors)}); wrap one vector in [ ]`,
       );
     }
     if (items !== undefined && !Array.isArray(items))
       throw new TypeError(
-        `EmbeddingIndex.add: items must be an array (one per vector), got ${describe(items)}`,
+        `EmbeddingIndex.add: items must be an array (one per vector), got ${describeInput(items)}`,
       );
     if (items && items.length !== vectors.length) {
       throw new RangeError(`EmbeddingIndex.add: ${vectors.length} vectors but ${items.length} items`);
@@ -76,7 +77,7 @@ export class EmbeddingIndex<M = number> {
     vectors.forEach((v, i) => {
       if (typeof (v as { length?: unknown } | null)?.length !== 'number') {
         throw new TypeError(
-          `EmbeddingIndex.add: vector ${i} is ${describe(v)}, not an array of ${this.dim} numbers; wrap one vector in [ ]`,
+          `EmbeddingIndex.add: vector ${i} is ${describeInput(v)}, not an array of ${this.dim} numbers; wrap one vector in [ ]`,
         );
       }
       if (v.length !== this.dim) {
@@ -121,7 +122,7 @@ export class EmbeddingIndex<M = number> {
   save(metadata: Readonly<Record<string, string>> = this.metadata): Uint8Array {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw new TypeError(
-        `EmbeddingIndex.save: metadata must be an object of strings (or left out), got ${describe(metadata)}`,
+        `EmbeddingIndex.save: metadata must be an object of strings (or left out), got ${describeInput(metadata)}`,
       );
     }
     for (const key of ['format', 'itemsBytes'])
@@ -264,7 +265,7 @@ export class EmbeddingIndex<M = number> {
   search(query: ArrayLike<number>, k = 10): SearchHit<M>[] {
     if (typeof (query as { length?: unknown } | null)?.length !== 'number') {
       throw new TypeError(
-        `EmbeddingIndex.search: query must be an array of ${this.dim} numbers, got ${describe(query)}`,
+        `EmbeddingIndex.search: query must be an array of ${this.dim} numbers, got ${describeInput(query)}`,
       );
     }
     if (query.length !== this.dim) {
@@ -415,13 +416,4 @@ function notJson(value: unknown, path: string, ancestors: object[]): NotJson | u
   }
   ancestors.pop();
   return undefined;
-}
-
-/** A short description of an argument for an error message: `null`, `a Float32Array`, `a number`. */
-function describe(x: unknown): string {
-  if (x === null || x === undefined) return String(x);
-  if (typeof x !== 'object') return `a ${typeof x}`;
-  const name = (Object.getPrototypeOf(x) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-  if (typeof name !== 'string' || !name || name === 'Object') return 'an object';
-  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }

@@ -1,4 +1,14 @@
-import { AdamW, type AdamWOptions, Tensor, clamp, guardedStep, isBiasOrNorm, keep } from '@vl/tensor';
+import {
+  AdamW,
+  type AdamWOptions,
+  Tensor,
+  checkOptionKeys,
+  clamp,
+  guardedStep,
+  isBiasOrNorm,
+  keep,
+} from '@vl/tensor';
+import { describeInput } from '../task/describeInput.js';
 import { clipLogits, clipLoss, getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
 import type { ClipConfig } from '../model/config.js';
 
@@ -42,6 +52,54 @@ export interface ClipStepResult {
   skipped: boolean;
 }
 
+// Every key ClipTrainerOptions has, so a misspelt one is named with the full list (AdamW alone
+// would not list maxGradNorm); the Record type makes tsc flag a key added to the options but not here.
+const OPTION_KEYS: Record<keyof ClipTrainerOptions, true> = {
+  lr: true,
+  betas: true,
+  eps: true,
+  weightDecay: true,
+  groups: true,
+  maxGradNorm: true,
+};
+
+/** @internal The keys {@link ClipTrainer} accepts in its options. */
+export const CLIP_TRAINER_OPTION_KEYS: readonly string[] = Object.keys(OPTION_KEYS);
+
+const BATCH_FIELDS = ['pixelValues', 'inputIds', 'attentionMask'] as const;
+
+/**
+ * @internal Throws a TypeError unless `batch` is an object whose `pixelValues` and `inputIds` are
+ * live Tensors (and `attentionMask` too, when present). `source` names where the batch came from
+ * (`batches(3)`); without it the message says "the batch".
+ */
+export function checkClipBatch(batch: unknown, op: string, source?: string): asserts batch is ClipBatch {
+  if (typeof batch !== 'object' || batch === null || Array.isArray(batch) || batch instanceof Tensor) {
+    throw new TypeError(
+      `${op}: ${source ? `${source} returned` : 'the batch is'} ${describeInput(batch)}, not a batch ` +
+        '(an object { pixelValues, inputIds, attentionMask? } of Tensors)',
+    );
+  }
+  for (const key of BATCH_FIELDS) {
+    const value: unknown = (batch as Record<string, unknown>)[key];
+    if (key === 'attentionMask' && value === undefined) continue;
+    if (value instanceof Tensor && !value.isDisposed) continue;
+    throw new TypeError(
+      `${op}: ${source ? `${source} returned a batch whose ${key} is` : `the batch's ${key} is`} ` +
+        `${describeInput(value)}, not a ${value instanceof Tensor ? 'live ' : ''}Tensor`,
+    );
+  }
+}
+
+/** @internal Disposes whatever Tensors a batch (well formed or not) holds. */
+export function disposeBatch(batch: unknown): void {
+  if (typeof batch !== 'object' || batch === null) return;
+  for (const key of BATCH_FIELDS) {
+    const value: unknown = (batch as Record<string, unknown>)[key];
+    if (value instanceof Tensor) value.dispose();
+  }
+}
+
 /** Names the batch's tensors when they do not agree on the batch size `B`. */
 function checkBatchSizes(batch: ClipBatch): void {
   const named = Object.entries({
@@ -78,6 +136,11 @@ export const MAX_LOGIT_SCALE = Math.log(100);
  * so one bad batch cannot turn the weights into NaN.
  * The trainer owns `params` from now on: each step replaces their tensors.
  *
+ * The options are AdamW's (`lr`, `betas`, `eps`, `weightDecay`, `groups`) and `maxGradNorm`; any
+ * other key throws a TypeError that lists them. A batch that is not an object with Tensors for
+ * `pixelValues` and `inputIds` (and `attentionMask`, when given) throws a TypeError naming the field
+ * and what it held.
+ *
  * @example
  * ```ts
  * const trainer = new ClipTrainer(params, config, { lr: 5e-4 });
@@ -95,6 +158,7 @@ export class ClipTrainer {
     readonly config: ClipConfig,
     options: ClipTrainerOptions = {},
   ) {
+    checkOptionKeys('ClipTrainer', options, CLIP_TRAINER_OPTION_KEYS);
     this.#tree = Object.fromEntries(params);
     const { maxGradNorm = 1, ...adam } = options;
     if (!(maxGradNorm > 0)) throw new RangeError(`ClipTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`);
@@ -117,6 +181,7 @@ export class ClipTrainer {
    * on the batch size.
    */
   loss(batch: ClipBatch, params: ReadonlyMap<string, Tensor> = this.params): Tensor {
+    checkClipBatch(batch, 'ClipTrainer.loss');
     checkBatchSizes(batch);
     const image = l2Normalize(getImageFeatures(params, batch.pixelValues, this.config)); // [B, P]
     const text = l2Normalize(getTextFeatures(params, batch.inputIds, batch.attentionMask, this.config)); // [B, P]
@@ -128,9 +193,16 @@ export class ClipTrainer {
   /**
    * One optimizer step (await it before the next); resolves to the batch's loss and gradient norm
    * before the update. A batch whose loss or gradient norm is not finite is skipped: no update,
-   * `skipped: true`.
+   * `skipped: true`. A batch that is not `{ pixelValues, inputIds, attentionMask? }` of live Tensors
+   * rejects with a TypeError naming the field, before any work.
+   *
+   * @example
+   * ```ts
+   * const { loss, skipped } = await trainer.step({ pixelValues, inputIds, attentionMask });
+   * ```
    */
   async step(batch: ClipBatch): Promise<ClipStepResult> {
+    checkClipBatch(batch, 'ClipTrainer.step');
     const lr = this.#opt.lr;
     const r = await guardedStep(
       this.#opt,

@@ -1,6 +1,15 @@
-import { type Tensor, TrainingInterruptedError, yieldToEventLoop } from '@vl/tensor';
+import { type Tensor, TrainingInterruptedError, checkOptionKeys, yieldToEventLoop } from '@vl/tensor';
 import type { ClipConfig } from '../model/config.js';
-import { type ClipBatch, type ClipStepResult, ClipTrainer, type ClipTrainerOptions } from './ClipTrainer.js';
+import {
+  CLIP_TRAINER_OPTION_KEYS,
+  type ClipBatch,
+  type ClipStepResult,
+  ClipTrainer,
+  type ClipTrainerOptions,
+  checkClipBatch,
+  disposeBatch,
+} from './ClipTrainer.js';
+import { describeInput } from '../task/describeInput.js';
 
 /** Progress of {@link fineTuneClip}, reported after every step. */
 export interface ClipTrainProgress {
@@ -36,7 +45,12 @@ export interface FineTuneClipOptions extends ClipTrainerOptions {
  * a `TrainingInterruptedError` (from `@vl/tensor`) whose `params` are the latest weights (the
  * caller owns them; the given ones are gone) and whose `steps` counts the steps done; an abort
  * keeps the name `'AbortError'`. Before the first update the original error is thrown as it is,
- * and the given `params` are untouched.
+ * and the given `params` are untouched. An abort while `batches(step)` is pending takes no step on
+ * that batch (its tensors are disposed) and stops the same way.
+ *
+ * A batch that is not `{ pixelValues, inputIds, attentionMask? }` of Tensors fails with a TypeError
+ * naming the call (`batches(3) returned undefined, ...`); an unknown option key throws a TypeError
+ * listing the accepted ones.
  *
  * @example
  * ```ts
@@ -53,6 +67,11 @@ export async function fineTuneClip(
   batches: (step: number) => ClipBatch | Promise<ClipBatch>,
   options: FineTuneClipOptions,
 ): Promise<Map<string, Tensor>> {
+  checkOptionKeys('fineTuneClip', options, ['steps', 'onProgress', 'signal', ...CLIP_TRAINER_OPTION_KEYS]);
+  if (typeof batches !== 'function')
+    throw new TypeError(
+      `fineTuneClip: batches must be a function of the step index, got ${describeInput(batches)}`,
+    );
   const { steps, onProgress, signal, ...trainerOptions } = options;
   if (!Number.isInteger(steps) || steps < 0)
     throw new RangeError(`fineTuneClip: steps must be a non-negative integer, got ${steps}`);
@@ -65,12 +84,14 @@ export async function fineTuneClip(
     for (let step = 0; step < steps; step++) {
       await yieldToEventLoop(); // an abort (a Ctrl-C) gets a turn between steps
       signal?.throwIfAborted();
-      const batch = await batches(step);
+      const batch: unknown = await batches(step);
       let r: ClipStepResult;
       try {
+        signal?.throwIfAborted(); // aborted while batches() was pending: no step on this batch
+        checkClipBatch(batch, 'fineTuneClip', `batches(${step})`);
         r = await trainer.step(batch);
       } finally {
-        for (const t of [batch.pixelValues, batch.inputIds, batch.attentionMask]) t?.dispose();
+        disposeBatch(batch);
       }
       if (r.skipped) skippedSteps++;
       else {

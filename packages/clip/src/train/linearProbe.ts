@@ -3,6 +3,7 @@ import {
   type Backend,
   type Tensor,
   argmax,
+  checkOptionKeys,
   crossEntropy,
   keep,
   matmul,
@@ -10,8 +11,27 @@ import {
   tensor,
   tidy,
   valueAndGrad,
+  yieldToEventLoop,
   zeros,
 } from '@vl/tensor';
+import { describeInput } from '../task/describeInput.js';
+
+// Milliseconds of training between two turns of the event loop, and the most steps between two.
+// The step cap makes a short run yield too (cheap: a yield costs microseconds), so timers, input and
+// an abort are never held up by more than a few steps.
+const YIELD_AFTER_MS = 50;
+const YIELD_AFTER_STEPS = 16;
+
+/** An array or typed array (not a string, an ArrayBuffer or a DataView). */
+function isArrayLike(value: unknown): value is ArrayLike<unknown> {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+}
+
+/** `features must be an array of rows (got ...)`, with a hint when one row came unwrapped. */
+function notRows(what: string, rows: unknown): TypeError {
+  const hint = ArrayBuffer.isView(rows) ? '; wrap one row in [ ]' : '';
+  return new TypeError(`${what}: features must be an array of rows (got ${describeInput(rows)}${hint})`);
+}
 
 /**
  * Copies rows of `D` numbers into a `[rows, D]` float32 array, naming a row of another length or
@@ -23,15 +43,19 @@ function flatRows(
   what: string,
   expected: string,
 ): Float32Array {
-  if (!Array.isArray(rows))
-    throw new TypeError(`${what}: features must be an array of rows, got ${String(rows)}`);
+  if (!Array.isArray(rows)) throw notRows(what, rows);
   const flat = new Float32Array(rows.length * D);
   rows.forEach((row, i) => {
-    if (row?.length !== D) throw new RangeError(`${what}: row ${i} has ${row?.length} values, ${expected}`);
+    if (!isArrayLike(row))
+      throw new TypeError(`${what}: row ${i} is ${describeInput(row)}, not an array of numbers`);
+    if (row.length !== D) throw new RangeError(`${what}: row ${i} has ${row.length} values, ${expected}`);
     for (let j = 0; j < D; j++) {
-      flat[i * D + j] = row[j]!;
-      if (!Number.isFinite(flat[i * D + j]))
-        throw new RangeError(`${what}: row ${i} has ${row[j]} at index ${j}, not a finite float32`);
+      const v = row[j];
+      flat[i * D + j] = v as number;
+      if (typeof v !== 'number' || !Number.isFinite(flat[i * D + j]))
+        throw new RangeError(
+          `${what}: row ${i} has ${typeof v === 'number' ? v : describeInput(v)} at index ${j}, not a finite float32`,
+        );
     }
   });
   return flat;
@@ -41,7 +65,18 @@ function checkOption(ok: boolean, name: string, rule: string, value: unknown): v
   if (!ok) throw new RangeError(`linearProbe: ${name} must be ${rule}, got ${String(value)}`);
 }
 
-/** Options for {@link linearProbe}. */
+/**
+ * Options for {@link linearProbe}; any other key throws a TypeError that lists these.
+ *
+ * @example
+ * ```ts
+ * const options: LinearProbeOptions = {
+ *   backend,
+ *   signal: AbortSignal.timeout(60_000),
+ *   onProgress: ({ step, steps }) => bar.update(step / steps),
+ * };
+ * ```
+ */
 export interface LinearProbeOptions {
   backend: Backend;
   /** Full-batch optimizer steps, an integer >= 1 (default 300). */
@@ -52,6 +87,13 @@ export interface LinearProbeOptions {
   weightDecay?: number;
   /** Seed of the initial weights, a safe integer (default 0). */
   seed?: number;
+  /** Stops training: the promise rejects with the signal's reason, and nothing is left allocated. */
+  signal?: AbortSignal;
+  /**
+   * Called after every step with the steps done (1 after the first) and the total. There is no loss:
+   * reading it back would cost a GPU round trip per step.
+   */
+  onProgress?: (progress: { step: number; steps: number }) => void;
 }
 
 /** A trained linear classifier over frozen embeddings. */
@@ -60,29 +102,48 @@ export interface LinearProbe {
   weight: Tensor;
   /** `[classes]` */
   bias: Tensor;
-  /** Predicted class per row of features. */
+  /**
+   * Predicted class per row of features (an array of rows, each of the trained length); throws after
+   * {@link LinearProbe.dispose}.
+   */
   predict(features: readonly ArrayLike<number>[]): Promise<number[]>;
+  /** Frees `weight` and `bias`. */
   dispose(): void;
 }
 
 /**
  * Trains a multinomial logistic-regression classifier on frozen features (the CLIP paper's
- * linear-probe evaluation), with full-batch AdamW on the cross-entropy. The feature rows must have
- * one length and finite values; `classes` is an integer >= 1 and each label is in [0, classes).
+ * linear-probe evaluation), with full-batch AdamW on the cross-entropy. `features` is an array of
+ * rows (arrays or typed arrays) of one length and finite values; `labels` is an array or typed array
+ * (copied, never modified) of integers in [0, classes), one per row; `classes` is an integer >= 1.
+ *
+ * Training gives the event loop a turn every few steps (timers, input, painting, an abort run), calls
+ * `onProgress` after each step, and on an abort of `signal` rejects with its reason, freeing
+ * everything it allocated.
  *
  * @example
  * ```ts
  * const probe = await linearProbe(await clip.embedImages(trainImages), trainLabels, 10, { backend });
  * const predicted = await probe.predict(await clip.embedImages(testImages));
+ * probe.dispose();
  * ```
  */
 export async function linearProbe(
   features: readonly ArrayLike<number>[],
-  labels: readonly number[],
+  labels: ArrayLike<number>,
   classes: number,
   options: LinearProbeOptions,
 ): Promise<LinearProbe> {
-  const { backend, steps = 300, lr = 0.05, weightDecay = 1e-4, seed = 0 } = options;
+  checkOptionKeys('linearProbe', options, [
+    'backend',
+    'steps',
+    'lr',
+    'weightDecay',
+    'seed',
+    'signal',
+    'onProgress',
+  ]);
+  const { backend, steps = 300, lr = 0.05, weightDecay = 1e-4, seed = 0, signal, onProgress } = options;
   checkOption(Number.isInteger(steps) && steps >= 1, 'steps', 'an integer >= 1', steps);
   checkOption(Number.isInteger(classes) && classes >= 1, 'classes', 'an integer >= 1', classes);
   checkOption(Number.isFinite(lr) && lr > 0, 'lr', 'a finite number > 0', lr);
@@ -93,26 +154,46 @@ export async function linearProbe(
     weightDecay,
   );
   checkOption(Number.isSafeInteger(seed), 'seed', 'a safe integer', seed);
-  if (!Array.isArray(features) || features.length === 0)
-    throw new RangeError('linearProbe: no features given');
-  if (!Array.isArray(labels) || features.length !== labels.length) {
-    throw new RangeError(`linearProbe: ${features.length} feature rows but ${labels?.length} labels`);
+  if (!Array.isArray(features)) throw notRows('linearProbe', features);
+  if (features.length === 0) throw new RangeError('linearProbe: no features given');
+  if (!isArrayLike(labels)) {
+    throw new TypeError(
+      `linearProbe: labels must be an array or typed array of class ids, got ${describeInput(labels)}`,
+    );
   }
-  const D = features[0]?.length ?? 0;
-  if (!(D >= 1)) throw new RangeError(`linearProbe: row 0 has ${D} values, at least 1 is needed`);
-  const bad = labels.findIndex((l) => !Number.isInteger(l) || l < 0 || l >= classes);
-  if (bad >= 0)
-    throw new RangeError(`linearProbe: label ${labels[bad]} at row ${bad} is outside [0, ${classes})`);
+  if (features.length !== labels.length)
+    throw new RangeError(`linearProbe: ${features.length} feature rows but ${labels.length} labels`);
+  const D = isArrayLike(features[0]) ? features[0].length : 0;
+  if (D === 0 && isArrayLike(features[0]))
+    throw new RangeError(`linearProbe: row 0 has ${D} values, at least 1 is needed`);
+  const y32 = new Int32Array(labels.length); // a copy: the caller's labels stay as they are
+  for (let i = 0; i < labels.length; i++) {
+    const l: unknown = labels[i];
+    if (typeof l !== 'number' || !Number.isInteger(l) || l < 0 || l >= classes) {
+      const shown = typeof l === 'number' ? String(l) : describeInput(l);
+      throw new RangeError(`linearProbe: label ${shown} at row ${i} is not an integer in [0, ${classes})`);
+    }
+    y32[i] = l;
+  }
   const flat = flatRows(features, D, 'linearProbe', `row 0 has ${D}`);
+  signal?.throwIfAborted();
   const x = tensor(flat, [features.length, D], { backend }); // [N, D]
-  const y = tensor(Int32Array.from(labels), [labels.length], { backend }); // [N]
+  const y = tensor(y32, [labels.length], { backend }); // [N]
   const params = {
     weight: randomNormal([D, classes], { backend, seed, std: 0.01 }),
     bias: zeros([classes], { backend }),
   };
   const opt = new AdamW({ lr, weightDecay });
+  let yieldedAt = performance.now();
+  let sinceYield = 0;
   try {
     for (let i = 0; i < steps; i++) {
+      if (++sinceYield > YIELD_AFTER_STEPS || performance.now() - yieldedAt >= YIELD_AFTER_MS) {
+        await yieldToEventLoop();
+        signal?.throwIfAborted();
+        yieldedAt = performance.now();
+        sinceYield = 1;
+      }
       tidy(() => {
         const { grads } = valueAndGrad(
           () => crossEntropy(matmul(x, params.weight, { bias: params.bias }), y),
@@ -121,6 +202,7 @@ export async function linearProbe(
         opt.step(params, grads);
         return undefined;
       });
+      onProgress?.({ step: i + 1, steps });
     }
   } catch (e) {
     params.weight.dispose();
@@ -131,10 +213,12 @@ export async function linearProbe(
     x.dispose();
     y.dispose();
   }
+  let disposed = false;
   return {
     weight: params.weight,
     bias: params.bias,
     async predict(rows) {
+      if (disposed) throw new Error('linearProbe: predict() after dispose()');
       const data = flatRows(rows, D, 'linearProbe.predict', `the probe was trained on ${D}`);
       if (rows.length === 0) return [];
       const pred = tidy(() =>
@@ -150,6 +234,7 @@ export async function linearProbe(
       return out;
     },
     dispose() {
+      disposed = true;
       params.weight.dispose();
       params.bias.dispose();
     },
