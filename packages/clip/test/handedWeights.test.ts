@@ -3,13 +3,8 @@
 // backends), and a different options.backend is named.
 import { createBackend } from '@vl/tensor';
 import { afterAll, expect, test } from 'vitest';
-import {
-  type ClipConfig,
-  defaultTextConfig,
-  defaultVisionConfig,
-  initClipParams,
-  loadClip,
-} from '../src/index.js';
+import { initClipParams, loadClip } from '../src/index.js';
+import { tinyClipConfig } from './tinyClipConfig.js';
 
 const backend = await createBackend('cpu');
 const other = await createBackend('cpu');
@@ -18,28 +13,7 @@ afterAll(() => {
   other.dispose();
 });
 
-const config: ClipConfig = {
-  projection_dim: 8,
-  logit_scale_init_value: 2.6592,
-  vision_config: {
-    ...defaultVisionConfig,
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    image_size: 16,
-    patch_size: 8,
-    projection_dim: 8,
-  },
-  text_config: {
-    ...defaultTextConfig,
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    projection_dim: 8,
-  },
-};
+const config = tinyClipConfig();
 
 test('tensors handed over without a backend: the model runs on theirs and leaves it alive', async () => {
   const params = initClipParams(config, { backend, seed: 1 });

@@ -5,44 +5,18 @@
 import { createBackend, tensor, tidy } from '@vl/tensor';
 import { fixtureBackends, maxAbs } from '@vl/vitest-config/fixture-backends';
 import { describe, expect, test } from 'vitest';
-import {
-  ClipModel,
-  ClipTokenizer,
-  type ClipConfig,
-  defaultTextConfig,
-  defaultVisionConfig,
-  initClipParams,
-  l2Normalize,
-} from '../src/index.js';
+import { ClipModel, ClipTokenizer, type ClipConfig, initClipParams, l2Normalize } from '../src/index.js';
+import { tinyClipConfig } from './tinyClipConfig.js';
 import { textBatches } from '../src/task/textBatches.js';
 
 const all = await fixtureBackends(createBackend, 'text batches'); // disposed after this file's tests
 const tokenizer = await ClipTokenizer.load();
 
 function tinyConfig(text: Partial<ClipConfig['text_config']>): ClipConfig {
-  return {
+  return tinyClipConfig({
     projection_dim: 16,
-    logit_scale_init_value: Math.log(1 / 0.07),
-    vision_config: {
-      ...defaultVisionConfig,
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_hidden_layers: 1,
-      num_attention_heads: 2,
-      image_size: 16,
-      patch_size: 8,
-      projection_dim: 16,
-    },
-    text_config: {
-      ...defaultTextConfig,
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_hidden_layers: 2,
-      num_attention_heads: 2,
-      projection_dim: 16,
-      ...text,
-    },
-  };
+    text: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, ...text },
+  });
 }
 
 // Lengths 4 to 77 tokens, out of order, so batches are reordered and trimmed to different lengths.

@@ -8,42 +8,17 @@ import { type Backend, type Tensor, TrainingInterruptedError, createBackend, ten
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
   type ClipBatch,
-  type ClipConfig,
   ClipTokenizer,
   ClipTrainer,
-  defaultTextConfig,
-  defaultVisionConfig,
   fineTuneClip,
   initClipParams,
   linearProbe,
   wordVocabularyFiles,
 } from '../src/index.js';
+import { tinyClipConfig } from './tinyClipConfig.js';
 
 const S = 16;
-const config: ClipConfig = {
-  projection_dim: 8,
-  logit_scale_init_value: Math.log(1 / 0.07),
-  vision_config: {
-    ...defaultVisionConfig,
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    image_size: S,
-    patch_size: 8,
-    projection_dim: 8,
-  },
-  text_config: {
-    ...defaultTextConfig,
-    vocab_size: 600,
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    max_position_embeddings: 8,
-    projection_dim: 8,
-  },
-};
+const config = tinyClipConfig({ text: { vocab_size: 600, max_position_embeddings: 8 } });
 const texts = ['a red cat', 'a blue dog', 'a cat', 'a dog'];
 
 let backend: Backend;
