@@ -3,10 +3,19 @@
 // Also what those tests compare their outputs with the reference fixtures by.
 import { afterAll, expect } from 'vitest';
 
-/** True when VL_REQUIRE_WEBGPU asks for WebGPU tests to fail instead of skipping. */
-export function webgpuRequired(env = process.env) {
+/* global __VL_REQUIRE_WEBGPU__ */
+/**
+ * True when VL_REQUIRE_WEBGPU asks for WebGPU tests to fail instead of skipping. In a browser page,
+ * which has no process.env, the value the browser project's config defined as
+ * `__VL_REQUIRE_WEBGPU__` (Vite replaces the name in served modules).
+ */
+export function webgpuRequired(env = globalThis.process?.env ?? browserEnv()) {
   const v = env.VL_REQUIRE_WEBGPU;
   return v !== undefined && v !== '' && v !== '0';
+}
+
+function browserEnv() {
+  return { VL_REQUIRE_WEBGPU: typeof __VL_REQUIRE_WEBGPU__ === 'string' ? __VL_REQUIRE_WEBGPU__ : undefined };
 }
 
 /**
@@ -14,8 +23,8 @@ export function webgpuRequired(env = process.env) {
  *
  * @param {(kind: 'cpu' | 'webgpu') => Promise<T>} createBackend  `@vl/tensor`'s createBackend
  * @param {string} what  named in the warning, e.g. `clip-tiny`
- * @param {boolean} [required]  whether a missing adapter fails (default: VL_REQUIRE_WEBGPU; a
- *   browser test, which has no process.env, passes what the config defined for it)
+ * @param {boolean} [required]  whether a missing adapter fails (default: VL_REQUIRE_WEBGPU, in Node
+ *   and in the browser project's pages)
  * @template {{ dispose(): void }} T
  */
 export async function fixtureBackends(createBackend, what, required) {

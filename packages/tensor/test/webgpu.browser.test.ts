@@ -1,5 +1,6 @@
 // WebGPU in a real browser (Chromium, navigator.gpu): the browser entry's backend against the CPU
 // reference. Without an adapter this fails when VL_REQUIRE_WEBGPU is set (CI), else warns loudly.
+import { webgpuRequired } from '@vl/vitest-config/fixture-backends';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import {
   add,
@@ -12,8 +13,7 @@ import {
   tidy,
 } from '../src/index.js';
 
-declare const __VL_REQUIRE_WEBGPU__: string;
-const required = __VL_REQUIRE_WEBGPU__ !== '' && __VL_REQUIRE_WEBGPU__ !== '0';
+const required = webgpuRequired();
 
 let gpu: Backend | undefined;
 const cpu = new CpuBackend();

@@ -6,9 +6,7 @@ import { fixtureBackends, maxAbs } from '@vl/vitest-config/fixture-backends';
 import { expect, test } from 'vitest';
 import { loadVlm } from '../src/index.js';
 
-declare const __VL_REQUIRE_WEBGPU__: string;
-const required = __VL_REQUIRE_WEBGPU__ !== '' && __VL_REQUIRE_WEBGPU__ !== '0';
-const all = await fixtureBackends(createBackend, 'llava-tiny in the page', required);
+const all = await fixtureBackends(createBackend, 'llava-tiny in the page');
 
 // Served from the package root (Vite's root in the browser project).
 const dir = new URL('/test/fixtures/llava-tiny/', location.origin);
