@@ -47,8 +47,11 @@ export interface WebGpuBackendOptions {
   submitEvery?: number;
 }
 
-/** @internal The dispatches per submit `options` ask for; throws, naming the field, on a bad one. */
-export function submitEveryOf(options: WebGpuBackendOptions): number {
+/**
+ * @internal Checks the numeric backend options (before a device exists, and again in the
+ * constructor), throwing on a bad one with its field's name; returns the dispatches per submit.
+ */
+export function checkBackendOptions(options: WebGpuBackendOptions): number {
   const submitEvery = options.submitEvery ?? DEFAULT_SUBMIT_EVERY;
   if (!(submitEvery >= 1))
     throw new RangeError(`webgpu backend: submitEvery must be at least 1 (or Infinity), got ${submitEvery}`);
@@ -126,7 +129,7 @@ export class WebGpuBackend implements Backend, GpuContext {
       shaderF16: device.features.has('shader-f16'),
       timestampQuery: device.features.has('timestamp-query'),
     };
-    this.#submitEvery = submitEveryOf(options);
+    this.#submitEvery = checkBackendOptions(options);
     this.#pool = new BufferPool(device, STORAGE, options.maxPooledBytes);
     this.#pool.onDestroy = (buffer) => this.#bindGroups.forget(buffer);
     this.#staging = new BufferPool(device, MAP_READ, 256 * 2 ** 20);

@@ -1,5 +1,5 @@
 import { checkOptionKeys } from '../../kernels/options.js';
-import { submitEveryOf, WebGpuBackend, type WebGpuBackendOptions } from './WebGpuBackend.js';
+import { checkBackendOptions, WebGpuBackend, type WebGpuBackendOptions } from './WebGpuBackend.js';
 
 /** Options for creating a WebGPU backend. */
 export interface WebGpuOptions extends WebGpuBackendOptions {
@@ -58,7 +58,7 @@ export async function createWebGpuBackend(options: WebGpuOptions = {}): Promise<
     'maxPooledBytes',
     'submitEvery',
   ]);
-  submitEveryOf(options);
+  checkBackendOptions(options);
   const gpu = options.gpu ?? (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) {
     throw new WebGpuUnavailableError(
