@@ -10,7 +10,7 @@ import { centerCrop } from '../src/image/centerCrop.js';
 import { loadImage } from '../src/image/loadImage.js';
 import { CLIP_IMAGE_MEAN, CLIP_IMAGE_STD, preprocess, preprocessToRgb } from '../src/image/preprocess.js';
 import { preprocessToTensor } from '../src/image/preprocessToTensor.js';
-import { resizeImage } from '../src/image/resizeImage.js';
+import { resizeImage, resizeWindow } from '../src/image/resizeImage.js';
 import { shortestEdgeSize } from '../src/image/shortestEdgeSize.js';
 import { type RgbImage, toRgbImage } from '../src/image/toRgbImage.js';
 
@@ -191,6 +191,65 @@ describe('preprocessing matches Pillow + Hugging Face', () => {
     }
   });
 });
+
+describe('a resize window is the resize then a crop, bit for bit', () => {
+  it('for every filter, up and down, either axis or both, corners and the center', () => {
+    let seed = 7;
+    const next = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed;
+    };
+    for (const filter of ['bicubic', 'bilinear', 'lanczos', 'box', 'hamming'] as const) {
+      for (const [w, h, W, H] of [
+        [97, 61, 40, 26], // down both
+        [31, 23, 70, 52], // up both
+        [64, 48, 64, 30], // vertical only
+        [64, 48, 20, 48], // horizontal only
+        [50, 50, 50, 50], // neither
+      ] as const) {
+        const image = {
+          data: Uint8Array.from({ length: w * h * 3 }, () => next() >>> 24),
+          width: w,
+          height: h,
+        };
+        const whole = resizeImage(image, W, H, filter);
+        for (const win of [
+          { left: 0, top: 0, width: W, height: H },
+          { left: 0, top: 0, width: 7, height: 5 },
+          { left: W - 9, top: H - 4, width: 9, height: 4 },
+          { left: Math.floor((W - 11) / 2), top: Math.floor((H - 13) / 2), width: 11, height: 13 },
+        ]) {
+          const got = resizeWindow(image, W, H, filter, win);
+          const want = centerCropAt(whole, win);
+          // The same pixels as RGBA, read in place with their alpha skipped.
+          const rgba = new Uint8Array(w * h * 4).map((_, i) =>
+            i % 4 === 3 ? next() >>> 24 : image.data[(i >> 2) * 3 + (i % 4)]!,
+          );
+          const fromRgba = resizeWindow({ data: rgba, width: w, height: h, channels: 4 }, W, H, filter, win);
+          expect(Buffer.from(fromRgba.data).equals(Buffer.from(want)), `RGBA ${filter} ${w}x${h}`).toBe(true);
+          expect([got.width, got.height]).toEqual([win.width, win.height]);
+          expect(
+            Buffer.from(got.data).equals(Buffer.from(want)),
+            `${filter} ${w}x${h}->${W}x${H} ${JSON.stringify(win)}`,
+          ).toBe(true);
+        }
+      }
+    }
+  });
+});
+
+/** The pixels of `win` cut out of `image`. */
+function centerCropAt(
+  image: RgbImage,
+  win: { left: number; top: number; width: number; height: number },
+): Uint8Array {
+  const out = new Uint8Array(win.width * win.height * 3);
+  for (let y = 0; y < win.height; y++) {
+    const from = ((win.top + y) * image.width + win.left) * 3;
+    out.set(image.data.subarray(from, from + win.width * 3), y * win.width * 3);
+  }
+  return out;
+}
 
 describe('image inputs', () => {
   const rgba = { data: new Uint8Array(3 * 2 * 4).map((_, i) => i * 10), width: 3, height: 2 };

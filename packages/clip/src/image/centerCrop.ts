@@ -8,7 +8,7 @@ import type { RgbImage } from './toRgbImage.js';
 export type CropRule = 'hf' | 'torchvision';
 
 /** Where the crop window starts on one axis of the (padded) image. */
-function cropStart(size: number, crop: number, rule: CropRule): number {
+export function cropStart(size: number, crop: number, rule: CropRule): number {
   if (size <= crop) return 0; // padded to the crop, or already its size
   const margin = (size - crop) / 2;
   return rule === 'hf' ? Math.floor(margin) : roundHalfEven(margin); // torchvision: int(round(margin))

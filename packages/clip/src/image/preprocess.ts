@@ -1,8 +1,8 @@
-import { type CropRule, centerCrop } from './centerCrop.js';
+import { type CropRule, centerCrop, cropStart } from './centerCrop.js';
 import { longestEdgeSize } from './longestEdgeSize.js';
-import { type ResampleFilter, resizeImage } from './resizeImage.js';
+import { type ResampleFilter, resampleFilter, resizeImage, resizeWindow } from './resizeImage.js';
 import { shortestEdgeSize } from './shortestEdgeSize.js';
-import { type ImageInput, type RgbImage, toRgbImage } from './toRgbImage.js';
+import { type ImageInput, type RgbImage, interleavedPixels, packRgb } from './toRgbImage.js';
 import { MAX_PIXELS } from './limits.js';
 
 /**
@@ -145,20 +145,32 @@ export function preprocessToRgb(
   image: ImageInput,
   options: Pick<PreprocessOptions, 'size' | 'crop' | 'resample' | 'cropRule'> = {},
 ): RgbImage {
-  const rgb = toRgbImage(image, 'preprocess()');
+  const pixels = interleavedPixels(image, 'preprocess()'); // RGB or RGBA, not copied
   const size = options.size ?? 224;
-  let resized = rgb;
-  if (size !== false) {
-    const target = withinLimit(resizeTarget(rgb, size), 'size', size);
-    resized = resizeImage(rgb, target.width, target.height, options.resample ?? 'bicubic');
-  }
   const crop = options.crop ?? 224;
-  if (crop === false) return resized;
+  const resample = options.resample ?? 'bicubic';
+  const target = size === false ? pixels : withinLimit(resizeTarget(pixels, size), 'size', size);
+  if (crop === false) {
+    const rgb = packRgb(pixels);
+    return size === false ? rgb : resizeImage(rgb, target.width, target.height, resample);
+  }
   const { width, height } = withinLimit(asSize(crop, 'crop'), 'crop', crop);
   const rule = options.cropRule ?? 'hf';
   if (rule !== 'hf' && rule !== 'torchvision') {
     throw new RangeError(`preprocess(): cropRule must be 'hf' or 'torchvision', got ${JSON.stringify(rule)}`);
   }
+  if (size !== false && width <= target.width && height <= target.height) {
+    // The crop inside the resized image: only its pixels are resampled (bit for bit the same),
+    // straight from RGBA when the image is.
+    return resizeWindow(pixels, target.width, target.height, resampleFilter(resample), {
+      left: cropStart(target.width, width, rule),
+      top: cropStart(target.height, height, rule),
+      width,
+      height,
+    });
+  }
+  const rgb = packRgb(pixels);
+  const resized = size === false ? rgb : resizeImage(rgb, target.width, target.height, resample);
   return centerCrop(resized, width, height, rule);
 }
 

@@ -131,9 +131,22 @@ function coefficients(inSize: number, outSize: number, filter: Filter): Coeffici
   return { first, count, weights, ksize };
 }
 
-/** Horizontal pass over rows `[rowStart, rowStart + rows)` of `src`. */
+/** The coefficients of outputs `[start, start + n)` alone. */
+function sliceCoefficients(c: Coefficients, start: number, n: number): Coefficients {
+  return {
+    first: c.first.subarray(start, start + n),
+    count: c.count.subarray(start, start + n),
+    weights: c.weights.subarray(start * c.ksize, (start + n) * c.ksize),
+    ksize: c.ksize,
+  };
+}
+
+/** Pixels the resampling reads: packed RGB, or RGBA read in place (alpha skipped). */
+type SourcePixels = RgbImage & { channels?: 3 | 4 };
+
+/** Horizontal pass over rows `[rowStart, rowStart + rows)` of `src`; writes packed RGB. */
 function resampleRows(
-  src: RgbImage,
+  src: SourcePixels,
   rowStart: number,
   rows: number,
   outWidth: number,
@@ -143,8 +156,9 @@ function resampleRows(
   const out = new Uint8ClampedArray(outWidth * rows * 3);
   const { first, count, weights, ksize } = c;
   const data = src.data;
+  const step = src.channels ?? 3; // bytes per input pixel
   for (let y = 0; y < rows; y++) {
-    const rowOffset = (y + rowStart) * src.width * 3;
+    const rowOffset = (y + rowStart) * src.width * step;
     const outOffset = y * outWidth * 3;
     for (let x = 0; x < outWidth; x++) {
       let r = HALF;
@@ -152,8 +166,8 @@ function resampleRows(
       let b = HALF;
       const n = count[x]!;
       const w0 = x * ksize;
-      let p = rowOffset + first[x]! * 3;
-      for (let i = 0; i < n; i++, p += 3) {
+      let p = rowOffset + first[x]! * step;
+      for (let i = 0; i < n; i++, p += step) {
         const w = weights[w0 + i]!;
         r += data[p]! * w;
         g += data[p + 1]! * w;
@@ -217,25 +231,74 @@ export function resizeImage(
       `resizeImage(): a ${image.width}x${image.height} RGB image needs ${image.width * image.height * 3} bytes, got ${image.data.length}`,
     );
   }
-  const filter = filters[resampleFilter(resample)];
+  return resizeWindow(image, width, height, resampleFilter(resample), {
+    left: 0,
+    top: 0,
+    width,
+    height,
+  });
+}
+
+/** A window of a resized image: its top-left corner and size, in output pixels. */
+export interface ResizeWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The `window` of {@link resizeImage}'s `width x height` result, computing only the pixels in it:
+ * each pass's outputs depend on their own coefficients alone, so this is bit for bit the resize
+ * followed by a crop, at the cost of the window (a 4:3 photo's center square skips a quarter of the
+ * horizontal pass, the costly one when downscaling). `window` must lie inside the result. `image`
+ * may be RGBA (`channels: 4`), read in place with its alpha dropped; the result is packed RGB.
+ */
+export function resizeWindow(
+  image: SourcePixels,
+  width: number,
+  height: number,
+  resample: ResampleFilter,
+  window: ResizeWindow,
+): RgbImage {
+  const { left, top } = window;
+  const filter = filters[resample];
   const horizontal = width !== image.width;
   const vertical = height !== image.height;
-  if (!horizontal && !vertical) return { data: image.data.slice(), width, height };
-  const rows = coefficients(image.height, height, filter);
-  let current = image;
-  let rowShift = 0;
+  // [win.height] rows of the vertical pass, or undefined when there is none.
+  const rows = vertical
+    ? sliceCoefficients(coefficients(image.height, height, filter), top, window.height)
+    : undefined;
+  // Only the input rows the vertical pass reads (as Pillow does), or the window's rows without it.
+  const firstRow = rows ? rows.first[0]! : top;
+  const lastRow = rows
+    ? rows.first[window.height - 1]! + rows.count[window.height - 1]!
+    : top + window.height;
+  let current: RgbImage;
   if (horizontal) {
-    // Only the rows the vertical pass reads, as Pillow does.
-    const firstRow = vertical ? rows.first[0]! : 0;
-    const lastRow = vertical ? rows.first[height - 1]! + rows.count[height - 1]! : image.height;
-    const columns = coefficients(image.width, width, filter);
+    const columns = sliceCoefficients(coefficients(image.width, width, filter), left, window.width);
     current = {
-      data: resampleRows(image, firstRow, lastRow - firstRow, width, columns),
-      width,
+      data: resampleRows(image, firstRow, lastRow - firstRow, window.width, columns),
+      width: window.width,
       height: lastRow - firstRow,
     };
-    rowShift = firstRow;
+  } else {
+    // The window's columns of the rows needed, as they are (packed to RGB).
+    const step = image.channels ?? 3;
+    const data = new Uint8Array(window.width * (lastRow - firstRow) * 3);
+    for (let y = firstRow, o = 0; y < lastRow; y++) {
+      for (let x = 0, i = (y * image.width + left) * step; x < window.width; x++, i += step, o += 3) {
+        data[o] = image.data[i]!;
+        data[o + 1] = image.data[i + 1]!;
+        data[o + 2] = image.data[i + 2]!;
+      }
+    }
+    current = { data, width: window.width, height: lastRow - firstRow };
   }
-  if (!vertical) return current;
-  return { data: resampleColumns(current, height, rows, rowShift), width, height };
+  if (!rows) return current;
+  return {
+    data: resampleColumns(current, window.height, rows, firstRow),
+    width: window.width,
+    height: window.height,
+  };
 }

@@ -130,6 +130,19 @@ function readDrawable(input: DrawableImage, what: string): PixelImage {
  * ```
  */
 export function toRgbImage(input: ImageInput, what = 'toRgbImage()'): RgbImage {
+  return packRgb(interleavedPixels(input, what));
+}
+
+/** 8-bit pixels as they are: RGB or RGBA interleaved, `channels` bytes per pixel. */
+export interface InterleavedPixels extends RgbImage {
+  channels: 3 | 4;
+}
+
+/**
+ * An image's pixels checked (size, type, length, colour space) and read from a browser source
+ * where needed, but not converted: RGBA stays RGBA, so a resampler can read it in place.
+ */
+export function interleavedPixels(input: ImageInput, what: string): InterleavedPixels {
   if (input === null || typeof input !== 'object') {
     throw new TypeError(`${what}: expected an image, got ${input === null ? 'null' : typeof input}`);
   }
@@ -166,13 +179,14 @@ export function toRgbImage(input: ImageInput, what = 'toRgbImage()'): RgbImage {
       `${what}: a ${width}x${height} image with ${channels} channels needs ${pixelCount * channels} bytes, got ${data.length}`,
     );
   }
-  if (channels === 3) {
-    return {
-      data: data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.length),
-      width,
-      height,
-    };
-  }
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.length);
+  return { data: bytes, width, height, channels };
+}
+
+/** Packed RGB: the same bytes for RGB, alpha dropped for RGBA. */
+export function packRgb({ data, width, height, channels }: InterleavedPixels): RgbImage {
+  if (channels === 3) return { data, width, height };
+  const pixelCount = width * height;
   const rgb = new Uint8Array(pixelCount * 3);
   for (let i = 0, j = 0; i < pixelCount * 4; i += 4, j += 3) {
     rgb[j] = data[i]!;
