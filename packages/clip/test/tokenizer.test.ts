@@ -82,6 +82,24 @@ describe('ClipTokenizer', () => {
     expect(tokenizer.encodeBatch([]).shape).toEqual([0, 77]);
   });
 
+  it("pads to the longest text with padding 'longest' (transformers' padding=True), truncation first", () => {
+    const { inputIds, attentionMask, shape } = tokenizer.encodeBatch(['a cat', 'a photo of a dog'], {
+      padding: 'longest',
+    });
+    expect(shape).toEqual([2, 7]); // start, a, photo, of, a, dog, end
+    expect(Array.from(inputIds.subarray(0, 7))).toEqual([49406, 320, 2368, 49407, 0, 0, 0]);
+    expect(Array.from(attentionMask.subarray(0, 7))).toEqual([1, 1, 1, 1, 0, 0, 0]);
+    const long = new Array(90).fill('cat').join(' ');
+    expect(tokenizer.encodeBatch([long, 'a'], { padding: 'longest', truncate: true }).shape).toEqual([2, 77]);
+    expect(tokenizer.encodeBatch([], { padding: 'longest' }).shape).toEqual([0, 0]);
+    expect(() => tokenizer.encodeBatch(['a'], { padding: true } as never)).toThrow(
+      `padding must be 'max_length' or 'longest', got true`,
+    );
+    expect(() => tokenizer.encodeBatch(['a'], { pad_id: 1 } as never)).toThrow(
+      'ClipTokenizer.encodeBatch(): unknown option "pad_id" (expected contextLength, truncate, padId, padding)',
+    );
+  });
+
   it('rejects a text longer than the context unless asked to truncate', () => {
     const long = 'a photo of a very very very very very very very very very very very long cat';
     const ids = tokenizer.encode(long); // 19 tokens

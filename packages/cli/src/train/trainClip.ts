@@ -62,7 +62,9 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
     const pairs = Array.from({ length: batchSize }, (_, i) => data.pair(step * batchSize + i));
     const enc = tokenizer.encodeBatch(
       pairs.map((p) => p.caption),
-      { contextLength: CAPTION_CONTEXT, truncate: true, padId: tokenizer.endId },
+      // Padded to the batch's longest caption: the text tower is causal, so the padding up to
+      // the context could not change the loss, only cost time.
+      { contextLength: CAPTION_CONTEXT, truncate: true, padId: tokenizer.endId, padding: 'longest' },
     );
     return {
       pixelValues: preprocessToTensor(

@@ -16,6 +16,12 @@ export interface EncodeBatchOptions {
   truncate?: boolean;
   /** Id written after the end token. openai/CLIP pads with 0; HF checkpoints often use the end token. */
   padId?: number;
+  /**
+   * `'max_length'` (the default): every row has `contextLength` tokens, as openai/CLIP's `tokenize`.
+   * `'longest'`: rows as long as the longest text (after truncation), as transformers' `padding=True`;
+   * CLIP's text tower is causal, so the pooled features are the same, for less work.
+   */
+  padding?: 'max_length' | 'longest';
 }
 
 /** A batch of token ids, row-major `[batch, contextLength]`. */
@@ -55,6 +61,8 @@ const wordPattern = new RegExp(
   `<\\|startoftext\\|>|<\\|endoftext\\|>|'[s\\u017f]|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^${whiteSpace}\\p{L}\\p{N}\\u0345]+`,
   'gu',
 );
+
+const BATCH_OPTION_KEYS = ['contextLength', 'truncate', 'padId', 'padding'];
 
 /** Words cached before the cache is cleared, so a long-running process does not grow without bound. */
 const CACHE_LIMIT = 100_000;
@@ -240,19 +248,28 @@ export class ClipTokenizer {
    * ```
    */
   encodeBatch(texts: readonly string[], options: EncodeBatchOptions = {}): EncodedBatch {
+    for (const key of Object.keys(options)) {
+      if (!BATCH_OPTION_KEYS.includes(key))
+        throw new TypeError(
+          `ClipTokenizer.encodeBatch(): unknown option ${JSON.stringify(key)} (expected ${BATCH_OPTION_KEYS.join(', ')})`,
+        );
+    }
     const contextLength = options.contextLength ?? this.contextLength;
-    const { truncate = false, padId = 0 } = options;
+    const { truncate = false, padId = 0, padding = 'max_length' } = options;
     if (!Number.isInteger(contextLength) || contextLength < 2) {
       throw new RangeError(
         `ClipTokenizer.encodeBatch(): contextLength must be an integer of at least 2, got ${contextLength}`,
       );
     }
+    if (padding !== 'max_length' && padding !== 'longest') {
+      throw new RangeError(
+        `ClipTokenizer.encodeBatch(): padding must be 'max_length' or 'longest', got ${JSON.stringify(padding)}`,
+      );
+    }
     if (!Array.isArray(texts)) {
       throw new TypeError('ClipTokenizer.encodeBatch(): expected an array of strings');
     }
-    const inputIds = new Int32Array(texts.length * contextLength).fill(padId);
-    const attentionMask = new Int32Array(texts.length * contextLength);
-    texts.forEach((text, row) => {
+    const rows = texts.map((text, row) => {
       if (typeof text !== 'string') {
         throw new TypeError(`ClipTokenizer.encodeBatch(): text ${row} is ${typeof text}, not a string`);
       }
@@ -266,10 +283,16 @@ export class ClipTokenizer {
         ids = ids.slice(0, contextLength);
         ids[contextLength - 1] = this.endId;
       }
-      inputIds.set(ids, row * contextLength);
-      attentionMask.fill(1, row * contextLength, row * contextLength + ids.length);
+      return ids;
     });
-    return { inputIds, attentionMask, shape: [texts.length, contextLength] };
+    const T = padding === 'longest' ? Math.max(0, ...rows.map((ids) => ids.length)) : contextLength;
+    const inputIds = new Int32Array(texts.length * T).fill(padId); // [B, T]
+    const attentionMask = new Int32Array(texts.length * T); // [B, T]
+    rows.forEach((ids, row) => {
+      inputIds.set(ids, row * T);
+      attentionMask.fill(1, row * T, row * T + ids.length);
+    });
+    return { inputIds, attentionMask, shape: [texts.length, T] };
   }
 
   /**
