@@ -59,11 +59,33 @@ function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v === null || typeof v !== 'object') return String(v);
   if (v instanceof Tensor) return `a tensor ${v.describe()}`;
-  return Array.isArray(v) ? 'an array' : `a ${v.constructor?.name ?? 'object'}`;
+  if (Array.isArray(v)) return 'an array';
+  const kind = v.constructor?.name ?? 'object';
+  return kind === 'Object' ? 'an object' : `${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
+/** Chat messages: a list whose first entry looks like a message (a role, or content without one). */
 function isMessages(p: unknown): p is readonly ChatMessage<VlmImage>[] {
-  return Array.isArray(p) && p.length > 0 && typeof p[0] === 'object' && p[0] !== null && 'role' in p[0];
+  if (!Array.isArray(p) || p.length === 0) return false;
+  const m: unknown = p[0];
+  return typeof m === 'object' && m !== null && !Array.isArray(m) && ('role' in m || 'content' in m);
+}
+
+/**
+ * Runs `f` for prompt `index` of a batch: an error it throws comes back with `prompt ${index}: ` after
+ * the `VlmModel: ` of its message, the prefix of the batch's own checks, so that the message says
+ * which prompt (errors of the tokenizer and of preprocessing included). Outside a batch, as is.
+ */
+function inPrompt<T>(index: number | undefined, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (index === undefined || !(e instanceof Error)) throw e;
+    const rest = e.message.startsWith('VlmModel: ') ? e.message.slice('VlmModel: '.length) : e.message;
+    const message = `VlmModel: prompt ${index}: ${rest}`;
+    const Kind = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
+    throw new Kind(message, { cause: e });
+  }
 }
 
 /**
@@ -111,6 +133,8 @@ export class VlmModel {
   /**
    * Logits `[B, T, V]` for token ids `[B, T]` (image placeholders expanded, `imageTokens` per image)
    * and the images' pixels `[N, 3, S, S]`, as HF's `LlavaForConditionalGeneration` returns them.
+   * Each id must be an integer in `[0, vocab_size)` or the image token id; rows given as arrays are
+   * checked like `generate`'s `{ inputIds }`, and a bad one is named (`inputIds[0][1]`).
    *
    * @example
    * ```ts
@@ -120,6 +144,10 @@ export class VlmModel {
   async forward(inputIds: Tensor | TokenRows, pixelValues?: Tensor): Promise<Tensor> {
     this.#check();
     let rows: TokenRows;
+    if (!(inputIds instanceof Tensor) && !Array.isArray(inputIds))
+      throw new TypeError(
+        `VlmModel.forward: inputIds must be an i32 tensor [B, T] or an array of token id rows, got ${describe(inputIds)}`,
+      );
     if (inputIds instanceof Tensor) {
       if (inputIds.rank !== 2 || inputIds.dtype !== 'i32')
         throw new TypeError(`VlmModel.forward: inputIds must be i32 [B, T], got ${inputIds.describe()}`);
@@ -128,6 +156,7 @@ export class VlmModel {
       rows = Array.from({ length: B }, (_, b) => flat.subarray(b * T, (b + 1) * T));
       this.#check(); // the model may have been disposed while the ids were read
     } else rows = inputIds;
+    this.#checkRows(rows);
     return tidy(() => llavaForward(this.#weights.params, rows, pixelValues, this.config)); // [B, T, V]
   }
 
@@ -173,12 +202,14 @@ export class VlmModel {
     if (batch.length === 0) throw new TypeError('VlmModel.generate: no prompts');
     const owned: Tensor[] = [];
     try {
-      const prepared: PreparedPrompt[] = batch.map((p, i) => {
-        const { ids, images } = this.#tokens(p, batch.length > 1 ? `prompt ${i}: ` : '');
-        const expanded = this.#expand(ids, imageCount(images));
-        const pixelValues = this.#pixels(images, owned);
-        return { ids: expanded, ...(pixelValues ? { pixelValues } : {}) };
-      });
+      const prepared: PreparedPrompt[] = batch.map((p, i) =>
+        inPrompt(batch.length > 1 ? i : undefined, () => {
+          const { ids, images } = this.#tokens(p);
+          const expanded = this.#expand(ids, imageCount(images));
+          const pixelValues = this.#pixels(images, owned);
+          return { ids: expanded, ...(pixelValues ? { pixelValues } : {}) };
+        }),
+      );
       const tokenizer = this.tokenizer;
       const newTextStream = () =>
         new TextStream((ids) => tokenizer?.decode(ids) ?? '', tokenizer?.cleansUpSpaces ?? false);
@@ -244,8 +275,13 @@ export class VlmModel {
     return this.tokenizer;
   }
 
-  #tokens(prompt: VlmPrompt, where = ''): { ids: number[]; images: VlmImage[] } {
+  #tokens(prompt: VlmPrompt): { ids: number[]; images: VlmImage[] } {
     if (isMessages(prompt)) {
+      // checkChatMessages would call a missing role an unknown one ("undefined").
+      prompt.forEach((m, i) => {
+        if (typeof m === 'object' && m !== null && !('role' in m))
+          throw new TypeError(`chat: message ${i} has no role (expected one of system, user, assistant)`);
+      });
       checkChatMessages(prompt);
       const images: VlmImage[] = [];
       prompt.forEach((m, i) => {
@@ -263,22 +299,21 @@ export class VlmModel {
     if (!prompt || typeof prompt !== 'object')
       throw new TypeError(`VlmModel: a prompt must be messages, { prompt } or { inputIds }`);
     if (prompt.images !== undefined && !Array.isArray(prompt.images))
-      throw new TypeError(
-        `VlmModel: ${where}images must be an array of images, got ${describe(prompt.images)}`,
-      );
+      throw new TypeError(`VlmModel: images must be an array of images, got ${describe(prompt.images)}`);
     const images = [...(prompt.images ?? [])];
-    if ('inputIds' in prompt) return { ids: this.#checkIds(prompt.inputIds, where), images };
+    if ('inputIds' in prompt) return { ids: this.#checkIds(prompt.inputIds, 'VlmModel: inputIds'), images };
     if ('prompt' in prompt && typeof prompt.prompt === 'string')
       return { ids: this.#needTokenizer('a text prompt').encode(prompt.prompt), images };
     throw new TypeError('VlmModel: a prompt must be messages, { prompt: string } or { inputIds }');
   }
 
-  /** Token ids of `{ inputIds }`: an array (or Int32Array) of integer ids in the vocabulary. */
-  #checkIds(inputIds: unknown, where: string): number[] {
+  /**
+   * Token ids of `{ inputIds }` or of a row of forward's: an array (or Int32Array) of integer ids in
+   * the vocabulary or the image token; `name` is what the messages call it.
+   */
+  #checkIds(inputIds: unknown, name: string): number[] {
     if (!Array.isArray(inputIds) && !(inputIds instanceof Int32Array))
-      throw new TypeError(
-        `VlmModel: ${where}inputIds must be an array or Int32Array of token ids, got ${describe(inputIds)}`,
-      );
+      throw new TypeError(`${name} must be an array or Int32Array of token ids, got ${describe(inputIds)}`);
     const V = this.config.text_config.vocab_size;
     const imageId = this.config.image_token_index;
     const ids = Array.from(inputIds as ArrayLike<unknown>);
@@ -286,10 +321,15 @@ export class VlmModel {
       if (id === imageId) return;
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= V)
         throw new RangeError(
-          `VlmModel: ${where}inputIds[${j}] must be an integer token id in [0, ${V}) (vocab_size), got ${describe(id)}`,
+          `${name}[${j}] must be an integer token id in [0, ${V}) (vocab_size), got ${describe(id)}`,
         );
     });
     return ids as number[];
+  }
+
+  /** forward's rows, checked as generate checks `{ inputIds }` (llavaForward would read a string as a number). */
+  #checkRows(rows: TokenRows): void {
+    for (let b = 0; b < rows.length; b++) this.#checkIds(rows[b], `VlmModel.forward: inputIds[${b}]`);
   }
 
   /** One placeholder per image becomes `imageTokens` placeholders; already expanded ids pass. */
@@ -319,6 +359,9 @@ export class VlmModel {
         throw new RangeError(
           `VlmModel: image ${i} must be pixels [3, ${S}, ${S}] or [n, 3, ${S}, ${S}], got ${image.describe()}`,
         );
+      // The vision tower's first product would otherwise name only its own operand.
+      if (image.dtype !== 'f32')
+        throw new TypeError(`VlmModel: image ${i} must be f32 pixels, got ${image.describe()}`);
       if (image.backend !== this.backend)
         throw new Error(`VlmModel: image ${i} is on another backend than the model`);
       if (image.rank === 4) return image;

@@ -124,13 +124,6 @@ export function checkGenerateOptions(options: GenerateOptions, vocabSize: number
     throw new TypeError(`generate: signal must be an AbortSignal, got ${show(signal)}`);
 }
 
-function abortReason(signal: AbortSignal): unknown {
-  if (signal.reason instanceof Error) return signal.reason;
-  const e = new Error('generation was aborted');
-  e.name = 'AbortError';
-  return e;
-}
-
 /**
  * Runs generation over prepared prompts. The caller owns the prompts' pixel tensors.
  * `newTextStream` gives each prompt the stream that turns its ids into text pieces; `alive`, called
@@ -173,7 +166,16 @@ export async function* generateTokens(
   if (steps <= 0) return;
   signal?.throwIfAborted();
 
-  const pad = c.pad_token_id ?? 0;
+  // Left padding and the rows that have finished are masked, so their id only has to be a word of
+  // the vocabulary that is not the image token: pad_token_id may be either (or missing).
+  const imageId = config.image_token_index;
+  const padId = c.pad_token_id;
+  const pad =
+    padId !== null && Number.isInteger(padId) && padId >= 0 && padId < c.vocab_size && padId !== imageId
+      ? padId
+      : imageId === 0
+        ? 1
+        : 0;
   const padded = prompts.map((p) => [...new Array<number>(L - p.ids.length).fill(pad), ...p.ids]);
   const ragged = lengths.some((n) => n !== L);
   const maxLength = L + steps - 1;
@@ -263,7 +265,7 @@ export async function* generateTokens(
       } finally {
         chosen.dispose();
       }
-      if (signal?.aborted) throw abortReason(signal);
+      signal?.throwIfAborted();
       const last = step === steps - 1;
       for (let b = 0; b < B; b++) {
         if (done[b]) continue;
@@ -273,12 +275,15 @@ export async function* generateTokens(
         if (stops.has(token) || token < 0) {
           done[b] = true;
           // The answer ends: the text held back goes out with its last token.
-          if (held) yield { ...held, text: held.text + streams[b]!.finish() };
+          if (held) {
+            yield { ...held, text: held.text + streams[b]!.finish() };
+            signal?.throwIfAborted();
+          }
           continue;
         }
         if (held) {
           yield held;
-          if (signal?.aborted) throw abortReason(signal);
+          signal?.throwIfAborted();
         }
         generated[b]!.push(token);
         history[b]!.push(token);
@@ -289,7 +294,7 @@ export async function* generateTokens(
         // answer (and the piece takes the rest) or goes on (and will carry what became final).
         if (stream.holding) heldBack[b] = piece;
         else yield piece;
-        if (signal?.aborted) throw abortReason(signal);
+        signal?.throwIfAborted();
       }
       if (done.every(Boolean) || step === steps - 1) break;
       for (let b = 0; b < B; b++) if (done[b]) history[b]!.push(pad);
