@@ -38,7 +38,8 @@ export class CliError extends Error {
 
 /**
  * An error's message without the library function that opens it (`loadImage(): `,
- * `loadSafetensors(): `): the user of the command line did not call it.
+ * `loadSafetensors(): `, `loadClip: `): the user of the command line did not call it. Only a
+ * lower-camel-case name is taken for a caller, so `ENOENT: ...` or `cat.png: ...` stay whole.
  *
  * @example
  * ```ts
@@ -46,5 +47,5 @@ export class CliError extends Error {
  * ```
  */
 export function withoutCaller(error: unknown): string {
-  return (error as Error).message.replace(/^\w+\(\): /, '');
+  return (error as Error).message.replace(/^[a-z][A-Za-z0-9]*(?:\(\))?: /, '');
 }

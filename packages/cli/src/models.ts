@@ -31,14 +31,20 @@ export interface ModelLocation {
  * or a Hugging Face Hub address (`hf://org/name`) is passed through, anything else is a folder
  * relative to the working directory.
  */
-export function locateModel(kind: ModelKind, model: string, cwd: string): ModelLocation {
+export function locateModel(
+  kind: ModelKind,
+  model: string,
+  cwd: string,
+  /** The option that named it, for the messages (`--clip` for vl train vlm's CLIP). */
+  option = '--model',
+): ModelLocation {
   if (model.trim() === '')
-    throw new CliError('--model is empty; give shapes, a checkpoint folder or a URL', 2);
+    throw new CliError(`${option} is empty; give shapes, a checkpoint folder or a URL`, 2);
   if (/^hf:/i.test(model)) {
     try {
       hubFileUrl(model); // hf://org/name[@revision]
     } catch (e) {
-      throw new CliError(`--model ${(e as Error).message}`, 2);
+      throw new CliError(`${option} ${(e as Error).message}`, 2);
     }
   }
   if (/^(https?|hf):\/\//i.test(model)) return { source: model, defaults: {}, remote: true };
@@ -53,13 +59,14 @@ export function locateModel(kind: ModelKind, model: string, cwd: string): ModelL
   } else {
     folder = resolve(cwd, model);
     const info = existsSync(folder) ? statSync(folder) : undefined;
-    if (!info) throw new CliError(`--model: no such checkpoint folder: ${model}`);
-    if (!info.isDirectory()) throw new CliError(`--model: ${model} is a file; expected a checkpoint folder`);
+    if (!info) throw new CliError(`${option}: no such checkpoint folder: ${model}`);
+    if (!info.isDirectory())
+      throw new CliError(`${option}: ${model} is a file; expected a checkpoint folder`);
     if (!existsSync(join(folder, 'config.json')))
-      throw new CliError(`--model: ${model} has no config.json; is it a ${kind} checkpoint folder?`);
+      throw new CliError(`${option}: ${model} has no config.json; is it a ${kind} checkpoint folder?`);
     const found = checkpointKind(folder);
     if (found !== undefined && found !== kind)
-      throw new CliError(`--model ${model} is a ${found} checkpoint; this command needs a ${kind} one`, 2);
+      throw new CliError(`${option} ${model} is a ${found} checkpoint; this command needs a ${kind} one`, 2);
   }
   return { source: folder, defaults: readDefaults(folder) };
 }

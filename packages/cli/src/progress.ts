@@ -3,6 +3,8 @@ import type { CliIo } from './io.js';
 /**
  * A progress bar on stderr. On a terminal it redraws one line; elsewhere (pipes, CI logs) it prints
  * a line at every 10%, and at least once a minute on long work, so logs stay short but alive.
+ * Work done within `quietMs` (1 s by default) prints nothing at all, its closing line included: a
+ * model that loads at once is not worth a dozen lines.
  */
 export class ProgressBar {
   readonly #io: CliIo;
@@ -11,19 +13,28 @@ export class ProgressBar {
   #lastLine = 0;
   #start = performance.now();
   #done = false;
+  /** Whether any line (or redraw) was written: the closing line only follows one. */
+  #shown = false;
 
   readonly #bytes: boolean;
+  readonly #quietMs: number;
 
-  /** `bytes`: the units are bytes, shown as kB / MB / GB. */
-  constructor(io: CliIo, label: string, options: { bytes?: boolean } = {}) {
+  /**
+   * `bytes`: the units are bytes, shown as kB / MB / GB. `quietMs`: how long the bar stays silent
+   * at first (default 1000; 0 prints from the first update, as training does to say it began).
+   */
+  constructor(io: CliIo, label: string, options: { bytes?: boolean; quietMs?: number } = {}) {
     this.#io = io;
     this.#label = label;
     this.#bytes = options.bytes === true;
+    this.#quietMs = options.quietMs ?? 1000;
   }
 
   /** Reports `done` of `total` units, with an optional note (a loss, a file name). */
   update(done: number, total: number, note = ''): void {
     if (this.#done) return;
+    const now = performance.now();
+    if (!this.#shown && now - this.#start < this.#quietMs) return;
     const fraction = total > 0 ? Math.min(1, done / total) : 1;
     const percent = Math.round(fraction * 100);
     const elapsed = (performance.now() - this.#start) / 1000;
@@ -37,21 +48,23 @@ export class ProgressBar {
       this.#io.stderr.write(
         `\r\x1b[2K${this.#label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${tail}`,
       );
+      this.#shown = true;
       return;
     }
     const tenth = Math.floor(fraction * 10);
-    const now = performance.now();
     if (tenth !== this.#lastTenth || now - this.#lastLine > 60_000) {
+      this.#shown = true;
       this.#lastTenth = tenth;
       this.#lastLine = now;
       this.#io.stderr.write(`${this.#label}: ${tail}\n`);
     }
   }
 
-  /** Ends the bar with the total time. */
+  /** Ends the bar with the total time (nothing when it never showed: the work was quick). */
   finish(note = ''): void {
     if (this.#done) return;
     this.#done = true;
+    if (!this.#shown) return;
     const elapsed = formatSeconds((performance.now() - this.#start) / 1000);
     const line = `${this.#label}: done in ${elapsed}${note ? ` ${note}` : ''}`;
     this.#io.stderr.write(this.#io.stderr.isTTY ? `\r\x1b[2K${line}\n` : `${line}\n`);

@@ -85,13 +85,19 @@ const commands: Record<string, Command> = {
     run: search,
   },
   reconstruct: {
-    usage: 'vl reconstruct <image> -o out.png [--size 64]',
+    usage: 'vl reconstruct <image> -o out.png [--size 64] [--overwrite]',
     summary: 'encode an image to dVAE tokens and decode it back',
     details: [
       '-o out.png                 where the reconstruction is written (PNG; never the input file itself)',
-      "--size 64                  square size the image is resized and cropped to (default: the model's)",
+      '--overwrite                replace -o when it exists (else: an error)',
+      "--size 64                  square size the image is resized and cropped to (default: the model's;",
+      "                           at most 8 times the model's, as memory grows with its square)",
     ],
-    options: { output: { type: 'string', short: 'o' }, size: { type: 'string' } },
+    options: {
+      output: { type: 'string', short: 'o' },
+      size: { type: 'string' },
+      overwrite: { type: 'boolean' },
+    },
     run: reconstruct,
   },
   ask: {

@@ -1,5 +1,5 @@
 import type { ClipModel } from '@vl/clip';
-import { CliError } from './io.js';
+import { CliError, type CliIo } from './io.js';
 
 /**
  * `model.embedTexts(texts)`, with a text longer than the model's context reported as the command
@@ -28,4 +28,49 @@ export async function embedTextsOrExplain(
     });
   }
   return model.embedTexts(texts, { truncate });
+}
+
+/**
+ * Below this many tokens a CLIP's vocabulary is a closed word list (what `vl train clip` writes:
+ * the 512 byte tokens, each caption word's merges, start and end), not a subword BPE (openai's holds
+ * 49,408): a word it lacks is spelled in byte pieces it never trained on.
+ */
+const WORD_VOCABULARY_LIMIT = 8192;
+
+/**
+ * Words of `texts` that a CLIP with a closed word vocabulary does not know (none for a subword
+ * vocabulary, which spells every word from trained pieces); `{}` placeholders are left out.
+ */
+export function unknownClipWords(model: ClipModel, texts: readonly string[]): string[] {
+  const tokenizer = model.tokenizer;
+  if (tokenizer.vocabSize >= WORD_VOCABULARY_LIMIT) return [];
+  const words = texts
+    .flatMap((t) => t.replaceAll('{}', ' ').split(/\s+/))
+    // Punctuation at a word's ends is its own token ("it?" is "it" and "?"): name the word itself.
+    .map((w) => w.replace(/^\p{P}+|\p{P}+$/gu, ''))
+    .filter(Boolean);
+  return [...new Set(words.filter((w) => tokenizer.tokenize(w).length > 1))];
+}
+
+/**
+ * Says on stderr (a warning, not an error) which words of `texts` the CLIP does not know, as
+ * `vl ask` does for its VLM: `command` opens the line.
+ *
+ * @example
+ * ```ts
+ * warnUnknownWords(ctx.io, 'search', model, [query]);
+ * ```
+ */
+export function warnUnknownWords(
+  io: CliIo,
+  command: string,
+  model: ClipModel,
+  texts: readonly string[],
+): void {
+  const unknown = unknownClipWords(model, texts);
+  if (unknown.length === 0) return;
+  const many = unknown.length > 1;
+  io.stderr.write(
+    `vl: ${command}: this model does not know the word${many ? 's' : ''} ${unknown.map((w) => JSON.stringify(w)).join(', ')}; it spells ${many ? 'them' : 'it'} in pieces it was not trained on, so ${many ? 'they add' : 'it adds'} little but noise\n`,
+  );
 }

@@ -134,10 +134,12 @@ describe('images', () => {
     const dangling = await run();
     expect(dangling.code, dangling.err).toBe(0);
     expect(dangling.err).toMatch(/skipped a file: cannot read library\/gone.png/);
+    // A file that is not an index is not vl's to overwrite: refused before any model loads.
     writeFileSync(join(work, 'lib.index'), 'not an index');
     const junk = await run();
-    expect(junk.code, junk.err).toBe(0);
-    expect(junk.err).toMatch(/lib.index is not an index vl wrote .*; it will be rebuilt/);
+    expect(junk.code, junk.err).toBe(2);
+    expect(junk.err).toMatch(/--index .*lib.index is not an index vl wrote; remove it or pick another name/);
+    expect(readFileSync(join(work, 'lib.index'), 'utf8')).toBe('not an index');
   });
 
   test('reconstruct refuses to overwrite its input, or to write into a folder or a missing one', async () => {
@@ -194,10 +196,29 @@ describe('text', () => {
   });
 
   test('an error no check foresaw is still one line (its stack only with VL_DEBUG=1)', async () => {
+    // Writing the answer fails (a full disk, say): nothing in classify expects that.
+    let err = '';
+    const code = await runCli(['classify', 'pics/s0.png', '--backend', 'cpu'], {
+      stdout: {
+        write: () => {
+          throw new Error('no space left on device');
+        },
+      },
+      stderr: { write: (s: string) => (err += s) },
+      cwd: work,
+    });
+    expect(code).toBe(1);
+    expect(err).toMatch(/vl: classify failed: no space left on device/);
+    oneLine(err);
+  });
+
+  test('a question too long for the context is bad usage, said before generating', async () => {
     // The shapes VLM's context is 256 positions; its image takes 64 of them.
     const r = await vl('ask', 'pics/s0.png', Array.from({ length: 300 }, () => 'red').join(' '));
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/vl: ask failed: .*context/);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /vl: ask: the question is \d+ tokens with the image's 64; the model's context is 256: shorten the question/,
+    );
     oneLine(r.err);
   });
 });

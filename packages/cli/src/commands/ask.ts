@@ -29,6 +29,16 @@ export async function ask(ctx: CommandContext): Promise<void> {
         ],
       },
     ];
+    // Counted before generating: the question and its image must leave room for an answer.
+    const n = model.encodePrompt(messages).length;
+    const context = model.config.text_config.max_position_embeddings;
+    if (n >= context) {
+      const image = model.imageTokens;
+      throw new CliError(
+        `ask: the question is ${n - image} tokens with the image's ${image}; the model's context is ${context}: shorten the question`,
+        2,
+      );
+    }
     const unknown = unknownWords(model.tokenizer, question);
     if (unknown.length > 0)
       ctx.io.stderr.write(

@@ -4,6 +4,7 @@ import { UnreadImages } from '../images.js';
 import { CliError } from '../io.js';
 import { openClip } from '../openModels.js';
 import { commaList, positiveInt } from '../options.js';
+import { warnUnknownWords } from '../texts.js';
 
 /** `vl classify <images...> --labels a,b,c`: zero-shot classification with CLIP. */
 export async function classify(ctx: CommandContext): Promise<void> {
@@ -23,6 +24,7 @@ export async function classify(ctx: CommandContext): Promise<void> {
       throw new CliError('classify: give the candidate labels with --labels "cat,dog,car"', 2);
     const templates = templateOption.length > 0 ? templateOption : defaults.templates;
     checkPromptLengths(model, labels, templates ?? imagenetTemplates);
+    warnUnknownWords(ctx.io, 'classify', model, [...given, ...templateOption]); // the model's own are its words
     const unread = new UnreadImages(ctx, 'classify');
     for (const path of ctx.positionals) {
       const image = await unread.read(path);

@@ -2,7 +2,7 @@ import type { CommandContext } from '../context.js';
 import { UnreadImages } from '../images.js';
 import { CliError } from '../io.js';
 import { openClip } from '../openModels.js';
-import { embedTextsOrExplain } from '../texts.js';
+import { embedTextsOrExplain, warnUnknownWords } from '../texts.js';
 
 /** `vl embed <images...> [--text "..."]`: L2-normalized CLIP embeddings. */
 export async function embed(ctx: CommandContext): Promise<void> {
@@ -20,6 +20,7 @@ export async function embed(ctx: CommandContext): Promise<void> {
       rows.push({ input: path, kind: 'image', embedding: embedding! });
     }
     if (texts.length > 0) {
+      warnUnknownWords(ctx.io, 'embed', model, texts);
       const embeddings = await embedTextsOrExplain(model, texts, ctx.options.truncate === true, (i) =>
         texts.length > 1 ? `--text number ${i + 1}` : '--text',
       );

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { readImage } from '../images.js';
 import { CliError } from '../io.js';
+import { fetchDefaults, locateModel } from '../models.js';
 import { openDvae } from '../openModels.js';
 import { positiveInt } from '../options.js';
 import { imagesToTensor, psnr, squareImage, tensorToRgbImages, writePng } from '../pixels.js';
@@ -15,8 +16,11 @@ function sameFile(a: string, b: string): boolean {
   return sa.dev === sb.dev && sa.ino === sb.ino;
 }
 
-/** Fails before any work when `-o` could not be written, or would replace the input. */
-function checkOutput(outPath: string, inputPath: string, out: string): void {
+/**
+ * Fails before any work when `-o` could not be written, or would replace the input or (without
+ * `--overwrite`) another file.
+ */
+function checkOutput(outPath: string, inputPath: string, out: string, overwrite: boolean): void {
   if (outPath === inputPath || sameFile(outPath, inputPath))
     throw new CliError(`-o ${out} is the input image itself; write the reconstruction to another file`, 2);
   if (existsSync(outPath) && statSync(outPath).isDirectory())
@@ -24,9 +28,32 @@ function checkOutput(outPath: string, inputPath: string, out: string): void {
       `-o ${out} is a folder; give a file name such as ${join(out, 'reconstruction.png')}`,
       2,
     );
+  if (!out.toLowerCase().endsWith('.png'))
+    throw new CliError(`-o ${out}: the output is written as PNG; name it *.png`, 2);
   const folder = dirname(outPath);
   if (!existsSync(folder) || !statSync(folder).isDirectory())
     throw new CliError(`-o ${out}: the folder ${dirname(out)} does not exist`, 2);
+  if (existsSync(outPath) && !overwrite)
+    throw new CliError(`-o ${out} exists; --overwrite replaces it, or give another name`, 2);
+}
+
+/** How many times the model's image size `--size` may be: memory grows with its square. */
+const MAX_SIZE_FACTOR = 8;
+
+/**
+ * `--size`, parsed and bounded before the model loads: a positive integer of at most
+ * {@link MAX_SIZE_FACTOR} times the model's image size (its vl.json's, else 256, the DALL-E dVAE's).
+ * Unbounded, `--size 4096` of the 64 px shapes dVAE took more than 24 GB and was killed.
+ */
+function sizeOption(value: string | undefined, modelSize: number): number {
+  const size = positiveInt('size', value, modelSize);
+  const limit = MAX_SIZE_FACTOR * modelSize;
+  if (size > limit)
+    throw new CliError(
+      `--size ${size} is too large: at most ${limit}, ${MAX_SIZE_FACTOR} times this model's ${modelSize} px (the memory it takes grows with the square of the size)`,
+      2,
+    );
+  return size;
 }
 
 /**
@@ -39,13 +66,13 @@ export async function reconstruct(ctx: CommandContext): Promise<void> {
     throw new CliError('reconstruct: usage is `vl reconstruct <image> -o out.png`', 2);
   const out = ctx.string('output');
   if (!out) throw new CliError('reconstruct: give the output file with -o out.png', 2);
-  if (!out.toLowerCase().endsWith('.png'))
-    throw new CliError(`-o ${out}: the output is written as PNG; name it *.png`, 2);
-  checkOutput(resolve(ctx.cwd, out), resolve(ctx.cwd, input), out);
+  checkOutput(resolve(ctx.cwd, out), resolve(ctx.cwd, input), out, ctx.options.overwrite === true);
+  const location = locateModel('dvae', ctx.string('model') ?? 'shapes', ctx.cwd);
+  const known = location.remote ? await fetchDefaults(location.source) : location.defaults;
+  const size = sizeOption(ctx.string('size'), known.imageSize ?? 256);
   const image = await readImage(input, ctx.cwd);
-  const { model, defaults } = await openDvae(ctx);
+  const { model } = await openDvae(ctx);
   try {
-    const size = positiveInt('size', ctx.string('size'), defaults.imageSize ?? 256);
     const groups = model.config.encoder.group_count;
     const multiple = 2 ** (groups - 1);
     if (size % multiple !== 0)

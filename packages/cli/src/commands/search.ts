@@ -1,12 +1,12 @@
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, extname, resolve } from 'node:path';
 import { EmbeddingIndex, type PixelImage } from '@vl/clip';
 import type { CommandContext } from '../context.js';
-import { listImages, readImage } from '../images.js';
+import { IMAGE_EXTENSIONS, listImages, readImage } from '../images.js';
 import { CliError } from '../io.js';
 import { locateModel, modelFingerprint } from '../models.js';
 import { openClip } from '../openModels.js';
-import { embedTextsOrExplain } from '../texts.js';
+import { embedTextsOrExplain, warnUnknownWords } from '../texts.js';
 import { positiveInt } from '../options.js';
 import { ProgressBar } from '../progress.js';
 
@@ -26,20 +26,26 @@ export async function search(ctx: CommandContext): Promise<void> {
   const paths = await listImages(folder, ctx.cwd);
   const queryPath = resolve(ctx.cwd, query);
   const byImage = existsSync(queryPath) && statSync(queryPath).isFile();
+  const missingImage = !byImage && IMAGE_EXTENSIONS.includes(extname(query).toLowerCase());
+  if (missingImage)
+    ctx.io.stderr.write(
+      `vl: search: there is no file ${query}; searching for it as a text (give an existing image file to search by image)\n`,
+    );
   const queryImage = byImage ? await readImage(query, ctx.cwd) : undefined; // before indexing
   const indexFile = ctx.string('index');
-  const indexPath = indexFile === undefined ? undefined : resolve(ctx.cwd, indexFile);
-  if (indexPath && existsSync(indexPath) && statSync(indexPath).isDirectory())
-    throw new CliError(`search: --index ${indexFile} is a folder; give a file name`, 2);
+  const previous = indexFile === undefined ? undefined : checkIndexFile(indexFile, ctx.cwd, paths);
   const { model } = await openClip(ctx);
   try {
+    if (!queryImage && !missingImage) warnUnknownWords(ctx.io, 'search', model, [query]);
     const [q] = queryImage
       ? await model.embedImages([queryImage])
       : await embedTextsOrExplain(model, [query], truncate, () => 'the query');
     const location = locateModel('clip', ctx.string('model') ?? 'shapes', ctx.cwd);
     const modelKey = `${modelFingerprint(location)} weights:${ctx.string('weights') ?? 'f32'}`;
     const saved =
-      indexFile === undefined ? new Map() : savedVectors(ctx, indexFile, modelKey, model.embeddingDim);
+      indexFile === undefined || previous === undefined
+        ? new Map()
+        : savedVectors(ctx, indexFile, previous, modelKey, model.embeddingDim);
     const index = new EmbeddingIndex<Entry>(model.embeddingDim);
     const bar = new ProgressBar(ctx.io, `indexing ${paths.length} images`);
     const skipped: string[] = [];
@@ -83,7 +89,12 @@ export async function search(ctx: CommandContext): Promise<void> {
         `vl: search: ${reused} of ${index.size} images reused from ${indexFile}, ${index.size - reused} embedded; saved\n`,
       );
     }
-    const hits = index.search(q!, top);
+    // An image of the folder searched by is its own best match (1.000): the others are the answer.
+    const self = queryImage ? sameFileAs(queryPath) : undefined;
+    const hits = index
+      .search(q!, self ? top + 1 : top)
+      .filter((h) => !self?.(h.item.file))
+      .slice(0, top);
     if (ctx.json) {
       ctx.printJson({
         query,
@@ -116,27 +127,57 @@ function entryOf(path: string, cwd: string): Entry | undefined {
 const keyOf = (e: Entry) => `${e.file}\0${e.size}\0${e.mtimeMs}`;
 
 /**
+ * Checks `--index` before any model loads (exit 2): not a folder, not one of the images indexed,
+ * in a folder that exists, and, when the file exists, an index vl wrote (never overwritten otherwise:
+ * a photo or someone's notes given by mistake). Resolves to the saved index, or undefined when none.
+ */
+function checkIndexFile(
+  indexFile: string,
+  cwd: string,
+  paths: readonly string[],
+): EmbeddingIndex<Entry> | undefined {
+  const file = resolve(cwd, indexFile);
+  const info = statSync(file, { throwIfNoEntry: false });
+  if (info?.isDirectory())
+    throw new CliError(`search: --index ${indexFile} is a folder; give a file name`, 2);
+  const isIndexed = sameFileAs(file);
+  if (paths.some((p) => isIndexed(resolve(cwd, p))))
+    throw new CliError(
+      `search: --index ${indexFile} is one of the images being indexed; give the index another name`,
+      2,
+    );
+  const folder = dirname(file);
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
+    throw new CliError(`search: --index ${indexFile}: the folder ${dirname(indexFile)} does not exist`, 2);
+  if (!info) return undefined;
+  try {
+    return EmbeddingIndex.load<Entry>(readFileSync(file));
+  } catch {
+    throw new CliError(
+      `search: --index ${indexFile} is not an index vl wrote; remove it or pick another name`,
+      2,
+    );
+  }
+}
+
+/** Whether a path names the same existing file as `file` (through links or `..`). */
+function sameFileAs(file: string): (other: string) => boolean {
+  const real = existsSync(file) ? realpathSync(file) : file;
+  return (other) => other === file || (existsSync(other) && realpathSync(other) === real);
+}
+
+/**
  * The vectors of a `--index` file by file (path, size and time), when it was made by this model;
- * none for a missing file, another model's index, or a file that is not an index (said on stderr).
+ * none for another model's index (said on stderr).
  */
 function savedVectors(
   ctx: CommandContext,
   indexFile: string,
+  saved: EmbeddingIndex<Entry>,
   modelKey: string,
   dim: number,
 ): Map<string, Float32Array> {
   const vectors = new Map<string, Float32Array>();
-  const file = resolve(ctx.cwd, indexFile);
-  if (!existsSync(file)) return vectors;
-  let saved: EmbeddingIndex<Entry>;
-  try {
-    saved = EmbeddingIndex.load<Entry>(readFileSync(file));
-  } catch (e) {
-    ctx.io.stderr.write(
-      `vl: search: ${indexFile} is not an index vl wrote (${(e as Error).message}); it will be rebuilt\n`,
-    );
-    return vectors;
-  }
   if (saved.metadata.model !== modelKey || saved.dim !== dim) {
     ctx.io.stderr.write(
       `vl: search: ${indexFile} was made by another model (or its files have changed since, or other --weights); it will be rebuilt\n`,

@@ -1,5 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { wordVocabularyFiles } from '@vl/clip';
 import type { QuestionKind } from '@vl/shapes';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../io.js';
@@ -75,7 +76,7 @@ async function runKind(
     }
   }
   if (!shapes) throw new CliError('train vlm: only --data shapes has questions and answers to learn from');
-  const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd).source;
+  const clip = locateModel('clip', ctx.string('clip') ?? 'shapes', ctx.cwd, '--clip').source;
   const freezeVisionTower = ctx.options['tune-tower'] !== true;
   const { featureLayer, groundSteps, text, picks } = vlm;
   const sizes = featureLayer ? { sizes: { featureLayer } } : {};
@@ -234,15 +235,25 @@ async function prepareRun(ctx: CommandContext, k: Kind, folder?: CaptionData): P
   if (!out) throw new CliError('train: give the output folder with --out <folder>', 2);
   checkFolders(ctx, k, out);
   const dataName = ctx.string('data') ?? 'shapes';
+  if (dataName !== 'shapes') checkDataFolder(ctx, k, dataName);
+  const clipOption = ctx.string('clip');
+  if (k === 'vlm' && clipOption !== undefined) {
+    try {
+      locateModel('clip', clipOption, ctx.cwd, '--clip');
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      throw new CliError(e.message, 2); // a wrong --clip is bad usage, found before any work
+    }
+  }
   const seed = Number(ctx.string('seed') ?? 0);
   if (!Number.isSafeInteger(seed) || seed < 0)
     throw new CliError(`--seed must be a non-negative integer; got "${ctx.string('seed')}"`, 2);
-  const imageSize = positiveInt('size', ctx.string('size'), 64);
-  if (imageSize % 8 !== 0) throw new CliError(`--size ${imageSize} must be a multiple of 8`, 2);
+  const imageSize = sizeOption(ctx, k, out);
   const data: CaptionData =
     dataName === 'shapes'
       ? shapesCaptionData(seed, imageSize) // the stream depends on the seed
       : (folder ?? (await folderCaptionData(resolve(ctx.cwd, dataName), dataName)));
+  if (k === 'clip') checkVocabulary(ctx, out, data);
   const d = DEFAULTS[k];
   const settings: TrainSettings = {
     data,
@@ -255,6 +266,97 @@ async function prepareRun(ctx: CommandContext, k: Kind, folder?: CaptionData): P
     backend: await ctx.backend({ training: true }),
   };
   return { ctx, kind: k, settings, featureLayers, groundSteps, text, picks };
+}
+
+/** `--data <folder>`: an existing folder, and not for vl train vlm (which learns from the shapes world's questions). */
+function checkDataFolder(ctx: CommandContext, k: Kind, data: string): void {
+  if (k === 'vlm')
+    throw new CliError(
+      `train vlm: only --data shapes has questions and answers to learn from; got --data ${data}`,
+      2,
+    );
+  const info = statSync(resolve(ctx.cwd, data), { throwIfNoEntry: false });
+  if (!info)
+    throw new CliError(
+      `--data ${data}: no such folder; give shapes or a folder of image + .txt caption pairs`,
+      2,
+    );
+  if (!info.isDirectory())
+    throw new CliError(`--data ${data} is a file; give shapes or a folder of image + .txt caption pairs`, 2);
+}
+
+/**
+ * The square image size a checkpoint folder was trained at: its vl.json's `imageSize` (what vl train
+ * writes), else its config.json's vision tower (a CLIP's, or a VLM's); undefined when neither says.
+ */
+function recordedImageSize(folder: string): number | undefined {
+  const read = (file: string): Record<string, unknown> | undefined => {
+    try {
+      return JSON.parse(readFileSync(join(folder, file), 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  };
+  const fromDefaults = read('vl.json')?.imageSize;
+  if (typeof fromDefaults === 'number') return fromDefaults;
+  const vision = read('config.json')?.vision_config as { image_size?: unknown } | undefined;
+  return typeof vision?.image_size === 'number' ? vision.image_size : undefined;
+}
+
+/**
+ * `--size`: by default the size of the model continued (--init) or, for vl train vlm, of its --clip
+ * (else 64). A CLIP's or a VLM's vision tower takes one size only, so another is bad usage; a dVAE
+ * is convolutional and may continue at another size.
+ */
+function sizeOption(ctx: CommandContext, k: Kind, out: string): number {
+  const init = ctx.string('init');
+  const clip = ctx.string('clip');
+  // A stage continues --out, which its run writes first: the run's size comes down with its options.
+  const continuesRun =
+    ctx.isDerived && init !== undefined && resolve(ctx.cwd, init) === resolve(ctx.cwd, out);
+  const [option, folder] =
+    init !== undefined && !continuesRun
+      ? ['--init', init]
+      : k === 'vlm' && init === undefined
+        ? ['--clip', clip ?? 'shapes']
+        : [undefined, undefined];
+  let recorded: number | undefined;
+  if (option === '--clip') {
+    const location = locateModel('clip', folder!, ctx.cwd, '--clip');
+    recorded = location.remote ? undefined : recordedImageSize(location.source);
+  } else if (option !== undefined) recorded = recordedImageSize(resolve(ctx.cwd, folder!));
+  const imageSize = positiveInt('size', ctx.string('size'), recorded ?? 64);
+  if (imageSize % 8 !== 0) throw new CliError(`--size ${imageSize} must be a multiple of 8`, 2);
+  if (recorded !== undefined && imageSize !== recorded && k !== 'dvae')
+    throw new CliError(
+      `--size ${imageSize}: ${option} ${folder} takes ${recorded}px images (its vision tower has one size); leave --size out, or give --size ${recorded}`,
+      2,
+    );
+  return imageSize;
+}
+
+/**
+ * vl train clip --init: the folder's vocabulary must be the data's, word for word (the text tower's
+ * embeddings are rows of it); continuing on other captions is bad usage, found before training.
+ */
+function checkVocabulary(ctx: CommandContext, out: string, data: CaptionData): void {
+  const init = ctx.string('init');
+  if (init === undefined) return;
+  const initPath = resolve(ctx.cwd, init);
+  if (ctx.isDerived && initPath === resolve(ctx.cwd, out)) return; // a stage: the run's own data
+  let saved: Record<string, number>;
+  try {
+    saved = JSON.parse(readFileSync(join(initPath, 'vocab.json'), 'utf8')) as Record<string, number>;
+  } catch {
+    return; // not a folder vl train wrote: its loader says what is wrong
+  }
+  const wanted = wordVocabularyFiles(data.vocabulary).vocab;
+  const [n, m] = [Object.keys(saved).length, Object.keys(wanted).length];
+  if (n !== m || Object.entries(wanted).some(([token, id]) => saved[token] !== id))
+    throw new CliError(
+      `--init ${init}: its vocabulary (${n} tokens) is not the one of --data ${data.name}'s captions (${m} tokens); continue it on the data it was trained on`,
+      2,
+    );
 }
 
 /**
@@ -388,7 +490,9 @@ export async function train(ctx: CommandContext): Promise<void> {
   const folder = first.settings.data.name === 'shapes' ? undefined : first.settings.data;
   for (const { text, options } of stageOptions(ctx, first.settings.out, first.settings.seed)) {
     try {
-      runs.push(await prepareRun(ctx.derive(options), k, folder));
+      // The run's size, which may have come from its --init or --clip rather than --size.
+      const size = `${first.settings.imageSize}`;
+      runs.push(await prepareRun(ctx.derive({ ...options, size }), k, folder));
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
       throw new CliError(`--stage "${text}": ${e.message}`, e.exitCode);

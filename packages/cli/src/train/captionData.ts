@@ -9,7 +9,7 @@ import {
   trainingSeed,
   generateShapes,
 } from '@vl/shapes';
-import { CliError } from '../io.js';
+import { CliError, withoutCaller } from '../io.js';
 
 /** One training pair. */
 export interface CaptionPair {
@@ -66,7 +66,7 @@ export async function folderCaptionData(folder: string, name = folder): Promise<
   try {
     pairs = await readCaptionFolder(folder);
   } catch (e) {
-    throw new CliError(`--data ${name}: ${(e as Error).message}`);
+    throw new CliError(`--data ${name}: ${withoutCaller(e)}`);
   }
   if (pairs.length < 2)
     throw new CliError(`--data ${name}: need at least 2 image + caption pairs, found ${pairs.length}`);

@@ -237,7 +237,7 @@ export async function groundVisionTower(
       .reduce((a, b) => add(a, b)); // []
   const pixelsOf = (images: readonly ImageInput[]): Tensor =>
     preprocessToTensor(images, backend, { size: imageSize, crop: imageSize, mean, std }); // [B, 3, S, S]
-  const bar = new ProgressBar(io, 'grounding the vision tower');
+  const bar = new ProgressBar(io, 'grounding the vision tower', { quietMs: 0 });
   let last = Number.NaN;
   let accuracy: Record<string, number> = {};
   try {

@@ -76,7 +76,7 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
       attentionMask: tensor(enc.attentionMask, enc.shape, { backend }), // [B, T]
     };
   };
-  const bar = new ProgressBar(io, `training clip on ${data.name}`);
+  const bar = new ProgressBar(io, `training clip on ${data.name}`, { quietMs: 0 });
   const warmup = Math.min(100, Math.floor(steps / 10));
   let trained: ReadonlyMap<string, Tensor>;
   let stopped: number | undefined;

@@ -102,7 +102,7 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
       `k-means init: ${init.codesUsed} codes in use, ${init.psnr.toFixed(1)} dB on its ${KMEANS_IMAGES} images before training\n`,
     );
   }
-  const bar = new ProgressBar(io, `training dvae on ${data.name}`);
+  const bar = new ProgressBar(io, `training dvae on ${data.name}`, { quietMs: 0 });
   const warmup = Math.min(100, Math.floor(steps / 10));
   type Pair = Awaited<ReturnType<typeof runTraining>>;
   const freePair = (pair: Pair) => {

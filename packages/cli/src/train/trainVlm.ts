@@ -299,7 +299,7 @@ async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<M
     freezeVisionTower: o.freezeVisionTower,
     ...(o.freeze ? { freeze: o.freeze } : {}),
   });
-  const bar = new ProgressBar(o.io, o.label);
+  const bar = new ProgressBar(o.io, o.label, { quietMs: 0 });
   const recent: number[] = [];
   try {
     for (let step = 0; step < o.steps; step++) {
