@@ -1,7 +1,7 @@
 import type { ByteSource } from './ByteSource.js';
 import type { ReadStreamOptions } from './readStream.js';
 
-/** A download kept in a temporary file until it is known to be good. */
+/** A download kept in the cache, but not yet as a good copy, until it is known to be good. */
 export interface StagedFile {
   /** The downloaded bytes, read from the temporary file. */
   readonly source: ByteSource;
@@ -32,13 +32,16 @@ export interface ByteCache {
   /** Notes (or clears) that `url` was answered "not found", so an offline load knows it is absent. */
   setMissing?(url: string, missing: boolean): Promise<void>;
   /**
-   * Streams a download into a temporary file beside its entry, so a file larger than memory (or
-   * than one buffer) is never held whole; Node's folder cache has it.
+   * Streams a download into the cache as it arrives, so a file larger than memory (or than one
+   * buffer) is never held whole: Node's folder cache through a temporary file beside its entry, the
+   * Cache API straight into its entry. Resolves to undefined, before reading `body`, when it cannot
+   * (the browser's storage has no room for `options.total` bytes, or the size is unknown): the
+   * caller then reads the body itself.
    */
   download?(
     url: string,
     body: ReadableStream<Uint8Array>,
     options: ReadStreamOptions,
     version?: string,
-  ): Promise<StagedFile>;
+  ): Promise<StagedFile | undefined>;
 }

@@ -143,9 +143,10 @@ async function download(
 ): Promise<ReadFile> {
   const version = versionOf(response.headers);
   const stream = { ...context, total, what: `the download of ${href}` };
-  if (cache?.download && response.body) {
-    // Straight to a file beside the cache entry: never held whole in memory.
-    const staged = await cache.download(href, response.body, stream, version);
+  const staged =
+    cache?.download && response.body ? await cache.download(href, response.body, stream, version) : undefined;
+  if (staged) {
+    // Straight into the cache: never held whole in memory.
     return {
       source: staged.source,
       fromCache: false,
