@@ -123,11 +123,55 @@ function record(v: unknown, where: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+// The keys a config may hold: exactly what tooling/dvae-convert and dvaeCheckpointFiles write, so a
+// misspelled field is refused instead of silently left at its default.
+const ROOT_KEYS = ['encoder', 'decoder', 'logit_laplace_eps'] as const;
+const ENCODER_KEYS = Object.keys(defaultEncoderConfig);
+const DECODER_KEYS = Object.keys(defaultDecoderConfig);
+
+function refuseUnknownKeys(section: Record<string, unknown>, known: readonly string[], where: string): void {
+  for (const key of Object.keys(section)) {
+    if (!known.includes(key)) {
+      throw new TypeError(
+        `parseDvaeConfig: unknown key ${JSON.stringify(key)} in ${where} (expected ${known.join(', ')})`,
+      );
+    }
+  }
+}
+
+/**
+ * @internal Checks that the two halves of `config` make a pair that reconstructs images: the same
+ * vocabulary, the same resampling factor (2^(group_count - 1)), and as many output channels as
+ * input channels. `caller` starts the message.
+ */
+export function checkDvaePair(config: DvaeConfig, caller: string): void {
+  const { encoder: e, decoder: d } = config;
+  if (e.vocab_size !== d.vocab_size) {
+    throw new RangeError(
+      `${caller}: encoder.vocab_size (${e.vocab_size}) and decoder.vocab_size (${d.vocab_size}) must match`,
+    );
+  }
+  if (e.group_count !== d.group_count) {
+    throw new RangeError(
+      `${caller}: encoder.group_count (${e.group_count}) and decoder.group_count (${d.group_count}) must match: ` +
+        `the encoder shrinks images by ${2 ** (e.group_count - 1)} and the decoder grows token grids by ${2 ** (d.group_count - 1)} (2^(group_count - 1)), so reconstructions would not have the images' size`,
+    );
+  }
+  if (d.output_channels !== e.input_channels) {
+    throw new RangeError(
+      `${caller}: decoder.output_channels (${d.output_channels}) must equal encoder.input_channels (${e.input_channels}) to reconstruct the images`,
+    );
+  }
+}
+
 /**
  * Reads a dVAE `config.json` (`{ encoder, decoder, logit_laplace_eps }`), filling missing fields
- * with the official defaults and rejecting values that are not positive integers. Both sections or
- * neither (the official dVAE) must be given. The two halves must agree on `vocab_size`, since the
- * decoder reads the encoder's tokens.
+ * with the official defaults and rejecting values that are not positive integers, and keys it does
+ * not know (a misspelled field would otherwise be left at its default). Both sections or neither
+ * (the official dVAE) must be given. The two halves must agree on `vocab_size`, since the decoder
+ * reads the encoder's tokens. `logit_laplace_eps` may be 0 (pixels are then mapped as they are,
+ * which encoding and decoding allow); training, whose logit-Laplace loss needs it above 0, checks
+ * that itself.
  *
  * @example
  * ```ts
@@ -143,8 +187,11 @@ export function parseDvaeConfig(json: unknown): DvaeConfig {
       `parseDvaeConfig: the config has a ${has} section but no ${lacks} section (give both, or neither for the official dVAE)`,
     );
   }
+  refuseUnknownKeys(root, ROOT_KEYS, 'the config root');
   const e = record(root.encoder, 'encoder');
   const d = record(root.decoder, 'decoder');
+  refuseUnknownKeys(e, ENCODER_KEYS, 'the encoder section');
+  refuseUnknownKeys(d, DECODER_KEYS, 'the decoder section');
   const encoder: DvaeEncoderConfig = {
     group_count: positiveInt(e, 'group_count', defaultEncoderConfig.group_count, 'encoder'),
     n_hid: positiveInt(e, 'n_hid', defaultEncoderConfig.n_hid, 'encoder'),

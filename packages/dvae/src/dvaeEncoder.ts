@@ -7,7 +7,7 @@ import { dvaeConv } from './dvaeConv.js';
 import type { DvaeParams } from './dvaeShapes.js';
 
 /**
- * Checks an encoder input: rank 4, `input_channels` channels, f32, and a size the
+ * Checks an encoder input: a live tensor of rank 4, `input_channels` channels, f32, and a size the
  * `group_count - 1` 2x2 max-pools divide exactly (PyTorch would silently drop the remainder).
  *
  * @example
@@ -21,6 +21,12 @@ export function checkEncoderInput(x: Tensor, config: DvaeEncoderConfig): void {
       `dvae encoder: images must be an f32 [B, C, H, W] tensor with values in [0, 1], got ${describeValue(x)}`,
     );
   }
+  if (x.isDisposed)
+    throw new Error(`dvae encoder: images ${x.describe()} were disposed (used after dispose())`);
+  if (x.backend.disposed)
+    throw new Error(
+      `dvae encoder: images ${x.describe()} are on a ${x.backend.kind} backend that was disposed`,
+    );
   if (x.shape.length !== 4) {
     throw new RangeError(`dvae encoder: input must be [B, C, H, W], got ${x.describe()}`);
   }

@@ -1,6 +1,7 @@
 // The checkpoint's tensor names and shapes, derived from the config the same way dall_e's module
 // constructors derive them, so a mismatched checkpoint is caught before any math runs.
-import type { Tensor } from '@vl/tensor';
+import { Tensor } from '@vl/tensor';
+import { describeValue } from './describeValue.js';
 import type { DvaeDecoderConfig, DvaeEncoderConfig } from './config.js';
 
 /**
@@ -106,8 +107,9 @@ export function decoderShapes(config: DvaeDecoderConfig): Map<string, number[]> 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /**
- * Checks that `params` holds exactly the tensors `shapes` names, with those shapes; the error names
- * the tensor and both shapes, so a checkpoint saved with another config is easy to diagnose.
+ * Checks that `params` holds exactly the tensors `shapes` names, with those shapes, as live f32
+ * tensors; the error names the tensor and both shapes, so a checkpoint saved with another config is
+ * easy to diagnose.
  *
  * @example
  * ```ts
@@ -123,6 +125,15 @@ export function checkDvaeParams(
     const t = params.get(name);
     if (t === undefined)
       throw new Error(`dvae ${what}: tensor ${name} ${fmt(shape)} is missing from the checkpoint`);
+    if (!(t instanceof Tensor))
+      throw new TypeError(`dvae ${what}: ${name} must be a tensor, got ${describeValue(t)}`);
+    if (t.isDisposed)
+      throw new Error(`dvae ${what}: tensor ${name} ${t.describe()} was disposed (used after dispose())`);
+    if (t.dtype !== 'f32') {
+      throw new TypeError(
+        `dvae ${what}: tensor ${name} is ${t.describe()} but the dVAE computes in f32 (load f16/bf16 checkpoints with loadSafetensors(source, { backend, dtype: 'f32' }), as loadDvae does)`,
+      );
+    }
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new Error(
         `dvae ${what}: tensor ${name} has shape ${fmt(t.shape)} in the checkpoint but the config expects ${fmt(shape)}`,

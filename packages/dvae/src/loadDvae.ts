@@ -17,7 +17,7 @@ import {
   tidy,
 } from '@vl/tensor';
 import { decoderBytesPerImage, encoderBytesPerImage, mapBatch } from './batchPieces.js';
-import { type DvaeConfig, parseDvaeConfig } from './config.js';
+import { checkDvaePair, type DvaeConfig, parseDvaeConfig } from './config.js';
 import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from './dvaeShapes.js';
 import { dvaeDecoder } from './dvaeDecoder.js';
 import { checkEncoderInput, dvaeEncoder } from './dvaeEncoder.js';
@@ -106,6 +106,7 @@ export async function loadDvae(source: string | URL, options: LoadDvaeOptions = 
     );
   }
   checkOptionKeys('loadDvae', options, ['backend', 'onProgress', 'signal']);
+  if (options.backend !== undefined) checkBackend(options.backend, 'loadDvae: options.backend');
   const { onProgress, signal } = options;
   const io = { ...(signal ? { signal } : {}) };
   const rawConfig = await loadJsonIfExists(joinSource(source, 'config.json'), io);
@@ -117,7 +118,9 @@ export async function loadDvae(source: string | URL, options: LoadDvaeOptions = 
   const config = parseDvaeConfig(rawConfig);
   const ownsBackend = options.backend === undefined;
   const backend = options.backend ?? (await createBackend('auto'));
-  const st = { backend, ...io, ...(onProgress ? { onProgress } : {}) };
+  // f16 / bf16 checkpoints (tooling/dvae-convert --dtype float16) widen to f32 as they load: the
+  // convolutions compute in f32.
+  const st = { backend, dtype: 'f32' as const, ...io, ...(onProgress ? { onProgress } : {}) };
   const load = async (file: string) => {
     try {
       return await loadSafetensors(joinSource(source, file), st);
@@ -152,6 +155,37 @@ export async function loadDvae(source: string | URL, options: LoadDvaeOptions = 
   });
 }
 
+/** A duck-typed Backend check: the methods every backend implements. */
+function checkBackend(backend: unknown, what: string): asserts backend is Backend {
+  const b = backend as Partial<Backend> | null;
+  const ok =
+    typeof b === 'object' &&
+    b !== null &&
+    typeof b.kind === 'string' &&
+    typeof b.upload === 'function' &&
+    typeof b.download === 'function' &&
+    typeof b.execute === 'function' &&
+    typeof b.release === 'function';
+  if (!ok) {
+    const got =
+      typeof backend === 'string' ? `the string ${JSON.stringify(backend)}` : describeValue(backend);
+    throw new TypeError(`${what} must be a Backend from createBackend(), got ${got}`);
+  }
+  if (b.disposed) throw new Error(`${what} was disposed; create a new one with createBackend()`);
+}
+
+/**
+ * @internal The error for pixels outside [0, 1] (or NaN) with min `lo` and max `hi`, its message
+ * starting with `caller`. Shared by {@link checkImageRange} and the functions that read pixels on
+ * the host (kmeansInitDvae).
+ */
+export function pixelRangeError(caller: string, lo: number, hi: number): RangeError | undefined {
+  if (lo >= 0 && hi <= 1) return undefined;
+  return new RangeError(
+    `${caller}: images must hold pixel values in [0, 1], got values from ${lo} to ${hi}${hi > 1 && hi <= 255 ? ' (8-bit pixels? divide by 255)' : ''}${Number.isNaN(lo) || Number.isNaN(hi) ? ' (NaN pixels)' : ''}`,
+  );
+}
+
 /**
  * Checks that images hold pixel values in [0, 1], the range the dVAE expects: reads back their
  * min and max (two numbers), so it is async. Pixels in 0..255 (divide by 255) or NaN would
@@ -171,11 +205,8 @@ export async function checkImageRange(images: Tensor): Promise<void> {
   const hi = max(images); // []
   try {
     const [a, b] = await Promise.all([lo.item(), hi.item()]);
-    if (!(a >= 0 && b <= 1)) {
-      throw new RangeError(
-        `dvae: images must hold pixel values in [0, 1], got values from ${a} to ${b}${b > 1 && b <= 255 ? ' (8-bit pixels? divide by 255)' : ''}${Number.isNaN(a) || Number.isNaN(b) ? ' (NaN pixels)' : ''}`,
-      );
-    }
+    const error = pixelRangeError('dvae', a, b);
+    if (error) throw error;
   } finally {
     lo.dispose();
     hi.dispose();
@@ -183,8 +214,12 @@ export async function checkImageRange(images: Tensor): Promise<void> {
 }
 
 /**
- * Wraps already-loaded, already-checked params in the {@link DvaeModel} API (for weights that come
- * from somewhere other than a folder, such as training).
+ * Wraps already-loaded params in the {@link DvaeModel} API (for weights that come from somewhere
+ * other than a folder, such as training). The params are checked against the config as
+ * {@link loadDvae} checks a checkpoint (a missing, misshapen or non-f32 tensor is named); on an
+ * error the caller still owns them. `reconstruct` also needs the two halves to make a pair (equal
+ * `group_count`, decoder `output_channels` equal to encoder `input_channels`); `encode` and
+ * `decode` each use one half.
  *
  * @example
  * ```ts
@@ -198,11 +233,21 @@ export function createDvaeModel(
   backend: Backend,
   disposeParams: () => void,
 ): DvaeModel {
+  checkDvaeParams(encoderParams, encoderShapes(config.encoder), 'encoder');
+  checkDvaeParams(decoderParams, decoderShapes(config.decoder), 'decoder');
   const eps = config.logit_laplace_eps;
   const c = config.decoder.output_channels;
   let disposed = false;
   const alive = (what: string) => {
     if (disposed) throw new Error(`DvaeModel.${what}: the dVAE was disposed (used after dispose())`);
+  };
+  // Kernels refuse inputs from two backends, in their own words; this names the argument.
+  const sameBackend = (t: Tensor, arg: string, what: string) => {
+    if (t instanceof Tensor && t.backend !== backend) {
+      throw new Error(
+        `DvaeModel.${what}: ${arg} ${t.describe()} are on another backend (${t.backend.name}) than the dVAE (${backend.name}); move them with toBackend(${arg}, dvae.backend)`,
+      );
+    }
   };
   // Batches too large for one binding of the device run in pieces (batchPieces.ts).
   const imageBytes = (images: Tensor) =>
@@ -212,15 +257,18 @@ export function createDvaeModel(
   const encoderLogits = (images: Tensor): Tensor => {
     alive('encoderLogits');
     checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
+    sameBackend(images, 'images', 'encoderLogits');
     return mapBatch(images, imageBytes(images), logitsOf); // [B, V, h, w]
   };
   const encode = (images: Tensor): Tensor => {
     alive('encode');
     checkEncoderInput(images, config.encoder);
+    sameBackend(images, 'images', 'encode');
     return mapBatch(images, imageBytes(images), (x) => tidy(() => argmax(logitsOf(x), 1))); // i32[B, h, w]
   };
   const decoderStats = async (tokens: Tensor, what = 'decoderStats'): Promise<Tensor> => {
     alive(what);
+    sameBackend(tokens, 'tokens', what);
     await checkTokens(tokens, config.decoder.vocab_size);
     alive(what); // the model may have been disposed while the ids were read
     const bytes = decoderBytesPerImage(config.decoder, tokens.shape[1]!, tokens.shape[2]!);
@@ -248,7 +296,9 @@ export function createDvaeModel(
     decode: (tokens: Tensor) => decode(tokens),
     async reconstruct(images: Tensor): Promise<Tensor> {
       alive('reconstruct');
+      checkDvaePair(config, 'DvaeModel.reconstruct');
       checkEncoderInput(images, config.encoder);
+      sameBackend(images, 'images', 'reconstruct');
       await checkImageRange(images);
       alive('reconstruct');
       const tokens = encode(images); // i32[B, h, w]

@@ -18,6 +18,12 @@ export async function checkTokens(tokens: Tensor, vocabSize: number): Promise<vo
       `dvae decoder: tokens must be an i32 [B, h, w] tensor of token ids, got ${describeValue(tokens)}`,
     );
   }
+  if (tokens.isDisposed)
+    throw new Error(`dvae decoder: tokens ${tokens.describe()} were disposed (used after dispose())`);
+  if (tokens.backend.disposed)
+    throw new Error(
+      `dvae decoder: tokens ${tokens.describe()} are on a ${tokens.backend.kind} backend that was disposed`,
+    );
   if (tokens.shape.length !== 3 || tokens.dtype !== 'i32') {
     throw new RangeError(`dvae decoder: tokens must be an i32 [B, h, w] grid, got ${tokens.describe()}`);
   }

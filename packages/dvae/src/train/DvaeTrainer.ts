@@ -3,6 +3,7 @@
 // on half-cosine schedules.
 import {
   AdamW,
+  checkOptionKeys,
   type LearningRate,
   Rng,
   type Tensor,
@@ -13,13 +14,13 @@ import {
   tidy,
   valueAndGrad,
 } from '@vl/tensor';
-import type { DvaeConfig } from '../config.js';
+import { checkDvaePair, type DvaeConfig } from '../config.js';
 import { checkEncoderInput } from '../dvaeEncoder.js';
 import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
 import { checkImageRange } from '../loadDvae.js';
 import { codebookUsageFromCounts } from './codebookUsage.js';
 import { cosineAnneal } from './cosineAnneal.js';
-import { dvaeLoss } from './dvaeLoss.js';
+import { checkLossEps, dvaeLoss } from './dvaeLoss.js';
 import type { DvaeParamsPair } from './initDvaeParams.js';
 
 /**
@@ -108,6 +109,19 @@ export interface DvaeStepResult {
   skipped: boolean;
 }
 
+/** @internal The keys of {@link DvaeTrainerOptions}, for checkOptionKeys (trainDvae adds its own). */
+export const DVAE_TRAINER_OPTION_KEYS: readonly string[] = [
+  'lr',
+  'tau',
+  'beta',
+  'encoderLrScale',
+  'betas',
+  'eps',
+  'weightDecay',
+  'maxGradNorm',
+  'seed',
+];
+
 function resolve(s: DvaeSchedule, step: number, what: string): number {
   const v = typeof s === 'number' ? s : s(step);
   if (!Number.isFinite(v))
@@ -125,7 +139,9 @@ function copyHalf(params: DvaeParams): Record<string, Tensor> {
  * Trains a dVAE: each {@link DvaeTrainer.step} computes {@link dvaeLoss} on a batch, its gradients
  * through the gumbel-softmax relaxation, and an AdamW update (no weight decay on biases). The
  * trainer works on copies of the params it is given, so the caller's tensors stay valid and
- * unchanged; read the current ones with {@link DvaeTrainer.params}.
+ * unchanged; read the current ones with {@link DvaeTrainer.params}. The constructor refuses unknown
+ * option keys, a config whose halves do not make a pair (equal `group_count`, decoder
+ * `output_channels` equal to encoder `input_channels`) and a `logit_laplace_eps` of 0.
  *
  * @example
  * ```ts
@@ -150,6 +166,9 @@ export class DvaeTrainer {
     readonly config: DvaeConfig,
     options: DvaeTrainerOptions = {},
   ) {
+    checkOptionKeys('DvaeTrainer', options, DVAE_TRAINER_OPTION_KEYS);
+    checkDvaePair(config, 'DvaeTrainer');
+    checkLossEps(config, 'DvaeTrainer');
     checkDvaeParams(params.encoder, encoderShapes(config.encoder), 'encoder');
     checkDvaeParams(params.decoder, decoderShapes(config.decoder), 'decoder');
     const {
@@ -182,8 +201,14 @@ export class DvaeTrainer {
     this.#tree = { encoder: copyHalf(params.encoder), decoder: copyHalf(params.decoder) };
   }
 
+  #alive(what: string): void {
+    if (this.#disposed)
+      throw new Error(`DvaeTrainer.${what}: the trainer was disposed (used after dispose())`);
+  }
+
   /** The current parameters by checkpoint name; valid until the next step or `dispose`. */
   get params(): DvaeParamsPair {
+    this.#alive('params');
     return {
       encoder: new Map(Object.entries(this.#tree.encoder)),
       decoder: new Map(Object.entries(this.#tree.decoder)),
@@ -192,6 +217,7 @@ export class DvaeTrainer {
 
   /** Copies of the current parameters, owned by the caller (they outlive the trainer). */
   copyParams(): DvaeParamsPair {
+    this.#alive('copyParams');
     const copy = (half: Record<string, Tensor>) =>
       new Map(Object.entries(half).map(([name, t]) => [name, scale(t, 1)] as const)); // same shapes
     return { encoder: copy(this.#tree.encoder), decoder: copy(this.#tree.decoder) };

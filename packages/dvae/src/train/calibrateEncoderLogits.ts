@@ -24,7 +24,9 @@ const B = 'blocks.output.conv.b';
  * logit over `images` (f32 `[B, C, H, W]` in [0, 1]) has mean 0 and standard deviation `std`:
  * `w'[k] = w[k] * std / sd[k]`, `b'[k] = (b[k] - mean[k]) * std / sd[k]`. The returned map holds
  * two new tensors (owned by the caller) and shares every other tensor with `encoder`, which is not
- * modified. Use it on freshly initialized params before training.
+ * modified. Use it on freshly initialized params before training. Pixel values are not checked
+ * (it is synchronous, and a check would read the images back): 8-bit pixels or NaN give meaningless
+ * weights without an error, so run `checkImageRange` on images you are unsure of.
  *
  * @example
  * ```ts

@@ -4,7 +4,7 @@
 // are divided by the number of pixel channels, so with beta = 1 the loss is the negative ELBO in
 // nats per pixel channel, and beta above 1 weights the KL up as the paper does (6.6).
 import { type Rng, type Tensor, argmax, add, mean, neg, scale, sigmoid, square, sub, sum } from '@vl/tensor';
-import type { DvaeConfig } from '../config.js';
+import { checkDvaePair, type DvaeConfig } from '../config.js';
 import { dvaeDecoder } from '../dvaeDecoder.js';
 import { checkEncoderInput, dvaeEncoder } from '../dvaeEncoder.js';
 import type { DvaeParams } from '../dvaeShapes.js';
@@ -52,10 +52,26 @@ export interface DvaeLossParts {
 }
 
 /**
+ * @internal Checks that `config.logit_laplace_eps` suits the logit-Laplace loss: above 0 (at 0 the
+ * mapped pixels reach 0 and 1, whose logits are infinite, so every loss is NaN) and below 0.5.
+ * parseDvaeConfig allows 0, which encoding and decoding handle.
+ */
+export function checkLossEps(config: DvaeConfig, caller: string): void {
+  const eps = config.logit_laplace_eps;
+  if (typeof eps !== 'number' || !(eps > 0 && eps < 0.5)) {
+    throw new RangeError(
+      `${caller}: logit_laplace_eps must be in (0, 0.5) for the logit-Laplace loss (at 0 the mapped pixels reach 0 and 1, whose logits are infinite, and every loss is NaN), got ${eps}`,
+    );
+  }
+}
+
+/**
  * The dVAE objective of a batch of images (f32 `[B, C, H, W]` in [0, 1]) under `params`: encoder
  * logits, a gumbel-softmax relaxed code grid at temperature `tau`, the decoder's logit-Laplace
  * statistics, and `loss = (sum(-log p(x | z)) + beta * sum(KL(q || uniform))) / (B C H W)`.
- * Differentiable in every parameter (through the relaxation); call it inside `valueAndGrad`.
+ * Differentiable in every parameter (through the relaxation); call it inside `valueAndGrad`. The
+ * config's halves must make a pair (equal `group_count`, decoder `output_channels` equal to encoder
+ * `input_channels`) and its `logit_laplace_eps` must be above 0.
  *
  * @example
  * ```ts
@@ -72,11 +88,8 @@ export function dvaeLoss(
   if (!(beta >= 0) || !Number.isFinite(beta)) {
     throw new RangeError(`dvaeLoss: beta must be a finite number >= 0, got ${beta}`);
   }
-  if (config.decoder.output_channels !== config.encoder.input_channels) {
-    throw new RangeError(
-      `dvaeLoss: decoder.output_channels (${config.decoder.output_channels}) must equal encoder.input_channels (${config.encoder.input_channels}) to score reconstructions`,
-    );
-  }
+  checkDvaePair(config, 'dvaeLoss');
+  checkLossEps(config, 'dvaeLoss');
   checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
   const eps = config.logit_laplace_eps;
   const x = mapPixels(images, eps); // [B, C, H, W] in [eps, 1 - eps]

@@ -11,7 +11,7 @@
 // init, so the network keeps its capacity for what training adds. Like initializing a VQ codebook
 // by k-means, applied to the layers around it.
 import { Rng, type Tensor, tensor } from '@vl/tensor';
-import type { DvaeConfig } from '../config.js';
+import { checkDvaePair, type DvaeConfig } from '../config.js';
 import { checkEncoderInput } from '../dvaeEncoder.js';
 import {
   checkDvaeParams,
@@ -21,6 +21,8 @@ import {
   encoderGroupChannels,
   encoderShapes,
 } from '../dvaeShapes.js';
+import { pixelRangeError } from '../loadDvae.js';
+import { checkLossEps } from './dvaeLoss.js';
 import type { DvaeParamsPair } from './initDvaeParams.js';
 
 /** Options of {@link kmeansInitDvae}. */
@@ -224,9 +226,9 @@ async function passThrough(
 }
 
 /**
- * Initializes a dVAE from k-means of `images`' cells (f32 `[N, C, H, W]` in [0, 1]; at least
- * `vocab_size` cells in all): the codebook is k-means of each cell's per-channel max and min, the
- * encoder's logits layer scores codes by distance to the cell, and the decoder maps each code to
+ * Initializes a dVAE from k-means of `images`' cells (f32 `[N, C, H, W]` in [0, 1], checked: 8-bit
+ * pixels or NaN are an error; at least `vocab_size` cells in all): the codebook is k-means of each
+ * cell's per-channel max and min, the encoder's logits layer scores codes by distance to the cell, and the decoder maps each code to
  * its cells' mean colour, flat over the cell; only the first `2C` channels of each layer are set,
  * the rest keep `params`' values. Training then starts from a dVAE that already reconstructs images
  * as flat quantized cells. Needs `n_hid >= 2C` (encoder and decoder) and decoder `n_init >= 2C`.
@@ -256,12 +258,10 @@ export async function kmeansInitDvae(
   checkDvaeParams(params.encoder, encoderShapes(enc), 'encoder');
   checkDvaeParams(params.decoder, decoderShapes(dec), 'decoder');
   checkEncoderInput(images, enc);
+  checkDvaePair(config, 'kmeansInitDvae');
+  checkLossEps(config, 'kmeansInitDvae'); // the decoder's init is the logit of each code's colour
   const C = enc.input_channels;
   const F = 2 * C;
-  if (dec.output_channels !== C)
-    throw new RangeError(
-      `kmeansInitDvae: decoder.output_channels (${dec.output_channels}) must equal encoder.input_channels (${C})`,
-    );
   const narrow = [
     ['encoder.n_hid', enc.n_hid],
     ['decoder.n_init', dec.n_init],
@@ -272,13 +272,22 @@ export async function kmeansInitDvae(
       `kmeansInitDvae: ${narrow[0]} is ${narrow[1]}, it must be at least 2 * input_channels = ${F}`,
     );
   const V = enc.vocab_size;
-  if (dec.vocab_size !== V)
-    throw new RangeError(
-      `kmeansInitDvae: decoder.vocab_size (${dec.vocab_size}) must equal encoder.vocab_size (${V})`,
-    );
   const f = 2 ** (enc.group_count - 1);
   const eps = config.logit_laplace_eps;
   const px = (await images.read()) as Float32Array; // [N, C, H, W]
+  // 0..255 pixels would give NaN weights without an error; the pixels are on the host already.
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (const v of px) {
+    if (Number.isNaN(v)) {
+      lo = hi = Number.NaN;
+      break;
+    }
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const rangeError = px.length > 0 ? pixelRangeError('kmeansInitDvae', lo, hi) : undefined;
+  if (rangeError) throw rangeError;
   const cells = cellsOf(px, images.shape, f, eps);
   if (cells.n < V)
     throw new RangeError(

@@ -1,10 +1,16 @@
 // A dVAE training loop with progress reports, abort, and codebook-usage statistics over a window
 // of recent batches (one batch is too small to tell a dead code from a rare one).
-import { type Tensor, TrainingInterruptedError, yieldToEventLoop } from '@vl/tensor';
+import { Tensor, TrainingInterruptedError, checkOptionKeys, yieldToEventLoop } from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
+import { describeValue } from '../describeValue.js';
 import type { DvaeParams } from '../dvaeShapes.js';
 import { codebookUsageFromCounts } from './codebookUsage.js';
-import { type DvaeStepResult, DvaeTrainer, type DvaeTrainerOptions } from './DvaeTrainer.js';
+import {
+  DVAE_TRAINER_OPTION_KEYS,
+  type DvaeStepResult,
+  DvaeTrainer,
+  type DvaeTrainerOptions,
+} from './DvaeTrainer.js';
 import type { DvaeParamsPair } from './initDvaeParams.js';
 
 /**
@@ -65,7 +71,8 @@ export interface TrainDvaeOptions extends DvaeTrainerOptions {
   /** Called after every step. */
   onProgress?: (progress: DvaeTrainProgress) => void;
   /**
-   * Stops the loop before the next step: the promise rejects with the abort reason, wrapped in a
+   * Stops the loop before the next step (an abort while `batches` is pending stops once the batch
+   * arrives, which is disposed untrained): the promise rejects with the abort reason, wrapped in a
    * `TrainingInterruptedError` (from `@vl/tensor`) carrying the trained params once a step has
    * updated them.
    */
@@ -74,8 +81,8 @@ export interface TrainDvaeOptions extends DvaeTrainerOptions {
 
 /**
  * Trains a dVAE for `steps` steps on batches from `batches` (called with the step index; each batch
- * is f32 `[B, C, H, W]` in [0, 1] and is disposed by the loop after its step) and resolves to the
- * trained parameters, which the caller owns. The given `params` are copied, not modified. A batch
+ * must be an f32 `[B, C, H, W]` tensor in [0, 1] and is disposed by the loop after its step) and
+ * resolves to the trained parameters, which the caller owns. The given `params` are copied, not modified. A batch
  * whose loss or gradient norm is not finite is skipped (reported with `skipped: true`) and the loop
  * goes on.
  *
@@ -101,6 +108,13 @@ export async function trainDvae(
   batches: (step: number) => Tensor | Promise<Tensor>,
   options: TrainDvaeOptions,
 ): Promise<DvaeParamsPair> {
+  checkOptionKeys('trainDvae', options, [
+    ...DVAE_TRAINER_OPTION_KEYS,
+    'steps',
+    'usageWindow',
+    'onProgress',
+    'signal',
+  ]);
   const { steps, usageWindow = 50, onProgress, signal, ...trainerOptions } = options;
   if (!Number.isInteger(steps) || steps < 0)
     throw new RangeError(`trainDvae: steps must be a non-negative integer, got ${steps}`);
@@ -116,7 +130,17 @@ export async function trainDvae(
     for (let i = 0; i < steps; i++) {
       await yieldToEventLoop(); // an abort (a Ctrl-C) gets a turn between steps
       signal?.throwIfAborted();
-      const images = await batches(i);
+      const images: unknown = await batches(i);
+      if (signal?.aborted) {
+        // Aborted while the batch was loading: stop as an abort between steps does.
+        if (images instanceof Tensor) images.dispose();
+        signal.throwIfAborted();
+      }
+      if (!(images instanceof Tensor)) {
+        throw new TypeError(
+          `trainDvae: batches(${i}) returned ${describeValue(images)}, not an f32 [B, C, H, W] tensor`,
+        );
+      }
       let r: DvaeStepResult;
       try {
         r = await trainer.step(images);
