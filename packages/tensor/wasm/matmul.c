@@ -721,26 +721,74 @@ static float row_sum_sq(const float *p, int n, float mu) {
   return s;
 }
 
-// Each row of x (`rows` x `cols`) normalized into out: (x - mean) * rstd * gamma + beta with
-// rstd = 1 / sqrt(mean((x - mean)^2) + eps) when `center` (layerNorm: two passes, so a large mean
-// does not cancel the variance), else x * rstd * gamma with rstd = 1 / sqrt(mean(x^2) + eps)
-// (rmsNorm). gamma and beta may be 0 (absent).
+// Sums of d = p[j] - mu and of d^2 over n floats, accumulated as row_sum does. Always inlined, so
+// the two results never pass through the (shared) shadow stack.
+__attribute__((always_inline)) static inline void row_sum_dev(const float *p, int n, float mu, float *sum_d,
+                                                              float *sum_dd) {
+  const v128_t m = splat(mu);
+  v128_t a0 = splat(0.0f), a1 = a0, q0 = a0, q1 = a0;
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    v128_t d0 = wasm_f32x4_sub(wasm_v128_load(p + j), m), d1 = wasm_f32x4_sub(wasm_v128_load(p + j + 4), m);
+    a0 = wasm_f32x4_add(a0, d0);
+    a1 = wasm_f32x4_add(a1, d1);
+    q0 = MADD(q0, d0, d0);
+    q1 = MADD(q1, d1, d1);
+  }
+  for (; j + 4 <= n; j += 4) {
+    v128_t d = wasm_f32x4_sub(wasm_v128_load(p + j), m);
+    a0 = wasm_f32x4_add(a0, d);
+    q0 = MADD(q0, d, d);
+  }
+  float sd = hsum(wasm_f32x4_add(a0, a1)), sq = hsum(wasm_f32x4_add(q0, q1));
+  for (; j < n; j++) {
+    const float d = p[j] - mu;
+    sd += d;
+    sq += d * d;
+  }
+  *sum_d = sd;
+  *sum_dd = sq;
+}
+
+// Each row of x (`rows` x `cols`) normalized into out: (x - mean) * rstd * gamma + beta when
+// `center` (layerNorm), else x * rstd * gamma with rstd = 1 / sqrt(mean(x^2) + eps) (rmsNorm).
+// layerNorm's variance is the corrected two-pass one: after mu = sum(x) / n, with d = x - mu,
+// mean = mu + sum(d) / n and var = (sum(d^2) - sum(d)^2 / n) / n (at least 0). The f32 mu is off by
+// a few ulps of the row's magnitude; the correction removes that error from both, so a constant row
+// normalizes to exactly 0 instead of (ulps) / sqrt(eps). gamma and beta may be 0 (absent).
 static void norm_row(const float *x, const float *gamma, const float *beta, float *y, int cols, float eps,
                      int center) {
-  float mu = center ? row_sum(x, cols) / (float)cols : 0.0f;
-  const float ss = row_sum_sq(x, cols, mu);
-  float rstd = 1.0f / __builtin_sqrtf(ss / (float)cols + eps);
+  const float n = (float)cols;
+  float mu = 0.0f, var, ss;
+  if (center) {
+    mu = row_sum(x, cols) / n;
+    float sd;
+    row_sum_dev(x, cols, mu, &sd, &ss);
+    var = (ss - sd * (sd / n)) / n;
+    if (var < 0.0f) var = 0.0f; // rounding; NaN stays NaN
+    mu += sd / n;
+  } else {
+    ss = row_sum_sq(x, cols, 0.0f);
+    var = ss / n;
+  }
+  float rstd = 1.0f / __builtin_sqrtf(var + eps);
   if (!__builtin_isfinite(ss)) {
     // The f32 sums overflowed (|x| ~ 1e18 over thousands of columns): again in f64, as the
     // reference sums (a non-finite input stays non-finite either way).
-    double m = 0.0, s = 0.0;
+    double m = 0.0, s = 0.0, e = 0.0;
     if (center) {
       for (int j = 0; j < cols; j++) m += x[j];
       m /= cols;
     }
-    for (int j = 0; j < cols; j++) s += ((double)x[j] - m) * ((double)x[j] - m);
-    mu = (float)m;
-    rstd = (float)(1.0 / __builtin_sqrt(s / cols + eps));
+    for (int j = 0; j < cols; j++) {
+      const double d = (double)x[j] - m;
+      e += d;
+      s += d * d;
+    }
+    double v = center ? (s - e * (e / cols)) / cols : s / cols;
+    if (v < 0.0) v = 0.0;
+    mu = center ? (float)(m + e / cols) : 0.0f;
+    rstd = (float)(1.0 / __builtin_sqrt(v + eps));
   }
   const v128_t m = splat(mu), r = splat(rstd);
   int j = 0;

@@ -94,6 +94,15 @@ const IEEE_COMPARE: Partial<Record<BinaryOp, string>> = {
   greaterEqual: 'u32(a >= b && !isNan(a) && !isNan(b))',
 };
 
+/**
+ * f32 truthiness on the bits (x != 0, with NaN true as in PyTorch): a driver may fold `a != 0` on
+ * a NaN to false.
+ */
+const F32_LOGICAL: Partial<Record<BinaryOp, string>> = {
+  logicalAnd: 'u32((bitcast<u32>(a) & 0x7fffffffu) != 0u && (bitcast<u32>(b) & 0x7fffffffu) != 0u)',
+  logicalOr: 'u32((bitcast<u32>(a) & 0x7fffffffu) != 0u || (bitcast<u32>(b) & 0x7fffffffu) != 0u)',
+};
+
 /** Ops whose int32 result bits are the same whether the operands' bits are read signed or unsigned. */
 const SIGNLESS = new Set<BinaryOp>(['add', 'sub', 'equal', 'notEqual', 'logicalAnd', 'logicalOr']);
 
@@ -336,6 +345,8 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
       );
     } else if (op === 'div' && !f32) {
       dispatchElementwise(ctx, op, [a!, b!], out!, 'select(a / b, 0, b == 0)');
+    } else if (f32 && op in F32_LOGICAL) {
+      dispatchElementwise(ctx, op, [a!, b!], out!, F32_LOGICAL[op]!);
     } else if (f32 && op in IEEE_COMPARE) {
       // IEEE comparisons with NaN (false; notEqual true), which a driver may not assume.
       dispatchElementwise(ctx, op, [a!, b!], out!, IEEE_COMPARE[op]!, WGSL_NAN_OPS);

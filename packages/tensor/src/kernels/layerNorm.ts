@@ -1,6 +1,10 @@
 // layerNorm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta, with the variance
 // from two passes over the row (mean first, then squared deviations), which stays accurate for
-// rows with a large mean where E[x^2] - E[x]^2 would cancel. On the GPU one workgroup normalizes
+// rows with a large mean where E[x^2] - E[x]^2 would cancel. The second pass is the corrected
+// two-pass one: with d = x - mu, mean = mu + sum(d) / n and var = (sum(d^2) - sum(d)^2 / n) / n
+// (at least 0). A rounded mu is off by ulps of the row's magnitude, which (x - mu) / sqrt(eps)
+// would magnify on a near-constant row; the correction cancels it (a constant row gives exactly 0,
+// as in PyTorch). On the GPU one workgroup normalizes
 // one row (rows of 32 or fewer elements: one invocation per row).
 import type { TensorInfo } from '../backend.js';
 import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
@@ -29,10 +33,14 @@ function dispatchLayerNorm(
   dispatchNorm(ctx, key, reads, ['yBuf'], [...inputs, out], attrs.eps, () => {
     return `var sAcc = 0.0;
   ROW { sAcc += xBuf[base + j]; }
-  let mu = rowSum(sAcc) / n;
+  let mu0 = rowSum(sAcc) / n;
+  var dAcc = 0.0;
   var qAcc = 0.0;
-  ROW { let d = xBuf[base + j] - mu; qAcc += d * d; }
-  let rstd = 1.0 / sqrt(rowSum(qAcc) / n + p.eps);
+  ROW { let d = xBuf[base + j] - mu0; dAcc += d; qAcc += d * d; }
+  let sd = rowSum(dAcc);
+  let sq = rowSum(qAcc);
+  let mu = mu0 + sd / n;
+  let rstd = 1.0 / sqrt(max((sq - sd * (sd / n)) / n, 0.0) + p.eps);
   ROW {
     var y = (xBuf[base + j] - mu) * rstd;
     ${attrs.hasGamma ? 'y *= gammaBuf[j];' : ''}
@@ -62,13 +70,18 @@ export const layerNormKernel: Kernel<LayerNormAttrs> = {
     for (let base = 0; base < x.length; base += n) {
       let s = 0;
       for (let j = base; j < base + n; j++) s += x[j]!;
-      const mu = s / n;
+      const mu0 = s / n;
+      let sd = 0;
       let q = 0;
       for (let j = base; j < base + n; j++) {
-        const d = x[j]! - mu;
+        const d = x[j]! - mu0;
+        sd += d;
         q += d * d;
       }
-      const rstd = 1 / Math.sqrt(q / n + eps);
+      // The corrected two-pass variance (see the top of the file); NaN stays NaN through the max.
+      const v = (q - sd * (sd / n)) / n;
+      const mu = mu0 + sd / n;
+      const rstd = 1 / Math.sqrt(Math.max(v, 0) + eps);
       // One loop per case keeps the per-element work free of branches.
       if (gamma && beta)
         for (let j = 0; j < n; j++) y[base + j] = (x[base + j]! - mu) * rstd * gamma[j]! + beta[j]!;
@@ -83,7 +96,14 @@ export const layerNormKernel: Kernel<LayerNormAttrs> = {
   },
   tfjs(tf, inputs, { hasGamma, hasBeta, eps }) {
     const [x] = inputs;
-    const { mean: mu, variance: v } = tf.moments(x, -1, true);
+    // The corrected two-pass variance, as the other backends (tf.moments keeps mu's rounding).
+    const n = x.shape[x.shape.length - 1]!;
+    const mu0 = tf.mean(x, -1, true);
+    const d = tf.sub(x, mu0);
+    const sd = tf.sum(d, -1, true);
+    const sq = tf.sum(tf.square(d), -1, true);
+    const mu = tf.add(mu0, tf.div(sd, n));
+    const v = tf.relu(tf.div(tf.sub(sq, tf.mul(sd, tf.div(sd, n))), n));
     let y = tf.mul(tf.sub(x, mu), tf.rsqrt(tf.add(v, eps)));
     if (hasGamma) y = tf.mul(y, inputs[1]);
     if (hasBeta) y = tf.add(y, inputs[hasGamma ? 2 : 1]);

@@ -39,6 +39,8 @@ interface ReduceAttrs {
   /** Normalized, sorted, unique. */
   axes: readonly number[];
   keepDims: boolean;
+  /** variance only: the divisor is `max(0, count - correction)` (0 when absent). */
+  correction?: number;
 }
 
 const ALLOWED: Record<ReduceOp, readonly DType[]> = {
@@ -143,7 +145,7 @@ function outShape(shape: Shape, axes: readonly number[], keepDims: boolean): num
 // ---------------------------------------------------------------------------------------------
 // CPU reference.
 
-function reduceRow(op: ReduceOp, dtype: DType, n: number, at: (j: number) => number): number {
+function reduceRow(op: ReduceOp, dtype: DType, n: number, at: (j: number) => number, correction = 0): number {
   switch (op) {
     case 'sum': {
       let s = 0;
@@ -191,7 +193,8 @@ function reduceRow(op: ReduceOp, dtype: DType, n: number, at: (j: number) => num
       const mu = s / n;
       let q = 0;
       for (let j = 0; j < n; j++) q += (at(j) - mu) ** 2;
-      return q / n;
+      // As torch.var: q / 0 is inf, or NaN when q is 0 (or NaN).
+      return q / Math.max(0, n - correction);
     }
   }
 }
@@ -459,7 +462,8 @@ const GPU_REDUCTIONS: Record<Exclude<ReduceOp, 'argmax'>, GpuReduction> = {
       { name: 's', op: 'add', value: 'v', after: 'let mu = s / f32(p.count);' },
       { name: 'q', op: 'add', value: '(v - mu) * (v - mu)' },
     ],
-    result: 'select(q / f32(p.count), nanF32(), p.count == 0u)',
+    // p.divisor = max(0, count - correction); dividing by 0 gives inf (q > 0) or NaN, as torch.var.
+    result: 'select(q / p.divisor, select(nanF32(), posInf(), q > 0.0), p.divisor <= 0.0)',
   },
 };
 
@@ -485,6 +489,8 @@ const reduceParams = uniformLayout({
   chunkLen: 'u32',
   /** The element count mean and variance divide by (the original row length in a second pass). */
   count: 'u32',
+  /** variance: what the squared deviations' sum is divided by, max(0, count - correction). */
+  divisor: 'f32',
   keptRank: 'u32',
   redRank: 'u32',
   keptDims: 'shape',
@@ -629,6 +635,7 @@ function dispatchReduce(
     chunks,
     chunkLen,
     count: count ?? plan.redSize,
+    divisor: Math.max(0, (count ?? plan.redSize) - (attrs.correction ?? 0)),
     keptRank: plan.keptDims.length,
     redRank: plan.redDims.length,
     keptDims: pad(plan.keptDims),
@@ -659,10 +666,16 @@ function dispatchReduce(
 function tfjsReduce(
   tf: TfjsCore,
   x: TfjsTensor,
-  { op, axes, keepDims }: ReduceAttrs,
+  { op, axes, keepDims, correction = 0 }: ReduceAttrs,
   out: TensorInfo,
 ): TfjsTensor {
   const ax = [...axes];
+  // variance with a correction: the population variance times n / max(0, n - correction).
+  if (op === 'variance' && correction !== 0) {
+    const n = ax.reduce((k, a) => k * x.shape[a]!, 1);
+    const v = tfjsReduce(tf, x, { op, axes, keepDims }, out);
+    return tf.div(tf.mul(v, n), Math.max(0, n - correction));
+  }
   // (x - x)^2: 0, or NaN for NaN and infinities, as the CPU's two passes give.
   if (ax.length === 0)
     return op === 'argmax'
@@ -718,6 +731,7 @@ function reduceGrad(
   y: Tensor,
   dy: Tensor,
   axes: readonly number[],
+  correction = 0,
 ): Tensor | undefined {
   const n = axes.reduce((k, a) => k * x.shape[a]!, 1);
   switch (op) {
@@ -739,7 +753,8 @@ function reduceGrad(
     }
     case 'variance': {
       const centered = sub(x, mean(x, axes, true));
-      return mul(scale(centered, 2 / n), reshape(dy, outShape(x.shape, axes, true)));
+      const divisor = Math.max(0, n - correction);
+      return mul(scale(centered, 2 / divisor), reshape(dy, outShape(x.shape, axes, true)));
     }
     case 'argmax':
       return undefined;
@@ -771,7 +786,7 @@ export const reduceKernel: Kernel<ReduceAttrs> = {
     const dtype: DType = op === 'argmax' || x!.dtype === 'bool' ? 'i32' : x!.dtype;
     return [{ shape, dtype }];
   },
-  cpu([x], { op, axes }, [out]) {
+  cpu([x], { op, axes, correction }, [out]) {
     const plan = planReduction(x!.shape, axes);
     const keptOff = offsetsOf(plan.keptDims, plan.keptStrides);
     const redOff = offsetsOf(plan.redDims, plan.redStrides);
@@ -782,7 +797,7 @@ export const reduceKernel: Kernel<ReduceAttrs> = {
     const result: TypedArray = allocArray(out!.dtype, plan.outSize);
     for (let o = 0; o < plan.outSize; o++) {
       const base = keptOff[o]!;
-      result[o] = reduceRow(op, x!.dtype, plan.redSize, (j) => data[base + redOff[j]!]!);
+      result[o] = reduceRow(op, x!.dtype, plan.redSize, (j) => data[base + redOff[j]!]!, correction);
     }
     return [result];
   },
@@ -795,9 +810,9 @@ export const reduceKernel: Kernel<ReduceAttrs> = {
     if (info!.dtype === 'u32' && attrs.op !== 'sum') return undefined;
     return [tfjsReduce(tf, x, attrs, out!)];
   },
-  grad({ dy: [dy], inputs: [x], outputs: [y], attrs: { op, axes } }) {
+  grad({ dy: [dy], inputs: [x], outputs: [y], attrs: { op, axes, correction } }) {
     if (!dy || x!.dtype !== 'f32') return [undefined];
-    return [reduceGrad(op, x!, y!, dy, axes)];
+    return [reduceGrad(op, x!, y!, dy, axes, correction)];
   },
 };
 
@@ -806,8 +821,11 @@ function reduce(
   x: Tensor,
   axes: number | readonly number[] | undefined,
   keepDims: boolean,
+  correction?: number,
 ): Tensor {
-  return run1(reduceKernel, [x], { op, axes: normalizeAxes(axes, x.rank, op), keepDims });
+  const attrs: ReduceAttrs = { op, axes: normalizeAxes(axes, x.rank, op), keepDims };
+  if (correction) attrs.correction = correction;
+  return run1(reduceKernel, [x], attrs);
 }
 
 /**
@@ -890,14 +908,31 @@ export function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims
 }
 
 /**
- * Population variance over `axes` (default: all), computed in two passes (mean, then squared
- * deviations) so rows with a large mean stay accurate; NaN over an empty axis.
+ * Variance over `axes` (default: all), computed in two passes (mean, then squared deviations) so
+ * rows with a large mean stay accurate: the sum of squared deviations divided by
+ * `max(0, n - correction)`. The default `correction: 0` is the population variance; note that
+ * `torch.var` defaults to `correction=1` (the unbiased sample variance), so pass
+ * `{ correction: 1 }` to match it. NaN over an empty axis.
+ *
+ * @param options.correction - Subtracted from the element count n in the divisor
+ * `max(0, n - correction)`, as `torch.var`'s `correction` (a finite number >= 0, default 0). A
+ * divisor of 0 gives inf, or NaN where the squared deviations sum to 0 (one element with
+ * correction 1), as in PyTorch.
  *
  * @example
  * ```ts
- * const v = variance(x, -1, true); // [B, T, C] -> [B, T, 1]
+ * const v = variance(x, -1, true);                      // [B, T, C] -> [B, T, 1], population
+ * const s2 = variance(x, 0, false, { correction: 1 }); // as torch.var(x, 0)
  * ```
  */
-export function variance(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
-  return reduce('variance', x, axes, keepDims);
+export function variance(
+  x: Tensor,
+  axes?: number | readonly number[],
+  keepDims = false,
+  options: { correction?: number } = {},
+): Tensor {
+  const { correction = 0 } = options;
+  if (!(correction >= 0) || !Number.isFinite(correction))
+    throw new RangeError(`variance: correction must be a finite number >= 0, got ${correction}`);
+  return reduce('variance', x, axes, keepDims, correction);
 }

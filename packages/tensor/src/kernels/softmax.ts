@@ -284,7 +284,9 @@ export const softmaxKernel: Kernel<SoftmaxAttrs> = {
       if (!mask) return xd[i]!;
       const mv = mask.data[mo ? mo[i]! : i]!;
       if (mask.dtype === 'bool') return mv ? xd[i]! : Number.NEGATIVE_INFINITY;
-      return mv === Number.NEGATIVE_INFINITY ? mv : xd[i]! + mv;
+      // The f32 sum, as the other backends (and PyTorch) add: in doubles, x + -1e9 would keep x's
+      // differences, and such a "masked" row would not come out uniform.
+      return mv === Number.NEGATIVE_INFINITY ? mv : Math.fround(xd[i]! + mv);
     };
     for (let o = 0; o < outer; o++) {
       for (let k = 0; k < inner; k++) {

@@ -160,9 +160,10 @@ fn erfApprox(x: f32) -> f32 {
   return sign(x) * (1.0 - erfcPos(ax));
 }
 // x * Phi(x) written with erfc so that negative x keeps relative accuracy (no 1 + erf cancellation).
+// x >= 0 as x * (1 - c / 2): +inf gives +inf (x - 0.5 * x * c would be inf - inf * 0 = NaN).
 fn geluErf(x: f32) -> f32 {
   let c = erfcPos(abs(x) * ${SQRT1_2});
-  return select(x - 0.5 * x * c, 0.5 * x * c, x < 0.0);
+  return select(x * (1.0 - 0.5 * c), 0.5 * x * c, x < 0.0);
 }`;
 
 const WGSL_SINCOS = `
@@ -199,6 +200,8 @@ interface OpDef {
   js: (x: number, a: number, b: number) => number;
   /** WGSL expression of `x` (and the uniforms `p.a`, `p.b`). */
   wgsl: string;
+  /** The expression for f32 inputs, where it differs from `wgsl` (an op with `ints`). */
+  wgslF32?: string;
   prelude?: string;
   tfjs: (tf: TfjsCore, x: TfjsTensor, a: number, b: number) => TfjsTensor;
   /** Also defined for i32 inputs. */
@@ -252,7 +255,10 @@ const OPS: Record<UnaryOp, OpDef> = {
   },
   sign: {
     js: Math.sign,
+    // WGSL's sign(NaN) is 0 (or anything): keep the NaN, as Math.sign and PyTorch do.
     wgsl: 'sign(x)',
+    wgslF32: 'select(sign(x), x, isNan(x))',
+    prelude: WGSL_NAN_OPS,
     // tf.sign(NaN) is 0; the reference's Math.sign keeps NaN.
     tfjs: (tf, x) => (x.dtype === 'int32' ? tf.sign(x) : keepNaN(tf, x, tf.sign(x))),
     ints: true,
@@ -393,7 +399,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let i = gid.x + gid.y * nwg.x * ${WG}u;
   if (i >= p.size) { return; }
   let x = xBuf[i];
-  yBuf[i] = ${def.wgsl};
+  yBuf[i] = ${(type === 'f32' && def.wgslF32) || def.wgsl};
 }`;
   });
   const uniforms =

@@ -58,7 +58,9 @@ export function forEachAttentionRow(
           let dot = 0;
           for (let c = 0; c < d; c++) dot += qd[qRow + c]! * kd[kRow + c]!;
           let s = dot * attrs.scale;
-          if (attrs.mask === 'additive') s += md![maskRow + j]!;
+          // The masked score rounded to f32 as the other backends add it (in doubles, a mask of -1e9
+          // would keep the scores' differences and mask nothing).
+          if (attrs.mask === 'additive') s = Math.fround(Math.fround(s) + md![maskRow + j]!);
           // An additive -Infinity masks the key, like a false in a bool mask.
           if (s === Number.NEGATIVE_INFINITY) continue;
           allowed[j] = 1;
