@@ -79,3 +79,28 @@ test('an extension field of the wrong kind is named', () => {
     parseClipConfig({ model_type: 'clip', vision_config: { pool_type: null } }).vision_config.pool_type,
   ).toBeUndefined();
 });
+
+test("a checkpoint's vl.json templates are the model's zero-shot default", async () => {
+  const params = initClipParams(config, { backend, seed: 4 });
+  const files = await clipCheckpointFiles(params, config);
+  for (const t of params.values()) t.dispose();
+  const folder = mkdtempSync(join(tmpdir(), 'vl-clip-templates-'));
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(folder, name), data);
+  writeFileSync(
+    join(folder, 'vl.json'),
+    JSON.stringify({ imageSize: 16, templates: ['{}', 'a picture of {}'] }),
+  );
+  const model = await loadClip(folder, { backend });
+  expect(model.templates).toEqual(['{}', 'a picture of {}']);
+  const pixels = randomNormal([1, 3, 16, 16], { backend, seed: 6 }); // [1, 3, 16, 16]
+  const labels = ['a cat', 'a dog'];
+  const implicit = await model.zeroShot(pixels, labels);
+  const explicit = await model.zeroShot(pixels, labels, { templates: ['{}', 'a picture of {}'] });
+  expect(implicit).toEqual(explicit);
+  model.dispose();
+  writeFileSync(join(folder, 'vl.json'), JSON.stringify({ templates: ['a photo'] }));
+  await expect(loadClip(folder, { backend })).rejects.toThrow(
+    /vl\.json: template 0 \("a photo"\) has no \{\} for the label/,
+  );
+  pixels.dispose();
+});

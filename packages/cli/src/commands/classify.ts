@@ -1,4 +1,4 @@
-import { type ClipModel, fillTemplate, imagenetTemplates } from '@vl/clip';
+import { type ClipModel, fillTemplate } from '@vl/clip';
 import type { CommandContext } from '../context.js';
 import { UnreadImages } from '../images.js';
 import { CliError } from '../io.js';
@@ -23,7 +23,7 @@ export async function classify(ctx: CommandContext): Promise<void> {
     if (!labels || labels.length === 0)
       throw new CliError('classify: give the candidate labels with --labels "cat,dog,car"', 2);
     const templates = templateOption.length > 0 ? templateOption : defaults.templates;
-    checkPromptLengths(model, labels, templates ?? imagenetTemplates);
+    checkPromptLengths(model, labels, templates ?? model.templates);
     warnUnknownWords(ctx.io, 'classify', model, [...given, ...templateOption]); // the model's own are its words
     const unread = new UnreadImages(ctx, 'classify');
     for (const path of ctx.positionals) {

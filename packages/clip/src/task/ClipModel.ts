@@ -30,7 +30,10 @@ export interface LabelScore {
 
 /** Options for {@link ClipModel.zeroShot}. */
 export interface ZeroShotOptions {
-  /** Prompt templates with `{}` for the label; default: the 80 ImageNet templates of the CLIP paper. */
+  /**
+   * Prompt templates with `{}` for the label; default: the model's {@link ClipModel.templates} (the
+   * 80 ImageNet templates of the CLIP paper, unless its checkpoint's `vl.json` names others).
+   */
   templates?: readonly string[];
 }
 
@@ -110,6 +113,11 @@ export interface ClipModelParts {
   /** Dispose the backend with the model (true when loadClip created it). */
   ownsBackend?: boolean;
   /**
+   * The prompt templates {@link ClipModel.zeroShot} uses when a call names none (default: the 80
+   * ImageNet templates of the CLIP paper); a checkpoint's `vl.json` may carry them.
+   */
+  templates?: readonly string[];
+  /**
    * Run each block's q, k and v as one product (see {@link fuseQkvProjections}); costs a second copy
    * of those weights (a sixth of a ViT's). Default on: on WebGPU one product fills three times as
    * many tiles, and on the CPU ViT-B/32's towers took 2-8% less time in A/B runs.
@@ -134,6 +142,8 @@ export class ClipModel {
   readonly tokenizer: ClipTokenizer;
   readonly backend: Backend;
   readonly preprocessOptions: PreprocessOptions;
+  /** What {@link ClipModel.zeroShot} uses without `templates`: the model's own, or the 80 ImageNet ones. */
+  readonly templates: readonly string[];
   readonly #ownsBackend: boolean;
   /** What the forward passes read: `params`, plus the fused qkv weights when fuseQkv. */
   readonly #weights: FusedQkvParams;
@@ -147,6 +157,11 @@ export class ClipModel {
     this.tokenizer = parts.tokenizer;
     this.backend = parts.backend;
     this.preprocessOptions = parts.preprocess ?? {};
+    if (parts.templates !== undefined) {
+      checkStrings(parts.templates, 'ClipModel', 'template');
+      checkTemplates(parts.templates, 'ClipModel');
+    }
+    this.templates = Object.freeze([...(parts.templates ?? imagenetTemplates)]);
     checkInputSize(this.preprocessOptions, this.config.vision_config.image_size);
     this.#ownsBackend = parts.ownsBackend ?? false;
     this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? true);
@@ -330,7 +345,7 @@ export class ClipModel {
     checkOneImage(image, 'zeroShot');
     checkStrings(labels, 'zeroShot', 'label');
     checkOptionKeys('zeroShot', options, ['templates']);
-    const templates = options.templates ?? imagenetTemplates;
+    const templates = options.templates ?? this.templates;
     checkStrings(templates, 'zeroShot', 'template');
     checkTemplates(templates, 'zeroShot');
     const [imageEmbedding] = await this.embedImages(image instanceof Tensor ? image : [image]);

@@ -30,6 +30,7 @@ import { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
 import { markBundled } from '../tokenizer/bundledTokenizers.js';
 import { checkCheckpointSource, prepareCheckpointLoad } from './checkpointLoad.js';
 import { ClipModel } from './ClipModel.js';
+import { checkStrings, checkTemplates } from './taskInputs.js';
 
 /** Options for {@link loadClip}. */
 export interface LoadClipOptions {
@@ -62,6 +63,8 @@ export interface ClipCheckpoint {
   format?: 'hf' | 'open_clip';
   tokenizer?: ClipTokenizer;
   preprocess?: PreprocessOptions;
+  /** Zero-shot prompt templates of this model (see {@link ClipModel.templates}). */
+  templates?: readonly string[];
 }
 
 /** Rethrows an error from a file read under loadClip's name (the reads share @vl/tensor's loaders). */
@@ -92,6 +95,21 @@ async function readJson(folder: string | URL, name: string, io: { signal?: Abort
   } catch (e) {
     throw asLoadClipError(e);
   }
+}
+
+/**
+ * The zero-shot templates a checkpoint's `vl.json` names (`vl train clip` writes them, and the
+ * shapes models ship them), or undefined without a file or the field.
+ */
+function templatesOf(vl: unknown, file: string): readonly string[] | undefined {
+  if (vl === undefined) return undefined;
+  if (vl === null || typeof vl !== 'object' || Array.isArray(vl))
+    throw new TypeError(`loadClip: ${file} must hold a JSON object, got ${describeValue(vl)}`);
+  const { templates } = vl as { templates?: unknown };
+  if (templates === undefined) return undefined;
+  checkStrings(templates, `loadClip: ${file}`, 'template');
+  checkTemplates(templates, `loadClip: ${file}`);
+  return templates;
 }
 
 /** A checkpoint's tokenizer; `bundled` when it is the package's openai/CLIP vocabulary, for want of one. */
@@ -305,6 +323,7 @@ export async function loadClip(
     let loadTokenizer: () => Promise<LoadedTokenizer>;
     let preprocess: PreprocessOptions | undefined;
     let openClipPreprocess: unknown;
+    let templates: readonly string[] | undefined;
     let configFile = 'checkpoint.config';
     if (typeof source === 'string' || source instanceof URL) {
       const found = await folderConfig(source, io);
@@ -320,6 +339,7 @@ export async function loadClip(
         openClipPreprocess = found.preprocess;
       }
       loadTokenizer = () => tokenizerFrom(source, io);
+      templates = templatesOf(await readJson(source, 'vl.json', io), String(joinSource(source, 'vl.json')));
     } else {
       rawConfig = source.config;
       const { weights } = source;
@@ -341,6 +361,7 @@ export async function loadClip(
         bundled: !tokenizer,
       });
       preprocess = source.preprocess;
+      templates = source.templates;
     }
     // The config is checked before any weights load, so a bad one fails fast and by name.
     let config: ClipConfig = parseIn(configFile, () =>
@@ -383,6 +404,7 @@ export async function loadClip(
       backend,
       ownsBackend,
       ...(preprocess ? { preprocess } : {}),
+      ...(templates ? { templates } : {}),
       ...(options.fuseQkv !== undefined ? { fuseQkv: options.fuseQkv } : {}),
     });
   } catch (e) {
