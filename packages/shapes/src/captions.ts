@@ -1,3 +1,4 @@
+import { checkScene } from './checkScene.js';
 import { dominantRelation, type Relation } from './relations.js';
 import type { Scene, SceneObject } from './scene.js';
 import { article, NUMBER_WORDS, pluralShape } from './world.js';
@@ -61,6 +62,7 @@ function single(object: SceneObject): Group {
 /**
  * The canonical caption: colors, shapes and counts (left to right), and for two different objects
  * that are clearly side by side or one above the other, their relation. No sizes, no background.
+ * A scene outside what the generator makes throws an error naming the field.
  *
  * @example
  * ```ts
@@ -68,6 +70,11 @@ function single(object: SceneObject): Group {
  * ```
  */
 export function canonicalCaption(scene: Scene): string {
+  checkScene(scene, 'canonicalCaption()');
+  return canonicalOf(scene);
+}
+
+function canonicalOf(scene: Scene): string {
   const parts = relationParts(scene);
   if (parts)
     return `${nounPhrase(single(parts.a), false)} ${parts.relation} ${nounPhrase(single(parts.b), false)}`;
@@ -77,7 +84,8 @@ export function canonicalCaption(scene: Scene): string {
 /**
  * Every caption template's wording of the scene, all true of it: the canonical caption first, then
  * variants with sizes, the background pattern, the region of a single object, the inverse relation,
- * other orders and a few carrier phrases ("there are two green triangles").
+ * other orders and a few carrier phrases ("there are two green triangles"). A scene outside what the
+ * generator makes throws an error naming the field.
  *
  * @example
  * ```ts
@@ -86,7 +94,8 @@ export function canonicalCaption(scene: Scene): string {
  * ```
  */
 export function sceneCaptions(scene: Scene): string[] {
-  const canonical = canonicalCaption(scene);
+  checkScene(scene, 'sceneCaptions()');
+  const canonical = canonicalOf(scene);
   const background = `on a ${scene.background.pattern} background`;
   const all = groups(scene);
   const detailed = list(all.map((g) => nounPhrase(g, true)));

@@ -1,3 +1,4 @@
+import { checkScene } from './checkScene.js';
 import { holds, RELATIONS } from './relations.js';
 import type { Random } from './random.js';
 import type { Scene, SceneObject } from './scene.js';
@@ -54,7 +55,8 @@ function reference(object: SceneObject, scene: Scene): string | null {
  * ("top left", "center"), sizes with "small" or "large", backgrounds with their pattern ("striped").
  * A question is only asked when its subject is unique in the scene (the color of "the circle" only
  * when there is one circle) and, for positions and relations, when the centers are clearly apart
- * from the grid lines or from each other.
+ * from the grid lines or from each other. A scene outside what the generator makes throws an error
+ * naming the field.
  *
  * @example
  * ```ts
@@ -64,6 +66,7 @@ function reference(object: SceneObject, scene: Scene): string | null {
  * ```
  */
 export function sceneQuestions(scene: Scene): QuestionAnswer[] {
+  checkScene(scene, 'sceneQuestions()');
   const qa: QuestionAnswer[] = [];
   const { objects } = scene;
   for (const shape of SHAPES) {

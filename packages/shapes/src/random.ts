@@ -21,8 +21,25 @@ export interface Random {
 }
 
 /**
- * Mixes any number of 32-bit integers into one well-spread 32-bit seed (a MurmurHash3-style finalizer
+ * Throws unless `value` is a safe integer: a fraction or a number past 2^53 would be folded into
+ * the same seed as a neighbouring integer (`hashSeed(0.5) === hashSeed(0)`) without a word.
+ */
+function checkInteger(value: number, what: string, caller: string): void {
+  if (typeof value !== 'number') {
+    throw new TypeError(`${caller}: ${what} must be an integer, got ${typeof value} ${String(value)}`);
+  }
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(
+      `${caller}: ${what} must be an integer from -(2^53 - 1) to 2^53 - 1, got ${String(value)}`,
+    );
+  }
+}
+
+/**
+ * Mixes any number of integers into one well-spread 32-bit seed (a MurmurHash3-style finalizer
  * over a running combination), so `hashSeed(seed, index)` gives unrelated seeds for neighbouring indices.
+ * Every part must be a safe integer (negative ones and ones past 2^32 are fine); a fraction, NaN or
+ * Infinity throws a RangeError naming the part.
  *
  * @example
  * ```ts
@@ -31,9 +48,8 @@ export interface Random {
  */
 export function hashSeed(...parts: readonly number[]): number {
   let h = 0x9e3779b9;
-  for (const part of parts) {
-    if (!Number.isFinite(part))
-      throw new RangeError(`hashSeed(): every part must be a finite number, got ${part}`);
+  for (const [index, part] of parts.entries()) {
+    checkInteger(part, `parts[${index}]`, 'hashSeed()');
     // Fold in both 32-bit halves so seeds above 2^32 are not silently truncated.
     const low = part >>> 0;
     const high = Math.floor(part / 2 ** 32) >>> 0;
@@ -51,6 +67,7 @@ function mix(x: number): number {
 
 /**
  * A small, fast seeded PRNG (sfc32, seeded through {@link hashSeed}), independent of `Math.random`.
+ * The seed must be a safe integer: a fraction, NaN or Infinity throws a RangeError.
  *
  * @example
  * ```ts
@@ -60,8 +77,7 @@ function mix(x: number): number {
  * ```
  */
 export function createRandom(seed: number): Random {
-  if (!Number.isFinite(seed))
-    throw new RangeError(`createRandom(): seed must be a finite number, got ${seed}`);
+  checkInteger(seed, 'seed', 'createRandom()');
   let a = hashSeed(seed, 1);
   let b = hashSeed(seed, 2);
   let c = hashSeed(seed, 3);

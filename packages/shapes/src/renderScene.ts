@@ -1,3 +1,5 @@
+import { checkScene } from './checkScene.js';
+import { checkOptionKeys } from './options.js';
 import { createRandom } from './random.js';
 import type { Scene, SceneBackground } from './scene.js';
 import { insideShape } from './shapeGeometry.js';
@@ -49,6 +51,8 @@ function backgroundLevels(background: SceneBackground, width: number, height: nu
 /**
  * Draws a scene: the background, then each object anti-aliased by supersampling its exact inside test
  * (`supersample²` samples a pixel). A pure function of the scene: the same scene gives the same bytes.
+ * A scene outside what the generator makes (an unknown shape or color, five objects, a striped
+ * background with period 0, ...) throws an error naming the field.
  *
  * @example
  * ```ts
@@ -57,15 +61,14 @@ function backgroundLevels(background: SceneBackground, width: number, height: nu
  * ```
  */
 export function renderScene(scene: Scene, options: { supersample?: number } = {}): ShapesImage {
+  checkScene(scene, 'renderScene()');
+  checkOptionKeys('renderScene()', options, ['supersample']);
   const { width, height } = scene;
   const supersample = options.supersample ?? 4;
   if (!Number.isInteger(supersample) || supersample < 1 || supersample > 16) {
     throw new RangeError(
       `renderScene(): options.supersample must be an integer from 1 to 16, got ${String(supersample)}`,
     );
-  }
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`renderScene(): scene size must be positive integers, got ${width}x${height}`);
   }
   const levels = backgroundLevels(scene.background, width, height);
   const data = new Uint8ClampedArray(width * height * 4);

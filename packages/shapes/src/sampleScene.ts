@@ -73,7 +73,8 @@ function sampleBackground(random: Random, size: number, textures: boolean): Scen
   };
 }
 
-function region(x: number, y: number, size: number): RegionName | null {
+/** The 3x3-grid region of a center, or null when it is too near a grid line (also checks scenes). */
+export function region(x: number, y: number, size: number): RegionName | null {
   const clear = REGION_CLEARANCE * size;
   const third = (v: number): number | null => {
     const lines = [size / 3, (2 * size) / 3];

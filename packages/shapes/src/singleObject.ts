@@ -1,5 +1,8 @@
 import { checkSeed, generateShapes, heldOutSeed, type ShapesSample, trainingSeed } from './generateShapes.js';
 import { resolveOptions, type ShapesOptions } from './options.js';
+
+/** The keys of {@link SingleObjectOptions}: every option but `layouts`. */
+const SINGLE_OBJECT_OPTION_KEYS = ['size', 'textures', 'supersample'] as const;
 import { article, COLORS, type ColorName, SHAPES, type ShapeName } from './world.js';
 
 /**
@@ -76,6 +79,10 @@ function single(options: SingleObjectOptions | undefined): ShapesOptions {
  * ```
  */
 export function sampleSingleObject(seed: number, options?: SingleObjectOptions): SingleObjectSample {
+  // Checked before `single()` spreads them: a stray `layouts` (or a misspelt key) would be dropped
+  // or overridden without a word.
+  checkSeed(seed, 'sampleSingleObject()');
+  resolveOptions(options, 'sampleSingleObject()', SINGLE_OBJECT_OPTION_KEYS);
   return withLabel(generateShapes(seed, single(options)));
 }
 
@@ -93,7 +100,7 @@ export function singleObjectStream(
   options?: SingleObjectOptions,
 ): Generator<SingleObjectSample, never, undefined> {
   checkSeed(seed, 'singleObjectStream()');
-  resolveOptions(single(options), 'singleObjectStream()');
+  resolveOptions(options, 'singleObjectStream()', SINGLE_OBJECT_OPTION_KEYS);
   return stream(seed, options);
 }
 
@@ -116,5 +123,6 @@ export function heldOutSingleObjects(n: number, options?: SingleObjectOptions): 
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new RangeError(`heldOutSingleObjects(): n must be a non-negative integer, got ${String(n)}`);
   }
+  resolveOptions(options, 'heldOutSingleObjects()', SINGLE_OBJECT_OPTION_KEYS);
   return Array.from({ length: n }, (_, index) => sampleSingleObject(heldOutSeed(index), options));
 }

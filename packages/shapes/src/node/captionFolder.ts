@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { heldOutSeed, generateShapes, trainingSeed } from '../generateShapes.js';
-import type { ShapesOptions } from '../options.js';
+import { resolveOptions, SHAPES_OPTION_KEYS, type ShapesOptions } from '../options.js';
 import type { ShapesImage } from '../renderScene.js';
 import { decodeImage } from './decodeImage.js';
 import { encodePng } from './encodePng.js';
@@ -44,10 +44,22 @@ export async function writeShapesFolder(
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new RangeError(`writeShapesFolder(): n must be a non-negative integer, got ${String(n)}`);
   }
+  // Every key checked, and the shapes options resolved, before the folder is made.
+  resolveOptions(options, 'writeShapesFolder()', [...SHAPES_OPTION_KEYS, 'split', 'seed', 'metadata']);
   const { split = 'heldout', seed = 0, metadata = true, ...shapesOptions } = options;
   if (split !== 'train' && split !== 'heldout') {
     throw new RangeError(
       `writeShapesFolder(): options.split must be 'train' or 'heldout', got ${String(split)}`,
+    );
+  }
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new RangeError(
+      `writeShapesFolder(): options.seed must be a non-negative integer, got ${String(seed)}`,
+    );
+  }
+  if (typeof metadata !== 'boolean') {
+    throw new TypeError(
+      `writeShapesFolder(): options.metadata must be true or false, got ${String(metadata)}`,
     );
   }
   await mkdir(dir, { recursive: true });
