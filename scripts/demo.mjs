@@ -16,7 +16,7 @@ const { loadClip } = await load('clip');
 const { loadDvae } = await load('dvae');
 const { loadVlm } = await load('vlm');
 const shapes = await load('shapes');
-const { heldOutShapes, shapeLabels, shapesModel, encodePng } = shapes;
+const { heldOutShapes, shapeLabels, shapesModel, encodePng, createRandom, pickQuestion } = shapes;
 
 const out = join(root, 'out', 'demo');
 await mkdir(out, { recursive: true });
@@ -86,13 +86,29 @@ if (shipped('clip')) {
     '\nCLIP: the shapes model is not shipped yet (vl train clip --data shapes --out packages/shapes/models/clip)',
   );
 
+/**
+ * Two questions of different kinds about a sample, drawn as the held-out evaluation draws them
+ * (sceneQuestions lists the circle questions first, which most images answer with "zero" / "no").
+ */
+const twoQuestions = (sample, i) => {
+  const random = createRandom(7000 + i);
+  const picked = [];
+  let pool = sample.questions;
+  while (picked.length < 2 && pool.length > 0) {
+    const q = pickQuestion(pool, random);
+    picked.push(q);
+    pool = pool.filter((other) => other.kind !== q.kind);
+  }
+  return picked;
+};
+
 // 3. VLM: two questions per image, answered token by token.
 if (shipped('vlm')) {
   const vlm = await loadVlm(modelFolder('vlm'), { backend });
   console.log('\nVLM (questions about each image):');
-  for (const r of rows) {
+  for (const [i, r] of rows.entries()) {
     r.qa = [];
-    for (const { question, answer } of r.sample.questions.slice(0, 2)) {
+    for (const { question, answer } of twoQuestions(r.sample, i)) {
       let got = '';
       const messages = [
         {
