@@ -4,6 +4,7 @@
 // renders it (messages with content parts, `add_generation_prompt`, the special tokens by name).
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { ByteRunDecoder, checkTokenizerJson } from './tokenizerJson.js';
 
 /** Roles a chat message may have. */
 export type ChatRole = 'system' | 'user' | 'assistant';
@@ -83,6 +84,24 @@ function decoderCleansUp(decoder: unknown): boolean {
   return (d.type === 'WordPiece' || d.type === 'CTC') && d.cleanup !== false;
 }
 
+/** The fields of the library's decoders (`Tokenizer.decoder`) that useRustByteRuns uses. */
+interface LibraryDecoder {
+  config?: { type?: unknown };
+  decoders?: LibraryDecoder[]; // SequenceDecoder
+  text_decoder?: TextDecoder; // ByteFallbackDecoder
+}
+
+/**
+ * Makes the ByteFallback decoders (also inside a Sequence) decode an invalid byte run as Rust does,
+ * through their public `text_decoder`, instead of reimplementing the library's decoder chain.
+ */
+function useRustByteRuns(decoder: LibraryDecoder | null | undefined): void {
+  if (!decoder) return;
+  if (decoder.config?.type === 'ByteFallback' && decoder.text_decoder)
+    decoder.text_decoder = new ByteRunDecoder();
+  for (const d of decoder.decoders ?? []) useRustByteRuns(d);
+}
+
 /**
  * A checkpoint's tokenizer and chat template.
  *
@@ -128,10 +147,8 @@ export class VlmTokenizer {
     tokenizerConfig: string | object = {},
     chatTemplate?: string,
   ): VlmTokenizer {
-    const json = parseJson(tokenizerJson, 'tokenizer.json');
+    const json = checkTokenizerJson(parseJson(tokenizerJson, 'tokenizer.json'));
     const config = parseJson(tokenizerConfig, 'tokenizer_config.json');
-    if (!json.model || typeof json.model !== 'object')
-      throw new TypeError('VlmTokenizer: tokenizer.json has no model');
     let template = chatTemplate;
     const fromConfig = config.chat_template;
     if (template === undefined && typeof fromConfig === 'string') template = fromConfig;
@@ -147,7 +164,14 @@ export class VlmTokenizer {
       clean_up_tokenization_spaces: config.clean_up_tokenization_spaces === true,
     };
     const cleansUp = decoding.clean_up_tokenization_spaces || decoderCleansUp(json.decoder);
-    return new VlmTokenizer(new Tokenizer(json, decoding), config, template, cleansUp);
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new Tokenizer(json, decoding);
+    } catch (e) {
+      throw new Error(`VlmTokenizer: tokenizer.json: ${(e as Error).message}`, { cause: e });
+    }
+    useRustByteRuns(tokenizer.decoder as LibraryDecoder | null);
+    return new VlmTokenizer(tokenizer, config, template, cleansUp);
   }
 
   /**
@@ -189,7 +213,9 @@ export class VlmTokenizer {
   }
 
   /**
-   * Text of token ids; special tokens are skipped unless `skipSpecialTokens` is false.
+   * Text of token ids; special tokens are skipped unless `skipSpecialTokens` is false. Ids with no
+   * token (past the vocabulary, as the padded embedding rows of some checkpoints) are dropped, as
+   * Rust tokenizers drops them.
    *
    * @example
    * ```ts
@@ -197,8 +223,9 @@ export class VlmTokenizer {
    * ```
    */
   decode(ids: readonly number[] | Int32Array, options: { skipSpecialTokens?: boolean } = {}): string {
-    if (ids.length === 0) return ''; // as transformers (the tokenizers library refuses an empty list)
-    return this.#tokenizer.decode(Array.from(ids), {
+    const known = Array.from(ids).filter((id) => this.#tokenizer.id_to_token(id) !== undefined);
+    if (known.length === 0) return ''; // as transformers (the tokenizers library refuses an empty list)
+    return this.#tokenizer.decode(known, {
       skip_special_tokens: options.skipSpecialTokens ?? true,
     });
   }
