@@ -2,10 +2,13 @@
 // the two sums the chain rule needs, then dx (and dy ⊙ x̂, which summed over rows is dgamma).
 //   layer: x̂ = (x − μ)·r, r = 1/√(var + eps);  dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)),  g = dy ⊙ γ
 //   rms:   x̂ = x·r,       r = 1/√(mean(x²) + eps);  dx = r·(g − x̂·mean(g ⊙ x̂))
+// The statistics are the forward's (layerNorm.ts): for layer, the corrected two-pass ones, with
+// d = x − μ₀, μ = μ₀ + Σd/n and var = max((Σd² − (Σd)²/n)/n, 0), in the same order of operations,
+// so that x̂ here is the forward's x̂ (a constant row: exactly 0 in both, not ulps(μ₀)/√eps).
 // Composed from ops the same thing was about a dozen passes, each allocating its result.
 import type { TensorInfo } from '../backend.js';
 import { runKernel } from '../engine.js';
-import type { Kernel } from '../kernel.js';
+import type { Kernel, TfjsTensor } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import { checkChannelParam, checkNormInput, dispatchNorm } from './normShared.js';
 
@@ -29,13 +32,26 @@ function normGradCpu(
   const dyXhat = new Float32Array(gamma ? x.length : 0);
   for (let base = 0; base < x.length; base += n) {
     let mu = 0;
+    let v: number;
     if (kind === 'layer') {
-      for (let j = 0; j < n; j++) mu += x[base + j]!;
-      mu /= n;
+      let s = 0;
+      for (let j = 0; j < n; j++) s += x[base + j]!;
+      const mu0 = s / n;
+      let sd = 0;
+      let q = 0;
+      for (let j = 0; j < n; j++) {
+        const d = x[base + j]! - mu0;
+        sd += d;
+        q += d * d;
+      }
+      v = Math.max((q - sd * (sd / n)) / n, 0); // NaN stays NaN
+      mu = mu0 + sd / n;
+    } else {
+      let q = 0;
+      for (let j = 0; j < n; j++) q += x[base + j]! ** 2;
+      v = q / n;
     }
-    let q = 0;
-    for (let j = 0; j < n; j++) q += (x[base + j]! - mu) ** 2;
-    const r = 1 / Math.sqrt(q / n + eps);
+    const r = 1 / Math.sqrt(v + eps);
     let sg = 0;
     let sgx = 0;
     for (let j = 0; j < n; j++) {
@@ -58,16 +74,23 @@ function normGradCpu(
 /** The WGSL row body (`r` is the skeleton's row index, so the scale is `rstd`). */
 function wgslBody({ kind, hasGamma }: NormGradAttrs): string {
   const g = hasGamma ? 'dyBuf[base + j] * gammaBuf[j]' : 'dyBuf[base + j]';
-  const mean =
+  const stats =
     kind === 'layer'
       ? `var sAcc = 0.0;
   ROW { sAcc += xBuf[base + j]; }
-  let mu = rowSum(sAcc) / n;`
-      : 'let mu = 0.0;';
-  return `${mean}
+  let mu0 = rowSum(sAcc) / n;
+  var dAcc = 0.0;
   var qAcc = 0.0;
-  ROW { let d = xBuf[base + j] - mu; qAcc += d * d; }
-  let rstd = 1.0 / sqrt(rowSum(qAcc) / n + p.eps);
+  ROW { let d = xBuf[base + j] - mu0; dAcc += d; qAcc += d * d; }
+  let sd = rowSum(dAcc);
+  let sq = rowSum(qAcc);
+  let mu = mu0 + sd / n;
+  let rstd = 1.0 / sqrt(max((sq - sd * (sd / n)) / n, 0.0) + p.eps);`
+      : `let mu = 0.0;
+  var qAcc = 0.0;
+  ROW { let d = xBuf[base + j]; qAcc += d * d; }
+  let rstd = 1.0 / sqrt(rowSum(qAcc) / n + p.eps);`;
+  return `${stats}
   var gAcc = 0.0;
   var gxAcc = 0.0;
   ROW { let g = ${g}; gAcc += g; gxAcc += g * (xBuf[base + j] - mu) * rstd; }
@@ -118,9 +141,22 @@ export const normGradKernel: Kernel<NormGradAttrs> = {
     dispatchNorm(ctx, key, reads, writes, [...inputs, ...outputs], attrs.eps, () => wgslBody(attrs));
   },
   tfjs(tf, [x, dy, gamma], { kind, eps, hasGamma }) {
-    const mu = kind === 'layer' ? tf.mean(x, -1, true) : tf.zerosLike(tf.sum(x, -1, true));
-    const d = tf.sub(x, mu);
-    const r = tf.rsqrt(tf.add(tf.mean(tf.mul(d, d), -1, true), eps));
+    let d: TfjsTensor;
+    let v: TfjsTensor;
+    if (kind === 'layer') {
+      // As layerNorm's tfjs forward: the corrected two-pass statistics.
+      const n = x.shape[x.shape.length - 1]!;
+      const mu0 = tf.mean(x, -1, true);
+      const d0 = tf.sub(x, mu0);
+      const sd = tf.sum(d0, -1, true);
+      const sq = tf.sum(tf.square(d0), -1, true);
+      d = tf.sub(x, tf.add(mu0, tf.div(sd, n)));
+      v = tf.relu(tf.div(tf.sub(sq, tf.mul(sd, tf.div(sd, n))), n));
+    } else {
+      d = x;
+      v = tf.mean(tf.mul(x, x), -1, true);
+    }
+    const r = tf.rsqrt(tf.add(v, eps));
     const xhat = tf.mul(d, r);
     const g = hasGamma ? tf.mul(dy, gamma) : dy;
     let inner = tf.sub(g, tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true)));
