@@ -115,6 +115,12 @@ describe('ClipTokenizer', () => {
     expect(() => tokenizer.encodeBatch([new Array(76).fill('cat').join(' ')])).toThrow('has 78 tokens');
   });
 
+  it('reads decomposed accents as composed ones (ftfy.fix_text and the tokenizer.json normalize to NFC)', () => {
+    const composed = 'naïve café';
+    expect(tokenizer.encode(composed.normalize('NFD'))).toEqual(tokenizer.encode(composed));
+    expect(tokenizer.encode('cafe\u0301')).toEqual(tokenizer.encode('café'));
+  });
+
   it('drops C0 control characters as openai/CLIP does (ftfy.fix_text removes them)', () => {
     // Ids from openai/CLIP's simple_tokenizer.py (ftfy 6.3.1, regex 2026.5.9) on the shipped
     // vocabulary: "a\x1cb" is the word "ab". Without ftfy's step U+001C is whitespace (two words,

@@ -24,13 +24,14 @@ function strip(text: string): string {
  * characters are deleted, HTML references are unescaped twice (`html.unescape(html.unescape(text))`),
  * runs of whitespace become one space, the ends are stripped, and the text is lowercased.
  *
- * openai/CLIP runs `ftfy.fix_text` first. Of it, only `remove_control_chars` is done here: the C0
- * controls that are not whitespace (U+0000-U+0008, U+000B, U+000E-U+001F), U+007F, U+206A-U+206F,
- * U+FEFF and U+FFF9-U+FFFC are deleted, so `'a\x1cb'` is the word `ab`. The rest is a large heuristic
- * library and is not done, so results match the reference for text that ftfy leaves alone:
- * NFC-normalized text without mojibake (`cafÃ©`), C1 controls (U+0080-U+009F, which ftfy reads as
- * Windows-1252), curly quotes, ligatures (`ﬁ`) or full-width forms. Normalize such text yourself if
- * it matters (for example `text.normalize('NFC')`).
+ * openai/CLIP runs `ftfy.fix_text` first. Of it, `remove_control_chars` and the final NFC
+ * normalization are done here: the C0 controls that are not whitespace (U+0000-U+0008, U+000B,
+ * U+000E-U+001F), U+007F, U+206A-U+206F, U+FEFF and U+FFF9-U+FFFC are deleted, so `'a\x1cb'` is the
+ * word `ab`, and a decomposed `é` (e + U+0301) is the same word as a composed one (Hugging Face's
+ * tokenizer.json for CLIP starts with NFC too). The rest is a large heuristic library and is not
+ * done, so results match the reference for text that ftfy leaves alone: text without mojibake
+ * (`cafÃ©`), C1 controls (U+0080-U+009F, which ftfy reads as Windows-1252), curly quotes,
+ * ligatures (`ﬁ`) or full-width forms.
  *
  * @example
  * ```ts
@@ -39,6 +40,8 @@ function strip(text: string): string {
  * ```
  */
 export function cleanText(text: string): string {
-  const basic = strip(htmlUnescape(htmlUnescape(text.replace(controlChars, ''))));
+  // ftfy.fix_text ends with NFC (its default normalization), before openai's two unescapes.
+  const fixed = text.replace(controlChars, '').normalize('NFC');
+  const basic = strip(htmlUnescape(htmlUnescape(fixed)));
   return strip(basic.replace(spaceRuns, ' ')).toLowerCase();
 }
