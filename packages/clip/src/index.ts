@@ -46,9 +46,14 @@ export { type FuseQkvOptions, FusedQkvParams, fuseQkvProjections } from './model
 export { isLinearWeight, storeLinearWeights } from './model/storedWeights.js';
 export { fillTemplate } from './task/taskInputs.js';
 export type { EncoderLayerConfig } from './model/encoderLayer.js';
-export { clipTextForward, textTowerShapes } from './model/textTransformer.js';
+export { clipTextForward, clipTextPooled, textTowerShapes } from './model/textTransformer.js';
 export type { ClipTextOutput } from './model/textTransformer.js';
-export { clipVisionForward, visionPatchGrid, visionTowerShapes } from './model/visionTransformer.js';
+export {
+  clipVisionForward,
+  clipVisionPooled,
+  visionPatchGrid,
+  visionTowerShapes,
+} from './model/visionTransformer.js';
 export type { ClipVisionOutput } from './model/visionTransformer.js';
 export {
   clipLogits,

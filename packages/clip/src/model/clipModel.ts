@@ -20,8 +20,8 @@ import {
 import type { ClipConfig } from './config.js';
 import { modifiedResNetForward, modifiedResNetShapes } from './modifiedResNet.js';
 import { type ClipParams, param } from './params.js';
-import { clipTextForward, textTowerShapes } from './textTransformer.js';
-import { clipVisionForward, visionTowerShapes } from './visionTransformer.js';
+import { clipTextPooled, textTowerShapes } from './textTransformer.js';
+import { clipVisionPooled, visionTowerShapes } from './visionTransformer.js';
 
 /**
  * Every tensor a full CLIPModel checkpoint must hold, with its shape. `towers` leaves out the text
@@ -64,7 +64,7 @@ export function clipShapes(
  */
 export function getImageFeatures(params: ClipParams, pixelValues: Tensor, config: ClipConfig): Tensor {
   if (config.vision_resnet) return modifiedResNetForward(params, pixelValues, config.vision_resnet); // [B, P]
-  const { pooled } = clipVisionForward(params, pixelValues, config.vision_config); // [B, C]
+  const pooled = clipVisionPooled(params, pixelValues, config.vision_config); // [B, C]
   return matmul(pooled, param(params, 'visual_projection.weight'), { transposeB: true }); // [B, P]
 }
 
@@ -82,7 +82,7 @@ export function getTextFeatures(
   attentionMask: Tensor | undefined,
   config: ClipConfig,
 ): Tensor {
-  const { pooled } = clipTextForward(params, inputIds, attentionMask, config.text_config); // [B, C]
+  const pooled = clipTextPooled(params, inputIds, attentionMask, config.text_config); // [B, C]
   return matmul(pooled, param(params, 'text_projection.weight'), { transposeB: true }); // [B, P]
 }
 

@@ -3,7 +3,18 @@
 //   y = h + fc2(act(fc1(ln2(h))))
 // With LayerScale (open_clip `ls_init_value`) each branch is scaled per channel before its add:
 //   h = x + ls_1.gamma * attn(..),  y = h + ls_2.gamma * mlp(..)
-import { type Tensor, add, attention, attentionQkv, layerNorm, matmul, mul, reshape } from '@vl/tensor';
+import {
+  type Tensor,
+  add,
+  arange,
+  attention,
+  attentionQkv,
+  gather,
+  layerNorm,
+  matmul,
+  mul,
+  reshape,
+} from '@vl/tensor';
 import type { ClipActivation } from './config.js';
 import { type ClipParams, param } from './params.js';
 
@@ -147,4 +158,57 @@ export function encoderLayer(
   const h = clipAttention(params, `${prefix}.self_attn`, ln('layer_norm1', x), c, attn); // [B, T, C]
   const up = linear(params, `${prefix}.mlp.fc1`, ln('layer_norm2', h), matmulActivation(c.hidden_act)); // [B, T, F]
   return linear(params, `${prefix}.mlp.fc2`, up, 'none', h); // h + fc2(up): [B, T, C]
+}
+
+/**
+ * The block of {@link encoderLayer} computed for one row per sequence only (`rows`, i32 `[B]`: the
+ * pooled token), which is all a tower's last block needs when only its pooled output is read: the
+ * keys and values still come from every row, but the query, the output projection and the MLP run
+ * for one row instead of T (a ViT-B/32 or text tower skips about a twelfth of its work). `keyMask`
+ * (bool `[B, T]`) says which keys that row sees; without it, all. The row's values are those of
+ * `encoderLayer`'s output at `rows`.
+ *
+ * @example
+ * ```ts
+ * const cls = encoderLayerAtRows(params, prefix, h, c, zeros([B], { backend, dtype: 'i32' })); // [B, C]
+ * ```
+ */
+export function encoderLayerAtRows(
+  params: ClipParams,
+  prefix: string,
+  x: Tensor, // [B, T, C]
+  c: EncoderLayerConfig,
+  rows: Tensor, // i32 [B]
+  keyMask?: Tensor, // bool [B, T]
+): Tensor {
+  const [B, T, C] = x.shape as [number, number, number];
+  const H = c.num_attention_heads;
+  const ln = (name: string, t: Tensor) =>
+    layerNorm(
+      t,
+      param(params, `${prefix}.${name}.weight`),
+      param(params, `${prefix}.${name}.bias`),
+      c.layer_norm_eps,
+    );
+  // Row b of the flattened [B*T, C] states at b*T + rows[b].
+  const at = add(rows, arange(0, B * T, T, { backend: x.backend })); // i32 [B]
+  const pick = (t: Tensor) => gather(reshape(t, [B * T, C]), at, 0); // [B, C]
+  const h1 = ln('layer_norm1', x); // [B, T, C]
+  const attn = `${prefix}.self_attn`;
+  const q = reshape(linear(params, `${attn}.q_proj`, pick(h1)), [B, 1, H, C / H]); // [B, 1, H, D]
+  const heads = (p: string) => reshape(linear(params, `${attn}.${p}`, h1), [B, T, H, C / H]); // [B, T, H, D]
+  const o = attention(q, heads('k_proj'), heads('v_proj'), {
+    layout: 'bthd',
+    ...(keyMask ? { mask: keyMask } : {}),
+  }); // [B, 1, H, D]
+  const xRow = pick(x); // [B, C]
+  if (c.layer_scale) {
+    const a = linear(params, `${attn}.out_proj`, reshape(o, [B, C])); // [B, C]
+    const h = add(xRow, mul(a, param(params, `${prefix}.ls_1.gamma`, [C]))); // [B, C]
+    const up = linear(params, `${prefix}.mlp.fc1`, ln('layer_norm2', h), matmulActivation(c.hidden_act)); // [B, F]
+    return add(h, mul(linear(params, `${prefix}.mlp.fc2`, up), param(params, `${prefix}.ls_2.gamma`, [C]))); // [B, C]
+  }
+  const h = linear(params, `${attn}.out_proj`, reshape(o, [B, C]), 'none', xRow); // [B, C]
+  const up = linear(params, `${prefix}.mlp.fc1`, ln('layer_norm2', h), matmulActivation(c.hidden_act)); // [B, F]
+  return linear(params, `${prefix}.mlp.fc2`, up, 'none', h); // [B, C]
 }

@@ -14,7 +14,7 @@ import {
   tensor,
 } from '@vl/tensor';
 import type { ClipTextConfig } from './config.js';
-import { encoderLayer, encoderLayerShapes } from './encoderLayer.js';
+import { encoderLayer, encoderLayerAtRows, encoderLayerShapes } from './encoderLayer.js';
 import { type ClipParams, param } from './params.js';
 
 /** Outputs of the text tower. */
@@ -99,6 +99,80 @@ export function clipTextForward(
   c: ClipTextConfig,
   prefix = 'text_model',
 ): ClipTextOutput {
+  const { h: embedded, mask } = textEmbeddings(params, inputIds, attentionMask, c, prefix);
+  const [B, T] = inputIds.shape as [number, number];
+  let h = embedded; // [B, T, C]
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, {
+      causal: true,
+      ...(mask ? { mask } : {}),
+    });
+  }
+  const last = finalNorm(params, h, c, prefix); // [B, T, C]
+  const where = poolPositions(inputIds, c); // i32 [B]
+  // Row b of the flattened [B*T, C] states at b*T + where[b].
+  const offsets = add(where, arange(0, B * T, T, { backend: inputIds.backend })); // i32 [B]
+  const pooled = gather(reshape(last, [B * T, c.hidden_size]), offsets, 0); // [B, C]
+  return { lastHiddenState: last, pooled };
+}
+
+/**
+ * The text tower's pooled output alone (`[B, C]`, {@link clipTextForward}'s `pooled`): its last
+ * block runs for the pooled token only (see encoderLayerAtRows), which sees the keys up to it.
+ *
+ * @example
+ * ```ts
+ * const pooled = clipTextPooled(params, ids, mask, config.text_config); // [B, 512]
+ * ```
+ */
+export function clipTextPooled(
+  params: ClipParams,
+  inputIds: Tensor, // i32 [B, T]
+  attentionMask: Tensor | undefined, // [B, T]
+  c: ClipTextConfig,
+  prefix = 'text_model',
+): Tensor {
+  const L = c.num_hidden_layers;
+  if (L === 0) return clipTextForward(params, inputIds, attentionMask, c, prefix).pooled;
+  const { h: embedded, mask } = textEmbeddings(params, inputIds, attentionMask, c, prefix);
+  const [B, T] = inputIds.shape as [number, number];
+  let h = embedded; // [B, T, C]
+  for (let i = 0; i < L - 1; i++) {
+    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, {
+      causal: true,
+      ...(mask ? { mask } : {}),
+    });
+  }
+  const where = poolPositions(inputIds, c); // i32 [B]
+  // The pooled token sees the keys up to itself (causal), and only real tokens (the padding mask).
+  const upTo = compare(
+    'lessEqual',
+    reshape(arange(0, T, 1, { backend: inputIds.backend }), [1, T]),
+    reshape(where, [B, 1]),
+  ); // bool [B, T]
+  const keyMask = mask ? compare('logicalAnd', upTo, mask) : upTo; // bool [B, T]
+  const row = encoderLayerAtRows(params, `${prefix}.encoder.layers.${L - 1}`, h, c, where, keyMask); // [B, C]
+  return finalNorm(params, row, c, prefix); // [B, C]
+}
+
+/** The tower's final LayerNorm, on `[..., C]`. */
+function finalNorm(params: ClipParams, h: Tensor, c: ClipTextConfig, prefix: string): Tensor {
+  return layerNorm(
+    h,
+    param(params, `${prefix}.final_layer_norm.weight`),
+    param(params, `${prefix}.final_layer_norm.bias`),
+    c.layer_norm_eps,
+  );
+}
+
+/** Checks the inputs; token plus position embeddings `[B, T, C]`, and the bool padding mask. */
+function textEmbeddings(
+  params: ClipParams,
+  inputIds: Tensor, // i32 [B, T]
+  attentionMask: Tensor | undefined, // [B, T]
+  c: ClipTextConfig,
+  prefix: string,
+): { h: Tensor; mask: Tensor | undefined } {
   if (inputIds.rank !== 2 || inputIds.dtype !== 'i32') {
     throw new TypeError(`CLIP text: inputIds must be i32 [B, T], got ${inputIds.describe()}`);
   }
@@ -120,24 +194,7 @@ export function clipTextForward(
   const positions = arange(0, T, 1, { backend }); // i32 [T]
   const tok = embedding(param(params, `${prefix}.embeddings.token_embedding.weight`), inputIds); // [B, T, C]
   const pos = embedding(param(params, `${prefix}.embeddings.position_embedding.weight`), positions); // [T, C]
-  let h = add(tok, pos); // [B, T, C]
   const zero = tensor(new Int32Array([0]), [1], { backend, dtype: attentionMask?.dtype ?? 'i32' });
   const mask = attentionMask ? compare('notEqual', attentionMask, zero) : undefined; // bool [B, T]
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, {
-      causal: true,
-      ...(mask ? { mask } : {}),
-    });
-  }
-  const last = layerNorm(
-    h,
-    param(params, `${prefix}.final_layer_norm.weight`),
-    param(params, `${prefix}.final_layer_norm.bias`),
-    c.layer_norm_eps,
-  ); // [B, T, C]
-  const where = poolPositions(inputIds, c); // i32 [B]
-  // Row b of the flattened [B*T, C] states at b*T + where[b].
-  const offsets = add(where, arange(0, B * T, T, { backend })); // i32 [B]
-  const pooled = gather(reshape(last, [B * T, c.hidden_size]), offsets, 0); // [B, C]
-  return { lastHiddenState: last, pooled };
+  return { h: add(tok, pos), mask }; // [B, T, C]
 }

@@ -16,7 +16,7 @@ import {
   zeros,
 } from '@vl/tensor';
 import type { ClipVisionConfig } from './config.js';
-import { encoderLayer, encoderLayerShapes } from './encoderLayer.js';
+import { encoderLayer, encoderLayerAtRows, encoderLayerShapes } from './encoderLayer.js';
 import { type ClipParams, param } from './params.js';
 
 /** Outputs of the image tower. */
@@ -116,6 +116,61 @@ export function clipVisionForward(
   prefix = 'vision_model',
   options: { layers?: number } = {},
 ): ClipVisionOutput {
+  let h = visionEmbeddings(params, pixelValues, c, prefix); // [B, 1 + P, C]
+  const hiddenStates = [h];
+  const layers = options.layers ?? c.num_hidden_layers;
+  for (let i = 0; i < layers; i++) {
+    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, { causal: false });
+    hiddenStates.push(h);
+  }
+  return { lastHiddenState: h, pooled: pool(h, c, postNorm(params, c, prefix)), hiddenStates };
+}
+
+/**
+ * The image tower's pooled output alone (`[B, C]`, {@link clipVisionForward}'s `pooled`): with
+ * class-token pooling its last block runs for that token only (see encoderLayerAtRows).
+ *
+ * @example
+ * ```ts
+ * const pooled = clipVisionPooled(params, pixelValues, config.vision_config); // [B, 768]
+ * ```
+ */
+export function clipVisionPooled(
+  params: ClipParams,
+  pixelValues: Tensor, // [B, 3, S, S]
+  c: ClipVisionConfig,
+  prefix = 'vision_model',
+): Tensor {
+  const L = c.num_hidden_layers;
+  if ((c.pool_type ?? 'tok') !== 'tok' || L === 0)
+    return clipVisionForward(params, pixelValues, c, prefix).pooled;
+  let h = visionEmbeddings(params, pixelValues, c, prefix); // [B, 1 + P, C]
+  for (let i = 0; i < L - 1; i++)
+    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, { causal: false });
+  const B = pixelValues.shape[0]!;
+  const cls = zeros([B], { backend: pixelValues.backend, dtype: 'i32' }); // i32 [B]: the class token at 0
+  const token = encoderLayerAtRows(params, `${prefix}.encoder.layers.${L - 1}`, h, c, cls); // [B, C]
+  return postNorm(params, c, prefix)(token); // [B, C]
+}
+
+/** The post-LayerNorm, on `[..., C]`. */
+function postNorm(params: ClipParams, c: ClipVisionConfig, prefix: string): (t: Tensor) => Tensor {
+  return (t) =>
+    layerNorm(
+      t,
+      param(params, `${prefix}.post_layernorm.weight`),
+      param(params, `${prefix}.post_layernorm.bias`),
+      c.layer_norm_eps,
+    );
+}
+
+/** Checks the pixels; the tokens after the stem, the patch and position embeddings and the pre-LayerNorm. */
+function visionEmbeddings(
+  params: ClipParams,
+  pixelValues: Tensor, // [B, 3, S, S]
+  c: ClipVisionConfig,
+  prefix: string,
+): Tensor {
   const S = c.image_size;
   if (
     pixelValues.rank !== 4 ||
@@ -144,26 +199,12 @@ export function clipVisionForward(
     concat([clsTokens, tokens], 1),
     param(params, `${prefix}.embeddings.position_embedding.weight`),
   ); // [B, 1 + P, C]
-  let h = layerNorm(
+  return layerNorm(
     embeddings,
     param(params, `${prefix}.pre_layrnorm.weight`),
     param(params, `${prefix}.pre_layrnorm.bias`),
     c.layer_norm_eps,
   ); // [B, 1 + P, C]
-  const hiddenStates = [h];
-  const layers = options.layers ?? c.num_hidden_layers;
-  for (let i = 0; i < layers; i++) {
-    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, { causal: false });
-    hiddenStates.push(h);
-  }
-  const postLn = (t: Tensor) =>
-    layerNorm(
-      t,
-      param(params, `${prefix}.post_layernorm.weight`),
-      param(params, `${prefix}.post_layernorm.bias`),
-      c.layer_norm_eps,
-    );
-  return { lastHiddenState: h, pooled: pool(h, c, postLn), hiddenStates };
 }
 
 /**
