@@ -8,22 +8,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodePng, heldOutShapes, shapesModel, writeShapesFolder } from '@vl/shapes';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from '../src/index.js';
+import { vlIn } from './vlIn.js';
 import { withoutCaller } from '../src/io.js';
 import { ProgressBar } from '../src/progress.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vl-cli-audit-'));
 
-async function vl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli([...argv, '--backend', 'cpu'], {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    cwd: work,
-  });
-  return { code, out, err };
-}
+const vl = vlIn(work);
 
 /** A dVAE folder with the shapes dVAE's config and vl.json but no weights: loading it fails (exit 1). */
 const noWeights = join(work, 'dvae-no-weights');

@@ -22,19 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { encodePng, heldOutShapes, shapesModel } from '@vl/shapes';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { runCli } from '../src/index.js';
+import { vlIn } from './vlIn.js';
 
 const work = mkdtempSync(join(tmpdir(), 'vl-cli-inputs-'));
 
-async function vl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli([...argv, '--backend', 'cpu'], {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    cwd: work,
-  });
-  return { code, out, err };
-}
+const vl = vlIn(work);
 
 /** One `vl:` line on stderr for the failure, and no stack trace. */
 function oneLine(err: string): void {
