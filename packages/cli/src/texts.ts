@@ -49,7 +49,11 @@ export function unknownClipWords(model: ClipModel, texts: readonly string[]): st
     // Punctuation at a word's ends is its own token ("it?" is "it" and "?"): name the word itself.
     .map((w) => w.replace(/^\p{P}+|\p{P}+$/gu, ''))
     .filter(Boolean);
-  return [...new Set(words.filter((w) => tokenizer.tokenize(w).length > 1))];
+  // A word of the vocabulary is known even when the merges spell it in pieces (a word-list BPE's
+  // merges need not rebuild every word): the model was trained on those pieces.
+  const known = (w: string) =>
+    tokenizer.tokenize(w).length === 1 || tokenizer.tokenId(`${w.toLowerCase()}</w>`) !== undefined;
+  return [...new Set(words.filter((w) => !known(w)))];
 }
 
 /**

@@ -176,6 +176,10 @@ describe('unknown words and image paths', () => {
     expect(search.err).toMatch(/vl: search: this model does not know the word "magenta"/);
     const known = await vl('search', 'pics', 'a red circle');
     expect(known.err).not.toMatch(/does not know/);
+    // Words of the vocabulary the merges spell in pieces ("squares": squ, ar, e, s</w>) are known:
+    // the model was trained on those pieces.
+    const plural = await vl('search', 'pics', 'two blue squares and three triangles');
+    expect(plural.err).not.toMatch(/does not know/);
   });
 
   test('search warns of an image path that is not there, and leaves the query image out of its hits', async () => {

@@ -224,6 +224,20 @@ export class ClipTokenizer {
   }
 
   /**
+   * The id of one vocabulary entry (a BPE token, `</w>` marking a word end), or undefined when the
+   * vocabulary has no such entry; as transformers' `convert_tokens_to_ids`, without the unknown id.
+   *
+   * @example
+   * ```ts
+   * tokenizer.tokenId('cat</w>'); // 2368
+   * tokenizer.tokenId('cat'); // 1481 (the piece that starts a longer word, as in 'cats')
+   * ```
+   */
+  tokenId(token: string): number | undefined {
+    return this.#encoder.get(token);
+  }
+
+  /**
    * Token ids of a text, starting with `<|startoftext|>` and ending with `<|endoftext|>`, with no
    * length limit (see {@link ClipTokenizer.encodeBatch} for fixed-length rows).
    *
