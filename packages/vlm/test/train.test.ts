@@ -314,6 +314,15 @@ test('the loss is the mean cross-entropy of the answer tokens and the end token 
   // Labels that count nothing are an error, not a NaN.
   const none = batch.labels.map((r) => r.map(() => IGNORE_INDEX));
   expect(() => vlmLoss(params, { ...batch, labels: none }, config)).toThrow(/no label counts/);
+  // A label at position 0 alone counts nothing either (no logit predicts it): the message says so.
+  const first = none.map((r) => Array.from(r));
+  first[0]![0] = 1;
+  expect(() => vlmLoss(params, { ...batch, labels: first }, config)).toThrow(/position 0 is never predicted/);
+  // Rows of ids of different lengths are named as such, not blamed on the labels.
+  const ragged = batch.inputIds.map((r, b) => (b === 0 ? Array.from(r).slice(0, -1) : Array.from(r)));
+  expect(() => vlmLoss(params, { ...batch, inputIds: ragged }, config)).toThrow(
+    /vlmLoss: inputIds row 1 has \d+ ids, row 0 has \d+; pad the rows to one length/,
+  );
   // A label that is not a token id is named, not truncated (1.5 was read as token 1).
   for (const [y, shown] of [
     [1.5, '1.5'],

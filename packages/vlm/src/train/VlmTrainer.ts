@@ -130,6 +130,12 @@ export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, co
   const T = inputIds[0]?.length ?? 0;
   if (labels.length !== B)
     throw new RangeError(`vlmLoss: labels has ${labels.length} rows but inputIds has ${B}`);
+  inputIds.forEach((row, b) => {
+    if (row.length !== T)
+      throw new RangeError(
+        `vlmLoss: inputIds row ${b} has ${row.length} ids, row 0 has ${T}; pad the rows to one length`,
+      );
+  });
   const V = config.text_config.vocab_size;
   const targets = new Int32Array(B * T).fill(IGNORE_INDEX);
   let counted = 0;
@@ -149,7 +155,9 @@ export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, co
     }
   }
   if (counted === 0)
-    throw new RangeError('vlmLoss: no label counts in the loss (every label is IGNORE_INDEX)');
+    throw new RangeError(
+      'vlmLoss: no label counts in the loss: every label at positions 1 to T-1 is IGNORE_INDEX (position 0 is never predicted)',
+    );
   const logits = llavaForward(params, inputIds, batch.pixelValues, config); // [B, T, V]
   const y = tensor(targets, [B * T], { backend: logits.backend, dtype: 'i32' }); // [B * T]
   return crossEntropy(reshape(logits, [B * T, V]), y, { ignoreIndex: IGNORE_INDEX }); // []
