@@ -33,9 +33,11 @@ function byName(a: string, b: string): number {
 /**
  * Reads every tensor and returns a safetensors file: f32 as F32, i32 as I32, u32 as U32, f16 as
  * F16, bf16 as BF16, bool as BOOL. Tensors are laid out largest element size first, then by name
- * (the reference implementation's order): with the header padded with spaces to a multiple of 8,
+ * (close to the Rust crate's order, which ranks dtypes of one size by its own enum: the bytes can
+ * differ from its, the tensors cannot): with the header padded with spaces to a multiple of 8,
  * every tensor then starts at a multiple of its element size, so readers can view it in place,
- * and the same tensors give the same bytes whatever order they were passed in.
+ * and the same tensors give the same bytes whatever order they were passed in. Names and metadata
+ * must be well-formed Unicode (a lone surrogate has no UTF-8 form).
  *
  * @example
  * ```ts
@@ -131,6 +133,14 @@ export function encodeSafetensors(
         `encodeSafetensors(): "${name}" has ${(data as TypedArray).length} values for shape ${formatShape(shape!)} (${size})`,
       );
     }
+    if (dtype === 'bool') {
+      // BOOL holds 0 or 1 (what tensor() accepts); readers treat other bytes differently.
+      const bad = (data as Uint8Array).findIndex((v) => v > 1);
+      if (bad >= 0)
+        throw new RangeError(
+          `encodeSafetensors(): "${name}" is bool but holds ${(data as Uint8Array)[bad]} at index ${bad}; bool values are 0 or 1`,
+        );
+    }
     return { name, dtype: dtype!, shape: shape!, size, data: data as TypedArray };
   });
   checkMetadata('encodeSafetensors', metadata);
@@ -145,6 +155,29 @@ function checkName(op: string, name: unknown): void {
     throw new TypeError(`${op}(): tensor names must be strings, got the key ${describeValue(name)}`);
   if (name === '__metadata__')
     throw new RangeError(`${op}(): "__metadata__" is reserved and cannot name a tensor`);
+  checkWellFormed(op, `the tensor name ${JSON.stringify(name)}`, name);
+}
+
+/**
+ * A string with a lone UTF-16 surrogate has no UTF-8 form: JSON.stringify writes it as an escape
+ * that Python's safetensors (serde_json) refuses, so the file would not open there.
+ */
+function checkWellFormed(op: string, what: string, text: string): void {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        i++;
+        continue;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      throw new RangeError(
+        `${op}(): ${what} holds a lone UTF-16 surrogate (U+${c.toString(16).toUpperCase()}) at index ${i}, which has no UTF-8 form; safetensors headers are UTF-8`,
+      );
+    }
+  }
 }
 
 function checkShape(op: string, name: string, shape: unknown): number {
@@ -164,6 +197,8 @@ function checkMetadata(op: string, metadata: unknown): void {
     if (typeof value !== 'string') {
       throw new TypeError(`${op}(): metadata["${key}"] must be a string, got ${typeof value}`);
     }
+    checkWellFormed(op, `the metadata key ${JSON.stringify(key)}`, key);
+    checkWellFormed(op, `metadata[${JSON.stringify(key)}]`, value);
   }
 }
 
