@@ -31,3 +31,36 @@ test('encodeSafetensors refuses bool bytes other than 0 and 1', () => {
     encodeSafetensors({ b: { dtype: 'bool', shape: [2], data: Uint8Array.of(0, 1) } }).length,
   ).toBeGreaterThan(8);
 });
+
+test('saveSafetensorsFile writes, tensor by tensor, the bytes saveSafetensors gives; a failed save leaves no file', async () => {
+  const { mkdtempSync, readFileSync, readdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { saveSafetensorsFile } = await import('../src/index.node.js');
+  const backend = await createBackend('cpu');
+  const tensors = {
+    w: tensor(
+      Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i)),
+      [10, 100],
+      { backend },
+    ),
+    ids: tensor(Int32Array.of(-1, 2, 3), [3], { backend, dtype: 'i32' }),
+    flags: tensor(Uint8Array.of(1, 0, 1), [3], { backend, dtype: 'bool' }),
+    half: tensor(Float32Array.of(0.5, -2, 65504), [3], { backend, dtype: 'f16' }),
+    empty: tensor(new Float32Array(0), [0, 4], { backend }),
+  };
+  const folder = mkdtempSync(join(tmpdir(), 'vl-save-'));
+  const path = join(folder, 'model.safetensors');
+  await saveSafetensorsFile(path, tensors, { format: 'pt' });
+  const want = await saveSafetensors(tensors, { format: 'pt' });
+  expect(Buffer.from(readFileSync(path)).equals(Buffer.from(want))).toBe(true);
+  // A tensor disposed before the save: refused up front, and no file or partial file is left.
+  const gone = tensor([1], [1], { backend });
+  gone.dispose();
+  await expect(saveSafetensorsFile(join(folder, 'bad.safetensors'), { gone })).rejects.toThrow(
+    /was disposed/,
+  );
+  expect(readdirSync(folder)).toEqual(['model.safetensors']);
+  for (const t of Object.values(tensors)) t.dispose();
+  backend.dispose();
+});

@@ -49,6 +49,21 @@ export async function saveSafetensors(
   tensors: NamedTensors,
   metadata?: Readonly<Record<string, string>>,
 ): Promise<Uint8Array> {
+  const entries = checkTensors(tensors);
+  checkMetadata('saveSafetensors', metadata);
+  const { header, placed, size } = layOut(
+    entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, size: t.size, tensor: t })),
+    metadata,
+  );
+  const out = allocateFile(size);
+  out.set(header);
+  // One tensor's values on the host at a time.
+  for (const { name, tensor: t, at } of placed) writeLittleEndian(await readAll(name, t), t.dtype, out, at);
+  return out;
+}
+
+/** The named tensors, checked: string names, live tensors of a dtype safetensors stores. */
+function checkTensors(tensors: NamedTensors): [string, Tensor][] {
   if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
     throw new TypeError(
       `saveSafetensors(): tensors must be a Map or an object of named tensors, got ${describeValue(tensors)}`,
@@ -67,22 +82,56 @@ export async function saveSafetensors(
       );
     }
   }
+  return entries;
+}
+
+/**
+ * Node, for saveSafetensorsFile: the file's bytes handed to `write` in order (the header, then
+ * each tensor's bytes, one tensor on the host at a time), so a file larger than one buffer saves.
+ * The checks and the layout are {@link saveSafetensors}'s.
+ * @internal
+ */
+export async function writeSafetensors(
+  tensors: NamedTensors,
+  metadata: Readonly<Record<string, string>> | undefined,
+  write: (piece: Uint8Array) => Promise<void>,
+): Promise<void> {
+  const entries = checkTensors(tensors);
   checkMetadata('saveSafetensors', metadata);
-  const { out, placed } = layOut(
+  const { header, placed } = layOut(
     entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, size: t.size, tensor: t })),
     metadata,
   );
-  // One tensor's values on the host at a time.
-  for (const { name, tensor: t, at } of placed) {
-    const data = await t.read();
-    if (data.length !== t.size) {
-      throw new Error(
-        `saveSafetensors(): tensor "${name}" (${t.describe()}) read back ${data.length} values, not ${t.size}`,
-      );
-    }
-    writeLittleEndian(data, t.dtype, out, at);
+  await write(header);
+  for (const { name, tensor: t } of placed) {
+    const data = await readAll(name, t);
+    const bytes = new Uint8Array(data.byteLength);
+    writeLittleEndian(data, t.dtype, bytes, 0);
+    await write(bytes);
   }
-  return out;
+}
+
+/** A tensor's values, all of them (a read that came back short is an error naming it). */
+async function readAll(name: string, t: Tensor): Promise<TypedArray> {
+  const data = await t.read();
+  if (data.length !== t.size) {
+    throw new Error(
+      `saveSafetensors(): tensor "${name}" (${t.describe()}) read back ${data.length} values, not ${t.size}`,
+    );
+  }
+  return data;
+}
+
+/** The whole file's buffer, or an error that says how large it is and what saves it anyway. */
+function allocateFile(size: number): Uint8Array {
+  try {
+    return new Uint8Array(size);
+  } catch (e) {
+    throw new RangeError(
+      `saveSafetensors(): the file would be ${size} bytes, more than this JavaScript engine holds in one buffer; in Node, saveSafetensorsFile() writes it tensor by tensor`,
+      { cause: e },
+    );
+  }
 }
 
 const ARRAY_TYPES: Readonly<Record<Exclude<DType, QuantizedDType>, new (n: number) => TypedArray>> = {
@@ -144,7 +193,9 @@ export function encodeSafetensors(
     return { name, dtype: dtype!, shape: shape!, size, data: data as TypedArray };
   });
   checkMetadata('encodeSafetensors', metadata);
-  const { out, placed } = layOut(described, metadata);
+  const { header, placed, size } = layOut(described, metadata);
+  const out = allocateFile(size);
+  out.set(header);
   for (const { dtype, data, at } of placed) writeLittleEndian(data, dtype, out, at);
   return out;
 }
@@ -216,7 +267,7 @@ interface Entry {
 function layOut<E extends Entry>(
   entries: E[],
   metadata: Readonly<Record<string, string>> | undefined,
-): { out: Uint8Array; placed: (E & { at: number })[] } {
+): { header: Uint8Array; placed: (E & { at: number })[]; size: number } {
   const sorted = [...entries].sort(
     (a, b) => bytesPerElement(b.dtype) - bytesPerElement(a.dtype) || byName(a.name, b.name),
   );
@@ -236,11 +287,16 @@ function layOut<E extends Entry>(
   const json = new TextEncoder().encode(`{${fields.join(',')}}`);
   const headerLength = Math.ceil(json.byteLength / 8) * 8;
   const dataStart = 8 + headerLength;
-  const out = new Uint8Array(dataStart + dataLength);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.byteLength, dataStart);
-  return { out, placed: sorted.map((e, i) => ({ ...e, at: dataStart + offsets[i]! })) };
+  // The 8-byte length, the JSON, and spaces up to a multiple of 8: [dataStart] bytes.
+  const header = new Uint8Array(dataStart);
+  new DataView(header.buffer).setBigUint64(0, BigInt(headerLength), true);
+  header.set(json, 8);
+  header.fill(0x20, 8 + json.byteLength, dataStart);
+  return {
+    header,
+    placed: sorted.map((e, i) => ({ ...e, at: dataStart + offsets[i]! })),
+    size: dataStart + dataLength,
+  };
 }
 
 function writeLittleEndian(data: TypedArray, dtype: DType, out: Uint8Array, at: number): void {
