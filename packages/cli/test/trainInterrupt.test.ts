@@ -92,6 +92,28 @@ test.each([
   240_000,
 );
 
+test('vl train vlm stopped by Ctrl-C while grounding its vision tower writes that tower, as promised', async () => {
+  const out = 'vlm-stopped-grounding';
+  const { code, err } = await trainAndInterrupt(
+    2,
+    'vlm',
+    '--data',
+    'shapes',
+    '--out',
+    out,
+    '--ground-steps',
+    '500',
+    '--steps',
+    '5',
+    '--batch',
+    '2',
+  );
+  expect(code, err).toBe(130);
+  expect(err).toContain('vl: stopping after this step; the weights trained so far will be written');
+  expect(err).toMatch(/interrupted after 0 of 5 steps: wrote the weights trained so far to /);
+  expect(existsSync(join(work, out, 'model.safetensors'))).toBe(true);
+}, 240_000);
+
 test('a real SIGINT to a `vl train` process is handled between steps, not after the last one', async () => {
   // The CPU backend resolves reads as microtasks: without a turn of the event loop between steps,
   // the signal would wait for the whole run (it did: 2,000 steps, then "stopping").

@@ -355,6 +355,11 @@ export function shapesTokenizerFiles(): VlmTokenizerFiles {
   return wordTokenizerFiles(shapesVocabulary(), { spellings: SHAPES_SPELLINGS });
 }
 
+/** The steps of a `vl train vlm` run's stages (grounding apart): text, alignment, then the main one. */
+function totalSteps(options: TrainVlmOptions): number {
+  return (options.textSteps ?? 0) + (options.alignSteps ?? 0) + options.steps;
+}
+
 /**
  * Trains the shapes VLM (LLaVA: the given CLIP's vision tower, a projector, a small Llama decoder)
  * on the shapes world's question/answer pairs and writes an HF LLaVA checkpoint folder that
@@ -389,6 +394,12 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     ? await fromVlm(options.init, backend, imageSize, signal)
     : await fromClip(clipFolder, backend, imageSize, tokenizer, seed, options.sizes, signal);
   const { config, params, mean, std } = start;
+  /** The checkpoint of `trained` into `out`. */
+  async function writeCheckpoint(trained: ReadonlyMap<string, Tensor>): Promise<void> {
+    await mkdir(out, { recursive: true });
+    const checkpoint = await vlmCheckpointFiles(trained, config, files, { imageMean: mean, imageStd: std });
+    await Promise.all(Object.entries(checkpoint).map(([name, data]) => writeFile(join(out, name), data)));
+  }
   if (options.grounding && options.grounding.steps > 0) {
     try {
       const { accuracy } = await groundVisionTower(params, config, backend, {
@@ -405,6 +416,13 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
       const shares = Object.entries(accuracy).map(([h, a]) => `${h} ${(100 * a).toFixed(1)}%`);
       io.stderr.write(`grounding: held-out cells labelled right: ${shares.join(', ')}\n`);
     } catch (e) {
+      if (signal?.aborted && e === signal.reason) {
+        // Ctrl-C while grounding: the tower grounded so far is written with the rest, as the
+        // interrupt's message promised; the VLM stages took no step.
+        await writeCheckpoint(params);
+        disposeAll(params);
+        throw new TrainingStopped(out, 0, totalSteps(options));
+      }
       for (const t of new Set(params.values())) t.dispose();
       throw e;
     }
@@ -519,12 +537,10 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     if (!got) throw e;
     ({ params: trained, steps: stopped } = got);
   }
-  await mkdir(out, { recursive: true });
-  const checkpoint = await vlmCheckpointFiles(trained, config, files, { imageMean: mean, imageStd: std });
-  await Promise.all(Object.entries(checkpoint).map(([name, data]) => writeFile(join(out, name), data)));
+  await writeCheckpoint(trained);
   if (stopped !== undefined) {
     disposeAll(trained);
-    throw new TrainingStopped(out, stopped, (options.textSteps ?? 0) + (options.alignSteps ?? 0) + steps);
+    throw new TrainingStopped(out, stopped, totalSteps(options));
   }
   return new VlmModel({ config, params: trained, backend, tokenizer, preprocess });
 }
