@@ -105,3 +105,31 @@ test('a truncated download and a file that does not parse leave no entry', async
   }
   expect(backend.stats().liveTensors).toBe(0);
 });
+
+test('a cache that refuses the entry fails the load by name at once; one that cannot open is skipped', async () => {
+  await clear();
+  const put = Cache.prototype.put;
+  Cache.prototype.put = () => Promise.reject(new DOMException('storage is full', 'QuotaExceededError'));
+  let restore = serve(file);
+  try {
+    // It used to wait forever: nothing drained the stream the rejected put was given.
+    await expect(loadSafetensors(URL_, { backend })).rejects.toThrow(
+      /the browser's cache did not take the download .*storage is full/,
+    );
+  } finally {
+    restore();
+    Cache.prototype.put = put;
+  }
+  const open = caches.open;
+  caches.open = () => Promise.reject(new DOMException('The operation is insecure.', 'SecurityError'));
+  restore = serve(file);
+  try {
+    const { tensors, dispose } = await loadSafetensors(URL_, { backend }); // read into memory instead
+    expect((await tensors.get('w')!.read())[1]).toBe(1);
+    dispose();
+  } finally {
+    restore();
+    caches.open = open;
+    await clear();
+  }
+});

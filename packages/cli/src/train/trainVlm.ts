@@ -419,8 +419,11 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
       if (signal?.aborted && e === signal.reason) {
         // Ctrl-C while grounding: the tower grounded so far is written with the rest, as the
         // interrupt's message promised; the VLM stages took no step.
-        await writeCheckpoint(params);
-        disposeAll(params);
+        try {
+          await writeCheckpoint(params);
+        } finally {
+          disposeAll(params);
+        }
         throw new TrainingStopped(out, 0, totalSteps(options));
       }
       for (const t of new Set(params.values())) t.dispose();

@@ -49,7 +49,12 @@ export function browserCache(name = 'vl'): ByteCache {
     async download(url, body, options, version) {
       const { total } = options;
       if (total === undefined || !(await hasRoomFor(total))) return undefined;
-      const cache = await caches.open(name);
+      let cache: Cache;
+      try {
+        cache = await caches.open(name);
+      } catch {
+        return undefined; // an unusable cache is a missed optimization: the body is read into memory
+      }
       // The bytes go through pumpStream (progress, abort, the Content-Length check) into the entry
       // as they arrive. cache.put stores the entry only once the whole body is in, so a failed
       // download leaves the previous entry, if any, and never a partial one.
@@ -69,6 +74,9 @@ export function browserCache(name = 'vl'): ByteCache {
         },
       );
       const stored = cache.put(url, new Response(readable, { headers: entryHeaders(total, version) }));
+      // A put that rejects without reading the body (a storage error, a URL it will not store)
+      // would leave the pump waiting on a stream nobody drains: fail the pending write instead.
+      stored.catch((e: unknown) => writer.abort(e).catch(() => {}));
       const [pump, put] = await Promise.allSettled([pumped, stored]);
       if (pump.status === 'rejected' && !refused) throw pump.reason; // the download's own error
       if (put.status === 'rejected') {
