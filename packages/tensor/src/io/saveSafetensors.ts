@@ -49,17 +49,22 @@ export async function saveSafetensors(
   tensors: NamedTensors,
   metadata?: Readonly<Record<string, string>>,
 ): Promise<Uint8Array> {
-  const entries = checkTensors(tensors);
-  checkMetadata('saveSafetensors', metadata);
-  const { header, placed, size } = layOut(
-    entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, size: t.size, tensor: t })),
-    metadata,
-  );
+  const { header, placed, size } = planSave(tensors, metadata);
   const out = allocateFile(size);
   out.set(header);
   // One tensor's values on the host at a time.
   for (const { name, tensor: t, at } of placed) writeLittleEndian(await readAll(name, t), t.dtype, out, at);
   return out;
+}
+
+/** The file of {@link saveSafetensors} laid out (after the checks), before any tensor is read. */
+function planSave(tensors: NamedTensors, metadata: Readonly<Record<string, string>> | undefined) {
+  const entries = checkTensors(tensors);
+  checkMetadata('saveSafetensors', metadata);
+  return layOut(
+    entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, size: t.size, tensor: t })),
+    metadata,
+  );
 }
 
 /** The named tensors, checked: string names, live tensors of a dtype safetensors stores. */
@@ -96,12 +101,7 @@ export async function writeSafetensors(
   metadata: Readonly<Record<string, string>> | undefined,
   write: (piece: Uint8Array) => Promise<void>,
 ): Promise<void> {
-  const entries = checkTensors(tensors);
-  checkMetadata('saveSafetensors', metadata);
-  const { header, placed } = layOut(
-    entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, size: t.size, tensor: t })),
-    metadata,
-  );
+  const { header, placed } = planSave(tensors, metadata);
   await write(header);
   for (const { name, tensor: t } of placed) {
     const data = await readAll(name, t);
