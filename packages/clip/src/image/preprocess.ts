@@ -4,6 +4,7 @@ import { type ResampleFilter, resampleFilter, resizeImage, resizeWindow } from '
 import { shortestEdgeSize } from './shortestEdgeSize.js';
 import { type ImageInput, type RgbImage, interleavedPixels, packRgb } from './toRgbImage.js';
 import { MAX_PIXELS } from './limits.js';
+import { rewordError } from '../rewordError.js';
 
 /**
  * openai/CLIP's per-channel pixel mean (RGB, on the 0..1 scale): the default `mean` of
@@ -187,8 +188,7 @@ function resizeTarget(rgb: RgbImage, size: Exclude<PreprocessOptions['size'], un
 /** An error about one image of a list, naming its index; `imageIndex` carries it. */
 function atImage(e: unknown, n: number): unknown {
   if (!(e instanceof Error)) return e;
-  const Kind = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
-  const named = new Kind(e.message.replace(/^preprocess\(\): /, `preprocess(): image ${n}: `), { cause: e });
+  const named = rewordError(e, e.message.replace(/^preprocess\(\): /, `preprocess(): image ${n}: `));
   return Object.assign(named, { imageIndex: n });
 }
 

@@ -21,6 +21,7 @@ import { isBundled } from '../tokenizer/bundledTokenizers.js';
 import { imagenetTemplates } from '../tokenizer/imagenetPrompts.js';
 import { textBatches } from './textBatches.js';
 import { batchSizeOf, checkOneImage, checkStrings, checkTemplates, fillTemplate } from './taskInputs.js';
+import { rewordError } from '../rewordError.js';
 
 /** A zero-shot label and its probability. */
 export interface LabelScore {
@@ -97,9 +98,8 @@ function checkInputSize(options: PreprocessOptions, S: number): void {
 function atImageOf(e: unknown, first: number, caller: string): unknown {
   const index = (e as { imageIndex?: unknown } | null)?.imageIndex;
   if (!(e instanceof Error) || typeof index !== 'number') return e;
-  const Kind = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
   const message = e.message.replace(/^preprocess\(\): image \d+: /, '');
-  return new Kind(`${caller}: image ${first + index}: ${message}`, { cause: e });
+  return rewordError(e, `${caller}: image ${first + index}: ${message}`);
 }
 
 /** Pieces a {@link ClipModel} is made of (see {@link loadClip}). */

@@ -31,6 +31,7 @@ import { markBundled } from '../tokenizer/bundledTokenizers.js';
 import { checkCheckpointSource, prepareCheckpointLoad } from './checkpointLoad.js';
 import { ClipModel } from './ClipModel.js';
 import { checkStrings, checkTemplates } from './taskInputs.js';
+import { rewordError } from '../rewordError.js';
 
 /** Options for {@link loadClip}. */
 export interface LoadClipOptions {
@@ -225,8 +226,7 @@ function parseIn<T>(file: string, parse: () => T): T {
     return parse();
   } catch (e) {
     if (!(e instanceof Error)) throw e;
-    const Kind = e instanceof RangeError ? RangeError : e instanceof TypeError ? TypeError : Error;
-    throw new Kind(`loadClip: ${file}: ${e.message}`, { cause: e });
+    throw rewordError(e, `loadClip: ${file}: ${e.message}`);
   }
 }
 
