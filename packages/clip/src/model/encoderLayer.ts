@@ -161,6 +161,21 @@ export function encoderLayer(
 }
 
 /**
+ * Picks row `rows[b]` of each sequence b: a function from states `[B, T, C]` to `[B, C]` (the
+ * offsets computed once, for every tensor it picks from).
+ *
+ * @example
+ * ```ts
+ * const pooled = rowPicker(endPositions, B, T)(lastHiddenState); // [B, C]
+ * ```
+ */
+export function rowPicker(rows: Tensor, B: number, T: number): (t: Tensor) => Tensor {
+  // Row b of the flattened [B*T, C] states at b*T + rows[b].
+  const at = add(rows, arange(0, B * T, T, { backend: rows.backend })); // i32 [B]
+  return (t) => gather(reshape(t, [B * T, t.shape[2]!]), at, 0); // [B, C]
+}
+
+/**
  * The block of {@link encoderLayer} computed for one row per sequence only (`rows`, i32 `[B]`: the
  * pooled token), which is all a tower's last block needs when only its pooled output is read: the
  * keys and values still come from every row, but the query, the output projection and the MLP run
@@ -190,9 +205,7 @@ export function encoderLayerAtRows(
       param(params, `${prefix}.${name}.bias`),
       c.layer_norm_eps,
     );
-  // Row b of the flattened [B*T, C] states at b*T + rows[b].
-  const at = add(rows, arange(0, B * T, T, { backend: x.backend })); // i32 [B]
-  const pick = (t: Tensor) => gather(reshape(t, [B * T, C]), at, 0); // [B, C]
+  const pick = rowPicker(rows, B, T); // [B, T, C] -> [B, C]
   const h1 = ln('layer_norm1', x); // [B, T, C]
   const attn = `${prefix}.self_attn`;
   const q = reshape(linear(params, `${attn}.q_proj`, pick(h1)), [B, 1, H, C / H]); // [B, 1, H, D]

@@ -8,13 +8,12 @@ import {
   cast,
   compare,
   embedding,
-  gather,
   layerNorm,
   reshape,
   tensor,
 } from '@vl/tensor';
 import type { ClipTextConfig } from './config.js';
-import { encoderLayer, encoderLayerAtRows, encoderLayerShapes } from './encoderLayer.js';
+import { encoderLayer, encoderLayerAtRows, encoderLayerShapes, rowPicker } from './encoderLayer.js';
 import { type ClipParams, param } from './params.js';
 
 /** Outputs of the text tower. */
@@ -101,18 +100,9 @@ export function clipTextForward(
 ): ClipTextOutput {
   const { h: embedded, mask } = textEmbeddings(params, inputIds, attentionMask, c, prefix);
   const [B, T] = inputIds.shape as [number, number];
-  let h = embedded; // [B, T, C]
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, {
-      causal: true,
-      ...(mask ? { mask } : {}),
-    });
-  }
+  const h = textLayers(params, embedded, mask, c, prefix, c.num_hidden_layers); // [B, T, C]
   const last = finalNorm(params, h, c, prefix); // [B, T, C]
-  const where = poolPositions(inputIds, c); // i32 [B]
-  // Row b of the flattened [B*T, C] states at b*T + where[b].
-  const offsets = add(where, arange(0, B * T, T, { backend: inputIds.backend })); // i32 [B]
-  const pooled = gather(reshape(last, [B * T, c.hidden_size]), offsets, 0); // [B, C]
+  const pooled = rowPicker(poolPositions(inputIds, c), B, T)(last); // [B, C]
   return { lastHiddenState: last, pooled };
 }
 
@@ -136,13 +126,7 @@ export function clipTextPooled(
   if (L === 0) return clipTextForward(params, inputIds, attentionMask, c, prefix).pooled;
   const { h: embedded, mask } = textEmbeddings(params, inputIds, attentionMask, c, prefix);
   const [B, T] = inputIds.shape as [number, number];
-  let h = embedded; // [B, T, C]
-  for (let i = 0; i < L - 1; i++) {
-    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, {
-      causal: true,
-      ...(mask ? { mask } : {}),
-    });
-  }
+  const h = textLayers(params, embedded, mask, c, prefix, L - 1); // [B, T, C]
   const where = poolPositions(inputIds, c); // i32 [B]
   // The pooled token sees the keys up to itself (causal), and only real tokens (the padding mask).
   const upTo = compare(
@@ -153,6 +137,24 @@ export function clipTextPooled(
   const keyMask = mask ? compare('logicalAnd', upTo, mask) : upTo; // bool [B, T]
   const row = encoderLayerAtRows(params, `${prefix}.encoder.layers.${L - 1}`, h, c, where, keyMask); // [B, C]
   return finalNorm(params, row, c, prefix); // [B, C]
+}
+
+/** The first `count` causal blocks on `[B, T, C]` states, with the padding mask when there is one. */
+function textLayers(
+  params: ClipParams,
+  h: Tensor, // [B, T, C]
+  mask: Tensor | undefined, // bool [B, T]
+  c: ClipTextConfig,
+  prefix: string,
+  count: number,
+): Tensor {
+  for (let i = 0; i < count; i++) {
+    h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, {
+      causal: true,
+      ...(mask ? { mask } : {}),
+    });
+  }
+  return h; // [B, T, C]
 }
 
 /** The tower's final LayerNorm, on `[..., C]`. */
