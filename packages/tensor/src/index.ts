@@ -205,3 +205,5 @@ export type { SafetensorsDType } from './io/safetensorsDType.js';
 export type { NamedTensors } from './io/saveSafetensors.js';
 export { encodeSafetensors, saveSafetensors } from './io/saveSafetensors.js';
 export { saveSafetensorsFile } from './io/saveSafetensorsFile.js';
+export type { SaveCheckpointTensorsOptions } from './io/saveCheckpointTensors.js';
+export { saveCheckpointTensors } from './io/saveCheckpointTensors.js';

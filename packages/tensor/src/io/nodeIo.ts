@@ -5,6 +5,7 @@ import type { fileCache } from './node/fileCache.js';
 import type { localPath, resolveSibling } from './node/localPath.js';
 import type { openLocalFile } from './node/openLocalFile.js';
 import type { writeFileAtomic } from './node/writeFileAtomic.js';
+import type { writeFileSet } from './node/writeFileSet.js';
 
 /** What the Node entry provides. */
 export interface NodeIo {
@@ -13,6 +14,7 @@ export interface NodeIo {
   localPath: typeof localPath;
   resolveSibling: typeof resolveSibling;
   writeFileAtomic: typeof writeFileAtomic;
+  writeFileSet: typeof writeFileSet;
 }
 
 let provided: NodeIo | undefined;

@@ -67,8 +67,11 @@ function planSave(tensors: NamedTensors, metadata: Readonly<Record<string, strin
   );
 }
 
-/** The named tensors, checked: string names, live tensors of a dtype safetensors stores. */
-function checkTensors(tensors: NamedTensors): [string, Tensor][] {
+/**
+ * The named tensors, checked: string names, live tensors of a dtype safetensors stores.
+ * @internal Also saveCheckpointTensors', which checks every shard's tensors before writing any.
+ */
+export function checkTensors(tensors: NamedTensors): [string, Tensor][] {
   if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
     throw new TypeError(
       `saveSafetensors(): tensors must be a Map or an object of named tensors, got ${describeValue(tensors)}`,
@@ -240,7 +243,8 @@ function checkShape(op: string, name: string, shape: unknown): number {
   return shape.reduce((a: number, d: number) => a * d, 1);
 }
 
-function checkMetadata(op: string, metadata: unknown): void {
+/** @internal Also saveCheckpointTensors'. */
+export function checkMetadata(op: string, metadata: unknown): void {
   if (metadata === undefined) return;
   if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata) || metadata instanceof Map)
     throw new TypeError(`${op}(): metadata must be an object of strings, got ${describeValue(metadata)}`);
