@@ -7,7 +7,32 @@ import { CliError, withoutCaller } from './io.js';
 import { type ModelDefaults, type ModelKind, fetchDefaults, locateModel } from './models.js';
 import { ProgressBar } from './progress.js';
 
-/** Loads the `--model` of `kind` with a progress bar, wrapping load errors with the model's name. */
+/** A `--model` value located, with the task defaults of its `vl.json`. */
+export interface LocatedModel {
+  /** The `--model` value as given (`shapes` when absent), for messages. */
+  name: string;
+  /** The folder or URL its loader reads. */
+  source: string;
+  defaults: ModelDefaults;
+}
+
+/**
+ * Locates the `--model` of `kind` and reads its `vl.json` defaults: from the folder, or fetched (once)
+ * for a URL. A command that needs the defaults before loading passes the result on to
+ * {@link openModel}, which then reads nothing again.
+ */
+export async function findModel(ctx: CommandContext, kind: ModelKind): Promise<LocatedModel> {
+  const name = ctx.string('model') ?? 'shapes';
+  const location = locateModel(kind, name, ctx.cwd);
+  const { source } = location;
+  const defaults = location.remote ? await fetchDefaults(source) : location.defaults;
+  return { name, source, defaults };
+}
+
+/**
+ * Loads the `--model` of `kind` (or the one `located` by {@link findModel}) with a progress bar,
+ * wrapping load errors with the model's name.
+ */
 export async function openModel<M>(
   ctx: CommandContext,
   kind: ModelKind,
@@ -18,11 +43,9 @@ export async function openModel<M>(
       onProgress: (p: { loaded: number; total?: number }) => void;
     },
   ) => Promise<M>,
+  located?: LocatedModel,
 ): Promise<{ model: M; defaults: ModelDefaults }> {
-  const name = ctx.string('model') ?? 'shapes';
-  const location = locateModel(kind, name, ctx.cwd);
-  const { source } = location;
-  const defaults = location.remote ? await fetchDefaults(source) : location.defaults;
+  const { name, source, defaults } = located ?? (await findModel(ctx, kind));
   const backend = await ctx.backend();
   const bar = new ProgressBar(ctx.io, `loading ${kind} ${name}`, { bytes: true });
   try {
@@ -53,9 +76,12 @@ export function openClip(ctx: CommandContext): Promise<{ model: ClipModel; defau
   return openModel(ctx, 'clip', (source, options) => loadClip(source, { ...options, ...stored }));
 }
 
-/** The dVAE of `--model`. */
-export function openDvae(ctx: CommandContext): Promise<{ model: DvaeModel; defaults: ModelDefaults }> {
-  return openModel(ctx, 'dvae', (source, options) => loadDvae(source, options));
+/** The dVAE of `--model` (already `located` by {@link findModel}, when given). */
+export function openDvae(
+  ctx: CommandContext,
+  located?: LocatedModel,
+): Promise<{ model: DvaeModel; defaults: ModelDefaults }> {
+  return openModel(ctx, 'dvae', (source, options) => loadDvae(source, options), located);
 }
 
 /** The VLM of `--model`. */

@@ -28,6 +28,38 @@ const work = mkdtempSync(join(tmpdir(), 'vl-cli-inputs-'));
 
 const vl = vlIn(work);
 
+/**
+ * Serves `folder` over HTTP on 127.0.0.1 under any first path segment (`<url>/clip/config.json`),
+ * counting the requests of each path.
+ */
+async function serveFolder(
+  folder: string,
+): Promise<{ url: string; requests: Record<string, number>; close: () => Promise<void> }> {
+  const requests: Record<string, number> = {};
+  const server = createServer((req, res) => {
+    const path = new URL(req.url!, 'http://x').pathname;
+    requests[path] = (requests[path] ?? 0) + 1;
+    const file = join(folder, decodeURIComponent(path).replace(/^\/[^/]+\//, ''));
+    if (!existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200);
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}
+
 /** One `vl:` line on stderr for the failure, and no stack trace. */
 function oneLine(err: string): void {
   expect(err).not.toMatch(/\n\s+at /);
@@ -265,33 +297,46 @@ describe('options and models', () => {
 
   test('a model folder served over HTTP brings its vl.json defaults, as on disk', async () => {
     const folder = fileURLToPath(shapesModel('clip'));
-    const server = createServer((req, res) => {
-      const file = join(
-        folder,
-        decodeURIComponent(new URL(req.url!, 'http://x').pathname).replace(/^\/clip\//, ''),
-      );
-      if (!existsSync(file)) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200);
-      createReadStream(file).pipe(res);
-    });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const server = await serveFolder(folder);
     try {
-      const { port } = server.address() as AddressInfo;
-      const remote = await vl(
-        'classify',
-        'pics/s0.png',
-        '--model',
-        `http://127.0.0.1:${port}/clip`,
-        '--json',
-      );
+      const remote = await vl('classify', 'pics/s0.png', '--model', `${server.url}/clip`, '--json');
       expect(remote.code, remote.err).toBe(0);
       const local = await vl('classify', 'pics/s0.png', '--model', folder, '--json');
       expect(JSON.parse(remote.out)).toEqual(JSON.parse(local.out)); // the shapes labels of vl.json
     } finally {
-      server.close();
+      await server.close();
+    }
+  });
+
+  test('reconstruct with a model served over HTTP fetches each of its files once', async () => {
+    const folder = fileURLToPath(shapesModel('dvae'));
+    const server = await serveFolder(folder);
+    try {
+      const remote = await vl(
+        'reconstruct',
+        'pics/s0.png',
+        '-o',
+        'remote.png',
+        '--model',
+        `${server.url}/dvae`,
+        '--json',
+      );
+      expect(remote.code, remote.err).toBe(0);
+      expect(server.requests).toEqual({
+        '/dvae/vl.json': 1, // read for the default --size, and handed on to the loader
+        '/dvae/config.json': 1,
+        '/dvae/encoder.safetensors': 1,
+        '/dvae/decoder.safetensors': 1,
+      });
+      // The default --size is the served vl.json's, as from the folder on disk.
+      const local = await vl('reconstruct', 'pics/s0.png', '-o', 'local.png', '--model', folder, '--json');
+      expect(local.code, local.err).toBe(0);
+      const { output: _r, ...fromUrl } = JSON.parse(remote.out) as { output: string; size: number };
+      const { output: _l, ...fromDisk } = JSON.parse(local.out) as { output: string; size: number };
+      expect(fromUrl.size).toBe(64);
+      expect(fromUrl).toEqual(fromDisk);
+    } finally {
+      await server.close();
     }
   });
 });

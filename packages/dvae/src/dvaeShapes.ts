@@ -1,6 +1,6 @@
 // The checkpoint's tensor names and shapes, derived from the config the same way dall_e's module
 // constructors derive them, so a mismatched checkpoint is caught before any math runs.
-import { Tensor } from '@vl/tensor';
+import { type Backend, Tensor } from '@vl/tensor';
 import { describeValue } from './describeValue.js';
 import type { DvaeDecoderConfig, DvaeEncoderConfig } from './config.js';
 
@@ -121,6 +121,11 @@ export function checkDvaeParams(
   shapes: ReadonlyMap<string, readonly number[]>,
   what: string,
 ): void {
+  if (typeof (params as { get?: unknown } | null)?.get !== 'function') {
+    throw new TypeError(
+      `dvae ${what}: params must be a Map of tensors by checkpoint name, got ${describeValue(params)}${params instanceof Promise ? ' (await it first)' : ''}`,
+    );
+  }
   for (const [name, shape] of shapes) {
     const t = params.get(name);
     if (t === undefined)
@@ -144,4 +149,25 @@ export function checkDvaeParams(
     if (!shapes.has(name))
       throw new Error(`dvae ${what}: unexpected tensor ${name} in the checkpoint (not in the config)`);
   }
+}
+
+/**
+ * @internal The one backend the tensors of `halves` (already checked by {@link checkDvaeParams})
+ * are on: kernels cannot mix backends, so two tensors on different ones are named here instead of
+ * failing inside the first conv.
+ */
+export function paramsBackend(halves: Readonly<Record<string, DvaeParams>>, caller: string): Backend {
+  let first: { where: string; backend: Backend } | undefined;
+  for (const [what, params] of Object.entries(halves)) {
+    for (const [name, t] of params) {
+      if (first === undefined) first = { where: `${what} tensor ${name}`, backend: t.backend };
+      else if (t.backend !== first.backend) {
+        throw new Error(
+          `${caller}: the ${what} tensor ${name} is on another backend (${t.backend.name}) than the ${first.where} (${first.backend.name}); put every param on one backend (toBackend())`,
+        );
+      }
+    }
+  }
+  if (first === undefined) throw new Error(`${caller}: the params hold no tensor`);
+  return first.backend;
 }

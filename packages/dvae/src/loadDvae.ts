@@ -200,12 +200,20 @@ export function pixelRangeError(caller: string, lo: number, hi: number): RangeEr
 export async function checkImageRange(images: Tensor): Promise<void> {
   if (!(images instanceof Tensor))
     throw new TypeError(`checkImageRange: images must be a tensor, got ${describeValue(images)}`);
+  await checkPixelRange(images, 'dvae');
+}
+
+/**
+ * @internal {@link checkImageRange} with the error's message starting with `caller`: reads back the
+ * min and max of `images` (a live tensor) on their own backend; nothing to check in an empty one.
+ */
+export async function checkPixelRange(images: Tensor, caller: string): Promise<void> {
   if (images.size === 0) return;
   const lo = min(images); // []
   const hi = max(images); // []
   try {
     const [a, b] = await Promise.all([lo.item(), hi.item()]);
-    const error = pixelRangeError('dvae', a, b);
+    const error = pixelRangeError(caller, a, b);
     if (error) throw error;
   } finally {
     lo.dispose();

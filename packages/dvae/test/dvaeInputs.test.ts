@@ -2,14 +2,16 @@
 // checkpoints, 8-bit pixels given to the k-means init, batches that are not tensors, an abort while
 // a batch loads, misspelled option and config keys, logit_laplace_eps 0 in training, encoder and
 // decoder halves that do not make a pair, a backend that is not a Backend, disposed images or
-// images from another backend, params with a tensor missing, and a disposed trainer. Every error
-// path leaves the backend's live tensor count where it was. CPU only.
+// images from another backend (given to the model or to a training step), params with a tensor
+// missing or on two backends, and a disposed trainer. Every error path leaves the backend's live
+// tensor count where it was. CPU only.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type Backend,
+  CpuBackend,
   type Tensor,
   TrainingInterruptedError,
   cast,
@@ -346,4 +348,47 @@ test('disposed images, images from another backend, missing params and a dispose
   foreignTokens.dispose();
   other.dispose();
   free(params);
+});
+
+test('DvaeTrainer.step names a batch from another backend with both backends, before any work', async () => {
+  const params = initDvaeParams(config, { backend, seed: 12 });
+  const other = new CpuBackend(); // "cpu (js)", unlike createBackend's
+  const foreign = randomUniform([2, 3, 8, 8], { backend: other, seed: 13 });
+  const trainer = new DvaeTrainer(params, config, { lr: 1e-3 });
+  expect(trainer.backend).toBe(backend);
+  const weight = async () => Array.from(await trainer.params.encoder.get('blocks.input.w')!.read());
+  const start = await weight();
+  const [mine, theirs] = [live(), other.stats().liveTensors];
+  try {
+    await expect(trainer.step(foreign)).rejects.toThrow(
+      `DvaeTrainer.step: images f32[2, 3, 8, 8] are on another backend (cpu (js)) than the trainer's params (${backend.name}); move them with toBackend(images, trainer.backend)`,
+    );
+    // Two backends of one name are still two backends.
+    const twin = await createBackend('cpu');
+    const twinBatch = randomUniform([2, 3, 8, 8], { backend: twin, seed: 13 });
+    await expect(trainer.step(twinBatch)).rejects.toThrow(
+      /^DvaeTrainer\.step: images f32\[2, 3, 8, 8\] are on another backend \(cpu.*\) than the trainer's params/,
+    );
+    twinBatch.dispose();
+    twin.dispose();
+    // Nothing ran on either backend, and the trainer is still usable.
+    expect([live(), other.stats().liveTensors, trainer.stepCount]).toEqual([mine, theirs, 0]);
+    expect(await weight()).toEqual(start);
+    const good = batch(14);
+    expect((await trainer.step(good)).step).toBe(1);
+    good.dispose();
+    // Params split over two backends are refused when the trainer is made, naming a tensor on each.
+    const split = { encoder: params.encoder, decoder: new Map(params.decoder) };
+    const moved = randomUniform([6], { backend: other, seed: 15 });
+    split.decoder.set('blocks.output.conv.b', moved);
+    expect(() => new DvaeTrainer(split, config)).toThrow(
+      `DvaeTrainer: the decoder tensor blocks.output.conv.b is on another backend (cpu (js)) than the encoder tensor blocks.input.w (${backend.name}); put every param on one backend (toBackend())`,
+    );
+    moved.dispose();
+  } finally {
+    trainer.dispose();
+    foreign.dispose();
+    other.dispose();
+    free(params);
+  }
 });

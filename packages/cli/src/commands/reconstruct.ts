@@ -3,8 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { CommandContext } from '../context.js';
 import { readImage } from '../images.js';
 import { CliError } from '../io.js';
-import { fetchDefaults, locateModel } from '../models.js';
-import { openDvae } from '../openModels.js';
+import { findModel, openDvae } from '../openModels.js';
 import { positiveInt } from '../options.js';
 import { imagesToTensor, psnr, squareImage, tensorToRgbImages, writePng } from '../pixels.js';
 
@@ -67,11 +66,11 @@ export async function reconstruct(ctx: CommandContext): Promise<void> {
   const out = ctx.string('output');
   if (!out) throw new CliError('reconstruct: give the output file with -o out.png', 2);
   checkOutput(resolve(ctx.cwd, out), resolve(ctx.cwd, input), out, ctx.options.overwrite === true);
-  const location = locateModel('dvae', ctx.string('model') ?? 'shapes', ctx.cwd);
-  const known = location.remote ? await fetchDefaults(location.source) : location.defaults;
-  const size = sizeOption(ctx.string('size'), known.imageSize ?? 256);
+  // Located once: a URL's vl.json is fetched here, for --size, and not again by openDvae.
+  const located = await findModel(ctx, 'dvae');
+  const size = sizeOption(ctx.string('size'), located.defaults.imageSize ?? 256);
   const image = await readImage(input, ctx.cwd);
-  const { model } = await openDvae(ctx);
+  const { model } = await openDvae(ctx, located);
   try {
     const groups = model.config.encoder.group_count;
     const multiple = 2 ** (groups - 1);

@@ -3,6 +3,7 @@
 // on half-cosine schedules.
 import {
   AdamW,
+  type Backend,
   checkOptionKeys,
   type LearningRate,
   Rng,
@@ -16,7 +17,13 @@ import {
 } from '@vl/tensor';
 import { checkDvaePair, type DvaeConfig } from '../config.js';
 import { checkEncoderInput } from '../dvaeEncoder.js';
-import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
+import {
+  checkDvaeParams,
+  decoderShapes,
+  type DvaeParams,
+  encoderShapes,
+  paramsBackend,
+} from '../dvaeShapes.js';
 import { checkImageRange } from '../loadDvae.js';
 import { codebookUsageFromCounts } from './codebookUsage.js';
 import { cosineAnneal } from './cosineAnneal.js';
@@ -141,7 +148,8 @@ function copyHalf(params: DvaeParams): Record<string, Tensor> {
  * trainer works on copies of the params it is given, so the caller's tensors stay valid and
  * unchanged; read the current ones with {@link DvaeTrainer.params}. The constructor refuses unknown
  * option keys, a config whose halves do not make a pair (equal `group_count`, decoder
- * `output_channels` equal to encoder `input_channels`) and a `logit_laplace_eps` of 0.
+ * `output_channels` equal to encoder `input_channels`), a `logit_laplace_eps` of 0 and params on
+ * more than one backend; `step` refuses a batch that is not on {@link DvaeTrainer.backend}.
  *
  * @example
  * ```ts
@@ -152,6 +160,8 @@ function copyHalf(params: DvaeParams): Record<string, Tensor> {
  * ```
  */
 export class DvaeTrainer {
+  /** The backend of the params it was given, where it trains: every batch must be on it. */
+  readonly backend: Backend;
   readonly #tree: { encoder: Record<string, Tensor>; decoder: Record<string, Tensor> };
   readonly #opt: AdamW; // the decoder's (its step count is the trainer's)
   readonly #encoderOpt: AdamW;
@@ -171,6 +181,7 @@ export class DvaeTrainer {
     checkLossEps(config, 'DvaeTrainer');
     checkDvaeParams(params.encoder, encoderShapes(config.encoder), 'encoder');
     checkDvaeParams(params.decoder, decoderShapes(config.decoder), 'decoder');
+    this.backend = paramsBackend(params, 'DvaeTrainer');
     const {
       lr = cosineAnneal({ from: 1e-4, to: 1.25e-6, steps: 1_200_000 }),
       tau = cosineAnneal({ from: 1, to: 1 / 16, steps: 150_000 }),
@@ -245,13 +256,18 @@ export class DvaeTrainer {
 
   /**
    * One optimizer step on `images` (f32 `[B, C, H, W]` in [0, 1], checked like
-   * {@link checkImageRange}); resolves to the batch's loss parts before the update. A batch whose
-   * loss or gradient norm is not finite is skipped (no update, `skipped: true` in the result), so
-   * one bad batch cannot turn the weights into NaN.
+   * {@link checkImageRange}, on {@link DvaeTrainer.backend}); resolves to the batch's loss parts
+   * before the update. A batch whose loss or gradient norm is not finite is skipped (no update,
+   * `skipped: true` in the result), so one bad batch cannot turn the weights into NaN.
    */
   async step(images: Tensor): Promise<DvaeStepResult> {
     if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
     checkEncoderInput(images, this.config.encoder);
+    if (images.backend !== this.backend) {
+      throw new Error(
+        `DvaeTrainer.step: images ${images.describe()} are on another backend (${images.backend.name}) than the trainer's params (${this.backend.name}); move them with toBackend(images, trainer.backend)`,
+      );
+    }
     await checkImageRange(images); // 8-bit pixels give a NaN loss, and NaN weights after the update
     if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
     const tau = this.tau;

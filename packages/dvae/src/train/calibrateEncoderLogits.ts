@@ -7,7 +7,8 @@
 import { type Tensor, keep, mean, mul, reshape, rsqrt, scale, sub, tidy, variance } from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
 import { checkEncoderInput, dvaeEncoder } from '../dvaeEncoder.js';
-import { checkDvaeParams, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
+import { checkDvaeParams, type DvaeParams, encoderShapes, paramsBackend } from '../dvaeShapes.js';
+import { checkPixelRange } from '../loadDvae.js';
 import { mapPixels } from '../mapPixels.js';
 
 /** Options of {@link calibrateEncoderLogits}. */
@@ -18,35 +19,55 @@ export interface CalibrateEncoderLogitsOptions {
 
 const W = 'blocks.output.conv.w';
 const B = 'blocks.output.conv.b';
+const CALLER = 'calibrateEncoderLogits';
+
+/** Everything about the arguments that can be checked without reading data back. */
+function checkArguments(encoder: DvaeParams, config: DvaeConfig, images: Tensor): void {
+  checkDvaeParams(encoder, encoderShapes(config.encoder), 'encoder');
+  checkEncoderInput(images, config.encoder);
+  if (images.shape[0] === 0) {
+    throw new RangeError(
+      `${CALLER}: images ${images.describe()} hold no image; the logits' statistics need at least one`,
+    );
+  }
+  const backend = paramsBackend({ encoder }, CALLER);
+  if (images.backend !== backend) {
+    throw new Error(
+      `${CALLER}: images ${images.describe()} are on another backend (${images.backend.name}) than the encoder params (${backend.name}); move them to that backend with toBackend()`,
+    );
+  }
+}
 
 /**
  * Returns encoder params whose logits layer (`blocks.output.conv`) is rescaled so that each code's
- * logit over `images` (f32 `[B, C, H, W]` in [0, 1]) has mean 0 and standard deviation `std`:
- * `w'[k] = w[k] * std / sd[k]`, `b'[k] = (b[k] - mean[k]) * std / sd[k]`. The returned map holds
- * two new tensors (owned by the caller) and shares every other tensor with `encoder`, which is not
- * modified. Use it on freshly initialized params before training. Pixel values are not checked
- * (it is synchronous, and a check would read the images back): 8-bit pixels or NaN give meaningless
- * weights without an error, so run `checkImageRange` on images you are unsure of.
+ * logit over `images` (f32 `[B, C, H, W]` in [0, 1], on the params' backend) has mean 0 and
+ * standard deviation `std`: `w'[k] = w[k] * std / sd[k]`, `b'[k] = (b[k] - mean[k]) * std / sd[k]`.
+ * The returned map holds two new tensors (owned by the caller) and shares every other tensor with
+ * `encoder`, which is not modified. Use it on freshly initialized params before training. It is
+ * async because it first reads back the images' min and max (two numbers, as
+ * {@link checkImageRange} does): 8-bit pixels or NaN, which would give meaningless weights, are an
+ * error on every backend, before any encoding.
  *
  * @example
  * ```ts
  * const params = initDvaeParams(config, { backend, seed: 0 });
- * const encoder = calibrateEncoderLogits(params.encoder, config, firstBatch); // [16, 3, 64, 64]
+ * const encoder = await calibrateEncoderLogits(params.encoder, config, firstBatch); // [16, 3, 64, 64]
  * const trainer = new DvaeTrainer({ encoder, decoder: params.decoder }, config);
  * ```
  */
-export function calibrateEncoderLogits(
+export async function calibrateEncoderLogits(
   encoder: DvaeParams,
   config: DvaeConfig,
   images: Tensor,
   options: CalibrateEncoderLogitsOptions = {},
-): Map<string, Tensor> {
+): Promise<Map<string, Tensor>> {
   const { std = 3 } = options;
   if (!(std > 0) || !Number.isFinite(std)) {
-    throw new RangeError(`calibrateEncoderLogits: std must be a finite number > 0, got ${std}`);
+    throw new RangeError(`${CALLER}: std must be a finite number > 0, got ${std}`);
   }
-  checkDvaeParams(encoder, encoderShapes(config.encoder), 'encoder');
-  checkEncoderInput(images, config.encoder);
+  checkArguments(encoder, config, images);
+  await checkPixelRange(images, CALLER);
+  checkArguments(encoder, config, images); // the caller may have disposed a tensor meanwhile
   const V = config.encoder.vocab_size;
   const [w, b] = tidy(() => {
     const logits = dvaeEncoder(encoder, mapPixels(images, config.logit_laplace_eps), config.encoder); // [N, V, h, w]
