@@ -141,7 +141,9 @@ if want dvaeops; then
   step dvae-ops packages/dvae 150 "${tsx[@]}" bench/dvae-webgpu-ops.ts "${ops[@]}"
 fi
 if want dispatch; then
-  step dispatch packages/tensor 60 "${tsx[@]}" bench/dispatch-webgpu.ts
+  disp=()
+  [ -n "$dry" ] && disp=(--out "$out/dispatch-webgpu.json")
+  step dispatch packages/tensor 60 "${tsx[@]}" bench/dispatch-webgpu.ts "${disp[@]}"
 fi
 # --- tests on the real adapter: the whole tensor suite (every matmul tile config), model fixtures ---
 if want tests; then
@@ -162,9 +164,11 @@ if want gemv && [ -z "$dry" ]; then
     --gemv --gemv-sizes 4096,8192 --reps 5 --target-ms 200 --out bench/results/matmul-webgpu-gemv.json
 fi
 if want vlm; then
-  layers=24
-  [ -n "$dry" ] && layers=2
-  step vlm packages/vlm 150 "${tsx[@]}" bench/decoder.ts --backends=cpu,webgpu,webgpu-nosplit --layers=$layers
+  dec=(--layers=24)
+  # A dry run: 2 layers and a vocabulary whose table fits SwiftShader's 128 MiB bindings, written
+  # beside the summary.
+  [ -n "$dry" ] && dec=(--layers=2 --vocab=32000 "--out=$out/decoder-dry.json")
+  step vlm packages/vlm 150 "${tsx[@]}" bench/decoder.ts --backends=cpu,webgpu,webgpu-nosplit "${dec[@]}"
 fi
 
 say "=== done in $(($(date +%s) - start))s, status $status"

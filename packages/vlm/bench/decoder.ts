@@ -13,6 +13,8 @@
 //   --prompt=N              prefill tokens (default 32)
 //   --decode=N              decode tokens timed (default 4)
 //   --layers=N              fewer layers for a quick look (default 24)
+//   --vocab=N               a smaller vocabulary (default 151936; 32000 fits SwiftShader's 128 MiB)
+//   --out=FILE              where the JSON goes (default: see below)
 //
 // Prints a table (prefill tokens/s, decode tokens/s, peak RSS and heap, ratios to tfjs-wasm) and
 // writes bench/results/decoder-<weights>.json (decoder-<weights>-<n>layers.json with --layers). The same seeded weights and prompt run on every
@@ -47,6 +49,8 @@ const backends = arg('backends', 'cpu,tfjs-wasm').split(',');
 const promptTokens = Number(arg('prompt', '32'));
 const decodeTokens = Number(arg('decode', '4'));
 const layers = Number(arg('layers', '24'));
+const vocab = Number(arg('vocab', '151936'));
+const outFile = arg('out', '');
 
 if (!['f32', 'int8', 'q4'].includes(weightsKind))
   throw new Error(`--weights must be f32, int8 or q4, got ${weightsKind}`);
@@ -63,7 +67,7 @@ const config: LlamaConfig = parseLlamaConfig({
   num_hidden_layers: layers,
   num_attention_heads: 14,
   num_key_value_heads: 2,
-  vocab_size: 151936,
+  vocab_size: vocab,
   max_position_embeddings: 32768,
   rms_norm_eps: 1e-6,
   rope_theta: 1000000,
@@ -224,9 +228,14 @@ if (peer) {
     );
   }
 }
-const out = fileURLToPath(new URL('./results/', import.meta.url));
-mkdirSync(out, { recursive: true });
+const out = outFile
+  ? path.resolve(outFile)
+  : path.join(
+      fileURLToPath(new URL('./results/', import.meta.url)),
+      `decoder-${weightsKind}${layers === 24 ? '' : `-${layers}layers`}${vocab === 151936 ? '' : `-vocab${vocab}`}.json`,
+    );
+mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(
-  path.join(out, `decoder-${weightsKind}${layers === 24 ? '' : `-${layers}layers`}.json`),
+  out,
   `${JSON.stringify({ machine, date: new Date().toISOString(), weights: weightsKind, params: paramCount, layers, promptTokens, decodeTokens, loadavg: os.loadavg(), results }, null, 2)}\n`,
 );
