@@ -14,6 +14,12 @@
 // impl names: ours (one fused qkv product per block, as ClipModel runs), ours-separate (the three
 // q, k, v products; not a default), ort-node-2t, ort-node-1t, ort-web-2t (comma-separated).
 //
+// One process holds every implementation, which costs ours more than the peers: with two or more
+// peer sessions loaded, V8 runs a full mark-compact about once per forward of ours (on a ~30 MB
+// heap), where alone it runs one per ~10 forwards. Measured on a 2-core Zen 5 machine: text tower
+// 68-75 ms with `--impl ours` or one peer, 89-113 ms with the peers loaded (onnxruntime-web: 95 ms
+// alone, 101-107 loaded). A live heap of that size in an app does the same; see session 22's note.
+//
 // Weights are random (timing does not depend on their values); the peers get theirs from
 // test/fixtures/vit-b32-onnx/make-weights.mjs, cached in the OS temp folder between runs.
 import { execFileSync } from 'node:child_process';
