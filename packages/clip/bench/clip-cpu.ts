@@ -1,10 +1,12 @@
 // CLIP ViT-B/32 on the CPU, batch 1: our CPU backend against onnxruntime-node (native) and
 // onnxruntime-web (WASM, what transformers.js uses on CPU in browsers) running the real HF graphs,
-// all in this one process so that every number is a ratio measured side by side.
+// in one run, timed round-robin, so that every number is a ratio measured side by side. Each
+// implementation runs in a process of its own (bench/isolated.ts says why), as it would in an app.
 //
 //   pnpm bench                                 # both towers and the prompts, every implementation, median of 7
-//   pnpm bench --tower image --impl ours       # a subset (e.g. under node --cpu-prof)
+//   pnpm bench --tower image --impl ours       # a subset
 //   pnpm bench --runs 3 --warmup-ms 0          # quicker, noisier
+//   pnpm bench --shared                        # every implementation in this one process (e.g. under node --cpu-prof)
 //
 // Cases: `image` and `text` run one tower on one input (the text a full 77 tokens); `prompts`
 // embeds 16 ImageNet prompts of one label as an app would: ours through ClipModel.embedTexts
@@ -14,11 +16,10 @@
 // impl names: ours (one fused qkv product per block, as ClipModel runs), ours-separate (the three
 // q, k, v products; not a default), ort-node-2t, ort-node-1t, ort-web-2t (comma-separated).
 //
-// One process holds every implementation, which costs ours more than the peers: with two or more
-// peer sessions loaded, V8 runs a full mark-compact about once per forward of ours (on a ~30 MB
-// heap), where alone it runs one per ~10 forwards. Measured on a 2-core Zen 5 machine: text tower
-// 68-75 ms with `--impl ours` or one peer, 89-113 ms with the peers loaded (onnxruntime-web: 95 ms
-// alone, 101-107 loaded). A live heap of that size in an app does the same; see session 22's note.
+// With `--shared`, ours pays more than the peers for the company: with two or more peer sessions
+// loaded, V8 runs a full mark-compact about once per forward of ours, where alone it runs one per
+// ~10 forwards. On a 2-core Zen 5 machine the text tower took 68-75 ms with `--impl ours` or one
+// peer and 89-113 ms with all loaded (onnxruntime-web: 95 ms alone, 101-107 loaded).
 //
 // Weights are random (timing does not depend on their values); the peers get theirs from
 // test/fixtures/vit-b32-onnx/make-weights.mjs, cached in the OS temp folder between runs.
@@ -43,6 +44,7 @@ import {
 } from '../src/index.js';
 import { VIT_B32 } from './vitB32.js';
 import { imageTowerFlops, textTowerFlops } from './flops.js';
+import { serveRuns, timeIsolated } from './isolated.js';
 import { type BenchCase, interleaved, median, printTable, warmUp } from './timing.js';
 
 const { values: args } = parseArgs({
@@ -53,6 +55,10 @@ const { values: args } = parseArgs({
     tower: { type: 'string', default: 'all' }, // image | text | prompts, comma-separated, or all
     impl: { type: 'string', default: 'ours,ort-node-2t,ort-node-1t,ort-web-2t' },
     out: { type: 'string' },
+    // Every implementation in this one process (the default: each in a process of its own).
+    shared: { type: 'boolean', default: false },
+    // Internal: a child of the default mode, serving timed runs of one implementation over IPC.
+    serve: { type: 'boolean', default: false },
   },
 });
 const runs = Number(args.runs);
@@ -60,6 +66,9 @@ const warmup = Number(args.warmup);
 const warmupMs = Number(args['warmup-ms']);
 const towers = args.tower === 'all' ? ['image', 'text', 'prompts'] : args.tower!.split(',');
 const impls = new Set(args.impl!.split(','));
+const loadBefore = loadavg()[0]!;
+const cases: BenchCase[] = [];
+const isOurs = (c: BenchCase) => c.impl.startsWith('ours');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '../test/fixtures/vit-b32-onnx');
@@ -108,12 +117,34 @@ async function loadOrtWeb(): Promise<typeof OrtWeb> {
   return ort;
 }
 
-const cases: BenchCase[] = [];
-const loadBefore = loadavg()[0]!;
+if (!args.shared && !args.serve) {
+  // The default: each implementation in a process of its own (see isolated.ts), timed from here.
+  for (const tower of towers) {
+    const childArgs = (impl: string) => [
+      '--serve',
+      ...['--tower', tower, '--impl', impl, '--warmup', String(warmup), '--warmup-ms', String(warmupMs)],
+    ];
+    const timed = await timeIsolated([...impls], childArgs, runs);
+    console.log(`${timed[0]?.name ?? tower}:`);
+    for (const { name, impl, gflop, runsMs } of timed) {
+      const medianMs = median(runsMs);
+      cases.push({ name, impl, medianMs, gflops: gflop / (medianMs / 1000), gflop, runsMs });
+      console.log(
+        `  ${impl}: ${medianMs.toFixed(1)} ms (runs: ${runsMs.map((t) => t.toFixed(0)).join(', ')})`,
+      );
+    }
+  }
+  printTable(cases, isOurs);
+  const ours = cases.find(isOurs)?.impl ?? 'not run';
+  writeResults(`${cpus().length}x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${ours}`);
+  process.exit(0);
+}
+
 const backend: Backend = await createBackend('cpu');
-console.log(
-  `ours: ${backend.name}; ${cpus().length} logical CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
-);
+if (!args.serve)
+  console.log(
+    `ours: ${backend.name}; ${cpus().length} logical CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`,
+  );
 const params = initClipParams(config, { backend, seed: 1 });
 const fused = new Map([...params, ...fuseQkvProjections(params)]);
 
@@ -221,6 +252,14 @@ for (const tower of towers) {
     });
   }
 
+  if (args.serve) {
+    // A child of the default mode: one implementation, timed by the parent.
+    for (const r of runners) {
+      await serveRuns(r.run, { name, impl: r.impl, gflop }, { warmup, warmupMs });
+      await r.release?.();
+    }
+    continue;
+  }
   console.log(`${name}:`);
   for (const r of runners) {
     const n = await warmUp(r.run, { warmup, warmupMs });
@@ -242,38 +281,46 @@ for (const tower of towers) {
   for (const r of runners) await r.release?.();
 }
 
-printTable(cases, (c) => c.impl.startsWith('ours'));
-
-const machine = `${cpus().length}x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ours: ${backend.name}`;
-const outFile = args.out ?? join(here, 'results/clip-cpu.json');
-mkdirSync(dirname(outFile), { recursive: true });
-writeFileSync(
-  outFile,
-  `${JSON.stringify(
-    {
-      machine,
-      date: new Date().toISOString(),
-      // Other work on a shared machine slows everything: a high load average marks a noisy run.
-      loadAverage1m: { before: loadBefore, after: loadavg()[0]! },
-      runs,
-      warmup,
-      warmupMs,
-      note: "medianMs: median of `runs` timed runs, implementations interleaved round-robin, after at least `warmup` runs and `warmupMs` of warm-up each (then until 3 runs agree within 15%); gflops: achieved GFLOP/s (2 FLOPs per multiply-add, counted from the config); gflop: work per run (for the prompts, at the peers' padded length)",
-      cases: cases.map(({ runsMs, ...c }) => ({
-        ...c,
-        medianMs: Number(c.medianMs.toFixed(2)),
-        gflops: Number(c.gflops?.toFixed(2)),
-        runsMs: runsMs?.map((t) => Number(t.toFixed(2))),
-      })),
-    },
-    null,
-    2,
-  )}\n`,
-);
-console.log(`wrote ${outFile}`);
+if (!args.serve) {
+  printTable(cases, isOurs);
+  writeResults(
+    `${cpus().length}x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ours: ${backend.name}`,
+  );
+}
 
 model?.dispose();
 for (const t of params.values()) t.dispose();
 backend.dispose();
 // onnxruntime-web's worker threads keep Node alive after its sessions are released.
 process.exit(0);
+
+/** Writes `cases` to the results file (`--out`, or results/clip-cpu.json). */
+function writeResults(machine: string): void {
+  const outFile = args.out ?? join(here, 'results/clip-cpu.json');
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(
+    outFile,
+    `${JSON.stringify(
+      {
+        machine,
+        processes: args.shared ? 'all implementations in one process' : 'one process per implementation',
+        date: new Date().toISOString(),
+        // Other work on a shared machine slows everything: a high load average marks a noisy run.
+        loadAverage1m: { before: loadBefore, after: loadavg()[0]! },
+        runs,
+        warmup,
+        warmupMs,
+        note: "medianMs: median of `runs` timed runs, implementations interleaved round-robin (each in a process of its own, with 20 ms idle before each run, unless `processes` says one process), after at least `warmup` runs and `warmupMs` of warm-up each (then until 3 runs agree within 15%); gflops: achieved GFLOP/s (2 FLOPs per multiply-add, counted from the config); gflop: work per run (for the prompts, at the peers' padded length)",
+        cases: cases.map(({ runsMs, ...c }) => ({
+          ...c,
+          medianMs: Number(c.medianMs.toFixed(2)),
+          gflops: Number(c.gflops?.toFixed(2)),
+          runsMs: runsMs?.map((t) => Number(t.toFixed(2))),
+        })),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`wrote ${outFile}`);
+}
