@@ -81,8 +81,10 @@ function copyRows(
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
       for (let t = 0; t < T; t++) {
+        // A plain loop: a subarray view per row was most of a text forward's JS garbage.
         const at = viewRow(from, b, h, t);
-        out.set(src.subarray(at, at + X), viewRow(to, b, h, t));
+        const o = viewRow(to, b, h, t);
+        for (let x = 0; x < X; x++) out[o + x] = src[at + x]!;
       }
   return out;
 }
