@@ -5,15 +5,26 @@ import { type LoadSafetensorsOptions, loadSafetensors } from './loadSafetensors.
 
 /**
  * The tensors of a checkpoint folder (a path, a URL string or a URL): `file` (default
- * `model.safetensors`) or, when there is no such file, the sharded checkpoint `file.index.json` that
- * HF writes instead of it. When neither exists, the error is the one `file` gave; a `file` that is
- * there but damaged, a shard the index names but that is missing, a network error and an abort
- * are passed on as themselves.
+ * `model.safetensors`) or, when there is no such file, a sharded checkpoint's index, tried in this
+ * order:
+ *
+ * 1. `file`, e.g. `model.fp16.safetensors`;
+ * 2. `<file>.index.json`, the index HF writes instead of it (`model.safetensors.index.json`,
+ *    `model.fp16.safetensors.index.json`);
+ * 3. when `file` names a weight variant, `<name>.<variant>.safetensors`, transformers' name for that
+ *    variant's index, `<name>.safetensors.index.<variant>.json`: `save_pretrained(variant="fp16")`
+ *    writes `model.safetensors.index.fp16.json` beside shards `model.fp16-00001-of-00002.safetensors`
+ *    (the variant is taken to be the last dot-separated part of `file` before `.safetensors`).
+ *
+ * When none exists, the error is the one `file` gave; a `file` or index that is there but damaged,
+ * a shard an index names but that is missing, a network error and an abort are passed on as
+ * themselves.
  *
  * @example
  * ```ts
  * const tensors = await loadCheckpointTensors('https://example.com/llava', { backend }); // Map<string, Tensor>
  * const visual = await loadCheckpointTensors('/models/rn50', { backend, file: 'open_clip_model.safetensors' });
+ * const half = await loadCheckpointTensors('/models/llava', { backend, file: 'model.fp16.safetensors' });
  * ```
  */
 export async function loadCheckpointTensors(
@@ -24,17 +35,29 @@ export async function loadCheckpointTensors(
   try {
     return (await loadSafetensors(joinSource(folder, file), load)).tensors;
   } catch (e) {
-    // A damaged or unreachable `file` is its own error; only a missing one sends us to the index.
+    // A damaged or unreachable `file` is its own error; only a missing one sends us to an index.
     if (!isNotFound(e)) throw e;
-    const index = joinSource(folder, `${file}.index.json`);
-    try {
-      return (await loadSafetensors(index, load)).tensors;
-    } catch (sharded) {
-      // Not found may mean the index or one of its shards; only a missing index means "neither".
-      // The same signal and cache as the load; no progress events for this check.
-      const { onProgress: _progress, ...io } = load;
-      if (isNotFound(sharded) && (await loadFileIfExists(index, io)) === undefined) throw e;
-      throw sharded;
+    for (const name of indexNames(file)) {
+      const index = joinSource(folder, name);
+      try {
+        return (await loadSafetensors(index, load)).tensors;
+      } catch (sharded) {
+        // Not found may mean the index or one of its shards; only a missing index sends us on.
+        // The same signal and cache as the load; no progress events for this check.
+        const { onProgress: _progress, ...io } = load;
+        if (isNotFound(sharded) && (await loadFileIfExists(index, io)) === undefined) continue;
+        throw sharded;
+      }
     }
+    throw e;
   }
+}
+
+/** The names of `file`'s sharded index, in the order they are tried (see loadCheckpointTensors). */
+function indexNames(file: string): string[] {
+  const names = [`${file}.index.json`];
+  // transformers' _add_variant(SAFE_WEIGHTS_INDEX_NAME, variant) puts the variant before `.json`.
+  const variant = typeof file === 'string' ? /^(.*[^/\\])\.([^./\\]+)\.safetensors$/.exec(file) : null;
+  if (variant) names.push(`${variant[1]}.safetensors.index.${variant[2]}.json`);
+  return names;
 }

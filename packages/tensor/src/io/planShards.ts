@@ -13,7 +13,7 @@ export interface PlannedShard {
 /** The files of a checkpoint: its shards, and its index when there is more than one shard. */
 export interface ShardPlan {
   readonly shards: readonly PlannedShard[];
-  /** `<file>.index.json` and its text; undefined for a single shard, saved as plain `file`. */
+  /** The index ({@link indexFileName}) and its text; undefined for a single shard, saved as plain `file`. */
   readonly index: { readonly file: string; readonly text: string } | undefined;
 }
 
@@ -49,7 +49,18 @@ export function planShards(
     tensors: new Map(group),
   }));
   const weightMap = shards.flatMap((s) => [...s.tensors.keys()].map((name) => [name, s.file] as const));
-  return { shards, index: { file: `${file}.index.json`, text: indexJson(weightMap, totalSize) } };
+  return { shards, index: { file: indexFileName(file), text: indexJson(weightMap, totalSize) } };
+}
+
+/**
+ * The index name transformers gives the shards of `file`: `<file>.index.json`, or for a weight
+ * variant (`model.fp16.safetensors`, what `save_pretrained(variant="fp16")` writes unsharded) the
+ * variant before `.json`, `model.safetensors.index.fp16.json`, as its `_add_variant` does; the
+ * variant is the last dot-separated part of the name. loadCheckpointTensors tries both names.
+ */
+export function indexFileName(file: string): string {
+  const variant = /^(.+)\.([^.]+)\.safetensors$/.exec(file);
+  return variant ? `${variant[1]}.safetensors.index.${variant[2]}.json` : `${file}.index.json`;
 }
 
 /** `{:05d}`: at least five digits (a 100,000th shard gets six, as Python's format gives). */

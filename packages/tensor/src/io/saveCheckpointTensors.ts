@@ -3,7 +3,7 @@ import { checkOptionKeys } from '../kernels/options.js';
 import { isNode } from './isNode.js';
 import type { FileSetEntry } from './node/writeFileSet.js';
 import { nodeIo } from './nodeIo.js';
-import { planShards } from './planShards.js';
+import { indexFileName, planShards } from './planShards.js';
 import { checkMetadata, checkTensors, type NamedTensors, writeSafetensors } from './saveSafetensors.js';
 
 /**
@@ -24,7 +24,8 @@ export interface SaveCheckpointTensorsOptions {
   /**
    * The checkpoint's file name (default `model.safetensors`), as {@link loadCheckpointTensors}
    * takes it: saved as itself when everything fits one shard, else as `<base>-00001-of-0000n.safetensors`
-   * shards and `<file>.index.json`. A plain name ending in `.safetensors`.
+   * shards and an index, `<file>.index.json` (for a variant such as `model.fp16.safetensors`,
+   * transformers' `model.safetensors.index.fp16.json`). A plain name ending in `.safetensors`.
    */
   file?: string;
   /** The `__metadata__` of every shard (transformers' own shards carry `{ format: 'pt' }`). */
@@ -32,7 +33,8 @@ export interface SaveCheckpointTensorsOptions {
 }
 
 const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
-const OP = 'saveCheckpointTensors()';
+const NAME = 'saveCheckpointTensors';
+const OP = `${NAME}()`;
 const SHARD_NAME = /^(.*)-\d{5,}-of-\d{5,}\.safetensors$/;
 
 /**
@@ -51,7 +53,7 @@ const SHARD_NAME = /^(.*)-\d{5,}-of-\d{5,}\.safetensors$/;
  * same `file` left in the folder and this one did not write is deleted, so it cannot pass for part
  * of the new checkpoint: shards `<base>-NNNNN-of-NNNNN.safetensors` (as transformers deletes them),
  * a plain `file` (which {@link loadCheckpointTensors} would otherwise read before the index), and
- * `file.index.json` when this save is a single file. Other files are left alone. (Two saves into
+ * its index (either name) when this save is a single file. Other files are left alone. (Two saves into
  * one folder at the same time are not supported.)
  *
  * Resolves to the names of the files written, index last.
@@ -76,15 +78,15 @@ export async function saveCheckpointTensors(
   const { writeFileSet, localPath } = nodeIo(OP);
   const { file, maxShardBytes, metadata } = checkOptions(options);
   const path = checkFolder(folder, localPath);
-  const plan = planShards(checkTensors(tensors), file, maxShardBytes);
+  const plan = planShards(checkTensors(NAME, tensors), file, maxShardBytes);
   const files: FileSetEntry[] = plan.shards.map(({ file: name, tensors: shard }) => ({
     name,
-    content: (write: (piece: Uint8Array) => Promise<void>) => writeSafetensors(shard, metadata, write),
+    content: (write: (piece: Uint8Array) => Promise<void>) => writeSafetensors(NAME, shard, metadata, write),
   }));
   if (plan.index) files.push({ name: plan.index.file, content: textFile(plan.index.text) });
   const base = file.slice(0, -'.safetensors'.length);
   await writeFileSet(path, files, (name) => {
-    if (name === file || name === `${file}.index.json`) return true;
+    if (name === file || name === `${file}.index.json` || name === indexFileName(file)) return true;
     return SHARD_NAME.exec(name)?.[1] === base;
   });
   return files.map((f) => f.name);
@@ -109,7 +111,7 @@ function checkOptions(options: SaveCheckpointTensorsOptions): CheckedOptions {
       `${OP}: options.file must be a file name ending in ".safetensors", with no folder in it (e.g. "model.safetensors"), got ${describeValue(file)}`,
     );
   }
-  checkMetadata('saveCheckpointTensors', metadata);
+  checkMetadata(NAME, metadata);
   return { maxShardBytes, file, metadata };
 }
 

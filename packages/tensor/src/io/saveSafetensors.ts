@@ -25,6 +25,7 @@ const STORED_AS: Readonly<Record<Exclude<DType, QuantizedDType>, SafetensorsDTyp
 };
 
 const littleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const OP = 'saveSafetensors';
 
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -49,18 +50,22 @@ export async function saveSafetensors(
   tensors: NamedTensors,
   metadata?: Readonly<Record<string, string>>,
 ): Promise<Uint8Array> {
-  const { header, placed, size } = planSave(tensors, metadata);
-  const out = allocateFile(size);
+  const { header, placed, size } = planSave(OP, tensors, metadata);
+  const out = allocateFile(OP, size);
   out.set(header);
   // One tensor's values on the host at a time.
-  for (const { name, tensor: t, at } of placed) writeLittleEndian(await readAll(name, t), t.dtype, out, at);
+  for (const { name, tensor: t, at } of placed)
+    writeLittleEndian(await readAll(OP, name, t), t.dtype, out, at);
   return out;
 }
 
-/** The file of {@link saveSafetensors} laid out (after the checks), before any tensor is read. */
-function planSave(tensors: NamedTensors, metadata: Readonly<Record<string, string>> | undefined) {
-  const entries = checkTensors(tensors);
-  checkMetadata('saveSafetensors', metadata);
+/**
+ * The file of {@link saveSafetensors} laid out (after the checks), before any tensor is read; `op`
+ * is the public function the caller called, which starts every error's message.
+ */
+function planSave(op: string, tensors: NamedTensors, metadata: Readonly<Record<string, string>> | undefined) {
+  const entries = checkTensors(op, tensors);
+  checkMetadata(op, metadata);
   return layOut(
     entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, size: t.size, tensor: t })),
     metadata,
@@ -68,24 +73,25 @@ function planSave(tensors: NamedTensors, metadata: Readonly<Record<string, strin
 }
 
 /**
- * The named tensors, checked: string names, live tensors of a dtype safetensors stores.
+ * The named tensors, checked: string names, live tensors of a dtype safetensors stores. `op` (the
+ * public function called, e.g. `saveSafetensors`) starts every error's message.
  * @internal Also saveCheckpointTensors', which checks every shard's tensors before writing any.
  */
-export function checkTensors(tensors: NamedTensors): [string, Tensor][] {
+export function checkTensors(op: string, tensors: NamedTensors): [string, Tensor][] {
   if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
     throw new TypeError(
-      `saveSafetensors(): tensors must be a Map or an object of named tensors, got ${describeValue(tensors)}`,
+      `${op}(): tensors must be a Map or an object of named tensors, got ${describeValue(tensors)}`,
     );
   }
   const entries: [string, Tensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   for (const [name, t] of entries) {
-    checkName('saveSafetensors', name);
-    if (!(t instanceof Tensor)) throw new TypeError(`saveSafetensors(): "${name}" is not a Tensor`);
-    if (t.isDisposed) throw new Error(`saveSafetensors(): tensor "${name}" (${t.describe()}) was disposed`);
+    checkName(op, name);
+    if (!(t instanceof Tensor)) throw new TypeError(`${op}(): "${name}" is not a Tensor`);
+    if (t.isDisposed) throw new Error(`${op}(): tensor "${name}" (${t.describe()}) was disposed`);
     // No safetensors dtype (nor a convention other readers share) exists for these blocks.
     if (isQuantized(t.dtype)) {
       throw new TypeError(
-        `saveSafetensors(): tensor "${name}" is a block-quantized weight (${t.describe()}), which safetensors cannot ` +
+        `${op}(): tensor "${name}" is a block-quantized weight (${t.describe()}), which safetensors cannot ` +
           'store; save the float weights (dequantize() gives them back) and quantize after loading',
       );
     }
@@ -94,20 +100,22 @@ export function checkTensors(tensors: NamedTensors): [string, Tensor][] {
 }
 
 /**
- * Node, for saveSafetensorsFile: the file's bytes handed to `write` in order (the header, then
- * each tensor's bytes, one tensor on the host at a time), so a file larger than one buffer saves.
- * The checks and the layout are {@link saveSafetensors}'s.
+ * Node, for saveSafetensorsFile and saveCheckpointTensors: the file's bytes handed to `write` in
+ * order (the header, then each tensor's bytes, one tensor on the host at a time), so a file larger
+ * than one buffer saves. The checks and the layout are {@link saveSafetensors}'s; `op`, the public
+ * function called, starts every error's message.
  * @internal
  */
 export async function writeSafetensors(
+  op: string,
   tensors: NamedTensors,
   metadata: Readonly<Record<string, string>> | undefined,
   write: (piece: Uint8Array) => Promise<void>,
 ): Promise<void> {
-  const { header, placed } = planSave(tensors, metadata);
+  const { header, placed } = planSave(op, tensors, metadata);
   await write(header);
   for (const { name, tensor: t } of placed) {
-    const data = await readAll(name, t);
+    const data = await readAll(op, name, t);
     const bytes = new Uint8Array(data.byteLength);
     writeLittleEndian(data, t.dtype, bytes, 0);
     await write(bytes);
@@ -115,23 +123,23 @@ export async function writeSafetensors(
 }
 
 /** A tensor's values, all of them (a read that came back short is an error naming it). */
-async function readAll(name: string, t: Tensor): Promise<TypedArray> {
+async function readAll(op: string, name: string, t: Tensor): Promise<TypedArray> {
   const data = await t.read();
   if (data.length !== t.size) {
     throw new Error(
-      `saveSafetensors(): tensor "${name}" (${t.describe()}) read back ${data.length} values, not ${t.size}`,
+      `${op}(): tensor "${name}" (${t.describe()}) read back ${data.length} values, not ${t.size}`,
     );
   }
   return data;
 }
 
-/** The whole file's buffer, or an error that says how large it is and what saves it anyway. */
-function allocateFile(size: number): Uint8Array {
+/** The whole file's buffer, or an error (starting with `op`) that says how large it is and what saves it anyway. */
+function allocateFile(op: string, size: number): Uint8Array {
   try {
     return new Uint8Array(size);
   } catch (e) {
     throw new RangeError(
-      `saveSafetensors(): the file would be ${size} bytes, more than this JavaScript engine holds in one buffer; in Node, saveSafetensorsFile() writes it tensor by tensor`,
+      `${op}(): the file would be ${size} bytes, more than this JavaScript engine holds in one buffer; in Node, saveSafetensorsFile() writes it tensor by tensor`,
       { cause: e },
     );
   }
@@ -197,7 +205,7 @@ export function encodeSafetensors(
   });
   checkMetadata('encodeSafetensors', metadata);
   const { header, placed, size } = layOut(described, metadata);
-  const out = allocateFile(size);
+  const out = allocateFile('encodeSafetensors', size);
   out.set(header);
   for (const { dtype, data, at } of placed) writeLittleEndian(data, dtype, out, at);
   return out;

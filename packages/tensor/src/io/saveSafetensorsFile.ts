@@ -25,5 +25,7 @@ export async function saveSafetensorsFile(
   const { writeFileAtomic, localPath } = nodeIo('saveSafetensorsFile()');
   // Tensor by tensor into the temporary file: never the whole file in memory (a bf16 LLaVA-7B is
   // 14 GB; Node 20 holds at most 4 GiB in one buffer).
-  await writeFileAtomic(localPath(path), (write) => writeSafetensors(tensors, metadata, write));
+  await writeFileAtomic(localPath(path), (write) =>
+    writeSafetensors('saveSafetensorsFile', tensors, metadata, write),
+  );
 }
