@@ -95,7 +95,10 @@ test('training refuses 8-bit pixels before the update, so one bad batch cannot t
   const good = randomUniform([1, 3, 8, 8], { backend, seed: 2 });
   try {
     const live = backend.stats().liveTensors;
-    await expect(trainer.step(pixels255)).rejects.toThrow(/\[0, 1\].*divide by 255/);
+    // Named after what the caller called, not the checkImageRange it shares.
+    await expect(trainer.step(pixels255)).rejects.toThrow(
+      /^DvaeTrainer\.step: images must hold pixel values in \[0, 1\], got values from 200 to 200 \(8-bit pixels\? divide by 255\)$/,
+    );
     expect(trainer.stepCount).toBe(0);
     expect(backend.stats().liveTensors).toBe(live);
     const next = await trainer.step(good);

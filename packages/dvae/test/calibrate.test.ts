@@ -90,6 +90,13 @@ describe('calibrateEncoderLogits', () => {
     await expect(calibrateEncoderLogits(params.encoder, config, images, { std: 0 })).rejects.toThrow(
       /std must be a finite number > 0, got 0/,
     );
+    // A misspelt option is named instead of silently calibrating to the default std.
+    await expect(
+      calibrateEncoderLogits(params.encoder, config, images, { stdev: 2 } as never),
+    ).rejects.toThrow('calibrateEncoderLogits: unknown option "stdev" (expected std)');
+    await expect(calibrateEncoderLogits(params.encoder, config, images, null as never)).rejects.toThrow(
+      'calibrateEncoderLogits: options must be an object, got null',
+    );
     await expect(calibrateEncoderLogits(params.encoder, config, gray)).rejects.toThrow(/3 channels|channel/);
     await expect(calibrateEncoderLogits(params.decoder, config, images)).rejects.toThrow(/encoder/);
     await expect(calibrateEncoderLogits(params.encoder, config, empty)).rejects.toThrow(

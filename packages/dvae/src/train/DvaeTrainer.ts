@@ -24,7 +24,7 @@ import {
   encoderShapes,
   paramsBackend,
 } from '../dvaeShapes.js';
-import { checkImageRange } from '../loadDvae.js';
+import { checkPixelRange } from '../loadDvae.js';
 import { codebookUsageFromCounts } from './codebookUsage.js';
 import { cosineAnneal } from './cosineAnneal.js';
 import { checkLossEps, dvaeLoss } from './dvaeLoss.js';
@@ -268,7 +268,8 @@ export class DvaeTrainer {
         `DvaeTrainer.step: images ${images.describe()} are on another backend (${images.backend.name}) than the trainer's params (${this.backend.name}); move them with toBackend(images, trainer.backend)`,
       );
     }
-    await checkImageRange(images); // 8-bit pixels give a NaN loss, and NaN weights after the update
+    // 8-bit pixels give a NaN loss, and NaN weights after the update.
+    await checkPixelRange(images, 'DvaeTrainer.step');
     if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
     const tau = this.tau;
     const beta = this.beta;

@@ -4,7 +4,19 @@
 // (std ~0.3 on flat shapes-world images) and share a large common component, so the Gumbel noise
 // drowns them and every cell draws noise; calibrated, different image patches already pick
 // different codes at step 0 and the codes carry information the decoder can learn from.
-import { type Tensor, keep, mean, mul, reshape, rsqrt, scale, sub, tidy, variance } from '@vl/tensor';
+import {
+  checkOptionKeys,
+  keep,
+  mean,
+  mul,
+  reshape,
+  rsqrt,
+  scale,
+  sub,
+  type Tensor,
+  tidy,
+  variance,
+} from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
 import { checkEncoderInput, dvaeEncoder } from '../dvaeEncoder.js';
 import { checkDvaeParams, type DvaeParams, encoderShapes, paramsBackend } from '../dvaeShapes.js';
@@ -61,6 +73,7 @@ export async function calibrateEncoderLogits(
   images: Tensor,
   options: CalibrateEncoderLogitsOptions = {},
 ): Promise<Map<string, Tensor>> {
+  checkOptionKeys(CALLER, options, ['std']); // `{ stdev: 2 }` would otherwise calibrate to std 3
   const { std = 3 } = options;
   if (!(std > 0) || !Number.isFinite(std)) {
     throw new RangeError(`${CALLER}: std must be a finite number > 0, got ${std}`);
