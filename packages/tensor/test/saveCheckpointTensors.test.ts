@@ -123,10 +123,11 @@ test('a small limit gives HF shards and an index; both readers load every tensor
   disposeAll(tensors);
 });
 
-test('every shard stays within the limit, tensors keep the order given, a larger tensor gets a shard of its own', async () => {
+test('shards split as huggingface_hub splits them: within the limit, a larger tensor in a shard of its own', async () => {
   const f32 = (n: number, v: number) => tensor(new Float32Array(n).fill(v), [n], { backend });
-  // 40-byte limit: [a 16, b 16] [big 80] [c 8, d 32] [e 40] [f 4]: big alone though c would fit with
-  // b; c and d fill a shard exactly, and e alone is exactly the limit.
+  // 40-byte limit, split_state_dict_into_shards step for step: big (80) goes to a shard of its own at
+  // once, ahead of [a 16, b 16], which stays open and takes c (8) to exactly the limit; then [d 32],
+  // [e 40] (alone exactly the limit) and [f 4].
   const tensors = new Map([
     ['a', f32(4, 1)],
     ['b', f32(4, 2)],
@@ -143,16 +144,16 @@ test('every shard stays within the limit, tensors keep the order given, a larger
   const { weight_map } = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));
   expect(Object.entries(weight_map).sort()).toEqual(
     [
-      ['a', shard(1)],
-      ['b', shard(1)],
-      ['big', shard(2)],
-      ['c', shard(3)],
+      ['big', shard(1)],
+      ['a', shard(2)],
+      ['b', shard(2)],
+      ['c', shard(2)],
       ['d', shard(3)],
       ['e', shard(4)],
       ['f', shard(5)],
     ].sort(),
   );
-  for (const i of [1, 3, 4, 5]) {
+  for (const i of [2, 3, 4, 5]) {
     const file = parseSafetensors(new Uint8Array(readFileSync(join(dir, shard(i)))));
     expect(file.tensors.reduce((n, t) => n + t.dataOffsets[1] - t.dataOffsets[0], 0)).toBeLessThanOrEqual(40);
   }
@@ -332,6 +333,29 @@ test('a save that fails part-way leaves the earlier checkpoint as it was and no 
   ok.get('c')!.dispose();
 });
 
+test('a folder that is a file is named; folders with shard names and crashed saves are handled', async () => {
+  const w = tensor([1, 2, 3, 4], [4], { backend });
+  const dir = folder();
+  writeFileSync(join(dir, 'not-a-folder'), 'x');
+  await expect(saveCheckpointTensors(join(dir, 'not-a-folder'), { w })).rejects.toThrow(
+    /^saveCheckpointTensors\(\): .*not-a-folder \(or a folder above it\) is a file, not a folder to save into/,
+  );
+  // A folder named like an earlier save's shard is nobody's shard: it stays, and the save succeeds.
+  const out = folder();
+  mkdirSync(join(out, 'model-00001-of-00009.safetensors'));
+  // A temporary file of a save that died with its process (pid 2^22 + 1 is past Linux's pid_max).
+  const crashed = 'model-00001-of-00002.safetensors.4194305-deadbeef.partial';
+  writeFileSync(join(out, crashed), 'half a shard');
+  await saveCheckpointTensors(out, { w, v: w }, { maxShardBytes: 16 });
+  expect(ls(out)).toEqual([
+    'model-00001-of-00002.safetensors',
+    'model-00001-of-00009.safetensors',
+    'model-00002-of-00002.safetensors',
+    'model.safetensors.index.json',
+  ]);
+  w.dispose();
+});
+
 test('nothing the caller passed is changed: frozen tensors and options, tensors still live', async () => {
   const tensors = Object.freeze({ a: tensor([1, 2], [2], { backend }), b: tensor([3], [1], { backend }) });
   const metadata = Object.freeze({ format: 'pt' });
@@ -380,6 +404,10 @@ test('bad options, folders and tensors are refused by name before anything is wr
     /^saveCheckpointTensors\(\): folder must be a local path or a file: URL/,
   );
   await expect(save({}, { w }, '')).rejects.toThrow(/^saveCheckpointTensors\(\): folder must be a path/);
+  // file:relative parses as file:///relative, far from the folder meant.
+  await expect(save({}, { w }, 'file:out')).rejects.toThrow(
+    /^saveCheckpointTensors\(\): a file: URL must be absolute \(file:\/\/\/\.\.\.\), got "file:out"/,
+  );
   // The tensors get saveSafetensors' checks, all of them before the first shard is written.
   await expect(save({ maxShardBytes: 4 }, { w, gone })).rejects.toThrow(/tensor "gone" .* was disposed/);
   await expect(save({}, [w])).rejects.toThrow(/tensors must be a Map or an object of named tensors/);

@@ -18,30 +18,38 @@ export interface ShardPlan {
 }
 
 /**
- * Greedy fill in the order given: a tensor starts a new shard when it would take the current one
- * past `maxShardBytes` (tensor data only, as HF counts: each file is larger by its header). A tensor
- * larger than the limit gets a shard of its own. huggingface_hub puts that shard ahead of the one
- * still filling; here the order given is kept across shards too (the index does not care).
- * One shard (or no tensors at all) is saved as plain `file`, with no index, as transformers does.
+ * huggingface_hub's split_state_dict_into_shards, step for step: tensors in the order given fill the
+ * current shard until the next would take it past `maxShardBytes` (tensor data only, as HF counts:
+ * each file is larger by its header); then that shard is closed and a new one started. A tensor
+ * larger than the limit gets a shard of its own at once, while the current shard stays open (so the
+ * big one's shard comes first). One shard (or no tensors at all) is saved as plain `file`, with no
+ * index, as transformers does.
  */
 export function planShards(
   entries: readonly (readonly [string, Tensor])[],
   file: string,
   maxShardBytes: number,
 ): ShardPlan {
-  const groups: (readonly [string, Tensor])[][] = [[]];
+  const groups: (readonly [string, Tensor])[][] = [];
+  let current: (readonly [string, Tensor])[] = [];
   let filled = 0;
   let totalSize = 0;
   for (const entry of entries) {
     const bytes = entry[1].size * bytesPerElement(entry[1].dtype);
-    if (groups.at(-1)!.length > 0 && filled + bytes > maxShardBytes) {
-      groups.push([]);
+    totalSize += bytes;
+    if (bytes > maxShardBytes) {
+      groups.push([entry]);
+      continue;
+    }
+    if (filled + bytes > maxShardBytes) {
+      groups.push(current);
+      current = [];
       filled = 0;
     }
-    groups.at(-1)!.push(entry);
+    current.push(entry);
     filled += bytes;
-    totalSize += bytes;
   }
+  if (current.length > 0 || groups.length === 0) groups.push(current);
   if (groups.length === 1) return { shards: [{ file, tensors: new Map(groups[0]) }], index: undefined };
   const base = file.slice(0, -'.safetensors'.length);
   const shards = groups.map((group, i) => ({

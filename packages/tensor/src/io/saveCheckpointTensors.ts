@@ -41,19 +41,23 @@ const SHARD_NAME = /^(.*)-\d{5,}-of-\d{5,}\.safetensors$/;
  * Node: saves tensors as a checkpoint folder the way Hugging Face's
  * `save_pretrained(max_shard_size=...)` does, the counterpart of {@link loadCheckpointTensors}:
  * `model.safetensors` when the tensor data fits in `maxShardBytes`, else shards
- * `model-00001-of-00003.safetensors`... filled greedily in the order given (a tensor is never split)
- * and `model.safetensors.index.json`,
+ * `model-00001-of-00003.safetensors`... split as huggingface_hub splits them (greedily in the order
+ * given; a tensor is never split, and one over the limit gets a shard of its own) and
+ * `model.safetensors.index.json`,
  * `{ "metadata": { "total_size": <bytes of tensor data> }, "weight_map": { "<tensor>": "<shard>" } }`
- * (written as transformers writes it, byte for byte). Each shard is a {@link saveSafetensorsFile}
- * file, written tensor by tensor.
+ * (formatted as transformers formats it, `json.dumps(indent=2, sort_keys=True)`; recent transformers
+ * also writes `metadata.total_parameters`, which no reader needs). Each shard is a
+ * {@link saveSafetensorsFile} file, written tensor by tensor.
  *
  * Every tensor and option is checked before anything is written. Every file is written under a
- * temporary name and renamed into place only once all of them are complete, the index last; a
- * failure removes what this call wrote, so no partial set is left. Then what an earlier save of the
+ * temporary name (so the folder needs room for the old checkpoint and the new one at once) and
+ * renamed into place only once all of them are complete, the index last; the files they replace are
+ * moved aside first, and a failure removes what this call wrote and puts those back, so the folder
+ * holds the earlier checkpoint, whole, or the new one. Then what an earlier save of the
  * same `file` left in the folder and this one did not write is deleted, so it cannot pass for part
  * of the new checkpoint: shards `<base>-NNNNN-of-NNNNN.safetensors` (as transformers deletes them),
  * a plain `file` (which {@link loadCheckpointTensors} would otherwise read before the index), and
- * its index (either name) when this save is a single file. Other files are left alone. (Two saves into
+ * its index (either name) when this save is a single file. Other files, and folders, are left alone. (Two saves into
  * one folder at the same time are not supported.)
  *
  * Resolves to the names of the files written, index last.
@@ -85,10 +89,15 @@ export async function saveCheckpointTensors(
   }));
   if (plan.index) files.push({ name: plan.index.file, content: textFile(plan.index.text) });
   const base = file.slice(0, -'.safetensors'.length);
-  await writeFileSet(path, files, (name) => {
-    if (name === file || name === `${file}.index.json` || name === indexFileName(file)) return true;
-    return SHARD_NAME.exec(name)?.[1] === base;
-  });
+  await writeFileSet(
+    path,
+    files,
+    (name) => {
+      if (name === file || name === `${file}.index.json` || name === indexFileName(file)) return true;
+      return SHARD_NAME.exec(name)?.[1] === base;
+    },
+    OP,
+  );
   return files.map((f) => f.name);
 }
 
@@ -117,6 +126,10 @@ function checkOptions(options: SaveCheckpointTensorsOptions): CheckedOptions {
 
 /** A local path from a path, a `file:` URL or its string: an http(s) address is no place to save to. */
 function checkFolder(folder: unknown, localPath: (path: string | URL) => string): string {
+  if (typeof folder === 'string' && /^file:(?!\/)/i.test(folder)) {
+    // WHATWG URL parsing reads file:relative as file:///relative, far from where it was meant.
+    throw new TypeError(`${OP}: a file: URL must be absolute (file:///...), got ${JSON.stringify(folder)}`);
+  }
   const url = typeof folder === 'string' && /^file:/i.test(folder) ? new URL(folder) : folder;
   if (url instanceof URL) {
     if (url.protocol !== 'file:')
