@@ -385,6 +385,10 @@ test('DvaeTrainer.step names a batch from another backend with both backends, be
       `DvaeTrainer: the decoder tensor blocks.output.conv.b is on another backend (cpu (js)) than the encoder tensor blocks.input.w (${backend.name}); put every param on one backend (toBackend())`,
     );
     moved.dispose();
+    // Other keys beside the two halves (a caller's own bookkeeping) are not params.
+    const extra = new DvaeTrainer({ ...params, step: 1200 } as typeof params, config);
+    expect(extra.backend).toBe(backend);
+    extra.dispose();
   } finally {
     trainer.dispose();
     foreign.dispose();

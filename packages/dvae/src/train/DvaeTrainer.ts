@@ -181,7 +181,7 @@ export class DvaeTrainer {
     checkLossEps(config, 'DvaeTrainer');
     checkDvaeParams(params.encoder, encoderShapes(config.encoder), 'encoder');
     checkDvaeParams(params.decoder, decoderShapes(config.decoder), 'decoder');
-    this.backend = paramsBackend(params, 'DvaeTrainer');
+    this.backend = paramsBackend({ encoder: params.encoder, decoder: params.decoder }, 'DvaeTrainer');
     const {
       lr = cosineAnneal({ from: 1e-4, to: 1.25e-6, steps: 1_200_000 }),
       tau = cosineAnneal({ from: 1, to: 1 / 16, steps: 150_000 }),
