@@ -143,7 +143,7 @@ fi
 if want dispatch; then
   disp=()
   [ -n "$dry" ] && disp=(--out "$out/dispatch-webgpu.json")
-  step dispatch packages/tensor 60 "${tsx[@]}" bench/dispatch-webgpu.ts "${disp[@]}"
+  step dispatch packages/tensor 60 "${tsx[@]}" bench/dispatch-webgpu.ts ${disp[@]+"${disp[@]}"}
 fi
 # --- tests on the real adapter: the whole tensor suite (every matmul tile config), model fixtures ---
 if want tests; then

@@ -44,7 +44,7 @@ import {
 } from '../src/index.js';
 import { VIT_B32 } from './vitB32.js';
 import { imageTowerFlops, textTowerFlops } from './flops.js';
-import { serveRuns, timeIsolated } from './isolated.js';
+import { serveRuns, skipCase, timeIsolated } from './isolated.js';
 import { type BenchCase, interleaved, median, printTable, warmUp } from './timing.js';
 
 const { values: args } = parseArgs({
@@ -254,6 +254,7 @@ for (const tower of towers) {
 
   if (args.serve) {
     // A child of the default mode: one implementation, timed by the parent.
+    if (runners.length === 0) skipCase();
     for (const r of runners) {
       await serveRuns(r.run, { name, impl: r.impl, gflop }, { warmup, warmupMs });
       await r.release?.();

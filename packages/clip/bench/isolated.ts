@@ -18,7 +18,11 @@ interface Ready {
   gflop: number;
   warmupRuns: number;
 }
-type FromChild = Ready | { type: 'ran'; ms: number } | { type: 'error'; message: string };
+type FromChild =
+  | Ready
+  | { type: 'skip' } // the implementation has no runner for this case (ours-separate: the prompts)
+  | { type: 'ran'; ms: number }
+  | { type: 'error'; message: string };
 
 /** Idle time before each timed run, so that no process's leftover work (a worker's spin) lands in the next one's. */
 const SETTLE_MS = 20;
@@ -31,6 +35,11 @@ export interface IsolatedTimes {
   gflop: number;
   warmupRuns: number;
   runsMs: number[];
+}
+
+/** Child side: tells the parent that this implementation does not run this case. */
+export function skipCase(): void {
+  process.send!({ type: 'skip' } satisfies FromChild);
 }
 
 /**
@@ -74,8 +83,9 @@ class Child {
       this.#waiting = undefined;
       waiting?.(m);
     });
-    this.#proc.on('exit', (code) => {
-      this.#exited = `exited with code ${code}`;
+    this.#proc.on('error', () => undefined); // a send racing the child's exit; 'exit' reports it
+    this.#proc.on('exit', (code, signal) => {
+      this.#exited = signal ? `killed by ${signal}` : `exited with code ${code}`;
       const waiting = this.#waiting;
       this.#waiting = undefined;
       waiting?.({ type: 'error', message: this.#exited });
@@ -93,7 +103,8 @@ class Child {
   }
 
   stop(): void {
-    if (!this.#exited) this.#proc.send({ type: 'stop' });
+    // A child that skipped its case exits by itself: the channel may already be closed.
+    if (!this.#exited && this.#proc.connected) this.#proc.send({ type: 'stop' }, () => undefined);
   }
 }
 
@@ -123,8 +134,13 @@ export async function timeIsolated(
     const ready: Ready[] = [];
     for (const impl of impls) {
       const child = new Child(script, childArgs(impl));
+      const first = await child.next();
+      if (first.type === 'skip') {
+        child.stop();
+        continue;
+      }
       children.push({ impl, child });
-      const m = expect(await child.next(), 'ready', `${impl} did not start`);
+      const m = expect(first, 'ready', `${impl} did not start`);
       console.log(`  ${m.impl}: warmed up in ${m.warmupRuns} runs (own process)`);
       ready.push(m);
     }

@@ -237,5 +237,5 @@ const out = outFile
 mkdirSync(path.dirname(out), { recursive: true });
 writeFileSync(
   out,
-  `${JSON.stringify({ machine, date: new Date().toISOString(), weights: weightsKind, params: paramCount, layers, promptTokens, decodeTokens, loadavg: os.loadavg(), results }, null, 2)}\n`,
+  `${JSON.stringify({ machine, date: new Date().toISOString(), weights: weightsKind, params: paramCount, layers, vocab, promptTokens, decodeTokens, loadavg: os.loadavg(), results }, null, 2)}\n`,
 );
