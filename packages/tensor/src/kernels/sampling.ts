@@ -16,6 +16,7 @@ import { WGSL_NAN_OPS } from './elementwise.js';
 import { slice } from './slice.js';
 import { SORT_KEY_WGSL, sortKey, topk } from './topk.js';
 import { where } from './where.js';
+import { drawRow, ROWWISE_MAX, rowWeightsF32, WG } from './sampleRow.js';
 import { checkOptionKeys, rejectUnknownKeys } from './options.js';
 
 type SampleMode = 'greedy' | 'logits' | 'probs';
@@ -39,27 +40,6 @@ function rowsOf(shape: readonly number[]): [number, number] {
   return [K === 0 ? 0 : shape.reduce((a, b) => a * b, 1) / K, K];
 }
 
-/** The row's weights before the top-p and min-p cuts (max weight 1 for logits). */
-function rowWeights(v: ArrayLike<number>, base: number, K: number, attrs: SampleAttrs): Float64Array {
-  const w = new Float64Array(K);
-  if (attrs.mode === 'probs') {
-    // biome-ignore lint/complexity/useMathMinMax: NaN must weigh 0, which Math.max would not give
-    for (let j = 0; j < K; j++) w[j] = v[base + j]! > 0 ? v[base + j]! : 0;
-    return w;
-  }
-  // NaN logits weigh nothing, like -Infinity (Math.max would make the whole row NaN).
-  let vmax = Number.NEGATIVE_INFINITY;
-  for (let j = 0; j < K; j++) if (v[base + j]! > vmax) vmax = v[base + j]!;
-  // A row of -Infinity has no weight at all (and no draw: -1).
-  if (vmax === Number.NEGATIVE_INFINITY) return w;
-  for (let j = 0; j < K; j++) {
-    const x = v[base + j]!;
-    w[j] = x === vmax ? 1 : Math.exp((x - vmax) / attrs.temperature);
-    if (!(w[j]! > 0)) w[j] = 0;
-  }
-  return w;
-}
-
 function sampleCpu(inputs: readonly HostTensor[], attrs: SampleAttrs): Int32Array {
   const [values, u, indices] = inputs;
   const [rows, K] = rowsOf(values!.shape);
@@ -77,39 +57,12 @@ function sampleCpu(inputs: readonly HostTensor[], attrs: SampleAttrs): Int32Arra
       out[r] = best;
       continue;
     }
-    const w = rowWeights(values!.data, base, K, attrs);
-    let m = K;
-    if (attrs.topP < 1) {
-      const total = w.reduce((a, b) => a + b, 0);
-      let c = 0;
-      for (let j = 0; j < K; j++) {
-        c += w[j]!;
-        if (c >= attrs.topP * total) {
-          m = j + 1;
-          break;
-        }
-      }
-    }
-    let mass = 0;
-    let last = -1;
-    for (let j = 0; j < K; j++) {
-      if (j >= m || w[j]! < attrs.minP) w[j] = 0;
-      if (w[j]! > 0) {
-        mass += w[j]!;
-        last = j;
-      }
-    }
+    // As the WebGPU kernel computes them (sampleRow.ts), so both draw the same ids.
+    const mode = attrs.mode;
+    const w = rowWeightsF32(values!.data, base, K, { ...attrs, mode });
+    const picks = drawRow(w, { ...attrs, mode }, u!.data, r * attrs.draws, attrs.draws);
     for (let s = 0; s < attrs.draws; s++) {
-      let pick = last;
-      const target = u!.data[r * attrs.draws + s]! * mass;
-      let c = 0;
-      for (let j = 0; j < m; j++) {
-        c += w[j]!;
-        if (w[j]! > 0 && c > target) {
-          pick = j;
-          break;
-        }
-      }
+      const pick = picks[s]!;
       out[r * attrs.draws + s] = pick < 0 ? -1 : indices ? indices.data[base + pick]! : pick;
     }
   }
@@ -125,7 +78,6 @@ const sampleParams = uniformLayout({
   topP: 'f32',
   minP: 'f32',
 });
-const WG = 256;
 
 // One workgroup per row; invocation t owns the contiguous segment [t * seg, (t + 1) * seg).
 const SAMPLE_HEAD = /* wgsl */ `
@@ -357,7 +309,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** Rows up to this long are handled by one invocation each, longer ones by a workgroup each. */
-const ROWWISE_MAX = 1024;
 
 function sampleWebGpu(
   ctx: GpuContext,
