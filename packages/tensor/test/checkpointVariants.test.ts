@@ -5,8 +5,7 @@
 // SAFE_WEIGHTS_INDEX_NAME, not `model.fp16.safetensors.index.json`). loadCheckpointTensors given
 // `file: 'model.fp16.safetensors'` finds that index when neither the file nor its own
 // `<file>.index.json` is there, and saveCheckpointTensors writes a variant under those names.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -18,22 +17,16 @@ import {
   type Tensor,
   tensor,
 } from '../src/index.node.js';
+import { tempFolders } from './util/tempFolders.js';
 
 let backend: Backend;
-const folders: string[] = [];
 beforeAll(async () => {
   backend = await createBackend('cpu');
 });
 afterAll(() => {
   backend.dispose();
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
-
-function folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vl-variant-'));
-  folders.push(dir);
-  return dir;
-}
+const folder = tempFolders('vl-variant-');
 
 /** f16 tensors of 8 bytes each: at 8 bytes a shard, two of them make two shards. */
 function fp16Tensors(v: number): Map<string, Tensor> {

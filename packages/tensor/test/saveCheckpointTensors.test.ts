@@ -3,8 +3,7 @@
 // `model.safetensors` when one shard holds everything. Each test loads the files back through the
 // existing readers (loadCheckpointTensors on the folder, loadSafetensors on the index) and compares
 // every tensor's dtype, shape and bytes.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -19,22 +18,16 @@ import {
   type Tensor,
   tensor,
 } from '../src/index.node.js';
+import { tempFolders } from './util/tempFolders.js';
 
 let backend: Backend;
-const folders: string[] = [];
 beforeAll(async () => {
   backend = await createBackend('cpu');
 });
 afterAll(() => {
   backend.dispose();
-  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
-
-function folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vl-shards-'));
-  folders.push(dir);
-  return dir;
-}
+const folder = tempFolders('vl-shards-');
 
 function ls(dir: string): string[] {
   return readdirSync(dir).sort();

@@ -104,17 +104,23 @@ function drawSequential(
   if (!(mass > 0)) return out;
   for (let s = 0; s < draws; s++) {
     const goal = f(u[uBase + s]! * mass);
-    let c = 0;
-    for (let j = 0; j < end; j++) {
-      if (!kept(w[j]!, a.minP)) continue;
-      c = f(c + w[j]!);
-      if (c > goal) {
-        out[s] = j;
-        break;
-      }
-    }
+    out[s] = passGoal(w, a.minP, 0, end, 0, goal) ?? out[s]!;
   }
   return out;
+}
+
+/**
+ * The first kept position in `[from, end)` where the f32 running sum, starting at `start`, passes
+ * `goal`; undefined when none does.
+ */
+function passGoal(w: Float32Array, minP: number, from: number, end: number, start: number, goal: number) {
+  let c = start;
+  for (let j = from; j < end; j++) {
+    if (!kept(w[j]!, minP)) continue;
+    c = f(c + w[j]!);
+    if (c > goal) return j;
+  }
+  return undefined;
 }
 
 /** Exclusive f32 scan of the segment sums, in order: the starts, and the total. */
@@ -182,15 +188,7 @@ function drawSegmented(w: Float32Array, a: RowDrawAttrs, u: ArrayLike<number>, u
       if (f(starts[mid]! + sums[mid]!) > goal) hi = mid;
       else lo = mid + 1;
     }
-    let c = starts[lo]!;
-    for (let j = Math.min(lo * seg, end); j < end; j++) {
-      if (!kept(w[j]!, a.minP)) continue;
-      c = f(c + w[j]!);
-      if (c > goal) {
-        out[s] = j;
-        break;
-      }
-    }
+    out[s] = passGoal(w, a.minP, Math.min(lo * seg, end), end, starts[lo]!, goal) ?? out[s]!;
   }
   return out;
 }
