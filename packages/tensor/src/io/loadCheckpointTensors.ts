@@ -1,3 +1,4 @@
+import { indexFileNames } from './checkpointIndexNames.js';
 import type { Tensor } from '../tensor.js';
 import { joinSource, loadFileIfExists } from './loadFile.js';
 import { isNotFound } from './notFound.js';
@@ -37,7 +38,7 @@ export async function loadCheckpointTensors(
   } catch (e) {
     // A damaged or unreachable `file` is its own error; only a missing one sends us to an index.
     if (!isNotFound(e)) throw e;
-    for (const name of indexNames(file)) {
+    for (const name of indexFileNames(file)) {
       const index = joinSource(folder, name);
       try {
         return (await loadSafetensors(index, load)).tensors;
@@ -51,13 +52,4 @@ export async function loadCheckpointTensors(
     }
     throw e;
   }
-}
-
-/** The names of `file`'s sharded index, in the order they are tried (see loadCheckpointTensors). */
-function indexNames(file: string): string[] {
-  const names = [`${file}.index.json`];
-  // transformers' _add_variant(SAFE_WEIGHTS_INDEX_NAME, variant) puts the variant before `.json`.
-  const variant = typeof file === 'string' ? /^(.*[^/\\])\.([^./\\]+)\.safetensors$/.exec(file) : null;
-  if (variant) names.push(`${variant[1]}.safetensors.index.${variant[2]}.json`);
-  return names;
 }

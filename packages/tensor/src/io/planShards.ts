@@ -2,6 +2,7 @@
 // save_pretrained(max_shard_size=...) lays them out (huggingface_hub's split_state_dict_into_shards
 // and transformers' index writer), so either side reads what the other wrote.
 import { bytesPerElement } from '../dtype.js';
+import { indexFileName } from './checkpointIndexNames.js';
 import type { Tensor } from '../tensor.js';
 
 /** One file of a checkpoint: its name in the folder and its tensors, in the order given. */
@@ -58,17 +59,6 @@ export function planShards(
   }));
   const weightMap = shards.flatMap((s) => [...s.tensors.keys()].map((name) => [name, s.file] as const));
   return { shards, index: { file: indexFileName(file), text: indexJson(weightMap, totalSize) } };
-}
-
-/**
- * The index name transformers gives the shards of `file`: `<file>.index.json`, or for a weight
- * variant (`model.fp16.safetensors`, what `save_pretrained(variant="fp16")` writes unsharded) the
- * variant before `.json`, `model.safetensors.index.fp16.json`, as its `_add_variant` does; the
- * variant is the last dot-separated part of the name. loadCheckpointTensors tries both names.
- */
-export function indexFileName(file: string): string {
-  const variant = /^(.+)\.([^.]+)\.safetensors$/.exec(file);
-  return variant ? `${variant[1]}.safetensors.index.${variant[2]}.json` : `${file}.index.json`;
 }
 
 /** `{:05d}`: at least five digits (a 100,000th shard gets six, as Python's format gives). */

@@ -3,7 +3,8 @@ import { checkOptionKeys } from '../kernels/options.js';
 import { isNode } from './isNode.js';
 import type { FileSetEntry } from './node/writeFileSet.js';
 import { nodeIo } from './nodeIo.js';
-import { indexFileName, planShards } from './planShards.js';
+import { indexFileNames } from './checkpointIndexNames.js';
+import { planShards } from './planShards.js';
 import { checkMetadata, checkTensors, type NamedTensors, writeSafetensors } from './saveSafetensors.js';
 
 /**
@@ -93,7 +94,7 @@ export async function saveCheckpointTensors(
     path,
     files,
     (name) => {
-      if (name === file || name === `${file}.index.json` || name === indexFileName(file)) return true;
+      if (name === file || indexFileNames(file).includes(name)) return true;
       return SHARD_NAME.exec(name)?.[1] === base;
     },
     OP,
