@@ -126,17 +126,11 @@ if (!args.shared && !args.serve) {
     ];
     const timed = await timeIsolated([...impls], childArgs, runs);
     console.log(`${timed[0]?.name ?? tower}:`);
-    for (const { name, impl, gflop, runsMs } of timed) {
-      const medianMs = median(runsMs);
-      cases.push({ name, impl, medianMs, gflops: gflop / (medianMs / 1000), gflop, runsMs });
-      console.log(
-        `  ${impl}: ${medianMs.toFixed(1)} ms (runs: ${runsMs.map((t) => t.toFixed(0)).join(', ')})`,
-      );
-    }
+    for (const { name, impl, gflop, runsMs } of timed) recordCase(name, impl, gflop, runsMs);
   }
   printTable(cases, isOurs);
   const ours = cases.find(isOurs)?.impl ?? 'not run';
-  writeResults(`${cpus().length}x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${ours}`);
+  writeResults(ours);
   process.exit(0);
 }
 
@@ -272,21 +266,13 @@ for (const tower of towers) {
     runners.map((r) => r.run),
     runs,
   );
-  runners.forEach((r, i) => {
-    const medianMs = median(times[i]!);
-    cases.push({ name, impl: r.impl, medianMs, gflops: gflop / (medianMs / 1000), gflop, runsMs: times[i]! });
-    console.log(
-      `  ${r.impl}: ${medianMs.toFixed(1)} ms (runs: ${times[i]!.map((t) => t.toFixed(0)).join(', ')})`,
-    );
-  });
+  for (const [i, r] of runners.entries()) recordCase(name, r.impl, gflop, times[i]!);
   for (const r of runners) await r.release?.();
 }
 
 if (!args.serve) {
   printTable(cases, isOurs);
-  writeResults(
-    `${cpus().length}x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ours: ${backend.name}`,
-  );
+  writeResults(`ours: ${backend.name}`);
 }
 
 model?.dispose();
@@ -295,8 +281,16 @@ backend.dispose();
 // onnxruntime-web's worker threads keep Node alive after its sessions are released.
 process.exit(0);
 
-/** Writes `cases` to the results file (`--out`, or results/clip-cpu.json). */
-function writeResults(machine: string): void {
+/** Adds one implementation's timed runs of a case to `cases`, and prints its median. */
+function recordCase(name: string, impl: string, gflop: number, runsMs: number[]): void {
+  const medianMs = median(runsMs);
+  cases.push({ name, impl, medianMs, gflops: gflop / (medianMs / 1000), gflop, runsMs });
+  console.log(`  ${impl}: ${medianMs.toFixed(1)} ms (runs: ${runsMs.map((t) => t.toFixed(0)).join(', ')})`);
+}
+
+/** Writes `cases` to the results file (`--out`, or results/clip-cpu.json), the machine line ending in `which` (ours). */
+function writeResults(which: string): void {
+  const machine = `${cpus().length}x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, ${which}`;
   const outFile = args.out ?? join(here, 'results/clip-cpu.json');
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(
