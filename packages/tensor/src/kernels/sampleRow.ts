@@ -13,7 +13,8 @@ const f = Math.fround;
 
 /** What a row's draws depend on (see SampleAttrs in sampling.ts). */
 export interface RowDrawAttrs {
-  mode: 'logits' | 'probs';
+  /** 'probs' weighs the values as they are; anything else ('logits') by exp. */
+  mode: string;
   temperature: number;
   topP: number;
   minP: number;

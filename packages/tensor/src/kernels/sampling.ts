@@ -58,9 +58,8 @@ function sampleCpu(inputs: readonly HostTensor[], attrs: SampleAttrs): Int32Arra
       continue;
     }
     // As the WebGPU kernel computes them (sampleRow.ts), so both draw the same ids.
-    const mode = attrs.mode;
-    const w = rowWeightsF32(values!.data, base, K, { ...attrs, mode });
-    const picks = drawRow(w, { ...attrs, mode }, u!.data, r * attrs.draws, attrs.draws);
+    const w = rowWeightsF32(values!.data, base, K, attrs);
+    const picks = drawRow(w, attrs, u!.data, r * attrs.draws, attrs.draws);
     for (let s = 0; s < attrs.draws; s++) {
       const pick = picks[s]!;
       out[r * attrs.draws + s] = pick < 0 ? -1 : indices ? indices.data[base + pick]! : pick;
