@@ -14,7 +14,7 @@ import {
   toHost,
 } from './createInputs.js';
 
-/** Where and how to create a tensor. */
+/** Where and how to create a tensor (any other key throws, naming it). */
 export interface TensorOptions {
   backend: Backend;
   /** Defaults to the typed array's dtype, else `f32`. */

@@ -17,6 +17,7 @@ import {
 import { assertShape, formatShape, type Shape } from './shape.js';
 import type { TensorData } from './tensor.js';
 import type { TensorOptions } from './create.js';
+import { rejectUnknownKeys } from './kernels/options.js';
 
 export function inferDType(data: TensorData): DType {
   if (data instanceof Int32Array) return 'i32';
@@ -28,13 +29,17 @@ export function inferDType(data: TensorData): DType {
   return 'f32';
 }
 
-/** The backend from `options`, or a TypeError saying that options with a backend are required. */
+/**
+ * The backend from `options`, or a TypeError saying that options with a backend are required; a key
+ * other than `backend` and `dtype` throws too (a misspelt `dtype` would give an f32 tensor).
+ */
 export function backendOf(options: TensorOptions | undefined, what: string): Backend {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(
       `${what}: options with a backend are required, e.g. { backend } (create one with createBackend()), got ${describeValue(options)}`,
     );
   }
+  rejectUnknownKeys(what, options, ['backend', 'dtype']);
   const { backend } = options;
   if (!backend || typeof backend.upload !== 'function') {
     throw new TypeError(

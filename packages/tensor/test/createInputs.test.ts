@@ -198,6 +198,12 @@ describe('error messages name the problem', () => {
     expect(() => (arange as (...a: unknown[]) => unknown)(0, 2, 1)).toThrow(
       /arange\(\): options with a backend/,
     );
+    // A misspelt dtype used to make an f32 tensor without a word.
+    const backend = o.backend;
+    expect(() => tensor([1], [1], { backend, dtyp: 'i32' } as never)).toThrow(
+      'tensor(): unknown option "dtyp" (expected backend, dtype)',
+    );
+    expect(() => full([1], 1, { backend, type: 'i32' } as never)).toThrow('full(): unknown option "type"');
   });
 
   test('a scalar number is not data', () => {

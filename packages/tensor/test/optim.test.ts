@@ -490,4 +490,26 @@ describe('guardedStep', () => {
       expect(backend.stats().liveTensors).toBe(before);
     },
   );
+
+  test('a misspelt option or a maxGradNorm that is not > 0 throws before any work', async () => {
+    // `{ maxNorm: 1 }` used to train without clipping, and `maxGradNorm: NaN` as well.
+    const params = { w: tensor([1, -2], [2], { backend: reference }) };
+    const optimizer = new AdamW({ lr: 0.1 });
+    const loss = () => sum(mul(params.w, params.w));
+    const before = reference.stats().liveTensors;
+    await expect(guardedStep(optimizer, params, loss, { maxNorm: 1 } as never)).rejects.toThrow(
+      'guardedStep: unknown option "maxNorm" (expected maxGradNorm, afterUpdate)',
+    );
+    for (const bad of [Number.NaN, 0, -1])
+      await expect(guardedStep(optimizer, params, loss, { maxGradNorm: bad })).rejects.toThrow(
+        `guardedStep: maxGradNorm must be > 0 (Infinity for no clipping), got ${bad}`,
+      );
+    expect(optimizer.stepCount).toBe(0);
+    expect(reference.stats().liveTensors).toBe(before);
+    // Infinity measures the norm without clipping.
+    const r = await guardedStep(optimizer, params, loss, { maxGradNorm: Number.POSITIVE_INFINITY });
+    expect(r.skipped).toBe(false);
+    params.w.dispose();
+    optimizer.dispose();
+  });
 });

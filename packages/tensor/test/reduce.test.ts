@@ -219,6 +219,10 @@ describe('reductions', () => {
     const empty = tensor(new Float32Array(0), [2, 0], { backend: reference });
     expect(() => max(empty, 1)).toThrow('max: cannot reduce an empty axis of x [2, 0] (axes [1])');
     expect([...(sum(empty, 1).shape as number[])]).toEqual([2]);
+    // torch's `ddof`/`unbiased` spelt here used to give the population variance without a word.
+    expect(() => variance(x, 0, false, { ddof: 1 } as never)).toThrow(
+      'variance: unknown option "ddof" (expected correction)',
+    );
   });
 });
 
@@ -294,6 +298,20 @@ describe('reduction gradients', () => {
     const x = tensor([1, 3, 3, 2], [4], { backend: reference });
     const { grads } = valueAndGrad(() => max(x), [x]);
     expect([...(await grads[0]!.read())]).toEqual([0, 0.5, 0.5, 0]);
+  });
+
+  test('a mean over an empty axis and a variance with divisor 0 have gradients, as in PyTorch', async () => {
+    // The forward gives NaN (0 / 0, or 0 squared deviations over 0); the backward used to throw
+    // from scale() on the factor 1 / 0.
+    const empty = tensor([], [0, 2], { backend: reference });
+    const dMean = valueAndGrad(() => sum(mean(empty, 0)), [empty]).grads[0]!;
+    expect(dMean.shape).toEqual([0, 2]);
+    const one = tensor([1, 2, 3], [3, 1], { backend: reference });
+    // One element with correction 1: 2 (x - mean) / 0 = 0 / 0, NaN (torch.var's gradient too).
+    const dVar = valueAndGrad(() => sum(variance(one, 1, false, { correction: 1 })), [one]).grads[0]!;
+    expect([...(await dVar.read())].every(Number.isNaN)).toBe(true);
+    const dEmptyVar = valueAndGrad(() => sum(variance(empty, 0)), [empty]).grads[0]!;
+    expect(dEmptyVar.shape).toEqual([0, 2]);
   });
 
   test('gradients agree across backends', async () => {

@@ -2,6 +2,8 @@
 // finite (a NaN pixel, an overflow) leaves the weights and the optimizer state as they were,
 // instead of turning every weight into NaN for good.
 import { tidy } from '../engine.js';
+import { checkOptionKeys } from '../kernels/options.js';
+import { showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { AdamW } from './AdamW.js';
 import { clipGradNorm, gradNorm } from './clipGradNorm.js';
@@ -10,7 +12,10 @@ import { valueAndGrad } from './valueAndGrad.js';
 
 /** Options for {@link guardedStep}. */
 export interface GuardedStepOptions {
-  /** Clips the gradients' global norm to this (default: no clipping; the norm is still measured). */
+  /**
+   * Clips the gradients' global norm to this, a number > 0 (default Infinity: no clipping; the norm
+   * is still measured).
+   */
   maxGradNorm?: number;
   /** Runs inside the update's scope right after it (a clamp of a param, say); not on a skipped batch. */
   afterUpdate?: () => void;
@@ -30,7 +35,8 @@ export interface GuardedStepResult {
  * Computes `loss()` and its gradients with respect to `params`, clips them to `maxGradNorm`, and
  * applies `optimizer` unless the loss or the gradient norm is not finite (then nothing changes:
  * weights, moments and step count). Intermediates are freed; `params` is updated in place as
- * {@link AdamW.step} does.
+ * {@link AdamW.step} does. An unknown option, or a `maxGradNorm` that is not > 0, rejects before
+ * any work.
  *
  * @example
  * ```ts
@@ -44,7 +50,14 @@ export async function guardedStep<P extends ParamTree>(
   loss: () => Tensor,
   options: GuardedStepOptions = {},
 ): Promise<GuardedStepResult> {
+  // A misspelt key (`maxNorm`) or a NaN limit would train without clipping, without a word.
+  checkOptionKeys('guardedStep', options, ['maxGradNorm', 'afterUpdate']);
   const { maxGradNorm = Number.POSITIVE_INFINITY, afterUpdate } = options;
+  if (!(typeof maxGradNorm === 'number' && maxGradNorm > 0)) {
+    throw new RangeError(
+      `guardedStep: maxGradNorm must be > 0 (Infinity for no clipping), got ${showValue(maxGradNorm)}`,
+    );
+  }
   const { value, norm, grads } = tidy(() => {
     const { value, grads } = valueAndGrad(loss, params);
     const norm = Number.isFinite(maxGradNorm) ? clipGradNorm(grads, maxGradNorm) : gradNorm(grads); // []

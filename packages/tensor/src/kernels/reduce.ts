@@ -28,6 +28,7 @@ import type { Tensor } from '../tensor.js';
 import { add, compare, div, mul, sub } from './binary.js';
 import { cast } from './cast.js';
 import { assertRank, MAX_RANK, WGSL_NAN_OPS } from './elementwise.js';
+import { checkOptionKeys } from './options.js';
 import { reshape } from './reshape.js';
 import { exp, scale } from './unary.js';
 
@@ -738,7 +739,8 @@ function reduceGrad(
     case 'sum':
       return expandBack(dy, x, axes);
     case 'mean':
-      return expandBack(scale(dy, 1 / n), x, axes);
+      // An empty axis: x holds no element, so its gradient is empty (1 / 0 would not scale).
+      return n === 0 ? full(x.shape, 0, { backend: x.backend }) : expandBack(scale(dy, 1 / n), x, axes);
     case 'max':
     case 'min': {
       // Ties share the gradient equally (as TensorFlow and PyTorch's amax do).
@@ -754,7 +756,13 @@ function reduceGrad(
     case 'variance': {
       const centered = sub(x, mean(x, axes, true));
       const divisor = Math.max(0, n - correction);
-      return mul(scale(centered, 2 / divisor), reshape(dy, outShape(x.shape, axes, true)));
+      // A divisor of 0 (one element with correction 1) makes the factor 2 / 0 = Infinity, which
+      // scale() refuses: multiplied as a tensor it gives NaN (0 * Infinity), as torch.var's gradient.
+      const scaled =
+        divisor > 0
+          ? scale(centered, 2 / divisor)
+          : mul(centered, full([], Number.POSITIVE_INFINITY, { backend: x.backend }));
+      return mul(scaled, reshape(dy, outShape(x.shape, axes, true)));
     }
     case 'argmax':
       return undefined;
@@ -915,7 +923,8 @@ export function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims
  * `{ correction: 1 }` to match it. NaN over an empty axis.
  *
  * @param options.correction - Subtracted from the element count n in the divisor
- * `max(0, n - correction)`, as `torch.var`'s `correction` (a finite number >= 0, default 0). A
+ * `max(0, n - correction)`, as `torch.var`'s `correction` (a finite number >= 0, default 0; the
+ * only option: torch's `unbiased` or NumPy's `ddof` throw as unknown options). A
  * divisor of 0 gives inf, or NaN where the squared deviations sum to 0 (one element with
  * correction 1), as in PyTorch.
  *
@@ -931,6 +940,7 @@ export function variance(
   keepDims = false,
   options: { correction?: number } = {},
 ): Tensor {
+  checkOptionKeys('variance', options, ['correction']);
   const { correction = 0 } = options;
   if (!(correction >= 0) || !Number.isFinite(correction))
     throw new RangeError(`variance: correction must be a finite number >= 0, got ${correction}`);
