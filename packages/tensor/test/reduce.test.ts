@@ -223,6 +223,11 @@ describe('reductions', () => {
     expect(() => variance(x, 0, false, { ddof: 1 } as never)).toThrow(
       'variance: unknown option "ddof" (expected correction)',
     );
+    // A truthy string kept the reduced dims.
+    expect(() => sum(x, 1, 'false' as never)).toThrow(
+      'sum: keepDims must be true or false, got "false" (a string)',
+    );
+    expect(() => argmax(x, 1, 1 as never)).toThrow('argmax: keepDims must be true or false, got 1');
   });
 });
 

@@ -831,6 +831,10 @@ function reduce(
   keepDims: boolean,
   correction?: number,
 ): Tensor {
+  // A truthy non-boolean ('false', 0, 1) would pick a shape the caller did not ask for.
+  if (typeof keepDims !== 'boolean') {
+    throw new TypeError(`${op}: keepDims must be true or false, got ${showValue(keepDims)}`);
+  }
   const attrs: ReduceAttrs = { op, axes: normalizeAxes(axes, x.rank, op), keepDims };
   if (correction) attrs.correction = correction;
   return run1(reduceKernel, [x], attrs);
