@@ -433,7 +433,22 @@ const rows: Row[] = [
     inputs: [{ shape: [3, 5] }, { shape: [3, 5], range: [0, 1] }],
     f: (logits, probs) => op('softmaxCrossEntropyWithSoftTargets')(logits, probs, { reduction: 'sum' }),
   },
-  // topk has no gradient rule (sampling only); it is not in this table.
+  // topk: each value's gradient lands where it was picked from (the indices carry none); distinct
+  // values, so no finite-difference step reorders them
+  {
+    name: 'topk values, last axis',
+    needs: ['topk', 'mul'],
+    inputs: [{ shape: [3, 7], gen: distinct() }, { shape: [3, 3] }],
+    f: (x, w) => op('mul')((op('topk')(x, 3) as unknown as { values: Tensor }).values, w),
+    wrt: [0],
+  },
+  {
+    name: 'topk values along a middle axis, k = the whole axis',
+    needs: ['topk', 'mul'],
+    inputs: [{ shape: [2, 4, 3], gen: distinct() }, { shape: [2, 4, 3] }],
+    f: (x, w) => op('mul')((op('topk')(x, 4, 1) as unknown as { values: Tensor }).values, w),
+    wrt: [0],
+  },
   // compositions: a small MLP loss and attention written out with softmax
   {
     name: 'mlp: mean(gelu(x W1 + b1) W2)^2',

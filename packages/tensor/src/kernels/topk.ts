@@ -11,6 +11,10 @@ import { runKernel } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, normAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { matmul } from './matmul.js';
+import { oneHot } from './oneHot.js';
+import { reshape } from './reshape.js';
+import { transpose } from './transpose.js';
 
 interface TopkAttrs {
   k: number;
@@ -467,7 +471,39 @@ export const topkKernel: Kernel<TopkAttrs> = {
     const r = tf.topk(tf.transpose(x, perm), k, true);
     return [tf.transpose(r.values, back), tf.transpose(r.indices, back)];
   },
+  grad({ dy: [dValues], inputs: [x], outputs: [, indices], attrs: { k, axis } }) {
+    // Each value's gradient goes back to the position it was taken from (the indices), as in
+    // PyTorch; the indices are integers and get none.
+    if (!dValues || x!.dtype !== 'f32') return [undefined];
+    return [topkGrad(dValues, indices!, x!.shape, k, axis)];
+  },
 };
+
+/**
+ * Scatters `dValues` (x's shape with k at `axis`) to the `indices` they were picked from: with the
+ * axis moved last, each row is `[1, k] @ oneHot(indices) [k, n]`, so no scatter kernel is needed
+ * (the indices differ from row to row) and the sum over k needs no atomics.
+ */
+function topkGrad(
+  dValues: Tensor,
+  indices: Tensor,
+  xShape: readonly number[],
+  k: number,
+  axis: number,
+): Tensor {
+  const rank = xShape.length;
+  const n = xShape[axis]!;
+  const last = axis === rank - 1;
+  const perm = [...Array(rank).keys()].filter((d) => d !== axis).concat(axis);
+  const toLast = (t: Tensor): Tensor => (last ? t : transpose(t, perm));
+  const rows = xShape.filter((_, d) => d !== axis); // the other dims, in order
+  const dy = reshape(toLast(dValues), [...rows, 1, k]); // [..., 1, k]
+  const picks = oneHot(toLast(indices), n); // [..., k, n]
+  const dx = reshape(matmul(dy, picks), [...rows, n]); // [..., n]
+  if (last) return dx;
+  const back = perm.map((_, d) => perm.indexOf(d));
+  return transpose(dx, back); // x's shape
+}
 
 /** What {@link topk} returns. */
 export interface TopkResult {
@@ -480,7 +516,8 @@ export interface TopkResult {
 /**
  * The `k` largest entries of `x` along `axis`, sorted descending; equal values keep their order
  * (the lower index first). NaN ranks above +Infinity and -0 equals +0. Any `k` from 0 to the
- * axis length; f32 or i32.
+ * axis length; f32 or i32. Differentiable in `values` (for f32 x): each value's gradient goes to
+ * the position it came from, as in PyTorch.
  *
  * @example
  * ```ts
