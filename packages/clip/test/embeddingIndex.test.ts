@@ -148,6 +148,16 @@ describe('arguments of the wrong kind are named', () => {
     expect(index.size).toBe(1);
   });
 
+  test('add: a hole in a sparse array of vectors is named, not added as a zero row', () => {
+    // forEach skipped the hole: a zero vector went in, and the saved index would not load again.
+    const sparse = new Array<number[]>(2);
+    sparse[1] = [0, 1, 0, 0];
+    expect(() => index.add(sparse, ['a', 'b'] as never)).toThrow(
+      'EmbeddingIndex.add: vector 0 is undefined, not an array of 4 numbers',
+    );
+    expect(index.size).toBe(1);
+  });
+
   test('search: a query that is not an array of numbers', () => {
     expect(() => index.search(null as never)).toThrow(
       'EmbeddingIndex.search: query must be an array of 4 numbers, got null',

@@ -224,6 +224,23 @@ describe('missing and unreachable files', () => {
     );
   });
 
+  test("a broken tokenizer file is a loadClip error naming the file, not the tokenizer's", async () => {
+    // It was "ClipTokenizer: tokenizer.json is not valid JSON: ...", naming neither loadClip nor the folder.
+    const folder = folderWith(tinyConfig());
+    writeFileSync(join(folder, 'tokenizer.json'), '{not json');
+    await expectRejectsCleanly(
+      loadClip(folder, { backend }),
+      new RegExp(`^loadClip: ${join(folder, 'tokenizer.json')}: tokenizer.json is not valid JSON: `),
+    );
+    const other = folderWith(tinyConfig());
+    writeFileSync(join(other, 'vocab.json'), '{"a</w>": 0}');
+    writeFileSync(join(other, 'merges.txt'), '#version: 0.2\n');
+    await expectRejectsCleanly(
+      loadClip(other, { backend }),
+      new RegExp(`^loadClip: ${other} \\(vocab.json and merges.txt\\): `),
+    );
+  });
+
   test('a config.json that cannot be fetched is a loadClip error naming the URL', async () => {
     await expect(loadClip('http://127.0.0.1:9/clip', { backend })).rejects.toThrow(
       /^loadClip: could not fetch http:\/\/127\.0\.0\.1:9\/clip\/config\.json: fetch failed/,

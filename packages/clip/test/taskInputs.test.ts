@@ -132,6 +132,52 @@ test('labels and templates: strings, each template with a {}', async () => {
   );
 });
 
+test('a label too long for a template is named by its index and template, in zeroShot words', async () => {
+  // It was embedTexts' error: "text 1" (the template's index among the prompts of one label) and
+  // "pass { truncate: true }", an option zeroShot refuses.
+  const long = 'red '.repeat(14).trim(); // 14 tokens: with '{}' 16, the context; with 'a {}' 17
+  for (const caller of ['zeroShot', 'labelEmbeddings'] as const) {
+    const call =
+      caller === 'zeroShot'
+        ? model.zeroShot(image, ['circle', long], { templates: ['{}', 'a {}'] })
+        : model.labelEmbeddings(['circle', long], ['{}', 'a {}']);
+    await expect(call).rejects.toThrow(
+      `${caller}: label 1 ("${long.slice(0, 40)}…") in template 1 ("a {}") makes a prompt of 17 tokens, more than the context of 16; shorten the label`,
+    );
+  }
+  expect(await model.labelEmbeddings([long], ['{}'])).toHaveLength(1); // 16 tokens fit
+});
+
+test("zeroShot names a bad image as its own argument, not as embedImages' image 0", async () => {
+  await expect(model.zeroShot(null as never, ['red'], { templates: ['{}'] })).rejects.toThrow(
+    /^zeroShot: expected an image, got null$/,
+  );
+  const bad = { data: new Uint8Array(10), width: 20, height: 20 };
+  await expect(model.zeroShot(bad, ['red'], { templates: ['{}'] })).rejects.toThrow(
+    /^zeroShot: a 20x20 image needs 1600 bytes \(RGBA\) or 1200 \(RGB\), got 10$/,
+  );
+});
+
+test('embedTexts pads with an id of the table when pad_token_id is outside it', async () => {
+  // The parser does not check token ids against vocab_size; a batch of texts of two lengths failed
+  // with "gather: index 700 ... is out of range [0, 600)". The padding is masked: same embeddings.
+  const text_config = { ...config.text_config, pad_token_id: 700 };
+  const padded = new ClipModel({
+    config: { ...config, text_config },
+    params: initClipParams(config, { backend, seed: 3 }), // model's weights
+    tokenizer: model.tokenizer,
+    backend,
+  });
+  try {
+    const texts = ['a', 'a red circle here'];
+    const got = await padded.embedTexts(texts);
+    const want = await model.embedTexts(texts);
+    expect(got.map((r) => [...r])).toEqual(want.map((r) => [...r]));
+  } finally {
+    padded.dispose();
+  }
+});
+
 test('a label is put into its template literally ($& and the like stay as they are)', async () => {
   const [viaTemplate] = await model.labelEmbeddings(['$&'], ['a {} here']);
   const [literal] = await model.embedTexts(['a $& here']);
@@ -175,8 +221,18 @@ test('a preprocessing that does not give image_size pixels is refused when the m
     expect(() => new ClipModel({ ...parts, preprocess: { crop: { height: 16, width: 20 } } })).toThrow(
       'crops images to 16x20',
     );
-    expect(() => new ClipModel({ ...parts, preprocess: { size: 20, crop: false } })).toThrow(
-      'ClipModel: the preprocessing resizes images to 20x20 but vision_config.image_size is 16',
+    expect(
+      () => new ClipModel({ ...parts, preprocess: { size: { height: 20, width: 20 }, crop: false } }),
+    ).toThrow('ClipModel: the preprocessing resizes images to 20x20 but vision_config.image_size is 16');
+    // A number resizes the shorter side, so without a crop a 24x16 image came out 24x16 (even at
+    // size 16, the tower's own), and every photo that is not square failed at embedImages:
+    // "pixelValues must be [B, 3, 16, 16], got f32[1, 3, 16, 24]" (HF do_center_crop: false).
+    for (const size of [16, 20])
+      expect(() => new ClipModel({ ...parts, preprocess: { size, crop: false } })).toThrow(
+        `ClipModel: the preprocessing resizes the shorter side to ${size} without a crop, so images that are not square are not 16x16; give crop 16`,
+      );
+    expect(() => new ClipModel({ ...parts, preprocess: { size: false, crop: false } })).toThrow(
+      'ClipModel: the preprocessing neither resizes nor crops, so only images of 16x16 would fit; give crop 16',
     );
   } finally {
     for (const t of params.values()) t.dispose();

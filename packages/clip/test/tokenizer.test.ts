@@ -95,6 +95,12 @@ describe('ClipTokenizer', () => {
     expect(() => tokenizer.encodeBatch(['a'], { padding: true } as never)).toThrow(
       `padding must be 'max_length' or 'longest', got true`,
     );
+    // Written into an Int32Array, 1.5 became 1 and 2 ** 31 wrapped to a negative id.
+    for (const padId of [1.5, 2 ** 31, -1, Number.NaN]) {
+      expect(() => tokenizer.encodeBatch(['a'], { padId })).toThrow(
+        `ClipTokenizer.encodeBatch(): padId must be a token id (an integer from 0 to 2^31 - 1), got ${padId}`,
+      );
+    }
     expect(() => tokenizer.encodeBatch(['a'], { pad_id: 1 } as never)).toThrow(
       'ClipTokenizer.encodeBatch(): unknown option "pad_id" (expected contextLength, truncate, padId, padding)',
     );

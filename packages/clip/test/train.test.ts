@@ -247,15 +247,23 @@ test('contrastive training lowers the loss and lifts retrieval above chance; a l
 
 test('fineTuneClip reports progress every step and can be aborted', async () => {
   const params = initClipParams(config, { backend, seed: 4 });
+  const model = new ClipModel({ config, params, tokenizer, backend });
   const seen: number[] = [];
   const classes = captions.map((_, k) => k);
   const batch = () => tidy(() => ({ pixelValues: makeImages(classes), ...encodeCaptions(classes) }));
-  const trained = await fineTuneClip(params, config, batch, {
+  const trained = await fineTuneClip(model.params, config, batch, {
     steps: 3,
     lr: 1e-3,
     onProgress: (p) => seen.push(p.step),
   });
   expect(seen).toEqual([1, 2, 3]);
+  // The model's weights were taken over: it says so, not "gather: input 0 ... was disposed".
+  await expect(model.embedTexts([captions[0]!])).rejects.toThrow(
+    /^ClipModel: weight [\w.]+ was disposed\. fineTuneClip and ClipTrainer take over the params/,
+  );
+  const tuned = new ClipModel({ config, params: trained, tokenizer, backend });
+  expect((await tuned.embedTexts([captions[0]!]))[0]).toHaveLength(config.projection_dim);
+  tuned.dispose();
   const controller = new AbortController();
   controller.abort();
   await expect(
@@ -314,6 +322,12 @@ test('linearProbe names options and features it cannot train on, and predict row
   ).rejects.toThrow('linearProbe: row 0 has NaN at index 0, not a finite float32');
   await expect(linearProbe([[1, 0], [0]], y, 2, { backend })).rejects.toThrow(
     'linearProbe: row 1 has 1 values, row 0 has 2',
+  );
+  // A hole in a sparse array of rows was skipped by forEach and trained as a row of zeros.
+  const holed = new Array<number[]>(2);
+  holed[0] = [1, 0];
+  await expect(linearProbe(holed, y, 2, { backend, steps: 2 })).rejects.toThrow(
+    'linearProbe: row 1 is undefined, not an array of numbers',
   );
   expect(backend.stats().liveTensors).toBe(before);
 

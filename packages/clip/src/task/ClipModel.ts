@@ -77,10 +77,21 @@ const PROMPT_CACHE_SIZE = 4096;
  */
 function checkInputSize(options: PreprocessOptions, S: number): void {
   const out = options.crop === false ? options.size : options.crop;
+  if (options.crop === false && out === false) {
+    throw new RangeError(
+      `ClipModel: the preprocessing neither resizes nor crops, so only images of ${S}x${S} would fit; give crop ${S}`,
+    );
+  }
   if (typeof out !== 'number' && (typeof out !== 'object' || out === null)) return; // default: S
   if (typeof out === 'object' && 'longestEdge' in out) {
     throw new RangeError(
       `ClipModel: the preprocessing resizes the longer side to ${out.longestEdge} without a crop, so images are not ${S}x${S}; give crop ${S}`,
+    );
+  }
+  if (options.crop === false && typeof out === 'number') {
+    // A number resizes the shorter side: without a crop, an image that is not square is not S x S.
+    throw new RangeError(
+      `ClipModel: the preprocessing resizes the shorter side to ${out} without a crop, so images that are not square are not ${S}x${S}; give crop ${S} (or size { height: ${S}, width: ${S} })`,
     );
   }
   const { height, width } = typeof out === 'number' ? { height: out, width: out } : out;
@@ -93,13 +104,20 @@ function checkInputSize(options: PreprocessOptions, S: number): void {
 
 /**
  * A preprocessing error about image `imageIndex` of a batch that starts at `first`, said as the
- * caller's about the image's index in the caller's list.
+ * caller's about the image's index in the caller's list (or, for a caller that takes one image,
+ * about the image).
  */
-function atImageOf(e: unknown, first: number, caller: string): unknown {
+function atImageOf(e: unknown, first: number, caller: string, oneImage = false): unknown {
   const index = (e as { imageIndex?: unknown } | null)?.imageIndex;
   if (!(e instanceof Error) || typeof index !== 'number') return e;
   const message = e.message.replace(/^preprocess\(\): image \d+: /, '');
-  return rewordError(e, `${caller}: image ${first + index}: ${message}`);
+  return rewordError(e, `${caller}: ${oneImage ? '' : `image ${first + index}: `}${message}`);
+}
+
+/** A text for an error message: JSON, its first 40 characters when it is longer. */
+function preview(text: string): string {
+  const chars = Array.from(text);
+  return JSON.stringify(chars.length > 40 ? `${chars.slice(0, 40).join('')}…` : text);
 }
 
 /** Pieces a {@link ClipModel} is made of (see {@link loadClip}). */
@@ -174,6 +192,14 @@ export class ClipModel {
 
   #check(): void {
     if (this.#disposed) throw new Error('ClipModel: used after dispose()');
+    for (const [name, t] of this.params) {
+      if (!t.isDisposed) continue;
+      // Without this, the forward pass fails in its first kernel, naming a tensor id.
+      throw new Error(
+        `ClipModel: weight ${name} was disposed. fineTuneClip and ClipTrainer take over the params they are given: ` +
+          'make a new ClipModel with the trained params ({ ...parts, params: trained })',
+      );
+    }
   }
 
   /** Projected, unnormalized image features `[B, P]` from normalized pixels `[B, 3, S, S]` (HF `get_image_features`). */
@@ -212,6 +238,18 @@ export class ClipModel {
     if (images.length === 0) throw new RangeError('embedImages: no images given');
     checkOptionKeys('embedImages', options, ['batchSize']);
     const batch = batchSizeOf(options.batchSize, 16, 'embedImages');
+    return this.#embedImageList(images, batch, 'embedImages');
+  }
+
+  /**
+   * {@link ClipModel.embedImages} on a checked, non-empty list; `caller` names the API in errors
+   * about an image (zeroShot's about its one image).
+   */
+  async #embedImageList(
+    images: readonly ImageInput[],
+    batch: number,
+    caller: string,
+  ): Promise<Float32Array[]> {
     const rows: Float32Array[] = [];
     for (let i = 0; i < images.length; i += batch) {
       if (i > 0) await this.#between();
@@ -219,7 +257,7 @@ export class ClipModel {
       try {
         pixels = this.pixelValues(images.slice(i, i + batch));
       } catch (e) {
-        throw atImageOf(e, i, 'embedImages');
+        throw atImageOf(e, i, caller, caller === 'zeroShot');
       }
       let embeds: Tensor;
       try {
@@ -265,11 +303,16 @@ export class ClipModel {
       );
     }
     const context = this.config.text_config.max_position_embeddings;
+    // The padding is masked, and after a text's end token (the tower is causal), so its id changes
+    // nothing, but it is looked up in the embedding table: a pad_token_id outside it (the config
+    // parser does not check token ids against vocab_size) failed in gather for a batch of texts of
+    // different lengths. Such a config pads with 0.
+    const pad = this.config.text_config.pad_token_id;
     // All texts at once (only ids): a text that does not fit is named by its index in `texts`.
     const enc = this.tokenizer.encodeBatch(texts, {
       contextLength: context,
       truncate: options.truncate ?? false,
-      padId: this.config.text_config.pad_token_id,
+      padId: Number.isInteger(pad) && pad >= 0 && pad < vocab ? pad : 0,
     });
     const out = new Array<Float32Array>(texts.length);
     let first = true;
@@ -302,6 +345,29 @@ export class ClipModel {
   }
 
   /**
+   * Throws unless every prompt of `label` (label `index` of the caller's list) fits the text
+   * context, naming the label and the template in the caller's words (embedTexts would name the
+   * prompt by its index among the templates, and suggest a `truncate` option zeroShot does not take).
+   */
+  #checkPromptLengths(
+    label: string,
+    index: number,
+    templates: readonly string[],
+    prompts: readonly string[],
+    caller: string,
+  ): void {
+    const context = this.config.text_config.max_position_embeddings;
+    for (const [t, prompt] of prompts.entries()) {
+      const tokens = this.tokenizer.encode(prompt).length;
+      if (tokens <= context) continue;
+      throw new RangeError(
+        `${caller}: label ${index} (${preview(label)}) in template ${t} (${preview(templates[t]!)}) makes a prompt of ` +
+          `${tokens} tokens, more than the context of ${context}; shorten the label`,
+      );
+    }
+  }
+
+  /**
    * Prompt-ensembled class embeddings: the mean of the normalized template embeddings, renormalized.
    * The arrays are the caller's. The model keeps the 4096 most recently used (label, templates)
    * embeddings, so asking again (as {@link ClipModel.zeroShot} does) runs no forward pass.
@@ -311,14 +377,32 @@ export class ClipModel {
     checkStrings(labels, 'labelEmbeddings', 'label');
     checkStrings(templates, 'labelEmbeddings', 'template');
     checkTemplates(templates, 'labelEmbeddings');
+    return this.#labelEmbeddings(labels, templates, 'labelEmbeddings');
+  }
+
+  /** {@link ClipModel.labelEmbeddings} on checked arguments; `caller` names the API in errors. */
+  async #labelEmbeddings(
+    labels: readonly string[],
+    templates: readonly string[],
+    caller: string,
+  ): Promise<Float32Array[]> {
+    this.#check(); // zeroShot comes here after its image's forward pass: the model may be gone
     const out: Float32Array[] = [];
-    for (const label of labels) {
+    for (const [i, label] of labels.entries()) {
       const key = JSON.stringify([label, templates]);
       let e = this.#promptCache.get(key);
       if (e) {
         this.#promptCache.delete(key); // re-inserted below as the most recently used
       } else {
-        const rows = await this.embedTexts(templates.map((t) => fillTemplate(t, label)));
+        const prompts = templates.map((t) => fillTemplate(t, label));
+        let rows: Float32Array[];
+        try {
+          rows = await this.embedTexts(prompts);
+        } catch (e) {
+          // Tokenized again only on failure: a prompt too long is said in the caller's words.
+          this.#checkPromptLengths(label, i, templates, prompts, caller);
+          throw e;
+        }
         e = new Float32Array(this.embeddingDim);
         for (const r of rows) for (let j = 0; j < e.length; j++) e[j]! += r[j]!;
         const norm = Math.hypot(...e);
@@ -348,14 +432,17 @@ export class ClipModel {
     const templates = options.templates ?? this.templates;
     checkStrings(templates, 'zeroShot', 'template');
     checkTemplates(templates, 'zeroShot');
-    const [imageEmbedding] = await this.embedImages(image instanceof Tensor ? image : [image]);
+    const [imageEmbedding] =
+      image instanceof Tensor
+        ? await this.embedImages(image)
+        : await this.#embedImageList([image], 1, 'zeroShot');
     if (!imageEmbedding!.every(Number.isFinite)) {
       // Every score would be NaN and the order arbitrary.
       throw new RangeError(
         'zeroShot: the image embedding is not finite (a NaN or infinite value in the pixel tensor, or in the weights?)',
       );
     }
-    const classes = await this.labelEmbeddings(labels, templates);
+    const classes = await this.#labelEmbeddings(labels, templates, 'zeroShot');
     const logitScale = Math.exp((await this.params.get('logit_scale')!.read())[0]!);
     const logits = classes.map((c) => logitScale * c.reduce((s, x, j) => s + x * imageEmbedding![j]!, 0));
     const max = Math.max(...logits);

@@ -74,7 +74,10 @@ export class EmbeddingIndex<M = number> {
     }
     // Checked and normalized first, so that a bad vector leaves the index as it was.
     const rows = new Float32Array(vectors.length * this.dim);
-    vectors.forEach((v, i) => {
+    // A for loop, not forEach: a hole in a sparse array is a missing vector (forEach skipped it,
+    // and a zero row was added).
+    for (let i = 0; i < vectors.length; i++) {
+      const v = vectors[i]!;
       if (typeof (v as { length?: unknown } | null)?.length !== 'number') {
         throw new TypeError(
           `EmbeddingIndex.add: vector ${i} is ${describeInput(v)}, not an array of ${this.dim} numbers; wrap one vector in [ ]`,
@@ -91,7 +94,7 @@ export class EmbeddingIndex<M = number> {
           `EmbeddingIndex.add: vector ${i} has norm ${norm} (it must be finite and nonzero)`,
         );
       for (let j = 0; j < this.dim; j++) rows[i * this.dim + j] = v[j]! / norm;
-    });
+    }
     const needed = (this.size + vectors.length) * this.dim;
     if (needed > this.#data.length) {
       const grown = new Float32Array(Math.max(needed, this.#data.length * 2));

@@ -122,10 +122,15 @@ interface LoadedTokenizer {
 async function tokenizerFrom(folder: string | URL, io: { signal?: AbortSignal }): Promise<LoadedTokenizer> {
   const text = (name: string) => readText(folder, name, io);
   const json = await text('tokenizer.json');
-  if (json !== undefined) return { tokenizer: ClipTokenizer.fromTokenizerJson(json), bundled: false };
+  if (json !== undefined) {
+    const file = String(joinSource(folder, 'tokenizer.json'));
+    return { tokenizer: parseIn(file, () => ClipTokenizer.fromTokenizerJson(json)), bundled: false };
+  }
   const [vocab, merges] = await Promise.all([text('vocab.json'), text('merges.txt')]);
-  if (vocab !== undefined && merges !== undefined)
-    return { tokenizer: ClipTokenizer.fromHfFiles({ vocab, merges }), bundled: false };
+  if (vocab !== undefined && merges !== undefined) {
+    const files = `${String(folder)} (vocab.json and merges.txt)`;
+    return { tokenizer: parseIn(files, () => ClipTokenizer.fromHfFiles({ vocab, merges })), bundled: false };
+  }
   if (vocab !== undefined || merges !== undefined) {
     throw new Error(
       `loadClip: ${String(folder)} has ${vocab !== undefined ? 'vocab.json but no merges.txt' : 'merges.txt but no vocab.json'}; ` +
@@ -226,7 +231,8 @@ function parseIn<T>(file: string, parse: () => T): T {
     return parse();
   } catch (e) {
     if (!(e instanceof Error)) throw e;
-    throw rewordError(e, `loadClip: ${file}: ${e.message}`);
+    // A tokenizer's errors start with its own name, which the file's replaces.
+    throw rewordError(e, `loadClip: ${file}: ${e.message.replace(/^ClipTokenizer: /, '')}`);
   }
 }
 

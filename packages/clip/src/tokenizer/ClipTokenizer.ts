@@ -14,7 +14,12 @@ export interface EncodeBatchOptions {
    * token (openai/CLIP's `tokenize(truncate=True)`). Without it such a text is an error.
    */
   truncate?: boolean;
-  /** Id written after the end token. openai/CLIP pads with 0; HF checkpoints often use the end token. */
+  /**
+   * Id written after the end token, a non-negative integer. openai/CLIP pads with 0; HF checkpoints
+   * often use the end token. Decoding a row padded with the end token keeps those end tokens but the
+   * last (`decode` drops `ids[-1]`, as openai/CLIP's reference does): cut the row by its attention
+   * mask first.
+   */
   padId?: number;
   /**
    * `'max_length'` (the default): every row has `contextLength` tokens, as openai/CLIP's `tokenize`.
@@ -273,6 +278,12 @@ export class ClipTokenizer {
     if (!Number.isInteger(contextLength) || contextLength < 2) {
       throw new RangeError(
         `ClipTokenizer.encodeBatch(): contextLength must be an integer of at least 2, got ${contextLength}`,
+      );
+    }
+    if (!Number.isInteger(padId) || padId < 0 || padId > 0x7fffffff) {
+      // Written into an Int32Array: 1.5 became 1 and 2 ** 31 wrapped to -2147483648.
+      throw new RangeError(
+        `ClipTokenizer.encodeBatch(): padId must be a token id (an integer from 0 to 2^31 - 1), got ${typeof padId === 'number' ? padId : JSON.stringify(padId)}`,
       );
     }
     if (padding !== 'max_length' && padding !== 'longest') {

@@ -59,6 +59,9 @@ export interface FineTuneClipOptions extends ClipTrainerOptions {
  *   lr: 1e-5,
  *   onProgress: ({ step, steps, smoothedLoss }) => console.log(`${step}/${steps} ${smoothedLoss.toFixed(3)}`),
  * });
+ * // `model` no longer has weights; the trained ones make a new model
+ * const { config, tokenizer, backend, preprocessOptions: preprocess, templates } = model;
+ * const tuned = new ClipModel({ config, params: trained, tokenizer, backend, preprocess, templates });
  * ```
  */
 export async function fineTuneClip(

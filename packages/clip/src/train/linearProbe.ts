@@ -45,7 +45,10 @@ function flatRows(
 ): Float32Array {
   if (!Array.isArray(rows)) throw notRows(what, rows);
   const flat = new Float32Array(rows.length * D);
-  rows.forEach((row, i) => {
+  // A for loop, not forEach: a hole in a sparse array is a missing row (forEach skipped it, and it
+  // trained as zeros).
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
     if (!isArrayLike(row))
       throw new TypeError(`${what}: row ${i} is ${describeInput(row)}, not an array of numbers`);
     if (row.length !== D) throw new RangeError(`${what}: row ${i} has ${row.length} values, ${expected}`);
@@ -57,7 +60,7 @@ function flatRows(
           `${what}: row ${i} has ${typeof v === 'number' ? v : describeInput(v)} at index ${j}, not a finite float32`,
         );
     }
-  });
+  }
   return flat;
 }
 
