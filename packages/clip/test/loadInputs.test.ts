@@ -201,6 +201,16 @@ describe('the source argument', () => {
     await expect(loadClip(dir, null as unknown as undefined)).rejects.toThrow(
       'loadClip: options must be an object, got null',
     );
+    // These failed mid-load, or (a truthy string) fused anyway.
+    await expect(loadClip(dir, { backend, onProgress: 'log' as never })).rejects.toThrow(
+      'loadClip: options.onProgress must be a function, got the string "log"',
+    );
+    await expect(loadClip(dir, { backend, signal: true as never })).rejects.toThrow(
+      'loadClip: options.signal must be an AbortSignal, got true',
+    );
+    await expect(loadClip(dir, { backend, fuseQkv: 'no' as never })).rejects.toThrow(
+      'loadClip: options.fuseQkv must be true or false, got the string "no"',
+    );
   });
 
   test('parts with a bad config name the problem before the weights load', async () => {

@@ -118,6 +118,18 @@ export async function prepareCheckpointLoad(
     ...extraKeys,
   ]);
   const { onProgress, signal } = options;
+  // Checked before any file is read: a bad one failed mid-load ("onProgress is not a function"),
+  // and a truthy fuseQkv: 'no' fused.
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw new TypeError(`${caller}: options.onProgress must be a function, got ${describeValue(onProgress)}`);
+  }
+  if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) {
+    throw new TypeError(`${caller}: options.signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  const { fuseQkv } = options as { fuseQkv?: unknown };
+  if (fuseQkv !== undefined && typeof fuseQkv !== 'boolean') {
+    throw new TypeError(`${caller}: options.fuseQkv must be true or false, got ${describeValue(fuseQkv)}`);
+  }
   const weightDtype = checkWeightDtype(options.weightDtype, caller);
   // A weight q8/q4 cannot hold loads as f32, for storeLinearWeights to name it in the same words
   // as for tensors handed over.
