@@ -18,7 +18,13 @@ import {
 } from '@vl/tensor';
 import { decoderBytesPerImage, encoderBytesPerImage, mapBatch } from './batchPieces.js';
 import { checkDvaePair, type DvaeConfig, parseDvaeConfig } from './config.js';
-import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from './dvaeShapes.js';
+import {
+  checkDvaeParams,
+  decoderShapes,
+  type DvaeParams,
+  encoderShapes,
+  paramsBackend,
+} from './dvaeShapes.js';
 import { dvaeDecoder } from './dvaeDecoder.js';
 import { checkEncoderInput, dvaeEncoder } from './dvaeEncoder.js';
 import { describeValue } from './describeValue.js';
@@ -155,8 +161,8 @@ export async function loadDvae(source: string | URL, options: LoadDvaeOptions = 
   });
 }
 
-/** A duck-typed Backend check: the methods every backend implements. */
-function checkBackend(backend: unknown, what: string): asserts backend is Backend {
+/** @internal A duck-typed Backend check: the methods every backend implements. */
+export function checkBackend(backend: unknown, what: string): asserts backend is Backend {
   const b = backend as Partial<Backend> | null;
   const ok =
     typeof b === 'object' &&
@@ -225,9 +231,10 @@ export async function checkPixelRange(images: Tensor, caller: string): Promise<v
  * Wraps already-loaded params in the {@link DvaeModel} API (for weights that come from somewhere
  * other than a folder, such as training). The params are checked against the config as
  * {@link loadDvae} checks a checkpoint (a missing, misshapen or non-f32 tensor is named); on an
- * error the caller still owns them. `reconstruct` also needs the two halves to make a pair (equal
- * `group_count`, decoder `output_channels` equal to encoder `input_channels`); `encode` and
- * `decode` each use one half.
+ * error the caller still owns them. Every param must live on `backend` (a Backend from
+ * `createBackend()`), where the model computes. `reconstruct` also needs the two halves to make a
+ * pair (equal `group_count`, decoder `output_channels` equal to encoder `input_channels`);
+ * `encode` and `decode` each use one half.
  *
  * @example
  * ```ts
@@ -243,6 +250,14 @@ export function createDvaeModel(
 ): DvaeModel {
   checkDvaeParams(encoderParams, encoderShapes(config.encoder), 'encoder');
   checkDvaeParams(decoderParams, decoderShapes(config.decoder), 'decoder');
+  checkBackend(backend, 'createDvaeModel: backend');
+  // Params on another backend would fail inside the first conv, naming neither the param nor `backend`.
+  const home = paramsBackend({ encoder: encoderParams, decoder: decoderParams }, 'createDvaeModel');
+  if (home !== backend) {
+    throw new Error(
+      `createDvaeModel: the params are on another backend (${home.name}) than backend (${backend.name}); pass the params' backend, or move the params with toBackend()`,
+    );
+  }
   const eps = config.logit_laplace_eps;
   const c = config.decoder.output_channels;
   let disposed = false;

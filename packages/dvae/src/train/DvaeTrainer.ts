@@ -16,6 +16,7 @@ import {
   valueAndGrad,
 } from '@vl/tensor';
 import { checkDvaePair, type DvaeConfig } from '../config.js';
+import { describeValue } from '../describeValue.js';
 import { checkEncoderInput } from '../dvaeEncoder.js';
 import {
   checkDvaeParams,
@@ -61,7 +62,7 @@ export interface DvaeTrainerOptions {
   /** KL weight (default: 0 raised to 6.6 over 5k steps). */
   beta?: DvaeSchedule;
   /**
-   * Multiplies the encoder's learning rate (default 1). A schedule that holds it at 0 for the
+   * Multiplies the encoder's learning rate (default 1; >= 0). A schedule that holds it at 0 for the
    * first steps lets the decoder learn what a fresh encoder's codes mean before the encoder moves,
    * which keeps a short run from collapsing onto one code.
    */
@@ -136,6 +137,25 @@ function resolve(s: DvaeSchedule, step: number, what: string): number {
   return v;
 }
 
+/** Throws unless `s` is a {@link DvaeSchedule}: a string would fail later as "s is not a function". */
+function checkSchedule(s: unknown, what: string): void {
+  if (typeof s !== 'number' && typeof s !== 'function') {
+    throw new TypeError(
+      `DvaeTrainer: ${what} must be a number or a function of the step, got ${describeValue(s)}`,
+    );
+  }
+}
+
+/**
+ * The encoder's learning-rate scale at `step`, which must be finite and >= 0: AdamW would
+ * otherwise refuse the product in the middle of an update, calling it a learning-rate schedule.
+ */
+function encoderScaleAt(s: DvaeSchedule, step: number): number {
+  const v = resolve(s, step, 'encoderLrScale');
+  if (v < 0) throw new RangeError(`DvaeTrainer: encoderLrScale must be >= 0, got ${v} at step ${step}`);
+  return v;
+}
+
 function copyHalf(params: DvaeParams): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const [name, t] of params) out[name] = scale(t, 1); // same shape, a new tensor
@@ -167,9 +187,11 @@ export class DvaeTrainer {
   readonly #encoderOpt: AdamW;
   readonly #tau: DvaeSchedule;
   readonly #beta: DvaeSchedule;
+  readonly #encoderLrScale: DvaeSchedule;
   readonly #maxGradNorm: number;
   readonly #rng: Rng;
   #disposed = false;
+  #stepping = false; // a step is between its start and its update
 
   constructor(
     params: { readonly encoder: DvaeParams; readonly decoder: DvaeParams },
@@ -194,8 +216,13 @@ export class DvaeTrainer {
       seed = 0,
     } = options;
     if (!(maxGradNorm > 0)) throw new RangeError(`DvaeTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`);
+    checkSchedule(tau, 'tau');
+    checkSchedule(beta, 'beta');
+    checkSchedule(encoderLrScale, 'encoderLrScale');
+    if (typeof encoderLrScale === 'number') encoderScaleAt(encoderLrScale, 0);
     this.#tau = tau;
     this.#beta = beta;
+    this.#encoderLrScale = encoderLrScale;
     this.#maxGradNorm = maxGradNorm;
     this.#rng = seed instanceof Rng ? seed : new Rng(seed);
     const adamw = (rate: LearningRate) =>
@@ -208,7 +235,7 @@ export class DvaeTrainer {
       });
     const base = typeof lr === 'number' ? () => lr : lr;
     this.#opt = adamw(lr);
-    this.#encoderOpt = adamw((step) => base(step) * resolve(encoderLrScale, step, 'encoderLrScale'));
+    this.#encoderOpt = adamw((step) => base(step) * encoderScaleAt(encoderLrScale, step));
     this.#tree = { encoder: copyHalf(params.encoder), decoder: copyHalf(params.decoder) };
   }
 
@@ -258,16 +285,34 @@ export class DvaeTrainer {
    * One optimizer step on `images` (f32 `[B, C, H, W]` in [0, 1], checked like
    * {@link checkImageRange}, on {@link DvaeTrainer.backend}); resolves to the batch's loss parts
    * before the update. A batch whose loss or gradient norm is not finite is skipped (no update,
-   * `skipped: true` in the result), so one bad batch cannot turn the weights into NaN.
+   * `skipped: true` in the result), so one bad batch cannot turn the weights into NaN. Steps run
+   * one at a time: a step called while another is running is refused (its gradients would be taken
+   * on the weights the running step is about to replace).
    */
   async step(images: Tensor): Promise<DvaeStepResult> {
     if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
+    if (this.#stepping)
+      throw new Error('DvaeTrainer.step: a step is already running; await it before the next one');
     checkEncoderInput(images, this.config.encoder);
+    if (images.shape[0] === 0) {
+      throw new RangeError(
+        `DvaeTrainer.step: images ${images.describe()} hold no image; a step needs at least one`,
+      );
+    }
     if (images.backend !== this.backend) {
       throw new Error(
         `DvaeTrainer.step: images ${images.describe()} are on another backend (${images.backend.name}) than the trainer's params (${this.backend.name}); move them with toBackend(images, trainer.backend)`,
       );
     }
+    this.#stepping = true;
+    try {
+      return await this.#step(images);
+    } finally {
+      this.#stepping = false;
+    }
+  }
+
+  async #step(images: Tensor): Promise<DvaeStepResult> {
     // 8-bit pixels give a NaN loss, and NaN weights after the update.
     await checkPixelRange(images, 'DvaeTrainer.step');
     if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
@@ -278,6 +323,7 @@ export class DvaeTrainer {
       throw new RangeError(`DvaeTrainer: tau must be > 0, got ${tau} at step ${this.stepCount}`);
     if (!(beta >= 0))
       throw new RangeError(`DvaeTrainer: beta must be >= 0, got ${beta} at step ${this.stepCount}`);
+    encoderScaleAt(this.#encoderLrScale, this.stepCount); // before the work, not inside the update
     const seed = this.#rng.next();
     const { grads, ...parts } = tidy(() => {
       let kept: { nll: Tensor; kl: Tensor; mse: Tensor; tokens: Tensor } | undefined;

@@ -1,7 +1,8 @@
 // How much of the codebook a token grid uses. A dVAE that collapses onto a few codes wastes its
 // vocabulary; perplexity (the exponential of the entropy of average code usage) counts the codes
 // in effective use, from 1 (one code everywhere) to vocab_size (every code equally often).
-import type { Tensor } from '@vl/tensor';
+import { Tensor } from '@vl/tensor';
+import { describeValue } from '../describeValue.js';
 
 /**
  * What {@link codebookUsage} measured.
@@ -75,6 +76,9 @@ export async function codebookUsage(
   }
   const counts = new Uint32Array(vocabSize);
   for (const t of Array.isArray(tokens) ? tokens : [tokens as Tensor]) {
+    if (!(t instanceof Tensor)) {
+      throw new TypeError(`codebookUsage: tokens must be i32 tensors of token ids, got ${describeValue(t)}`);
+    }
     if (t.dtype !== 'i32') throw new TypeError(`codebookUsage: tokens must be i32 ids, got ${t.describe()}`);
     const ids = await t.read();
     for (const id of ids) {

@@ -38,7 +38,7 @@ export function cosineAnneal(options: CosineAnnealOptions): (step: number) => nu
     throw new RangeError(`cosineAnneal: steps must be a non-negative integer, got ${steps}`);
   }
   return (step) => {
-    if (step >= steps) return to;
+    if (step >= steps || steps === 0) return to; // steps 0: `to` even at a negative step, not 0 / 0
     const t = Math.max(0, step) / steps;
     return to + ((from - to) * (1 + Math.cos(Math.PI * t))) / 2;
   };

@@ -1,7 +1,7 @@
 // Trained parameters as the checkpoint folder loadDvae reads: config.json plus one safetensors
 // file per half, with dall_e's tensor names.
 import { saveSafetensors } from '@vl/tensor';
-import type { DvaeConfig } from '../config.js';
+import { type DvaeConfig, parseDvaeConfig } from '../config.js';
 import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
 
 /**
@@ -24,7 +24,8 @@ export interface DvaeCheckpointFiles {
 /**
  * Serializes dVAE parameters and their config into the folder layout {@link loadDvae} reads
  * (`config.json`, `encoder.safetensors`, `decoder.safetensors`), with the original dall_e tensor
- * names. The params are checked against the config first. Write the files anywhere (a folder in
+ * names. The params are checked against the config first, and the config must be one
+ * {@link parseDvaeConfig} (so {@link loadDvae}) accepts. Write the files anywhere (a folder in
  * Node, OPFS or a download in browsers).
  *
  * @example
@@ -45,6 +46,15 @@ export async function dvaeCheckpointFiles(
     decoder: { ...config.decoder },
     logit_laplace_eps: config.logit_laplace_eps,
   };
+  try {
+    parseDvaeConfig(JSON.parse(JSON.stringify(json))); // what loadDvae will read
+  } catch (e) {
+    // A config built by hand (halves of two vocabularies, eps out of range) would save fine and fail to load.
+    const Kind = e instanceof RangeError ? RangeError : TypeError;
+    throw new Kind(`dvaeCheckpointFiles: the config would not load back: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
   return {
     'config.json': `${JSON.stringify(json, null, 2)}\n`,
     'encoder.safetensors': await saveSafetensors(params.encoder, { format: 'pt' }),

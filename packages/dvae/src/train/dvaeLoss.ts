@@ -85,12 +85,20 @@ export function dvaeLoss(
   options: DvaeLossOptions,
 ): DvaeLossParts {
   const { tau, beta, seed } = options;
+  // Checked before any work: outside a tidy, a late error would leave the encoder's tensors behind.
+  if (!(tau > 0) || !Number.isFinite(tau)) {
+    throw new RangeError(`dvaeLoss: tau must be a finite number > 0, got ${tau}`);
+  }
   if (!(beta >= 0) || !Number.isFinite(beta)) {
     throw new RangeError(`dvaeLoss: beta must be a finite number >= 0, got ${beta}`);
   }
   checkDvaePair(config, 'dvaeLoss');
   checkLossEps(config, 'dvaeLoss');
   checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
+  if (images.shape[0] === 0) {
+    // The means would divide by 0 pixel channels.
+    throw new RangeError(`dvaeLoss: images ${images.describe()} hold no image; the loss needs at least one`);
+  }
   const eps = config.logit_laplace_eps;
   const x = mapPixels(images, eps); // [B, C, H, W] in [eps, 1 - eps]
   const logits = dvaeEncoder(params.encoder, x, config.encoder); // [B, V, h, w]

@@ -10,7 +10,7 @@
 // are set (and the residual paths' writes into them zeroed); the other channels keep their random
 // init, so the network keeps its capacity for what training adds. Like initializing a VQ codebook
 // by k-means, applied to the layers around it.
-import { Rng, type Tensor, tensor } from '@vl/tensor';
+import { Rng, type Tensor, checkOptionKeys, tensor } from '@vl/tensor';
 import { checkDvaePair, type DvaeConfig } from '../config.js';
 import { checkEncoderInput } from '../dvaeEncoder.js';
 import {
@@ -233,7 +233,7 @@ async function passThrough(
  * the rest keep `params`' values. Training then starts from a dVAE that already reconstructs images
  * as flat quantized cells. Needs `n_hid >= 2C` (encoder and decoder) and decoder `n_init >= 2C`.
  * `params` are not modified; the returned maps hold new tensors (owned by the caller) where they
- * differ and share the rest.
+ * differ and share the rest. Unknown option keys are refused.
  *
  * @example
  * ```ts
@@ -249,6 +249,7 @@ export async function kmeansInitDvae(
   images: Tensor,
   options: KmeansInitDvaeOptions = {},
 ): Promise<KmeansInitDvaeResult> {
+  checkOptionKeys('kmeansInitDvae', options, ['iterations', 'margin', 'seed']); // `{ iteration: 3 }` would run 10
   const { iterations = 10, margin = 4, seed = 0 } = options;
   if (!Number.isInteger(iterations) || iterations < 0)
     throw new RangeError(`kmeansInitDvae: iterations must be an integer >= 0, got ${iterations}`);

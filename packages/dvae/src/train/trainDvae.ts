@@ -141,6 +141,12 @@ export async function trainDvae(
           `trainDvae: batches(${i}) returned ${describeValue(images)}, not an f32 [B, C, H, W] tensor`,
         );
       }
+      if (images.isDisposed) {
+        // Most often a fixed batch returned at every step: the loop disposed it after the first.
+        throw new Error(
+          `trainDvae: batches(${i}) returned ${images.describe()}, which was disposed: the loop disposes each batch after its step, so return a new tensor for every step`,
+        );
+      }
       let r: DvaeStepResult;
       try {
         r = await trainer.step(images);
