@@ -105,15 +105,32 @@ export const defaultDecoderConfig: Readonly<DvaeDecoderConfig> = Object.freeze({
  */
 export const LOGIT_LAPLACE_EPS = 0.1;
 
-function positiveInt(section: Record<string, unknown>, key: string, fallback: number, where: string): number {
-  const v = section[key] ?? fallback;
+/** `section[key]`, an integer of at least `min` (a null is a value, not the default). */
+function positiveInt(
+  section: Record<string, unknown>,
+  key: string,
+  fallback: number,
+  where: string,
+  min = 1,
+): number {
+  const v = section[key] === undefined ? fallback : section[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new TypeError(
       `parseDvaeConfig: ${where}.${key} must be a positive integer, got ${JSON.stringify(v)}`,
     );
   }
+  if (v < min) {
+    throw new RangeError(
+      `parseDvaeConfig: ${where}.${key} must be at least ${min}, got ${v} (${WHY_MIN[key]})`,
+    );
+  }
   return v;
 }
+
+/** Why a field has a minimum above 1. */
+const WHY_MIN: Record<string, string> = {
+  n_hid: 'the residual blocks have n_hid / 4 hidden channels, rounded down',
+};
 
 function record(v: unknown, where: string): Record<string, unknown> {
   if (v === undefined) return {};
@@ -194,7 +211,7 @@ export function parseDvaeConfig(json: unknown): DvaeConfig {
   refuseUnknownKeys(d, DECODER_KEYS, 'the decoder section');
   const encoder: DvaeEncoderConfig = {
     group_count: positiveInt(e, 'group_count', defaultEncoderConfig.group_count, 'encoder'),
-    n_hid: positiveInt(e, 'n_hid', defaultEncoderConfig.n_hid, 'encoder'),
+    n_hid: positiveInt(e, 'n_hid', defaultEncoderConfig.n_hid, 'encoder', 4),
     n_blk_per_group: positiveInt(e, 'n_blk_per_group', defaultEncoderConfig.n_blk_per_group, 'encoder'),
     input_channels: positiveInt(e, 'input_channels', defaultEncoderConfig.input_channels, 'encoder'),
     vocab_size: positiveInt(e, 'vocab_size', defaultEncoderConfig.vocab_size, 'encoder'),
@@ -202,7 +219,7 @@ export function parseDvaeConfig(json: unknown): DvaeConfig {
   const decoder: DvaeDecoderConfig = {
     group_count: positiveInt(d, 'group_count', defaultDecoderConfig.group_count, 'decoder'),
     n_init: positiveInt(d, 'n_init', defaultDecoderConfig.n_init, 'decoder'),
-    n_hid: positiveInt(d, 'n_hid', defaultDecoderConfig.n_hid, 'decoder'),
+    n_hid: positiveInt(d, 'n_hid', defaultDecoderConfig.n_hid, 'decoder', 4),
     n_blk_per_group: positiveInt(d, 'n_blk_per_group', defaultDecoderConfig.n_blk_per_group, 'decoder'),
     output_channels: positiveInt(d, 'output_channels', defaultDecoderConfig.output_channels, 'decoder'),
     vocab_size: positiveInt(d, 'vocab_size', defaultDecoderConfig.vocab_size, 'decoder'),
@@ -212,7 +229,7 @@ export function parseDvaeConfig(json: unknown): DvaeConfig {
       `parseDvaeConfig: encoder.vocab_size (${encoder.vocab_size}) and decoder.vocab_size (${decoder.vocab_size}) must match`,
     );
   }
-  const eps = root.logit_laplace_eps ?? LOGIT_LAPLACE_EPS;
+  const eps = root.logit_laplace_eps === undefined ? LOGIT_LAPLACE_EPS : root.logit_laplace_eps;
   if (typeof eps !== 'number' || !(eps >= 0 && eps < 0.5)) {
     throw new RangeError(
       `parseDvaeConfig: logit_laplace_eps must be a number in [0, 0.5), got ${JSON.stringify(eps)}`,

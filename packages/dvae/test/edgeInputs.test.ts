@@ -132,10 +132,24 @@ test('misspelled init options are refused, and widths too narrow for the residua
   expect(() => initDvaeParams(config, { seed: 5 } as never)).toThrow(
     'initDvaeParams: options.backend must be a Backend from createBackend(), got undefined',
   );
-  const narrow = parseDvaeConfig({
+  const parts = {
     encoder: { group_count: 2, n_hid: 2, n_blk_per_group: 1, vocab_size: 4 },
     decoder: { group_count: 2, n_init: 2, n_hid: 8, n_blk_per_group: 1, vocab_size: 4 },
-  });
+  };
+  // parseDvaeConfig refuses it (and a null, which used to mean the default); a config built by
+  // hand reaches initDvaeParams, which refuses it too.
+  expect(() => parseDvaeConfig(parts)).toThrow(
+    'parseDvaeConfig: encoder.n_hid must be at least 4, got 2 (the residual blocks have n_hid / 4 hidden channels, rounded down)',
+  );
+  const wideParts = { ...parts, encoder: { ...parts.encoder, n_hid: 8 } };
+  expect(() => parseDvaeConfig({ ...wideParts, logit_laplace_eps: null })).toThrow(
+    'parseDvaeConfig: logit_laplace_eps must be a number in [0, 0.5), got null',
+  );
+  expect(() =>
+    parseDvaeConfig({ encoder: { ...parts.encoder, n_hid: null }, decoder: parts.decoder }),
+  ).toThrow('parseDvaeConfig: encoder.n_hid must be a positive integer, got null');
+  const wide = parseDvaeConfig(wideParts);
+  const narrow = { ...wide, encoder: { ...wide.encoder, n_hid: 2 } };
   expect(() => initDvaeParams(narrow, { backend })).toThrow(
     'initDvaeParams: encoder.n_hid is 2, it must be at least 4 (the residual blocks compute n_hid / 4 hidden channels, rounded down)',
   );
