@@ -101,14 +101,20 @@ const commands: Record<string, Command> = {
     run: reconstruct,
   },
   ask: {
-    usage: 'vl ask <image> "<question>" [--max-tokens 32] [--temperature 0]',
+    usage: 'vl ask <image> "<question>" [--max-tokens 32] [--temperature 0] [--seed 0]',
     summary: 'ask the vision-language model about an image; the answer streams as it is generated',
     details: [
       '--max-tokens 32            longest answer, in tokens',
       '--temperature 0            0: the likeliest token each step (greedy); above 0: sampled',
+      '--seed 0                   seed of the sampling when --temperature is above 0: one seed, one answer',
       weightsDetail,
     ],
-    options: { ...weights, 'max-tokens': { type: 'string' }, temperature: { type: 'string' } },
+    options: {
+      ...weights,
+      'max-tokens': { type: 'string' },
+      temperature: { type: 'string' },
+      seed: { type: 'string' },
+    },
     run: ask,
   },
   train: {

@@ -2,7 +2,16 @@
 // overwrite, sizes and options refused before a model loads (exit 2), messages that name the option
 // the user gave, warnings for words a model does not know and for an image path that is not there,
 // and progress bars that stay quiet when the work takes no time.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +62,28 @@ describe('search --index', () => {
     const r = await vl('search', 'pics', 'a red circle', '--index', 'no/such/pics.index');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/vl: search: --index no\/such\/pics.index: the folder no\/such does not exist/);
+  });
+
+  test.skipIf(process.getuid?.() === 0)(
+    'an --index in a folder that cannot be written is refused before indexing (exit 2)',
+    async () => {
+      mkdirSync(join(work, 'locked'));
+      chmodSync(join(work, 'locked'), 0o555);
+      const r = await vl('search', 'pics', 'a red circle', '--index', 'locked/pics.index');
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/vl: search: --index locked\/pics.index: the folder locked is not writable/);
+    },
+  );
+
+  test('an index that cannot be saved still prints the matches, then fails (exit 1) in one line', async () => {
+    // The index is written beside its name first: a folder in that place makes the write fail.
+    mkdirSync(join(work, `blocked.index.${process.pid}.tmp`));
+    const r = await vl('search', 'pics', 'a red circle', '--index', 'blocked.index');
+    expect(r.code, r.err).toBe(1);
+    expect(r.out.trim().split('\n')).toHaveLength(3);
+    expect(r.err).toMatch(/vl: search: could not save --index blocked.index: EISDIR/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(work, 'blocked.index'))).toBe(false);
   });
 });
 
@@ -159,6 +190,64 @@ describe('ask', () => {
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(
       /vl: ask: the question is \d+ tokens with the image's 64; the model's context is 256: shorten the question/,
+    );
+  });
+
+  test('a question that holds the image placeholder is bad usage (exit 2), not a failure of the model', async () => {
+    const r = await vl('ask', 'pics/s0.png', 'what is <image>?');
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(
+      /vl: ask: the question holds "<image>", the model's image placeholder; the image is given as a file: leave it out of the question/,
+    );
+    expect(r.err).not.toMatch(/ask failed/);
+  });
+
+  test('a --temperature generation cannot take is bad usage (exit 2), found before the model loads', async () => {
+    for (const t of ['1e39', '1e400', '', 'abc']) {
+      const r = await vl('ask', 'pics/s0.png', 'what color is the circle?', '--temperature', t);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toMatch(`vl: --temperature must be a number from 0 to 3.4e+38; got "${t}"`);
+      expect(r.err).not.toMatch(/loading/);
+    }
+  });
+
+  test('--seed picks the sampled answer: one seed gives one answer, other seeds others', async () => {
+    const answer = async (seed: string) => {
+      const r = await vl(
+        'ask',
+        'pics/s0.png',
+        'what color is the circle?',
+        '--temperature',
+        '5',
+        '--seed',
+        seed,
+        '--max-tokens',
+        '3',
+      );
+      expect(r.code, r.err).toBe(0);
+      return r.out;
+    };
+    const answers = [];
+    for (const seed of ['1', '2', '3', '4', '5', '6']) answers.push(await answer(seed));
+    expect(new Set(answers).size).toBeGreaterThan(1);
+    expect(await answer('3')).toBe(answers[2]);
+    const bad = await vl('ask', 'pics/s0.png', 'what color is the circle?', '--seed', '1.5');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch('vl: --seed must be a non-negative integer; got "1.5"');
+  });
+
+  test('a checkpoint without a chat template is said to be one, in the words of the command line', async () => {
+    const folder = join(work, 'vlm-no-template');
+    mkdirSync(folder);
+    const shapes = fileURLToPath(shapesModel('vlm'));
+    for (const f of readdirSync(shapes)) copyFileSync(join(shapes, f), join(folder, f));
+    const config = JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8'));
+    delete config.chat_template;
+    writeFileSync(join(folder, 'tokenizer_config.json'), JSON.stringify(config));
+    const r = await vl('ask', 'pics/s0.png', 'what color is the circle?', '--model', 'vlm-no-template');
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(
+      /vl: ask: this checkpoint has no chat template \(tokenizer_config.json chat_template, or chat_template.jinja\), so it cannot frame a question/,
     );
   });
 });

@@ -363,6 +363,13 @@ describe('train', () => {
     expect(twice.code).toBe(2);
     expect(twice.err).toMatch(/--stage "steps=2 steps=3" names steps twice/);
     for (const folder of ['c', 'd']) expect(existsSync(join(work, folder))).toBe(false);
+    // An --out that cannot be made (under a file) is found before training, not when the weights
+    // are written at its end.
+    const under = await vl('train', 'dvae', '--out', 'a-file/model', '--steps', '1');
+    expect(under.code).toBe(2);
+    expect(under.err).toMatch(/--out a-file\/model: a-file is a file, so the folder cannot be made in it/);
+    expect(under.err).not.toMatch(/training/);
+    oneLine(under.err);
     // A folder that holds a checkpoint of this kind is not retrained over by accident.
     const again = await vl('train', 'dvae', '--out', '.', '--steps', '1');
     expect(again.code).toBe(2);

@@ -12,14 +12,26 @@ export async function ask(ctx: CommandContext): Promise<void> {
     throw new CliError('ask: usage is `vl ask <image> "<question>"`', 2);
   if (question.trim() === '') throw new CliError('ask: the question is empty', 2);
   const maxNewTokens = positiveInt('max-tokens', ctx.string('max-tokens'), 32);
-  const temperature = Number(ctx.string('temperature') ?? 0);
-  if (!Number.isFinite(temperature) || temperature < 0)
-    throw new CliError(`--temperature must be a number >= 0; got "${ctx.string('temperature')}"`, 2);
+  const temperature = temperatureOption(ctx.string('temperature'));
+  const seed = seedOption(ctx.string('seed'));
   const image = await readImage(path, ctx.cwd);
   const { model } = await openVlm(ctx);
   try {
     if (!model.tokenizer)
       throw new CliError('ask: this checkpoint has no tokenizer.json, so it cannot read a question');
+    if (model.tokenizer.chatTemplate === undefined)
+      throw new CliError(
+        'ask: this checkpoint has no chat template (tokenizer_config.json chat_template, or chat_template.jinja), so it cannot frame a question',
+      );
+    // The placeholder's text in a question would be taken for a second image slot.
+    const imageId = model.config.image_token_index;
+    if (model.tokenizer.encode(question, { addSpecialTokens: false }).includes(imageId)) {
+      const placeholder = model.tokenizer.decode([imageId], { skipSpecialTokens: false });
+      throw new CliError(
+        `ask: the question holds ${JSON.stringify(placeholder)}, the model's image placeholder; the image is given as a file: leave it out of the question`,
+        2,
+      );
+    }
     const messages = [
       {
         role: 'user' as const,
@@ -45,7 +57,7 @@ export async function ask(ctx: CommandContext): Promise<void> {
         `vl: ask: this model does not know the word${unknown.length > 1 ? 's' : ''} ${unknown.map((w) => JSON.stringify(w)).join(', ')}; it reads ${unknown.length > 1 ? 'them' : 'it'} as unknown\n`,
       );
     let answer = '';
-    for await (const { text } of model.generate(messages, { maxNewTokens, temperature })) {
+    for await (const { text } of model.generate(messages, { maxNewTokens, temperature, seed })) {
       answer += text;
       if (!ctx.json) ctx.io.stdout.write(text);
     }
@@ -56,6 +68,27 @@ export async function ask(ctx: CommandContext): Promise<void> {
   } finally {
     model.dispose();
   }
+}
+
+/** The largest `--temperature` generation takes (the f32 logits are divided by it). */
+const MAX_TEMPERATURE = 3.4e38;
+
+/** `--temperature`: a number from 0 (greedy) to {@link MAX_TEMPERATURE}; 0 when not given. */
+function temperatureOption(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const t = Number(value);
+  if (value.trim() === '' || !(t >= 0 && t <= MAX_TEMPERATURE))
+    throw new CliError(`--temperature must be a number from 0 to ${MAX_TEMPERATURE}; got "${value}"`, 2);
+  return t;
+}
+
+/** `--seed`: a non-negative integer (0 when not given); sampling with one seed draws one answer. */
+function seedOption(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0)
+    throw new CliError(`--seed must be a non-negative integer; got "${value}"`, 2);
+  return n;
 }
 
 /** Words of `text` that a word-level vocabulary reads as its unknown token (none for subword ones). */

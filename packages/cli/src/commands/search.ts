@@ -1,4 +1,14 @@
-import { existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { EmbeddingIndex, type PixelImage } from '@vl/clip';
 import type { CommandContext } from '../context.js';
@@ -83,12 +93,6 @@ export async function search(ctx: CommandContext): Promise<void> {
     for (const why of skipped) ctx.io.stderr.write(`vl: search: skipped a file: ${why}\n`);
     if (index.size === 0)
       throw new CliError(`search: none of the ${paths.length} image files of ${folder} could be read`);
-    if (indexFile !== undefined) {
-      saveIndex(resolve(ctx.cwd, indexFile), index.save({ model: modelKey }));
-      ctx.io.stderr.write(
-        `vl: search: ${reused} of ${index.size} images reused from ${indexFile}, ${index.size - reused} embedded; saved\n`,
-      );
-    }
     // An image of the folder searched by is its own best match (1.000): the others are the answer.
     const self = queryImage ? sameFileAs(queryPath) : undefined;
     const hits = index
@@ -103,6 +107,17 @@ export async function search(ctx: CommandContext): Promise<void> {
       });
     } else {
       for (const h of hits) ctx.print(`${h.score.toFixed(3).padStart(6)}  ${h.item.path}`); // a minus sign keeps the column
+    }
+    // Saved after the hits are printed: an index that cannot be written (a full disk) loses only itself.
+    if (indexFile !== undefined) {
+      try {
+        saveIndex(resolve(ctx.cwd, indexFile), index.save({ model: modelKey }));
+      } catch (e) {
+        throw new CliError(`search: could not save --index ${indexFile}: ${(e as Error).message}`);
+      }
+      ctx.io.stderr.write(
+        `vl: search: ${reused} of ${index.size} images reused from ${indexFile}, ${index.size - reused} embedded; saved\n`,
+      );
     }
   } finally {
     model.dispose();
@@ -149,6 +164,11 @@ function checkIndexFile(
   const folder = dirname(file);
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory())
     throw new CliError(`search: --index ${indexFile}: the folder ${dirname(indexFile)} does not exist`, 2);
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch {
+    throw new CliError(`search: --index ${indexFile}: the folder ${dirname(indexFile)} is not writable`, 2);
+  }
   if (!info) return undefined;
   try {
     return EmbeddingIndex.load<Entry>(readFileSync(file));
@@ -194,6 +214,13 @@ function savedVectors(
 /** Writes the index beside its final name and renames it into place, so a crash leaves the old one. */
 function saveIndex(file: string, bytes: Uint8Array): void {
   const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, bytes);
-  renameSync(temp, file);
+  try {
+    writeFileSync(temp, bytes);
+    renameSync(temp, file);
+  } catch (e) {
+    try {
+      rmSync(temp, { force: true }); // a partial write; not what stood there (a folder, say)
+    } catch {}
+    throw e;
+  }
 }

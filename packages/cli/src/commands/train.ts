@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { wordVocabularyFiles } from '@vl/clip';
 import type { QuestionKind } from '@vl/shapes';
 import type { CommandContext } from '../context.js';
@@ -385,6 +385,7 @@ function checkFolders(ctx: CommandContext, k: Kind, out: string): void {
         2,
       );
   }
+  checkOutWritable(ctx, out, outPath);
   const init = ctx.string('init');
   if (init === undefined) return;
   const initPath = resolve(ctx.cwd, init);
@@ -397,6 +398,25 @@ function checkFolders(ctx: CommandContext, k: Kind, out: string): void {
   const found = checkpointKind(initPath);
   if (found !== undefined && found !== k)
     throw new CliError(`--init ${init} is a ${found} checkpoint; vl train ${k} continues a ${k} one`, 2);
+}
+
+/**
+ * --out must be a folder that can be made and written: its nearest existing folder (itself, when it
+ * exists) must be a folder, not a file, and writable. The trainers make and write it only when
+ * training is done, so without this check a typo (`--out notes.txt/model`) or a folder without write
+ * permission would fail after the whole run, its weights lost.
+ */
+function checkOutWritable(ctx: CommandContext, out: string, outPath: string): void {
+  let existing = outPath;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  const shown = isAbsolute(out) ? existing : relative(ctx.cwd, existing) || '.';
+  if (!statSync(existing).isDirectory())
+    throw new CliError(`--out ${out}: ${shown} is a file, so the folder cannot be made in it`, 2);
+  try {
+    accessSync(existing, constants.W_OK);
+  } catch {
+    throw new CliError(`--out ${out}: the folder ${shown} is not writable`, 2);
+  }
 }
 
 /** A run's settings in one line, as a stage announces them (everything it did not name is a default). */
