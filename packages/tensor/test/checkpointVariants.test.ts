@@ -137,6 +137,14 @@ test("with no variant file nor index, the file's own error; a shard missing from
   await expect(loadCheckpointTensors(dir, { backend, file: 'model.bf16.safetensors' })).rejects.toThrow(
     /ENOENT.*model\.bf16\.safetensors/,
   );
+  // The folder and every name looked for, still a not-found error underneath.
+  const missing = await loadCheckpointTensors(dir, { backend, file: 'model.bf16.safetensors' }).catch(
+    (e) => e,
+  );
+  expect(missing.message).toMatch(
+    /^loadCheckpointTensors: .* has no checkpoint: looked for model\.bf16\.safetensors, model\.bf16\.safetensors\.index\.json, model\.safetensors\.index\.bf16\.json; ENOENT/,
+  );
+  expect(missing.code).toBe('ENOENT');
   rmSync(join(dir, 'model.fp16-00002-of-00002.safetensors'));
   await expect(loadCheckpointTensors(dir, { backend, file: 'model.fp16.safetensors' })).rejects.toThrow(
     /ENOENT.*model\.fp16-00002-of-00002\.safetensors/,

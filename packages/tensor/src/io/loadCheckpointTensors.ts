@@ -17,7 +17,8 @@ import { type LoadSafetensorsOptions, loadSafetensors } from './loadSafetensors.
  *    writes `model.safetensors.index.fp16.json` beside shards `model.fp16-00001-of-00002.safetensors`
  *    (the variant is taken to be the last dot-separated part of `file` before `.safetensors`).
  *
- * When none exists, the error is the one `file` gave; a `file` or index that is there but damaged,
+ * When none exists, the error names the folder and the files looked for, with the one `file` gave
+ * as its cause (and its `code`, e.g. `ENOENT`); a `file` or index that is there but damaged,
  * a shard an index names but that is missing, a network error and an abort are passed on as
  * themselves.
  *
@@ -50,6 +51,23 @@ export async function loadCheckpointTensors(
         throw sharded;
       }
     }
-    throw e;
+    throw noCheckpoint(folder, file, e);
   }
+}
+
+/**
+ * The error for a folder with neither `file` nor an index: it names the folder and every file
+ * looked for, and stays a not-found error (`code` and `cause` are `file`'s error's), so callers
+ * can still tell it from a damaged file.
+ */
+function noCheckpoint(folder: string | URL, file: string, e: unknown): Error {
+  const looked = [file, ...indexFileNames(file)].join(', ');
+  const reason = e instanceof Error ? e.message : String(e);
+  const error = new Error(
+    `loadCheckpointTensors: ${String(folder)} has no checkpoint: looked for ${looked}; ${reason}`,
+    { cause: e },
+  );
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code !== undefined) Object.assign(error, { code });
+  return error;
 }
