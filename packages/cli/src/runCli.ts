@@ -241,7 +241,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     return runCli([rest[0], '--help'], io); // `vl help classify` is `vl classify --help`
   }
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    io.stdout.write(help());
+    // `vl` alone is bad usage: the help goes where errors go, so `vl > out.txt` still shows it.
+    (name === undefined ? io.stderr : io.stdout).write(help());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === 'version') {

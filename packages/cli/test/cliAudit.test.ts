@@ -10,6 +10,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { encodePng, heldOutShapes, shapesModel, writeShapesFolder } from '@vl/shapes';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { vlIn } from './vlIn.js';
+import { runCli } from '../src/index.js';
 import { withoutCaller } from '../src/io.js';
 import { ProgressBar } from '../src/progress.js';
 
@@ -124,6 +126,11 @@ describe('reconstruct', () => {
     expect(over.code, over.err).toBe(0);
     expect(readFileSync(join(work, 'again', 'rec.png')).equals(before)).toBe(false);
     expect((await vl('reconstruct', '--help')).out).toMatch(/--overwrite/);
+    // A dangling link passes the checks; the write's failure is one vl line, not a raw Node error.
+    symlinkSync(join(work, 'no-such-folder', 'rec.png'), join(work, 'dangling.png'));
+    const dangling = await vl('reconstruct', 'pics/s0.png', '-o', 'dangling.png');
+    expect(dangling.code).toBe(1);
+    expect(dangling.err).toMatch(/\nvl: reconstruct: cannot write -o dangling\.png: ENOENT[^\n]*\n$/);
   }, 60_000);
 });
 
@@ -174,6 +181,25 @@ describe('train', () => {
     expect(file.code).toBe(2);
     expect(file.err).toMatch(/vl: --data photo.png is a file/);
     expect(vlm.err + missing.err + file.err).not.toMatch(/backend:|readCaptionFolder|ENOENT/);
+  });
+
+  test('`vl` alone prints the help to stderr (bad usage, exit 2); `vl --help` to stdout', async () => {
+    const run = async (argv: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(argv, {
+        stdout: { write: (s: string) => (out += s) },
+        stderr: { write: (s: string) => (err += s) },
+        cwd: work,
+      });
+      return { code, out, err };
+    };
+    const bare = await run([]);
+    expect([bare.code, bare.out]).toEqual([2, '']);
+    expect(bare.err).toMatch(/vl <command> --help/);
+    const asked = await run(['--help']);
+    expect([asked.code, asked.err]).toEqual([0, '']);
+    expect(asked.out).toBe(bare.err);
   });
 
   test('withoutCaller strips a caller written `name: ` as well as `name(): `', () => {

@@ -85,7 +85,12 @@ export async function reconstruct(ctx: CommandContext): Promise<void> {
     const flat = Array.from((await tokens.read()) as Int32Array);
     const ids = new Set(flat).size;
     for (const t of [x, tokens, decoded]) t.dispose();
-    await writePng(resolve(ctx.cwd, out), rgb!);
+    try {
+      await writePng(resolve(ctx.cwd, out), rgb!);
+    } catch (e) {
+      // What the checks above cannot see: a dangling link, a full disk, a file system that refuses.
+      throw new CliError(`reconstruct: cannot write -o ${out}: ${(e as Error).message}`);
+    }
     const quality = psnr(square, rgb!);
     if (ctx.json)
       ctx.printJson({
