@@ -130,6 +130,20 @@ describe('llava-tiny tokenizer and chat template', () => {
     ).toBe('<s>USER: hi ');
   });
 
+  test('a template that tests `is string` gets string content as a string, as in transformers', () => {
+    const json = readFileSync(`${dir}tokenizer.json`, 'utf8');
+    const template =
+      "{% for m in messages %}{% if m['content'] is string %}{{ m['role'] }}: {{ m['content'] }}\n" +
+      "{% else %}{% for p in m['content'] %}{{ p['type'] }}{% endfor %}\n{% endif %}{% endfor %}";
+    const qwenLike = VlmTokenizer.fromJson(json, {}, template);
+    expect(
+      qwenLike.applyChatTemplate([
+        { role: 'user', content: 'hi there' },
+        { role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'x' }] },
+      ]),
+    ).toBe('user: hi there\nimagetext'); // trim_blocks drops the newline after {% endfor %}
+  });
+
   test('unknown roles and malformed messages are named', () => {
     expect(() => checkChatMessages([{ role: 'robot' as 'user', content: 'hi' }])).toThrow(
       'unknown chat role "robot" in message 0 (expected one of system, user, assistant)',

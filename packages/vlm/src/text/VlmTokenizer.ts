@@ -116,6 +116,8 @@ export class VlmTokenizer {
   readonly #tokenizer: Tokenizer;
   readonly #config: Json;
   readonly #template: Template | undefined;
+  /** The template tests `content is string`, so it reads text content as a string. */
+  readonly #templateTakesStrings: boolean;
   readonly #cleansUpSpaces: boolean;
   /** The chat template source, when the checkpoint has one. */
   readonly chatTemplate: string | undefined;
@@ -131,6 +133,7 @@ export class VlmTokenizer {
     this.#config = config;
     this.chatTemplate = chatTemplate;
     this.#template = chatTemplate === undefined ? undefined : new Template(chatTemplate);
+    this.#templateTakesStrings = chatTemplate !== undefined && /\bis\s+string\b/.test(chatTemplate);
   }
 
   /**
@@ -233,6 +236,9 @@ export class VlmTokenizer {
   /**
    * Renders messages with the chat template, as transformers' `apply_chat_template(tokenize=False)`:
    * content as a list of parts, the special tokens by name, `add_generation_prompt` (default true).
+   * A message's string content reaches the template as one text part (what LLaVA's templates, which
+   * loop over the parts, read), or as the string itself when the template tests `is string` (those
+   * templates render the two kinds differently, and transformers passes a string as it is).
    *
    * @example
    * ```ts
@@ -255,7 +261,9 @@ export class VlmTokenizer {
         role: m.role,
         content:
           typeof m.content === 'string'
-            ? [{ type: 'text', text: m.content }]
+            ? this.#templateTakesStrings
+              ? m.content
+              : [{ type: 'text', text: m.content }]
             : m.content.map((p) => (p.type === 'text' ? { type: 'text', text: p.text } : { type: 'image' })),
       })),
       add_generation_prompt: options.addGenerationPrompt ?? true,
