@@ -3,7 +3,8 @@
 // empty training batch, a negative encoder learning-rate scale, misspelled options of the inits,
 // widths too narrow for the residual blocks, a batch the training loop already disposed, a
 // checkpoint whose config would not load back, concurrent training steps, a zero-step schedule
-// asked for a negative step, and token lists that are not tensors. Every error path leaves the
+// asked for a negative step, token lists that are not tensors, and arguments checked before any
+// work (a gumbel axis, a string std, a trainDvae callback). Every error path leaves the
 // backend's live tensor count where it was. CPU only.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,11 +15,13 @@ import {
   type DvaeConfig,
   type DvaeParamsPair,
   DvaeTrainer,
+  calibrateEncoderLogits,
   codebookUsage,
   cosineAnneal,
   createDvaeModel,
   dvaeCheckpointFiles,
   dvaeLoss,
+  gumbelSoftmax,
   initDvaeParams,
   kmeansInitDvae,
   loadDvae,
@@ -228,4 +231,36 @@ test('small helpers: a zero-step anneal is `to` at every step; codebookUsage nam
   await expect(codebookUsage([5 as never], 16)).rejects.toThrow(
     'codebookUsage: tokens must be i32 tensors of token ids, got 5',
   );
+});
+
+test('bad arguments found before any work: a gumbel axis, a string std, a trainDvae callback', async () => {
+  const before = live();
+  const logits = zeros([1, 16, 2, 2], { backend });
+  // The axis is checked before the noise is drawn (outside a tidy, the noise was left behind).
+  expect(() => gumbelSoftmax(logits, { tau: 1, seed: 1, axis: 4 })).toThrow(
+    'gumbelSoftmax: axis 4 is out of range for logits f32[1, 16, 2, 2]',
+  );
+  logits.dispose();
+  expect(live()).toBe(before);
+  const params = initDvaeParams(config, { backend, seed: 11 });
+  const images = randomUniform([2, 3, 8, 8], { backend, seed: 12 });
+  try {
+    await expect(
+      calibrateEncoderLogits(params.encoder, config, images, { std: '2' as never }),
+    ).rejects.toThrow('calibrateEncoderLogits: std must be a finite number > 0, got "2"');
+    // onProgress was first called after a step had trained.
+    let calls = 0;
+    const batches = () => {
+      calls++;
+      return randomUniform([2, 3, 8, 8], { backend, seed: 13 });
+    };
+    await expect(
+      trainDvae(params, config, batches, { steps: 1, onProgress: 'log' as never }),
+    ).rejects.toThrow('trainDvae: onProgress must be a function, got "log"');
+    expect(calls).toBe(0);
+  } finally {
+    images.dispose();
+    free(params);
+  }
+  expect(live()).toBe(before);
 });

@@ -17,6 +17,7 @@ import {
   tidy,
   variance,
 } from '@vl/tensor';
+import { describeValue } from '../describeValue.js';
 import type { DvaeConfig } from '../config.js';
 import { checkEncoderInput, dvaeEncoder } from '../dvaeEncoder.js';
 import { checkDvaeParams, type DvaeParams, encoderShapes, paramsBackend } from '../dvaeShapes.js';
@@ -76,7 +77,7 @@ export async function calibrateEncoderLogits(
   checkOptionKeys(CALLER, options, ['std']); // `{ stdev: 2 }` would otherwise calibrate to std 3
   const { std = 3 } = options;
   if (!(std > 0) || !Number.isFinite(std)) {
-    throw new RangeError(`${CALLER}: std must be a finite number > 0, got ${std}`);
+    throw new RangeError(`${CALLER}: std must be a finite number > 0, got ${describeValue(std)}`);
   }
   checkArguments(encoder, config, images);
   await checkPixelRange(images, CALLER);

@@ -3,6 +3,7 @@
 // standard Gumbel noise g. As tau goes to 0 the samples approach one-hot codes drawn from
 // softmax(logits); a larger tau gives smoother samples and lower-variance gradients.
 import { type Rng, type Tensor, add, gumbelNoise, scale, softmax } from '@vl/tensor';
+import { describeValue } from '../describeValue.js';
 
 /**
  * Options of {@link gumbelSoftmax}.
@@ -38,6 +39,12 @@ export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions): Te
   }
   if (logits.dtype !== 'f32')
     throw new TypeError(`gumbelSoftmax: logits must be f32, got ${logits.describe()}`);
+  // Before the noise is drawn: outside a tidy, softmax's own axis error would leave it behind.
+  if (!Number.isInteger(axis) || axis < -logits.rank || axis >= logits.rank) {
+    throw new RangeError(
+      `gumbelSoftmax: axis ${describeValue(axis)} is out of range for logits ${logits.describe()}`,
+    );
+  }
   const g = gumbelNoise(logits.shape, { backend: logits.backend, seed }); // same shape as logits
   return softmax(scale(add(logits, g), 1 / tau), axis); // same shape as logits
 }

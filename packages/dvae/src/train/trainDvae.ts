@@ -120,6 +120,13 @@ export async function trainDvae(
     throw new RangeError(`trainDvae: steps must be a non-negative integer, got ${steps}`);
   if (!Number.isInteger(usageWindow) || usageWindow < 1)
     throw new RangeError(`trainDvae: usageWindow must be a positive integer, got ${usageWindow}`);
+  // Checked before training: its first call comes after a step has already trained.
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    throw new TypeError(`trainDvae: onProgress must be a function, got ${describeValue(onProgress)}`);
+  if (typeof batches !== 'function')
+    throw new TypeError(
+      `trainDvae: batches must be a function of the step index, got ${describeValue(batches)}`,
+    );
   const trainer = new DvaeTrainer(params, config, trainerOptions);
   const start = performance.now();
   const recent: Uint32Array[] = [];
