@@ -4,7 +4,15 @@
 // Bad training input is named: linear-probe options, features and rows; a ClipTrainer maxGradNorm
 // that is not > 0; a batch whose tensors differ in batch size. A batch with a NaN is skipped, and
 // fineTuneClip stopped midway hands back the trained params.
-import { type Backend, type Tensor, TrainingInterruptedError, createBackend, tensor, tidy } from '@vl/tensor';
+import {
+  type Backend,
+  type Tensor,
+  TrainingInterruptedError,
+  cosineWithWarmup,
+  createBackend,
+  tensor,
+  tidy,
+} from '@vl/tensor';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -475,4 +483,43 @@ test('ClipTrainer names a maxGradNorm that is not > 0, and a batch whose tensors
     for (const t of [pixelValues, ...Object.values(three), ...Object.values(two), ...params.values()])
       t.dispose();
   }
+});
+
+test('a ClipTrainer stopped, saved and resumed takes the steps the unbroken run takes, bit for bit', async () => {
+  const live = backend.stats().liveTensors;
+  const classes = captions.map((_, k) => k);
+  const batches = [0, 1, 2, 3].map(() =>
+    tidy(() => ({ pixelValues: makeImages(classes), ...encodeCaptions(classes) })),
+  );
+  const options = { lr: cosineWithWarmup({ lr: 2e-3, warmupSteps: 2, totalSteps: 4 }), weightDecay: 0.01 };
+  const straight = new ClipTrainer(initClipParams(config, { backend, seed: 8 }), config, options);
+  const first = new ClipTrainer(initClipParams(config, { backend, seed: 8 }), config, options);
+  let second: ClipTrainer | undefined;
+  try {
+    for (const b of batches) await straight.step(b);
+    for (const b of batches.slice(0, 2)) await first.step(b);
+    const state = await first.saveState();
+    first.dispose();
+    second = new ClipTrainer(first.params, config, options);
+    await second.loadState(state);
+    expect(second.stepCount).toBe(2);
+    for (const b of batches.slice(2)) await second.step(b);
+    expect(await readAll(second.params)).toEqual(await readAll(straight.params));
+    // A state of other params is refused, and the trainer keeps its own.
+    const other = new ClipTrainer(initClipParams({ ...config, projection_dim: 8 }, { backend, seed: 8 }), {
+      ...config,
+      projection_dim: 8,
+    });
+    await expect(other.loadState(state)).rejects.toThrow(/^AdamW\.loadStateDict: state\['.*'\]\.m is f32\[/);
+    expect(other.stepCount).toBe(0);
+    other.dispose();
+    for (const t of other.params.values()) t.dispose();
+  } finally {
+    for (const b of batches) for (const t of Object.values(b)) t.dispose();
+    for (const tr of [straight, second ?? first]) {
+      tr.dispose();
+      for (const t of tr.params.values()) t.dispose();
+    }
+  }
+  expect(backend.stats().liveTensors).toBe(live);
 });

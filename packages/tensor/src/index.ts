@@ -137,7 +137,7 @@ export {
   randomNormal,
   randomUniform,
 } from './kernels/random.js';
-export type { RandomNormalOptions, RandomOptions, RandomUniformOptions } from './kernels/random.js';
+export type { RandomNormalOptions, RandomOptions, RandomUniformOptions, RngState } from './kernels/random.js';
 export { topk } from './kernels/topk.js';
 export type { TopkResult } from './kernels/topk.js';
 export { multinomial, repetitionPenalty, sample } from './kernels/sampling.js';
@@ -160,6 +160,8 @@ export type {
   LearningRate,
   ParamGroup,
 } from './autograd/AdamW.js';
+export { loadOptimizerState, saveOptimizerState } from './autograd/optimizerStateFile.js';
+export type { LoadedOptimizerState } from './autograd/optimizerStateFile.js';
 export { adamwUpdate } from './autograd/adamwUpdate.js';
 export type { AdamWUpdateAttrs } from './autograd/adamwUpdate.js';
 export { cosineWithWarmup } from './autograd/cosineWithWarmup.js';

@@ -274,6 +274,31 @@ test('a batch with a non-finite loss is skipped: no update, and the result says 
   }
 });
 
+test('a VlmTrainer stopped, saved and resumed takes the steps the unbroken run takes, bit for bit', async () => {
+  const random = lcg(41);
+  const batches = [0, 1, 2, 3].map(() => batchOf(Array.from({ length: 4 }, () => sample(random))));
+  const options = { lr: (step: number) => 1e-2 / (1 + step), weightDecay: 0.1 };
+  const straight = new VlmTrainer(initLlavaParams(config, { backend, seed: 7 }), config, options);
+  const first = new VlmTrainer(initLlavaParams(config, { backend, seed: 7 }), config, options);
+  let resumed: VlmTrainer | undefined;
+  try {
+    for (const b of batches) await straight.step(b);
+    for (const b of batches.slice(0, 2)) await first.step(b);
+    const state = await first.saveState();
+    resumed = new VlmTrainer(first.params, config, options);
+    await resumed.loadState(state);
+    expect(resumed.lr).toBe(options.lr(2)); // the schedule goes on, no restart
+    for (const b of batches.slice(2)) await resumed.step(b);
+    const names = straight.trainedNames;
+    expect(await valuesOf(resumed.params, names)).toEqual(await valuesOf(straight.params, names));
+  } finally {
+    for (const b of batches) b.pixelValues.dispose();
+    for (const tr of [straight, first, resumed]) tr?.dispose();
+    const all = [straight, first, resumed].flatMap((tr) => (tr ? [...tr.params.values()] : []));
+    for (const t of new Set(all)) t.dispose();
+  }
+});
+
 test('maxGradNorm must be > 0 (NaN would turn clipping off)', () => {
   const params = initLlavaParams(config, { backend, seed: 4 });
   for (const maxGradNorm of [Number.NaN, 0, -1])

@@ -1,12 +1,15 @@
 import {
   AdamW,
   type AdamWOptions,
+  type SafetensorsSource,
   Tensor,
   checkOptionKeys,
   clamp,
   guardedStep,
   isBiasOrNorm,
   keep,
+  loadOptimizerState,
+  saveOptimizerState,
 } from '@vl/tensor';
 import { describeInput } from '../task/describeInput.js';
 import { clipLogits, clipLoss, getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
@@ -218,6 +221,52 @@ export class ClipTrainer {
       },
     );
     return { step: this.stepCount, ...r, lr };
+  }
+
+  /**
+   * The optimizer's state (the AdamW moments and step counts) as a safetensors file, to resume
+   * the run exactly with {@link ClipTrainer.loadState}; save the params beside it
+   * (`clipCheckpointFiles(trainer.params, config)`).
+   *
+   * @example
+   * ```ts
+   * await writeFile('run/optimizer.safetensors', await trainer.saveState());
+   * ```
+   */
+  async saveState(): Promise<Uint8Array> {
+    const saved = this.#opt.stateDict();
+    try {
+      return await saveOptimizerState({ adamw: saved });
+    } finally {
+      for (const { m, v } of Object.values(saved.state)) for (const t of [m, v]) t.dispose();
+    }
+  }
+
+  /**
+   * Continues a run from {@link ClipTrainer.saveState}'s file: made over the params saved with
+   * it and the same options (the learning-rate schedule reads the restored step count), this
+   * trainer's next steps are the ones the saved run would have taken. A state that does not fit
+   * the params is refused by name, and the trainer keeps its own.
+   *
+   * @example
+   * ```ts
+   * const trainer = new ClipTrainer(savedParams, config, options); // the saved run's options
+   * await trainer.loadState(await readFile('run/optimizer.safetensors'));
+   * ```
+   */
+  async loadState(source: SafetensorsSource): Promise<void> {
+    const backend = Object.values(this.#tree)[0]!.backend;
+    const loaded = await loadOptimizerState(source, { backend });
+    try {
+      const adamw = loaded.optimizers.adamw;
+      if (!adamw)
+        throw new Error(
+          'ClipTrainer.loadState: the file holds no adamw state (not from ClipTrainer.saveState?)',
+        );
+      this.#opt.loadStateDict(adamw, this.#tree);
+    } finally {
+      loaded.dispose();
+    }
   }
 
   /** Frees the optimizer state (the params stay with the caller). */

@@ -7,10 +7,14 @@ import {
   checkOptionKeys,
   type LearningRate,
   Rng,
+  type RngState,
+  type SafetensorsSource,
   type Tensor,
   clipGradNorm,
   gradNorm,
   keep,
+  loadOptimizerState,
+  saveOptimizerState,
   scale,
   tidy,
   valueAndGrad,
@@ -189,7 +193,7 @@ export class DvaeTrainer {
   readonly #beta: DvaeSchedule;
   readonly #encoderLrScale: DvaeSchedule;
   readonly #maxGradNorm: number;
-  readonly #rng: Rng;
+  #rng: Rng; // replaced by loadState
   #disposed = false;
   #stepping = false; // a step is between its start and its update
 
@@ -367,6 +371,70 @@ export class DvaeTrainer {
         ...Object.values(grads.decoder),
       ])
         t.dispose();
+    }
+  }
+
+  /**
+   * The training state besides the params (both optimizers' moments and step counts, and the
+   * position of the gumbel noise's seed stream) as a safetensors file, to resume the run exactly
+   * with {@link DvaeTrainer.loadState}; save the params beside it
+   * (`dvaeCheckpointFiles(trainer.params, config)`).
+   *
+   * @example
+   * ```ts
+   * await writeFile('run/optimizer.safetensors', await trainer.saveState());
+   * ```
+   */
+  async saveState(): Promise<Uint8Array> {
+    this.#alive('saveState');
+    const decoder = this.#opt.stateDict();
+    const encoder = this.#encoderOpt.stateDict();
+    try {
+      return await saveOptimizerState({ decoder, encoder }, { rng: this.#rng.state() });
+    } finally {
+      for (const d of [decoder, encoder])
+        for (const { m, v } of Object.values(d.state)) for (const t of [m, v]) t.dispose();
+    }
+  }
+
+  /**
+   * Continues a run from {@link DvaeTrainer.saveState}'s file: made over the params saved with it
+   * and the same options (the schedules read the restored step count), this trainer's next steps
+   * draw the same noise and take the same updates as the saved run's would have. A state that
+   * does not fit the params is refused by name, and the trainer keeps its own.
+   *
+   * @example
+   * ```ts
+   * const trainer = new DvaeTrainer(savedParams, config, options); // the saved run's options
+   * await trainer.loadState(await readFile('run/optimizer.safetensors'));
+   * ```
+   */
+  async loadState(source: SafetensorsSource): Promise<void> {
+    this.#alive('loadState');
+    if (this.#stepping) throw new Error('DvaeTrainer.loadState: a step is running; await it first');
+    const loaded = await loadOptimizerState(source, { backend: this.backend });
+    let prior: ReturnType<AdamW['stateDict']> | undefined;
+    try {
+      const { decoder, encoder } = loaded.optimizers;
+      const rngState = (loaded.extra as { rng?: RngState } | null)?.rng;
+      if (!decoder || !encoder || rngState === undefined)
+        throw new Error(
+          'DvaeTrainer.loadState: the file lacks the decoder or encoder optimizer, or the rng (not from DvaeTrainer.saveState?)',
+        );
+      const rng = Rng.fromState(rngState);
+      // All or nothing: the encoder's state comes back if the decoder's does not fit.
+      prior = this.#encoderOpt.stateDict();
+      this.#encoderOpt.loadStateDict(encoder, this.#tree.encoder);
+      try {
+        this.#opt.loadStateDict(decoder, this.#tree.decoder);
+      } catch (e) {
+        this.#encoderOpt.loadStateDict(prior, this.#tree.encoder);
+        throw e;
+      }
+      this.#rng = rng;
+    } finally {
+      loaded.dispose();
+      if (prior) for (const { m, v } of Object.values(prior.state)) for (const t of [m, v]) t.dispose();
     }
   }
 

@@ -160,6 +160,45 @@ export class Rng {
     this.#key = seedKey(seed);
   }
 
+  /**
+   * Where this generator stands, as JSON-able numbers: {@link Rng.fromState} makes one that draws
+   * the same seeds from here on (to resume a training run exactly).
+   *
+   * @example
+   * ```ts
+   * const saved = JSON.stringify(rng.state());
+   * const resumed = Rng.fromState(JSON.parse(saved)); // resumed.next() === rng.next()
+   * ```
+   */
+  state(): RngState {
+    return { key: [this.#key[0], this.#key[1]], draws: this.#counter };
+  }
+
+  /** A generator at `state` (from {@link Rng.state}), checked field by field. */
+  static fromState(state: RngState): Rng {
+    const s = state as Partial<RngState> | null;
+    const word = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32;
+    if (
+      typeof s !== 'object' ||
+      s === null ||
+      !Array.isArray(s.key) ||
+      s.key.length !== 2 ||
+      !s.key.every(word)
+    ) {
+      throw new TypeError(
+        `Rng.fromState: state.key must be two 32-bit unsigned integers, got ${showValue(s?.key)}`,
+      );
+    }
+    if (!(Number.isSafeInteger(s.draws) && (s.draws as number) >= 0)) {
+      throw new TypeError(`Rng.fromState: state.draws must be an integer >= 0, got ${showValue(s.draws)}`);
+    }
+    const rng = new Rng(0); // its key replaced: a key's high word may be past a safe seed's
+    rng.#key[0] = s.key[0]!;
+    rng.#key[1] = s.key[1]!;
+    rng.#counter = s.draws as number;
+    return rng;
+  }
+
   /** A new seed (a non-negative integer below 2^52). */
   next(): number {
     // Counter word 2 = 1 keeps these draws apart from the tensor streams made with the same seed.
@@ -171,6 +210,14 @@ export class Rng {
   split(): Rng {
     return new Rng(this.next());
   }
+}
+
+/** What {@link Rng.state} returns: the generator's Philox key and the seeds drawn so far. */
+export interface RngState {
+  /** The Philox key: the seed's low and high 32-bit words. */
+  readonly key: readonly [number, number];
+  /** Seeds drawn so far (the next draw's counter). */
+  readonly draws: number;
 }
 
 /** Options shared by the random tensor functions. */

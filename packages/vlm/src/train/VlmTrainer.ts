@@ -7,11 +7,14 @@
 import {
   AdamW,
   type AdamWOptions,
+  type SafetensorsSource,
   type Tensor,
   crossEntropy,
   guardedStep,
   isBiasOrNorm,
+  loadOptimizerState,
   reshape,
+  saveOptimizerState,
   tensor,
 } from '@vl/tensor';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
@@ -279,6 +282,52 @@ export class VlmTrainer {
       maxGradNorm: this.#maxGradNorm,
     });
     return { step: this.stepCount, ...r, lr };
+  }
+
+  /**
+   * The optimizer's state (the AdamW moments and step counts of the trained params) as a
+   * safetensors file, to resume the run exactly with {@link VlmTrainer.loadState}; save the
+   * params beside it (`vlmCheckpointFiles`).
+   *
+   * @example
+   * ```ts
+   * await writeFile('run/optimizer.safetensors', await trainer.saveState());
+   * ```
+   */
+  async saveState(): Promise<Uint8Array> {
+    const saved = this.#opt.stateDict();
+    try {
+      return await saveOptimizerState({ adamw: saved });
+    } finally {
+      for (const { m, v } of Object.values(saved.state)) for (const t of [m, v]) t.dispose();
+    }
+  }
+
+  /**
+   * Continues a run from {@link VlmTrainer.saveState}'s file: made over the params saved with it
+   * and the same options (the same frozen params; the learning-rate schedule reads the restored
+   * step count), this trainer's next steps are the ones the saved run would have taken. A state
+   * that does not fit the trained params is refused by name, and the trainer keeps its own.
+   *
+   * @example
+   * ```ts
+   * const trainer = new VlmTrainer(savedParams, config, options); // the saved run's options
+   * await trainer.loadState(await readFile('run/optimizer.safetensors'));
+   * ```
+   */
+  async loadState(source: SafetensorsSource): Promise<void> {
+    const backend = Object.values(this.#tree)[0]!.backend;
+    const loaded = await loadOptimizerState(source, { backend });
+    try {
+      const adamw = loaded.optimizers.adamw;
+      if (!adamw)
+        throw new Error(
+          'VlmTrainer.loadState: the file holds no adamw state (not from VlmTrainer.saveState?)',
+        );
+      this.#opt.loadStateDict(adamw, this.#tree);
+    } finally {
+      loaded.dispose();
+    }
   }
 
   /** Frees the optimizer state (the params stay usable through {@link VlmTrainer.params}). */

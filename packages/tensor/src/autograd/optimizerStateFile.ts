@@ -1,0 +1,154 @@
+// Optimizer states as one safetensors file, so a training run can stop and resume exactly: each
+// AdamW's moments as tensors named `<optimizer>.<param path>.m` / `.v`, and the numbers (steps
+// taken, each param's step, anything JSON the trainer adds) in the header's metadata.
+import type { Backend } from '../backend.js';
+import { loadSafetensors } from '../io/loadSafetensors.js';
+import type { SafetensorsSource } from '../io/locateSource.js';
+import { saveSafetensors } from '../io/saveSafetensors.js';
+import { showValue } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import type { AdamWState, AdamWStateDict } from './AdamW.js';
+
+/** The metadata key that holds the numbers. */
+const KEY = 'vl.optimizer_state';
+const VERSION = 1;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** What the metadata holds: per optimizer its steps and each param's step, plus the trainer's extra. */
+interface StateNumbers {
+  version: number;
+  optimizers: Record<string, { stepCount: number; steps: Record<string, number> }>;
+  extra: unknown;
+}
+
+/** What {@link loadOptimizerState} returns; the caller owns (and disposes) the moments. */
+export interface LoadedOptimizerState {
+  /** Each optimizer's state by the name it was saved under, for {@link AdamW.loadStateDict}. */
+  readonly optimizers: Readonly<Record<string, AdamWStateDict>>;
+  /** The JSON value saved beside them (`null` when none was). */
+  readonly extra: unknown;
+  /** Disposes every moment tensor (safe after `loadStateDict`, which keeps views). */
+  dispose(): void;
+}
+
+/**
+ * Writes optimizer states ({@link AdamW.stateDict}, by a name of letters, digits and `_`) and a
+ * JSON value (`extra`: a step counter, an {@link Rng.state}, ...) as one safetensors file. The
+ * state dicts' tensors stay the caller's.
+ *
+ * @example
+ * ```ts
+ * const saved = opt.stateDict();
+ * const bytes = await saveOptimizerState({ adamw: saved }, { rng: rng.state() });
+ * for (const { m, v } of Object.values(saved.state)) { m.dispose(); v.dispose(); }
+ * ```
+ */
+export async function saveOptimizerState(
+  optimizers: Readonly<Record<string, AdamWStateDict>>,
+  extra: unknown = null,
+): Promise<Uint8Array> {
+  const op = 'saveOptimizerState';
+  const numbers: StateNumbers = { version: VERSION, optimizers: {}, extra };
+  const tensors: Record<string, Tensor> = {};
+  for (const [name, dict] of Object.entries(optimizers)) {
+    if (!NAME.test(name))
+      throw new RangeError(`${op}: optimizer name ${showValue(name)} must be letters, digits and _`);
+    const steps: Record<string, number> = {};
+    for (const [path, { m, v, step }] of Object.entries(dict.state)) {
+      steps[path] = step;
+      tensors[`${name}.${path}.m`] = m;
+      tensors[`${name}.${path}.v`] = v;
+    }
+    numbers.optimizers[name] = { stepCount: dict.stepCount, steps };
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(numbers);
+  } catch (e) {
+    throw new TypeError(`${op}: extra must be JSON (${(e as Error).message})`);
+  }
+  return saveSafetensors(tensors, { [KEY]: json });
+}
+
+/**
+ * Reads a file {@link saveOptimizerState} wrote onto `backend`: the optimizers' state dicts and the
+ * extra JSON value. A file without the state's metadata, or whose metadata and tensors disagree,
+ * is refused naming what is wrong; nothing is left behind on an error.
+ *
+ * @example
+ * ```ts
+ * const state = await loadOptimizerState(bytes, { backend });
+ * opt.loadStateDict(state.optimizers.adamw!, params);
+ * state.dispose();
+ * ```
+ */
+export async function loadOptimizerState(
+  source: SafetensorsSource,
+  options: { backend: Backend },
+): Promise<LoadedOptimizerState> {
+  const op = 'loadOptimizerState';
+  const { tensors, metadata } = await loadSafetensors(source, { backend: options.backend });
+  const disposeAll = () => {
+    for (const t of tensors.values()) t.dispose();
+  };
+  try {
+    const numbers = parseNumbers(metadata[KEY], op);
+    const used = new Set<string>();
+    const optimizers: Record<string, AdamWStateDict> = {};
+    for (const [name, { stepCount, steps }] of Object.entries(numbers.optimizers)) {
+      const state: Record<string, AdamWState> = {};
+      for (const [path, step] of Object.entries(steps)) {
+        const [m, v] = ['m', 'v'].map((k) => {
+          const key = `${name}.${path}.${k}`;
+          const t = tensors.get(key);
+          if (!t) throw new Error(`${op}: the file has no tensor ${key} for the state of ${name}'s ${path}`);
+          used.add(key);
+          return t;
+        }) as [Tensor, Tensor];
+        state[path] = { m, v, step };
+      }
+      optimizers[name] = { stepCount, state };
+    }
+    const unused = [...tensors.keys()].filter((k) => !used.has(k));
+    if (unused.length > 0) throw new Error(`${op}: tensors no optimizer state names: ${unused.join(', ')}`);
+    return { optimizers, extra: numbers.extra, dispose: disposeAll };
+  } catch (e) {
+    disposeAll();
+    throw e;
+  }
+}
+
+/** The metadata's numbers, checked to be what {@link saveOptimizerState} writes. */
+function parseNumbers(text: string | undefined, op: string): StateNumbers {
+  if (text === undefined)
+    throw new Error(
+      `${op}: the file has no "${KEY}" metadata; it is not an optimizer state from saveOptimizerState`,
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${op}: the "${KEY}" metadata is not valid JSON (${(e as Error).message})`);
+  }
+  const n = parsed as Partial<StateNumbers> | null;
+  if (
+    typeof n !== 'object' ||
+    n === null ||
+    n.version !== VERSION ||
+    typeof n.optimizers !== 'object' ||
+    n.optimizers === null
+  ) {
+    throw new Error(`${op}: the "${KEY}" metadata is not version ${VERSION} of the optimizer state`);
+  }
+  for (const [name, o] of Object.entries(n.optimizers)) {
+    const ok =
+      typeof o === 'object' &&
+      o !== null &&
+      Number.isInteger(o.stepCount) &&
+      typeof o.steps === 'object' &&
+      o.steps !== null &&
+      Object.values(o.steps).every((s) => Number.isInteger(s));
+    if (!ok) throw new Error(`${op}: the metadata of optimizer ${showValue(name)} is malformed`);
+  }
+  return { version: VERSION, optimizers: n.optimizers, extra: n.extra ?? null };
+}
