@@ -66,7 +66,7 @@ function single(object: SceneObject): Group {
  *
  * @example
  * ```ts
- * canonicalCaption(generateShapes(3).scene); // e.g. "a red circle above a blue square"
+ * canonicalCaption(generateShapes(3).scene); // "a white heart left of a black heart"
  * ```
  */
 export function canonicalCaption(scene: Scene): string {
@@ -90,7 +90,7 @@ function canonicalOf(scene: Scene): string {
  * @example
  * ```ts
  * const variants = sceneCaptions(generateShapes(3).scene);
- * // ["two green triangles", "two small green triangles", "two green triangles on a striped background", ...]
+ * // ["a white heart left of a black heart", "a small white heart and a small black heart", "a white heart left of a black heart on a checkered background", ...]
  * ```
  */
 export function sceneCaptions(scene: Scene): string[] {

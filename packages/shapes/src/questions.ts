@@ -61,7 +61,7 @@ function reference(object: SceneObject, scene: Scene): string | null {
  * @example
  * ```ts
  * for (const { question, answer } of sceneQuestions(generateShapes(5).scene)) {
- *   console.log(question, '->', answer); // "what color is the circle? -> red", ...
+ *   console.log(question, '->', answer); // "how many circles are there? -> zero", "is there a circle? -> no", ...
  * }
  * ```
  */

@@ -46,7 +46,7 @@ export interface SceneObject {
  *
  * @example
  * ```ts
- * const background: SceneBackground = generateShapes(1).scene.background; // background.pattern === 'striped', ...
+ * const background: SceneBackground = generateShapes(1).scene.background; // background.pattern === 'noisy', ...
  * ```
  */
 export interface SceneBackground {

@@ -45,7 +45,7 @@ function parseJson(text: string | object, what: string): Json {
  *
  * @example
  * ```ts
- * checkChatMessages([{ role: 'robot', content: 'hi' }]); // throws: unknown chat role "robot" in message 0
+ * checkChatMessages(JSON.parse('[{ "role": "robot", "content": "hi" }]')); // throws: unknown chat role "robot" in message 0
  * ```
  */
 export function checkChatMessages(messages: readonly ChatMessage[]): void {

@@ -72,7 +72,10 @@ export interface SplitKConfig {
  *
  * @example
  * ```ts
- * const choice: MatmulShapeChoice = { tile: { ...DEFAULT_SMALL, bm: 128, tm: 8 }, kSplit: 4 };
+ * const choice: MatmulShapeChoice = {
+ *   tile: { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4, doubleBuffer: true, groupM: 8, fma: true, unroll: true },
+ *   kSplit: 4,
+ * };
  * ```
  */
 export interface MatmulShapeChoice {

@@ -126,7 +126,7 @@ export interface MatmulShapeTuneResult {
  * ```ts
  * const gpu = await createBackend('webgpu');
  * const clip = await loadClip('./clip-vit-base-patch32', { backend: gpu });
- * const pixels = randomUniform([32, 3, 224, 224], { backend: gpu });
+ * const pixels = randomUniform([32, 3, 224, 224], { backend: gpu, seed: 0 });
  * const results = await tuneMatmulShapesWebGpu(gpu, () => clip.encodeImage(pixels));
  * for (const r of results) console.log(r.key, r.defaultMs, '->', r.ms, r.choice);
  * ```
