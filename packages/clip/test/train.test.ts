@@ -523,3 +523,45 @@ test('a ClipTrainer stopped, saved and resumed takes the steps the unbroken run 
   }
   expect(backend.stats().liveTensors).toBe(live);
 });
+
+test('fineTuneClip stopped by an abort and resumed from its error ends where the unbroken run ends', async () => {
+  const live = backend.stats().liveTensors;
+  const classes = captions.map((_, k) => k);
+  // Batch i is the same whenever it is asked for (makeImages draws from a shared stream).
+  const images = [0, 1, 2, 3].map(() => makeImages(classes));
+  const pixels = await Promise.all(images.map((t) => t.read()));
+  const shape = images[0]!.shape;
+  for (const t of images) t.dispose();
+  const asked: number[] = [];
+  const batch = (i: number) =>
+    tidy(() => ({ pixelValues: tensor(pixels[i]!, shape, { backend }), ...encodeCaptions(classes) }));
+  const logged = (i: number) => {
+    asked.push(i);
+    return batch(i);
+  };
+  const options = { steps: 4, lr: cosineWithWarmup({ lr: 2e-3, warmupSteps: 1, totalSteps: 4 }) };
+  const straight = await fineTuneClip(initClipParams(config, { backend, seed: 9 }), config, batch, options);
+  asked.length = 0;
+  const controller = new AbortController();
+  const stopped = await fineTuneClip(initClipParams(config, { backend, seed: 9 }), config, logged, {
+    ...options,
+    signal: controller.signal,
+    onProgress: ({ step }) => step === 2 && controller.abort(),
+  }).catch((e) => e);
+  expect(stopped).toBeInstanceOf(TrainingInterruptedError);
+  expect([stopped.steps, stopped.state instanceof Uint8Array]).toEqual([2, true]);
+  const resumed = await fineTuneClip(stopped.params, config, logged, {
+    ...options,
+    resumeFrom: stopped,
+  });
+  expect(asked).toEqual([0, 1, 2, 3]); // the batches of the unbroken run, each once
+  expect(await readAll(resumed)).toEqual(await readAll(straight));
+  await expect(
+    fineTuneClip(resumed, config, batch, { ...options, resumeFrom: { state: undefined, steps: 2 } }),
+  ).rejects.toThrow('fineTuneClip: resumeFrom.state is missing');
+  await expect(
+    fineTuneClip(resumed, config, batch, { ...options, resumeFrom: { state: stopped.state, steps: 5 } }),
+  ).rejects.toThrow('fineTuneClip: resumeFrom.steps must be an integer from 0 to steps (4), got 5');
+  for (const t of [...straight.values(), ...resumed.values()]) t.dispose();
+  expect(backend.stats().liveTensors).toBe(live);
+});

@@ -1,8 +1,17 @@
 // Stopping and resuming dVAE training exactly: DvaeTrainer.saveState / loadState carry both
-// optimizers and the gumbel noise's seed stream, so the resumed steps equal the unbroken run's.
-import { type Backend, createBackend, randomUniform } from '@vl/tensor';
+// optimizers and the gumbel noise's seed stream, and trainDvae's resumeFrom takes the error a stopped
+// run threw, so the resumed steps equal the unbroken run's.
+import { type Backend, TrainingInterruptedError, createBackend, randomUniform, tensor } from '@vl/tensor';
 import { afterAll, expect, test } from 'vitest';
-import { type DvaeConfig, DvaeTrainer, cosineAnneal, initDvaeParams, parseDvaeConfig } from '../src/index.js';
+import {
+  type DvaeConfig,
+  type DvaeParamsPair,
+  DvaeTrainer,
+  cosineAnneal,
+  initDvaeParams,
+  parseDvaeConfig,
+  trainDvae,
+} from '../src/index.js';
 
 const backend: Backend = await createBackend('cpu');
 afterAll(() => backend.dispose());
@@ -63,5 +72,45 @@ test('a DvaeTrainer stopped, saved and resumed takes the steps the unbroken run 
     for (const pair of made)
       for (const t of [...pair.encoder.values(), ...pair.decoder.values()]) t.dispose();
   }
+  expect(backend.stats().liveTensors).toBe(live);
+});
+
+test('trainDvae stopped by an abort and resumed from its error ends where the unbroken run ends', async () => {
+  const live = backend.stats().liveTensors;
+  const pixels = await Promise.all(
+    [0, 1, 2, 3].map(async (i) => {
+      const t = randomUniform([2, 3, 8, 8], { backend, seed: 20 + i });
+      const data = await t.read();
+      t.dispose();
+      return data;
+    }),
+  );
+  const asked: number[] = [];
+  const batches = (i: number) => {
+    asked.push(i);
+    return tensor(pixels[i]!, [2, 3, 8, 8], { backend });
+  };
+  const params = initDvaeParams(config, { backend, seed: 4 });
+  const run = { ...options, steps: 4 };
+  const straight = await trainDvae(params, config, batches, run);
+  asked.length = 0;
+  const controller = new AbortController();
+  const stopped = await trainDvae(params, config, batches, {
+    ...run,
+    signal: controller.signal,
+    onProgress: ({ step }) => step === 2 && controller.abort(),
+  }).catch((e) => e);
+  expect(stopped).toBeInstanceOf(TrainingInterruptedError);
+  expect(stopped.steps).toBe(2);
+  const resumed = await trainDvae(stopped.params, config, batches, { ...run, resumeFrom: stopped });
+  expect(asked).toEqual([0, 1, 2, 3]);
+  const flat = async (p: DvaeParamsPair) => {
+    const out: number[] = [];
+    for (const t of [...p.encoder.values(), ...p.decoder.values()]) out.push(...(await t.read()));
+    return out;
+  };
+  expect(await flat(resumed)).toEqual(await flat(straight));
+  for (const p of [params, straight, stopped.params as DvaeParamsPair, resumed])
+    for (const t of [...p.encoder.values(), ...p.decoder.values()]) t.dispose();
   expect(backend.stats().liveTensors).toBe(live);
 });

@@ -161,6 +161,8 @@ export type {
   ParamGroup,
 } from './autograd/AdamW.js';
 export { loadOptimizerState, saveOptimizerState } from './autograd/optimizerStateFile.js';
+export { resumeStep } from './autograd/resumeFrom.js';
+export type { ResumeFrom } from './autograd/resumeFrom.js';
 export type { LoadedOptimizerState } from './autograd/optimizerStateFile.js';
 export { adamwUpdate } from './autograd/adamwUpdate.js';
 export type { AdamWUpdateAttrs } from './autograd/adamwUpdate.js';

@@ -1,4 +1,11 @@
-import { type Tensor, TrainingInterruptedError, checkOptionKeys, yieldToEventLoop } from '@vl/tensor';
+import {
+  type ResumeFrom,
+  type Tensor,
+  TrainingInterruptedError,
+  checkOptionKeys,
+  resumeStep,
+  yieldToEventLoop,
+} from '@vl/tensor';
 import type { ClipConfig } from '../model/config.js';
 import {
   CLIP_TRAINER_OPTION_KEYS,
@@ -33,6 +40,13 @@ export interface FineTuneClipOptions extends ClipTrainerOptions {
   steps: number;
   onProgress?: (progress: ClipTrainProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Continues a stopped run exactly: the `state` and `steps` of the `TrainingInterruptedError` it
+   * threw (pass the error itself), with its `params` as this call's params and the same options.
+   * The loop takes steps `steps` to `options.steps - 1`, asking `batches` for the same indices as
+   * the run that did not stop.
+   */
+  resumeFrom?: ResumeFrom;
 }
 
 /**
@@ -43,8 +57,9 @@ export interface FineTuneClipOptions extends ClipTrainerOptions {
  *
  * An abort, or an error from `batches`, a step or `onProgress`, after the first update rejects with
  * a `TrainingInterruptedError` (from `@vl/tensor`) whose `params` are the latest weights (the
- * caller owns them; the given ones are gone) and whose `steps` counts the steps done; an abort
- * keeps the name `'AbortError'`. Before the first update the original error is thrown as it is,
+ * caller owns them; the given ones are gone), whose `steps` counts the steps done and whose `state`
+ * is the optimizer's (pass the error as `resumeFrom`, with its params, to continue exactly); an
+ * abort keeps the name `'AbortError'`. Before the first update the original error is thrown as it is,
  * and the given `params` are untouched. An abort while `batches(step)` is pending takes no step on
  * that batch (its tensors are disposed) and stops the same way.
  *
@@ -62,6 +77,14 @@ export interface FineTuneClipOptions extends ClipTrainerOptions {
  * // `model` no longer has weights; the trained ones make a new model
  * const { config, tokenizer, backend, preprocessOptions: preprocess, templates } = model;
  * const tuned = new ClipModel({ config, params: trained, tokenizer, backend, preprocess, templates });
+ *
+ * // Stopped (an abort): the same run goes on from where it stopped, as if it had not
+ * try {
+ *   await fineTuneClip(params, config, makeBatch, { steps: 500, lr: 1e-5, signal });
+ * } catch (e) {
+ *   if (!(e instanceof TrainingInterruptedError)) throw e;
+ *   await fineTuneClip(e.params as Map<string, Tensor>, config, makeBatch, { steps: 500, lr: 1e-5, resumeFrom: e });
+ * }
  * ```
  */
 export async function fineTuneClip(
@@ -70,21 +93,33 @@ export async function fineTuneClip(
   batches: (step: number) => ClipBatch | Promise<ClipBatch>,
   options: FineTuneClipOptions,
 ): Promise<Map<string, Tensor>> {
-  checkOptionKeys('fineTuneClip', options, ['steps', 'onProgress', 'signal', ...CLIP_TRAINER_OPTION_KEYS]);
+  checkOptionKeys('fineTuneClip', options, [
+    'steps',
+    'onProgress',
+    'signal',
+    'resumeFrom',
+    ...CLIP_TRAINER_OPTION_KEYS,
+  ]);
   if (typeof batches !== 'function')
     throw new TypeError(
       `fineTuneClip: batches must be a function of the step index, got ${describeInput(batches)}`,
     );
-  const { steps, onProgress, signal, ...trainerOptions } = options;
+  const { steps, onProgress, signal, resumeFrom, ...trainerOptions } = options;
   if (!Number.isInteger(steps) || steps < 0)
     throw new RangeError(`fineTuneClip: steps must be a non-negative integer, got ${steps}`);
+  const first = resumeStep(resumeFrom, steps, 'fineTuneClip');
   const trainer = new ClipTrainer(params, config, trainerOptions);
   const start = performance.now();
   const recent: number[] = [];
-  let done = 0;
+  let done = first;
   let skippedSteps = 0;
+  let updatesBefore = 0;
   try {
-    for (let step = 0; step < steps; step++) {
+    if (resumeFrom) {
+      await trainer.loadState(resumeFrom.state!);
+      updatesBefore = trainer.stepCount;
+    }
+    for (let step = first; step < steps; step++) {
       await yieldToEventLoop(); // an abort (a Ctrl-C) gets a turn between steps
       signal?.throwIfAborted();
       const batch: unknown = await batches(step);
@@ -116,12 +151,15 @@ export async function fineTuneClip(
   } catch (e) {
     // Before the first update the caller's tensors are as they were; after it they are disposed,
     // and the trained ones must reach the caller or they would leak.
-    if (trainer.stepCount === 0) throw e;
+    if (trainer.stepCount === updatesBefore) throw e;
+    // The optimizer state too, to resume exactly; a failure to save it must not lose the params.
+    const state = await trainer.saveState().catch(() => undefined);
     throw new TrainingInterruptedError('fineTuneClip', {
       params: trainer.params,
       steps: done,
       cause: e,
       signal,
+      ...(state ? { state } : {}),
     });
   } finally {
     trainer.dispose();

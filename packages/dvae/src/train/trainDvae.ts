@@ -1,6 +1,13 @@
 // A dVAE training loop with progress reports, abort, and codebook-usage statistics over a window
 // of recent batches (one batch is too small to tell a dead code from a rare one).
-import { Tensor, TrainingInterruptedError, checkOptionKeys, yieldToEventLoop } from '@vl/tensor';
+import {
+  type ResumeFrom,
+  Tensor,
+  TrainingInterruptedError,
+  checkOptionKeys,
+  resumeStep,
+  yieldToEventLoop,
+} from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
 import { describeValue } from '../describeValue.js';
 import type { DvaeParams } from '../dvaeShapes.js';
@@ -77,6 +84,13 @@ export interface TrainDvaeOptions extends DvaeTrainerOptions {
    * updated them.
    */
   signal?: AbortSignal;
+  /**
+   * Continues a stopped run exactly: the `TrainingInterruptedError` it threw (its `state` and
+   * `steps`), with its `params` as this call's params and the same options. The loop takes steps
+   * `steps` to `options.steps - 1`, asking `batches` for the indices the unbroken run would have,
+   * with the same schedules and gumbel noise.
+   */
+  resumeFrom?: ResumeFrom;
 }
 
 /**
@@ -88,7 +102,8 @@ export interface TrainDvaeOptions extends DvaeTrainerOptions {
  *
  * An abort, or an error from `batches`, a step or `onProgress`, after the first update rejects with
  * a `TrainingInterruptedError` (from `@vl/tensor`) whose `params` are copies of the latest weights
- * (the caller owns them) and whose `steps` counts the steps done; an abort keeps the name
+ * (the caller owns them), whose `steps` counts the steps done and whose `state` is the trainer's
+ * (pass the error as `resumeFrom`, with its params, to continue exactly); an abort keeps the name
  * `'AbortError'`. Before the first update the original error is thrown as it is.
  *
  * @example
@@ -114,8 +129,9 @@ export async function trainDvae(
     'usageWindow',
     'onProgress',
     'signal',
+    'resumeFrom',
   ]);
-  const { steps, usageWindow = 50, onProgress, signal, ...trainerOptions } = options;
+  const { steps, usageWindow = 50, onProgress, signal, resumeFrom, ...trainerOptions } = options;
   if (!Number.isInteger(steps) || steps < 0)
     throw new RangeError(`trainDvae: steps must be a non-negative integer, got ${steps}`);
   if (!Number.isInteger(usageWindow) || usageWindow < 1)
@@ -127,14 +143,20 @@ export async function trainDvae(
     throw new TypeError(
       `trainDvae: batches must be a function of the step index, got ${describeValue(batches)}`,
     );
+  const first = resumeStep(resumeFrom, steps, 'trainDvae');
   const trainer = new DvaeTrainer(params, config, trainerOptions);
   const start = performance.now();
   const recent: Uint32Array[] = [];
   const pooled = new Uint32Array(config.encoder.vocab_size);
-  let done = 0;
+  let done = first;
   let skippedSteps = 0;
+  let updatesBefore = 0;
   try {
-    for (let i = 0; i < steps; i++) {
+    if (resumeFrom) {
+      await trainer.loadState(resumeFrom.state!);
+      updatesBefore = trainer.stepCount;
+    }
+    for (let i = first; i < steps; i++) {
       await yieldToEventLoop(); // an abort (a Ctrl-C) gets a turn between steps
       signal?.throwIfAborted();
       const images: unknown = await batches(i);
@@ -191,12 +213,15 @@ export async function trainDvae(
     return trainer.copyParams();
   } catch (e) {
     // Before the first update the trained params equal the caller's: there is nothing to hand back.
-    if (trainer.stepCount === 0) throw e;
+    if (trainer.stepCount === updatesBefore) throw e;
+    // The optimizers' state too, to resume exactly; a failure to save it must not lose the params.
+    const state = await trainer.saveState().catch(() => undefined);
     throw new TrainingInterruptedError('trainDvae', {
       params: trainer.copyParams(),
       steps: done,
       cause: e,
       signal,
+      ...(state ? { state } : {}),
     });
   } finally {
     trainer.dispose();

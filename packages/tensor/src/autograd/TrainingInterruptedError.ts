@@ -20,6 +20,11 @@ export interface TrainingInterruptedOptions<P> {
   readonly cause: unknown;
   /** The loop's abort signal: a cause that is its reason counts as an abort. */
   readonly signal?: AbortSignal;
+  /**
+   * The loop's optimizer state as its trainer's `saveState()` wrote it, when the loop could save it:
+   * with the params, what resumes the run exactly.
+   */
+  readonly state?: Uint8Array;
 }
 
 /** `'AbortError'` or `'TimeoutError'` for an abort, undefined when `cause` is no abort. */
@@ -59,6 +64,12 @@ export class TrainingInterruptedError<P = unknown> extends Error {
   readonly steps: number;
   /** Whether an abort (rather than a failure) stopped the loop. */
   readonly aborted: boolean;
+  /**
+   * The optimizer state at the stop (a trainer's `saveState()` file), when the loop saved it:
+   * pass it back as the loop's `state` option, with {@link TrainingInterruptedError.params}, to
+   * resume exactly.
+   */
+  readonly state: Uint8Array | undefined;
 
   /** `op` names the loop (`'fineTuneClip'`); the message adds the steps and the cause's message. */
   constructor(op: string, options: TrainingInterruptedOptions<P>) {
@@ -74,5 +85,6 @@ export class TrainingInterruptedError<P = unknown> extends Error {
     this.aborted = abort !== undefined;
     this.params = options.params;
     this.steps = options.steps;
+    this.state = options.state;
   }
 }
