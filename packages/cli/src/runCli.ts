@@ -119,7 +119,7 @@ const commands: Record<string, Command> = {
   },
   train: {
     usage:
-      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--overwrite] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2] [--questions 6] [--no-caption] [--stage "steps=N lr=X"]...',
+      'vl train clip|dvae|vlm [--data shapes|<folder>] --out <folder> [--steps N] [--batch N] [--lr X] [--seed N] [--size 64] [--init <folder>] [--resume <folder>] [--overwrite] [--clip <folder>] [--tune-tower] [--feature-layers -2] [--ground-steps N] [--text-steps N] [--text-lr X] [--align-steps N] [--align-lr X] [--balance-answers] [--kind-weights exists=3,count=2] [--questions 6] [--no-caption] [--stage "steps=N lr=X"]...',
     summary:
       "train a model from scratch on the shapes world or a folder of image + caption (.txt) pairs, with the project's own training code",
     details: [
@@ -129,12 +129,15 @@ const commands: Record<string, Command> = {
       '--steps, --batch, --lr     optimizer steps, examples per step, peak learning rate (cosine with warmup)',
       '--seed N, --size 64        weights and data stream; square image size (a multiple of 8)',
       '--init <folder>            continue a model this command wrote (a fresh optimizer and schedule)',
+      '--resume <folder>          go on with a clip or dvae run that Ctrl-C stopped, exactly where it stopped',
+      '                           (its settings, weights and optimizer state come from the folder)',
       '--stage "steps=300 lr=5e-4"   then continue the result once more, as --init <out> would, in the same',
       '                           command (repeatable); a stage keeps --data, --size, --batch, --clip and',
       '                           --backend, names its own steps, lr, seed, tune-tower and picks (defaults',
       '                           otherwise; the seed goes up by one a stage), and prints what it runs with',
-      'Ctrl-C                     stops after the current step and writes the weights trained so far',
-      '                           (training.json: stoppedAfter; --init <out> continues); exit code 130',
+      'Ctrl-C                     stops after the current step and writes the weights trained so far and',
+      '                           (clip, dvae) the optimizer state (training.json: stoppedAfter; --resume <out>',
+      '                           goes on exactly, --init <out> with a fresh optimizer); exit code 130',
       'vlm only:',
       '--clip <folder>            the CLIP whose vision tower the VLM reads (default: the shapes CLIP)',
       '--tune-tower               train that tower too (it is held fixed otherwise)',
@@ -157,6 +160,7 @@ const commands: Record<string, Command> = {
       size: { type: 'string' },
       clip: { type: 'string' },
       init: { type: 'string' },
+      resume: { type: 'string' },
       'tune-tower': { type: 'boolean' },
       'feature-layers': { type: 'string' },
       'ground-steps': { type: 'string' },

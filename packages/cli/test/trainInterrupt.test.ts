@@ -1,6 +1,6 @@
 // Ctrl-C during `vl train`: training stops after its current step, the weights trained so far are
-// written as a checkpoint that --init continues, training.json says where it stopped, and the
-// command exits 130. The interrupt is Node's SIGINT event, emitted once a few steps are done.
+// written as a checkpoint that --init continues (and, for clip and dvae, the optimizer state that
+// --resume continues exactly), training.json says where it stopped, and the command exits 130. The interrupt is Node's SIGINT event, emitted once a few steps are done.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -62,7 +62,13 @@ test.each([
     );
     expect(stoppedAt).toBeGreaterThanOrEqual(2);
     expect(stoppedAt).toBeLessThan(500);
-    expect(err).toContain(`continue them with --init ${join(work, out)}`);
+    // clip and dvae runs save their optimizer too, and say how to go on exactly.
+    expect(err).toContain(
+      kind === 'vlm'
+        ? `continue them with --init ${join(work, out)}`
+        : `vl train ${kind} --resume ${join(work, out)} continues the run exactly`,
+    );
+    expect(existsSync(join(work, out, 'optimizer.safetensors'))).toBe(kind !== 'vlm');
     expect(existsSync(join(work, out, 'config.json'))).toBe(true);
     const record = JSON.parse(readFileSync(join(work, out, 'training.json'), 'utf8')) as {
       stoppedAfter: number;
@@ -88,6 +94,61 @@ test.each([
       { stdout: { write: () => true }, stderr: { write: () => true }, cwd: work },
     );
     expect(more).toBe(0);
+  },
+  240_000,
+);
+
+test.each([
+  ['clip', ['model.safetensors']],
+  ['dvae', ['encoder.safetensors', 'decoder.safetensors']],
+])(
+  'vl train %s stopped by Ctrl-C and resumed with --resume ends with the weights of the run that did not stop',
+  async (kind, files) => {
+    const settings = ['--data', 'shapes', '--steps', '6', '--size', '32', '--batch', '2'];
+    const quiet = { stdout: { write: () => true }, stderr: { write: () => true }, cwd: work };
+    const straight = `${kind}-straight`;
+    expect(await runCli(['train', kind, '--out', straight, ...settings, '--backend', 'cpu'], quiet)).toBe(0);
+    const out = `${kind}-resumed`;
+    const stopped = await trainAndInterrupt(2, kind, '--out', out, ...settings);
+    expect(stopped.code, stopped.err).toBe(130);
+    const at = (
+      JSON.parse(readFileSync(join(work, out, 'training.json'), 'utf8')) as { stoppedAfter: number }
+    ).stoppedAfter;
+    expect(at).toBeLessThan(6);
+    let err = '';
+    const resumed = await runCli(['train', kind, '--resume', out, '--backend', 'cpu'], {
+      ...quiet,
+      stderr: { write: (s: string) => (err += s) },
+    });
+    expect(resumed, err).toBe(0);
+    expect(err).toContain(`vl: train: resuming ${out} at step ${at} of 6`);
+    for (const file of files) {
+      expect(readFileSync(join(work, out, file)).equals(readFileSync(join(work, straight, file))), file).toBe(
+        true,
+      );
+    }
+    // Finished: the state is gone with the weights it belonged to, and the record says where it resumed.
+    expect(existsSync(join(work, out, 'optimizer.safetensors'))).toBe(false);
+    const record = JSON.parse(readFileSync(join(work, out, 'training.json'), 'utf8'));
+    expect([record.resumedAt, record.stoppedAfter]).toEqual([at, undefined]);
+    // A finished run, other options, and a VLM are refused before any work (exit 2).
+    const again = async (...argv: string[]) => {
+      let e = '';
+      const code = await runCli(['train', ...argv, '--backend', 'cpu'], {
+        ...quiet,
+        stderr: { write: (s: string) => (e += s) },
+      });
+      return { code, e };
+    };
+    const finished = await again(kind, '--resume', out);
+    expect([finished.code, finished.e]).toEqual([
+      2,
+      expect.stringContaining('the run was not stopped (it did all its 6 steps)'),
+    ]);
+    const extra = await again(kind, '--resume', out, '--steps', '9');
+    expect([extra.code, extra.e]).toEqual([2, expect.stringContaining('leave out --steps')]);
+    const vlm = await again('vlm', '--resume', out);
+    expect([vlm.code, vlm.e]).toEqual([2, expect.stringContaining('--resume is for clip and dvae runs')]);
   },
   240_000,
 );

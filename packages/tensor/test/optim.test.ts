@@ -286,6 +286,21 @@ describe('AdamW and params the loss does not reach', () => {
     expect([...(await grads.x.read())]).toEqual([6, 8]);
     for (const t of [x, idle, value, grads.x, grads.idle, norm]) t.dispose();
   });
+
+  test('the norm does not depend on the order the params were put in (a loaded checkpoint resumes exactly)', async () => {
+    // Squares 3, 2^24 and 3: in the order a, b, c, 3 + 2^24 rounds to 2^24 + 4 in f32 and the total
+    // to 2^24 + 8; in the order a, c, b the total is 2^24 + 6. Summed by key path, both trees give
+    // one bit pattern.
+    for (const { backend } of all()) {
+      const a = tensor([1, 1, 1], [3], { backend });
+      const b = tensor([4096], [1], { backend });
+      const c = tensor([1, 1, 1], [3], { backend });
+      const one = gradNorm({ a, b, c });
+      const other = gradNorm({ a, c, b });
+      expect(await other.item(), backend.name).toBe(await one.item());
+      for (const t of [a, b, c, one, other]) t.dispose();
+    }
+  });
 });
 
 describe('AdamW state dict', () => {

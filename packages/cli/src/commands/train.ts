@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { wordVocabularyFiles } from '@vl/clip';
 import type { QuestionKind } from '@vl/shapes';
-import type { CommandContext } from '../context.js';
+import type { CommandContext, OptionValues } from '../context.js';
 import { CliError } from '../io.js';
 import { positiveInt, positiveNumber } from '../options.js';
 import { type CaptionData, folderCaptionData, shapesCaptionData } from '../train/captionData.js';
@@ -13,6 +13,7 @@ import { trainDvae } from '../train/trainDvae.js';
 import type { TrainRunOptions } from '../train/trainRunOptions.js';
 import { evaluateVlmOnShapes } from '../train/evaluateVlm.js';
 import { type TrainVlmOptions, trainVlm } from '../train/trainVlm.js';
+import { OPTIMIZER_STATE_FILE } from '../train/resumeState.js';
 import { TrainingStopped, abortOnInterrupt } from '../train/trainingStopped.js';
 import { checkpointKind, locateModel } from '../models.js';
 import { stageOptions, stagedRecord, type TrainingRecord, writeTrainingRecord } from './trainStages.js';
@@ -45,10 +46,14 @@ async function runKind(
     text: { textSteps: number; textLr?: number; alignSteps: number; alignLr?: number };
     picks: VlmPicks;
   },
+  resume?: { steps: number },
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
   const initOption = ctx.string('init');
-  const init = initOption ? { init: resolve(ctx.cwd, initOption) } : {}; // --init: continue that folder
+  const init = {
+    ...(initOption ? { init: resolve(ctx.cwd, initOption) } : {}), // --init: continue that folder
+    ...(resume ? { resume } : {}), // --resume: and its optimizer state, exactly
+  };
   if (kind === 'clip') {
     const model = await trainClip({ ...s, io: ctx.io, signal, ...init });
     try {
@@ -183,6 +188,8 @@ interface PreparedRun {
   groundSteps: number;
   text: { textSteps: number; textLr?: number; alignSteps: number; alignLr?: number };
   picks: VlmPicks;
+  /** `--resume`: continue the stopped run in `--init` exactly, from this step. */
+  resume?: { steps: number };
 }
 
 /**
@@ -440,17 +447,19 @@ async function executeRun(
   run: PreparedRun,
   signal: AbortSignal,
 ): Promise<{ record: TrainingRecord; summary?: string }> {
-  const { ctx, kind: k, settings, featureLayers, groundSteps, text, picks } = run;
+  const { ctx, kind: k, settings, featureLayers, groundSteps, text, picks, resume } = run;
   const start = performance.now();
   let result: { quality?: object; summary?: string };
   let stopped: TrainingStopped | undefined;
   try {
-    result = await runKind(ctx, k, settings, signal, {
-      featureLayer: featureLayers,
-      groundSteps,
-      text,
-      picks,
-    });
+    result = await runKind(
+      ctx,
+      k,
+      settings,
+      signal,
+      { featureLayer: featureLayers, groundSteps, text, picks },
+      resume,
+    );
   } catch (e) {
     if (e instanceof TrainingStopped) stopped = e;
     else if (signal.aborted)
@@ -467,8 +476,11 @@ async function executeRun(
   const record: TrainingRecord = {
     kind: k,
     data: data.name,
+    // Where the folder is, whatever the working folder of a later --resume.
+    ...(data.name !== 'shapes' ? { dataPath: resolve(ctx.cwd, data.name) } : {}),
     ...options,
     ...(ctx.string('init') ? { init: ctx.string('init') } : {}),
+    ...(resume ? { resumedAt: resume.steps } : {}),
     ...(k === 'vlm' ? { tuneTower: ctx.options['tune-tower'] === true } : {}),
     ...(featureLayers !== undefined ? { featureLayers } : {}),
     ...(k === 'vlm' ? { groundSteps, ...text, ...picks } : {}),
@@ -504,7 +516,8 @@ export async function train(ctx: CommandContext): Promise<void> {
       2,
     );
   const k = kind as Kind;
-  const first = await prepareRun(ctx, k);
+  const resumed = ctx.string('resume');
+  const first = resumed !== undefined ? await prepareResume(ctx, k, resumed) : await prepareRun(ctx, k);
   // Every stage is checked before the first one trains: a typo must not surface hours in.
   const runs = [first];
   const folder = first.settings.data.name === 'shapes' ? undefined : first.settings.data;
@@ -531,6 +544,75 @@ export async function train(ctx: CommandContext): Promise<void> {
   if (ctx.json) ctx.printJson({ out, ...result });
   else if (records.length > 1)
     ctx.print(`trained ${kind} in ${records.length} stages, ${result.seconds} s in all`);
+}
+
+/** What `--resume` may be given with: the rest comes from the stopped run's training.json. */
+const RESUME_OPTIONS = new Set(['resume', 'backend', 'json']);
+
+/**
+ * `--resume <folder>`: the run a Ctrl-C stopped there, prepared to go on exactly: its settings from
+ * its `training.json`, its weights and optimizer state from the folder, written back to it.
+ */
+async function prepareResume(ctx: CommandContext, k: Kind, folder: string): Promise<PreparedRun> {
+  if (k === 'vlm')
+    throw new CliError(
+      'train vlm: --resume is for clip and dvae runs (a VLM trains in phases, each with an optimizer of its own); --init <folder> continues its weights with a fresh optimizer',
+      2,
+    );
+  const given = Object.keys(ctx.options).filter(
+    (n) => ctx.options[n] !== undefined && !RESUME_OPTIONS.has(n),
+  );
+  if (given.length > 0)
+    throw new CliError(
+      `--resume takes the stopped run's settings from its training.json and writes back to its folder; leave out ${given.map((n) => `--${n}`).join(', ')}`,
+      2,
+    );
+  const path = resolve(ctx.cwd, folder);
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(readFileSync(join(path, 'training.json'), 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new CliError(
+      `--resume ${folder}: cannot read its training.json (${(e as Error).message}); vl train writes one into --out`,
+      2,
+    );
+  }
+  if (record.kind !== k)
+    throw new CliError(
+      `--resume ${folder} holds a ${String(record.kind)} run; vl train ${k} resumes a ${k} one`,
+      2,
+    );
+  if (Array.isArray(record.stages))
+    throw new CliError(
+      `--resume ${folder}: a run in --stage stages cannot be resumed; --init ${folder} continues its weights`,
+      2,
+    );
+  const stoppedAfter = record.stoppedAfter;
+  if (typeof stoppedAfter !== 'number')
+    throw new CliError(
+      `--resume ${folder}: the run was not stopped (it did all its ${String(record.steps)} steps); --init ${folder} trains it further with a fresh optimizer`,
+      2,
+    );
+  if (!existsSync(join(path, OPTIMIZER_STATE_FILE)))
+    throw new CliError(
+      `--resume ${folder}: no ${OPTIMIZER_STATE_FILE} beside the weights (a run stopped by an older vl, or the file was removed); --init ${folder} continues its weights with a fresh optimizer`,
+      2,
+    );
+  const options: OptionValues = {
+    data: typeof record.dataPath === 'string' ? record.dataPath : String(record.data),
+    out: folder,
+    init: folder,
+    steps: String(record.steps),
+    batch: String(record.batchSize),
+    lr: String(record.lr),
+    seed: String(record.seed),
+    size: String(record.imageSize),
+  };
+  for (const name of ['backend', 'json'])
+    if (ctx.options[name] !== undefined) options[name] = ctx.options[name];
+  const run = await prepareRun(ctx.derive(options), k);
+  ctx.io.stderr.write(`vl: train: resuming ${folder} at step ${stoppedAfter} of ${String(record.steps)}\n`);
+  return { ...run, resume: { steps: stoppedAfter } };
 }
 
 /** Trains the runs one after another, each stage continuing the one before. */

@@ -19,6 +19,7 @@ import type { ModelDefaults } from '../models.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
+import { readOptimizerState, writeOptimizerState } from './resumeState.js';
 import { TrainingStopped, disposeAll, stoppedParams } from './trainingStopped.js';
 import { CAPTION_CONTEXT, smallClipConfig } from './shapesClipConfig.js';
 
@@ -80,6 +81,12 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
   const warmup = Math.min(100, Math.floor(steps / 10));
   let trained: ReadonlyMap<string, Tensor>;
   let stopped: number | undefined;
+  let state: Uint8Array | undefined;
+  // --resume: the stopped run's optimizer state, beside the weights --init loaded.
+  const resumeFrom =
+    options.resume && options.init
+      ? { state: await readOptimizerState(options.init), steps: options.resume.steps }
+      : undefined;
   try {
     trained = await fineTuneClip(params, config, batch, {
       steps,
@@ -87,12 +94,13 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
       weightDecay: 0.05,
       signal,
       onProgress: ({ step, smoothedLoss }) => bar.update(step, steps, `loss ${smoothedLoss.toFixed(3)}`),
+      ...(resumeFrom ? { resumeFrom } : {}),
     });
   } catch (e) {
     // Interrupted after some steps: what was trained is written all the same.
     const got = stoppedParams<ReadonlyMap<string, Tensor>>(e, disposeAll);
     if (!got) throw e;
-    ({ params: trained, steps: stopped } = got);
+    ({ params: trained, steps: stopped, state } = got);
   }
   bar.finish();
 
@@ -121,10 +129,11 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
     writeFile(join(out, 'merges.txt'), `#version: 0.2\n${files.merges}\n`),
     writeFile(join(out, 'preprocessor_config.json'), `${JSON.stringify(preprocessor, null, 2)}\n`),
     writeFile(join(out, 'vl.json'), `${JSON.stringify(defaults, null, 2)}\n`),
+    writeOptimizerState(out, state),
   ]);
   if (stopped !== undefined) {
     disposeAll(trained);
-    throw new TrainingStopped(out, stopped, steps);
+    throw new TrainingStopped(out, stopped, steps, state ? 'clip' : undefined);
   }
   return new ClipModel({ config, params: trained, tokenizer, backend, preprocess });
 }

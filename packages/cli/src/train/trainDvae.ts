@@ -18,6 +18,7 @@ import { imagesToTensor } from '../pixels.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
+import { readOptimizerState, writeOptimizerState } from './resumeState.js';
 import { TrainingStopped, stoppedParams } from './trainingStopped.js';
 
 /** Options of {@link trainDvae}. */
@@ -110,8 +111,15 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
   };
   let trained: Pair;
   let stopped: number | undefined;
+  let state: Uint8Array | undefined;
+  // --resume: the stopped run's optimizer state, beside the weights --init loaded.
+  const resumeFrom =
+    options.resume && options.init
+      ? { state: await readOptimizerState(options.init), steps: options.resume.steps }
+      : undefined;
   try {
     trained = await runTraining(params!, config, batch, {
+      ...(resumeFrom ? { resumeFrom } : {}),
       steps,
       seed,
       lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
@@ -130,7 +138,7 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
     // Interrupted after some steps: what was trained is written all the same.
     const got = stoppedParams<Pair>(e, freePair);
     if (!got) throw e;
-    ({ params: trained, steps: stopped } = got);
+    ({ params: trained, steps: stopped, state } = got);
   } finally {
     // The trainer worked on copies: the starting weights are done with.
     freePair(params! as Pair);
@@ -142,10 +150,11 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
   await Promise.all([
     ...Object.entries(files).map(([name, bytes]) => writeFile(join(out, name), bytes)),
     writeFile(join(out, 'vl.json'), `${JSON.stringify(defaults, null, 2)}\n`),
+    writeOptimizerState(out, state),
   ]);
   if (stopped !== undefined) {
     freePair(trained);
-    throw new TrainingStopped(out, stopped, steps);
+    throw new TrainingStopped(out, stopped, steps, state ? 'dvae' : undefined);
   }
   return createDvaeModel(config, trained.encoder, trained.decoder, backend, () => {
     for (const t of [...trained.encoder.values(), ...trained.decoder.values()]) t.dispose();

@@ -16,6 +16,11 @@ export interface TrainRunOptions {
   /** Square image size in pixels. */
   imageSize: number;
   backend: Backend;
+  /**
+   * Continue the stopped run whose weights are in `init`, exactly: its optimizer state is read
+   * from there, and training goes on from step `steps` of the same schedule.
+   */
+  resume?: { steps: number };
   /** Progress goes to `io.stderr`. */
   io: CliIo;
   signal?: AbortSignal;

@@ -14,10 +14,15 @@ export class TrainingStopped extends CliError {
     /** Steps done when it stopped. */
     readonly steps: number,
     readonly of: number,
+    /** The kind trained, when its optimizer state was written too (`--resume` can continue it). */
+    resumable?: string,
   ) {
     super(
-      `interrupted after ${steps} of ${of} steps: wrote the weights trained so far to ${out}; ` +
-        `continue them with --init ${out}`,
+      resumable
+        ? `interrupted after ${steps} of ${of} steps: wrote the weights trained so far and the optimizer state to ${out}; ` +
+            `vl train ${resumable} --resume ${out} continues the run exactly (--init ${out} with a fresh optimizer)`
+        : `interrupted after ${steps} of ${of} steps: wrote the weights trained so far to ${out}; ` +
+            `continue them with --init ${out}`,
       130,
     );
     this.name = 'TrainingStopped';
@@ -32,13 +37,13 @@ export class TrainingStopped extends CliError {
 export function stoppedParams<P>(
   e: unknown,
   free: (params: P) => void,
-): { params: P; steps: number } | undefined {
+): { params: P; steps: number; state: Uint8Array | undefined } | undefined {
   if (!(e instanceof TrainingInterruptedError)) return undefined;
   if (!e.aborted) {
     free(e.params as P);
     return undefined;
   }
-  return { params: e.params as P, steps: e.steps };
+  return { params: e.params as P, steps: e.steps, state: e.state };
 }
 
 /** Disposes a map of tensors (some may be shared: each once). */

@@ -29,12 +29,18 @@ function gradientLeaves(grads: ParamTree, op: string): { leaves: ParamLeaf[]; ba
   return { leaves: all.filter((leaf) => !isNoGradient(leaf.tensor)), backend: first.tensor.backend };
 }
 
-/** [] The L2 norm of all `leaves` together (0 for none), made in the current scope. */
+/**
+ * [] The L2 norm of all `leaves` together (0 for none), made in the current scope. Summed in the
+ * order of the key paths, not of the tree: the same gradients give the same bits whichever order
+ * their params were put in (a checkpoint loads its tensors in file order, not in the order a fresh
+ * init made them, and a resumed run must take the steps the unbroken one took).
+ */
 function totalNorm(leaves: readonly ParamLeaf[], backend: Backend): Tensor {
+  const ordered = [...leaves].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return tidy(() => {
     // [] per gradient, summed in one chain so no partial sum outlives the scope.
     let total = full([], 0, { backend });
-    for (const { tensor: g } of leaves) total = add(total, sum(mul(g, g)));
+    for (const { tensor: g } of ordered) total = add(total, sum(mul(g, g)));
     return sqrt(total);
   });
 }
