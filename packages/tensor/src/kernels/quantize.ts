@@ -44,6 +44,53 @@ function quantizeWgsl(dtype: QuantizedDType): string {
 @group(0) @binding(1) var<storage, read_write> w: array<u32>;
 ${wgslDeviceErrors(2)}
 @group(0) @binding(3) var<uniform> p: Params;
+// amax / qmax rounded to nearest as the host codec rounds it (WGSL's division may be 2.5 ulp off):
+// the quotient moves by an ulp while amax lies past the midpoint to its neighbor, compared exactly
+// as below (qmax has 7 bits; s = sh + sl with 12-bit sh, and sl plus half an ulp fits 14 bits).
+fn blockScale(amax: f32) -> f32 {
+  let d = ${quantMax(dtype)}.0;
+  var s = amax / d;
+  if (!(amax > 0.0 && amax <= 3.0e38)) { return s; }
+  for (var it = 0; it < 2; it++) {
+    let bits = bitcast<u32>(s);
+    let sh = bitcast<f32>(bits & 0xfffff000u);
+    let r = amax - d * sh;
+    let sl = s - sh;
+    let above = d * (sl + 0.5 * (bitcast<f32>(bits + 1u) - s));
+    let below = d * (sl - 0.5 * (s - bitcast<f32>(bits - 1u)));
+    if (r > above || (r == above && (bits & 1u) == 1u)) {
+      s = bitcast<f32>(bits + 1u);
+    } else if (r < below || (r == below && (bits & 1u) == 1u)) {
+      s = bitcast<f32>(bits - 1u);
+    } else {
+      break;
+    }
+  }
+  return s;
+}
+// round(|x| / scale), ties away from zero, like the host codec, whose quotient is a double: the
+// f32 product x * inv can land on the other side of a half-integer (107.4999986 as 107.5), so the
+// candidate n is settled exactly. |x| >= (m + 1/2) scale iff 2|x| - c sh >= c sl, with c = 2m + 1
+// (9 bits) and scale = sh + sl split into halves of 12 significant bits: both products are exact,
+// and 2|x| - c sh is exact near the boundary (Sterbenz), keeping its sign elsewhere.
+fn atLeastHalfStep(ax2: f32, m: f32, sh: f32, sl: f32) -> bool {
+  let c = 2.0 * m + 1.0;
+  return ax2 - c * sh >= c * sl;
+}
+fn quantize(xv: f32, inv: f32, scale: f32) -> i32 {
+  var n = floor(abs(xv * inv) + 0.5);
+  if (scale > 0.0) {
+    let ax2 = 2.0 * abs(xv);
+    let sh = bitcast<f32>(bitcast<u32>(scale) & 0xfffff000u);
+    let sl = scale - sh;
+    if (atLeastHalfStep(ax2, n, sh, sl)) {
+      n += 1.0;
+    } else if (n > 0.0 && !atLeastHalfStep(ax2, n - 1.0, sh, sl)) {
+      n -= 1.0;
+    }
+  }
+  return clamp(i32(sign(xv) * n), -${quantMax(dtype)}, ${quantMax(dtype)});
+}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let b = gid.x + gid.y * nwg.x * ${WG}u;
@@ -61,15 +108,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   // (built from bits: WGSL has no NaN constant), so it dequantizes to NaN, not to garbage.
   if (!finite) { flagError(${DEVICE_ERROR_BITS.quantizeWeight}u); }
   var nanBits = 0x7fc00000u;
-  let scale = select(bitcast<f32>(nanBits), amax / ${quantMax(dtype)}.0, finite);
+  let scale = select(bitcast<f32>(nanBits), blockScale(amax), finite);
   let inv = select(0.0, 1.0 / scale, scale > 0.0);
   w[p.size / ${perWord}u + b] = bitcast<u32>(scale);
   for (var j = 0u; j < ${QUANT_BLOCK / perWord}u; j++) {
     var word = 0u;
     for (var i = 0u; i < ${perWord}u; i++) {
-      let v = x[start + j * ${perWord}u + i] * inv;
-      // Ties away from zero, like the host codec (round() would round ties to even).
-      let q = clamp(i32(sign(v) * floor(abs(v) + 0.5)), -${quantMax(dtype)}, ${quantMax(dtype)});
+      let q = quantize(x[start + j * ${perWord}u + i], inv, scale);
       word |= (${field}) << (${bits}u * i);
     }
     w[start / ${perWord}u + j] = word;

@@ -109,7 +109,8 @@ ${head}
     var y = ${masked};
     if (!dead && keep(mbase, j)) {
       let z = logit(base, mbase, j);
-      y = ${result};
+      // A -inf logit is a masked one, also when the row's max is +inf or NaN (z - m would be NaN).
+      if (bitcast<u32>(z) != 0xff800000u) { y = ${result}; }
     }
     yBuf[base + j * p.inner] = y;
   }

@@ -171,14 +171,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`;
 }
 
-function decodeSource(attrs: AttentionAttrs, d: number, dv: number): string {
+/**
+ * The decode kernel. `sharedQ`: q is staged in workgroup memory; without it (a head too large for
+ * the device's workgroup memory next to the reduction arrays) every key's dot product reads q from
+ * its storage buffer.
+ */
+function decodeSource(attrs: AttentionAttrs, d: number, dv: number, sharedQ: boolean): string {
   const perLane = Math.ceil(dv / DECODE_WG);
   const maskIndex = 'maskRow + key';
   const boolCheck = attrs.mask === 'bool' ? `visible = mask[${maskIndex}] != 0u;` : '';
   const add = attrs.mask === 'additive' ? ` + mask[${maskIndex}]` : '';
   return `${attentionHeader(attrs, d, dv)}
 const WG = ${DECODE_WG}u;
-var<workgroup> qs: array<f32, D>;
+${sharedQ ? 'var<workgroup> qs: array<f32, D>;' : ''}
 var<workgroup> probs: array<f32, WG>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> nanKeys: atomic<u32>; // nonzero once some key's score is NaN
@@ -197,8 +202,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let vBase = p.vOff + b * p.vB + kvHead * p.vH;
   let maskRow = b * p.maskB + h * p.maskH;
   let qAt = p.qOff + b * p.qB + h * p.qH;
-  for (var c = lid; c < D; c += WG) { qs[c] = q[qAt + c]; }
-  workgroupBarrier();
+  ${sharedQ ? 'for (var c = lid; c < D; c += WG) { qs[c] = q[qAt + c]; }\n  workgroupBarrier();' : ''}
   var kEnd = p.kvLength;
   if (p.causal != 0u) { kEnd = u32(clamp(p.queryOffset + 1, 0, i32(p.kvLength))); }
   // m and l are the same in every invocation: they only change through workgroupUniformLoad values.
@@ -214,7 +218,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (visible) {
         var dot = 0.0;
         let kAt = kBase + key * p.kT;
-        for (var c = 0u; c < D; c++) { dot += qs[c] * k[kAt + c]; }
+        for (var c = 0u; c < D; c++) { dot += ${sharedQ ? 'qs[c]' : 'q[qAt + c]'} * k[kAt + c]; }
         s = dot * p.scale${add};
       }
     }
@@ -278,7 +282,12 @@ export function attentionWebGpu(
   const groups = rows * queryBlocks;
   let pipeline: GPUComputePipeline;
   if (decode) {
-    pipeline = ctx.pipeline(`attention:decode:${d}:${dv}:${attrs.mask}`, () => decodeSource(attrs, d, dv));
+    // Workgroup memory: q (when staged), probs and red (WG floats each), the NaN flag; each rounded to 16 bytes.
+    const shared = (n: number) => Math.ceil((4 * n) / 16) * 16;
+    const sharedQ = shared(d) + 2 * shared(DECODE_WG) + 16 <= ctx.limits.maxComputeWorkgroupStorageSize;
+    pipeline = ctx.pipeline(`attention:decode:${d}:${dv}:${attrs.mask}:${sharedQ ? 'q' : ''}`, () =>
+      decodeSource(attrs, d, dv, sharedQ),
+    );
   } else {
     // Keys per block: 16 at most (visibility bits fit a u32 with room to spare; larger tiles only
     // slow shader compilation on software drivers, which zero-initialize workgroup memory).
