@@ -384,7 +384,10 @@ function topkWebGpu(
   if (bytes > ctx.limits.maxStorageBufferBindingSize) {
     throw new RangeError(
       `topk: ${rows} rows of ${n} entries (k = ${k}) need a ${bytes}-byte WebGPU buffer, over this device's ` +
-        `maxStorageBufferBindingSize (${ctx.limits.maxStorageBufferBindingSize}); use a smaller k or fewer rows`,
+        `maxStorageBufferBindingSize (${ctx.limits.maxStorageBufferBindingSize}); ` +
+        // Small k sorts in blocks of the row, whose size k does not change: only fewer rows or
+        // shorter ones help there.
+        (chunked ? 'use fewer or shorter rows' : `use fewer rows, or k <= ${C / 4} (sorted in blocks)`),
     );
   }
   let pairs = ctx.scratch(bytes);
