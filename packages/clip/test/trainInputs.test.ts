@@ -174,7 +174,7 @@ test('ClipTrainer and fineTuneClip name a misspelt option with every key they ac
   await expect(
     fineTuneClip(params, config, makeBatch, { steps: 1, learningRate: 1 } as never),
   ).rejects.toThrow(
-    'fineTuneClip: unknown option "learningRate" (expected steps, onProgress, signal, lr, betas, eps, weightDecay, groups, maxGradNorm)',
+    'fineTuneClip: unknown option "learningRate" (expected steps, onProgress, signal, resumeFrom, lr, betas, eps, weightDecay, groups, maxGradNorm)',
   );
   expect([...params.values()].some((t) => t.isDisposed)).toBe(false);
   disposeAll(params.values());

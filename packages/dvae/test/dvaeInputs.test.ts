@@ -205,7 +205,7 @@ test('misspelled option and config keys are refused by name; the fixture and sav
   const before = live();
   const opts = (o: object) => o as never;
   await expect(trainDvae(params, config, batch, opts({ steps: 1, learningRate: 5 }))).rejects.toThrow(
-    /^trainDvae: unknown option "learningRate" \(expected lr, tau, beta, .*steps, usageWindow, onProgress, signal\)$/,
+    /^trainDvae: unknown option "learningRate" \(expected lr, tau, beta, .*steps, usageWindow, onProgress, signal, resumeFrom\)$/,
   );
   await expect(trainDvae(params, config, batch, opts({ steps: 1, onprogress: () => {} }))).rejects.toThrow(
     'trainDvae: unknown option "onprogress"',
