@@ -299,7 +299,13 @@ describe('options and models', () => {
     const folder = fileURLToPath(shapesModel('clip'));
     const server = await serveFolder(folder);
     try {
-      const remote = await vl('classify', 'pics/s0.png', '--model', `${server.url}/clip`, '--json');
+      const remote = await vl(
+        'classify',
+        'pics/s0.png',
+        '--model',
+        `${server.url}/clip-${process.pid}-${Date.now()}`, // a URL no earlier run cached
+        '--json',
+      );
       expect(remote.code, remote.err).toBe(0);
       const local = await vl('classify', 'pics/s0.png', '--model', folder, '--json');
       expect(JSON.parse(remote.out)).toEqual(JSON.parse(local.out)); // the shapes labels of vl.json
@@ -312,21 +318,24 @@ describe('options and models', () => {
     const folder = fileURLToPath(shapesModel('dvae'));
     const server = await serveFolder(folder);
     try {
+      // A path of this run's own: the download cache (~/.cache/vl) outlives runs, and a port is
+      // reused, so another run's files at the same URL could be in it.
+      const at = `/dvae-${process.pid}-${Date.now()}`;
       const remote = await vl(
         'reconstruct',
         'pics/s0.png',
         '-o',
         'remote.png',
         '--model',
-        `${server.url}/dvae`,
+        `${server.url}${at}`,
         '--json',
       );
       expect(remote.code, remote.err).toBe(0);
       expect(server.requests).toEqual({
-        '/dvae/vl.json': 1, // read for the default --size, and handed on to the loader
-        '/dvae/config.json': 1,
-        '/dvae/encoder.safetensors': 1,
-        '/dvae/decoder.safetensors': 1,
+        [`${at}/vl.json`]: 1, // read for the default --size, and handed on to the loader
+        [`${at}/config.json`]: 1,
+        [`${at}/encoder.safetensors`]: 1,
+        [`${at}/decoder.safetensors`]: 1,
       });
       // The default --size is the served vl.json's, as from the folder on disk.
       const local = await vl('reconstruct', 'pics/s0.png', '-o', 'local.png', '--model', folder, '--json');

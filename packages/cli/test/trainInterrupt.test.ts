@@ -1,7 +1,7 @@
 // Ctrl-C during `vl train`: training stops after its current step, the weights trained so far are
 // written as a checkpoint that --init continues (and, for clip and dvae, the optimizer state that
 // --resume continues exactly), training.json says where it stopped, and the command exits 130. The interrupt is Node's SIGINT event, emitted once a few steps are done.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -58,7 +58,9 @@ test.each([
     expect(code, err).toBe(130);
     expect(err).toContain('vl: stopping after this step; the weights trained so far will be written');
     const stoppedAt = Number(
-      /interrupted after (\d+) of 500 steps: wrote the weights trained so far to /.exec(err)?.[1],
+      /interrupted after (\d+) of 500 steps: wrote the weights trained so far (and the optimizer state )?to /.exec(
+        err,
+      )?.[1],
     );
     expect(stoppedAt).toBeGreaterThanOrEqual(2);
     expect(stoppedAt).toBeLessThan(500);
@@ -116,7 +118,9 @@ test.each([
     ).stoppedAfter;
     expect(at).toBeLessThan(6);
     let err = '';
-    const resumed = await runCli(['train', kind, '--resume', out, '--backend', 'cpu'], {
+    // No --backend: the recorded one (cpu), on which the run goes on exactly.
+    expect(JSON.parse(readFileSync(join(work, out, 'training.json'), 'utf8')).backendKind).toBe('cpu');
+    const resumed = await runCli(['train', kind, '--resume', out], {
       ...quiet,
       stderr: { write: (s: string) => (err += s) },
     });
@@ -149,9 +153,41 @@ test.each([
     expect([extra.code, extra.e]).toEqual([2, expect.stringContaining('leave out --steps')]);
     const vlm = await again('vlm', '--resume', out);
     expect([vlm.code, vlm.e]).toEqual([2, expect.stringContaining('--resume is for clip and dvae runs')]);
+    // A damaged state file is named before any work (exit 2), with the way on.
+    writeFileSync(join(work, out, 'optimizer.safetensors'), 'not a state');
+    writeFileSync(join(work, out, 'training.json'), JSON.stringify({ ...record, stoppedAfter: at }));
+    const damaged = await again(kind, '--resume', out);
+    expect([damaged.code, damaged.e]).toEqual([
+      2,
+      expect.stringContaining(`--resume ${out}: its optimizer.safetensors cannot be read (`),
+    ]);
+    expect(damaged.e).toContain(`--init ${out} continues its weights with a fresh optimizer`);
   },
   240_000,
 );
+
+test('a run of --stage stages stopped by Ctrl-C keeps no optimizer state and points to --init', async () => {
+  const out = 'dvae-staged-stopped';
+  const { code, err } = await trainAndInterrupt(
+    2,
+    'dvae',
+    '--data',
+    'shapes',
+    '--out',
+    out,
+    '--steps',
+    '500',
+    '--size',
+    '32',
+    '--batch',
+    '2',
+    '--stage',
+    'steps=5',
+  );
+  expect(code, err).toBe(130);
+  expect(err).toContain(`continue them with --init ${join(work, out)}`);
+  expect(existsSync(join(work, out, 'optimizer.safetensors'))).toBe(false);
+}, 240_000);
 
 test('vl train vlm stopped by Ctrl-C while grounding its vision tower writes that tower, as promised', async () => {
   const out = 'vlm-stopped-grounding';

@@ -66,6 +66,24 @@ test('a DvaeTrainer stopped, saved and resumed takes the steps the unbroken run 
     await expect(other.loadState(state)).rejects.toThrow(/^AdamW\.loadStateDict: state\['.*'\]\.m is f32\[/);
     expect(other.stepCount).toBe(0);
     other.dispose();
+    // The encoder's state fits and the decoder's does not: the encoder's own comes back too.
+    const decoderOnly = parseDvaeConfig({
+      encoder: config.encoder,
+      decoder: { ...config.decoder, n_hid: 12 },
+    });
+    made[3] = initDvaeParams(decoderOnly, { backend, seed: 3 });
+    const half = new DvaeTrainer(made[3], decoderOnly, options);
+    await half.step(batches[0]!);
+    const own = await half.saveState();
+    await expect(half.loadState(state)).rejects.toThrow(/^AdamW\.loadStateDict: state\['.*'\]\.m is f32\[/);
+    expect([half.stepCount, Buffer.from(await half.saveState()).equals(Buffer.from(own))]).toEqual([1, true]);
+    // Mid-step the noise stream is a draw ahead of the optimizers: no state is saved then.
+    const running = half.step(batches[1]!);
+    await expect(half.saveState()).rejects.toThrow(
+      'DvaeTrainer.saveState: a step is running; await it first',
+    );
+    await running;
+    half.dispose();
   } finally {
     for (const b of batches) b.dispose();
     for (const tr of [straight, first, second]) tr?.dispose();

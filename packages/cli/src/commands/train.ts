@@ -1,9 +1,10 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { wordVocabularyFiles } from '@vl/clip';
+import { CpuBackend, type LoadedOptimizerState, loadOptimizerState } from '@vl/tensor';
 import type { QuestionKind } from '@vl/shapes';
 import type { CommandContext, OptionValues } from '../context.js';
-import { CliError } from '../io.js';
+import { CliError, withoutCaller } from '../io.js';
 import { positiveInt, positiveNumber } from '../options.js';
 import { type CaptionData, folderCaptionData, shapesCaptionData } from '../train/captionData.js';
 import { evaluateClipOnShapes } from '../train/evaluateClip.js';
@@ -13,7 +14,7 @@ import { trainDvae } from '../train/trainDvae.js';
 import type { TrainRunOptions } from '../train/trainRunOptions.js';
 import { evaluateVlmOnShapes } from '../train/evaluateVlm.js';
 import { type TrainVlmOptions, trainVlm } from '../train/trainVlm.js';
-import { OPTIMIZER_STATE_FILE } from '../train/resumeState.js';
+import { OPTIMIZER_STATE_FILE, writeOptimizerState } from '../train/resumeState.js';
 import { TrainingStopped, abortOnInterrupt } from '../train/trainingStopped.js';
 import { checkpointKind, locateModel } from '../models.js';
 import { stageOptions, stagedRecord, type TrainingRecord, writeTrainingRecord } from './trainStages.js';
@@ -446,6 +447,7 @@ function describeRun({ kind, settings: s, picks, ctx }: PreparedRun): string {
 async function executeRun(
   run: PreparedRun,
   signal: AbortSignal,
+  staged: boolean,
 ): Promise<{ record: TrainingRecord; summary?: string }> {
   const { ctx, kind: k, settings, featureLayers, groundSteps, text, picks, resume } = run;
   const start = performance.now();
@@ -485,12 +487,19 @@ async function executeRun(
     ...(featureLayers !== undefined ? { featureLayers } : {}),
     ...(k === 'vlm' ? { groundSteps, ...text, ...picks } : {}),
     backend: backend.name,
+    backendKind: backend.kind, // what --resume runs on, so that it goes on exactly
     seconds,
     ...(stopped ? { stoppedAfter: stopped.steps } : {}),
     ...(quality ? { heldOut: quality } : {}),
   };
   await writeTrainingRecord(settings.out, record);
   if (stopped) {
+    // A stopped run (not a stage of several, which --resume does not take) keeps its optimizer
+    // state, written last: a state file always goes with the weights and record beside it.
+    if (stopped.state && !staged) {
+      await writeOptimizerState(settings.out, stopped.state);
+      stopped = new TrainingStopped(stopped.out, stopped.steps, stopped.of, k);
+    }
     stopped.record = record;
     throw stopped;
   }
@@ -546,8 +555,51 @@ export async function train(ctx: CommandContext): Promise<void> {
     ctx.print(`trained ${kind} in ${records.length} stages, ${result.seconds} s in all`);
 }
 
-/** What `--resume` may be given with: the rest comes from the stopped run's training.json. */
-const RESUME_OPTIONS = new Set(['resume', 'backend', 'json']);
+/**
+ * What `--resume` may be given with: the rest comes from the stopped run's training.json (`--data`
+ * for its folder moved elsewhere, `--backend` for another than the recorded one).
+ */
+const RESUME_OPTIONS = new Set(['resume', 'data', 'backend', 'json']);
+
+/** The optimizers each kind's trainer saves (see its saveState). */
+const RESUME_OPTIMIZERS: Record<'clip' | 'dvae', string[]> = {
+  clip: ['adamw'],
+  dvae: ['decoder', 'encoder'],
+};
+
+/**
+ * Checks that `folder`'s optimizer state is whole, is a `k` trainer's, and is not past the step
+ * the record says the run stopped at (so it belongs to the weights beside it); read on a plain
+ * CPU backend and freed.
+ */
+async function checkOptimizerState(
+  folder: string,
+  shown: string,
+  k: 'clip' | 'dvae',
+  stoppedAfter: number,
+): Promise<void> {
+  const fail = (why: string) =>
+    new CliError(
+      `--resume ${shown}: its ${OPTIMIZER_STATE_FILE} ${why}; --init ${shown} continues its weights with a fresh optimizer`,
+      2,
+    );
+  let state: LoadedOptimizerState;
+  try {
+    state = await loadOptimizerState(join(folder, OPTIMIZER_STATE_FILE), { backend: new CpuBackend() });
+  } catch (e) {
+    throw fail(`cannot be read (${withoutCaller(e)})`);
+  }
+  try {
+    const names = Object.keys(state.optimizers).sort();
+    if (names.join() !== RESUME_OPTIMIZERS[k].join())
+      throw fail(`is not a ${k} trainer's (it holds ${names.join(', ') || 'nothing'})`);
+    const ahead = Object.values(state.optimizers).find((o) => o.stepCount > stoppedAfter);
+    if (ahead)
+      throw fail(`has taken ${ahead.stepCount} steps, more than the ${stoppedAfter} training.json records`);
+  } finally {
+    state.dispose();
+  }
+}
 
 /**
  * `--resume <folder>`: the run a Ctrl-C stopped there, prepared to go on exactly: its settings from
@@ -598,8 +650,20 @@ async function prepareResume(ctx: CommandContext, k: Kind, folder: string): Prom
       `--resume ${folder}: no ${OPTIMIZER_STATE_FILE} beside the weights (a run stopped by an older vl, or the file was removed); --init ${folder} continues its weights with a fresh optimizer`,
       2,
     );
+  await checkOptimizerState(path, folder, k, stoppedAfter);
+  const recordedData = typeof record.dataPath === 'string' ? record.dataPath : String(record.data);
+  if (ctx.string('data') === undefined && recordedData !== 'shapes' && !existsSync(recordedData))
+    throw new CliError(
+      `--resume ${folder}: the run's data folder ${recordedData} (training.json) is not there; give its new place with --data`,
+      2,
+    );
+  const recordedBackend =
+    record.backendKind === 'cpu' || record.backendKind === 'webgpu' ? record.backendKind : undefined;
+  // The recorded backend unless --backend names one: on another the resumed steps differ from the
+  // unbroken run's in the last bits. Set on the command's own context, whose backend the run uses.
+  if (ctx.options.backend === undefined && recordedBackend) ctx.options.backend = recordedBackend;
   const options: OptionValues = {
-    data: typeof record.dataPath === 'string' ? record.dataPath : String(record.data),
+    data: ctx.string('data') ?? recordedData,
     out: folder,
     init: folder,
     steps: String(record.steps),
@@ -612,6 +676,11 @@ async function prepareResume(ctx: CommandContext, k: Kind, folder: string): Prom
     if (ctx.options[name] !== undefined) options[name] = ctx.options[name];
   const run = await prepareRun(ctx.derive(options), k);
   ctx.io.stderr.write(`vl: train: resuming ${folder} at step ${stoppedAfter} of ${String(record.steps)}\n`);
+  const kind = run.settings.backend.kind;
+  if (recordedBackend && kind !== recordedBackend)
+    ctx.io.stderr.write(
+      `vl: train: warning: the run trained on ${recordedBackend} and goes on on ${kind}: it will not end exactly where the unbroken run would have\n`,
+    );
   return { ...run, resume: { steps: stoppedAfter } };
 }
 
@@ -627,7 +696,7 @@ async function runStages(
     if (runs.length > 1) ctx.io.stderr.write(`${stage}${describeRun(run)}\n`);
     let done: { record: TrainingRecord; summary?: string };
     try {
-      done = await executeRun(run, signal);
+      done = await executeRun(run, signal, runs.length > 1);
     } catch (e) {
       // A stage cut short is the record's last stage.
       if (e instanceof TrainingStopped && e.record && runs.length > 1) {

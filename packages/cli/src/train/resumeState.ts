@@ -1,6 +1,6 @@
 // The optimizer state a stopped `vl train` run leaves beside its weights, so that `--resume` can
 // continue the run exactly (the same steps, schedules and noise as a run that did not stop).
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../io.js';
 
@@ -19,12 +19,23 @@ export async function readOptimizerState(folder: string): Promise<Uint8Array> {
   }
 }
 
+/** Removes the optimizer state an earlier stop left in `out`: it goes with weights about to be replaced. */
+export async function removeOptimizerState(out: string): Promise<void> {
+  await rm(join(out, OPTIMIZER_STATE_FILE), { force: true });
+}
+
 /**
- * Writes a stopped run's optimizer state into `out`, or, for a run that finished (`state`
- * undefined), removes one an earlier stop left there: it belongs to weights that are gone.
+ * Writes a stopped run's optimizer state into `out`, last of the folder's files (after its weights
+ * and training.json) and whole or not at all (a temporary file renamed into place): a state file
+ * in a folder always belongs to the weights and record beside it.
  */
-export async function writeOptimizerState(out: string, state: Uint8Array | undefined): Promise<void> {
+export async function writeOptimizerState(out: string, state: Uint8Array): Promise<void> {
   const file = join(out, OPTIMIZER_STATE_FILE);
-  if (state) await writeFile(file, state);
-  else await rm(file, { force: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(temp, state);
+    await rename(temp, file);
+  } finally {
+    await rm(temp, { force: true });
+  }
 }

@@ -19,7 +19,7 @@ import type { ModelDefaults } from '../models.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
-import { readOptimizerState, writeOptimizerState } from './resumeState.js';
+import { readOptimizerState, removeOptimizerState } from './resumeState.js';
 import { TrainingStopped, disposeAll, stoppedParams } from './trainingStopped.js';
 import { CAPTION_CONTEXT, smallClipConfig } from './shapesClipConfig.js';
 
@@ -105,6 +105,7 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
   bar.finish();
 
   await mkdir(out, { recursive: true });
+  await removeOptimizerState(out); // an earlier stop's: it went with the weights replaced here
   const checkpoint = await clipCheckpointFiles(trained, config);
   const defaults: ModelDefaults = {
     imageSize,
@@ -129,11 +130,12 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
     writeFile(join(out, 'merges.txt'), `#version: 0.2\n${files.merges}\n`),
     writeFile(join(out, 'preprocessor_config.json'), `${JSON.stringify(preprocessor, null, 2)}\n`),
     writeFile(join(out, 'vl.json'), `${JSON.stringify(defaults, null, 2)}\n`),
-    writeOptimizerState(out, state),
   ]);
   if (stopped !== undefined) {
     disposeAll(trained);
-    throw new TrainingStopped(out, stopped, steps, state ? 'clip' : undefined);
+    const stop = new TrainingStopped(out, stopped, steps);
+    if (state) stop.state = state; // written by vl train after the record
+    throw stop;
   }
   return new ClipModel({ config, params: trained, tokenizer, backend, preprocess });
 }

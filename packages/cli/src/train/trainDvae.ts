@@ -18,7 +18,7 @@ import { imagesToTensor } from '../pixels.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
-import { readOptimizerState, writeOptimizerState } from './resumeState.js';
+import { readOptimizerState, removeOptimizerState } from './resumeState.js';
 import { TrainingStopped, stoppedParams } from './trainingStopped.js';
 
 /** Options of {@link trainDvae}. */
@@ -145,16 +145,18 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
   }
   bar.finish();
   await mkdir(out, { recursive: true });
+  await removeOptimizerState(out); // an earlier stop's: it went with the weights replaced here
   const files = await dvaeCheckpointFiles(config, trained);
   const defaults: ModelDefaults = { imageSize };
   await Promise.all([
     ...Object.entries(files).map(([name, bytes]) => writeFile(join(out, name), bytes)),
     writeFile(join(out, 'vl.json'), `${JSON.stringify(defaults, null, 2)}\n`),
-    writeOptimizerState(out, state),
   ]);
   if (stopped !== undefined) {
     freePair(trained);
-    throw new TrainingStopped(out, stopped, steps, state ? 'dvae' : undefined);
+    const stop = new TrainingStopped(out, stopped, steps);
+    if (state) stop.state = state; // written by vl train after the record
+    throw stop;
   }
   return createDvaeModel(config, trained.encoder, trained.decoder, backend, () => {
     for (const t of [...trained.encoder.values(), ...trained.decoder.values()]) t.dispose();

@@ -8,6 +8,11 @@ import { CliError, type CliIo } from '../io.js';
 export class TrainingStopped extends CliError {
   /** The run's `training.json` record, once written (for the stages' record). */
   record?: object;
+  /**
+   * The optimizer state at the stop, which `vl train` writes after the record (so that a state
+   * file in a folder always goes with its weights and record) and `--resume` reads.
+   */
+  state?: Uint8Array;
 
   constructor(
     readonly out: string,

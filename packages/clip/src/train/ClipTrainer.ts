@@ -155,6 +155,7 @@ export class ClipTrainer {
   readonly #tree: Record<string, Tensor>;
   readonly #opt: AdamW;
   readonly #maxGradNorm: number;
+  #disposed = false;
 
   constructor(
     params: ReadonlyMap<string, Tensor>,
@@ -225,8 +226,9 @@ export class ClipTrainer {
 
   /**
    * The optimizer's state (the AdamW moments and step counts) as a safetensors file, to resume
-   * the run exactly with {@link ClipTrainer.loadState}; save the params beside it
-   * (`clipCheckpointFiles(trainer.params, config)`).
+   * the run exactly with {@link ClipTrainer.loadState} (on the same kind of backend); save the
+   * params beside it (`clipCheckpointFiles(trainer.params, config)`, or `saveSafetensors` for a
+   * ModifiedResNet tower, which has no HF layout).
    *
    * @example
    * ```ts
@@ -234,6 +236,7 @@ export class ClipTrainer {
    * ```
    */
   async saveState(): Promise<Uint8Array> {
+    if (this.#disposed) throw new Error('ClipTrainer.saveState: the trainer was disposed');
     const saved = this.#opt.stateDict();
     try {
       return await saveOptimizerState({ adamw: saved });
@@ -255,9 +258,11 @@ export class ClipTrainer {
    * ```
    */
   async loadState(source: SafetensorsSource): Promise<void> {
+    if (this.#disposed) throw new Error('ClipTrainer.loadState: the trainer was disposed');
     const backend = Object.values(this.#tree)[0]!.backend;
     const loaded = await loadOptimizerState(source, { backend });
     try {
+      if (this.#disposed) throw new Error('ClipTrainer.loadState: the trainer was disposed');
       const adamw = loaded.optimizers.adamw;
       if (!adamw)
         throw new Error(
@@ -271,6 +276,7 @@ export class ClipTrainer {
 
   /** Frees the optimizer state (the params stay with the caller). */
   dispose(): void {
+    this.#disposed = true;
     this.#opt.dispose();
   }
 }

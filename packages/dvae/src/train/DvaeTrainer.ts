@@ -378,7 +378,9 @@ export class DvaeTrainer {
    * The training state besides the params (both optimizers' moments and step counts, and the
    * position of the gumbel noise's seed stream) as a safetensors file, to resume the run exactly
    * with {@link DvaeTrainer.loadState}; save the params beside it
-   * (`dvaeCheckpointFiles(trainer.params, config)`).
+   * (`dvaeCheckpointFiles(config, trainer.params)`). Exact when saved between steps (not while one
+   * runs, which is refused), and on the same kind of backend: a step that threw may already have
+   * drawn its noise seed.
    *
    * @example
    * ```ts
@@ -387,6 +389,8 @@ export class DvaeTrainer {
    */
   async saveState(): Promise<Uint8Array> {
     this.#alive('saveState');
+    // Mid-step the noise stream is a draw ahead of the optimizers.
+    if (this.#stepping) throw new Error('DvaeTrainer.saveState: a step is running; await it first');
     const decoder = this.#opt.stateDict();
     const encoder = this.#encoderOpt.stateDict();
     try {
@@ -401,7 +405,9 @@ export class DvaeTrainer {
    * Continues a run from {@link DvaeTrainer.saveState}'s file: made over the params saved with it
    * and the same options (the schedules read the restored step count), this trainer's next steps
    * draw the same noise and take the same updates as the saved run's would have. A state that
-   * does not fit the params is refused by name, and the trainer keeps its own.
+   * does not fit the params is refused by name, and the trainer keeps its own. The trainer draws its
+   * noise seeds from a generator of its own from here on (an `Rng` given as `seed` is no longer
+   * advanced).
    *
    * @example
    * ```ts
@@ -415,6 +421,9 @@ export class DvaeTrainer {
     const loaded = await loadOptimizerState(source, { backend: this.backend });
     let prior: ReturnType<AdamW['stateDict']> | undefined;
     try {
+      // A step or dispose may have come while the file was read.
+      this.#alive('loadState');
+      if (this.#stepping) throw new Error('DvaeTrainer.loadState: a step is running; await it first');
       const { decoder, encoder } = loaded.optimizers;
       const rngState = (loaded.extra as { rng?: RngState } | null)?.rng;
       if (!decoder || !encoder || rngState === undefined)

@@ -65,9 +65,9 @@ export class TrainingInterruptedError<P = unknown> extends Error {
   /** Whether an abort (rather than a failure) stopped the loop. */
   readonly aborted: boolean;
   /**
-   * The optimizer state at the stop (a trainer's `saveState()` file), when the loop saved it:
-   * pass it back as the loop's `state` option, with {@link TrainingInterruptedError.params}, to
-   * resume exactly.
+   * The optimizer state at the stop (a trainer's `saveState()` file), when the loop saved it: pass
+   * the error back as the loop's `resumeFrom` option, with {@link TrainingInterruptedError.params}
+   * as its params, to resume exactly (on the same kind of backend).
    */
   readonly state: Uint8Array | undefined;
 

@@ -225,6 +225,7 @@ export class VlmTrainer {
   readonly #frozen: ReadonlyMap<string, Tensor>;
   readonly #opt: AdamW;
   readonly #maxGradNorm: number;
+  #disposed = false;
 
   constructor(
     params: ReadonlyMap<string, Tensor>,
@@ -286,8 +287,8 @@ export class VlmTrainer {
 
   /**
    * The optimizer's state (the AdamW moments and step counts of the trained params) as a
-   * safetensors file, to resume the run exactly with {@link VlmTrainer.loadState}; save the
-   * params beside it (`vlmCheckpointFiles`).
+   * safetensors file, to resume the run exactly with {@link VlmTrainer.loadState} (on the same
+   * kind of backend); save the params beside it (`vlmCheckpointFiles`).
    *
    * @example
    * ```ts
@@ -295,6 +296,7 @@ export class VlmTrainer {
    * ```
    */
   async saveState(): Promise<Uint8Array> {
+    if (this.#disposed) throw new Error('VlmTrainer.saveState: the trainer was disposed');
     const saved = this.#opt.stateDict();
     try {
       return await saveOptimizerState({ adamw: saved });
@@ -316,9 +318,11 @@ export class VlmTrainer {
    * ```
    */
   async loadState(source: SafetensorsSource): Promise<void> {
+    if (this.#disposed) throw new Error('VlmTrainer.loadState: the trainer was disposed');
     const backend = Object.values(this.#tree)[0]!.backend;
     const loaded = await loadOptimizerState(source, { backend });
     try {
+      if (this.#disposed) throw new Error('VlmTrainer.loadState: the trainer was disposed');
       const adamw = loaded.optimizers.adamw;
       if (!adamw)
         throw new Error(
@@ -332,6 +336,7 @@ export class VlmTrainer {
 
   /** Frees the optimizer state (the params stay usable through {@link VlmTrainer.params}). */
   dispose(): void {
+    this.#disposed = true;
     this.#opt.dispose();
   }
 }
