@@ -64,13 +64,9 @@ test.each([
     );
     expect(stoppedAt).toBeGreaterThanOrEqual(2);
     expect(stoppedAt).toBeLessThan(500);
-    // clip and dvae runs save their optimizer too, and say how to go on exactly.
-    expect(err).toContain(
-      kind === 'vlm'
-        ? `continue them with --init ${join(work, out)}`
-        : `vl train ${kind} --resume ${join(work, out)} continues the run exactly`,
-    );
-    expect(existsSync(join(work, out, 'optimizer.safetensors'))).toBe(kind !== 'vlm');
+    // The optimizer is saved too, and the message says how to go on exactly.
+    expect(err).toContain(`vl train ${kind} --resume ${join(work, out)} continues the run exactly`);
+    expect(existsSync(join(work, out, 'optimizer.safetensors'))).toBe(true);
     expect(existsSync(join(work, out, 'config.json'))).toBe(true);
     const record = JSON.parse(readFileSync(join(work, out, 'training.json'), 'utf8')) as {
       stoppedAfter: number;
@@ -101,12 +97,16 @@ test.each([
 );
 
 test.each([
-  ['clip', ['model.safetensors']],
-  ['dvae', ['encoder.safetensors', 'decoder.safetensors']],
+  ['clip', ['model.safetensors'], []],
+  ['dvae', ['encoder.safetensors', 'decoder.safetensors'], []],
+  // Stopped in the alignment stage: the word stage is done, the alignment one goes on, the main one runs.
+  ['vlm', ['model.safetensors'], ['--text-steps', '2', '--align-steps', '2']],
 ])(
   'vl train %s stopped by Ctrl-C and resumed with --resume ends with the weights of the run that did not stop',
-  async (kind, files) => {
-    const settings = ['--data', 'shapes', '--steps', '6', '--size', '32', '--batch', '2'];
+  async (kind, files, stages) => {
+    const size = kind === 'vlm' ? [] : ['--size', '32']; // the VLM's is its CLIP's
+    const settings = ['--data', 'shapes', '--steps', '6', ...size, '--batch', '2', ...stages];
+    const total = kind === 'vlm' ? 10 : 6; // the VLM's word and alignment steps come first
     const quiet = { stdout: { write: () => true }, stderr: { write: () => true }, cwd: work };
     const straight = `${kind}-straight`;
     expect(await runCli(['train', kind, '--out', straight, ...settings, '--backend', 'cpu'], quiet)).toBe(0);
@@ -116,7 +116,7 @@ test.each([
     const at = (
       JSON.parse(readFileSync(join(work, out, 'training.json'), 'utf8')) as { stoppedAfter: number }
     ).stoppedAfter;
-    expect(at).toBeLessThan(6);
+    expect(at).toBeLessThan(total);
     let err = '';
     // No --backend: the recorded one (cpu), on which the run goes on exactly.
     expect(JSON.parse(readFileSync(join(work, out, 'training.json'), 'utf8')).backendKind).toBe('cpu');
@@ -125,7 +125,7 @@ test.each([
       stderr: { write: (s: string) => (err += s) },
     });
     expect(resumed, err).toBe(0);
-    expect(err).toContain(`vl: train: resuming ${out} at step ${at} of 6`);
+    expect(err).toContain(`vl: train: resuming ${out} at step ${at} of ${total}`);
     for (const file of files) {
       expect(readFileSync(join(work, out, file)).equals(readFileSync(join(work, straight, file))), file).toBe(
         true,
@@ -151,8 +151,11 @@ test.each([
     ]);
     const extra = await again(kind, '--resume', out, '--steps', '9');
     expect([extra.code, extra.e]).toEqual([2, expect.stringContaining('leave out --steps')]);
-    const vlm = await again('vlm', '--resume', out);
-    expect([vlm.code, vlm.e]).toEqual([2, expect.stringContaining('--resume is for clip and dvae runs')]);
+    const other = await again(kind === 'clip' ? 'dvae' : 'clip', '--resume', out);
+    expect([other.code, other.e]).toEqual([
+      2,
+      expect.stringContaining(`--resume ${out} holds a ${kind} run`),
+    ]);
     // A damaged state file is named before any work (exit 2), with the way on.
     writeFileSync(join(work, out, 'optimizer.safetensors'), 'not a state');
     writeFileSync(join(work, out, 'training.json'), JSON.stringify({ ...record, stoppedAfter: at }));

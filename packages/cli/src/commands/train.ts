@@ -562,9 +562,10 @@ export async function train(ctx: CommandContext): Promise<void> {
 const RESUME_OPTIONS = new Set(['resume', 'data', 'backend', 'json']);
 
 /** The optimizers each kind's trainer saves (see its saveState). */
-const RESUME_OPTIMIZERS: Record<'clip' | 'dvae', string[]> = {
+const RESUME_OPTIMIZERS: Record<Kind, string[]> = {
   clip: ['adamw'],
   dvae: ['decoder', 'encoder'],
+  vlm: ['adamw'], // the optimizer of the stage the run stopped in
 };
 
 /**
@@ -575,7 +576,7 @@ const RESUME_OPTIMIZERS: Record<'clip' | 'dvae', string[]> = {
 async function checkOptimizerState(
   folder: string,
   shown: string,
-  k: 'clip' | 'dvae',
+  k: Kind,
   stoppedAfter: number,
 ): Promise<void> {
   const fail = (why: string) =>
@@ -606,11 +607,6 @@ async function checkOptimizerState(
  * its `training.json`, its weights and optimizer state from the folder, written back to it.
  */
 async function prepareResume(ctx: CommandContext, k: Kind, folder: string): Promise<PreparedRun> {
-  if (k === 'vlm')
-    throw new CliError(
-      'train vlm: --resume is for clip and dvae runs (a VLM trains in phases, each with an optimizer of its own); --init <folder> continues its weights with a fresh optimizer',
-      2,
-    );
   const given = Object.keys(ctx.options).filter(
     (n) => ctx.options[n] !== undefined && !RESUME_OPTIONS.has(n),
   );
@@ -674,14 +670,46 @@ async function prepareResume(ctx: CommandContext, k: Kind, folder: string): Prom
   };
   for (const name of ['backend', 'json'])
     if (ctx.options[name] !== undefined) options[name] = ctx.options[name];
-  const run = await prepareRun(ctx.derive(options), k);
-  ctx.io.stderr.write(`vl: train: resuming ${folder} at step ${stoppedAfter} of ${String(record.steps)}\n`);
+  if (record.tuneTower === true) options['tune-tower'] = true;
+  const prepared = await prepareRun(ctx.derive(options), k);
+  // A VLM's stages and question picks as recorded (the tower's grounding, before the stages, is done).
+  const run: PreparedRun =
+    k === 'vlm'
+      ? { ...prepared, groundSteps: 0, text: recordedStages(record), picks: recordedPicks(record) }
+      : prepared;
+  const total = run.settings.steps + (k === 'vlm' ? run.text.textSteps + run.text.alignSteps : 0);
+  ctx.io.stderr.write(`vl: train: resuming ${folder} at step ${stoppedAfter} of ${total}\n`);
   const kind = run.settings.backend.kind;
   if (recordedBackend && kind !== recordedBackend)
     ctx.io.stderr.write(
       `vl: train: warning: the run trained on ${recordedBackend} and goes on on ${kind}: it will not end exactly where the unbroken run would have\n`,
     );
   return { ...run, resume: { steps: stoppedAfter } };
+}
+
+/** A VLM run's word and alignment stages, as its training.json records them. */
+function recordedStages(record: Record<string, unknown>): PreparedRun['text'] {
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  const textLr = num(record.textLr);
+  const alignLr = num(record.alignLr);
+  return {
+    textSteps: num(record.textSteps) ?? 0,
+    ...(textLr !== undefined ? { textLr } : {}),
+    alignSteps: num(record.alignSteps) ?? 0,
+    ...(alignLr !== undefined ? { alignLr } : {}),
+  };
+}
+
+/** A VLM run's question picks, as its training.json records them. */
+function recordedPicks(record: Record<string, unknown>): VlmPicks {
+  return {
+    ...(record.balanceAnswers === true ? { balanceAnswers: true } : {}),
+    ...(typeof record.kindWeights === 'object' && record.kindWeights !== null
+      ? { kindWeights: record.kindWeights as VlmPicks['kindWeights'] }
+      : {}),
+    ...(typeof record.questionsPerImage === 'number' ? { questionsPerImage: record.questionsPerImage } : {}),
+    ...(record.captionTurn === false ? { captionTurn: false } : {}),
+  };
 }
 
 /** Trains the runs one after another, each stage continuing the one before. */

@@ -10,9 +10,11 @@ import {
 import { createRandom, generateShapes, hashSeed, shapesVocabulary, trainingSeed } from '@vl/shapes';
 import {
   type Backend,
+  type ResumeFrom,
   type Tensor,
   TrainingInterruptedError,
   cosineWithWarmup,
+  resumeStep,
   yieldToEventLoop,
 } from '@vl/tensor';
 import {
@@ -43,6 +45,7 @@ import {
 } from './conversations.js';
 import { groundVisionTower } from './groundTower.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
+import { readOptimizerState, removeOptimizerState } from './resumeState.js';
 import { TrainingStopped, disposeAll, stoppedParams } from './trainingStopped.js';
 
 /** Sizes of the decoder the shapes VLM trains (see {@link shapesVlmConfig}). */
@@ -287,11 +290,19 @@ interface StageOptions {
   io: TrainVlmOptions['io'];
   signal?: AbortSignal;
   onStep?: (step: number, loss: number) => void;
+  /** Continue this stage where a stopped run left it: its optimizer state and its own step count. */
+  resumeFrom?: ResumeFrom;
 }
 
-/** Trains `params` for one stage with a fresh AdamW and cosine schedule; resolves to the trained params. */
+/**
+ * Trains `params` for one stage with a fresh AdamW and cosine schedule (or, with `resumeFrom`, the
+ * stopped stage's); resolves to the trained params. Stopped by the signal, it throws a
+ * TrainingInterruptedError whose steps count the run's (`firstStep` on) and whose state is the
+ * stage's optimizer.
+ */
 async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<Map<string, Tensor>> {
   const warmup = Math.min(100, Math.floor(o.steps / 10));
+  const first = resumeStep(o.resumeFrom, o.steps, o.label);
   const trainer = new VlmTrainer(params, o.config, {
     lr: cosineWithWarmup({ lr: o.lr, warmupSteps: warmup, totalSteps: o.steps, minLr: o.lr / 20 }),
     betas: [0.9, 0.98],
@@ -301,8 +312,10 @@ async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<M
   });
   const bar = new ProgressBar(o.io, o.label, { quietMs: 0 });
   const recent: number[] = [];
+  let done = first; // steps of this stage, skipped ones included (the batches' index)
   try {
-    for (let step = 0; step < o.steps; step++) {
+    if (o.resumeFrom) await trainer.loadState(o.resumeFrom.state!);
+    for (let step = first; step < o.steps; step++) {
       await yieldToEventLoop(); // Ctrl-C gets a turn between steps
       o.signal?.throwIfAborted();
       const batch = o.batch(step);
@@ -316,22 +329,26 @@ async function runStage(params: Map<string, Tensor>, o: StageOptions): Promise<M
         batch.pixelValues?.dispose();
       }
       if (recent.length > 20) recent.shift();
+      done = step + 1;
       o.onStep?.(o.firstStep + step + 1, loss);
       const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
       bar.update(step + 1, o.steps, `loss ${mean.toFixed(3)}`);
     }
   } catch (e) {
-    trainer.dispose();
     // An interrupt hands the weights so far on (runStages writes them); a failure frees them.
     if (o.signal?.aborted && e === o.signal.reason) {
       bar.finish();
+      const state = await trainer.saveState().catch(() => undefined);
+      trainer.dispose();
       throw new TrainingInterruptedError(o.label, {
         params: trainer.params,
-        steps: o.firstStep + trainer.stepCount,
+        steps: o.firstStep + done,
         cause: e,
         signal: o.signal,
+        ...(state ? { state } : {}),
       });
     }
+    trainer.dispose();
     for (const t of new Set(trainer.params.values())) t.dispose();
     throw e;
   }
@@ -397,6 +414,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
   /** The checkpoint of `trained` into `out`. */
   async function writeCheckpoint(trained: ReadonlyMap<string, Tensor>): Promise<void> {
     await mkdir(out, { recursive: true });
+    await removeOptimizerState(out); // an earlier stop's: it went with the weights replaced here
     const checkpoint = await vlmCheckpointFiles(trained, config, files, { imageMean: mean, imageStd: std });
     await Promise.all(Object.entries(checkpoint).map(([name, data]) => writeFile(join(out, name), data)));
   }
@@ -439,14 +457,29 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
     ...(signal ? { signal } : {}),
     ...(options.onStep ? { onStep: options.onStep } : {}),
   };
+  // --resume: the run stopped `resume.steps` steps in, in the stage those steps end in (a stage's
+  // last step done, the next one's first); that stage goes on with the saved optimizer state, the
+  // ones before it are done, and the ones after it run as they would have.
+  const textSteps = options.textSteps ?? 0;
+  const alignSteps = options.alignSteps ?? 0;
+  const resumeState = options.resume && options.init ? await readOptimizerState(options.init) : undefined;
+  const resumeAt = options.resume?.steps ?? 0;
+  /** Where stage `[from, from + length)` starts: `'done'`, a resumed point, or `'fresh'`. */
+  const startOf = (from: number, length: number): 'done' | 'fresh' | ResumeFrom => {
+    if (!resumeState) return 'fresh';
+    if (resumeAt >= from + length) return 'done';
+    if (resumeAt < from) return 'fresh';
+    return { state: resumeState, steps: resumeAt - from };
+  };
+  const resumed = (start: 'fresh' | ResumeFrom) => (start === 'fresh' ? {} : { resumeFrom: start });
   // Words, then the projector alone, then everything: each stage starts from the one before.
   const stages = async (): Promise<Map<string, Tensor>> => {
     let current = params;
     // Questions are picked the same way in the word steps as in the image steps: a decoder that learns
     // "no" as the answer to "is there a ...?" from words does not learn to match the words either.
     const picks: PickOptions = options;
-    const textSteps = options.textSteps ?? 0;
-    if (textSteps > 0) {
+    const textStart = startOf(0, textSteps);
+    if (textSteps > 0 && textStart !== 'done') {
       // Words first: the scene told in a caption, then questions the caption answers; no image.
       const textSeed = hashSeed(seed, TEXT_STREAM);
       // The projector sees no image here: held out of this stage, so it is neither decayed nor
@@ -459,6 +492,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
         steps: textSteps,
         lr: options.textLr ?? lr,
         firstStep: 0,
+        ...resumed(textStart),
         batch: (step) => {
           const examples = Array.from({ length: batchSize }, (_, i) => {
             const s = trainingSeed(textSeed, step * batchSize + i);
@@ -476,6 +510,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
             params: new Map([...(e.params as Map<string, Tensor>), ...projector]),
             steps: e.steps,
             cause: e.cause,
+            ...(e.state ? { state: e.state } : {}),
           });
         }
         for (const [, t] of projector) t.dispose(); // runStage freed the rest
@@ -509,8 +544,8 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
         const pixelValues: Tensor = preprocessToTensor(images, backend, preprocess); // [B, 3, S, S]
         return { inputIds, labels, pixelValues };
       };
-    const alignSteps = options.alignSteps ?? 0;
-    if (alignSteps > 0) {
+    const alignStart = startOf(textSteps, alignSteps);
+    if (alignSteps > 0 && alignStart !== 'done') {
       current = await runStage(current, {
         ...stage,
         label: 'aligning the projector',
@@ -519,8 +554,11 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
         firstStep: textSteps,
         freeze: (name) => !isProjector(name),
         batch: imageBatch(hashSeed(seed, ALIGN_STREAM)),
+        ...resumed(alignStart),
       });
     }
+    const mainStart = startOf(textSteps + alignSteps, steps);
+    if (mainStart === 'done') return current;
     return runStage(current, {
       ...stage,
       label: 'training vlm on shapes',
@@ -528,22 +566,26 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
       lr,
       firstStep: textSteps + alignSteps,
       batch: imageBatch(seed),
+      ...resumed(mainStart),
     });
   };
   let trained: Map<string, Tensor>;
   let stopped: number | undefined;
+  let state: Uint8Array | undefined;
   try {
     trained = await stages();
   } catch (e) {
     // Interrupted after some steps: what was trained is written all the same.
     const got = stoppedParams<Map<string, Tensor>>(e, disposeAll);
     if (!got) throw e;
-    ({ params: trained, steps: stopped } = got);
+    ({ params: trained, steps: stopped, state } = got);
   }
   await writeCheckpoint(trained);
   if (stopped !== undefined) {
     disposeAll(trained);
-    throw new TrainingStopped(out, stopped, totalSteps(options));
+    const stop = new TrainingStopped(out, stopped, totalSteps(options));
+    if (state) stop.state = state; // written by vl train after the record
+    throw stop;
   }
   return new VlmModel({ config, params: trained, backend, tokenizer, preprocess });
 }
