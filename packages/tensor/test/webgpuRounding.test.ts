@@ -1,7 +1,8 @@
 // WebGPU results that f32 arithmetic alone would round differently from the reference: quantizeWeight
 // on values whose f32 quotient x * (1 / scale) lands on a half step the exact quotient misses (the
 // host codec divides in doubles), and softmax / logSoftmax on rows whose max is +Infinity or NaN,
-// where a -Infinity logit still counts as masked (z - max would be NaN). Exact values.
+// where a -Infinity logit still counts as masked (z - max would be NaN). Exact values. And sin / cos
+// of large arguments, whose reduction by pi/2 must stay exact in f32.
 import { expect, test } from 'vitest';
 import {
   CpuBackend,
@@ -9,6 +10,8 @@ import {
   QUANT_BLOCK,
   quantizeArray,
   quantizeWeight,
+  cos,
+  sin,
   softmax,
   tensor,
 } from '../src/index.node.js';
@@ -84,5 +87,30 @@ test('softmax and logSoftmax on WebGPU: -Infinity logits in rows whose max is +I
   } finally {
     gpu.dispose();
     reference.dispose();
+  }
+});
+
+test('sin and cos on WebGPU keep f32 accuracy to |x| ~ 2.6e7, and stay in [-1, 1] past it', async () => {
+  const gpu = await maybeWebGpu();
+  if (!gpu) return;
+  try {
+    const next = rng(7);
+    // Magnitudes where the three-part reduction (exact to |k| = 2048) lost digits: 0.03 at 1e6.
+    const xs = [1e3, 1e4, 1e5, 1e6, 1e7, 2.5e7].flatMap((m) =>
+      Array.from({ length: 64 }, () => Math.fround(m * (2 * next() - 1))),
+    );
+    const x = tensor(xs, [xs.length], { backend: gpu });
+    const [s, c] = await Promise.all([sin(x).read(), cos(x).read()]);
+    for (const [i, v] of xs.entries()) {
+      expect(Math.abs(s[i]! - Math.sin(v)), `sin(${v})`).toBeLessThan(3e-7);
+      expect(Math.abs(c[i]! - Math.cos(v)), `cos(${v})`).toBeLessThan(3e-7);
+    }
+    // Past 2^24 pi/2 the driver's own, bounded; non-finite inputs give NaN.
+    const far = tensor([1e10, -3e38, 3.4e38, Number.POSITIVE_INFINITY, Number.NaN], [5], { backend: gpu });
+    const [fs, fc] = await Promise.all([sin(far).read(), cos(far).read()]);
+    for (const v of [...fs.slice(0, 3), ...fc.slice(0, 3)]) expect(Math.abs(v)).toBeLessThanOrEqual(1);
+    expect([...fs.slice(3), ...fc.slice(3)].every(Number.isNaN)).toBe(true);
+  } finally {
+    gpu.dispose();
   }
 });

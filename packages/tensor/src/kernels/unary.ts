@@ -167,8 +167,11 @@ fn geluErf(x: f32) -> f32 {
 }`;
 
 const WGSL_SINCOS = `
-// Cody-Waite reduction by pi/2 with a three-part constant (k * part is exact for |k| < 2^11, so
-// |x| up to ~3000 keeps full accuracy), then Taylor polynomials on [-pi/4, pi/4].
+// Cody-Waite reduction by pi/2, then Taylor polynomials on [-pi/4, pi/4]. For |k| <= 2^11 a
+// three-part constant (k * part exact). Up to |k| = 2^24 (|x| ~ 2.6e7) k is split in two 12-bit
+// halves and pi/2 in four 12-bit parts: every product is exact, the first subtractions cancel
+// exactly (Sterbenz), and r keeps about an ulp. Past that no f32 reduction is exact (x's own ulp
+// is 2 or more): the driver's sin and cos, held in [-1, 1]; NaN for an infinite or NaN x.
 fn sinCosPoly(r: f32) -> vec2<f32> {
   let r2 = r * r;
   let s = r + r * r2 * (-0.16666667 + r2 * (0.0083333333 + r2 * (-0.00019841270 + r2 * 2.7557319e-6)));
@@ -176,10 +179,29 @@ fn sinCosPoly(r: f32) -> vec2<f32> {
   return vec2<f32>(s, c);
 }
 fn sinCos(x: f32) -> vec2<f32> {
+  if ((bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u) {
+    var nanBits = 0x7fc00000u;
+    return vec2<f32>(bitcast<f32>(nanBits));
+  }
   let k = round(x * 0.63661977);
-  let r = ((x - k * 1.5703125) - k * 4.8375129699707031e-4) - k * 7.5497899548918822e-8;
+  if (abs(k) > 16777216.0) { return clamp(vec2<f32>(sin(x), cos(x)), vec2<f32>(-1.0), vec2<f32>(1.0)); }
+  var r: f32;
+  if (abs(k) <= 2048.0) {
+    r = ((x - k * 1.5703125) - k * 4.8375129699707031e-4) - k * 7.5497899548918822e-8;
+  } else {
+    let kh = round(k * (1.0 / 4096.0)) * 4096.0; // [k] = kh + kl, |kl| <= 2048
+    let kl = k - kh;
+    r = (x - kh * 1.57080078125) - kl * 1.57080078125;
+    r = (r - kh * -4.4535845518112183e-6) - kl * -4.4535845518112183e-6;
+    r = (r - kh * -8.7061380327213556e-10) - kl * -8.7061380327213556e-10;
+    r = (r - kh * 6.2228000530240020e-14) - kl * 6.2228000530240020e-14;
+  }
+  // Past |x| ~ 1e6, x * (2/pi) is rounded to 0.125 or coarser: k may be one off and |r| past pi/4,
+  // where the polynomials lose digits. A second, small step puts r back (k2 is -1, 0 or 1).
+  let k2 = round(r * 0.63661977);
+  r = ((r - k2 * 1.5703125) - k2 * 4.8375129699707031e-4) - k2 * 7.5497899548918822e-8;
   let sc = sinCosPoly(r);
-  switch (i32(k) & 3) {
+  switch ((i32(k) + i32(k2)) & 3) {
     case 0: { return sc; }
     case 1: { return vec2<f32>(sc.y, -sc.x); }
     case 2: { return -sc; }
@@ -707,7 +729,8 @@ export function square(x: Tensor): Tensor {
 }
 
 /**
- * Sine; full f32 accuracy for |x| up to about 3000 on every backend.
+ * Sine; full f32 accuracy for |x| up to about 2.6e7 (2^24 pi/2) on the CPU and WebGPU backends
+ * (past that WebGPU takes its driver's sine, held in [-1, 1]).
  *
  * @example
  * ```ts
@@ -719,7 +742,8 @@ export function sin(x: Tensor): Tensor {
 }
 
 /**
- * Cosine; full f32 accuracy for |x| up to about 3000 on every backend.
+ * Cosine; full f32 accuracy for |x| up to about 2.6e7 (2^24 pi/2) on the CPU and WebGPU backends
+ * (past that WebGPU takes its driver's cosine, held in [-1, 1]).
  *
  * @example
  * ```ts
