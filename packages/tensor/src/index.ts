@@ -160,10 +160,15 @@ export type {
   LearningRate,
   ParamGroup,
 } from './autograd/AdamW.js';
-export { loadOptimizerState, saveOptimizerState } from './autograd/optimizerStateFile.js';
+export {
+  loadOptimizerState,
+  loadOptimizers,
+  saveOptimizerState,
+  saveOptimizers,
+} from './autograd/optimizerStateFile.js';
 export { resumeStep } from './autograd/resumeFrom.js';
 export type { ResumeFrom } from './autograd/resumeFrom.js';
-export type { LoadedOptimizerState } from './autograd/optimizerStateFile.js';
+export type { LoadedOptimizerState, OptimizerTarget } from './autograd/optimizerStateFile.js';
 export { adamwUpdate } from './autograd/adamwUpdate.js';
 export type { AdamWUpdateAttrs } from './autograd/adamwUpdate.js';
 export { cosineWithWarmup } from './autograd/cosineWithWarmup.js';

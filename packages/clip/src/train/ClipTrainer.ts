@@ -8,8 +8,8 @@ import {
   guardedStep,
   isBiasOrNorm,
   keep,
-  loadOptimizerState,
-  saveOptimizerState,
+  loadOptimizers,
+  saveOptimizers,
 } from '@vl/tensor';
 import { describeInput } from '../task/describeInput.js';
 import { clipLogits, clipLoss, getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
@@ -237,12 +237,7 @@ export class ClipTrainer {
    */
   async saveState(): Promise<Uint8Array> {
     if (this.#disposed) throw new Error('ClipTrainer.saveState: the trainer was disposed');
-    const saved = this.#opt.stateDict();
-    try {
-      return await saveOptimizerState({ adamw: saved });
-    } finally {
-      for (const { m, v } of Object.values(saved.state)) for (const t of [m, v]) t.dispose();
-    }
+    return saveOptimizers({ adamw: this.#opt });
   }
 
   /**
@@ -258,20 +253,15 @@ export class ClipTrainer {
    * ```
    */
   async loadState(source: SafetensorsSource): Promise<void> {
-    if (this.#disposed) throw new Error('ClipTrainer.loadState: the trainer was disposed');
-    const backend = Object.values(this.#tree)[0]!.backend;
-    const loaded = await loadOptimizerState(source, { backend });
-    try {
+    const alive = () => {
       if (this.#disposed) throw new Error('ClipTrainer.loadState: the trainer was disposed');
-      const adamw = loaded.optimizers.adamw;
-      if (!adamw)
-        throw new Error(
-          'ClipTrainer.loadState: the file holds no adamw state (not from ClipTrainer.saveState?)',
-        );
-      this.#opt.loadStateDict(adamw, this.#tree);
-    } finally {
-      loaded.dispose();
-    }
+    };
+    alive();
+    await loadOptimizers(
+      source,
+      { adamw: { optimizer: this.#opt, params: this.#tree } },
+      { backend: Object.values(this.#tree)[0]!.backend, caller: 'ClipTrainer.loadState', check: alive },
+    );
   }
 
   /** Frees the optimizer state (the params stay with the caller). */

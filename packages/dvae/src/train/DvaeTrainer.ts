@@ -13,8 +13,8 @@ import {
   clipGradNorm,
   gradNorm,
   keep,
-  loadOptimizerState,
-  saveOptimizerState,
+  loadOptimizers,
+  saveOptimizers,
   scale,
   tidy,
   valueAndGrad,
@@ -391,14 +391,7 @@ export class DvaeTrainer {
     this.#alive('saveState');
     // Mid-step the noise stream is a draw ahead of the optimizers.
     if (this.#stepping) throw new Error('DvaeTrainer.saveState: a step is running; await it first');
-    const decoder = this.#opt.stateDict();
-    const encoder = this.#encoderOpt.stateDict();
-    try {
-      return await saveOptimizerState({ decoder, encoder }, { rng: this.#rng.state() });
-    } finally {
-      for (const d of [decoder, encoder])
-        for (const { m, v } of Object.values(d.state)) for (const t of [m, v]) t.dispose();
-    }
+    return saveOptimizers({ decoder: this.#opt, encoder: this.#encoderOpt }, { rng: this.#rng.state() });
   }
 
   /**
@@ -416,35 +409,34 @@ export class DvaeTrainer {
    * ```
    */
   async loadState(source: SafetensorsSource): Promise<void> {
-    this.#alive('loadState');
-    if (this.#stepping) throw new Error('DvaeTrainer.loadState: a step is running; await it first');
-    const loaded = await loadOptimizerState(source, { backend: this.backend });
-    let prior: ReturnType<AdamW['stateDict']> | undefined;
-    try {
-      // A step or dispose may have come while the file was read.
+    const ready = () => {
       this.#alive('loadState');
       if (this.#stepping) throw new Error('DvaeTrainer.loadState: a step is running; await it first');
-      const { decoder, encoder } = loaded.optimizers;
-      const rngState = (loaded.extra as { rng?: RngState } | null)?.rng;
-      if (!decoder || !encoder || rngState === undefined)
-        throw new Error(
-          'DvaeTrainer.loadState: the file lacks the decoder or encoder optimizer, or the rng (not from DvaeTrainer.saveState?)',
-        );
-      const rng = Rng.fromState(rngState);
-      // All or nothing: the encoder's state comes back if the decoder's does not fit.
-      prior = this.#encoderOpt.stateDict();
-      this.#encoderOpt.loadStateDict(encoder, this.#tree.encoder);
-      try {
-        this.#opt.loadStateDict(decoder, this.#tree.decoder);
-      } catch (e) {
-        this.#encoderOpt.loadStateDict(prior, this.#tree.encoder);
-        throw e;
-      }
-      this.#rng = rng;
-    } finally {
-      loaded.dispose();
-      if (prior) for (const { m, v } of Object.values(prior.state)) for (const t of [m, v]) t.dispose();
-    }
+    };
+    ready();
+    let rng: Rng | undefined;
+    await loadOptimizers(
+      source,
+      {
+        encoder: { optimizer: this.#encoderOpt, params: this.#tree.encoder },
+        decoder: { optimizer: this.#opt, params: this.#tree.decoder },
+      },
+      {
+        backend: this.backend,
+        caller: 'DvaeTrainer.loadState',
+        // Checked after the file is read (a step or dispose may have come) and before any change.
+        check: (extra) => {
+          ready();
+          const state = (extra as { rng?: RngState } | null)?.rng;
+          if (state === undefined)
+            throw new Error(
+              'DvaeTrainer.loadState: the file has no rng position (not from DvaeTrainer.saveState?)',
+            );
+          rng = Rng.fromState(state);
+        },
+      },
+    );
+    this.#rng = rng!;
   }
 
   /** Frees the optimizer state and the trainer's parameters; copy what you need first. */

@@ -7,7 +7,8 @@ import type { SafetensorsSource } from '../io/locateSource.js';
 import { saveSafetensors } from '../io/saveSafetensors.js';
 import { showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import type { AdamWState, AdamWStateDict } from './AdamW.js';
+import type { AdamW, AdamWState, AdamWStateDict } from './AdamW.js';
+import type { ParamTree } from './paramTree.js';
 
 /** The metadata key that holds the numbers. */
 const KEY = 'vl.optimizer_state';
@@ -151,4 +152,87 @@ function parseNumbers(text: string | undefined, op: string): StateNumbers {
     if (!ok) throw new Error(`${op}: the metadata of optimizer ${showValue(name)} is malformed`);
   }
   return { version: VERSION, optimizers: n.optimizers, extra: n.extra ?? null };
+}
+
+/** Disposes the moment views of a state dict (from {@link AdamW.stateDict}). */
+function disposeDict(dict: AdamWStateDict): void {
+  for (const { m, v } of Object.values(dict.state)) {
+    m.dispose();
+    v.dispose();
+  }
+}
+
+/**
+ * Saves optimizers' states by name, and a JSON value, as one safetensors file: a trainer's
+ * `saveState()` (see {@link saveOptimizerState} for the file).
+ *
+ * @example
+ * ```ts
+ * const bytes = await saveOptimizers({ decoder: decoderOpt, encoder: encoderOpt }, { rng: rng.state() });
+ * ```
+ */
+export async function saveOptimizers(
+  optimizers: Readonly<Record<string, AdamW>>,
+  extra: unknown = null,
+): Promise<Uint8Array> {
+  const dicts = Object.fromEntries(Object.entries(optimizers).map(([name, o]) => [name, o.stateDict()]));
+  try {
+    return await saveOptimizerState(dicts, extra);
+  } finally {
+    for (const dict of Object.values(dicts)) disposeDict(dict);
+  }
+}
+
+/** An optimizer to load a state into, and the params its next steps update. */
+export interface OptimizerTarget {
+  readonly optimizer: AdamW;
+  readonly params: ParamTree;
+}
+
+/**
+ * Loads a file of {@link saveOptimizers} into optimizers by name, all or nothing: each must find
+ * its state in the file and fit its params, and `check(extra)` (called after the file is read,
+ * before any optimizer changes) may refuse the JSON value; on any error every optimizer keeps the
+ * state it had. Resolves to the JSON value. `caller` names the API in errors.
+ *
+ * @example
+ * ```ts
+ * const extra = await loadOptimizers(bytes, { adamw: { optimizer: opt, params } }, { backend, caller: 'myTrainer' });
+ * ```
+ */
+export async function loadOptimizers(
+  source: SafetensorsSource,
+  targets: Readonly<Record<string, OptimizerTarget>>,
+  options: { backend: Backend; caller: string; check?: (extra: unknown) => void },
+): Promise<unknown> {
+  const { caller } = options;
+  const loaded = await loadOptimizerState(source, { backend: options.backend });
+  const done: { target: OptimizerTarget; prior: AdamWStateDict; loaded: boolean }[] = [];
+  try {
+    for (const name of Object.keys(targets)) {
+      if (!loaded.optimizers[name]) {
+        const held = Object.keys(loaded.optimizers).join(', ') || 'none';
+        throw new Error(`${caller}: the file holds no ${name} optimizer state (it holds ${held})`);
+      }
+    }
+    options.check?.(loaded.extra);
+    try {
+      for (const [name, target] of Object.entries(targets)) {
+        const entry = { target, prior: target.optimizer.stateDict(), loaded: false };
+        done.push(entry);
+        target.optimizer.loadStateDict(loaded.optimizers[name]!, target.params);
+        entry.loaded = true;
+      }
+    } catch (e) {
+      // The ones loaded get their own state back (the failing one kept its own: loadStateDict is
+      // all or nothing).
+      for (const { target, prior, loaded: was } of done.reverse())
+        if (was) target.optimizer.loadStateDict(prior, target.params);
+      throw e;
+    }
+    return loaded.extra;
+  } finally {
+    for (const { prior } of done) disposeDict(prior);
+    loaded.dispose();
+  }
 }

@@ -12,9 +12,9 @@ import {
   crossEntropy,
   guardedStep,
   isBiasOrNorm,
-  loadOptimizerState,
+  loadOptimizers,
   reshape,
-  saveOptimizerState,
+  saveOptimizers,
   tensor,
 } from '@vl/tensor';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
@@ -297,12 +297,7 @@ export class VlmTrainer {
    */
   async saveState(): Promise<Uint8Array> {
     if (this.#disposed) throw new Error('VlmTrainer.saveState: the trainer was disposed');
-    const saved = this.#opt.stateDict();
-    try {
-      return await saveOptimizerState({ adamw: saved });
-    } finally {
-      for (const { m, v } of Object.values(saved.state)) for (const t of [m, v]) t.dispose();
-    }
+    return saveOptimizers({ adamw: this.#opt });
   }
 
   /**
@@ -318,20 +313,15 @@ export class VlmTrainer {
    * ```
    */
   async loadState(source: SafetensorsSource): Promise<void> {
-    if (this.#disposed) throw new Error('VlmTrainer.loadState: the trainer was disposed');
-    const backend = Object.values(this.#tree)[0]!.backend;
-    const loaded = await loadOptimizerState(source, { backend });
-    try {
+    const alive = () => {
       if (this.#disposed) throw new Error('VlmTrainer.loadState: the trainer was disposed');
-      const adamw = loaded.optimizers.adamw;
-      if (!adamw)
-        throw new Error(
-          'VlmTrainer.loadState: the file holds no adamw state (not from VlmTrainer.saveState?)',
-        );
-      this.#opt.loadStateDict(adamw, this.#tree);
-    } finally {
-      loaded.dispose();
-    }
+    };
+    alive();
+    await loadOptimizers(
+      source,
+      { adamw: { optimizer: this.#opt, params: this.#tree } },
+      { backend: Object.values(this.#tree)[0]!.backend, caller: 'VlmTrainer.loadState', check: alive },
+    );
   }
 
   /** Frees the optimizer state (the params stay usable through {@link VlmTrainer.params}). */
