@@ -155,7 +155,8 @@ export function checkScene(scene: unknown, caller: string): asserts scene is Sce
   const layout = oneOf(caller, 'scene.layout', s.layout, LAYOUTS);
   checkBackground(caller, s.background, side);
   if (!Array.isArray(s.objects)) fail(caller, 'scene.objects', s.objects, 'an array');
-  const objects = s.objects.map((object, i) => checkObject(caller, object, i, side));
+  // Array.from, not map: map skips the holes of a sparse list, which then crashed further down.
+  const objects = Array.from(s.objects as unknown[], (object, i) => checkObject(caller, object, i, side));
   const [least, most] = layout === 'single' ? [1, 1] : layout === 'pair' ? [2, 2] : [2, MAX_OBJECTS];
   if (objects.length < least || objects.length > most) {
     const count = least === most ? `${least}` : `${least} to ${most}`;

@@ -1,5 +1,5 @@
 import { canonicalCaption, sceneCaptions } from './captions.js';
-import { resolveOptions, type ShapesOptions } from './options.js';
+import { describeValue, resolveOptions, type ShapesOptions } from './options.js';
 import { type QuestionAnswer, sceneQuestions } from './questions.js';
 import { createRandom, hashSeed } from './random.js';
 import { renderScene, type ShapesImage } from './renderScene.js';
@@ -31,7 +31,7 @@ export interface ShapesSample {
 
 export function checkSeed(seed: number, caller: string): void {
   if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new RangeError(`${caller}: seed must be a non-negative integer, got ${String(seed)}`);
+    throw new RangeError(`${caller}: seed must be a non-negative integer, got ${describeValue(seed)}`);
   }
 }
 
@@ -106,10 +106,10 @@ export function heldOutSeed(index: number): number {
  * ```
  */
 export function shapesStream(seed = 0, options?: ShapesOptions): Generator<ShapesSample, never, undefined> {
-  // Checked here, not inside the generator, so a bad option fails at the call and not at the first next().
+  // Checked here, not inside the generator, so a bad option fails at the call and not at the first next();
+  // the stream keeps the checked copy, so a later edit of the caller's object changes nothing.
   checkSeed(seed, 'shapesStream()');
-  resolveOptions(options, 'shapesStream()');
-  return stream(seed, options);
+  return stream(seed, resolveOptions(options, 'shapesStream()'));
 }
 
 function* stream(
@@ -130,7 +130,7 @@ function* stream(
  */
 export function heldOutShapes(n: number, options?: ShapesOptions): ShapesSample[] {
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`heldOutShapes(): n must be a non-negative integer, got ${String(n)}`);
+    throw new RangeError(`heldOutShapes(): n must be a non-negative integer, got ${describeValue(n)}`);
   }
   resolveOptions(options, 'heldOutShapes()');
   return Array.from({ length: n }, (_, index) => generateShapes(heldOutSeed(index), options));

@@ -76,19 +76,26 @@ export function resolveOptions(
   checkOptionKeys(caller, options, known);
   const { size = 64, layouts = LAYOUTS, textures = true, supersample = 4 } = options ?? {};
   if (!Number.isInteger(size) || size < 16 || size > 1024) {
-    throw new RangeError(`${caller}: options.size must be an integer from 16 to 1024, got ${String(size)}`);
+    throw new RangeError(
+      `${caller}: options.size must be an integer from 16 to 1024, got ${describeValue(size)}`,
+    );
   }
-  if (!Array.isArray(layouts) || layouts.length === 0 || !layouts.every((l) => LAYOUTS.includes(l))) {
+  if (
+    !Array.isArray(layouts) ||
+    layouts.length === 0 ||
+    // Spread first: `every` skips the holes of a sparse list (`[, 'pair']`), which then drew `undefined`.
+    ![...layouts].every((l) => LAYOUTS.includes(l))
+  ) {
     throw new RangeError(
       `${caller}: options.layouts must be a non-empty list of ${LAYOUTS.map((l) => `'${l}'`).join(', ')}; got ${JSON.stringify(layouts)}`,
     );
   }
   if (typeof textures !== 'boolean') {
-    throw new TypeError(`${caller}: options.textures must be true or false, got ${String(textures)}`);
+    throw new TypeError(`${caller}: options.textures must be true or false, got ${describeValue(textures)}`);
   }
   if (!Number.isInteger(supersample) || supersample < 1 || supersample > 16) {
     throw new RangeError(
-      `${caller}: options.supersample must be an integer from 1 to 16, got ${String(supersample)}`,
+      `${caller}: options.supersample must be an integer from 1 to 16, got ${describeValue(supersample)}`,
     );
   }
   return { size, layouts: [...layouts], textures, supersample };

@@ -1,5 +1,6 @@
 import { checkScene } from './checkScene.js';
 import { holds, RELATIONS } from './relations.js';
+import { describeValue } from './options.js';
 import type { Random } from './random.js';
 import type { Scene, SceneObject } from './scene.js';
 import { COLORS, NUMBER_WORDS, pluralShape, SHAPES } from './world.js';
@@ -126,7 +127,8 @@ export function sceneQuestions(scene: Scene): QuestionAnswer[] {
 /**
  * Picks one question for training with the kinds balanced: a kind uniformly among those present,
  * then a question of that kind uniformly (so the many "how many hearts are there? zero" questions
- * do not crowd out the rest).
+ * do not crowd out the rest). An empty list throws a RangeError; a list that is not an array, or a
+ * `random` without `pick` (a forgotten `createRandom(seed)`), a TypeError naming the argument.
  *
  * @example
  * ```ts
@@ -135,6 +137,16 @@ export function sceneQuestions(scene: Scene): QuestionAnswer[] {
  * ```
  */
 export function pickQuestion(questions: readonly QuestionAnswer[], random: Random): QuestionAnswer {
+  if (!Array.isArray(questions)) {
+    throw new TypeError(
+      `pickQuestion(): questions must be an array (sceneQuestions(scene)), got ${describeValue(questions)}`,
+    );
+  }
+  if (typeof (random as Partial<Random> | undefined)?.pick !== 'function') {
+    throw new TypeError(
+      `pickQuestion(): random must be a Random (createRandom(seed)), got ${describeValue(random)}`,
+    );
+  }
   if (questions.length === 0) throw new RangeError('pickQuestion(): the list of questions is empty');
   const kinds = [...new Set(questions.map((q) => q.kind))];
   const kind = random.pick(kinds);

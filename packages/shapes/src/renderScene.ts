@@ -1,5 +1,5 @@
 import { checkScene } from './checkScene.js';
-import { checkOptionKeys } from './options.js';
+import { checkOptionKeys, describeValue } from './options.js';
 import { createRandom } from './random.js';
 import type { Scene, SceneBackground } from './scene.js';
 import { insideShape } from './shapeGeometry.js';
@@ -67,7 +67,7 @@ export function renderScene(scene: Scene, options: { supersample?: number } = {}
   const supersample = options.supersample ?? 4;
   if (!Number.isInteger(supersample) || supersample < 1 || supersample > 16) {
     throw new RangeError(
-      `renderScene(): options.supersample must be an integer from 1 to 16, got ${String(supersample)}`,
+      `renderScene(): options.supersample must be an integer from 1 to 16, got ${describeValue(supersample)}`,
     );
   }
   const levels = backgroundLevels(scene.background, width, height);

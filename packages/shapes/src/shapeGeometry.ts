@@ -7,19 +7,25 @@ import type { ShapeName } from './world.js';
 
 type Point = readonly [number, number];
 
-function regularStar(points: number, outer: number, inner: number): Point[] {
-  const vertices: Point[] = [];
-  for (let i = 0; i < points * 2; i++) {
-    const r = i % 2 === 0 ? outer : inner;
-    const angle = -Math.PI / 2 + (i * Math.PI) / points; // first point straight up
-    vertices.push([r * Math.cos(angle), r * Math.sin(angle)]);
-  }
-  return vertices;
-}
-
-// The star's points are pushed out past the unit circle a little, so a star's box is about as full
-// as the other shapes' and a small star still reads as a star.
-const STAR = regularStar(5, 1.05, 0.5).map(([x, y]): Point => [x, y + 0.06]);
+// A five-pointed star, first point straight up: outer radius 1.05, inner 0.5, vertex i at angle
+// -90° + 36° i, then moved down by 0.06. The points are pushed out past the unit circle a little, so
+// a star's box is about as full as the other shapes' and a small star still reads as a star. Written
+// out, not computed: ECMAScript leaves Math.sin and Math.cos approximate, and their last bits differ
+// between engines, which could move a supersample across an edge in another browser. These are the
+// exact doubles `[r * Math.cos(a), r * Math.sin(a) + 0.06]` gives in V8 (Node, Chromium), the values
+// every shipped model was trained on (test/generateShapes.test.ts pins star images drawn with them).
+const STAR: Point[] = [
+  [6.429395695523605e-17, -0.99],
+  [0.29389262614623657, -0.34450849718747373],
+  [0.9986093421099113, -0.2644678440936948],
+  [0.47552825814757677, 0.2145084971874737],
+  [0.6171745149070968, 0.909467844093695],
+  [3.061616997868383e-17, 0.56],
+  [-0.6171745149070967, 0.909467844093695],
+  [-0.47552825814757677, 0.21450849718747375],
+  [-0.9986093421099114, -0.26446784409369467],
+  [-0.2938926261462366, -0.3445084971874737],
+];
 const TRIANGLE: Point[] = [
   [0, -1],
   [1, 0.78],

@@ -1,5 +1,5 @@
 import { checkSeed, generateShapes, heldOutSeed, type ShapesSample, trainingSeed } from './generateShapes.js';
-import { resolveOptions, type ShapesOptions } from './options.js';
+import { describeValue, resolveOptions, type ShapesOptions } from './options.js';
 
 /** The keys of {@link SingleObjectOptions}: every option but `layouts`. */
 const SINGLE_OBJECT_OPTION_KEYS = ['size', 'textures', 'supersample'] as const;
@@ -100,8 +100,13 @@ export function singleObjectStream(
   options?: SingleObjectOptions,
 ): Generator<SingleObjectSample, never, undefined> {
   checkSeed(seed, 'singleObjectStream()');
-  resolveOptions(options, 'singleObjectStream()', SINGLE_OBJECT_OPTION_KEYS);
-  return stream(seed, options);
+  // The checked copy, so a later edit of the caller's object changes nothing (see shapesStream).
+  const { size, textures, supersample } = resolveOptions(
+    options,
+    'singleObjectStream()',
+    SINGLE_OBJECT_OPTION_KEYS,
+  );
+  return stream(seed, { size, textures, supersample });
 }
 
 function* stream(
@@ -121,7 +126,7 @@ function* stream(
  */
 export function heldOutSingleObjects(n: number, options?: SingleObjectOptions): SingleObjectSample[] {
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`heldOutSingleObjects(): n must be a non-negative integer, got ${String(n)}`);
+    throw new RangeError(`heldOutSingleObjects(): n must be a non-negative integer, got ${describeValue(n)}`);
   }
   resolveOptions(options, 'heldOutSingleObjects()', SINGLE_OBJECT_OPTION_KEYS);
   return Array.from({ length: n }, (_, index) => sampleSingleObject(heldOutSeed(index), options));

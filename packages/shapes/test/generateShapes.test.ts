@@ -1,14 +1,19 @@
+import { createHash } from 'node:crypto';
 import {
   generateShapes,
   heldOutSeed,
   heldOutShapes,
   MAX_OBJECTS,
   renderScene,
+  type SceneLayout,
+  type ShapesOptions,
   type ShapesSample,
+  type SingleObjectOptions,
   shapesStream,
+  singleObjectStream,
   trainingSeed,
 } from '@vl/shapes';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { digest, pixel, rgbOf } from './helpers.js';
 
 function take<T>(iterator: Iterator<T>, n: number): T[] {
@@ -111,6 +116,23 @@ describe('generateShapes', () => {
     expect(() => generateShapes(5, options)).not.toThrow();
     expect(options).toEqual({ size: 32, layouts: ['single', 'pair'] });
   });
+
+  it('streams keep the options they were checked with, whatever the caller does to them later', () => {
+    // The options are checked when the stream is made; the stream used to read the caller's object
+    // again at every sample, so a later edit changed (or broke, unchecked) the samples still to come.
+    const layouts: SceneLayout[] = ['pair'];
+    const options: ShapesOptions = { size: 32, layouts };
+    const samples = shapesStream(0, options);
+    const single: SingleObjectOptions = { size: 32 };
+    const singles = singleObjectStream(0, single);
+    options.size = 'x' as never;
+    layouts[0] = 'grid' as never;
+    single.size = 8;
+    const { value } = samples.next();
+    expect([value.image.width, value.scene.layout]).toEqual([32, 'pair']);
+    expect(value.seed).toBe(trainingSeed(0, 0));
+    expect(singles.next().value.image.width).toBe(32);
+  });
 });
 
 describe('splits', () => {
@@ -128,5 +150,39 @@ describe('splits', () => {
     expect(digest(first!.image)).toBe(digest(generateShapes(heldOutSeed(0)).image));
     expect(stream[7]!.seed).toBe(trainingSeed(0, 7));
     expect(take(shapesStream(1), 3).map((s) => s.seed)).not.toEqual(stream.slice(0, 3).map((s) => s.seed));
+  });
+});
+
+describe('platform independence', () => {
+  it('draws stars without Math.sin / Math.cos, whose last bits differ between JavaScript engines', async () => {
+    // ECMAScript leaves Math.sin and Math.cos implementation-approximated (V8, SpiderMonkey and
+    // JavaScriptCore may differ in the last bit), so star vertices computed with them could move a
+    // supersample across an edge in another browser, against "the same bytes on every platform".
+    const stars = heldOutShapes(40, { size: 32, layouts: ['single'] })
+      .filter((s) => s.scene.objects[0]!.shape === 'star')
+      .map((s) => s.scene);
+    expect(stars.length).toBeGreaterThan(0);
+    const before = stars.map((scene) => digest(renderScene(scene)));
+    // Pinned from the vertices as Math.cos / Math.sin computed them in V8: writing them out changed nothing.
+    expect(createHash('sha1').update(before.join()).digest('hex')).toBe(
+      '0a7392449fbc7c9d38b1767af1e38025d6d31b5d',
+    );
+    const { sin, cos } = Math;
+    // A fresh copy of the module graph, loaded while Math's trigonometry is off limits.
+    vi.resetModules();
+    Math.sin = () => {
+      throw new Error('Math.sin used');
+    };
+    Math.cos = () => {
+      throw new Error('Math.cos used');
+    };
+    try {
+      const fresh = await import('../src/index.js');
+      expect(stars.map((scene) => digest(fresh.renderScene(scene)))).toEqual(before);
+    } finally {
+      Math.sin = sin;
+      Math.cos = cos;
+      vi.resetModules();
+    }
   });
 });

@@ -26,6 +26,9 @@ describe('PNG', () => {
     expect([back.width, back.height]).toEqual([48, 48]);
     expect(digest(back)).toBe(before);
     expect(digest(image)).toBe(before); // the input is untouched
+    // Its own memory, not a view into Node's shared 8 KiB Buffer pool: `bytes.buffer` (a Blob, a
+    // transfer to a worker) held other data around the PNG, and transferring it detached the pool.
+    expect([bytes.byteOffset, bytes.buffer.byteLength]).toEqual([0, bytes.length]);
   });
 
   it('encodes RGB input and rejects a wrong byte count', () => {
@@ -43,6 +46,10 @@ describe('PNG', () => {
     expect([back.width, back.height, back.data.length]).toEqual([32, 32, 32 * 32 * 4]);
     expect(Math.abs(back.data[0]! - image.data[0]!)).toBeLessThan(12);
     expect(() => decodeImage(new Uint8Array([1, 2, 3]), 'x.bin')).toThrow(/x\.bin is neither PNG nor JPEG/);
+    // An ArrayBuffer (say from fetch) is named, not Buffer.from's "Received undefined".
+    expect(() => decodeImage(new ArrayBuffer(8) as never)).toThrow(
+      /^decodeImage\(\): bytes must be a Uint8Array \(or a Buffer\), got an object$/,
+    );
   });
 });
 
@@ -73,6 +80,12 @@ describe('caption folders', () => {
       ['000000', expect.any(String), 32],
       ['photo', 'a photo', 40],
     ]);
+    // A caption file with an upper-case extension pairs up (it did) and is read (ENOENT on 'photo.txt').
+    rmSync(join(folder, 'photo.txt'));
+    writeFileSync(join(folder, 'photo.TXT'), 'an upper-case caption\n');
+    expect((await readCaptionFolder(folder)).at(-1)!.caption).toBe('an upper-case caption');
+    rmSync(join(folder, 'photo.TXT'));
+    writeFileSync(join(folder, 'photo.txt'), 'a photo');
     rmSync(join(folder, 'photo.txt'));
     await expect(readCaptionFolder(folder)).rejects.toThrow(/images without a \.txt caption: photo/);
     await expect(readCaptionFolder(join(dir, 'missing'))).rejects.toThrow(/cannot read the folder/);

@@ -10,6 +10,7 @@ import {
   heldOutSeed,
   heldOutShapes,
   heldOutSingleObjects,
+  pickQuestion,
   renderScene,
   type Scene,
   type SceneObject,
@@ -57,6 +58,53 @@ describe('options', () => {
     expect(generateShapes(5, Object.freeze({ size: 32 })).image.width).toBe(32);
     expect(sampleSingleObject(1, { size: 32, textures: false }).scene.objects).toHaveLength(1);
     expect(digest(renderScene(scene, { supersample: 4 }))).toBe(digest(generateShapes(1).image));
+  });
+});
+
+describe('values of the wrong type', () => {
+  it('quotes a string where a number or boolean belongs, so the message does not read as valid', () => {
+    // "options.textures must be true or false, got false" for the string 'false' read as a contradiction.
+    expect(() => generateShapes('5' as never)).toThrow(/^generateShapes\(\): seed must be .*, got '5'$/);
+    expect(() => generateShapes(5, { size: '64' as never })).toThrow(/options\.size .*, got '64'$/);
+    expect(() => generateShapes(5, { textures: 'false' as never })).toThrow(
+      /^generateShapes\(\): options\.textures must be true or false, got 'false'$/,
+    );
+    expect(() => generateShapes(5, { supersample: '4' as never })).toThrow(
+      /options\.supersample .*, got '4'$/,
+    );
+    expect(() => heldOutShapes('3' as never)).toThrow(/^heldOutShapes\(\): n must be .*, got '3'$/);
+    expect(() => heldOutSingleObjects('3' as never)).toThrow(/^heldOutSingleObjects\(\): n .*, got '3'$/);
+    expect(() => shapesStream(1n as never)).toThrow(/^shapesStream\(\): seed must be .*, got 1n$/);
+    const { scene } = generateShapes(1);
+    expect(() => renderScene(scene, { supersample: '2' as never })).toThrow(/supersample .*, got '2'$/);
+    // Numbers read as before.
+    expect(() => generateShapes(-1)).toThrow(
+      /^generateShapes\(\): seed must be a non-negative integer, got -1$/,
+    );
+    expect(() => generateShapes(1, { size: 8 })).toThrow(/options\.size .*, got 8$/);
+  });
+
+  it('rejects a sparse layouts list instead of drawing an undefined layout', () => {
+    // `[, 'pair']` passed `every` (which skips holes) and then crashed ("specs is not iterable") for
+    // about half the seeds.
+    const holey: string[] = [];
+    holey[1] = 'pair'; // [<empty>, 'pair']
+    const sparse = { layouts: holey as never };
+    for (const seed of [0, 1, 2, 3]) {
+      expect(() => generateShapes(seed, sparse)).toThrow(/^generateShapes\(\): options\.layouts must be/);
+    }
+    expect(() => shapesStream(0, sparse)).toThrow(/^shapesStream\(\): options\.layouts/);
+  });
+
+  it('names a missing or wrong argument of pickQuestion', () => {
+    const { questions } = generateShapes(1);
+    expect(() => pickQuestion(questions, undefined as never)).toThrow(
+      /^pickQuestion\(\): random must be a Random \(createRandom\(seed\)\), got undefined$/,
+    );
+    expect(() => pickQuestion(undefined as never, createRandom(1))).toThrow(
+      /^pickQuestion\(\): questions must be an array .*, got undefined$/,
+    );
+    expect(pickQuestion(questions, createRandom(1))).toEqual(pickQuestion(questions, createRandom(1)));
   });
 });
 
@@ -156,6 +204,10 @@ describe('checkScene', () => {
       withObject(group, 1, { color: other }),
       /'group' scene's objects share one shape and color/,
     );
+    // A hole in the list (a deleted element) is named, not a crash deep inside.
+    const holey = [...mixed.objects];
+    delete holey[1];
+    expectRejected({ ...mixed, objects: holey }, /scene\.objects\[1\]: undefined is not an object$/);
     expectRejected(
       { ...mixed, layout: 'grid' as never },
       /scene\.layout: 'grid' is not one of single, group, pair, mixed/,

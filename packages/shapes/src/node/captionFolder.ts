@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { heldOutSeed, generateShapes, trainingSeed } from '../generateShapes.js';
-import { resolveOptions, SHAPES_OPTION_KEYS, type ShapesOptions } from '../options.js';
+import { describeValue, resolveOptions, SHAPES_OPTION_KEYS, type ShapesOptions } from '../options.js';
 import type { ShapesImage } from '../renderScene.js';
 import { decodeImage } from './decodeImage.js';
 import { encodePng } from './encodePng.js';
@@ -42,24 +42,24 @@ export async function writeShapesFolder(
   if (typeof dir !== 'string' || dir === '')
     throw new TypeError('writeShapesFolder(): dir must be a folder path');
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`writeShapesFolder(): n must be a non-negative integer, got ${String(n)}`);
+    throw new RangeError(`writeShapesFolder(): n must be a non-negative integer, got ${describeValue(n)}`);
   }
   // Every key checked, and the shapes options resolved, before the folder is made.
   resolveOptions(options, 'writeShapesFolder()', [...SHAPES_OPTION_KEYS, 'split', 'seed', 'metadata']);
   const { split = 'heldout', seed = 0, metadata = true, ...shapesOptions } = options;
   if (split !== 'train' && split !== 'heldout') {
     throw new RangeError(
-      `writeShapesFolder(): options.split must be 'train' or 'heldout', got ${String(split)}`,
+      `writeShapesFolder(): options.split must be 'train' or 'heldout', got ${describeValue(split)}`,
     );
   }
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new RangeError(
-      `writeShapesFolder(): options.seed must be a non-negative integer, got ${String(seed)}`,
+      `writeShapesFolder(): options.seed must be a non-negative integer, got ${describeValue(seed)}`,
     );
   }
   if (typeof metadata !== 'boolean') {
     throw new TypeError(
-      `writeShapesFolder(): options.metadata must be true or false, got ${String(metadata)}`,
+      `writeShapesFolder(): options.metadata must be true or false, got ${describeValue(metadata)}`,
     );
   }
   await mkdir(dir, { recursive: true });
@@ -121,7 +121,8 @@ export async function readCaptionFolder(dir: string): Promise<CaptionPair[]> {
     throw new Error(`readCaptionFolder(): cannot read the folder ${dir}: ${(error as Error).message}`);
   }
   const images = new Map<string, string>();
-  const captions = new Set<string>();
+  /** Caption file by name: its own extension is kept, so `cat.TXT` is read as it is spelt. */
+  const captions = new Map<string, string>();
   for (const entry of entries.sort()) {
     const extension = extname(entry).toLowerCase();
     const name = entry.slice(0, entry.length - extension.length);
@@ -130,10 +131,10 @@ export async function readCaptionFolder(dir: string): Promise<CaptionPair[]> {
       if (existing)
         throw new Error(`readCaptionFolder(): two images named ${name} in ${dir}: ${existing}, ${entry}`);
       images.set(name, entry);
-    } else if (extension === '.txt') captions.add(name);
+    } else if (extension === '.txt') captions.set(name, entry);
   }
   const missingCaption = [...images.keys()].filter((name) => !captions.has(name));
-  const missingImage = [...captions].filter((name) => !images.has(name));
+  const missingImage = [...captions.keys()].filter((name) => !images.has(name));
   if (missingCaption.length > 0 || missingImage.length > 0) {
     const parts: string[] = [];
     if (missingCaption.length)
@@ -146,7 +147,7 @@ export async function readCaptionFolder(dir: string): Promise<CaptionPair[]> {
   for (const [name, file] of images) {
     const path = join(dir, file);
     const image = decodeImage(await readFile(path), path);
-    const caption = (await readFile(join(dir, `${name}.txt`), 'utf8')).trim();
+    const caption = (await readFile(join(dir, captions.get(name)!), 'utf8')).trim();
     pairs.push({ name, path, image, caption });
   }
   return pairs;

@@ -1,12 +1,14 @@
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
+import { describeValue } from '../options.js';
 import type { ShapesImage } from '../renderScene.js';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
  * Decodes PNG or JPEG bytes (told apart by their signature) to 8-bit RGBA. Node only. 16-bit PNGs
- * keep the high byte; transparency is kept in the alpha channel.
+ * keep the high byte; transparency is kept in the alpha channel. Anything but a Uint8Array (an
+ * ArrayBuffer, say) throws a TypeError.
  *
  * @example
  * ```ts
@@ -15,6 +17,11 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
  * ```
  */
 export function decodeImage(bytes: Uint8Array, name = 'image'): ShapesImage {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `decodeImage(): bytes must be a Uint8Array (or a Buffer), got ${describeValue(bytes)}`,
+    );
+  }
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
     try {

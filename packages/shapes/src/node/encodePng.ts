@@ -49,6 +49,6 @@ export function encodePng(image: RgbaImage | ShapesImage): Uint8Array {
   }
   const png = new pngjs.PNG({ width, height });
   png.data = Buffer.from(rgba); // a copy: the caller's pixels are never touched
-  const bytes = pngjs.PNG.sync.write(png, { colorType: 6 });
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  // A copy: a small PNG is a view into Node's shared Buffer pool, whose `.buffer` holds other data.
+  return new Uint8Array(pngjs.PNG.sync.write(png, { colorType: 6 }));
 }
