@@ -64,6 +64,12 @@ describe('caption folders', () => {
     expect(pairs.map((p) => digest(p.image))).toEqual(expected.map((s) => digest(s.image)));
     const lines = readFileSync(join(folder, 'scenes.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(lines[2]!).scene).toEqual(JSON.parse(JSON.stringify(expected[2]!.scene)));
+    // The same samples again are fine; fewer would leave 000002-000004 to be read as this run's.
+    await writeShapesFolder(folder, 5, { size: 32 });
+    await expect(writeShapesFolder(folder, 2, { size: 32 })).rejects.toThrow(
+      `writeShapesFolder(): ${folder} holds samples this call would not replace (000002.png, 000002.txt, 000003.png, ... (6 files))`,
+    );
+    expect(await readCaptionFolder(folder)).toHaveLength(5);
   });
 
   it('reads JPEG images too, and names missing captions or images', async () => {

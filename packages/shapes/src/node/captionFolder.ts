@@ -26,7 +26,8 @@ export interface WriteShapesFolderOptions extends ShapesOptions {
 /**
  * Writes `n` shapes-world samples into `dir` (created if missing) as `000000.png` + `000000.txt`
  * (the canonical caption) pairs, plus `scenes.jsonl` with everything known about each. Node only.
- * Returns the names written (without extension).
+ * Returns the names written (without extension). A folder holding numbered samples this call would
+ * not replace (an earlier, larger run's) is refused before anything is written.
  *
  * @example
  * ```ts
@@ -63,9 +64,10 @@ export async function writeShapesFolder(
     );
   }
   await mkdir(dir, { recursive: true });
+  const digits = Math.max(6, String(n - 1).length);
+  await refuseStaleSamples(dir, n, digits);
   const names: string[] = [];
   const lines: string[] = [];
-  const digits = Math.max(6, String(n - 1).length);
   for (let index = 0; index < n; index++) {
     const sampleSeed = split === 'train' ? trainingSeed(seed, index) : heldOutSeed(index);
     const sample = generateShapes(sampleSeed, shapesOptions);
@@ -80,6 +82,24 @@ export async function writeShapesFolder(
   }
   if (metadata) await writeFile(join(dir, 'scenes.jsonl'), lines.length ? `${lines.join('\n')}\n` : '');
   return names;
+}
+
+/**
+ * Throws if `dir` holds numbered samples that writing `n` (names of `digits` digits) would not
+ * replace, such as an earlier, larger run's: readCaptionFolder would read them as part of this one.
+ */
+async function refuseStaleSamples(dir: string, n: number, digits: number): Promise<void> {
+  const stale = (await readdir(dir)).filter((file) => {
+    const m = /^(\d+)\.(png|txt)$/.exec(file);
+    return m !== null && (m[1]!.length !== digits || Number(m[1]) >= n);
+  });
+  if (stale.length === 0) return;
+  stale.sort();
+  const shown =
+    stale.length > 3 ? `${stale.slice(0, 3).join(', ')}, ... (${stale.length} files)` : stale.join(', ');
+  throw new Error(
+    `writeShapesFolder(): ${dir} holds samples this call would not replace (${shown}), which readCaptionFolder would read with the new ones; write to an empty folder or remove them`,
+  );
 }
 
 /**
