@@ -7,11 +7,50 @@ import { dirname, relative, resolve } from 'node:path';
 
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g;
 
+/** Node's built-in modules by their bare names too (`fs` as well as `node:fs`). */
+const NODE_BUILTINS = new Set([
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'inspector',
+  'module',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'readline',
+  'stream',
+  'string_decoder',
+  'timers',
+  'tls',
+  'tty',
+  'url',
+  'util',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
+]);
+
+/** Node-only by default: node: modules, Node's built-ins by bare name, and the `webgpu` package (Dawn). */
+export const isNodeOnly = (s) => s.startsWith('node:') || NODE_BUILTINS.has(s) || s === 'webgpu';
+
 /**
  * The Node-only imports reachable from `entry` (a .ts file): each as `specifier (file <- ... <- entry)`.
- * `nodeOnly` says which bare specifiers count (default: node: modules and the `webgpu` package).
+ * `nodeOnly` says which bare specifiers count (default: {@link isNodeOnly}).
  */
-export function nodeOnlyImports(entry, nodeOnly = (s) => s.startsWith('node:') || s === 'webgpu') {
+export function nodeOnlyImports(entry, nodeOnly = isNodeOnly) {
   const found = [];
   const from = new Map([[resolve(entry), undefined]]);
   const queue = [resolve(entry)];
