@@ -3,7 +3,7 @@
 // compared with the one kept. A file changed upstream (hf://org/name follows the main branch) is
 // fetched again instead of served stale beside newer files; a server that names no version gets
 // the file downloaded again; without a reachable server the cached copy is used.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ let base: string;
 let version = 1;
 const log: string[] = []; // "<method> <path>" per request
 const files = new Map<number, Uint8Array>();
+const gone = new Set<string>(); // paths the server no longer has (404)
 
 beforeAll(async () => {
   backend = await createBackend('cpu');
@@ -43,7 +44,7 @@ beforeAll(async () => {
     if (path.startsWith('/etag/')) headers.etag = `"v${version}"`;
     if (path.startsWith('/modified/'))
       headers['last-modified'] = new Date(Date.UTC(2026, 0, version)).toUTCString();
-    if (path.endsWith('/absent.json')) return res.writeHead(404).end();
+    if (path.endsWith('/absent.json') || gone.has(path)) return res.writeHead(404).end();
     res.writeHead(200, headers);
     if (req.method === 'HEAD') return res.end();
     res.end(path.endsWith('.json') ? JSON.stringify({ version }) : files.get(version));
@@ -118,4 +119,30 @@ test('a server that names no version gets the file downloaded again; offline the
     /could not fetch/,
   );
   await new Promise<void>((done) => server.listen(Number(new URL(base).port), '127.0.0.1', done));
+});
+
+test('a file the server no longer has (404) is not served from the cache, online or offline', async () => {
+  version = 1;
+  const cacheDir = join(temp, 'cache-gone');
+  expect(await weight('etag', cacheDir)).toEqual([1, 1]);
+  expect(await loadJson(`${base}/etag/gone.json`, { cacheDir })).toEqual({ version: 1 });
+  // Upstream deletes both (a checkpoint converted to shards drops its model.safetensors, say).
+  gone.add('/etag/m.safetensors');
+  gone.add('/etag/gone.json');
+  log.splice(0);
+  await expect(weight('etag', cacheDir)).rejects.toThrow(/HTTP 404/);
+  expect(await loadJsonIfExists(`${base}/etag/gone.json`, { cacheDir })).toBeUndefined();
+  expect(log.splice(0)).toEqual([
+    'HEAD /etag/m.safetensors',
+    'GET /etag/m.safetensors',
+    'HEAD /etag/gone.json',
+    'GET /etag/gone.json',
+  ]);
+  // The copies are dropped: offline, the files are still absent rather than their old bytes.
+  expect((await readdir(cacheDir)).filter((name) => !name.endsWith('.missing'))).toEqual([]);
+  server.closeAllConnections();
+  await new Promise((done) => server.close(done));
+  expect(await loadJsonIfExists(`${base}/etag/gone.json`, { cacheDir })).toBeUndefined();
+  await new Promise<void>((done) => server.listen(Number(new URL(base).port), '127.0.0.1', done));
+  gone.clear();
 });

@@ -548,6 +548,19 @@ describe('corrupted files', () => {
       /the file is truncated: the header describes 8 bytes of tensor data but only 3 follow it/,
     ],
     [
+      'a tensor named twice (JSON.parse would keep the last silently)',
+      build(
+        '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}}',
+        eight,
+      ),
+      /the header names "w" twice in one object/,
+    ],
+    [
+      'a field given twice',
+      build('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"dtype":"I32"}}', eight),
+      /the header names "dtype" twice in one object/,
+    ],
+    [
       'non-string metadata',
       build({ __metadata__: { n: 1 } }),
       /__metadata__\["n"\] must be a string, got the number 1/,
@@ -656,6 +669,15 @@ describe('sharded checkpoints', () => {
     await expect(loadSafetensors(index, { backend })).rejects.toThrow(/shard names must be relative paths/);
     await writeFile(index, JSON.stringify({ tensors: {} }));
     await expect(loadSafetensors(index, { backend })).rejects.toThrow(/"weight_map" object/);
+    // One tensor mapped to two shards: which one holds it is ambiguous, not the last one's say.
+    await writeFile(
+      index,
+      '{"weight_map": {"a": "model-00001-of-00002.safetensors", "a": "model-00002-of-00002.safetensors"}}',
+    );
+    await expect(loadSafetensors(index, { backend })).rejects.toThrow(
+      /names "a" twice in one object \(a tensor mapped to two shards\?\)/,
+    );
+    expect(live()).toBe(before);
   });
 });
 

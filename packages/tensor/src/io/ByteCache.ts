@@ -35,8 +35,8 @@ export interface ByteCache {
    * Streams a download into the cache as it arrives, so a file larger than memory (or than one
    * buffer) is never held whole: Node's folder cache through a temporary file beside its entry, the
    * Cache API straight into its entry. Resolves to undefined, before reading `body`, when it cannot
-   * (the browser's storage has no room for `options.total` bytes, or the size is unknown): the
-   * caller then reads the body itself.
+   * (the browser's storage has no room for `options.total` bytes, or the size is unknown; Node's
+   * folder cannot be created or written to): the caller then reads the body itself.
    */
   download?(
     url: string,

@@ -67,8 +67,9 @@ export function versionOf(headers: Headers): string | undefined {
  * Whether a cached copy of `url` whose version (see {@link versionOf}) is `version` is still what
  * the server holds, asked with a plain HEAD request (no custom header, so no CORS preflight): yes
  * for a URL pinned to a commit, for the same version, and when the server cannot be asked
- * (offline, an error status: the copy is better than nothing); no when the version changed or
- * cannot be compared (then the file is downloaded again).
+ * (offline, an error status other than "not found": the copy is better than nothing); no when the
+ * version changed or cannot be compared, and when the server says the file is gone (404, 410):
+ * then the file is fetched again, which reports what the server says.
  */
 export async function isCurrent(
   url: string,
@@ -84,6 +85,8 @@ export async function isCurrent(
     if (signal?.aborted) throw abortError(`loadSafetensors(): the download of ${url} was aborted`, signal);
     return true;
   }
+  // A file deleted upstream must not live on in the cache (a model.safetensors replaced by shards).
+  if (response.status === 404 || response.status === 410) return false;
   if (!response.ok) return true;
   const now = versionOf(response.headers);
   return now !== undefined && now === version;

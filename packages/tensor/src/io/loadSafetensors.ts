@@ -58,8 +58,8 @@ export interface LoadSafetensorsOptions extends Pick<DecodeSafetensorsOptions, '
    * Keep http(s) downloads for later loads (default true). A later load asks the server whether a
    * kept file changed (a HEAD request, its ETag or else Last-Modified against the kept one; not for
    * Hub URLs pinned to a commit) and uses the copy when it did not, or when the server cannot be
-   * reached; a server that names neither gets the file downloaded again. Local sources are never
-   * cached.
+   * reached; a server that names neither gets the file downloaded again, and a file it no longer
+   * has (404, 410) is dropped from the cache. Local sources are never cached.
    */
   cache?: boolean;
   /**

@@ -1,4 +1,5 @@
 import { describeValue } from '../describeValue.js';
+import { duplicateKey } from './duplicateKey.js';
 import { SafetensorsError } from './SafetensorsError.js';
 import { isSafetensorsDType, SAFETENSORS_DTYPE_BYTES, type SafetensorsDType } from './safetensorsDType.js';
 import { setOwn } from './setOwn.js';
@@ -73,8 +74,8 @@ function isCount(value: unknown): value is number {
 }
 
 /**
- * Reads and validates a safetensors header: the 8-byte little-endian length, the JSON, every
- * tensor's dtype, shape and offsets, and that the tensors tile the byte buffer exactly (no
+ * Reads and validates a safetensors header: the 8-byte little-endian length, the JSON (no key
+ * twice in one object), every tensor's dtype, shape and offsets, and that the tensors tile the byte buffer exactly (no
  * overlaps, no holes, nothing missing at the end). Throws a {@link SafetensorsError} that names
  * the problem, the tensor and the numbers.
  *
@@ -131,6 +132,12 @@ export function parseSafetensorsHeader(
     throw fail(`the header is not valid JSON (${(e as Error).message})`);
   }
   if (!isObject(json)) throw fail(`the header must be a JSON object, got ${describeValue(json)}`);
+  const twice = duplicateKey(text);
+  if (twice !== undefined) {
+    throw fail(
+      `the header names ${JSON.stringify(twice)} twice in one object (a tensor or a field given twice), so which one is meant is ambiguous`,
+    );
+  }
 
   const metadata: Record<string, string> = {};
   const tensors: SafetensorsTensorInfo[] = [];

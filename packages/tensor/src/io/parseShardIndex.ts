@@ -1,3 +1,4 @@
+import { duplicateKey } from './duplicateKey.js';
 import { isPlainShardName } from './locateSource.js';
 import { SafetensorsError } from './SafetensorsError.js';
 
@@ -7,15 +8,26 @@ export interface ShardIndex {
   readonly weightMap: ReadonlyMap<string, string>;
 }
 
-/** Parses and validates `*.safetensors.index.json` (`{ "weight_map": { name: "model-00001-of-00002.safetensors" } }`). */
+/**
+ * Parses and validates `*.safetensors.index.json` (`{ "weight_map": { name: "model-00001-of-00002.safetensors" } }`);
+ * a key given twice in one object (a tensor mapped to two shards) is an error.
+ */
 export function parseShardIndex(bytes: Uint8Array, source: string): ShardIndex {
   const fail = (message: string): SafetensorsError =>
     new SafetensorsError(`safetensors index (${source}): ${message}`);
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    json = JSON.parse(text);
   } catch (e) {
     throw fail(`not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  const twice = duplicateKey(text);
+  if (twice !== undefined) {
+    throw fail(
+      `names ${JSON.stringify(twice)} twice in one object (a tensor mapped to two shards?), so which one is meant is ambiguous`,
+    );
   }
   const map = (json as { weight_map?: unknown } | null)?.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map)) {

@@ -117,8 +117,11 @@ async function readUrl(href: string, options: ReadLocationOptions, context: Read
   try {
     fetched = await fetchResponse(href, context);
   } catch (e) {
-    if (cache && isNotFound(e)) await cache.setMissing?.(href, true).catch(() => {});
-    else if (cache && !options.signal?.aborted && (await cache.isMissing?.(href).catch(() => false))) {
+    if (cache && isNotFound(e)) {
+      // Gone from the server: a copy kept from before must not stand in for it, offline either.
+      await cache.delete(href).catch(() => {});
+      await cache.setMissing?.(href, true).catch(() => {});
+    } else if (cache && !options.signal?.aborted && (await cache.isMissing?.(href).catch(() => false))) {
       // Offline, say: the file was absent when last asked, so an optional file stays optional.
       throw markNotFound(
         new Error(

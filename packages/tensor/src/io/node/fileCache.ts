@@ -1,12 +1,21 @@
 // Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
 import { createHash } from 'node:crypto';
-import { access, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  access,
+  type FileHandle,
+  mkdir,
+  open,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ByteCache, StagedFile } from '../ByteCache.js';
-import type { ByteSource } from '../ByteSource.js';
 import { pumpStream } from '../readStream.js';
-import { openLocalFile } from './openLocalFile.js';
+import { fileIdentity, type LocalFileSource, openLocalFile } from './openLocalFile.js';
 import { partialPath } from './partialPath.js';
 import { sweepPartials } from './sweepPartials.js';
 import { writeFileAtomic } from './writeFileAtomic.js';
@@ -32,31 +41,64 @@ export function cachePath(dir: string, url: string): string {
   return join(dir, `${hash}-${base}`);
 }
 
-/** Writes (or, without one, removes) the version kept beside a cache entry (see versionOf). */
-async function keepVersion(path: string, version: string | undefined): Promise<void> {
+/**
+ * Writes (or, without one, removes) the version kept beside a cache entry (see versionOf), after
+ * the identity of the file it describes (see {@link fileIdentity}): `<identity>\n<version>`.
+ */
+async function keepVersion(path: string, version: string | undefined, identity: string): Promise<void> {
   if (version === undefined) await rm(`${path}.version`, { force: true });
-  else await writeFileAtomic(`${path}.version`, new TextEncoder().encode(version));
+  else await writeFileAtomic(`${path}.version`, new TextEncoder().encode(`${identity}\n${version}`));
 }
 
-/** A {@link ByteCache} in a folder; entries are written to a temporary file and renamed into place. */
+/** The version kept for the entry at `path`, or undefined: none, or one written for another file. */
+async function readVersion(path: string, identity: string): Promise<string | undefined> {
+  const text = await readFile(`${path}.version`, 'utf8').catch(() => undefined);
+  const newline = text?.indexOf('\n') ?? -1;
+  return newline >= 0 && text!.slice(0, newline) === identity ? text!.slice(newline + 1) : undefined;
+}
+
+/**
+ * Moves a complete temporary file into place as the entry at `path`, then notes its version. Two
+ * loads that store different versions of one URL at once can interleave their renames and notes;
+ * a note names the file it was written for (a rename keeps a file's identity), so one that ends up
+ * beside the other load's bytes vouches for nothing, and the file is fetched again, never served
+ * stale as current.
+ */
+async function place(temp: string, path: string, version: string | undefined): Promise<void> {
+  const identity = fileIdentity(await stat(temp, { bigint: true }));
+  await rename(temp, path);
+  await keepVersion(path, version, identity);
+}
+
+/**
+ * A {@link ByteCache} in a folder; entries are written to a temporary file and renamed into place.
+ * A folder that cannot be created or written to costs only the caching: downloads are then read
+ * into memory, and writes fail (which loaders ignore).
+ */
 export function fileCache(dir: string = defaultCacheDir()): ByteCache {
   return {
     async open(url) {
       const path = cachePath(dir, url);
-      let source: ByteSource;
+      let source: LocalFileSource;
       try {
         source = await openLocalFile(path);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw e;
       }
-      const version = await readFile(`${path}.version`, 'utf8').catch(() => undefined);
-      return { source, version };
+      return { source, version: await readVersion(path, source.identity) };
     },
     async write(url, bytes, version) {
       const path = cachePath(dir, url);
-      await writeFileAtomic(path, bytes);
-      await keepVersion(path, version);
+      await mkdir(dir, { recursive: true });
+      const temp = partialPath(path);
+      try {
+        await writeFile(temp, bytes);
+        await place(temp, path, version);
+      } catch (e) {
+        await rm(temp, { force: true });
+        throw e;
+      }
     },
     async isMissing(url) {
       return access(`${cachePath(dir, url)}.missing`).then(
@@ -77,12 +119,19 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
       await rm(path, { force: true });
       await rm(`${path}.version`, { force: true });
     },
-    async download(url, body, options, version): Promise<StagedFile> {
+    async download(url, body, options, version): Promise<StagedFile | undefined> {
       const path = cachePath(dir, url);
-      await mkdir(dirname(path), { recursive: true });
-      await sweepPartials(dir);
       const temp = partialPath(path);
-      const out = await open(temp, 'w');
+      let out: FileHandle;
+      try {
+        await mkdir(dirname(path), { recursive: true });
+        await sweepPartials(dir);
+        out = await open(temp, 'w');
+      } catch {
+        // A folder that cannot be written (a read-only home, a file in the way) is only a missed
+        // optimization: undefined, before the body is read, has the caller read it into memory.
+        return undefined;
+      }
       try {
         try {
           await pumpStream(body, options, async (chunk) => {
@@ -105,8 +154,7 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
           await source.close().catch(() => {});
           // A read-only or full cache must not fail a load that has already succeeded.
           try {
-            await rename(temp, path);
-            await keepVersion(path, version);
+            await place(temp, path, version);
           } catch {
             await rm(temp, { force: true }).catch(() => {});
           }
