@@ -63,11 +63,15 @@ export function versionOf(headers: Headers): string | undefined {
   return modified ? `modified ${modified}` : undefined;
 }
 
+/** @internal How long the check of a cached copy waits for the server before it uses the copy (tests shorten it). */
+export const revalidation = { timeoutMs: 10_000 };
+
 /**
  * Whether a cached copy of `url` whose version (see {@link versionOf}) is `version` is still what
  * the server holds, asked with a plain HEAD request (no custom header, so no CORS preflight): yes
  * for a URL pinned to a commit, for the same version, and when the server cannot be asked
- * (offline, an error status other than "not found": the copy is better than nothing); no when the
+ * (offline, no answer within 10 s, an error status other than "not found":
+ * the copy is better than nothing); no when the
  * version changed or cannot be compared, and when the server says the file is gone (404, 410):
  * then the file is fetched again, which reports what the server says.
  */
@@ -78,12 +82,21 @@ export async function isCurrent(
 ): Promise<boolean> {
   if (immutable(url)) return true;
   const { signal } = context;
+  // A server that does not answer (a captive or black-holed network) would hold the load for the
+  // platform's own timeout, minutes in Node: after 10 s the copy is used.
+  const timer = new AbortController();
+  const timeout = setTimeout(() => timer.abort(), revalidation.timeoutMs);
+  const onAbort = () => timer.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
   let response: Response;
   try {
-    response = await fetch(url, { method: 'HEAD', signal: signal ?? null });
+    response = await fetch(url, { method: 'HEAD', signal: signal?.aborted ? signal : timer.signal });
   } catch {
     if (signal?.aborted) throw abortError(`loadSafetensors(): the download of ${url} was aborted`, signal);
     return true;
+  } finally {
+    clearTimeout(timeout);
+    signal?.removeEventListener('abort', onAbort);
   }
   // A file deleted upstream must not live on in the cache (a model.safetensors replaced by shards).
   if (response.status === 404 || response.status === 410) return false;
