@@ -109,6 +109,11 @@ test('a server that names no version gets the file downloaded again; offline the
 
   // An optional file the server does not have (a checkpoint without tokenizer.json, say).
   expect(await loadJsonIfExists(`${base}/etag/absent.json`, { cacheDir })).toBeUndefined();
+  // Required, it is an error in the words of the function called, not of the shared reader.
+  await expect(
+    loadJson(`${base}/etag/absent.json`, { cacheDir: join(temp, 'cache-absent') }),
+  ).rejects.toThrow(/^loadJson\(\): could not fetch .*absent\.json: HTTP 404/);
+  log.splice(0);
 
   // The server goes away: the cached copies are what there is, and a file that was not there
   // is still not there (rather than a network error that fails the whole load).

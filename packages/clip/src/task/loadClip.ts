@@ -71,7 +71,11 @@ export interface ClipCheckpoint {
 /** Rethrows an error from a file read under loadClip's name (the reads share @vl/tensor's loaders). */
 function asLoadClipError(e: unknown): unknown {
   if (!(e instanceof Error) || e.name === 'AbortError') return e;
-  const message = e.message.replace(/^loadSafetensors\(\): /, '');
+  // The reader's own name (loadSafetensors(), loadJsonIfExists(), ...) gives way to loadClip's.
+  const message = e.message.replace(
+    /^(loadSafetensors|loadFile|loadJson|loadFileIfExists|loadJsonIfExists|loadTextIfExists)\(\): /,
+    '',
+  );
   const Kind = e instanceof TypeError ? TypeError : e instanceof SyntaxError ? SyntaxError : Error;
   const wrapped = new Kind(`loadClip: ${message}`, { cause: e });
   if (isNotFound(e)) wrapped.name = e.name;

@@ -37,7 +37,20 @@ export async function loadFile(
   source: SafetensorsSource,
   options: LoadFileOptions = {},
 ): Promise<Uint8Array> {
-  return readChecked(source, options, () => {});
+  return readChecked(source, options, () => {}, 'loadFile');
+}
+
+/**
+ * `e` with its message said by `caller` rather than by the safetensors reader the file readers
+ * share ("loadJson(): could not fetch ..." for a loadJson call); other errors as they are.
+ */
+function saidBy(e: unknown, caller: string): unknown {
+  const prefix = 'loadSafetensors(): ';
+  if (!(e instanceof Error) || !e.message.startsWith(prefix)) return e;
+  try {
+    Object.defineProperty(e, 'message', { value: `${caller}(): ${e.message.slice(prefix.length)}` });
+  } catch {} // a DOMException's message cannot be redefined: it keeps the reader's words
+  return e;
 }
 
 /**
@@ -46,6 +59,19 @@ export async function loadFile(
  * dropped and downloaded again. Bytes the caller passed in are copied, never handed back.
  */
 async function readChecked(
+  source: SafetensorsSource,
+  options: LoadFileOptions,
+  check: (bytes: Uint8Array) => void,
+  caller: string,
+): Promise<Uint8Array> {
+  try {
+    return await readLocated(source, options, check);
+  } catch (e) {
+    throw saidBy(e, caller);
+  }
+}
+
+async function readLocated(
   source: SafetensorsSource,
   options: LoadFileOptions,
   check: (bytes: Uint8Array) => void,
@@ -81,10 +107,23 @@ async function readChecked(
  * ```
  */
 export async function loadJson(source: SafetensorsSource, options: LoadFileOptions = {}): Promise<unknown> {
+  return readJson(source, options, 'loadJson');
+}
+
+async function readJson(
+  source: SafetensorsSource,
+  options: LoadFileOptions,
+  caller: string,
+): Promise<unknown> {
   let json: unknown;
-  await readChecked(source, options, (bytes) => {
-    json = parseJson(source, bytes);
-  });
+  await readChecked(
+    source,
+    options,
+    (bytes) => {
+      json = parseJson(source, bytes);
+    },
+    caller,
+  );
   return json;
 }
 
@@ -102,8 +141,16 @@ export async function loadFileIfExists(
   source: SafetensorsSource,
   options: LoadFileOptions = {},
 ): Promise<Uint8Array | undefined> {
+  return fileIfExists(source, options, 'loadFileIfExists');
+}
+
+async function fileIfExists(
+  source: SafetensorsSource,
+  options: LoadFileOptions,
+  caller: string,
+): Promise<Uint8Array | undefined> {
   try {
-    return await loadFile(source, options);
+    return await readChecked(source, options, () => {}, caller);
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
@@ -123,7 +170,7 @@ export async function loadTextIfExists(
   source: SafetensorsSource,
   options: LoadFileOptions = {},
 ): Promise<string | undefined> {
-  const bytes = await loadFileIfExists(source, options);
+  const bytes = await fileIfExists(source, options, 'loadTextIfExists');
   return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
 }
 
@@ -141,7 +188,7 @@ export async function loadJsonIfExists(
   options: LoadFileOptions = {},
 ): Promise<unknown> {
   try {
-    return await loadJson(source, options);
+    return await readJson(source, options, 'loadJsonIfExists');
   } catch (e) {
     if (isNotFound(e)) return undefined;
     throw e;
