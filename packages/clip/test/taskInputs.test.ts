@@ -92,6 +92,12 @@ test('images: one image is not an array, and zeroShot takes exactly one', async 
     'zeroShot: takes one image, got a tensor of shape [2, 3, 16, 16]',
   );
   two.dispose();
+  // One image without its batch dim is not "several images".
+  const chw = randomNormal([3, S, S], { backend, seed: 2 });
+  await expect(model.zeroShot(chw, ['red'], { templates: ['{}'] })).rejects.toThrow(
+    'zeroShot: a pixel tensor is [1, 3, H, W], got [3, 16, 16]; add the batch dim with reshape',
+  );
+  chw.dispose();
 });
 
 test('a bad image in a list is named by its index in the list, past the first batch too', async () => {
@@ -121,7 +127,7 @@ test('labels and templates: strings, each template with a {}', async () => {
     'zeroShot: the labels must be an array of strings, got the string "red"',
   );
   await expect(model.zeroShot(image, ['red', undefined as never])).rejects.toThrow(
-    'zeroShot: label 1 is undefined undefined, not a string',
+    'zeroShot: label 1 is undefined, not a string',
   );
   await expect(model.zeroShot(image, ['red'], { templates: ['a photo'] })).rejects.toThrow(
     'zeroShot: template 0 ("a photo") has no {} for the label',

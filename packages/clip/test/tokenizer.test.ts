@@ -101,6 +101,9 @@ describe('ClipTokenizer', () => {
         `ClipTokenizer.encodeBatch(): padId must be a token id (an integer from 0 to 2^31 - 1), got ${padId}`,
       );
     }
+    expect(() => tokenizer.encodeBatch(['a'], null as never)).toThrow(
+      'ClipTokenizer.encodeBatch(): options must be an object, got null',
+    );
     expect(() => tokenizer.encodeBatch(['a'], { pad_id: 1 } as never)).toThrow(
       'ClipTokenizer.encodeBatch(): unknown option "pad_id" (expected contextLength, truncate, padId, padding)',
     );

@@ -312,6 +312,9 @@ test('linearProbe names options and features it cannot train on, and predict row
     'linearProbe: classes must be an integer >= 1, got NaN',
   );
   await expect(linearProbe(x, y, 2, { backend, lr: -1 })).rejects.toThrow('linearProbe: lr must be');
+  await expect(linearProbe(x, y, 2, {} as never)).rejects.toThrow(
+    'linearProbe: backend must be a Backend from createBackend(), got undefined',
+  );
   await expect(linearProbe(x, y, 2, { backend, weightDecay: Number.NaN })).rejects.toThrow(
     'linearProbe: weightDecay must be',
   );
@@ -463,8 +466,16 @@ test('ClipTrainer names a maxGradNorm that is not > 0, and a batch whose tensors
   // NaN used to turn clipping off; 0 and -1 failed in clipGradNorm after the forward and backward pass.
   for (const maxGradNorm of [Number.NaN, 0, -1])
     expect(() => new ClipTrainer(params, config, { maxGradNorm })).toThrow(
-      `ClipTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`,
+      `ClipTrainer: maxGradNorm must be a number > 0, got the number ${maxGradNorm}`,
     );
+  // A string passed `> 0` and failed in guardedStep, under its name; params not a Map failed in
+  // Object.fromEntries ("object is not iterable").
+  expect(() => new ClipTrainer(params, config, { maxGradNorm: '5' as never })).toThrow(
+    'ClipTrainer: maxGradNorm must be a number > 0, got a string of length 1',
+  );
+  expect(() => new ClipTrainer({} as never, config)).toThrow(
+    "ClipTrainer: params must be a Map of tensors by checkpoint name (initClipParams, or a model's params), got an object",
+  );
   const trainer = new ClipTrainer(params, config);
   const three = encodeCaptions([0, 1, 2]);
   const two = encodeCaptions([0, 1]);

@@ -50,6 +50,12 @@ export function checkOneImage(image: unknown, what: string): void {
       `${what}: takes one image, got an array of ${image.length}; call it once per image (or embedImages for many)`,
     );
   }
+  if (image instanceof Tensor && image.rank === 3) {
+    // One image without its batch dim, not several.
+    throw new RangeError(
+      `${what}: a pixel tensor is [1, 3, H, W], got [${image.shape.join(', ')}]; add the batch dim with reshape`,
+    );
+  }
   if (image instanceof Tensor && image.shape[0] !== 1) {
     throw new RangeError(
       `${what}: takes one image, got a tensor of shape [${image.shape.join(', ')}]; call it once per image`,
@@ -58,7 +64,7 @@ export function checkOneImage(image: unknown, what: string): void {
 }
 
 function describe(x: unknown): string {
-  if (x === null) return 'null';
+  if (x === null || x === undefined) return String(x);
   if (Array.isArray(x)) return 'an array';
   if (typeof x === 'string') return `the string ${JSON.stringify(x)}`;
   return typeof x === 'object' ? `a ${x.constructor?.name ?? 'object'}` : `${typeof x} ${String(x)}`;

@@ -267,6 +267,11 @@ export class ClipTokenizer {
    * ```
    */
   encodeBatch(texts: readonly string[], options: EncodeBatchOptions = {}): EncodedBatch {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new TypeError(
+        `ClipTokenizer.encodeBatch(): options must be an object, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
+      );
+    }
     for (const key of Object.keys(options)) {
       if (!BATCH_OPTION_KEYS.includes(key))
         throw new TypeError(

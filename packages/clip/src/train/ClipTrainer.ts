@@ -163,9 +163,17 @@ export class ClipTrainer {
     options: ClipTrainerOptions = {},
   ) {
     checkOptionKeys('ClipTrainer', options, CLIP_TRAINER_OPTION_KEYS);
+    if (!(params instanceof Map)) {
+      throw new TypeError(
+        `ClipTrainer: params must be a Map of tensors by checkpoint name (initClipParams, or a model's params), got ${describeInput(params)}`,
+      );
+    }
     this.#tree = Object.fromEntries(params);
     const { maxGradNorm = 1, ...adam } = options;
-    if (!(maxGradNorm > 0)) throw new RangeError(`ClipTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`);
+    if (!(typeof maxGradNorm === 'number' && maxGradNorm > 0))
+      throw new RangeError(
+        `ClipTrainer: maxGradNorm must be a number > 0, got ${describeInput(maxGradNorm)}`,
+      );
     this.#maxGradNorm = maxGradNorm;
     this.#opt = new AdamW({ weightDecay: 0.1, groups: [{ match: isBiasOrNorm, weightDecay: 0 }], ...adam });
   }

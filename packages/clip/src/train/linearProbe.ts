@@ -157,6 +157,13 @@ export async function linearProbe(
     weightDecay,
   );
   checkOption(Number.isSafeInteger(seed), 'seed', 'a safe integer', seed);
+  // Else tensor() said its own name ("options.backend is required") for the missing option.
+  checkOption(
+    typeof backend === 'object' && backend !== null && typeof backend.upload === 'function',
+    'backend',
+    'a Backend from createBackend()',
+    backend,
+  );
   if (!Array.isArray(features)) throw notRows('linearProbe', features);
   if (features.length === 0) throw new RangeError('linearProbe: no features given');
   if (!isArrayLike(labels)) {
