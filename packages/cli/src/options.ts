@@ -3,8 +3,9 @@ import { CliError } from './io.js';
 /** Parses a positive integer option, naming the option when the value is not one. */
 export function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0)
+  // Decimal digits only: Number() also takes 0x3, 1e2 and " 2", which no one means as a count.
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n <= 0)
     throw new CliError(`--${name} must be a positive integer; got "${value}"`, 2);
   return n;
 }
@@ -12,7 +13,8 @@ export function positiveInt(name: string, value: string | undefined, fallback: n
 /** Parses a positive number option. */
 export function positiveNumber(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
+  // A decimal number, exponent allowed (1e-3); not hex, Infinity or blanks, which Number() takes.
+  const n = /^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(n) || n <= 0)
     throw new CliError(`--${name} must be a positive number; got "${value}"`, 2);
   return n;

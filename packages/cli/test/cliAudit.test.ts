@@ -94,6 +94,14 @@ describe('reconstruct', () => {
     const abc = await vl('reconstruct', 'pics/s0.png', '-o', 'r.png', '--size', 'abc', '--model', noWeights);
     expect(abc.code, abc.err).toBe(2);
     expect(abc.err).toMatch(/--size must be a positive integer; got "abc"/);
+    // Number() reads these as 3, 100 and 2; as a count they are typos.
+    for (const odd of ['0x3', '1e2', ' 2']) {
+      const r = await vl('reconstruct', 'pics/s0.png', '-o', 'r.png', '--size', odd, '--model', noWeights);
+      expect([r.code, r.err], odd).toEqual([
+        2,
+        expect.stringContaining(`--size must be a positive integer; got "${odd}"`),
+      ]);
+    }
     const huge = await vl(
       'reconstruct',
       'pics/s0.png',
