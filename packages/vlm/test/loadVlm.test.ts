@@ -3,7 +3,7 @@
 // images, prompts longer than the context, unknown chat roles, aborted generation (cache released,
 // model still usable) and a checkpoint that does not match its config. CPU only: none of this
 // depends on the backend (the fixture parity runs on every backend in llavaTiny.test.ts).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -349,6 +349,26 @@ describe('generation', () => {
     for await (const { token } of vlm.generate({ inputIds, images: [px] }, { maxNewTokens: 0 }))
       none.push(token);
     expect(none).toEqual([]);
+  });
+
+  test('stop tokens of generation_config.json outside the vocabulary are ignored, as transformers ignores them', async () => {
+    // An id past vocab_size can never be generated: it must not make every generate() fail with an
+    // error about a stopTokens option that was never passed.
+    const folder = mkdtempSync(join(tmpdir(), 'vl-vlmeos-'));
+    for (const name of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'])
+      copyFileSync(`${dir}${name}`, join(folder, name));
+    const stop = generated[3]!;
+    writeFileSync(join(folder, 'generation_config.json'), JSON.stringify({ eos_token_id: [stop, 300, -1] }));
+    const model = await loadVlm(folder, { backend });
+    try {
+      const tokens: number[] = [];
+      for await (const { token } of model.generate({ inputIds, images: [px] }, { maxNewTokens: 12 }))
+        tokens.push(token);
+      expect(tokens).toEqual(generated.slice(0, generated.indexOf(stop)));
+    } finally {
+      model.dispose();
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   test('a timer (a Stop button, a timeout) can abort generation between tokens', async () => {

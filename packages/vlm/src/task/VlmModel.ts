@@ -40,7 +40,10 @@ export interface VlmModelParts {
   ownsBackend?: boolean;
   tokenizer?: VlmTokenizer;
   preprocess?: PreprocessOptions;
-  /** Stop tokens of generation_config.json (default: the text config's eos_token_id). */
+  /**
+   * Stop tokens of generation_config.json (default: the text config's eos_token_id). Ids outside
+   * the vocabulary, which can never be generated, are ignored (as transformers ignores them).
+   */
   eosTokenId?: readonly number[];
   /**
    * Run each vision-tower block's q, k and v as one product (`FusedQkvParams` of `@vl/clip`); costs a
@@ -123,7 +126,10 @@ export class VlmModel {
     this.preprocess = parts.preprocess ?? { size: S, crop: S };
     this.imageTokens = imageTokenCount(parts.config);
     this.#ownsBackend = parts.ownsBackend ?? false;
-    this.#eos = parts.eosTokenId;
+    // An id past vocab_size never comes out of the sampler; as a stop token it would only make
+    // every generate() fail the stopTokens check, for an option the caller never passed.
+    const V = parts.config.text_config.vocab_size;
+    this.#eos = parts.eosTokenId?.filter((id) => Number.isInteger(id) && id >= 0 && id < V);
     // The tower runs only up to its deepest feature layer: blocks past it are never fused.
     this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? true, {
       layers: Math.max(...visionFeatureLayers(parts.config)),
