@@ -1,7 +1,8 @@
 // Extreme inputs on the CPU backend's WebAssembly paths, against the plain TypeScript reference:
 // a fused silu / quick_gelu / gelu_tanh epilogue far below zero is 0 (its exp overflows to +Inf,
-// not to a large finite number), and a norm row whose f32 sum of squares overflows is normalized
-// all the same (summed again in f64) instead of coming out as zeros.
+// not to a large finite number), and a norm row whose f32 sum of squares overflows, or whose
+// variance underflows with eps 0, is normalized all the same (in f64) instead of coming out as
+// zeros, or as values off by percents or infinite; a row with a large mean keeps its digits.
 import { afterAll, expect, test } from 'vitest';
 import { createBackend, layerNorm, matmul, rmsNorm, tensor } from '../src/index.node.js';
 
@@ -50,4 +51,36 @@ test('layerNorm and rmsNorm of rows whose sum of squares overflows f32 match the
     );
     for (const i of [0, 1, 2, cols, 2 * cols - 1]) expect(got![i], `${norm} ${i}`).toBeCloseTo(want![i]!, 3);
   }
+});
+
+test('layerNorm and rmsNorm of rows whose variance underflows f32 (eps 0) match the reference', async () => {
+  // Squares of |x| ~ 1e-22 are f32 subnormals that have lost most of their digits, and those of
+  // |x| ~ 1e-40 are 0 while 1 / sqrt(var) would overflow f32: with eps 0 nothing hides either.
+  const cols = 37;
+  const gamma = Float32Array.from({ length: cols }, (_, i) => 1 + (i % 3));
+  for (const scale of [1e-22, 1e-40]) {
+    const x = Float32Array.from({ length: 2 * cols }, (_, i) => scale * (1 + Math.sin(i)));
+    for (const norm of ['layerNorm', 'rmsNorm'] as const) {
+      const [got, want] = await Promise.all(
+        [fast, reference].map(async (backend) => {
+          const t = tensor(x, [2, cols], { backend });
+          const g = tensor(gamma, [cols], { backend });
+          const y = norm === 'layerNorm' ? layerNorm(t, g, undefined, 0) : rmsNorm(t, g, 0);
+          return y.read();
+        }),
+      );
+      for (let i = 0; i < 2 * cols; i++) expect(got![i], `${norm} ${scale} ${i}`).toBeCloseTo(want![i]!, 4);
+    }
+  }
+});
+
+test('layerNorm of rows with a large mean and a small spread matches the reference', async () => {
+  // The mean 1e4 in f32 is off by up to half an ulp (5e-4), a thousandth of the spread once
+  // normalized: the kernel keeps the mean as the f32 sum's mean plus a correction instead.
+  const cols = 1000;
+  const x = Float32Array.from({ length: 3 * cols }, (_, i) => 1e4 + Math.sin(i) + (i % 7) * 0.01);
+  const [got, want] = await Promise.all(
+    [fast, reference].map(async (backend) => layerNorm(tensor(x, [3, cols], { backend })).read()),
+  );
+  for (let i = 0; i < 3 * cols; i++) expect(got![i], `${i}`).toBeCloseTo(want![i]!, 4);
 });

@@ -750,6 +750,37 @@ __attribute__((always_inline)) static inline void row_sum_dev(const float *p, in
   *sum_dd = sq;
 }
 
+// Below this var + eps, norm_row works in f64: the squares of the row's deviations (|d| below
+// ~1e-19) are f32 subnormals that have lost their digits, or 0, and 1 / sqrt(var + eps) may
+// overflow f32 (|x| ~ 1e-40 with eps 0).
+#define NORM_F32_MIN_VAR 0x1p-100f
+
+// norm_row in f64 throughout, as the reference computes: for rows whose f32 sums overflow (|x| ~
+// 1e18 over thousands of columns) or whose variance underflows (see NORM_F32_MIN_VAR). A non-finite
+// input stays non-finite.
+static void norm_row_f64(const float *x, const float *gamma, const float *beta, float *y, int cols, float eps,
+                         int center) {
+  double m = 0.0, s = 0.0, e = 0.0;
+  if (center) {
+    for (int j = 0; j < cols; j++) m += x[j];
+    m /= cols;
+  }
+  for (int j = 0; j < cols; j++) {
+    const double d = (double)x[j] - m;
+    e += d;
+    s += d * d;
+  }
+  double v = center ? (s - e * (e / cols)) / cols : s / cols;
+  if (v < 0.0) v = 0.0; // rounding; NaN stays NaN
+  const double mu = center ? m + e / cols : 0.0, rstd = 1.0 / __builtin_sqrt(v + eps);
+  for (int j = 0; j < cols; j++) {
+    double t = ((double)x[j] - mu) * rstd;
+    if (gamma) t *= gamma[j];
+    if (beta) t += beta[j];
+    y[j] = (float)t;
+  }
+}
+
 // Each row of x (`rows` x `cols`) normalized into out: (x - mean) * rstd * gamma + beta when
 // `center` (layerNorm), else x * rstd * gamma with rstd = 1 / sqrt(mean(x^2) + eps) (rmsNorm).
 // layerNorm's variance is the corrected two-pass one: after mu = sum(x) / n, with d = x - mu,
@@ -759,47 +790,35 @@ __attribute__((always_inline)) static inline void row_sum_dev(const float *p, in
 static void norm_row(const float *x, const float *gamma, const float *beta, float *y, int cols, float eps,
                      int center) {
   const float n = (float)cols;
-  float mu = 0.0f, var, ss;
+  // The mean is mu + delta, kept apart: x - mu is exact for a row whose spread is small against its
+  // mean, where mu + delta rounded to f32 would be off by up to half an ulp of the mean.
+  float mu = 0.0f, delta = 0.0f, var, ss;
   if (center) {
     mu = row_sum(x, cols) / n;
     float sd;
     row_sum_dev(x, cols, mu, &sd, &ss);
     var = (ss - sd * (sd / n)) / n;
     if (var < 0.0f) var = 0.0f; // rounding; NaN stays NaN
-    mu += sd / n;
+    delta = sd / n;
   } else {
     ss = row_sum_sq(x, cols, 0.0f);
     var = ss / n;
   }
-  float rstd = 1.0f / __builtin_sqrtf(var + eps);
-  if (!__builtin_isfinite(ss)) {
-    // The f32 sums overflowed (|x| ~ 1e18 over thousands of columns): again in f64, as the
-    // reference sums (a non-finite input stays non-finite either way).
-    double m = 0.0, s = 0.0, e = 0.0;
-    if (center) {
-      for (int j = 0; j < cols; j++) m += x[j];
-      m /= cols;
-    }
-    for (int j = 0; j < cols; j++) {
-      const double d = (double)x[j] - m;
-      e += d;
-      s += d * d;
-    }
-    double v = center ? (s - e * (e / cols)) / cols : s / cols;
-    if (v < 0.0) v = 0.0;
-    mu = center ? (float)(m + e / cols) : 0.0f;
-    rstd = (float)(1.0 / __builtin_sqrt(v + eps));
+  if (!__builtin_isfinite(ss) || var + eps < NORM_F32_MIN_VAR) {
+    norm_row_f64(x, gamma, beta, y, cols, eps, center);
+    return;
   }
-  const v128_t m = splat(mu), r = splat(rstd);
+  const float rstd = 1.0f / __builtin_sqrtf(var + eps);
+  const v128_t m = splat(mu), dm = splat(delta), r = splat(rstd);
   int j = 0;
   for (; j + 4 <= cols; j += 4) {
-    v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + j), m), r);
+    v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_sub(wasm_v128_load(x + j), m), dm), r);
     if (gamma) v = wasm_f32x4_mul(v, wasm_v128_load(gamma + j));
     if (beta) v = wasm_f32x4_add(v, wasm_v128_load(beta + j));
     wasm_v128_store(y + j, v);
   }
   for (; j < cols; j++) {
-    float v = (x[j] - mu) * rstd;
+    float v = (x[j] - mu - delta) * rstd;
     if (gamma) v *= gamma[j];
     if (beta) v += beta[j];
     y[j] = v;
