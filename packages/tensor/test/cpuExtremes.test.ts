@@ -2,9 +2,10 @@
 // a fused silu / quick_gelu / gelu_tanh epilogue far below zero is 0 (its exp overflows to +Inf,
 // not to a large finite number), and a norm row whose f32 sum of squares overflows, or whose
 // variance underflows with eps 0, is normalized all the same (in f64) instead of coming out as
-// zeros, or as values off by percents or infinite; a row with a large mean keeps its digits.
+// zeros, or as values off by percents or infinite; a row with a large mean keeps its digits; a
+// quantized matmul of a few rows of tiny activations keeps its digits too.
 import { afterAll, expect, test } from 'vitest';
-import { createBackend, layerNorm, matmul, rmsNorm, tensor } from '../src/index.node.js';
+import { createBackend, layerNorm, matmul, quantizeWeight, rmsNorm, tensor } from '../src/index.node.js';
 
 const fast = await createBackend('cpu');
 const reference = await createBackend('cpu', { cpu: { wasm: false } });
@@ -83,4 +84,22 @@ test('layerNorm of rows with a large mean and a small spread matches the referen
     [fast, reference].map(async (backend) => layerNorm(tensor(x, [3, cols], { backend })).read()),
   );
   for (let i = 0; i < 3 * cols; i++) expect(got![i], `${i}`).toBeCloseTo(want![i]!, 4);
+});
+
+test('a q8/q4 matmul of a few rows with tiny activations matches the reference', async () => {
+  // [2, 64] @ [16, 64]^T with |a| ~ 1e-37: the GEMV's per-block f32 scale (max|a| / 32767) went
+  // subnormal, losing the digits (q8 at 1e-38 gave 0); the dequantized GEMM keeps them.
+  const w = Float32Array.from({ length: 16 * 64 }, (_, i) => 0.05 * Math.sin(i * 1.7));
+  const a = Float32Array.from({ length: 2 * 64 }, (_, i) => 1e-37 * Math.cos(i * 0.3));
+  for (const dtype of ['q8', 'q4'] as const) {
+    const [got, want] = await Promise.all(
+      [fast, reference].map(async (backend) => {
+        const q = quantizeWeight(tensor(w, [16, 64], { backend }), { dtype });
+        return Array.from(await matmul(tensor(a, [2, 64], { backend }), q, { transposeB: true }).read());
+      }),
+    );
+    const scale = Math.max(...want!.map(Math.abs));
+    for (const [i, v] of got!.entries())
+      expect(Math.abs(v - want![i]!) / scale, `${dtype} ${i}`).toBeLessThan(1e-5);
+  }
 });

@@ -99,6 +99,17 @@ function writeInt16Blocks(
   }
 }
 
+const TINY = 2 ** -100;
+
+/** Whether `x` holds a nonzero value below 2^-100 in magnitude (see quantizedMatmul). */
+function hasTinyValues(x: Float32Array): boolean {
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.abs(x[i]!);
+    if (v !== 0 && v < TINY) return true;
+  }
+  return false;
+}
+
 /** Bytes of resident copies past which no f32 weight is made resident (stored ones: see below). */
 const F32_RESIDENT_MAX_BYTES = 512 * 1024 * 1024;
 /**
@@ -376,7 +387,10 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     if (!plan || !out || plan.aOffsets.length !== 1 || plan.k % 32 !== 0) return undefined;
     const { m, n, k } = plan;
     const q4 = b.dtype === 'q4';
-    if (m > QUANT_GEMV_MAX_M) {
+    // The GEMV scales each block of a by max|x| / 32767 in f32: for |x| below ~2^-100 that scale and
+    // its products go subnormal and lose their digits (all of them near 1e-38), where the f32 GEMM
+    // on the dequantized weight stays exact.
+    if (m > QUANT_GEMV_MAX_M || hasTinyValues(a.data)) {
       const kind = q4 ? KIND.q4Dequant : KIND.q8Dequant;
       return f32Matmul(inputs, attrs, outputs, widenInto(b.data, kind, n, k));
     }
