@@ -187,9 +187,11 @@ test('embedTexts pads with an id of the table when pad_token_id is outside it', 
 test('a label is put into its template literally ($& and the like stay as they are)', async () => {
   const [viaTemplate] = await model.labelEmbeddings(['$&'], ['a {} here']);
   const [literal] = await model.embedTexts(['a $& here']);
-  expect([...viaTemplate!]).toEqual([...literal!]); // one template: its normalized embedding
+  // One template: its normalized embedding, normalized once more in f64 (the last bits may move).
+  const gap = (a: Float32Array, b: Float32Array) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!)));
+  expect(gap(viaTemplate!, literal!)).toBeLessThan(1e-6);
   const expanded = await model.embedTexts(['a {} here']); // what replaceAll('{}', '$&') would give
-  expect([...viaTemplate!]).not.toEqual([...expanded[0]!]);
+  expect(gap(viaTemplate!, expanded[0]!)).toBeGreaterThan(1e-3);
 });
 
 test('labelEmbeddings: a returned embedding is the caller’s; changing it does not change later zeroShot scores', async () => {
