@@ -7,21 +7,12 @@ import { decoderShapes, encoderShapes, loadDvae, parseDvaeConfig } from '@vl/dva
 import { encodePng, heldOutShapes, writeShapesFolder } from '@vl/shapes';
 import { saveSafetensors, tensor, createBackend } from '@vl/tensor';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from '../src/index.js';
+import { vlIn } from './vlIn.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
 const work = mkdtempSync(join(tmpdir(), 'vl-cli-'));
 
-async function vl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    cwd: work,
-  });
-  return { code, out, err };
-}
+const vl = vlIn(work, []);
 
 /** `vl <argv> --model <model> --backend cpu`: a command on a checkpoint, on the CPU. */
 const vlOn = (model: string, ...argv: string[]) => vl(...argv, '--model', model, '--backend', 'cpu');

@@ -19,7 +19,6 @@ import { fileURLToPath } from 'node:url';
 import { encodePng, heldOutShapes, shapesModel, writeShapesFolder } from '@vl/shapes';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { vlIn } from './vlIn.js';
-import { runCli } from '../src/index.js';
 import { withoutCaller } from '../src/io.js';
 import { ProgressBar } from '../src/progress.js';
 
@@ -192,16 +191,8 @@ describe('train', () => {
   });
 
   test('`vl` alone prints the help to stderr (bad usage, exit 2); `vl --help` to stdout', async () => {
-    const run = async (argv: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await runCli(argv, {
-        stdout: { write: (s: string) => (out += s) },
-        stderr: { write: (s: string) => (err += s) },
-        cwd: work,
-      });
-      return { code, out, err };
-    };
+    const plain = vlIn(work, []);
+    const run = (argv: string[]) => plain(...argv);
     const bare = await run([]);
     expect([bare.code, bare.out]).toEqual([2, '']);
     expect(bare.err).toMatch(/vl <command> --help/);

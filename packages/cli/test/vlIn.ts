@@ -10,7 +10,8 @@ export interface VlRun {
 }
 
 /**
- * A `vl(...argv)` that runs in `cwd` with `--backend cpu`.
+ * A `vl(...argv)` that runs in `cwd` with `appended` after its arguments (`--backend cpu` unless
+ * given; `[]` runs argv as it is).
  *
  * @example
  * ```ts
@@ -18,11 +19,14 @@ export interface VlRun {
  * const { code, err } = await vl('classify', 'pics/s0.png');
  * ```
  */
-export function vlIn(cwd: string): (...argv: string[]) => Promise<VlRun> {
+export function vlIn(
+  cwd: string,
+  appended: readonly string[] = ['--backend', 'cpu'],
+): (...argv: string[]) => Promise<VlRun> {
   return async (...argv) => {
     let out = '';
     let err = '';
-    const code = await runCli([...argv, '--backend', 'cpu'], {
+    const code = await runCli([...argv, ...appended], {
       stdout: { write: (s: string) => (out += s) },
       stderr: { write: (s: string) => (err += s) },
       cwd,
