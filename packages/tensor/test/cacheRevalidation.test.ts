@@ -3,6 +3,7 @@
 // compared with the one kept. A file changed upstream (hf://org/name follows the main branch) is
 // fetched again instead of served stale beside newer files; a server that names no version gets
 // the file downloaded again; without a reachable server the cached copy is used.
+import { cpSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -172,3 +173,14 @@ test('a server that does not answer the check is waited for briefly, then the co
     log.splice(0);
   }
 }, 30_000);
+
+test('a cache folder copied elsewhere (new inodes and times) still serves its copies as current', async () => {
+  version = 1;
+  const cacheDir = join(temp, 'cache-original');
+  expect(await weight('etag', cacheDir)).toEqual([1, 1]);
+  const copy = join(temp, 'cache-copied');
+  cpSync(cacheDir, copy, { recursive: true }); // as a CI cache restore or a backup would
+  log.splice(0);
+  expect(await weight('etag', copy)).toEqual([1, 1]);
+  expect(log.splice(0)).toEqual(['HEAD /etag/m.safetensors']); // checked, not downloaded again
+});

@@ -1,21 +1,13 @@
 // Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
 import { createHash } from 'node:crypto';
-import {
-  access,
-  type FileHandle,
-  mkdir,
-  open,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { access, type FileHandle, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ByteCache, StagedFile } from '../ByteCache.js';
+import type { ByteSource } from '../ByteSource.js';
 import { pumpStream } from '../readStream.js';
-import { fileIdentity, type LocalFileSource, openLocalFile } from './openLocalFile.js';
+import { contentPrint } from './contentPrint.js';
+import { openLocalFile } from './openLocalFile.js';
 import { partialPath } from './partialPath.js';
 import { sweepPartials } from './sweepPartials.js';
 import { writeFileAtomic } from './writeFileAtomic.js';
@@ -43,31 +35,41 @@ export function cachePath(dir: string, url: string): string {
 
 /**
  * Writes (or, without one, removes) the version kept beside a cache entry (see versionOf), after
- * the identity of the file it describes (see {@link fileIdentity}): `<identity>\n<version>`.
+ * the print of the file it describes (see {@link contentPrint}): `<print>\n<version>`.
  */
-async function keepVersion(path: string, version: string | undefined, identity: string): Promise<void> {
+async function keepVersion(path: string, version: string | undefined, print: string): Promise<void> {
   if (version === undefined) await rm(`${path}.version`, { force: true });
-  else await writeFileAtomic(`${path}.version`, new TextEncoder().encode(`${identity}\n${version}`));
+  else await writeFileAtomic(`${path}.version`, new TextEncoder().encode(`${print}\n${version}`));
 }
 
-/** The version kept for the entry at `path`, or undefined: none, or one written for another file. */
-async function readVersion(path: string, identity: string): Promise<string | undefined> {
+/**
+ * The version kept for the entry at `path` whose print is `print`, or undefined: none, or one
+ * written for other bytes. A note of an older vl (the version alone, no print line) is taken as is.
+ */
+async function readVersion(path: string, print: () => Promise<string>): Promise<string | undefined> {
   const text = await readFile(`${path}.version`, 'utf8').catch(() => undefined);
-  const newline = text?.indexOf('\n') ?? -1;
-  return newline >= 0 && text!.slice(0, newline) === identity ? text!.slice(newline + 1) : undefined;
+  if (text === undefined) return undefined;
+  const newline = text.indexOf('\n');
+  if (newline < 0) return text;
+  return text.slice(0, newline) === (await print()) ? text.slice(newline + 1) : undefined;
 }
 
 /**
  * Moves a complete temporary file into place as the entry at `path`, then notes its version. Two
  * loads that store different versions of one URL at once can interleave their renames and notes;
- * a note names the file it was written for (a rename keeps a file's identity), so one that ends up
- * beside the other load's bytes vouches for nothing, and the file is fetched again, never served
- * stale as current.
+ * a note names the bytes it was written for (their print), so one that ends up beside the other
+ * load's bytes vouches for nothing, and the file is fetched again, never served stale as current.
  */
 async function place(temp: string, path: string, version: string | undefined): Promise<void> {
-  const identity = fileIdentity(await stat(temp, { bigint: true }));
+  const source = await openLocalFile(temp);
+  let print: string;
+  try {
+    print = await contentPrint(source);
+  } finally {
+    await source.close();
+  }
   await rename(temp, path);
-  await keepVersion(path, version, identity);
+  await keepVersion(path, version, print);
 }
 
 /**
@@ -79,14 +81,19 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
   return {
     async open(url) {
       const path = cachePath(dir, url);
-      let source: LocalFileSource;
+      let source: ByteSource;
       try {
         source = await openLocalFile(path);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw e;
       }
-      return { source, version: await readVersion(path, source.identity) };
+      try {
+        return { source, version: await readVersion(path, () => contentPrint(source)) };
+      } catch (e) {
+        await source.close();
+        throw e;
+      }
     },
     async write(url, bytes, version) {
       const path = cachePath(dir, url);

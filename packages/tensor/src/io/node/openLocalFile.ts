@@ -1,5 +1,4 @@
 // Node only: imported by the Node entry alone (index.node.ts hands it to the loaders, io/nodeIo.ts).
-import type { BigIntStats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { allocateBytes, type ByteSource } from '../ByteSource.js';
 import { localPath } from './localPath.js';
@@ -7,33 +6,18 @@ import { localPath } from './localPath.js';
 // One read call at most this long: large enough that per-call overhead vanishes.
 const CHUNK_BYTES = 64 * 1024 * 1024;
 
-/** A local file opened for reads, and which file it is (see {@link fileIdentity}). */
-export interface LocalFileSource extends ByteSource {
-  readonly identity: string;
-}
-
-/**
- * What tells one file from another at the same path: its device, inode, size and modification
- * time. A rename keeps it, so a file can be recognized after it was moved into place.
- */
-export function fileIdentity(stat: BigIntStats): string {
-  return `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}`;
-}
-
 /** Opens a file (a path or a `file:` URL) for reads at any offset. */
-export async function openLocalFile(path: string | URL): Promise<LocalFileSource> {
+export async function openLocalFile(path: string | URL): Promise<ByteSource> {
   const filePath = localPath(path);
   const handle = await open(filePath, 'r');
   let size: number;
-  let identity: string;
   try {
-    const stat = await handle.stat({ bigint: true });
+    const stat = await handle.stat();
     if (stat.isDirectory())
       throw new Error(
         `loadSafetensors(): ${filePath} is a folder; give the .safetensors file in it (or its index.json)`,
       );
-    size = Number(stat.size);
-    identity = fileIdentity(stat);
+    size = stat.size;
   } catch (e) {
     await handle.close();
     throw e;
@@ -41,7 +25,6 @@ export async function openLocalFile(path: string | URL): Promise<LocalFileSource
   let closed: Promise<void> | undefined;
   return {
     size,
-    identity,
     async read(offset, length) {
       const out = allocateBytes(length, `${filePath} (a piece of it)`);
       let done = 0;
