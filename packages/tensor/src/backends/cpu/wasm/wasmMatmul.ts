@@ -101,11 +101,16 @@ function writeInt16Blocks(
 
 const TINY = 2 ** -100;
 
-/** Whether `x` holds a nonzero value below 2^-100 in magnitude (see quantizedMatmul). */
-function hasTinyValues(x: Float32Array): boolean {
-  for (let i = 0; i < x.length; i++) {
-    const v = Math.abs(x[i]!);
-    if (v !== 0 && v < TINY) return true;
+/**
+ * Whether a block of 32 values of `x` (the GEMV's int16 blocks) has a largest magnitude that is
+ * nonzero and below 2^-100, so that its f32 scale goes subnormal (see quantizedMatmul). A tiny
+ * value beside larger ones only rounds to 0 in its block, as any small value does.
+ */
+function hasTinyBlocks(x: Float32Array): boolean {
+  for (let b = 0; b < x.length; b += 32) {
+    let amax = 0;
+    for (let i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(x[i]!));
+    if (amax !== 0 && amax < TINY) return true;
   }
   return false;
 }
@@ -387,10 +392,10 @@ export function createWasmMatmul(ctx: WasmMatmulContext): CpuAccelerated & {
     if (!plan || !out || plan.aOffsets.length !== 1 || plan.k % 32 !== 0) return undefined;
     const { m, n, k } = plan;
     const q4 = b.dtype === 'q4';
-    // The GEMV scales each block of a by max|x| / 32767 in f32: for |x| below ~2^-100 that scale and
-    // its products go subnormal and lose their digits (all of them near 1e-38), where the f32 GEMM
-    // on the dequantized weight stays exact.
-    if (m > QUANT_GEMV_MAX_M || hasTinyValues(a.data)) {
+    // The GEMV scales each block of a by max|x| / 32767 in f32: for a block whose max|x| is below
+    // ~2^-100 that scale and its products go subnormal and lose their digits (all of them near
+    // 1e-38), where the f32 GEMM on the dequantized weight stays exact.
+    if (m > QUANT_GEMV_MAX_M || hasTinyBlocks(a.data)) {
       const kind = q4 ? KIND.q4Dequant : KIND.q8Dequant;
       return f32Matmul(inputs, attrs, outputs, widenInto(b.data, kind, n, k));
     }
