@@ -218,7 +218,7 @@ test('a disposed model refuses labelEmbeddings too, cached labels included', asy
   await expect(other.labelEmbeddings(['red'], ['a {}'])).rejects.toThrow('ClipModel: used after dispose()');
 });
 
-test('a preprocessing that does not give image_size pixels is refused when the model is made', () => {
+test('a preprocessing that does not give image_size pixels is refused when the model is made', async () => {
   const params = initClipParams(config, { backend, seed: 4 });
   const parts = { config, params, tokenizer: model.tokenizer, backend };
   try {
@@ -232,16 +232,25 @@ test('a preprocessing that does not give image_size pixels is refused when the m
     expect(
       () => new ClipModel({ ...parts, preprocess: { size: { height: 20, width: 20 }, crop: false } }),
     ).toThrow('ClipModel: the preprocessing resizes images to 20x20 but vision_config.image_size is 16');
-    // A number resizes the shorter side, so without a crop a 24x16 image came out 24x16 (even at
-    // size 16, the tower's own), and every photo that is not square failed at embedImages:
-    // "pixelValues must be [B, 3, 16, 16], got f32[1, 3, 16, 24]" (HF do_center_crop: false).
-    for (const size of [16, 20])
-      expect(() => new ClipModel({ ...parts, preprocess: { size, crop: false } })).toThrow(
-        `ClipModel: the preprocessing resizes the shorter side to ${size} without a crop, so images that are not square are not 16x16; give crop 16`,
-      );
-    expect(() => new ClipModel({ ...parts, preprocess: { size: false, crop: false } })).toThrow(
-      'ClipModel: the preprocessing neither resizes nor crops, so only images of 16x16 would fit; give crop 16',
+    // A number resizes the shorter side: without a crop, size 20 never gives 16x16 (refused when the
+    // model is made), while size 16 (HF do_center_crop: false) or no resize at all gives 16x16 for
+    // square images, and a photo that is not square is refused naming its size, not the tower's
+    // "pixelValues must be [B, 3, 16, 16], got f32[1, 3, 16, 24]".
+    expect(() => new ClipModel({ ...parts, preprocess: { size: 20, crop: false } })).toThrow(
+      'ClipModel: the preprocessing resizes the shorter side to 20 without a crop, so no image comes out 16x16; give crop 16 (or size 16)',
     );
+    const square = { data: new Uint8Array(16 * 16 * 4).fill(128), width: 16, height: 16 };
+    const wide = { data: new Uint8Array(24 * 16 * 4).fill(128), width: 24, height: 16 };
+    for (const preprocess of [
+      { size: 16, crop: false as const },
+      { size: false as const, crop: false as const },
+    ]) {
+      const uncropped = new ClipModel({ ...parts, preprocess });
+      expect(await uncropped.embedImages([square])).toHaveLength(1);
+      await expect(uncropped.embedImages([wide])).rejects.toThrow(
+        "embedImages: the images come out of this checkpoint's preprocessing at 16x24 (it does not crop), but the vision tower takes 16x16",
+      );
+    }
   } finally {
     for (const t of params.values()) t.dispose();
   }

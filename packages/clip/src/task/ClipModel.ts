@@ -77,11 +77,9 @@ const PROMPT_CACHE_SIZE = 4096;
  */
 function checkInputSize(options: PreprocessOptions, S: number): void {
   const out = options.crop === false ? options.size : options.crop;
-  if (options.crop === false && out === false) {
-    throw new RangeError(
-      `ClipModel: the preprocessing neither resizes nor crops, so only images of ${S}x${S} would fit; give crop ${S}`,
-    );
-  }
+  // Neither a resize nor a crop (HF do_resize and do_center_crop false): images of S x S fit, others
+  // are refused by pixelValues, naming their size.
+  if (options.crop === false && out === false) return;
   if (typeof out !== 'number' && (typeof out !== 'object' || out === null)) return; // default: S
   if (typeof out === 'object' && 'longestEdge' in out) {
     throw new RangeError(
@@ -89,9 +87,11 @@ function checkInputSize(options: PreprocessOptions, S: number): void {
     );
   }
   if (options.crop === false && typeof out === 'number') {
-    // A number resizes the shorter side: without a crop, an image that is not square is not S x S.
+    // A number resizes the shorter side: without a crop, square images come out out x out, others
+    // longer one way (pixelValues refuses those, naming their size).
+    if (out === S) return;
     throw new RangeError(
-      `ClipModel: the preprocessing resizes the shorter side to ${out} without a crop, so images that are not square are not ${S}x${S}; give crop ${S} (or size { height: ${S}, width: ${S} })`,
+      `ClipModel: the preprocessing resizes the shorter side to ${out} without a crop, so no image comes out ${S}x${S}; give crop ${S} (or size ${S})`,
     );
   }
   const { height, width } = typeof out === 'number' ? { height: out, width: out } : out;
@@ -216,9 +216,21 @@ export class ClipModel {
 
   /** Normalized pixels for images, at the model's input size, as a tensor `[B, 3, S, S]`. */
   pixelValues(images: readonly ImageInput[]): Tensor {
+    return this.#pixelValues(images, 'pixelValues');
+  }
+
+  /** {@link ClipModel.pixelValues}, its errors said by `caller`. */
+  #pixelValues(images: readonly ImageInput[], caller: string): Tensor {
     const S = this.config.vision_config.image_size;
     const { size = S, crop = S, ...rest } = this.preprocessOptions; // an explicit undefined is the default too
     const { pixelValues, shape } = preprocess(images, { ...rest, size, crop });
+    const [, , H, W] = shape; // [B, 3, H, W]
+    if (H !== S || W !== S) {
+      // A preprocessing without a crop keeps the aspect ratio: only square images come out S x S.
+      throw new RangeError(
+        `${caller}: the images come out of this checkpoint's preprocessing at ${H}x${W} (it does not crop), but the vision tower takes ${S}x${S}; pass square images, or preprocess with crop ${S}`,
+      );
+    }
     return tensor(pixelValues, shape, { backend: this.backend });
   }
 
@@ -255,7 +267,7 @@ export class ClipModel {
       if (i > 0) await this.#between();
       let pixels: Tensor;
       try {
-        pixels = this.pixelValues(images.slice(i, i + batch));
+        pixels = this.#pixelValues(images.slice(i, i + batch), caller);
       } catch (e) {
         throw atImageOf(e, i, caller, caller === 'zeroShot');
       }
