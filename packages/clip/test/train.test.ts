@@ -473,6 +473,20 @@ test('ClipTrainer names a maxGradNorm that is not > 0, and a batch whose tensors
   expect(() => new ClipTrainer(params, config, { maxGradNorm: '5' as never })).toThrow(
     'ClipTrainer: maxGradNorm must be a number > 0, got a string of length 1',
   );
+  // Any ReadonlyMap, as the type says, not only a Map.
+  const view: ReadonlyMap<string, Tensor> = {
+    get: (k) => params.get(k),
+    has: (k) => params.has(k),
+    get size() {
+      return params.size;
+    },
+    entries: () => params.entries(),
+    keys: () => params.keys(),
+    values: () => params.values(),
+    forEach: (f) => params.forEach(f),
+    [Symbol.iterator]: () => params[Symbol.iterator](),
+  };
+  new ClipTrainer(view, config).dispose();
   expect(() => new ClipTrainer({} as never, config)).toThrow(
     "ClipTrainer: params must be a Map of tensors by checkpoint name (initClipParams, or a model's params), got an object",
   );

@@ -365,6 +365,24 @@ describe('generation', () => {
       for await (const { token } of model.generate({ inputIds, images: [px] }, { maxNewTokens: 12 }))
         tokens.push(token);
       expect(tokens).toEqual(generated.slice(0, generated.indexOf(stop)));
+      // None left: the config's eos_token_id stops generation, as with no generation_config at all
+      // (an empty list stopped on nothing).
+      const answer = async (m: VlmModel) => {
+        const out: number[] = [];
+        for await (const { token } of m.generate({ inputIds, images: [px] }, { maxNewTokens: 40 }))
+          out.push(token);
+        return out;
+      };
+      rmSync(join(folder, 'generation_config.json'));
+      const config = JSON.parse(readFileSync(join(folder, 'config.json'), 'utf8'));
+      config.text_config.eos_token_id = stop; // a token this model does generate
+      writeFileSync(join(folder, 'config.json'), JSON.stringify(config));
+      const plain = await loadVlm(folder, { backend }); // the config's eos_token_id
+      writeFileSync(join(folder, 'generation_config.json'), JSON.stringify({ eos_token_id: [300, -1] }));
+      const bad = await loadVlm(folder, { backend });
+      expect(await answer(plain)).toEqual(generated.slice(0, generated.indexOf(stop)));
+      expect(await answer(bad)).toEqual(await answer(plain));
+      for (const m of [plain, bad]) m.dispose();
     } finally {
       model.dispose();
       rmSync(folder, { recursive: true, force: true });

@@ -163,12 +163,13 @@ export class ClipTrainer {
     options: ClipTrainerOptions = {},
   ) {
     checkOptionKeys('ClipTrainer', options, CLIP_TRAINER_OPTION_KEYS);
-    if (!(params instanceof Map)) {
+    // Any ReadonlyMap (its entries are read): a plain object failed in Object.fromEntries.
+    if (typeof (params as { entries?: unknown } | null)?.entries !== 'function' || Array.isArray(params)) {
       throw new TypeError(
         `ClipTrainer: params must be a Map of tensors by checkpoint name (initClipParams, or a model's params), got ${describeInput(params)}`,
       );
     }
-    this.#tree = Object.fromEntries(params);
+    this.#tree = Object.fromEntries(params.entries());
     const { maxGradNorm = 1, ...adam } = options;
     if (!(typeof maxGradNorm === 'number' && maxGradNorm > 0))
       throw new RangeError(

@@ -129,7 +129,10 @@ export class VlmModel {
     // An id past vocab_size never comes out of the sampler; as a stop token it would only make
     // every generate() fail the stopTokens check, for an option the caller never passed.
     const V = parts.config.text_config.vocab_size;
-    this.#eos = parts.eosTokenId?.filter((id) => Number.isInteger(id) && id >= 0 && id < V);
+    const kept = parts.eosTokenId?.filter((id) => Number.isInteger(id) && id >= 0 && id < V);
+    // None left: the text config's eos_token_id, as without a generation_config (an empty list
+    // would stop on nothing).
+    this.#eos = kept?.length ? kept : undefined;
     // The tower runs only up to its deepest feature layer: blocks past it are never fused.
     this.#weights = new FusedQkvParams(parts.params, parts.fuseQkv ?? true, {
       layers: Math.max(...visionFeatureLayers(parts.config)),
