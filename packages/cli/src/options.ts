@@ -10,11 +10,27 @@ export function positiveInt(name: string, value: string | undefined, fallback: n
   return n;
 }
 
+/** A decimal number as the command line takes one: digits, a point, an exponent (1e-3); no hex, Infinity or blanks. */
+export const DECIMAL = /^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** `value` as a decimal number, or NaN (see {@link DECIMAL}). */
+export function decimal(value: string): number {
+  return DECIMAL.test(value) ? Number(value) : Number.NaN;
+}
+
+/** Parses a non-negative integer option (a seed, a step count): decimal digits only. */
+export function nonNegativeInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n))
+    throw new CliError(`--${name} must be a non-negative integer; got "${value}"`, 2);
+  return n;
+}
+
 /** Parses a positive number option. */
 export function positiveNumber(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  // A decimal number, exponent allowed (1e-3); not hex, Infinity or blanks, which Number() takes.
-  const n = /^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(value) ? Number(value) : Number.NaN;
+  const n = decimal(value); // not Number(): it takes hex, Infinity and blanks
   if (!Number.isFinite(n) || n <= 0)
     throw new CliError(`--${name} must be a positive number; got "${value}"`, 2);
   return n;

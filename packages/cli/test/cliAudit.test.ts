@@ -93,6 +93,18 @@ describe('reconstruct', () => {
     const abc = await vl('reconstruct', 'pics/s0.png', '-o', 'r.png', '--size', 'abc', '--model', noWeights);
     expect(abc.code, abc.err).toBe(2);
     expect(abc.err).toMatch(/--size must be a positive integer; got "abc"/);
+    // Every integer option, seeds and step counts too.
+    for (const [option, odd] of [
+      ['--seed', '0x10'],
+      ['--ground-steps', '1e2'],
+      ['--text-steps', ' 3'],
+    ]) {
+      const r = await vl('train', 'vlm', '--out', 'never', option!, odd!);
+      expect([r.code, r.err], `${option} ${odd}`).toEqual([
+        2,
+        expect.stringContaining(`${option} must be a non-negative integer; got "${odd}"`),
+      ]);
+    }
     // Number() reads these as 3, 100 and 2; as a count they are typos.
     for (const odd of ['0x3', '1e2', ' 2']) {
       const r = await vl('reconstruct', 'pics/s0.png', '-o', 'r.png', '--size', odd, '--model', noWeights);

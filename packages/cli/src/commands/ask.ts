@@ -3,7 +3,7 @@ import type { CommandContext } from '../context.js';
 import { readImage } from '../images.js';
 import { CliError } from '../io.js';
 import { openVlm } from '../openModels.js';
-import { positiveInt } from '../options.js';
+import { decimal, nonNegativeInt, positiveInt } from '../options.js';
 
 /** `vl ask <image> "<question>"`: streams the VLM's answer about an image. */
 export async function ask(ctx: CommandContext): Promise<void> {
@@ -76,19 +76,15 @@ const MAX_TEMPERATURE = 3.4e38;
 /** `--temperature`: a number from 0 (greedy) to {@link MAX_TEMPERATURE}; 0 when not given. */
 function temperatureOption(value: string | undefined): number {
   if (value === undefined) return 0;
-  const t = Number(value);
-  if (value.trim() === '' || !(t >= 0 && t <= MAX_TEMPERATURE))
+  const t = decimal(value);
+  if (!(t >= 0 && t <= MAX_TEMPERATURE))
     throw new CliError(`--temperature must be a number from 0 to ${MAX_TEMPERATURE}; got "${value}"`, 2);
   return t;
 }
 
 /** `--seed`: a non-negative integer (0 when not given); sampling with one seed draws one answer. */
 function seedOption(value: string | undefined): number {
-  if (value === undefined) return 0;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0)
-    throw new CliError(`--seed must be a non-negative integer; got "${value}"`, 2);
-  return n;
+  return nonNegativeInt('seed', value, 0);
 }
 
 /** Words of `text` that a word-level vocabulary reads as its unknown token (none for subword ones). */

@@ -5,7 +5,7 @@ import { CpuBackend, type LoadedOptimizerState, loadOptimizerState } from '@vl/t
 import type { QuestionKind } from '@vl/shapes';
 import type { CommandContext, OptionValues } from '../context.js';
 import { CliError, withoutCaller } from '../io.js';
-import { positiveInt, positiveNumber } from '../options.js';
+import { decimal, nonNegativeInt, positiveInt, positiveNumber } from '../options.js';
 import { type CaptionData, folderCaptionData, shapesCaptionData } from '../train/captionData.js';
 import { evaluateClipOnShapes } from '../train/evaluateClip.js';
 import { evaluateDvaeOnShapes } from '../train/evaluateDvae.js';
@@ -116,7 +116,7 @@ async function runKind(
 /** `--feature-layers 0,-2`: a list of integers, or undefined when not given. */
 function featureLayersOption(value: string | undefined): number[] | undefined {
   if (value === undefined) return undefined;
-  const layers = value.split(',').map((v) => Number(v.trim()));
+  const layers = value.split(',').map((v) => (/^-?\d+$/.test(v.trim()) ? Number(v.trim()) : Number.NaN));
   if (layers.length === 0 || layers.some((l) => !Number.isInteger(l)) || value.trim() === '')
     throw new CliError(
       `--feature-layers must be integers separated by commas (e.g. -2 or 0,-2); got "${value}"`,
@@ -143,7 +143,7 @@ function kindWeightsOption(value: string | undefined): Record<string, number> | 
   const weights: Record<string, number> = {};
   for (const part of value.split(',')) {
     const [kind, w, extra] = part.split('=').map((x) => x.trim());
-    const n = Number(w);
+    const n = w === undefined ? Number.NaN : decimal(w);
     if (!kind || w === undefined || extra !== undefined || !(n > 0) || !Number.isFinite(n))
       throw new CliError(
         `--kind-weights takes kind=weight pairs with positive weights (e.g. exists=3,count=2); got "${value}"`,
@@ -173,11 +173,7 @@ function picksOptions(ctx: CommandContext): VlmPicks {
 
 /** `--ground-steps N`, `--text-steps N` or `--align-steps N` of `vl train vlm` (0 when not given). */
 function stageStepsOption(name: string, value: string | undefined): number {
-  if (value === undefined) return 0;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new CliError(`--${name} must be a non-negative integer; got "${value}"`, 2);
-  return n;
+  return nonNegativeInt(name, value, 0);
 }
 
 /** One run of `vl train`, its options parsed and checked, ready to train. */
@@ -253,9 +249,7 @@ async function prepareRun(ctx: CommandContext, k: Kind, folder?: CaptionData): P
       throw new CliError(e.message, 2); // a wrong --clip is bad usage, found before any work
     }
   }
-  const seed = Number(ctx.string('seed') ?? 0);
-  if (!Number.isSafeInteger(seed) || seed < 0)
-    throw new CliError(`--seed must be a non-negative integer; got "${ctx.string('seed')}"`, 2);
+  const seed = nonNegativeInt('seed', ctx.string('seed'), 0);
   const imageSize = sizeOption(ctx, k, out);
   const data: CaptionData =
     dataName === 'shapes'
