@@ -3,45 +3,16 @@
 // node: module or Node-only package among them. A specifier held in a variable is invisible to
 // bundlers, and to this walk.
 import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, relative, resolve } from 'node:path';
 
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"]([^'"]+)['"]/g;
 
-/** Node's built-in modules by their bare names too (`fs` as well as `node:fs`). */
-const NODE_BUILTINS = new Set([
-  'assert',
-  'buffer',
-  'child_process',
-  'cluster',
-  'crypto',
-  'dgram',
-  'dns',
-  'events',
-  'fs',
-  'fs/promises',
-  'http',
-  'http2',
-  'https',
-  'inspector',
-  'module',
-  'net',
-  'os',
-  'path',
-  'perf_hooks',
-  'process',
-  'readline',
-  'stream',
-  'string_decoder',
-  'timers',
-  'tls',
-  'tty',
-  'url',
-  'util',
-  'v8',
-  'vm',
-  'worker_threads',
-  'zlib',
-]);
+/**
+ * Node's built-in modules by their bare names too (`fs`, `stream/promises` as well as `node:fs`): the
+ * running Node's own list, so none is missed.
+ */
+const NODE_BUILTINS = new Set(builtinModules);
 
 /** Node-only by default: node: modules, Node's built-ins by bare name, and the `webgpu` package (Dawn). */
 export const isNodeOnly = (s) => s.startsWith('node:') || NODE_BUILTINS.has(s) || s === 'webgpu';
