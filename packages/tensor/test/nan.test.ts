@@ -164,6 +164,28 @@ describe('NaN semantics on every backend', () => {
     }
   });
 
+  test('softmax and logSoftmax: a -Infinity logit stays masked (0, -Infinity) in a row whose max is +Infinity or NaN', async () => {
+    // Every backend as the reference: the other entries of such a row are NaN, a masked one is not.
+    const data = [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1, nan, Number.NEGATIVE_INFINITY, 1];
+    for (const { label, backend } of all) {
+      const x = tensor(data, [2, 3], { backend });
+      const p = await values(softmax(x));
+      const lp = await values(logSoftmax(x));
+      for (const r of [0, 3]) {
+        expect([p[r], p[r + 1], p[r + 2]].map(String), `${label} softmax row ${r / 3}`).toEqual([
+          'NaN',
+          '0',
+          'NaN',
+        ]);
+        expect([lp[r], lp[r + 1], lp[r + 2]].map(String), `${label} logSoftmax row ${r / 3}`).toEqual([
+          'NaN',
+          '-Infinity',
+          'NaN',
+        ]);
+      }
+    }
+  });
+
   test('maxPool2d: every window holding a NaN gives NaN', async () => {
     for (const { label, backend } of all) {
       // [1, 1, 4, 4], 2x2 windows stride 2: the NaN at (1, 2) lies in window (0, 1) only; with 3x3

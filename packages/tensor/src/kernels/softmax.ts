@@ -183,7 +183,9 @@ function tfjsSoftmax(
   const shift = tf.where(dead, tf.zerosLike(m), m);
   const e = tf.exp(tf.sub(zMasked, shift));
   const s = tf.sum(e, axis, true);
-  if (!log) return tf.divNoNan(e, s);
+  // A -inf logit is masked (0) also where the row's max is +inf or NaN and the sum is NaN, as on
+  // the CPU and WebGPU (divNoNan(0, NaN) would be NaN).
+  if (!log) return tf.where(tf.equal(zMasked, Number.NEGATIVE_INFINITY), tf.zerosLike(e), tf.divNoNan(e, s));
   const y = tf.sub(tf.sub(zMasked, shift), tf.log(s));
   return tf.where(
     tf.logicalOr(tf.broadcastTo(dead, shape), tf.equal(zMasked, Number.NEGATIVE_INFINITY)),
