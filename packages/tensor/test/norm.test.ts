@@ -189,6 +189,19 @@ cases.push(
 );
 
 describe('softmax and norms', () => {
+  test('layerNorm of rows with a large mean and a small spread matches the reference on every backend', async () => {
+    // The mean 1e4 folded into one f32 is off by up to 5e-4, a thousandth of the spread once
+    // normalized; every backend keeps it as two parts.
+    const cols = 1000;
+    const x = Float32Array.from({ length: 2 * cols }, (_, i) => 1e4 + Math.sin(i) + (i % 7) * 0.01);
+    const want = await layerNorm(tensor(x, [2, cols], { backend: reference })).read();
+    for (const { label, backend } of others) {
+      const got = await layerNorm(tensor(x, [2, cols], { backend })).read();
+      const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]!)));
+      expect(worst, label).toBeLessThan(1e-4);
+    }
+  });
+
   test.each(cases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
     await checkKernelCase(c, reference, others, freshSeed());
   });

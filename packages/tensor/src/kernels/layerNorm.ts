@@ -39,10 +39,12 @@ function dispatchLayerNorm(
   ROW { let d = xBuf[base + j] - mu0; dAcc += d; qAcc += d * d; }
   let sd = rowSum(dAcc);
   let sq = rowSum(qAcc);
-  let mu = mu0 + sd / n;
+  // The mean is mu0 + delta, kept apart: folded into one f32 it would be off by up to half an ulp
+  // of a large mean, which x - mean would carry into every value (as the CPU kernel keeps it).
+  let delta = sd / n;
   let rstd = 1.0 / sqrt(max((sq - sd * (sd / n)) / n, 0.0) + p.eps);
   ROW {
-    var y = (xBuf[base + j] - mu) * rstd;
+    var y = ((xBuf[base + j] - mu0) - delta) * rstd;
     ${attrs.hasGamma ? 'y *= gammaBuf[j];' : ''}
     ${attrs.hasBeta ? 'y += betaBuf[j];' : ''}
     yBuf[base + j] = y;
@@ -102,9 +104,9 @@ export const layerNormKernel: Kernel<LayerNormAttrs> = {
     const d = tf.sub(x, mu0);
     const sd = tf.sum(d, -1, true);
     const sq = tf.sum(tf.square(d), -1, true);
-    const mu = tf.add(mu0, tf.div(sd, n));
+    const delta = tf.div(sd, n); // the mean is mu0 + delta, kept apart (see the WGSL)
     const v = tf.relu(tf.div(tf.sub(sq, tf.mul(sd, tf.div(sd, n))), n));
-    let y = tf.mul(tf.sub(x, mu), tf.rsqrt(tf.add(v, eps)));
+    let y = tf.mul(tf.sub(d, delta), tf.rsqrt(tf.add(v, eps)));
     if (hasGamma) y = tf.mul(y, inputs[1]);
     if (hasBeta) y = tf.add(y, inputs[hasGamma ? 2 : 1]);
     return [y];
