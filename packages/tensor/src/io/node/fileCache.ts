@@ -4,7 +4,7 @@ import { access, type FileHandle, mkdir, open, readFile, rename, rm, writeFile }
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ByteCache, StagedFile } from '../ByteCache.js';
-import type { ByteSource } from '../ByteSource.js';
+import { type ByteSource, memorySource } from '../ByteSource.js';
 import { pumpStream } from '../readStream.js';
 import { contentPrint } from './contentPrint.js';
 import { openLocalFile } from './openLocalFile.js';
@@ -97,15 +97,9 @@ export function fileCache(dir: string = defaultCacheDir()): ByteCache {
     },
     async write(url, bytes, version) {
       const path = cachePath(dir, url);
-      await mkdir(dir, { recursive: true });
-      const temp = partialPath(path);
-      try {
-        await writeFile(temp, bytes);
-        await place(temp, path, version);
-      } catch (e) {
-        await rm(temp, { force: true });
-        throw e;
-      }
+      await writeFileAtomic(path, bytes);
+      // The print of the bytes in hand (what place() reads back from a streamed download).
+      await keepVersion(path, version, await contentPrint(memorySource(bytes)));
     },
     async isMissing(url) {
       return access(`${cachePath(dir, url)}.missing`).then(
