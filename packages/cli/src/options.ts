@@ -1,10 +1,17 @@
 import { CliError } from './io.js';
 
+/**
+ * `value` as a whole number written in decimal digits, or NaN: Number() also takes 0x3, 1e2 and
+ * " 2", which no one means as a count.
+ */
+function digits(value: string): number {
+  return /^\d+$/.test(value) ? Number(value) : Number.NaN;
+}
+
 /** Parses a positive integer option, naming the option when the value is not one. */
 export function positiveInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  // Decimal digits only: Number() also takes 0x3, 1e2 and " 2", which no one means as a count.
-  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  const n = digits(value);
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new CliError(`--${name} must be a positive integer; got "${value}"`, 2);
   return n;
@@ -21,7 +28,7 @@ export function decimal(value: string): number {
 /** Parses a non-negative integer option (a seed, a step count): decimal digits only. */
 export function nonNegativeInt(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  const n = digits(value);
   if (!Number.isSafeInteger(n))
     throw new CliError(`--${name} must be a non-negative integer; got "${value}"`, 2);
   return n;

@@ -13,7 +13,7 @@ export async function ask(ctx: CommandContext): Promise<void> {
   if (question.trim() === '') throw new CliError('ask: the question is empty', 2);
   const maxNewTokens = positiveInt('max-tokens', ctx.string('max-tokens'), 32);
   const temperature = temperatureOption(ctx.string('temperature'));
-  const seed = seedOption(ctx.string('seed'));
+  const seed = nonNegativeInt('seed', ctx.string('seed'), 0); // one seed, one sampled answer
   const image = await readImage(path, ctx.cwd);
   const { model } = await openVlm(ctx);
   try {
@@ -80,11 +80,6 @@ function temperatureOption(value: string | undefined): number {
   if (!(t >= 0 && t <= MAX_TEMPERATURE))
     throw new CliError(`--temperature must be a number from 0 to ${MAX_TEMPERATURE}; got "${value}"`, 2);
   return t;
-}
-
-/** `--seed`: a non-negative integer (0 when not given); sampling with one seed draws one answer. */
-function seedOption(value: string | undefined): number {
-  return nonNegativeInt('seed', value, 0);
 }
 
 /** Words of `text` that a word-level vocabulary reads as its unknown token (none for subword ones). */

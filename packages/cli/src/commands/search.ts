@@ -1,14 +1,4 @@
-import {
-  accessSync,
-  constants,
-  existsSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { EmbeddingIndex, type PixelImage } from '@vl/clip';
 import type { CommandContext } from '../context.js';
@@ -19,6 +9,7 @@ import { openClip } from '../openModels.js';
 import { embedTextsOrExplain, warnUnknownWords } from '../texts.js';
 import { positiveInt } from '../options.js';
 import { ProgressBar } from '../progress.js';
+import { writeWhole } from '../writeWhole.js';
 
 const BATCH = 16;
 
@@ -111,7 +102,7 @@ export async function search(ctx: CommandContext): Promise<void> {
     // Saved after the hits are printed: an index that cannot be written (a full disk) loses only itself.
     if (indexFile !== undefined) {
       try {
-        saveIndex(resolve(ctx.cwd, indexFile), index.save({ model: modelKey }));
+        await writeWhole(resolve(ctx.cwd, indexFile), index.save({ model: modelKey }));
       } catch (e) {
         throw new CliError(`search: could not save --index ${indexFile}: ${(e as Error).message}`);
       }
@@ -209,18 +200,4 @@ function savedVectors(
     if (typeof item?.file === 'string') vectors.set(keyOf(item), vector);
   }
   return vectors;
-}
-
-/** Writes the index beside its final name and renames it into place, so a crash leaves the old one. */
-function saveIndex(file: string, bytes: Uint8Array): void {
-  const temp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(temp, bytes);
-    renameSync(temp, file);
-  } catch (e) {
-    try {
-      rmSync(temp, { force: true }); // a partial write; not what stood there (a folder, say)
-    } catch {}
-    throw e;
-  }
 }

@@ -14,7 +14,7 @@ import { trainDvae } from '../train/trainDvae.js';
 import type { TrainRunOptions } from '../train/trainRunOptions.js';
 import { evaluateVlmOnShapes } from '../train/evaluateVlm.js';
 import { type TrainVlmOptions, trainVlm } from '../train/trainVlm.js';
-import { OPTIMIZER_STATE_FILE, writeOptimizerState } from '../train/resumeState.js';
+import { OPTIMIZER_STATE_FILE, readOptimizerState, writeOptimizerState } from '../train/resumeState.js';
 import { TrainingStopped, abortOnInterrupt } from '../train/trainingStopped.js';
 import { checkpointKind, locateModel } from '../models.js';
 import { stageOptions, stagedRecord, type TrainingRecord, writeTrainingRecord } from './trainStages.js';
@@ -47,7 +47,7 @@ async function runKind(
     text: { textSteps: number; textLr?: number; alignSteps: number; alignLr?: number };
     picks: VlmPicks;
   },
-  resume?: { steps: number },
+  resume?: TrainRunOptions['resume'],
 ): Promise<{ quality?: object; summary?: string }> {
   const shapes = s.data.name === 'shapes';
   const initOption = ctx.string('init');
@@ -171,11 +171,6 @@ function picksOptions(ctx: CommandContext): VlmPicks {
   };
 }
 
-/** `--ground-steps N`, `--text-steps N` or `--align-steps N` of `vl train vlm` (0 when not given). */
-function stageStepsOption(name: string, value: string | undefined): number {
-  return nonNegativeInt(name, value, 0);
-}
-
 /** One run of `vl train`, its options parsed and checked, ready to train. */
 interface PreparedRun {
   ctx: CommandContext;
@@ -185,8 +180,8 @@ interface PreparedRun {
   groundSteps: number;
   text: { textSteps: number; textLr?: number; alignSteps: number; alignLr?: number };
   picks: VlmPicks;
-  /** `--resume`: continue the stopped run in `--init` exactly, from this step. */
-  resume?: { steps: number };
+  /** `--resume`: continue the stopped run in `--init` exactly, from its state and step. */
+  resume?: TrainRunOptions['resume'];
 }
 
 /**
@@ -220,14 +215,14 @@ async function prepareRun(ctx: CommandContext, k: Kind, folder?: CaptionData): P
     if (ctx.options[name] === true && k !== 'vlm')
       throw new CliError(`train ${k}: --${name} is for vl train vlm only`, 2);
   const picks = picksOptions(ctx);
-  const groundSteps = stageStepsOption('ground-steps', ctx.string('ground-steps'));
-  const textSteps = stageStepsOption('text-steps', ctx.string('text-steps'));
+  const groundSteps = nonNegativeInt('ground-steps', ctx.string('ground-steps'), 0);
+  const textSteps = nonNegativeInt('text-steps', ctx.string('text-steps'), 0);
   const textLr = ctx.string('text-lr');
   const alignLr = ctx.string('align-lr');
   const text = {
     textSteps,
     ...(textLr !== undefined ? { textLr: positiveNumber('text-lr', textLr, 0) } : {}),
-    alignSteps: stageStepsOption('align-steps', ctx.string('align-steps')),
+    alignSteps: nonNegativeInt('align-steps', ctx.string('align-steps'), 0),
     ...(alignLr !== undefined ? { alignLr: positiveNumber('align-lr', alignLr, 0) } : {}),
   };
   if (groundSteps > 0 && ctx.string('init'))
@@ -492,7 +487,7 @@ async function executeRun(
     // state, written last: a state file always goes with the weights and record beside it.
     if (stopped.state && !staged) {
       await writeOptimizerState(settings.out, stopped.state);
-      stopped = new TrainingStopped(stopped.out, stopped.steps, stopped.of, k);
+      stopped = new TrainingStopped(stopped.out, stopped.steps, stopped.of, { resumable: k });
     }
     stopped.record = record;
     throw stopped;
@@ -563,12 +558,12 @@ const RESUME_OPTIMIZERS: Record<Kind, string[]> = {
 };
 
 /**
- * Checks that `folder`'s optimizer state is whole, is a `k` trainer's, and is not past the step
- * the record says the run stopped at (so it belongs to the weights beside it); read on a plain
- * CPU backend and freed.
+ * Checks that a stopped run's optimizer state (the bytes of its file) is whole, is a `k` trainer's,
+ * and is not past the step the record says the run stopped at (so it belongs to the weights beside
+ * it); read on a plain CPU backend and freed.
  */
 async function checkOptimizerState(
-  folder: string,
+  bytes: Uint8Array,
   shown: string,
   k: Kind,
   stoppedAfter: number,
@@ -580,7 +575,7 @@ async function checkOptimizerState(
     );
   let state: LoadedOptimizerState;
   try {
-    state = await loadOptimizerState(join(folder, OPTIMIZER_STATE_FILE), { backend: new CpuBackend() });
+    state = await loadOptimizerState(bytes, { backend: new CpuBackend() });
   } catch (e) {
     throw fail(`cannot be read (${withoutCaller(e)})`);
   }
@@ -640,7 +635,8 @@ async function prepareResume(ctx: CommandContext, k: Kind, folder: string): Prom
       `--resume ${folder}: no ${OPTIMIZER_STATE_FILE} beside the weights (a run stopped by an older vl, or the file was removed); --init ${folder} continues its weights with a fresh optimizer`,
       2,
     );
-  await checkOptimizerState(path, folder, k, stoppedAfter);
+  const state = await readOptimizerState(path, folder); // once: the check, then the trainer
+  await checkOptimizerState(state, folder, k, stoppedAfter);
   const recordedData = typeof record.dataPath === 'string' ? record.dataPath : String(record.data);
   if (ctx.string('data') === undefined && recordedData !== 'shapes' && !existsSync(recordedData))
     throw new CliError(
@@ -678,7 +674,7 @@ async function prepareResume(ctx: CommandContext, k: Kind, folder: string): Prom
     ctx.io.stderr.write(
       `vl: train: warning: the run trained on ${recordedBackend} and goes on on ${kind}: it will not end exactly where the unbroken run would have\n`,
     );
-  return { ...run, resume: { steps: stoppedAfter } };
+  return { ...run, resume: { state, steps: stoppedAfter } };
 }
 
 /** A VLM run's word and alignment stages, as its training.json records them. */

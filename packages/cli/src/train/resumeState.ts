@@ -1,19 +1,20 @@
 // The optimizer state a stopped `vl train` run leaves beside its weights, so that `--resume` can
 // continue the run exactly (the same steps, schedules and noise as a run that did not stop).
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CliError } from '../io.js';
+import { writeWhole } from '../writeWhole.js';
 
 /** The file a stopped run's optimizer state goes to, in its `--out` folder. */
 export const OPTIMIZER_STATE_FILE = 'optimizer.safetensors';
 
-/** The stopped run's optimizer state in `folder`, or a CliError saying it has none. */
-export async function readOptimizerState(folder: string): Promise<Uint8Array> {
+/** The stopped run's optimizer state in `folder` (`shown` as the user gave it), or a CliError. */
+export async function readOptimizerState(folder: string, shown: string): Promise<Uint8Array> {
   try {
     return await readFile(join(folder, OPTIMIZER_STATE_FILE));
   } catch (e) {
     throw new CliError(
-      `--resume ${folder}: cannot read its ${OPTIMIZER_STATE_FILE} (${(e as Error).message}); a run stopped with Ctrl-C writes it`,
+      `--resume ${shown}: cannot read its ${OPTIMIZER_STATE_FILE} (${(e as Error).message}); a run stopped with Ctrl-C writes it`,
       2,
     );
   }
@@ -30,12 +31,5 @@ export async function removeOptimizerState(out: string): Promise<void> {
  * in a folder always belongs to the weights and record beside it.
  */
 export async function writeOptimizerState(out: string, state: Uint8Array): Promise<void> {
-  const file = join(out, OPTIMIZER_STATE_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
-  try {
-    await writeFile(temp, state);
-    await rename(temp, file);
-  } finally {
-    await rm(temp, { force: true });
-  }
+  await writeWhole(join(out, OPTIMIZER_STATE_FILE), state);
 }

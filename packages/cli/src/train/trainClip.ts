@@ -19,7 +19,7 @@ import type { ModelDefaults } from '../models.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
-import { readOptimizerState, removeOptimizerState } from './resumeState.js';
+import { removeOptimizerState } from './resumeState.js';
 import { TrainingStopped, disposeAll, stoppedParams } from './trainingStopped.js';
 import { CAPTION_CONTEXT, smallClipConfig } from './shapesClipConfig.js';
 
@@ -82,11 +82,6 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
   let trained: ReadonlyMap<string, Tensor>;
   let stopped: number | undefined;
   let state: Uint8Array | undefined;
-  // --resume: the stopped run's optimizer state, beside the weights --init loaded.
-  const resumeFrom =
-    options.resume && options.init
-      ? { state: await readOptimizerState(options.init), steps: options.resume.steps }
-      : undefined;
   try {
     trained = await fineTuneClip(params, config, batch, {
       steps,
@@ -94,7 +89,7 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
       weightDecay: 0.05,
       signal,
       onProgress: ({ step, smoothedLoss }) => bar.update(step, steps, `loss ${smoothedLoss.toFixed(3)}`),
-      ...(resumeFrom ? { resumeFrom } : {}),
+      ...(options.resume ? { resumeFrom: options.resume } : {}), // --resume: the stopped run's state
     });
   } catch (e) {
     // Interrupted after some steps: what was trained is written all the same.
@@ -133,9 +128,7 @@ export async function trainClip(options: TrainClipOptions): Promise<ClipModel> {
   ]);
   if (stopped !== undefined) {
     disposeAll(trained);
-    const stop = new TrainingStopped(out, stopped, steps);
-    if (state) stop.state = state; // written by vl train after the record
-    throw stop;
+    throw new TrainingStopped(out, stopped, steps, { state }); // vl train writes the state after the record
   }
   return new ClipModel({ config, params: trained, tokenizer, backend, preprocess });
 }

@@ -18,7 +18,7 @@ import { imagesToTensor } from '../pixels.js';
 import { ProgressBar } from '../progress.js';
 import type { CaptionData } from './captionData.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
-import { readOptimizerState, removeOptimizerState } from './resumeState.js';
+import { removeOptimizerState } from './resumeState.js';
 import { TrainingStopped, stoppedParams } from './trainingStopped.js';
 
 /** Options of {@link trainDvae}. */
@@ -112,14 +112,9 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
   let trained: Pair;
   let stopped: number | undefined;
   let state: Uint8Array | undefined;
-  // --resume: the stopped run's optimizer state, beside the weights --init loaded.
-  const resumeFrom =
-    options.resume && options.init
-      ? { state: await readOptimizerState(options.init), steps: options.resume.steps }
-      : undefined;
   try {
     trained = await runTraining(params!, config, batch, {
-      ...(resumeFrom ? { resumeFrom } : {}),
+      ...(options.resume ? { resumeFrom: options.resume } : {}), // --resume: the stopped run's state
       steps,
       seed,
       lr: cosineWithWarmup({ lr, warmupSteps: warmup, totalSteps: steps, minLr: lr / 20 }),
@@ -154,9 +149,7 @@ export async function trainDvae(options: TrainDvaeOptions): Promise<DvaeModel> {
   ]);
   if (stopped !== undefined) {
     freePair(trained);
-    const stop = new TrainingStopped(out, stopped, steps);
-    if (state) stop.state = state; // written by vl train after the record
-    throw stop;
+    throw new TrainingStopped(out, stopped, steps, { state }); // vl train writes the state after the record
   }
   return createDvaeModel(config, trained.encoder, trained.decoder, backend, () => {
     for (const t of [...trained.encoder.values(), ...trained.decoder.values()]) t.dispose();

@@ -17,10 +17,11 @@ export interface TrainRunOptions {
   imageSize: number;
   backend: Backend;
   /**
-   * Continue the stopped run whose weights are in `init`, exactly: its optimizer state is read
-   * from there, and training goes on from step `steps` of the same schedule.
+   * Continue the stopped run whose weights are in `init`, exactly: its optimizer state (the bytes
+   * of its `optimizer.safetensors`), and the steps it had done, from which training goes on with
+   * the same schedule.
    */
-  resume?: { steps: number };
+  resume?: { state: Uint8Array; steps: number };
   /** Progress goes to `io.stderr`. */
   io: CliIo;
   signal?: AbortSignal;

@@ -45,7 +45,7 @@ import {
 } from './conversations.js';
 import { groundVisionTower } from './groundTower.js';
 import type { TrainRunOptions } from './trainRunOptions.js';
-import { readOptimizerState, removeOptimizerState } from './resumeState.js';
+import { removeOptimizerState } from './resumeState.js';
 import { TrainingStopped, disposeAll, stoppedParams } from './trainingStopped.js';
 
 /** Sizes of the decoder the shapes VLM trains (see {@link shapesVlmConfig}). */
@@ -462,14 +462,13 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
   // ones before it are done, and the ones after it run as they would have.
   const textSteps = options.textSteps ?? 0;
   const alignSteps = options.alignSteps ?? 0;
-  const resumeState = options.resume && options.init ? await readOptimizerState(options.init) : undefined;
-  const resumeAt = options.resume?.steps ?? 0;
+  const { resume } = options;
   /** Where stage `[from, from + length)` starts: `'done'`, a resumed point, or `'fresh'`. */
   const startOf = (from: number, length: number): 'done' | 'fresh' | ResumeFrom => {
-    if (!resumeState) return 'fresh';
-    if (resumeAt >= from + length) return 'done';
-    if (resumeAt < from) return 'fresh';
-    return { state: resumeState, steps: resumeAt - from };
+    if (!resume) return 'fresh';
+    if (resume.steps >= from + length) return 'done';
+    if (resume.steps < from) return 'fresh';
+    return { state: resume.state, steps: resume.steps - from };
   };
   const resumed = (start: 'fresh' | ResumeFrom) => (start === 'fresh' ? {} : { resumeFrom: start });
   // Words, then the projector alone, then everything: each stage starts from the one before.
@@ -583,9 +582,7 @@ export async function trainVlm(options: TrainVlmOptions): Promise<VlmModel> {
   await writeCheckpoint(trained);
   if (stopped !== undefined) {
     disposeAll(trained);
-    const stop = new TrainingStopped(out, stopped, totalSteps(options));
-    if (state) stop.state = state; // written by vl train after the record
-    throw stop;
+    throw new TrainingStopped(out, stopped, totalSteps(options), { state }); // vl train writes the state after the record
   }
   return new VlmModel({ config, params: trained, backend, tokenizer, preprocess });
 }

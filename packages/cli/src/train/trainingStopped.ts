@@ -19,9 +19,14 @@ export class TrainingStopped extends CliError {
     /** Steps done when it stopped. */
     readonly steps: number,
     readonly of: number,
-    /** The kind trained, when its optimizer state was written too (`--resume` can continue it). */
-    resumable?: string,
+    options: {
+      /** The optimizer state at the stop, if the loop saved one. */
+      state?: Uint8Array | undefined;
+      /** The kind trained, once its optimizer state is written too (`--resume` can continue it). */
+      resumable?: string;
+    } = {},
   ) {
+    const { resumable } = options;
     super(
       resumable
         ? `interrupted after ${steps} of ${of} steps: wrote the weights trained so far and the optimizer state to ${out}; ` +
@@ -31,6 +36,7 @@ export class TrainingStopped extends CliError {
       130,
     );
     this.name = 'TrainingStopped';
+    this.state = options.state;
   }
 }
 
