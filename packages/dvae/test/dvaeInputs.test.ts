@@ -26,7 +26,6 @@ import {
 } from '@vl/tensor';
 import { afterAll, expect, test } from 'vitest';
 import {
-  type DvaeConfig,
   type DvaeParamsPair,
   DvaeTrainer,
   checkDvaeParams,
@@ -40,21 +39,16 @@ import {
   parseDvaeConfig,
   trainDvae,
 } from '../src/index.js';
+import { TINY_DVAE, freePair, tinyBatches } from './tinyDvae.js';
 
 const dir = fileURLToPath(new URL('./fixtures/dvae-tiny/', import.meta.url));
 const backend: Backend = await createBackend('cpu');
 afterAll(() => backend.dispose());
 
-const config: DvaeConfig = parseDvaeConfig({
-  encoder: { group_count: 2, n_hid: 8, n_blk_per_group: 1, vocab_size: 16 },
-  decoder: { group_count: 2, n_init: 8, n_hid: 8, n_blk_per_group: 1, vocab_size: 16 },
-});
-
+const config = TINY_DVAE;
 const live = () => backend.stats().liveTensors;
-const free = (pair: DvaeParamsPair) => {
-  for (const t of [...pair.encoder.values(), ...pair.decoder.values()]) t.dispose();
-};
-const batch = (seed: number) => randomUniform([2, 3, 8, 8], { backend, seed }); // [2, 3, 8, 8] in [0, 1)
+const free = freePair;
+const batch = tinyBatches(backend); // [2, 3, 8, 8] in [0, 1)
 
 test('f16 and bf16 checkpoints load as f32 and encode and decode like the f32 one; checkDvaeParams names a non-f32 tensor', async () => {
   const ref = await loadSafetensors(`${dir}reference.safetensors`, { backend });

@@ -12,8 +12,6 @@ import { join } from 'node:path';
 import { type Backend, createBackend, randomUniform, zeros } from '@vl/tensor';
 import { afterAll, expect, test } from 'vitest';
 import {
-  type DvaeConfig,
-  type DvaeParamsPair,
   DvaeTrainer,
   calibrateEncoderLogits,
   codebookUsage,
@@ -28,20 +26,15 @@ import {
   parseDvaeConfig,
   trainDvae,
 } from '../src/index.js';
+import { TINY_DVAE, freePair, tinyBatches } from './tinyDvae.js';
 
 const backend: Backend = await createBackend('cpu');
 afterAll(() => backend.dispose());
 
-const config: DvaeConfig = parseDvaeConfig({
-  encoder: { group_count: 2, n_hid: 8, n_blk_per_group: 1, vocab_size: 16 },
-  decoder: { group_count: 2, n_init: 8, n_hid: 8, n_blk_per_group: 1, vocab_size: 16 },
-});
-
+const config = TINY_DVAE;
 const live = () => backend.stats().liveTensors;
-const free = (pair: DvaeParamsPair) => {
-  for (const t of [...pair.encoder.values(), ...pair.decoder.values()]) t.dispose();
-};
-const batch = (seed: number) => randomUniform([2, 3, 8, 8], { backend, seed }); // [2, 3, 8, 8] in [0, 1)
+const free = freePair;
+const batch = tinyBatches(backend); // [2, 3, 8, 8] in [0, 1)
 
 test('createDvaeModel names params on another backend and a backend that is not one', async () => {
   const params = initDvaeParams(config, { backend, seed: 1 });

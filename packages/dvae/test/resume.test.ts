@@ -4,7 +4,6 @@
 import { type Backend, TrainingInterruptedError, createBackend, randomUniform, tensor } from '@vl/tensor';
 import { afterAll, expect, test } from 'vitest';
 import {
-  type DvaeConfig,
   type DvaeParamsPair,
   DvaeTrainer,
   cosineAnneal,
@@ -12,14 +11,12 @@ import {
   parseDvaeConfig,
   trainDvae,
 } from '../src/index.js';
+import { TINY_DVAE } from './tinyDvae.js';
 
 const backend: Backend = await createBackend('cpu');
 afterAll(() => backend.dispose());
 
-const config: DvaeConfig = parseDvaeConfig({
-  encoder: { group_count: 2, n_hid: 8, n_blk_per_group: 1, vocab_size: 16 },
-  decoder: { group_count: 2, n_init: 8, n_hid: 8, n_blk_per_group: 1, vocab_size: 16 },
-});
+const config = TINY_DVAE;
 const options = {
   lr: cosineAnneal({ from: 1e-2, to: 1e-3, steps: 4 }),
   tau: cosineAnneal({ from: 1, to: 0.5, steps: 4 }),
