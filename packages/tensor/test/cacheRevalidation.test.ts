@@ -6,7 +6,6 @@
 import { cpSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -19,6 +18,7 @@ import {
   saveSafetensors,
   tensor,
 } from '../src/index.node.js';
+import { closeServer, listenLocal } from './util/localServer.js';
 import { revalidation } from '../src/io/fetchResponse.js';
 
 let backend: Backend;
@@ -53,14 +53,12 @@ beforeAll(async () => {
     if (req.method === 'HEAD') return res.end();
     res.end(path.endsWith('.json') ? JSON.stringify({ version }) : files.get(version));
   });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenLocal(server);
 });
 
 afterAll(async () => {
   backend.dispose();
-  server.closeAllConnections();
-  await new Promise((done) => server.close(done));
+  await closeServer(server);
   await rm(temp, { recursive: true, force: true });
 });
 
@@ -119,15 +117,14 @@ test('a server that names no version gets the file downloaded again; offline the
   // The server goes away: the cached copies are what there is, and a file that was not there
   // is still not there (rather than a network error that fails the whole load).
   const etagCache = join(temp, 'cache-etag');
-  server.closeAllConnections();
-  await new Promise((done) => server.close(done));
+  await closeServer(server);
   expect(await weight('none', cacheDir)).toEqual([2, 2]);
   expect(await weight('etag', etagCache)).toEqual([2, 2]);
   expect(await loadJsonIfExists(`${base}/etag/absent.json`, { cacheDir })).toBeUndefined();
   await expect(loadJsonIfExists(`${base}/etag/never-asked.json`, { cacheDir })).rejects.toThrow(
     /could not fetch/,
   );
-  await new Promise<void>((done) => server.listen(Number(new URL(base).port), '127.0.0.1', done));
+  await listenLocal(server, Number(new URL(base).port));
 });
 
 test('a file the server no longer has (404) is not served from the cache, online or offline', async () => {
@@ -149,10 +146,9 @@ test('a file the server no longer has (404) is not served from the cache, online
   ]);
   // The copies are dropped: offline, the files are still absent rather than their old bytes.
   expect((await readdir(cacheDir)).filter((name) => !name.endsWith('.missing'))).toEqual([]);
-  server.closeAllConnections();
-  await new Promise((done) => server.close(done));
+  await closeServer(server);
   expect(await loadJsonIfExists(`${base}/etag/gone.json`, { cacheDir })).toBeUndefined();
-  await new Promise<void>((done) => server.listen(Number(new URL(base).port), '127.0.0.1', done));
+  await listenLocal(server, Number(new URL(base).port));
   gone.clear();
 });
 

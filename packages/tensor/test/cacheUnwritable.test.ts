@@ -2,7 +2,6 @@
 // should be) costs only the caching: a download is then read into memory, and the load succeeds.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -14,6 +13,7 @@ import {
   saveSafetensors,
   tensor,
 } from '../src/index.node.js';
+import { closeServer, listenLocal } from './util/localServer.js';
 
 let backend: Backend;
 let temp: string;
@@ -31,14 +31,12 @@ beforeAll(async () => {
     res.writeHead(200, { etag: '"1"', 'content-length': String(json ? 7 : file.byteLength) });
     res.end(req.method === 'HEAD' ? undefined : json ? '{"a":1}' : file);
   });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenLocal(server);
 });
 
 afterAll(async () => {
   backend.dispose();
-  server.closeAllConnections();
-  await new Promise((done) => server.close(done));
+  await closeServer(server);
   await rm(temp, { recursive: true, force: true });
 });
 

@@ -3,7 +3,6 @@
 // 4.5 GiB cost no disk or memory, and only the tensors asked for are read.
 import { mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +15,7 @@ import {
   saveSafetensorsFile,
   zeros,
 } from '../src/index.node.js';
+import { closeServer, listenLocal } from './util/localServer.js';
 
 const PAD = 4.5 * 2 ** 30; // bytes of the first tensor: past 4 GiB
 let backend: Backend;
@@ -93,8 +93,7 @@ test('downloads stream into the cache folder; partial files of dead processes ar
   file.set(json, 8);
   file.set(new Uint8Array(new Float32Array([4, 5]).buffer), 8 + json.byteLength);
   const server: Server = createServer((_, res) => res.end(file));
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x.safetensors`;
+  const url = `${await listenLocal(server)}/x.safetensors`;
   try {
     // Before the first download into the folder: a download interrupted in a process that is
     // gone (a pid no process has), and one of this process's own.
@@ -114,8 +113,7 @@ test('downloads stream into the cache folder; partial files of dead processes ar
     expect(names.filter((n) => n.endsWith('-x.safetensors'))).toHaveLength(1);
     expect(names.filter((n) => n.endsWith('.partial'))).toHaveLength(1);
   } finally {
-    server.closeAllConnections();
-    await new Promise((done) => server.close(done));
+    await closeServer(server);
   }
 });
 

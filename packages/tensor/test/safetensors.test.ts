@@ -33,6 +33,7 @@ import {
   type Tensor,
   tensor,
 } from '../src/index.node.js';
+import { closeServer, listenLocal } from './util/localServer.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/io/clip-tiny.safetensors', import.meta.url));
 
@@ -918,13 +919,11 @@ describe('URLs', () => {
         res.writeHead(500, 'Internal Server Error').end();
       } else res.writeHead(404, 'Not Found').end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listenLocal(server);
   });
 
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await closeServer(server);
     await rm(shards, { recursive: true, force: true });
   });
 
