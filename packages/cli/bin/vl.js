@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `vl` command. Runs the built package (`npm run demo` or `pnpm build` builds it).
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const entry = new URL('../dist/index.js', import.meta.url);
@@ -14,12 +14,13 @@ warnIfStale();
 
 /**
  * In a checkout of the repository, the packages whose sources changed after their build: `vl`
- * runs the built code, so it would run the old code without a word. (An installed package has no
- * src folder, and nothing to check.)
+ * runs the built code, so it would run the old code without a word. An installed package ships its
+ * src folder too, with whatever times the installer gave the files, so only a checkout (the
+ * workspace file beside `packages`) is checked.
  */
 function warnIfStale() {
   const packages = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  if (!existsSync(join(packages, 'cli', 'src'))) return;
+  if (basename(packages) !== 'packages' || !existsSync(join(packages, '..', 'pnpm-workspace.yaml'))) return;
   const newest = (dir) => {
     let t = 0;
     for (const e of readdirSync(dir, { withFileTypes: true })) {
