@@ -200,6 +200,13 @@ describe('ClipTokenizer', () => {
     expect(() => tokenizer.encodeBatch(['a', 3 as unknown as string])).toThrow('text 1 is number');
   });
 
+  it('points a constructor call without a vocabulary to ClipTokenizer.load', () => {
+    const Untyped = ClipTokenizer as unknown as new (v?: unknown) => ClipTokenizer;
+    for (const bad of [undefined, {}, { vocab: [], merges: 'a b' }]) {
+      expect(() => new Untyped(bad)).toThrow('`await ClipTokenizer.load()` loads the one shipped');
+    }
+  });
+
   it('names a vocabulary file it cannot read', async () => {
     await expect(ClipTokenizer.load('/nonexistent/bpe_simple_vocab_16e6.txt.gz')).rejects.toThrow(
       'loadBpeVocabulary(): cannot read /nonexistent/bpe_simple_vocab_16e6.txt.gz: ENOENT',

@@ -123,6 +123,12 @@ export class ClipTokenizer {
    * ```
    */
   constructor(vocabulary: BpeVocabulary, options: ClipTokenizerOptions = {}) {
+    if (!Array.isArray(vocabulary?.vocab) || !Array.isArray(vocabulary?.merges)) {
+      throw new TypeError(
+        'ClipTokenizer: the constructor takes a vocabulary { vocab, merges } (parseBpeVocabulary); ' +
+          '`await ClipTokenizer.load()` loads the one shipped with @vl/clip',
+      );
+    }
     const { vocab, merges } = vocabulary;
     this.#vocab = vocab;
     this.vocabSize = vocab.length;
