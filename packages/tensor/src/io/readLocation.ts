@@ -2,6 +2,7 @@ import { throwIfAborted } from './abortError.js';
 import type { ByteCache, CachedFile } from './ByteCache.js';
 import { blobSource, type ByteSource, memorySource } from './ByteSource.js';
 import { fetchResponse, isCurrent, versionOf } from './fetchResponse.js';
+import { takeDownloadTurn } from './downloadTurns.js';
 import { describeLocation, type Location } from './locateSource.js';
 import { nodeIo } from './nodeIo.js';
 import { isNotFound, markNotFound } from './notFound.js';
@@ -91,7 +92,43 @@ export async function readLocation(location: Location, options: ReadLocationOpti
 
 async function readUrl(href: string, options: ReadLocationOptions, context: ReadContext): Promise<ReadFile> {
   const cache = cacheable(href) ? options.cache : undefined;
-  if (cache && !options.skipCacheRead) {
+  if (!cache) return fetchUrl(href, undefined, context);
+  // One download of a URL at a time in this process: a load that finds one in flight waits for it
+  // and reads the copy it leaves in the cache. A cached copy ends the turn at once, so readers of a
+  // cached file never wait for each other.
+  const turn = await takeDownloadTurn(
+    href,
+    options.signal,
+    `loadSafetensors(): loading ${context.file} was aborted`,
+  );
+  let file: ReadFile;
+  try {
+    file = await readCacheOrFetch(href, cache, options, context);
+  } catch (e) {
+    turn.end();
+    throw e;
+  }
+  if (file.fromCache) {
+    turn.end();
+    return file;
+  }
+  const thenEnd = (step: () => Promise<void>) => async () => {
+    try {
+      await step();
+    } finally {
+      turn.end();
+    }
+  };
+  return { ...file, commit: thenEnd(file.commit), release: thenEnd(file.release) };
+}
+
+async function readCacheOrFetch(
+  href: string,
+  cache: ByteCache,
+  options: ReadLocationOptions,
+  context: ReadContext,
+): Promise<ReadFile> {
+  if (!options.skipCacheRead) {
     let hit: CachedFile | undefined;
     try {
       hit = await cache.open(href);
@@ -113,6 +150,10 @@ async function readUrl(href: string, options: ReadLocationOptions, context: Read
       await hit.source.close();
     }
   }
+  return fetchUrl(href, cache, context);
+}
+
+async function fetchUrl(href: string, cache: ByteCache | undefined, context: ReadContext): Promise<ReadFile> {
   let fetched: Awaited<ReturnType<typeof fetchResponse>>;
   try {
     fetched = await fetchResponse(href, context);
@@ -121,7 +162,7 @@ async function readUrl(href: string, options: ReadLocationOptions, context: Read
       // Gone from the server: a copy kept from before must not stand in for it, offline either.
       await cache.delete(href).catch(() => {});
       await cache.setMissing?.(href, true).catch(() => {});
-    } else if (cache && !options.signal?.aborted && (await cache.isMissing?.(href).catch(() => false))) {
+    } else if (cache && !context.signal?.aborted && (await cache.isMissing?.(href).catch(() => false))) {
       // Offline, say: the file was absent when last asked, so an optional file stays optional.
       throw markNotFound(
         new Error(
