@@ -1,4 +1,5 @@
 import type { Backend } from './backend.js';
+import { checkTensor } from './checkTensor.js';
 import { assertDType, type DType, isQuantized, QUANT_BLOCK, storageLength } from './dtype.js';
 import { formatShape, type Shape, sizeOf } from './shape.js';
 import { describeValue } from './describeValue.js';
@@ -183,6 +184,12 @@ export function arange(start: number, end: number, step: number, options: Tensor
  * ```
  */
 export async function toBackend(t: Tensor, backend: Backend): Promise<Tensor> {
+  checkTensor(t, 'toBackend', 't');
+  if (typeof (backend as Partial<Backend> | null)?.upload !== 'function') {
+    throw new TypeError(
+      `toBackend: backend must be a Backend (create one with createBackend()), got ${describeValue(backend)}`,
+    );
+  }
   if (t.backend === backend) return t;
   return tensor(await t.read(), t.shape, { backend, dtype: t.dtype });
 }
@@ -196,6 +203,7 @@ export async function toBackend(t: Tensor, backend: Backend): Promise<Tensor> {
  * ```
  */
 export async function toNested(t: Tensor): Promise<unknown> {
+  checkTensor(t, 'toNested', 't');
   const data = await t.read();
   const build = (axis: number, offset: number, stride: number): unknown => {
     if (axis === t.rank) return data[offset];

@@ -1,5 +1,6 @@
 import { checkOptionKeys } from './kernels/options.js';
 import type { Backend } from './backend.js';
+import { describeValue } from './describeValue.js';
 import { CpuBackend, type CpuBackendOptions } from './backends/cpu/CpuBackend.js';
 import { createCpuAcceleration } from './backends/cpu/wasm/createCpuAcceleration.js';
 import { TfjsBackend, type TfjsBackendOptions } from './backends/tfjs/TfjsBackend.js';
@@ -46,6 +47,11 @@ const SOFTWARE_ADAPTER = /\b(software|llvmpipe|lavapipe|swiftshader|basic render
  * ```
  */
 export function isSoftwareWebGpu(backend: Backend): boolean {
+  const b = backend as Partial<Backend> | null;
+  if (typeof b?.kind !== 'string' || typeof b.name !== 'string')
+    throw new TypeError(
+      `isSoftwareWebGpu: backend must be a Backend (from createBackend()), got ${describeValue(backend)}`,
+    );
   return backend.kind === 'webgpu' && SOFTWARE_ADAPTER.test(backend.name);
 }
 

@@ -1,5 +1,6 @@
 // Engine state shared by every backend: scopes that free intermediates, the autograd tape, and
 // live-tensor counts. It holds no backends; callers pass theirs in.
+import { describeValue } from './describeValue.js';
 import { type Backend, backendGone, type TensorInfo } from './backend.js';
 import { isFloat, isQuantized } from './dtype.js';
 import type { Kernel } from './kernel.js';
@@ -256,13 +257,16 @@ export function popTape(tape: TapeNode[]): void {
 }
 
 function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
-  if (inputs.length === 0) throw new Error(`${kernel.name}: no input tensors`);
+  if (!Array.isArray(inputs) || inputs.length === 0) throw new Error(`${kernel.name}: no input tensors`);
+  for (let i = 0; i < inputs.length; i++) {
+    const t: unknown = inputs[i];
+    if (!(t instanceof Tensor)) {
+      throw new TypeError(`${kernel.name}: input ${i} is not a Tensor (got ${describeValue(t)})`);
+    }
+  }
   const backend = inputs[0]!.backend;
   for (let i = 0; i < inputs.length; i++) {
     const t = inputs[i]!;
-    if (!(t instanceof Tensor)) {
-      throw new TypeError(`${kernel.name}: input ${i} is not a Tensor (got ${typeof t})`);
-    }
     if (t.isDisposed)
       throw new Error(`${kernel.name}: input ${i} (tensor #${t.id} ${t.describe()}) was disposed`);
     if (isQuantized(t.dtype) && !kernel.acceptsQuantized) {
@@ -301,6 +305,13 @@ function carriesGradient(t: Tensor): boolean {
  * ```
  */
 export function runKernel<A>(kernel: Kernel<A>, inputs: readonly Tensor[], attrs: A): Tensor[] {
+  // Its name starts every other message, so a kernel that is not one is named here.
+  const k = kernel as Partial<Kernel<A>> | null;
+  if (typeof k?.name !== 'string' || typeof k.infer !== 'function') {
+    throw new TypeError(
+      `runKernel: kernel must be a Kernel ({ name, infer, cpu, ... }), got ${describeValue(kernel)}`,
+    );
+  }
   const backend = checkInputs(kernel as Kernel, inputs);
   const infos: TensorInfo[] = kernel.infer(inputs, attrs);
   let outputs: Tensor[];

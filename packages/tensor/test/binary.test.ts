@@ -180,7 +180,7 @@ describe('binary kernels', () => {
     const b = tensor([1, 2], [2], { backend: others[0]!.backend });
     expect(() => add(a, b)).toThrow(/input 1 is on a cpu backend but input 0 is on another/);
     b.dispose();
-    expect(() => add(a, b)).toThrow(/input 1 \(tensor #\d+ f32\[2\]\) was disposed/);
+    expect(() => add(a, b)).toThrow(/add: b \(tensor #\d+ f32\[2\]\) was disposed/);
   });
 });
 

@@ -304,7 +304,7 @@ describe('crossEntropy against the formula and finite differences', () => {
       `crossEntropy: reduction must be 'mean', 'sum' or 'none', got "avg"`,
     );
     expect(() => softmaxCrossEntropyWithSoftTargets(z, tensor([1, 0], [2], { backend: reference }))).toThrow(
-      'softmaxCrossEntropyWithSoftTargets: targets must be f32[2, 3] for logits [2, 3], got f32[2]',
+      'softmaxCrossEntropyWithSoftTargets: probs must be f32[2, 3] for logits [2, 3], got f32[2]',
     );
   });
 });

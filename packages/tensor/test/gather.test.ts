@@ -108,15 +108,16 @@ describe('gather / scatter / oneHot kernels', () => {
       const x = tensor([1, 2, 3, 4, 5, 6], [3, 2], { backend });
       const bad = tensor(new Int32Array([5, -2, 1]), [3], { backend });
       const u = tensor(new Float32Array(6), [3, 2], { backend });
+      // [the function, the kernel that WebGPU's deferred error names, the call]
       const ops = [
-        ['gather', () => gather(x, bad)],
-        ['gather', () => embedding(x, bad)],
-        ['scatterAdd', () => scatterAdd([3, 2], bad, u, 0)],
+        ['gather', 'gather', () => gather(x, bad)],
+        ['embedding', 'gather', () => embedding(x, bad)],
+        ['scatterAdd', 'scatterAdd', () => scatterAdd([3, 2], bad, u, 0)],
       ] as const;
-      for (const [op, run] of ops) {
+      for (const [op, kernel, run] of ops) {
         const message = new RegExp(
           label === 'webgpu'
-            ? `WebGPU: ${op} met an index out of range`
+            ? `WebGPU: ${kernel} met an index out of range`
             : `${op}: index 5 at position 0 of indices is out of range \\[0, 3\\)`,
         );
         if (label === 'webgpu') {

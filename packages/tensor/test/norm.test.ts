@@ -276,14 +276,14 @@ describe('softmax and norms', () => {
     );
     expect(() => rmsNorm(i)).toThrow('rmsNorm: x must be f32, got i32[2, 3]');
     expect(() => normGrad('layer', x, i, undefined, 1e-5)).toThrow(
-      'layerNormGrad: dy must be f32, got i32[2, 3]',
+      "normGrad('layer'): dy must be f32, got i32[2, 3]",
     );
     const attrs = { kind: 'rms', eps: 1e-5 } as const;
     expect(() => runKernel(normGradKernel, [x, x], { ...attrs, hasGamma: true })).toThrow(
-      'rmsNormGrad: hasGamma true needs 3 inputs ([x, dy, gamma]), got 2',
+      "normGrad('rms'): hasGamma true needs 3 inputs ([x, dy, gamma]), got 2",
     );
     expect(() => runKernel(normGradKernel, [x, x, g], { ...attrs, hasGamma: false })).toThrow(
-      'rmsNormGrad: hasGamma false needs 2 inputs ([x, dy]), got 3',
+      "normGrad('rms'): hasGamma false needs 2 inputs ([x, dy]), got 3",
     );
   });
 });

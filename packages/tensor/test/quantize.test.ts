@@ -258,8 +258,8 @@ describe('quantized weight errors', () => {
     expect(() => matmul(f32([2, 32]), q([32, 32]))).toThrow(
       'matmul: a quantized b (q4[32, 32]) is a 2-D [N, K] weight read as b^T: pass transposeB: true',
     );
-    expect(() => linear(f32([2, 64]), q([4, 32]))).toThrow('matmul: inner dims differ');
-    expect(() => linear(q([4, 32]), q([4, 32]))).toThrow('matmul: a must be f32, got q4[4, 32]');
+    expect(() => linear(f32([2, 64]), q([4, 32]))).toThrow('linear: inner dims differ');
+    expect(() => linear(q([4, 32]), q([4, 32]))).toThrow('linear: x must be f32, got q4[4, 32]');
   });
 
   test('other ops reject quantized inputs', () => {

@@ -780,7 +780,9 @@ describe('Blob and in-memory sources', () => {
       name: 'AbortError',
     });
     await expect(loadSafetensors(bytes, {} as never)).rejects.toThrow(/options.backend is required/);
-    await expect(loadSafetensors(42 as never, { backend })).rejects.toThrow(/unsupported source/);
+    await expect(loadSafetensors(42 as never, { backend })).rejects.toThrow(
+      /source must be a path, URL, Blob or bytes .*, got the number 42/,
+    );
   });
 });
 

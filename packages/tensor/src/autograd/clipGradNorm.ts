@@ -2,6 +2,7 @@
 import type { Backend } from '../backend.js';
 import { full } from '../create.js';
 import { tidy } from '../engine.js';
+import { showValue } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { add, div, minimum, mul } from '../kernels/binary.js';
 import { sum } from '../kernels/reduce.js';
@@ -18,6 +19,8 @@ function gradientLeaves(grads: ParamTree, op: string): { leaves: ParamLeaf[]; ba
   const first = all[0];
   if (!first) throw new RangeError(`${op}: no gradients given`);
   for (const { path, tensor } of all) {
+    if (tensor.isDisposed)
+      throw new Error(`${op}: gradient '${path}' (tensor #${tensor.id} ${tensor.describe()}) was disposed`);
     if (tensor.dtype !== 'f32')
       throw new TypeError(`${op}: gradient '${path}' is ${tensor.describe()}, not f32`);
     if (tensor.backend !== first.tensor.backend) {
@@ -79,7 +82,8 @@ export function gradNorm(grads: ParamTree): Tensor {
  * ```
  */
 export function clipGradNorm(grads: ParamTree, maxNorm: number): Tensor {
-  if (!(maxNorm > 0)) throw new RangeError(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
+  if (!(typeof maxNorm === 'number' && maxNorm > 0))
+    throw new RangeError(`clipGradNorm: maxNorm must be > 0, got ${showValue(maxNorm)}`);
   if (grads instanceof Tensor) {
     throw new TypeError(
       'clipGradNorm: grads must be an array or an object of tensors (updated in place), not a single Tensor',

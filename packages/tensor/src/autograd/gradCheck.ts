@@ -1,7 +1,10 @@
 // Gradient checks: the autograd gradient of a function against central finite differences.
 import type { Backend } from '../backend.js';
 import { full, tensor } from '../create.js';
+import { checkTensor } from '../checkTensor.js';
+import { describeValue } from '../describeValue.js';
 import { tidy } from '../engine.js';
+import { showValue } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { backward, record, untrack } from './backprop.js';
 
@@ -85,6 +88,7 @@ export async function gradCheck(
   inputs: readonly Tensor[],
   options: GradCheckOptions = {},
 ): Promise<GradCheckResult> {
+  checkArguments(f, inputs, options);
   const { eps = 1e-2, rtol = 1e-2, atol = 1e-3, seed = 1 } = options;
   const wrt = options.wrt ?? inputs.flatMap((t, i) => (t.dtype === 'f32' ? [i] : []));
   for (const i of wrt) {
@@ -154,6 +158,32 @@ export async function gradCheck(
     ? `gradCheck ok (max abs error ${maxAbsError.toExponential(2)})`
     : `gradCheck failed: worst at ${worst.text}`;
   return { ok, maxAbsError, message, inputs: checked };
+}
+
+/** Throws naming gradCheck and the argument (or option) that is wrong, before any work. */
+function checkArguments(f: unknown, inputs: unknown, options: unknown): asserts options is GradCheckOptions {
+  if (typeof f !== 'function')
+    throw new TypeError(`gradCheck: f must be a function of the inputs, got ${describeValue(f)}`);
+  if (!Array.isArray(inputs))
+    throw new TypeError(`gradCheck: inputs must be an array of tensors, got ${describeValue(inputs)}`);
+  for (const [i, t] of inputs.entries()) checkTensor(t, 'gradCheck', `inputs[${i}]`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError(`gradCheck: options must be an object, got ${describeValue(options)}`);
+  const o = options as GradCheckOptions;
+  const number = (key: 'eps' | 'rtol' | 'atol' | 'seed', range: '' | ' > 0' | ' >= 0'): void => {
+    const v: unknown = o[key];
+    if (v === undefined) return;
+    const fits =
+      typeof v === 'number' && Number.isFinite(v) && (range === ' > 0' ? v > 0 : range === '' || v >= 0);
+    if (!fits)
+      throw new RangeError(`gradCheck: options.${key} must be a finite number${range}, got ${showValue(v)}`);
+  };
+  number('eps', ' > 0'); // a step of 0 divides by 0
+  number('rtol', ' >= 0');
+  number('atol', ' >= 0');
+  number('seed', '');
+  if (o.wrt !== undefined && !Array.isArray(o.wrt))
+    throw new TypeError(`gradCheck: options.wrt must be an array of input indexes, got ${showValue(o.wrt)}`);
 }
 
 /** A copy of `t` on `backend` (always a new tensor, so it can be disposed). */

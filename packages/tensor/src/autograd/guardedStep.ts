@@ -1,6 +1,7 @@
 // One optimizer step of a training loop, guarded: a batch whose loss or gradient norm is not
 // finite (a NaN pixel, an overflow) leaves the weights and the optimizer state as they were,
 // instead of turning every weight into NaN for good.
+import { describeValue } from '../describeValue.js';
 import { tidy } from '../engine.js';
 import { checkOptionKeys } from '../kernels/options.js';
 import { showValue } from '../shape.js';
@@ -50,6 +51,11 @@ export async function guardedStep<P extends ParamTree>(
   loss: () => Tensor,
   options: GuardedStepOptions = {},
 ): Promise<GuardedStepResult> {
+  if (typeof (optimizer as { step?: unknown } | null)?.step !== 'function')
+    throw new TypeError(`guardedStep: optimizer must be an AdamW, got ${describeValue(optimizer)}`);
+  flattenParams(params, 'guardedStep'); // throws naming what in params is not a tensor
+  if (typeof loss !== 'function')
+    throw new TypeError(`guardedStep: loss must be a function () => loss tensor, got ${describeValue(loss)}`);
   // A misspelt key (`maxNorm`) or a NaN limit would train without clipping, without a word.
   checkOptionKeys('guardedStep', options, ['maxGradNorm', 'afterUpdate']);
   const { maxGradNorm = Number.POSITIVE_INFINITY, afterUpdate } = options;

@@ -1,5 +1,6 @@
 // The usual rule for which params skip weight decay (nanoGPT, minGPT, timm): vectors and scalars.
-import type { Tensor } from '../tensor.js';
+import { describeValue } from '../describeValue.js';
+import { Tensor } from '../tensor.js';
 
 const NAMES = /(^|[._])(bias|b)$|(^|[._])(ln|norm)[^.]*\.|(layer|group|batch|rms)_?norm/i;
 
@@ -14,5 +15,12 @@ const NAMES = /(^|[._])(bias|b)$|(^|[._])(ln|norm)[^.]*\.|(layer|group|batch|rms
  * ```
  */
 export function isBiasOrNorm(path: string, param: Tensor): boolean {
+  if (typeof path !== 'string')
+    throw new TypeError(
+      `isBiasOrNorm: path must be a param's key path (a string), got ${describeValue(path)}`,
+    );
+  // Only its rank is read, which a disposed tensor still has.
+  if (!(param instanceof Tensor))
+    throw new TypeError(`isBiasOrNorm: param is not a Tensor (got ${describeValue(param)})`);
   return param.rank < 2 || NAMES.test(path);
 }

@@ -2,12 +2,19 @@
 // AdamW's moments as tensors named `<optimizer>.<param path>.m` / `.v`, and the numbers (steps
 // taken, each param's step, anything JSON the trainer adds) in the header's metadata.
 import type { Backend } from '../backend.js';
+import { checkBackendOption, checkSource } from '../io/loaderArguments.js';
 import { loadSafetensors } from '../io/loadSafetensors.js';
 import type { SafetensorsSource } from '../io/locateSource.js';
 import { saveSafetensors } from '../io/saveSafetensors.js';
 import { showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { AdamW, AdamWState, AdamWStateDict } from './AdamW.js';
+import {
+  checkLoadOptions,
+  checkOptimizers,
+  checkStateDicts,
+  checkTargets,
+} from './optimizerStateArguments.js';
 import type { ParamTree } from './paramTree.js';
 
 /** The metadata key that holds the numbers. */
@@ -48,7 +55,16 @@ export async function saveOptimizerState(
   optimizers: Readonly<Record<string, AdamWStateDict>>,
   extra: unknown = null,
 ): Promise<Uint8Array> {
-  const op = 'saveOptimizerState';
+  checkStateDicts(optimizers, 'saveOptimizerState');
+  return encodeState(optimizers, extra, 'saveOptimizerState');
+}
+
+/** The file of {@link saveOptimizerState}, with `op` naming the API in errors. */
+async function encodeState(
+  optimizers: Readonly<Record<string, AdamWStateDict>>,
+  extra: unknown,
+  op: string,
+): Promise<Uint8Array> {
   const numbers: StateNumbers = { version: VERSION, optimizers: {}, extra };
   const tensors: Record<string, Tensor> = {};
   for (const [name, dict] of Object.entries(optimizers)) {
@@ -88,6 +104,8 @@ export async function loadOptimizerState(
   options: { backend: Backend },
 ): Promise<LoadedOptimizerState> {
   const op = 'loadOptimizerState';
+  checkSource(source, op);
+  checkBackendOption(options, op);
   const { tensors, metadata } = await loadSafetensors(source, { backend: options.backend });
   const disposeAll = () => {
     for (const t of tensors.values()) t.dispose();
@@ -175,9 +193,10 @@ export async function saveOptimizers(
   optimizers: Readonly<Record<string, AdamW>>,
   extra: unknown = null,
 ): Promise<Uint8Array> {
+  checkOptimizers(optimizers, 'saveOptimizers');
   const dicts = Object.fromEntries(Object.entries(optimizers).map(([name, o]) => [name, o.stateDict()]));
   try {
-    return await saveOptimizerState(dicts, extra);
+    return await encodeState(dicts, extra, 'saveOptimizers');
   } finally {
     for (const dict of Object.values(dicts)) disposeDict(dict);
   }
@@ -205,6 +224,9 @@ export async function loadOptimizers(
   targets: Readonly<Record<string, OptimizerTarget>>,
   options: { backend: Backend; caller: string; check?: (extra: unknown) => void },
 ): Promise<unknown> {
+  checkSource(source, 'loadOptimizers');
+  checkTargets(targets, 'loadOptimizers');
+  checkLoadOptions(options, 'loadOptimizers');
   const { caller } = options;
   const loaded = await loadOptimizerState(source, { backend: options.backend });
   const done: { target: OptimizerTarget; prior: AdamWStateDict; loaded: boolean }[] = [];

@@ -21,7 +21,8 @@ export interface ParamLeaf {
   readonly key: string | number;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** Whether `value` is an object literal (not an array, a Tensor, a Map or another class's object). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 

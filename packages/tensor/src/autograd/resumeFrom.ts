@@ -1,5 +1,6 @@
 // What a training loop needs to continue a stopped run exactly: the optimizer state its trainer
 // saved and the steps it had done, both of which a TrainingInterruptedError carries.
+import { describeValue } from '../describeValue.js';
 import type { SafetensorsSource } from '../io/locateSource.js';
 
 /**
@@ -29,7 +30,19 @@ export interface ResumeFrom {
  */
 export function resumeStep(resumeFrom: ResumeFrom | undefined, steps: number, caller: string): number {
   if (resumeFrom === undefined) return 0;
-  const { state, steps: done } = (resumeFrom ?? {}) as Partial<ResumeFrom>;
+  // The loop's own arguments first: `caller` starts every other message.
+  if (typeof caller !== 'string' || caller === '')
+    throw new TypeError(`resumeStep: caller must name the loop (a string), got ${describeValue(caller)}`);
+  if (typeof steps !== 'number' || !(steps >= 0))
+    throw new RangeError(
+      `resumeStep: steps must be a number >= 0 (the run's steps), got ${describeValue(steps)}`,
+    );
+  if (typeof resumeFrom !== 'object' || resumeFrom === null || Array.isArray(resumeFrom)) {
+    throw new TypeError(
+      `${caller}: resumeFrom must be { state, steps } (a TrainingInterruptedError is one), got ${describeValue(resumeFrom)}`,
+    );
+  }
+  const { state, steps: done } = resumeFrom as Partial<ResumeFrom>;
   if (state === undefined || state === null) {
     throw new TypeError(
       `${caller}: resumeFrom.state is missing (the stopped run saved no optimizer state, so it cannot be resumed exactly; continue its params without resumeFrom)`,

@@ -1,5 +1,6 @@
 // valueAndGrad: reverse-mode gradients of a scalar loss with respect to a params tree.
 import { full } from '../create.js';
+import { describeValue } from '../describeValue.js';
 import { run1, tidy } from '../engine.js';
 import { Tensor } from '../tensor.js';
 import { backward, record, untrack } from './backprop.js';
@@ -51,27 +52,33 @@ export type ValueAndGrad<P extends ParamTree> = {
  * ```
  */
 export function valueAndGrad<P extends ParamTree>(f: () => Tensor, params: P): ValueAndGrad<P> {
-  const leaves = flattenParams(params, 'valueAndGrad');
-  assertDistinct(leaves, 'valueAndGrad');
+  return valueAndGradAs('valueAndGrad', f, params);
+}
+
+/** {@link valueAndGrad} with `op` (valueAndGrad or grad) naming the API in errors. */
+function valueAndGradAs<P extends ParamTree>(op: string, f: () => Tensor, params: P): ValueAndGrad<P> {
+  // Checked first: grad(params, f), the arguments swapped, would otherwise walk f as params.
+  if (typeof f !== 'function')
+    throw new TypeError(`${op}: f must be a function () => loss, got ${describeValue(f)}`);
+  const leaves = flattenParams(params, op);
+  assertDistinct(leaves, op);
   const wrt = leaves.map((l) => l.tensor);
   leaves.forEach(({ path, tensor }) => {
     if (tensor.isDisposed) {
-      throw new Error(
-        `valueAndGrad: param '${path}' (tensor #${tensor.id} ${tensor.describe()}) was disposed`,
-      );
+      throw new Error(`${op}: param '${path}' (tensor #${tensor.id} ${tensor.describe()}) was disposed`);
     }
     if (tensor.dtype !== 'f32') {
       throw new TypeError(
-        `valueAndGrad: param '${path}' is ${tensor.describe()}; gradients need f32 params (${tensor.dtype === 'q8' || tensor.dtype === 'q4' ? 'no gradient flows into a quantized weight: train the f32 one' : 'cast first'})`,
+        `${op}: param '${path}' is ${tensor.describe()}; gradients need f32 params (${tensor.dtype === 'q8' || tensor.dtype === 'q4' ? 'no gradient flows into a quantized weight: train the f32 one' : 'cast first'})`,
       );
     }
   });
   return tidy(() => {
-    const { tape, result: value } = record('valueAndGrad', wrt, f);
+    const { tape, result: value } = record(op, wrt, f);
     try {
-      checkLoss(value);
+      checkLoss(value, op);
       const seed = full(value.shape, 1, { backend: value.backend });
-      const grads = backward('valueAndGrad', tape, new Map([[value, seed]]), wrt);
+      const grads = backward(op, tape, new Map([[value, seed]]), wrt);
       const tree = mapParams(
         params,
         (i) => grads[i] ?? markNoGradient(full(wrt[i]!.shape, 0, { backend: wrt[i]!.backend })),
@@ -91,19 +98,19 @@ export function valueAndGrad<P extends ParamTree>(f: () => Tensor, params: P): V
   }) as ValueAndGrad<P>;
 }
 
-function checkLoss(value: unknown): asserts value is Tensor {
+function checkLoss(value: unknown, op: string): asserts value is Tensor {
   if (!(value instanceof Tensor)) {
     throw new TypeError(
-      `valueAndGrad: f must return the loss as a Tensor (got ${value === null ? 'null' : typeof value})`,
+      `${op}: f must return the loss as a Tensor (got ${value === null ? 'null' : typeof value})`,
     );
   }
   const t = value;
   if (t.size !== 1) {
     throw new RangeError(
-      `valueAndGrad: f must return a scalar (single-element) loss, got ${t.describe()}; reduce it first, e.g. with mean()`,
+      `${op}: f must return a scalar (single-element) loss, got ${t.describe()}; reduce it first, e.g. with mean()`,
     );
   }
-  if (t.dtype !== 'f32') throw new TypeError(`valueAndGrad: the loss must be f32, got ${t.describe()}`);
+  if (t.dtype !== 'f32') throw new TypeError(`${op}: the loss must be f32, got ${t.describe()}`);
 }
 
 /**
@@ -116,7 +123,7 @@ function checkLoss(value: unknown): asserts value is Tensor {
  * ```
  */
 export function grad<P extends ParamTree>(f: () => Tensor, params: P): P {
-  const { value, grads } = valueAndGrad(f, params);
+  const { value, grads } = valueAndGradAs('grad', f, params);
   value.dispose();
   return grads;
 }

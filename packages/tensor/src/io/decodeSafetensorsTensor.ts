@@ -1,4 +1,5 @@
 import type { DType, TypedArray } from '../dtype.js';
+import { checkDecodeArguments } from './checkDecodeArguments.js';
 import { e4m3ToF16Table, e4m3ToF32Table, e5m2ToF32Table, f16ToF32Table } from './float8.js';
 import type { SafetensorsTensorInfo } from './parseSafetensorsHeader.js';
 import { SafetensorsError } from './SafetensorsError.js';
@@ -80,6 +81,7 @@ export function decodeSafetensorsTensor(
   info: SafetensorsTensorInfo,
   options: DecodeSafetensorsOptions = {},
 ): DecodedSafetensorsTensor {
+  checkDecodeArguments(file, info, options);
   const [begin, end] = info.dataOffsets;
   if (end > file.data.byteLength) {
     throw new SafetensorsError(

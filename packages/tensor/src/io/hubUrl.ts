@@ -2,6 +2,7 @@
 // `hf://openai/clip-vit-base-patch32` (optionally `@revision`), and the model page URL copied from
 // a browser (`https://huggingface.co/org/name`, or `.../tree/<revision>`, or a file's `.../blob/...`
 // page), which serve HTML rather than the files. Everything else passes through unchanged.
+import { describeValue } from '../describeValue.js';
 
 const HUB = 'https://huggingface.co';
 /** Path roots on the Hub that are not models (their URLs are left alone). */
@@ -25,6 +26,8 @@ const HF = /^hf:\/\/([^/@]+)\/([^/@]+)(?:@(refs\/pr\/\d+|refs\/convert\/[^/]+|[^
  * ```
  */
 export function hubFileUrl(href: string): string {
+  if (typeof href !== 'string')
+    throw new TypeError(`hubFileUrl: href must be a URL string, got ${describeValue(href)}`);
   if (/^hf:/i.test(href)) {
     const hf = HF.exec(href);
     if (!hf || KINDS.has(hf[2]!.toLowerCase())) {

@@ -1,6 +1,8 @@
+import { describeValue } from '../describeValue.js';
 import { indexFileNames } from './checkpointIndexNames.js';
 import type { Tensor } from '../tensor.js';
 import { joinSource, loadFileIfExists } from './loadFile.js';
+import { checkBackendOption, checkFolder } from './loaderArguments.js';
 import { isNotFound } from './notFound.js';
 import { type LoadSafetensorsOptions, loadSafetensors } from './loadSafetensors.js';
 
@@ -33,7 +35,13 @@ export async function loadCheckpointTensors(
   folder: string | URL,
   options: LoadSafetensorsOptions & { file?: string },
 ): Promise<Map<string, Tensor>> {
+  checkFolder(folder, 'loadCheckpointTensors');
+  checkBackendOption(options, 'loadCheckpointTensors');
   const { file = 'model.safetensors', ...load } = options;
+  if (typeof file !== 'string')
+    throw new TypeError(
+      `loadCheckpointTensors: options.file must be a file name, got ${describeValue(file)}`,
+    );
   try {
     return (await loadSafetensors(joinSource(folder, file), load)).tensors;
   } catch (e) {

@@ -1,3 +1,4 @@
+import { describeValue } from '../describeValue.js';
 import { readAll } from './ByteSource.js';
 import type { LoadSafetensorsOptions } from './loadSafetensors.js';
 import { describeLocation, type SafetensorsSource, locateSource } from './locateSource.js';
@@ -6,6 +7,7 @@ import { openByteCache } from './openByteCache.js';
 import { type ReadFile, readWithRetry } from './readLocation.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
 import { hubFileUrl } from './hubUrl.js';
+import { checkFolder } from './loaderArguments.js';
 
 /**
  * Options for {@link loadFile}.
@@ -42,13 +44,18 @@ export async function loadFile(
 
 /**
  * `e` with its message said by `caller` rather than by the safetensors reader the file readers
- * share ("loadJson(): could not fetch ..." for a loadJson call); other errors as they are.
+ * share ("loadJson(): could not fetch ..." for a loadJson call), and Node's file errors ("ENOENT:
+ * no such file or directory, open 'x'") said by `caller` too, their `code` kept; other errors as
+ * they are.
  */
 function saidBy(e: unknown, caller: string): unknown {
   const prefix = 'loadSafetensors(): ';
-  if (!(e instanceof Error) || !e.message.startsWith(prefix)) return e;
+  if (!(e instanceof Error)) return e;
+  const systemError = typeof (e as { syscall?: unknown }).syscall === 'string';
+  if (!e.message.startsWith(prefix) && !systemError) return e;
+  const said = systemError ? e.message : e.message.slice(prefix.length);
   try {
-    Object.defineProperty(e, 'message', { value: `${caller}(): ${e.message.slice(prefix.length)}` });
+    Object.defineProperty(e, 'message', { value: `${caller}(): ${said}` });
   } catch {} // a DOMException's message cannot be redefined: it keeps the reader's words
   return e;
 }
@@ -239,6 +246,9 @@ function joinUrl(folder: URL, name: string): URL {
  * ```
  */
 export function joinSource(folder: string | URL, name: string): string | URL {
+  checkFolder(folder, 'joinSource');
+  if (typeof name !== 'string')
+    throw new TypeError(`joinSource: name must be a file name (a string), got ${describeValue(name)}`);
   // An hf:// folder must name org/name: joined onto hf://gpt2, a file would read as the model.
   if (/^hf:/i.test(String(folder))) hubFileUrl(String(folder));
   oneWordHubPage(String(folder));

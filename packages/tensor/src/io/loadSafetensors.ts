@@ -12,6 +12,7 @@ import {
   locateSource,
   type SafetensorsSource,
 } from './locateSource.js';
+import { checkBackendOption } from './loaderArguments.js';
 import { openByteCache } from './openByteCache.js';
 import { parseShardIndex, type ShardIndex } from './parseShardIndex.js';
 import { readSafetensorsHeader } from './readSafetensorsHeader.js';
@@ -125,9 +126,7 @@ export async function loadSafetensors(
   source: SafetensorsSource,
   options: LoadSafetensorsOptions,
 ): Promise<LoadedSafetensors> {
-  if (!options?.backend || typeof options.backend.upload !== 'function') {
-    throw new TypeError('loadSafetensors(): options.backend is required (create one with createBackend())');
-  }
+  checkBackendOption(options, 'loadSafetensors()');
   if (options.storeAs !== undefined && typeof options.storeAs !== 'function') {
     throw new TypeError(
       `loadSafetensors(): options.storeAs must be a function (name, shape) => dtype, got ${typeof options.storeAs}`,

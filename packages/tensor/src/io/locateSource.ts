@@ -1,3 +1,4 @@
+import { checkSource } from './loaderArguments.js';
 import { hubFileUrl } from './hubUrl.js';
 import { isNode } from './isNode.js';
 import { nodeIo } from './nodeIo.js';
@@ -47,6 +48,7 @@ function isUrlString(source: string): boolean {
 }
 
 export function locateSource(source: SafetensorsSource): Location {
+  checkSource(source, 'loadSafetensors()');
   if (typeof source === 'string') {
     if (isUrlString(source)) return fromUrl(new URL(source));
     if (isNode()) return { kind: 'path', path: source };
@@ -64,17 +66,12 @@ export function locateSource(source: SafetensorsSource): Location {
   }
   if (source instanceof ArrayBuffer)
     return { kind: 'bytes', bytes: new Uint8Array(source), name: 'ArrayBuffer' };
-  if (ArrayBuffer.isView(source)) {
-    return {
-      kind: 'bytes',
-      bytes: new Uint8Array(source.buffer, source.byteOffset, source.byteLength),
-      name: source.constructor.name,
-    };
-  }
-  throw new TypeError(
-    `loadSafetensors(): unsupported source ${Object.prototype.toString.call(source)}; ` +
-      'pass a URL, a path, a Blob, an ArrayBuffer or a Uint8Array',
-  );
+  const view = source as ArrayBufferView; // checked above: the one kind left
+  return {
+    kind: 'bytes',
+    bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+    name: view.constructor.name,
+  };
 }
 
 export function describeLocation(location: Location): string {

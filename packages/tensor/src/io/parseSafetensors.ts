@@ -1,4 +1,6 @@
+import { describeValue } from '../describeValue.js';
 import {
+  checkParseOptions,
   type ParseSafetensorsOptions,
   parseSafetensorsHeader,
   type SafetensorsHeader,
@@ -38,6 +40,12 @@ export function parseSafetensors(
   bytes: ArrayBuffer | ArrayBufferView,
   options: Omit<ParseSafetensorsOptions, 'fileSize'> = {},
 ): SafetensorsFile {
+  if (!(bytes instanceof ArrayBuffer || ArrayBuffer.isView(bytes))) {
+    throw new TypeError(
+      `parseSafetensors: bytes must be the file's bytes (an ArrayBuffer or a Uint8Array), got ${describeValue(bytes)}`,
+    );
+  }
+  checkParseOptions(options, 'parseSafetensors');
   const u8 = ArrayBuffer.isView(bytes)
     ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     : new Uint8Array(bytes);

@@ -73,6 +73,22 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+/** @internal Throws a TypeError naming `op` unless `options` are {@link ParseSafetensorsOptions}. */
+export function checkParseOptions(options: unknown, op: string): asserts options is ParseSafetensorsOptions {
+  if (!isObject(options))
+    throw new TypeError(`${op}: options must be an object, got ${describeValue(options)}`);
+  const { fileSize, source } = options;
+  if (fileSize !== undefined && !isCount(fileSize)) {
+    throw new TypeError(
+      `${op}: options.fileSize must be the file's size in bytes (an integer >= 0), got ${describeValue(fileSize)}`,
+    );
+  }
+  if (source !== undefined && typeof source !== 'string')
+    throw new TypeError(
+      `${op}: options.source must be a string naming the file, got ${describeValue(source)}`,
+    );
+}
+
 /**
  * Reads and validates a safetensors header: the 8-byte little-endian length, the JSON (no key
  * twice in one object), every tensor's dtype, shape and offsets, and that the tensors tile the byte buffer exactly (no
@@ -91,6 +107,12 @@ export function parseSafetensorsHeader(
   bytes: Uint8Array,
   options: ParseSafetensorsOptions = {},
 ): SafetensorsHeader {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `parseSafetensorsHeader: bytes must be a Uint8Array (the file, or its beginning), got ${describeValue(bytes)}`,
+    );
+  }
+  checkParseOptions(options, 'parseSafetensorsHeader');
   const where = options.source ? ` (${options.source})` : '';
   const fail = (message: string): SafetensorsError => new SafetensorsError(`safetensors${where}: ${message}`);
   const fileSize = options.fileSize ?? bytes.byteLength;

@@ -70,7 +70,7 @@ export const attentionKernel: Kernel<AttentionAttrs> = {
  * ```
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  const attrs = attentionAttrs(q, k, options); // checks the options first
+  const attrs = attentionAttrs(q, k, v, options); // checks the tensors and options first
   const { mask } = options;
   return run1(attentionKernel, mask ? [q, k, v, mask] : [q, k, v], attrs);
 }

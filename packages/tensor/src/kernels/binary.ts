@@ -1,11 +1,12 @@
 // Binary elementwise ops with NumPy broadcasting: add, sub, mul, div, pow, maximum, minimum and the
 // comparisons (which return bool).
 import type { TensorInfo } from '../backend.js';
+import { checkTensor } from '../checkTensor.js';
 import { full } from '../create.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel, TfjsTensor } from '../kernel.js';
-import { broadcastShapes, shapesEqual } from '../shape.js';
+import { broadcastShapes, shapesEqual, showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { cast } from './cast.js';
 import { assertRank, broadcastOffsets, dispatchElementwise, WGSL_NAN_OPS } from './elementwise.js';
@@ -269,8 +270,10 @@ function binaryGrad(
 export const binaryKernel: Kernel<BinaryAttrs> = {
   name: 'binary',
   infer([a, b], { op }): TensorInfo[] {
+    // Errors name the public function: comparisons are only reached through compare().
+    const name = COMPARE.has(op) ? `compare('${op}')` : op;
     if (a!.dtype !== b!.dtype) {
-      throw new TypeError(`${op}: dtypes differ (${a!.dtype} and ${b!.dtype}); cast one of them first`);
+      throw new TypeError(`${name}: dtypes differ (${a!.dtype} and ${b!.dtype}); cast one of them first`);
     }
     if (op === 'pow' && a!.dtype !== 'f32') throw new TypeError(`pow: needs f32 tensors, got ${a!.dtype}`);
     // true + true has no bool answer (the backends stored 2, 255 or 0xFFFFFFFF): say so.
@@ -279,11 +282,11 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
         `${op}: bool tensors hold truth values; cast to i32 or f32 for arithmetic (where() selects by them)`,
       );
     if (a!.dtype === 'f16' || a!.dtype === 'bf16')
-      throw new TypeError(`${op}: ${a!.dtype} is a storage dtype; cast to f32 first`);
-    assertRank(a!, op);
-    assertRank(b!, op);
+      throw new TypeError(`${name}: ${a!.dtype} is a storage dtype; cast to f32 first`);
+    assertRank(a!, name);
+    assertRank(b!, name);
     // Equal shapes (the common case) pass a's frozen shape through, which the output then shares.
-    const shape = shapesEqual(a!.shape, b!.shape) ? a!.shape : broadcastShapes(a!.shape, b!.shape, op);
+    const shape = shapesEqual(a!.shape, b!.shape) ? a!.shape : broadcastShapes(a!.shape, b!.shape, name);
     return [{ shape, dtype: COMPARE.has(op) ? 'bool' : a!.dtype }];
   },
   cpu([a, b], { op }, [out]) {
@@ -401,7 +404,10 @@ export const binaryKernel: Kernel<BinaryAttrs> = {
   },
 };
 
-function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+/** Runs `op` on `a` and `b`, first checking both are live tensors; errors name `name` (the public function). */
+function binary(op: BinaryOp, a: Tensor, b: Tensor, name: string = op): Tensor {
+  checkTensor(a, name, 'a');
+  checkTensor(b, name, 'b');
   return run1(binaryKernel, [a, b], { op });
 }
 
@@ -503,5 +509,8 @@ export function compare(
   a: Tensor,
   b: Tensor,
 ): Tensor {
-  return binary(op, a, b);
+  // Checked here: an op outside COMPARE would run as arithmetic, a non-string fails deep inside.
+  if (!COMPARE.has(op))
+    throw new TypeError(`compare: op must be one of ${[...COMPARE].join(', ')}, got ${showValue(op)}`);
+  return binary(op, a, b, 'compare');
 }

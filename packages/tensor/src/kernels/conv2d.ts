@@ -8,6 +8,8 @@
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkOptionalTensor, checkTensor } from '../checkTensor.js';
+import { describeValue } from '../describeValue.js';
 import { run1, tidy } from '../engine.js';
 import type { HostTensor, Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
 import { formatShape, type Shape, showValue } from '../shape.js';
@@ -668,7 +670,7 @@ function pair(v: unknown, name: string, min: number, forms = ''): [number, numbe
 
 /** Resolves {@link Conv2dOptions} against the filter shape `[O, C/g, kh, kw]`. */
 export function conv2dAttrs(w: Shape, options: Conv2dOptions = {}): Conv2dAttrs {
-  if (typeof options !== 'object' || options === null)
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new TypeError(`conv2d: options must be an object, got ${showValue(options)}`);
   rejectUnknownKeys('conv2d', options, ['stride', 'padding', 'dilation', 'groups']);
   const stride = pair(options.stride ?? 1, 'stride', 1);
@@ -717,6 +719,17 @@ function pointwiseConv(x: Tensor, w: Tensor, bias: Tensor | undefined, d: ConvDi
   });
 }
 
+/** Checks conv2d's bias; a plain object there is most likely the options, one argument early. */
+function checkBias(bias: unknown): asserts bias is Tensor | undefined {
+  if (typeof bias === 'object' && bias !== null && Object.getPrototypeOf(bias) === Object.prototype) {
+    throw new TypeError(
+      `conv2d: bias is not a Tensor (got ${describeValue(bias)}); options are the 4th argument: ` +
+        'conv2d(x, w, undefined, options)',
+    );
+  }
+  checkOptionalTensor(bias, 'conv2d', 'bias');
+}
+
 /**
  * 2-D convolution of `x` `[N, C, H, W]` with filters `w` `[O, C / groups, kh, kw]` and an optional
  * `bias` `[O]` (f32): `[N, O, OH, OW]` with `OH = floor((H + 2*ph - dh*(kh-1) - 1) / sh) + 1`.
@@ -729,6 +742,9 @@ function pointwiseConv(x: Tensor, w: Tensor, bias: Tensor | undefined, d: ConvDi
  * ```
  */
 export function conv2d(x: Tensor, w: Tensor, bias?: Tensor, options: Conv2dOptions = {}): Tensor {
+  checkTensor(x, 'conv2d', 'x');
+  checkTensor(w, 'conv2d', 'w');
+  checkBias(bias);
   const attrs = conv2dAttrs(w.shape, options);
   const inputs = bias ? [x, w, bias] : [x, w];
   conv2dKernel.infer(inputs, attrs);

@@ -6,6 +6,7 @@ import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { DEVICE_ERROR_BITS, WGSL_FLAG_ERROR } from '../backends/webgpu/deviceErrors.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { run1, runKernel } from '../engine.js';
 import type { GradArgs, HostTensor, Kernel } from '../kernel.js';
 import { formatShape } from '../shape.js';
@@ -47,7 +48,7 @@ function checkInputs(logits: TensorInfo, targets: TensorInfo, attrs: CrossEntrop
   const dtype = attrs.targets === 'hard' ? 'i32' : 'f32';
   if (targets.dtype !== dtype || targets.shape.join() !== want.join()) {
     throw new RangeError(
-      `${op}: targets must be ${dtype}${formatShape(want)} for logits ${formatShape(logits.shape)}, got ${targets.dtype}${formatShape(targets.shape)}`,
+      `${op}: ${attrs.targets === 'hard' ? 'targets' : 'probs'} must be ${dtype}${formatShape(want)} for logits ${formatShape(logits.shape)}, got ${targets.dtype}${formatShape(targets.shape)}`,
     );
   }
 }
@@ -614,6 +615,8 @@ function attrsOf(op: string, targets: 'hard' | 'soft', options: CrossEntropyOpti
  * ```
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  checkTensor(logits, 'crossEntropy', 'logits');
+  checkTensor(targets, 'crossEntropy', 'targets');
   return run1(crossEntropyKernel, [logits, targets], attrsOf('crossEntropy', 'hard', options));
 }
 
@@ -632,6 +635,8 @@ export function softmaxCrossEntropyWithSoftTargets(
   probs: Tensor,
   options: Omit<CrossEntropyOptions, 'ignoreIndex'> = {},
 ): Tensor {
+  checkTensor(logits, 'softmaxCrossEntropyWithSoftTargets', 'logits');
+  checkTensor(probs, 'softmaxCrossEntropyWithSoftTargets', 'probs');
   return run1(
     crossEntropyKernel,
     [logits, probs],

@@ -1,6 +1,7 @@
 // gather(x, indices, axis) and embedding(table, ids): pick slices of x along an axis by index.
 import type { TensorInfo } from '../backend.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { DEVICE_ERROR_BITS } from '../backends/webgpu/deviceErrors.js';
 import { run1 } from '../engine.js';
@@ -13,6 +14,8 @@ import { assertMaxRank, dispatchIndexMap } from './transpose.js';
 interface GatherAttrs {
   /** Non-negative. */
   readonly axis: number;
+  /** The public function, for errors: `gather` or `embedding`. */
+  readonly op: string;
 }
 
 const gatherParams = uniformLayout({ size: 'u32', fill: 'u32', dim: 'u32', inner: 'u32', count: 'u32' });
@@ -47,19 +50,19 @@ export function checkIndices(ids: ArrayLike<number>, dim: number, op: string, wh
 
 export const gatherKernel: Kernel<GatherAttrs> = {
   name: 'gather',
-  infer([x, indices], { axis }): TensorInfo[] {
-    assertIndices(indices!, 'gather');
+  infer([x, indices], { axis, op }): TensorInfo[] {
+    assertIndices(indices!, op);
     const shape = [...x!.shape.slice(0, axis), ...indices!.shape, ...x!.shape.slice(axis + 1)];
-    assertMaxRank({ shape, dtype: x!.dtype }, 'gather', 'the output');
+    assertMaxRank({ shape, dtype: x!.dtype }, op, 'the output');
     return [{ shape, dtype: x!.dtype }];
   },
-  cpu([x, indices], { axis }, [out]) {
+  cpu([x, indices], { axis, op }, [out]) {
     const result: TypedArray = allocArray(out!.dtype, sizeOf(out!.shape));
     const dim = x!.shape[axis]!;
     const outer = x!.shape.slice(0, axis).reduce((n, d) => n * d, 1);
     const inner = x!.shape.slice(axis + 1).reduce((n, d) => n * d, 1);
     const ids = indices!.data;
-    checkIndices(ids, dim, 'gather', `axis ${axis} of x (shape ${formatShape(x!.shape)})`);
+    checkIndices(ids, dim, op, `axis ${axis} of x (shape ${formatShape(x!.shape)})`);
     let o = 0;
     for (let b = 0; b < outer; b++) {
       for (let j = 0; j < ids.length; j++) {
@@ -69,10 +72,10 @@ export const gatherKernel: Kernel<GatherAttrs> = {
     }
     return [result];
   },
-  webgpu(ctx, [x, indices], [out], { axis }) {
+  webgpu(ctx, [x, indices], [out], { axis, op }) {
     const dim = x!.shape[axis]!;
     if (dim === 0 && out!.size > 0)
-      throw new RangeError(`gather: axis ${axis} of x (shape ${formatShape(x!.shape)}) is empty`);
+      throw new RangeError(`${op}: axis ${axis} of x (shape ${formatShape(x!.shape)}) is empty`);
     dispatchIndexMap(ctx, {
       key: 'gather',
       sources: [x!],
@@ -99,14 +102,14 @@ export const gatherKernel: Kernel<GatherAttrs> = {
 }`,
     });
   },
-  tfjs(tf, [x, indices], { axis }) {
+  tfjs(tf, [x, indices], { axis, op }) {
     // tfjs's own check names neither the op nor the position: check here as the CPU does, where
     // the indices are on the host (on tfjs's GPU backends reading them would stall every call).
     if (tfjsOnHost(tf))
       checkIndices(
         indices.dataSync(),
         x.shape[axis]!,
-        'gather',
+        op,
         `axis ${axis} of x (shape ${formatShape(x.shape)})`,
       );
     return [tf.gather(x, indices, axis)];
@@ -128,7 +131,9 @@ export const gatherKernel: Kernel<GatherAttrs> = {
  * ```
  */
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
-  return run1(gatherKernel, [x, indices], { axis: normAxis(axis, x.rank, 'gather') });
+  checkTensor(x, 'gather', 'x');
+  checkTensor(indices, 'gather', 'indices');
+  return run1(gatherKernel, [x, indices], { axis: normAxis(axis, x.rank, 'gather'), op: 'gather' });
 }
 
 /**
@@ -140,7 +145,9 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
  * ```
  */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
+  checkTensor(table, 'embedding', 'table');
   if (table.rank !== 2)
     throw new RangeError(`embedding: table must be [V, C], got shape ${formatShape(table.shape)}`);
-  return gather(table, ids, 0);
+  checkTensor(ids, 'embedding', 'ids');
+  return run1(gatherKernel, [table, ids], { axis: 0, op: 'embedding' });
 }

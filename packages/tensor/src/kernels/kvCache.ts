@@ -8,12 +8,15 @@
 // sees the writes too. tfjs tensors cannot be written, so there the layer's tensors are replaced by
 // updated copies (and the previous ones disposed): use the tensors appendKv returns within the step.
 import type { Backend } from '../backend.js';
+import { checkTensor } from '../checkTensor.js';
 import { zeros } from '../create.js';
+import { describeValue } from '../describeValue.js';
 import type { DType } from '../dtype.js';
 import { keep, run1, runKernel } from '../engine.js';
+import { showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { kvCacheUpdateKernel, kvCacheWriteKernel } from './attention/kvCacheWrite.js';
-import { rejectUnknownKeys } from './options.js';
+import { checkOptionKeys } from './options.js';
 
 /**
  * Options of {@link createKvCache}.
@@ -150,8 +153,12 @@ export class KvCache {
   append(layer: number, k: Tensor, v: Tensor): KvAppendResult {
     this.#check('appendKv()');
     if (!Number.isInteger(layer) || layer < 0 || layer >= this.layers) {
-      throw new RangeError(`appendKv: layer ${layer} is out of range (the cache has ${this.layers} layers)`);
+      throw new RangeError(
+        `appendKv: layer ${showValue(layer)} is out of range (the cache has ${this.layers} layers)`,
+      );
     }
+    checkTensor(k, 'appendKv', 'k');
+    checkTensor(v, 'appendKv', 'v');
     const expected = `[${this.batch}, ${this.kvHeads}, T, ${this.headDim}] ${this.dtype}`;
     for (const [name, t] of [
       ['k', k],
@@ -219,7 +226,7 @@ export class KvCache {
  * ```
  */
 export function createKvCache(options: KvCacheOptions): KvCache {
-  rejectUnknownKeys('createKvCache', options, [
+  checkOptionKeys('createKvCache', options, [
     'backend',
     'layers',
     'batch',
@@ -233,7 +240,7 @@ export function createKvCache(options: KvCacheOptions): KvCache {
     throw new TypeError('createKvCache: options.backend is required');
   for (const [name, value] of Object.entries({ layers, batch, kvHeads, maxLength, headDim })) {
     if (!Number.isInteger(value) || value < 1)
-      throw new RangeError(`createKvCache: ${name} must be a positive integer, got ${value}`);
+      throw new RangeError(`createKvCache: ${name} must be a positive integer, got ${showValue(value)}`);
   }
   if (dtype !== 'f32')
     throw new TypeError(`createKvCache: dtype ${dtype} is not supported (attention reads f32 caches)`);
@@ -252,5 +259,9 @@ export function createKvCache(options: KvCacheOptions): KvCache {
  * ```
  */
 export function appendKv(cache: KvCache, layer: number, k: Tensor, v: Tensor): KvAppendResult {
+  if (!(cache instanceof KvCache))
+    throw new TypeError(
+      `appendKv: cache is not a KvCache (got ${describeValue(cache)}); make one with createKvCache`,
+    );
   return cache.append(layer, k, v);
 }

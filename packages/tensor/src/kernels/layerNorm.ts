@@ -9,6 +9,7 @@
 import type { TensorInfo } from '../backend.js';
 import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
 import { allocArray } from '../dtype.js';
+import { checkOptionalTensor, checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
@@ -135,6 +136,9 @@ export const layerNormKernel: Kernel<LayerNormAttrs> = {
  * ```
  */
 export function layerNorm(x: Tensor, gamma?: Tensor, beta?: Tensor, eps = 1e-5): Tensor {
+  checkTensor(x, 'layerNorm', 'x');
+  checkOptionalTensor(gamma, 'layerNorm', 'gamma');
+  checkOptionalTensor(beta, 'layerNorm', 'beta');
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return run1(layerNormKernel, inputs, { hasGamma: gamma !== undefined, hasBeta: beta !== undefined, eps });
 }

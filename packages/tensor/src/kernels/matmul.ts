@@ -2,6 +2,7 @@
 // activation, and b optionally stored as f16/bf16. The WebGPU code lives in ./matmul/ (tiled GEMM,
 // GEMV for small M); the CPU reference in ./matmul/reference.ts.
 import type { TensorInfo } from '../backend.js';
+import { checkOptionalTensor, checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
@@ -10,7 +11,13 @@ import { checkOptionKeys, flagOption } from './options.js';
 import { cast } from './cast.js';
 import { MATMUL_ACTIVATIONS, type MatmulActivation, tfjsActivation } from './matmul/activation.js';
 import { matmulActivationGradKernel } from './matmul/activationGrad.js';
-import { type MatmulAttrs, matmulOperands, planMatmul, validateMatmul } from './matmul/plan.js';
+import {
+  type MatmulAttrs,
+  type MatmulNames,
+  matmulOperands,
+  planMatmul,
+  validateMatmul,
+} from './matmul/plan.js';
 import { matmulReference } from './matmul/reference.js';
 import { matmulWebGpu } from './matmul/webgpu.js';
 import { dequantize } from './quantize.js';
@@ -159,6 +166,8 @@ export interface MatmulOptions {
  * ```
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  checkTensor(a, 'matmul', 'a');
+  checkTensor(b, 'matmul', 'b');
   checkOptionKeys('matmul', options, MATMUL_OPTION_KEYS);
   const activation = options.activation ?? 'none';
   if (!MATMUL_ACTIVATIONS.includes(activation)) {
@@ -167,6 +176,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     );
   }
   const { bias, residual } = options;
+  checkOptionalTensor(bias, 'matmul', 'options.bias');
+  checkOptionalTensor(residual, 'matmul', 'options.residual');
   const attrs: MatmulAttrs = {
     transposeA: flagOption('matmul', options, 'transposeA'),
     transposeB: flagOption('matmul', options, 'transposeB'),
@@ -190,5 +201,27 @@ const MATMUL_OPTION_KEYS = ['transposeA', 'transposeB', 'bias', 'activation', 'r
  * ```
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor, residual?: Tensor): Tensor {
-  return matmul(x, weight, { transposeB: true, bias, residual });
+  checkTensor(x, 'linear', 'x');
+  checkTensor(weight, 'linear', 'weight');
+  checkOptionalTensor(bias, 'linear', 'bias');
+  checkOptionalTensor(residual, 'linear', 'residual');
+  // What matmul(x, weight, { transposeB: true, bias, residual }) runs.
+  const attrs: MatmulAttrs = {
+    transposeA: false,
+    transposeB: true,
+    activation: 'none',
+    ...(residual ? { residual: true } : {}),
+  };
+  const inputs = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  try {
+    return run1(matmulKernel, inputs, attrs);
+  } catch (e) {
+    // The kernel's checks speak of matmul's a and b: when it was one of them, say it in linear's
+    // words (checked only after a failure, so that a valid call pays nothing for it).
+    validateMatmul(inputs, attrs, LINEAR_NAMES);
+    planMatmul(x, weight, attrs, false, LINEAR_NAMES);
+    throw e;
+  }
 }
+
+const LINEAR_NAMES: MatmulNames = { op: 'linear', a: 'x', b: 'weight' };

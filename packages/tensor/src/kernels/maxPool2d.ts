@@ -3,9 +3,10 @@
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { HostTensor, Kernel } from '../kernel.js';
-import { formatShape } from '../shape.js';
+import { formatShape, showValue } from '../shape.js';
 import { WGSL_NAN_OPS } from './elementwise.js';
 import type { Tensor } from '../tensor.js';
 
@@ -265,8 +266,15 @@ export const maxPool2dKernel: Kernel<PoolAttrs> = {
   },
 };
 
-const pair = (v: number | readonly [number, number]): [number, number] =>
-  typeof v === 'number' ? [v, v] : [v[0], v[1]];
+/** A number for both axes or an `[h, w]` pair; the ranges are poolGeometry's to check. */
+function pair(v: unknown, name: string): [number, number] {
+  if (typeof v === 'number') return [v, v];
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'number' && typeof v[1] === 'number')
+    return [v[0], v[1]];
+  throw new TypeError(
+    `maxPool2d: ${name} must be a number or an [h, w] pair of numbers, got ${showValue(v)}`,
+  );
+}
 
 /**
  * Max pooling over `kernel` windows of `x` `[N, C, H, W]` (f32), moved by `stride` (default: the
@@ -285,10 +293,11 @@ export function maxPool2d(
   stride?: number | readonly [number, number],
   padding: number | readonly [number, number] = 0,
 ): Tensor {
-  const k = pair(kernel);
+  checkTensor(x, 'maxPool2d', 'x');
+  const k = pair(kernel, 'kernel');
   return run1(maxPool2dKernel, [x], {
     kernel: k,
-    stride: stride === undefined ? k : pair(stride),
-    padding: pair(padding),
+    stride: stride === undefined ? k : pair(stride, 'stride'),
+    padding: pair(padding, 'padding'),
   });
 }

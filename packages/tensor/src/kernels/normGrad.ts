@@ -8,7 +8,9 @@
 // Composed from ops the same thing was about a dozen passes, each allocating its result.
 import type { TensorInfo } from '../backend.js';
 import { runKernel } from '../engine.js';
+import { checkOptionalTensor, checkTensor } from '../checkTensor.js';
 import type { Kernel, TfjsTensor } from '../kernel.js';
+import { showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { checkChannelParam, checkNormInput, dispatchNorm } from './normShared.js';
 
@@ -116,7 +118,7 @@ export const normGradKernel: Kernel<NormGradAttrs> = {
   name: 'normGrad',
   infer(inputs, attrs) {
     const [x, dy, gamma] = inputs as [TensorInfo, TensorInfo, TensorInfo | undefined];
-    const op = `${attrs.kind}NormGrad`;
+    const op = `normGrad('${attrs.kind}')`;
     checkNormInput(x, attrs.eps, op);
     checkNormInput(dy, attrs.eps, op, 'dy');
     if (dy.shape.join() !== x.shape.join())
@@ -182,5 +184,12 @@ export function normGrad(
   gamma: Tensor | undefined,
   eps: number,
 ): Tensor[] {
+  if (kind !== 'layer' && kind !== 'rms') {
+    const Err = typeof kind === 'string' ? RangeError : TypeError;
+    throw new Err(`normGrad: kind must be 'layer' or 'rms', got ${showValue(kind)}`);
+  }
+  checkTensor(x, 'normGrad', 'x');
+  checkTensor(dy, 'normGrad', 'dy');
+  checkOptionalTensor(gamma, 'normGrad', 'gamma');
   return runKernel(normGradKernel, gamma ? [x, dy, gamma] : [x, dy], { kind, eps, hasGamma: !!gamma });
 }

@@ -4,7 +4,7 @@
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
-import { formatShape } from '../shape.js';
+import { formatShape, showValue } from '../shape.js';
 import { assertRank } from './elementwise.js';
 import { rowEntry, wgslRowMain, wgslWorkgroupReduce } from './reduce.js';
 
@@ -33,7 +33,7 @@ export function checkNormInput(x: TensorInfo, eps: number, op: string, name = 'x
   if (x.shape.length === 0) throw new RangeError(`${op}: ${name} must have at least one axis, got a scalar`);
   assertRank(x, op);
   if (!(eps >= 0) || !Number.isFinite(eps))
-    throw new RangeError(`${op}: eps must be a finite number >= 0, got ${eps}`);
+    throw new RangeError(`${op}: eps must be a finite number >= 0, got ${showValue(eps)}`);
 }
 
 const normParams = uniformLayout({ rows: 'u32', n: 'u32', eps: 'f32' });

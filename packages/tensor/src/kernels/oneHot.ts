@@ -2,6 +2,7 @@
 import type { TensorInfo } from '../backend.js';
 import { wgslStorageType, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
@@ -79,5 +80,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * ```
  */
 export function oneHot(indices: Tensor, depth: number, dtype: DType = 'f32'): Tensor {
+  checkTensor(indices, 'oneHot', 'indices');
   return run1(oneHotKernel, [indices], { depth, dtype });
 }

@@ -13,6 +13,14 @@ import { describeValue } from '../describeValue.js';
  * ```
  */
 export function checkOptionKeys(op: string, options: unknown, known: readonly string[]): void {
+  // The op's own arguments first: `op` starts every other message.
+  if (typeof op !== 'string' || op === '')
+    throw new TypeError(`checkOptionKeys: op must name the op (a string), got ${describeValue(op)}`);
+  if (!Array.isArray(known) || !known.every((key) => typeof key === 'string')) {
+    throw new TypeError(
+      `checkOptionKeys: known must be an array of the option names, got ${describeValue(known)}`,
+    );
+  }
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`${op}: options must be an object, got ${describeValue(options)}`);
   }

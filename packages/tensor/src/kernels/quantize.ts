@@ -6,6 +6,7 @@ import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgp
 import { DEVICE_ERROR_BITS, wgslDeviceErrors } from '../backends/webgpu/deviceErrors.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { isQuantized, QUANT_BLOCK, type QuantizedDType } from '../dtype.js';
+import { checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape } from '../shape.js';
@@ -228,6 +229,7 @@ export interface QuantizeWeightOptions {
  * ```
  */
 export function quantizeWeight(x: Tensor, options: QuantizeWeightOptions): Tensor {
+  checkTensor(x, 'quantizeWeight', 'x');
   rejectUnknownKeys('quantizeWeight', options, ['dtype']);
   const dtype = options?.dtype;
   if (dtype !== 'q8' && dtype !== 'q4') {
@@ -245,5 +247,6 @@ export function quantizeWeight(x: Tensor, options: QuantizeWeightOptions): Tenso
  * ```
  */
 export function dequantize(w: Tensor): Tensor {
+  checkTensor(w, 'dequantize', 'w');
   return run1(dequantizeKernel, [w], undefined);
 }

@@ -19,6 +19,7 @@ import {
   workgroups1d,
 } from '../backends/webgpu/context.js';
 import { uniformLayout, WGSL_SHAPE_AT } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { full } from '../create.js';
 import { allocArray, type DType, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
@@ -831,6 +832,7 @@ function reduce(
   keepDims: boolean,
   correction?: number,
 ): Tensor {
+  checkTensor(x, op, 'x');
   // A truthy non-boolean ('false', 0, 1) would pick a shape the caller did not ask for.
   if (typeof keepDims !== 'boolean') {
     throw new TypeError(`${op}: keepDims must be true or false, got ${showValue(keepDims)}`);
@@ -944,6 +946,7 @@ export function variance(
   keepDims = false,
   options: { correction?: number } = {},
 ): Tensor {
+  checkTensor(x, 'variance', 'x');
   checkOptionKeys('variance', options, ['correction']);
   const { correction = 0 } = options;
   if (!(correction >= 0) || !Number.isFinite(correction))

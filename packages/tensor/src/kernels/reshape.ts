@@ -1,6 +1,7 @@
 // reshape and its helpers (flatten, squeeze, unsqueeze/expandDims): views that share the input's
 // buffer (the engine reference-counts it), so they cost no backend work on any backend.
 import type { TensorInfo } from '../backend.js';
+import { checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, normAxis, type Shape, showValue, sizeOf } from '../shape.js';
@@ -9,6 +10,21 @@ import type { Tensor } from '../tensor.js';
 interface ReshapeAttrs {
   /** The target shape, with any -1 already resolved. */
   readonly shape: Shape;
+}
+
+/**
+ * @internal Throws a TypeError naming `op` and the argument `what` unless `value` is an array of
+ * integers (a shape, perm, begin or size); ranges are left to the op.
+ */
+export function assertIntegers(value: unknown, op: string, what: string): asserts value is readonly number[] {
+  if (!Array.isArray(value))
+    throw new TypeError(`${op}: ${what} must be an array of integers, got ${showValue(value)}`);
+  const bad = value.findIndex((d) => !Number.isInteger(d));
+  if (bad >= 0) {
+    throw new TypeError(
+      `${op}: ${what} must be an array of integers, got ${showValue(value)} (entry ${bad} is ${showValue(value[bad])})`,
+    );
+  }
 }
 
 /** Resolves one -1 in `shape` against `size` elements; throws naming both shapes. */
@@ -63,6 +79,8 @@ export const reshapeKernel: Kernel<ReshapeAttrs> = {
  * ```
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor(x, 'reshape', 'x');
+  assertIntegers(shape, 'reshape', 'shape');
   return run1(reshapeKernel, [x], { shape: resolveShape(x.shape, shape, 'reshape') });
 }
 
@@ -75,6 +93,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
  * ```
  */
 export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
+  checkTensor(x, 'flatten', 'x');
   if (x.rank === 0) return reshape(x, [1]);
   const s = normAxis(startAxis, x.rank, 'flatten');
   const e = normAxis(endAxis, x.rank, 'flatten');
@@ -95,6 +114,7 @@ export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
  * ```
  */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  checkTensor(x, 'squeeze', 'x');
   if (axes !== undefined && typeof axes !== 'number' && !Array.isArray(axes)) {
     throw new TypeError(
       `squeeze: axes must be an integer or an array of integers (or undefined for every size-1 axis), got ${showValue(axes)}`,
@@ -125,8 +145,7 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
  * ```
  */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
-  const a = normAxis(axis, x.rank + 1, 'unsqueeze');
-  return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
+  return insertAxis(x, axis, 'unsqueeze');
 }
 
 /**
@@ -138,5 +157,12 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
  * ```
  */
 export function expandDims(x: Tensor, axis: number): Tensor {
-  return unsqueeze(x, axis);
+  return insertAxis(x, axis, 'expandDims');
+}
+
+/** unsqueeze under either of its names (`op`, for errors). */
+function insertAxis(x: Tensor, axis: number, op: string): Tensor {
+  checkTensor(x, op, 'x');
+  const a = normAxis(axis, x.rank + 1, op);
+  return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }

@@ -4,6 +4,7 @@
 import type { TensorInfo } from '../backend.js';
 import type { GpuContext, GpuTensor } from '../backends/webgpu/context.js';
 import { allocArray } from '../dtype.js';
+import { checkOptionalTensor, checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
@@ -77,5 +78,7 @@ export const rmsNormKernel: Kernel<RmsNormAttrs> = {
  * ```
  */
 export function rmsNorm(x: Tensor, gamma?: Tensor, eps = 1e-6): Tensor {
+  checkTensor(x, 'rmsNorm', 'x');
+  checkOptionalTensor(gamma, 'rmsNorm', 'gamma');
   return run1(rmsNormKernel, gamma ? [x, gamma] : [x], { hasGamma: gamma !== undefined, eps });
 }

@@ -3,13 +3,14 @@
 // `f32(position * inv_freq)`, the "rotate_half" layout by default or GPT-J's interleaved pairs, and
 // partial rotary (only the first rotaryDim features rotate).
 import type { TensorInfo } from '../backend.js';
+import { checkOptionalTensor, checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { HostTensor, Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
 import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { type RopeScaling, ropeInverseFrequencies } from './attention/ropeFrequencies.js';
 import { ropeWebGpu } from './attention/ropeWebGpu.js';
-import { rejectUnknownKeys } from './options.js';
+import { checkOptionKeys } from './options.js';
 
 export type { RopeScaling };
 
@@ -231,8 +232,10 @@ const MAX_POSITION = 2 ** 24;
  * ```
  */
 export function rope(x: Tensor, options: RopeOptions = {}): Tensor {
-  rejectUnknownKeys('rope', options, ['positions', 'offset', 'theta', 'rotaryDim', 'scaling', 'interleaved']);
+  checkTensor(x, 'rope', 'x');
+  checkOptionKeys('rope', options, ['positions', 'offset', 'theta', 'rotaryDim', 'scaling', 'interleaved']);
   const { positions } = options;
+  checkOptionalTensor(positions, 'rope', 'options.positions');
   if (positions && options.offset !== undefined)
     throw new RangeError('rope: pass positions or offset, not both');
   const d = x.shape[3] ?? 0;

@@ -5,6 +5,7 @@
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { full } from '../create.js';
 import { run1, tidy } from '../engine.js';
 import type { HostTensor, Kernel } from '../kernel.js';
@@ -404,7 +405,8 @@ export interface SampleOptions {
   seed?: number | Rng;
 }
 
-function checkLogits(logits: Tensor, op: string): void {
+function checkLogits(logits: Tensor, op: string, name: string): void {
+  checkTensor(logits, op, name);
   if (
     logits.dtype !== 'f32' ||
     (logits.rank !== 1 && logits.rank !== 2) ||
@@ -416,7 +418,9 @@ function checkLogits(logits: Tensor, op: string): void {
 
 function inRange(value: number, lo: number, hi: number, name: string, op: string, loOpen = false): number {
   if (!(loOpen ? value > lo : value >= lo) || !(value <= hi)) {
-    throw new RangeError(`${op}: ${name} must be in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${value}`);
+    throw new RangeError(
+      `${op}: ${name} must be in ${loOpen ? '(' : '['}${lo}, ${hi}], got ${showValue(value)}`,
+    );
   }
   return value;
 }
@@ -434,15 +438,15 @@ function inRange(value: number, lo: number, hi: number, name: string, op: string
  * ```
  */
 export function sample(logits: Tensor, options: SampleOptions = {}): Tensor {
+  checkLogits(logits, 'sample', 'logits');
   checkOptionKeys('sample', options, ['temperature', 'topK', 'topP', 'minP', 'seed']);
   if (options.seed !== undefined) checkSeed(options.seed, 'sample');
-  checkLogits(logits, 'sample');
   const V = logits.shape[logits.rank - 1]!;
   const outShape = logits.shape.slice(0, -1);
   const temperature = Math.fround(inRange(options.temperature ?? 1, 0, 3.4e38, 'temperature', 'sample'));
   const topK = options.topK ?? 0;
   if (!Number.isInteger(topK) || topK < 0)
-    throw new RangeError(`sample: topK must be a non-negative integer, got ${topK}`);
+    throw new RangeError(`sample: topK must be a non-negative integer, got ${showValue(topK)}`);
   // f32 like the kernels' uniforms, so that every backend compares against the same thresholds.
   const topP = Math.fround(inRange(options.topP ?? 1, 0, 1, 'topP', 'sample', true));
   const minP = Math.fround(inRange(options.minP ?? 0, 0, 1, 'minP', 'sample'));
@@ -511,6 +515,7 @@ export interface MultinomialOptions {
  * ```
  */
 export function multinomial(probs: Tensor, options: MultinomialOptions): Tensor {
+  checkLogits(probs, 'multinomial', 'probs');
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(
       `multinomial: options with a seed are required, e.g. multinomial(probs, { seed: 0 }), got ${showValue(options)}`,
@@ -518,7 +523,6 @@ export function multinomial(probs: Tensor, options: MultinomialOptions): Tensor 
   }
   rejectUnknownKeys('multinomial', options, ['seed', 'numSamples', 'replacement']);
   checkSeed(options.seed, 'multinomial');
-  checkLogits(probs, 'multinomial');
   const V = probs.shape[probs.rank - 1]!;
   const draws = options.numSamples ?? 1;
   const replacement = options.replacement ?? true;
@@ -679,8 +683,10 @@ export const repetitionPenaltyKernel: Kernel<PenaltyAttrs> = {
  * ```
  */
 export function repetitionPenalty(logits: Tensor, tokens: Tensor, penalty: number): Tensor {
+  checkTensor(logits, 'repetitionPenalty', 'logits');
+  checkTensor(tokens, 'repetitionPenalty', 'tokens');
   if (!(penalty > 0) || !Number.isFinite(penalty)) {
-    throw new RangeError(`repetitionPenalty: penalty must be a positive number, got ${penalty}`);
+    throw new RangeError(`repetitionPenalty: penalty must be a positive number, got ${showValue(penalty)}`);
   }
   return run1(repetitionPenaltyKernel, [logits, tokens], { penalty: Math.fround(penalty) });
 }

@@ -1,12 +1,14 @@
 // slice(x, begin, size): a contiguous box of x, any dtype, rank up to 8.
 import type { TensorInfo } from '../backend.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { pad } from './pad.js';
+import { assertIntegers } from './reshape.js';
 import { assertMaxRank, dispatchIndexMap, forEachIndex, pad8 } from './transpose.js';
 
 interface SliceAttrs {
@@ -121,5 +123,8 @@ export const sliceKernel: Kernel<SliceAttrs> = {
  * ```
  */
 export function slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
+  checkTensor(x, 'slice', 'x');
+  assertIntegers(begin, 'slice', 'begin');
+  assertIntegers(size, 'slice', 'size');
   return run1(sliceKernel, [x], resolveBox(x.shape, begin, size));
 }

@@ -8,6 +8,7 @@
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { full } from '../create.js';
 import { allocArray } from '../dtype.js';
 import { run1 } from '../engine.js';
@@ -345,7 +346,10 @@ function keepMask(mask: Tensor | undefined): Tensor | undefined {
 
 function runSoftmax(x: Tensor, axis: number, mask: Tensor | undefined, log: boolean): Tensor {
   const op = log ? 'logSoftmax' : 'softmax';
+  checkTensor(x, op, 'x');
   const a = normAxis(axis, x.rank, op);
+  // null, like undefined, means no mask (as the falsy test below always took it).
+  if (mask !== undefined && mask !== null) checkTensor(mask, op, 'mask');
   const kind: MaskKind = !mask ? 'none' : mask.dtype === 'bool' ? 'bool' : 'additive';
   return run1(softmaxKernel, mask ? [x, mask] : [x], { axis: a, log, mask: kind });
 }

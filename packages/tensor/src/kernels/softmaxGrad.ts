@@ -4,6 +4,7 @@
 import type { TensorInfo } from '../backend.js';
 import { workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, shapesEqual } from '../shape.js';
@@ -89,5 +90,7 @@ export const softmaxGradKernel: Kernel<Record<string, never>> = {
  * ```
  */
 export function softmaxGrad(y: Tensor, dy: Tensor): Tensor {
+  checkTensor(y, 'softmaxGrad', 'y');
+  checkTensor(dy, 'softmaxGrad', 'dy');
   return run1(softmaxGradKernel, [y, dy], {});
 }

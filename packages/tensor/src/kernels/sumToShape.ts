@@ -1,10 +1,11 @@
 // Reduces a gradient that was broadcast to a larger shape back to an input's shape: the
 // gradient of broadcasting is a sum over the broadcast axes.
+import { checkTensor } from '../checkTensor.js';
 import { tidy } from '../engine.js';
 import { formatShape, type Shape, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
-import { reshape } from './reshape.js';
+import { assertIntegers, reshape } from './reshape.js';
 
 /**
  * Sums `dy` over the axes along which `shape` was broadcast to `dy.shape` (leading axes `shape`
@@ -17,6 +18,8 @@ import { reshape } from './reshape.js';
  * ```
  */
 export function sumToShape(dy: Tensor, shape: Shape): Tensor {
+  checkTensor(dy, 'sumToShape', 'dy');
+  assertIntegers(shape, 'sumToShape', 'shape');
   if (shapesEqual(dy.shape, shape)) return dy;
   const lead = dy.rank - shape.length;
   const bad = () =>

@@ -6,6 +6,7 @@
 import type { TensorInfo } from '../backend.js';
 import { type GpuContext, type GpuTensor, workgroups1d } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { allocArray } from '../dtype.js';
 import { runKernel } from '../engine.js';
 import type { Kernel } from '../kernel.js';
@@ -528,6 +529,7 @@ export interface TopkResult {
  * ```
  */
 export function topk(x: Tensor, k: number, axis = -1): TopkResult {
+  checkTensor(x, 'topk', 'x');
   const a = normAxis(axis, x.rank, 'topk');
   const [values, indices] = runKernel(topkKernel, [x], { k, axis: a });
   return { values: values!, indices: indices! };

@@ -16,11 +16,12 @@ import {
   quantizedUnsupported,
   type TypedArray,
 } from '../dtype.js';
+import { checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
 import { formatShape, type Shape, sizeOf, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { reshape } from './reshape.js';
+import { assertIntegers, reshape } from './reshape.js';
 import { MAX_RANK } from './elementwise.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -413,6 +414,9 @@ export const transposeKernel: Kernel<TransposeAttrs> = {
  * ```
  */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+  checkTensor(x, 'transpose', 'x');
+  // null, like undefined, asks for the default (as the falsy test below always took it).
+  if (perm !== undefined && perm !== null) assertIntegers(perm, 'transpose', 'perm');
   const rank = x.rank;
   const p = perm
     ? perm.map((a) => (a < 0 ? a + rank : a))

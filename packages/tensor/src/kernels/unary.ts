@@ -13,11 +13,12 @@ import {
   workgroups1d,
 } from '../backends/webgpu/context.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
+import { checkTensor } from '../checkTensor.js';
 import { full } from '../create.js';
 import { allocArray, type TypedArray } from '../dtype.js';
 import { run1 } from '../engine.js';
 import type { Kernel, TfjsCore, TfjsTensor } from '../kernel.js';
-import { formatShape } from '../shape.js';
+import { formatShape, showValue } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { add, compare, div, mul } from './binary.js';
 import { cast } from './cast.js';
@@ -531,7 +532,9 @@ function reluBits(out: Float32Array, x: Float32Array): void {
   }
 }
 
+/** Runs `op` on `x`, first checking it is a live tensor (errors name `op`, the public function). */
 function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
+  checkTensor(x, op, 'x');
   return run1(unaryKernel, [x], { op, a, b });
 }
 
@@ -763,6 +766,9 @@ export function cos(x: Tensor): Tensor {
  * ```
  */
 export function clamp(x: Tensor, min: number, max: number): Tensor {
+  checkTensor(x, 'clamp', 'x');
+  if (typeof min !== 'number') throw new TypeError(`clamp: min must be a number, got ${showValue(min)}`);
+  if (typeof max !== 'number') throw new TypeError(`clamp: max must be a number, got ${showValue(max)}`);
   if (!(min <= max))
     throw new RangeError(`clamp: min (${min}) must not exceed max (${max}) for x ${x.describe()}`);
   return unary('clamp', x, min, max);
@@ -778,6 +784,7 @@ export function clamp(x: Tensor, min: number, max: number): Tensor {
  * ```
  */
 export function scale(x: Tensor, alpha: number, beta = 0): Tensor {
+  checkTensor(x, 'scale', 'x');
   if (!Number.isFinite(alpha) || !Number.isFinite(beta)) {
     throw new RangeError(
       `scale: alpha (${alpha}) and beta (${beta}) must be finite numbers (x ${x.describe()})`,

@@ -2,9 +2,10 @@
 import type { TensorInfo } from '../backend.js';
 import { uniformLayout } from '../backends/webgpu/uniforms.js';
 import { allocArray, type TypedArray } from '../dtype.js';
+import { checkTensor } from '../checkTensor.js';
 import { run1 } from '../engine.js';
 import type { Kernel } from '../kernel.js';
-import { formatShape, sizeOf } from '../shape.js';
+import { formatShape, showValue, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
 import { reshape } from './reshape.js';
@@ -93,6 +94,14 @@ export const upsampleNearestKernel: Kernel<UpsampleAttrs> = {
  * ```
  */
 export function upsampleNearest(x: Tensor, scale: number | readonly [number, number]): Tensor {
-  const s: [number, number] = typeof scale === 'number' ? [scale, scale] : [scale[0], scale[1]];
+  checkTensor(x, 'upsampleNearest', 'x');
+  let s: [number, number];
+  if (typeof scale === 'number') s = [scale, scale];
+  else if (Array.isArray(scale) && scale.length === 2) s = [scale[0], scale[1]];
+  else {
+    throw new TypeError(
+      `upsampleNearest: scale must be a number or an [sh, sw] pair of numbers, got ${showValue(scale)}`,
+    );
+  }
   return run1(upsampleNearestKernel, [x], { scale: s });
 }

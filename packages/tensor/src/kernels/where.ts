@@ -1,6 +1,7 @@
 // where(cond, a, b): picks from `a` where `cond` is true and from `b` elsewhere, broadcasting all
 // three together.
 import type { TensorInfo } from '../backend.js';
+import { checkTensor } from '../checkTensor.js';
 import { full } from '../create.js';
 import { allocArray } from '../dtype.js';
 import { run1 } from '../engine.js';
@@ -83,5 +84,8 @@ export const whereKernel: Kernel<Record<string, never>> = {
  * ```
  */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  checkTensor(cond, 'where', 'cond');
+  checkTensor(a, 'where', 'a');
+  checkTensor(b, 'where', 'b');
   return run1(whereKernel, [cond, a, b], {});
 }

@@ -1,6 +1,7 @@
 // Uniform buffer layouts built from a field list, so no kernel counts byte offsets by hand.
 // WGSL alignment rules (https://www.w3.org/TR/WGSL/#alignment-and-size): scalars align to 4,
 // vec4 and arrays of vec4 to 16; a uniform struct's size rounds up to 16.
+import { describeValue } from '../../describeValue.js';
 
 /** Field types a uniform struct may hold. `shape` is 8 u32 values (a shape or strides up to rank 8). */
 export type UniformType = 'u32' | 'i32' | 'f32' | 'vec4<u32>' | 'vec4<i32>' | 'vec4<f32>' | 'shape';
@@ -42,6 +43,23 @@ export type UniformValues<F extends Record<string, UniformType>> = {
   [K in keyof F]: F[K] extends 'u32' | 'i32' | 'f32' ? number : readonly number[];
 };
 
+/** Throws naming uniformLayout unless `fields` is an object of field names to {@link UniformType}s. */
+function checkFields(fields: unknown): void {
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    throw new TypeError(
+      `uniformLayout: fields must be an object of field names to types, e.g. { M: 'u32' }, got ${describeValue(fields)}`,
+    );
+  }
+  for (const [name, type] of Object.entries(fields)) {
+    // An unknown type would give the layout NaN offsets, found only when a kernel misreads them.
+    if (typeof type !== 'string' || !Object.hasOwn(SIZE, type)) {
+      throw new TypeError(
+        `uniformLayout: field ${JSON.stringify(name)} has type ${describeValue(type)}; expected one of ${Object.keys(SIZE).join(', ')}`,
+      );
+    }
+  }
+}
+
 /**
  * A uniform struct layout: its WGSL declaration and a packer for values.
  *
@@ -58,6 +76,7 @@ export class UniformLayout<F extends Record<string, UniformType>> {
   readonly #fields: { name: string; type: UniformType; offset: number; count: number; kind: Kind }[] = [];
 
   constructor(readonly fields: F) {
+    checkFields(fields);
     let offset = 0;
     for (const [name, type] of Object.entries(fields)) {
       const align = ALIGN[type];

@@ -1,8 +1,9 @@
 // Attributes, dimensions and input validation shared by the attention kernels (forward, the
 // probabilities kernel the backward recomputes, and the CPU, WebGPU and tfjs implementations).
 import type { TensorInfo } from '../../backend.js';
+import { checkOptionalTensor, checkTensor } from '../../checkTensor.js';
 import { formatShape } from '../../shape.js';
-import type { Tensor } from '../../tensor.js';
+import { Tensor } from '../../tensor.js';
 import { checkOptionKeys, flagOption } from '../options.js';
 
 /** How the optional mask input is read: absent, bool (nonzero = may attend) or added to the scores. */
@@ -90,18 +91,34 @@ function clampOffset(offset: number, tq: number, kvLength: number): number {
 
 const ATTENTION_OPTION_KEYS = ['causal', 'mask', 'scale', 'kvLength', 'queryOffset', 'layout'];
 
-/** Resolves the options' defaults into kernel attributes. */
-export function attentionAttrs(q: Tensor, k: Tensor, options: AttentionOptions): AttentionAttrs {
-  checkOptionKeys('attention', options, ATTENTION_OPTION_KEYS);
+/**
+ * Checks the tensors and options of `op` (attention or attentionProbs) and resolves the options'
+ * defaults into kernel attributes.
+ */
+export function attentionAttrs(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionOptions,
+  op = 'attention',
+): AttentionAttrs {
+  checkTensor(q, op, 'q');
+  checkTensor(k, op, 'k');
+  checkTensor(v, op, 'v');
+  // A mask passed where the options go would otherwise read as an unknown option "id".
+  if (options instanceof Tensor)
+    throw new TypeError(`${op}: options must be an object, got a Tensor (pass a mask as { mask })`);
+  checkOptionKeys(op, options, ATTENTION_OPTION_KEYS);
+  checkOptionalTensor(options.mask, op, 'options.mask');
   const layout = options.layout ?? 'bhtd';
   if (layout !== 'bhtd' && layout !== 'bthd')
-    throw new RangeError(`attention: layout must be 'bhtd' or 'bthd', got ${JSON.stringify(layout)}`);
+    throw new RangeError(`${op}: layout must be 'bhtd' or 'bthd', got ${JSON.stringify(layout)}`);
   const t = layout === 'bthd' ? 1 : 2; // the token axis
   const kvLength = options.kvLength ?? k.shape[t] ?? 0;
   const tq = q.shape[t] ?? 0;
   const { mask } = options;
   return {
-    causal: flagOption('attention', options, 'causal'),
+    causal: flagOption(op, options, 'causal'),
     scale: options.scale ?? 1 / Math.sqrt(q.shape[3] ?? 1),
     kvLength,
     queryOffset: clampOffset(options.queryOffset ?? kvLength - tq, tq, kvLength),

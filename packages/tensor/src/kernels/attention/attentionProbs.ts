@@ -126,6 +126,7 @@ export const attentionProbsKernel: Kernel<AttentionAttrs> = {
  * ```
  */
 export function attentionProbs(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const attrs = attentionAttrs(q, k, v, options, 'attentionProbs');
   const { mask } = options;
-  return run1(attentionProbsKernel, mask ? [q, k, v, mask] : [q, k, v], attentionAttrs(q, k, options));
+  return run1(attentionProbsKernel, mask ? [q, k, v, mask] : [q, k, v], attrs);
 }

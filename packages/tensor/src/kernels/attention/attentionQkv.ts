@@ -2,6 +2,7 @@
 // k's, then v's, as a qkv linear layer writes them) and writes [B, T, Hq·D], ready for the output
 // projection: no slice, no transpose and one matmul instead of three on the way in. The kernels are
 // attention's own, reading the packed tensor through views.
+import { checkOptionalTensor, checkTensor } from '../../checkTensor.js';
 import { run1 } from '../../engine.js';
 import type { GradArgs, HostTensor, Kernel, TfjsCore, TfjsTensor } from '../../kernel.js';
 import { formatShape } from '../../shape.js';
@@ -190,8 +191,10 @@ export const attentionQkvKernel: Kernel<AttentionQkvAttrs> = {
  * ```
  */
 export function attentionQkv(qkv: Tensor, options: AttentionQkvOptions): Tensor {
+  checkTensor(qkv, 'attentionQkv', 'qkv');
   checkOptionKeys('attentionQkv', options, ['heads', 'kvHeads', 'causal', 'mask', 'scale']);
   const { heads, kvHeads = heads, mask } = options;
+  checkOptionalTensor(mask, 'attentionQkv', 'options.mask');
   const parts = heads + 2 * kvHeads;
   const t = qkv.shape[1] ?? 0;
   const attrs: AttentionQkvAttrs = {

@@ -54,12 +54,26 @@ function describe(t: TensorInfo): string {
   return `${t.dtype}${formatShape(t.shape)}`;
 }
 
+/** What errors call the op and its two operands: `linear` says x and weight where matmul says a and b. */
+export interface MatmulNames {
+  readonly op: string;
+  readonly a: string;
+  readonly b: string;
+}
+
+const MATMUL_NAMES: MatmulNames = { op: 'matmul', a: 'a', b: 'b' };
+
 /** Throws unless the inputs are valid for matmul; errors name the op, the input and the shapes. */
-export function validateMatmul(inputs: readonly TensorInfo[], attrs: MatmulAttrs): void {
+export function validateMatmul(
+  inputs: readonly TensorInfo[],
+  attrs: MatmulAttrs,
+  names: MatmulNames = MATMUL_NAMES,
+): void {
+  const { op, a: an, b: bn } = names;
   const extra = attrs.residual ? 1 : 0;
   if (inputs.length < 2 + extra || inputs.length > 3 + extra) {
     const expected = attrs.residual ? '[a, b, residual] or [a, b, bias, residual]' : '[a, b] or [a, b, bias]';
-    throw new RangeError(`matmul: expected inputs ${expected}, got ${inputs.length} inputs`);
+    throw new RangeError(`${op}: expected inputs ${expected}, got ${inputs.length} inputs`);
   }
   const { a, b, bias, residual } = matmulOperands(inputs, attrs) as {
     a: TensorInfo;
@@ -67,52 +81,52 @@ export function validateMatmul(inputs: readonly TensorInfo[], attrs: MatmulAttrs
     bias: TensorInfo | undefined;
     residual: TensorInfo | undefined;
   };
-  if (a.dtype !== 'f32') throw new TypeError(`matmul: a must be f32, got ${describe(a)}`);
+  if (a.dtype !== 'f32') throw new TypeError(`${op}: ${an} must be f32, got ${describe(a)}`);
   if (isQuantized(b.dtype)) {
     // Blocks run along the last dim, which must be the reduction dim: a [N, K] weight, transposed.
     if (!attrs.transposeB || b.shape.length !== 2) {
       throw new TypeError(
-        `matmul: a quantized b (${describe(b)}) is a 2-D [N, K] weight read as b^T: pass transposeB: true ` +
+        `${op}: a quantized ${bn} (${describe(b)}) is a 2-D [N, K] weight read as ${bn}^T: pass transposeB: true ` +
           '(linear() does), or dequantize() it first',
       );
     }
   } else if (b.dtype !== 'f32' && b.dtype !== 'f16' && b.dtype !== 'bf16') {
-    throw new TypeError(`matmul: b must be f32, f16, bf16, q8 or q4, got ${describe(b)}`);
+    throw new TypeError(`${op}: ${bn} must be f32, f16, bf16, q8 or q4, got ${describe(b)}`);
   }
   if (a.shape.length < 2 || b.shape.length < 2) {
-    const which = a.shape.length < 2 ? `a ${describe(a)}` : `b ${describe(b)}`;
-    throw new RangeError(`matmul: ${which} must have at least 2 dims (use reshape to add a row or column)`);
+    const which = a.shape.length < 2 ? `${an} ${describe(a)}` : `${bn} ${describe(b)}`;
+    throw new RangeError(`${op}: ${which} must have at least 2 dims (use reshape to add a row or column)`);
   }
   if (Math.max(a.shape.length, b.shape.length) - 2 > MAX_BATCH_RANK) {
     throw new RangeError(
-      `matmul: at most ${MAX_BATCH_RANK} batch dims are supported (a ${describe(a)}, b ${describe(b)})`,
+      `${op}: at most ${MAX_BATCH_RANK} batch dims are supported (${an} ${describe(a)}, ${bn} ${describe(b)})`,
     );
   }
   const { k: ka, n } = dims(a, b, attrs);
   const kb = attrs.transposeB ? b.shape[b.shape.length - 1]! : b.shape[b.shape.length - 2]!;
   if (ka !== kb) {
     throw new RangeError(
-      `matmul: inner dims differ: a ${formatShape(a.shape)} (transposeA=${attrs.transposeA}) has K=${ka} but ` +
-        `b ${formatShape(b.shape)} (transposeB=${attrs.transposeB}) has K=${kb}`,
+      `${op}: inner dims differ: ${an} ${formatShape(a.shape)} (transposeA=${attrs.transposeA}) has K=${ka} but ` +
+        `${bn} ${formatShape(b.shape)} (transposeB=${attrs.transposeB}) has K=${kb}`,
     );
   }
   if (bias) {
-    if (bias.dtype !== 'f32') throw new TypeError(`matmul: bias must be f32, got ${describe(bias)}`);
+    if (bias.dtype !== 'f32') throw new TypeError(`${op}: bias must be f32, got ${describe(bias)}`);
     if (bias.shape.length !== 1 || bias.shape[0] !== n) {
       throw new RangeError(
-        `matmul: bias has shape ${formatShape(bias.shape)} but the output has N=${n} columns (expected [${n}]); ` +
-          `a ${formatShape(a.shape)}, b ${formatShape(b.shape)}`,
+        `${op}: bias has shape ${formatShape(bias.shape)} but the output has N=${n} columns (expected [${n}]); ` +
+          `${an} ${formatShape(a.shape)}, ${bn} ${formatShape(b.shape)}`,
       );
     }
   }
   if (residual) {
-    const out = planMatmul(a, b, attrs).outShape;
+    const out = planMatmul(a, b, attrs, false, names).outShape;
     if (residual.dtype !== 'f32')
-      throw new TypeError(`matmul: residual must be f32, got ${describe(residual)}`);
+      throw new TypeError(`${op}: residual must be f32, got ${describe(residual)}`);
     if (residual.shape.length !== out.length || residual.shape.some((d, i) => d !== out[i])) {
       throw new RangeError(
-        `matmul: residual has shape ${formatShape(residual.shape)} but the output is ${formatShape(out)} ` +
-          `(a ${formatShape(a.shape)}, b ${formatShape(b.shape)}); it is added as is, not broadcast`,
+        `${op}: residual has shape ${formatShape(residual.shape)} but the output is ${formatShape(out)} ` +
+          `(${an} ${formatShape(a.shape)}, ${bn} ${formatShape(b.shape)}); it is added as is, not broadcast`,
       );
     }
   }
@@ -132,7 +146,13 @@ function dims(a: TensorInfo, b: TensorInfo, attrs: MatmulAttrs): { m: number; n:
  * times a single matrix `b` (the common `x @ W` case) becomes one taller problem, which needs no
  * copy because a's items are consecutive row blocks.
  */
-export function planMatmul(a: TensorInfo, b: TensorInfo, attrs: MatmulAttrs, fold = false): MatmulPlan {
+export function planMatmul(
+  a: TensorInfo,
+  b: TensorInfo,
+  attrs: MatmulAttrs,
+  fold = false,
+  names: MatmulNames = MATMUL_NAMES,
+): MatmulPlan {
   const { m, n, k } = dims(a, b, attrs);
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
@@ -147,7 +167,7 @@ export function planMatmul(a: TensorInfo, b: TensorInfo, attrs: MatmulAttrs, fol
     const db = bBatch[bBatch.length - i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
       throw new RangeError(
-        `matmul: batch dims of a ${formatShape(a.shape)} and b ${formatShape(b.shape)} cannot be broadcast together ` +
+        `${names.op}: batch dims of ${names.a} ${formatShape(a.shape)} and ${names.b} ${formatShape(b.shape)} cannot be broadcast together ` +
           `(${formatShape(aBatch)} vs ${formatShape(bBatch)})`,
       );
     }
