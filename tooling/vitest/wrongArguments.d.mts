@@ -1,0 +1,17 @@
+export declare const RAW_ERROR: RegExp;
+export type WrongValue = [label: string, make: () => unknown];
+export declare function wrongValues(extra?: WrongValue[]): WrongValue[];
+export declare function exportedFunctions(
+  module: Record<string, unknown>,
+  skip?: readonly string[],
+): [string, (...args: unknown[]) => unknown][];
+export declare function unclearFailures(
+  name: string,
+  f: (...args: unknown[]) => unknown,
+  options: {
+    valid: () => unknown;
+    values?: WrongValue[];
+    dispose?: (result: unknown) => void;
+    timeoutMs?: number;
+  },
+): Promise<string[]>;

@@ -1,0 +1,78 @@
+// The check behind each package's badArguments test: every exported function, called with a wrong
+// value in each argument, must fail with an Error that names the function, never with JavaScript's
+// own "Cannot read properties of undefined" from deep inside, a non-Error, or a hang.
+
+/** What a failure inside a library, rather than a check of its input, says. */
+export const RAW_ERROR =
+  /Cannot read propert|is not a function|is not iterable|Cannot convert|Cannot destructure|Invalid array length|Invalid typed array length|Maximum call stack|is not a constructor|Cannot create property|Cannot use 'in' operator|Reduce of empty|undefined is not|null is not|Array buffer allocation|Invalid string length/;
+
+/** The wrong values every argument gets, by label; `extra` adds a package's own (a disposed tensor). */
+export function wrongValues(extra = []) {
+  return [
+    ['undefined', () => undefined],
+    ['null', () => null],
+    ['{}', () => ({})],
+    ["'x'", () => 'x'],
+    ['3.5', () => 3.5],
+    ['[]', () => []],
+    ['NaN', () => Number.NaN],
+    ['-1', () => -1],
+    ["[1, 'a']", () => [1, 'a']],
+    ...extra,
+  ];
+}
+
+/** The module's exported functions (not classes), but those in `skip`, as [name, function]. */
+export function exportedFunctions(module, skip = []) {
+  const skipped = new Set(skip);
+  return Object.entries(module).filter(
+    ([name, value]) => typeof value === 'function' && !/^[A-Z]/.test(name) && !skipped.has(name),
+  );
+}
+
+/** The error a call threw or rejected with, or undefined; `dispose` gets what it returned. */
+async function failureOf(f, args, dispose, timeoutMs) {
+  let timer;
+  const hang = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`HANG: no answer in ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    dispose(await Promise.race([(async () => f(...args))(), hang]));
+    return undefined;
+  } catch (e) {
+    return e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Calls `f` with each wrong value at each position (the arguments before it made by `valid()`, none
+ * after it) and lists the calls whose error is unclear: not an Error, a raw JavaScript error, a
+ * hang, or a message that does not contain `name`.
+ */
+export async function unclearFailures(
+  name,
+  f,
+  { valid, values = wrongValues(), dispose = () => {}, timeoutMs = 5000 },
+) {
+  const unclear = [];
+  const count = Math.max(1, f.length) + 1;
+  for (let at = 0; at < count; at++) {
+    for (const [label, wrong] of values) {
+      const args = Array.from({ length: at + 1 }, (_, k) => (k === at ? wrong() : valid()));
+      const e = await failureOf(f, args, dispose, timeoutMs);
+      if (e === undefined) continue;
+      const message = e instanceof Error ? e.message : `a thrown ${typeof e}: ${String(e)}`;
+      if (
+        !(e instanceof Error) ||
+        RAW_ERROR.test(message) ||
+        message.startsWith('HANG') ||
+        !message.includes(name)
+      ) {
+        unclear.push(`argument ${at} = ${label}: ${message.slice(0, 160)}`);
+      }
+    }
+  }
+  return unclear;
+}
