@@ -1,3 +1,4 @@
+import { checkRunCliArguments } from './checkRunCliArguments.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ask } from './commands/ask.js';
@@ -233,7 +234,8 @@ function defaultIo(): CliIo {
 /**
  * Runs the `vl` command line with `argv` (without `node` and the script) and resolves to the exit
  * code: 0 on success, 1 on a failure, 2 on bad usage. Errors print as one `vl: ...` line on stderr;
- * nothing throws.
+ * nothing throws, but a TypeError for an `argv` that is not an array of strings or an `io` without
+ * the streams to print on.
  *
  * @example
  * ```ts
@@ -241,6 +243,7 @@ function defaultIo(): CliIo {
  * ```
  */
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  checkRunCliArguments(argv, io);
   const [name, ...rest] = argv;
   if (name === 'help' && rest[0] !== undefined && Object.hasOwn(commands, rest[0])) {
     return runCli([rest[0], '--help'], io); // `vl help classify` is `vl classify --help`
