@@ -15,3 +15,7 @@ export declare function unclearFailures(
     timeoutMs?: number;
   },
 ): Promise<string[]>;
+export declare function exportedClassCalls(
+  module: Record<string, unknown>,
+  skip?: readonly string[],
+): [label: string, className: string, call: (...args: unknown[]) => unknown][];

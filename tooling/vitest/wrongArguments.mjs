@@ -30,6 +30,31 @@ export function exportedFunctions(module, skip = []) {
   );
 }
 
+/**
+ * The module's exported classes as callables: each constructor (`new C(...)`, labelled `C`) and each
+ * static method (labelled `C.method`), as [label, class name, function]. Error classes are left out.
+ */
+export function exportedClassCalls(module, skip = []) {
+  const skipped = new Set(skip);
+  const calls = [];
+  for (const [name, value] of Object.entries(module)) {
+    if (typeof value !== 'function' || !/^[A-Z]/.test(name) || skipped.has(name)) continue;
+    if (value.prototype instanceof Error) continue;
+    const construct = (...args) => new value(...args);
+    Object.defineProperty(construct, 'length', { value: value.length });
+    calls.push([name, name, construct]);
+    for (const key of Object.getOwnPropertyNames(value)) {
+      const member = value[key];
+      if (['length', 'name', 'prototype'].includes(key) || typeof member !== 'function') continue;
+      if (skipped.has(`${name}.${key}`)) continue;
+      const call = (...args) => member.apply(value, args);
+      Object.defineProperty(call, 'length', { value: member.length });
+      calls.push([`${name}.${key}`, name, call]);
+    }
+  }
+  return calls;
+}
+
 /** The error a call threw or rejected with, or undefined; `dispose` gets what it returned. */
 async function failureOf(f, args, dispose, timeoutMs) {
   let timer;
@@ -49,7 +74,8 @@ async function failureOf(f, args, dispose, timeoutMs) {
 /**
  * Calls `f` with each wrong value at each position (the arguments before it made by `valid()`, none
  * after it) and lists the calls whose error is unclear: not an Error, a raw JavaScript error, a
- * hang, or a message that does not contain `name`.
+ * hang, or a message that does not contain `name` (in any case: `new UniformLayout` may speak as
+ * `uniformLayout`).
  */
 export async function unclearFailures(
   name,
@@ -68,7 +94,7 @@ export async function unclearFailures(
         !(e instanceof Error) ||
         RAW_ERROR.test(message) ||
         message.startsWith('HANG') ||
-        !message.includes(name)
+        !message.toLowerCase().includes(name.toLowerCase())
       ) {
         unclear.push(`argument ${at} = ${label}: ${message.slice(0, 160)}`);
       }

@@ -3,7 +3,12 @@
 // an i32 tensor), must fail with an error that names the function, never with JavaScript's own
 // "Cannot read properties of undefined" from deep inside, a non-Error, or a hang. Arguments before
 // the wrong one are valid f32 tensors, those after it are left out.
-import { exportedFunctions, unclearFailures, wrongValues } from '@vl/vitest-config/wrong-arguments';
+import {
+  exportedClassCalls,
+  exportedFunctions,
+  unclearFailures,
+  wrongValues,
+} from '@vl/vitest-config/wrong-arguments';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import * as vl from '../src/index.node.js';
 
@@ -55,3 +60,22 @@ test.each(exportedFunctions(vl, SKIP))('%s names a wrong argument', async (name,
   });
   expect(unclear).toEqual([]);
 });
+
+/** Backends are made by createBackend; a Tensor by tensor() (its constructor is internal). */
+const CLASS_SKIP = ['CpuBackend', 'TfjsBackend', 'Tensor', 'WebGpuBackend'];
+
+test.each(exportedClassCalls(vl, CLASS_SKIP))(
+  '%s names a wrong argument',
+  async (_label, className, call) => {
+    const unclear = await unclearFailures(className, call, {
+      valid: () =>
+        vl.tensor(
+          [0, 1, 2, 3, 4, 5].map((v) => v / 7),
+          [2, 3],
+          { backend },
+        ),
+      values,
+    });
+    expect(unclear).toEqual([]);
+  },
+);

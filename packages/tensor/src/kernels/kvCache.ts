@@ -74,6 +74,7 @@ export class KvCache {
 
   /** @internal Use {@link createKvCache}. */
   constructor(options: Required<KvCacheOptions>) {
+    checkKvCacheOptions(options, 'KvCache (make one with createKvCache)');
     ({
       backend: this.backend,
       layers: this.layers,
@@ -236,15 +237,24 @@ export function createKvCache(options: KvCacheOptions): KvCache {
     'dtype',
   ]);
   const { backend, layers, batch, kvHeads, maxLength, headDim, dtype = 'f32' } = options;
+  const checked = { backend, layers, batch, kvHeads, maxLength, headDim, dtype };
+  checkKvCacheOptions(checked, 'createKvCache');
+  return new KvCache(checked);
+}
+
+/** Throws, naming `op`, unless `options` describe a cache that can be made. */
+function checkKvCacheOptions(options: Required<KvCacheOptions>, op: string): void {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`${op}: options must be an object, got ${showValue(options)}`);
+  const { backend, layers, batch, kvHeads, maxLength, headDim, dtype } = options;
   if (!backend || typeof backend.upload !== 'function')
-    throw new TypeError('createKvCache: options.backend is required');
+    throw new TypeError(`${op}: options.backend is required`);
   for (const [name, value] of Object.entries({ layers, batch, kvHeads, maxLength, headDim })) {
     if (!Number.isInteger(value) || value < 1)
-      throw new RangeError(`createKvCache: ${name} must be a positive integer, got ${showValue(value)}`);
+      throw new RangeError(`${op}: ${name} must be a positive integer, got ${showValue(value)}`);
   }
   if (dtype !== 'f32')
-    throw new TypeError(`createKvCache: dtype ${dtype} is not supported (attention reads f32 caches)`);
-  return new KvCache({ backend, layers, batch, kvHeads, maxLength, headDim, dtype });
+    throw new TypeError(`${op}: dtype ${dtype} is not supported (attention reads f32 caches)`);
 }
 
 /**
