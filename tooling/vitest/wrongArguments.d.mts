@@ -19,3 +19,7 @@ export declare function exportedClassCalls(
   module: Record<string, unknown>,
   skip?: readonly string[],
 ): [label: string, className: string, call: (...args: unknown[]) => unknown][];
+export declare function methodCalls(
+  object: object,
+  skip?: readonly string[],
+): [name: string, call: (...args: unknown[]) => unknown][];

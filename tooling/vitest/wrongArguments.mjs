@@ -55,6 +55,28 @@ export function exportedClassCalls(module, skip = []) {
   return calls;
 }
 
+/**
+ * The methods of an object a user holds (a loaded model, an index, a tokenizer), own and inherited
+ * up to Object.prototype, but those in `skip`, as [name, function bound to the object]. Getters are
+ * not called.
+ */
+export function methodCalls(object, skip = []) {
+  const skipped = new Set(['constructor', ...skip]);
+  const calls = new Map();
+  for (let o = object; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) {
+      if (skipped.has(key) || calls.has(key)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(o, key);
+      if (typeof descriptor?.value !== 'function') continue;
+      const method = descriptor.value;
+      const call = (...args) => method.apply(object, args);
+      Object.defineProperty(call, 'length', { value: method.length });
+      calls.set(key, call);
+    }
+  }
+  return [...calls];
+}
+
 /** The error a call threw or rejected with, or undefined; `dispose` gets what it returned. */
 async function failureOf(f, args, dispose, timeoutMs) {
   let timer;
@@ -62,7 +84,20 @@ async function failureOf(f, args, dispose, timeoutMs) {
     timer = setTimeout(() => reject(new Error(`HANG: no answer in ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    dispose(await Promise.race([(async () => f(...args))(), hang]));
+    const run = async () => {
+      const result = await f(...args);
+      // A generator (generate(), a stream) checks its arguments when first asked for a value.
+      if (result && typeof result[Symbol.asyncIterator] === 'function' && typeof result.next === 'function') {
+        try {
+          await result.next();
+        } finally {
+          await result.return?.();
+        }
+        return undefined;
+      }
+      return result;
+    };
+    dispose(await Promise.race([run(), hang]));
     return undefined;
   } catch (e) {
     return e;

@@ -1,5 +1,7 @@
 // Configs with the field names and defaults of openai/DALL-E's `dall_e` Encoder and Decoder
 // (attrs classes), so a checkpoint's config.json reads without renaming.
+import { Tensor } from '@vl/tensor';
+import { describeValue } from './describeValue.js';
 
 /**
  * The DALL-E dVAE encoder's hyperparameters (`dall_e/encoder.py`).
@@ -134,8 +136,8 @@ const WHY_MIN: Record<string, string> = {
 
 function record(v: unknown, where: string): Record<string, unknown> {
   if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new TypeError(`parseDvaeConfig: ${where} must be an object, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Tensor) {
+    throw new TypeError(`parseDvaeConfig: ${where} must be an object, got ${describeValue(v)}`);
   }
   return v as Record<string, unknown>;
 }

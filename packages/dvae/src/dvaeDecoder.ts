@@ -1,8 +1,9 @@
 // The DALL-E dVAE decoder (dall_e/decoder.py) as a pure forward function over the checkpoint's params.
 import { type Tensor, relu, upsampleNearest } from '@vl/tensor';
+import { checkObjectArg, checkParamsMap, checkTensorArg } from './checkArguments.js';
 import type { DvaeDecoderConfig } from './config.js';
 import { dvaeBlock, dvaePostGain } from './dvaeBlock.js';
-import { dvaeConv } from './dvaeConv.js';
+import { paramsConv } from './dvaeConv.js';
 import type { DvaeParams } from './dvaeShapes.js';
 
 /**
@@ -18,18 +19,23 @@ import type { DvaeParams } from './dvaeShapes.js';
  * ```
  */
 export function dvaeDecoder(params: DvaeParams, z: Tensor, config: DvaeDecoderConfig): Tensor {
+  const caller = 'dvaeDecoder';
+  checkParamsMap(caller, 'params', params);
+  checkTensorArg(caller, 'z', z, 'an f32 [B, vocab_size, h, w] tensor (one-hot over vocab_size)');
+  checkObjectArg(caller, 'config', config, 'an object (a DvaeDecoderConfig, such as config.decoder)');
   if (z.shape.length !== 4 || z.shape[1] !== config.vocab_size || z.dtype !== 'f32') {
     throw new RangeError(
-      `dvae decoder: input must be f32 [B, ${config.vocab_size}, h, w] (one-hot over vocab_size), got ${z.describe()}`,
+      `${caller}: z must be f32 [B, ${config.vocab_size}, h, w] (one-hot over vocab_size), got ${z.describe()}`,
     );
   }
   const postGain = dvaePostGain(config);
-  let h = dvaeConv(params, 'blocks.input', z); // [B, n_init, h, w]
+  const conv = (name: string, t: Tensor) => paramsConv(params, name, t, caller);
+  let h = conv('blocks.input', z); // [B, n_init, h, w]
   for (let g = 1; g <= config.group_count; g++) {
     for (let b = 1; b <= config.n_blk_per_group; b++) {
-      h = dvaeBlock(params, `blocks.group_${g}.block_${b}`, h, postGain); // [B, C_g, h, w]
+      h = dvaeBlock(params, `blocks.group_${g}.block_${b}`, h, postGain, caller); // [B, C_g, h, w]
     }
     if (g < config.group_count) h = upsampleNearest(h, 2); // [B, C_g, 2h, 2w]
   }
-  return dvaeConv(params, 'blocks.output.conv', relu(h)); // [B, 2 * output_channels, h * 2^(G-1), w * 2^(G-1)]
+  return conv('blocks.output.conv', relu(h)); // [B, 2 * output_channels, h * 2^(G-1), w * 2^(G-1)]
 }

@@ -1,9 +1,10 @@
 // The DALL-E dVAE encoder (dall_e/encoder.py) as a pure forward function over the checkpoint's params.
 import { Tensor, maxPool2d, relu } from '@vl/tensor';
+import { checkObjectArg, checkParamsMap } from './checkArguments.js';
 import type { DvaeEncoderConfig } from './config.js';
 import { describeValue } from './describeValue.js';
 import { dvaeBlock, dvaePostGain } from './dvaeBlock.js';
-import { dvaeConv } from './dvaeConv.js';
+import { paramsConv } from './dvaeConv.js';
 import type { DvaeParams } from './dvaeShapes.js';
 
 /**
@@ -16,36 +17,47 @@ import type { DvaeParams } from './dvaeShapes.js';
  * ```
  */
 export function checkEncoderInput(x: Tensor, config: DvaeEncoderConfig): void {
+  checkImages('checkEncoderInput', 'images', x, config);
+}
+
+/**
+ * @internal {@link checkEncoderInput} of the argument `arg` of `caller` (the function the user
+ * called, which starts every message).
+ */
+export function checkImages(
+  caller: string,
+  arg: string,
+  x: unknown,
+  config: DvaeEncoderConfig,
+): asserts x is Tensor {
   if (!(x instanceof Tensor)) {
     throw new TypeError(
-      `dvae encoder: images must be an f32 [B, C, H, W] tensor with values in [0, 1], got ${describeValue(x)}`,
+      `${caller}: ${arg} must be an f32 [B, C, H, W] tensor with values in [0, 1], got ${describeValue(x)}`,
     );
   }
-  if (x.isDisposed)
-    throw new Error(`dvae encoder: images ${x.describe()} were disposed (used after dispose())`);
+  if (x.isDisposed) throw new Error(`${caller}: ${arg} ${x.describe()} were disposed (used after dispose())`);
   if (x.backend.disposed)
-    throw new Error(
-      `dvae encoder: images ${x.describe()} are on a ${x.backend.kind} backend that was disposed`,
-    );
+    throw new Error(`${caller}: ${arg} ${x.describe()} are on a ${x.backend.kind} backend that was disposed`);
+  checkObjectArg(caller, 'config', config, 'an object (a DvaeEncoderConfig, such as config.encoder)');
   if (x.shape.length !== 4) {
-    throw new RangeError(`dvae encoder: input must be [B, C, H, W], got ${x.describe()}`);
+    throw new RangeError(`${caller}: ${arg} must be [B, C, H, W], got ${x.describe()}`);
   }
   const [, c, h, w] = x.shape as [number, number, number, number];
   if (c !== config.input_channels) {
     throw new RangeError(
-      `dvae encoder: input has ${c} channels but the config expects input_channels = ${config.input_channels} (${x.describe()})`,
+      `${caller}: ${arg} have ${c} channels but the config expects input_channels = ${config.input_channels} (${x.describe()})`,
     );
   }
-  if (x.dtype !== 'f32') throw new TypeError(`dvae encoder: input must be f32, got ${x.describe()}`);
+  if (x.dtype !== 'f32') throw new TypeError(`${caller}: ${arg} must be f32, got ${x.describe()}`);
   const f = 2 ** (config.group_count - 1);
   if (h === 0 || w === 0) {
     throw new RangeError(
-      `dvae encoder: image size ${h}x${w} is empty; height and width must be positive multiples of ${f} (2^(group_count - 1) with group_count = ${config.group_count})`,
+      `${caller}: image size ${h}x${w} is empty; height and width must be positive multiples of ${f} (2^(group_count - 1) with group_count = ${config.group_count})`,
     );
   }
   if (h % f !== 0 || w % f !== 0) {
     throw new RangeError(
-      `dvae encoder: image size ${h}x${w} is not divisible by ${f} (2^(group_count - 1) with group_count = ${config.group_count})`,
+      `${caller}: image size ${h}x${w} is not divisible by ${f} (2^(group_count - 1) with group_count = ${config.group_count})`,
     );
   }
 }
@@ -62,14 +74,17 @@ export function checkEncoderInput(x: Tensor, config: DvaeEncoderConfig): void {
  * ```
  */
 export function dvaeEncoder(params: DvaeParams, x: Tensor, config: DvaeEncoderConfig): Tensor {
-  checkEncoderInput(x, config);
+  const caller = 'dvaeEncoder';
+  checkParamsMap(caller, 'params', params);
+  checkImages(caller, 'x', x, config);
   const postGain = dvaePostGain(config);
-  let h = dvaeConv(params, 'blocks.input', x); // [B, n_hid, H, W]
+  const conv = (name: string, t: Tensor) => paramsConv(params, name, t, caller);
+  let h = conv('blocks.input', x); // [B, n_hid, H, W]
   for (let g = 1; g <= config.group_count; g++) {
     for (let b = 1; b <= config.n_blk_per_group; b++) {
-      h = dvaeBlock(params, `blocks.group_${g}.block_${b}`, h, postGain); // [B, C_g, h, w]
+      h = dvaeBlock(params, `blocks.group_${g}.block_${b}`, h, postGain, caller); // [B, C_g, h, w]
     }
     if (g < config.group_count) h = maxPool2d(h, 2); // [B, C_g, h/2, w/2]
   }
-  return dvaeConv(params, 'blocks.output.conv', relu(h)); // [B, vocab_size, H/2^(G-1), W/2^(G-1)]
+  return conv('blocks.output.conv', relu(h)); // [B, vocab_size, H/2^(G-1), W/2^(G-1)]
 }

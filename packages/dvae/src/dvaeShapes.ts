@@ -1,8 +1,9 @@
 // The checkpoint's tensor names and shapes, derived from the config the same way dall_e's module
 // constructors derive them, so a mismatched checkpoint is caught before any math runs.
 import { type Backend, Tensor } from '@vl/tensor';
-import { describeValue } from './describeValue.js';
+import { checkIntegerArg, checkObjectArg, checkParamsMap } from './checkArguments.js';
 import type { DvaeDecoderConfig, DvaeEncoderConfig } from './config.js';
+import { describeValue } from './describeValue.js';
 
 /**
  * A dVAE half's parameters by checkpoint name (`blocks.group_1.block_1.res_path.conv_1.w`, `.b`).
@@ -14,6 +15,13 @@ import type { DvaeDecoderConfig, DvaeEncoderConfig } from './config.js';
  * ```
  */
 export type DvaeParams = ReadonlyMap<string, Tensor>;
+
+const ENCODER_CONFIG = 'an object (a DvaeEncoderConfig, such as config.encoder)';
+const DECODER_CONFIG = 'an object (a DvaeDecoderConfig, such as config.decoder)';
+
+// The channel counts without the argument checks, for the loops over groups.
+const encoderChannels = (c: DvaeEncoderConfig, g: number): number => 2 ** (g - 1) * c.n_hid;
+const decoderChannels = (c: DvaeDecoderConfig, g: number): number => 2 ** (c.group_count - g) * c.n_hid;
 
 function conv(shapes: Map<string, number[]>, name: string, nOut: number, nIn: number, k: number): void {
   shapes.set(`${name}.w`, [nOut, nIn, k, k]);
@@ -29,7 +37,9 @@ function conv(shapes: Map<string, number[]>, name: string, nOut: number, nIn: nu
  * ```
  */
 export function encoderGroupChannels(config: DvaeEncoderConfig, g: number): number {
-  return 2 ** (g - 1) * config.n_hid;
+  checkObjectArg('encoderGroupChannels', 'config', config, ENCODER_CONFIG);
+  checkIntegerArg('encoderGroupChannels', 'g', g, 1);
+  return encoderChannels(config, g);
 }
 
 /**
@@ -41,7 +51,9 @@ export function encoderGroupChannels(config: DvaeEncoderConfig, g: number): numb
  * ```
  */
 export function decoderGroupChannels(config: DvaeDecoderConfig, g: number): number {
-  return 2 ** (config.group_count - g) * config.n_hid;
+  checkObjectArg('decoderGroupChannels', 'config', config, DECODER_CONFIG);
+  checkIntegerArg('decoderGroupChannels', 'g', g, 1);
+  return decoderChannels(config, g);
 }
 
 /**
@@ -54,11 +66,12 @@ export function decoderGroupChannels(config: DvaeDecoderConfig, g: number): numb
  * ```
  */
 export function encoderShapes(config: DvaeEncoderConfig): Map<string, number[]> {
+  checkObjectArg('encoderShapes', 'config', config, ENCODER_CONFIG);
   const shapes = new Map<string, number[]>();
   conv(shapes, 'blocks.input', config.n_hid, config.input_channels, 7);
   let nIn = config.n_hid;
   for (let g = 1; g <= config.group_count; g++) {
-    const nOut = encoderGroupChannels(config, g);
+    const nOut = encoderChannels(config, g);
     for (let b = 1; b <= config.n_blk_per_group; b++) {
       const p = `blocks.group_${g}.block_${b}`;
       const hid = Math.floor(nOut / 4);
@@ -84,11 +97,12 @@ export function encoderShapes(config: DvaeEncoderConfig): Map<string, number[]> 
  * ```
  */
 export function decoderShapes(config: DvaeDecoderConfig): Map<string, number[]> {
+  checkObjectArg('decoderShapes', 'config', config, DECODER_CONFIG);
   const shapes = new Map<string, number[]>();
   conv(shapes, 'blocks.input', config.n_init, config.vocab_size, 1);
   let nIn = config.n_init;
   for (let g = 1; g <= config.group_count; g++) {
-    const nOut = decoderGroupChannels(config, g);
+    const nOut = decoderChannels(config, g);
     for (let b = 1; b <= config.n_blk_per_group; b++) {
       const p = `blocks.group_${g}.block_${b}`;
       const hid = Math.floor(nOut / 4);
@@ -121,33 +135,64 @@ export function checkDvaeParams(
   shapes: ReadonlyMap<string, readonly number[]>,
   what: string,
 ): void {
-  if (typeof (params as { get?: unknown } | null)?.get !== 'function') {
+  const caller = 'checkDvaeParams';
+  checkParamsMap(caller, 'params', params);
+  const s = shapes as Partial<ReadonlyMap<string, unknown>> | null | undefined;
+  if (typeof s?.has !== 'function' || typeof s[Symbol.iterator] !== 'function') {
     throw new TypeError(
-      `dvae ${what}: params must be a Map of tensors by checkpoint name, got ${describeValue(params)}${params instanceof Promise ? ' (await it first)' : ''}`,
+      `${caller}: shapes must be a Map of shapes by tensor name (encoderShapes(config.encoder) or decoderShapes(config.decoder)), got ${describeValue(shapes)}`,
     );
   }
+  if (typeof what !== 'string') {
+    throw new TypeError(
+      `${caller}: what must be a string naming the params in messages (such as 'encoder'), got ${describeValue(what)}`,
+    );
+  }
+  checkParamShapes(caller, params, shapes, what);
+}
+
+/**
+ * @internal {@link checkDvaeParams} for `caller`: `params` (the argument `arg`) must be a Map holding
+ * exactly the tensors `shapes` names; `half` ('encoder' or 'decoder') names them in the messages.
+ */
+export function checkParamsAgainst(
+  caller: string,
+  arg: string,
+  params: unknown,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  half: string,
+): asserts params is DvaeParams {
+  checkParamsMap(caller, arg, params);
+  checkParamShapes(caller, params, shapes, half);
+}
+
+function checkParamShapes(
+  caller: string,
+  params: DvaeParams,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  half: string,
+): void {
+  const at = `${caller}: ${half} tensor`;
   for (const [name, shape] of shapes) {
     const t = params.get(name);
-    if (t === undefined)
-      throw new Error(`dvae ${what}: tensor ${name} ${fmt(shape)} is missing from the checkpoint`);
+    if (t === undefined) throw new Error(`${at} ${name} ${fmt(shape)} is missing from the checkpoint`);
     if (!(t instanceof Tensor))
-      throw new TypeError(`dvae ${what}: ${name} must be a tensor, got ${describeValue(t)}`);
-    if (t.isDisposed)
-      throw new Error(`dvae ${what}: tensor ${name} ${t.describe()} was disposed (used after dispose())`);
+      throw new TypeError(`${at} ${name} must be a Tensor, got ${describeValue(t)}`);
+    if (t.isDisposed) throw new Error(`${at} ${name} ${t.describe()} was disposed (used after dispose())`);
     if (t.dtype !== 'f32') {
       throw new TypeError(
-        `dvae ${what}: tensor ${name} is ${t.describe()} but the dVAE computes in f32 (load f16/bf16 checkpoints with loadSafetensors(source, { backend, dtype: 'f32' }), as loadDvae does)`,
+        `${at} ${name} is ${t.describe()} but the dVAE computes in f32 (load f16/bf16 checkpoints with loadSafetensors(source, { backend, dtype: 'f32' }), as loadDvae does)`,
       );
     }
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       throw new Error(
-        `dvae ${what}: tensor ${name} has shape ${fmt(t.shape)} in the checkpoint but the config expects ${fmt(shape)}`,
+        `${at} ${name} has shape ${fmt(t.shape)} in the checkpoint but the config expects ${fmt(shape)}`,
       );
     }
   }
   for (const name of params.keys()) {
     if (!shapes.has(name))
-      throw new Error(`dvae ${what}: unexpected tensor ${name} in the checkpoint (not in the config)`);
+      throw new Error(`${caller}: unexpected ${half} tensor ${name} in the checkpoint (not in the config)`);
   }
 }
 

@@ -18,18 +18,19 @@ import {
 } from '@vl/tensor';
 import { decoderBytesPerImage, encoderBytesPerImage, mapBatch } from './batchPieces.js';
 import { checkDvaePair, type DvaeConfig, parseDvaeConfig } from './config.js';
+import { checkConfigArg } from './checkArguments.js';
 import {
-  checkDvaeParams,
+  checkParamsAgainst,
   decoderShapes,
   type DvaeParams,
   encoderShapes,
   paramsBackend,
 } from './dvaeShapes.js';
 import { dvaeDecoder } from './dvaeDecoder.js';
-import { checkEncoderInput, dvaeEncoder } from './dvaeEncoder.js';
+import { checkImages, dvaeEncoder } from './dvaeEncoder.js';
 import { describeValue } from './describeValue.js';
 import { mapPixels, unmapPixels } from './mapPixels.js';
-import { checkTokens, tokensToOneHot } from './tokensToOneHot.js';
+import { checkTokenGrid, checkTokenIds, tokensToOneHot } from './tokensToOneHot.js';
 
 /**
  * Options of {@link loadDvae}.
@@ -145,8 +146,20 @@ export async function loadDvae(source: string | URL, options: LoadDvaeOptions = 
   try {
     enc = await load('encoder.safetensors');
     dec = await load('decoder.safetensors');
-    checkDvaeParams(enc.tensors, encoderShapes(config.encoder), 'encoder');
-    checkDvaeParams(dec.tensors, decoderShapes(config.decoder), 'decoder');
+    checkParamsAgainst(
+      'loadDvae',
+      'encoder.safetensors',
+      enc.tensors,
+      encoderShapes(config.encoder),
+      'encoder',
+    );
+    checkParamsAgainst(
+      'loadDvae',
+      'decoder.safetensors',
+      dec.tensors,
+      decoderShapes(config.decoder),
+      'decoder',
+    );
   } catch (e) {
     enc?.dispose();
     dec?.dispose();
@@ -206,7 +219,7 @@ export function pixelRangeError(caller: string, lo: number, hi: number): RangeEr
 export async function checkImageRange(images: Tensor): Promise<void> {
   if (!(images instanceof Tensor))
     throw new TypeError(`checkImageRange: images must be a tensor, got ${describeValue(images)}`);
-  await checkPixelRange(images, 'dvae');
+  await checkPixelRange(images, 'checkImageRange');
 }
 
 /**
@@ -248,9 +261,17 @@ export function createDvaeModel(
   backend: Backend,
   disposeParams: () => void,
 ): DvaeModel {
-  checkDvaeParams(encoderParams, encoderShapes(config.encoder), 'encoder');
-  checkDvaeParams(decoderParams, decoderShapes(config.decoder), 'decoder');
+  const caller = 'createDvaeModel';
+  checkConfigArg(caller, config);
+  checkParamsAgainst(caller, 'encoderParams', encoderParams, encoderShapes(config.encoder), 'encoder');
+  checkParamsAgainst(caller, 'decoderParams', decoderParams, decoderShapes(config.decoder), 'decoder');
   checkBackend(backend, 'createDvaeModel: backend');
+  if (typeof disposeParams !== 'function') {
+    // Checked now: it is called only by dispose(), long after the mistake.
+    throw new TypeError(
+      `createDvaeModel: disposeParams must be a function that frees the params (() => {} to keep them), got ${describeValue(disposeParams)}`,
+    );
+  }
   // Params on another backend would fail inside the first conv, naming neither the param nor `backend`.
   const home = paramsBackend({ encoder: encoderParams, decoder: decoderParams }, 'createDvaeModel');
   if (home !== backend) {
@@ -279,20 +300,21 @@ export function createDvaeModel(
     tidy(() => dvaeEncoder(encoderParams, mapPixels(images, eps), config.encoder)); // [b, V, h, w]
   const encoderLogits = (images: Tensor): Tensor => {
     alive('encoderLogits');
-    checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
+    checkImages('DvaeModel.encoderLogits', 'images', images, config.encoder); // before mapPixels, so the error speaks of images
     sameBackend(images, 'images', 'encoderLogits');
     return mapBatch(images, imageBytes(images), logitsOf); // [B, V, h, w]
   };
   const encode = (images: Tensor): Tensor => {
     alive('encode');
-    checkEncoderInput(images, config.encoder);
+    checkImages('DvaeModel.encode', 'images', images, config.encoder);
     sameBackend(images, 'images', 'encode');
     return mapBatch(images, imageBytes(images), (x) => tidy(() => argmax(logitsOf(x), 1))); // i32[B, h, w]
   };
   const decoderStats = async (tokens: Tensor, what = 'decoderStats'): Promise<Tensor> => {
     alive(what);
     sameBackend(tokens, 'tokens', what);
-    await checkTokens(tokens, config.decoder.vocab_size);
+    checkTokenGrid(`DvaeModel.${what}`, tokens);
+    await checkTokenIds(`DvaeModel.${what}`, tokens, config.decoder.vocab_size);
     alive(what); // the model may have been disposed while the ids were read
     const bytes = decoderBytesPerImage(config.decoder, tokens.shape[1]!, tokens.shape[2]!);
     return mapBatch(tokens, bytes, (t) =>
@@ -320,9 +342,9 @@ export function createDvaeModel(
     async reconstruct(images: Tensor): Promise<Tensor> {
       alive('reconstruct');
       checkDvaePair(config, 'DvaeModel.reconstruct');
-      checkEncoderInput(images, config.encoder);
+      checkImages('DvaeModel.reconstruct', 'images', images, config.encoder);
       sameBackend(images, 'images', 'reconstruct');
-      await checkImageRange(images);
+      await checkPixelRange(images, 'DvaeModel.reconstruct');
       alive('reconstruct');
       const tokens = encode(images); // i32[B, h, w]
       try {

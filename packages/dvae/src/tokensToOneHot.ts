@@ -1,6 +1,7 @@
 // Token grids <-> the decoder's one-hot input. oneHot silently gives an all-zero row for an id
 // outside the vocabulary, so ids are checked first: a bad id would otherwise decode to garbage.
 import { Tensor, max, min, oneHot, transpose } from '@vl/tensor';
+import { checkIntegerArg, checkTensorArg } from './checkArguments.js';
 import { describeValue } from './describeValue.js';
 
 /**
@@ -13,25 +14,39 @@ import { describeValue } from './describeValue.js';
  * ```
  */
 export async function checkTokens(tokens: Tensor, vocabSize: number): Promise<void> {
+  checkTokenGrid('checkTokens', tokens);
+  checkIntegerArg('checkTokens', 'vocabSize', vocabSize, 1);
+  await checkTokenIds('checkTokens', tokens, vocabSize);
+}
+
+/**
+ * @internal The part of {@link checkTokens} that reads nothing back: `tokens` is a live i32
+ * `[B, h, w]` grid with cells; `caller` (the function the user called) starts every message.
+ */
+export function checkTokenGrid(caller: string, tokens: unknown): asserts tokens is Tensor {
   if (!(tokens instanceof Tensor)) {
     throw new TypeError(
-      `dvae decoder: tokens must be an i32 [B, h, w] tensor of token ids, got ${describeValue(tokens)}`,
+      `${caller}: tokens must be an i32 [B, h, w] tensor of token ids, got ${describeValue(tokens)}`,
     );
   }
   if (tokens.isDisposed)
-    throw new Error(`dvae decoder: tokens ${tokens.describe()} were disposed (used after dispose())`);
+    throw new Error(`${caller}: tokens ${tokens.describe()} were disposed (used after dispose())`);
   if (tokens.backend.disposed)
     throw new Error(
-      `dvae decoder: tokens ${tokens.describe()} are on a ${tokens.backend.kind} backend that was disposed`,
+      `${caller}: tokens ${tokens.describe()} are on a ${tokens.backend.kind} backend that was disposed`,
     );
   if (tokens.shape.length !== 3 || tokens.dtype !== 'i32') {
-    throw new RangeError(`dvae decoder: tokens must be an i32 [B, h, w] grid, got ${tokens.describe()}`);
+    throw new RangeError(`${caller}: tokens must be an i32 [B, h, w] grid, got ${tokens.describe()}`);
   }
   if (tokens.shape[1] === 0 || tokens.shape[2] === 0) {
     throw new RangeError(
-      `dvae decoder: the token grid ${tokens.describe()} is empty; h and w must be at least 1`,
+      `${caller}: the token grid ${tokens.describe()} is empty; h and w must be at least 1`,
     );
   }
+}
+
+/** @internal The ids of `tokens` (a checked grid) lie in `[0, vocabSize)`: two numbers read back. */
+export async function checkTokenIds(caller: string, tokens: Tensor, vocabSize: number): Promise<void> {
   if (tokens.size === 0) return;
   const lo = min(tokens); // []
   const hi = max(tokens); // []
@@ -39,7 +54,7 @@ export async function checkTokens(tokens: Tensor, vocabSize: number): Promise<vo
     const [a, b] = await Promise.all([lo.item(), hi.item()]);
     if (a < 0 || b >= vocabSize) {
       throw new RangeError(
-        `dvae decoder: token ids must lie in [0, ${vocabSize}) (vocab_size), got ids from ${a} to ${b}`,
+        `${caller}: token ids must lie in [0, ${vocabSize}) (vocab_size), got ids from ${a} to ${b}`,
       );
     }
   } finally {
@@ -58,6 +73,11 @@ export async function checkTokens(tokens: Tensor, vocabSize: number): Promise<vo
  * ```
  */
 export function tokensToOneHot(tokens: Tensor, vocabSize: number): Tensor {
+  checkTensorArg('tokensToOneHot', 'tokens', tokens, 'an i32 [B, h, w] tensor of token ids');
+  if (tokens.shape.length !== 3 || tokens.dtype !== 'i32') {
+    throw new RangeError(`tokensToOneHot: tokens must be an i32 [B, h, w] grid, got ${tokens.describe()}`);
+  }
+  checkIntegerArg('tokensToOneHot', 'vocabSize', vocabSize, 1);
   const z = oneHot(tokens, vocabSize); // [B, h, w, V]
   try {
     return transpose(z, [0, 3, 1, 2]); // [B, V, h, w]

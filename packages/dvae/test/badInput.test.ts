@@ -31,12 +31,12 @@ test('a checkpoint with a missing or an extra tensor is named', () => {
   const missing = new Map(params.encoder);
   missing.delete('blocks.group_2.block_1.id_path.w');
   expect(() => checkDvaeParams(missing, encoderShapes(config.encoder), 'encoder')).toThrow(
-    'dvae encoder: tensor blocks.group_2.block_1.id_path.w [16, 8, 1, 1] is missing from the checkpoint',
+    'checkDvaeParams: encoder tensor blocks.group_2.block_1.id_path.w [16, 8, 1, 1] is missing from the checkpoint',
   );
   const extra = new Map(params.encoder);
   extra.set('blocks.group_3.block_1.res_path.conv_1.w', params.encoder.get('blocks.input.w')!);
   expect(() => checkDvaeParams(extra, encoderShapes(config.encoder), 'encoder')).toThrow(
-    'dvae encoder: unexpected tensor blocks.group_3.block_1.res_path.conv_1.w in the checkpoint (not in the config)',
+    'checkDvaeParams: unexpected encoder tensor blocks.group_3.block_1.res_path.conv_1.w in the checkpoint (not in the config)',
   );
 });
 
@@ -44,8 +44,10 @@ test('images must be f32 [B, C, H, W]', () => {
   const rank3 = zeros([3, 8, 8], { backend });
   const ints = zeros([1, 3, 8, 8], { backend, dtype: 'i32' });
   try {
-    expect(() => model.encode(rank3)).toThrow(/input must be \[B, C, H, W\], got f32\[3, 8, 8\]/);
-    expect(() => model.encoderLogits(ints)).toThrow(/input must be f32/);
+    expect(() => model.encode(rank3)).toThrow(
+      /^DvaeModel\.encode: images must be \[B, C, H, W\], got f32\[3, 8, 8\]/,
+    );
+    expect(() => model.encoderLogits(ints)).toThrow(/^DvaeModel\.encoderLogits: images must be f32/);
   } finally {
     rank3.dispose();
     ints.dispose();
@@ -64,7 +66,7 @@ test('token grids must be i32 [B, h, w]; a decoder input must span vocab_size ch
       /tokens must be an i32 \[B, h, w\] grid, got i32\[16\]/,
     );
     expect(() => dvaeDecoder(params.decoder, relaxed, config.decoder)).toThrow(
-      /input must be f32 \[B, 16, h, w\] \(one-hot over vocab_size\), got f32\[1, 8, 4, 4\]/,
+      /z must be f32 \[B, 16, h, w\] \(one-hot over vocab_size\), got f32\[1, 8, 4, 4\]/,
     );
   } finally {
     floats.dispose();

@@ -106,7 +106,7 @@ describe('calibrateEncoderLogits', () => {
     expect(() =>
       checkDvaeParams(Promise.resolve(params.encoder) as never, encoderShapes(config.encoder), 'encoder'),
     ).toThrow(
-      'dvae encoder: params must be a Map of tensors by checkpoint name, got a Promise (await it first)',
+      'checkDvaeParams: params must be a Map of tensors by checkpoint name, got a Promise (await it first)',
     );
     expect(backend.stats().liveTensors).toBe(before);
     // Images disposed while their range is read back are named, not used.
@@ -114,7 +114,7 @@ describe('calibrateEncoderLogits', () => {
     const pending = calibrateEncoderLogits(params.encoder, config, brief);
     brief.dispose();
     await expect(pending).rejects.toThrow(
-      'dvae encoder: images f32[2, 3, 8, 8] were disposed (used after dispose())',
+      'calibrateEncoderLogits: images f32[2, 3, 8, 8] were disposed (used after dispose())',
     );
     expect(backend.stats().liveTensors).toBe(before);
     for (const t of [images, gray, empty, ...params.encoder.values(), ...params.decoder.values()])

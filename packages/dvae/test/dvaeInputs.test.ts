@@ -97,7 +97,7 @@ test('f16 and bf16 checkpoints load as f32 and encode and decode like the f32 on
   const w16 = cast(f32.encoderParams.get('blocks.input.w')!, 'f16');
   half.set('blocks.input.w', w16);
   expect(() => checkDvaeParams(half, encoderShapes(f32.config.encoder), 'encoder')).toThrow(
-    /dvae encoder: tensor blocks\.input\.w is f16\[64, 3, 7, 7\] but the dVAE computes in f32/,
+    /checkDvaeParams: encoder tensor blocks\.input\.w is f16\[64, 3, 7, 7\] but the dVAE computes in f32/,
   );
   w16.dispose();
   f32.dispose();
@@ -241,7 +241,7 @@ test('training refuses logit_laplace_eps 0, which encoding and decoding allow', 
   const message = /logit_laplace_eps must be in \(0, 0\.5\) for the logit-Laplace loss .*got 0$/;
   expect(() => new DvaeTrainer(params, zero)).toThrow(new RegExp(`^DvaeTrainer: ${message.source}`));
   await expect(trainDvae(params, zero, () => batch(8), { steps: 2 })).rejects.toThrow(
-    /^DvaeTrainer: logit_laplace_eps/,
+    /^trainDvae: logit_laplace_eps/,
   );
   expect(() => dvaeLoss(params, x, zero, { tau: 1, beta: 0, seed: 0 })).toThrow(
     /^dvaeLoss: logit_laplace_eps/,
@@ -308,11 +308,15 @@ test('disposed images, images from another backend, missing params and a dispose
   goneTokens.dispose();
   const before = live();
   expect(() => model.encode(gone)).toThrow(
-    'dvae encoder: images f32[2, 3, 8, 8] were disposed (used after dispose())',
+    'DvaeModel.encode: images f32[2, 3, 8, 8] were disposed (used after dispose())',
   );
   expect(() => model.encoderLogits(gone)).toThrow('were disposed');
-  await expect(model.reconstruct(gone)).rejects.toThrow('dvae encoder: images f32[2, 3, 8, 8] were disposed');
-  await expect(model.decode(goneTokens)).rejects.toThrow('dvae decoder: tokens i32[1, 4, 4] were disposed');
+  await expect(model.reconstruct(gone)).rejects.toThrow(
+    'DvaeModel.reconstruct: images f32[2, 3, 8, 8] were disposed',
+  );
+  await expect(model.decode(goneTokens)).rejects.toThrow(
+    'DvaeModel.decode: tokens i32[1, 4, 4] were disposed',
+  );
   expect(() => model.encode(foreign)).toThrow(
     /^DvaeModel\.encode: images f32\[1, 3, 8, 8\] are on another backend \(cpu.*\) than the dVAE \(cpu.*\); move them with toBackend\(images, dvae\.backend\)$/,
   );
@@ -329,7 +333,7 @@ test('disposed images, images from another backend, missing params and a dispose
   const missing = new Map(params.decoder);
   missing.delete('blocks.output.conv.b');
   expect(() => createDvaeModel(config, params.encoder, missing, backend, () => {})).toThrow(
-    'dvae decoder: tensor blocks.output.conv.b [6] is missing from the checkpoint',
+    'createDvaeModel: decoder tensor blocks.output.conv.b [6] is missing from the checkpoint',
   );
   const trainer = new DvaeTrainer(params, config);
   trainer.dispose();

@@ -147,7 +147,7 @@ describe('config/weights mismatch', () => {
       config.decoder.n_init = 16;
       writeFileSync(join(tmp, 'config.json'), JSON.stringify(config));
       await expect(loadDvae(tmp, { backend })).rejects.toThrow(
-        /dvae decoder: tensor blocks\.input\.w has shape \[32, 512, 1, 1\] in the checkpoint but the config expects \[16, 512, 1, 1\]/,
+        /loadDvae: decoder tensor blocks\.input\.w has shape \[32, 512, 1, 1\] in the checkpoint but the config expects \[16, 512, 1, 1\]/,
       );
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -20,11 +20,11 @@ afterAll(() => {
 
 test('arguments that are not tensors are named', async () => {
   expect(() => dvae.encode({ data: new Uint8Array(48), width: 4, height: 4 } as never)).toThrow(
-    'dvae encoder: images must be an f32 [B, C, H, W] tensor with values in [0, 1], got an object { data, width, height }',
+    'DvaeModel.encode: images must be an f32 [B, C, H, W] tensor with values in [0, 1], got an object { data, width, height }',
   );
   expect(() => dvae.encoderLogits(undefined as never)).toThrow('images must be an f32 [B, C, H, W] tensor');
   await expect(dvae.decode(new Int32Array(16) as never)).rejects.toThrow(
-    'dvae decoder: tokens must be an i32 [B, h, w] tensor of token ids, got a Int32Array',
+    'DvaeModel.decode: tokens must be an i32 [B, h, w] tensor of token ids, got a Int32Array',
   );
   await expect(loadDvae(null as never, {})).rejects.toThrow(
     'loadDvae: source must be a checkpoint folder (a path or URL), got null',
@@ -68,10 +68,10 @@ test('empty images and token grids are refused before the convolutions', async (
   const grid = tensor(new Int32Array(0), [1, 0, 0], { backend, dtype: 'i32' });
   try {
     expect(() => dvae.encode(empty)).toThrow(
-      'dvae encoder: image size 0x0 is empty; height and width must be positive multiples of 8',
+      'DvaeModel.encode: image size 0x0 is empty; height and width must be positive multiples of 8',
     );
     await expect(dvae.decode(grid)).rejects.toThrow(
-      'dvae decoder: the token grid i32[1, 0, 0] is empty; h and w must be at least 1',
+      'DvaeModel.decode: the token grid i32[1, 0, 0] is empty; h and w must be at least 1',
     );
   } finally {
     empty.dispose();
@@ -109,7 +109,7 @@ test('pixels outside [0, 1] or NaN are refused by reconstruct and checkImageRang
   const ok = full([1, 3, 8, 8], 0.5, { backend });
   try {
     await expect(dvae.reconstruct(bytes)).rejects.toThrow(
-      'dvae: images must hold pixel values in [0, 1], got values from 200 to 200 (8-bit pixels? divide by 255)',
+      'DvaeModel.reconstruct: images must hold pixel values in [0, 1], got values from 200 to 200 (8-bit pixels? divide by 255)',
     );
     await expect(checkImageRange(nan)).rejects.toThrow('(NaN pixels)');
     await checkImageRange(ok);

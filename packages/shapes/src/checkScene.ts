@@ -23,6 +23,10 @@ const DIRECTIONS = ['horizontal', 'vertical', 'diagonal'] as const;
 const TOLERANCE = 1e-9;
 
 function fail(caller: string, path: string, value: unknown, expected: string): never {
+  // "undefined is not an object" would read like JavaScript's own TypeError: name the missing field.
+  if (value === undefined || value === null) {
+    throw new RangeError(`${caller}: ${path} is ${String(value)}; it must be ${expected}`);
+  }
   throw new RangeError(`${caller}: ${path}: ${describeValue(value)} is not ${expected}`);
 }
 

@@ -207,7 +207,7 @@ describe('checkScene', () => {
     // A hole in the list (a deleted element) is named, not a crash deep inside.
     const holey = [...mixed.objects];
     delete holey[1];
-    expectRejected({ ...mixed, objects: holey }, /scene\.objects\[1\]: undefined is not an object$/);
+    expectRejected({ ...mixed, objects: holey }, /scene\.objects\[1\] is undefined; it must be an object$/);
     expectRejected(
       { ...mixed, layout: 'grid' as never },
       /scene\.layout: 'grid' is not one of single, group, pair, mixed/,
@@ -230,7 +230,10 @@ describe('checkScene', () => {
       /scene\.background\.period: 0 is not an even integer from 4 to 32/,
     );
     expectRejected({ ...scene, background: { ...striped, period: 7 } }, /background\.period: 7/);
-    expectRejected({ ...scene, background: { ...striped, direction: null } }, /background\.direction: null/);
+    expectRejected(
+      { ...scene, background: { ...striped, direction: null } },
+      /background\.direction is null; it must be one of horizontal, vertical, diagonal/,
+    );
     expectRejected(
       { ...scene, background: { ...striped, tone: 250 } },
       /background\.tone: 250 is not an integer from 96 to 160/,
@@ -249,7 +252,7 @@ describe('checkScene', () => {
   it('rejects geometry the world does not have: sizes, radii, boxes, regions, overlaps', () => {
     const scene = sceneOf('single');
     const [object] = scene.objects;
-    expectRejected({} as never, /scene\.width: undefined is not an integer from 16 to 1024/);
+    expectRejected({} as never, /scene\.width is undefined; it must be an integer from 16 to 1024/);
     expectRejected(null, /scene must be an object, got null/);
     expectRejected({ ...scene, width: 8, height: 8 }, /scene\.width: 8/);
     expectRejected({ ...scene, height: 32 }, /scene\.height: 32 is not 64/);

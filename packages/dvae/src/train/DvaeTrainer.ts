@@ -19,11 +19,12 @@ import {
   tidy,
   valueAndGrad,
 } from '@vl/tensor';
+import { checkConfigArg, checkParamsPair } from '../checkArguments.js';
 import { checkDvaePair, type DvaeConfig } from '../config.js';
 import { describeValue } from '../describeValue.js';
-import { checkEncoderInput } from '../dvaeEncoder.js';
+import { checkImages } from '../dvaeEncoder.js';
 import {
-  checkDvaeParams,
+  checkParamsAgainst,
   decoderShapes,
   type DvaeParams,
   encoderShapes,
@@ -134,6 +135,20 @@ export const DVAE_TRAINER_OPTION_KEYS: readonly string[] = [
   'seed',
 ];
 
+/**
+ * @internal The trainer's checks of its params and config, the messages starting with `caller`
+ * (trainDvae runs them first, in its own name); returns the one backend of the params.
+ */
+export function checkTrainerArguments(caller: string, params: unknown, config: unknown): Backend {
+  checkParamsPair(caller, 'params', params);
+  checkConfigArg(caller, config);
+  checkDvaePair(config, caller);
+  checkLossEps(config, caller);
+  checkParamsAgainst(caller, 'params.encoder', params.encoder, encoderShapes(config.encoder), 'encoder');
+  checkParamsAgainst(caller, 'params.decoder', params.decoder, decoderShapes(config.decoder), 'decoder');
+  return paramsBackend({ encoder: params.encoder, decoder: params.decoder }, caller);
+}
+
 function resolve(s: DvaeSchedule, step: number, what: string): number {
   const v = typeof s === 'number' ? s : s(step);
   if (!Number.isFinite(v))
@@ -203,11 +218,7 @@ export class DvaeTrainer {
     options: DvaeTrainerOptions = {},
   ) {
     checkOptionKeys('DvaeTrainer', options, DVAE_TRAINER_OPTION_KEYS);
-    checkDvaePair(config, 'DvaeTrainer');
-    checkLossEps(config, 'DvaeTrainer');
-    checkDvaeParams(params.encoder, encoderShapes(config.encoder), 'encoder');
-    checkDvaeParams(params.decoder, decoderShapes(config.decoder), 'decoder');
-    this.backend = paramsBackend({ encoder: params.encoder, decoder: params.decoder }, 'DvaeTrainer');
+    this.backend = checkTrainerArguments('DvaeTrainer', params, config);
     const {
       lr = cosineAnneal({ from: 1e-4, to: 1.25e-6, steps: 1_200_000 }),
       tau = cosineAnneal({ from: 1, to: 1 / 16, steps: 150_000 }),
@@ -297,7 +308,7 @@ export class DvaeTrainer {
     if (this.#disposed) throw new Error('DvaeTrainer.step: the trainer was disposed');
     if (this.#stepping)
       throw new Error('DvaeTrainer.step: a step is already running; await it before the next one');
-    checkEncoderInput(images, this.config.encoder);
+    checkImages('DvaeTrainer.step', 'images', images, this.config.encoder);
     if (images.shape[0] === 0) {
       throw new RangeError(
         `DvaeTrainer.step: images ${images.describe()} hold no image; a step needs at least one`,

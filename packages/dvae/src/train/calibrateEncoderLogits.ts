@@ -17,10 +17,11 @@ import {
   tidy,
   variance,
 } from '@vl/tensor';
-import { describeValue } from '../describeValue.js';
+import { checkConfigArg, checkParamsMap } from '../checkArguments.js';
 import type { DvaeConfig } from '../config.js';
-import { checkEncoderInput, dvaeEncoder } from '../dvaeEncoder.js';
-import { checkDvaeParams, type DvaeParams, encoderShapes, paramsBackend } from '../dvaeShapes.js';
+import { describeValue } from '../describeValue.js';
+import { checkImages, dvaeEncoder } from '../dvaeEncoder.js';
+import { checkParamsAgainst, type DvaeParams, encoderShapes, paramsBackend } from '../dvaeShapes.js';
 import { checkPixelRange } from '../loadDvae.js';
 import { mapPixels } from '../mapPixels.js';
 
@@ -36,8 +37,10 @@ const CALLER = 'calibrateEncoderLogits';
 
 /** Everything about the arguments that can be checked without reading data back. */
 function checkArguments(encoder: DvaeParams, config: DvaeConfig, images: Tensor): void {
-  checkDvaeParams(encoder, encoderShapes(config.encoder), 'encoder');
-  checkEncoderInput(images, config.encoder);
+  checkParamsMap(CALLER, 'encoder', encoder); // before the config, the argument after it
+  checkConfigArg(CALLER, config);
+  checkParamsAgainst(CALLER, 'encoder', encoder, encoderShapes(config.encoder), 'encoder');
+  checkImages(CALLER, 'images', images, config.encoder);
   if (images.shape[0] === 0) {
     throw new RangeError(
       `${CALLER}: images ${images.describe()} hold no image; the logits' statistics need at least one`,

@@ -34,6 +34,11 @@ export interface CodebookUsage {
  * ```
  */
 export function codebookUsageFromCounts(counts: Uint32Array): CodebookUsage {
+  if (!(counts instanceof Uint32Array)) {
+    throw new TypeError(
+      `codebookUsageFromCounts: counts must be a Uint32Array of code counts, got ${describeValue(counts)}`,
+    );
+  }
   let total = 0;
   let used = 0;
   for (const c of counts) {
@@ -72,7 +77,9 @@ export async function codebookUsage(
   vocabSize: number,
 ): Promise<CodebookUsage> {
   if (!Number.isInteger(vocabSize) || vocabSize < 1) {
-    throw new RangeError(`codebookUsage: vocabSize must be a positive integer, got ${vocabSize}`);
+    throw new RangeError(
+      `codebookUsage: vocabSize must be a positive integer, got ${describeValue(vocabSize)}`,
+    );
   }
   const counts = new Uint32Array(vocabSize);
   for (const t of Array.isArray(tokens) ? tokens : [tokens as Tensor]) {

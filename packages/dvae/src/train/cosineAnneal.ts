@@ -1,5 +1,6 @@
 // Half-cosine annealing between two values, the shape of every schedule in DALL-E's dVAE training
 // (temperature 1 -> 1/16, KL weight 0 -> 6.6, learning rate 1e-4 -> 1.25e-6).
+import { checkObjectArg } from '../checkArguments.js';
 
 /**
  * Options of {@link cosineAnneal}.
@@ -30,6 +31,7 @@ export interface CosineAnnealOptions {
  * ```
  */
 export function cosineAnneal(options: CosineAnnealOptions): (step: number) => number {
+  checkObjectArg('cosineAnneal', 'options', options, 'an object { from, to, steps }');
   const { from, to, steps } = options;
   if (!Number.isFinite(from) || !Number.isFinite(to)) {
     throw new RangeError(`cosineAnneal: from (${from}) and to (${to}) must be finite numbers`);

@@ -2,7 +2,8 @@
 // file per half, with dall_e's tensor names.
 import { saveSafetensors } from '@vl/tensor';
 import { type DvaeConfig, parseDvaeConfig } from '../config.js';
-import { checkDvaeParams, decoderShapes, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
+import { checkConfigArg, checkParamsPair } from '../checkArguments.js';
+import { checkParamsAgainst, decoderShapes, type DvaeParams, encoderShapes } from '../dvaeShapes.js';
 
 /**
  * The files of a dVAE checkpoint folder, by file name.
@@ -39,8 +40,11 @@ export async function dvaeCheckpointFiles(
   config: DvaeConfig,
   params: { readonly encoder: DvaeParams; readonly decoder: DvaeParams },
 ): Promise<DvaeCheckpointFiles> {
-  checkDvaeParams(params.encoder, encoderShapes(config.encoder), 'encoder');
-  checkDvaeParams(params.decoder, decoderShapes(config.decoder), 'decoder');
+  const caller = 'dvaeCheckpointFiles';
+  checkConfigArg(caller, config);
+  checkParamsPair(caller, 'params', params);
+  checkParamsAgainst(caller, 'params.encoder', params.encoder, encoderShapes(config.encoder), 'encoder');
+  checkParamsAgainst(caller, 'params.decoder', params.decoder, decoderShapes(config.decoder), 'decoder');
   const json = {
     encoder: { ...config.encoder },
     decoder: { ...config.decoder },

@@ -4,9 +4,10 @@
 // are divided by the number of pixel channels, so with beta = 1 the loss is the negative ELBO in
 // nats per pixel channel, and beta above 1 weights the KL up as the paper does (6.6).
 import { type Rng, type Tensor, argmax, add, mean, neg, scale, sigmoid, square, sub, sum } from '@vl/tensor';
+import { checkConfigArg, checkObjectArg, checkParamsPair } from '../checkArguments.js';
 import { checkDvaePair, type DvaeConfig } from '../config.js';
 import { dvaeDecoder } from '../dvaeDecoder.js';
-import { checkEncoderInput, dvaeEncoder } from '../dvaeEncoder.js';
+import { checkImages, dvaeEncoder } from '../dvaeEncoder.js';
 import type { DvaeParams } from '../dvaeShapes.js';
 import { mapPixels, unmapPixels } from '../mapPixels.js';
 import { gumbelSoftmax } from './gumbelSoftmax.js';
@@ -84,6 +85,10 @@ export function dvaeLoss(
   config: DvaeConfig,
   options: DvaeLossOptions,
 ): DvaeLossParts {
+  const caller = 'dvaeLoss';
+  checkParamsPair(caller, 'params', params);
+  checkConfigArg(caller, config);
+  checkObjectArg(caller, 'options', options, 'an object { tau, beta, seed }');
   const { tau, beta, seed } = options;
   // Checked before any work: outside a tidy, a late error would leave the encoder's tensors behind.
   if (!(tau > 0) || !Number.isFinite(tau)) {
@@ -94,7 +99,7 @@ export function dvaeLoss(
   }
   checkDvaePair(config, 'dvaeLoss');
   checkLossEps(config, 'dvaeLoss');
-  checkEncoderInput(images, config.encoder); // before mapPixels, so the error speaks of images
+  checkImages(caller, 'images', images, config.encoder); // before mapPixels, so the error speaks of images
   if (images.shape[0] === 0) {
     // The means would divide by 0 pixel channels.
     throw new RangeError(`dvaeLoss: images ${images.describe()} hold no image; the loss needs at least one`);

@@ -3,6 +3,7 @@
 // standard Gumbel noise g. As tau goes to 0 the samples approach one-hot codes drawn from
 // softmax(logits); a larger tau gives smoother samples and lower-variance gradients.
 import { type Rng, type Tensor, add, gumbelNoise, scale, softmax } from '@vl/tensor';
+import { checkObjectArg, checkTensorArg } from '../checkArguments.js';
 import { describeValue } from '../describeValue.js';
 
 /**
@@ -33,6 +34,8 @@ export interface GumbelSoftmaxOptions {
  * ```
  */
 export function gumbelSoftmax(logits: Tensor, options: GumbelSoftmaxOptions): Tensor {
+  checkTensorArg('gumbelSoftmax', 'logits', logits, 'an f32 tensor');
+  checkObjectArg('gumbelSoftmax', 'options', options, 'an object { tau, seed, axis }');
   const { tau, seed, axis = 1 } = options;
   if (!(tau > 0) || !Number.isFinite(tau)) {
     throw new RangeError(`gumbelSoftmax: tau must be a finite number > 0, got ${tau}`);

@@ -1,6 +1,7 @@
 // Fresh dVAE parameters, drawn the way dall_e's Conv2d initializes itself.
 import { type Backend, Rng, type Tensor, checkOptionKeys, randomNormal, zeros } from '@vl/tensor';
 import type { DvaeConfig } from '../config.js';
+import { checkConfigArg } from '../checkArguments.js';
 import { decoderShapes, encoderShapes } from '../dvaeShapes.js';
 import { checkBackend } from '../loadDvae.js';
 
@@ -82,6 +83,7 @@ function checkWidths(config: DvaeConfig): void {
  * ```
  */
 export function initDvaeParams(config: DvaeConfig, options: InitDvaeOptions): DvaeParamsPair {
+  checkConfigArg('initDvaeParams', config);
   checkOptionKeys('initDvaeParams', options, ['backend', 'seed']);
   const { backend } = options;
   checkBackend(backend, 'initDvaeParams: options.backend');

@@ -3,6 +3,8 @@
 // uniform and ln V when q is one-hot, so weighting it with beta spreads the encoder's mass over
 // the codebook (and keeps codes alive).
 import { type Tensor, exp, logSoftmax, mul, scale, sum } from '@vl/tensor';
+import { checkTensorArg } from '../checkArguments.js';
+import { describeValue } from '../describeValue.js';
 
 /**
  * `KL(softmax(logits) || uniform)` along the codebook `axis` (default 1 for `[B, V, h, w]`), in
@@ -14,12 +16,15 @@ import { type Tensor, exp, logSoftmax, mul, scale, sum } from '@vl/tensor';
  * ```
  */
 export function klToUniform(logits: Tensor, axis = 1): Tensor {
+  checkTensorArg('klToUniform', 'logits', logits, 'an f32 tensor');
   if (logits.dtype !== 'f32')
     throw new TypeError(`klToUniform: logits must be f32, got ${logits.describe()}`);
   const a = axis < 0 ? axis + logits.shape.length : axis;
   const v = logits.shape[a];
   if (v === undefined || a < 0) {
-    throw new RangeError(`klToUniform: axis ${axis} is out of range for logits ${logits.describe()}`);
+    throw new RangeError(
+      `klToUniform: axis ${describeValue(axis)} is out of range for logits ${logits.describe()}`,
+    );
   }
   const logQ = logSoftmax(logits, a); // [B, V, h, w]
   const q = exp(logQ); // [B, V, h, w] softmax(logits), one pass instead of a second softmax

@@ -12,9 +12,10 @@
 // by k-means, applied to the layers around it.
 import { Rng, type Tensor, checkOptionKeys, tensor } from '@vl/tensor';
 import { checkDvaePair, type DvaeConfig } from '../config.js';
-import { checkEncoderInput } from '../dvaeEncoder.js';
+import { checkConfigArg, checkParamsPair } from '../checkArguments.js';
+import { checkImages } from '../dvaeEncoder.js';
 import {
-  checkDvaeParams,
+  checkParamsAgainst,
   decoderGroupChannels,
   decoderShapes,
   type DvaeParams,
@@ -255,10 +256,13 @@ export async function kmeansInitDvae(
     throw new RangeError(`kmeansInitDvae: iterations must be an integer >= 0, got ${iterations}`);
   if (!(margin > 0) || !Number.isFinite(margin))
     throw new RangeError(`kmeansInitDvae: margin must be a finite number > 0, got ${margin}`);
+  const caller = 'kmeansInitDvae';
+  checkParamsPair(caller, 'params', params);
+  checkConfigArg(caller, config);
   const { encoder: enc, decoder: dec } = config;
-  checkDvaeParams(params.encoder, encoderShapes(enc), 'encoder');
-  checkDvaeParams(params.decoder, decoderShapes(dec), 'decoder');
-  checkEncoderInput(images, enc);
+  checkParamsAgainst(caller, 'params.encoder', params.encoder, encoderShapes(enc), 'encoder');
+  checkParamsAgainst(caller, 'params.decoder', params.decoder, decoderShapes(dec), 'decoder');
+  checkImages(caller, 'images', images, enc);
   checkDvaePair(config, 'kmeansInitDvae');
   checkLossEps(config, 'kmeansInitDvae'); // the decoder's init is the logit of each code's colour
   const C = enc.input_channels;

@@ -7,6 +7,7 @@
 // The decoder predicts mu and ln b per pixel channel; x is the image after mapPixels, which keeps it
 // inside [eps, 1 - eps] where every term is finite.
 import { type Tensor, abs, add, exp, log, mul, neg, scale, slice, sub } from '@vl/tensor';
+import { checkTensorArg } from '../checkArguments.js';
 
 function sameShape(a: Tensor, b: Tensor): boolean {
   return a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
@@ -25,6 +26,9 @@ function sameShape(a: Tensor, b: Tensor): boolean {
  * ```
  */
 export function logitLaplaceLogProb(x: Tensor, mu: Tensor, logScale: Tensor): Tensor {
+  checkTensorArg('logitLaplaceLogProb', 'x', x);
+  checkTensorArg('logitLaplaceLogProb', 'mu', mu);
+  checkTensorArg('logitLaplaceLogProb', 'logScale', logScale);
   if (!sameShape(x, mu) || !sameShape(x, logScale)) {
     throw new RangeError(
       `logitLaplaceLogProb: x ${x.describe()}, mu ${mu.describe()} and logScale ${logScale.describe()} must have one shape`,
@@ -48,6 +52,7 @@ export function logitLaplaceLogProb(x: Tensor, mu: Tensor, logScale: Tensor): Te
  * ```
  */
 export function splitDecoderStats(stats: Tensor): { mu: Tensor; logScale: Tensor } {
+  checkTensorArg('splitDecoderStats', 'stats', stats, 'an f32 [B, 2C, H, W] tensor');
   if (stats.shape.length !== 4 || (stats.shape[1] ?? 0) % 2 !== 0) {
     throw new RangeError(
       `splitDecoderStats: stats must be [B, 2C, H, W] (location then log-scale channels), got ${stats.describe()}`,

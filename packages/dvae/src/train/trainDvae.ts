@@ -13,6 +13,7 @@ import { describeValue } from '../describeValue.js';
 import type { DvaeParams } from '../dvaeShapes.js';
 import { codebookUsageFromCounts } from './codebookUsage.js';
 import {
+  checkTrainerArguments,
   DVAE_TRAINER_OPTION_KEYS,
   type DvaeStepResult,
   DvaeTrainer,
@@ -123,6 +124,7 @@ export async function trainDvae(
   batches: (step: number) => Tensor | Promise<Tensor>,
   options: TrainDvaeOptions,
 ): Promise<DvaeParamsPair> {
+  checkTrainerArguments('trainDvae', params, config); // before DvaeTrainer, which would name itself
   checkOptionKeys('trainDvae', options, [
     ...DVAE_TRAINER_OPTION_KEYS,
     'steps',

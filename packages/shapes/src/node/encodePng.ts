@@ -1,4 +1,5 @@
 import pngjs from 'pngjs';
+import { describeValue } from '../options.js';
 import type { ShapesImage } from '../renderScene.js';
 
 /**
@@ -26,9 +27,19 @@ export interface RgbaImage {
  * ```
  */
 export function encodePng(image: RgbaImage | ShapesImage): Uint8Array {
+  if (typeof image !== 'object' || image === null || Array.isArray(image)) {
+    throw new TypeError(
+      `encodePng(): image must be an object { data, width, height }, got ${describeValue(image)}`,
+    );
+  }
   const { data, width, height } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`encodePng(): width and height must be positive integers, got ${width}x${height}`);
+  }
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+    throw new TypeError(
+      `encodePng(): image.data must be a Uint8Array or Uint8ClampedArray of 8-bit pixels, got ${describeValue(data)}`,
+    );
   }
   const pixels = width * height;
   let rgba: Uint8Array;

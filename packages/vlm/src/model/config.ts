@@ -3,6 +3,15 @@
 // settings as `rope_parameters`; older configs have `rope_theta` and `rope_scaling`: both are read.
 import { type ClipVisionConfig, parseClipConfig, visionPatchGrid } from '@vl/clip';
 import type { RopeScaling } from '@vl/tensor';
+import {
+  argumentError,
+  checkInteger,
+  checkLlavaConfig,
+  checkObject,
+  checkString,
+  describe,
+  isPlainObject,
+} from '../checkArguments.js';
 
 /** Activations the projector and the decoder's MLP may name. */
 export type VlmActivation = 'gelu' | 'gelu_pytorch_tanh' | 'gelu_new' | 'quick_gelu' | 'relu' | 'silu';
@@ -201,6 +210,15 @@ function ropeParameters(t: Raw, where: string): RopeParameters {
  * ```
  */
 export function parseLlamaConfig(raw: unknown, where = 'text_config', tieFallback = false): LlamaConfig {
+  const fn = 'parseLlamaConfig';
+  checkObject(fn, 'the config', raw, 'a JSON object');
+  checkString(fn, 'where', where);
+  if (typeof tieFallback !== 'boolean') throw argumentError(fn, 'tieFallback', 'true or false', tieFallback);
+  return readLlamaConfig(raw, where, tieFallback);
+}
+
+/** {@link parseLlamaConfig} without its argument checks; field errors start with `where`. */
+function readLlamaConfig(raw: unknown, where: string, tieFallback: boolean): LlamaConfig {
   if (!isObject(raw)) throw new TypeError(`${where}: expected a JSON object`);
   const d = defaultLlamaConfig;
   const model_type = (raw.model_type ?? 'llama') as string;
@@ -263,6 +281,9 @@ export function checkVisionFeatureLayer(
   towerLayers: number,
   where: string,
 ): number | number[] {
+  // The tower and `where` first: they make the message about `layer`.
+  checkInteger('checkVisionFeatureLayer', 'towerLayers', towerLayers, 0);
+  checkString('checkVisionFeatureLayer', 'where', where);
   const n = towerLayers;
   for (const l of Array.isArray(layer) ? layer : [layer]) {
     if (typeof l !== 'number' || !Number.isInteger(l) || l < -(n + 1) || l > n) {
@@ -285,12 +306,13 @@ export function checkVisionFeatureLayer(
  * ```
  */
 export function parseLlavaConfig(raw: unknown): LlavaConfig {
-  if (!isObject(raw)) throw new TypeError('LLaVA config: expected a JSON object');
+  if (!isPlainObject(raw))
+    throw new TypeError(`parseLlavaConfig: the LLaVA config must be a JSON object, got ${describe(raw)}`);
   const vision_config = isObject(raw.vision_config)
     ? parseClipConfig({ vision_config: raw.vision_config }).vision_config
     : { ...defaultLlavaVisionConfig };
   const topTie = bool(raw, 'tie_word_embeddings', false, 'config');
-  const text_config = parseLlamaConfig(raw.text_config ?? {}, 'text_config', topTie);
+  const text_config = readLlamaConfig(raw.text_config ?? {}, 'text_config', topTie);
   const layer = checkVisionFeatureLayer(
     raw.vision_feature_layer ?? -2,
     vision_config.num_hidden_layers,
@@ -325,6 +347,7 @@ export function parseLlavaConfig(raw: unknown): LlavaConfig {
  * ```
  */
 export function imageTokenCount(config: LlavaConfig): number {
+  checkLlavaConfig('imageTokenCount', config);
   return (
     visionPatchGrid(config.vision_config) ** 2 + (config.vision_feature_select_strategy === 'full' ? 1 : 0)
   );
@@ -343,6 +366,7 @@ export function imageTokenCount(config: LlavaConfig): number {
  * ```
  */
 export function ropeScaling(p: RopeParameters): RopeScaling | undefined {
+  checkObject('ropeScaling', 'p', p, "a config's rope_parameters object");
   // A config from parseLlamaConfig has these; a hand-built one may not.
   const need = (
     field: 'factor' | 'low_freq_factor' | 'high_freq_factor' | 'original_max_position_embeddings',

@@ -18,6 +18,7 @@ import {
   slice,
   transpose,
 } from '@vl/tensor';
+import { checkObject, checkString, checkTensor, checkTensorMap } from '../checkArguments.js';
 import { type LlamaConfig, type VlmActivation, ropeScaling } from './config.js';
 import { type VlmParams, vlmParam } from './params.js';
 
@@ -59,6 +60,12 @@ export function linearAt(
   activation: MatmulActivation = 'none',
   residual?: Tensor, // [..., out]
 ): Tensor {
+  // Called per layer: a few typeof/instanceof tests.
+  checkTensorMap('linearAt', 'params', params);
+  checkString('linearAt', 'prefix', prefix);
+  checkTensor('linearAt', 'x', x);
+  checkString('linearAt', 'activation', activation);
+  checkTensor('linearAt', 'residual', residual, true);
   const bias = params.get(`${prefix}.bias`);
   return matmul(x, vlmParam(params, `${prefix}.weight`), {
     transposeB: true,
@@ -88,6 +95,30 @@ function splitHeads(x: Tensor, heads: number, headDim: number): Tensor {
   return transpose(reshape(x, [B, T, heads, headDim]), [0, 2, 1, 3]); // [B, H, T, D]
 }
 
+function checkLlamaForwardArguments(
+  params: unknown,
+  inputsEmbeds: unknown,
+  c: unknown,
+  options: unknown,
+): void {
+  const fn = 'llamaForward';
+  checkTensorMap(fn, 'params', params);
+  checkTensor(fn, 'inputsEmbeds', inputsEmbeds);
+  checkObject(fn, 'c', c, 'a LlamaConfig object');
+  checkObject(fn, 'c.rope_parameters', (c as LlamaConfig).rope_parameters);
+  checkForwardOptions(fn, options);
+}
+
+/** {@link LlamaForwardOptions} given to `fn`: an object, with tensors where it holds tensors. */
+export function checkForwardOptions(fn: string, options: unknown): void {
+  checkObject(fn, 'options', options);
+  const o = options as LlamaForwardOptions;
+  checkObject(fn, 'options.cache', o.cache, 'a KvCache', true);
+  checkTensor(fn, 'options.positions', o.positions, true);
+  checkTensor(fn, 'options.mask', o.mask, true);
+  checkString(fn, 'options.prefix', o.prefix, true);
+}
+
 /**
  * The Llama decoder on input embeddings `[B, T, C]` (token embeddings with image features merged
  * in), returning logits `[B, T, V]` (`[B, 1, V]` with `lastOnly`).
@@ -104,11 +135,12 @@ export function llamaForward(
   c: LlamaConfig,
   options: LlamaForwardOptions = {},
 ): Tensor {
+  checkLlamaForwardArguments(params, inputsEmbeds, c, options);
   const { cache, positions, mask } = options;
   const m = `${options.prefix ?? 'language_model'}.model`;
   if (inputsEmbeds.rank !== 3 || inputsEmbeds.shape[2] !== c.hidden_size) {
     throw new RangeError(
-      `Llama: inputsEmbeds must be [B, T, ${c.hidden_size}], got ${inputsEmbeds.describe()}`,
+      `llamaForward: inputsEmbeds must be [B, T, ${c.hidden_size}], got ${inputsEmbeds.describe()}`,
     );
   }
   const [B, T] = inputsEmbeds.shape as [number, number, number];

@@ -4,8 +4,21 @@
 // tokens of the prompt before the Llama decoder runs over the whole sequence.
 import { clipVisionForward } from '@vl/clip';
 import { type Tensor, concat, embedding, gather, reshape, slice, tensor } from '@vl/tensor';
+import {
+  checkInteger,
+  checkLlavaConfig,
+  checkTensor,
+  checkTensorMap,
+  checkTokenRows,
+} from '../checkArguments.js';
 import { type LlavaConfig, imageTokenCount } from './config.js';
-import { type LlamaForwardOptions, linearAt, llamaForward, matmulActivationOf } from './llama.js';
+import {
+  type LlamaForwardOptions,
+  checkForwardOptions,
+  linearAt,
+  llamaForward,
+  matmulActivationOf,
+} from './llama.js';
 import { type VlmParams, vlmParam } from './params.js';
 
 /**
@@ -19,11 +32,22 @@ import { type VlmParams, vlmParam } from './params.js';
  * ```
  */
 export function visionFeatureLayers(config: LlavaConfig): number[] {
+  checkLlavaConfig('visionFeatureLayers', config);
   const n = config.vision_config.num_hidden_layers;
   const list = Array.isArray(config.vision_feature_layer)
     ? config.vision_feature_layer
     : [config.vision_feature_layer];
   return list.map((l) => (l < 0 ? n + 1 + l : l));
+}
+
+function checkVisionArguments(fn: string, params: unknown, pixelValues: unknown, config: unknown): void {
+  checkTensorMap(fn, 'params', params);
+  checkTensor(fn, 'pixelValues', pixelValues);
+  if ((pixelValues as Tensor).rank !== 4)
+    throw new RangeError(
+      `${fn}: pixelValues must be [N, 3, S, S], got ${(pixelValues as Tensor).describe()}`,
+    );
+  checkLlavaConfig(fn, config);
 }
 
 /**
@@ -41,6 +65,7 @@ export function llavaVisionFeatures(
   pixelValues: Tensor, // [N, 3, S, S]
   config: LlavaConfig,
 ): Tensor {
+  checkVisionArguments('llavaVisionFeatures', params, pixelValues, config);
   const layers = visionFeatureLayers(config);
   const tower = clipVisionForward(params, pixelValues, config.vision_config, 'vision_tower', {
     layers: Math.max(...layers),
@@ -65,6 +90,7 @@ export function llavaImageFeatures(
   pixelValues: Tensor, // [N, 3, S, S]
   config: LlavaConfig,
 ): Tensor {
+  checkVisionArguments('llavaImageFeatures', params, pixelValues, config);
   const features = llavaVisionFeatures(params, pixelValues, config); // [N, P', Cv']
   const act = matmulActivationOf(config.projector_hidden_act);
   const hidden = linearAt(params, 'multi_modal_projector.linear_1', features, act); // [N, P', C]
@@ -86,6 +112,14 @@ export type TokenRows = readonly (readonly number[])[] | readonly Int32Array[];
  * ```
  */
 export function checkImageTokens(ids: TokenRows, images: number, config: LlavaConfig): void {
+  checkTokenRows('checkImageTokens', 'ids', ids);
+  checkInteger('checkImageTokens', 'images', images, 0);
+  checkLlavaConfig('checkImageTokens', config);
+  countImageTokens(ids, images, config);
+}
+
+/** {@link checkImageTokens} without its argument checks. */
+function countImageTokens(ids: TokenRows, images: number, config: LlavaConfig): void {
   const id = config.image_token_index;
   let count = 0;
   for (const row of ids) for (const t of row) if (t === id) count++;
@@ -113,6 +147,10 @@ export function llavaInputEmbeddings(
   imageFeatures: Tensor | undefined, // [N, P, C]
   config: LlavaConfig,
 ): Tensor {
+  checkTensorMap('llavaInputEmbeddings', 'params', params);
+  checkTokenRows('llavaInputEmbeddings', 'ids', ids);
+  checkTensor('llavaInputEmbeddings', 'imageFeatures', imageFeatures, true);
+  checkLlavaConfig('llavaInputEmbeddings', config);
   const table = vlmParam(params, 'language_model.model.embed_tokens.weight'); // [V, C]
   const backend = table.backend;
   const B = ids.length;
@@ -120,7 +158,7 @@ export function llavaInputEmbeddings(
   const V = config.text_config.vocab_size;
   const C = config.text_config.hidden_size;
   const images = imageFeatures ? imageFeatures.shape[0]! : 0;
-  checkImageTokens(ids, images, config);
+  countImageTokens(ids, images, config);
   const imageId = config.image_token_index;
   const textIds = new Int32Array(B * T);
   const pick = new Int32Array(B * T);
@@ -166,6 +204,12 @@ export function llavaForward(
   config: LlavaConfig,
   options: LlamaForwardOptions = {},
 ): Tensor {
+  const fn = 'llavaForward';
+  checkTensorMap(fn, 'params', params);
+  checkTokenRows(fn, 'ids', ids);
+  checkTensor(fn, 'pixelValues', pixelValues, true);
+  checkLlavaConfig(fn, config);
+  checkForwardOptions(fn, options);
   const features = pixelValues ? llavaImageFeatures(params, pixelValues, config) : undefined; // [N, P, C]
   const embeds = llavaInputEmbeddings(params, ids, features, config); // [B, T, C]
   return llamaForward(params, embeds, config.text_config, options); // [B, T, V]

@@ -4,6 +4,13 @@
 // spelling onto these names once at load, so the model code reads one set of names.
 import { checkParams, visionTowerShapes } from '@vl/clip';
 import type { Shape, Tensor } from '@vl/tensor';
+import {
+  argumentError,
+  checkLlavaConfig,
+  checkObject,
+  checkString,
+  checkTensorMap,
+} from '../checkArguments.js';
 import type { LlamaConfig, LlavaConfig } from './config.js';
 
 /** Model parameters keyed by checkpoint tensor names. */
@@ -34,6 +41,11 @@ const SPELLINGS: readonly (readonly [string, string])[] = [
  * ```
  */
 export function canonicalLlavaName(name: string): string | undefined {
+  checkString('canonicalLlavaName', 'name', name);
+  return canonicalName(name);
+}
+
+function canonicalName(name: string): string | undefined {
   for (const [from, to] of SPELLINGS) if (name.startsWith(from)) return to + name.slice(from.length);
   return undefined;
 }
@@ -50,11 +62,12 @@ export function canonicalLlavaName(name: string): string | undefined {
  * ```
  */
 export function normalizeLlavaParams(tensors: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+  checkTensorMap('normalizeLlavaParams', 'tensors', tensors);
   const out = new Map<string, Tensor>();
   const from = new Map<string, string>();
   const unknown: string[] = [];
   for (const [name, t] of tensors) {
-    const canonical = canonicalLlavaName(name);
+    const canonical = canonicalName(name);
     if (canonical === undefined) {
       // Rotary caches some old exports saved are recomputed, never read.
       if (!name.endsWith('rotary_emb.inv_freq')) unknown.push(name);
@@ -86,6 +99,8 @@ export function normalizeLlavaParams(tensors: ReadonlyMap<string, Tensor>): Map<
  * ```
  */
 export function llamaShapes(c: LlamaConfig, prefix = 'language_model'): Map<string, Shape> {
+  checkObject('llamaShapes', 'c', c, 'a LlamaConfig object');
+  checkString('llamaShapes', 'prefix', prefix);
   const C = c.hidden_size;
   const F = c.intermediate_size;
   const q = c.num_attention_heads * c.head_dim;
@@ -125,6 +140,7 @@ export function llamaShapes(c: LlamaConfig, prefix = 'language_model'): Map<stri
  * ```
  */
 export function visionFeatureSize(config: LlavaConfig): number {
+  checkLlavaConfig('visionFeatureSize', config);
   const layers = Array.isArray(config.vision_feature_layer) ? config.vision_feature_layer.length : 1;
   return config.vision_config.hidden_size * layers;
 }
@@ -139,6 +155,7 @@ export function visionFeatureSize(config: LlavaConfig): number {
  * ```
  */
 export function llavaShapes(config: LlavaConfig): Map<string, Shape> {
+  checkLlavaConfig('llavaShapes', config);
   const shapes = new Map<string, Shape>(visionTowerShapes(config.vision_config, 'vision_tower'));
   const C = config.text_config.hidden_size;
   shapes.set('multi_modal_projector.linear_1.weight', [C, visionFeatureSize(config)]);
@@ -162,6 +179,9 @@ export function llavaShapes(config: LlavaConfig): Map<string, Shape> {
  * ```
  */
 export function checkVlmParams(params: VlmParams, expected: ReadonlyMap<string, Shape>): void {
+  checkTensorMap('checkVlmParams', 'params', params);
+  if (!(expected instanceof Map))
+    throw argumentError('checkVlmParams', 'expected', 'a Map of shapes by name (llavaShapes)', expected);
   checkParams(params, expected, 'LLaVA');
 }
 
@@ -174,6 +194,8 @@ export function checkVlmParams(params: VlmParams, expected: ReadonlyMap<string, 
  * ```
  */
 export function vlmParam(params: VlmParams, name: string): Tensor {
+  checkTensorMap('vlmParam', 'params', params);
+  checkString('vlmParam', 'name', name);
   const t = params.get(name);
   if (!t) throw new Error(`LLaVA: the checkpoint has no tensor ${name}`);
   return t;

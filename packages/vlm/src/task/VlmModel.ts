@@ -1,9 +1,10 @@
 import { FusedQkvParams, type ImageInput, type PreprocessOptions, preprocessToTensor } from '@vl/clip';
 import { type Backend, Tensor, concat, reshape, tidy } from '@vl/tensor';
+import { describe } from '../checkArguments.js';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
 import { type TokenRows, llavaForward, visionFeatureLayers } from '../model/llava.js';
 import type { VlmParams } from '../model/params.js';
-import { type ChatMessage, type VlmTokenizer, checkChatMessages } from '../text/VlmTokenizer.js';
+import { type ChatMessage, type VlmTokenizer, checkMessages } from '../text/VlmTokenizer.js';
 import {
   type GenerateOptions,
   type GeneratedToken,
@@ -55,16 +56,6 @@ export interface VlmModelParts {
 /** Images in a list: a `[n, 3, S, S]` tensor counts n. */
 function imageCount(images: readonly VlmImage[]): number {
   return images.reduce<number>((n, im) => n + (im instanceof Tensor && im.rank === 4 ? im.shape[0]! : 1), 0);
-}
-
-/** A value for an error message: strings quoted, objects by their kind. */
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null || typeof v !== 'object') return String(v);
-  if (v instanceof Tensor) return `a tensor ${v.describe()}`;
-  if (Array.isArray(v)) return 'an array';
-  const kind = v.constructor?.name ?? 'object';
-  return kind === 'Object' ? 'an object' : `${/^[AEIOU]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 /** Chat messages: a list whose first entry looks like a message (a role, or content without one). */
@@ -286,12 +277,12 @@ export class VlmModel {
 
   #tokens(prompt: VlmPrompt): { ids: number[]; images: VlmImage[] } {
     if (isMessages(prompt)) {
-      // checkChatMessages would call a missing role an unknown one ("undefined").
+      // checkMessages would call a missing role an unknown one ("undefined").
       prompt.forEach((m, i) => {
         if (typeof m === 'object' && m !== null && !('role' in m))
           throw new TypeError(`chat: message ${i} has no role (expected one of system, user, assistant)`);
       });
-      checkChatMessages(prompt);
+      checkMessages(prompt, 'chat');
       const images: VlmImage[] = [];
       prompt.forEach((m, i) => {
         if (typeof m.content === 'string') return;

@@ -17,6 +17,7 @@ import {
   loadJsonIfExists,
   loadSafetensors,
 } from '@vl/tensor';
+import { checkLlavaConfig, checkObject } from '../checkArguments.js';
 import { type LlavaConfig, parseLlavaConfig } from '../model/config.js';
 import { checkVlmParams, llavaShapes, normalizeLlavaParams } from '../model/params.js';
 import { VlmTokenizer } from '../text/VlmTokenizer.js';
@@ -66,6 +67,13 @@ export interface VlmCheckpoint {
  * ```
  */
 export function preprocessOptionsOf(raw: unknown, config: LlavaConfig): PreprocessOptions {
+  checkObject('preprocessOptionsOf', 'raw', raw, 'the preprocessor_config.json object or undefined', true);
+  checkLlavaConfig('preprocessOptionsOf', config);
+  return preprocessOptionsFor(raw, config);
+}
+
+/** {@link preprocessOptionsOf} without its argument checks: a file that holds no object is ignored. */
+function preprocessOptionsFor(raw: unknown, config: LlavaConfig): PreprocessOptions {
   const S = config.vision_config.image_size;
   return { size: S, crop: S, ...preprocessOptionsFromHf(raw) };
 }
@@ -199,7 +207,7 @@ export async function loadVlm(
       params,
       backend,
       ownsBackend,
-      preprocess: preprocess ?? preprocessOptionsOf(rawPreprocess, config),
+      preprocess: preprocess ?? preprocessOptionsFor(rawPreprocess, config),
       ...(tokenizer ? { tokenizer } : {}),
       ...(eos ? { eosTokenId: eos } : {}),
       ...(options.fuseQkv !== undefined ? { fuseQkv: options.fuseQkv } : {}),

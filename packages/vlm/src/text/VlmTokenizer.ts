@@ -4,6 +4,7 @@
 // renders it (messages with content parts, `add_generation_prompt`, the special tokens by name).
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { describe } from '../checkArguments.js';
 import { ByteRunDecoder, checkTokenizerJson } from './tokenizerJson.js';
 
 /** Roles a chat message may have. */
@@ -49,18 +50,23 @@ function parseJson(text: string | object, what: string): Json {
  * ```
  */
 export function checkChatMessages(messages: readonly ChatMessage[]): void {
+  checkMessages(messages, 'checkChatMessages');
+}
+
+/** {@link checkChatMessages} with the messages' errors prefixed `where` (`chat` inside the tokenizer). */
+export function checkMessages(messages: readonly ChatMessage[], where: string): void {
   if (!Array.isArray(messages) || messages.length === 0)
-    throw new TypeError('chat: expected a non-empty array of messages');
+    throw new TypeError(`${where}: expected a non-empty array of messages, got ${describe(messages)}`);
   messages.forEach((m, i) => {
-    if (!m || typeof m !== 'object') throw new TypeError(`chat: message ${i} is not an object`);
+    if (!m || typeof m !== 'object') throw new TypeError(`${where}: message ${i} is not an object`);
     if (!ROLES.includes(m.role as string)) {
       throw new RangeError(
-        `chat: unknown chat role ${JSON.stringify(m.role)} in message ${i} (expected one of ${ROLES.join(', ')})`,
+        `${where}: unknown chat role ${JSON.stringify(m.role)} in message ${i} (expected one of ${ROLES.join(', ')})`,
       );
     }
     const parts = typeof m.content === 'string' ? [] : m.content;
     if (!Array.isArray(parts))
-      throw new TypeError(`chat: message ${i} content must be a string or an array of parts`);
+      throw new TypeError(`${where}: message ${i} content must be a string or an array of parts`);
     parts.forEach((p, j) => {
       if (
         !p ||
@@ -68,7 +74,7 @@ export function checkChatMessages(messages: readonly ChatMessage[]): void {
         (p.type === 'text' && typeof p.text !== 'string')
       ) {
         throw new TypeError(
-          `chat: message ${i} part ${j} must be { type: 'text', text } or { type: 'image' }, got ${JSON.stringify(p)}`,
+          `${where}: message ${i} part ${j} must be { type: 'text', text } or { type: 'image' }, got ${JSON.stringify(p)}`,
         );
       }
     });
@@ -251,7 +257,7 @@ export class VlmTokenizer {
     messages: readonly ChatMessage[],
     options: { addGenerationPrompt?: boolean } = {},
   ): string {
-    checkChatMessages(messages);
+    checkMessages(messages, 'chat');
     if (!this.#template)
       throw new Error(
         'VlmTokenizer: the checkpoint has no chat template (tokenizer_config.json chat_template)',

@@ -17,6 +17,16 @@ import {
   saveOptimizers,
   tensor,
 } from '@vl/tensor';
+import {
+  argumentError,
+  checkInteger,
+  checkLlavaConfig,
+  checkObject,
+  checkTensor,
+  checkTensorMap,
+  checkTokenRows,
+  describe,
+} from '../checkArguments.js';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
 import { type TokenRows, llavaForward } from '../model/llava.js';
 
@@ -76,12 +86,23 @@ export function packVlmExamples(
   config: LlavaConfig,
   options: PackVlmOptions,
 ): { inputIds: Int32Array[]; labels: Int32Array[] } {
+  const fn = 'packVlmExamples';
+  if (!Array.isArray(examples))
+    throw argumentError(fn, 'examples', 'an array of examples (arrays of segments)', examples);
+  checkLlavaConfig(fn, config);
+  checkObject(fn, 'options', options, 'an object with padTokenId');
+  checkInteger(fn, 'options.padTokenId', options.padTokenId, 0);
   const imageId = config.image_token_index;
   const per = imageTokenCount(config);
   const rows = examples.map((segments, b) => {
+    if (!Array.isArray(segments)) throw argumentError(fn, `examples[${b}]`, 'an array of segments', segments);
     const ids: number[] = [];
     const labels: number[] = [];
     segments.forEach((s, j) => {
+      if (typeof s !== 'object' || s === null || !(Array.isArray(s.ids) || ArrayBuffer.isView(s.ids)))
+        throw new TypeError(
+          `${fn}: example ${b} segment ${j} must be { ids: number[], learn? }, got ${describe(s)}`,
+        );
       for (const id of s.ids) {
         if (id === imageId) {
           if (s.learn)
@@ -128,6 +149,13 @@ export function packVlmExamples(
  * ```
  */
 export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, config: LlavaConfig): Tensor {
+  const fn = 'vlmLoss';
+  checkTensorMap(fn, 'params', params);
+  checkObject(fn, 'batch', batch, 'a VlmBatch object ({ inputIds, labels, pixelValues? })');
+  checkTokenRows(fn, 'batch.inputIds', batch.inputIds);
+  checkTokenRows(fn, 'batch.labels', batch.labels);
+  checkTensor(fn, 'batch.pixelValues', batch.pixelValues, true);
+  checkLlavaConfig(fn, config);
   const { inputIds, labels } = batch;
   const B = inputIds.length;
   const T = inputIds[0]?.length ?? 0;

@@ -3,6 +3,7 @@
 // zero biases, unit RMSNorm gains), and the vision tower either initialized the same way or taken
 // from a trained CLIP, as LLaVA does (its tower is a pretrained CLIP image encoder).
 import { type Backend, Rng, type Shape, type Tensor, full, randomNormal, zeros } from '@vl/tensor';
+import { argumentError, checkLlavaConfig, checkObject, checkTensorMap } from '../checkArguments.js';
 import type { LlavaConfig } from '../model/config.js';
 import { checkVlmParams, llavaShapes } from '../model/params.js';
 
@@ -34,6 +35,7 @@ export interface InitLlavaOptions {
  * ```
  */
 export function visionTowerFromClip(clipParams: ReadonlyMap<string, Tensor>): Map<string, Tensor> {
+  checkTensorMap('visionTowerFromClip', 'clipParams', clipParams);
   const out = new Map<string, Tensor>();
   for (const [name, t] of clipParams) {
     if (name.startsWith('vision_model.')) out.set(`vision_tower.${name.slice('vision_model.'.length)}`, t);
@@ -41,6 +43,18 @@ export function visionTowerFromClip(clipParams: ReadonlyMap<string, Tensor>): Ma
   if (out.size === 0)
     throw new Error('visionTowerFromClip: the params have no vision_model.* tensors (is it a CLIP?)');
   return out;
+}
+
+function checkInitArguments(config: unknown, options: unknown): void {
+  const fn = 'initLlavaParams';
+  checkLlavaConfig(fn, config);
+  checkObject(fn, 'options', options, 'an object with the backend');
+  const { backend, seed, std, visionTower } = options as Partial<InitLlavaOptions>;
+  checkObject(fn, 'options.backend', backend, 'a Backend');
+  if (seed !== undefined && typeof seed !== 'number')
+    throw argumentError(fn, 'options.seed', 'a number', seed);
+  if (std !== undefined && typeof std !== 'number') throw argumentError(fn, 'options.std', 'a number', std);
+  if (visionTower !== undefined) checkTensorMap(fn, 'options.visionTower', visionTower);
 }
 
 /**
@@ -55,6 +69,7 @@ export function visionTowerFromClip(clipParams: ReadonlyMap<string, Tensor>): Ma
  * ```
  */
 export function initLlavaParams(config: LlavaConfig, options: InitLlavaOptions): Map<string, Tensor> {
+  checkInitArguments(config, options);
   const { backend, visionTower } = options;
   const std = options.std ?? 0.02;
   const rng = new Rng(options.seed ?? 0);

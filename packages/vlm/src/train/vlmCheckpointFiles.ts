@@ -4,6 +4,7 @@
 // and `loadVlm` reads back.
 import { CLIP_IMAGE_MEAN, CLIP_IMAGE_STD } from '@vl/clip';
 import { type Tensor, saveSafetensors } from '@vl/tensor';
+import { argumentError, checkLlavaConfig, checkObject, checkTensorMap } from '../checkArguments.js';
 import type { LlavaConfig } from '../model/config.js';
 import { checkVlmParams, llavaShapes } from '../model/params.js';
 import type { VlmTokenizerFiles } from './wordTokenizerFiles.js';
@@ -22,6 +23,28 @@ export interface VlmCheckpointOptions {
   imageMean?: readonly number[];
   /** Per-channel std of the pixel normalization (default CLIP's). */
   imageStd?: readonly number[];
+}
+
+function checkFilesArguments(
+  params: unknown,
+  config: unknown,
+  tokenizerFiles: unknown,
+  options: unknown,
+): void {
+  const fn = 'vlmCheckpointFiles';
+  checkTensorMap(fn, 'params', params);
+  checkLlavaConfig(fn, config);
+  checkObject(fn, 'tokenizerFiles', tokenizerFiles, 'the tokenizer files (wordTokenizerFiles)');
+  for (const name of ['tokenizer.json', 'tokenizer_config.json'] as const) {
+    const text = (tokenizerFiles as Record<string, unknown>)[name];
+    if (typeof text !== 'string') throw argumentError(fn, `tokenizerFiles['${name}']`, 'a string', text);
+  }
+  checkObject(fn, 'options', options);
+  for (const key of ['imageMean', 'imageStd'] as const) {
+    const v = (options as VlmCheckpointOptions)[key];
+    if (v !== undefined && !Array.isArray(v) && !ArrayBuffer.isView(v))
+      throw argumentError(fn, `options.${key}`, 'an array of numbers', v);
+  }
 }
 
 /**
@@ -44,6 +67,7 @@ export async function vlmCheckpointFiles(
   tokenizerFiles: VlmTokenizerFiles,
   options: VlmCheckpointOptions = {},
 ): Promise<VlmCheckpointFiles> {
+  checkFilesArguments(params, config, tokenizerFiles, options);
   const expected = llavaShapes(config);
   checkVlmParams(params, expected);
   const tensors = new Map<string, Tensor>();

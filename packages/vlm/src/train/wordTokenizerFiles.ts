@@ -4,6 +4,7 @@
 // implementation supports; `WordLevel` is missing from @huggingface/tokenizers), after a Whitespace
 // pre-tokenizer (`\w+|[^\w\s]+`), so "what color is the circle?" is six tokens and an unknown word
 // is `<unk>`.
+import { argumentError, checkInteger, checkObject, checkString } from '../checkArguments.js';
 import { bosTemplateProcessing, specialToken } from './tokenizerJsonParts.js';
 
 /** `tokenizer.json` and `tokenizer_config.json` of a checkpoint, as text. */
@@ -77,6 +78,18 @@ function normalizer(lowercase: boolean, spellings: Readonly<Record<string, strin
   return steps.length === 1 ? steps[0]! : { type: 'Sequence', normalizers: steps };
 }
 
+function checkWordArguments(words: unknown, options: unknown): void {
+  const fn = 'wordTokenizerFiles';
+  if (!Array.isArray(words)) throw argumentError(fn, 'words', 'an array of words', words);
+  checkObject(fn, 'options', options);
+  const { lowercase, chatTemplate, maxLength, spellings } = options as WordTokenizerOptions;
+  if (lowercase !== undefined && typeof lowercase !== 'boolean')
+    throw argumentError(fn, 'options.lowercase', 'true or false', lowercase);
+  checkString(fn, 'options.chatTemplate', chatTemplate, true);
+  checkInteger(fn, 'options.maxLength', maxLength, 1, true);
+  checkObject(fn, 'options.spellings', spellings, 'an object of spellings', true);
+}
+
 /**
  * Tokenizer files for a closed vocabulary: ids 0..4 are `<pad>`, `<s>` (BOS, added in front of
  * every encoded text), `</s>` (EOS), `<unk>` and `<image>`; then the role words of the LLaVA
@@ -94,6 +107,7 @@ export function wordTokenizerFiles(
   words: readonly string[],
   options: WordTokenizerOptions = {},
 ): VlmTokenizerFiles {
+  checkWordArguments(words, options);
   const lowercase = options.lowercase ?? true;
   const roles = lowercase ? ['user', 'assistant', ':'] : ['USER', 'ASSISTANT', ':'];
   const vocab: Record<string, number> = {};
