@@ -142,7 +142,7 @@ describe('errors in a batch say which prompt', () => {
     [
       'a picture that is not an image',
       () => ({ inputIds: [1, 299, 5], images: [null as never] }),
-      'VlmModel: prompt 1: preprocess(): image 0: expected an image, got null',
+      'VlmModel: prompt 1: preprocessToTensor(): image 0: expected an image, got null',
     ],
   ];
   test.each(cases)('%s in prompt 1, nothing left allocated', async (_, second, message) => {

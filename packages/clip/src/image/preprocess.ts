@@ -4,6 +4,7 @@ import { type ResampleFilter, resampleFilter, resizeImage, resizeWindow } from '
 import { shortestEdgeSize } from './shortestEdgeSize.js';
 import { type ImageInput, type RgbImage, interleavedPixels, packRgb } from './toRgbImage.js';
 import { MAX_PIXELS } from './limits.js';
+import { checkObject } from '../checkArguments.js';
 import { rewordError } from '../rewordError.js';
 
 /**
@@ -146,6 +147,19 @@ export function preprocessToRgb(
   image: ImageInput,
   options: Pick<PreprocessOptions, 'size' | 'crop' | 'resample' | 'cropRule'> = {},
 ): RgbImage {
+  checkObject('preprocessToRgb()', 'options', options);
+  try {
+    return rgbOf(image, options);
+  } catch (e) {
+    throw calledBy(e, 'preprocessToRgb()');
+  }
+}
+
+/** {@link preprocessToRgb}'s work, its errors starting `preprocess(): `. */
+function rgbOf(
+  image: ImageInput,
+  options: Pick<PreprocessOptions, 'size' | 'crop' | 'resample' | 'cropRule'>,
+): RgbImage {
   const pixels = interleavedPixels(image, 'preprocess()'); // RGB or RGBA, not copied
   const size = options.size ?? 224;
   const crop = options.crop ?? 224;
@@ -185,6 +199,17 @@ function resizeTarget(rgb: RgbImage, size: Exclude<PreprocessOptions['size'], un
   return asSize(size, 'size');
 }
 
+/**
+ * A preprocessing error (`preprocess(): ...`) said by `fn`, the function the caller called, which
+ * ran preprocess's steps; `imageIndex` is kept.
+ */
+export function calledBy(e: unknown, fn: string): unknown {
+  if (!(e instanceof Error) || !e.message.startsWith('preprocess(): ')) return e;
+  const named = rewordError(e, `${fn}: ${e.message.slice('preprocess(): '.length)}`);
+  const index = (e as { imageIndex?: unknown }).imageIndex;
+  return index === undefined ? named : Object.assign(named, { imageIndex: index });
+}
+
 /** An error about one image of a list, naming its index; `imageIndex` carries it. */
 function atImage(e: unknown, n: number): unknown {
   if (!(e instanceof Error)) return e;
@@ -209,6 +234,7 @@ export function preprocess(
   images: ImageInput | readonly ImageInput[],
   options: PreprocessOptions = {},
 ): PreprocessedImages {
+  checkObject('preprocess()', 'options', options);
   const list = Array.isArray(images) ? (images as readonly ImageInput[]) : [images as ImageInput];
   const table = normalizationTable(
     scaleFactor(options.rescaleFactor ?? 1 / 255),
@@ -217,7 +243,7 @@ export function preprocess(
   );
   const rgbs = list.map((image, n) => {
     try {
-      return preprocessToRgb(image, options);
+      return rgbOf(image, options);
     } catch (e) {
       throw Array.isArray(images) ? atImage(e, n) : e;
     }

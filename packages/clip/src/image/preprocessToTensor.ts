@@ -1,5 +1,6 @@
 import { type Backend, type Tensor, tensor } from '@vl/tensor';
-import { type PreprocessOptions, preprocess } from './preprocess.js';
+import { argumentError } from '../checkArguments.js';
+import { type PreprocessOptions, type PreprocessedImages, calledBy, preprocess } from './preprocess.js';
 import type { ImageInput } from './toRgbImage.js';
 
 /**
@@ -17,6 +18,15 @@ export function preprocessToTensor(
   backend: Backend,
   options?: PreprocessOptions,
 ): Tensor {
-  const { pixelValues, shape } = preprocess(images, options);
-  return tensor(pixelValues, shape, { backend });
+  // Checked before any image is resized (tensor() would name itself); the images and options by
+  // preprocess, its errors said as this function's.
+  if (typeof (backend as { upload?: unknown } | null | undefined)?.upload !== 'function')
+    throw argumentError('preprocessToTensor()', 'backend', 'a Backend from createBackend()', backend);
+  let pixels: PreprocessedImages;
+  try {
+    pixels = preprocess(images, options);
+  } catch (e) {
+    throw calledBy(e, 'preprocessToTensor()');
+  }
+  return tensor(pixels.pixelValues, pixels.shape, { backend });
 }

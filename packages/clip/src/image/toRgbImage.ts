@@ -1,3 +1,5 @@
+import { Tensor } from '@vl/tensor';
+import { argumentError } from '../checkArguments.js';
 import { readPixels } from './readPixelsInBrowser.js';
 
 /** 8-bit pixels in memory, row-major, RGBA or RGB interleaved. */
@@ -130,6 +132,16 @@ function readDrawable(input: DrawableImage, what: string): PixelImage {
  * ```
  */
 export function toRgbImage(input: ImageInput, what = 'toRgbImage()'): RgbImage {
+  // Its own arguments in its own name: `what` names the caller only in what it says of the pixels.
+  if (typeof what !== 'string')
+    throw argumentError('toRgbImage()', 'what', 'a string naming the caller', what);
+  if (typeof input !== 'object' || input === null || input instanceof Tensor)
+    throw argumentError(
+      'toRgbImage()',
+      'input',
+      'an image ({ data, width, height } pixels or a browser image)',
+      input,
+    );
   return packRgb(interleavedPixels(input, what));
 }
 
@@ -146,6 +158,9 @@ export function interleavedPixels(input: ImageInput, what: string): InterleavedP
   if (input === null || typeof input !== 'object') {
     throw new TypeError(`${what}: expected an image, got ${input === null ? 'null' : typeof input}`);
   }
+  // A tensor is no browser image: said so here, not as a missing OffscreenCanvas.
+  if (input instanceof Tensor)
+    throw new TypeError(`${what}: expected an image, got a Tensor ${input.describe()}`);
   const pixels = isPixelImage(input) ? input : readDrawable(input, what);
   // An ImageData in another colour space holds other numbers for the same colour: say so rather
   // than read them as sRGB.

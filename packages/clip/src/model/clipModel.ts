@@ -17,6 +17,13 @@ import {
   sum,
   transpose,
 } from '@vl/tensor';
+import {
+  checkConfigArg,
+  checkObject,
+  checkOptionalTensor,
+  checkParamsMap,
+  checkTensor,
+} from '../checkArguments.js';
 import type { ClipConfig } from './config.js';
 import { modifiedResNetForward, modifiedResNetShapes } from './modifiedResNet.js';
 import { type ClipParams, param } from './params.js';
@@ -38,6 +45,8 @@ export function clipShapes(
   config: ClipConfig,
   towers: { text?: boolean; vision?: boolean } = {},
 ): Map<string, Shape> {
+  checkObject('clipShapes', 'towers', towers, 'an object { text?, vision? }');
+  checkConfigArg('clipShapes', config, towers);
   const shapes = new Map<string, Shape>();
   const P = config.projection_dim;
   if (towers.text !== false) {
@@ -63,6 +72,9 @@ export function clipShapes(
  * ```
  */
 export function getImageFeatures(params: ClipParams, pixelValues: Tensor, config: ClipConfig): Tensor {
+  checkParamsMap('getImageFeatures', params);
+  checkTensor('getImageFeatures', 'pixelValues', pixelValues);
+  checkConfigArg('getImageFeatures', config, { text: false });
   if (config.vision_resnet) return modifiedResNetForward(params, pixelValues, config.vision_resnet); // [B, P]
   const pooled = clipVisionPooled(params, pixelValues, config.vision_config); // [B, C]
   return matmul(pooled, param(params, 'visual_projection.weight'), { transposeB: true }); // [B, P]
@@ -82,6 +94,10 @@ export function getTextFeatures(
   attentionMask: Tensor | undefined,
   config: ClipConfig,
 ): Tensor {
+  checkParamsMap('getTextFeatures', params);
+  checkTensor('getTextFeatures', 'inputIds', inputIds);
+  checkOptionalTensor('getTextFeatures', 'attentionMask', attentionMask);
+  checkConfigArg('getTextFeatures', config, { vision: false });
   const pooled = clipTextPooled(params, inputIds, attentionMask, config.text_config); // [B, C]
   return matmul(pooled, param(params, 'text_projection.weight'), { transposeB: true }); // [B, P]
 }
@@ -95,6 +111,7 @@ export function getTextFeatures(
  * ```
  */
 export function l2Normalize(x: Tensor): Tensor {
+  checkTensor('l2Normalize', 'x', x);
   return div(x, sqrt(sum(square(x), -1, true))); // [..., P]
 }
 
@@ -115,6 +132,19 @@ export interface ClipLogits {
  * ```
  */
 export function clipLogits(imageEmbeds: Tensor, textEmbeds: Tensor, logitScale: Tensor): ClipLogits {
+  checkTensor('clipLogits', 'imageEmbeds', imageEmbeds);
+  checkTensor('clipLogits', 'textEmbeds', textEmbeds);
+  checkTensor('clipLogits', 'logitScale', logitScale);
+  const [, P] = imageEmbeds.shape;
+  if (imageEmbeds.rank !== 2 || textEmbeds.rank !== 2 || textEmbeds.shape[1] !== P) {
+    throw new RangeError(
+      `clipLogits: imageEmbeds and textEmbeds must be [Bi, P] and [Bt, P], got ${imageEmbeds.describe()} and ${textEmbeds.describe()}`,
+    );
+  }
+  if (logitScale.size !== 1)
+    throw new RangeError(
+      `clipLogits: logitScale must hold one value ([] or [1]), got ${logitScale.describe()}`,
+    );
   const logitsPerText = mul(
     matmul(textEmbeds, imageEmbeds, { transposeB: true }),
     exp(reshape(logitScale, [1])),
@@ -132,6 +162,7 @@ export function clipLogits(imageEmbeds: Tensor, textEmbeds: Tensor, logitScale: 
  * ```
  */
 export function clipLoss(logitsPerText: Tensor): Tensor {
+  checkTensor('clipLoss', 'logitsPerText', logitsPerText);
   const n = logitsPerText.shape[0]!;
   if (logitsPerText.rank !== 2 || logitsPerText.shape[1] !== n) {
     throw new RangeError(`clipLoss: logits must be square [N, N], got ${logitsPerText.describe()}`);

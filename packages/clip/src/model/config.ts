@@ -1,3 +1,4 @@
+import { namedErrors } from '../checkArguments.js';
 import type { ModifiedResNetConfig } from './modifiedResNet.js';
 
 // CLIP configuration with the field names and defaults of HF transformers' CLIPConfig,
@@ -369,6 +370,11 @@ function topNumber(r: Record<string, unknown>, key: string, fallback: number): n
  * ```
  */
 export function parseClipConfig(raw: unknown): ClipConfig {
+  return namedErrors('parseClipConfig', () => readClipConfig(raw));
+}
+
+/** {@link parseClipConfig} for a loader, whose errors name the file instead. */
+export function readClipConfig(raw: unknown): ClipConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new TypeError(`CLIP config: expected a JSON object, got ${describeValue(raw)}`);
   }

@@ -15,6 +15,14 @@ import {
   mul,
   reshape,
 } from '@vl/tensor';
+import {
+  argumentError,
+  checkObject,
+  checkOptionalTensor,
+  checkParamsMap,
+  checkString,
+  checkTensor,
+} from '../checkArguments.js';
 import type { ClipActivation } from './config.js';
 import { type ClipParams, param } from './params.js';
 
@@ -27,6 +35,26 @@ export interface EncoderLayerConfig {
   layer_norm_eps: number;
   /** LayerScale: `ls_1.gamma` and `ls_2.gamma` `[C]` scale the attention and MLP branches. */
   layer_scale?: boolean;
+}
+
+/** The activations {@link linear} fuses. */
+const LINEAR_ACTIVATIONS = ['none', 'quick_gelu', 'gelu', 'gelu_tanh', 'relu'];
+
+/**
+ * The arguments every block function takes first: params, the prefix of its tensors, the states
+ * `[B, T, C]`. Called once per block: a few typeof/instanceof tests.
+ */
+function checkBlockArgs(fn: string, params: unknown, prefix: unknown, x: unknown): void {
+  checkParamsMap(fn, params);
+  checkString(fn, 'prefix', prefix);
+  checkTensor(fn, 'x', x);
+  if (x.rank !== 3) throw new RangeError(`${fn}: x must be [B, T, C], got ${x.describe()}`);
+}
+
+/** A block's config and options: objects (their fields are the config parser's to check). */
+function checkBlockConfig(fn: string, c: unknown, options: unknown): void {
+  checkObject(fn, 'c', c, 'an EncoderLayerConfig (a tower config)');
+  checkObject(fn, 'options', options, 'an object { causal, mask? }');
 }
 
 /** matmul epilogue activations for each CLIP `hidden_act`. */
@@ -79,6 +107,12 @@ export function linear(
   activation: 'none' | 'quick_gelu' | 'gelu' | 'gelu_tanh' | 'relu' = 'none',
   residual?: Tensor, // [..., out]
 ): Tensor {
+  checkParamsMap('linear', params);
+  checkString('linear', 'prefix', prefix);
+  checkTensor('linear', 'x', x);
+  if (!LINEAR_ACTIVATIONS.includes(activation))
+    throw argumentError('linear', 'activation', `one of ${LINEAR_ACTIVATIONS.join(', ')}`, activation);
+  checkOptionalTensor('linear', 'residual', residual);
   const bias = params.get(`${prefix}.bias`);
   return matmul(x, param(params, `${prefix}.weight`), {
     transposeB: true,
@@ -109,6 +143,8 @@ export function clipAttention(
   c: EncoderLayerConfig,
   options: { causal: boolean; mask?: Tensor; residual?: Tensor },
 ): Tensor {
+  checkBlockArgs('clipAttention', params, prefix, x);
+  checkBlockConfig('clipAttention', c, options);
   const [B, T, C] = x.shape as [number, number, number];
   const H = c.num_attention_heads;
   const masking = { causal: options.causal, ...(options.mask ? { mask: options.mask } : {}) };
@@ -137,6 +173,8 @@ export function encoderLayer(
   c: EncoderLayerConfig,
   options: { causal: boolean; mask?: Tensor },
 ): Tensor {
+  checkBlockArgs('encoderLayer', params, prefix, x);
+  checkBlockConfig('encoderLayer', c, options);
   const ln = (name: string, t: Tensor) =>
     layerNorm(
       t,

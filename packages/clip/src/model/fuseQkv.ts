@@ -4,6 +4,7 @@
 // the work of three (ViT-B/32 2-8% faster in A/B runs), and no slice or transpose of the heads remains.
 // Training keeps the three checkpoint tensors.
 import { type Tensor, concat, keep } from '@vl/tensor';
+import { checkObject, checkParamsMap } from '../checkArguments.js';
 import type { ClipParams } from './params.js';
 
 const Q = '.self_attn.q_proj.weight';
@@ -40,6 +41,8 @@ export interface FuseQkvOptions {
  * ```
  */
 export function fuseQkvProjections(params: ClipParams, options: FuseQkvOptions = {}): Map<string, Tensor> {
+  checkParamsMap('fuseQkvProjections', params);
+  checkObject('fuseQkvProjections', 'options', options, 'an object { layers? }');
   const { layers = Number.POSITIVE_INFINITY } = options;
   if (!(layers >= 0) || (Number.isFinite(layers) && !Number.isInteger(layers)))
     throw new RangeError(`fuseQkvProjections: options.layers must be an integer >= 0, got ${layers}`);

@@ -21,6 +21,7 @@ import {
   sub,
   transpose,
 } from '@vl/tensor';
+import { argumentError, checkObject, checkParamsMap, checkString, checkTensor } from '../checkArguments.js';
 import { type ClipParams, param } from './params.js';
 
 /** Sizes of a ModifiedResNet tower (open_clip `vision_cfg` with a list of layers). */
@@ -37,6 +38,13 @@ export interface ModifiedResNetConfig {
 }
 
 const BN_EPS = 1e-5;
+
+/** An object with its blocks per stage in an array (which both functions walk). */
+function checkResNetConfig(fn: string, c: unknown): asserts c is ModifiedResNetConfig {
+  checkObject(fn, 'c', c, 'a ModifiedResNetConfig');
+  const { layers } = c as { layers?: unknown };
+  if (!Array.isArray(layers)) throw argumentError(fn, 'c.layers', 'an array of blocks per stage', layers);
+}
 
 /** BatchNorm2d in inference mode over `[B, C, H, W]`. */
 function batchNorm(params: ClipParams, prefix: string, x: Tensor): Tensor {
@@ -103,6 +111,8 @@ function attentionPool(params: ClipParams, prefix: string, x: Tensor, heads: num
  * ```
  */
 export function modifiedResNetShapes(c: ModifiedResNetConfig, prefix = 'visual'): [string, Shape][] {
+  checkResNetConfig('modifiedResNetShapes', c);
+  checkString('modifiedResNetShapes', 'prefix', prefix);
   const shapes: [string, Shape][] = [];
   const bn = (name: string, n: number) => {
     for (const s of ['weight', 'bias', 'running_mean', 'running_var']) shapes.push([`${name}.${s}`, [n]]);
@@ -160,6 +170,10 @@ export function modifiedResNetForward(
   c: ModifiedResNetConfig,
   prefix = 'visual',
 ): Tensor {
+  checkParamsMap('modifiedResNetForward', params);
+  checkTensor('modifiedResNetForward', 'pixelValues', pixelValues);
+  checkResNetConfig('modifiedResNetForward', c);
+  checkString('modifiedResNetForward', 'prefix', prefix);
   const S = c.image_size;
   if (
     pixelValues.rank !== 4 ||

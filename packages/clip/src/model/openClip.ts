@@ -4,6 +4,7 @@
 // projections are transposed, so both layouts run the same, fixture-checked forward code. The
 // tensors are checked against the config under their own names and shapes before anything is made.
 import { type Shape, type Tensor, reshape, slice, transpose } from '@vl/tensor';
+import { argumentError, checkConfigArg, checkIterable, checkParamsMap } from '../checkArguments.js';
 import type { ClipConfig } from './config.js';
 import { modifiedResNetShapes } from './modifiedResNet.js';
 import { checkParams, checkUnusedTensors } from './params.js';
@@ -21,7 +22,12 @@ import { checkParams, checkUnusedTensors } from './params.js';
  * ```
  */
 export function isOpenClipCheckpoint(names: Iterable<string>): boolean {
-  for (const n of names) if (n.startsWith('visual.') || n.startsWith('transformer.resblocks.')) return true;
+  checkIterable('isOpenClipCheckpoint', 'names', names, 'an iterable of tensor names');
+  for (const n of names) {
+    if (typeof n !== 'string')
+      throw argumentError('isOpenClipCheckpoint', 'names', 'strings (tensor names)', n);
+    if (n.startsWith('visual.') || n.startsWith('transformer.resblocks.')) return true;
+  }
   return false;
 }
 
@@ -56,6 +62,12 @@ function blockShapes(prefix: string, C: number, F: number, layerScale: boolean):
  * ```
  */
 export function openClipShapes(config: ClipConfig): Map<string, Shape> {
+  checkConfigArg('openClipShapes', config);
+  return shapesOf(config);
+}
+
+/** {@link openClipShapes} of a config already checked. */
+function shapesOf(config: ClipConfig): Map<string, Shape> {
   const t = config.text_config;
   const E = config.projection_dim;
   const T = t.hidden_size;
@@ -154,7 +166,9 @@ function mapBlock(m: Mapping, from: string, to: string, layerScale: boolean): vo
  * ```
  */
 export function fromOpenClip(src: ReadonlyMap<string, Tensor>, config: ClipConfig): Map<string, Tensor> {
-  const expected = openClipShapes(config);
+  checkParamsMap('fromOpenClip', src, 'src');
+  checkConfigArg('fromOpenClip', config);
+  const expected = shapesOf(config);
   const scale = src.get('logit_scale');
   const nonScalarScale = scale?.rank === 1 && scale.shape[0] === 1;
   if (nonScalarScale) expected.set('logit_scale', [1]);

@@ -10,6 +10,7 @@ import {
   defaultVisionConfig,
   describeValue,
 } from './config.js';
+import { checkConfigArg, checkIterable, checkObject, namedErrors } from '../checkArguments.js';
 import { checkOpenClipSettings } from './openClipSettings.js';
 
 /**
@@ -168,6 +169,11 @@ function flag(value: unknown, field: string): boolean {
  * ```
  */
 export function openClipConfig(cfg: OpenClipModelConfig): ClipConfig {
+  return namedErrors('openClipConfig', () => readOpenClipConfig(cfg));
+}
+
+/** {@link openClipConfig} for a loader, whose errors name the file instead. */
+export function readOpenClipConfig(cfg: OpenClipModelConfig): ClipConfig {
   const { c, v, t } = sections(cfg);
   checkOpenClipSettings(c, v, t);
   checkSizes(c, v, t);
@@ -254,6 +260,10 @@ export function withOpenAiActivation(
   cfg: OpenClipModelConfig,
   names: Iterable<string>,
 ): ClipConfig {
+  const fn = 'withOpenAiActivation';
+  checkConfigArg(fn, config);
+  checkObject(fn, 'cfg', cfg, 'an open_clip model_cfg object');
+  checkIterable(fn, 'names', names, "the checkpoint's tensor names (an iterable of strings)");
   const all = new Set(names);
   if (!OPENAI_ENTRIES.some((n) => all.has(n)) || config.text_config.hidden_act === 'quick_gelu')
     return config;

@@ -1,4 +1,5 @@
 import { STORED_DTYPES, type Shape, type Tensor } from '@vl/tensor';
+import { argumentError, checkParamsMap, checkShapesMap, checkString } from '../checkArguments.js';
 import { isLinearWeight } from './storedWeights.js';
 
 /** Model parameters keyed by the checkpoint's own tensor names (no renaming layer). */
@@ -20,6 +21,10 @@ function fmt(shape: Shape): string {
  * ```
  */
 export function param(params: ClipParams, name: string, shape?: Shape): Tensor {
+  checkParamsMap('param', params);
+  checkString('param', 'name', name);
+  if (shape !== undefined && !Array.isArray(shape))
+    throw argumentError('param', 'shape', 'an array of sizes', shape);
   const t = params.get(name);
   if (!t) throw new Error(`CLIP: the checkpoint has no tensor ${name}`);
   if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
@@ -40,6 +45,9 @@ export function param(params: ClipParams, name: string, shape?: Shape): Tensor {
  * ```
  */
 export function checkParams(params: ClipParams, expected: ReadonlyMap<string, Shape>, model = 'CLIP'): void {
+  checkParamsMap('checkParams', params);
+  checkShapesMap('checkParams', 'expected', expected);
+  checkString('checkParams', 'model', model);
   const problems: string[] = [];
   for (const [name, shape] of expected) {
     const t = params.get(name);

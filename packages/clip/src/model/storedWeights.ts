@@ -11,6 +11,7 @@ import {
   quantizeWeight,
   tidy,
 } from '@vl/tensor';
+import { argumentError, checkParamsMap } from '../checkArguments.js';
 import { describeValue } from './config.js';
 
 // An nn.Linear's [out, in] weight in the HF CLIP, LLaVA / Llama and open_clip spellings (open_clip's
@@ -82,6 +83,9 @@ export function storeLinearWeights(
   params: ReadonlyMap<string, Tensor>,
   dtype: StoredDType,
 ): Map<string, Tensor> {
+  checkParamsMap('storeLinearWeights', params);
+  if (!STORED_DTYPES.includes(dtype))
+    throw argumentError('storeLinearWeights', 'dtype', `one of ${STORED_DTYPES.join(', ')}`, dtype);
   const out = new Map(params);
   if (dtype === 'f32') return out;
   // A tensor also read under another name (tied embeddings) is left as it is.

@@ -12,6 +12,13 @@ import {
   reshape,
   tensor,
 } from '@vl/tensor';
+import {
+  checkObject,
+  checkOptionalTensor,
+  checkParamsMap,
+  checkString,
+  checkTensor,
+} from '../checkArguments.js';
 import type { ClipTextConfig } from './config.js';
 import { encoderLayer, encoderLayerAtRows, encoderLayerShapes, rowPicker } from './encoderLayer.js';
 import { type ClipParams, param } from './params.js';
@@ -35,6 +42,8 @@ export interface ClipTextOutput {
  * ```
  */
 export function textTowerShapes(c: ClipTextConfig, prefix = 'text_model'): [string, number[]][] {
+  checkObject('textTowerShapes', 'c', c, 'a ClipTextConfig');
+  checkString('textTowerShapes', 'prefix', prefix);
   const shapes: [string, number[]][] = [
     [`${prefix}.embeddings.token_embedding.weight`, [c.vocab_size, c.hidden_size]],
     [`${prefix}.embeddings.position_embedding.weight`, [c.max_position_embeddings, c.hidden_size]],
@@ -44,6 +53,22 @@ export function textTowerShapes(c: ClipTextConfig, prefix = 'text_model'): [stri
   for (let i = 0; i < c.num_hidden_layers; i++)
     shapes.push(...encoderLayerShapes(`${prefix}.encoder.layers.${i}`, c));
   return shapes;
+}
+
+/** The arguments both forward functions take, checked in the name of the one called. */
+function checkTextArgs(
+  fn: string,
+  params: unknown,
+  inputIds: unknown,
+  attentionMask: unknown,
+  c: unknown,
+  prefix: unknown,
+): void {
+  checkParamsMap(fn, params);
+  checkTensor(fn, 'inputIds', inputIds);
+  checkOptionalTensor(fn, 'attentionMask', attentionMask);
+  checkObject(fn, 'c', c, 'a ClipTextConfig');
+  checkString(fn, 'prefix', prefix);
 }
 
 /** How the text tower picks each row's pooling position (see {@link poolPositions}). */
@@ -98,6 +123,7 @@ export function clipTextForward(
   c: ClipTextConfig,
   prefix = 'text_model',
 ): ClipTextOutput {
+  checkTextArgs('clipTextForward', params, inputIds, attentionMask, c, prefix);
   const { h: embedded, mask } = textEmbeddings(params, inputIds, attentionMask, c, prefix);
   const [B, T] = inputIds.shape as [number, number];
   const h = textLayers(params, embedded, mask, c, prefix, c.num_hidden_layers); // [B, T, C]
@@ -122,6 +148,7 @@ export function clipTextPooled(
   c: ClipTextConfig,
   prefix = 'text_model',
 ): Tensor {
+  checkTextArgs('clipTextPooled', params, inputIds, attentionMask, c, prefix);
   const L = c.num_hidden_layers;
   if (L === 0) return clipTextForward(params, inputIds, attentionMask, c, prefix).pooled;
   const { h: embedded, mask } = textEmbeddings(params, inputIds, attentionMask, c, prefix);

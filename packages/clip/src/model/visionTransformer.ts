@@ -15,6 +15,7 @@ import {
   transpose,
   zeros,
 } from '@vl/tensor';
+import { argumentError, checkObject, checkParamsMap, checkString, checkTensor } from '../checkArguments.js';
 import type { ClipVisionConfig } from './config.js';
 import { encoderLayer, encoderLayerAtRows, encoderLayerShapes } from './encoderLayer.js';
 import { type ClipParams, param } from './params.js';
@@ -55,12 +56,24 @@ function patchEmbedding(x: Tensor, weight: Tensor, g: number): Tensor {
  * ```
  */
 export function visionPatchGrid(c: ClipVisionConfig): number {
+  checkObject('visionPatchGrid', 'c', c, 'a ClipVisionConfig');
+  return patchGrid(c, 'visionPatchGrid');
+}
+
+/** {@link visionPatchGrid}; `where` starts the error. */
+function patchGrid(c: ClipVisionConfig, where: string): number {
+  for (const key of ['image_size', 'patch_size'] as const) {
+    const v: unknown = c[key];
+    if (typeof v !== 'number') throw argumentError(where, key, 'a positive integer', v);
+    if (!Number.isInteger(v) || v <= 0)
+      throw new RangeError(`${where}: ${key} must be a positive integer, got ${v}`);
+  }
   const stages = c.conv_stem_channels?.length ?? 0;
   const stemOut = c.image_size / 2 ** stages;
   const grid = stemOut / c.patch_size;
   if (!Number.isInteger(stemOut) || !Number.isInteger(grid)) {
     throw new RangeError(
-      `CLIP vision config: image_size ${c.image_size}${stages ? ` halved by ${stages} conv_stem_channels stages` : ''} is not a multiple of patch_size ${c.patch_size}`,
+      `${where}: image_size ${c.image_size}${stages ? ` halved by ${stages} conv_stem_channels stages` : ''} is not a multiple of patch_size ${c.patch_size}`,
     );
   }
   return grid;
@@ -78,8 +91,10 @@ export function visionPatchGrid(c: ClipVisionConfig): number {
  * ```
  */
 export function visionTowerShapes(c: ClipVisionConfig, prefix = 'vision_model'): [string, number[]][] {
+  checkObject('visionTowerShapes', 'c', c, 'a ClipVisionConfig');
+  checkString('visionTowerShapes', 'prefix', prefix);
   const C = c.hidden_size;
-  const patches = visionPatchGrid(c) ** 2;
+  const patches = patchGrid(c, 'visionTowerShapes') ** 2;
   const stem = c.conv_stem_channels ?? [];
   const stemIn = [c.num_channels, ...stem];
   const patchIn = stemIn[stem.length]!;
@@ -101,6 +116,20 @@ export function visionTowerShapes(c: ClipVisionConfig, prefix = 'vision_model'):
   return shapes;
 }
 
+/** The arguments both forward functions take, checked in the name of the one called. */
+function checkVisionArgs(
+  fn: string,
+  params: unknown,
+  pixelValues: unknown,
+  c: unknown,
+  prefix: unknown,
+): void {
+  checkParamsMap(fn, params);
+  checkTensor(fn, 'pixelValues', pixelValues);
+  checkObject(fn, 'c', c, 'a ClipVisionConfig');
+  checkString(fn, 'prefix', prefix);
+}
+
 /**
  * The CLIP image tower on normalized pixels `[B, channels, image_size, image_size]`.
  *
@@ -116,9 +145,13 @@ export function clipVisionForward(
   prefix = 'vision_model',
   options: { layers?: number } = {},
 ): ClipVisionOutput {
+  checkVisionArgs('clipVisionForward', params, pixelValues, c, prefix);
+  checkObject('clipVisionForward', 'options', options, 'an object { layers? }');
+  const layers = options.layers ?? c.num_hidden_layers;
+  if (options.layers !== undefined && !(Number.isInteger(layers) && layers >= 0))
+    throw new RangeError(`clipVisionForward: options.layers must be an integer >= 0, got ${String(layers)}`);
   let h = visionEmbeddings(params, pixelValues, c, prefix); // [B, 1 + P, C]
   const hiddenStates = [h];
-  const layers = options.layers ?? c.num_hidden_layers;
   for (let i = 0; i < layers; i++) {
     h = encoderLayer(params, `${prefix}.encoder.layers.${i}`, h, c, { causal: false });
     hiddenStates.push(h);
@@ -141,6 +174,7 @@ export function clipVisionPooled(
   c: ClipVisionConfig,
   prefix = 'vision_model',
 ): Tensor {
+  checkVisionArgs('clipVisionPooled', params, pixelValues, c, prefix);
   const L = c.num_hidden_layers;
   if ((c.pool_type ?? 'tok') !== 'tok' || L === 0)
     return clipVisionForward(params, pixelValues, c, prefix).pooled;
@@ -184,7 +218,7 @@ function visionEmbeddings(
   }
   const B = pixelValues.shape[0]!;
   const C = c.hidden_size;
-  const g = visionPatchGrid(c);
+  const g = patchGrid(c, 'CLIP vision config');
   let x = pixelValues; // [B, channels, S, S]
   for (let i = 0; i < (c.conv_stem_channels?.length ?? 0); i++) {
     const stem = `${prefix}.embeddings.conv_stem.${i}`;

@@ -10,8 +10,25 @@ import {
   checkOptionKeys,
   createBackend,
 } from '@vl/tensor';
+import { argumentError } from '../checkArguments.js';
 import { describeValue } from '../model/config.js';
 import { canStoreAs, checkWeightDtype, isLinearWeight } from '../model/storedWeights.js';
+import { describeInput } from './describeInput.js';
+
+/** The loader's name, which starts every other message: a non-empty string. */
+function checkCaller(fn: string, caller: unknown): asserts caller is string {
+  if (typeof caller !== 'string' || caller === '')
+    throw argumentError(fn, 'caller', "the loader's name (a non-empty string)", caller);
+}
+
+/**
+ * `value` as an error message shows it; a tensor also names `fn`, the helper given it: a tensor in
+ * the place of a source or options is the loader's own slip (an argument out of place), not its
+ * caller's.
+ */
+function tensorSlip(value: unknown, fn: string): string {
+  return value instanceof Tensor ? `${describeInput(value)} (in ${fn})` : describeValue(value);
+}
 
 /**
  * Rejects a loader's `source` that is neither a checkpoint folder (a non-empty path or URL) nor a
@@ -24,13 +41,14 @@ import { canStoreAs, checkWeightDtype, isLinearWeight } from '../model/storedWei
  * ```
  */
 export function checkCheckpointSource(source: unknown, caller: string): void {
+  checkCaller('checkCheckpointSource', caller);
   if (typeof source === 'string' || source instanceof URL) {
     if (source === '') throw new TypeError(`${caller}: the checkpoint folder path is empty`);
     return;
   }
-  if (source === null || typeof source !== 'object' || Array.isArray(source)) {
+  if (source === null || typeof source !== 'object' || Array.isArray(source) || source instanceof Tensor) {
     throw new TypeError(
-      `${caller}: source must be a checkpoint folder (a path or URL) or { config, weights }, got ${describeValue(source)}`,
+      `${caller}: source must be a checkpoint folder (a path or URL) or { config, weights }, got ${tensorSlip(source, 'checkCheckpointSource')}`,
     );
   }
   for (const key of ['config', 'weights']) {
@@ -108,7 +126,14 @@ export async function prepareCheckpointLoad(
   extraKeys: readonly string[] = [],
   handed?: unknown,
 ): Promise<CheckpointLoad> {
+  checkCaller('prepareCheckpointLoad', caller);
   // extraKeys: options of the caller's own that it reads itself (a loader built on this one).
+  if (!Array.isArray(extraKeys) || !extraKeys.every((key) => typeof key === 'string'))
+    throw argumentError('prepareCheckpointLoad', 'extraKeys', 'an array of option names', extraKeys);
+  if (options instanceof Tensor)
+    throw new TypeError(
+      `${caller}: options must be an object, got ${tensorSlip(options, 'prepareCheckpointLoad')}`,
+    );
   checkOptionKeys(caller, options, [
     'backend',
     'onProgress',

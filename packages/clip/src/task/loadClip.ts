@@ -16,12 +16,12 @@ import { preprocessOptionsFromOpenClip } from '../image/openClipPreprocess.js';
 import type { PreprocessOptions } from '../image/preprocess.js';
 import { preprocessOptionsFromHf } from '../image/preprocessorConfig.js';
 import { clipShapes } from '../model/clipModel.js';
-import { type ClipConfig, describeValue, notClipConfigReason, parseClipConfig } from '../model/config.js';
+import { type ClipConfig, describeValue, notClipConfigReason, readClipConfig } from '../model/config.js';
 import { fromOpenClip, isOpenClipCheckpoint } from '../model/openClip.js';
 import {
   type OpenClipModelConfig,
-  openClipConfig,
   openClipTokenizerName,
+  readOpenClipConfig,
   withOpenAiActivation,
 } from '../model/openClipConfig.js';
 import { checkParams, checkUnusedTensors } from '../model/params.js';
@@ -375,7 +375,9 @@ export async function loadClip(
     }
     // The config is checked before any weights load, so a bad one fails fast and by name.
     let config: ClipConfig = parseIn(configFile, () =>
-      format === 'open_clip' ? openClipConfig(rawConfig as OpenClipModelConfig) : parseClipConfig(rawConfig),
+      format === 'open_clip'
+        ? readOpenClipConfig(rawConfig as OpenClipModelConfig)
+        : readClipConfig(rawConfig),
     );
     if (openClipPreprocess !== undefined || (format === 'open_clip' && !preprocess)) {
       const size = config.vision_config.image_size;

@@ -1,6 +1,7 @@
 // Checks of what callers pass to the task API (ClipModel, EmbeddingIndex): each names the
 // argument and what was wrong, before any work starts.
 import { Tensor } from '@vl/tensor';
+import { checkString } from '../checkArguments.js';
 
 /** `value` (default `fallback`) as a positive integer batch size, else a RangeError naming `what`. */
 export function batchSizeOf(value: number | undefined, fallback: number, what: string): number {
@@ -40,6 +41,8 @@ export function checkTemplates(templates: readonly string[], what: string): void
  * ```
  */
 export function fillTemplate(template: string, label: string): string {
+  checkString('fillTemplate', 'template', template);
+  checkString('fillTemplate', 'label', label);
   return template.split('{}').join(label);
 }
 

@@ -1,3 +1,4 @@
+import { checkString } from '../checkArguments.js';
 import { htmlUnescape } from './htmlUnescape.js';
 
 // Python's `str.isspace()` characters, which both `re`'s `\s` and `str.strip()` use. JavaScript's `\s`
@@ -40,6 +41,7 @@ function strip(text: string): string {
  * ```
  */
 export function cleanText(text: string): string {
+  checkString('cleanText', 'text', text);
   // ftfy.fix_text ends with NFC (its default normalization), before openai's two unescapes.
   const fixed = text.replace(controlChars, '').normalize('NFC');
   const basic = strip(htmlUnescape(htmlUnescape(fixed)));

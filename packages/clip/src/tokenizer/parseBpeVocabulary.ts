@@ -1,3 +1,4 @@
+import { checkString } from '../checkArguments.js';
 import { bytesToUnicode } from './bytesToUnicode.js';
 
 /** CLIP's special tokens, the last two entries of its vocabulary. */
@@ -30,6 +31,7 @@ const OPENAI_MERGES = 49152 - 256 - 2;
  * ```
  */
 export function parseBpeVocabulary(text: string): BpeVocabulary {
+  checkString('parseBpeVocabulary()', 'text', text);
   const lines = text.split('\n');
   if (lines.length < OPENAI_MERGES + 1) {
     throw new Error(

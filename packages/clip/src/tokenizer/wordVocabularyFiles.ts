@@ -1,3 +1,4 @@
+import { checkIterable } from '../checkArguments.js';
 import { ClipTokenizer } from './ClipTokenizer.js';
 import { bytesToUnicode } from './bytesToUnicode.js';
 import { cleanText } from './cleanText.js';
@@ -51,6 +52,7 @@ function notOneWord(word: string, bytes: readonly string[], words: ClipTokenizer
  * ```
  */
 export function wordVocabularyFiles(words: Iterable<string>): HfVocabFiles {
+  checkIterable('wordVocabularyFiles', 'words', words, 'an iterable of words (an array of strings)');
   const tokens: string[] = [...bytesToUnicode()];
   tokens.push(...tokens.map((c) => `${c}</w>`));
   const byteWords = new ClipTokenizer({ vocab: [...tokens, START_OF_TEXT, END_OF_TEXT], merges: [] });

@@ -1,4 +1,14 @@
-import { type Backend, type Shape, Rng, type Tensor, full, randomNormal, zeros } from '@vl/tensor';
+import {
+  type Backend,
+  type Shape,
+  Rng,
+  type Tensor,
+  checkOptionKeys,
+  full,
+  randomNormal,
+  zeros,
+} from '@vl/tensor';
+import { argumentError, checkConfigArg } from '../checkArguments.js';
 import { clipShapes } from '../model/clipModel.js';
 import type { ClipConfig } from '../model/config.js';
 
@@ -25,7 +35,13 @@ export interface InitClipOptions {
  * ```
  */
 export function initClipParams(config: ClipConfig, options: InitClipOptions): Map<string, Tensor> {
+  checkConfigArg('initClipParams', config);
+  checkOptionKeys('initClipParams', options, ['backend', 'seed']);
   const { backend } = options;
+  if (typeof (backend as { upload?: unknown } | undefined)?.upload !== 'function')
+    throw argumentError('initClipParams', 'options.backend', 'a Backend from createBackend()', backend);
+  if (options.seed !== undefined && !Number.isSafeInteger(options.seed))
+    throw argumentError('initClipParams', 'options.seed', 'a safe integer', options.seed);
   const rng = new Rng(options.seed ?? 0);
   const params = new Map<string, Tensor>();
   for (const [name, shape] of clipShapes(config)) params.set(name, init(name, shape));

@@ -1,4 +1,5 @@
 import { type Tensor, saveSafetensors } from '@vl/tensor';
+import { checkConfigArg, checkObject, checkParamsMap } from '../checkArguments.js';
 import type { ClipConfig } from '../model/config.js';
 
 /** The files of an HF-layout CLIP checkpoint. */
@@ -27,11 +28,14 @@ export async function clipCheckpointFiles(
   params: ReadonlyMap<string, Tensor>,
   config: ClipConfig,
 ): Promise<ClipCheckpointFiles> {
+  checkParamsMap('clipCheckpointFiles', params);
+  checkObject('clipCheckpointFiles', 'config', config, 'a ClipConfig (as parseClipConfig returns)');
   if (config.vision_resnet) {
     throw new Error(
       'clipCheckpointFiles: ModifiedResNet towers have no HF layout; save them with saveSafetensors',
     );
   }
+  checkConfigArg('clipCheckpointFiles', config);
   const json = {
     architectures: ['CLIPModel'],
     model_type: 'clip',
