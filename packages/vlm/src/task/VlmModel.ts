@@ -1,6 +1,15 @@
 import { FusedQkvParams, type ImageInput, type PreprocessOptions, preprocessToTensor } from '@vl/clip';
 import { type Backend, Tensor, concat, reshape, tidy } from '@vl/tensor';
-import { describe } from '../checkArguments.js';
+import {
+  argumentError,
+  checkBoolean,
+  checkLlavaConfig,
+  checkObject,
+  checkTensor,
+  checkTensorMap,
+  describe,
+  isPlainObject,
+} from '../checkArguments.js';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
 import { type TokenRows, llavaForward, visionFeatureLayers } from '../model/llava.js';
 import type { VlmParams } from '../model/params.js';
@@ -65,6 +74,44 @@ function isMessages(p: unknown): p is readonly ChatMessage<VlmImage>[] {
   return typeof m === 'object' && m !== null && !Array.isArray(m) && ('role' in m || 'content' in m);
 }
 
+/** The prompt of `fn`, `which` (`prompt`, `prompt 1` in a batch), must have one of the three forms. */
+function checkPrompt(fn: string, p: unknown, which: string): void {
+  if (isMessages(p) || (isPlainObject(p) && ('inputIds' in p || typeof p.prompt === 'string'))) return;
+  throw new TypeError(
+    `${fn}: ${which} must be chat messages, { prompt: string, images? } or { inputIds, images? }, got ${describe(p)}`,
+  );
+}
+
+/** The prompts of a `generate` call: one prompt, or a batch of them (not empty), each checked. */
+function promptsOf(fn: string, prompt: unknown): readonly VlmPrompt[] {
+  if (isMessages(prompt) || !Array.isArray(prompt)) {
+    checkPrompt(fn, prompt, 'prompt');
+    return [prompt as VlmPrompt];
+  }
+  if (prompt.length === 0) throw new TypeError(`${fn}: no prompts`);
+  for (const [i, p] of prompt.entries()) checkPrompt(fn, p, `prompt ${i}`);
+  return prompt as readonly VlmPrompt[];
+}
+
+/** The parts of `new VlmModel(parts)`, checked before any is read. */
+function checkParts(parts: unknown): asserts parts is VlmModelParts {
+  const fn = 'VlmModel';
+  checkObject(fn, 'parts', parts, 'an object { config, params, backend, ... } (or use loadVlm)');
+  const { config, params, backend, ownsBackend, tokenizer, preprocess, eosTokenId, fuseQkv } =
+    parts as Record<string, unknown>;
+  checkLlavaConfig(fn, config, 'parts.config');
+  checkTensorMap(fn, 'parts.params', params);
+  if (typeof (backend as { upload?: unknown } | null)?.upload !== 'function')
+    throw argumentError(fn, 'parts.backend', 'a Backend (createBackend())', backend);
+  checkBoolean(fn, 'parts.ownsBackend', ownsBackend, true);
+  if (tokenizer !== undefined && typeof (tokenizer as { decode?: unknown } | null)?.decode !== 'function')
+    throw argumentError(fn, 'parts.tokenizer', 'a VlmTokenizer or undefined', tokenizer);
+  checkObject(fn, 'parts.preprocess', preprocess, 'PreprocessOptions or undefined', true);
+  if (eosTokenId !== undefined && !Array.isArray(eosTokenId) && !(eosTokenId instanceof Int32Array))
+    throw argumentError(fn, 'parts.eosTokenId', 'an array of token ids or undefined', eosTokenId);
+  checkBoolean(fn, 'parts.fuseQkv', fuseQkv, true);
+}
+
 /**
  * Runs `f` for prompt `index` of a batch: an error it throws comes back with `prompt ${index}: ` after
  * the `VlmModel: ` of its message, the prefix of the batch's own checks, so that the message says
@@ -109,6 +156,7 @@ export class VlmModel {
   #disposed = false;
 
   constructor(parts: VlmModelParts) {
+    checkParts(parts);
     this.config = parts.config;
     this.params = parts.params;
     this.backend = parts.backend;
@@ -148,6 +196,7 @@ export class VlmModel {
       throw new TypeError(
         `VlmModel.forward: inputIds must be an i32 tensor [B, T] or an array of token id rows, got ${describe(inputIds)}`,
       );
+    checkTensor('VlmModel.forward', 'pixelValues', pixelValues, true);
     if (inputIds instanceof Tensor) {
       if (inputIds.rank !== 2 || inputIds.dtype !== 'i32')
         throw new TypeError(`VlmModel.forward: inputIds must be i32 [B, T], got ${inputIds.describe()}`);
@@ -169,6 +218,7 @@ export class VlmModel {
    * ```
    */
   encodePrompt(prompt: VlmPrompt): number[] {
+    checkPrompt('VlmModel.encodePrompt', prompt, 'prompt');
     const { ids, images } = this.#tokens(prompt);
     return this.#expand(ids, imageCount(images));
   }
@@ -194,12 +244,7 @@ export class VlmModel {
   ): AsyncGenerator<GeneratedToken, void, undefined> {
     this.#check();
     checkGenerateOptions(options, this.config.text_config.vocab_size);
-    const batch: readonly VlmPrompt[] = isMessages(prompt)
-      ? [prompt]
-      : Array.isArray(prompt)
-        ? (prompt as readonly VlmPrompt[])
-        : [prompt as VlmPrompt];
-    if (batch.length === 0) throw new TypeError('VlmModel.generate: no prompts');
+    const batch = promptsOf('VlmModel.generate', prompt);
     const owned: Tensor[] = [];
     try {
       const prepared: PreparedPrompt[] = batch.map((p, i) =>
@@ -244,6 +289,9 @@ export class VlmModel {
     options: GenerateOptions = {},
   ): Promise<string[]> {
     this.#check();
+    // generate() checks them again, but its messages would name generate.
+    checkGenerateOptions(options, this.config.text_config.vocab_size, 'VlmModel.generateText');
+    promptsOf('VlmModel.generateText', prompt);
     // Without a tokenizer every piece's text is '' and the answer would silently be empty.
     if (!this.tokenizer)
       throw new Error(

@@ -70,13 +70,13 @@ const MAX_F32 = 3.4e38;
 
 /**
  * Checks generation options before any work: each bad option is an error naming it and its value
- * (the sampler would otherwise reject it only after the prefill).
+ * (the sampler would otherwise reject it only after the prefill); `fn` opens the messages.
  *
  * @internal
  */
-export function checkGenerateOptions(options: GenerateOptions, vocabSize: number): void {
+export function checkGenerateOptions(options: GenerateOptions, vocabSize: number, fn = 'generate'): void {
   // A misspelt option (HF's max_new_tokens, say) would otherwise be ignored without a word.
-  checkOptionKeys('generate', options, [
+  checkOptionKeys(fn, options, [
     'maxNewTokens',
     'temperature',
     'topK',
@@ -89,39 +89,37 @@ export function checkGenerateOptions(options: GenerateOptions, vocabSize: number
   const { maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stopTokens, signal } = options;
   const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
   if (maxNewTokens !== undefined && (!Number.isInteger(maxNewTokens) || maxNewTokens < 0))
-    throw new RangeError(`generate: maxNewTokens must be a non-negative integer, got ${show(maxNewTokens)}`);
+    throw new RangeError(`${fn}: maxNewTokens must be a non-negative integer, got ${show(maxNewTokens)}`);
   if (
     temperature !== undefined &&
     !(typeof temperature === 'number' && temperature >= 0 && temperature <= MAX_F32)
   )
-    throw new RangeError(
-      `generate: temperature must be a number in [0, ${MAX_F32}], got ${show(temperature)}`,
-    );
+    throw new RangeError(`${fn}: temperature must be a number in [0, ${MAX_F32}], got ${show(temperature)}`);
   if (topK !== undefined && (!Number.isInteger(topK) || topK < 0))
-    throw new RangeError(`generate: topK must be a non-negative integer (0: all tokens), got ${show(topK)}`);
+    throw new RangeError(`${fn}: topK must be a non-negative integer (0: all tokens), got ${show(topK)}`);
   if (topP !== undefined && !(typeof topP === 'number' && topP > 0 && topP <= 1))
-    throw new RangeError(`generate: topP must be a number in (0, 1], got ${show(topP)}`);
+    throw new RangeError(`${fn}: topP must be a number in (0, 1], got ${show(topP)}`);
   if (
     repetitionPenalty !== undefined &&
     !(typeof repetitionPenalty === 'number' && repetitionPenalty > 0 && Number.isFinite(repetitionPenalty))
   )
     throw new RangeError(
-      `generate: repetitionPenalty must be a positive number, got ${show(repetitionPenalty)}`,
+      `${fn}: repetitionPenalty must be a positive number, got ${show(repetitionPenalty)}`,
     );
   if (seed !== undefined && !Number.isSafeInteger(seed))
-    throw new RangeError(`generate: seed must be a safe integer, got ${show(seed)}`);
+    throw new RangeError(`${fn}: seed must be a safe integer, got ${show(seed)}`);
   if (stopTokens !== undefined) {
     if (!Array.isArray(stopTokens) && !(stopTokens instanceof Int32Array))
-      throw new TypeError(`generate: stopTokens must be an array of token ids, got ${show(stopTokens)}`);
+      throw new TypeError(`${fn}: stopTokens must be an array of token ids, got ${show(stopTokens)}`);
     Array.from(stopTokens as ArrayLike<unknown>).forEach((id, i) => {
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= vocabSize)
         throw new RangeError(
-          `generate: stopTokens[${i}] must be a token id in [0, ${vocabSize}) (vocab_size), got ${show(id)}`,
+          `${fn}: stopTokens[${i}] must be a token id in [0, ${vocabSize}) (vocab_size), got ${show(id)}`,
         );
     });
   }
   if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw new TypeError(`generate: signal must be an AbortSignal, got ${show(signal)}`);
+    throw new TypeError(`${fn}: signal must be an AbortSignal, got ${show(signal)}`);
 }
 
 /**

@@ -4,7 +4,7 @@
 // renders it (messages with content parts, `add_generation_prompt`, the special tokens by name).
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { describe } from '../checkArguments.js';
+import { argumentError, checkObject, checkString, describe } from '../checkArguments.js';
 import { ByteRunDecoder, checkTokenizerJson } from './tokenizerJson.js';
 
 /** Roles a chat message may have. */
@@ -39,6 +39,11 @@ function parseJson(text: string | object, what: string): Json {
   } catch (e) {
     throw new SyntaxError(`VlmTokenizer: ${what} is not valid JSON (${(e as Error).message})`);
   }
+}
+
+/** `v` must be JSON text or its parsed object (not an array, a tensor or a number). */
+function checkJsonText(fn: string, name: string, v: unknown, what: string): void {
+  if (typeof v !== 'string') checkObject(fn, name, v, what);
 }
 
 /**
@@ -134,6 +139,11 @@ export class VlmTokenizer {
     chatTemplate: string | undefined,
     cleansUpSpaces: boolean,
   ) {
+    // Private, yet callable from JavaScript: `new VlmTokenizer(json)` names the way to build one.
+    if (!(tokenizer instanceof Tokenizer))
+      throw new TypeError(
+        `VlmTokenizer: build one with VlmTokenizer.fromJson(tokenizerJson, tokenizerConfig), not new VlmTokenizer(), got ${describe(tokenizer)}`,
+      );
     this.#tokenizer = tokenizer;
     this.#cleansUpSpaces = cleansUpSpaces;
     this.#config = config;
@@ -156,6 +166,10 @@ export class VlmTokenizer {
     tokenizerConfig: string | object = {},
     chatTemplate?: string,
   ): VlmTokenizer {
+    const fn = 'VlmTokenizer.fromJson';
+    checkJsonText(fn, 'tokenizerJson', tokenizerJson, 'the text or object of tokenizer.json');
+    checkJsonText(fn, 'tokenizerConfig', tokenizerConfig, 'the text or object of tokenizer_config.json');
+    checkString(fn, 'chatTemplate', chatTemplate, true);
     const json = checkTokenizerJson(parseJson(tokenizerJson, 'tokenizer.json'));
     const config = parseJson(tokenizerConfig, 'tokenizer_config.json');
     let template = chatTemplate;
@@ -199,11 +213,13 @@ export class VlmTokenizer {
 
   /** The id of a token string, or undefined. */
   tokenToId(token: string): number | undefined {
+    checkString('VlmTokenizer.tokenToId', 'token', token);
     return this.#tokenizer.token_to_id(token);
   }
 
   /** The special token `name` (`bos_token`, `eos_token`, ...) of tokenizer_config.json. */
   specialToken(name: string): string | undefined {
+    checkString('VlmTokenizer.specialToken', 'name', name);
     return tokenContent(this.#config[name]);
   }
 
@@ -216,8 +232,8 @@ export class VlmTokenizer {
    * ```
    */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    if (typeof text !== 'string')
-      throw new TypeError(`VlmTokenizer.encode: expected a string, got ${typeof text}`);
+    checkString('VlmTokenizer.encode', 'text', text);
+    checkObject('VlmTokenizer.encode', 'options', options);
     return this.#tokenizer.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
   }
 
@@ -232,6 +248,9 @@ export class VlmTokenizer {
    * ```
    */
   decode(ids: readonly number[] | Int32Array, options: { skipSpecialTokens?: boolean } = {}): string {
+    if (!Array.isArray(ids) && !(ArrayBuffer.isView(ids) && !(ids instanceof DataView)))
+      throw argumentError('VlmTokenizer.decode', 'ids', 'an array or Int32Array of token ids', ids);
+    checkObject('VlmTokenizer.decode', 'options', options);
     const known = Array.from(ids).filter((id) => this.#tokenizer.id_to_token(id) !== undefined);
     if (known.length === 0) return ''; // as transformers (the tokenizers library refuses an empty list)
     return this.#tokenizer.decode(known, {
@@ -257,7 +276,8 @@ export class VlmTokenizer {
     messages: readonly ChatMessage[],
     options: { addGenerationPrompt?: boolean } = {},
   ): string {
-    checkMessages(messages, 'chat');
+    checkMessages(messages, 'VlmTokenizer.applyChatTemplate');
+    checkObject('VlmTokenizer.applyChatTemplate', 'options', options);
     if (!this.#template)
       throw new Error(
         'VlmTokenizer: the checkpoint has no chat template (tokenizer_config.json chat_template)',
@@ -291,6 +311,7 @@ export class VlmTokenizer {
    * ```
    */
   encodeChat(rendered: string): number[] {
+    checkString('VlmTokenizer.encodeChat', 'rendered', rendered);
     const bos = this.specialToken('bos_token');
     return this.encode(rendered, { addSpecialTokens: !(bos !== undefined && rendered.startsWith(bos)) });
   }

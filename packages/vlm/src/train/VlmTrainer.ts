@@ -19,13 +19,17 @@ import {
 } from '@vl/tensor';
 import {
   argumentError,
+  checkBoolean,
+  checkFunction,
   checkInteger,
   checkLlavaConfig,
   checkObject,
+  checkSource,
   checkTensor,
   checkTensorMap,
   checkTokenRows,
   describe,
+  withCaller,
 } from '../checkArguments.js';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
 import { type TokenRows, llavaForward } from '../model/llava.js';
@@ -151,20 +155,36 @@ export function packVlmExamples(
 export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, config: LlavaConfig): Tensor {
   const fn = 'vlmLoss';
   checkTensorMap(fn, 'params', params);
-  checkObject(fn, 'batch', batch, 'a VlmBatch object ({ inputIds, labels, pixelValues? })');
-  checkTokenRows(fn, 'batch.inputIds', batch.inputIds);
-  checkTokenRows(fn, 'batch.labels', batch.labels);
-  checkTensor(fn, 'batch.pixelValues', batch.pixelValues, true);
+  checkBatch(fn, batch);
   checkLlavaConfig(fn, config);
+  return lossOf(fn, params, batch, config);
+}
+
+/** A {@link VlmBatch}'s parts, before any is read; `fn` names the caller. */
+function checkBatch(fn: string, batch: unknown): asserts batch is VlmBatch {
+  checkObject(fn, 'batch', batch, 'a VlmBatch object ({ inputIds, labels, pixelValues? })');
+  const { inputIds, labels, pixelValues } = batch as Record<string, unknown>;
+  checkTokenRows(fn, 'batch.inputIds', inputIds);
+  checkTokenRows(fn, 'batch.labels', labels);
+  checkTensor(fn, 'batch.pixelValues', pixelValues, true);
+}
+
+/** {@link vlmLoss} on checked arguments; its errors about the rows open with `fn`. */
+function lossOf(
+  fn: string,
+  params: ReadonlyMap<string, Tensor>,
+  batch: VlmBatch,
+  config: LlavaConfig,
+): Tensor {
   const { inputIds, labels } = batch;
   const B = inputIds.length;
   const T = inputIds[0]?.length ?? 0;
   if (labels.length !== B)
-    throw new RangeError(`vlmLoss: labels has ${labels.length} rows but inputIds has ${B}`);
+    throw new RangeError(`${fn}: labels has ${labels.length} rows but inputIds has ${B}`);
   inputIds.forEach((row, b) => {
     if (row.length !== T)
       throw new RangeError(
-        `vlmLoss: inputIds row ${b} has ${row.length} ids, row 0 has ${T}; pad the rows to one length`,
+        `${fn}: inputIds row ${b} has ${row.length} ids, row 0 has ${T}; pad the rows to one length`,
       );
   });
   const V = config.text_config.vocab_size;
@@ -173,12 +193,12 @@ export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, co
   for (let b = 0; b < B; b++) {
     const row = labels[b]!;
     if (row.length !== T)
-      throw new RangeError(`vlmLoss: labels row ${b} has ${row.length} entries, inputIds rows have ${T}`);
+      throw new RangeError(`${fn}: labels row ${b} has ${row.length} entries, inputIds rows have ${T}`);
     for (let t = 0; t + 1 < T; t++) {
       const y = row[t + 1]!;
       if (y !== IGNORE_INDEX && !(Number.isInteger(y) && y >= 0 && y < V)) {
         throw new RangeError(
-          `vlmLoss: labels[${b}][${t + 1}] is ${y}, not a token id in [0, ${V}) or IGNORE_INDEX (${IGNORE_INDEX})`,
+          `${fn}: labels[${b}][${t + 1}] is ${y}, not a token id in [0, ${V}) or IGNORE_INDEX (${IGNORE_INDEX})`,
         );
       }
       targets[b * T + t] = y;
@@ -187,7 +207,7 @@ export function vlmLoss(params: ReadonlyMap<string, Tensor>, batch: VlmBatch, co
   }
   if (counted === 0)
     throw new RangeError(
-      'vlmLoss: no label counts in the loss: every label at positions 1 to T-1 is IGNORE_INDEX (position 0 is never predicted)',
+      `${fn}: no label counts in the loss: every label at positions 1 to T-1 is IGNORE_INDEX (position 0 is never predicted)`,
     );
   const logits = llavaForward(params, inputIds, batch.pixelValues, config); // [B, T, V]
   const y = tensor(targets, [B * T], { backend: logits.backend, dtype: 'i32' }); // [B * T]
@@ -260,6 +280,12 @@ export class VlmTrainer {
     readonly config: LlavaConfig,
     options: VlmTrainerOptions = {},
   ) {
+    const fn = 'VlmTrainer';
+    checkTensorMap(fn, 'params', params);
+    checkLlavaConfig(fn, config);
+    checkObject(fn, 'options', options, 'an object of VlmTrainerOptions', true);
+    checkBoolean(fn, 'options.freezeVisionTower', options.freezeVisionTower, true);
+    checkFunction(fn, 'options.freeze', options.freeze, true);
     const { maxGradNorm = 1, freezeVisionTower = true, freeze, ...adam } = options;
     if (!(maxGradNorm > 0)) throw new RangeError(`VlmTrainer: maxGradNorm must be > 0, got ${maxGradNorm}`);
     const frozen = new Map<string, Tensor>();
@@ -297,7 +323,8 @@ export class VlmTrainer {
 
   /** The loss of a batch under the current parameters (no update). */
   loss(batch: VlmBatch): Tensor {
-    return vlmLoss(this.params, batch, this.config);
+    checkBatch('VlmTrainer.loss', batch);
+    return lossOf('VlmTrainer.loss', this.params, batch, this.config);
   }
 
   /**
@@ -306,8 +333,10 @@ export class VlmTrainer {
    * `skipped: true`.
    */
   async step(batch: VlmBatch): Promise<VlmStepResult> {
+    checkBatch('VlmTrainer.step', batch);
     const lr = this.#opt.lr;
-    const r = await guardedStep(this.#opt, this.#tree, () => vlmLoss(this.params, batch, this.config), {
+    const loss = () => lossOf('VlmTrainer.step', this.params, batch, this.config);
+    const r = await guardedStep(this.#opt, this.#tree, loss, {
       maxGradNorm: this.#maxGradNorm,
     });
     return { step: this.stepCount, ...r, lr };
@@ -345,11 +374,17 @@ export class VlmTrainer {
       if (this.#disposed) throw new Error('VlmTrainer.loadState: the trainer was disposed');
     };
     alive();
-    await loadOptimizers(
-      source,
-      { adamw: { optimizer: this.#opt, params: this.#tree } },
-      { backend: Object.values(this.#tree)[0]!.backend, caller: 'VlmTrainer.loadState', check: alive },
-    );
+    checkSource('VlmTrainer.loadState', 'source', source);
+    try {
+      await loadOptimizers(
+        source,
+        { adamw: { optimizer: this.#opt, params: this.#tree } },
+        { backend: Object.values(this.#tree)[0]!.backend, caller: 'VlmTrainer.loadState', check: alive },
+      );
+    } catch (e) {
+      // A path that is not there fails with the file system's `ENOENT: ...`, which names no API.
+      throw withCaller('VlmTrainer.loadState', e);
+    }
   }
 
   /** Frees the optimizer state (the params stay usable through {@link VlmTrainer.params}). */
