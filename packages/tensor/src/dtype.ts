@@ -124,8 +124,13 @@ export function allocArray<D extends DType>(dtype: D, size: number): DTypeArrays
 
 const DTYPES: readonly DType[] = ['f32', 'i32', 'u32', 'bool', 'f16', 'bf16', 'q8', 'q4'];
 
+/** Whether `value` names a {@link DType}. */
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
+}
+
 export function assertDType(value: unknown, what: string): DType {
-  if (typeof value === 'string' && (DTYPES as readonly string[]).includes(value)) return value as DType;
+  if (isDType(value)) return value;
   throw new TypeError(
     `${what}: unknown dtype ${JSON.stringify(value)} (expected one of ${DTYPES.join(', ')})`,
   );

@@ -132,7 +132,9 @@ export class KvCache {
   truncate(length: number): void {
     this.#check('truncate()');
     if (!Number.isInteger(length) || length < 0 || length > this.#length) {
-      throw new RangeError(`KvCache.truncate(): length ${length} must be an integer in [0, ${this.#length}]`);
+      throw new RangeError(
+        `KvCache.truncate(): length ${showValue(length)} must be an integer in [0, ${this.#length}]`,
+      );
     }
     this.#length = length;
     this.#pending.fill(undefined);

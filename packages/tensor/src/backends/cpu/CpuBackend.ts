@@ -4,6 +4,7 @@ import { liveTensorCount } from '../../engine.js';
 import type { HostTensor, Kernel } from '../../kernel.js';
 import { formatShape, sizeOf } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
+import { checkExecuteArguments, checkHostArray, checkTensorInfo } from './checkCpuArguments.js';
 
 /**
  * A faster CPU implementation of a kernel (WASM SIMD, threads) that the CPU backend prefers over the
@@ -63,7 +64,15 @@ export class CpuBackend implements Backend {
 
   upload(data: TypedArray, info: TensorInfo): TypedArray {
     this.#check();
-    const copy = allocArray(info.dtype, storageLength(info.dtype, sizeOf(info.shape)));
+    checkHostArray(data, 'CpuBackend.upload', 'data');
+    checkTensorInfo(info, 'CpuBackend.upload', 'info');
+    const length = storageLength(info.dtype, sizeOf(info.shape));
+    if (data.length !== length) {
+      throw new RangeError(
+        `CpuBackend.upload: data has ${data.length} values, info ${info.dtype}${formatShape(info.shape)} holds ${length}`,
+      );
+    }
+    const copy = allocArray(info.dtype, length);
     copy.set(data as never);
     this.#track(copy);
     return copy;
@@ -71,6 +80,8 @@ export class CpuBackend implements Backend {
 
   async download(handle: unknown, info: TensorInfo): Promise<TypedArray> {
     this.#check();
+    checkHostArray(handle, 'CpuBackend.download', 'handle');
+    checkTensorInfo(info, 'CpuBackend.download', 'info');
     const data = handle as TypedArray;
     const copy = allocArray(info.dtype, data.length);
     copy.set(data as never);
@@ -78,6 +89,7 @@ export class CpuBackend implements Backend {
   }
 
   release(handle: unknown): void {
+    checkHostArray(handle, 'CpuBackend.release', 'handle');
     this.#onRelease?.(handle as TypedArray);
     this.#liveBuffers--;
     this.#liveBytes -= (handle as TypedArray).byteLength;
@@ -90,6 +102,7 @@ export class CpuBackend implements Backend {
     attrs: unknown,
   ): TypedArray[] {
     this.#check();
+    checkExecuteArguments(kernel, inputs, outputs);
     const hosts: HostTensor[] = inputs.map((t) => ({
       data: t.handle as TypedArray,
       shape: t.shape,
