@@ -209,7 +209,7 @@ describe('ClipTokenizer', () => {
 
   it('names a vocabulary file it cannot read', async () => {
     await expect(ClipTokenizer.load('/nonexistent/bpe_simple_vocab_16e6.txt.gz')).rejects.toThrow(
-      'loadBpeVocabulary(): cannot read /nonexistent/bpe_simple_vocab_16e6.txt.gz: ENOENT',
+      'ClipTokenizer.load: cannot read /nonexistent/bpe_simple_vocab_16e6.txt.gz: ENOENT',
     );
   });
 

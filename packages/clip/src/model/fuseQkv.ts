@@ -99,6 +99,9 @@ export class FusedQkvParams {
   #params: ClipParams | undefined;
 
   constructor(source: ClipParams, fuse: boolean, options: FuseQkvOptions = {}) {
+    // Checked here: the params are first read on first use, far from this call.
+    checkParamsMap('FusedQkvParams', source, 'source');
+    checkObject('FusedQkvParams', 'options', options, 'an object { layers? }');
     this.#source = source;
     this.#fuse = fuse;
     this.#options = { ...options };

@@ -10,13 +10,21 @@ import {
   tuneMatmulShapesWebGpu,
   yieldToEventLoop,
 } from '@vl/tensor';
-import { type PreprocessOptions, preprocess } from '../image/preprocess.js';
+import {
+  argumentError,
+  checkConfigArg,
+  checkObject,
+  checkOptionalTensor,
+  checkParamsMap,
+  checkTensor,
+} from '../checkArguments.js';
+import { type PreprocessOptions, calledBy, preprocess } from '../image/preprocess.js';
 import type { ImageInput } from '../image/toRgbImage.js';
 import { getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
 import { FusedQkvParams } from '../model/fuseQkv.js';
 import type { ClipConfig } from '../model/config.js';
 import type { ClipParams } from '../model/params.js';
-import type { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
+import { ClipTokenizer } from '../tokenizer/ClipTokenizer.js';
 import { isBundled } from '../tokenizer/bundledTokenizers.js';
 import { imagenetTemplates } from '../tokenizer/imagenetPrompts.js';
 import { textBatches } from './textBatches.js';
@@ -114,6 +122,15 @@ function atImageOf(e: unknown, first: number, caller: string, oneImage = false):
   return rewordError(e, `${caller}: ${oneImage ? '' : `image ${first + index}: `}${message}`);
 }
 
+/**
+ * A tower's refusal of its input tensor (`CLIP vision: pixelValues must be [B, 3, 224, 224] ...`),
+ * said by `caller`, the method called.
+ */
+function asCallers(e: unknown, caller: string): unknown {
+  const tower = e instanceof Error ? /^(CLIP vision|CLIP text|ModifiedResNet): /.exec(e.message) : null;
+  return tower ? rewordError(e as Error, `${caller}: ${(e as Error).message.slice(tower[0].length)}`) : e;
+}
+
 /** A text for an error message: JSON, its first 40 characters when it is longer. */
 function preview(text: string): string {
   const chars = Array.from(text);
@@ -170,6 +187,12 @@ export class ClipModel {
   #disposed = false;
 
   constructor(parts: ClipModelParts) {
+    checkObject('ClipModel', 'parts', parts, 'an object { config, params, tokenizer, backend }');
+    checkConfigArg('ClipModel', parts.config);
+    checkParamsMap('ClipModel', parts.params, 'parts.params');
+    if (!(parts.tokenizer instanceof ClipTokenizer))
+      throw argumentError('ClipModel', 'parts.tokenizer', 'a ClipTokenizer', parts.tokenizer);
+    checkObject('ClipModel', 'parts.backend', parts.backend, 'a Backend (createBackend)');
     this.config = parts.config;
     this.params = parts.params;
     this.tokenizer = parts.tokenizer;
@@ -205,18 +228,33 @@ export class ClipModel {
   /** Projected, unnormalized image features `[B, P]` from normalized pixels `[B, 3, S, S]` (HF `get_image_features`). */
   encodeImage(pixelValues: Tensor): Tensor {
     this.#check();
-    return tidy(() => getImageFeatures(this.#weights.params, pixelValues, this.config));
+    checkTensor('ClipModel.encodeImage', 'pixelValues', pixelValues);
+    try {
+      return tidy(() => getImageFeatures(this.#weights.params, pixelValues, this.config));
+    } catch (e) {
+      throw asCallers(e, 'ClipModel.encodeImage');
+    }
   }
 
   /** Projected, unnormalized text features `[B, P]` (HF `get_text_features`). */
   encodeText(inputIds: Tensor, attentionMask?: Tensor): Tensor {
     this.#check();
-    return tidy(() => getTextFeatures(this.#weights.params, inputIds, attentionMask, this.config));
+    checkTensor('ClipModel.encodeText', 'inputIds', inputIds);
+    checkOptionalTensor('ClipModel.encodeText', 'attentionMask', attentionMask);
+    try {
+      return tidy(() => getTextFeatures(this.#weights.params, inputIds, attentionMask, this.config));
+    } catch (e) {
+      throw asCallers(e, 'ClipModel.encodeText');
+    }
   }
 
   /** Normalized pixels for images, at the model's input size, as a tensor `[B, 3, S, S]`. */
   pixelValues(images: readonly ImageInput[]): Tensor {
-    return this.#pixelValues(images, 'pixelValues');
+    try {
+      return this.#pixelValues(images, 'pixelValues');
+    } catch (e) {
+      throw calledBy(e, 'pixelValues'); // preprocess's errors about the images, as this method's
+    }
   }
 
   /** {@link ClipModel.pixelValues}, its errors said by `caller`. */
@@ -240,8 +278,7 @@ export class ClipModel {
     options: { batchSize?: number } = {},
   ): Promise<Float32Array[]> {
     this.#check();
-    if (images instanceof Tensor)
-      return this.#rows(tidy(() => l2Normalize(getImageFeatures(this.#weights.params, images, this.config))));
+    if (images instanceof Tensor) return this.#embedPixels(images, 'embedImages');
     if (!Array.isArray(images)) {
       throw new TypeError(
         'embedImages: takes an array of images (or a [B, 3, S, S] tensor); wrap a single image in [ ]',
@@ -251,6 +288,17 @@ export class ClipModel {
     checkOptionKeys('embedImages', options, ['batchSize']);
     const batch = batchSizeOf(options.batchSize, 16, 'embedImages');
     return this.#embedImageList(images, batch, 'embedImages');
+  }
+
+  /** Rows of normalized embeddings of a pixel tensor `[B, 3, S, S]`; `caller` names the API in errors. */
+  async #embedPixels(pixels: Tensor, caller: string): Promise<Float32Array[]> {
+    let embeds: Tensor;
+    try {
+      embeds = tidy(() => l2Normalize(getImageFeatures(this.#weights.params, pixels, this.config)));
+    } catch (e) {
+      throw asCallers(e, caller);
+    }
+    return this.#rows(embeds);
   }
 
   /**
@@ -446,7 +494,7 @@ export class ClipModel {
     checkTemplates(templates, 'zeroShot');
     const [imageEmbedding] =
       image instanceof Tensor
-        ? await this.embedImages(image)
+        ? await this.#embedPixels(image, 'zeroShot')
         : await this.#embedImageList([image], 1, 'zeroShot');
     if (!imageEmbedding!.every(Number.isFinite)) {
       // Every score would be NaN and the order arbitrary.
@@ -482,8 +530,7 @@ export class ClipModel {
    */
   async tuneWebGpu(options: ClipTuneOptions = {}): Promise<MatmulShapeTuneResult[]> {
     this.#check();
-    if (options === null || typeof options !== 'object')
-      throw new TypeError(`ClipModel.tuneWebGpu: options must be an object, got ${String(options)}`);
+    checkObject('ClipModel.tuneWebGpu', 'options', options);
     const { max_position_embeddings: context, vocab_size: V } = this.config.text_config;
     const { imageBatch = 16, textBatch = 64, textLength = Math.min(16, context), ...tune } = options;
     for (const [name, n] of [

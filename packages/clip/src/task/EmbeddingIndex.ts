@@ -2,6 +2,7 @@
 // 100,000 x 512 a query is ~51 M multiply-adds (tens of ms in JS), with no approximation error.
 // Saved as a safetensors file (the vectors, and the items' JSON in a tensor of their own), so an
 // index of a photo library is built once, not on every start.
+import { isPlainObject } from '../checkArguments.js';
 import { describeInput } from './describeInput.js';
 import { SafetensorsError, decodeSafetensorsTensor, encodeSafetensors, parseSafetensors } from '@vl/tensor';
 
@@ -47,6 +48,11 @@ export class EmbeddingIndex<M = number> {
   ) {
     if (!Number.isInteger(dim) || dim <= 0)
       throw new RangeError(`EmbeddingIndex: dim must be a positive integer, got ${dim}`);
+    // Infinity failed in Float32Array's own words; a string or NaN quietly made an empty index.
+    if (typeof initialCapacity !== 'number' || !(initialCapacity >= 0 && initialCapacity < Infinity))
+      throw new RangeError(
+        `EmbeddingIndex: initialCapacity must be a number of vectors >= 0, got ${describeInput(initialCapacity)}`,
+      );
     this.#data = new Float32Array(dim * Math.max(1, initialCapacity));
   }
 
@@ -123,7 +129,7 @@ export class EmbeddingIndex<M = number> {
    * ```
    */
   save(metadata: Readonly<Record<string, string>> = this.metadata): Uint8Array {
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    if (!isPlainObject(metadata)) {
       throw new TypeError(
         `EmbeddingIndex.save: metadata must be an object of strings (or left out), got ${describeInput(metadata)}`,
       );
@@ -131,6 +137,11 @@ export class EmbeddingIndex<M = number> {
     for (const key of ['format', 'itemsBytes'])
       if (Object.hasOwn(metadata, key))
         throw new RangeError(`EmbeddingIndex.save: metadata key "${key}" is reserved`);
+    for (const [key, value] of Object.entries(metadata))
+      if (typeof value !== 'string')
+        throw new TypeError(
+          `EmbeddingIndex.save: metadata ${JSON.stringify(key)} must be a string, got ${describeInput(value)}`,
+        );
     // Each item checked (JSON.stringify quietly turns NaN into null, a Date into a string, a Map into
     // {}), then serialized once and joined into the array below.
     const itemJson = this.#items.map((item, i) => {
@@ -161,8 +172,8 @@ export class EmbeddingIndex<M = number> {
       },
       { ...metadata, format: FORMAT, itemsBytes: String(json.length) },
     );
-    // Only once written (encodeSafetensors checks that every value is a string), and a copy, so
-    // that a later change to the caller's object does not reach the index.
+    // Only once written, and a copy, so that a later change to the caller's object does not reach
+    // the index.
     if (metadata !== this.metadata) this.metadata = Object.freeze({ ...metadata });
     return bytes;
   }
@@ -177,6 +188,10 @@ export class EmbeddingIndex<M = number> {
    * ```
    */
   static load<M = number>(bytes: ArrayBuffer | ArrayBufferView): EmbeddingIndex<M> {
+    if (!(bytes instanceof ArrayBuffer || ArrayBuffer.isView(bytes)))
+      throw new TypeError(
+        `EmbeddingIndex.load: bytes must be the file's bytes (an ArrayBuffer or a Uint8Array), got ${describeInput(bytes)}`,
+      );
     const bad = (why: string) => new SafetensorsError(`EmbeddingIndex.load: ${why}`);
     const file = parseSafetensors(bytes, { source: 'EmbeddingIndex.load' });
     if (file.metadata.format !== FORMAT)
@@ -250,6 +265,10 @@ export class EmbeddingIndex<M = number> {
    * ```
    */
   entry(index: number): { vector: Float32Array; item: M } {
+    if (typeof index !== 'number')
+      throw new TypeError(
+        `EmbeddingIndex.entry: index must be a number in [0, ${this.size}), got ${describeInput(index)}`,
+      );
     if (!Number.isInteger(index) || index < 0 || index >= this.size)
       throw new RangeError(`EmbeddingIndex.entry: index ${index} is not in [0, ${this.size})`);
     return { vector: this.#data.slice(index * this.dim, (index + 1) * this.dim), item: this.#items[index]! };

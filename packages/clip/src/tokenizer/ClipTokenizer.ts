@@ -1,3 +1,5 @@
+import { argumentError, checkObject } from '../checkArguments.js';
+import { rewordError } from '../rewordError.js';
 import { bytePairEncode } from './bytePairEncode.js';
 import { bytesToUnicode } from './bytesToUnicode.js';
 import { cleanText } from './cleanText.js';
@@ -72,6 +74,26 @@ const BATCH_OPTION_KEYS = ['contextLength', 'truncate', 'padId', 'padding'];
 /** Words cached before the cache is cleared, so a long-running process does not grow without bound. */
 const CACHE_LIMIT = 100_000;
 
+/** `options`, when given, must be an object (`fn` names the call in the error). */
+function checkOptions(fn: string, options: unknown): void {
+  if (options !== undefined) checkObject(fn, 'options', options, 'an object { contextLength? }');
+}
+
+/** `e` said again by `fn`, the API called, in place of its helper's name (`loadBpeVocabulary(): `). */
+function saidBy(fn: string, e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  return rewordError(e, `${fn}: ${e.message.replace(/^(load|parse)BpeVocabulary\(\): /, '')}`);
+}
+
+/** {@link parseBpeVocabulary}, its errors said by `fn`. */
+function parseVocabulary(fn: string, text: string): BpeVocabulary {
+  try {
+    return parseBpeVocabulary(text);
+  } catch (e) {
+    throw saidBy(fn, e);
+  }
+}
+
 function preview(text: string): string {
   const chars = Array.from(text);
   return JSON.stringify(chars.length > 40 ? chars.slice(0, 40).join('') + '…' : text);
@@ -129,6 +151,7 @@ export class ClipTokenizer {
           '`await ClipTokenizer.load()` loads the one shipped with @vl/clip',
       );
     }
+    checkOptions('ClipTokenizer', options);
     const { vocab, merges } = vocabulary;
     this.#vocab = vocab;
     this.vocabSize = vocab.length;
@@ -178,7 +201,20 @@ export class ClipTokenizer {
    * ```
    */
   static async load(source?: BpeVocabularySource, options?: ClipTokenizerOptions): Promise<ClipTokenizer> {
-    return ClipTokenizer.fromBpeVocabulary(await loadBpeVocabulary(source), options);
+    const isSource = (v: unknown) =>
+      typeof v === 'string' || v instanceof URL || v instanceof Uint8Array || v instanceof ArrayBuffer;
+    if (source !== undefined && !isSource(source)) {
+      const what = 'a URL, a path, a Uint8Array or an ArrayBuffer (or left out for the bundled vocabulary)';
+      throw argumentError('ClipTokenizer.load', 'source', what, source);
+    }
+    checkOptions('ClipTokenizer.load', options); // before the 1.3 MB read
+    let text: string;
+    try {
+      text = await loadBpeVocabulary(source);
+    } catch (e) {
+      throw saidBy('ClipTokenizer.load', e);
+    }
+    return new ClipTokenizer(parseVocabulary('ClipTokenizer.load', text), options);
   }
 
   /**
@@ -190,7 +226,8 @@ export class ClipTokenizer {
    * ```
    */
   static fromBpeVocabulary(text: string, options?: ClipTokenizerOptions): ClipTokenizer {
-    return new ClipTokenizer(parseBpeVocabulary(text), options);
+    checkOptions('ClipTokenizer.fromBpeVocabulary', options);
+    return new ClipTokenizer(parseVocabulary('ClipTokenizer.fromBpeVocabulary', text), options);
   }
 
   /**
@@ -206,6 +243,8 @@ export class ClipTokenizer {
     files: { vocab: string | Record<string, number>; merges: string },
     options?: ClipTokenizerOptions,
   ): ClipTokenizer {
+    checkObject('ClipTokenizer.fromHfFiles', 'files', files, 'an object { vocab, merges }');
+    checkOptions('ClipTokenizer.fromHfFiles', options);
     return new ClipTokenizer(parseHfVocabFiles(files.vocab, files.merges), options);
   }
 
@@ -219,6 +258,7 @@ export class ClipTokenizer {
    * ```
    */
   static fromTokenizerJson(json: string | HfTokenizerJson, options?: ClipTokenizerOptions): ClipTokenizer {
+    checkOptions('ClipTokenizer.fromTokenizerJson', options);
     return new ClipTokenizer(parseHfTokenizerJson(json), options);
   }
 
@@ -231,7 +271,7 @@ export class ClipTokenizer {
    * ```
    */
   tokenize(text: string): string[] {
-    return this.#ids(text).map((id) => this.#vocab[id]!);
+    return this.#ids(text, 'tokenize').map((id) => this.#vocab[id]!);
   }
 
   /**
@@ -245,6 +285,8 @@ export class ClipTokenizer {
    * ```
    */
   tokenId(token: string): number | undefined {
+    // A number (an id) never matches: said, rather than an undefined that reads as "not in the vocabulary".
+    if (typeof token !== 'string') throw argumentError('ClipTokenizer.tokenId', 'token', 'a string', token);
     return this.#encoder.get(token);
   }
 
@@ -258,7 +300,7 @@ export class ClipTokenizer {
    * ```
    */
   encode(text: string): number[] {
-    return [this.startId, ...this.#ids(text), this.endId];
+    return [this.startId, ...this.#ids(text, 'encode'), this.endId];
   }
 
   /**
@@ -343,6 +385,9 @@ export class ClipTokenizer {
    * ```
    */
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    if (typeof ids !== 'object' || ids === null)
+      throw argumentError('ClipTokenizer.decode', 'ids', 'an array of token ids', ids);
+    checkObject('ClipTokenizer.decode', 'options', options, 'an object { skipSpecialTokens? }');
     const skip = options.skipSpecialTokens ?? 'outer';
     let list = Array.from(ids);
     if (skip === 'outer') {
@@ -376,11 +421,9 @@ export class ClipTokenizer {
     return new TextDecoder('utf-8').decode(bytes).replaceAll('</w>', ' ');
   }
 
-  /** Ids of a text's BPE tokens, without start and end. */
-  #ids(text: string): number[] {
-    if (typeof text !== 'string') {
-      throw new TypeError(`ClipTokenizer: expected a string, got ${text === null ? 'null' : typeof text}`);
-    }
+  /** Ids of a text's BPE tokens, without start and end; `method` names the caller in errors. */
+  #ids(text: string, method: string): number[] {
+    if (typeof text !== 'string') throw argumentError(`ClipTokenizer.${method}`, 'text', 'a string', text);
     const ids: number[] = [];
     for (const match of cleanText(text).matchAll(wordPattern)) {
       for (const id of this.#word(match[0])) ids.push(id);

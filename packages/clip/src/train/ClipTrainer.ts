@@ -7,10 +7,13 @@ import {
   clamp,
   guardedStep,
   isBiasOrNorm,
+  isNotFound,
   keep,
   loadOptimizers,
   saveOptimizers,
 } from '@vl/tensor';
+import { checkConfigArg, checkParamsMap } from '../checkArguments.js';
+import { rewordError } from '../rewordError.js';
 import { describeInput } from '../task/describeInput.js';
 import { clipLogits, clipLoss, getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
 import type { ClipConfig } from '../model/config.js';
@@ -120,6 +123,17 @@ function checkBatchSizes(batch: ClipBatch): void {
   }
 }
 
+/** A path, URL, Blob or bytes: what the safetensors loaders read. */
+function isSafetensorsSource(source: unknown): source is SafetensorsSource {
+  return (
+    (typeof source === 'string' && source !== '') ||
+    source instanceof URL ||
+    (typeof Blob !== 'undefined' && source instanceof Blob) ||
+    source instanceof ArrayBuffer ||
+    ArrayBuffer.isView(source)
+  );
+}
+
 /**
  * `ln(100)`: CLIP clamps the learned temperature so logits are scaled by at most 100.
  * {@link ClipTrainer} clamps the `logit_scale` parameter to it after every step.
@@ -169,6 +183,7 @@ export class ClipTrainer {
         `ClipTrainer: params must be a Map of tensors by checkpoint name (initClipParams, or a model's params), got ${describeInput(params)}`,
       );
     }
+    checkConfigArg('ClipTrainer', config);
     this.#tree = Object.fromEntries(params.entries());
     const { maxGradNorm = 1, ...adam } = options;
     if (!(typeof maxGradNorm === 'number' && maxGradNorm > 0))
@@ -195,6 +210,7 @@ export class ClipTrainer {
    */
   loss(batch: ClipBatch, params: ReadonlyMap<string, Tensor> = this.params): Tensor {
     checkClipBatch(batch, 'ClipTrainer.loss');
+    checkParamsMap('ClipTrainer.loss', params);
     checkBatchSizes(batch);
     const image = l2Normalize(getImageFeatures(params, batch.pixelValues, this.config)); // [B, P]
     const text = l2Normalize(getTextFeatures(params, batch.inputIds, batch.attentionMask, this.config)); // [B, P]
@@ -266,11 +282,23 @@ export class ClipTrainer {
       if (this.#disposed) throw new Error('ClipTrainer.loadState: the trainer was disposed');
     };
     alive();
-    await loadOptimizers(
-      source,
-      { adamw: { optimizer: this.#opt, params: this.#tree } },
-      { backend: Object.values(this.#tree)[0]!.backend, caller: 'ClipTrainer.loadState', check: alive },
-    );
+    if (!isSafetensorsSource(source))
+      throw new TypeError(
+        `ClipTrainer.loadState: source must be a path, URL, Blob or the file's bytes, got ${describeInput(source)}`,
+      );
+    try {
+      await loadOptimizers(
+        source,
+        { adamw: { optimizer: this.#opt, params: this.#tree } },
+        { backend: Object.values(this.#tree)[0]!.backend, caller: 'ClipTrainer.loadState', check: alive },
+      );
+    } catch (e) {
+      // A missing file is the file system's error, which names no API.
+      if (!(e instanceof Error) || !isNotFound(e)) throw e;
+      const named = rewordError(e, `ClipTrainer.loadState: ${e.message}`);
+      named.name = e.name;
+      throw named;
+    }
   }
 
   /** Frees the optimizer state (the params stay with the caller). */
