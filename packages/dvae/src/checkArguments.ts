@@ -3,7 +3,7 @@
 // undefined, a tensor where a config belongs) is reported there instead of as JavaScript's own
 // "Cannot read properties of undefined" or a kernel's error from deep inside. Cheap: a few
 // typeof / instanceof tests, once per call.
-import { type SafetensorsSource, Tensor } from '@vl/tensor';
+import { Tensor } from '@vl/tensor';
 import type { DvaeConfig } from './config.js';
 import { describeValue } from './describeValue.js';
 import type { DvaeParams } from './dvaeShapes.js';
@@ -70,25 +70,5 @@ export function checkIntegerArg(caller: string, arg: string, v: unknown, min: nu
   }
   if (!Number.isInteger(v) || v < min) {
     throw new RangeError(`${caller}: ${arg} must be an integer >= ${min}, got ${v}`);
-  }
-}
-
-/** A file loaders read (a path or URL string, a URL, a Blob, bytes), or a TypeError naming `caller` and `arg`. */
-export function checkSourceArg(
-  caller: string,
-  arg: string,
-  v: unknown,
-  what: string,
-): asserts v is SafetensorsSource {
-  const ok =
-    typeof v === 'string' ||
-    v instanceof URL ||
-    (typeof Blob !== 'undefined' && v instanceof Blob) ||
-    v instanceof ArrayBuffer ||
-    ArrayBuffer.isView(v);
-  if (!ok) {
-    throw new TypeError(
-      `${caller}: ${arg} must be ${what} (a path, URL, Blob or bytes), got ${describeValue(v)}`,
-    );
   }
 }

@@ -7,6 +7,7 @@ import {
   type Tensor,
   cosineWithWarmup,
   loadOptimizerState,
+  loadOptimizers,
   mul,
   saveOptimizerState,
   saveSafetensors,
@@ -122,5 +123,21 @@ describe('saveOptimizerState / loadOptimizerState', () => {
     );
     w.dispose();
     expect(backend.stats().liveTensors).toBe(live);
+  });
+
+  test("loadOptimizers says a wrong source or a missing file in its caller's words", async () => {
+    const backend = reference;
+    const w = tensor([1, 2], [2], { backend });
+    const targets = { adamw: { optimizer: new AdamW(), params: { w } } };
+    const options = { backend, caller: 'MyTrainer.loadState' };
+    await expect(loadOptimizers(undefined as never, targets, options)).rejects.toThrow(
+      'MyTrainer.loadState: source must be a path, URL, Blob or bytes',
+    );
+    const missing = loadOptimizers('/nonexistent/optimizer.safetensors', targets, options);
+    await expect(missing).rejects.toThrow(
+      "MyTrainer.loadState: ENOENT: no such file or directory, open '/nonexistent",
+    );
+    await expect(missing).rejects.toMatchObject({ code: 'ENOENT' }); // isNotFound still knows it
+    w.dispose();
   });
 });

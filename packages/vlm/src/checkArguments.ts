@@ -90,27 +90,3 @@ export function checkFunction(fn: string, name: string, v: unknown, optional = f
   if (optional && v === undefined) return;
   if (typeof v !== 'function') throw argumentError(fn, name, 'a function', v);
 }
-
-/** A safetensors source (`SafetensorsSource`): a path or URL string, a URL, a Blob or bytes. */
-export function checkSource(fn: string, name: string, v: unknown): void {
-  if (
-    typeof v === 'string' ||
-    v instanceof URL ||
-    (typeof Blob !== 'undefined' && v instanceof Blob) ||
-    v instanceof ArrayBuffer ||
-    ArrayBuffer.isView(v)
-  )
-    return;
-  throw argumentError(fn, name, 'a path, URL, Blob or bytes (an ArrayBuffer or a Uint8Array)', v);
-}
-
-/**
- * A file system error (`ENOENT: no such file or directory, open 'x'`, which names only the path)
- * with `fn: ` before its message, its `code` kept and the original as its cause; any other error
- * (which names its own API) as it is.
- */
-export function withCaller(fn: string, e: unknown): unknown {
-  if (!(e instanceof Error) || !('syscall' in e)) return e;
-  const code = (e as { code?: unknown }).code;
-  return Object.assign(new Error(`${fn}: ${e.message}`, { cause: e }), { code });
-}

@@ -7,13 +7,11 @@ import {
   clamp,
   guardedStep,
   isBiasOrNorm,
-  isNotFound,
   keep,
   loadOptimizers,
   saveOptimizers,
 } from '@vl/tensor';
 import { checkConfigArg, checkParamsMap } from '../checkArguments.js';
-import { rewordError } from '../rewordError.js';
 import { describeInput } from '../task/describeInput.js';
 import { clipLogits, clipLoss, getImageFeatures, getTextFeatures, l2Normalize } from '../model/clipModel.js';
 import type { ClipConfig } from '../model/config.js';
@@ -121,17 +119,6 @@ function checkBatchSizes(batch: ClipBatch): void {
       );
     }
   }
-}
-
-/** A path, URL, Blob or bytes: what the safetensors loaders read. */
-function isSafetensorsSource(source: unknown): source is SafetensorsSource {
-  return (
-    (typeof source === 'string' && source !== '') ||
-    source instanceof URL ||
-    (typeof Blob !== 'undefined' && source instanceof Blob) ||
-    source instanceof ArrayBuffer ||
-    ArrayBuffer.isView(source)
-  );
 }
 
 /**
@@ -282,23 +269,12 @@ export class ClipTrainer {
       if (this.#disposed) throw new Error('ClipTrainer.loadState: the trainer was disposed');
     };
     alive();
-    if (!isSafetensorsSource(source))
-      throw new TypeError(
-        `ClipTrainer.loadState: source must be a path, URL, Blob or the file's bytes, got ${describeInput(source)}`,
-      );
-    try {
-      await loadOptimizers(
-        source,
-        { adamw: { optimizer: this.#opt, params: this.#tree } },
-        { backend: Object.values(this.#tree)[0]!.backend, caller: 'ClipTrainer.loadState', check: alive },
-      );
-    } catch (e) {
-      // A missing file is the file system's error, which names no API.
-      if (!(e instanceof Error) || !isNotFound(e)) throw e;
-      const named = rewordError(e, `ClipTrainer.loadState: ${e.message}`);
-      named.name = e.name;
-      throw named;
-    }
+    // loadOptimizers says a wrong source or a missing file in the caller's name.
+    await loadOptimizers(
+      source,
+      { adamw: { optimizer: this.#opt, params: this.#tree } },
+      { backend: Object.values(this.#tree)[0]!.backend, caller: 'ClipTrainer.loadState', check: alive },
+    );
   }
 
   /** Frees the optimizer state (the params stay with the caller). */

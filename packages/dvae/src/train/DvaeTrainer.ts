@@ -12,7 +12,6 @@ import {
   type Tensor,
   clipGradNorm,
   gradNorm,
-  isNotFound,
   keep,
   loadOptimizers,
   saveOptimizers,
@@ -20,7 +19,7 @@ import {
   tidy,
   valueAndGrad,
 } from '@vl/tensor';
-import { checkConfigArg, checkParamsPair, checkSourceArg } from '../checkArguments.js';
+import { checkConfigArg, checkParamsPair } from '../checkArguments.js';
 import { checkDvaePair, type DvaeConfig } from '../config.js';
 import { describeValue } from '../describeValue.js';
 import { checkImages } from '../dvaeEncoder.js';
@@ -426,37 +425,29 @@ export class DvaeTrainer {
       if (this.#stepping) throw new Error('DvaeTrainer.loadState: a step is running; await it first');
     };
     ready();
-    checkSourceArg('DvaeTrainer.loadState', 'source', source, 'a file from DvaeTrainer.saveState');
     let rng: Rng | undefined;
-    try {
-      await loadOptimizers(
-        source,
-        {
-          encoder: { optimizer: this.#encoderOpt, params: this.#tree.encoder },
-          decoder: { optimizer: this.#opt, params: this.#tree.decoder },
+    // loadOptimizers says a wrong source or a missing file in the caller's name.
+    await loadOptimizers(
+      source,
+      {
+        encoder: { optimizer: this.#encoderOpt, params: this.#tree.encoder },
+        decoder: { optimizer: this.#opt, params: this.#tree.decoder },
+      },
+      {
+        backend: this.backend,
+        caller: 'DvaeTrainer.loadState',
+        // Checked after the file is read (a step or dispose may have come) and before any change.
+        check: (extra) => {
+          ready();
+          const state = (extra as { rng?: RngState } | null)?.rng;
+          if (state === undefined)
+            throw new Error(
+              'DvaeTrainer.loadState: the file has no rng position (not from DvaeTrainer.saveState?)',
+            );
+          rng = Rng.fromState(state);
         },
-        {
-          backend: this.backend,
-          caller: 'DvaeTrainer.loadState',
-          // Checked after the file is read (a step or dispose may have come) and before any change.
-          check: (extra) => {
-            ready();
-            const state = (extra as { rng?: RngState } | null)?.rng;
-            if (state === undefined)
-              throw new Error(
-                'DvaeTrainer.loadState: the file has no rng position (not from DvaeTrainer.saveState?)',
-              );
-            rng = Rng.fromState(state);
-          },
-        },
-      );
-    } catch (e) {
-      // A path with no file fails in the reader, in Node's words ("ENOENT: no such file"), naming no API.
-      if (!isNotFound(e)) throw e;
-      throw new Error(`DvaeTrainer.loadState: no file at ${String(source)} (${(e as Error).message})`, {
-        cause: e,
-      });
-    }
+      },
+    );
     this.#rng = rng!;
   }
 

@@ -1,6 +1,7 @@
 // Optimizer states as one safetensors file, so a training run can stop and resume exactly: each
 // AdamW's moments as tensors named `<optimizer>.<param path>.m` / `.v`, and the numbers (steps
 // taken, each param's step, anything JSON the trainer adds) in the header's metadata.
+import { isSystemError, withMessage } from '../io/systemError.js';
 import type { Backend } from '../backend.js';
 import { checkBackendOption, checkSource } from '../io/loaderArguments.js';
 import { loadSafetensors } from '../io/loadSafetensors.js';
@@ -224,11 +225,20 @@ export async function loadOptimizers(
   targets: Readonly<Record<string, OptimizerTarget>>,
   options: { backend: Backend; caller: string; check?: (extra: unknown) => void },
 ): Promise<unknown> {
-  checkSource(source, 'loadOptimizers');
+  // A trainer's loadState passes its own name as the caller: a wrong source or a missing file is
+  // then said in the words of what the user called.
+  const named = (options as { caller?: unknown } | null)?.caller;
+  const said = typeof named === 'string' && named !== '' ? named : 'loadOptimizers';
+  checkSource(source, said);
   checkTargets(targets, 'loadOptimizers');
   checkLoadOptions(options, 'loadOptimizers');
   const { caller } = options;
-  const loaded = await loadOptimizerState(source, { backend: options.backend });
+  let loaded: LoadedOptimizerState;
+  try {
+    loaded = await loadOptimizerState(source, { backend: options.backend });
+  } catch (e) {
+    throw isSystemError(e) ? withMessage(e, `${caller}: ${e.message}`) : e;
+  }
   const done: { target: OptimizerTarget; prior: AdamWStateDict; loaded: boolean }[] = [];
   try {
     for (const name of Object.keys(targets)) {

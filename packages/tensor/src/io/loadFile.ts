@@ -8,6 +8,7 @@ import { type ReadFile, readWithRetry } from './readLocation.js';
 import type { SafetensorsProgress } from './SafetensorsProgress.js';
 import { hubFileUrl } from './hubUrl.js';
 import { checkFolder } from './loaderArguments.js';
+import { isSystemError, withMessage } from './systemError.js';
 
 /**
  * Options for {@link loadFile}.
@@ -50,14 +51,9 @@ export async function loadFile(
  */
 function saidBy(e: unknown, caller: string): unknown {
   const prefix = 'loadSafetensors(): ';
-  if (!(e instanceof Error)) return e;
-  const systemError = typeof (e as { syscall?: unknown }).syscall === 'string';
-  if (!e.message.startsWith(prefix) && !systemError) return e;
-  const said = systemError ? e.message : e.message.slice(prefix.length);
-  try {
-    Object.defineProperty(e, 'message', { value: `${caller}(): ${said}` });
-  } catch {} // a DOMException's message cannot be redefined: it keeps the reader's words
-  return e;
+  if (isSystemError(e)) return withMessage(e, `${caller}(): ${e.message}`);
+  if (!(e instanceof Error) || !e.message.startsWith(prefix)) return e;
+  return withMessage(e, `${caller}(): ${e.message.slice(prefix.length)}`);
 }
 
 /**

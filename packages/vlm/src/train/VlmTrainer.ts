@@ -24,12 +24,10 @@ import {
   checkInteger,
   checkLlavaConfig,
   checkObject,
-  checkSource,
   checkTensor,
   checkTensorMap,
   checkTokenRows,
   describe,
-  withCaller,
 } from '../checkArguments.js';
 import { type LlavaConfig, imageTokenCount } from '../model/config.js';
 import { type TokenRows, llavaForward } from '../model/llava.js';
@@ -374,17 +372,12 @@ export class VlmTrainer {
       if (this.#disposed) throw new Error('VlmTrainer.loadState: the trainer was disposed');
     };
     alive();
-    checkSource('VlmTrainer.loadState', 'source', source);
-    try {
-      await loadOptimizers(
-        source,
-        { adamw: { optimizer: this.#opt, params: this.#tree } },
-        { backend: Object.values(this.#tree)[0]!.backend, caller: 'VlmTrainer.loadState', check: alive },
-      );
-    } catch (e) {
-      // A path that is not there fails with the file system's `ENOENT: ...`, which names no API.
-      throw withCaller('VlmTrainer.loadState', e);
-    }
+    // loadOptimizers says a wrong source or a missing file in the caller's name.
+    await loadOptimizers(
+      source,
+      { adamw: { optimizer: this.#opt, params: this.#tree } },
+      { backend: Object.values(this.#tree)[0]!.backend, caller: 'VlmTrainer.loadState', check: alive },
+    );
   }
 
   /** Frees the optimizer state (the params stay usable through {@link VlmTrainer.params}). */
