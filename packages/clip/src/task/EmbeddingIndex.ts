@@ -316,10 +316,7 @@ export class EmbeddingIndex<M = number> {
     const data = this.#data; // [size, dim], rows unit length
     const dim = this.dim;
     for (let i = 0; i < n; i++) {
-      const base = i * dim;
-      let s = 0;
-      for (let j = 0; j < dim; j++) s += data[base + j]! * q[j]!;
-      s /= norm;
+      const s = dotRow(data, i * dim, q, dim) / norm;
       if (filled < kk) {
         // Sift up. Row i is the highest index so far, so it is worse than any equal score.
         let c = filled++;
@@ -438,4 +435,25 @@ function notJson(value: unknown, path: string, ancestors: object[]): NotJson | u
   }
   ancestors.pop();
   return undefined;
+}
+
+/**
+ * The float64 dot product of row `data[base, base + dim)` with `q`, in four running sums: one sum's
+ * chain of dependent additions made the search wait on the adder's latency (about 2x slower at 512
+ * dimensions). Every row is summed in the same order, so equal rows still score exactly equal.
+ */
+function dotRow(data: Float32Array, base: number, q: Float32Array, dim: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let j = 0;
+  for (; j + 3 < dim; j += 4) {
+    s0 += data[base + j]! * q[j]!;
+    s1 += data[base + j + 1]! * q[j + 1]!;
+    s2 += data[base + j + 2]! * q[j + 2]!;
+    s3 += data[base + j + 3]! * q[j + 3]!;
+  }
+  for (; j < dim; j++) s0 += data[base + j]! * q[j]!;
+  return s0 + s1 + (s2 + s3);
 }
