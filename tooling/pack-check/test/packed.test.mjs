@@ -19,6 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const here = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -103,6 +104,7 @@ beforeAll(() => {
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
   copyFileSync(join(here, 'test', 'consumer.mjs'), join(app, 'consumer.mjs'));
   copyFileSync(join(here, 'test', 'consumer.ts'), join(app, 'consumer.ts'));
+  copyFileSync(join(here, 'test', 'browserConsumer.mjs'), join(app, 'browserConsumer.mjs'));
 }, 300_000);
 
 afterAll(() => {
@@ -156,6 +158,22 @@ describe('the packed packages', () => {
       expect(theirs.stderr, `vl ${args.join(' ')}`).not.toMatch(/warning|error/i);
     }
   }, 180_000);
+
+  it('bundle for a browser page without a Node builtin or an unresolved import', async () => {
+    const result = await build({
+      absWorkingDir: app,
+      entryPoints: ['browserConsumer.mjs'],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+    });
+    expect(result.errors).toEqual([]);
+    expect(result.warnings.map((w) => w.text)).toEqual([]);
+    expect(result.outputFiles[0].contents.byteLength).toBeGreaterThan(0);
+  }, 120_000);
 
   it.each([
     ['node16', 'node16'],
