@@ -13,6 +13,8 @@ export declare function unclearFailures(
     values?: WrongValue[];
     dispose?: (result: unknown) => void;
     timeoutMs?: number;
+    live?: () => number;
+    release?: (argument: unknown) => void;
   },
 ): Promise<string[]>;
 export declare function exportedClassCalls(
@@ -23,3 +25,7 @@ export declare function methodCalls(
   object: object,
   skip?: readonly string[],
 ): [name: string, call: (...args: unknown[]) => unknown][];
+export declare function trackTensors(
+  backend: { stats(): { liveTensors: number } },
+  TensorClass: abstract new (...args: never[]) => { isDisposed: boolean; dispose(): void },
+): { live: () => number; release: (argument: unknown) => void };

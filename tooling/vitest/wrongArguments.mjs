@@ -22,6 +22,19 @@ export function wrongValues(extra = []) {
   ];
 }
 
+/**
+ * `live` and `release` for {@link unclearFailures} on a `@vl/tensor` backend: its live tensor count,
+ * and the tensors made for a call disposed after it.
+ */
+export function trackTensors(backend, TensorClass) {
+  return {
+    live: () => backend.stats().liveTensors,
+    release: (argument) => {
+      if (argument instanceof TensorClass && !argument.isDisposed) argument.dispose();
+    },
+  };
+}
+
 /** The module's exported functions (not classes), but those in `skip`, as [name, function]. */
 export function exportedFunctions(module, skip = []) {
   const skipped = new Set(skip);
@@ -110,20 +123,25 @@ async function failureOf(f, args, dispose, timeoutMs) {
  * Calls `f` with each wrong value at each position (the arguments before it made by `valid()`, none
  * after it) and lists the calls whose error is unclear: not an Error, a raw JavaScript error, a
  * hang, or a message that does not contain `name` (in any case: `new UniformLayout` may speak as
- * `uniformLayout`).
+ * `uniformLayout`). With `live` (the backend's live tensor count) and `release` (frees an argument
+ * the check made), a call that failed must also leave no tensor of its own allocated.
  */
 export async function unclearFailures(
   name,
   f,
-  { valid, values = wrongValues(), dispose = () => {}, timeoutMs = 5000 },
+  { valid, values = wrongValues(), dispose = () => {}, timeoutMs = 5000, live, release = () => {} },
 ) {
   const unclear = [];
   const count = Math.max(1, f.length) + 1;
   for (let at = 0; at < count; at++) {
     for (const [label, wrong] of values) {
+      const before = live?.();
       const args = Array.from({ length: at + 1 }, (_, k) => (k === at ? wrong() : valid()));
       const e = await failureOf(f, args, dispose, timeoutMs);
+      for (const arg of args) release(arg);
       if (e === undefined) continue;
+      const left = live ? live() - before : 0;
+      if (left > 0) unclear.push(`argument ${at} = ${label}: the failed call left ${left} tensors allocated`);
       const message = e instanceof Error ? e.message : `a thrown ${typeof e}: ${String(e)}`;
       if (
         !(e instanceof Error) ||

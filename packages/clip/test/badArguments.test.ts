@@ -11,6 +11,7 @@ import {
   exportedClassCalls,
   exportedFunctions,
   methodCalls,
+  trackTensors,
   unclearFailures,
   wrongValues,
 } from '@vl/vitest-config/wrong-arguments';
@@ -40,6 +41,14 @@ function disposeResult(result: unknown): void {
     result.dispose();
 }
 
+/** The live tensor count, and what a call was given disposed after it (withValid's too). */
+const track = trackTensors(backend, Tensor);
+const made: unknown[] = []; // the valid arguments withValid made for the call that just ran
+const release = (argument: unknown): void => {
+  track.release(argument);
+  for (const value of made.splice(0)) track.release(value);
+};
+
 /** Stands for "a valid argument here": `withValid` puts in the real one for that position. */
 const VALID = Symbol('valid');
 
@@ -48,7 +57,12 @@ const VALID = Symbol('valid');
  * wrong value at position i follows valid ones and its own check is the one that answers.
  */
 function withValid(f: (...args: unknown[]) => unknown, valid: readonly (() => unknown)[] = []) {
-  const call = (...args: unknown[]) => f(...args.map((a, i) => (a === VALID ? (valid[i] ?? f32)() : a)));
+  const make = (i: number) => {
+    const value = (valid[i] ?? f32)();
+    made.push(value);
+    return value;
+  };
+  const call = (...args: unknown[]) => f(...args.map((a, i) => (a === VALID ? make(i) : a)));
   Object.defineProperty(call, 'length', { value: f.length });
   return call;
 }
@@ -62,12 +76,14 @@ async function expectClearFailures(
     valid: () => VALID,
     values: wrongValues([['a Tensor', f32]]),
     dispose: disposeResult,
+    live: track.live,
+    release,
   });
   expect(unclear).toEqual([]);
 }
 
 test.each(exportedFunctions(pkg))('%s names a wrong argument', async (name, f) => {
-  const unclear = await unclearFailures(name, f, { valid: f32, dispose: disposeResult });
+  const unclear = await unclearFailures(name, f, { valid: f32, dispose: disposeResult, ...track });
   expect(unclear).toEqual([]);
 });
 

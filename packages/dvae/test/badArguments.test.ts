@@ -8,6 +8,7 @@ import {
   exportedClassCalls,
   exportedFunctions,
   methodCalls,
+  trackTensors,
   unclearFailures,
 } from '@vl/vitest-config/wrong-arguments';
 import { afterAll, expect, test } from 'vitest';
@@ -38,12 +39,16 @@ function dispose(result: unknown): void {
 }
 
 test.each(exportedFunctions(pkg))('%s names a wrong argument', async (name, f) => {
-  const unclear = await unclearFailures(name, f, { valid, dispose });
+  const unclear = await unclearFailures(name, f, { valid, dispose, ...trackTensors(backend, Tensor) });
   expect(unclear).toEqual([]);
 });
 
 test.each(exportedClassCalls(pkg))('%s names a wrong argument', async (_label, className, call) => {
-  const unclear = await unclearFailures(className, call, { valid, dispose });
+  const unclear = await unclearFailures(className, call, {
+    valid,
+    dispose,
+    ...trackTensors(backend, Tensor),
+  });
   expect(unclear).toEqual([]);
 });
 
@@ -64,6 +69,6 @@ const heldMethods = Object.entries({ model, trainer }).flatMap(([kind, object]) 
 );
 
 test.each(heldMethods)('%s names a wrong argument', async (_label, name, call) => {
-  const unclear = await unclearFailures(name, call, { valid, dispose });
+  const unclear = await unclearFailures(name, call, { valid, dispose, ...trackTensors(backend, Tensor) });
   expect(unclear).toEqual([]);
 });

@@ -7,6 +7,7 @@ import {
   exportedClassCalls,
   exportedFunctions,
   methodCalls,
+  trackTensors,
   unclearFailures,
   wrongValues,
 } from '@vl/vitest-config/wrong-arguments';
@@ -52,6 +53,7 @@ test.each(exportedFunctions(vl, SKIP))('%s names a wrong argument', async (name,
         { backend },
       ),
     values,
+    ...trackTensors(backend, vl.Tensor),
     dispose: (result) => {
       if (result instanceof vl.Tensor) result.dispose();
     },
@@ -73,6 +75,7 @@ test.each(exportedClassCalls(vl, CLASS_SKIP))(
           { backend },
         ),
       values,
+      ...trackTensors(backend, vl.Tensor),
     });
     expect(unclear).toEqual([]);
   },
@@ -132,7 +135,14 @@ const heldMethods = Object.entries(held).flatMap(([kind, object]) =>
   ),
 );
 
+/** The live tensor count, and an argument the check made freed: a tensor, or AdamW's param tree. */
+const { live, release: releaseTensor } = trackTensors(backend, vl.Tensor);
+const release = (argument: unknown): void => {
+  const tree = argument && typeof argument === 'object' && !(argument instanceof vl.Tensor);
+  for (const value of tree ? Object.values(argument) : [argument]) releaseTensor(value);
+};
+
 test.each(heldMethods)('%s names a wrong argument', async (_label, name, call, valid) => {
-  const unclear = await unclearFailures(name, call, { valid, values, dispose: disposeResult });
+  const unclear = await unclearFailures(name, call, { valid, values, dispose: disposeResult, live, release });
   expect(unclear).toEqual([]);
 });

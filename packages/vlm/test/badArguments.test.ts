@@ -11,6 +11,7 @@ import {
   exportedClassCalls,
   exportedFunctions,
   methodCalls,
+  trackTensors,
   unclearFailures,
 } from '@vl/vitest-config/wrong-arguments';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -66,12 +67,16 @@ const dispose = (result: unknown) => {
 };
 
 test.each(exportedFunctions(pkg))('%s names a wrong argument', async (name, f) => {
-  const unclear = await unclearFailures(name, f, { valid, dispose });
+  const unclear = await unclearFailures(name, f, { valid, dispose, ...trackTensors(backend, Tensor) });
   expect(unclear).toEqual([]);
 });
 
 test.each(exportedClassCalls(pkg))('%s names a wrong argument', async (_label, className, call) => {
-  const unclear = await unclearFailures(className, call, { valid, dispose });
+  const unclear = await unclearFailures(className, call, {
+    valid,
+    dispose,
+    ...trackTensors(backend, Tensor),
+  });
   expect(unclear).toEqual([]);
 });
 
@@ -88,7 +93,7 @@ describe.each([
   ['VlmTrainer', trainer],
 ] as const)('the methods of a %s', (_, object) => {
   test.each(methodCalls(object, METHOD_SKIP))('%s names a wrong argument', async (name, call) => {
-    const unclear = await unclearFailures(name, call, { valid, dispose });
+    const unclear = await unclearFailures(name, call, { valid, dispose, ...trackTensors(backend, Tensor) });
     expect(unclear).toEqual([]);
   });
 });
