@@ -76,13 +76,20 @@ test('tensors past 4 GiB load from a path, reading only what is asked', async ()
   }
 });
 
-test('a tensor larger than one buffer is an error naming the file, and nothing is left behind', async () => {
-  const before = backend.stats().liveTensors;
-  await expect(loadSafetensors(big, { backend })).rejects.toThrow(
-    /big\.safetensors \(a piece of it\) is 4831838208 bytes, more than this JavaScript engine holds in one buffer/,
-  );
-  expect(backend.stats().liveTensors).toBe(before);
-}, 30_000);
+// Node 20 holds at most 4 GiB in one buffer; Node 22 and later hold far more, and there this
+// tensor would load (as 18 GB of i32), so the error cannot happen and the test says why it is skipped.
+const oneBufferLimit = (await import('node:buffer')).constants.MAX_LENGTH;
+test.skipIf(oneBufferLimit >= PAD)(
+  `a tensor larger than one buffer is an error naming the file, and nothing is left behind (engines holding at most ${PAD} bytes in one buffer; this one holds ${oneBufferLimit})`,
+  async () => {
+    const before = backend.stats().liveTensors;
+    await expect(loadSafetensors(big, { backend })).rejects.toThrow(
+      /big\.safetensors \(a piece of it\) is 4831838208 bytes, more than this JavaScript engine holds in one buffer/,
+    );
+    expect(backend.stats().liveTensors).toBe(before);
+  },
+  30_000,
+);
 
 test('downloads stream into the cache folder; partial files of dead processes are swept', async () => {
   const json = new TextEncoder().encode(
