@@ -1,5 +1,5 @@
 import { throwIfAborted } from './abortError.js';
-import type { ByteCache, CachedFile } from './ByteCache.js';
+import type { ByteCache, CachedFile, StagedFile } from './ByteCache.js';
 import { blobSource, type ByteSource, memorySource } from './ByteSource.js';
 import { fetchResponse, isCurrent, versionOf } from './fetchResponse.js';
 import { takeDownloadTurn } from './downloadTurns.js';
@@ -187,8 +187,18 @@ async function download(
 ): Promise<ReadFile> {
   const version = versionOf(response.headers);
   const stream = { ...context, total, what: `the download of ${href}` };
-  const staged =
-    cache?.download && response.body ? await cache.download(href, response.body, stream, version) : undefined;
+  let staged: StagedFile | undefined;
+  try {
+    staged =
+      cache?.download && response.body
+        ? await cache.download(href, response.body, stream, version)
+        : undefined;
+  } catch (e) {
+    if (!cacheWriteFailed(e)) throw e;
+    // The cache's disk filled up (or turned read-only) mid-download, and the body is half read.
+    // The cache is only a shortcut: the file is fetched again, into memory.
+    return download(href, await fetchResponse(href, context), undefined, context);
+  }
   if (staged) {
     // Straight into the cache: never held whole in memory.
     return {
@@ -211,4 +221,17 @@ async function download(
     // A read-only or full cache must not fail a load that has already succeeded.
     commit: cache ? () => cache.write(href, bytes, version).catch(() => {}) : nothing,
   };
+}
+
+/** Node's errors for a write the file system refused: no space, over quota, read-only, I/O. */
+const WRITE_REFUSED = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EIO', 'EACCES', 'EPERM']);
+
+/**
+ * Whether `e` is the cache's own write failing (not the network's read), so that a retry without
+ * it can work: a file system's refusal in Node, the origin's storage quota in a browser.
+ */
+function cacheWriteFailed(e: unknown): boolean {
+  const { code, syscall, name } = (e ?? {}) as { code?: unknown; syscall?: unknown; name?: unknown };
+  if (name === 'QuotaExceededError') return true;
+  return typeof syscall === 'string' && typeof code === 'string' && WRITE_REFUSED.has(code);
 }
