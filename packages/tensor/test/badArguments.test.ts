@@ -44,14 +44,17 @@ const values = wrongValues([
   ['an i32 tensor', () => vl.tensor([1, 2, 3, 4, 5, 6], [2, 3], { backend, dtype: 'i32' })],
 ]);
 
+/** A fresh f32 [2, 3] tensor: the valid argument before a wrong one. */
+const f32 = () =>
+  vl.tensor(
+    [0, 1, 2, 3, 4, 5].map((v) => v / 7),
+    [2, 3],
+    { backend },
+  );
+
 test.each(exportedFunctions(vl, SKIP))('%s names a wrong argument', async (name, f) => {
   const unclear = await unclearFailures(name, f, {
-    valid: () =>
-      vl.tensor(
-        [0, 1, 2, 3, 4, 5].map((v) => v / 7),
-        [2, 3],
-        { backend },
-      ),
+    valid: f32,
     values,
     ...trackTensors(backend, vl.Tensor),
     dispose: (result) => {
@@ -68,26 +71,13 @@ test.each(exportedClassCalls(vl, CLASS_SKIP))(
   '%s names a wrong argument',
   async (_label, className, call) => {
     const unclear = await unclearFailures(className, call, {
-      valid: () =>
-        vl.tensor(
-          [0, 1, 2, 3, 4, 5].map((v) => v / 7),
-          [2, 3],
-          { backend },
-        ),
+      valid: f32,
       values,
       ...trackTensors(backend, vl.Tensor),
     });
     expect(unclear).toEqual([]);
   },
 );
-
-/** A fresh f32 [2, 3] tensor: the valid argument before a wrong one. */
-const f32 = () =>
-  vl.tensor(
-    [0, 1, 2, 3, 4, 5].map((v) => v / 7),
-    [2, 3],
-    { backend },
-  );
 
 // The objects a user holds, one small instance each, and the valid argument their methods get before
 // a wrong one. `dispose` is left out everywhere: it takes nothing, and would end the instance for the
