@@ -50,6 +50,8 @@ describe('generation options', () => {
       'generate: stopTokens[0] must be a token id in [0, 300) (vocab_size), got "2"',
     ],
     [{ signal: {} as never }, 'generate: signal must be an AbortSignal'],
+    [{ stop: 'USER:' as never }, 'generate: stop must be an array of strings, got "USER:"'],
+    [{ stop: ['ok', ''] }, 'generate: stop[1] must be a non-empty string, got ""'],
   ];
   test.each(bad)(
     '%o is refused before the prefill, and nothing is left allocated',
@@ -96,6 +98,27 @@ describe('generation options', () => {
       seed: 3,
     });
     expect(typeof text).toBe('string');
+  });
+});
+
+describe('stop strings', () => {
+  test('an answer ends before its first stop string, in its text and its tokens, batched too', async () => {
+    const options = { maxNewTokens: 24, stopTokens: [] };
+    const [full] = await vlm.generateText(prompt, options);
+    expect(full!.length).toBeGreaterThan(8);
+    // A stop string from the middle of the answer the model gives without one.
+    const at = Math.floor(full!.length / 2);
+    const stop = full!.slice(at, at + 2);
+    const expected = full!.slice(0, full!.indexOf(stop));
+    const pieces: { index: number; text: string }[] = [];
+    for await (const piece of vlm.generate([prompt, prompt], { ...options, stop: [stop] }))
+      pieces.push(piece);
+    for (const index of [0, 1]) {
+      const mine = pieces.filter((p) => p.index === index);
+      expect(mine.map((p) => p.text).join('')).toBe(expected);
+      expect(mine.length).toBeLessThan(24); // no token after the one that completed the stop string
+    }
+    expect(await vlm.generateText(prompt, { ...options, stop: [stop] })).toEqual([expected]);
   });
 });
 

@@ -65,7 +65,7 @@ describe('generate options', () => {
     // asked for 2.
     const options = { max_new_tokens: 2 } as unknown as GenerateOptions;
     await expect(collect(vlm, { inputIds: [1, 10, 11] }, options)).rejects.toThrow(
-      'generate: unknown option "max_new_tokens" (expected maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stopTokens, signal)',
+      'generate: unknown option "max_new_tokens" (expected maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stopTokens, stop, signal)',
     );
   });
 

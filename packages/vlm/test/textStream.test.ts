@@ -83,4 +83,52 @@ describe('TextStream', () => {
     expect(words.decode(seq).startsWith(out)).toBe(true);
     expect(out.length).toBeGreaterThan(words.decode(seq).length - 13);
   });
+
+  describe('stop strings', () => {
+    /** One character per id: id c decodes as String.fromCharCode(c). */
+    const chars = (ids: number[]) => String.fromCharCode(...ids);
+    const idsOf = (text: string) => Array.from(text, (c) => c.charCodeAt(0));
+
+    /** Streams `text` a character at a time with `stops`; the pieces, and whether it stopped. */
+    function streamStops(text: string, stops: string[]) {
+      const s = new TextStream(chars, false, stops);
+      const pieces: string[] = [];
+      for (const id of idsOf(text)) {
+        pieces.push(s.push(id));
+        if (s.stopped) break;
+      }
+      if (!s.stopped) pieces.push(s.finish());
+      return { pieces, text: pieces.join(''), stopped: s.stopped };
+    }
+
+    test('the text ends before the first stop string, which is not handed out', () => {
+      expect(streamStops('red, USER: more', ['USER:'])).toMatchObject({ text: 'red, ', stopped: true });
+      // The earliest of several wins, whichever is listed first.
+      expect(streamStops('a. b\n\nc', ['\n\n', '.'])).toMatchObject({ text: 'a', stopped: true });
+      expect(streamStops('no stop here', ['USER:'])).toMatchObject({ text: 'no stop here', stopped: false });
+    });
+
+    test('the start of a stop string waits until the next tokens tell, then goes out if it was not one', () => {
+      const { pieces, text } = streamStops('US and USA', ['USER:']);
+      expect(text).toBe('US and USA');
+      // "U" and "US" were held back; they came out with the space that proved them no stop.
+      expect(pieces.slice(0, 3)).toEqual(['', '', 'US ']);
+      expect(pieces.slice(-2)).toEqual(['USA', '']); // "US" held again, out with the "A"; nothing left
+      const end = streamStops('ends in US', ['USER:']);
+      expect(end.pieces.slice(-3)).toEqual(['', '', 'US']); // held to the end, handed out by finish
+      expect(end.stopped).toBe(false);
+    });
+
+    test('a stop string inside one token, or across several, stops the same', () => {
+      const whole = new TextStream((ids) => ids.map((i) => ['ab', 'c ', 'STOP', 'x'][i]).join(''), false, [
+        'STOP',
+      ]);
+      expect([0, 1, 2].map((i) => whole.push(i))).toEqual(['ab', 'c ', '']);
+      expect(whole.stopped).toBe(true);
+      const split = new TextStream((ids) => ids.map((i) => ['ab', 'ST', 'OPx'][i]).join(''), false, ['STOP']);
+      expect([0, 1, 2].map((i) => split.push(i))).toEqual(['ab', '', '']);
+      expect(split.stopped).toBe(true);
+      expect(split.finish()).toBe('');
+    });
+  });
 });

@@ -18,22 +18,31 @@ const CLEAN_UP_REACH = 12;
 export class TextStream {
   readonly #decode: (ids: number[]) => string;
   readonly #cleansUpSpaces: boolean;
+  readonly #stops: readonly string[];
   readonly #ids: number[] = [];
   #emitted = '';
   #holding = false;
+  #stopped = false;
 
   /**
    * @param decode - the text of ids (the tokenizer's decode)
    * @param cleansUpSpaces - whether `decode` deletes spaces before punctuation
+   * @param stops - strings that end the text where they first appear (not handed out themselves)
    */
-  constructor(decode: (ids: number[]) => string, cleansUpSpaces: boolean) {
+  constructor(decode: (ids: number[]) => string, cleansUpSpaces: boolean, stops: readonly string[] = []) {
     this.#decode = decode;
     this.#cleansUpSpaces = cleansUpSpaces;
+    this.#stops = stops;
   }
 
   /** Whether text decoded so far is held back (it would come out of {@link TextStream.finish}). */
   get holding(): boolean {
     return this.#holding;
+  }
+
+  /** Whether a stop string appeared: the text ended before it, and no more tokens are wanted. */
+  get stopped(): boolean {
+    return this.#stopped;
   }
 
   /** Adds a token; returns the text that became final with it (often '' while it is held back). */
@@ -48,6 +57,17 @@ export class TextStream {
       const space = full.indexOf(' ', from);
       if (space !== -1) end = Math.min(end, space);
     }
+    if (this.#stops.length > 0) {
+      const at = this.#firstStop(full);
+      if (at !== undefined) {
+        const text = this.#take(full, at);
+        this.#stopped = true;
+        this.#holding = false;
+        return text;
+      }
+      // The start of a stop string at the end waits: the next tokens may complete it.
+      end = Math.min(end, full.length - this.#stopPrefixAtEnd(full));
+    }
     const text = this.#take(full, end);
     this.#holding = full.length > this.#emitted.length;
     return text;
@@ -57,8 +77,38 @@ export class TextStream {
   finish(): string {
     const full = this.#decode(this.#ids);
     this.#holding = false;
+    if (this.#stopped) return '';
     if (!full.startsWith(this.#emitted)) return full.slice(this.#emitted.length);
-    return this.#take(full, full.length);
+    const at = this.#stops.length > 0 ? this.#firstStop(full) : undefined;
+    if (at !== undefined) this.#stopped = true;
+    return this.#take(full, at ?? full.length);
+  }
+
+  /**
+   * Where the first stop string starts in `full` past the text handed out, if one lies there whole.
+   * The text stops there even where a later token could still have changed it: none will come.
+   */
+  #firstStop(full: string): number | undefined {
+    let first: number | undefined;
+    for (const stop of this.#stops) {
+      const at = full.indexOf(stop, this.#emitted.length);
+      if (at !== -1 && (first === undefined || at < first)) first = at;
+    }
+    return first;
+  }
+
+  /** The length of the longest end of `full` that begins a stop string (0: none). */
+  #stopPrefixAtEnd(full: string): number {
+    let longest = 0;
+    for (const stop of this.#stops) {
+      for (let n = Math.min(stop.length - 1, full.length); n > longest; n--) {
+        if (full.endsWith(stop.slice(0, n))) {
+          longest = n;
+          break;
+        }
+      }
+    }
+    return longest;
   }
 
   #take(full: string, end: number): string {

@@ -256,8 +256,17 @@ export class VlmModel {
         }),
       );
       const tokenizer = this.tokenizer;
+      // Stop strings are found in the text: without a tokenizer there is none, and they would never stop.
+      if (options.stop?.length && !tokenizer)
+        throw new Error(
+          'VlmModel.generate: stop strings need a tokenizer, and this model has none; use stopTokens',
+        );
       const newTextStream = () =>
-        new TextStream((ids) => tokenizer?.decode(ids) ?? '', tokenizer?.cleansUpSpaces ?? false);
+        new TextStream(
+          (ids) => tokenizer?.decode(ids) ?? '',
+          tokenizer?.cleansUpSpaces ?? false,
+          options.stop ?? [],
+        );
       // `stopTokens: undefined` is not given: the stop tokens of generation_config.json stay.
       const stopTokens = options.stopTokens ?? this.#eos;
       yield* generateTokens(

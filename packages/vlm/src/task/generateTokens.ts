@@ -41,6 +41,13 @@ export interface GenerateOptions {
    * eos_token_id, from generation_config.json when it lists them). Not emitted.
    */
   stopTokens?: readonly number[];
+  /**
+   * Strings that end a prompt's answer where they first appear in its text (OpenAI's `stop`,
+   * transformers' `stop_strings`); the text before one is the answer, the string itself is not
+   * emitted. Text that could be the start of one waits until the next tokens tell. Needs a
+   * tokenizer.
+   */
+  stop?: readonly string[];
   /** Stops generation: the iterator throws the abort reason and the cache is released. */
   signal?: AbortSignal;
 }
@@ -84,9 +91,11 @@ export function checkGenerateOptions(options: GenerateOptions, vocabSize: number
     'repetitionPenalty',
     'seed',
     'stopTokens',
+    'stop',
     'signal',
   ]);
-  const { maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stopTokens, signal } = options;
+  const { maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, stopTokens, stop, signal } =
+    options;
   const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
   if (maxNewTokens !== undefined && (!Number.isInteger(maxNewTokens) || maxNewTokens < 0))
     throw new RangeError(`${fn}: maxNewTokens must be a non-negative integer, got ${show(maxNewTokens)}`);
@@ -116,6 +125,14 @@ export function checkGenerateOptions(options: GenerateOptions, vocabSize: number
         throw new RangeError(
           `${fn}: stopTokens[${i}] must be a token id in [0, ${vocabSize}) (vocab_size), got ${show(id)}`,
         );
+    });
+  }
+  if (stop !== undefined) {
+    if (!Array.isArray(stop))
+      throw new TypeError(`${fn}: stop must be an array of strings, got ${show(stop)}`);
+    stop.forEach((s: unknown, i) => {
+      if (typeof s !== 'string' || s === '')
+        throw new TypeError(`${fn}: stop[${i}] must be a non-empty string, got ${show(s)}`);
     });
   }
   if (signal !== undefined && !(signal instanceof AbortSignal))
@@ -287,6 +304,13 @@ export async function* generateTokens(
         history[b]!.push(token);
         const stream = streams[b]!;
         const piece = { index: b, token, text: stream.push(token) };
+        if (stream.stopped) {
+          // A stop string appeared: the text before it is the answer's end.
+          done[b] = true;
+          yield piece;
+          signal?.throwIfAborted();
+          continue;
+        }
         if (last) piece.text += stream.finish();
         // A piece whose text is partly held back waits for the next token, which either ends the
         // answer (and the piece takes the rest) or goes on (and will carry what became final).
