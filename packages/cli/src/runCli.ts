@@ -102,12 +102,13 @@ const commands: Record<string, Command> = {
     run: reconstruct,
   },
   ask: {
-    usage: 'vl ask <image> "<question>" [--max-tokens 32] [--temperature 0] [--seed 0]',
+    usage: 'vl ask <image> "<question>" [--max-tokens 32] [--temperature 0] [--seed 0] [--stop "text"]...',
     summary: 'ask the vision-language model about an image; the answer streams as it is generated',
     details: [
       '--max-tokens 32            longest answer, in tokens',
       '--temperature 0            0: the likeliest token each step (greedy); above 0: sampled',
       '--seed 0                   seed of the sampling when --temperature is above 0: one seed, one answer',
+      '--stop "text"              end the answer where this text first appears (repeatable; not printed)',
       weightsDetail,
     ],
     options: {
@@ -115,6 +116,7 @@ const commands: Record<string, Command> = {
       'max-tokens': { type: 'string' },
       temperature: { type: 'string' },
       seed: { type: 'string' },
+      stop: { type: 'string', multiple: true },
     },
     run: ask,
   },

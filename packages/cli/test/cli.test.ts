@@ -226,6 +226,35 @@ describe('with real checkpoints', () => {
     expect(typeof answer).toBe('string');
   });
 
+  test('ask --stop ends the answer where the text first appears', async () => {
+    const ask = (...more: string[]) =>
+      vlOn(
+        join(fixtures, 'llava-tiny'),
+        'ask',
+        images[0]!,
+        'what color is the circle?',
+        '--max-tokens',
+        '12',
+        '--json',
+        ...more,
+      );
+    const full = await ask();
+    expect(full.code, full.err).toBe(0);
+    const { answer } = JSON.parse(full.out) as { answer: string };
+    // Two characters from the middle of the answer, not spaces, as the stop text.
+    const at = [...answer].findIndex((c, i) => i >= answer.length / 2 && c.trim() !== '');
+    expect(at, answer).toBeGreaterThan(0);
+    const stop = answer.slice(at, at + 2);
+    const cut = await ask('--stop', stop, '--stop', 'a stop string it never says');
+    expect(cut.code, cut.err).toBe(0);
+    expect((JSON.parse(cut.out) as { answer: string }).answer).toBe(
+      answer.slice(0, answer.indexOf(stop)).trim(),
+    );
+    const empty = await ask('--stop', '');
+    expect(empty.code).toBe(2);
+    expect(empty.err).toMatch(/--stop needs a text/);
+  });
+
   test('train dvae --init continues from a folder it wrote', async () => {
     const first = await trainTinyDvae('dvae-a', '--backend', 'cpu');
     expect(first.code, first.err).toBe(0);

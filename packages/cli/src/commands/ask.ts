@@ -14,6 +14,8 @@ export async function ask(ctx: CommandContext): Promise<void> {
   const maxNewTokens = positiveInt('max-tokens', ctx.string('max-tokens'), 32);
   const temperature = temperatureOption(ctx.string('temperature'));
   const seed = nonNegativeInt('seed', ctx.string('seed'), 0); // one seed, one sampled answer
+  const stop = ctx.strings('stop');
+  if (stop.includes('')) throw new CliError('ask: --stop needs a text (it was empty)', 2);
   const image = await readImage(path, ctx.cwd);
   const { model } = await openVlm(ctx);
   try {
@@ -57,7 +59,8 @@ export async function ask(ctx: CommandContext): Promise<void> {
         `vl: ask: this model does not know the word${unknown.length > 1 ? 's' : ''} ${unknown.map((w) => JSON.stringify(w)).join(', ')}; it reads ${unknown.length > 1 ? 'them' : 'it'} as unknown\n`,
       );
     let answer = '';
-    for await (const { text } of model.generate(messages, { maxNewTokens, temperature, seed })) {
+    const options = { maxNewTokens, temperature, seed, ...(stop.length > 0 ? { stop } : {}) };
+    for await (const { text } of model.generate(messages, options)) {
       answer += text;
       if (!ctx.json) ctx.io.stdout.write(text);
     }
