@@ -1,5 +1,6 @@
 // Engine state shared by every backend: scopes that free intermediates, the autograd tape, and
 // live-tensor counts. It holds no backends; callers pass theirs in.
+import { checkTensor } from './checkTensor.js';
 import { describeValue } from './describeValue.js';
 import { type Backend, backendGone, type TensorInfo } from './backend.js';
 import { isFloat, isQuantized } from './dtype.js';
@@ -258,17 +259,15 @@ export function popTape(tape: TapeNode[]): void {
 
 function checkInputs(kernel: Kernel, inputs: readonly Tensor[]): Backend {
   if (!Array.isArray(inputs) || inputs.length === 0) throw new Error(`${kernel.name}: no input tensors`);
+  // Every input a Tensor before any is read; then each live. The condition first: the argument's
+  // name is built only for the error, as this runs for every op.
   for (let i = 0; i < inputs.length; i++) {
-    const t: unknown = inputs[i];
-    if (!(t instanceof Tensor)) {
-      throw new TypeError(`${kernel.name}: input ${i} is not a Tensor (got ${describeValue(t)})`);
-    }
+    if (!(inputs[i] instanceof Tensor)) checkTensor(inputs[i], kernel.name, `input ${i}`);
   }
   const backend = inputs[0]!.backend;
   for (let i = 0; i < inputs.length; i++) {
     const t = inputs[i]!;
-    if (t.isDisposed)
-      throw new Error(`${kernel.name}: input ${i} (tensor #${t.id} ${t.describe()}) was disposed`);
+    if (t.isDisposed) checkTensor(t, kernel.name, `input ${i}`);
     if (isQuantized(t.dtype) && !kernel.acceptsQuantized) {
       throw new TypeError(
         `${kernel.name}: input ${i} (tensor #${t.id} ${t.describe()}) is a block-quantized weight, which only ` +

@@ -7,6 +7,7 @@ import { describeLocation, type Location } from './locateSource.js';
 import { nodeIo } from './nodeIo.js';
 import { isNotFound, markNotFound } from './notFound.js';
 import { readStream } from './readStream.js';
+import { isSystemError } from './systemError.js';
 import type { ReadContext } from './SafetensorsProgress.js';
 
 export interface ReadLocationOptions extends Omit<ReadContext, 'file'> {
@@ -231,7 +232,7 @@ const WRITE_REFUSED = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EIO', 'EAC
  * it can work: a file system's refusal in Node, the origin's storage quota in a browser.
  */
 function cacheWriteFailed(e: unknown): boolean {
-  const { code, syscall, name } = (e ?? {}) as { code?: unknown; syscall?: unknown; name?: unknown };
-  if (name === 'QuotaExceededError') return true;
-  return typeof syscall === 'string' && typeof code === 'string' && WRITE_REFUSED.has(code);
+  if ((e as { name?: unknown } | null)?.name === 'QuotaExceededError') return true;
+  const code = (e as { code?: unknown } | null)?.code;
+  return isSystemError(e) && typeof code === 'string' && WRITE_REFUSED.has(code);
 }

@@ -178,13 +178,34 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const { bias, residual } = options;
   checkOptionalTensor(bias, 'matmul', 'options.bias');
   checkOptionalTensor(residual, 'matmul', 'options.residual');
-  const attrs: MatmulAttrs = {
-    transposeA: flagOption('matmul', options, 'transposeA'),
-    transposeB: flagOption('matmul', options, 'transposeB'),
-    activation,
-    ...(residual ? { residual: true } : {}),
-  };
-  return run1(matmulKernel, [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])], attrs);
+  const transposeA = flagOption('matmul', options, 'transposeA');
+  const transposeB = flagOption('matmul', options, 'transposeB');
+  return runMatmul(a, b, bias, residual, { transposeA, transposeB, activation });
+}
+
+/**
+ * The matmul kernel on `a`, `b` and the optional bias and residual (a residual is marked in the
+ * kernel's attrs). With `names`, an error of the kernel's checks is said again in the caller's
+ * words (linear's `x` and `weight`): checked only after a failure, so a valid call pays nothing.
+ */
+function runMatmul(
+  a: Tensor,
+  b: Tensor,
+  bias: Tensor | undefined,
+  residual: Tensor | undefined,
+  products: Omit<MatmulAttrs, 'residual'>,
+  names?: MatmulNames,
+): Tensor {
+  const attrs: MatmulAttrs = { ...products, ...(residual ? { residual: true } : {}) };
+  const inputs = [a, b, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
+  if (!names) return run1(matmulKernel, inputs, attrs);
+  try {
+    return run1(matmulKernel, inputs, attrs);
+  } catch (e) {
+    validateMatmul(inputs, attrs, names);
+    planMatmul(a, b, attrs, false, names);
+    throw e;
+  }
 }
 
 const MATMUL_OPTION_KEYS = ['transposeA', 'transposeB', 'bias', 'activation', 'residual'];
@@ -205,23 +226,15 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor, residual?: Tens
   checkTensor(weight, 'linear', 'weight');
   checkOptionalTensor(bias, 'linear', 'bias');
   checkOptionalTensor(residual, 'linear', 'residual');
-  // What matmul(x, weight, { transposeB: true, bias, residual }) runs.
-  const attrs: MatmulAttrs = {
-    transposeA: false,
-    transposeB: true,
-    activation: 'none',
-    ...(residual ? { residual: true } : {}),
-  };
-  const inputs = [x, weight, ...(bias ? [bias] : []), ...(residual ? [residual] : [])];
-  try {
-    return run1(matmulKernel, inputs, attrs);
-  } catch (e) {
-    // The kernel's checks speak of matmul's a and b: when it was one of them, say it in linear's
-    // words (checked only after a failure, so that a valid call pays nothing for it).
-    validateMatmul(inputs, attrs, LINEAR_NAMES);
-    planMatmul(x, weight, attrs, false, LINEAR_NAMES);
-    throw e;
-  }
+  // What matmul(x, weight, { transposeB: true, bias, residual }) runs, its errors in linear's words.
+  return runMatmul(
+    x,
+    weight,
+    bias,
+    residual,
+    { transposeA: false, transposeB: true, activation: 'none' },
+    LINEAR_NAMES,
+  );
 }
 
 const LINEAR_NAMES: MatmulNames = { op: 'linear', a: 'x', b: 'weight' };
